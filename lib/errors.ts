@@ -1,0 +1,48 @@
+/**
+ * Every error dlswap raises is an `Error` with a stable `code`. Branch on the code, not the message:
+ * messages say what to do and may be reworded.
+ */
+export type DlswapErrorCode =
+  | 'ERR_DLSWAP_ARG'
+  | 'ERR_DLSWAP_NOT_FOUND'
+  | 'ERR_DLSWAP_NOT_A_FILE'
+  | 'ERR_DLSWAP_ACCESS'
+  | 'ERR_DLSWAP_EMPTY_FILE'
+  | 'ERR_DLSWAP_NOT_ELF'
+  | 'ERR_DLSWAP_BAD_ELF'
+  | 'ERR_DLSWAP_WRONG_ARCH'
+  | 'ERR_DLSWAP_DEPENDENCY_NOT_FOUND'
+  | 'ERR_DLSWAP_UNRESOLVED_SYMBOL'
+  | 'ERR_DLSWAP_LOAD_FAILED'
+  | 'ERR_DLSWAP_NAMESPACE_EXHAUSTED'
+  | 'ERR_DLSWAP_MODE_UNSUPPORTED'
+  | 'ERR_DLSWAP_UNSAFE_MODE'
+  | 'ERR_DLSWAP_SYMBOL_NOT_FOUND'
+  | 'ERR_DLSWAP_CLOSED'
+  | 'ERR_DLSWAP_BUSY'
+  | 'ERR_DLSWAP_SIGNATURE'
+  | 'ERR_DLSWAP_TEMP_AREA'
+  | 'ERR_DLSWAP_INTEGRITY'
+  | 'ERR_DLSWAP_ABI_VERSION'
+  | 'ERR_DLSWAP_INIT_FAILED'
+  | 'ERR_DLSWAP_RELOAD'
+  | 'ERR_DLSWAP_DRAIN_TIMEOUT'
+  | 'ERR_DLSWAP_INTERNAL';
+
+export class DlswapError extends Error {
+  readonly code: DlswapErrorCode;
+  constructor(code: DlswapErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DlswapError';
+    this.code = code;
+  }
+}
+
+export function isDlswapError(e: unknown, code?: DlswapErrorCode): e is DlswapError {
+  return (
+    e instanceof Error &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    (e as { code: string }).code.startsWith('ERR_DLSWAP_') &&
+    (code === undefined || (e as { code: string }).code === code)
+  );
+}

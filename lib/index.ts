@@ -1,0 +1,2 @@
+export { DlswapError, isDlswapError } from './errors';
+export type { DlswapErrorCode } from './errors';

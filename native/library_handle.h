@@ -1,0 +1,43 @@
+// One loaded image (one dlopen/dlmopen handle) and the reference count that keeps it mapped.
+//
+// Every path that can run code of the image holds a reference: an async call in flight, a lease
+// taken from JS. dlclose is only allowed once the count is zero; sync calls run on the JS thread and
+// check `closed` first, so they cannot race a close (which also runs on the JS thread).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace dlswap {
+
+enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamespace = 3 };
+
+struct LibraryHandle {
+  void *handle = nullptr;       // from dlopen/dlmopen; null once closed
+  Isolation isolation = Isolation::Local;
+  long lmid = 0;                // link-map namespace (0 = base)
+  std::string mapped_path;      // l_name of the link map: the path the loader actually mapped
+
+  // Resolved in the library's own namespace: its libc's errno, free and fflush. In the namespace
+  // modes these are a different libc from node's; using node's would read the wrong errno, corrupt
+  // the heap, or lose buffered output.
+  int *(*errno_location)() = nullptr;
+  void (*free_fn)(void *) = nullptr;
+  int (*fflush_fn)(void *) = nullptr;
+
+  std::atomic<int64_t> in_flight{0};   // async calls running or queued on this image
+  std::atomic<uint64_t> calls{0};      // completed calls (sync + async), for observability
+  std::atomic<uint64_t> errors{0};     // calls that raised (argument errors excluded)
+  bool closed = false;                 // written and read on the JS thread only
+
+  // Errno captured right after the last call on this thread (JS thread for sync calls, copied back
+  // on completion for async calls).
+  int last_errno = 0;
+
+  int ReadErrno() const { return errno_location ? *errno_location() : 0; }
+};
+
+using LibraryRef = std::shared_ptr<LibraryHandle>;
+
+}  // namespace dlswap

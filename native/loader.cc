@@ -1,0 +1,2 @@
+#include "module.h"
+namespace dlswap { void InitLoader(Napi::Env, Napi::Object) {} }

@@ -1,0 +1,11 @@
+// Each concept of the addon registers its exports here; addon.cc calls them in order.
+#pragma once
+#include <napi.h>
+
+namespace dlswap {
+
+void InitLoader(Napi::Env env, Napi::Object exports);     // loader.cc: NativeLibrary, probes
+void InitElf(Napi::Env env, Napi::Object exports);        // elf_reader.cc: readElf
+void InitCalls(Napi::Env env, Napi::Object exports);      // function.cc: makeFunction, ...
+
+}  // namespace dlswap
