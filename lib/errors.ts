@@ -39,10 +39,7 @@ export class DlswapError extends Error {
 }
 
 export function isDlswapError(e: unknown, code?: DlswapErrorCode): e is DlswapError {
-  return (
-    e instanceof Error &&
-    typeof (e as { code?: unknown }).code === 'string' &&
-    (e as { code: string }).code.startsWith('ERR_DLSWAP_') &&
-    (code === undefined || (e as { code: string }).code === code)
-  );
+  if (!(e instanceof Error)) return false;
+  const c = (e as Error & { code?: unknown }).code;
+  return typeof c === 'string' && c.startsWith('ERR_DLSWAP_') && (code === undefined || c === code);
 }
