@@ -1,0 +1,368 @@
+/**
+ * Compile-time mirror of lib/signature.ts: infers a function type from a literal prototype so that
+ * `lib.func('int add(int a, int b)')` is typed `(a: number, b: number) => number`.
+ *
+ * The runtime parser is the authority. These types accept the common spellings precisely and answer
+ * `AnyFunction` for anything they cannot read; they are sometimes more lenient than the runtime
+ * (a prototype typed here may still be rejected when parsed), never stricter.
+ *
+ * Every loop below is tail-recursive (TypeScript evaluates those iteratively, up to 1000 rounds) and
+ * the character loop carries a budget, so a long literal degrades to AnyFunction instead of raising
+ * "Type instantiation is excessively deep".
+ */
+
+/** What a pointer parameter accepts: an address, NULL, or memory the callee reads or writes. */
+export type PointerArg = bigint | null | ArrayBufferView | ArrayBuffer;
+/** What a `const char *` parameter accepts: a JS string (passed as UTF-8), NULL, bytes or an address. */
+export type StringArg = string | null | ArrayBufferView | bigint;
+/** The type of a function whose prototype is not a literal or could not be read at compile time. */
+export type AnyFunction = (...args: unknown[]) => unknown;
+
+/** Inferred function type of a literal C prototype; AnyFunction when P is `string` or unreadable. */
+export type FunctionOf<P extends string> = string extends P ? AnyFunction : OrAny<FromPrototype<P>>;
+
+/**
+ * Inferred function type of the object form `{ returns, args, variadic }`. Needs literal strings and
+ * a tuple of args (declare the caller's type parameter `const`); AnyFunction otherwise.
+ */
+export type FunctionOfObject<O extends { returns: string; args: readonly string[]; variadic?: boolean }> =
+  OrAny<FromObject<O['returns'], O['args'], O extends { variadic: infer V } ? V : false>>;
+
+// ---------------------------------------------------------------------------------------------------
+// Plumbing
+
+/** Sentinel for "could not read this"; a string no C type can produce, so it never collides. */
+type Invalid = '<dlswap: unreadable prototype>';
+type OrAny<F> = [F] extends [Invalid] ? AnyFunction : F;
+
+// The character budget is a string of 900 'x's, one appended per character read: comparing two
+// literals is O(1), where growing and measuring a tuple each round would make lexing quadratic.
+type X10 = 'xxxxxxxxxx';
+type X100 = `${X10}${X10}${X10}${X10}${X10}${X10}${X10}${X10}${X10}${X10}`;
+/** Longest literal (in characters) read precisely; well under the 1000-round recursion limit. */
+type Budget = `${X100}${X100}${X100}${X100}${X100}${X100}${X100}${X100}${X100}`;
+
+type Whitespace = ' ' | '\t' | '\n' | '\r' | '\v' | '\f';
+type Punct = '*' | '(' | ')' | ',' | ';';
+
+type Push<Acc extends string[], Word extends string> = Word extends '' ? Acc : [...Acc, Word];
+
+/** Characters to words: whitespace separates, punctuation stands alone, `...` stays one word. */
+type Lex<S extends string, Word extends string = '', Acc extends string[] = [], N extends string = ''> =
+  N extends Budget
+    ? Invalid
+    : S extends `${infer C}${infer Rest}`
+      ? string extends C
+        ? Invalid // a `${string}` hole: the text is not fully known
+        : C extends Whitespace
+          ? Lex<Rest, '', Push<Acc, Word>, `${N}x`>
+          : C extends Punct
+            ? Lex<Rest, '', [...Push<Acc, Word>, C], `${N}x`>
+            : Lex<Rest, `${Word}${C}`, Acc, `${N}x`>
+      : S extends ''
+        ? Push<Acc, Word>
+        : Invalid;
+
+/** [before, after] the first `D`, or Invalid if there is none. */
+type SplitAt<T extends string[], D extends string, Before extends string[] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? H extends D
+      ? [Before, R]
+      : SplitAt<R, D, [...Before, H]>
+    : Invalid;
+
+/** Comma-separated groups; an empty group (as in `f(int,)`) is kept so it can be rejected. */
+type Groups<T extends string[], Cur extends string[] = [], Acc extends string[][] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? H extends ','
+      ? Groups<R, [], [...Acc, Cur]>
+      : Groups<R, [...Cur, H], Acc>
+    : [...Acc, Cur];
+
+// ---------------------------------------------------------------------------------------------------
+// Vocabulary
+
+type Qualifier = 'const' | 'volatile' | 'restrict' | '__restrict' | '__restrict__';
+type RestrictWord = 'restrict' | '__restrict' | '__restrict__';
+type TagWord = 'struct' | 'union' | 'enum';
+type IntegerWord = 'signed' | 'unsigned' | 'short' | 'long' | 'int' | 'char';
+
+/** JS-facing category of a base type. */
+type Category = 'void' | 'bool' | 'number' | 'bigint' | 'char' | 'aggregate';
+
+type NamedCategory = {
+  void: 'void';
+  bool: 'bool';
+  _Bool: 'bool';
+  float: 'number';
+  double: 'number';
+  int8_t: 'number';
+  uint8_t: 'number';
+  int16_t: 'number';
+  uint16_t: 'number';
+  int32_t: 'number';
+  uint32_t: 'number';
+  int64_t: 'bigint';
+  uint64_t: 'bigint';
+  size_t: 'bigint';
+  ssize_t: 'bigint';
+  intptr_t: 'bigint';
+  uintptr_t: 'bigint';
+  ptrdiff_t: 'bigint';
+};
+
+/**
+ * Integer spellings keyed by how many times each word occurs, in the order
+ * signed, unsigned, short, long, int, char: this is what makes specifier order free.
+ */
+type IntegerCategory = {
+  '000010': 'number'; // int
+  '100000': 'number'; // signed
+  '100010': 'number';
+  '010000': 'number'; // unsigned
+  '010010': 'number';
+  '001000': 'number'; // short
+  '001010': 'number';
+  '101000': 'number';
+  '101010': 'number';
+  '011000': 'number';
+  '011010': 'number';
+  '000100': 'bigint'; // long (LP64)
+  '000110': 'bigint';
+  '100100': 'bigint';
+  '100110': 'bigint';
+  '010100': 'bigint';
+  '010110': 'bigint';
+  '000200': 'bigint'; // long long
+  '000210': 'bigint';
+  '100200': 'bigint';
+  '100210': 'bigint';
+  '010200': 'bigint';
+  '010210': 'bigint';
+  '000001': 'char'; // plain char: the one pointee that maps to strings
+  '100001': 'number';
+  '010001': 'number';
+};
+
+/** Words that can never be a parameter or function name. */
+type Reserved =
+  | Qualifier
+  | TagWord
+  | IntegerWord
+  | 'void' | 'bool' | '_Bool' | 'float' | 'double'
+  | 'extern' | 'static' | 'register' | 'auto' | 'typedef' | 'inline' | '__inline' | '__inline__'
+  | '_Noreturn' | '__attribute__' | '__extension__' | '__declspec' | '_Atomic' | '_Complex'
+  | '_Imaginary' | '__int128' | '__int128_t' | '__uint128_t' | '_Float16' | '_Float128'
+  | '__float128' | '_Alignas' | 'alignas' | 'typeof' | '__typeof__' | '_BitInt'
+  | 'break' | 'case' | 'continue' | 'default' | 'do' | 'else' | 'for' | 'goto' | 'if' | 'return'
+  | 'sizeof' | 'switch' | 'while' | 'true' | 'false' | 'nullptr' | 'constexpr' | 'static_assert'
+  | '_Static_assert' | 'thread_local' | '_Thread_local' | '_Generic' | 'alignof' | '_Alignof'
+  | 'typeof_unqual';
+
+/** Characters no identifier contains; catches arrays, bit-fields, stray dots and the like. */
+type Foreign = '[' | ']' | ':' | '.' | '/' | '=' | '{' | '}' | '&' | '#' | '"' | "'";
+
+type IsName<W extends string> = W extends Reserved | Punct | '...' | ''
+  ? false
+  : W extends `${string}${Foreign}${string}`
+    ? false
+    : true;
+
+// ---------------------------------------------------------------------------------------------------
+// Types
+
+type Count<T extends string[], W extends string, N extends 0[] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? Count<R, W, H extends W ? [...N, 0] : N>
+    : N['length'];
+
+type IntegerKey<S extends string[]> =
+  `${Count<S, 'signed'>}${Count<S, 'unsigned'>}${Count<S, 'short'>}${Count<S, 'long'>}${Count<S, 'int'>}${Count<S, 'char'>}`;
+
+type CategoryOf<Specs extends string[]> =
+  Specs extends [infer One extends keyof NamedCategory]
+    ? NamedCategory[One]
+    : Specs extends [TagWord, infer Tag extends string]
+      ? IsName<Tag> extends true ? 'aggregate' : Invalid
+      : Specs extends IntegerWord[]
+        ? IntegerKey<Specs> extends infer K extends keyof IntegerCategory
+          ? IntegerCategory[K]
+          : Invalid
+        : Invalid;
+
+type WithoutQualifiers<T extends string[], Acc extends string[] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? WithoutQualifiers<R, H extends Qualifier ? Acc : [...Acc, H]>
+    : Acc;
+
+/** Pointer levels after the first '*': 0, 1, or 2 for "two or more"; Invalid if a non-qualifier hides there. */
+type Depth<T extends string[], N extends 0[] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? H extends '*'
+      ? Depth<R, N['length'] extends 2 ? N : [...N, 0]>
+      : H extends Qualifier
+        ? Depth<R, N>
+        : Invalid
+    : N['length'];
+
+interface Shape {
+  category: Category;
+  depth: number;
+  /** `const` among the specifiers, i.e. on the pointee of the first '*'. */
+  constBase: boolean;
+}
+
+/** Tokens of one type without a name. */
+type ShapeOf<T extends string[]> =
+  SplitAtStar<T> extends [infer Base extends string[], infer Stars extends string[]]
+    ? [Extract<Base[number], RestrictWord>] extends [never]
+      ? CategoryOf<WithoutQualifiers<Base>> extends infer C extends Category
+        ? Depth<Stars> extends infer D extends number
+          ? { category: C; depth: D; constBase: 'const' extends Base[number] ? true : false }
+          : Invalid
+        : Invalid
+      : Invalid
+    : Invalid;
+
+/** [specifiers, the first '*' and everything after it]. */
+type SplitAtStar<T extends string[], Base extends string[] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? H extends '*'
+      ? [Base, T]
+      : SplitAtStar<R, [...Base, H]>
+    : [Base, []];
+
+type HasSpecifier<T extends string[]> = [Exclude<T[number], Qualifier | '*'>] extends [never] ? false : true;
+
+/**
+ * Drops a trailing parameter name. As in C, a typedef name such as `size_t` names the type unless a
+ * type specifier came before it (`int size_t` is an int parameter called size_t).
+ */
+type StripName<P extends string[]> =
+  P extends [...infer Pre extends string[], infer Last extends string]
+    ? IsName<Last> extends true
+      ? Pre extends [...string[], TagWord]
+        ? P
+        : HasSpecifier<Pre> extends true
+          ? Pre
+          : P
+      : P
+    : P;
+
+type ParamJs<S> = S extends Shape
+  ? S['depth'] extends 0
+    ? S['category'] extends 'number' | 'char'
+      ? number
+      : S['category'] extends 'bigint'
+        ? bigint
+        : S['category'] extends 'bool'
+          ? boolean
+          : Invalid
+    : S['depth'] extends 1
+      ? S['category'] extends 'char'
+        ? S['constBase'] extends true
+          ? StringArg
+          : PointerArg
+        : PointerArg
+      : PointerArg
+  : Invalid;
+
+type ReturnJs<S> = S extends Shape
+  ? S['depth'] extends 0
+    ? S['category'] extends 'void'
+      ? void
+      : S['category'] extends 'number' | 'char'
+        ? number
+        : S['category'] extends 'bigint'
+          ? bigint
+          : S['category'] extends 'bool'
+            ? boolean
+            : Invalid
+    : S['depth'] extends 1
+      ? S['category'] extends 'char'
+        ? string | null
+        : bigint
+      : bigint
+  : Invalid;
+
+type ParamOf<P extends string[]> = ParamJs<ShapeOf<StripName<P>>>;
+
+/** Parameter groups to a tuple; a final `...` becomes a rest element. */
+type ParamTuple<G extends string[][], Acc extends unknown[] = []> =
+  G extends [infer P extends string[], ...infer R extends string[][]]
+    ? P extends ['...']
+      ? R extends []
+        ? Acc extends []
+          ? Invalid
+          : [...Acc, ...unknown[]]
+        : Invalid
+      : ParamOf<P> extends infer J
+        ? [J] extends [Invalid]
+          ? Invalid
+          : ParamTuple<R, [...Acc, J]>
+        : Invalid
+    : Acc;
+
+type ParamsOf<Inside extends string[]> = Inside extends [] | ['void'] ? [] : ParamTuple<Groups<Inside>>;
+
+type Fn<Args, Ret> = [Args] extends [Invalid]
+  ? Invalid
+  : [Ret] extends [Invalid]
+    ? Invalid
+    : Args extends unknown[]
+      ? (...args: Args) => Ret
+      : Invalid;
+
+type FromTokens<T extends string[]> =
+  SplitAt<T, '('> extends [infer Head extends string[], infer Rest extends string[]]
+    ? SplitAt<Rest, ')'> extends [infer Inside extends string[], infer After extends string[]]
+      ? After extends [] | [';']
+        ? Head extends [...infer Ret extends string[], infer Name extends string]
+          ? IsName<Name> extends true
+            ? Fn<ParamsOf<Inside>, ReturnJs<ShapeOf<Ret>>>
+            : Invalid
+          : Invalid
+        : Invalid
+      : Invalid
+    : Invalid;
+
+type FromPrototype<P extends string> = Lex<P> extends infer T extends string[] ? FromTokens<T> : Invalid;
+
+// Object form ----------------------------------------------------------------------------------------
+
+type LexedParamTuple<A extends readonly string[], Acc extends unknown[] = []> =
+  A extends readonly [infer H extends string, ...infer R extends readonly string[]]
+    ? string extends H
+      ? Invalid
+      : Lex<H> extends infer T extends string[]
+        ? ParamOf<T> extends infer J
+          ? [J] extends [Invalid]
+            ? Invalid
+            : LexedParamTuple<R, [...Acc, J]>
+          : Invalid
+        : Invalid
+    : Acc;
+
+type ObjectParams<A extends readonly string[], V> = number extends A['length']
+  ? Invalid // an array, not a tuple: arity unknown
+  : A extends readonly ['void']
+    ? V extends false ? [] : Invalid
+    : LexedParamTuple<A> extends infer T
+      ? [T] extends [Invalid]
+        ? Invalid
+        : T extends unknown[]
+          ? V extends true
+            ? T extends [] ? Invalid : [...T, ...unknown[]]
+            : V extends false
+              ? T
+              : Invalid // `boolean`: not known at compile time
+          : Invalid
+      : Invalid;
+
+type ObjectReturn<R extends string> = string extends R
+  ? Invalid
+  : Lex<R> extends infer T extends string[]
+    ? ReturnJs<ShapeOf<T>>
+    : Invalid;
+
+type FromObject<R extends string, A extends readonly string[], V> = Fn<ObjectParams<A, V>, ObjectReturn<R>>;
