@@ -1,0 +1,422 @@
+/**
+ * `doctor()`: what this machine and this process allow dlswap to do — glibc, the rtld tunables,
+ * node's copy relocations, the temp area, the addon build, and the namespace capacity measured in a
+ * child process.
+ *
+ * It must work when the addon itself does not load (that is one of the things it diagnoses), so
+ * everything that needs the addon is loaded lazily and its failure becomes part of the report.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ElfInfo } from './elf';
+
+export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
+
+export interface DoctorCheck {
+  id: 'glibc' | 'addon' | 'temp-dir' | 'namespaces' | 'static-tls' | 'copy-relocations';
+  status: CheckStatus;
+  message: string;
+}
+
+export interface DoctorReport {
+  schema: 1;
+  node: { version: string; execPath: string; arch: string; napiVersion: number | null };
+  glibc: { version: string | null };
+  /** GLIBC_TUNABLES as this process was started with (glibc reads it once, at startup). */
+  tunables: {
+    raw: string | null;
+    values: Record<string, string>;
+    /** glibc.rtld.nns in effect (default 4). */
+    nns: number;
+    /** glibc.rtld.optional_static_tls in effect (default 512). */
+    optionalStaticTls: number;
+  };
+  copyRelocations: { count: number; symbols: string[]; deepbindUnsafe: string[] } | null;
+  tempDir: {
+    base: string;
+    source: 'DLSWAP_TMPDIR' | 'os.tmpdir()';
+    /** <base>/dlswap-<uid>, the per-user root dlswap creates (0700). */
+    userRoot: string;
+    writable: boolean;
+    /** Nobody else could replace or read what dlswap puts there. */
+    private: boolean;
+    /** Mounted noexec: libraries copied there cannot be mapped executable. */
+    noexec: boolean;
+    problem: string | null;
+  };
+  addon: {
+    loaded: boolean;
+    path: string | null;
+    /** The Node-API version the addon was built for. */
+    napiVersion: number | null;
+    asan: boolean | null;
+    buildId: string | null;
+    error: string | null;
+  };
+  staticTls: {
+    nns: number;
+    optionalStaticTls: number;
+    /** glibc's static TLS surplus, computed with glibc's formula from the two tunables. */
+    surplusEstimate: number;
+    /** Static TLS one namespace's libc takes (its PT_TLS, rounded to its alignment). */
+    libcTlsBlock: number | null;
+    /** How many dlmopen namespaces the surplus covers (glibc's hard limit is 15). */
+    estimatedNamespaces: number | null;
+  };
+  namespaces: {
+    probed: boolean;
+    library: string | null;
+    max: number;
+    /** Namespaces a fresh process could create (measured in a child process). */
+    opened: number | null;
+    error: string | null;
+    limitedBy: 'static-tls' | 'namespace-limit' | 'other' | null;
+    ms: number | null;
+  };
+  checks: DoctorCheck[];
+}
+
+export interface DoctorOptions {
+  /** Run the namespace probe in a child process (default true). */
+  probe?: boolean;
+  /** How many namespaces the probe tries (default 32: above glibc's limit of 15, so it finds it). */
+  probeMax?: number;
+  /** Library the probe dlmopen's: a plain C library (default: the basic fixture, else libz). */
+  probeLibrary?: string;
+  probeTimeoutMs?: number;
+}
+
+// glibc's defaults and constants (elf/dl-tls.c, glibc >= 2.32).
+const DEFAULT_NNS = 4;
+const DEFAULT_OPTIONAL_STATIC_TLS = 512;
+const LIBC_IE_TLS = 144;
+const OTHER_IE_TLS = 144;
+const DL_NNS = 16;
+const packageRoot = path.resolve(__dirname, '..');
+
+/** Parses GLIBC_TUNABLES ("name=value:name=value"). */
+export function parseTunables(raw: string | undefined): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const part of (raw ?? '').split(':')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    values[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return values;
+}
+
+function tunableNumber(values: Record<string, string>, key: string, dflt: number): number {
+  const v = Number(values[key]);
+  return values[key] !== undefined && Number.isFinite(v) && v >= 0 ? v : dflt;
+}
+
+/**
+ * glibc's static TLS surplus: room reserved for libraries dlopen'ed later that need static TLS, the
+ * libc of every new namespace first. The formula keeps the historic 1664 bytes for the defaults.
+ */
+export function staticTlsSurplus(nns: number, optionalStaticTls: number): number {
+  const n = Math.min(Math.max(nns, 1), DL_NNS);
+  return (n - 1) * LIBC_IE_TLS + n * OTHER_IE_TLS + optionalStaticTls + LIBC_IE_TLS;
+}
+
+function glibcVersion(): string | null {
+  try {
+    const report = process.report?.getReport() as unknown as { header?: { glibcVersionRuntime?: string } };
+    return report?.header?.glibcVersionRuntime ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The libc this process runs on, from /proc/self/maps. */
+function mappedLibc(): string | null {
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    const m = /\s(\/\S*\/libc\.so\.6)\s*$/m.exec(maps) ?? /\s(\/\S*\/libc[-.][^\s/]*\.so[^\s/]*)\s*$/m.exec(maps);
+    return m ? m[1] : null;
+  } catch {
+    return null;
+  }
+}
+
+function mountOptions(dir: string): string[] | null {
+  try {
+    const real = fs.realpathSync(dir);
+    let best: { point: string; opts: string[] } | null = null;
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      if (f.length < 6) continue;
+      const point = f[4].replace(/\\040/g, ' ');
+      const inside = real === point || real.startsWith(point === '/' ? '/' : `${point}/`);
+      if (inside && (!best || point.length >= best.point.length)) best = { point, opts: f[5].split(',') };
+    }
+    return best?.opts ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function checkTempDir(): DoctorReport['tempDir'] {
+  const fromEnv = Boolean(process.env.DLSWAP_TMPDIR);
+  const base = process.env.DLSWAP_TMPDIR || os.tmpdir();
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const userRoot = path.join(base, `dlswap-${uid}`);
+  const r: DoctorReport['tempDir'] = {
+    base, source: fromEnv ? 'DLSWAP_TMPDIR' : 'os.tmpdir()', userRoot, writable: false, private: false, noexec: false, problem: null,
+  };
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(base);
+  } catch (e) {
+    r.problem = `${base} does not exist (${(e as NodeJS.ErrnoException).code}). Create it or set DLSWAP_TMPDIR to a writable directory.`;
+    return r;
+  }
+  if (!st.isDirectory()) {
+    r.problem = `${base} is not a directory. Set DLSWAP_TMPDIR to a writable directory.`;
+    return r;
+  }
+  try {
+    fs.rmdirSync(fs.mkdtempSync(path.join(base, '.dlswap-doctor-')));
+    r.writable = true;
+  } catch (e) {
+    r.problem = `${base} is not writable (${(e as NodeJS.ErrnoException).code}). Set DLSWAP_TMPDIR to a writable directory.`;
+  }
+  r.noexec = (mountOptions(base) ?? []).includes('noexec');
+  // Private: the per-user root is ours and closed (or will be created so), and nobody can remove or
+  // rename it out from under us (a world-writable parent must be sticky).
+  const worldWritable = (st.mode & 0o002) !== 0;
+  const sticky = (st.mode & 0o1000) !== 0;
+  let rootOk = true;
+  try {
+    const rs = fs.lstatSync(userRoot);
+    if (rs.isSymbolicLink()) {
+      rootOk = false;
+      r.problem ??= `${userRoot} is a symbolic link; dlswap refuses it. Remove it, or set DLSWAP_TMPDIR.`;
+    } else if (!rs.isDirectory()) {
+      rootOk = false;
+      r.problem ??= `${userRoot} exists and is not a directory. Remove it, or set DLSWAP_TMPDIR.`;
+    } else if (rs.uid !== uid) {
+      rootOk = false;
+      r.problem ??= `${userRoot} belongs to uid ${rs.uid}, not ${uid}; someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.`;
+    }
+  } catch {
+    // Does not exist yet: dlswap creates it 0700.
+  }
+  if (worldWritable && !sticky) {
+    r.problem ??= `${base} is world-writable without the sticky bit: another user could replace dlswap's directory. Set DLSWAP_TMPDIR to a directory only you can write.`;
+  }
+  r.private = rootOk && !(worldWritable && !sticky);
+  if (r.noexec) {
+    r.problem ??= `${base} is mounted noexec: libraries copied there cannot be mapped. Set DLSWAP_TMPDIR to a directory on an exec mount.`;
+  }
+  return r;
+}
+
+interface AddonModules {
+  addon: Record<string, unknown>;
+  addonPath: string;
+  readElf: (p: string) => ElfInfo;
+}
+
+async function loadAddon(): Promise<{ mods: AddonModules | null; error: string | null }> {
+  try {
+    const native = await import('./native');
+    const elf = await import('./elf');
+    return {
+      mods: { addon: native.addon as unknown as Record<string, unknown>, addonPath: path.join(native.addonDir(), 'dlswap.node'), readElf: elf.readElf },
+      error: null,
+    };
+  } catch (e) {
+    return { mods: null, error: (e as Error).message };
+  }
+}
+
+function findProbeLibrary(): string | null {
+  const candidates = [
+    path.join(packageRoot, 'build', 'fixtures', 'libbasic_v1.so'),
+    ...['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib'].map(
+      (d) => path.join(d, 'libz.so.1'),
+    ),
+  ];
+  return candidates.find((p) => fs.existsSync(p)) ?? null;
+}
+
+/**
+ * Runs probeNamespaces in a child node: every namespace it creates takes static TLS that is never
+ * given back, and a namespace that loaded libstdc++ is never freed, so the probe must not spend
+ * this process's budget.
+ */
+function probeInChild(addonPath: string, library: string, max: number, timeoutMs: number): Promise<{ opened: number | null; error: string | null; ms: number }> {
+  const script =
+    'const a = require(process.argv[1]);' +
+    'const r = a.probeNamespaces(process.argv[2], Number(process.argv[3]));' +
+    'process.stdout.write(JSON.stringify(r));';
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', script, addonPath, library, String(max)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ opened: null, error: `could not start the probe: ${e.message}`, ms: Date.now() - t0 });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const ms = Date.now() - t0;
+      if (code === 0) {
+        try {
+          const r = JSON.parse(out) as { opened: number; error: string | null };
+          resolve({ opened: r.opened, error: r.error, ms });
+          return;
+        } catch {
+          // fall through: report what the child printed
+        }
+      }
+      const why = signal ? `killed by ${signal}${signal === 'SIGKILL' ? ` (timeout ${timeoutMs} ms?)` : ''}` : `exit code ${code}`;
+      resolve({ opened: null, error: `the probe process failed (${why}): ${err.trim().split('\n').slice(-3).join(' ') || out.trim()}`, ms });
+    });
+  });
+}
+
+export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const napi = Number(process.versions.napi);
+  const rawTunables = process.env.GLIBC_TUNABLES ?? null;
+  const values = parseTunables(rawTunables ?? undefined);
+  const nns = tunableNumber(values, 'glibc.rtld.nns', DEFAULT_NNS);
+  const optionalStaticTls = tunableNumber(values, 'glibc.rtld.optional_static_tls', DEFAULT_OPTIONAL_STATIC_TLS);
+
+  const glibc = glibcVersion();
+  checks.push(
+    glibc
+      ? { id: 'glibc', status: 'ok', message: `glibc ${glibc}` }
+      : { id: 'glibc', status: 'error', message: 'this process does not run on glibc (no glibcVersionRuntime): dlmopen namespaces and RTLD_DEEPBIND need glibc.' },
+  );
+
+  const { mods, error: addonError } = await loadAddon();
+  const addonInfo: DoctorReport['addon'] = { loaded: Boolean(mods), path: mods?.addonPath ?? null, napiVersion: null, asan: null, buildId: null, error: addonError };
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { binary?: { napi_versions?: number[] } };
+    addonInfo.napiVersion = pkg.binary?.napi_versions?.[0] ?? null;
+  } catch {
+    // not fatal: the version is informational
+  }
+  let copyRelocations: DoctorReport['copyRelocations'] = null;
+  let libcTlsBlock: number | null = null;
+  if (mods) {
+    try {
+      const self = mods.readElf(mods.addonPath);
+      addonInfo.asan = self.needed.some((n) => /^libasan\.so/.test(n));
+      addonInfo.buildId = self.buildId;
+    } catch (e) {
+      addonInfo.error = `cannot read ${mods.addonPath}: ${(e as Error).message}`;
+    }
+    try {
+      const { deepbindHazards } = await import('./inspect');
+      const { nodeCopyRelocatedSymbols } = await import('./elf');
+      const symbols = nodeCopyRelocatedSymbols();
+      const asImports = { imports: symbols } as ElfInfo;
+      copyRelocations = { count: symbols.length, symbols, deepbindUnsafe: deepbindHazards(asImports) };
+    } catch {
+      copyRelocations = null;
+    }
+    const libc = mappedLibc();
+    if (libc) {
+      try {
+        const tls = mods.readElf(libc).tls;
+        if (tls) libcTlsBlock = Math.ceil(tls.memsz / Math.max(1, tls.align)) * Math.max(1, tls.align);
+      } catch {
+        libcTlsBlock = null;
+      }
+    }
+  }
+  checks.push(
+    mods
+      ? {
+          id: 'addon',
+          status: addonInfo.asan && !/libasan/.test(process.env.LD_PRELOAD ?? '') ? 'warn' : 'ok',
+          message: `${addonInfo.path}${addonInfo.asan ? ' (AddressSanitizer build: run node with LD_PRELOAD=$(gcc -print-file-name=libasan.so))' : ''}`,
+        }
+      : { id: 'addon', status: 'error', message: `the native addon does not load: ${addonError}. Rebuild it: npm rebuild dlswap (needs cmake, a C++ compiler and libffi-dev).` },
+  );
+
+  const tempDir = checkTempDir();
+  checks.push({
+    id: 'temp-dir',
+    status: !tempDir.writable || tempDir.noexec ? 'error' : tempDir.private ? 'ok' : 'warn',
+    message: tempDir.problem ?? `${tempDir.base} (${tempDir.source}) is writable and private`,
+  });
+
+  const surplusEstimate = staticTlsSurplus(nns, optionalStaticTls);
+  const estimatedNamespaces = libcTlsBlock ? Math.min(DL_NNS - 1, Math.floor(surplusEstimate / libcTlsBlock)) : null;
+  checks.push({
+    id: 'static-tls',
+    status: estimatedNamespaces !== null && estimatedNamespaces < DL_NNS - 1 ? 'info' : 'ok',
+    message:
+      estimatedNamespaces === null
+        ? `static TLS surplus about ${surplusEstimate} bytes`
+        : `static TLS surplus about ${surplusEstimate} bytes; each new namespace's libc takes ${libcTlsBlock}: room for about ${estimatedNamespaces} namespaces${
+            estimatedNamespaces < DL_NNS - 1 ? '. For more (fresh-namespace), start node with GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384' : ''
+          }`,
+  });
+
+  const max = options.probeMax ?? 32;
+  const namespaces: DoctorReport['namespaces'] = { probed: false, library: null, max, opened: null, error: null, limitedBy: null, ms: null };
+  if (options.probe !== false && mods) {
+    const library = options.probeLibrary ?? findProbeLibrary();
+    namespaces.library = library;
+    if (!library) {
+      namespaces.error = 'no probe library found (neither the fixtures nor libz.so.1)';
+    } else if (typeof mods.addon.probeNamespaces !== 'function') {
+      namespaces.error = 'this build of the addon has no probeNamespaces';
+    } else {
+      namespaces.probed = true;
+      const r = await probeInChild(mods.addonPath, library, max, options.probeTimeoutMs ?? 60_000);
+      namespaces.opened = r.opened;
+      namespaces.error = r.error;
+      namespaces.ms = r.ms;
+      if (r.error) {
+        namespaces.limitedBy = /static TLS/.test(r.error) ? 'static-tls' : /no more namespaces/.test(r.error) ? 'namespace-limit' : 'other';
+      }
+    }
+  }
+  if (namespaces.probed) {
+    const n = namespaces.opened;
+    const where = namespaces.error ? `, then: ${namespaces.error}` : '';
+    checks.push({
+      id: 'namespaces',
+      status: n === null || n === 0 ? 'error' : n < 4 ? 'warn' : 'ok',
+      message:
+        n === null
+          ? `the namespace probe failed: ${namespaces.error}`
+          : n === 0
+            ? `no namespace can be created (${namespaces.error}): isolation 'namespace' and 'fresh-namespace' will fail; use 'local' or 'deepbind'.`
+            : `a fresh process can create ${n} namespaces${where}`,
+    });
+  }
+  if (copyRelocations) {
+    checks.push({
+      id: 'copy-relocations',
+      status: 'info',
+      message: `node copy-relocates ${copyRelocations.count} symbols; ${copyRelocations.deepbindUnsafe.length} of them break a library under deepbind (${copyRelocations.deepbindUnsafe.slice(0, 4).join(', ')}${copyRelocations.deepbindUnsafe.length > 4 ? ', ...' : ''})`,
+    });
+  }
+
+  return {
+    schema: 1,
+    node: { version: process.version, execPath: process.execPath, arch: process.arch, napiVersion: Number.isFinite(napi) ? napi : null },
+    glibc: { version: glibc },
+    tunables: { raw: rawTunables, values, nns, optionalStaticTls },
+    copyRelocations,
+    tempDir,
+    addon: addonInfo,
+    staticTls: { nns, optionalStaticTls, surplusEstimate, libcTlsBlock, estimatedNamespaces },
+    namespaces,
+    checks,
+  };
+}
