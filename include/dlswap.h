@@ -42,7 +42,7 @@ typedef struct dlswap_host {
   uint32_t struct_size;
   /* ABI version the host speaks (DLSWAP_ABI_VERSION of the host's build). */
   uint32_t abi_version;
-  /* 1 for the first generation, incremented by every successful reload. */
+  /* This generation's number: 1 for the first load, larger for every later load attempt. */
   uint64_t generation;
   /* Thread-safe: may be called from any thread, including the plugin's own, at any time until
    * dlswap_fini returns. Delivered to JS as a 'log' event. `message` is copied before returning. */

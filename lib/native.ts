@@ -55,6 +55,8 @@ export interface Addon {
   isLoaded(file: string, lmid: bigint): boolean;
   /** Live namespaces created by fresh-namespace opens (the anchor's not counted). */
   freshNamespaceCount(): number;
+  /** Whether namespace `lmid` still holds objects. */
+  namespaceAlive(lmid: bigint): boolean;
   /** gnu_get_libc_version(). */
   glibcVersion(): string;
   // ELF reader and calls add their exports here (see elf.ts, func.ts).

@@ -1,10 +1,13 @@
 #include <napi.h>
+#include "addon_data.h"
 #include "module.h"
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new dlswap::AddonData());
   dlswap::InitLoader(env, exports);
   dlswap::InitElf(env, exports);
   dlswap::InitCalls(env, exports);
+  dlswap::InitPluginHost(env, exports);
   return exports;
 }
 

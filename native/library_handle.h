@@ -36,6 +36,14 @@ struct LibraryHandle {
   int last_errno = 0;
 
   int ReadErrno() const { return errno_location ? *errno_location() : 0; }
+
+  // Flushes the image's stdio (its own libc's in the namespace modes: buffered output there is lost
+  // at dlclose otherwise) and dlcloses. Returns dlclose's result; `error` gets dlerror's text.
+  int Close(std::string *error);
+
+  // A handle nobody closed explicitly (its Library and every function made from it were collected)
+  // is closed here so that it does not stay mapped for the life of the process.
+  ~LibraryHandle();
 };
 
 using LibraryRef = std::shared_ptr<LibraryHandle>;

@@ -1,2 +1,278 @@
+// The loader: opens one image per NativeLibrary in the requested isolation mode, and tells the
+// truth about what was mapped (dlinfo) and whether dlclose really unmapped it (RTLD_NOLOAD probe).
+// Which mode to use, the private copy, and what an error means to a user are decided in lib/.
+#include <dlfcn.h>
+#include <gnu/libc-version.h>
+#include <link.h>
+
+#include <cstring>
+#include <string>
+
+#include "addon_data.h"
+#include "errors.h"
 #include "module.h"
-namespace dlswap { void InitLoader(Napi::Env, Napi::Object) {} }
+#include "namespace_pool.h"
+#include "native_library.h"
+
+namespace dlswap {
+
+int LibraryHandle::Close(std::string *error) {
+  if (!handle) return 0;
+  if (fflush_fn) fflush_fn(nullptr);
+  dlerror();
+  int rc = dlclose(handle);
+  if (rc != 0 && error) {
+    const char *e = dlerror();
+    *error = e ? e : "dlclose failed";
+  }
+  handle = nullptr;
+  closed = true;
+  return rc;
+}
+
+LibraryHandle::~LibraryHandle() { Close(nullptr); }
+
+static std::string TakeDlerror(const char *fallback) {
+  const char *e = dlerror();
+  return e ? std::string(e) : std::string(fallback);
+}
+
+static Lmid_t LmidFromJs(Napi::Env env, Napi::Value v) {
+  if (!v.IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "lmid must be a bigint");
+  bool lossless = false;
+  int64_t id = v.As<Napi::BigInt>().Int64Value(&lossless);
+  if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "lmid out of range");
+  return static_cast<Lmid_t>(id);
+}
+
+template <typename Fn>
+static Fn Resolve(void *handle, const char *name) {
+  dlerror();
+  void *p = dlsym(handle, name);
+  dlerror();
+  return reinterpret_cast<Fn>(p);
+}
+
+Napi::Function NativeLibrary::Define(Napi::Env env) {
+  return DefineClass(env, "NativeLibrary",
+                     {
+                         InstanceMethod("info", &NativeLibrary::Info),
+                         InstanceMethod("symbol", &NativeLibrary::Symbol),
+                         InstanceMethod("free", &NativeLibrary::Free),
+                         InstanceMethod("flush", &NativeLibrary::Flush),
+                         InstanceMethod("close", &NativeLibrary::Close),
+                         InstanceMethod("stats", &NativeLibrary::Stats),
+                         InstanceMethod("errno", &NativeLibrary::Errno),
+                     });
+}
+
+LibraryRef NativeLibrary::From(Napi::Env env, Napi::Value value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).native_library_ctor.Value())) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "expected a NativeLibrary");
+  }
+  return Napi::ObjectWrap<NativeLibrary>::Unwrap(value.As<Napi::Object>())->ref_;
+}
+
+NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeLibrary>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber()) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "NativeLibrary(file: string, isolation: number, lmid: bigint)");
+  }
+  std::string file = info[0].As<Napi::String>().Utf8Value();
+  int mode = info[1].As<Napi::Number>().Int32Value();
+  Lmid_t target = LmidFromJs(env, info[2]);
+  if (mode < 0 || mode > 3) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "unknown isolation code");
+  auto iso = static_cast<Isolation>(mode);
+
+  const AnchorNamespace *anchor = nullptr;
+  if (iso == Isolation::Namespace) {
+    anchor = Anchor();
+    if (!anchor || anchor->lmid != target) {
+      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "namespace mode needs the anchor namespace first");
+    }
+  }
+
+  dlerror();
+  void *h = nullptr;
+  switch (iso) {
+    case Isolation::Local:
+      h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+      break;
+    case Isolation::DeepBind:
+      h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      break;
+    case Isolation::Namespace:
+      h = dlmopen(target, file.c_str(), RTLD_NOW | RTLD_LOCAL);
+      break;
+    case Isolation::FreshNamespace:
+      h = dlmopen(target < 0 ? LM_ID_NEWLM : target, file.c_str(), RTLD_NOW | RTLD_LOCAL);
+      break;
+  }
+  if (!h) {
+    std::string why = TakeDlerror("the dynamic loader gave no reason");
+    Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", why);
+    err.Set("dlerror", Napi::String::New(env, why));
+    throw err;
+  }
+
+  auto ref = std::make_shared<LibraryHandle>();
+  ref->handle = h;
+  ref->isolation = iso;
+  Lmid_t lmid = 0;
+  if (dlinfo(h, RTLD_DI_LMID, &lmid) == 0) ref->lmid = lmid;
+  struct link_map *lm = nullptr;
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name) ref->mapped_path = lm->l_name;
+  dlerror();
+
+  // The image's own libc, found through its dependency scope. In the namespace mode, a library that
+  // does not link libc itself still shares the anchor's.
+  ref->errno_location = Resolve<int *(*)()>(h, "__errno_location");
+  ref->free_fn = Resolve<void (*)(void *)>(h, "free");
+  ref->fflush_fn = Resolve<int (*)(void *)>(h, "fflush");
+  if (anchor) {
+    if (!ref->errno_location) ref->errno_location = anchor->errno_location;
+    if (!ref->free_fn) ref->free_fn = anchor->free_fn;
+    if (!ref->fflush_fn) ref->fflush_fn = reinterpret_cast<int (*)(void *)>(dlsym(anchor->handle, "fflush"));
+  }
+  if (iso == Isolation::Namespace || iso == Isolation::FreshNamespace) {
+    GiveNamespaceStableEnviron(h);
+    if (anchor) GiveNamespaceStableEnviron(anchor->handle);
+  }
+  if (iso == Isolation::FreshNamespace) TrackFreshNamespace(ref->lmid);
+  ref_ = std::move(ref);
+}
+
+NativeLibrary::~NativeLibrary() = default;
+
+Napi::Value NativeLibrary::Info(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mappedPath", Napi::String::New(env, ref_->mapped_path));
+  o.Set("lmid", Napi::BigInt::New(env, static_cast<int64_t>(ref_->lmid)));
+  return o;
+}
+
+static void RequireOpen(Napi::Env env, const LibraryHandle &h) {
+  if (h.closed || !h.handle) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed; open it again");
+}
+
+Napi::Value NativeLibrary::Symbol(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, *ref_);
+  if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "symbol name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  dlerror();
+  void *p = dlsym(ref_->handle, name.c_str());
+  if (dlerror() != nullptr || p == nullptr) return env.Undefined();
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
+
+Napi::Value NativeLibrary::Free(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, *ref_);
+  if (info.Length() < 1 || !info[0].IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "free(ptr): ptr must be a bigint address");
+  bool lossless = false;
+  uint64_t addr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "free(ptr): ptr is not a valid address");
+  if (!ref_->free_fn) {
+    throw CodedError(env, "ERR_DLSWAP_MODE_UNSUPPORTED",
+                     "this library has no libc in its namespace, so it cannot have allocated with malloc");
+  }
+  ref_->free_fn(reinterpret_cast<void *>(static_cast<uintptr_t>(addr)));
+  return env.Undefined();
+}
+
+Napi::Value NativeLibrary::Flush(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, *ref_);
+  return Napi::Number::New(env, ref_->fflush_fn ? ref_->fflush_fn(nullptr) : 0);
+}
+
+Napi::Value NativeLibrary::Close(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  if (ref_->closed) {
+    o.Set("rc", Napi::Number::New(env, 0));
+    o.Set("alreadyClosed", Napi::Boolean::New(env, true));
+    return o;
+  }
+  int64_t busy = ref_->in_flight.load();
+  if (busy > 0) {
+    throw CodedError(env, "ERR_DLSWAP_BUSY",
+                     std::to_string(busy) + " call(s) still running in this library; wait for them before closing");
+  }
+  std::string error;
+  int rc = ref_->Close(&error);
+  o.Set("rc", Napi::Number::New(env, rc));
+  if (rc != 0) o.Set("error", Napi::String::New(env, error));
+  return o;
+}
+
+Napi::Value NativeLibrary::Stats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("calls", Napi::Number::New(env, static_cast<double>(ref_->calls.load())));
+  o.Set("errors", Napi::Number::New(env, static_cast<double>(ref_->errors.load())));
+  o.Set("inFlight", Napi::Number::New(env, static_cast<double>(ref_->in_flight.load())));
+  o.Set("closed", Napi::Boolean::New(env, ref_->closed));
+  return o;
+}
+
+Napi::Value NativeLibrary::Errno(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), ref_->last_errno);
+}
+
+static Napi::Value AnchorNamespaceJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "anchor path must be a string");
+  std::string error;
+  const AnchorNamespace *a = EnsureAnchor(info[0].As<Napi::String>().Utf8Value(), error);
+  if (!a) {
+    Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", "cannot create dlswap's namespace: " + error);
+    err.Set("dlerror", Napi::String::New(env, error));
+    throw err;
+  }
+  return Napi::BigInt::New(env, static_cast<int64_t>(a->lmid));
+}
+
+static Napi::Value IsLoadedJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "isLoaded(file, lmid)");
+  std::string file = info[0].As<Napi::String>().Utf8Value();
+  Lmid_t lmid = LmidFromJs(env, info[1]);
+  void *h = nullptr;
+  dlerror();
+  if (lmid < 0) {
+    h = dlopen(file.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+  } else if (NamespaceAlive(lmid)) {
+    h = dlmopen(lmid, file.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+  }
+  dlerror();
+  if (h) dlclose(h);  // NOLOAD took a reference; give it back
+  return Napi::Boolean::New(env, h != nullptr);
+}
+
+static Napi::Value FreshNamespaceCountJs(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), LiveFreshNamespaces());
+}
+
+static Napi::Value NamespaceAliveJs(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), NamespaceAlive(LmidFromJs(info.Env(), info[0])));
+}
+
+static Napi::Value GlibcVersionJs(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), gnu_get_libc_version());
+}
+
+void InitLoader(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = NativeLibrary::Define(env);
+  Data(env).native_library_ctor = Napi::Persistent(ctor);
+  exports.Set("NativeLibrary", ctor);
+  exports.Set("anchorNamespace", Napi::Function::New(env, AnchorNamespaceJs, "anchorNamespace"));
+  exports.Set("isLoaded", Napi::Function::New(env, IsLoadedJs, "isLoaded"));
+  exports.Set("freshNamespaceCount", Napi::Function::New(env, FreshNamespaceCountJs, "freshNamespaceCount"));
+  exports.Set("namespaceAlive", Napi::Function::New(env, NamespaceAliveJs, "namespaceAlive"));
+  exports.Set("glibcVersion", Napi::Function::New(env, GlibcVersionJs, "glibcVersion"));
+}
+
+}  // namespace dlswap

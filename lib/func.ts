@@ -1,0 +1,275 @@
+/**
+ * `lib.func(prototype)`: a JS function that calls a C function of a loaded library.
+ *
+ * The function returned for a non-variadic prototype IS the native callback: no JS wrapper sits
+ * between the caller and the conversions, which is what keeps a call within a few nanoseconds of a
+ * hand-written Node-API binding. Its extra properties (`async`, `signature`, `address`) live on the
+ * function object. Variadic functions need a thin JS wrapper that turns the `(type, value)` pairs
+ * into a cached call shape.
+ *
+ * See docs/calls.md for the type mapping, strings, pointers, errno and async semantics.
+ */
+import { DlswapError, isDlswapError } from './errors';
+import type { Library } from './library';
+import { addon, type NativeLibrary } from './native';
+import type { AnyFunction } from './prototype_types';
+import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from './signature';
+
+/** A native callable made by makeFunction (the sync or the async entry point). */
+type NativeCallable = (...args: unknown[]) => unknown;
+
+interface NativeFunctionSpec {
+  name: string;
+  returns: number;
+  params: number[];
+  names: (string | null)[];
+  types: string[];
+  variadic: boolean;
+  errno: boolean;
+}
+
+interface CallsAddon {
+  makeFunction(lib: NativeLibrary, address: bigint, spec: NativeFunctionSpec): [NativeCallable, NativeCallable];
+  rebindFunction(fn: NativeCallable, lib: NativeLibrary, address: bigint): void;
+  functionAddress(fn: NativeCallable): bigint;
+  prepareVariadic(fn: NativeCallable, kinds: number[]): number;
+  readCString(address: bigint, maxBytes?: number): string | null;
+}
+
+const calls = addon as unknown as CallsAddon;
+
+export interface FuncOptions {
+  /** Bind the prototype to this exported symbol instead of the prototype's function name. */
+  symbol?: string;
+  /**
+   * Deliver errno with every call: errno is set to 0 right before the call, and each call returns
+   * (or its promise resolves with) `{ value, errno }`. Without it, `lib.errno()` still reports the
+   * errno left by the last call.
+   */
+  errno?: boolean;
+}
+
+/** What a function made with `{ errno: true }` returns. */
+export interface ErrnoResult<R> {
+  value: R;
+  errno: number;
+}
+
+interface FunctionExtras {
+  /** The parsed prototype. */
+  readonly signature: Signature;
+  /** Address of the C function this JS function calls now (changes when it is rebound). */
+  readonly address: bigint;
+}
+
+type ArgsOf<F> = F extends (...args: infer A) => unknown ? A : never;
+type ResultOf<F> = F extends (...args: never[]) => infer R ? R : never;
+
+/** A C function as returned by `lib.func()`: F is the function type inferred from the prototype. */
+export type BoundFunction<F> = F &
+  FunctionExtras & {
+    /** Runs the call on a worker thread; the promise settles with the result. */
+    async(...args: ArgsOf<F>): Promise<ResultOf<F>>;
+  };
+
+/** A C function made with `{ errno: true }`. */
+export type ErrnoFunction<F> = ((...args: ArgsOf<F>) => ErrnoResult<ResultOf<F>>) &
+  FunctionExtras & {
+    async(...args: ArgsOf<F>): Promise<ErrnoResult<ResultOf<F>>>;
+  };
+
+/** What `lib.func()` accepts as its prototype. */
+export type Prototype = string | SignatureObject;
+
+/** @internal per-function state the TS side needs (the native record holds the rest). */
+interface FunctionState {
+  readonly signature: Signature;
+  readonly symbol: string;
+  /** The library async calls are tracked on: the one the function is currently bound to. */
+  lib: Library;
+  /** Sync native entry point (rebindFunction and functionAddress take it). */
+  readonly native: NativeCallable;
+}
+
+const states = new WeakMap<object, FunctionState>();
+
+function argError(message: string, cause?: unknown): DlswapError {
+  return new DlswapError('ERR_DLSWAP_ARG', message, cause === undefined ? undefined : { cause });
+}
+
+function closedError(sig: Signature, lib: Library): DlswapError {
+  return new DlswapError('ERR_DLSWAP_CLOSED', `${sig.name}(): ${lib.info.path} is closed (or closing); open it again to call it.`);
+}
+
+function checkOptions(options: FuncOptions | undefined): { symbol?: string; errno: boolean } {
+  if (options === undefined) return { errno: false };
+  if (options === null || typeof options !== 'object') throw argError('func(prototype, options): options must be an object');
+  for (const key of Object.keys(options)) {
+    if (key !== 'symbol' && key !== 'errno') throw argError(`func(): unknown option '${key}' (known: symbol, errno)`);
+  }
+  if (options.symbol !== undefined && (typeof options.symbol !== 'string' || options.symbol.length === 0)) {
+    throw argError('func(): options.symbol must be a non-empty string');
+  }
+  if (options.errno !== undefined && typeof options.errno !== 'boolean') throw argError('func(): options.errno must be a boolean');
+  return { symbol: options.symbol, errno: options.errno === true };
+}
+
+/**
+ * Makes a callable for a C function of `lib`. Prefer `lib.func(...)`, which is this with better
+ * types.
+ */
+export function func(lib: Library, prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> {
+  const opts = checkOptions(options);
+  let sig: Signature;
+  if (typeof prototype === 'string') sig = parsePrototype(prototype);
+  else if (prototype !== null && typeof prototype === 'object') sig = signatureFromObject(prototype);
+  else throw new DlswapError('ERR_DLSWAP_SIGNATURE', 'func(prototype): prototype must be a C prototype string or { name, returns, args }');
+
+  const symbol = opts.symbol ?? sig.name;
+  const address = lib.symbol(symbol);
+  const spec: NativeFunctionSpec = {
+    name: sig.name,
+    returns: kindCode(sig.returns.kind),
+    params: sig.params.map((p) => kindCode(p.type.kind)),
+    names: sig.params.map((p) => p.name),
+    types: sig.params.map((p) => p.type.c),
+    variadic: sig.variadic,
+    errno: opts.errno,
+  };
+  const [nativeSync, nativeAsync] = calls.makeFunction(lib.native, address, spec);
+
+  let fn: NativeCallable;
+  let asyncCall: NativeCallable;
+  const state: FunctionState = { signature: sig, symbol, lib, native: nativeSync };
+  if (sig.variadic) {
+    const shape = variadicShapes(sig, nativeSync);
+    fn = {
+      [sig.name](...args: unknown[]): unknown {
+        return Reflect.apply(nativeSync, undefined, shape(args));
+      },
+    }[sig.name];
+    asyncCall = function (...args: unknown[]): Promise<unknown> {
+      const current = state.lib;
+      if (current.closed) return Promise.reject(closedError(sig, current));
+      let p: Promise<unknown>;
+      try {
+        p = Reflect.apply(nativeAsync, undefined, shape(args)) as Promise<unknown>;
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return current.trackAsync(p);
+    };
+  } else {
+    fn = nativeSync;
+    asyncCall = function (...args: unknown[]): Promise<unknown> {
+      const current = state.lib;
+      if (current.closed) return Promise.reject(closedError(sig, current));
+      let p: Promise<unknown>;
+      try {
+        p = Reflect.apply(nativeAsync, undefined, args) as Promise<unknown>;
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return current.trackAsync(p);
+    };
+    // Function.length as for a JS function of the same arity (native callbacks report 0).
+    Object.defineProperty(fn, 'length', { value: sig.params.length, configurable: true });
+  }
+  // Configurable so that wrappers (hot reload's handover gate) can redefine `async`.
+  Object.defineProperties(fn, {
+    async: { value: asyncCall, configurable: true, writable: false, enumerable: false },
+    signature: { value: sig, configurable: true, writable: false, enumerable: false },
+    address: {
+      get: () => calls.functionAddress(nativeSync),
+      configurable: true,
+      enumerable: false,
+    },
+  });
+  states.set(fn, state);
+  return fn as BoundFunction<AnyFunction>;
+}
+
+/**
+ * For variadic functions: splits `(fixed..., type, value, type, value...)` into the native call's
+ * `(shape id, fixed..., value...)`, preparing (once per distinct type list) a libffi call shape.
+ */
+function variadicShapes(sig: Signature, nativeSync: NativeCallable): (args: unknown[]) => unknown[] {
+  const fixed = sig.params.length;
+  const ids = new Map<string, number>();
+  return (args) => {
+    if (args.length < fixed) {
+      throw argError(`${sig.name}() takes at least ${fixed} argument${fixed === 1 ? '' : 's'}, got ${args.length}`);
+    }
+    if ((args.length - fixed) % 2 !== 0) {
+      throw argError(
+        `${sig.name}(): after the ${fixed} fixed argument${fixed === 1 ? '' : 's'}, variadic values come in (type, value) pairs, e.g. ${sig.name}(..., 'int', 1, 'double', 2.5); got an odd number`,
+      );
+    }
+    const out: unknown[] = new Array(1 + fixed + (args.length - fixed) / 2);
+    let key = '';
+    for (let i = 0; i < fixed; i++) out[1 + i] = args[i];
+    for (let i = fixed, j = 1 + fixed; i < args.length; i += 2, j++) {
+      const t = args[i];
+      if (typeof t !== 'string') {
+        throw argError(`${sig.name}(): variadic value #${j - fixed} needs a C type string before it (like 'int' or 'const char *'); got ${typeof t}`);
+      }
+      key += `${t}\u0000`;
+      out[j] = args[i + 1];
+    }
+    let id = ids.get(key);
+    if (id === undefined) {
+      const kinds: number[] = [];
+      for (let i = fixed, k = 1; i < args.length; i += 2, k++) {
+        const t = args[i] as string;
+        try {
+          // Parsed as a parameter type: the value is range-checked against the declared type, and
+          // the native side applies C's default argument promotions (float -> double, small -> int).
+          kinds.push(kindCode(parseType(t, 'param').kind));
+        } catch (e) {
+          if (isDlswapError(e, 'ERR_DLSWAP_SIGNATURE')) throw argError(`${sig.name}(): variadic value #${k}: ${e.message}`, e);
+          throw e;
+        }
+      }
+      id = calls.prepareVariadic(nativeSync, kinds);
+      ids.set(key, id);
+    }
+    out[0] = id;
+    return out;
+  };
+}
+
+function stateOf(fn: unknown): FunctionState {
+  const state = typeof fn === 'function' ? states.get(fn) : undefined;
+  if (!state) throw argError('expected a function made by lib.func()');
+  return state;
+}
+
+/**
+ * Repoints `fn` at the same-named symbol (or `address`) of another library, keeping its signature.
+ * Sync calls use the new target from the next call on; async calls already running finish on the
+ * library they started on (and keep it open until they do). Hot reload is built on this.
+ */
+export function rebind(fn: AnyFunction | BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>, lib: Library, address?: bigint): void {
+  const state = stateOf(fn);
+  const target = address ?? lib.symbol(state.symbol);
+  if (lib.closed) throw closedError(state.signature, lib);
+  calls.rebindFunction(state.native, lib.native, target);
+  state.lib = lib;
+}
+
+/** The library a function made by `lib.func()` currently calls into. */
+export function libraryOf(fn: AnyFunction | BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>): Library {
+  return stateOf(fn).lib;
+}
+
+/**
+ * Decodes the NUL-terminated UTF-8 string at `address` (for a `char *` result declared as
+ * `void *` so that it can be freed afterwards with `lib.free`). `null`/`0n` gives null. Reads at most
+ * `maxBytes` bytes when given. Like any C pointer, an invalid address crashes the process.
+ */
+export function readCString(address: bigint | null, maxBytes?: number): string | null {
+  if (address === null) return null;
+  if (typeof address !== 'bigint') throw argError('readCString(address): address must be a bigint');
+  return calls.readCString(address, maxBytes);
+}
+

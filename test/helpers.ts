@@ -1,0 +1,33 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const root = path.resolve(__dirname, '..');
+export const fixturesDir = path.join(root, 'build', 'fixtures');
+export const fixture = (name: string): string => path.join(fixturesDir, name);
+
+/** Lines of /proc/self/maps that belong to dlswap's private copies (of this process). */
+export function privateMappings(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
+}
+
+/**
+ * Runs a CommonJS script in a child node that has dlswap's dist build as `dlswap`. For hazards that
+ * crash the process, and for tests that need a process of their own (namespace budgets, exit).
+ */
+export function runChild(
+  script: string,
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeout?: number } = {},
+): SpawnSyncReturns<string> {
+  const prelude = `const dlswap = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});\n`;
+  return spawnSync(process.execPath, ['-e', prelude + script], {
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    uid: opts.uid,
+    gid: opts.gid,
+    timeout: opts.timeout ?? 60_000,
+  });
+}
