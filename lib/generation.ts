@@ -1,0 +1,107 @@
+/**
+ * One generation of a hot library: one `Library` (one loaded image) plus what the reload machinery
+ * needs to know about it. State machine (docs/hot-reload.md):
+ *
+ *   loading -> verifying -> active -> draining -> finalizing -> closed
+ *                  \-> rejected (the current generation keeps serving, untouched)
+ */
+import type { Library, CloseResult } from './library';
+
+export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
+
+export interface GenerationInfo {
+  id: number;
+  state: GenerationState;
+  path: string;
+  buildId: string | null;
+  /** What the plugin's dlswap_version() returned, or null. */
+  version: string | null;
+  loadedAt: Date;
+  /** Completed calls (sync and async) on this generation. */
+  calls: number;
+  /** Async calls running on it now. */
+  inFlight: number;
+  /** Leases (hot.pin()) still held on it. */
+  leases: number;
+  /** Calls that failed inside the call machinery (not argument errors). */
+  errors: number;
+  /** Set once closed: whether the image is gone from the process. */
+  unloaded?: boolean;
+  /** Set when closed but still mapped: why (unique symbols, NODELETE, ...). */
+  pinnedReason?: string;
+  /** Set when rejected: why. */
+  rejectedReason?: string;
+}
+
+export interface PluginHostHandle {
+  readonly address: bigint;
+  readonly dropped: number;
+  release(): void;
+}
+
+export class Generation {
+  readonly id: number;
+  readonly path: string;
+  readonly loadedAt = new Date();
+  state: GenerationState = 'loading';
+  lib: Library | null = null;
+  version: string | null = null;
+  host: PluginHostHandle | null = null;
+  leases = 0;
+  closeResult: CloseResult | null = null;
+  rejectedReason: string | undefined;
+  /** Resolves once the generation is closed (or rejected). */
+  readonly retired: Promise<void>;
+  #retire!: () => void;
+  #leaseWaiters: (() => void)[] = [];
+
+  constructor(id: number, path: string) {
+    this.id = id;
+    this.path = path;
+    this.retired = new Promise<void>((r) => (this.#retire = r));
+  }
+
+  get busy(): boolean {
+    return this.leases > 0 || (this.lib !== null && this.lib.inFlight > 0);
+  }
+
+  /** Resolves when nothing references the generation any more (no async call, no lease). */
+  async whenIdle(): Promise<void> {
+    while (this.busy) {
+      if (this.lib && this.lib.inFlight > 0) await this.lib.whenIdle();
+      if (this.leases > 0) await new Promise<void>((resolve) => this.#leaseWaiters.push(resolve));
+    }
+  }
+
+  /** A lease on this generation was released. */
+  releaseLease(): void {
+    this.leases--;
+    if (this.leases === 0) for (const f of this.#leaseWaiters.splice(0)) f();
+  }
+
+  markRetired(): void {
+    this.#retire();
+  }
+
+  info(): GenerationInfo {
+    const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0, inFlight: 0 };
+    const out: GenerationInfo = {
+      id: this.id,
+      state: this.state,
+      path: this.path,
+      buildId: this.lib?.info.buildId ?? null,
+      version: this.version,
+      loadedAt: this.loadedAt,
+      calls: stats.calls,
+      inFlight: this.lib ? this.lib.inFlight : 0,
+      leases: this.leases,
+      errors: stats.errors,
+    };
+    if (this.closeResult) {
+      out.unloaded = this.closeResult.unloaded;
+      if (!this.closeResult.unloaded) out.pinnedReason = this.closeResult.reason;
+    }
+    if (this.rejectedReason) out.rejectedReason = this.rejectedReason;
+    return out;
+  }
+}
