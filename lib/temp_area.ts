@@ -83,6 +83,9 @@ function ensurePrivateDir(dir: string): void {
 
 let processDir: string | null = null;
 let counter = 0;
+// One copy buffer for the process: copies are synchronous, and a fresh megabyte per reload would be
+// garbage the collector has to chase under a reload-heavy load.
+let copyBuffer: Buffer | null = null;
 
 /** Removes directories left by processes that no longer exist. */
 export function sweepStale(root = userRoot()): string[] {
@@ -144,7 +147,7 @@ export function copyToPrivate(source: string, fd: number): PrivateCopy {
   const hash = crypto.createHash('sha256');
   let copied = 0;
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = (copyBuffer ??= Buffer.allocUnsafe(256 * 1024));
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, copied);
       if (n === 0) break;

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// Hot-reload benchmark, all measured side by side in one process:
+//   1. hot.fn call cost against a plain lib.func of the same symbol (target ratio <= 1.05);
+//   2. reload latency p50/p99 per isolation mode for a small plugin (whole reload, and up to the swap);
+//   3. async call throughput during continuous reloads against the same load without reloads.
+//
+//   node bench/reload.mjs [--json] [--reloads N] [--rounds N]
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const option = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
+};
+const RELOADS = option('--reloads', 300);
+const ROUNDS = option('--rounds', 7);
+const INTERVAL_MS = option('--interval', 10);
+const IN_FLIGHT = option('--in-flight', 64);
+const log = (...a) => {
+  if (!json) console.log(...a);
+};
+
+if (!existsSync(join(root, 'build', 'fixtures', 'libplugin_v1.so'))) {
+  spawnSync(process.execPath, ['scripts/build-fixtures.mjs', '--if-missing'], { cwd: root, stdio: 'inherit' });
+}
+if (!existsSync(join(root, 'dist', 'index.js'))) {
+  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+}
+const { open, HotLibrary } = require(join(root, 'dist', 'index.js'));
+const P1 = join(root, 'build', 'fixtures', 'libplugin_v1.so');
+const P2 = join(root, 'build', 'fixtures', 'libplugin_v2.so');
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const tick = () => new Promise((r) => setImmediate(r));
+
+// ---- 1. hot.fn against lib.func -------------------------------------------------------------
+// Each contender gets a loop of its own (new Function) so that neither call site turns polymorphic.
+function makeLoop() {
+  return new Function('f', 'n', 'let s = 0; for (let i = 0; i < n; i++) s += f(); return s;');
+}
+async function callCost() {
+  const hot = await HotLibrary.open(P1, { isolation: 'namespace', functions: { v: 'int plugin_version(void)' } });
+  const lib = open(P1, { isolation: 'namespace' });
+  const plain = lib.func('int plugin_version(void)');
+  const contenders = { 'lib.func': [plain, makeLoop()], 'hot.fn': [hot.fn.v, makeLoop()] };
+  const N = 2_000_000;
+  for (const [f, loop] of Object.values(contenders)) loop(f, N / 4); // warm up
+  const samples = { 'lib.func': [], 'hot.fn': [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const names = r % 2 ? ['hot.fn', 'lib.func'] : ['lib.func', 'hot.fn'];
+    for (const name of names) {
+      const [f, loop] = contenders[name];
+      const t = process.hrtime.bigint();
+      loop(f, N);
+      samples[name].push(Number(process.hrtime.bigint() - t) / N);
+    }
+  }
+  await hot.close();
+  await lib.close();
+  const a = median(samples['lib.func']);
+  const b = median(samples['hot.fn']);
+  return { libFuncNs: a, hotFnNs: b, ratio: b / a, target: 1.05 };
+}
+
+// ---- 2. reload latency per mode -------------------------------------------------------------
+async function reloadLatency(mode, reloads) {
+  const hot = await HotLibrary.open(P1, { isolation: mode, functions: { v: 'int plugin_version(void)' } });
+  const whole = [];
+  const toSwap = [];
+  for (let i = 0; i < reloads; i++) {
+    const t = performance.now();
+    const r = await hot.reload(i % 2 ? P1 : P2);
+    whole.push(performance.now() - t);
+    toSwap.push((r.durations.loading ?? 0) + (r.durations.verifying ?? 0) + (r.durations.swap ?? 0));
+    if (hot.fn.v() !== (i % 2 ? 1 : 2)) throw new Error(`${mode}: wrong generation serving after reload ${i}`);
+    await tick();
+  }
+  const unloaded = hot.generations().slice(0, -1).every((g) => g.unloaded === true);
+  await hot.close();
+  return {
+    mode,
+    reloads,
+    p50Ms: pct(whole, 50),
+    p99Ms: pct(whole, 99),
+    swapP50Ms: pct(toSwap, 50),
+    swapP99Ms: pct(toSwap, 99),
+    allUnloaded: unloaded,
+  };
+}
+
+// ---- 3. throughput during reloads ------------------------------------------------------------
+async function throughput(withReloads, ms) {
+  const hot = await HotLibrary.open(P1, { isolation: 'namespace', functions: { slow: 'int plugin_slow(int ms)' } });
+  let stop = false;
+  let calls = 0;
+  let failures = 0;
+  let reloads = 0;
+  const worker = async () => {
+    while (!stop) {
+      try {
+        const v = await hot.fn.slow.async(0);
+        if (v !== 1 && v !== 2) failures++;
+        calls++;
+      } catch {
+        failures++;
+      }
+    }
+  };
+  const workers = Array.from({ length: IN_FLIGHT }, worker);
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    if (withReloads) {
+      await hot.reload(reloads % 2 ? P1 : P2, { wait: 'swap' });
+      reloads++;
+    }
+    await new Promise((r) => setTimeout(r, INTERVAL_MS));
+  }
+  stop = true;
+  await Promise.all(workers);
+  const elapsed = performance.now() - t0;
+  await hot.close();
+  return { callsPerSec: (calls / elapsed) * 1000, failures, reloads };
+}
+
+const result = { callCost: await callCost(), latency: [], throughput: null };
+log('hot.fn vs lib.func (int plugin_version(void), namespace mode, median of', ROUNDS, 'rounds)');
+log(`  lib.func ${result.callCost.libFuncNs.toFixed(1)} ns   hot.fn ${result.callCost.hotFnNs.toFixed(1)} ns   ratio ${result.callCost.ratio.toFixed(3)} (target <= 1.05)`);
+
+for (const mode of ['local', 'deepbind', 'namespace', 'fresh-namespace']) {
+  // fresh-namespace: one new namespace per generation, and glibc does not reclaim static TLS in
+  // FIFO order, so the open-new/close-old pattern only lasts ~11 generations with default tunables.
+  result.latency.push(await reloadLatency(mode, mode === 'fresh-namespace' ? Math.min(RELOADS, 8) : RELOADS));
+}
+log('\nreload latency (whole reload: load, verify, swap, drain, fini, dlclose; and up to the swap)');
+log('  mode              reloads   p50 ms   p99 ms   swap p50   swap p99   all unloaded');
+for (const l of result.latency) {
+  log(
+    `  ${l.mode.padEnd(16)}  ${String(l.reloads).padStart(7)}  ${l.p50Ms.toFixed(3).padStart(7)}  ${l.p99Ms.toFixed(3).padStart(7)}  ${l.swapP50Ms.toFixed(3).padStart(9)}  ${l.swapP99Ms.toFixed(3).padStart(9)}   ${l.allUnloaded}`,
+  );
+}
+
+const base = [];
+const during = [];
+let failures = 0;
+let reloads = 0;
+for (let r = 0; r < 3; r++) {
+  const a = await throughput(false, 700);
+  const b = await throughput(true, 700);
+  base.push(a.callsPerSec);
+  during.push(b.callsPerSec);
+  failures += a.failures + b.failures;
+  reloads += b.reloads;
+}
+result.throughput = { inFlight: IN_FLIGHT, intervalMs: INTERVAL_MS, withoutReloads: median(base), duringReloads: median(during), ratio: median(during) / median(base), reloads, failures };
+log(`\nasync throughput, ${IN_FLIGHT} in flight, namespace mode, a reload every ${INTERVAL_MS} ms (median of 3 runs of 0.7 s each)`);
+log(
+  `  without reloads ${Math.round(result.throughput.withoutReloads)} calls/s   during reloads ${Math.round(result.throughput.duringReloads)} calls/s (${reloads} reloads)   ratio ${result.throughput.ratio.toFixed(3)}   failed calls ${failures}`,
+);
+if (json) console.log(JSON.stringify(result, null, 2));
+process.exitCode = failures === 0 && result.latency.every((l) => l.allUnloaded) ? 0 : 1;
