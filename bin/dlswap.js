@@ -8,8 +8,9 @@ const USAGE = `usage: dlswap <command> [options]
 commands:
   inspect <lib.so> [--json]   read a library's ELF and report its hot-reload hazards
   doctor [--json]             report what this machine allows (glibc, namespaces, temp area)
-  demo [--quick]              zero-downtime swaps under load, in every isolation mode
-  watch <lib.so> [--isolation MODE] [--call 'int f(void)']  reload a library each time it is rebuilt
+  demo [--quick] [--json]     zero-downtime swaps under load, in every isolation mode
+  watch <lib.so> [--isolation MODE] [--call 'int f(void)'] [--interval MS] [--poll MS]
+                              reload a library each time it is rebuilt
   help                        this text
 `;
 

@@ -26,4 +26,8 @@ export const {
   nodeExportCollisions,
   readElf,
   doctor,
+  LibraryWatcher,
+  FAULT_POINTS,
+  injectFault,
+  clearFaults,
 } = cjs;

@@ -15,6 +15,7 @@ import type { Isolation } from './isolation';
 import { addon } from './native';
 import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
+import { LibraryWatcher, type WatchOptions } from './watch';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
@@ -34,6 +35,11 @@ export interface HotOptions<F extends Record<string, string>> {
   force?: boolean;
   /** Refuse the initial file unless its sha256 matches (reload takes its own). */
   sha256?: string;
+  /**
+   * Reload whenever the file is rebuilt (see docs/watch.md): once the write has finished, the file
+   * is a valid ELF and its content changed. Invalid builds are reported ('watch-skip') and skipped.
+   */
+  watch?: boolean | WatchOptions;
 }
 
 export interface ReloadOptions {
@@ -80,6 +86,10 @@ export interface Lease<F extends Record<string, string>> extends Disposable {
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+// A service that reloads for months must not keep every generation it ever loaded: finished ones
+// are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
+// most recent of them.
+const FINISHED_HISTORY = 1_000;
 
 export class HotLibrary<F extends Record<string, string> = Record<string, string>> extends EventEmitter {
   readonly fn: HotFunctions<F>;
@@ -87,12 +97,16 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   readonly #functions: F;
   #path: string;
   #current: Generation;
+  /** Generations not yet retired (loading, verifying, active, draining, finalizing). */
   #all: Generation[] = [];
+  /** Final info of retired and rejected generations, oldest first, at most FINISHED_HISTORY. */
+  #finished: GenerationInfo[] = [];
   #nextId = 1;
   #chain: Promise<unknown> = Promise.resolve();
   #queued: { path: string; promise: Promise<ReloadReport> } | null = null;
   #gate: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
+  #watcher: LibraryWatcher | null = null;
   // Per generation, functions bound to it for leases (hot.fn itself is rebound on every swap).
   #leaseFns = new WeakMap<Generation, HotFunctions<F>>();
 
@@ -102,7 +116,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#options = options;
     this.#functions = (options.functions ?? {}) as F;
     this.#current = first;
-    this.#all.push(first);
+    this.#track(first);
     const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
     for (const [name, proto] of Object.entries(this.#functions)) {
       const f = first.lib!.func(proto) as BoundFunction<(...a: unknown[]) => unknown>;
@@ -132,6 +146,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
     hot.#nextId = 2;
+    if (options.watch) hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
     return hot;
   }
 
@@ -144,9 +159,19 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return this.#options.policy ?? 'overlap';
   }
 
-  /** Every generation this HotLibrary has loaded or tried to, oldest first. */
+  /** Every live generation, and the last 1,000 this HotLibrary closed or rejected, oldest first. */
   generations(): GenerationInfo[] {
-    return this.#all.map((g) => g.info());
+    return [...this.#finished, ...this.#all.map((g) => g.info())].sort((a, b) => a.id - b.id);
+  }
+
+  /** Lists `gen` until it is retired, then keeps only its final info. */
+  #track(gen: Generation): void {
+    this.#all.push(gen);
+    void gen.retired.then(() => {
+      this.#finished.push(gen.info());
+      if (this.#finished.length > FINISHED_HISTORY) this.#finished.shift();
+      this.#all = this.#all.filter((g) => g !== gen);
+    });
   }
 
   /**
@@ -190,6 +215,19 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return { generation: gen.id, fn: fns, release, [Symbol.dispose]: release };
   }
 
+  #startWatch(initialSha256: string, options: WatchOptions): void {
+    const w = new LibraryWatcher(this.#path, { ...options, initialSha256 });
+    w.on('change', (change: { sha256: string }) => {
+      // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
+      this.reload(this.#path, { sha256: change.sha256, wait: 'swap' }).then(
+        (report) => this.emit('watch-reload', report),
+        (err) => this.emit('watch-skip', { reason: 'reload-failed', error: err }),
+      );
+    });
+    w.on('skip', (skip: unknown) => this.emit('watch-skip', skip));
+    this.#watcher = w;
+  }
+
   /** Closes every generation once drained. Safe during a reload: the reload is rolled back. */
   close(): Promise<void> {
     if (!this.#closing) this.#closing = this.#close();
@@ -197,6 +235,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   async #close(): Promise<void> {
+    this.#watcher?.close();
+    this.#watcher = null;
     await this.#chain;
     const live = this.#all.filter((g) => g.state === 'active' || g.state === 'draining');
     for (const g of live) if (g.state === 'active') g.state = 'draining';
@@ -285,7 +325,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
     const old = this.#current;
     const gen = new Generation(this.#nextId++, path);
-    this.#all.push(gen);
+    this.#track(gen);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
       await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.emit('log', e));
@@ -368,7 +408,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 
-  /** Drain, finalize, close: the old generation's way out. Never unmaps code that is still running. */
+  /**
+   * Drain, finalize, close: the old generation's way out. Never unmaps code that is still running:
+   * not under an async call or a lease, and not before dlswap_fini has stopped the plugin's threads.
+   */
   async #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
     let t = performance.now();
     const lap = (phase: ReloadPhase) => {
@@ -376,45 +419,82 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       if (report) report.durations[phase] = now - t;
       t = now;
     };
+    const lib = gen.lib!;
+    let drained = false;
+    let finalized = false;
+    // Each step runs at most once; a failed pass is followed by one more pass, without fault points,
+    // that resumes at the step that failed. Skipping a step is never the answer: closing without
+    // the drain would fail the calls and leases still on this generation, closing without fini
+    // would unmap code the plugin's threads may be running.
+    const steps = async (fault: (p: FaultPoint) => void) => {
+      if (!drained) {
+        fault('during-drain');
+        await this.#drain(gen, report);
+        drained = true;
+        lap('draining');
+        this.emit('drained', { generation: gen.id });
+      }
+      if (!finalized) {
+        gen.state = 'finalizing';
+        if (has(lib, 'dlswap_fini')) {
+          fault('in-fini');
+          const fini = lib.func('void dlswap_fini(void)');
+          finalized = true; // entered: a C function cannot fail half-way, so it is never run twice
+          fini();
+        }
+        finalized = true;
+        gen.host?.release();
+        lap('finalizing');
+      }
+      if (!lib.closed) {
+        fault('before-dlclose');
+        gen.closeResult = await lib.close();
+        fault('after-dlclose');
+        lap('closing');
+      }
+    };
     try {
-      faultPoint('during-drain');
-      await this.#drain(gen, report);
-      lap('draining');
-      this.emit('drained', { generation: gen.id });
-      gen.state = 'finalizing';
-      const lib = gen.lib!;
-      if (has(lib, 'dlswap_fini')) {
-        faultPoint('in-fini');
-        lib.func('void dlswap_fini(void)')();
-      }
-      gen.host?.release();
-      lap('finalizing');
-      faultPoint('before-dlclose');
-      gen.closeResult = await lib.close();
-      faultPoint('after-dlclose');
-      lap('closing');
-      gen.state = 'closed';
-      if (report) {
-        report.unloaded = gen.closeResult.unloaded;
-        if (!gen.closeResult.unloaded) report.pinnedReason = gen.closeResult.reason;
-      }
-      if (gen.closeResult.unloaded) this.emit('unloaded', { generation: gen.id });
-      else this.emit('pinned', { generation: gen.id, reason: gen.closeResult.reason });
+      await steps(faultPoint);
     } catch (e) {
-      // A failure past the swap cannot roll back (new calls already run on the new generation);
-      // close what can be closed and say what happened.
-      if (gen.lib && !gen.lib.closed) {
-        try {
-          await gen.lib.whenIdle();
-          gen.closeResult = await gen.lib.close();
-        } catch {
-          // reported below
+      // A failure past the swap cannot roll back (new calls already run on the new generation).
+      // Said at once: the second pass may wait long for a lease or a slow call.
+      this.#reportError(e);
+      try {
+        await steps(() => undefined);
+      } catch (again) {
+        if (!lib.closed) {
+          gen.closeResult = {
+            unloaded: false,
+            reason: `its retirement failed (${(again as Error).message}); the image stays mapped because ${finalized ? 'it may still be in use' : "dlswap_fini did not run and the plugin's threads may still be running"}`,
+          };
         }
       }
-      gen.state = 'closed';
-      if (this.listenerCount('error') > 0) this.emit('error', e);
+    }
+    gen.state = 'closed';
+    try {
+      const result = gen.closeResult ?? { unloaded: false, reason: 'it was not closed' };
+      if (report) {
+        report.unloaded = result.unloaded;
+        if (!result.unloaded) report.pinnedReason = result.reason;
+      }
+      if (result.unloaded) this.emit('unloaded', { generation: gen.id });
+      else this.emit('pinned', { generation: gen.id, reason: result.reason });
+    } catch (e) {
+      this.#reportError(e);
     } finally {
       gen.markRetired();
+    }
+  }
+
+  /** 'error' is emitted only if listened to; a listener that throws must not stop a retirement. */
+  #reportError(e: unknown): void {
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', e);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
     }
   }
 }

@@ -18,3 +18,7 @@ export { readElf } from './elf';
 export type { ElfInfo } from './elf';
 export { doctor } from './doctor';
 export type { DoctorReport } from './doctor';
+export { LibraryWatcher } from './watch';
+export type { WatchOptions, WatchChange, WatchSkip } from './watch';
+export { FAULT_POINTS, injectFault, clearFaults } from './faults';
+export type { FaultPoint, FaultAction } from './faults';

@@ -1,0 +1,196 @@
+/**
+ * `dlswap watch <lib.so>`: opens a library as a HotLibrary that reloads itself on every rebuild, and
+ * prints what happens: each reload (generation, build-id, phase durations, whether the old image
+ * went away), each build it skipped and why, and optionally the result of a no-argument function
+ * after each reload. Runs until SIGINT/SIGTERM, then closes every generation.
+ * Exit codes: 0 stopped by a signal, 1 the library could not be opened, 2 usage error.
+ */
+import { HotLibrary, type ReloadReport } from '../hot_library';
+import { ISOLATION_MODES, type Isolation } from '../isolation';
+import { parsePrototype } from '../signature';
+import type { WatchSkip } from '../watch';
+import { colors, colorEnabled } from './format';
+
+const USAGE = `usage: dlswap watch <lib.so> [--isolation MODE] [--call 'int f(void)'] [--interval MS] [--poll MS]
+
+Loads the library and reloads it each time the file is rebuilt (once the write has finished, the
+file is a valid ELF shared library and its content changed). Invalid or half-written builds are
+reported and skipped; the current generation keeps serving. Ctrl-C stops.
+
+  --isolation MODE   ${ISOLATION_MODES.join(' | ')} (default namespace)
+  --call PROTO       a C function without arguments to call after each load, e.g. 'int version(void)';
+                     every build must export it (one that does not is rejected)
+  --interval MS      quiet period after the last change before the file is examined (default 100)
+  --poll MS          also check the file every MS ms (for file systems without inotify: NFS, some
+                     container mounts)
+`;
+
+interface Args {
+  file: string;
+  isolation: Isolation;
+  call?: string;
+  interval?: number;
+  poll?: number;
+}
+
+function parse(argv: string[]): Args | string {
+  const positionals: string[] = [];
+  const out: Partial<Args> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const valued = ['--isolation', '--call', '--interval', '--poll'];
+    if (valued.includes(name)) {
+      const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined) return `${name} needs a value`;
+      if (name === '--isolation') {
+        if (!(ISOLATION_MODES as readonly string[]).includes(value)) return `unknown isolation mode '${value}'`;
+        out.isolation = value as Isolation;
+      } else if (name === '--call') {
+        out.call = value;
+      } else {
+        const ms = Number(value);
+        if (!Number.isFinite(ms) || ms < 0) return `${name} takes a number of milliseconds, not '${value}'`;
+        if (name === '--interval') out.interval = ms;
+        else out.poll = ms;
+      }
+    } else if (a.startsWith('-') && a !== '-') {
+      return `unknown option ${a}`;
+    } else {
+      positionals.push(a);
+    }
+  }
+  if (positionals.length !== 1) return positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path';
+  return { file: positionals[0], isolation: out.isolation ?? 'namespace', call: out.call, interval: out.interval, poll: out.poll };
+}
+
+function clock(): string {
+  const d = new Date();
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function ms(n: number | undefined): string {
+  return n === undefined ? '-' : n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`;
+}
+
+export interface WatchRunOptions {
+  /** Stops the watch as SIGINT would (for embedding and tests). */
+  signal?: AbortSignal;
+  err?: NodeJS.WritableStream;
+}
+
+export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY: boolean, options: WatchRunOptions = {}): Promise<number> {
+  const err = options.err ?? process.stderr;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out.write(USAGE);
+    return 0;
+  }
+  const args = parse(argv);
+  if (typeof args === 'string') {
+    err.write(`dlswap watch: ${args}\n\n${USAGE}`);
+    return 2;
+  }
+  let callName: string | undefined;
+  if (args.call !== undefined) {
+    try {
+      const sig = parsePrototype(args.call);
+      if (sig.params.length !== 0 || sig.variadic) return usage(err, `--call takes a function without arguments ('int ${sig.name}(void)'), not '${args.call}'`);
+      callName = sig.name;
+    } catch (e) {
+      return usage(err, `--call: ${(e as Error).message}`);
+    }
+  }
+  const c = colors(colorEnabled(isTTY));
+
+  let hot: HotLibrary<Record<string, string>>;
+  try {
+    hot = await HotLibrary.open(args.file, {
+      isolation: args.isolation,
+      functions: args.call !== undefined && callName ? { [callName]: args.call } : {},
+      watch: { debounceMs: args.interval, pollIntervalMs: args.poll },
+    });
+  } catch (e) {
+    const error = e as Error & { code?: string; causeCode?: string };
+    err.write(`dlswap watch: ${error.causeCode ?? error.code ?? 'error'}: ${error.message}\n`);
+    return 1;
+  }
+
+  const describe = (id: number): string => {
+    const g = hot.generations().find((x) => x.id === id);
+    const parts = [`build-id ${g?.buildId ? g.buildId.slice(0, 16) : c.dim('none')}`];
+    if (g?.version) parts.push(g.version);
+    return parts.join('  ');
+  };
+  const callOnce = () => {
+    if (!callName) return;
+    try {
+      const value = (hot.fn[callName] as unknown as () => unknown)();
+      out.write(`  ${callName}() = ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}\n`);
+    } catch (e) {
+      out.write(`  ${callName}() ${c.red('threw')} ${(e as Error).message}\n`);
+    }
+  };
+
+  let reloads = 0;
+  let skips = 0;
+  out.write(`${c.bold('watching')} ${args.file} (isolation ${args.isolation}); generation ${hot.current}  ${describe(hot.current)}\n`);
+  callOnce();
+
+  hot.on('log', (e: { generation: number; message: string }) => out.write(c.dim(`  [generation ${e.generation}] ${e.message}\n`)));
+  hot.on('watch-reload', (r: ReloadReport) => {
+    reloads++;
+    out.write(`${clock()}  ${c.green(`generation ${r.to} serving`)}  ${describe(r.to)}\n`);
+    callOnce();
+    // The watcher resolves at the swap; the old generation's drain and close are reported when done.
+    void r.retired.then(() => {
+      const d = r.durations;
+      const phases = (['loading', 'verifying', 'swap', 'draining', 'finalizing', 'closing'] as const)
+        .filter((p) => d[p] !== undefined)
+        .map((p) => `${p} ${ms(d[p])}`)
+        .join(', ');
+      const old = r.unloaded === undefined ? '' : r.unloaded ? `; generation ${r.from} unloaded` : `; generation ${r.from} ${c.yellow('still mapped')}: ${r.pinnedReason}`;
+      out.write(c.dim(`  ${phases}${old}\n`));
+    });
+  });
+  hot.on('watch-skip', (s: WatchSkip | { reason: 'reload-failed'; error: Error & { causeCode?: string } }) => {
+    skips++;
+    if (s.reason === 'reload-failed') {
+      const e = (s as { error: Error & { causeCode?: string } }).error;
+      out.write(`${clock()}  ${c.red('reload failed')} (${e.causeCode ?? 'error'}): ${e.message}; generation ${hot.current} keeps serving\n`);
+      return;
+    }
+    const label = s.reason === 'unchanged' ? c.dim : s.reason === 'vanished' ? c.yellow : c.red;
+    out.write(`${clock()}  ${label(`skipped (${s.reason})`)}: ${(s as WatchSkip).message}\n`);
+  });
+  hot.on('pinned', (p: { generation: number; reason: string }) => out.write(c.yellow(`  generation ${p.generation} could not be unmapped: ${p.reason}\n`)));
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      options.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop);
+  });
+
+  if (isTTY) out.write('\n');
+  await hot.close();
+  const gens = hot.generations();
+  const pinned = gens.filter((g) => g.unloaded === false).length;
+  out.write(
+    `stopped: ${reloads} reload${reloads === 1 ? '' : 's'}, ${skips} skipped build${skips === 1 ? '' : 's'}; ` +
+      `${gens.filter((g) => g.state === 'closed').length} generations closed${pinned ? `, ${pinned} still mapped` : ''}\n`,
+  );
+  return 0;
+}
+
+function usage(err: NodeJS.WritableStream, why: string): number {
+  err.write(`dlswap watch: ${why}\n\n${USAGE}`);
+  return 2;
+}
