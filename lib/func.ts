@@ -138,43 +138,33 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
   };
   const [nativeSync, nativeAsync] = calls.makeFunction(lib.native, address, spec);
 
-  let fn: NativeCallable;
-  let asyncCall: NativeCallable;
   const state: FunctionState = { signature: sig, symbol, lib, native: nativeSync };
-  if (sig.variadic) {
-    const shape = variadicShapes(sig, nativeSync);
+  const shape = sig.variadic ? variadicShapes(sig, nativeSync) : null;
+  let fn: NativeCallable;
+  if (shape) {
     fn = {
       [sig.name](...args: unknown[]): unknown {
         return Reflect.apply(nativeSync, undefined, shape(args));
       },
     }[sig.name];
-    asyncCall = function (...args: unknown[]): Promise<unknown> {
-      const current = state.lib;
-      if (current.closed) return Promise.reject(closedError(sig, current));
-      let p: Promise<unknown>;
-      try {
-        p = Reflect.apply(nativeAsync, undefined, shape(args)) as Promise<unknown>;
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      return current.trackAsync(p);
-    };
   } else {
     fn = nativeSync;
-    asyncCall = function (...args: unknown[]): Promise<unknown> {
-      const current = state.lib;
-      if (current.closed) return Promise.reject(closedError(sig, current));
-      let p: Promise<unknown>;
-      try {
-        p = Reflect.apply(nativeAsync, undefined, args) as Promise<unknown>;
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      return current.trackAsync(p);
-    };
     // Function.length as for a JS function of the same arity (native callbacks report 0).
     Object.defineProperty(fn, 'length', { value: sig.params.length, configurable: true });
   }
+  // Rejects rather than throws, like node's promise APIs. Checking `closed` here (not only the native
+  // "unmapped" flag) refuses new calls once close() has started waiting for the ones in flight.
+  const asyncCall = function (...args: unknown[]): Promise<unknown> {
+    const current = state.lib;
+    if (current.closed) return Promise.reject(closedError(sig, current));
+    let p: Promise<unknown>;
+    try {
+      p = Reflect.apply(nativeAsync, undefined, shape ? shape(args) : args) as Promise<unknown>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return current.trackAsync(p);
+  };
   // Configurable so that wrappers (hot reload's handover gate) can redefine `async`.
   Object.defineProperties(fn, {
     async: { value: asyncCall, configurable: true, writable: false, enumerable: false },
@@ -249,7 +239,7 @@ function stateOf(fn: unknown): FunctionState {
  * Sync calls use the new target from the next call on; async calls already running finish on the
  * library they started on (and keep it open until they do). Hot reload is built on this.
  */
-export function rebind(fn: AnyFunction | BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>, lib: Library, address?: bigint): void {
+export function rebind(fn: (...args: never[]) => unknown, lib: Library, address?: bigint): void {
   const state = stateOf(fn);
   const target = address ?? lib.symbol(state.symbol);
   if (lib.closed) throw closedError(state.signature, lib);
@@ -258,7 +248,7 @@ export function rebind(fn: AnyFunction | BoundFunction<AnyFunction> | ErrnoFunct
 }
 
 /** The library a function made by `lib.func()` currently calls into. */
-export function libraryOf(fn: AnyFunction | BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>): Library {
+export function libraryOf(fn: (...args: never[]) => unknown): Library {
   return stateOf(fn).lib;
 }
 

@@ -49,8 +49,7 @@ void Execute(napi_env, void *data) {
   // errno is per thread: this thread's, in the library's own libc.
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
   if (call.cif) {
-    ffi_call(const_cast<ffi_cif *>(call.cif), FFI_FN(const_cast<void *>(call.address)), call.ret,
-             call.avalues.get());
+    ffi_call(const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.ret, call.avalues.get());
   } else {
     call.ret[0] = CallWithRegs(call.address, call.regs, call.floats, call.ret_kind);
   }
@@ -64,8 +63,7 @@ void Complete(napi_env env, napi_status status, void *data) {
   lib.in_flight.fetch_sub(1, std::memory_order_acq_rel);
   call->counted = false;
   if (status != napi_ok) {
-    napi_reject_deferred(env, call->deferred,
-                         MakeCodedError(env, "ERR_DLSWAP_INTERNAL", call->rec->name + "(): the async call was cancelled"));
+    napi_reject_deferred(env, call->deferred, MakeCodedError(env, "ERR_DLSWAP_INTERNAL", "the async call was cancelled"));
     return;
   }
   lib.last_errno = call->err;
@@ -77,8 +75,24 @@ void Complete(napi_env env, napi_status status, void *data) {
 
 // Converts `n` JS arguments (argv) with `kinds` into the call, then queues it. The first
 // `rec.nparams` are fixed params; any further ones are variadic values, promoted.
+napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
+                      const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic);
+
+// Called from raw Node-API callbacks: an allocation failure must become a JS error, not escape.
 napi_value Submit(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
                   const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic) {
+  try {
+    return SubmitImpl(env, rec, kinds, n, argv, cif, std::move(variadic));
+  } catch (...) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_error(env, "ERR_DLSWAP_INTERNAL", "out of memory queuing an async call");
+    return nullptr;
+  }
+}
+
+napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
+                      const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic) {
   LibraryHandle *lib = rec.lib.get();
   if (lib->closed) return ThrowClosed(env, rec);
   auto call = std::make_unique<AsyncCall>();
@@ -110,7 +124,9 @@ napi_value Submit(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_
   }
 
   napi_value promise, name;
-  if (napi_create_promise(env, &call->deferred, &promise) != napi_ok) return nullptr;
+  if (napi_create_promise(env, &call->deferred, &promise) != napi_ok) {
+    return ThrowCode(env, "ERR_DLSWAP_INTERNAL", rec.name + "(): cannot create a promise");
+  }
   if (napi_create_string_utf8(env, rec.resource_name.data(), rec.resource_name.size(), &name) != napi_ok ||
       napi_create_async_work(env, nullptr, name, Execute, Complete, call.get(), &call->work) != napi_ok) {
     // The deferred would otherwise never settle; nothing waits on it yet.

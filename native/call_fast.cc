@@ -24,19 +24,60 @@ constexpr size_t SlotOf(uint32_t mask, size_t i) {
   return ((mask >> i) & 1) ? kGprSlots + floats_before : i - floats_before;
 }
 
-// Unrolled by hand: GCC turns a zeroing loop (or `= {}`) of this size into `rep stos`, whose
-// start-up cost alone is a tenth of a call.
+// Both zero the register slots unrolled by hand: GCC turns a zeroing loop (or `= {}`) of this size
+// into `rep stos`, whose start-up cost alone is a tenth of a call. ZeroEach is for arrays the
+// compiler keeps in registers, ZeroPairs (16-byte stores) for arrays that live in memory.
+template <size_t... I>
+DLSWAP_HOT void ZeroEach(uint64_t *regs, std::index_sequence<I...>) {
+  ((regs[I] = 0), ...);
+}
+
 using Pair = uint64_t __attribute__((vector_size(16), aligned(8), may_alias));
 template <size_t... I>
 DLSWAP_HOT void ZeroPairs(uint64_t *regs, std::index_sequence<I...>) {
   ((*reinterpret_cast<Pair *>(regs + 2 * I) = Pair{0, 0}), ...);
 }
 
-template <bool kStrings>
+// What a masked callback knows about a parameter at compile time: it goes in a vector register
+// (float or double), in an integer one, or (kDynamic callbacks) either.
+enum class Class { kInt, kFloat, kAny };
+
+template <bool kStrings, Class kClass>
 DLSWAP_HOT ArgBits ConvertFast(napi_env env, const FunctionRecord &rec, size_t i, napi_value v, StringStore *strings) {
   uint8_t kind = rec.kinds[i];
-  if (kStrings && kind == kString) return ConvertStringArg(env, rec, i, v, strings, nullptr);
-  return ConvertArg(env, rec, i, kind, v, strings, nullptr);
+  if constexpr (kClass == Class::kFloat) {
+    // Only two kinds travel in vector registers: no switch needed.
+    double d;
+    bool ok = napi_get_value_double(env, v, &d) == napi_ok;
+    uint64_t bits;
+    if (DLSWAP_LIKELY(kind == kF64)) {
+      std::memcpy(&bits, &d, sizeof d);
+    } else {
+      float f = ok ? static_cast<float>(d) : 0.0f;  // rounds like Math.fround
+      uint32_t fb;
+      std::memcpy(&fb, &f, sizeof f);
+      bits = fb;
+    }
+    return Checked(env, rec, i, kind, v, {ok ? bits : 0, ok});
+  } else {
+    if (kStrings && kind == kString) return StringFast(env, rec, i, v, strings);
+    return ConvertArg(env, rec, i, kind, v, strings, nullptr);
+  }
+}
+
+constexpr Class ClassOf(uint32_t mask, size_t i) { return ((mask >> i) & 1) ? Class::kFloat : Class::kInt; }
+
+template <bool kStrings, uint32_t kMask, size_t... I>
+DLSWAP_HOT bool ConvertMasked([[maybe_unused]] napi_env env, const FunctionRecord &rec,
+                              [[maybe_unused]] const napi_value *argv, [[maybe_unused]] uint64_t *regs,
+                              [[maybe_unused]] StringStore *store, std::index_sequence<I...>) {
+  // Left to right, stopping at the first failure (&& short-circuits across the fold).
+  return ([&] {
+    ArgBits a = ConvertFast<kStrings, ClassOf(kMask, I)>(env, rec, I, argv[I], store);
+    if (DLSWAP_UNLIKELY(!a.ok)) return false;
+    regs[SlotOf(kMask, I)] = a.bits;
+    return true;
+  }() && ...);
 }
 
 // kErrno: the function was made with { errno: true } (only the dynamic variants, which serve any
@@ -48,34 +89,35 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
   void *data = nullptr;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
-  if (argc != N) return ThrowArgCount(env, rec, argc, N, false);
+  if (DLSWAP_UNLIKELY(argc != N)) return ThrowArgCount(env, rec, argc, N, false);
   LibraryHandle *lib = rec.lib.get();
   // A closed library's code is unmapped: calling into it would be a SIGSEGV.
-  if (lib->closed) return ThrowClosed(env, rec);
+  if (DLSWAP_UNLIKELY(lib->closed)) return ThrowClosed(env, rec);
 
   // Registers no parameter uses get zero rather than whatever the stack held. Without float
   // arguments only the integer registers are passed, and only their slots exist.
   constexpr bool kFloats = kMask != 0;
   constexpr size_t kSlots = kFloats ? kRegSlots : kGprSlots;
   uint64_t regs[kSlots];
-  ZeroPairs(regs, std::make_index_sequence<kSlots / 2>());
+  if constexpr (kMask != kDynamic) {
+    // Every index is a constant here, so the compiler keeps the array in registers: plain zeros
+    // (unrolled by hand, as a loop would become a memset).
+    ZeroEach(regs, std::make_index_sequence<kSlots>());
+  } else {
+    ZeroPairs(regs, std::make_index_sequence<kSlots / 2>());
+  }
   [[maybe_unused]] char string_buf[kStrings ? kSyncStringBytes : 1];
   [[maybe_unused]] StringStore strings(string_buf, kStrings ? sizeof string_buf : 0);
   StringStore *store = kStrings ? &strings : nullptr;
   if constexpr (kMask != kDynamic) {
-    // Unrolled: each slot index becomes a constant.
-#pragma GCC unroll 16
-    for (size_t i = 0; i < N; i++) {
-      ArgBits a = ConvertFast<kStrings>(env, rec, i, argv[i], store);
-      if (!a.ok) return nullptr;
-      regs[SlotOf(kMask, i)] = a.bits;
-    }
+    // Unrolled at compile time: each parameter's class and slot are constants.
+    if (!ConvertMasked<kStrings, kMask>(env, rec, argv, regs, store, std::make_index_sequence<N>())) return nullptr;
   } else {
     // Slots from the record, so the array lives in memory anyway: a rolled loop keeps the code small.
 #pragma GCC unroll 1
     for (size_t i = 0; i < N; i++) {
-      ArgBits a = ConvertFast<kStrings>(env, rec, i, argv[i], store);
-      if (!a.ok) return nullptr;
+      ArgBits a = ConvertFast<kStrings, Class::kAny>(env, rec, i, argv[i], store);
+      if (DLSWAP_UNLIKELY(!a.ok)) return nullptr;
       regs[rec.slots[i]] = a.bits;
     }
   }

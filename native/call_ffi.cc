@@ -6,17 +6,11 @@ namespace dlswap {
 
 namespace {
 
-constexpr size_t kMaxFixed = 64;
-
-void *FfiTarget(const void *address) {
-  return const_cast<void *>(address);
-}
-
 napi_value Finish(napi_env env, const FunctionRecord &rec, LibraryHandle *lib, const ffi_cif *cif, void **avalues) {
   if (rec.errno_result()) *rec.errno_ptr = 0;
   // Large enough for any scalar libffi returns (it widens small integers to ffi_arg).
   alignas(16) uint64_t ret[2] = {};
-  ffi_call(const_cast<ffi_cif *>(cif), FFI_FN(FfiTarget(rec.address)), ret, avalues);
+  ffi_call(const_cast<ffi_cif *>(cif), FfiTarget(rec.address), ret, avalues);
   int err = AfterSyncCall(rec, lib);
   napi_value result = ConvertResult(env, rec.ret_kind, ret[0]);
   return rec.errno_result() ? WithErrno(env, result, err) : result;
@@ -25,8 +19,8 @@ napi_value Finish(napi_env env, const FunctionRecord &rec, LibraryHandle *lib, c
 }  // namespace
 
 napi_value CallFfi(napi_env env, napi_callback_info info) {
-  napi_value argv[kMaxFixed];
-  size_t argc = kMaxFixed;
+  napi_value argv[kMaxFixedParams];
+  size_t argc = kMaxFixedParams;
   void *data = nullptr;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
@@ -35,8 +29,8 @@ napi_value CallFfi(napi_env env, napi_callback_info info) {
   LibraryHandle *lib = rec.lib.get();
   if (lib->closed) return ThrowClosed(env, rec);
 
-  uint64_t slots[kMaxFixed];
-  void *avalues[kMaxFixed];
+  uint64_t slots[kMaxFixedParams];
+  void *avalues[kMaxFixedParams];
   char string_buf[kSyncStringBytes];
   StringStore strings(string_buf, sizeof string_buf);
   for (size_t i = 0; i < n; i++) {

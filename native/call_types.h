@@ -3,7 +3,8 @@
 // trampolines in native/abi/.
 //
 // The sync callbacks use the raw C Node-API on purpose: node-addon-api's CallbackInfo allocates and
-// its exceptions cost more than the whole budget of a call (see docs/calls.md, "Performance").
+// its C++ exceptions are costly, against a budget of a few nanoseconds per call (docs/calls.md,
+// "How a call works, and what it costs").
 #pragma once
 #include <ffi.h>
 #include <node_api.h>
@@ -24,6 +25,9 @@
 // The per-call helpers below must be inlined into each specialized callback (GCC otherwise keeps
 // the larger ones out of line, and the call costs more than the work).
 #define DLSWAP_HOT inline __attribute__((always_inline))
+// Failure paths (bad argument, closed library) are the rare ones: keep them out of the straight line.
+#define DLSWAP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define DLSWAP_LIKELY(x) __builtin_expect(!!(x), 1)
 
 namespace dlswap {
 
@@ -67,6 +71,9 @@ constexpr int kFprSlots = 8;  // d0-d7 (s0-s7 for floats: the same registers' lo
 #endif
 constexpr int kRegSlots = kGprSlots + kFprSlots;
 
+// Fixed parameters a prototype can have (lib/signature.ts MAX_PARAMS).
+constexpr size_t kMaxFixedParams = 64;
+
 // Most JS arguments a single call takes (fixed params are capped at 64 by the parser; the rest are
 // variadic values). Sized so that the libffi path keeps everything on the stack.
 constexpr size_t kMaxArgs = 128;
@@ -76,28 +83,25 @@ constexpr size_t kSyncStringBytes = 512;
 // Same for an async call, inside the heap-allocated work item.
 constexpr size_t kAsyncStringBytes = 128;
 
-// native/abi/trampoline_*.S: one tail-jumping shim under four declarations. The `_m` forms pass
-// the vector argument registers too (a float's bits in the low half of a double's); the `_v` forms
-// read the vector return register instead of the integer one. See the .S files for why. Going
-// through assembly means no C++ code ever calls through a function pointer of the wrong type.
+// native/abi/trampoline_*.S: one tail-jumping shim under four declarations. The arguments are
+// already in the registers the target takes them in; the target's address comes last, on the
+// stack. The `_m` forms pass the vector argument registers too (a float's bits in the low half of
+// a double's); the `_v` forms read the vector return register instead of the integer one. See the
+// .S files for why. Going through assembly means no C++ code ever calls through a function pointer
+// of the wrong type.
 using VecBits = uint64_t __attribute__((vector_size(16)));
 #if defined(__x86_64__)
-extern "C" uint64_t dlswap_call_i(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
-extern "C" VecBits dlswap_call_iv(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
-extern "C" uint64_t dlswap_call_m(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, double,
-                                  double, double, double, double, double, double, double);
-extern "C" VecBits dlswap_call_mv(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, double,
-                                  double, double, double, double, double, double, double);
+#define DLSWAP_GPR_ARGS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 #else
-extern "C" uint64_t dlswap_call_i(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
-                                  uint64_t);
-extern "C" VecBits dlswap_call_iv(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
-                                  uint64_t);
-extern "C" uint64_t dlswap_call_m(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
-                                  uint64_t, double, double, double, double, double, double, double, double);
-extern "C" VecBits dlswap_call_mv(const void *fn, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
-                                  uint64_t, double, double, double, double, double, double, double, double);
+#define DLSWAP_GPR_ARGS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 #endif
+#define DLSWAP_FPR_ARGS double, double, double, double, double, double, double, double
+extern "C" uint64_t dlswap_call_i(DLSWAP_GPR_ARGS, const void *fn);
+extern "C" VecBits dlswap_call_iv(DLSWAP_GPR_ARGS, const void *fn);
+extern "C" uint64_t dlswap_call_m(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn);
+extern "C" VecBits dlswap_call_mv(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn);
+#undef DLSWAP_GPR_ARGS
+#undef DLSWAP_FPR_ARGS
 
 DLSWAP_HOT double BitsAsDouble(uint64_t bits) {
   double d;
@@ -109,11 +113,11 @@ template <size_t... G, size_t... F>
 DLSWAP_HOT uint64_t CallUnpacked(const void *fn, const uint64_t *r, bool floats, bool vec_result, std::index_sequence<G...>,
                              std::index_sequence<F...>) {
   if (floats) {
-    if (vec_result) return dlswap_call_mv(fn, r[G]..., BitsAsDouble(r[kGprSlots + F])...)[0];
-    return dlswap_call_m(fn, r[G]..., BitsAsDouble(r[kGprSlots + F])...);
+    if (vec_result) return dlswap_call_mv(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn)[0];
+    return dlswap_call_m(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn);
   }
-  if (vec_result) return dlswap_call_iv(fn, r[G]...)[0];
-  return dlswap_call_i(fn, r[G]...);
+  if (vec_result) return dlswap_call_iv(r[G]..., fn)[0];
+  return dlswap_call_i(r[G]..., fn);
 }
 
 // Calls `fn` with regs[0..kGprSlots) in the integer argument registers and, when `floats`,
@@ -123,6 +127,10 @@ DLSWAP_HOT uint64_t CallWithRegs(const void *fn, const uint64_t *regs, bool floa
   return CallUnpacked(fn, regs, floats, IsFloatKind(ret_kind), std::make_index_sequence<kGprSlots>(),
                       std::make_index_sequence<kFprSlots>());
 }
+
+// libffi takes the target as `void (*)(void)`; it calls it from its own assembly with the cif's
+// types, so the type of this pointer is never used for a call.
+inline void (*FfiTarget(const void *address))(void) { return FFI_FN(const_cast<void *>(address)); }
 
 // A cif for one list of variadic argument types, shared with the async calls that use it.
 struct VariadicCif {
@@ -192,8 +200,12 @@ class StringStore {
   char *cursor() { return buf_ + used_; }
   size_t remaining() const { return cap_ - used_; }
   void commit(size_t n) { used_ += n; }
+  // nullptr when out of memory: callers throw a JS error rather than let bad_alloc escape a
+  // Node-API callback (which would terminate the process).
   char *heap(size_t n) {
-    char *raw = new char[sizeof(Block) + n];
+    if (n > SIZE_MAX - sizeof(Block)) return nullptr;
+    char *raw = new (std::nothrow) char[sizeof(Block) + n];
+    if (!raw) return nullptr;
     Block *b = new (raw) Block{heap_};
     heap_ = b;
     return raw + sizeof(Block);
@@ -267,8 +279,8 @@ void ReleaseRecord(FunctionRecord *rec);
 // that the cast to int64_t is always defined (NaN fails it too).
 DLSWAP_HOT ArgBits IntFromNumber(napi_env env, napi_value v, double lo, double hi) {
   double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return {0, false};
-  if (!(d >= lo && d <= hi)) return {0, false};
+  if (DLSWAP_UNLIKELY(napi_get_value_double(env, v, &d) != napi_ok)) return {0, false};
+  if (DLSWAP_UNLIKELY(!(d >= lo && d <= hi))) return {0, false};
   int64_t i = static_cast<int64_t>(d);
   // Sign- or zero-extended to 64 bits: the ABI leaves the upper bits to the callee, but compilers
   // rely on at least 32-bit extension, and full extension is right for every reader.
@@ -276,16 +288,63 @@ DLSWAP_HOT ArgBits IntFromNumber(napi_env env, napi_value v, double lo, double h
 }
 
 DLSWAP_HOT ArgBits Checked(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, ArgBits r) {
-  if (!r.ok) ThrowArgError(env, rec, index, kind, v);
+  if (DLSWAP_UNLIKELY(!r.ok)) ThrowArgError(env, rec, index, kind, v);
   return r;
+}
+
+// memchr's set-up cost dominates for the short strings most calls pass: test a word at a time
+// (the last word overlapping the previous one, so that no byte past the copy is read), and look
+// byte by byte only once a word is known to hold a zero.
+DLSWAP_HOT bool HasZeroByte(uint64_t w) { return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0; }
+DLSWAP_HOT bool HasZeroByte(uint32_t w) { return ((w - 0x01010101U) & ~w & 0x80808080U) != 0; }
+
+template <typename W>
+DLSWAP_HOT W LoadWord(const char *p) {
+  W w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+DLSWAP_HOT const char *FindNul(const char *p, size_t len) {
+  if (len > 64) return static_cast<const char *>(std::memchr(p, 0, len));
+  bool maybe = true;
+  if (len >= 8) {
+    maybe = HasZeroByte(LoadWord<uint64_t>(p + len - 8));
+    for (size_t i = 0; !maybe && i + 8 < len; i += 8) maybe = HasZeroByte(LoadWord<uint64_t>(p + i));
+  } else if (len >= 4) {
+    maybe = HasZeroByte(LoadWord<uint32_t>(p)) || HasZeroByte(LoadWord<uint32_t>(p + len - 4));
+  }
+  if (!maybe) return nullptr;
+  for (size_t i = 0; i < len; i++) {
+    if (p[i] == 0) return p + i;
+  }
+  return nullptr;
+}
+
+// A string argument, when it is short and clean: copied straight into the stack buffer. Everything
+// else (not a string, too long for the buffer, a NUL inside) takes ConvertStringArg, which also
+// produces the error.
+DLSWAP_HOT ArgBits StringFast(napi_env env, const FunctionRecord &rec, size_t index, napi_value v,
+                              StringStore *strings) {
+  size_t cap = strings->remaining();
+  char *dst = strings->cursor();
+  size_t len = 0;
+  // Node copies whole characters only: with room for 4 more bytes (the longest UTF-8 character)
+  // left over, the copy is complete.
+  if (cap >= 16 && DLSWAP_LIKELY(napi_get_value_string_utf8(env, v, dst, cap, &len) == napi_ok) &&
+      DLSWAP_LIKELY(len + 5 <= cap) && DLSWAP_LIKELY(FindNul(dst, len) == nullptr)) {
+    strings->commit(len + 1);
+    return {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(dst)), true};
+  }
+  return ConvertStringArg(env, rec, index, v, strings, nullptr);
 }
 
 // Converts argument `index` of kind `kind`. On failure a JS exception is pending.
 DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
                           StringStore *strings, KeepAlive *keep) {
   // The two commonest kinds skip the switch: a compare is cheaper than its indirect jump.
-  if (kind == kI32) return Checked(env, rec, index, kind, v, IntFromNumber(env, v, -2147483648.0, 2147483647.0));
-  if (kind == kF64) {
+  if (DLSWAP_LIKELY(kind == kI32)) return Checked(env, rec, index, kind, v, IntFromNumber(env, v, -2147483648.0, 2147483647.0));
+  if (DLSWAP_LIKELY(kind == kF64)) {
     double d;
     bool ok = napi_get_value_double(env, v, &d) == napi_ok;
     uint64_t bits;
@@ -324,8 +383,15 @@ DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t in
 // float and double). Narrow results are truncated to their type first: the upper bits are garbage.
 DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
   napi_value out = nullptr;
-  if (kind == kI32) {  // the commonest result skips the switch's indirect jump
+  // The commonest results skip the switch's indirect jump.
+  if (DLSWAP_LIKELY(kind == kI32)) {
     napi_create_int32(env, static_cast<int32_t>(static_cast<uint32_t>(r)), &out);
+    return out;
+  }
+  if (kind == kF64) {
+    double d;
+    std::memcpy(&d, &r, sizeof d);
+    napi_create_double(env, d, &out);
     return out;
   }
   switch (kind) {

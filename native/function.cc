@@ -22,8 +22,6 @@ namespace {
 // another wrapped object (a NativeLibrary, another addon's) as a FunctionRecord.
 constexpr napi_type_tag kFunctionTag = {0x646c737761702d66ULL, 0x756e6374696f6e31ULL};
 
-constexpr size_t kMaxFixedParams = 64;  // lib/signature.ts MAX_PARAMS
-
 const char *KindName(uint8_t kind) {
   static const char *const names[kKindCount] = {"void", "bool", "int8",   "uint8",  "int16",   "uint16", "int32",
                                                 "uint32", "int64", "uint64", "float", "double", "pointer", "string"};
@@ -363,8 +361,22 @@ napi_value MakeCodedError(napi_env env, const char *code, const std::string &mes
   return err;
 }
 
+static napi_value ThrowArgErrorImpl(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind,
+                                    napi_value value, const char *detail);
+
+// Called from raw Node-API callbacks: nothing may escape as a C++ exception.
 napi_value ThrowArgError(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value value,
                          const char *detail) {
+  try {
+    return ThrowArgErrorImpl(env, rec, index, kind, value, detail);
+  } catch (...) {
+    napi_throw_error(env, "ERR_DLSWAP_ARG", "invalid argument (and no memory left to describe it)");
+    return nullptr;
+  }
+}
+
+static napi_value ThrowArgErrorImpl(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind,
+                                    napi_value value, const char *detail) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) return nullptr;  // a getter or coercion already threw: that is the better error
@@ -394,14 +406,25 @@ napi_value ThrowArgError(napi_env env, const FunctionRecord &rec, size_t index, 
 }
 
 napi_value ThrowArgCount(napi_env env, const FunctionRecord &rec, size_t got, size_t want, bool variadic) {
-  std::string msg = rec.name + "() takes " + (variadic ? "at least " : "") + std::to_string(want) + " argument" +
-                    (want == 1 ? "" : "s") + ", got " + std::to_string(got);
-  return ThrowCode(env, "ERR_DLSWAP_ARG", msg, true);
+  char msg[96];
+  snprintf(msg, sizeof msg, "() takes %s%zu argument%s, got %zu", variadic ? "at least " : "", want, want == 1 ? "" : "s",
+           got);
+  try {
+    return ThrowCode(env, "ERR_DLSWAP_ARG", rec.name + msg, true);
+  } catch (...) {
+    napi_throw_type_error(env, "ERR_DLSWAP_ARG", msg);
+    return nullptr;
+  }
 }
 
 napi_value ThrowClosed(napi_env env, const FunctionRecord &rec) {
-  return ThrowCode(env, "ERR_DLSWAP_CLOSED",
-                   rec.name + "(): its library is closed; open the library again and make the function anew");
+  try {
+    return ThrowCode(env, "ERR_DLSWAP_CLOSED",
+                     rec.name + "(): its library is closed; open the library again and make the function anew");
+  } catch (...) {
+    napi_throw_error(env, "ERR_DLSWAP_CLOSED", "the library is closed");
+    return nullptr;
+  }
 }
 
 napi_value WithErrno(napi_env env, napi_value value, int err) {
@@ -411,6 +434,12 @@ napi_value WithErrno(napi_env env, napi_value value, int err) {
   napi_set_named_property(env, obj, "value", value);
   napi_set_named_property(env, obj, "errno", e);
   return obj;
+}
+
+// A conversion Node-API refused for a reason other than the value's type (or memory ran out).
+static ArgBits Unconvertible(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v) {
+  ThrowArgError(env, rec, index, kind, v, "could not be converted (out of memory?)");
+  return {0, false};
 }
 
 ArgBits ConvertWideArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v) {
@@ -469,7 +498,7 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
     if (ok) {
       if (keep) {
         napi_ref ref;
-        if (napi_create_reference(env, v, 1, &ref) != napi_ok) return {0, false};
+        if (napi_create_reference(env, v, 1, &ref) != napi_ok) return Unconvertible(env, rec, index, kind, v);
         keep->refs.push_back(ref);
       }
       return {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)), true};
@@ -479,42 +508,15 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
   return {0, false};
 }
 
-// memchr's set-up cost dominates for the short strings most calls pass: test a word at a time
-// (the last word overlapping the previous one, so that no byte past the copy is read), and look
-// byte by byte only once a word is known to hold a zero.
-static inline bool HasZeroByte(uint64_t w) { return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0; }
-static inline bool HasZeroByte(uint32_t w) { return ((w - 0x01010101U) & ~w & 0x80808080U) != 0; }
-
-template <typename W>
-static inline W LoadWord(const char *p) {
-  W w;
-  std::memcpy(&w, p, sizeof w);
-  return w;
-}
-
-static inline const char *FindNul(const char *p, size_t len) {
-  if (len > 64) return static_cast<const char *>(std::memchr(p, 0, len));
-  bool maybe = true;
-  if (len >= 8) {
-    maybe = HasZeroByte(LoadWord<uint64_t>(p + len - 8));
-    for (size_t i = 0; !maybe && i + 8 < len; i += 8) maybe = HasZeroByte(LoadWord<uint64_t>(p + i));
-  } else if (len >= 4) {
-    maybe = HasZeroByte(LoadWord<uint32_t>(p)) || HasZeroByte(LoadWord<uint32_t>(p + len - 4));
-  }
-  if (!maybe) return nullptr;
-  for (size_t i = 0; i < len; i++) {
-    if (p[i] == 0) return p + i;
-  }
-  return nullptr;
-}
-
 static inline ArgBits FinishString(napi_env env, const FunctionRecord &rec, size_t index, napi_value v, char *dst,
                                    size_t len) {
   if (const char *nul = FindNul(dst, len)) {
-    std::string detail = "contains a NUL character at byte " +
-                         std::to_string(nul - dst) +
-                         "; C would see only the text before it. Pass a Buffer to send bytes that include NUL";
-    ThrowArgError(env, rec, index, kString, v, detail.c_str());
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "contains a NUL character at byte %td; C would see only the text before it. Pass a Buffer to send "
+             "bytes that include NUL",
+             nul - dst);
+    ThrowArgError(env, rec, index, kString, v, detail);
     return {0, false};
   }
   return {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(dst)), true};
@@ -528,7 +530,7 @@ ArgBits ConvertStringArg(napi_env env, const FunctionRecord &rec, size_t index, 
     char *dst = strings->cursor();
     napi_status s = napi_get_value_string_utf8(env, v, dst, cap, &len);
     if (s == napi_string_expected) return ConvertPointerArg(env, rec, index, kString, v, keep);
-    if (s != napi_ok) return {0, false};
+    if (s != napi_ok) return Unconvertible(env, rec, index, kString, v);
     // Node copies whole characters only, so a copy that stopped short of the end may still be
     // truncated; with room for 4 more bytes (the longest UTF-8 character) left over, it is complete.
     if (len + 5 <= cap) {
@@ -538,10 +540,12 @@ ArgBits ConvertStringArg(napi_env env, const FunctionRecord &rec, size_t index, 
   }
   napi_status s = napi_get_value_string_utf8(env, v, nullptr, 0, &len);
   if (s == napi_string_expected) return ConvertPointerArg(env, rec, index, kString, v, keep);
-  if (s != napi_ok) return {0, false};
+  if (s != napi_ok) return Unconvertible(env, rec, index, kString, v);
   char *dst = strings->heap(len + 1);
   size_t copied = 0;
-  if (napi_get_value_string_utf8(env, v, dst, len + 1, &copied) != napi_ok) return {0, false};
+  if (!dst || napi_get_value_string_utf8(env, v, dst, len + 1, &copied) != napi_ok) {
+    return Unconvertible(env, rec, index, kString, v);
+  }
   return FinishString(env, rec, index, v, dst, copied);
 }
 

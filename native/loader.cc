@@ -126,9 +126,13 @@ NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<
 
   // The image's own libc, found through its dependency scope. In the namespace mode, a library that
   // does not link libc itself still shares the anchor's.
-  ref->errno_location = Resolve<int *(*)()>(h, "__errno_location");
-  ref->free_fn = Resolve<void (*)(void *)>(h, "free");
-  ref->fflush_fn = Resolve<int (*)(void *)>(h, "fflush");
+  // In `local` the library's own malloc binds through the global scope first, so an allocator that
+  // node was started with (LD_PRELOAD jemalloc, ASan) is the one that allocated: free through the
+  // same scope. The other modes bind the library to its own dependencies first.
+  void *scope = iso == Isolation::Local ? RTLD_DEFAULT : h;
+  ref->errno_location = Resolve<int *(*)()>(scope, "__errno_location");
+  ref->free_fn = Resolve<void (*)(void *)>(scope, "free");
+  ref->fflush_fn = Resolve<int (*)(void *)>(scope, "fflush");
   if (anchor) {
     if (!ref->errno_location) ref->errno_location = anchor->errno_location;
     if (!ref->free_fn) ref->free_fn = anchor->free_fn;

@@ -22,7 +22,8 @@ if (!force && !sanitize && existsSync(join(root, out, 'Release', 'dlswap.node'))
 }
 const require = createRequire(import.meta.url);
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
-const args = [cmakeJs, 'compile', '--out', out, '--log-level', 'warn'];
+// 'build', not 'compile': compile wipes the whole build tree (fixtures included) after a failure.
+const args = [cmakeJs, 'build', '--out', out, '--log-level', 'warn'];
 if (sanitize) args.push(`--CDDLSWAP_SANITIZE=${sanitize}`);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -31,7 +31,7 @@ describe('async calls', () => {
     expect(await lib.func('float id_float(float v)').async(0.1)).toBe(Math.fround(0.1));
     expect(await lib.func('bool id_bool(bool v)').async(true)).toBe(true);
     expect(await lib.func('void noop(void)').async()).toBeUndefined();
-    expect(await lib.func('long sum8(long a, long b, long c, long d, long e, long f, long g, long h)').async(1, 2, 3, 4, 5, 6, 7, 8n)).toBe(36n);
+    expect(await lib.func('long sum8(long a, long b, long c, long d, long e, long f, long g, long h)').async(1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n)).toBe(36n);
     expect(await lib.func('int sum_var(int n, ...)').async(2, 'int', 5, 'int', 6)).toBe(11);
     expect(await lib.func('double sum_var_d(int n, ...)').async(1, 'float', 0.5)).toBe(0.5);
     const tid = lib.func('uint64_t thread_id(void)');

@@ -167,7 +167,7 @@ describe('closed libraries', () => {
     await lib.close();
     const closed = expect.objectContaining({ code: 'ERR_DLSWAP_CLOSED' });
     expect(() => add(1, 2)).toThrow(closed);
-    expect(() => sum8(1, 2, 3, 4, 5, 6, 7, 8)).toThrow(closed);
+    expect(() => sum8(1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n)).toThrow(closed);
     expect(() => sumVar(1, 'int', 1)).toThrow(closed);
     await expect(add.async(1, 2)).rejects.toMatchObject({ code: 'ERR_DLSWAP_CLOSED' });
     await expect(sumVar.async(1, 'int', 1)).rejects.toMatchObject({ code: 'ERR_DLSWAP_CLOSED' });

@@ -26,7 +26,7 @@ describe.each(['namespace', 'local'] as const)('memory with isolation %s', (isol
       expect(sum(new Uint8Array(bytes), 4n)).toBe(total);
       expect(sum(new Uint8Array(bytes).buffer, 4n)).toBe(total);
       expect(sum(new DataView(new Uint8Array(bytes).buffer), 4n)).toBe(total);
-      expect(sum(new Uint16Array([0x0201, 0xfa03]), 4)).toBe(total);
+      expect(sum(new Uint16Array([0x0201, 0xfa03]), 4n)).toBe(total);
       // A view's pointer starts at its byteOffset, not at its buffer's start.
       const big = new Uint8Array([9, 9, ...bytes, 9]);
       expect(sum(big.subarray(2, 6), 4n)).toBe(total);

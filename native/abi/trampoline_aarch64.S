@@ -2,12 +2,12 @@
  *
  * C++ calls it as if it were
  *
- *   R dlswap_call_*(const void *fn, uint64_t a0, ..., uint64_t a7, [double f0, ..., double f7]);
+ *   R dlswap_call_*(uint64_t a0, ..., uint64_t a7, [double f0, ..., double f7,] const void *fn);
  *
- * so the compiler has already put f0-f7 in d0-d7 (a float's bits in the low 32 bits, i.e. s0-s7),
- * a0-a6 in x1-x7 and a7 on the stack at [sp]. The trampoline shifts the integer arguments down one
- * register (a0 -> x0 ... a7 -> x7) and branches to `fn` (a tail call; x30 is untouched): `fn`
- * returns straight to our caller, with its result in x0 and v0.
+ * so the compiler has already put a0-a7 in x0-x7 and f0-f7 in d0-d7 (a float's bits in the low 32
+ * bits, i.e. s0-s7): exactly the registers `fn` takes its arguments in. `fn`, the ninth integer
+ * argument, is on the stack at [sp]. The trampoline branches to it (a tail call; x30 is untouched):
+ * `fn` returns straight to our caller, with its result in x0 and v0.
  *
  * The four names are one piece of code. They differ only in the C++ declaration: with or without
  * the eight doubles (`_i`: the callee takes no floating-point argument), and the return type, i.e.
@@ -60,15 +60,7 @@ dlswap_call_m:
 dlswap_call_mv:
 	.cfi_startproc
 	DLSWAP_BTI_C
-	mov	x16, x0
-	mov	x0, x1
-	mov	x1, x2
-	mov	x2, x3
-	mov	x3, x4
-	mov	x4, x5
-	mov	x5, x6
-	mov	x6, x7
-	ldr	x7, [sp]
+	ldr	x16, [sp]
 	br	x16
 	.cfi_endproc
 	.size	dlswap_call_i, .-dlswap_call_i

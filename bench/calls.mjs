@@ -1,0 +1,267 @@
+#!/usr/bin/env node
+// Call-cost benchmark: dlswap against a hand-written raw Node-API binding (the floor for any addon)
+// and koffi, on the same fixture functions, in one process.
+//
+//   node bench/calls.mjs            table of medians and ratios
+//   node bench/calls.mjs --json     the same as JSON (samples included)
+//   --rounds N                      rounds per contender (default 9)
+//   --ms N                          target duration of one sync sample in ms (default 100)
+//
+// Contenders are interleaved and their order rotates every round, so that drift of the machine
+// (frequency, other load) spreads over all of them; the median of the rounds is reported. Each
+// contender runs in a loop of its own generated source, so that no call site becomes polymorphic.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const option = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
+};
+const ROUNDS = option('--rounds', 9);
+const SAMPLE_MS = option('--ms', 100);
+const ASYNC_CALLS = option('--async-calls', 10_000);
+const ASYNC_IN_FLIGHT = option('--in-flight', 64);
+
+function log(...a) {
+  if (!json) console.log(...a);
+}
+
+function run(cmd, argv, what) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: json ? ['ignore', 'ignore', 'inherit'] : 'inherit' });
+  if (r.status !== 0) {
+    console.error(`bench: ${what} failed (${cmd} ${argv.join(' ')})`);
+    process.exit(1);
+  }
+}
+
+// --- prerequisites, built on demand and offline ------------------------------------------------
+const fixture = join(root, 'build', 'fixtures', 'libtypes.so');
+if (!existsSync(fixture)) run(process.execPath, ['scripts/build-fixtures.mjs', '--if-missing'], 'building the fixtures');
+if (!existsSync(join(root, 'dist', 'index.js'))) {
+  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], 'compiling the TypeScript');
+}
+const rawDir = join(root, 'build', 'bench-raw');
+const rawAddon = join(rawDir, 'raw_binding.node');
+if (!existsSync(rawAddon)) {
+  const headers = require('node-api-headers').include_dir;
+  run('cmake', ['-S', join(root, 'bench', 'raw'), '-B', rawDir, '-G', 'Ninja', `-DNODE_API_HEADERS_DIR=${headers}`, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${rawDir}`], 'configuring bench/raw');
+  run('cmake', ['--build', rawDir], 'building bench/raw');
+}
+
+const dlswap = require(join(root, 'dist', 'index.js'));
+const raw = require(rawAddon);
+const koffi = require('koffi');
+raw.load(fixture);
+
+const lib = dlswap.open(fixture, { isolation: 'namespace' });
+const klib = koffi.load(fixture);
+
+const STR = 'hello, world';
+const cases = [
+  {
+    name: 'add',
+    title: 'int add(int, int)',
+    call: 'f(i & 65535, 3)',
+    dlswap: lib.func('int add(int a, int b)'),
+    raw: raw.add,
+    koffi: klib.func('int add(int a, int b)'),
+  },
+  {
+    name: 'hypot',
+    title: 'double hypot_d(double, double)',
+    call: 'f(i & 255, 4.5)',
+    dlswap: lib.func('double hypot_d(double x, double y)'),
+    raw: raw.hypot,
+    koffi: klib.func('double hypot_d(double x, double y)'),
+  },
+  {
+    name: 'sum6',
+    title: 'int sum6(int x6)',
+    call: 'f(i & 255, 1, 2, 3, 4, 5)',
+    dlswap: lib.func('int sum6(int a, int b, int c, int d, int e, int f)'),
+    raw: raw.sum6,
+    koffi: klib.func('int sum6(int a, int b, int c, int d, int e, int f)'),
+  },
+  {
+    name: 'str_len',
+    title: 'int str_len(const char *)',
+    call: 'f(s)',
+    dlswap: lib.func('int str_len(const char *s)'),
+    raw: raw.str_len,
+    koffi: klib.func('int str_len(const char *s)'),
+  },
+];
+const CONTENDERS = ['raw', 'dlswap', 'koffi'];
+
+// Sanity: every contender computes the same thing.
+for (const c of cases) {
+  const f = (who) => new Function('f', 's', 'i', `return ${c.call};`)(c[who], STR, 12345);
+  const want = f('raw');
+  for (const who of CONTENDERS) {
+    if (f(who) !== want) throw new Error(`bench: ${who} ${c.name} returned ${f(who)}, raw returned ${want}`);
+  }
+}
+
+function makeLoop(c, who) {
+  // A distinct function per (case, contender): its own feedback, a monomorphic call site.
+  // eslint-disable-next-line no-new-func
+  return new Function(
+    'f',
+    's',
+    'n',
+    `// ${c.name} via ${who}
+    let acc = 0;
+    for (let i = 0; i < n; i++) acc += ${c.call};
+    return acc;`,
+  );
+}
+
+function nsPerCall(loop, fn, n) {
+  const t0 = process.hrtime.bigint();
+  loop(fn, STR, n);
+  return Number(process.hrtime.bigint() - t0) / n;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// --- sync ---------------------------------------------------------------------------------------
+const sync = {};
+const started = Date.now();
+for (const c of cases) {
+  const loops = Object.fromEntries(CONTENDERS.map((who) => [who, makeLoop(c, who)]));
+  // Warm-up (optimizes each loop) and calibration: n such that a sample takes about SAMPLE_MS.
+  const n = {};
+  for (const who of CONTENDERS) {
+    nsPerCall(loops[who], c[who], 200_000);
+    const ns = nsPerCall(loops[who], c[who], 500_000);
+    n[who] = Math.max(100_000, Math.round((SAMPLE_MS * 1e6) / ns));
+  }
+  const samples = Object.fromEntries(CONTENDERS.map((who) => [who, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < CONTENDERS.length; k++) {
+      const who = CONTENDERS[(r + k) % CONTENDERS.length];
+      samples[who].push(nsPerCall(loops[who], c[who], n[who]));
+    }
+  }
+  const med = Object.fromEntries(CONTENDERS.map((who) => [who, median(samples[who])]));
+  sync[c.name] = {
+    title: c.title,
+    ns: med,
+    // The fastest round: least disturbed by other load on the machine.
+    best: Object.fromEntries(CONTENDERS.map((who) => [who, Math.min(...samples[who])])),
+    samples,
+    ratios: { 'dlswap/raw': med.dlswap / med.raw, 'dlswap/koffi': med.dlswap / med.koffi },
+  };
+}
+
+// --- async throughput ---------------------------------------------------------------------------
+// `total` calls of add, `inFlight` outstanding at any time; returns calls per second.
+function pumpPromise(start, total, inFlight) {
+  return new Promise((resolve, reject) => {
+    let issued = 0;
+    let done = 0;
+    const t0 = process.hrtime.bigint();
+    const next = () => {
+      const i = issued++;
+      start(i & 1023, 3).then((v) => {
+        if (v !== (i & 1023) + 3) return reject(new Error(`async result ${v}`));
+        if (++done === total) resolve(total / (Number(process.hrtime.bigint() - t0) / 1e9));
+        else if (issued < total) next();
+      }, reject);
+    };
+    for (let k = 0; k < Math.min(inFlight, total); k++) next();
+  });
+}
+
+function pumpCallback(start, total, inFlight) {
+  return new Promise((resolve, reject) => {
+    let issued = 0;
+    let done = 0;
+    const t0 = process.hrtime.bigint();
+    const next = () => {
+      const i = issued++;
+      start(i & 1023, 3, (err, v) => {
+        if (err) return reject(err);
+        if (v !== (i & 1023) + 3) return reject(new Error(`async result ${v}`));
+        if (++done === total) resolve(total / (Number(process.hrtime.bigint() - t0) / 1e9));
+        else if (issued < total) next();
+      });
+    };
+    for (let k = 0; k < Math.min(inFlight, total); k++) next();
+  });
+}
+
+const dAdd = cases[0].dlswap;
+const kAdd = cases[0].koffi;
+const kAsyncPromise = (a, b) => new Promise((resolve, reject) => kAdd.async(a, b, (e, v) => (e ? reject(e) : resolve(v))));
+const asyncContenders = {
+  dlswap: () => pumpPromise(dAdd.async, ASYNC_CALLS, ASYNC_IN_FLIGHT),
+  'koffi (callback)': () => pumpCallback(kAdd.async, ASYNC_CALLS, ASYNC_IN_FLIGHT),
+  'koffi (promise)': () => pumpPromise(kAsyncPromise, ASYNC_CALLS, ASYNC_IN_FLIGHT),
+};
+const asyncNames = Object.keys(asyncContenders);
+for (const who of asyncNames) await asyncContenders[who](); // warm-up
+const asyncSamples = Object.fromEntries(asyncNames.map((who) => [who, []]));
+for (let r = 0; r < ROUNDS; r++) {
+  for (let k = 0; k < asyncNames.length; k++) {
+    const who = asyncNames[(r + k) % asyncNames.length];
+    asyncSamples[who].push(await asyncContenders[who]());
+  }
+}
+const asyncMed = Object.fromEntries(asyncNames.map((who) => [who, median(asyncSamples[who])]));
+const asyncResult = {
+  calls: ASYNC_CALLS,
+  inFlight: ASYNC_IN_FLIGHT,
+  callsPerSecond: asyncMed,
+  samples: asyncSamples,
+  ratios: {
+    'dlswap/koffi (callback)': asyncMed.dlswap / asyncMed['koffi (callback)'],
+    'dlswap/koffi (promise)': asyncMed.dlswap / asyncMed['koffi (promise)'],
+  },
+};
+await lib.close();
+
+const report = {
+  node: process.version,
+  koffi: koffi.version,
+  platform: `${process.platform}-${process.arch}`,
+  rounds: ROUNDS,
+  seconds: (Date.now() - started) / 1000,
+  sync,
+  async: asyncResult,
+};
+
+if (json) {
+  console.log(JSON.stringify(report, null, 2));
+} else {
+  const pad = (s, n) => String(s).padEnd(n);
+  const lpad = (s, n) => String(s).padStart(n);
+  log(`dlswap call benchmark: node ${process.version}, koffi ${koffi.version}, median of ${ROUNDS} rounds`);
+  log('');
+  log(`${pad('sync, ns per call', 34)}${lpad('raw N-API', 10)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/raw', 12)}${lpad('dlswap/koffi', 14)}`);
+  for (const c of cases) {
+    const s = sync[c.name];
+    log(
+      `${pad(s.title, 34)}${lpad(s.ns.raw.toFixed(1), 10)}${lpad(s.ns.dlswap.toFixed(1), 10)}${lpad(s.ns.koffi.toFixed(1), 10)}` +
+        `${lpad(s.ratios['dlswap/raw'].toFixed(3), 12)}${lpad(s.ratios['dlswap/koffi'].toFixed(3), 14)}`,
+    );
+  }
+  log('');
+  log(`async add: ${ASYNC_CALLS} calls, ${ASYNC_IN_FLIGHT} in flight, calls per second`);
+  for (const who of asyncNames) log(`  ${pad(who, 20)}${lpad(Math.round(asyncMed[who]).toLocaleString('en-US'), 12)}`);
+  log(`  dlswap/koffi (callback) ${asyncResult.ratios['dlswap/koffi (callback)'].toFixed(3)}, dlswap/koffi (promise) ${asyncResult.ratios['dlswap/koffi (promise)'].toFixed(3)}`);
+  log('');
+  log(`(${report.seconds.toFixed(1)} s)`);
+}
