@@ -422,13 +422,14 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const lib = gen.lib!;
     let drained = false;
     let finalized = false;
-    // Each step runs at most once; a failed pass is followed by one more pass, without fault points,
-    // that resumes at the step that failed. Skipping a step is never the answer: closing without
+    // Each step runs at most once; a failed pass is followed by one more pass that resumes at the
+    // step that failed (a transient failure). Skipping a step is never the answer: closing without
     // the drain would fail the calls and leases still on this generation, closing without fini
-    // would unmap code the plugin's threads may be running.
-    const steps = async (fault: (p: FaultPoint) => void) => {
+    // would unmap code the plugin's threads may be running. If the second pass fails too, the
+    // image stays mapped and is reported as pinned.
+    const steps = async () => {
       if (!drained) {
-        fault('during-drain');
+        faultPoint('during-drain');
         await this.#drain(gen, report);
         drained = true;
         lap('draining');
@@ -437,7 +438,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       if (!finalized) {
         gen.state = 'finalizing';
         if (has(lib, 'dlswap_fini')) {
-          fault('in-fini');
+          faultPoint('in-fini');
           const fini = lib.func('void dlswap_fini(void)');
           finalized = true; // entered: a C function cannot fail half-way, so it is never run twice
           fini();
@@ -447,25 +448,31 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         lap('finalizing');
       }
       if (!lib.closed) {
-        fault('before-dlclose');
+        faultPoint('before-dlclose');
         gen.closeResult = await lib.close();
-        fault('after-dlclose');
+        faultPoint('after-dlclose');
         lap('closing');
       }
     };
     try {
-      await steps(faultPoint);
+      await steps();
     } catch (e) {
       // A failure past the swap cannot roll back (new calls already run on the new generation).
       // Said at once: the second pass may wait long for a lease or a slow call.
       this.#reportError(e);
       try {
-        await steps(() => undefined);
+        await steps();
       } catch (again) {
         if (!lib.closed) {
           gen.closeResult = {
             unloaded: false,
-            reason: `its retirement failed (${(again as Error).message}); the image stays mapped because ${finalized ? 'it may still be in use' : "dlswap_fini did not run and the plugin's threads may still be running"}`,
+            reason: `its retirement failed (${(again as Error).message}); the image stays mapped because ${
+              !drained
+                ? 'calls or leases may still be using it'
+                : !finalized
+                  ? "dlswap_fini did not run, so the plugin's threads may still be running"
+                  : 'dlclose was not reached'
+            }`,
           };
         }
       }

@@ -139,13 +139,14 @@ export function privateDir(): string {
  */
 export function copyToPrivate(source: string, fd: number): PrivateCopy {
   const dir = privateDir();
-  const before = fs.fstatSync(fd);
+  const before = fs.fstatSync(fd, { bigint: true });
   const base = path.basename(source).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'lib';
   const dest = path.join(dir, `${++counter}-${crypto.randomBytes(3).toString('hex')}-${base}`);
-  // 'wx': O_CREAT|O_EXCL: never write into a file that exists (it could be mapped).
-  const out = fs.openSync(dest, 'wx', 0o700);
+  // 'wx+': O_CREAT|O_EXCL: never write into a file that exists (it could be mapped); read back below.
+  const out = fs.openSync(dest, 'wx+', 0o700);
   const hash = crypto.createHash('sha256');
   let copied = 0;
+  let unchanged = false;
   try {
     const buf = (copyBuffer ??= Buffer.allocUnsafe(256 * 1024));
     for (;;) {
@@ -156,21 +157,51 @@ export function copyToPrivate(source: string, fd: number): PrivateCopy {
       while (off < n) off += fs.writeSync(out, buf, off, n - off);
       copied += n;
     }
+    unchanged = copied === Number(before.size) && sameStat(before, fs.fstatSync(fd, { bigint: true })) && sameContent(fd, out, copied);
   } catch (e) {
     fs.closeSync(out);
     removeCopy(dest);
     throw e;
   }
   fs.closeSync(out);
-  const after = fs.fstatSync(fd);
-  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || copied !== before.size) {
+  if (!unchanged) {
     removeCopy(dest);
     throw new DlswapError(
       'ERR_DLSWAP_INTEGRITY',
       `${source} changed while it was being copied (a build still writing it?). Wait until the write has finished and open it again.`,
     );
   }
-  return { path: dest, size: copied, mtimeMs: before.mtimeMs, sha256: hash.digest('hex') };
+  return { path: dest, size: copied, mtimeMs: Number(before.mtimeNs) / 1e6, sha256: hash.digest('hex') };
+}
+
+// Nanoseconds, and ctime too: a writer that puts the old mtime back (cp -p, tar, rsync in place)
+// cannot put ctime back.
+function sameStat(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
+  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+let verifyBuffer: Buffer | null = null;
+/**
+ * Whether the source still holds, byte for byte, what was written to the copy. Timestamps alone do
+ * not prove it: before Linux 6.13 they have a clock tick's granularity (4 ms at HZ=250), so a write
+ * in the same tick as the first fstat leaves mtime and ctime unchanged. With this check the copy is
+ * the content the file had at one instant, never a mix of two versions.
+ */
+function sameContent(fd: number, copy: number, size: number): boolean {
+  const a = (copyBuffer ??= Buffer.allocUnsafe(256 * 1024));
+  const b = (verifyBuffer ??= Buffer.allocUnsafe(a.length));
+  for (let off = 0; off < size; ) {
+    const n = fs.readSync(fd, a, 0, Math.min(a.length, size - off), off);
+    if (n === 0) return false;
+    for (let m = 0; m < n; ) {
+      const k = fs.readSync(copy, b, m, n - m, off + m);
+      if (k === 0) return false;
+      m += k;
+    }
+    if (!a.subarray(0, n).equals(b.subarray(0, n))) return false;
+    off += n;
+  }
+  return fs.readSync(fd, a, 0, 1, size) === 0; // and it has not grown
 }
 
 export function removeCopy(file: string): void {

@@ -31,3 +31,10 @@ export function runChild(
     timeout: opts.timeout ?? 60_000,
   });
 }
+
+/**
+ * True when the suite runs under AddressSanitizer (scripts/test-asan.mjs preloads libasan). dlswap
+ * refuses isolation 'deepbind' there (RTLD_DEEPBIND binds the library past ASan's interceptors), so
+ * tests of that mode are skipped.
+ */
+export const underAsan = /libasan/.test(process.env.LD_PRELOAD ?? '');
