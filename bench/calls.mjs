@@ -10,44 +10,18 @@
 // Contenders are interleaved and their order rotates every round, so that drift of the machine
 // (frequency, other load) spreads over all of them; the median of the rounds is reported. Each
 // contender runs in a loop of its own generated source, so that no call site becomes polymorphic.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { json, loadDlswap, log, median, option, require, root, run } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
-};
 const ROUNDS = option('--rounds', 9);
 const SAMPLE_MS = option('--ms', 100);
 const ASYNC_CALLS = option('--async-calls', 10_000);
 const ASYNC_IN_FLIGHT = option('--in-flight', 64);
 
-function log(...a) {
-  if (!json) console.log(...a);
-}
-
-function run(cmd, argv, what) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: json ? ['ignore', 'ignore', 'inherit'] : 'inherit' });
-  if (r.status !== 0) {
-    console.error(`bench: ${what} failed (${cmd} ${argv.join(' ')})`);
-    process.exit(1);
-  }
-}
-
 // --- prerequisites, built on demand and offline ------------------------------------------------
+const dlswap = loadDlswap();
 const fixture = join(root, 'build', 'fixtures', 'libtypes.so');
-if (!existsSync(fixture)) run(process.execPath, ['scripts/build-fixtures.mjs', '--if-missing'], 'building the fixtures');
-if (!existsSync(join(root, 'dist', 'index.js'))) {
-  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], 'compiling the TypeScript');
-}
 const rawDir = join(root, 'build', 'bench-raw');
 const rawAddon = join(rawDir, 'raw_binding.node');
 if (!existsSync(rawAddon)) {
@@ -56,7 +30,6 @@ if (!existsSync(rawAddon)) {
   run('cmake', ['--build', rawDir], 'building bench/raw');
 }
 
-const dlswap = require(join(root, 'dist', 'index.js'));
 const raw = require(rawAddon);
 const koffi = require('koffi');
 raw.load(fixture);
@@ -130,11 +103,6 @@ function nsPerCall(loop, fn, n) {
   return Number(process.hrtime.bigint() - t0) / n;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 // --- sync ---------------------------------------------------------------------------------------
 const sync = {};

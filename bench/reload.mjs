@@ -5,46 +5,17 @@
 //   3. async call throughput during continuous reloads against the same load without reloads.
 //
 //   node bench/reload.mjs [--json] [--reloads N] [--rounds N]
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
+import { fixture, json, loadDlswap, log, median, option, percentile as pct } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
-};
 const RELOADS = option('--reloads', 300);
 const ROUNDS = option('--rounds', 7);
 const INTERVAL_MS = option('--interval', 10);
 const IN_FLIGHT = option('--in-flight', 64);
-const log = (...a) => {
-  if (!json) console.log(...a);
-};
 
-if (!existsSync(join(root, 'build', 'fixtures', 'libplugin_v1.so'))) {
-  spawnSync(process.execPath, ['scripts/build-fixtures.mjs', '--if-missing'], { cwd: root, stdio: 'inherit' });
-}
-if (!existsSync(join(root, 'dist', 'index.js'))) {
-  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-}
-const { open, HotLibrary } = require(join(root, 'dist', 'index.js'));
-const P1 = join(root, 'build', 'fixtures', 'libplugin_v1.so');
-const P2 = join(root, 'build', 'fixtures', 'libplugin_v2.so');
+const { open, HotLibrary } = loadDlswap();
+const P1 = fixture('libplugin_v1.so');
+const P2 = fixture('libplugin_v2.so');
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const tick = () => new Promise((r) => setImmediate(r));
 
 // ---- 1. hot.fn against lib.func -------------------------------------------------------------

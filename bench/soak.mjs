@@ -13,24 +13,13 @@
 // current when it was issued (a call that ran on a closed or wrong generation). Every mode must
 // finish with zero failures, and the least-squares slope of each resource per 1,000 reloads must
 // stay under its threshold (docs/reliability.md explains the numbers). Exit code 1 otherwise.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { args, json, loadDlswap, log, option, require, root } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
-};
 const modesGiven = args.flatMap((a, i) => (a === '--mode' && args[i + 1] ? [args[i + 1]] : []));
 const RELOADS = option('--reloads', NaN);
 const WORKERS = option('--workers', 8);
@@ -51,17 +40,7 @@ export const THRESHOLDS = {
   fdsPer1k: 0.5,
 };
 
-const log = (...a) => {
-  if (!json) console.log(...a);
-};
-
-if (!fs.existsSync(join(root, 'build', 'fixtures', 'libplugin_v1.so'))) {
-  spawnSync(process.execPath, ['scripts/build-fixtures.mjs', '--if-missing'], { cwd: root, stdio: ['ignore', json ? 'ignore' : 'inherit', 'inherit'] });
-}
-if (!fs.existsSync(join(root, 'dist', 'index.js'))) {
-  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: ['ignore', json ? 'ignore' : 'inherit', 'inherit'] });
-}
-const { HotLibrary } = require(join(root, 'dist', 'index.js'));
+const { HotLibrary } = loadDlswap();
 // Private copies: a rebuild of the fixtures during a long soak must not pull files from under it.
 const work = fs.mkdtempSync(join(os.tmpdir(), 'dlswap-soak-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
