@@ -8,7 +8,9 @@
 import { fixture, json, loadDlswap, log, median, option, percentile as pct } from './common.mjs';
 
 const RELOADS = option('--reloads', 300);
-const ROUNDS = option('--rounds', 7);
+// Many short interleaved rounds: the two contenders are the same native function, so what the
+// ratio measures beyond 1.0 is drift of the machine, which short alternating samples cancel best.
+const ROUNDS = option('--rounds', 21);
 const INTERVAL_MS = option('--interval', 10);
 const IN_FLIGHT = option('--in-flight', 64);
 
@@ -19,16 +21,17 @@ const P2 = fixture('libplugin_v2.so');
 const tick = () => new Promise((r) => setImmediate(r));
 
 // ---- 1. hot.fn against lib.func -------------------------------------------------------------
-// Each contender gets a loop of its own (new Function) so that neither call site turns polymorphic.
-function makeLoop() {
-  return new Function('f', 'n', 'let s = 0; for (let i = 0; i < n; i++) s += f(); return s;');
+// Each contender gets a loop of its own source text: V8 shares one compiled function among identical
+// `new Function` sources, and its optimized code then favours whichever target it saw first.
+function makeLoop(name) {
+  return new Function('f', 'n', `// ${name}\nlet s = 0; for (let i = 0; i < n; i++) s += f(); return s;`);
 }
 async function callCost() {
   const hot = await HotLibrary.open(P1, { isolation: 'namespace', functions: { v: 'int plugin_version(void)' } });
   const lib = open(P1, { isolation: 'namespace' });
   const plain = lib.func('int plugin_version(void)');
-  const contenders = { 'lib.func': [plain, makeLoop()], 'hot.fn': [hot.fn.v, makeLoop()] };
-  const N = 2_000_000;
+  const contenders = { 'lib.func': [plain, makeLoop('lib.func')], 'hot.fn': [hot.fn.v, makeLoop('hot.fn')] };
+  const N = 1_000_000;
   for (const [f, loop] of Object.values(contenders)) loop(f, N / 4); // warm up
   const samples = { 'lib.func': [], 'hot.fn': [] };
   for (let r = 0; r < ROUNDS; r++) {
