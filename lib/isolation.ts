@@ -22,6 +22,15 @@ export function isolationCode(mode: Isolation): IsolationCode {
   }
 }
 
+/**
+ * A sanitizer runtime or replacement allocator preloaded into node. RTLD_DEEPBIND makes a library
+ * bind to its own libc first, past such a runtime's interceptors (malloc from one allocator, free to
+ * the other), so 'deepbind' is not available while one is active.
+ */
+export function preloadedRuntime(): boolean {
+  return /libasan|libtsan|jemalloc|tcmalloc|mimalloc/.test(process.env.LD_PRELOAD ?? '');
+}
+
 export function checkIsolation(mode: unknown): Isolation {
   if (mode === undefined) return 'namespace';
   if (typeof mode === 'string' && (ISOLATION_MODES as readonly string[]).includes(mode)) return mode as Isolation;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DlswapError } from './errors';
 import { readElf, type ElfInfo } from './elf';
 import { deepbindHazards } from './inspect';
-import { checkIsolation, classifyLoadError, isolationCode, type Isolation, TUNABLES_FIX } from './isolation';
+import { checkIsolation, classifyLoadError, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
 import { addon, addonDir, type NativeLibrary } from './native';
 import { copyToPrivate, removeCopy } from './temp_area';
 import { faultPoint } from './faults';
@@ -161,7 +161,7 @@ export function open(file: string, options: OpenOptions = {}): Library {
       `isolation '${mode}' cannot give each open its own dependencies: libraries loaded into one namespace share a dependency with the same soname. Use isolation 'fresh-namespace'.`,
     );
   }
-  if (mode === 'deepbind' && sanitizerActive()) {
+  if (mode === 'deepbind' && preloadedRuntime()) {
     throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
   }
 
@@ -266,9 +266,6 @@ function loadError(e: unknown, file: string, copyPath: string, mode: Isolation):
   return err;
 }
 
-function sanitizerActive(): boolean {
-  return /libasan|libtsan|jemalloc|tcmalloc|mimalloc/.test(process.env.LD_PRELOAD ?? '');
-}
 
 function mappedInProcess(file: string): boolean {
   try {

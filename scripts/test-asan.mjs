@@ -12,7 +12,7 @@
 // to its own libc first, past ASan's interceptors (malloc from one allocator, free to the other),
 // so dlswap refuses it with ERR_DLSWAP_MODE_UNSUPPORTED whenever LD_PRELOAD holds a sanitizer.
 // Tests of that mode are skipped: those that skip themselves (`underAsan` in test/helpers.ts), and
-// those whose name says deepbind or that go through every mode including it (EXCLUDED below).
+// and those whose name says deepbind (EXCLUDED below).
 //
 // Leak detection is off (detect_leaks=0): node does not free its heap at exit, so LeakSanitizer
 // reports thousands of node's and V8's own allocations and nothing that points at dlswap. Leaks are
@@ -29,9 +29,6 @@ const require = createRequire(import.meta.url);
 // Test names (vitest matches "file-level describe > ... > test" joined with spaces) left out, and why.
 export const EXCLUDED = [
   ['deepbind', "isolation 'deepbind' is refused under ASan (ERR_DLSWAP_MODE_UNSUPPORTED)"],
-  ['bad files', "test/loader.test.ts: loops over the four modes, deepbind included"],
-  ['dlswap demo --quick', 'test/demo.test.ts: the demo swaps in every mode, deepbind included'],
-  ['dlswap watch prints each reload', 'test/watch.test.ts: runs the watcher with --isolation deepbind'],
 ];
 
 function run(cmd, args, what, env = process.env) {

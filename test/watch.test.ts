@@ -117,6 +117,7 @@ describe('HotLibrary with watch', () => {
     const report = (await reloaded) as ReloadReport;
     await sleep(50);
     const { calls, failures } = await traffic.stop();
+    await report.retired;
     expect(failures).toEqual([]);
     expect(calls).toBeGreaterThan(10);
     expect(report.to).toBe(2);
@@ -133,8 +134,10 @@ describe('HotLibrary with watch', () => {
     fs.unlinkSync(lib);
     const reloaded = rec.next('reload');
     await writeSlowly(lib, V2, 5000, 90);
-    await reloaded;
+    // Watch reloads resolve at the swap; the old generation closes once its calls drain.
+    const report = (await reloaded) as ReloadReport;
     const { failures } = await traffic.stop();
+    await report.retired;
     expect(failures).toEqual([]);
     expect(rec.reloads).toHaveLength(1);
     expect(hot.fn.plugin_version()).toBe(2);
@@ -311,7 +314,7 @@ describe('dlswap watch', () => {
       for (let i = 0; i < 100 && !re.test(text); i++) await sleep(20);
       expect(text).toMatch(re);
     };
-    const done = runWatch([lib, '--call', 'int plugin_version(void)', '--interval', '30', '--isolation', 'deepbind'], out, false, { signal: ac.signal });
+    const done = runWatch([lib, '--call', 'int plugin_version(void)', '--interval', '30', '--isolation', 'local'], out, false, { signal: ac.signal });
     await until(/plugin_version\(\) = 1/);
     await sleep(50);
     fs.writeFileSync(path.join(dir, 'x'), 'junk');
@@ -322,7 +325,7 @@ describe('dlswap watch', () => {
     await until(/plugin_version\(\) = 2/);
     ac.abort();
     expect(await done).toBe(0);
-    expect(text).toMatch(/watching .*libwatched\.so \(isolation deepbind\); generation 1 {2}build-id [0-9a-f]{16} {2}plugin-1\.0\.0/);
+    expect(text).toMatch(/watching .*libwatched\.so \(isolation local\); generation 1 {2}build-id [0-9a-f]{16} {2}plugin-1\.0\.0/);
     expect(text).toMatch(/generation 2 serving {2}build-id [0-9a-f]{16} {2}plugin-2\.0\.0/);
     expect(text).toMatch(/loading [\d.]+ ms, verifying [\d.]+ ms, swap [\d.]+ ms.*generation 1 unloaded/);
     expect(text).toMatch(/stopped: 1 reload, 1 skipped build; 2 generations closed/);
