@@ -506,13 +506,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 }
 
+/** Whether the (open) library exports `name`; the plugin ABI's entry points are all optional. */
 function has(lib: Library, name: string): boolean {
-  try {
-    lib.symbol(name);
-    return true;
-  } catch {
-    return false;
-  }
+  return lib.native.symbol(name) !== undefined;
 }
 
 function reloadError(report: ReloadReport): DlswapError {
