@@ -11,6 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ElfInfo } from './elf';
+import { parseTunables, rtldTunables } from './tunables';
+
+export { parseTunables };
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
 
@@ -89,28 +92,12 @@ export interface DoctorOptions {
 }
 
 // glibc's defaults and constants (elf/dl-tls.c, glibc >= 2.32).
-const DEFAULT_NNS = 4;
-const DEFAULT_OPTIONAL_STATIC_TLS = 512;
 const LIBC_IE_TLS = 144;
 const OTHER_IE_TLS = 144;
 const DL_NNS = 16;
 const packageRoot = path.resolve(__dirname, '..');
 
-/** Parses GLIBC_TUNABLES ("name=value:name=value"). */
-export function parseTunables(raw: string | undefined): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const part of (raw ?? '').split(':')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    values[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return values;
-}
 
-function tunableNumber(values: Record<string, string>, key: string, dflt: number): number {
-  const v = Number(values[key]);
-  return values[key] !== undefined && Number.isFinite(v) && v >= 0 ? v : dflt;
-}
 
 /**
  * glibc's static TLS surplus: room reserved for libraries dlopen'ed later that need static TLS, the
@@ -288,8 +275,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const napi = Number(process.versions.napi);
   const rawTunables = process.env.GLIBC_TUNABLES ?? null;
   const values = parseTunables(rawTunables ?? undefined);
-  const nns = tunableNumber(values, 'glibc.rtld.nns', DEFAULT_NNS);
-  const optionalStaticTls = tunableNumber(values, 'glibc.rtld.optional_static_tls', DEFAULT_OPTIONAL_STATIC_TLS);
+  const { nns, optionalStaticTls } = rtldTunables(rawTunables ?? undefined);
 
   const glibc = glibcVersion();
   checks.push(

@@ -43,13 +43,18 @@ export function checkIsolation(mode: unknown): Isolation {
 export const TUNABLES_FIX =
   "GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384 (set it in the environment before node starts), or use isolation 'namespace', which loads every library into one shared namespace";
 
+/** A dlmopen failure that means glibc's namespace or static-TLS budget is used up. */
+export function isNamespaceExhaustion(dlerror: string): boolean {
+  return /cannot allocate memory in static TLS block|no more namespaces available/.test(dlerror);
+}
+
 /**
  * Turns a dlerror() text into a coded error. `copyPath` is replaced by the user's path: the user
  * never asked for our private copy and should see the file they named.
  */
 export function classifyLoadError(dlerror: string, userPath: string, copyPath: string, mode: Isolation): DlswapError {
   const text = dlerror.split(copyPath).join(userPath);
-  if (/cannot allocate memory in static TLS block|no more namespaces available/.test(text)) {
+  if (isNamespaceExhaustion(text)) {
     return new DlswapError(
       'ERR_DLSWAP_NAMESPACE_EXHAUSTED',
       `cannot open ${userPath} in a new link-map namespace: ${text}. glibc's namespace or static-TLS budget is used up; raise it with ${TUNABLES_FIX}.`,

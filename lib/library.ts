@@ -11,10 +11,13 @@ import path from 'node:path';
 import { DlswapError } from './errors';
 import { readElf, type ElfInfo } from './elf';
 import { deepbindHazards } from './inspect';
-import { checkIsolation, classifyLoadError, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
+import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
 import { addon, addonDir, type NativeLibrary } from './native';
 import { copyToPrivate, removeCopy } from './temp_area';
 import { faultPoint } from './faults';
+import { rtldTunables } from './tunables';
+
+export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
 import type { AnyFunction, FunctionOf, FunctionOfObject } from './prototype_types';
 import type { SignatureObject } from './signature';
@@ -71,7 +74,7 @@ function anchorNamespace(): bigint {
       anchorLmid = addon.anchorNamespace(anchor);
     } catch (e) {
       const text = String((e as { dlerror?: string }).dlerror ?? (e as Error).message);
-      if (/static TLS|no more namespaces/.test(text)) {
+      if (isNamespaceExhaustion(text)) {
         throw new DlswapError('ERR_DLSWAP_NAMESPACE_EXHAUSTED', `cannot create dlswap's namespace: ${text}. Raise the budget with ${TUNABLES_FIX}.`);
       }
       throw new DlswapError('ERR_DLSWAP_LOAD_FAILED', `cannot create dlswap's namespace from ${anchor}: ${text}. Rebuild dlswap (npm rebuild dlswap).`);
@@ -447,14 +450,6 @@ export function noteExhausted(): void {
   exhaustedAt = addon.freshNamespaceCount() + (anchorLmid !== null ? 1 : 0);
 }
 
-export function rtldTunables(env = process.env.GLIBC_TUNABLES ?? ''): { nns: number; optionalStaticTls: number } {
-  const get = (key: string, dflt: number) => {
-    const m = new RegExp(`(?:^|:)glibc\\.rtld\\.${key}=([^:]+)`).exec(env);
-    const v = m ? Number(m[1]) : NaN;
-    return Number.isFinite(v) ? v : dflt;
-  };
-  return { nns: get('nns', 4), optionalStaticTls: get('optional_static_tls', 512) };
-}
 
 export function namespaceBudget(): NamespaceBudget {
   return {
