@@ -247,10 +247,8 @@ export class LibraryWatcher extends EventEmitter {
         bytes = await fs.promises.readFile(this.path);
       } catch (e) {
         if (this.#closed) return;
-        if (missing(e)) {
-          this.#vanished();
-          return;
-        }
+        // Removed between the stat and the read: #settle decides whether it is gone or coming back.
+        if (missing(e)) continue;
         this.#lastSig = settled.sig;
         this.#skip({ reason: 'unreadable', message: `cannot read ${this.path}: ${(e as Error).message}`, size: settled.size, mtimeMs: settled.mtimeMs });
         return;
@@ -259,11 +257,7 @@ export class LibraryWatcher extends EventEmitter {
       // Bytes read while the file was still being written would be judged on a mix of two builds.
       const after = await this.#stat();
       if (this.#closed) return;
-      if (after === 'missing') {
-        this.#vanished();
-        return;
-      }
-      if (after.sig !== settled.sig) continue;
+      if (after === 'missing' || after.sig !== settled.sig) continue;
 
       this.#lastSig = settled.sig;
       this.#judge(bytes, settled, first);
@@ -271,10 +265,17 @@ export class LibraryWatcher extends EventEmitter {
     }
   }
 
-  /** Waits until the file's state holds still for stableMs. null: closed or gone (already reported). */
+  /**
+   * Waits until the file's state holds still for stableMs. null: closed or gone (already reported).
+   *
+   * Two states are a build in progress, not a verdict. A missing file is the gap between a linker's
+   * unlink and its create (or an editor's remove-then-recreate): it counts as vanished only when it
+   * is still missing a whole debounce window later. An empty file is a linker's freshly created
+   * output that it has not written yet: it counts as settled only after settleTimeoutMs.
+   */
   async #settle(): Promise<FileState | null> {
     const start = performance.now();
-    let prev = await this.#stat();
+    let prev = await this.#present();
     let since = performance.now();
     for (;;) {
       if (this.#closed) return null;
@@ -283,9 +284,10 @@ export class LibraryWatcher extends EventEmitter {
         return null;
       }
       this.#vanishedReported = false;
-      if (performance.now() - since >= this.#stableMs) return prev;
+      const quiet = performance.now() - since;
+      if (quiet >= this.#stableMs && (prev.size > 0 || performance.now() - start > this.#settleTimeoutMs)) return prev;
       if (!(await this.#sleep(this.#pollMs))) return null;
-      const cur = await this.#stat();
+      const cur = await this.#present();
       if (cur === 'missing' || cur.sig !== prev.sig) {
         since = performance.now();
         if (since - start > this.#settleTimeoutMs) {
@@ -399,6 +401,14 @@ export class LibraryWatcher extends EventEmitter {
         throw e;
       });
     }
+  }
+
+  /** The file's state, or 'missing' once it has stayed missing for a debounce window. */
+  async #present(): Promise<FileState | 'missing'> {
+    const st = await this.#stat();
+    if (st !== 'missing' || this.#closed) return st;
+    if (!(await this.#sleep(this.#debounceMs))) return 'missing';
+    return this.#stat();
   }
 
   async #stat(): Promise<FileState | 'missing'> {

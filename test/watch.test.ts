@@ -247,6 +247,36 @@ describe('LibraryWatcher', () => {
     expect(change.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('a remove-then-recreate within the debounce window is one change, even while a build is being examined', async () => {
+    // A long stableMs keeps the examination of the first build running while the file is removed
+    // and recreated: a stat in that gap once reported the file as vanished.
+    const { w, events } = watch({ debounceMs: 150, stableMs: 600 });
+    await w.idle();
+    fs.writeFileSync(path.join(dir, 'next'), V2);
+    fs.renameSync(path.join(dir, 'next'), lib);
+    await sleep(400);
+    fs.unlinkSync(lib);
+    await sleep(60);
+    fs.writeFileSync(lib, V2, { flag: 'wx' });
+    await sleep(200);
+    await w.idle();
+    expect(events.map(([k, e]) => `${k}:${'reason' in e ? e.reason : ''}`)).toEqual(['change:']);
+  });
+
+  it('an empty file is a build not yet written: no skip, the written build is one change', async () => {
+    const { w, events } = watch();
+    await w.idle();
+    // A linker's create: the output exists, empty, for as long as the link runs.
+    fs.unlinkSync(lib);
+    const fd = fs.openSync(lib, 'wx');
+    await sleep(250);
+    fs.writeSync(fd, V2);
+    fs.closeSync(fd);
+    await sleep(150);
+    await w.idle();
+    expect(events.map(([k, e]) => `${k}:${'reason' in e ? e.reason : ''}`)).toEqual(['change:']);
+  });
+
   it('a change to an identical state (a touch with the same bytes) is unchanged, other files in the directory are ignored', async () => {
     const { w, events } = watch();
     await sleep(100);
