@@ -57,6 +57,15 @@ export interface LibraryInfo {
   originDependencies: string[];
 }
 
+/** A thread that keeps an image mapped (see docs/isolation.md, "Threads and unloading"). */
+export interface HoldingThread {
+  tid: number;
+  /** The thread's name (/proc comm). */
+  name: string;
+  /** 'started by libx.so' (a thread the library started through dlswap's namespace runtime) or 'running its code'. */
+  why: string;
+}
+
 export interface CloseResult {
   /** True when the image is gone from the process (no RTLD_NOLOAD hit, no mapping left). */
   unloaded: boolean;
@@ -64,20 +73,36 @@ export interface CloseResult {
   reason?: string;
   /** fresh-namespace only: whether glibc freed the namespace itself. */
   namespaceFreed?: boolean;
+  /**
+   * Set when threads kept the image mapped: dlclose was not called, because unmapping code a thread
+   * runs or will return to crashes the process. dlswap looks again, with backoff, and closes the
+   * image once they are gone.
+   */
+  threads?: HoldingThread[];
+  /** With `threads`: settles with the final result once the image was closed after they exited. */
+  unmapped?: Promise<CloseResult>;
+}
+
+let runtimeConfigured = false;
+/** Tells the addon where the namespace runtime is (beside it); before the first namespace is made. */
+function configureRuntime(): void {
+  if (runtimeConfigured) return;
+  addon.configureRuntime(path.join(addonDir(), 'libdlswap_runtime.so'));
+  runtimeConfigured = true;
 }
 
 let anchorLmid: bigint | null = null;
 function anchorNamespace(): bigint {
   if (anchorLmid === null) {
-    const anchor = path.join(addonDir(), 'libdlswap_anchor.so');
+    configureRuntime();
     try {
-      anchorLmid = addon.anchorNamespace(anchor);
+      anchorLmid = addon.anchorNamespace();
     } catch (e) {
       const text = String((e as { dlerror?: string }).dlerror ?? (e as Error).message);
       if (isNamespaceExhaustion(text)) {
         throw new DlswapError('ERR_DLSWAP_NAMESPACE_EXHAUSTED', `cannot create dlswap's namespace: ${text}. Raise the budget with ${TUNABLES_FIX}.`);
       }
-      throw new DlswapError('ERR_DLSWAP_LOAD_FAILED', `cannot create dlswap's namespace from ${anchor}: ${text}. Rebuild dlswap (npm rebuild dlswap).`);
+      throw new DlswapError('ERR_DLSWAP_LOAD_FAILED', `cannot create dlswap's namespace: ${text}. Rebuild dlswap (npm rebuild dlswap).`);
     }
   }
   return anchorLmid;
@@ -220,6 +245,7 @@ export function open(file: string, options: OpenOptions = {}): Library {
   // the source's directory first, into the same namespace, so that the soname match finds them.
   const deps: NativeLibrary[] = [];
   const originDependencies: string[] = [];
+  if (mode === 'fresh-namespace') configureRuntime();
   let lmid: bigint = mode === 'namespace' ? anchorNamespace() : -1n;
   const code = isolationCode(mode);
   try {
@@ -413,10 +439,33 @@ export class Library {
 
   async #close(): Promise<CloseResult> {
     await this.whenIdle();
-    return this.closeNow();
+    const threads = this.#holders();
+    if (threads.length === 0) return this.closeNow();
+    const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
+    return { unloaded: false, reason: holdersReason(threads), threads, unmapped };
   }
 
-  /** @internal synchronous close for callers that already know nothing is in flight. */
+  /** Threads that closing now could pull code from under: this image's and its $ORIGIN dependencies'. */
+  #holders(): HoldingThread[] {
+    const copy = path.basename(this.info.mappedPath);
+    const mine = path.basename(this.info.path);
+    const all = [this.native, ...this.#deps].flatMap((n) => n.holders());
+    const seen = new Set<number>();
+    return all
+      .filter((t) => !seen.has(t.tid) && seen.add(t.tid))
+      .map((t) => ({ ...t, why: t.why.split(copy).join(mine) }));
+  }
+
+  // Polls rather than waits on the threads: most holders are threads found running the code, which
+  // nothing announces the end of. Unref'd, so a library pinned for good does not keep node alive.
+  #closeWhenReleased(resolve: (r: CloseResult) => void, delayMs: number): void {
+    setTimeout(() => {
+      if (this.#holders().length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
+      else resolve(this.closeNow());
+    }, delayMs).unref();
+  }
+
+  /** @internal synchronous close for callers that already know nothing is in flight or holding it. */
   closeNow(): CloseResult {
     const lmid = BigInt(this.info.lmid);
     const r = this.native.close();
@@ -428,6 +477,12 @@ export class Library {
     if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = !addon.namespaceAlive(lmid);
     return result;
   }
+}
+
+function holdersReason(threads: HoldingThread[]): string {
+  const list = threads.slice(0, 5).map((t) => `tid ${t.tid} '${t.name}' (${t.why})`).join(', ');
+  const more = threads.length > 5 ? `, and ${threads.length - 5} more` : '';
+  return `${threads.length} thread${threads.length === 1 ? ' is' : 's are'} still running or waiting in its code: ${list}${more}. It stays mapped and is closed once they have exited; stop them before closing (a plugin does it in dlswap_fini).`;
 }
 
 /** What is left of glibc's namespace budget, as far as this process can tell. */

@@ -36,6 +36,8 @@ export interface NativeLibrary {
   flush(): number;
   close(): NativeCloseResult;
   stats(): { calls: number; errors: number; inFlight: number; closed: boolean };
+  /** Threads that closing the image now could pull code from under (see library_handle.h). */
+  holders(): { tid: number; name: string; why: string }[];
   errno(): number;
 }
 
@@ -49,8 +51,12 @@ export interface NativeLibraryCtor {
 
 export interface Addon {
   NativeLibrary: NativeLibraryCtor;
-  /** dlmopen(LM_ID_NEWLM) of the anchor library; returns its lmid. Idempotent. */
-  anchorNamespace(anchorPath: string): bigint;
+  /** Where libdlswap_runtime.so is: the first object of every namespace dlswap makes. */
+  configureRuntime(runtimePath: string): void;
+  /** Creates the long-lived anchor namespace (runtime first) once; returns its lmid. */
+  anchorNamespace(): bigint;
+  /** What the runtime of namespace `lmid` tracks: live keys and threads created through it. */
+  runtimeStats(lmid: bigint): { keys: number; threads: number };
   /** RTLD_NOLOAD probe: is an object with this path loaded in namespace `lmid` (-1n: base)? */
   isLoaded(file: string, lmid: bigint): boolean;
   /** Live namespaces created by fresh-namespace opens (the anchor's not counted). */
@@ -74,7 +80,7 @@ function load(): Addon {
 
 export const addon: Addon = load();
 
-/** Directory of the loaded addon binary: the anchor library is built beside it. */
+/** Directory of the loaded addon binary: the namespace runtime is built beside it. */
 export function addonDir(): string {
   if (process.env.DLSWAP_ADDON_DIR) return path.resolve(process.env.DLSWAP_ADDON_DIR);
   return path.dirname((nodeGypBuild as unknown as { resolve(dir: string): string }).resolve(packageRoot));

@@ -46,6 +46,9 @@ void Execute(napi_env, void *data) {
   // Worker thread: no napi_* calls here.
   AsyncCall &call = *static_cast<AsyncCall *>(data);
   LibraryHandle &lib = *call.lib;
+  // A pool thread is node's: the namespace's libc has no per-thread state for it until told (one
+  // thread-local compare after the first call).
+  EnsureThreadReady(lib.ns);
   // errno is per thread: this thread's, in the library's own libc.
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
   if (call.cif) {

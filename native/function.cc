@@ -193,6 +193,9 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "makeFunction: at most 64 parameters, with one name and type each");
   }
 
+  // Sync calls run on this JS thread: give it the namespace libc's per-thread state now, not on
+  // the fast path (a worker_thread's JS thread is not the one that created the namespace).
+  EnsureThreadReady(lib->ns);
   auto rec = std::make_unique<FunctionRecord>();
   rec->lib = lib;
   rec->address = address;
@@ -259,6 +262,7 @@ Napi::Value RebindFunctionJs(const Napi::CallbackInfo &info) {
   LibraryRef lib = NativeLibrary::From(env, info[1]);
   if (lib->closed) throw CodedError(env, "ERR_DLSWAP_CLOSED", "cannot rebind to a closed library");
   const void *address = AddressFromJs(env, info[2]);
+  EnsureThreadReady(lib->ns);
   rec->lib = std::move(lib);
   rec->address = address;
   rec->errno_ptr = ErrnoPointer(rec);

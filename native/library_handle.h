@@ -4,10 +4,15 @@
 // taken from JS. dlclose is only allowed once the count is zero; sync calls run on the JS thread and
 // check `closed` first, so they cannot race a close (which also runs on the JS thread).
 #pragma once
+#include <link.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "namespace_runtime.h"
 
 namespace dlswap {
 
@@ -18,6 +23,8 @@ struct LibraryHandle {
   Isolation isolation = Isolation::Local;
   long lmid = 0;                // link-map namespace (0 = base)
   std::string mapped_path;      // l_name of the link map: the path the loader actually mapped
+  const struct link_map *map = nullptr;
+  NamespaceRecord *ns = nullptr;  // the namespace dlswap made for it (null in local and deepbind)
 
   // Resolved in the library's own namespace: its libc's errno, free and fflush. In the namespace
   // modes these are a different libc from node's; using node's would read the wrong errno, corrupt
@@ -37,12 +44,20 @@ struct LibraryHandle {
 
   int ReadErrno() const { return errno_location ? *errno_location() : 0; }
 
+  // Threads that closing the image now could pull code from under: threads the image (or a
+  // dependency that would go with it) started and that are alive, and threads found with a live
+  // frame in that code. Empty when closing is safe as far as dlswap can see.
+  std::vector<ThreadNote> Holders() const;
+
   // Flushes the image's stdio (its own libc's in the namespace modes: buffered output there is lost
-  // at dlclose otherwise) and dlcloses. Returns dlclose's result; `error` gets dlerror's text.
+  // at dlclose otherwise) and dlcloses, with the namespace's key destructors withheld meanwhile.
+  // Returns dlclose's result; `error` gets dlerror's text. Returns -1 without closing if a key
+  // destructor of the namespace kept running in its code.
   int Close(std::string *error);
 
   // A handle nobody closed explicitly (its Library and every function made from it were collected)
-  // is closed here so that it does not stay mapped for the life of the process.
+  // is closed here so that it does not stay mapped for the life of the process, unless threads
+  // still hold it (then it stays mapped: leaked, never pulled from under them).
   ~LibraryHandle();
 };
 

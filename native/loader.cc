@@ -8,29 +8,83 @@
 #include <cstring>
 #include <string>
 
+#include <algorithm>
+
 #include "addon_data.h"
 #include "errors.h"
+#include "image_closure.h"
 #include "module.h"
 #include "namespace_pool.h"
 #include "native_library.h"
+#include "thread_scan.h"
 
 namespace dlswap {
 
 int LibraryHandle::Close(std::string *error) {
   if (!handle) return 0;
   if (fflush_fn) fflush_fn(nullptr);
+  if (ns && !SuspendKeyDestructors(ns, 1000)) {
+    ResumeKeyDestructors(ns);
+    if (error) *error = "a pthread key destructor of the library is still running in its code";
+    return -1;
+  }
   dlerror();
   int rc = dlclose(handle);
   if (rc != 0 && error) {
     const char *e = dlerror();
     *error = e ? e : "dlclose failed";
   }
+  if (ns) ResumeKeyDestructors(ns);
+  NoteImageClosed(map);
   handle = nullptr;
   closed = true;
+  if (ns) ReleaseNamespace(ns);
+  ReleaseExitedThreadPins();
   return rc;
 }
 
-LibraryHandle::~LibraryHandle() { Close(nullptr); }
+LibraryHandle::~LibraryHandle() {
+  if (handle && !Holders().empty()) return;
+  Close(nullptr);
+}
+
+// The address of a function of the addon itself: its object never unloads, nor what it needs.
+static void AddonMarker() {}
+
+std::vector<ThreadNote> LibraryHandle::Holders() const {
+  if (!handle || !map) return {};
+  ObjectList scan;
+  std::vector<AddressRange> ranges;
+  WithLinkMapsLocked([&] {
+    const ObjectList objects = NamespaceObjects(map);
+    ObjectList keepers = ThreadPinnedObjects();
+    for (const struct link_map *m : OpenImages()) keepers.push_back(m);
+    if (ns && ns->runtime) {
+      struct link_map *rt = nullptr;
+      if (dlinfo(ns->runtime, RTLD_DI_LINKMAP, &rt) == 0) keepers.push_back(rt);
+    } else if (!ns) {
+      keepers.push_back(objects.front());  // the program: node and what it links
+      Dl_info info;
+      void *self = nullptr;
+      if (dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP)) {
+        keepers.push_back(static_cast<const struct link_map *>(self));
+      }
+    }
+    ObjectList same_namespace;
+    for (const struct link_map *k : keepers) {
+      if (std::find(objects.begin(), objects.end(), k) != objects.end()) same_namespace.push_back(k);
+    }
+    scan = UnmappableWith(map, same_namespace);
+    ranges = ExecutableRanges(scan);
+  });
+  std::vector<ThreadNote> notes = RuntimeThreadsIn(scan);
+  for (pid_t tid : ScanThreads(ranges).executing) {
+    if (std::none_of(notes.begin(), notes.end(), [&](const ThreadNote &n) { return n.tid == tid; })) {
+      notes.push_back({tid, ThreadName(tid), "running its code"});
+    }
+  }
+  return notes;
+}
 
 static std::string TakeDlerror(const char *fallback) {
   const char *e = dlerror();
@@ -61,6 +115,7 @@ Napi::Function NativeLibrary::Define(Napi::Env env) {
                          InstanceMethod("free", &NativeLibrary::Free),
                          InstanceMethod("flush", &NativeLibrary::Flush),
                          InstanceMethod("close", &NativeLibrary::Close),
+                         InstanceMethod("holders", &NativeLibrary::Holders),
                          InstanceMethod("stats", &NativeLibrary::Stats),
                          InstanceMethod("errno", &NativeLibrary::Errno),
                      });
@@ -84,12 +139,27 @@ NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<
   if (mode < 0 || mode > 3) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "unknown isolation code");
   auto iso = static_cast<Isolation>(mode);
 
-  const AnchorNamespace *anchor = nullptr;
+  NamespaceRecord *ns = nullptr;
   if (iso == Isolation::Namespace) {
-    anchor = Anchor();
-    if (!anchor || anchor->lmid != target) {
+    ns = Anchor();
+    if (!ns || ns->lmid != target) {
       throw CodedError(env, "ERR_DLSWAP_INTERNAL", "namespace mode needs the anchor namespace first");
     }
+  } else if (iso == Isolation::FreshNamespace) {
+    std::string why;
+    ns = target < 0 ? CreateNamespace(why) : FindNamespace(target);
+    if (!ns) {
+      if (why.empty()) why = "dlswap made no namespace with lmid " + std::to_string(target);
+      Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", why);
+      err.Set("dlerror", Napi::String::New(env, why));
+      throw err;
+    }
+  }
+  ReleaseExitedThreadPins();
+  if (ns) {
+    RetainNamespace(ns);
+    // The library's constructors run on this thread, in the namespace's libc.
+    EnsureThreadReady(ns);
   }
 
   dlerror();
@@ -102,14 +172,13 @@ NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<
       h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
       break;
     case Isolation::Namespace:
-      h = dlmopen(target, file.c_str(), RTLD_NOW | RTLD_LOCAL);
-      break;
     case Isolation::FreshNamespace:
-      h = dlmopen(target < 0 ? LM_ID_NEWLM : target, file.c_str(), RTLD_NOW | RTLD_LOCAL);
+      h = dlmopen(ns->lmid, file.c_str(), RTLD_NOW | RTLD_LOCAL);
       break;
   }
   if (!h) {
     std::string why = TakeDlerror("the dynamic loader gave no reason");
+    if (ns) ReleaseNamespace(ns);
     Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", why);
     err.Set("dlerror", Napi::String::New(env, why));
     throw err;
@@ -118,14 +187,19 @@ NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<
   auto ref = std::make_shared<LibraryHandle>();
   ref->handle = h;
   ref->isolation = iso;
+  ref->ns = ns;
   Lmid_t lmid = 0;
   if (dlinfo(h, RTLD_DI_LMID, &lmid) == 0) ref->lmid = lmid;
   struct link_map *lm = nullptr;
-  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name) ref->mapped_path = lm->l_name;
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
+    ref->map = lm;
+    if (lm->l_name) ref->mapped_path = lm->l_name;
+  }
   dlerror();
+  NoteImageOpened(ref->map);
 
-  // The image's own libc, found through its dependency scope. In the namespace mode, a library that
-  // does not link libc itself still shares the anchor's.
+  // The image's own libc, found through its dependency scope. In the namespace modes, a library that
+  // does not link libc itself still shares the runtime's.
   // In `local` the library's own malloc binds through the global scope first, so an allocator that
   // node was started with (LD_PRELOAD jemalloc, ASan) is the one that allocated: free through the
   // same scope. The other modes bind the library to its own dependencies first.
@@ -133,16 +207,12 @@ NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<
   ref->errno_location = Resolve<int *(*)()>(scope, "__errno_location");
   ref->free_fn = Resolve<void (*)(void *)>(scope, "free");
   ref->fflush_fn = Resolve<int (*)(void *)>(scope, "fflush");
-  if (anchor) {
-    if (!ref->errno_location) ref->errno_location = anchor->errno_location;
-    if (!ref->free_fn) ref->free_fn = anchor->free_fn;
-    if (!ref->fflush_fn) ref->fflush_fn = reinterpret_cast<int (*)(void *)>(dlsym(anchor->handle, "fflush"));
+  if (ns) {
+    if (!ref->errno_location) ref->errno_location = ns->errno_location;
+    if (!ref->free_fn) ref->free_fn = ns->free_fn;
+    if (!ref->fflush_fn) ref->fflush_fn = Resolve<int (*)(void *)>(ns->runtime, "fflush");
+    GiveNamespaceStableEnviron(ns->runtime);
   }
-  if (iso == Isolation::Namespace || iso == Isolation::FreshNamespace) {
-    GiveNamespaceStableEnviron(h);
-    if (anchor) GiveNamespaceStableEnviron(anchor->handle);
-  }
-  if (iso == Isolation::FreshNamespace) TrackFreshNamespace(ref->lmid);
   ref_ = std::move(ref);
 }
 
@@ -212,6 +282,20 @@ Napi::Value NativeLibrary::Close(const Napi::CallbackInfo &info) {
   return o;
 }
 
+Napi::Value NativeLibrary::Holders(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const ThreadNote &n : ref_->Holders()) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tid", Napi::Number::New(env, n.tid));
+    o.Set("name", Napi::String::New(env, n.name));
+    o.Set("why", Napi::String::New(env, n.why));
+    out.Set(i++, o);
+  }
+  return out;
+}
+
 Napi::Value NativeLibrary::Stats(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -226,17 +310,34 @@ Napi::Value NativeLibrary::Errno(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), ref_->last_errno);
 }
 
+static Napi::Value ConfigureRuntimeJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "runtime path must be a string");
+  SetRuntimePath(info[0].As<Napi::String>().Utf8Value());
+  return env.Undefined();
+}
+
 static Napi::Value AnchorNamespaceJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "anchor path must be a string");
   std::string error;
-  const AnchorNamespace *a = EnsureAnchor(info[0].As<Napi::String>().Utf8Value(), error);
+  const NamespaceRecord *a = EnsureAnchor(error);
   if (!a) {
     Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", "cannot create dlswap's namespace: " + error);
     err.Set("dlerror", Napi::String::New(env, error));
     throw err;
   }
   return Napi::BigInt::New(env, static_cast<int64_t>(a->lmid));
+}
+
+// What the runtime of a namespace dlswap made is tracking: keys created through it, threads
+// started through it and alive. Zeros for a namespace dlswap did not make.
+static Napi::Value RuntimeStatsJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  NamespaceRecord *ns = FindNamespace(LmidFromJs(env, info[0]));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keys", Napi::Number::New(env, ns ? LiveNamespaceKeys(ns) : 0));
+  o.Set("threads", Napi::Number::New(env, ns ? LiveRuntimeThreads(ns) : 0));
+  return o;
 }
 
 static Napi::Value IsLoadedJs(const Napi::CallbackInfo &info) {
@@ -272,7 +373,9 @@ void InitLoader(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = NativeLibrary::Define(env);
   Data(env).native_library_ctor = Napi::Persistent(ctor);
   exports.Set("NativeLibrary", ctor);
+  exports.Set("configureRuntime", Napi::Function::New(env, ConfigureRuntimeJs, "configureRuntime"));
   exports.Set("anchorNamespace", Napi::Function::New(env, AnchorNamespaceJs, "anchorNamespace"));
+  exports.Set("runtimeStats", Napi::Function::New(env, RuntimeStatsJs, "runtimeStats"));
   exports.Set("isLoaded", Napi::Function::New(env, IsLoadedJs, "isLoaded"));
   exports.Set("freshNamespaceCount", Napi::Function::New(env, FreshNamespaceCountJs, "freshNamespaceCount"));
   exports.Set("namespaceAlive", Napi::Function::New(env, NamespaceAliveJs, "namespaceAlive"));

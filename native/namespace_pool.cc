@@ -8,13 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "namespace_runtime.h"
+
 extern char **environ;
 
 namespace dlswap {
 
-static std::mutex g_mutex;
-static AnchorNamespace g_anchor;
-static std::set<Lmid_t> g_fresh;
+namespace {
+
+std::mutex g_mutex;
+std::string g_runtime_path;
+NamespaceRecord *g_anchor = nullptr;
+// Every fresh namespace ever made (see NamespaceRecord: records are never freed).
+std::vector<NamespaceRecord *> g_fresh;
+
+// Per thread: the namespace whose libc this thread was made ready for, per lmid. A pointer, not a
+// flag, because glibc reuses the lmid of a freed namespace for the next one.
+thread_local const NamespaceRecord *tl_ready[kMaxNamespaces];
 
 // Every snapshot ever handed out stays alive: a namespace thread may be reading it. They are only
 // made when the environment changed, so the total is bounded by the number of env changes.
@@ -23,9 +33,9 @@ struct EnvSnapshot {
   std::vector<std::string> strings;
   std::vector<char *> pointers;  // NULL-terminated, into `strings`
 };
-static std::vector<EnvSnapshot *> g_env_snapshots;
+std::vector<EnvSnapshot *> g_env_snapshots;
 
-static char **CurrentEnvSnapshot() {
+char **CurrentEnvSnapshot() {
   std::string flat;
   for (char **e = environ; e && *e; ++e) {
     flat.append(*e);
@@ -41,52 +51,128 @@ static char **CurrentEnvSnapshot() {
   return snap->pointers.data();
 }
 
+template <typename Fn>
+Fn Resolve(void *handle, const char *name) {
+  dlerror();
+  void *p = dlsym(handle, name);
+  dlerror();
+  return reinterpret_cast<Fn>(p);
+}
+
+// dlmopen(LM_ID_NEWLM) of the runtime, attached to a new record. Called with g_mutex held. On
+// failure nothing is left open.
+NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
+  if (g_runtime_path.empty()) {
+    error = "dlswap's namespace runtime was not configured (internal error)";
+    return nullptr;
+  }
+  dlerror();
+  void *h = dlmopen(LM_ID_NEWLM, g_runtime_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    error = e ? e : "dlmopen of the namespace runtime failed";
+    return nullptr;
+  }
+  auto *ns = new NamespaceRecord();
+  ns->shared = shared;
+  ns->runtime = h;
+  if (dlinfo(h, RTLD_DI_LMID, &ns->lmid) != 0 || ns->lmid <= 0 || ns->lmid >= kMaxNamespaces) {
+    error = "cannot tell which namespace the runtime was loaded into";
+    dlclose(h);
+    delete ns;
+    return nullptr;
+  }
+  auto attach = Resolve<int (*)(const dlswap_runtime_host *)>(h, "dlswap_runtime_attach");
+  ns->thread_init = Resolve<void (*)()>(h, "dlswap_runtime_thread_init");
+  ns->free_fn = Resolve<void (*)(void *)>(h, "dlswap_runtime_free");
+  ns->fflush_all = Resolve<int (*)()>(h, "dlswap_runtime_fflush_all");
+  ns->errno_location = Resolve<int *(*)()>(h, "dlswap_runtime_errno");
+  FillRuntimeHost(&ns->host, ns);
+  if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || attach(&ns->host) != 0) {
+    error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";
+    dlclose(h);
+    delete ns;
+    return nullptr;
+  }
+  // glibc initialised the new libc's per-thread state on this thread while it loaded it.
+  tl_ready[ns->lmid] = ns;
+  GiveNamespaceStableEnviron(h);
+  return ns;
+}
+
+}  // namespace
+
+void SetRuntimePath(const std::string &path) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_runtime_path = path;
+}
+
+NamespaceRecord *EnsureAnchor(std::string &error) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  // The anchor namespace is never closed: it is where every generation of 'namespace' mode lives,
+  // and a namespace that ever loaded libstdc++ could not be freed anyway.
+  if (!g_anchor) g_anchor = OpenNamespace(true, error);
+  return g_anchor;
+}
+
+NamespaceRecord *Anchor() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_anchor;
+}
+
+NamespaceRecord *CreateNamespace(std::string &error) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  NamespaceRecord *ns = OpenNamespace(false, error);
+  if (ns) g_fresh.push_back(ns);
+  return ns;
+}
+
+NamespaceRecord *FindNamespace(Lmid_t lmid) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_anchor && g_anchor->lmid == lmid) return g_anchor;
+  for (NamespaceRecord *ns : g_fresh) {
+    if (ns->lmid == lmid && ns->runtime) return ns;
+  }
+  return nullptr;
+}
+
+void RetainNamespace(NamespaceRecord *ns) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  ns->users++;
+}
+
+void ReleaseNamespace(NamespaceRecord *ns) {
+  void *runtime = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (--ns->users > 0 || ns->shared) return;
+    runtime = ns->runtime;
+    ns->runtime = nullptr;
+  }
+  // Objects that still use it (a dependency pinned by its threads) hold references of their own:
+  // glibc records every binding to the runtime as a dependency of the object that bound.
+  if (runtime) {
+    SuspendKeyDestructors(ns, 1000);
+    dlclose(runtime);
+    ResumeKeyDestructors(ns);
+  }
+}
+
+void EnsureThreadReady(NamespaceRecord *ns) {
+  if (ns == nullptr || tl_ready[ns->lmid] == ns) return;
+  ns->thread_init();
+  tl_ready[ns->lmid] = ns;
+}
+
 void GiveNamespaceStableEnviron(void *handle) {
   dlerror();
   auto **ns_environ = reinterpret_cast<char ***>(dlsym(handle, "__environ"));
   dlerror();
   // Not found, or the base libc's own variable (the library shares node's libc): nothing to fix.
   if (!ns_environ || ns_environ == &environ) return;
-  std::lock_guard<std::mutex> lock(g_mutex);
+  static std::mutex env_mutex;
+  std::lock_guard<std::mutex> lock(env_mutex);
   *ns_environ = CurrentEnvSnapshot();
-}
-
-const AnchorNamespace *EnsureAnchor(const std::string &anchor_path, std::string &error) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_anchor.handle) return &g_anchor;
-  dlerror();
-  void *h = dlmopen(LM_ID_NEWLM, anchor_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    const char *e = dlerror();
-    error = e ? e : "dlmopen of the anchor failed";
-    return nullptr;
-  }
-  Lmid_t lmid = -1;
-  if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0) {
-    const char *e = dlerror();
-    error = e ? e : "dlinfo(RTLD_DI_LMID) failed on the anchor";
-    dlclose(h);
-    return nullptr;
-  }
-  AnchorNamespace a;
-  a.handle = h;
-  a.lmid = lmid;
-  a.free_fn = reinterpret_cast<void (*)(void *)>(dlsym(h, "dlswap_anchor_free"));
-  a.fflush_all = reinterpret_cast<int (*)()>(dlsym(h, "dlswap_anchor_fflush_all"));
-  a.errno_location = reinterpret_cast<int *(*)()>(dlsym(h, "dlswap_anchor_errno"));
-  if (!a.free_fn || !a.fflush_all || !a.errno_location) {
-    error = "the anchor library " + anchor_path + " lacks dlswap_anchor_* symbols; rebuild dlswap";
-    dlclose(h);
-    return nullptr;
-  }
-  // The anchor is never closed: it pins libstdc++ and the namespace for the life of the process.
-  g_anchor = a;
-  return &g_anchor;
-}
-
-const AnchorNamespace *Anchor() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return g_anchor.handle ? &g_anchor : nullptr;
 }
 
 bool NamespaceAlive(Lmid_t lmid) {
@@ -104,18 +190,16 @@ bool NamespaceAlive(Lmid_t lmid) {
   return false;
 }
 
-void TrackFreshNamespace(Lmid_t lmid) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  g_fresh.insert(lmid);
-}
-
 int LiveFreshNamespaces() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  for (auto it = g_fresh.begin(); it != g_fresh.end();) {
-    if (NamespaceAlive(*it)) ++it;
-    else it = g_fresh.erase(it);
+  // A namespace whose images were all closed still counts while glibc has not freed it (one that
+  // loaded libstdc++ never is). lmids, not records: a freed lmid is reused by a later record.
+  std::set<Lmid_t> live;
+  for (NamespaceRecord *ns : g_fresh) {
+    if (NamespaceAlive(ns->lmid)) live.insert(ns->lmid);
   }
-  return static_cast<int>(g_fresh.size());
+  if (g_anchor) live.erase(g_anchor->lmid);
+  return static_cast<int>(live.size());
 }
 
 }  // namespace dlswap

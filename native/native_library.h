@@ -22,6 +22,7 @@ class NativeLibrary : public Napi::ObjectWrap<NativeLibrary> {
   Napi::Value Free(const Napi::CallbackInfo &info);
   Napi::Value Flush(const Napi::CallbackInfo &info);
   Napi::Value Close(const Napi::CallbackInfo &info);
+  Napi::Value Holders(const Napi::CallbackInfo &info);
   Napi::Value Stats(const Napi::CallbackInfo &info);
   Napi::Value Errno(const Napi::CallbackInfo &info);
 

@@ -1,0 +1,50 @@
+/*
+ * The contract between dlswap's addon (the host, in node's own namespace) and libdlswap_runtime.so
+ * (the guest: the first object of every link-map namespace dlswap creates).
+ *
+ * Why it exists: a namespace loads its own copy of libc, but some of libc's state is not really
+ * per copy. pthread key *values* live in the thread descriptor that every copy shares, while each
+ * copy hands out key *numbers* from its own table, so the two collide; threads must be created
+ * and retired by one libc, or each copy runs only its own thread-exit work. The runtime is first in
+ * the namespace's global scope, so its definitions of these functions are the ones every library
+ * in the namespace binds to, and it forwards them to the host, which uses node's libc.
+ *
+ * Plain C on both sides; the host fills the struct once, before any library is loaded into the
+ * namespace, and it stays valid for the life of the process.
+ */
+#ifndef DLSWAP_RUNTIME_ABI_H
+#define DLSWAP_RUNTIME_ABI_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLSWAP_RUNTIME_ABI 1u
+
+typedef struct dlswap_runtime_host {
+  uint32_t abi;
+  uint32_t struct_size;
+  /* The host's record of this namespace, passed back on every call that needs it. */
+  void *ns;
+  /* pthread keys, in node's libc. `destructor` may be NULL. */
+  int (*key_create)(void *ns, pthread_key_t *key, void (*destructor)(void *));
+  int (*key_delete)(void *ns, pthread_key_t key);
+  void *(*getspecific)(pthread_key_t key);
+  int (*setspecific)(pthread_key_t key, const void *value);
+  /* Threads, created by node's libc. `caller` is the return address in the code that asked. */
+  int (*thread_create)(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
+                       const void *caller);
+  int (*c11_thread_create)(void *ns, unsigned long *thread, int (*start)(void *), void *arg, const void *caller);
+  void (*thread_exit)(void *value) __attribute__((noreturn));
+  /* thread_local destructors, in node's libc: they run when the thread node's libc created exits. */
+  int (*thread_atexit)(void (*destructor)(void *), void *object, void *dso_symbol);
+} dlswap_runtime_host;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DLSWAP_RUNTIME_ABI_H */

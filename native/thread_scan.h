@@ -1,0 +1,26 @@
+// Finds threads that are executing in given code, without stopping them: a thread blocked in a
+// system call has its registers and its stack in /proc/self/task/<tid>/syscall, and a return
+// address into the code on its stack means a frame of that code is live. A thread running in user
+// space cannot be seen this way (its registers are not published); callers say so.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "image_closure.h"
+
+namespace dlswap {
+
+struct ScanResult {
+  std::vector<pid_t> executing;   // threads with the program counter or a live frame in `ranges`
+  std::vector<pid_t> unknown;     // threads running in user space: could not be looked at
+};
+
+// /proc's name of a thread of this process ("" once it has exited).
+std::string ThreadName(pid_t tid);
+
+// Every thread of the process but the calling one.
+ScanResult ScanThreads(const std::vector<AddressRange> &ranges);
+
+}  // namespace dlswap
