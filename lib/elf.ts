@@ -51,6 +51,11 @@ export interface ElfInfo {
   uniqueSymbols: string[];
   /** Symbols with R_*_COPY relocations (an executable's copies of library data, e.g. node's std::cerr). */
   copyRelocs: string[];
+  /**
+   * Symbols that constructor or destructor array entries are bound to by name (libuv's destructor is
+   * `uv_library_shutdown`): each such entry calls whichever definition the dynamic loader finds first.
+   */
+  initFiniSymbols: string[];
   /** Some table pointed outside the file (or over the size cap) and was skipped. */
   truncated: boolean;
 }

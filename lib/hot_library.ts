@@ -485,7 +485,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         if (!result.unloaded) report.pinnedReason = result.reason;
       }
       if (result.unloaded) this.emit('unloaded', { generation: gen.id });
-      else this.emit('pinned', { generation: gen.id, reason: result.reason });
+      else this.emit('pinned', { generation: gen.id, reason: result.reason, threads: result.threads });
+      // Held by threads: closed once they exit, and announced then.
+      void result.unmapped?.then((final) => {
+        gen.closeResult = final;
+        if (final.unloaded) this.emit('unloaded', { generation: gen.id, afterThreads: true });
+      });
     } catch (e) {
       this.#reportError(e);
     } finally {

@@ -21,6 +21,9 @@ export type HazardId =
   | 'copy-reloc-import'
   | 'node-export-collision'
   | 'node-import-interposition'
+  | 'init-fini-node-binding'
+  | 'pthread-key-destructors'
+  | 'starts-threads'
   | 'origin-rpath'
   | 'textrel'
   | 'execstack';
@@ -149,6 +152,22 @@ export function nodeExportCollisions(info: ElfInfo): string[] {
   // A symbol node copy-relocates is meant to resolve to node's copy: that is how copy relocations work.
   return info.exports.filter((s) => node.has(s) && !LINKER_SYMBOLS.has(s) && !copies.has(s));
 }
+
+/**
+ * Constructor and destructor entries of `info` bound by name to a symbol node exports. Under
+ * RTLD_LOCAL the lookup finds node's definition first, so the entry runs node's code: libuv's
+ * destructor is `uv_library_shutdown`, and closing libuv opened in 'local' destroyed node's own
+ * thread pool. The loader refuses 'local' when this is non-empty.
+ */
+export function nodeBoundInitFini(info: ElfInfo): string[] {
+  const node = nodeExports();
+  return info.initFiniSymbols.filter((s) => node.has(s) && !LINKER_SYMBOLS.has(s));
+}
+
+const KEY_CREATORS = /^(__)?pthread_key_create$|^tss_create$/;
+// Entry points that start a thread, directly or through the library's own thread pool.
+const THREAD_STARTERS =
+  /^(pthread_create|thrd_create|_ZNSt6thread15_M_start_thread.*|g_thread_(try_)?new|g_thread_pool_new|uv_thread_create(_ex)?|GOMP_parallel(_start)?|GOMP_teams.*)$/;
 
 function expandOrigin(list: string | null, origin: string): string[] {
   if (!list) return [];
@@ -319,8 +338,8 @@ let runtime: { paths: Set<string>; exports: Set<string> } | undefined;
 
 /**
  * node's own dependencies (libc, libstdc++, libm, libgcc_s, ld.so): what every mode can resolve
- * against besides the library's dependencies. The namespace modes get their own copies of the same
- * libraries (dlswap's anchor is a C++ library), so this stands for a namespace's global scope too.
+ * against besides the library's dependencies. dlswap's anchor namespace puts its own copies of the
+ * same libraries in its global scope, so this stands for that namespace's global scope too.
  */
 function runtimeScope(): { paths: Set<string>; exports: Set<string> } {
   if (!runtime) {
@@ -398,6 +417,8 @@ interface Facts {
   pins: string[];
   privateDeps: string[];
   staticTls: boolean;
+  /** Constructor/destructor entries bound to node's exports: 'local' is refused. */
+  initFiniNode: string[];
 }
 
 function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; facts: Facts } {
@@ -405,7 +426,7 @@ function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; fac
   const host = hostMachine();
   const facts: Facts = {
     loadable: true, blockers: [], copyImports: [], collisions: [], interposed: [], nodeOnly: [], unresolved: [], pins: [],
-    privateDeps: [], staticTls: false,
+    privateDeps: [], staticTls: false, initFiniNode: [],
   };
 
   const sameArch = info.class === host.class && info.machine === host.machine;
@@ -543,6 +564,39 @@ function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; fac
     });
   }
 
+  facts.initFiniNode = nodeBoundInitFini(info);
+  if (facts.initFiniNode.length) {
+    hazards.push({
+      id: 'init-fini-node-binding',
+      severity: 'error',
+      message: `has constructor or destructor entries bound by name to ${list(facts.initFiniNode)}, which node exports: under RTLD_LOCAL they would run node's function instead of the library's (libuv's destructor would shut node's thread pool down). dlswap refuses 'local' for it; use a namespace mode or deepbind.`,
+      symbols: facts.initFiniNode,
+      affects: ['local'],
+    });
+  }
+
+  const keys = info.imports.filter((s) => KEY_CREATORS.test(s));
+  if (keys.length) {
+    hazards.push({
+      id: 'pthread-key-destructors',
+      severity: 'warn',
+      message: `creates pthread keys (${list(keys)}): a key the library does not delete before it is unloaded keeps its destructor registered in node's libc, which calls it when a thread that set a value exits, in unmapped code. In the namespace modes dlswap's runtime withholds such destructors around every unload; in local and deepbind it cannot.`,
+      symbols: keys,
+      affects: ['local', 'deepbind'],
+    });
+  }
+
+  const starters = info.imports.filter((s) => THREAD_STARTERS.test(s));
+  if (starters.length) {
+    hazards.push({
+      id: 'starts-threads',
+      severity: 'warn',
+      message: `starts threads (${list(starters)}): close() and reloads keep the image mapped while a thread it started is alive or runs its code, and unmap it once they have exited; stop them before closing (a plugin does it in dlswap_fini). A pool that outlives the call that started it (libgomp) keeps its library mapped for good. The namespace modes see every thread the library starts; local and deepbind see only threads found blocked in its code.`,
+      symbols: starters,
+      affects: ['unload'],
+    });
+  }
+
   facts.interposed = scope.interposed;
   if (scope.interposed.length) {
     hazards.push({
@@ -608,6 +662,18 @@ function recommend(facts: Facts): Recommendation {
   const interposed = [...facts.collisions, ...facts.interposed];
   if (facts.nodeOnly.length) {
     const needs = `it needs ${list(facts.nodeOnly, 3)} from node itself, which a namespace cannot see`;
+    if (facts.initFiniNode.length) {
+      if (facts.copyImports.length === 0 && !preloadActive()) {
+        return {
+          isolation: 'deepbind',
+          reason: `${needs}, and its constructors or destructors are bound to ${list(facts.initFiniNode, 3)}, which under local would run node's; deepbind binds them to the library's own.`,
+        };
+      }
+      return {
+        isolation: null,
+        reason: `${needs}, local would run node's ${list(facts.initFiniNode, 3)} from its constructors or destructors, and deepbind is ruled out (${facts.copyImports.length ? `it imports ${list(facts.copyImports, 3)}` : 'LD_PRELOAD holds an allocator or sanitizer'}): no mode can serve it safely. Rebuild it with -Wl,-Bsymbolic.`,
+      };
+    }
     if (interposed.length === 0) {
       return { isolation: 'local', reason: `${needs}; node exports none of its other symbols, so local is safe.` };
     }
@@ -635,8 +701,9 @@ function recommend(facts: Facts): Recommendation {
       reason: `its private dependencies (${list(facts.privateDeps)}) would call for fresh-namespace, but ${why}, so each reload would use up a namespace for good. Use namespace and give the private dependency a different soname in each generation.`,
     };
   }
-  const alternatives =
-    interposed.length === 0
+  const alternatives = facts.initFiniNode.length
+    ? `under local its constructors or destructors would run node's ${list(facts.initFiniNode, 3)}`
+    : interposed.length === 0
       ? 'node exports none of its symbols today, so local would work too (and share node\'s heap)'
       : `under local node would interpose ${list(interposed, 3)}`;
   return {

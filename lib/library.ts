@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DlswapError } from './errors';
 import { readElf, type ElfInfo } from './elf';
-import { deepbindHazards } from './inspect';
+import { deepbindHazards, nodeBoundInitFini } from './inspect';
 import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
 import { addon, addonDir, type NativeLibrary } from './native';
 import { copyToPrivate, removeCopy } from './temp_area';
@@ -236,6 +236,19 @@ export function open(file: string, options: OpenOptions = {}): Library {
         new DlswapError(
           'ERR_DLSWAP_UNSAFE_MODE',
           `${file} imports ${hazards.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND it binds to libstdc++'s uninitialised copy and crashes. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
+        ),
+      );
+    }
+  }
+
+  if (mode === 'local' && !options.force) {
+    const bound = nodeBoundInitFini(elf);
+    if (bound.length > 0) {
+      fail(
+        copyPath,
+        new DlswapError(
+          'ERR_DLSWAP_UNSAFE_MODE',
+          `${file} has constructor or destructor entries bound by name to ${bound.join(', ')}, which node exports: in isolation 'local' they would run node's function instead of the library's (libuv's would shut node's thread pool down when the library is closed). Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
         ),
       );
     }

@@ -391,6 +391,8 @@ class Parser {
     uint64_t syment = 0;
     std::optional<uint64_t> rela, relasz, rel, relsz, jmprel, pltrelsz;
     uint64_t relaent = 0, relent = 0, pltrel = 0;
+    // The arrays of constructor and destructor pointers: (address, size in bytes).
+    std::optional<uint64_t> init_array, init_arraysz, fini_array, fini_arraysz, preinit_array, preinit_arraysz;
   };
 
   void ParseDynamic() {
@@ -436,6 +438,12 @@ class Parser {
         case DT_JMPREL: tags_.jmprel = val; break;
         case DT_PLTRELSZ: tags_.pltrelsz = val; break;
         case DT_PLTREL: tags_.pltrel = val; break;
+        case DT_INIT_ARRAY: tags_.init_array = val; break;
+        case DT_INIT_ARRAYSZ: tags_.init_arraysz = val; break;
+        case DT_FINI_ARRAY: tags_.fini_array = val; break;
+        case DT_FINI_ARRAYSZ: tags_.fini_arraysz = val; break;
+        case DT_PREINIT_ARRAY: tags_.preinit_array = val; break;
+        case DT_PREINIT_ARRAYSZ: tags_.preinit_arraysz = val; break;
         case DT_FLAGS: info_.flags = val; break;
         case DT_FLAGS_1: info_.flags1 = val; break;
         case DT_TEXTREL: info_.textrel = true; break;
@@ -615,10 +623,22 @@ class Parser {
     }
   }
 
+  // Whether a relocated address is an entry of the init, fini or preinit array.
+  bool InInitFiniArray(uint64_t addr) const {
+    auto in = [&](const std::optional<uint64_t> &at, const std::optional<uint64_t> &size) {
+      return at && size && addr >= *at && addr - *at < *size;
+    };
+    return in(tags_.init_array, tags_.init_arraysz) || in(tags_.fini_array, tags_.fini_arraysz) ||
+           in(tags_.preinit_array, tags_.preinit_arraysz);
+  }
+
+  // Copy relocations (an executable's copies of library data), and the constructor and destructor
+  // entries that are bound by symbol: such an entry calls whichever definition of the symbol the
+  // dynamic loader finds first, which in the base namespace may be node's.
   void ScanRelocations() {
     const uint32_t copy = CopyRelocType(info_.machine);
     if (copy == 0 || dynsym_.empty()) return;
-    std::unordered_set<std::string_view> seen;
+    std::unordered_set<std::string_view> seen, seen_init;
     std::vector<uint8_t> buf;
     auto scan = [&](const std::vector<uint8_t> &table, bool rela, uint64_t entsize) {
       const uint64_t want = rela ? sizeof(Rela) : sizeof(Rel);
@@ -631,9 +651,17 @@ class Parser {
       for (size_t i = 0; i < n; ++i) {
         const uint8_t *p = table.data() + i * want;
         const uint64_t r_info = rela ? ELF_FIELD(p, Rela, r_info) : ELF_FIELD(p, Rel, r_info);
-        if (E::RType(r_info) != copy) continue;
-        if (SymbolAt(E::RSym(r_info), s) && !s.name.empty() && seen.insert(s.name).second) {
-          info_.copy_relocs.emplace_back(s.name);
+        if (E::RType(r_info) == copy) {
+          if (SymbolAt(E::RSym(r_info), s) && !s.name.empty() && seen.insert(s.name).second) {
+            info_.copy_relocs.emplace_back(s.name);
+          }
+          continue;
+        }
+        if (E::RSym(r_info) == 0) continue;
+        const uint64_t r_offset = rela ? ELF_FIELD(p, Rela, r_offset) : ELF_FIELD(p, Rel, r_offset);
+        if (InInitFiniArray(r_offset) && SymbolAt(E::RSym(r_info), s) && !s.name.empty() &&
+            seen_init.insert(s.name).second) {
+          info_.init_fini_symbols.emplace_back(s.name);
         }
       }
     };
@@ -902,6 +930,7 @@ Napi::Value ReadElfJs(const Napi::CallbackInfo &cb) {
   o.Set("weakImports", ToArray(env, s.weak_imports));
   o.Set("uniqueSymbols", ToArray(env, s.unique_symbols));
   o.Set("copyRelocs", ToArray(env, s.copy_relocs));
+  o.Set("initFiniSymbols", ToArray(env, s.init_fini_symbols));
   o.Set("truncated", s.truncated);
   return o;
 }

@@ -44,6 +44,9 @@ struct ElfInfoStruct {
   std::vector<std::string> weak_imports;   // the STB_WEAK subset of imports: may stay unresolved
   std::vector<std::string> unique_symbols;
   std::vector<std::string> copy_relocs;
+  // Symbols that constructor/destructor array entries (DT_INIT_ARRAY, DT_FINI_ARRAY,
+  // DT_PREINIT_ARRAY) are relocated against: the entry calls whatever that symbol binds to.
+  std::vector<std::string> init_fini_symbols;
 
   bool truncated = false;       // a table pointed outside the file (or above the size cap) and was skipped
 };

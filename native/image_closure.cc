@@ -103,32 +103,39 @@ ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keeper
 }
 
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects) {
-  std::set<std::string> names;
-  for (const struct link_map *m : objects) {
-    if (m->l_name && m->l_name[0] == '/') names.insert(m->l_name);
-  }
-  std::vector<AddressRange> out;
+  struct Line {
+    uintptr_t start, end;
+    bool exec;
+    std::string file;  // what the kernel names: the real path, " (deleted)" for a removed copy
+  };
+  std::vector<Line> lines;
   std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    // start-end perms offset dev inode path
-    size_t slash = line.find('/');
-    if (slash == std::string::npos) continue;
-    std::string file = line.substr(slash);
-    const std::string deleted = " (deleted)";
-    if (file.size() > deleted.size() && file.compare(file.size() - deleted.size(), deleted.size(), deleted) == 0) {
-      file.resize(file.size() - deleted.size());
-    }
-    if (!names.count(file)) continue;
+  for (std::string line; std::getline(maps, line);) {
     std::istringstream in(line);
-    std::string range, perms;
-    in >> range >> perms;
-    if (perms.size() < 3 || perms[2] != 'x') continue;
-    size_t dash = range.find('-');
-    AddressRange r;
-    r.start = std::stoull(range.substr(0, dash), nullptr, 16);
-    r.end = std::stoull(range.substr(dash + 1), nullptr, 16);
-    out.push_back(r);
+    std::string range, perms, offset, dev, inode, file;
+    in >> range >> perms >> offset >> dev >> inode;
+    std::getline(in, file);
+    file.erase(0, file.find_first_not_of(' '));
+    const size_t dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    lines.push_back({std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16),
+                     perms.size() > 2 && perms[2] == 'x', file});
+  }
+  // An object is one contiguous run of mappings of one file around its dynamic section. Names are
+  // no use for finding it: l_name is the name it was opened by (a symlink, a soname), and two
+  // namespaces may map the same file.
+  std::vector<AddressRange> out;
+  for (const struct link_map *m : objects) {
+    const uintptr_t anchor = reinterpret_cast<uintptr_t>(m->l_ld);
+    size_t i = 0;
+    while (i < lines.size() && !(anchor >= lines[i].start && anchor < lines[i].end)) ++i;
+    if (i == lines.size() || lines[i].file.empty()) continue;
+    size_t first = i, last = i;
+    while (first > 0 && lines[first - 1].end == lines[first].start && lines[first - 1].file == lines[i].file) --first;
+    while (last + 1 < lines.size() && lines[last + 1].start == lines[last].end && lines[last + 1].file == lines[i].file) ++last;
+    for (size_t k = first; k <= last; ++k) {
+      if (lines[k].exec) out.push_back({lines[k].start, lines[k].end});
+    }
   }
   return out;
 }

@@ -333,7 +333,7 @@ static Napi::Value AnchorNamespaceJs(const Napi::CallbackInfo &info) {
 // started through it and alive. Zeros for a namespace dlswap did not make.
 static Napi::Value RuntimeStatsJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  NamespaceRecord *ns = FindNamespace(LmidFromJs(env, info[0]));
+  NamespaceRecord *ns = LastNamespace(LmidFromJs(env, info[0]));
   Napi::Object o = Napi::Object::New(env);
   o.Set("keys", Napi::Number::New(env, ns ? LiveNamespaceKeys(ns) : 0));
   o.Set("threads", Napi::Number::New(env, ns ? LiveRuntimeThreads(ns) : 0));

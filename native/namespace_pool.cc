@@ -111,7 +111,18 @@ NamespaceRecord *EnsureAnchor(std::string &error) {
   std::lock_guard<std::mutex> lock(g_mutex);
   // The anchor namespace is never closed: it is where every generation of 'namespace' mode lives,
   // and a namespace that ever loaded libstdc++ could not be freed anyway.
-  if (!g_anchor) g_anchor = OpenNamespace(true, error);
+  if (!g_anchor) {
+    g_anchor = OpenNamespace(true, error);
+    if (g_anchor) {
+      // The C++ runtime joins the anchor namespace's global scope, as it is in node's: libstdc++
+      // (with libm and libgcc_s) can never leave a namespace it entered, so it enters once, here,
+      // rather than with the first C++ generation; and a library that uses libm or libstdc++
+      // without declaring it finds them, as it does in node's namespace. Optional: without it,
+      // every library simply loads what it declares.
+      dlerror();
+      if (!dlmopen(g_anchor->lmid, "libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL)) dlerror();
+    }
+  }
   return g_anchor;
 }
 
@@ -132,6 +143,15 @@ NamespaceRecord *FindNamespace(Lmid_t lmid) {
   if (g_anchor && g_anchor->lmid == lmid) return g_anchor;
   for (NamespaceRecord *ns : g_fresh) {
     if (ns->lmid == lmid && ns->runtime) return ns;
+  }
+  return nullptr;
+}
+
+NamespaceRecord *LastNamespace(Lmid_t lmid) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_anchor && g_anchor->lmid == lmid) return g_anchor;
+  for (auto it = g_fresh.rbegin(); it != g_fresh.rend(); ++it) {
+    if ((*it)->lmid == lmid) return *it;
   }
   return nullptr;
 }

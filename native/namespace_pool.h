@@ -40,6 +40,8 @@ NamespaceRecord *Anchor();  // nullptr until EnsureAnchor succeeded
 NamespaceRecord *CreateNamespace(std::string &error);
 // The live namespace dlswap created with this lmid, or nullptr.
 NamespaceRecord *FindNamespace(Lmid_t lmid);
+// The most recent namespace dlswap created with this lmid, even if its images were all closed.
+NamespaceRecord *LastNamespace(Lmid_t lmid);
 
 // An image in `ns` was opened / closed. When the last image of a fresh namespace closes, its
 // runtime is closed too, so that glibc can free the namespace.

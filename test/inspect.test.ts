@@ -28,7 +28,8 @@ const preload = /libasan|libtsan|libhwasan|jemalloc|tcmalloc|mimalloc/.test(proc
 
 const HAZARD_IDS: HazardId[] = [
   'wrong-arch', 'not-shared-library', 'missing-dependency', 'unresolved-import', 'needs-node-symbols', 'gnu-unique', 'nodelete', 'thread-local-dtor', 'tls', 'copy-reloc-import',
-  'node-export-collision', 'node-import-interposition', 'origin-rpath', 'textrel', 'execstack',
+  'node-export-collision', 'node-import-interposition', 'origin-rpath', 'textrel', 'execstack', 'init-fini-node-binding',
+  'pthread-key-destructors', 'starts-threads',
 ];
 const SCOPES = ['local', 'deepbind', 'namespace', 'fresh-namespace', 'unload'];
 const REPORT_KEYS = [
@@ -260,6 +261,28 @@ describe.skipIf(!haveFixtures)('agreement with the loader', () => {
   });
 });
 
+describe('threads and keys', () => {
+  it('a library that creates keys with destructors and starts threads says so, and what each mode can see', () => {
+    const r = inspect(fixture('libruntime_probe.so'));
+    checkShape(r);
+    expect(hazard(r, 'pthread-key-destructors')).toMatchObject({ severity: 'warn', affects: ['local', 'deepbind'] });
+    expect(hazard(r, 'pthread-key-destructors')!.symbols).toEqual(expect.arrayContaining(['pthread_key_create', 'tss_create']));
+    expect(hazard(r, 'starts-threads')!.symbols).toEqual(expect.arrayContaining(['pthread_create', 'thrd_create']));
+    expect(hazard(r, 'init-fini-node-binding')).toBeUndefined();
+  });
+
+  it("an OpenMP plugin starts threads through libgomp's pool", () => {
+    const r = inspect(fixture('libomp_plugin.so'));
+    expect(hazard(r, 'starts-threads')!.symbols).toContain('GOMP_parallel');
+    expect(hazard(r, 'starts-threads')!.message).toMatch(/libgomp/);
+  });
+
+  it('a plain library has none of these', () => {
+    const r = inspect(fixture('libbasic_v1.so'));
+    for (const id of ['pthread-key-destructors', 'starts-threads', 'init-fini-node-binding'] as const) expect(hazard(r, id)).toBeUndefined();
+  });
+});
+
 describe('system libraries', () => {
   it.skipIf(!libz)('libz collides with node\'s zlib', () => {
     const r = inspect(libz!);
@@ -282,6 +305,19 @@ describe('system libraries', () => {
     // std::cout is node's by design (a copy relocation), not a collision.
     expect(hazard(r, 'node-export-collision')?.symbols ?? []).not.toContain('_ZSt4cout');
     expect(r.recommendation.isolation).toBe('namespace');
+  });
+
+  const libuv = findSystemLib('libuv.so.1');
+  it.skipIf(!libuv)("libuv: its destructor is bound to node's uv_library_shutdown, so local is ruled out", () => {
+    const r = inspect(libuv!);
+    checkShape(r);
+    const h = hazard(r, 'init-fini-node-binding')!;
+    expect(h.severity).toBe('error');
+    expect(h.symbols).toEqual(['uv_library_shutdown']);
+    expect(h.affects).toEqual(['local']);
+    expect(r.recommendation.isolation).not.toBe('local');
+    expect(r.recommendation.reason).toMatch(/uv_library_shutdown/);
+    expect(hazard(r, 'starts-threads')!.symbols).toContain('pthread_create');
   });
 
   it('node itself is not a shared library', () => {
