@@ -18,7 +18,7 @@ export { parseTunables };
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
 
 export interface DoctorCheck {
-  id: 'glibc' | 'addon' | 'temp-dir' | 'namespaces' | 'static-tls' | 'copy-relocations';
+  id: 'glibc' | 'addon' | 'temp-dir' | 'namespaces' | 'static-tls' | 'copy-relocations' | 'namespace-runtime';
   status: CheckStatus;
   message: string;
 }
@@ -77,6 +77,20 @@ export interface DoctorReport {
     error: string | null;
     limitedBy: 'static-tls' | 'namespace-limit' | 'other' | null;
     ms: number | null;
+  };
+  /**
+   * The namespace runtime (docs/isolation.md): the first object of every namespace dlswap makes,
+   * which shares pthread keys, thread creation and thread_local destructors with node's libc.
+   */
+  runtime: {
+    library: string | null;
+    /** libc functions it replaces inside a namespace (forwarded to node's libc). */
+    forwards: string[];
+    /** Measured in a child: a key created in a namespace comes from node's key table. */
+    keysFromNodeTable: boolean | null;
+    /** Measured in a child: isalpha() works on a libuv pool thread inside a namespace. */
+    ctypeOnPoolThreads: boolean | null;
+    error: string | null;
   };
   checks: DoctorCheck[];
 }
@@ -270,6 +284,49 @@ function probeInChild(addonPath: string, library: string, max: number, timeoutMs
   });
 }
 
+/**
+ * Checks the namespace runtime on this glibc, in a child (it creates a namespace): a key a library
+ * creates inside a namespace and one node's libc creates must come from one table, and ctype must
+ * work on a pool thread.
+ */
+function probeRuntimeInChild(library: string, timeoutMs: number): Promise<{ keys: boolean | null; ctype: boolean | null; error: string | null }> {
+  const script = `
+    const d = require(process.argv[1]);
+    const base = d.open(process.argv[2], { isolation: 'local' });
+    const ns = d.open(process.argv[2], { isolation: 'namespace' });
+    const create = (lib) => { const k = Buffer.alloc(4); if (lib.func('int pthread_key_create(void *k, void *d)')(k, null) !== 0) throw new Error('pthread_key_create failed'); return k.readUInt32LE(0); };
+    const del = base.func('int pthread_key_delete(unsigned int k)');
+    const kb = create(base), kn = create(ns);
+    // One table: freeing the namespace's key in node's libc makes node's next key reuse its number.
+    del(kn);
+    const again = create(base);
+    del(kb); del(again);
+    ns.func('int isalpha(int c)').async(65).then((v) => {
+      process.stdout.write(JSON.stringify({ keys: kn !== kb && again === kn, ctype: v !== 0 }));
+    });`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', script, path.join(packageRoot, 'dist', 'index.js'), library], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ keys: null, ctype: null, error: e.message });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      try {
+        const r = JSON.parse(out) as { keys: boolean; ctype: boolean };
+        resolve({ ...r, error: null });
+      } catch {
+        resolve({ keys: null, ctype: null, error: `the runtime probe failed (${signal ?? `exit code ${code}`}): ${err.trim().split('\n').slice(-3).join(' ')}` });
+      }
+    });
+  });
+}
+
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   const napi = Number(process.versions.napi);
@@ -385,6 +442,35 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
             : `a fresh process can create ${n} namespaces${where}`,
     });
   }
+  const runtime: DoctorReport['runtime'] = { library: null, forwards: [], keysFromNodeTable: null, ctypeOnPoolThreads: null, error: null };
+  if (mods) {
+    const native = await import('./native');
+    runtime.library = path.join(native.addonDir(), 'libdlswap_runtime.so');
+    try {
+      runtime.forwards = mods.readElf(runtime.library).exports.filter((e) => !e.startsWith('dlswap_runtime_')).sort();
+    } catch (e) {
+      runtime.error = `cannot read ${runtime.library}: ${(e as Error).message}`;
+    }
+    const library = options.probeLibrary ?? findProbeLibrary();
+    if (options.probe !== false && library && !runtime.error) {
+      const r = await probeRuntimeInChild(library, options.probeTimeoutMs ?? 60_000);
+      runtime.keysFromNodeTable = r.keys;
+      runtime.ctypeOnPoolThreads = r.ctype;
+      runtime.error = r.error;
+    }
+    const measured = runtime.keysFromNodeTable !== null;
+    const healthy = runtime.keysFromNodeTable !== false && runtime.ctypeOnPoolThreads !== false && !runtime.error;
+    checks.push({
+      id: 'namespace-runtime',
+      status: healthy ? 'ok' : 'error',
+      message: runtime.error
+        ? `the namespace runtime does not work here: ${runtime.error}. Rebuild dlswap (npm rebuild dlswap).`
+        : !healthy
+          ? `on this glibc the namespace runtime ${runtime.keysFromNodeTable === false ? "did not give a namespace node's key table" : 'left ctype uninitialised on a pool thread'}: libraries that use pthread keys or ctype in a namespace may crash. Use 'local' or 'deepbind' for them, and report this with the output of dlswap doctor --json.`
+          : `shares ${runtime.forwards.length} libc functions with node's libc inside every namespace (pthread keys, thread creation, thread_local destructors)${measured ? '; measured: keys come from node\'s table, ctype works on pool threads' : ''}`,
+    });
+  }
+
   if (copyRelocations) {
     checks.push({
       id: 'copy-relocations',
@@ -403,6 +489,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     addon: addonInfo,
     staticTls: { nns, optionalStaticTls, surplusEstimate, libcTlsBlock, estimatedNamespaces },
     namespaces,
+    runtime,
     checks,
   };
 }

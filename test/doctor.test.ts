@@ -86,6 +86,19 @@ describe('doctor()', () => {
     expect(again.namespaces.opened).toBe(r.namespaces.opened);
   }, 60_000);
 
+  it("measures the namespace runtime in a child: keys from node's table, ctype on pool threads", async () => {
+    const r = await doctor();
+    expect(r.runtime.error).toBeNull();
+    expect(r.runtime.library).toMatch(/libdlswap_runtime\.so$/);
+    expect(r.runtime.forwards).toEqual(expect.arrayContaining(['pthread_key_create', 'pthread_setspecific', 'pthread_create', '__cxa_thread_atexit_impl', 'tss_create']));
+    expect(r.runtime.keysFromNodeTable).toBe(true);
+    expect(r.runtime.ctypeOnPoolThreads).toBe(true);
+    expect(check(r, 'namespace-runtime')!.status).toBe('ok');
+    const quick = await doctor({ probe: false });
+    expect(quick.runtime.keysFromNodeTable).toBeNull();
+    expect(check(quick, 'namespace-runtime')!.status).toBe('ok');
+  }, 60_000);
+
   it('GLIBC_TUNABLES raise the capacity to glibc\'s hard limit', async () => {
     process.env.GLIBC_TUNABLES = 'glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384';
     const r = await doctor();

@@ -63,6 +63,14 @@ export function formatDoctor(r: DoctorReport, c: Colors, width = 100): string {
       }`,
     ],
     [
+      'namespace runtime',
+      r.runtime.error
+        ? c.red(r.runtime.error)
+        : `${r.runtime.forwards.length} libc functions shared with node's libc${
+            r.runtime.keysFromNodeTable === null ? '' : `; keys from node's table: ${r.runtime.keysFromNodeTable ? 'yes' : c.red('no')}, ctype on pool threads: ${r.runtime.ctypeOnPoolThreads ? 'yes' : c.red('no')}`
+          }`,
+    ],
+    [
       'addon',
       r.addon.loaded
         ? `${r.addon.path} (N-API ${r.addon.napiVersion ?? '?'}, ${r.addon.asan ? 'ASan build' : 'no ASan'}${r.addon.buildId ? `, build-id ${r.addon.buildId.slice(0, 16)}` : ''})`
