@@ -27,6 +27,7 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_INIT_FAILED'
   | 'ERR_DLSWAP_RELOAD'
   | 'ERR_DLSWAP_DRAIN_TIMEOUT'
+  | 'ERR_DLSWAP_TIMEOUT'
   | 'ERR_DLSWAP_INTERNAL';
 
 export class DlswapError extends Error {

@@ -47,6 +47,10 @@ export class Generation {
   lib: Library | null = null;
   version: string | null = null;
   host: PluginHostHandle | null = null;
+  /** dlswap_init returned 0: dlswap_fini is due before the image goes. */
+  initialized = false;
+  /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
+  quarantined = false;
   leases = 0;
   closeResult: CloseResult | null = null;
   rejectedReason: string | undefined;

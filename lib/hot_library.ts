@@ -7,12 +7,14 @@
  * After the swap the old generation drains: it is closed only once its async calls and leases are gone.
  */
 import { EventEmitter } from 'node:events';
-import { DlswapError } from './errors';
+import { DlswapError, type DlswapErrorCode } from './errors';
 import { rebind, type BoundFunction } from './func';
-import { Generation, type GenerationInfo } from './generation';
-import { open, type Library } from './library';
+import { Generation, type GenerationInfo, type PluginHostHandle } from './generation';
+import { libraryFromResult, loadLater, loadNow, type Library, type OpenOptions } from './library';
 import type { Isolation } from './isolation';
-import { addon } from './native';
+import { addon, type LoadResult, type RetireResult } from './native';
+import { parsePrototype } from './signature';
+import type { Isolation as IsolationMode } from './isolation';
 import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
@@ -33,6 +35,26 @@ export interface HotOptions<F extends Record<string, string>> {
   userData?: bigint;
   /** Passed to open(): open even when the mode is known to crash the library. */
   force?: boolean;
+  /**
+   * How long the plugin's dlswap_init (and dlswap_state_import under handover) may run. Past it the
+   * load is rejected with ERR_DLSWAP_RELOAD, cause ERR_DLSWAP_TIMEOUT, the current generation keeps
+   * serving, and the stuck one is quarantined: never called, never unmapped while init may run.
+   * Default 30,000 ms. Not enforced with `loadOn: 'main'`.
+   */
+  initTimeoutMs?: number;
+  /**
+   * How long dlswap_fini (and dlswap_state_export under handover) may run. Past it the old
+   * generation is reported pinned: it stays mapped, since fini may still be running in it. Default
+   * 10,000 ms. Not enforced with `loadOn: 'main'`.
+   */
+  finiTimeoutMs?: number;
+  /**
+   * Where loading, constructors, dlswap_init, dlswap_fini and the state transfer run: on dlswap's
+   * loader thread (default: the event loop only does the swap), or on the main JS thread for the rare
+   * library that must initialise there (then the event loop stops for as long as they take, and the
+   * timeouts cannot be enforced).
+   */
+  loadOn?: 'loader' | 'main';
   /** Refuse the initial file unless its sha256 matches (reload takes its own). */
   sha256?: string;
   /**
@@ -54,6 +76,8 @@ export type ReloadPhase = 'loading' | 'verifying' | 'swap' | 'draining' | 'final
 export interface ReloadReport {
   /** The generation that served before. */
   from: number;
+  /** Bytes copied for the new generation (0 if the load failed before the copy). */
+  size?: number;
   /** The new generation (also set on failure: the id the attempt had). */
   to: number;
   path: string;
@@ -86,6 +110,11 @@ export interface Lease<F extends Record<string, string>> extends Disposable {
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+const DEFAULT_INIT_TIMEOUT_MS = 30_000;
+const DEFAULT_FINI_TIMEOUT_MS = 10_000;
+// Hosts of plugins whose init or fini overran: the plugin may still hold and use the struct from the
+// thread it is stuck on, so it is never freed.
+const quarantinedHosts: PluginHostHandle[] = [];
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
 // are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
 // most recent of them.
@@ -246,6 +275,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   // ---- phases -------------------------------------------------------------------------------
 
+  /**
+   * Loading and verifying, on the loader thread: copy, checks, open, every declared function
+   * resolved, the plugin's ABI version, version and init (bounded by initTimeoutMs). Fills `gen`.
+   * On failure `gen` is rejected and nothing of it is left: no copy, no mapping, fini run if init
+   * had succeeded; an init that overran is quarantined instead (its thread may still be in it).
+   */
   static async #load<G extends Record<string, string>>(
     gen: Generation,
     path: string,
@@ -253,72 +288,68 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     sha256: string | undefined,
     report: ReloadReport,
     onLog: (e: LogEvent) => void,
-    fault: (p: FaultPoint) => void = faultPoint,
   ): Promise<void> {
-    let phase: ReloadPhase = 'loading';
-    let t = performance.now();
-    const lap = (next: ReloadPhase) => {
-      const now = performance.now();
-      report.durations[phase] = now - t;
-      t = now;
-      phase = next;
-    };
-    let initialized = false;
+    const t = performance.now();
+    const host = new (addon.PluginHost as PluginHostCtor)(BigInt(gen.id), addon.PLUGIN_ABI_VERSION as number, options.userData ?? 0n, (level, message) =>
+      onLog({ generation: gen.id, level, message }),
+    );
+    const abi = addon.PLUGIN_ABI_VERSION as number;
+    let loaded: { result: LoadResult; mode: IsolationMode };
     try {
-      gen.lib = open(path, { isolation: options.isolation, force: options.force, sha256 });
-      fault('after-open');
-      lap('verifying');
-      gen.state = 'verifying';
-      HotLibrary.#verifyAbi(gen.lib, options);
-      for (const proto of Object.values(options.functions ?? {})) gen.lib.func(proto);
-      if (has(gen.lib, 'dlswap_version')) gen.version = gen.lib.func('const char *dlswap_version(void)')() as string | null;
-      if (has(gen.lib, 'dlswap_init')) {
-        const host = new (addon.PluginHost as PluginHostCtor)(BigInt(gen.id), addon.PLUGIN_ABI_VERSION as number, options.userData ?? 0n, (level, message) =>
-          onLog({ generation: gen.id, level, message }),
-        );
-        gen.host = host;
-        const rc = gen.lib.func('int dlswap_init(void *host)')(host.address) as number;
-        if (rc !== 0) {
-          throw new DlswapError('ERR_DLSWAP_INIT_FAILED', `dlswap_init of ${path} returned ${rc}; the generation was rejected and the previous one keeps serving.`);
-        }
-        initialized = true;
+      const functions = Object.values(options.functions ?? {}).map((proto) => parsePrototype(proto).name);
+      const plugin = { functions, abiMin: options.abi?.min ?? abi, abiMax: options.abi?.max ?? abi, host: host.address };
+      const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256 };
+      if (options.loadOn === 'main') {
+        loaded = loadNow(path, open, plugin);
+      } else {
+        const spec = { ...plugin, initTimeoutMs: options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS };
+        loaded = await loadLater(path, open, spec).promise;
       }
-      fault('in-verify');
-      report.durations.verifying = performance.now() - t;
     } catch (e) {
-      report.durations[phase] = performance.now() - t;
-      report.failedPhase = phase;
-      report.error = e as Error;
+      const err = e as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
+      if (err.opened) gen.closeResult = err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' };
+      report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
+      report.durations[report.failedPhase] = performance.now() - t;
+      report.error = err;
       gen.state = 'rejected';
-      gen.rejectedReason = (e as Error).message;
-      await HotLibrary.#discard(gen, initialized);
+      gen.rejectedReason = err.message;
+      if (err.code === 'ERR_DLSWAP_TIMEOUT') quarantinedHosts.push(host);
+      else host.release();
+      gen.markRetired();
       throw reloadError(report);
     }
+    const { result, mode } = loaded;
+    report.size = result.size;
+    report.durations.loading = result.copyMs + result.openMs;
+    report.durations.verifying = result.verifyMs;
+    gen.lib = libraryFromResult(result, path, mode);
+    gen.version = result.hasVersion ? (result.version ?? null) : null;
+    gen.initialized = result.initialized === true;
+    // The plugin holds the host only if its init ran; otherwise nothing will log through it.
+    if (gen.initialized) gen.host = host;
+    else host.release();
+    gen.state = 'verifying';
   }
 
-  static #verifyAbi(lib: Library, options: HotOptions<Record<string, string>>): void {
-    if (!has(lib, 'dlswap_abi_version')) return;
-    const host = addon.PLUGIN_ABI_VERSION as number;
-    const min = options.abi?.min ?? host;
-    const max = options.abi?.max ?? host;
-    const v = lib.func('uint32_t dlswap_abi_version(void)')() as number;
-    if (v < min || v > max) {
-      throw new DlswapError(
-        'ERR_DLSWAP_ABI_VERSION',
-        `${lib.info.path} speaks plugin ABI version ${v}; this host accepts ${min === max ? min : `${min} to ${max}`}. Rebuild the plugin against this dlswap's include/dlswap.h.`,
-      );
-    }
-  }
-
-  /** Undoes a generation that never served: fini if init ran, release the host, close. */
-  static async #discard(gen: Generation, initialized: boolean): Promise<void> {
+  /**
+   * Undoes a generation that was loaded but never served (its swap failed): fini if init ran, then
+   * close, on the loader thread.
+   */
+  async #discard(gen: Generation): Promise<void> {
     try {
-      if (initialized && gen.lib && has(gen.lib, 'dlswap_fini')) gen.lib.func('void dlswap_fini(void)')();
+      if (gen.lib) {
+        const r = await gen.lib.retire(gen.initialized, this.#finiTimeoutMs).promise;
+        if (r.finalized) gen.host?.release();
+        else if (gen.host) quarantinedHosts.push(gen.host);
+        gen.closeResult = r.ok ? gen.lib.closeResultOf(r) : { unloaded: false, reason: r.message ?? 'its retirement failed' };
+      }
     } finally {
-      gen.host?.release();
-      if (gen.lib) gen.closeResult = await gen.lib.close();
       gen.markRetired();
     }
+  }
+
+  get #finiTimeoutMs(): number {
+    return this.#options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS;
   }
 
   async #reload(path: string, options: ReloadOptions): Promise<ReloadReport> {
@@ -345,7 +376,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       report.error = e as Error;
       gen.state = 'rejected';
       gen.rejectedReason = (e as Error).message;
-      await HotLibrary.#discard(gen, gen.host !== null);
+      await this.#discard(gen);
       this.emit('rollback', report);
       throw reloadError(report);
     }
@@ -368,24 +399,34 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /**
    * Handover: new async calls wait at the gate; the old generation drains; its exported state is
-   * imported into the new one and the swap happens in one synchronous step, so no sync call sees a
-   * half-moved state. If the import fails, the gate opens on the old generation (rollback).
+   * imported into the new one (on the loader thread, bounded by the timeouts), and the swap follows.
+   * While the state moves, sync calls are refused with ERR_DLSWAP_BUSY (they would change state that
+   * was already exported). If the transfer fails or overruns, the gate opens on the old generation
+   * (rollback) and the waiting calls run there.
    */
   async #handover(old: Generation, gen: Generation): Promise<void> {
     let open!: () => void;
     this.#gate = new Promise<void>((r) => (open = r));
+    const oldLib = old.lib!;
     try {
       await this.#drain(old, undefined);
-      const oldLib = old.lib!;
-      const newLib = gen.lib!;
-      if (has(oldLib, 'dlswap_state_export') && has(newLib, 'dlswap_state_import')) {
-        const exp = oldLib.func('size_t dlswap_state_export(void *buf, size_t cap)');
-        const size = Number(exp(null, 0n));
-        const buf = Buffer.alloc(size);
-        const written = Number(exp(buf, BigInt(size)));
-        if (written !== size) throw new DlswapError('ERR_DLSWAP_RELOAD', `dlswap_state_export wrote ${written} bytes after announcing ${size}`);
-        const rc = newLib.func('int dlswap_state_import(const void *buf, size_t len)')(buf, BigInt(size)) as number;
-        if (rc !== 0) throw new DlswapError('ERR_DLSWAP_RELOAD', `dlswap_state_import of the new generation returned ${rc}; rolled back to the old generation.`);
+      if (this.#options.loadOn === 'main') {
+        // Export, import and swap in one synchronous step: no call can interleave.
+        const r = addon.handoverSync(oldLib.native, gen.lib!.native, gen.path, 0, 0);
+        if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
+      } else {
+        oldLib.native.gate(true);
+        try {
+          const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, this.#finiTimeoutMs, this.#options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS);
+          const r = await job.promise;
+          if (!r.ok) {
+            // An import that overran leaves the new generation's code running: never touch it again.
+            if (r.code === 'ERR_DLSWAP_TIMEOUT' && r.step === 'import') gen.quarantined = true;
+            throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
+          }
+        } finally {
+          oldLib.native.gate(false);
+        }
       }
       this.#swap(old, gen);
     } finally {
@@ -421,7 +462,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     };
     const lib = gen.lib!;
     let drained = false;
-    let finalized = false;
+    let finalized = !gen.initialized;
+    let closed = false;
     // Each step runs at most once; a failed pass is followed by one more pass that resumes at the
     // step that failed (a transient failure). Skipping a step is never the answer: closing without
     // the drain would fail the calls and leases still on this generation, closing without fini
@@ -435,24 +477,30 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         lap('draining');
         this.emit('drained', { generation: gen.id });
       }
-      if (!finalized) {
-        gen.state = 'finalizing';
-        if (has(lib, 'dlswap_fini')) {
-          faultPoint('in-fini');
-          const fini = lib.func('void dlswap_fini(void)');
-          finalized = true; // entered: a C function cannot fail half-way, so it is never run twice
-          fini();
-        }
+      if (closed) return;
+      gen.state = 'finalizing';
+      // fini, the stdio flush, the threads check, dlclose: on the loader thread.
+      const r: RetireResult = await lib.retire(!finalized, this.#finiTimeoutMs).promise;
+      if (r.finalized && !finalized) {
         finalized = true;
         gen.host?.release();
-        lap('finalizing');
       }
-      if (!lib.closed) {
-        faultPoint('before-dlclose');
-        gen.closeResult = await lib.close();
-        faultPoint('after-dlclose');
-        lap('closing');
+      if (report) {
+        report.durations.finalizing = r.finiMs;
+        report.durations.closing = r.closeMs;
       }
+      if (r.code === 'ERR_DLSWAP_TIMEOUT') {
+        // fini did not return: its code may run for good. Never closed, never retried.
+        closed = true;
+        if (gen.host) quarantinedHosts.push(gen.host);
+        gen.closeResult = { unloaded: false, reason: `${r.message}; the image stays mapped because the plugin may still be running in it` };
+        return;
+      }
+      if (r.closed || r.threads.length > 0) {
+        closed = true;
+        gen.closeResult = lib.closeResultOf(r);
+      }
+      if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? `retirement failed at ${r.step}`);
     };
     try {
       await steps();
@@ -463,7 +511,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       try {
         await steps();
       } catch (again) {
-        if (!lib.closed) {
+        if (!closed) {
           gen.closeResult = {
             unloaded: false,
             reason: `its retirement failed (${(again as Error).message}); the image stays mapped because ${
@@ -511,10 +559,6 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 }
 
-/** Whether the (open) library exports `name`; the plugin ABI's entry points are all optional. */
-function has(lib: Library, name: string): boolean {
-  return lib.native.symbol(name) !== undefined;
-}
 
 function reloadError(report: ReloadReport): DlswapError {
   const cause = report.error as DlswapError | undefined;

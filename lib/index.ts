@@ -1,7 +1,7 @@
 export { DlswapError, isDlswapError } from './errors';
 export type { DlswapErrorCode } from './errors';
-export { open, Library, namespaceBudget, rtldTunables } from './library';
-export type { OpenOptions, LibraryInfo, CloseResult, NamespaceBudget } from './library';
+export { open, openAsync, Library, namespaceBudget, rtldTunables } from './library';
+export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget } from './library';
 export { ISOLATION_MODES } from './isolation';
 export type { Isolation } from './isolation';
 export { func, rebind, libraryOf, readCString } from './func';

@@ -141,8 +141,15 @@ const DEEPBIND_BENIGN_PREFIX = /^_ZT[VTIS]/;
  * non-empty. Unknown copy-relocated symbols count as hazards.
  */
 export function deepbindHazards(info: ElfInfo): string[] {
-  const copies = nodeCopyRelocs();
-  return info.imports.filter((s) => copies.has(s) && !DEEPBIND_BENIGN.has(s) && !DEEPBIND_BENIGN_PREFIX.test(s));
+  const unsafe = new Set(deepbindUnsafeSymbols());
+  return info.imports.filter((s) => unsafe.has(s));
+}
+
+let deepbindUnsafe: string[] | undefined;
+/** Node's copy-relocated symbols (with glibc's aliases) that a library must not import under deepbind. */
+export function deepbindUnsafeSymbols(): string[] {
+  deepbindUnsafe ??= [...nodeCopyRelocs()].filter((s) => !DEEPBIND_BENIGN.has(s) && !DEEPBIND_BENIGN_PREFIX.test(s));
+  return deepbindUnsafe;
 }
 
 /** Exports of `info` that node also exports: under RTLD_LOCAL node's definition wins. */

@@ -1,20 +1,20 @@
 /**
- * `open(path, options)` and `Library`: one loaded image of a native library, in one isolation mode.
+ * `open(path, options)`, `openAsync(path, options)` and `Library`: one loaded image of a native
+ * library, in one isolation mode.
  *
- * The order of open is what makes bad input harmless: stat and open the source, copy it to a private
- * file, read the copy's ELF header (not the source's, which could change under us), check it against
- * the host and the mode, and only then hand it to the dynamic loader. Every failure path removes the
- * copy; a successful open removes it right after the mapping exists.
+ * The pipeline itself is native (native/loader/load_job.h): open the source without blocking, copy
+ * and hash it into the private area, read the copy's ELF headers (not the source's, which could
+ * change under us), check them against the host and the mode, and only then hand the copy to the
+ * dynamic loader. Every failure path undoes what it made; a successful open removes the copy right
+ * after the mapping exists. `openAsync` runs it on dlswap's loader thread, `open` on this one. What
+ * is checked, and what a failure means to the user, is decided here.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { DlswapError } from './errors';
-import { readElf, type ElfInfo } from './elf';
-import { deepbindHazards, nodeBoundInitFini } from './inspect';
+import { DlswapError, type DlswapErrorCode } from './errors';
+import { deepbindUnsafeSymbols } from './inspect';
 import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
-import { addon, addonDir, type NativeLibrary } from './native';
-import { copyToPrivate, removeCopy } from './temp_area';
-import { faultPoint } from './faults';
+import { addon, addonDir, type LoadResult, type LoadSpec, type NativeLibrary, type RetireResult } from './native';
+import { tempBase } from './temp_area';
 import { rtldTunables } from './tunables';
 
 export { rtldTunables };
@@ -34,6 +34,18 @@ export interface OpenOptions {
   privateDependencies?: boolean;
   /** Refuse the file unless its content has this sha256 (hex). */
   sha256?: string;
+}
+
+/** What the loader reports of the ELF it mapped: what close() needs to explain a pinned image. */
+export interface ElfSummary {
+  soname: string | null;
+  needed: string[];
+  rpath: string | null;
+  runpath: string | null;
+  buildId: string | null;
+  nodelete: boolean;
+  uniqueSymbols: string[];
+  threadLocalDestructors: boolean;
 }
 
 export interface LibraryInfo {
@@ -84,98 +96,33 @@ export interface CloseResult {
 }
 
 let runtimeConfigured = false;
-/** Tells the addon where the namespace runtime is (beside it); before the first namespace is made. */
+/** Tells the addon where the namespace runtime is (beside it), once, before the first load. */
 function configureRuntime(): void {
   if (runtimeConfigured) return;
   addon.configureRuntime(path.join(addonDir(), 'libdlswap_runtime.so'));
   runtimeConfigured = true;
 }
 
-let anchorLmid: bigint | null = null;
-function anchorNamespace(): bigint {
-  if (anchorLmid === null) {
-    configureRuntime();
-    try {
-      anchorLmid = addon.anchorNamespace();
-    } catch (e) {
-      const text = String((e as { dlerror?: string }).dlerror ?? (e as Error).message);
-      if (isNamespaceExhaustion(text)) {
-        throw new DlswapError('ERR_DLSWAP_NAMESPACE_EXHAUSTED', `cannot create dlswap's namespace: ${text}. Raise the budget with ${TUNABLES_FIX}.`);
-      }
-      throw new DlswapError('ERR_DLSWAP_LOAD_FAILED', `cannot create dlswap's namespace: ${text}. Rebuild dlswap (npm rebuild dlswap).`);
-    }
-  }
-  return anchorLmid;
+/** lmid of the anchor namespace once a load made it (it lives as long as the process). */
+let anchorLmid: number | null = null;
+
+/** What the loader needs for a plugin generation (HotLibrary). */
+export interface PluginLoad {
+  /** Names that must all resolve, or the load fails in 'verifying'. */
+  functions: string[];
+  abiMin: number;
+  abiMax: number;
+  /** Address of the dlswap_host handed to dlswap_init. */
+  host: bigint;
+  /** dlswap_init's bound on the loader thread (0 or absent: none). */
+  initTimeoutMs?: number;
 }
 
-function openSource(file: string): { fd: number; realPath: string } {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new DlswapError('ERR_DLSWAP_NOT_FOUND', `${file} does not exist. Check the path (relative paths resolve against ${process.cwd()}).`);
-    }
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new DlswapError('ERR_DLSWAP_ACCESS', `${file} cannot be accessed (${code}). Check the permissions of the file and its directories.`);
-    }
-    throw new DlswapError('ERR_DLSWAP_NOT_FOUND', `cannot stat ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!st.isFile()) {
-    throw new DlswapError('ERR_DLSWAP_NOT_A_FILE', `${file} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}; give the path of a shared library (.so).`);
-  }
-  if (st.size === 0) {
-    throw new DlswapError('ERR_DLSWAP_EMPTY_FILE', `${file} is empty; it is not a shared library (a build that has not finished?).`);
-  }
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DlswapError('ERR_DLSWAP_ACCESS', `${file} cannot be read (${code}). Give this user read permission on it.`, { cause: e });
-  }
-  return { fd, realPath: fs.realpathSync(file) };
-}
-
-/** The ELF class and machine this process runs as (no need to read node's 100 MB binary for it). */
-function hostMachine(): { class: number; machine: number; machineName: string } {
-  if (process.arch === 'arm64') return { class: 64, machine: 183, machineName: 'aarch64' };
-  return { class: 64, machine: 62, machineName: 'x86_64' };
-}
-
-function checkElf(elf: ElfInfo, file: string): void {
-  const host = hostMachine();
-  if (elf.truncated) {
-    throw new DlswapError('ERR_DLSWAP_BAD_ELF', `${file} is truncated or corrupt: its tables point past the end of the file. Rebuild it.`);
-  }
-  if (elf.class !== host.class || elf.machine !== host.machine) {
-    throw new DlswapError(
-      'ERR_DLSWAP_WRONG_ARCH',
-      `${file} is a ${elf.class}-bit ${elf.machineName} ELF; this process is ${host.class}-bit ${host.machineName}. Build the library for this machine.`,
-    );
-  }
-  if (elf.type !== 'dyn') {
-    throw new DlswapError('ERR_DLSWAP_BAD_ELF', `${file} is an ELF of type '${elf.type}', not a shared library; build it with -shared.`);
-  }
-}
-
-/** Directories of RUNPATH/RPATH entries that use $ORIGIN, expanded against the source's directory. */
-function originDirs(elf: ElfInfo, realPath: string): string[] {
-  const origin = path.dirname(realPath);
-  const list = [elf.runpath ?? elf.rpath ?? ''].join(':').split(':');
-  return list
-    .filter((d) => d.includes('$ORIGIN') || d.includes('${ORIGIN}'))
-    .map((d) => path.resolve(d.replace(/\$\{ORIGIN\}|\$ORIGIN/g, origin)));
-}
-
-function fail(copy: string, e: unknown): never {
-  removeCopy(copy);
-  throw e;
-}
-
-/** Opens a library. Throws a `DlswapError` with a stable code on any bad input. */
-export function open(file: string, options: OpenOptions = {}): Library {
+/**
+ * Checks what can be checked without touching the file, and builds the loader's spec. Throws
+ * ERR_DLSWAP_ARG / _MODE_UNSUPPORTED / _NAMESPACE_EXHAUSTED before anything is copied.
+ */
+function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { spec: LoadSpec; mode: Isolation } {
   if (typeof file !== 'string' || file.length === 0) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
   }
@@ -192,7 +139,6 @@ export function open(file: string, options: OpenOptions = {}): Library {
   if (mode === 'deepbind' && preloadedRuntime()) {
     throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
   }
-
   if (mode === 'fresh-namespace') {
     const live = addon.freshNamespaceCount() + (anchorLmid !== null ? 1 : 0);
     if (live >= 15) {
@@ -202,129 +148,116 @@ export function open(file: string, options: OpenOptions = {}): Library {
       );
     }
   }
-  const { fd, realPath } = openSource(file);
-  let copy;
-  try {
-    copy = copyToPrivate(file, fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  const copyPath = copy.path;
-  try {
-    faultPoint('after-copy');
-  } catch (e) {
-    fail(copyPath, e);
-  }
-  if (options.sha256 !== undefined && options.sha256.toLowerCase() !== copy.sha256) {
-    fail(copyPath, new DlswapError('ERR_DLSWAP_INTEGRITY', `${file} has sha256 ${copy.sha256}, not the pinned ${options.sha256}; refusing to load it.`));
-  }
-
-  let elf: ElfInfo;
-  try {
-    elf = readElf(copyPath);
-    checkElf(elf, file);
-  } catch (e) {
-    const err = e as DlswapError;
-    if (typeof err.message === 'string') err.message = err.message.split(copyPath).join(file);
-    fail(copyPath, err);
-  }
-  if (mode === 'deepbind' && !options.force) {
-    const hazards = deepbindHazards(elf);
-    if (hazards.length > 0) {
-      fail(
-        copyPath,
-        new DlswapError(
-          'ERR_DLSWAP_UNSAFE_MODE',
-          `${file} imports ${hazards.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND it binds to libstdc++'s uninitialised copy and crashes. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
-        ),
-      );
-    }
-  }
-
-  if (mode === 'local' && !options.force) {
-    const bound = nodeBoundInitFini(elf);
-    if (bound.length > 0) {
-      fail(
-        copyPath,
-        new DlswapError(
-          'ERR_DLSWAP_UNSAFE_MODE',
-          `${file} has constructor or destructor entries bound by name to ${bound.join(', ')}, which node exports: in isolation 'local' they would run node's function instead of the library's (libuv's would shut node's thread pool down when the library is closed). Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
-        ),
-      );
-    }
-  }
-
-  // Dependencies found through $ORIGIN would be looked up next to the private copy; load them from
-  // the source's directory first, into the same namespace, so that the soname match finds them.
-  const deps: NativeLibrary[] = [];
-  const originDependencies: string[] = [];
-  if (mode === 'fresh-namespace') configureRuntime();
-  let lmid: bigint = mode === 'namespace' ? anchorNamespace() : -1n;
-  const code = isolationCode(mode);
-  try {
-    const dirs = originDirs(elf, realPath);
-    for (const needed of dirs.length ? elf.needed : []) {
-      const found = dirs.map((d) => path.join(d, needed)).find((p) => fs.existsSync(p));
-      if (!found) continue;
-      const dep = new addon.NativeLibrary(found, code, lmid);
-      deps.push(dep);
-      originDependencies.push(found);
-      if (mode === 'fresh-namespace') lmid = dep.info().lmid;
-    }
-  } catch (e) {
-    for (const d of deps.reverse()) d.close();
-    fail(copyPath, loadError(e, file, copyPath, mode));
-  }
-
-  let native: NativeLibrary;
-  try {
-    native = new addon.NativeLibrary(copyPath, code, lmid);
-  } catch (e) {
-    for (const d of deps.reverse()) d.close();
-    fail(copyPath, loadError(e, file, copyPath, mode));
-  }
-  // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
-  removeCopy(copyPath);
-  const ninfo = native.info();
-  const info: LibraryInfo = Object.freeze({
+  configureRuntime();
+  const spec: LoadSpec = {
     path: file,
-    realPath,
-    mappedPath: ninfo.mappedPath,
-    lmid: Number(ninfo.lmid),
-    isolation: mode,
-    buildId: elf.buildId,
-    size: copy.size,
-    sha256: copy.sha256,
-    soname: elf.soname,
-    originDependencies,
-  });
-  return new Library(native, info, elf, deps);
+    tempBase: tempBase(),
+    isolation: isolationCode(mode),
+    sha256: options.sha256?.toLowerCase(),
+    // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised
+    // copy of (std::cerr...). local: constructors and destructors that would run node's code.
+    refuseImports: mode === 'deepbind' && !options.force ? deepbindUnsafeSymbols() : [],
+    refuseNodeInitFini: mode === 'local' && !options.force,
+    functions: plugin?.functions ?? [],
+    plugin: plugin !== undefined,
+    abiMin: plugin?.abiMin ?? 0,
+    abiMax: plugin?.abiMax ?? 0,
+    pluginHost: plugin?.host,
+    initTimeoutMs: plugin?.initTimeoutMs ?? 0,
+  };
+  return { spec, mode };
 }
 
-function loadError(e: unknown, file: string, copyPath: string, mode: Isolation): DlswapError {
-  const text = String((e as { dlerror?: string }).dlerror ?? (e as Error).message);
-  const err = classifyLoadError(text, file, copyPath, mode);
-  if (err.code === 'ERR_DLSWAP_NAMESPACE_EXHAUSTED') noteExhausted();
+/** The error a failed load means to the user. */
+function loadFailure(r: LoadResult, file: string, mode: Isolation): DlswapError {
+  let err: DlswapError;
+  if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'refused-imports') {
+    err = new DlswapError(
+      'ERR_DLSWAP_UNSAFE_MODE',
+      `${file} imports ${r.symbols.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND it binds to libstdc++'s uninitialised copy and crashes. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
+    );
+  } else if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'node-init-fini') {
+    err = new DlswapError(
+      'ERR_DLSWAP_UNSAFE_MODE',
+      `${file} has constructor or destructor entries bound by name to ${r.symbols.join(', ')}, which node exports: in isolation 'local' they would run node's function instead of the library's (libuv's would shut node's thread pool down when the library is closed). Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
+    );
+  } else if (r.code === 'ERR_DLSWAP_SYMBOL_NOT_FOUND' && r.message === 'missing-functions') {
+    err = new DlswapError(
+      'ERR_DLSWAP_SYMBOL_NOT_FOUND',
+      `${file} does not export ${r.symbols.join(', ')}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported; the generation was rejected.`,
+    );
+  } else if (r.code === 'ERR_DLSWAP_LOAD_FAILED' && r.dlerror) {
+    // The dynamic loader's words, with dlswap's private names replaced by the user's path.
+    const shown = r.loaderPath ? r.dlerror.split(r.loaderPath).join(file) : r.dlerror;
+    err = classifyLoadError(shown, file, r.loaderPath || file, mode);
+  } else {
+    err = new DlswapError(r.code as DlswapErrorCode, r.message ?? r.code ?? 'the load failed');
+  }
+  if (err.code === 'ERR_DLSWAP_NAMESPACE_EXHAUSTED') {
+    noteExhausted();
+    if (!/GLIBC_TUNABLES/.test(err.message)) err.message += ` Raise the budget with ${TUNABLES_FIX}.`;
+  }
   return err;
 }
 
+/** @internal The Library of a successful load. */
+export function libraryFromResult(r: LoadResult, file: string, mode: Isolation): Library {
+  const ninfo = r.lib!.info();
+  if (mode === 'namespace') anchorLmid = Number(ninfo.lmid);
+  const info: LibraryInfo = Object.freeze({
+    path: file,
+    realPath: r.realPath!,
+    mappedPath: ninfo.mappedPath,
+    lmid: Number(ninfo.lmid),
+    isolation: mode,
+    buildId: r.elf!.buildId,
+    size: r.size,
+    sha256: r.sha256!,
+    soname: r.elf!.soname,
+    originDependencies: r.originDependencies!,
+  });
+  return new Library(r.lib!, info, r.elf!, r.deps!);
+}
 
-function mappedInProcess(file: string): boolean {
-  try {
-    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
-    return maps.split('\n').some((line) => {
-      const i = line.indexOf('/');
-      if (i < 0) return false;
-      const p = line.slice(i).replace(/ \(deleted\)$/, '');
-      return p === file;
-    });
-  } catch {
-    return false;
-  }
+/** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */
+export function loadNow(file: string, options: OpenOptions, plugin?: PluginLoad): { result: LoadResult; mode: Isolation } {
+  const { spec, mode } = loadSpec(file, options, plugin);
+  const result = addon.loadSync(spec);
+  if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
+  return { result, mode };
+}
+
+/** @internal A load on the loader thread: `promise` settles with the result, `abandon` gives the job up. */
+export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoad): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
+  const { spec, mode } = loadSpec(file, options, plugin);
+  const job = addon.loadAsync(spec);
+  return {
+    promise: job.promise.then((result) => {
+      if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
+      return { result, mode };
+    }),
+    abandon: () => void addon.abandonJob(job.id),
+  };
+}
+
+/** Opens a library on this thread. Throws a `DlswapError` with a stable code on any bad input. */
+export function open(file: string, options: OpenOptions = {}): Library {
+  const { result, mode } = loadNow(file, options);
+  return libraryFromResult(result, file, mode);
+}
+
+/**
+ * Opens a library on dlswap's loader thread: the copy, the checks, the dynamic loader and the
+ * library's constructors all run there, and the event loop keeps going. Resolves to the same
+ * `Library` as `open()`; rejects with the same coded errors.
+ */
+export async function openAsync(file: string, options: OpenOptions = {}): Promise<Library> {
+  const { result, mode } = await loadLater(file, options).promise;
+  return libraryFromResult(result, file, mode);
 }
 
 /** Why an image can stay mapped after dlclose, from what its ELF says. */
-function pinReason(elf: ElfInfo): string {
+function pinReason(elf: ElfSummary): string {
   const reasons: string[] = [];
   if (elf.uniqueSymbols.length) {
     reasons.push(
@@ -332,7 +265,7 @@ function pinReason(elf: ElfInfo): string {
     );
   }
   if (elf.nodelete) reasons.push('it is marked DF_1_NODELETE (linked with -z nodelete)');
-  if (elf.imports.includes('__cxa_thread_atexit_impl')) {
+  if (elf.threadLocalDestructors) {
     reasons.push('it registers thread_local destructors, which pin it while any thread that used them lives');
   }
   if (reasons.length === 0) reasons.push('another object still holds a reference to it (a dependency of something loaded, or a dlopen elsewhere)');
@@ -342,14 +275,14 @@ function pinReason(elf: ElfInfo): string {
 export class Library {
   readonly info: LibraryInfo;
   /** @internal */ readonly native: NativeLibrary;
-  /** @internal */ readonly elf: ElfInfo;
+  /** @internal */ readonly elf: ElfSummary;
   readonly #deps: NativeLibrary[];
   #closing: Promise<CloseResult> | null = null;
   #inFlight = 0;
   #idle: (() => void)[] = [];
 
   /** @internal use open() */
-  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfInfo, deps: NativeLibrary[]) {
+  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[]) {
     this.native = native;
     this.info = info;
     this.elf = elf;
@@ -452,42 +385,57 @@ export class Library {
 
   async #close(): Promise<CloseResult> {
     await this.whenIdle();
-    const threads = this.#holders();
-    if (threads.length === 0) return this.closeNow();
-    const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
-    return { unloaded: false, reason: holdersReason(threads), threads, unmapped };
+    return this.closeResultOf(await this.retire(false).promise);
   }
 
-  /** Threads that closing now could pull code from under: this image's and its $ORIGIN dependencies'. */
-  #holders(): HoldingThread[] {
+  /**
+   * @internal The retirement pipeline on the loader thread: dlswap_fini if `runFini`, the stdio
+   * flush, the check for threads that hold the image, dlclose and the check that it is gone. From
+   * the first call on, no call of this library can start.
+   */
+  retire(runFini: boolean, finiTimeoutMs = 0): { promise: Promise<RetireResult>; abandon(): void } {
+    const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs);
+    return { promise: job.promise, abandon: () => void addon.abandonJob(job.id) };
+  }
+
+  /**
+   * @internal What a retirement means to the user. Threads that hold the image leave it mapped:
+   * dlswap looks again with a backoff and closes it once they are gone (`unmapped`).
+   */
+  closeResultOf(r: RetireResult): CloseResult {
+    if (r.threads.length > 0) {
+      const threads = this.#named(r.threads);
+      const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
+      return { unloaded: false, reason: holdersReason(threads), threads, unmapped };
+    }
+    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason: pinReason(this.elf) } : { unloaded: true };
+    if (r.rc !== 0) result.reason = `dlclose failed: ${r.dlcloseError}`;
+    if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = r.namespaceFreed;
+    return result;
+  }
+
+  #named(threads: HoldingThread[]): HoldingThread[] {
     const copy = path.basename(this.info.mappedPath);
     const mine = path.basename(this.info.path);
-    const all = [this.native, ...this.#deps].flatMap((n) => n.holders());
-    const seen = new Set<number>();
-    return all
-      .filter((t) => !seen.has(t.tid) && seen.add(t.tid))
-      .map((t) => ({ ...t, why: t.why.split(copy).join(mine) }));
+    return threads.map((t) => ({ ...t, why: t.why.split(copy).join(mine) }));
   }
 
-  // Polls rather than waits on the threads: most holders are threads found running the code, which
-  // nothing announces the end of. Unref'd, so a library pinned for good does not keep node alive.
+  // Looks again rather than waits on the threads: most holders are threads found running the code,
+  // whose end nothing announces. Unref'd, so a library pinned for good does not keep node alive.
   #closeWhenReleased(resolve: (r: CloseResult) => void, delayMs: number): void {
     setTimeout(() => {
-      if (this.#holders().length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
-      else resolve(this.closeNow());
+      void this.retire(false).promise.then((r) => {
+        if (r.threads.length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
+        else resolve(this.closeResultOf(r));
+      });
     }, delayMs).unref();
   }
 
-  /** @internal synchronous close for callers that already know nothing is in flight or holding it. */
+  /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */
   closeNow(): CloseResult {
-    const lmid = BigInt(this.info.lmid);
-    const r = this.native.close();
-    for (const d of this.#deps.slice().reverse()) d.close();
-    const probeLmid = this.info.isolation === 'local' || this.info.isolation === 'deepbind' ? -1n : lmid;
-    const still = addon.isLoaded(this.info.mappedPath, probeLmid) || mappedInProcess(this.info.mappedPath);
-    const result: CloseResult = still ? { unloaded: false, reason: pinReason(this.elf) } : { unloaded: true };
-    if (r.rc !== 0) result.reason = `dlclose failed: ${r.error}`;
-    if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = !addon.namespaceAlive(lmid);
+    if (!this.#closing) this.#closing = Promise.resolve(undefined as unknown as CloseResult);
+    const result = this.closeResultOf(addon.retireSync(this.native, this.#deps, false));
+    this.#closing = Promise.resolve(result);
     return result;
   }
 }

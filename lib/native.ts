@@ -18,6 +18,7 @@ export const enum IsolationCode {
 }
 
 export interface NativeLibraryInfo {
+  /** The private copy's path (it was removed once mapped). */
   mappedPath: string;
   lmid: bigint;
 }
@@ -38,33 +39,139 @@ export interface NativeLibrary {
   stats(): { calls: number; errors: number; inFlight: number; closed: boolean };
   /** Threads that closing the image now could pull code from under (see library_handle.h). */
   holders(): { tid: number; name: string; why: string }[];
+  /** While a handover moves state: sync calls are refused as busy (true), or served again (false). */
+  gate(on: boolean): void;
   errno(): number;
 }
 
-export interface NativeLibraryCtor {
-  /**
-   * Opens `file` in the given mode. For the namespace modes, `lmid` (namespace mode) is the anchor's
-   * namespace; fresh-namespace passes -1n for LM_ID_NEWLM, or an lmid to join one this open created.
-   */
-  new (file: string, isolation: IsolationCode, lmid: bigint): NativeLibrary;
+/** What lib/ asks the loader to do (native/loader/load_job.h LoadSpec). */
+export interface LoadSpec {
+  path: string;
+  /** Where the private area is made (opened on the first load, after the source). */
+  tempBase: string;
+  isolation: IsolationCode;
+  sha256?: string;
+  refuseImports: string[];
+  refuseNodeInitFini: boolean;
+  functions: string[];
+  plugin: boolean;
+  abiMin: number;
+  abiMax: number;
+  pluginHost?: bigint;
+  /** dlswap_init's bound on the loader thread (0: none). */
+  initTimeoutMs?: number;
+}
+
+/** What the loader did (native/loader/load_job.h LoadResult). */
+export interface LoadResult {
+  ok: boolean;
+  phase: 'loading' | 'verifying';
+  copyMs: number;
+  openMs: number;
+  verifyMs: number;
+  size: number;
+  // failure
+  code?: string;
+  message?: string;
+  dlerror?: string;
+  symbols: string[];
+  loaderPath?: string;
+  /** The image had been mapped before the failure, and the undo unmapped it (or not). */
+  opened?: boolean;
+  unloaded?: boolean;
+  // success
+  lib?: NativeLibrary;
+  deps?: NativeLibrary[];
+  originDependencies?: string[];
+  realPath?: string;
+  sha256?: string;
+  mtimeMs?: number;
+  hasVersion?: boolean;
+  version?: string;
+  initialized?: boolean;
+  abi?: number;
+  elf?: {
+    soname: string | null;
+    needed: string[];
+    rpath: string | null;
+    runpath: string | null;
+    buildId: string | null;
+    nodelete: boolean;
+    uniqueSymbols: string[];
+    threadLocalDestructors: boolean;
+  };
+}
+
+/** What a retirement did (native/loader/load_job.h RetireResult). */
+export interface RetireResult {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  step?: 'fini' | 'dlclose' | 'after-dlclose';
+  finalized: boolean;
+  closed: boolean;
+  rc: number;
+  dlcloseError: string;
+  threads: { tid: number; name: string; why: string }[];
+  stillLoaded: boolean;
+  namespaceFreed: boolean;
+  finiMs: number;
+  closeMs: number;
+}
+
+/** What the handover's state transfer did. */
+export interface HandoverResult {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  step?: 'export' | 'import';
+  bytes: number;
+  transferred: boolean;
+  ms: number;
+}
+
+/** A job on the loader thread. */
+export interface LoaderJob<T> {
+  promise: Promise<T>;
+  id: number;
 }
 
 export interface Addon {
-  NativeLibrary: NativeLibraryCtor;
+  NativeLibrary: unknown;
+  loadSync(spec: LoadSpec): LoadResult;
+  loadAsync(spec: LoadSpec): LoaderJob<LoadResult>;
+  /** Marks the image closed (no call can start), then runs the retirement. */
+  retireSync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number): RetireResult;
+  retireAsync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number): LoaderJob<RetireResult>;
+  /** The handover's state transfer: old generation's export into the new one's import. */
+  handoverSync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number): HandoverResult;
+  handoverAsync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number): LoaderJob<HandoverResult>;
+  /** Gives a loader job up (its thread, if it is running, is never reused). */
+  abandonJob(id: number): boolean;
+  /** Loader threads given up that are still running their job. */
+  abandonedLoaderThreads(): number;
+  /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
+  privateArea(base: string): { root: string; dir: string };
+  privateFiles(): string[];
+  sweepStale(): string[];
+  /** The copy step alone, for tests: the copy stays in the private directory. */
+  copyForTest(path: string): { name: string; path: string; sha256: string; size: number };
+  removePrivateFile(name: string): void;
+  armFault(point: string, action: 'throw' | 'kill' | 'hang', skip: number, times: number): void;
+  clearFaults(): void;
+  armedFaults(): string[];
+  /** A point reached on the JS thread: true means "throw"; kill and hang act natively. */
+  hitFault(point: string): boolean;
   /** Where libdlswap_runtime.so is: the first object of every namespace dlswap makes. */
   configureRuntime(runtimePath: string): void;
   /** Creates the long-lived anchor namespace (runtime first) once; returns its lmid. */
   anchorNamespace(): bigint;
   /** What the runtime of namespace `lmid` tracks: live keys and threads created through it. */
   runtimeStats(lmid: bigint): { keys: number; threads: number };
-  /** RTLD_NOLOAD probe: is an object with this path loaded in namespace `lmid` (-1n: base)? */
-  isLoaded(file: string, lmid: bigint): boolean;
   /** Live namespaces created by fresh-namespace opens (the anchor's not counted). */
   freshNamespaceCount(): number;
   /** Whether namespace `lmid` still holds objects. */
   namespaceAlive(lmid: bigint): boolean;
-  /** gnu_get_libc_version(). */
-  glibcVersion(): string;
   // ELF reader and calls add their exports here (see elf.ts, func.ts).
   [key: string]: unknown;
 }

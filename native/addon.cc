@@ -5,6 +5,7 @@
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new dlswap::AddonData());
   dlswap::InitLoader(env, exports);
+  dlswap::InitLoaderJobs(env, exports);
   dlswap::InitElf(env, exports);
   dlswap::InitCalls(env, exports);
   dlswap::InitPluginHost(env, exports);

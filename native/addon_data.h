@@ -3,10 +3,14 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
+
 namespace dlswap {
 
 struct AddonData {
   Napi::FunctionReference native_library_ctor;
+  // loader/loader_js.cc's completion channel for this environment (an EnvLink), made on first use.
+  std::shared_ptr<void> loader_link;
 };
 
 inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -812,8 +812,13 @@ bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_
         return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS", path + ": cannot open: " + why + ".");
     }
   }
+  return ReadElfFd(fd.get(), path, info, err_code, err_msg);
+}
+
+bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg) {
+  info = ElfInfoStruct();
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) {
+  if (fstat(fd_num, &st) != 0) {
     return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS", path + ": cannot stat: " + strerror(errno) + ".");
   }
   if (S_ISDIR(st.st_mode)) {
@@ -828,7 +833,7 @@ bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_
     return Fail(err_code, err_msg, "ERR_DLSWAP_EMPTY_FILE",
                 path + " is empty (0 bytes). If a build is writing it, wait for the build to finish; otherwise rebuild it.");
   }
-  FileReader f(fd.get(), static_cast<uint64_t>(st.st_size));
+  FileReader f(fd_num, static_cast<uint64_t>(st.st_size));
   info.file_size = f.size();
   const std::string damaged = " The file is damaged or was truncated; rebuild it.";
 

@@ -55,5 +55,8 @@ struct ElfInfoStruct {
 // _BAD_ELF). On failure `info` is left partially filled and must not be used.
 bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_code,
                  std::string &err_msg);
+// The same, from a file already open (pread only: the offset is left alone). `path` names it in
+// messages.
+bool ReadElfFd(int fd, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg);
 
 }  // namespace dlswap

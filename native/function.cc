@@ -423,6 +423,11 @@ napi_value ThrowArgCount(napi_env env, const FunctionRecord &rec, size_t got, si
 
 napi_value ThrowClosed(napi_env env, const FunctionRecord &rec) {
   try {
+    if (rec.lib && rec.lib->gated) {
+      return ThrowCode(env, "ERR_DLSWAP_BUSY",
+                       rec.name + "(): a handover is moving this library's state to its next generation; call again "
+                                  "when the reload resolves, or use .async(), which waits for it");
+    }
     return ThrowCode(env, "ERR_DLSWAP_CLOSED",
                      rec.name + "(): its library is closed; open the library again and make the function anew");
   } catch (...) {

@@ -22,7 +22,8 @@ struct LibraryHandle {
   void *handle = nullptr;       // from dlopen/dlmopen; null once closed
   Isolation isolation = Isolation::Local;
   long lmid = 0;                // link-map namespace (0 = base)
-  std::string mapped_path;      // l_name of the link map: the path the loader actually mapped
+  std::string mapped_path;      // the file that is mapped: the private copy's path in the private area
+  std::string loader_name;      // l_name: the name the dynamic loader knows it by (RTLD_NOLOAD probes)
   const struct link_map *map = nullptr;
   NamespaceRecord *ns = nullptr;  // the namespace dlswap made for it (null in local and deepbind)
 
@@ -31,12 +32,16 @@ struct LibraryHandle {
   // the heap, or lose buffered output.
   int *(*errno_location)() = nullptr;
   void (*free_fn)(void *) = nullptr;
+  void *(*malloc_fn)(size_t) = nullptr;
   int (*fflush_fn)(void *) = nullptr;
 
   std::atomic<int64_t> in_flight{0};   // async calls running or queued on this image
   std::atomic<uint64_t> calls{0};      // completed calls (sync + async), for observability
   std::atomic<uint64_t> errors{0};     // calls that raised (argument errors excluded)
   bool closed = false;                 // written and read on the JS thread only
+  // A handover is moving this image's state: `closed` is raised too (the one check every call path
+  // makes), and a call is refused as busy rather than closed. JS thread only.
+  bool gated = false;
 
   // Errno captured right after the last call on this thread (JS thread for sync calls, copied back
   // on completion for async calls).

@@ -2,7 +2,6 @@
 // truth about what was mapped (dlinfo) and whether dlclose really unmapped it (RTLD_NOLOAD probe).
 // Which mode to use, the private copy, and what an error means to a user are decided in lib/.
 #include <dlfcn.h>
-#include <gnu/libc-version.h>
 #include <link.h>
 
 #include <cstring>
@@ -86,10 +85,6 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
   return notes;
 }
 
-static std::string TakeDlerror(const char *fallback) {
-  const char *e = dlerror();
-  return e ? std::string(e) : std::string(fallback);
-}
 
 static Lmid_t LmidFromJs(Napi::Env env, Napi::Value v) {
   if (!v.IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "lmid must be a bigint");
@@ -99,13 +94,6 @@ static Lmid_t LmidFromJs(Napi::Env env, Napi::Value v) {
   return static_cast<Lmid_t>(id);
 }
 
-template <typename Fn>
-static Fn Resolve(void *handle, const char *name) {
-  dlerror();
-  void *p = dlsym(handle, name);
-  dlerror();
-  return reinterpret_cast<Fn>(p);
-}
 
 Napi::Function NativeLibrary::Define(Napi::Env env) {
   return DefineClass(env, "NativeLibrary",
@@ -116,6 +104,7 @@ Napi::Function NativeLibrary::Define(Napi::Env env) {
                          InstanceMethod("flush", &NativeLibrary::Flush),
                          InstanceMethod("close", &NativeLibrary::Close),
                          InstanceMethod("holders", &NativeLibrary::Holders),
+                         InstanceMethod("gate", &NativeLibrary::Gate),
                          InstanceMethod("stats", &NativeLibrary::Stats),
                          InstanceMethod("errno", &NativeLibrary::Errno),
                      });
@@ -128,92 +117,17 @@ LibraryRef NativeLibrary::From(Napi::Env env, Napi::Value value) {
   return Napi::ObjectWrap<NativeLibrary>::Unwrap(value.As<Napi::Object>())->ref_;
 }
 
+// Made by the loader (loader/loader_js.cc) around an image it opened: new NativeLibrary(External).
 NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeLibrary>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber()) {
-    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "NativeLibrary(file: string, isolation: number, lmid: bigint)");
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "NativeLibrary is made by dlswap's loader; use open() or openAsync()");
   }
-  std::string file = info[0].As<Napi::String>().Utf8Value();
-  int mode = info[1].As<Napi::Number>().Int32Value();
-  Lmid_t target = LmidFromJs(env, info[2]);
-  if (mode < 0 || mode > 3) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "unknown isolation code");
-  auto iso = static_cast<Isolation>(mode);
+  ref_ = *info[0].As<Napi::External<LibraryRef>>().Data();
+}
 
-  NamespaceRecord *ns = nullptr;
-  if (iso == Isolation::Namespace) {
-    ns = Anchor();
-    if (!ns || ns->lmid != target) {
-      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "namespace mode needs the anchor namespace first");
-    }
-  } else if (iso == Isolation::FreshNamespace) {
-    std::string why;
-    ns = target < 0 ? CreateNamespace(why) : FindNamespace(target);
-    if (!ns) {
-      if (why.empty()) why = "dlswap made no namespace with lmid " + std::to_string(target);
-      Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", why);
-      err.Set("dlerror", Napi::String::New(env, why));
-      throw err;
-    }
-  }
-  ReleaseExitedThreadPins();
-  if (ns) {
-    RetainNamespace(ns);
-    // The library's constructors run on this thread, in the namespace's libc.
-    EnsureThreadReady(ns);
-  }
-
-  dlerror();
-  void *h = nullptr;
-  switch (iso) {
-    case Isolation::Local:
-      h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-      break;
-    case Isolation::DeepBind:
-      h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-      break;
-    case Isolation::Namespace:
-    case Isolation::FreshNamespace:
-      h = dlmopen(ns->lmid, file.c_str(), RTLD_NOW | RTLD_LOCAL);
-      break;
-  }
-  if (!h) {
-    std::string why = TakeDlerror("the dynamic loader gave no reason");
-    if (ns) ReleaseNamespace(ns);
-    Napi::Error err = CodedError(env, "ERR_DLSWAP_LOAD_FAILED", why);
-    err.Set("dlerror", Napi::String::New(env, why));
-    throw err;
-  }
-
-  auto ref = std::make_shared<LibraryHandle>();
-  ref->handle = h;
-  ref->isolation = iso;
-  ref->ns = ns;
-  Lmid_t lmid = 0;
-  if (dlinfo(h, RTLD_DI_LMID, &lmid) == 0) ref->lmid = lmid;
-  struct link_map *lm = nullptr;
-  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
-    ref->map = lm;
-    if (lm->l_name) ref->mapped_path = lm->l_name;
-  }
-  dlerror();
-  NoteImageOpened(ref->map);
-
-  // The image's own libc, found through its dependency scope. In the namespace modes, a library that
-  // does not link libc itself still shares the runtime's.
-  // In `local` the library's own malloc binds through the global scope first, so an allocator that
-  // node was started with (LD_PRELOAD jemalloc, ASan) is the one that allocated: free through the
-  // same scope. The other modes bind the library to its own dependencies first.
-  void *scope = iso == Isolation::Local ? RTLD_DEFAULT : h;
-  ref->errno_location = Resolve<int *(*)()>(scope, "__errno_location");
-  ref->free_fn = Resolve<void (*)(void *)>(scope, "free");
-  ref->fflush_fn = Resolve<int (*)(void *)>(scope, "fflush");
-  if (ns) {
-    if (!ref->errno_location) ref->errno_location = ns->errno_location;
-    if (!ref->free_fn) ref->free_fn = ns->free_fn;
-    if (!ref->fflush_fn) ref->fflush_fn = Resolve<int (*)(void *)>(ns->runtime, "fflush");
-    GiveNamespaceStableEnviron(ns->runtime);
-  }
-  ref_ = std::move(ref);
+Napi::Object NativeLibrary::Wrap(Napi::Env env, LibraryRef ref) {
+  return Data(env).native_library_ctor.New({Napi::External<LibraryRef>::New(env, &ref)});
 }
 
 NativeLibrary::~NativeLibrary() = default;
@@ -296,6 +210,17 @@ Napi::Value NativeLibrary::Holders(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// gate(true): sync calls are refused as busy while a handover moves the state; gate(false) ends it.
+Napi::Value NativeLibrary::Gate(const Napi::CallbackInfo &info) {
+  const bool on = info[0].ToBoolean();
+  if (on && !ref_->closed) {
+    ref_->gated = ref_->closed = true;
+  } else if (!on && ref_->gated) {
+    ref_->gated = ref_->closed = false;
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value NativeLibrary::Stats(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -340,23 +265,6 @@ static Napi::Value RuntimeStatsJs(const Napi::CallbackInfo &info) {
   return o;
 }
 
-static Napi::Value IsLoadedJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "isLoaded(file, lmid)");
-  std::string file = info[0].As<Napi::String>().Utf8Value();
-  Lmid_t lmid = LmidFromJs(env, info[1]);
-  void *h = nullptr;
-  dlerror();
-  if (lmid < 0) {
-    h = dlopen(file.c_str(), RTLD_LAZY | RTLD_NOLOAD);
-  } else if (NamespaceAlive(lmid)) {
-    h = dlmopen(lmid, file.c_str(), RTLD_LAZY | RTLD_NOLOAD);
-  }
-  dlerror();
-  if (h) dlclose(h);  // NOLOAD took a reference; give it back
-  return Napi::Boolean::New(env, h != nullptr);
-}
-
 static Napi::Value FreshNamespaceCountJs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), LiveFreshNamespaces());
 }
@@ -365,9 +273,6 @@ static Napi::Value NamespaceAliveJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), NamespaceAlive(LmidFromJs(info.Env(), info[0])));
 }
 
-static Napi::Value GlibcVersionJs(const Napi::CallbackInfo &info) {
-  return Napi::String::New(info.Env(), gnu_get_libc_version());
-}
 
 void InitLoader(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = NativeLibrary::Define(env);
@@ -376,10 +281,8 @@ void InitLoader(Napi::Env env, Napi::Object exports) {
   exports.Set("configureRuntime", Napi::Function::New(env, ConfigureRuntimeJs, "configureRuntime"));
   exports.Set("anchorNamespace", Napi::Function::New(env, AnchorNamespaceJs, "anchorNamespace"));
   exports.Set("runtimeStats", Napi::Function::New(env, RuntimeStatsJs, "runtimeStats"));
-  exports.Set("isLoaded", Napi::Function::New(env, IsLoadedJs, "isLoaded"));
   exports.Set("freshNamespaceCount", Napi::Function::New(env, FreshNamespaceCountJs, "freshNamespaceCount"));
   exports.Set("namespaceAlive", Napi::Function::New(env, NamespaceAliveJs, "namespaceAlive"));
-  exports.Set("glibcVersion", Napi::Function::New(env, GlibcVersionJs, "glibcVersion"));
 }
 
 }  // namespace dlswap

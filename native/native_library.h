@@ -10,6 +10,8 @@ class NativeLibrary : public Napi::ObjectWrap<NativeLibrary> {
   static Napi::Function Define(Napi::Env env);
   // The handle behind a JS NativeLibrary object; throws ERR_DLSWAP_ARG if `value` is not one.
   static LibraryRef From(Napi::Env env, Napi::Value value);
+  // The JS object for an image the loader opened.
+  static Napi::Object Wrap(Napi::Env env, LibraryRef ref);
 
   explicit NativeLibrary(const Napi::CallbackInfo &info);
   ~NativeLibrary() override;
@@ -23,6 +25,7 @@ class NativeLibrary : public Napi::ObjectWrap<NativeLibrary> {
   Napi::Value Flush(const Napi::CallbackInfo &info);
   Napi::Value Close(const Napi::CallbackInfo &info);
   Napi::Value Holders(const Napi::CallbackInfo &info);
+  Napi::Value Gate(const Napi::CallbackInfo &info);
   Napi::Value Stats(const Napi::CallbackInfo &info);
   Napi::Value Errno(const Napi::CallbackInfo &info);
 

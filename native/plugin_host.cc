@@ -95,7 +95,15 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     box_->priv.open = true;
   }
 
-  ~PluginHost() override { ReleaseChannel(); }
+  // No release here: a host collected without release() is finalised while node tears its
+  // environment down, when releasing the threadsafe function (mid-close itself) aborts the process.
+  // An unreleased channel is unref'd and node finalises it with the environment; late log calls
+  // are dropped (`open` false).
+  ~PluginHost() override {
+    if (!box_) return;
+    std::lock_guard<std::mutex> lock(box_->priv.mutex);
+    box_->priv.open = false;
+  }
 
  private:
   void ReleaseChannel() {

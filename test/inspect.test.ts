@@ -249,9 +249,8 @@ describe.skipIf(!haveFixtures)('agreement with the loader', () => {
     expect(deepbindHazards(benignInfo)).toEqual([]);
     expect(deepbindHazards(readElf(crash))).toContain('_ZSt4cout');
 
-    const addonPath = require.resolve('node-gyp-build');
     const script = (file: string): string =>
-      `const a = require(${JSON.stringify(addonPath)})(${JSON.stringify(root)}); new a.NativeLibrary(${JSON.stringify(file)}, 1, -1n); console.log('loaded');`;
+      `require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).open(${JSON.stringify(file)}, { isolation: 'deepbind', force: true }); console.log('loaded');`;
     const ok = spawnSync(process.execPath, ['-e', script(benign)], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } });
     expect(ok.stdout).toContain('loaded');
     expect(ok.status).toBe(0);

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HotLibrary } from '../lib/hot_library';
 import { open } from '../lib/library';
-import { copyToPrivate, privateDir, privateFiles, removeCopy, userRoot } from '../lib/temp_area';
+import { addon } from '../lib/native';
+import { ensurePrivateArea, privateDir, privateFiles, userRoot } from '../lib/temp_area';
 import { fixture, runChild } from './helpers';
 
 const P1 = fixture('libplugin_v1.so');
@@ -77,7 +78,8 @@ describe('the temp area', () => {
     // Not under `tmp` (0700, root's): nobody must be able to reach it.
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-nobody-'));
     try {
-      fs.chmodSync(base, 0o777);
+      // Sticky, as /tmp is: a safe base, so the check that fires is the one on the root.
+      fs.chmodSync(base, 0o1777);
       fs.mkdirSync(path.join(base, 'dlswap-65534'), { mode: 0o777 });
       const r = runChild(
         `try { dlswap.open(${JSON.stringify(P1)}); console.log('opened'); } catch (e) { console.log(e.code + ' ' + e.message); }`,
@@ -89,6 +91,27 @@ describe('the temp area', () => {
     } finally {
       fs.rmSync(base, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a base that other users can write without the sticky bit, before making anything in it', () => {
+    // Another user could rename dlswap's directory out of such a base and put theirs in its place.
+    const base = path.join(tmp, 'open-base');
+    fs.mkdirSync(base);
+    fs.chmodSync(base, 0o777);
+    expect(openIn(base).out).toMatch(/^ERR_DLSWAP_TEMP_AREA .*writable by other users and not sticky.*DLSWAP_TMPDIR/);
+    expect(fs.readdirSync(base)).toEqual([]);
+    fs.chmodSync(base, 0o1777);
+    expect(openIn(base).out).toBe('opened');
+  });
+
+  it('refuses a base that belongs to another user (who could replace what dlswap puts there)', () => {
+    const base = path.join(tmp, 'theirs');
+    fs.mkdirSync(base);
+    fs.chownSync(base, 65534, 65534);
+    fs.chmodSync(base, 0o755);
+    const r = openIn(base);
+    if (asRoot) expect(r.out).toMatch(/^ERR_DLSWAP_TEMP_AREA .*belongs to uid 65534/);
+    expect(fs.readdirSync(base)).toEqual([]);
   });
 
   it('tightens a root of ours that is too open, then uses it', () => {
@@ -205,12 +228,12 @@ describe('a source that changes while it is being copied', () => {
       await new Promise((r) => setTimeout(r, 20)); // the writer is running
       const deadline = Date.now() + 1000;
       for (let i = 0; i < 200 && Date.now() < deadline; i++) {
-        const fd = fs.openSync(file, 'r');
+        ensurePrivateArea();
         try {
-          const copy = copyToPrivate(file, fd);
+          const copy = addon.copyForTest(file);
           accepted++;
           const data = fs.readFileSync(copy.path);
-          removeCopy(copy.path);
+          addon.removePrivateFile(copy.name);
           const a = data.readUInt32LE(first);
           const b = data.readUInt32LE(LAST);
           expect(a === b || a === b + 1, `copy holds counters ${a} and ${b}`).toBe(true);
@@ -218,8 +241,6 @@ describe('a source that changes while it is being copied', () => {
         } catch (e) {
           expect((e as { code?: string }).code).toBe('ERR_DLSWAP_INTEGRITY');
           refused++;
-        } finally {
-          fs.closeSync(fd);
         }
       }
       // And through open(): refused the same way, nothing left behind.

@@ -425,7 +425,8 @@ describe('process-wide loader state', () => {
         `const { parentPort, workerData } = require('node:worker_threads');
          const dlswap = require(workerData);
          const lib = dlswap.open(require('node:path').join(${JSON.stringify(fixture(''))}, 'libbasic_v1.so'));
-         parentPort.postMessage(String(lib.func('int version(void)')()));`,
+         const v = String(lib.func('int version(void)')());
+         lib.close().then(() => parentPort.postMessage(v));`,
         { eval: true, workerData: path.join(__dirname, '..', 'dist', 'index.js') },
       );
       const timer = setTimeout(() => {

@@ -1,0 +1,109 @@
+// The load and retire pipelines: everything that touches the user's file, the dynamic loader or
+// the plugin's entry points, with no Node-API in sight, so that it runs on a loader thread (or
+// inline, for the synchronous open()). The JS thread does the swap and nothing else.
+//
+//   RunLoad:   open source -> copy + hash -> ELF checks -> namespace -> dependencies -> dlopen
+//              -> verify symbols -> plugin ABI (abi_version, version, init)
+//   RunRetire: fini -> stdio flush -> holders check -> dlclose -> unload verification
+//
+// Contract of both: on failure, everything the pipeline created is undone (no copy, no mapping, no
+// namespace of its own, fini after a successful init) and the result names the step that failed.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../elf_reader.h"
+#include "../library_handle.h"
+
+namespace dlswap {
+
+struct LoadSpec {
+  std::string path;                  // as the user gave it: every message names it
+  std::string temp_base;             // where the private area is (made on the first load)
+  Isolation isolation = Isolation::Namespace;
+  std::string expect_sha256;         // lowercase hex; empty: not pinned
+  // Refusals decided by lib/ before the library runs any code (the policy and its wording are
+  // there; this only finds the symbols):
+  std::vector<std::string> refuse_imports;   // imports that break this mode (deepbind's copy relocations)
+  bool refuse_node_init_fini = false;        // constructor/destructor entries bound to node's exports
+  std::vector<std::string> functions;        // must all resolve, or the load fails in 'verifying'
+  bool plugin = false;               // run dlswap_abi_version, dlswap_version and dlswap_init
+  uint32_t abi_min = 0, abi_max = 0;
+  const void *plugin_host = nullptr; // the dlswap_host handed to dlswap_init
+  // dlswap_init is bounded on a loader thread: past it the job is abandoned and this runs (on the
+  // watchdog thread); the load then fails with ERR_DLSWAP_TIMEOUT whenever init returns.
+  double init_timeout_ms = 0;
+  std::function<void()> on_init_timeout;
+};
+
+struct LoadResult {
+  // Failure: an ERR_DLSWAP_* code, a message that names the user's path, and where it failed.
+  std::string code, message, dlerror;
+  std::string phase = "loading";     // 'loading' | 'verifying'
+  std::vector<std::string> symbols;  // the symbols a refusal or a missing function is about
+  std::string loader_path;           // the name the dynamic loader was given (for messages)
+  bool opened = false;               // the image had been mapped before the failure (then undone)
+  bool undone_unloaded = false;      // and the undo unmapped it
+
+  LibraryRef lib;                    // success: the image, its namespace retained
+  std::vector<LibraryRef> deps;      // images of $ORIGIN dependencies loaded before it
+  std::vector<std::string> origin_dependencies;
+  std::string real_path, sha256;
+  uint64_t size = 0;
+  double mtime_ms = 0;
+  ElfInfoStruct elf;                 // of the copy that was mapped
+  bool has_version = false;
+  std::string version;               // dlswap_version()
+  bool initialized = false;          // dlswap_init returned 0
+  uint32_t abi = 0;
+  double copy_ms = 0, open_ms = 0, verify_ms = 0;
+};
+
+void RunLoad(const LoadSpec &spec, LoadResult &out);
+
+struct RetireSpec {
+  LibraryRef lib;
+  std::vector<LibraryRef> deps;
+  bool run_fini = false;             // the plugin's dlswap_init ran and it exports dlswap_fini
+  // dlswap_fini is bounded like init; a retirement whose fini overran goes on when fini returns.
+  double fini_timeout_ms = 0;
+  std::function<void()> on_fini_timeout;
+};
+
+struct RetireResult {
+  std::string code, message;         // a step failed: nothing after it ran
+  std::string step;                  // 'fini' | 'dlclose'
+  bool finalized = false;            // dlswap_fini ran (or none was due)
+  bool closed = false;               // dlclose was called
+  int rc = 0;
+  std::string dlclose_error;
+  std::vector<ThreadNote> holders;   // not closed because of these
+  bool still_loaded = false;         // after dlclose: the image is still there
+  bool namespace_freed = false;      // fresh-namespace: glibc freed the namespace
+  double fini_ms = 0, close_ms = 0;
+};
+
+void RunRetire(const RetireSpec &spec, RetireResult &out);
+
+// The state transfer of the handover policy: the old generation's dlswap_state_export, passed to the
+// new one's dlswap_state_import. Each call bounded like init and fini.
+struct HandoverSpec {
+  LibraryRef from, to;
+  std::string path;                  // the new generation's, for messages
+  double export_timeout_ms = 0, import_timeout_ms = 0;
+  std::function<void(const std::string &step)> on_timeout;
+};
+
+struct HandoverResult {
+  std::string code, message;
+  std::string step;                  // 'export' | 'import' (where it failed)
+  uint64_t bytes = 0;
+  bool transferred = false;          // both exist and the import returned 0
+  double ms = 0;
+};
+
+void RunHandover(const HandoverSpec &spec, HandoverResult &out);
+
+}  // namespace dlswap

@@ -1,0 +1,516 @@
+// The JS face of the loader: open (inline or on the loader thread), retire, the private area and
+// the fault table. Specs arrive as plain objects that lib/ has already validated; results leave as
+// plain objects that lib/ turns into Library, reports and coded errors.
+#include <napi.h>
+
+#include <cmath>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "../addon_data.h"
+#include "../errors.h"
+#include "../faults.h"
+#include "../module.h"
+#include "../native_library.h"
+#include "load_job.h"
+#include "loader_pool.h"
+#include "private_area.h"
+#include "source_copy.h"
+
+#include <unistd.h>
+
+namespace dlswap {
+
+namespace {
+
+std::vector<std::string> Strings(Napi::Value v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (e.IsString()) out.push_back(e.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Array ToArray(Napi::Env env, const std::vector<std::string> &v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), v[i]);
+  return a;
+}
+
+Napi::Value OptString(Napi::Env env, const std::optional<std::string> &s) {
+  return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();
+}
+
+LoadSpec ParseLoadSpec(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  LoadSpec spec;
+  if (!o.Get("path").IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec.path must be a string");
+  spec.path = o.Get("path").As<Napi::String>().Utf8Value();
+  if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
+  const int iso = o.Get("isolation").ToNumber().Int32Value();
+  if (iso < 0 || iso > 3) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");
+  spec.isolation = static_cast<Isolation>(iso);
+  if (o.Get("sha256").IsString()) spec.expect_sha256 = o.Get("sha256").As<Napi::String>().Utf8Value();
+  spec.refuse_imports = Strings(o.Get("refuseImports"));
+  spec.refuse_node_init_fini = o.Get("refuseNodeInitFini").ToBoolean();
+  spec.functions = Strings(o.Get("functions"));
+  spec.plugin = o.Get("plugin").ToBoolean();
+  spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
+  spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();
+  if (o.Get("initTimeoutMs").IsNumber()) spec.init_timeout_ms = o.Get("initTimeoutMs").As<Napi::Number>().DoubleValue();
+  Napi::Value host = o.Get("pluginHost");
+  if (host.IsBigInt()) {
+    bool lossless = false;
+    spec.plugin_host = reinterpret_cast<const void *>(static_cast<uintptr_t>(host.As<Napi::BigInt>().Uint64Value(&lossless)));
+  }
+  return spec;
+}
+
+Napi::Object LoadResultToJs(Napi::Env env, LoadResult &r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", r.code.empty());
+  o.Set("phase", r.phase);
+  o.Set("copyMs", r.copy_ms);
+  o.Set("openMs", r.open_ms);
+  o.Set("verifyMs", r.verify_ms);
+  o.Set("size", static_cast<double>(r.size));
+  if (!r.code.empty()) {
+    o.Set("code", r.code);
+    o.Set("message", r.message);
+    o.Set("dlerror", r.dlerror);
+    o.Set("symbols", ToArray(env, r.symbols));
+    o.Set("loaderPath", r.loader_path);
+    o.Set("opened", r.opened);
+    o.Set("unloaded", r.undone_unloaded);
+    return o;
+  }
+  o.Set("lib", NativeLibrary::Wrap(env, r.lib));
+  Napi::Array deps = Napi::Array::New(env, r.deps.size());
+  for (size_t i = 0; i < r.deps.size(); ++i) deps.Set(static_cast<uint32_t>(i), NativeLibrary::Wrap(env, r.deps[i]));
+  o.Set("deps", deps);
+  o.Set("originDependencies", ToArray(env, r.origin_dependencies));
+  o.Set("realPath", r.real_path);
+  o.Set("sha256", r.sha256);
+  o.Set("mtimeMs", r.mtime_ms);
+  o.Set("hasVersion", r.has_version);
+  o.Set("version", r.version);
+  o.Set("initialized", r.initialized);
+  o.Set("abi", r.abi);
+  const ElfInfoStruct &e = r.elf;
+  Napi::Object elf = Napi::Object::New(env);
+  elf.Set("soname", OptString(env, e.soname));
+  elf.Set("needed", ToArray(env, e.needed));
+  elf.Set("rpath", OptString(env, e.rpath));
+  elf.Set("runpath", OptString(env, e.runpath));
+  elf.Set("buildId", OptString(env, e.build_id));
+  elf.Set("nodelete", e.nodelete);
+  elf.Set("uniqueSymbols", ToArray(env, e.unique_symbols));
+  bool tls_dtors = false;
+  for (const std::string &s : e.imports) tls_dtors = tls_dtors || s == "__cxa_thread_atexit_impl" || s == "__cxa_thread_atexit";
+  elf.Set("threadLocalDestructors", tls_dtors);
+  o.Set("elf", elf);
+  return o;
+}
+
+RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
+  RetireSpec spec;
+  spec.lib = NativeLibrary::From(env, info[0]);
+  if (info[1].IsArray()) {
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) spec.deps.push_back(NativeLibrary::From(env, a.Get(i)));
+  }
+  spec.run_fini = info[2].ToBoolean();
+  if (info.Length() > 3 && info[3].IsNumber()) spec.fini_timeout_ms = info[3].As<Napi::Number>().DoubleValue();
+  if (spec.lib->in_flight.load() > 0) {
+    throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(spec.lib->in_flight.load()) +
+                                                 " call(s) still running in this library; wait for them before closing");
+  }
+  // From here no call may start: the flag is read by every call path on this JS thread.
+  spec.lib->closed = true;
+  return spec;
+}
+
+Napi::Object RetireResultToJs(Napi::Env env, const RetireResult &r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", r.code.empty());
+  if (!r.code.empty()) {
+    o.Set("code", r.code);
+    o.Set("message", r.message);
+    o.Set("step", r.step);
+  }
+  o.Set("finalized", r.finalized);
+  o.Set("closed", r.closed);
+  o.Set("rc", r.rc);
+  o.Set("dlcloseError", r.dlclose_error);
+  Napi::Array threads = Napi::Array::New(env, r.holders.size());
+  for (size_t i = 0; i < r.holders.size(); ++i) {
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("tid", r.holders[i].tid);
+    t.Set("name", r.holders[i].name);
+    t.Set("why", r.holders[i].why);
+    threads.Set(static_cast<uint32_t>(i), t);
+  }
+  o.Set("threads", threads);
+  o.Set("stillLoaded", r.still_loaded);
+  o.Set("namespaceFreed", r.namespace_freed);
+  o.Set("finiMs", r.fini_ms);
+  o.Set("closeMs", r.close_ms);
+  return o;
+}
+
+Napi::Object HandoverResultToJs(Napi::Env env, const HandoverResult &r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", r.code.empty());
+  if (!r.code.empty()) {
+    o.Set("code", r.code);
+    o.Set("message", r.message);
+    o.Set("step", r.step);
+  }
+  o.Set("bytes", static_cast<double>(r.bytes));
+  o.Set("transferred", r.transferred);
+  o.Set("ms", r.ms);
+  return o;
+}
+
+HandoverSpec ParseHandoverSpec(Napi::Env env, const Napi::CallbackInfo &info) {
+  HandoverSpec spec;
+  spec.from = NativeLibrary::From(env, info[0]);
+  spec.to = NativeLibrary::From(env, info[1]);
+  if ((spec.from->closed && !spec.from->gated) || spec.to->closed) throw CodedError(env, "ERR_DLSWAP_CLOSED", "handover between closed libraries");
+  spec.path = info[2].ToString().Utf8Value();
+  spec.export_timeout_ms = info[3].ToNumber().DoubleValue();
+  spec.import_timeout_ms = info[4].ToNumber().DoubleValue();
+  return spec;
+}
+
+// ---- completions: from the loader thread back to this environment's JS thread -------------------
+
+struct Completion {
+  napi_deferred deferred = nullptr;
+  std::unique_ptr<LoadResult> load;
+  std::unique_ptr<RetireResult> retire;
+  std::unique_ptr<HandoverResult> handover;
+};
+
+// Undoes a load nobody will receive (its environment is gone, or it timed out and was answered
+// already): what the caller would have closed.
+void Dispose(std::unique_ptr<LoadResult> &load) {
+  if (!load || !load->lib) return;
+  RetireSpec spec;
+  spec.lib = load->lib;
+  spec.deps = load->deps;
+  spec.run_fini = load->initialized;
+  RetireResult ignored;
+  RunRetire(spec, ignored);
+}
+
+// One per environment (each worker_thread has its own). Jobs hold it; when the environment is torn
+// down, `alive` goes false under the mutex and nothing is posted to its threadsafe function again.
+struct EnvLink {
+  std::mutex mutex;
+  napi_threadsafe_function tsfn = nullptr;
+  bool alive = false;
+  int pending = 0;  // jobs in flight: the loop is kept alive while there are any (JS thread only)
+
+  void Post(Completion *c) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (alive && napi_call_threadsafe_function(tsfn, c, napi_tsfn_nonblocking) == napi_ok) return;
+    }
+    Dispose(c->load);
+    delete c;
+  }
+};
+
+// The answer to one job's promise, given once: by the job, or earlier by its deadline.
+struct Reply {
+  std::shared_ptr<EnvLink> link;
+  napi_deferred deferred = nullptr;
+  std::atomic<bool> claimed{false};
+
+  void Load(std::unique_ptr<LoadResult> r) {
+    if (claimed.exchange(true)) {  // answered already (timeout): nobody will use this image
+      Dispose(r);
+      return;
+    }
+    auto *c = new Completion();
+    c->deferred = deferred;
+    c->load = std::move(r);
+    link->Post(c);
+  }
+  void Retire(std::unique_ptr<RetireResult> r) {
+    if (claimed.exchange(true)) return;
+    auto *c = new Completion();
+    c->deferred = deferred;
+    c->retire = std::move(r);
+    link->Post(c);
+  }
+  void Handover(std::unique_ptr<HandoverResult> r) {
+    if (claimed.exchange(true)) return;
+    auto *c = new Completion();
+    c->deferred = deferred;
+    c->handover = std::move(r);
+    link->Post(c);
+  }
+};
+
+void CallJs(napi_env env, napi_value, void *context, void *data) {
+  std::unique_ptr<Completion> c(static_cast<Completion *>(data));
+  auto *link = static_cast<EnvLink *>(context);
+  if (env == nullptr) {  // the environment is going away
+    Dispose(c->load);
+    return;
+  }
+  if (--link->pending == 0) napi_unref_threadsafe_function(env, link->tsfn);
+  Napi::Env e(env);
+  Napi::HandleScope scope(e);
+  try {
+    Napi::Value v = c->load      ? Napi::Value(LoadResultToJs(e, *c->load))
+                     : c->retire ? Napi::Value(RetireResultToJs(e, *c->retire))
+                                 : Napi::Value(HandoverResultToJs(e, *c->handover));
+    napi_resolve_deferred(env, c->deferred, v);
+  } catch (const Napi::Error &err) {
+    napi_reject_deferred(env, c->deferred, err.Value());
+  }
+}
+
+std::shared_ptr<EnvLink> LinkOf(Napi::Env env) {
+  AddonData &data = Data(env);
+  if (data.loader_link) return std::static_pointer_cast<EnvLink>(data.loader_link);
+  auto link = std::make_shared<EnvLink>();
+  napi_value name;
+  napi_create_string_utf8(env, "dlswap.loader", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, link.get(), CallJs, &link->tsfn) != napi_ok) {
+    throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the loader's completion channel");
+  }
+  napi_unref_threadsafe_function(env, link->tsfn);
+  link->alive = true;
+  // Teardown order: this hook runs before node finalises the threadsafe function, so nothing can
+  // post to it after it is gone; a job that completes later disposes of its own result.
+  env.AddCleanupHook([link] {
+    std::lock_guard<std::mutex> lock(link->mutex);
+    if (!link->alive) return;
+    link->alive = false;
+    napi_release_threadsafe_function(link->tsfn, napi_tsfn_abort);
+  });
+  data.loader_link = link;
+  return link;
+}
+
+// A promise for one loader job, and the reply that settles it. Returns { promise, id }.
+Napi::Value Submit(Napi::Env env, std::shared_ptr<Reply> &reply_out,
+                   std::function<void(std::shared_ptr<Reply>)> run, std::function<void(std::shared_ptr<Reply>)> cancelled) {
+  auto reply = std::make_shared<Reply>();
+  reply->link = LinkOf(env);
+  napi_value promise;
+  if (napi_create_promise(env, &reply->deferred, &promise) != napi_ok) {
+    throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create a promise");
+  }
+  if (reply->link->pending++ == 0) napi_ref_threadsafe_function(env, reply->link->tsfn);
+  reply_out = reply;
+  const uint64_t id = LoaderPool::Submit([run, reply]() { run(reply); }, [cancelled, reply]() { cancelled(reply); });
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("promise", Napi::Value(env, promise));
+  out.Set("id", static_cast<double>(id));
+  return out;
+}
+
+std::unique_ptr<LoadResult> Abandoned(const std::string &what) {
+  auto r = std::make_unique<LoadResult>();
+  r->code = "ERR_DLSWAP_TIMEOUT";
+  r->message = what;
+  return r;
+}
+
+Napi::Value LoadSyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  LoadSpec spec = ParseLoadSpec(env, info[0]);
+  LoadResult r;
+  RunLoad(spec, r);
+  return LoadResultToJs(env, r);
+}
+
+Napi::Value LoadAsyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  LoadSpec spec = ParseLoadSpec(env, info[0]);
+  std::shared_ptr<Reply> reply;
+  return Submit(
+      env, reply,
+      [spec](std::shared_ptr<Reply> reply) mutable {
+        spec.on_init_timeout = [reply, path = spec.path, ms = spec.init_timeout_ms]() {
+          auto r = Abandoned("dlswap_init of " + path + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms");
+          r->phase = "verifying";
+          reply->Load(std::move(r));
+        };
+        auto r = std::make_unique<LoadResult>();
+        RunLoad(spec, *r);
+        reply->Load(std::move(r));
+      },
+      [](std::shared_ptr<Reply> reply) { reply->Load(Abandoned("abandoned before it started")); });
+}
+
+Napi::Value RetireSyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RetireSpec spec = ParseRetireSpec(env, info);
+  RetireResult r;
+  RunRetire(spec, r);
+  return RetireResultToJs(env, r);
+}
+
+Napi::Value RetireAsyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  RetireSpec spec = ParseRetireSpec(env, info);
+  std::shared_ptr<Reply> reply;
+  auto timeout = [](const std::string &why) {
+    auto r = std::make_unique<RetireResult>();
+    r->code = "ERR_DLSWAP_TIMEOUT";
+    r->message = why;
+    r->step = "fini";
+    return r;
+  };
+  return Submit(
+      env, reply,
+      [spec, timeout](std::shared_ptr<Reply> reply) mutable {
+        spec.on_fini_timeout = [reply, timeout, ms = spec.fini_timeout_ms]() {
+          reply->Retire(timeout("dlswap_fini did not return within " + std::to_string(static_cast<long>(ms)) + " ms"));
+        };
+        auto r = std::make_unique<RetireResult>();
+        RunRetire(spec, *r);
+        reply->Retire(std::move(r));
+      },
+      [timeout](std::shared_ptr<Reply> reply) { reply->Retire(timeout("abandoned before it started")); });
+}
+
+Napi::Value HandoverSyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  HandoverSpec spec = ParseHandoverSpec(env, info);
+  HandoverResult r;
+  RunHandover(spec, r);
+  return HandoverResultToJs(env, r);
+}
+
+Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  HandoverSpec spec = ParseHandoverSpec(env, info);
+  std::shared_ptr<Reply> reply;
+  auto timeout = [](const std::string &step, const std::string &why) {
+    auto r = std::make_unique<HandoverResult>();
+    r->code = "ERR_DLSWAP_TIMEOUT";
+    r->message = why;
+    r->step = step;
+    return r;
+  };
+  return Submit(
+      env, reply,
+      [spec, timeout](std::shared_ptr<Reply> reply) mutable {
+        spec.on_timeout = [reply, timeout, spec](const std::string &step) {
+          const double ms = step == "export" ? spec.export_timeout_ms : spec.import_timeout_ms;
+          reply->Handover(timeout(step, "dlswap_state_" + step + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms"));
+        };
+        auto r = std::make_unique<HandoverResult>();
+        RunHandover(spec, *r);
+        reply->Handover(std::move(r));
+      },
+      [timeout](std::shared_ptr<Reply> reply) { reply->Handover(timeout("export", "abandoned before it started")); });
+}
+
+Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), LoaderPool::Abandon(static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
+}
+
+Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), LoaderPool::AbandonedRunning());
+}
+
+Napi::Value PrivateAreaJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "privateArea(base)");
+  AreaError err;
+  if (!EnsurePrivateArea(info[0].As<Napi::String>().Utf8Value(), err)) throw CodedError(env, err.code.c_str(), err.message);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("root", UserRootPath());
+  o.Set("dir", PrivateDirPath());
+  return o;
+}
+
+// The copy step alone (tests of a source that changes while it is copied): leaves the copy in the
+// private directory for the caller to read and remove.
+Napi::Value CopyForTestJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  SourceFile src;
+  CopyError err;
+  if (!OpenSource(path, src, err)) throw CodedError(env, err.code.c_str(), err.message);
+  PrivateCopy copy;
+  const bool ok = CopyToPrivate(src, path, copy, err);
+  CloseSource(src);
+  if (!ok) throw CodedError(env, err.code.c_str(), err.message);
+  close(copy.fd);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", copy.name);
+  o.Set("path", PrivateDirPath() + "/" + copy.name);
+  o.Set("sha256", copy.sha256);
+  o.Set("size", static_cast<double>(copy.size));
+  return o;
+}
+
+Napi::Value RemovePrivateFileJs(const Napi::CallbackInfo &info) {
+  RemovePrivateFile(info[0].As<Napi::String>().Utf8Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value PrivateFilesJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), PrivateFiles()); }
+Napi::Value SweepStaleJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), SweepStaleDirectories()); }
+
+Napi::Value ArmFaultJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const std::string point = info[0].As<Napi::String>().Utf8Value();
+  const std::string action = info[1].As<Napi::String>().Utf8Value();
+  const FaultAction a = action == "kill" ? FaultAction::Kill : action == "hang" ? FaultAction::Hang : FaultAction::Throw;
+  const double times = info[3].ToNumber().DoubleValue();
+  ArmFault(point, a, info[2].ToNumber().Int64Value(), std::isfinite(times) ? static_cast<long>(times) : -1);
+  return env.Undefined();
+}
+
+Napi::Value ClearFaultsJs(const Napi::CallbackInfo &info) {
+  ClearFaults();
+  return info.Env().Undefined();
+}
+
+Napi::Value ArmedFaultsJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), ArmedFaults()); }
+
+// A point reached on the JS thread: 'throw' for the caller to raise; kill and hang act here.
+Napi::Value HitFaultJs(const Napi::CallbackInfo &info) {
+  const std::string point = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(info.Env(), HitFault(point.c_str()) == FaultAction::Throw);
+}
+
+}  // namespace
+
+void InitLoaderJobs(Napi::Env env, Napi::Object exports) {
+  exports.Set("loadSync", Napi::Function::New(env, LoadSyncJs, "loadSync"));
+  exports.Set("loadAsync", Napi::Function::New(env, LoadAsyncJs, "loadAsync"));
+  exports.Set("retireSync", Napi::Function::New(env, RetireSyncJs, "retireSync"));
+  exports.Set("retireAsync", Napi::Function::New(env, RetireAsyncJs, "retireAsync"));
+  exports.Set("handoverSync", Napi::Function::New(env, HandoverSyncJs, "handoverSync"));
+  exports.Set("handoverAsync", Napi::Function::New(env, HandoverAsyncJs, "handoverAsync"));
+  exports.Set("abandonJob", Napi::Function::New(env, AbandonJobJs, "abandonJob"));
+  exports.Set("abandonedLoaderThreads", Napi::Function::New(env, AbandonedThreadsJs, "abandonedLoaderThreads"));
+  exports.Set("privateArea", Napi::Function::New(env, PrivateAreaJs, "privateArea"));
+  exports.Set("privateFiles", Napi::Function::New(env, PrivateFilesJs, "privateFiles"));
+  exports.Set("sweepStale", Napi::Function::New(env, SweepStaleJs, "sweepStale"));
+  exports.Set("copyForTest", Napi::Function::New(env, CopyForTestJs, "copyForTest"));
+  exports.Set("removePrivateFile", Napi::Function::New(env, RemovePrivateFileJs, "removePrivateFile"));
+  exports.Set("armFault", Napi::Function::New(env, ArmFaultJs, "armFault"));
+  exports.Set("clearFaults", Napi::Function::New(env, ClearFaultsJs, "clearFaults"));
+  exports.Set("armedFaults", Napi::Function::New(env, ArmedFaultsJs, "armedFaults"));
+  exports.Set("hitFault", Napi::Function::New(env, HitFaultJs, "hitFault"));
+}
+
+}  // namespace dlswap

@@ -1,0 +1,186 @@
+#include "loader_pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dlswap {
+
+namespace {
+
+struct Job {
+  uint64_t id;
+  LoaderPool::Work work, cancelled;
+};
+
+struct Worker {
+  bool abandoned = false;  // guarded by S().mutex
+};
+
+// Never destroyed: at exit the loader thread may still wait on the condition variable, and
+// destroying one that has a waiter blocks the exiting thread forever.
+struct State {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Job> queue;
+  std::map<uint64_t, std::shared_ptr<Worker>> running;  // job id -> the worker running it
+  int live = 0;                                         // workers that take new jobs
+  int abandoned_running = 0;
+  uint64_t next_id = 1;
+  // Deadlines of running steps: deadline id -> (when, job id, on_timeout).
+  struct Bound {
+    std::chrono::steady_clock::time_point when;
+    uint64_t job;
+    LoaderPool::Work on_timeout;
+    bool expired = false;
+  };
+  std::map<uint64_t, Bound> bounds;
+  uint64_t next_bound = 1;
+  std::condition_variable watchdog_wake;
+  bool watchdog = false;
+};
+State &S() {
+  static State *s = new State();
+  return *s;
+}
+
+thread_local uint64_t tl_job = 0;          // the job this loader thread runs now
+thread_local std::shared_ptr<Worker> tl_worker;
+
+void Loop(std::shared_ptr<Worker> self) {
+  tl_worker = self;
+  std::unique_lock<std::mutex> lock(S().mutex);
+  for (;;) {
+    S().wake.wait(lock, [&] { return !S().queue.empty(); });
+    Job job = std::move(S().queue.front());
+    S().queue.pop_front();
+    S().running[job.id] = self;
+    tl_job = job.id;
+    lock.unlock();
+    job.work();
+    lock.lock();
+    tl_job = 0;
+    S().running.erase(job.id);
+    if (self->abandoned) {
+      --S().abandoned_running;
+      return;  // its job outlived its deadline: this thread serves no more
+    }
+  }
+}
+
+// With S().mutex held.
+void SpawnLocked() {
+  ++S().live;
+  std::thread(Loop, std::make_shared<Worker>()).detach();
+}
+
+// Wakes at the nearest deadline; a step past it has its job abandoned and its callback run here.
+void Watchdog() {
+  std::unique_lock<std::mutex> lock(S().mutex);
+  for (;;) {
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (auto &b : S().bounds) {
+      if (!b.second.expired) next = std::min(next, b.second.when);
+    }
+    if (next == std::chrono::steady_clock::time_point::max()) {
+      S().watchdog_wake.wait(lock);
+      continue;
+    }
+    if (S().watchdog_wake.wait_until(lock, next) != std::cv_status::timeout) continue;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<uint64_t, LoaderPool::Work>> due;
+    for (auto &b : S().bounds) {
+      if (b.second.expired || b.second.when > now) continue;
+      b.second.expired = true;
+      due.emplace_back(b.second.job, b.second.on_timeout);
+    }
+    lock.unlock();
+    for (auto &d : due) {
+      LoaderPool::Abandon(d.first);
+      if (d.second) d.second();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace
+
+LoaderPool::Deadline::Deadline(double ms, Work on_timeout) {
+  if (!(ms > 0) || tl_job == 0) return;
+  std::lock_guard<std::mutex> lock(S().mutex);
+  id_ = S().next_bound++;
+  S().bounds[id_] = {std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000)), tl_job,
+                     std::move(on_timeout)};
+  if (!S().watchdog) {
+    S().watchdog = true;
+    std::thread(Watchdog).detach();
+  }
+  S().watchdog_wake.notify_all();
+}
+
+LoaderPool::Deadline::~Deadline() {
+  if (id_ == 0) return;
+  std::lock_guard<std::mutex> lock(S().mutex);
+  S().bounds.erase(id_);
+}
+
+bool LoaderPool::Deadline::Expired() const {
+  if (id_ == 0) return false;
+  std::lock_guard<std::mutex> lock(S().mutex);
+  auto it = S().bounds.find(id_);
+  return it != S().bounds.end() && it->second.expired;
+}
+
+bool LoaderPool::CurrentAbandoned() {
+  if (!tl_worker) return false;
+  std::lock_guard<std::mutex> lock(S().mutex);
+  return tl_worker->abandoned;
+}
+
+uint64_t LoaderPool::Submit(Work work, Work cancelled) {
+  std::lock_guard<std::mutex> lock(S().mutex);
+  const uint64_t id = S().next_id++;
+  S().queue.push_back({id, std::move(work), std::move(cancelled)});
+  if (S().live == 0) SpawnLocked();
+  S().wake.notify_one();
+  return id;
+}
+
+bool LoaderPool::Abandon(uint64_t id) {
+  Work cancelled;
+  {
+    std::lock_guard<std::mutex> lock(S().mutex);
+    for (auto it = S().queue.begin(); it != S().queue.end(); ++it) {
+      if (it->id != id) continue;
+      cancelled = std::move(it->cancelled);
+      S().queue.erase(it);
+      break;
+    }
+    if (!cancelled) {
+      auto running = S().running.find(id);
+      if (running == S().running.end()) return false;
+      if (!running->second->abandoned) {
+        running->second->abandoned = true;
+        --S().live;
+        ++S().abandoned_running;
+        if (!S().queue.empty()) SpawnLocked();
+      }
+      return true;
+    }
+  }
+  cancelled();
+  return true;
+}
+
+int LoaderPool::AbandonedRunning() {
+  std::lock_guard<std::mutex> lock(S().mutex);
+  return S().abandoned_running;
+}
+
+}  // namespace dlswap

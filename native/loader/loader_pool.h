@@ -1,0 +1,47 @@
+// The loader thread: where every load and retirement runs, one at a time, so that the event loop
+// only ever does the swap. One at a time because glibc serialises dlopen and dlclose anyway
+// (one loader lock), and because a plugin's init and fini are simpler to reason about when they
+// never overlap.
+//
+// A job that does not finish in time (a plugin init or fini that hangs) can be abandoned: the
+// thread running it is given up, never reused (it may still be running plugin code), and a new
+// loader thread takes the jobs that were waiting.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace dlswap {
+
+class LoaderPool {
+ public:
+  using Work = std::function<void()>;
+  // Queues `work`; `cancelled` runs instead if the job is abandoned before it started.
+  static uint64_t Submit(Work work, Work cancelled);
+  // true if the job was still queued (cancelled) or running (its thread given up); false if it had
+  // finished.
+  static bool Abandon(uint64_t id);
+  // Threads that were given up and are still running their job (for tests and doctor).
+  static int AbandonedRunning();
+
+  // Bounds one step of the job running on this loader thread (a plugin's init or fini, whose code
+  // may never return): if the step is still running after `ms`, the job is abandoned and
+  // `on_timeout` runs on the watchdog thread. The step itself cannot be stopped; it goes on, on a
+  // thread that is never reused. Ends with the scope. ms <= 0: no bound. Outside a loader thread
+  // (the synchronous open()), there is no bound either: nothing could take over the thread.
+  class Deadline {
+   public:
+    Deadline(double ms, Work on_timeout);
+    ~Deadline();
+    Deadline(const Deadline &) = delete;
+    Deadline &operator=(const Deadline &) = delete;
+    // Whether the step overran (its job was abandoned meanwhile).
+    bool Expired() const;
+
+   private:
+    uint64_t id_ = 0;
+  };
+  // Whether the job on this loader thread was abandoned (the caller gave up on its result).
+  static bool CurrentAbandoned();
+};
+
+}  // namespace dlswap

@@ -1,0 +1,46 @@
+// Copying a library into the private area: the one place dlswap reads the user's file.
+//
+// The source is opened once, without blocking (a FIFO or a device at the path cannot stall the
+// thread) and must be a regular, non-empty file; the copy is bounded by the size fstat gave. The
+// bytes are hashed as they are written, so the digest is of exactly what is in the copy. A source
+// that changes while it is copied is refused: its size, mtime and ctime are compared before and
+// after, and when it was written too recently for timestamps to tell (they tick every few ms), its
+// content is compared with the copy's.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace dlswap {
+
+struct SourceFile {
+  int fd = -1;
+  std::string real_path;
+  uint64_t size = 0;
+};
+
+struct CopyError {
+  std::string code;     // ERR_DLSWAP_NOT_FOUND, _ACCESS, _NOT_A_FILE, _EMPTY_FILE, _INTEGRITY, _TEMP_AREA
+  std::string message;  // names the user's path
+};
+
+// Opens `path` (as the user gave it) for copying. On failure nothing is left open.
+bool OpenSource(const std::string &path, SourceFile &out, CopyError &err);
+void CloseSource(SourceFile &src);
+
+struct PrivateCopy {
+  std::string name;     // file name in the private directory
+  int fd = -1;          // the copy, open read-write (for patching before it is loaded)
+  uint64_t size = 0;
+  std::string sha256;   // of the bytes copied
+  double mtime_ms = 0;  // of the source
+};
+
+// Copies the source into a new file of the private directory, named after `label`. On failure the
+// copy is removed.
+bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err);
+
+// Closes the copy's descriptor and removes it from the private directory (the mapping, if any,
+// stays).
+void DiscardCopy(PrivateCopy &copy);
+
+}  // namespace dlswap
