@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace dlswap {
 
@@ -46,11 +44,22 @@ DynamicInfo ReadDynamic(const struct link_map *m) {
   return out;
 }
 
-bool Matches(const struct link_map *m, const char *name) {
-  if (m->l_name && std::strcmp(m->l_name, name) == 0) return true;
-  DynamicInfo d = ReadDynamic(m);
-  if (d.soname && std::strcmp(d.soname, name) == 0) return true;
-  return ObjectFileName(m) == name;
+// The names a DT_NEEDED entry can match an object by: its l_name, its SONAME, its file name.
+struct Names {
+  const struct link_map *map;
+  const char *l_name;
+  const char *soname;
+  std::string file;
+  bool Match(const char *name) const {
+    return (l_name && std::strcmp(l_name, name) == 0) || (soname && std::strcmp(soname, name) == 0) || file == name;
+  }
+};
+
+std::vector<Names> NamesOf(const ObjectList &objects) {
+  std::vector<Names> out;
+  out.reserve(objects.size());
+  for (const struct link_map *m : objects) out.push_back({m, m->l_name, ReadDynamic(m).soname, ObjectFileName(m)});
+  return out;
 }
 
 }  // namespace
@@ -70,7 +79,9 @@ ObjectList NamespaceObjects(const struct link_map *member) {
   return out;
 }
 
-ObjectList Closure(const struct link_map *root, const ObjectList &objects) {
+namespace {
+
+ObjectList ClosureOf(const struct link_map *root, const std::vector<Names> &names) {
   ObjectList out;
   if (!root) return out;
   std::set<const struct link_map *> seen{root};
@@ -80,59 +91,45 @@ ObjectList Closure(const struct link_map *root, const ObjectList &objects) {
     todo.pop_front();
     out.push_back(m);
     for (const char *name : ReadDynamic(m).needed) {
-      auto it = std::find_if(objects.begin(), objects.end(), [&](const struct link_map *o) { return Matches(o, name); });
-      if (it != objects.end() && seen.insert(*it).second) todo.push_back(*it);
+      auto it = std::find_if(names.begin(), names.end(), [&](const Names &n) { return n.Match(name); });
+      if (it != names.end() && seen.insert(it->map).second) todo.push_back(it->map);
     }
   }
   return out;
 }
 
+}  // namespace
+
+ObjectList Closure(const struct link_map *root, const ObjectList &objects) { return ClosureOf(root, NamesOf(objects)); }
+
 ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keepers) {
-  const ObjectList objects = NamespaceObjects(image);
+  const std::vector<Names> names = NamesOf(NamespaceObjects(image));
   std::set<const struct link_map *> kept;
   for (const struct link_map *k : keepers) {
-    if (k == image) continue;
-    for (const struct link_map *m : Closure(k, objects)) kept.insert(m);
+    if (k == image || kept.count(k)) continue;
+    for (const struct link_map *m : ClosureOf(k, names)) kept.insert(m);
   }
   ObjectList out;
-  for (const struct link_map *m : Closure(image, objects)) {
+  for (const struct link_map *m : ClosureOf(image, names)) {
     if (kept.count(m) || (m != image && ReadDynamic(m).nodelete)) continue;
     out.push_back(m);
   }
   return out;
 }
 
-std::vector<AddressRange> ExecutableRanges(const ObjectList &objects) {
-  struct Line {
-    uintptr_t start, end;
-    bool exec;
-    std::string file;  // what the kernel names: the real path, " (deleted)" for a removed copy
-  };
-  std::vector<Line> lines;
-  std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, file;
-    in >> range >> perms >> offset >> dev >> inode;
-    std::getline(in, file);
-    file.erase(0, file.find_first_not_of(' '));
-    const size_t dash = range.find('-');
-    if (dash == std::string::npos) continue;
-    lines.push_back({std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16),
-                     perms.size() > 2 && perms[2] == 'x', file});
-  }
+std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, const ProcMaps &maps) {
   // An object is one contiguous run of mappings of one file around its dynamic section. Names are
   // no use for finding it: l_name is the name it was opened by (a symlink, a soname), and two
   // namespaces may map the same file.
+  const std::vector<Mapping> &lines = maps.all();
   std::vector<AddressRange> out;
   for (const struct link_map *m : objects) {
-    const uintptr_t anchor = reinterpret_cast<uintptr_t>(m->l_ld);
-    size_t i = 0;
-    while (i < lines.size() && !(anchor >= lines[i].start && anchor < lines[i].end)) ++i;
-    if (i == lines.size() || lines[i].file.empty()) continue;
+    const Mapping *hit = maps.Find(reinterpret_cast<uintptr_t>(m->l_ld));
+    if (!hit || hit->file.empty()) continue;
+    size_t i = static_cast<size_t>(hit - lines.data());
     size_t first = i, last = i;
-    while (first > 0 && lines[first - 1].end == lines[first].start && lines[first - 1].file == lines[i].file) --first;
-    while (last + 1 < lines.size() && lines[last + 1].start == lines[last].end && lines[last + 1].file == lines[i].file) ++last;
+    while (first > 0 && lines[first - 1].end == lines[first].start && lines[first - 1].file == hit->file) --first;
+    while (last + 1 < lines.size() && lines[last + 1].start == lines[last].end && lines[last + 1].file == hit->file) ++last;
     for (size_t k = first; k <= last; ++k) {
       if (lines[k].exec) out.push_back({lines[k].start, lines[k].end});
     }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "proc_maps.h"
+
 namespace dlswap {
 
 using ObjectList = std::vector<const struct link_map *>;
@@ -27,8 +29,8 @@ struct AddressRange {
   uintptr_t start = 0;
   uintptr_t end = 0;
 };
-// The executable mappings of these objects, from /proc/self/maps.
-std::vector<AddressRange> ExecutableRanges(const ObjectList &objects);
+// The executable mappings of these objects.
+std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, const ProcMaps &maps);
 
 std::string ObjectFileName(const struct link_map *m);  // basename of l_name
 

@@ -54,6 +54,7 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
   if (!handle || !map) return {};
   ObjectList scan;
   std::vector<AddressRange> ranges;
+  const ProcMaps maps;
   WithLinkMapsLocked([&] {
     const ObjectList objects = NamespaceObjects(map);
     ObjectList keepers = ThreadPinnedObjects();
@@ -74,10 +75,10 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
       if (std::find(objects.begin(), objects.end(), k) != objects.end()) same_namespace.push_back(k);
     }
     scan = UnmappableWith(map, same_namespace);
-    ranges = ExecutableRanges(scan);
+    ranges = ExecutableRanges(scan, maps);
   });
   std::vector<ThreadNote> notes = RuntimeThreadsIn(scan);
-  for (pid_t tid : ScanThreads(ranges).executing) {
+  for (pid_t tid : ScanThreads(ranges, maps).executing) {
     if (std::none_of(notes.begin(), notes.end(), [&](const ThreadNote &n) { return n.tid == tid; })) {
       notes.push_back({tid, ThreadName(tid), "running its code"});
     }

@@ -1,11 +1,13 @@
 #include "thread_scan.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -62,22 +64,6 @@ bool FollowsCall(uintptr_t a, const AddressRange &r) {
 #endif
 }
 
-struct Mapping {
-  uintptr_t start, end;
-};
-
-std::vector<Mapping> ReadMappings() {
-  std::vector<Mapping> out;
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    size_t dash = line.find('-'), space = line.find(' ');
-    if (dash == std::string::npos || space == std::string::npos) continue;
-    out.push_back({std::stoull(line.substr(0, dash), nullptr, 16), std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16)});
-  }
-  return out;
-}
-
 // Reads another thread's stack through the kernel: a plain read would race with the thread's own
 // writes, and a page can vanish under us; process_vm_readv returns what it could copy.
 bool StackHolds(uintptr_t sp, uintptr_t end, const std::vector<AddressRange> &ranges) {
@@ -107,21 +93,24 @@ std::string ThreadName(pid_t tid) {
   return name;
 }
 
-ScanResult ScanThreads(const std::vector<AddressRange> &ranges) {
+ScanResult ScanThreads(const std::vector<AddressRange> &ranges, const ProcMaps &maps) {
   ScanResult out;
   if (ranges.empty()) return out;
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
-  std::vector<Mapping> maps;
   DIR *dir = opendir("/proc/self/task");
   if (!dir) return out;
   while (struct dirent *e = readdir(dir)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     const pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
     if (tid == self) continue;
-    std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/syscall");
-    std::string text;
-    std::getline(f, text);
-    if (text.empty()) continue;  // exited meanwhile
+    char path[300], raw[256];
+    std::snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // exited meanwhile
+    ssize_t n = read(fd, raw, sizeof raw - 1);
+    close(fd);
+    if (n <= 0) continue;
+    std::string text(raw, static_cast<size_t>(n));
     if (text.rfind("running", 0) == 0) {
       out.unknown.push_back(tid);
       continue;
@@ -137,12 +126,8 @@ ScanResult ScanThreads(const std::vector<AddressRange> &ranges) {
       out.executing.push_back(tid);
       continue;
     }
-    if (maps.empty()) maps = ReadMappings();
-    for (const Mapping &m : maps) {
-      if (sp >= m.start && sp < m.end) {
-        if (StackHolds(sp, m.end, ranges)) out.executing.push_back(tid);
-        break;
-      }
+    if (const Mapping *stack = maps.Find(sp)) {
+      if (StackHolds(sp, stack->end, ranges)) out.executing.push_back(tid);
     }
   }
   closedir(dir);

@@ -21,6 +21,6 @@ struct ScanResult {
 std::string ThreadName(pid_t tid);
 
 // Every thread of the process but the calling one.
-ScanResult ScanThreads(const std::vector<AddressRange> &ranges);
+ScanResult ScanThreads(const std::vector<AddressRange> &ranges, const ProcMaps &maps);
 
 }  // namespace dlswap

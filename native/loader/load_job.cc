@@ -10,14 +10,15 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <sstream>
+#include <mutex>
 #include <unordered_set>
 
 #include <dlswap.h>
 
 #include "../faults.h"
 #include "../namespace_pool.h"
+#include "../proc_maps.h"
 #include "loader_pool.h"
 #include "private_area.h"
 #include "source_copy.h"
@@ -382,15 +383,7 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   }
   dlerror();
   if (probe) dlclose(probe);
-  bool mapped = false;
-  std::ifstream maps("/proc/self/maps");
-  for (std::string line; !mapped && std::getline(maps, line);) {
-    const size_t at = line.find(shown);
-    mapped = at != std::string::npos && line.compare(at, std::string::npos, shown) == 0
-                 ? true
-                 : at != std::string::npos && line.compare(at, std::string::npos, shown + " (deleted)") == 0;
-  }
-  out.still_loaded = probe != nullptr || mapped;
+  out.still_loaded = probe != nullptr || ProcMaps().Maps(shown);
   if (fresh) out.namespace_freed = !NamespaceAlive(lmid);
   out.close_ms = Ms(t);
   if (HitFault("after-dlclose") == FaultAction::Throw) {
