@@ -2,13 +2,14 @@
 // Builds the fixture libraries (fixtures-c/) into build/fixtures/ for tests, benchmarks and the demo.
 //
 //   node scripts/build-fixtures.mjs              configure if needed, then build (incremental)
-//   node scripts/build-fixtures.mjs --if-missing do nothing if a previous build completed (pretest)
+//   node scripts/build-fixtures.mjs --if-missing do nothing if a previous build completed and no file
+//                                                under fixtures-c/ changed since (pretest)
 //   node scripts/build-fixtures.mjs --verbose    show the build output even when it succeeds
 //
 // build/fixtures/.complete is written only after a successful build and lists the built libraries,
 // so an interrupted or failed build is never mistaken for a complete one.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,18 @@ const stamp = join(absBuildDir, '.complete');
 const ifMissing = process.argv.includes('--if-missing');
 const verbose = process.argv.includes('--verbose');
 
-if (ifMissing && existsSync(stamp)) process.exit(0);
+// Newest modification time of anything under dir (a fixture added or edited since the last build).
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const mtime = entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs;
+    if (mtime > newest) newest = mtime;
+  }
+  return newest;
+}
+
+if (ifMissing && existsSync(stamp) && statSync(stamp).mtimeMs >= newestMtime(join(root, sourceDir))) process.exit(0);
 
 function onPath(command) {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
