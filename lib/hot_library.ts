@@ -169,11 +169,15 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
-    const onLog = (e: LogEvent) => hot?.emit('log', e);
+    // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
+    // kept and emitted on a later turn, once the caller had the chance to listen.
+    const early: LogEvent[] = [];
+    const onLog = (e: LogEvent) => (hot ? hot.emit('log', e) : early.push(e));
     let hot: HotLibrary<F> | undefined;
     await HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
+    if (early.length) setImmediate(() => early.splice(0).forEach((e) => hot!.emit('log', e)));
     hot.#nextId = 2;
     if (options.watch) hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
     return hot;

@@ -6,6 +6,7 @@
 // started on even if the function is rebound meanwhile; its LibraryRef keeps that image loaded and
 // the library's in_flight count makes a native close refuse until it has completed.
 #include "call_types.h"
+#include "thread_scan.h"
 
 namespace dlswap {
 
@@ -49,6 +50,7 @@ void Execute(napi_env, void *data) {
   // A pool thread is node's: the namespace's libc has no per-thread state for it until told (one
   // thread-local compare after the first call).
   EnsureThreadReady(lib.ns);
+  NoteCountedThread();
   // errno is per thread: this thread's, in the library's own libc.
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
   if (call.cif) {

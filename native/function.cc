@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "module.h"
 #include "native_library.h"
+#include "thread_scan.h"
 
 namespace dlswap {
 
@@ -196,6 +197,7 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
   // Sync calls run on this JS thread: give it the namespace libc's per-thread state now, not on
   // the fast path (a worker_thread's JS thread is not the one that created the namespace).
   EnsureThreadReady(lib->ns);
+  NoteCountedThread();
   auto rec = std::make_unique<FunctionRecord>();
   rec->lib = lib;
   rec->address = address;

@@ -55,21 +55,24 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
   ObjectList scan;
   std::vector<AddressRange> ranges;
   const ProcMaps maps;
-  WithLinkMapsLocked([&] {
-    const ObjectList objects = NamespaceObjects(map);
-    ObjectList keepers = ThreadPinnedObjects();
-    for (const struct link_map *m : OpenImages()) keepers.push_back(m);
-    if (ns && ns->runtime) {
-      struct link_map *rt = nullptr;
-      if (dlinfo(ns->runtime, RTLD_DI_LINKMAP, &rt) == 0) keepers.push_back(rt);
-    } else if (!ns) {
-      keepers.push_back(objects.front());  // the program: node and what it links
+  // Everything that takes the dynamic loader's locks (dladdr, dlinfo) happens before: inside
+  // WithLinkMapsLocked only the link maps are read, or the lock order would invert against a dlopen.
+  ObjectList keepers = ThreadPinnedObjects();
+  for (const struct link_map *m : OpenImages()) keepers.push_back(m);
+  if (ns && ns->runtime) {
+    struct link_map *rt = nullptr;
+    if (dlinfo(ns->runtime, RTLD_DI_LINKMAP, &rt) == 0) keepers.push_back(rt);
+  } else if (!ns) {
+    static const struct link_map *addon = [] {
       Dl_info info;
       void *self = nullptr;
-      if (dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP)) {
-        keepers.push_back(static_cast<const struct link_map *>(self));
-      }
-    }
+      return dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP) ? static_cast<const struct link_map *>(self) : nullptr;
+    }();
+    if (addon) keepers.push_back(addon);
+  }
+  WithLinkMapsLocked([&] {
+    const ObjectList objects = NamespaceObjects(map);
+    if (!ns) keepers.push_back(objects.front());  // the program: node and what it links
     ObjectList same_namespace;
     for (const struct link_map *k : keepers) {
       if (std::find(objects.begin(), objects.end(), k) != objects.end()) same_namespace.push_back(k);

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "namespace_runtime.h"
 
@@ -80,12 +81,11 @@ bool WaitIdle(KeySlot &s, std::chrono::steady_clock::time_point deadline) {
 }
 
 // Whether the object that held the destructor at registration is still mapped where it was.
-bool OwnerStillMapped(const KeySlot &s) {
+bool OwnerStillMapped(void (*destructor)(void *), const void *owner_map, const void *owner_base) {
   Dl_info info;
   void *map = nullptr;
-  void *d = reinterpret_cast<void *>(s.destructor.load(std::memory_order_relaxed));
-  if (dladdr1(d, &info, &map, RTLD_DL_LINKMAP) == 0) return false;
-  return map == s.owner_map && info.dli_fbase == s.owner_base;
+  if (dladdr1(reinterpret_cast<void *>(destructor), &info, &map, RTLD_DL_LINKMAP) == 0) return false;
+  return map == owner_map && info.dli_fbase == owner_base;
 }
 
 void FreeSlot(size_t i) {
@@ -100,6 +100,11 @@ void FreeSlot(size_t i) {
 int KeyCreate(void *ns_ptr, pthread_key_t *key, void (*destructor)(void *)) {
   if (key == nullptr) return EINVAL;
   if (destructor == nullptr) return pthread_key_create(key, nullptr);
+  // dladdr takes the dynamic loader's lock: never under g_mutex (a constructor running under that
+  // lock may be creating a key, and would wait for g_mutex).
+  Dl_info info;
+  void *map = nullptr;
+  const bool located = dladdr1(reinterpret_cast<void *>(destructor), &info, &map, RTLD_DL_LINKMAP) != 0;
   std::lock_guard<std::mutex> lock(g_mutex);
   size_t i = kSlots;
   for (size_t n = 0; n < kSlots; ++n) {
@@ -111,9 +116,7 @@ int KeyCreate(void *ns_ptr, pthread_key_t *key, void (*destructor)(void *)) {
   }
   if (i == kSlots) return EAGAIN;
   KeySlot &s = g_slots[i];
-  Dl_info info;
-  void *map = nullptr;
-  if (dladdr1(reinterpret_cast<void *>(destructor), &info, &map, RTLD_DL_LINKMAP) == 0) {
+  if (!located) {
     // A destructor outside every loaded object (JIT code?): nothing can unmap it under us, but
     // nothing tells us when it goes either. Let node's libc call it directly.
     return pthread_key_create(key, destructor);
@@ -167,17 +170,36 @@ bool SuspendKeyDestructors(NamespaceRecord *ns, int timeout_ms) {
 }
 
 void ResumeKeyDestructors(NamespaceRecord *ns) {
+  // Which owners are still mapped is asked without g_mutex (dladdr takes the loader lock); slots
+  // stay suspended meanwhile, so nothing can change under the answer but a key being deleted.
+  struct Candidate {
+    size_t slot;
+    pthread_key_t key;
+    void (*destructor)(void *);
+    const void *map, *base;
+    bool mapped;
+  };
+  std::vector<Candidate> candidates;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    for (size_t i = 0; i < kSlots; ++i) {
+      KeySlot &s = g_slots[i];
+      if (!s.used || s.ns != ns || !s.suspended.load(std::memory_order_relaxed)) continue;
+      candidates.push_back({i, s.key, s.destructor.load(std::memory_order_relaxed), s.owner_map, s.owner_base, false});
+    }
+  }
+  for (Candidate &c : candidates) c.mapped = OwnerStillMapped(c.destructor, c.map, c.base);
   std::lock_guard<std::mutex> lock(g_mutex);
-  for (size_t i = 0; i < kSlots; ++i) {
-    KeySlot &s = g_slots[i];
-    if (!s.used || s.ns != ns || !s.suspended.load(std::memory_order_relaxed)) continue;
-    if (OwnerStillMapped(s)) {
+  for (const Candidate &c : candidates) {
+    KeySlot &s = g_slots[c.slot];
+    if (!s.used || s.key != c.key || s.ns != ns) continue;  // deleted meanwhile
+    if (c.mapped) {
       s.suspended.store(false, std::memory_order_seq_cst);
     } else {
       // The library left without deleting its key. Deleting it now means no thread will ever
       // call the destructor (their values are leaked, as glibc does for a deleted key).
       pthread_key_delete(s.key);
-      FreeSlot(i);
+      FreeSlot(c.slot);
     }
   }
 }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -84,7 +86,18 @@ bool StackHolds(uintptr_t sp, uintptr_t end, const std::vector<AddressRange> &ra
   return false;
 }
 
+std::mutex g_counted_mutex;
+std::set<pid_t> *g_counted = new std::set<pid_t>();  // never destroyed: read by late threads at exit
+thread_local bool tl_counted = false;
+
 }  // namespace
+
+void NoteCountedThread() {
+  if (tl_counted) return;
+  tl_counted = true;
+  std::lock_guard<std::mutex> lock(g_counted_mutex);
+  g_counted->insert(static_cast<pid_t>(syscall(SYS_gettid)));
+}
 
 std::string ThreadName(pid_t tid) {
   std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/comm");
@@ -103,6 +116,10 @@ ScanResult ScanThreads(const std::vector<AddressRange> &ranges, const ProcMaps &
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     const pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
     if (tid == self) continue;
+    {
+      std::lock_guard<std::mutex> lock(g_counted_mutex);
+      if (g_counted->count(tid)) continue;
+    }
     char path[300], raw[256];
     std::snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);

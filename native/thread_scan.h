@@ -17,6 +17,13 @@ struct ScanResult {
   std::vector<pid_t> unknown;     // threads running in user space: could not be looked at
 };
 
+// Marks the calling thread as one that runs a library's code only through dlswap's counted entry
+// points: a libuv pool thread (async calls, counted in flight) or a JS thread (sync calls, which
+// cannot overlap a retirement of the library they call). The scan skips such threads: a retirement
+// already knows they are not in the image, and stale words left above their stack pointer by an
+// earlier call would otherwise look like live frames. One thread-local test after the first call.
+void NoteCountedThread();
+
 // /proc's name of a thread of this process ("" once it has exited).
 std::string ThreadName(pid_t tid);
 
