@@ -53,6 +53,17 @@ static void AddonMarker() {}
 
 std::vector<ThreadNote> LibraryHandle::Holders() const {
   if (!handle || !map) return {};
+  // The addon's own link map, looked up before the link maps are locked: dladdr1 takes the loader's
+  // lock, which a dlopen on another thread holds while it waits for the link-map lock (a deadlock
+  // between a worker_thread closing an image and another thread opening one).
+  const struct link_map *addon_map = nullptr;
+  if (!ns) {
+    Dl_info info;
+    void *self = nullptr;
+    if (dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP)) {
+      addon_map = static_cast<const struct link_map *>(self);
+    }
+  }
   ObjectList scan;
   std::vector<AddressRange> ranges;
   WithLinkMapsLocked([&] {
@@ -64,11 +75,7 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
       if (dlinfo(ns->runtime, RTLD_DI_LINKMAP, &rt) == 0) keepers.push_back(rt);
     } else if (!ns) {
       keepers.push_back(objects.front());  // the program: node and what it links
-      Dl_info info;
-      void *self = nullptr;
-      if (dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP)) {
-        keepers.push_back(static_cast<const struct link_map *>(self));
-      }
+      if (addon_map) keepers.push_back(addon_map);
     }
     ObjectList same_namespace;
     for (const struct link_map *k : keepers) {
