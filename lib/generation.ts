@@ -6,6 +6,7 @@
  *                  \-> rejected (the current generation keeps serving, untouched)
  */
 import type { Library, CloseResult } from './library';
+import type { NativeLibrary } from './native';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
 
@@ -36,6 +37,12 @@ export interface GenerationInfo {
 export interface PluginHostHandle {
   readonly address: bigint;
   readonly dropped: number;
+  /** Whether dlswap_init succeeded and dlswap_fini has not run yet. */
+  readonly finiOwed: boolean;
+  /** Calls dlswap_init(host) (natively); a 0 result makes `fini` owed. */
+  init(lib: NativeLibrary, init: bigint, fini: bigint): number;
+  /** Runs dlswap_fini if it is owed (once); whether it ran. */
+  fini(): boolean;
   release(): void;
 }
 

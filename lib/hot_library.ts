@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { DlswapError } from './errors';
 import { rebind, type BoundFunction } from './func';
-import { Generation, type GenerationInfo } from './generation';
+import { Generation, type GenerationInfo, type PluginHostHandle } from './generation';
 import { open, type Library } from './library';
 import type { Isolation } from './isolation';
 import { addon } from './native';
@@ -277,7 +277,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
           onLog({ generation: gen.id, level, message }),
         );
         gen.host = host;
-        const rc = gen.lib.func('int dlswap_init(void *host)')(host.address) as number;
+        // Natively, so that "init succeeded, fini is owed" is recorded in the same step as the call:
+        // an environment torn down right after it (a terminated worker) still runs fini.
+        const fini = has(gen.lib, 'dlswap_fini') ? gen.lib.symbol('dlswap_fini') : 0n;
+        const rc = host.init(gen.lib.native, gen.lib.symbol('dlswap_init'), fini);
         if (rc !== 0) {
           throw new DlswapError('ERR_DLSWAP_INIT_FAILED', `dlswap_init of ${path} returned ${rc}; the generation was rejected and the previous one keeps serving.`);
         }
@@ -313,7 +316,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   /** Undoes a generation that never served: fini if init ran, release the host, close. */
   static async #discard(gen: Generation, initialized: boolean): Promise<void> {
     try {
-      if (initialized && gen.lib && has(gen.lib, 'dlswap_fini')) gen.lib.func('void dlswap_fini(void)')();
+      if (initialized) gen.host?.fini();
     } finally {
       gen.host?.release();
       if (gen.lib) gen.closeResult = await gen.lib.close();
@@ -439,9 +442,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         gen.state = 'finalizing';
         if (has(lib, 'dlswap_fini')) {
           faultPoint('in-fini');
-          const fini = lib.func('void dlswap_fini(void)');
           finalized = true; // entered: a C function cannot fail half-way, so it is never run twice
-          fini();
+          // Through the host when dlswap_init ran (it knows whether fini is still owed), else directly.
+          if (gen.host) gen.host.fini();
+          else lib.func('void dlswap_fini(void)')();
         }
         finalized = true;
         gen.host?.release();
@@ -533,4 +537,4 @@ type PluginHostCtor = new (
   abi: number,
   userData: bigint,
   onLog: (level: number, message: string) => void,
-) => { address: bigint; dropped: number; release(): void };
+) => PluginHostHandle;

@@ -1,10 +1,24 @@
-// The `dlswap_host` struct handed to a plugin's dlswap_init, and its thread-safe log function.
+// The `dlswap_host` struct handed to a plugin's dlswap_init, its thread-safe log function, and the
+// plugin's init/fini calls.
 //
 // A plugin may log from any thread, including its own, at any time until dlswap_fini returns. The
 // message is copied and queued to the JS thread through a threadsafe function; the JS side emits it
-// as a 'log' event. The struct and its private part outlive the generation's code: they are freed
-// only when JS drops the host object, which it does after dlclose, so a late call from a
-// misbehaving plugin thread can never touch freed memory.
+// as a 'log' event. The struct and its private part are shared by the JS host object and the
+// threadsafe function, and freed only when both are gone: the JS object is dropped after dlclose,
+// so a late call from a misbehaving plugin thread can never touch freed memory.
+//
+// Teardown of the environment (a worker_thread terminated in the middle of a reload, or the main
+// thread exiting) runs in an order nobody controls: node closes every threadsafe function, then
+// finalizes the remaining JS objects, this host included, possibly after the channel is gone. So:
+// - the threadsafe function's own finalizer marks the channel closed (under the mutex a plugin
+//   thread's log call takes), and a host released later never touches it;
+// - an env cleanup hook, registered after the channel was created and so run before node closes it,
+//   runs the plugin's dlswap_fini if its dlswap_init succeeded and no one has run fini yet, then
+//   releases the channel. Without it a terminated worker would leave the plugin's threads running
+//   in an image that node's finalizers then dlclose.
+// init and fini are called from here, not through lib.func, so that "init succeeded" and "fini
+// ran" are recorded in the same native step as the call: a termination between the C call and the
+// JS that would have noted it cannot make fini run twice, or never.
 #include <dlswap.h>
 
 #include <atomic>
@@ -15,6 +29,8 @@
 
 #include "errors.h"
 #include "module.h"
+#include "native_library.h"
+#include "namespace_pool.h"
 
 namespace dlswap {
 
@@ -27,7 +43,7 @@ struct LogMessage {
 
 struct HostPrivate {
   napi_threadsafe_function tsfn = nullptr;
-  std::mutex mutex;   // guards `open` against release racing a plugin thread's call
+  std::mutex mutex;  // guards `open` against a release or the channel's finalizer racing a plugin thread's call
   bool open = false;
   std::atomic<uint64_t> dropped{0};
 };
@@ -35,17 +51,36 @@ struct HostPrivate {
 struct HostBox {
   dlswap_host host{};
   HostPrivate priv;
+  // Set by init(): the image whose dlswap_fini must run before it goes, and that fini while it is
+  // owed (dlswap_init returned 0 and nobody has run fini yet). JS thread only.
+  LibraryRef lib;
+  void (*fini)(void) = nullptr;
+  // The env cleanup hook is registered and has not run. JS thread only.
+  bool hook_pending = false;
 };
+
+using BoxRef = std::shared_ptr<HostBox>;
 
 void CallLogJs(napi_env env, napi_value js_cb, void * /*context*/, void *data) {
   std::unique_ptr<LogMessage> msg(static_cast<LogMessage *>(data));
   if (env == nullptr || js_cb == nullptr) return;  // environment shutting down: drop
   napi_value args[2];
-  napi_create_int32(env, msg->level, &args[0]);
-  napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]);
+  if (napi_create_int32(env, msg->level, &args[0]) != napi_ok ||
+      napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]) != napi_ok) {
+    return;
+  }
   napi_value undefined;
   napi_get_undefined(env, &undefined);
   napi_call_function(env, undefined, js_cb, 2, args, nullptr);
+}
+
+// The threadsafe function is being destroyed (released by us, or closed by node at teardown): from
+// here on nobody may call or release it. Runs on the JS thread, without node's tsfn lock held.
+void ChannelFinalized(napi_env /*env*/, void *data, void * /*hint*/) {
+  std::unique_ptr<BoxRef> box(static_cast<BoxRef *>(data));
+  std::lock_guard<std::mutex> lock((*box)->priv.mutex);
+  (*box)->priv.open = false;
+  (*box)->priv.tsfn = nullptr;
 }
 
 extern "C" void HostLog(const dlswap_host *host, int level, const char *message) {
@@ -56,10 +91,32 @@ extern "C" void HostLog(const dlswap_host *host, int level, const char *message)
   size_t len = message ? strnlen(message, 64 * 1024) : 0;
   auto *msg = new LogMessage{level, std::string(message ? message : "", len)};
   std::lock_guard<std::mutex> lock(priv->mutex);
-  if (!priv->open || napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) != napi_ok) {
+  napi_status st = priv->open ? napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) : napi_closing;
+  if (st != napi_ok) {
+    // napi_closing also gave up our use of the channel: it must not be released again.
+    if (st == napi_closing) priv->open = false;
     priv->dropped++;
     delete msg;
   }
+}
+
+void ReleaseChannel(HostBox &box) {
+  std::lock_guard<std::mutex> lock(box.priv.mutex);
+  if (box.priv.open) {
+    box.priv.open = false;
+    napi_release_threadsafe_function(box.priv.tsfn, napi_tsfn_release);
+  }
+}
+
+// Runs the plugin's dlswap_fini if it is owed and its image is still mapped. Returns whether it ran.
+bool RunFini(HostBox &box) {
+  void (*fini)(void) = box.fini;
+  LibraryRef lib = std::move(box.lib);
+  box.fini = nullptr;
+  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return false;
+  EnsureThreadReady(lib->ns);
+  fini();
+  return true;
 }
 
 class PluginHost : public Napi::ObjectWrap<PluginHost> {
@@ -67,7 +124,10 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PluginHost",
                        {InstanceAccessor("address", &PluginHost::Address, nullptr),
+                        InstanceMethod("init", &PluginHost::Init),
+                        InstanceMethod("fini", &PluginHost::Fini),
                         InstanceMethod("release", &PluginHost::Release),
+                        InstanceAccessor("finiOwed", &PluginHost::FiniOwed, nullptr),
                         InstanceAccessor("dropped", &PluginHost::Dropped, nullptr)});
   }
 
@@ -78,7 +138,7 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
       throw CodedTypeError(env, "ERR_DLSWAP_ARG", "PluginHost(generation: bigint, abi: number, userData: bigint, onLog: function)");
     }
     bool lossless = false;
-    box_ = std::make_unique<HostBox>();
+    box_ = std::make_shared<HostBox>();
     box_->host.struct_size = sizeof(dlswap_host);
     box_->host.abi_version = info[1].As<Napi::Number>().Uint32Value();
     box_->host.generation = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
@@ -87,24 +147,38 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     box_->host.host_private = &box_->priv;
     napi_value name;
     napi_create_string_utf8(env, "dlswap.log", NAPI_AUTO_LENGTH, &name);
-    napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, nullptr, nullptr, nullptr,
-                                                     CallLogJs, &box_->priv.tsfn);
-    if (st != napi_ok) throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the plugin log channel");
+    auto *shared = new BoxRef(box_);
+    napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, shared, ChannelFinalized,
+                                                     nullptr, CallLogJs, &box_->priv.tsfn);
+    if (st != napi_ok) {
+      delete shared;
+      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the plugin log channel");
+    }
     // A plugin's log channel must not keep node alive on its own.
     napi_unref_threadsafe_function(env, box_->priv.tsfn);
     box_->priv.open = true;
+    // Registered after the channel: cleanup hooks run in reverse order, so this one runs while the
+    // channel is still usable (fini may log).
+    env_ = env;
+    box_->hook_pending = napi_add_env_cleanup_hook(env, &PluginHost::OnEnvCleanup, box_.get()) == napi_ok;
   }
 
-  ~PluginHost() override { ReleaseChannel(); }
+  ~PluginHost() override {
+    // At teardown the hook has run already (it runs before node finalizes any object).
+    if (box_->hook_pending) napi_remove_env_cleanup_hook(env_, &PluginHost::OnEnvCleanup, box_.get());
+    box_->hook_pending = false;
+    // Dropped with fini still owed (a generation left pinned, then collected): its last chance to
+    // run before the image can be closed.
+    RunFini(*box_);
+    ReleaseChannel(*box_);
+  }
 
  private:
-  void ReleaseChannel() {
-    if (!box_) return;
-    std::lock_guard<std::mutex> lock(box_->priv.mutex);
-    if (box_->priv.open) {
-      box_->priv.open = false;
-      napi_release_threadsafe_function(box_->priv.tsfn, napi_tsfn_release);
-    }
+  static void OnEnvCleanup(void *arg) {
+    auto *box = static_cast<HostBox *>(arg);
+    box->hook_pending = false;
+    RunFini(*box);
+    ReleaseChannel(*box);
   }
 
   Napi::Value Address(const Napi::CallbackInfo &info) {
@@ -113,13 +187,46 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
   Napi::Value Dropped(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), static_cast<double>(box_->priv.dropped.load()));
   }
+  Napi::Value FiniOwed(const Napi::CallbackInfo &info) {
+    return Napi::Boolean::New(info.Env(), box_->fini != nullptr);
+  }
+
+  // init(library: NativeLibrary, init: bigint, fini: bigint (0n: none)) -> dlswap_init's result.
+  // A 0 result makes fini owed: it runs exactly once, through fini(), or at the environment's
+  // teardown, or when this object is collected, whichever comes first.
+  Napi::Value Init(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[1].IsBigInt() || !info[2].IsBigInt()) {
+      throw CodedTypeError(env, "ERR_DLSWAP_ARG", "init(library, init: bigint, fini: bigint)");
+    }
+    LibraryRef lib = NativeLibrary::From(env, info[0]);
+    if (lib->closed || lib->handle == nullptr) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed");
+    if (box_->fini != nullptr || box_->lib) throw CodedError(env, "ERR_DLSWAP_INTERNAL", "dlswap_init was already called for this generation");
+    bool lossless = false;
+    uint64_t init_addr = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+    uint64_t fini_addr = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (init_addr == 0) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "init: address must not be 0");
+    auto init = reinterpret_cast<int (*)(const dlswap_host *)>(static_cast<uintptr_t>(init_addr));
+    EnsureThreadReady(lib->ns);
+    int rc = init(&box_->host);
+    if (rc == 0 && fini_addr != 0) {
+      box_->fini = reinterpret_cast<void (*)(void)>(static_cast<uintptr_t>(fini_addr));
+      box_->lib = std::move(lib);
+    }
+    return Napi::Number::New(env, rc);
+  }
+
+  // fini() -> whether dlswap_fini ran (false: not owed, or already run).
+  Napi::Value Fini(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), RunFini(*box_)); }
+
   // After dlswap_fini: further log calls are dropped (and counted), never delivered late.
   Napi::Value Release(const Napi::CallbackInfo &info) {
-    ReleaseChannel();
+    ReleaseChannel(*box_);
     return info.Env().Undefined();
   }
 
-  std::unique_ptr<HostBox> box_;
+  BoxRef box_;
+  napi_env env_ = nullptr;
 };
 
 }  // namespace
