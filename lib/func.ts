@@ -12,6 +12,7 @@
 import { DlswapError, isDlswapError } from './errors';
 import type { Library } from './library';
 import { addon, type NativeLibrary } from './native';
+import { checkFuncOptions } from './options';
 import type { AnyFunction } from './prototype_types';
 import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from './signature';
 
@@ -102,16 +103,8 @@ function closedError(sig: Signature, lib: Library): DlswapError {
 }
 
 function checkOptions(options: FuncOptions | undefined): { symbol?: string; errno: boolean } {
-  if (options === undefined) return { errno: false };
-  if (options === null || typeof options !== 'object') throw argError('func(prototype, options): options must be an object');
-  for (const key of Object.keys(options)) {
-    if (key !== 'symbol' && key !== 'errno') throw argError(`func(): unknown option '${key}' (known: symbol, errno)`);
-  }
-  if (options.symbol !== undefined && (typeof options.symbol !== 'string' || options.symbol.length === 0)) {
-    throw argError('func(): options.symbol must be a non-empty string');
-  }
-  if (options.errno !== undefined && typeof options.errno !== 'boolean') throw argError('func(): options.errno must be a boolean');
-  return { symbol: options.symbol, errno: options.errno === true };
+  const o = checkFuncOptions(options);
+  return { symbol: o.symbol, errno: o.errno === true };
 }
 
 /**

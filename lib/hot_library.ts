@@ -16,6 +16,7 @@ import { addon } from './native';
 import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
+import { checkHotOptions, checkPath, checkReloadOptions } from './options';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
@@ -135,9 +136,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     path: string,
     options: HotOptions<F> = {},
   ): Promise<HotLibrary<F>> {
-    if (options.policy !== undefined && options.policy !== 'overlap' && options.policy !== 'handover') {
-      throw new DlswapError('ERR_DLSWAP_ARG', `policy must be 'overlap' or 'handover', not ${JSON.stringify(options.policy)}`);
-    }
+    // Everything is checked (and read once) before anything is loaded: an invalid watch option or
+    // userData found after dlswap_init would leave an initialised generation nobody can close.
+    path = checkPath(path, 'HotLibrary.open(path, options)');
+    options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F>;
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
     const onLog = (e: LogEvent) => hot?.emit('log', e);
@@ -146,7 +148,15 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
     hot.#nextId = 2;
-    if (options.watch) hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
+    if (options.watch) {
+      try {
+        hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
+      } catch (e) {
+        // Not left half-open: the generation is finalized and closed before the error is reported.
+        await hot.close();
+        throw e;
+      }
+    }
     return hot;
   }
 
@@ -178,7 +188,19 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * Loads `path` (default: the path last loaded) as a new generation and swaps to it. Concurrent
    * reloads run one after the other; a request for the same path as one already waiting joins it.
    */
-  reload(path: string = this.#path, options: ReloadOptions = {}): Promise<ReloadReport> {
+  reload(path?: string, options?: ReloadOptions): Promise<ReloadReport> {
+    // Checked synchronously, before any generation exists: a bad argument is an ERR_DLSWAP_ARG
+    // rejection and nothing else happens.
+    try {
+      path = path === undefined ? this.#path : checkPath(path, 'reload(path, options)');
+      options = checkReloadOptions(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#enqueue(path, options);
+  }
+
+  #enqueue(path: string, options: ReloadOptions): Promise<ReloadReport> {
     if (this.#closing) return Promise.reject(new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed'));
     if (this.#queued && this.#queued.path === path && options.sha256 === undefined) return this.#queued.promise;
     const entry = { path, promise: undefined as unknown as Promise<ReloadReport> };
@@ -333,6 +355,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     try {
       await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.emit('log', e));
     } catch (e) {
+      // #load retires the generation on every failure; this is the net under it (close() waits for it).
+      if (gen.state === 'loading' || gen.state === 'verifying') {
+        gen.state = 'rejected';
+        gen.markRetired();
+      }
       this.emit('rollback', report);
       throw e;
     }

@@ -15,6 +15,7 @@ import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode
 import { addon, addonDir, type NativeLibrary } from './native';
 import { copyToPrivate, removeCopy } from './temp_area';
 import { faultPoint } from './faults';
+import { checkOpenOptions, checkSymbolName } from './options';
 import { rtldTunables } from './tunables';
 
 export { rtldTunables };
@@ -179,6 +180,7 @@ export function open(file: string, options: OpenOptions = {}): Library {
   if (typeof file !== 'string' || file.length === 0) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
   }
+  options = checkOpenOptions(options); // every option read once and checked before anything is copied
   if (options === null || typeof options !== 'object') {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options must be an object');
   }
@@ -370,9 +372,7 @@ export class Library {
   /** Address of an exported symbol. */
   symbol(name: string): bigint {
     this.#requireOpen();
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new DlswapError('ERR_DLSWAP_ARG', 'symbol(name): name must be a non-empty string');
-    }
+    checkSymbolName(name, 'symbol(name): name');
     const addr = this.native.symbol(name);
     if (addr === undefined) {
       throw new DlswapError('ERR_DLSWAP_SYMBOL_NOT_FOUND', `symbol '${name}' not found in ${this.info.path}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported.`);

@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readElf, type ElfInfo } from './elf';
+import { checkPath, checkWatchOptions } from './options';
 
 export interface WatchOptions {
   /** Quiet period after the last change event before the file is examined. Default 100 ms. */
@@ -110,14 +111,15 @@ export class LibraryWatcher extends EventEmitter {
 
   constructor(file: string, options: WatchOptions = {}) {
     super();
-    this.path = path.resolve(file);
-    this.options = Object.freeze({ ...options });
-    this.#debounceMs = nonNegative(options.debounceMs, DEFAULTS.debounceMs, 'debounceMs');
-    this.#stableMs = nonNegative(options.stableMs, DEFAULTS.stableMs, 'stableMs');
-    this.#settleTimeoutMs = nonNegative(options.settleTimeoutMs, DEFAULTS.settleTimeoutMs, 'settleTimeoutMs');
+    this.path = path.resolve(checkPath(file, 'LibraryWatcher(path, options)'));
+    const o = checkWatchOptions(options);
+    this.options = o;
+    this.#debounceMs = o.debounceMs ?? DEFAULTS.debounceMs;
+    this.#stableMs = o.stableMs ?? DEFAULTS.stableMs;
+    this.#settleTimeoutMs = o.settleTimeoutMs ?? DEFAULTS.settleTimeoutMs;
     this.#pollMs = Math.max(5, Math.min(25, Math.round(this.#stableMs / 3)));
-    this.#persistent = options.persistent ?? true;
-    this.#lastSha256 = options.initialSha256?.toLowerCase() ?? null;
+    this.#persistent = o.persistent ?? true;
+    this.#lastSha256 = o.initialSha256?.toLowerCase() ?? null;
 
     // Watch the directory, not the file: a rename over the file (how editors, `install` and many
     // build tools publish a result) replaces the inode, and an inotify watch on the old inode would
@@ -137,8 +139,8 @@ export class LibraryWatcher extends EventEmitter {
     }
     for (const [dir, names] of targets) this.#watchDir(dir, names);
 
-    if (options.pollIntervalMs !== undefined) {
-      const every = nonNegative(options.pollIntervalMs, 0, 'pollIntervalMs');
+    if (o.pollIntervalMs !== undefined) {
+      const every = o.pollIntervalMs;
       if (every > 0) {
         this.#poller = setInterval(() => this.#poll(), every);
         if (!this.#persistent) this.#poller.unref();
@@ -432,14 +434,6 @@ export class LibraryWatcher extends EventEmitter {
   #settleIdle(): void {
     for (const f of this.#idle.splice(0)) f();
   }
-}
-
-function nonNegative(v: number | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`watch option ${name} must be a non-negative number of milliseconds, not ${String(v)}`);
-  }
-  return v;
 }
 
 function stateOf(st: fs.BigIntStats): FileState {
