@@ -57,6 +57,8 @@ export class Generation {
   leases = 0;
   closeResult: CloseResult | null = null;
   rejectedReason: string | undefined;
+  /** Set once its retirement (drain, fini, close) has started: the one retirement, joined by close(). */
+  retiring: Promise<void> | null = null;
   /** Resolves once the generation is closed (or rejected). */
   readonly retired: Promise<void>;
   #retire!: () => void;

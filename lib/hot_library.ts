@@ -6,8 +6,9 @@
  * noticing: the new one is closed and the old one was never touched (rollback never re-opens a path).
  * After the swap the old generation drains: it is closed only once its async calls and leases are gone.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { DlswapError } from './errors';
+import { DlswapError, asDlswapError } from './errors';
 import { rebind, type BoundFunction } from './func';
 import { Generation, type GenerationInfo, type PluginHostHandle } from './generation';
 import { open, type Library } from './library';
@@ -28,6 +29,14 @@ export interface HotOptions<F extends Record<string, string>> {
   policy?: SwapPolicy;
   /** After this long, a drain that is still waiting emits 'drain-timeout' (and keeps waiting). */
   drainTimeoutMs?: number;
+  /**
+   * 'handover' only: what a reload does when the old generation has not drained after
+   * `drainTimeoutMs` (a lease never released, a call that never returns). 'rollback' (default): the
+   * reload rejects with ERR_DLSWAP_RELOAD (cause ERR_DLSWAP_DRAIN_TIMEOUT), the waiting calls run on
+   * the old generation, which keeps serving. 'proceed': the state is handed over anyway and the swap
+   * happens; the old generation then drains as in 'overlap'.
+   */
+  handoverTimeout?: 'rollback' | 'proceed';
   /** Accepted range of the plugin's dlswap_abi_version(). Default: exactly this host's ABI version. */
   abi?: { min?: number; max?: number };
   /** Passed to the plugin as dlswap_host.user_data. */
@@ -87,6 +96,7 @@ export interface Lease<F extends Record<string, string>> extends Disposable {
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+const MAX_BUFFER_LENGTH = bufferConstants.MAX_LENGTH;
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
 // are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
 // most recent of them.
@@ -142,7 +152,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F>;
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
-    const onLog = (e: LogEvent) => hot?.emit('log', e);
+    const onLog = (e: LogEvent) => { if (hot) hot.#emit('log', e); };
     let hot: HotLibrary<F> | undefined;
     await HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
     gen.state = 'active';
@@ -242,11 +252,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     w.on('change', (change: { sha256: string }) => {
       // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
       this.reload(this.#path, { sha256: change.sha256, wait: 'swap' }).then(
-        (report) => this.emit('watch-reload', report),
-        (err) => this.emit('watch-skip', { reason: 'reload-failed', error: err }),
+        (report) => this.#emit('watch-reload', report),
+        (err) => this.#emit('watch-skip', { reason: 'reload-failed', error: err }),
       );
     });
-    w.on('skip', (skip: unknown) => this.emit('watch-skip', skip));
+    w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
     this.#watcher = w;
   }
 
@@ -311,11 +321,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       fault('in-verify');
       report.durations.verifying = performance.now() - t;
     } catch (e) {
+      const err = asDlswapError(e, phase === 'loading' ? 'ERR_DLSWAP_LOAD_FAILED' : 'ERR_DLSWAP_INTERNAL', `cannot ${phase === 'loading' ? 'load' : 'verify'} ${path}`);
       report.durations[phase] = performance.now() - t;
       report.failedPhase = phase;
-      report.error = e as Error;
+      report.error = err;
       gen.state = 'rejected';
-      gen.rejectedReason = (e as Error).message;
+      gen.rejectedReason = err.message;
       await HotLibrary.#discard(gen, initialized);
       throw reloadError(report);
     }
@@ -353,14 +364,14 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#track(gen);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.emit('log', e));
+      await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.#emit('log', e));
     } catch (e) {
       // #load retires the generation on every failure; this is the net under it (close() waits for it).
       if (gen.state === 'loading' || gen.state === 'verifying') {
         gen.state = 'rejected';
         gen.markRetired();
       }
-      this.emit('rollback', report);
+      this.#emit('rollback', report);
       throw e;
     }
     const t = performance.now();
@@ -370,18 +381,19 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       if (this.policy === 'handover') await this.#handover(old, gen);
       else this.#swap(old, gen);
     } catch (e) {
+      const err = asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'the swap failed');
       report.durations.swap = performance.now() - t;
       report.failedPhase = 'swap';
-      report.error = e as Error;
+      report.error = err;
       gen.state = 'rejected';
-      gen.rejectedReason = (e as Error).message;
+      gen.rejectedReason = err.message;
       await HotLibrary.#discard(gen, gen.host !== null);
-      this.emit('rollback', report);
+      this.#emit('rollback', report);
       throw reloadError(report);
     }
     report.durations.swap = performance.now() - t;
     this.#path = path;
-    this.emit('reload', report);
+    this.#emit('reload', report);
     const retired = this.#retire(old, report);
     report.retired = retired;
     if ((options.wait ?? 'closed') === 'closed') await retired;
@@ -399,23 +411,28 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   /**
    * Handover: new async calls wait at the gate; the old generation drains; its exported state is
    * imported into the new one and the swap happens in one synchronous step, so no sync call sees a
-   * half-moved state. If the import fails, the gate opens on the old generation (rollback).
+   * half-moved state. If the drain times out (handoverTimeout 'rollback') or the state transfer
+   * fails, the gate opens on the old generation (rollback). The gate always opens.
    */
   async #handover(old: Generation, gen: Generation): Promise<void> {
     let open!: () => void;
     this.#gate = new Promise<void>((r) => (open = r));
     try {
-      await this.#drain(old, undefined);
+      const drained = await this.#drain(old, undefined, true);
+      if (!drained && this.#options.handoverTimeout !== 'proceed') {
+        throw new DlswapError(
+          'ERR_DLSWAP_DRAIN_TIMEOUT',
+          `generation ${old.id} still had ${old.lib?.inFlight ?? 0} async call(s) and ${old.leases} lease(s) after ${this.#drainTimeoutMs} ms, so its state could not be handed over; the reload was rolled back and generation ${old.id} keeps serving. Release leases (lease.release()) and let calls return before reloading, raise drainTimeoutMs, or pass handoverTimeout: 'proceed' to hand the state over without waiting.`,
+        );
+      }
       const oldLib = old.lib!;
       const newLib = gen.lib!;
       if (has(oldLib, 'dlswap_state_export') && has(newLib, 'dlswap_state_import')) {
-        const exp = oldLib.func('size_t dlswap_state_export(void *buf, size_t cap)');
-        const size = Number(exp(null, 0n));
-        const buf = Buffer.alloc(size);
-        const written = Number(exp(buf, BigInt(size)));
-        if (written !== size) throw new DlswapError('ERR_DLSWAP_RELOAD', `dlswap_state_export wrote ${written} bytes after announcing ${size}`);
-        const rc = newLib.func('int dlswap_state_import(const void *buf, size_t len)')(buf, BigInt(size)) as number;
-        if (rc !== 0) throw new DlswapError('ERR_DLSWAP_RELOAD', `dlswap_state_import of the new generation returned ${rc}; rolled back to the old generation.`);
+        const buf = exportState(oldLib);
+        const rc = newLib.func('int dlswap_state_import(const void *buf, size_t len)')(buf, BigInt(buf.length)) as number;
+        if (rc !== 0) {
+          throw new DlswapError('ERR_DLSWAP_STATE_TRANSFER', `dlswap_state_import of the new generation returned ${rc} for ${buf.length} bytes of state; rolled back to the old generation, which keeps serving.`);
+        }
       }
       this.#swap(old, gen);
     } finally {
@@ -424,15 +441,27 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 
-  async #drain(gen: Generation, report: ReloadReport | undefined): Promise<void> {
-    const timeoutMs = this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-    const timer = setTimeout(() => {
-      if (report) report.drainTimedOut = true;
-      this.emit('drain-timeout', { generation: gen.id, inFlight: gen.lib?.inFlight ?? 0, leases: gen.leases, timeoutMs });
-    }, timeoutMs);
-    timer.unref();
+  get #drainTimeoutMs(): number {
+    return this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  }
+
+  /**
+   * Waits until `gen` has no async call or lease left. After drainTimeoutMs, 'drain-timeout' is
+   * emitted (once) and the wait goes on, unless `giveUp`: then it resolves false at that moment.
+   */
+  async #drain(gen: Generation, report: ReloadReport | undefined, giveUp = false): Promise<boolean> {
+    const timeoutMs = this.#drainTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => {
+        if (report) report.drainTimedOut = true;
+        this.#emit('drain-timeout', { generation: gen.id, inFlight: gen.lib?.inFlight ?? 0, leases: gen.leases, timeoutMs });
+        if (giveUp) resolve(false);
+      }, timeoutMs);
+      timer.unref();
+    });
     try {
-      await gen.whenIdle();
+      return await Promise.race([gen.whenIdle().then(() => true), timedOut]);
     } finally {
       clearTimeout(timer);
     }
@@ -442,7 +471,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * Drain, finalize, close: the old generation's way out. Never unmaps code that is still running:
    * not under an async call or a lease, and not before dlswap_fini has stopped the plugin's threads.
    */
-  async #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
+  #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
+    // Once per generation: close() during a drain joins the retirement in progress.
+    gen.retiring ??= this.#retireOnce(gen, report);
+    return gen.retiring;
+  }
+
+  async #retireOnce(gen: Generation, report: ReloadReport | undefined): Promise<void> {
     let t = performance.now();
     const lap = (phase: ReloadPhase) => {
       const now = performance.now();
@@ -463,7 +498,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         await this.#drain(gen, report);
         drained = true;
         lap('draining');
-        this.emit('drained', { generation: gen.id });
+        this.#emit('drained', { generation: gen.id });
       }
       if (!finalized) {
         gen.state = 'finalizing';
@@ -515,12 +550,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         report.unloaded = result.unloaded;
         if (!result.unloaded) report.pinnedReason = result.reason;
       }
-      if (result.unloaded) this.emit('unloaded', { generation: gen.id });
-      else this.emit('pinned', { generation: gen.id, reason: result.reason, threads: result.threads });
+      if (result.unloaded) this.#emit('unloaded', { generation: gen.id });
+      else this.#emit('pinned', { generation: gen.id, reason: result.reason, threads: result.threads });
       // Held by threads: closed once they exit, and announced then.
       void result.unmapped?.then((final) => {
         gen.closeResult = final;
-        if (final.unloaded) this.emit('unloaded', { generation: gen.id, afterThreads: true });
+        if (final.unloaded) this.#emit('unloaded', { generation: gen.id, afterThreads: true });
       });
     } catch (e) {
       this.#reportError(e);
@@ -529,17 +564,64 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 
-  /** 'error' is emitted only if listened to; a listener that throws must not stop a retirement. */
-  #reportError(e: unknown): void {
-    if (this.listenerCount('error') === 0) return;
+  /**
+   * Emits an event whose listeners are the application's: one that throws must not stop a reload
+   * or a retirement half-way (an old generation never closed, a reload rejected after its swap).
+   * The exception is rethrown on its own tick, as it would be from any other event source.
+   */
+  #emit(event: string, payload: unknown): void {
     try {
-      this.emit('error', e);
+      this.emit(event, payload);
     } catch (thrown) {
       process.nextTick(() => {
         throw thrown;
       });
     }
   }
+
+  /** 'error' is emitted only if listened to; a listener that throws must not stop a retirement. */
+  #reportError(e: unknown): void {
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'retiring a generation failed'));
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
+  }
+}
+
+/**
+ * The old generation's state, from its dlswap_state_export: called with (NULL, 0) for the size,
+ * then with a buffer of that size, which it must fill exactly. A size no Buffer can hold (a plugin
+ * returning SIZE_MAX or (size_t)-1 for an error) or that memory cannot hold is refused as
+ * ERR_DLSWAP_STATE_TRANSFER, never passed on as a Node.js range error.
+ */
+function exportState(lib: Library): Buffer {
+  const exp = lib.func('size_t dlswap_state_export(void *buf, size_t cap)');
+  const announced = exp(null, 0n) as bigint;
+  if (announced > BigInt(MAX_BUFFER_LENGTH)) {
+    throw new DlswapError(
+      'ERR_DLSWAP_STATE_TRANSFER',
+      `dlswap_state_export of ${lib.info.path} announced ${announced} bytes of state, more than a Buffer can hold (${MAX_BUFFER_LENGTH}); rolled back to the old generation. Return the real size from dlswap_state_export(NULL, 0).`,
+    );
+  }
+  const size = Number(announced);
+  let buf: Buffer;
+  try {
+    buf = Buffer.alloc(size);
+  } catch (e) {
+    throw new DlswapError('ERR_DLSWAP_STATE_TRANSFER', `cannot allocate ${size} bytes for the state of ${lib.info.path}: ${(e as Error).message}; rolled back to the old generation.`, { cause: e });
+  }
+  const written = exp(buf, announced) as bigint;
+  if (written !== announced) {
+    throw new DlswapError(
+      'ERR_DLSWAP_STATE_TRANSFER',
+      `dlswap_state_export of ${lib.info.path} wrote ${written} bytes after announcing ${announced}; rolled back to the old generation. It must fill exactly the size it announced.`,
+    );
+  }
+  return buf;
 }
 
 /** Whether the (open) library exports `name`; the plugin ABI's entry points are all optional. */

@@ -261,6 +261,7 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
     functions: functionsCheck(where),
     policy: oneOf(['overlap', 'handover'] as const),
     drainTimeoutMs: ms,
+    handoverTimeout: oneOf(['rollback', 'proceed'] as const),
     abi: abiCheck(where, hostAbiVersion),
     userData: u64,
     force: bool,
