@@ -25,6 +25,7 @@ export const {
   deepbindHazards,
   nodeExportCollisions,
   readElf,
+  readElfBytes,
   doctor,
   LibraryWatcher,
   FAULT_POINTS,

@@ -70,6 +70,15 @@ export function readElf(path: string): ElfInfo {
   return (addon.readElf as ReadElfFn)(path);
 }
 
+/**
+ * readElf on bytes already read: what is checked is exactly these bytes, whatever happens to the
+ * file afterwards (the watcher hashes and checks the same buffer). `name` stands for the file in
+ * messages. Same error codes as readElf.
+ */
+export function readElfBytes(bytes: Uint8Array, name: string): ElfInfo {
+  return (addon.readElfBytes as (b: Uint8Array, n: string) => ElfInfo)(bytes, name);
+}
+
 let self: ElfInfo | undefined;
 
 /**

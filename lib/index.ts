@@ -14,7 +14,7 @@ export type { HotOptions, ReloadOptions, ReloadReport, ReloadPhase, SwapPolicy, 
 export type { GenerationInfo, GenerationState } from './generation';
 export { inspect, deepbindHazards, nodeExportCollisions } from './inspect';
 export type { InspectReport, Hazard, HazardId, Recommendation } from './inspect';
-export { readElf } from './elf';
+export { readElf, readElfBytes } from './elf';
 export type { ElfInfo } from './elf';
 export { doctor } from './doctor';
 export type { DoctorReport } from './doctor';

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readElf, type ElfInfo } from './elf';
+import { readElfBytes, type ElfInfo } from './elf';
+import { DlswapError, isDlswapError } from './errors';
 import { checkPath, checkWatchOptions } from './options';
 
 export interface WatchOptions {
@@ -74,10 +75,12 @@ export interface WatchSkip {
 }
 
 interface FileState {
-  /** inode, size and mtime in ns: what must hold still while a build settles. */
+  /** inode, type, size and mtime in ns: what must hold still while a build settles. */
   sig: string;
   size: number;
   mtimeMs: number;
+  /** A regular file (not a FIFO, device, socket or directory: those are refused as 'unreadable'). */
+  regular: boolean;
 }
 
 const DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 };
@@ -246,13 +249,15 @@ export class LibraryWatcher extends EventEmitter {
 
       let bytes: Buffer;
       try {
-        bytes = await fs.promises.readFile(this.path);
+        bytes = await readRegularFile(this.path);
       } catch (e) {
         if (this.#closed) return;
         // Removed between the stat and the read: #settle decides whether it is gone or coming back.
         if (missing(e)) continue;
         this.#lastSig = settled.sig;
-        this.#skip({ reason: 'unreadable', message: `cannot read ${this.path}: ${(e as Error).message}`, size: settled.size, mtimeMs: settled.mtimeMs });
+        const code = isDlswapError(e) ? e.code : accessDenied(e) ? 'ERR_DLSWAP_ACCESS' : undefined;
+        const message = isDlswapError(e) ? e.message : `cannot read ${this.path}: ${(e as Error).message}. The current generation keeps serving.`;
+        this.#skip({ reason: 'unreadable', code, message, size: settled.size, mtimeMs: settled.mtimeMs });
         return;
       }
       if (this.#closed) return;
@@ -287,7 +292,8 @@ export class LibraryWatcher extends EventEmitter {
       }
       this.#vanishedReported = false;
       const quiet = performance.now() - since;
-      if (quiet >= this.#stableMs && (prev.size > 0 || performance.now() - start > this.#settleTimeoutMs)) return prev;
+      // Empty means "not written yet" only for a regular file: anything else is judged at once.
+      if (quiet >= this.#stableMs && (prev.size > 0 || !prev.regular || performance.now() - start > this.#settleTimeoutMs)) return prev;
       if (!(await this.#sleep(this.#pollMs))) return null;
       const cur = await this.#present();
       if (cur === 'missing' || cur.sig !== prev.sig) {
@@ -328,7 +334,9 @@ export class LibraryWatcher extends EventEmitter {
     }
     let elf: ElfInfo;
     try {
-      elf = readElf(file);
+      // The bytes that were read and are hashed below, not the path again: the file may have been
+      // replaced since (a FIFO, another build), and what is loaded is pinned to this hash.
+      elf = readElfBytes(bytes, file);
     } catch (e) {
       const err = e as Error & { code?: string };
       const reason: WatchSkipReason =
@@ -338,12 +346,6 @@ export class LibraryWatcher extends EventEmitter {
         : err.code === 'ERR_DLSWAP_NOT_FOUND' ? 'vanished'
         : 'unreadable';
       this.#skip({ reason, code: err.code, message: `${err.message} The current generation keeps serving.`, ...where });
-      return;
-    }
-    if (!startsWithElfMagic(bytes)) {
-      // readElf saw another file than the bytes we hashed: the file moved under us. Look again.
-      this.#lastSig = null;
-      this.#again = true;
       return;
     }
     if (elf.truncated) {
@@ -437,7 +439,53 @@ export class LibraryWatcher extends EventEmitter {
 }
 
 function stateOf(st: fs.BigIntStats): FileState {
-  return { sig: `${st.ino}:${st.size}:${st.mtimeNs}`, size: Number(st.size), mtimeMs: Number(st.mtimeMs) };
+  const regular = st.isFile();
+  return { sig: `${st.ino}:${regular ? 'f' : 'x'}:${st.size}:${st.mtimeNs}`, size: Number(st.size), mtimeMs: Number(st.mtimeMs), regular };
+}
+
+function fileKind(st: fs.BigIntStats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a regular file whole, through one fd. Opened with O_NONBLOCK, so that a FIFO (or a device)
+ * at the path cannot block: a FIFO opened for reading without it waits for a writer, forever, in a
+ * thread-pool thread that even process.exit() then waits for. Anything but a regular file is
+ * refused; the read is bounded by the size fstat gave (a file that grows meanwhile is caught by the
+ * stat that follows the read).
+ */
+async function readRegularFile(file: string): Promise<Buffer> {
+  const { O_RDONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
+  const fh = await fs.promises.open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  try {
+    const st = await fh.stat({ bigint: true });
+    if (!st.isFile()) {
+      throw new DlswapError(
+        'ERR_DLSWAP_NOT_A_FILE',
+        `${file} is ${fileKind(st)}, not a regular file: the watcher loads only a library file written at this path. The current generation keeps serving; the next real build is picked up.`,
+      );
+    }
+    const size = Number(st.size);
+    const bytes = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(bytes, off, size - off, off);
+      if (bytesRead === 0) break; // shrank: the stat after the read sees it and the file is looked at again
+      off += bytesRead;
+    }
+    return bytes.subarray(0, off);
+  } finally {
+    await fh.close();
+  }
+}
+
+function accessDenied(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
 }
 
 function missing(e: unknown): boolean {

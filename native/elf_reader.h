@@ -56,4 +56,9 @@ struct ElfInfoStruct {
 bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_code,
                  std::string &err_msg);
 
+// The same checks on bytes already in memory; `name` stands for the file in messages. A detached or
+// empty buffer is ERR_DLSWAP_EMPTY_FILE.
+bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info,
+                  std::string &err_code, std::string &err_msg);
+
 }  // namespace dlswap
