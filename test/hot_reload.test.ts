@@ -433,3 +433,29 @@ describe('asDlswapError', () => {
     expect(asDlswapError('a string', 'ERR_DLSWAP_INTERNAL', 'ctx').message).toBe('ctx: a string');
   });
 });
+
+describe('a plugin that ends the process from dlswap_init', () => {
+  // In-process code cannot be sandboxed (docs/hot-reload.md, "What a plugin can do to the process"):
+  // these document the behaviour, each in a child whose end is the verdict.
+  const script = (mode: string) => `
+    process.on('exit', () => console.log('exit handler ran'));
+    (async () => {
+      const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { isolation: 'local', functions: { v: 'int plugin_version(void)' } });
+      console.log('serving ' + hot.fn.v());
+      // The fixture reads this with getenv when its dlswap_init runs: the next build's init.
+      process.env.DLSWAP_FIXTURE_INIT_EXIT = ${JSON.stringify(mode)};
+      await hot.reload(${JSON.stringify(P2)}).catch((e) => console.log('caught ' + e.code));
+      console.log('still alive');
+    })();`;
+
+  it.each([
+    ['exit', 42, null],
+    ['_exit', 43, null],
+    ['abort', null, 'SIGABRT'],
+  ])('%s() in dlswap_init of a reload ends the process; no JS runs after it, not even process.on("exit")', (mode, status, signal) => {
+    const r = runChild(script(mode), { timeout: 20_000 });
+    expect(r.stdout).toBe('serving 1\n');
+    expect(r.status).toBe(status);
+    expect(r.signal).toBe(signal);
+  });
+});
