@@ -29,6 +29,9 @@ export const {
   doctor,
   LibraryWatcher,
   FAULT_POINTS,
+  RELOAD_FAULT_POINTS,
+  HANDOVER_FAULT_POINTS,
+  WATCH_FAULT_POINTS,
   injectFault,
   clearFaults,
 } = cjs;

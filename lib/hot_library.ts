@@ -250,10 +250,21 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #startWatch(initialSha256: string, options: WatchOptions): void {
     const w = new LibraryWatcher(this.#path, { ...options, initialSha256 });
     w.on('change', (change: { sha256: string }) => {
-      // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
-      this.reload(this.#path, { sha256: change.sha256, wait: 'swap' }).then(
+      let reloading: Promise<ReloadReport>;
+      try {
+        faultPoint('watch-reload');
+        // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
+        reloading = this.reload(this.#path, { sha256: change.sha256, wait: 'swap' });
+      } catch (e) {
+        reloading = Promise.reject(e);
+      }
+      reloading.then(
         (report) => this.#emit('watch-reload', report),
-        (err) => this.#emit('watch-skip', { reason: 'reload-failed', error: err }),
+        (err) => {
+          // A build that did not load is not the baseline: publishing the same bytes again retries it.
+          w.forget(change.sha256, this.#current.lib?.info.sha256 ?? null);
+          this.#emit('watch-skip', { reason: 'reload-failed', error: asDlswapError(err, 'ERR_DLSWAP_RELOAD', `reload of ${this.#path} failed`) });
+        },
       );
     });
     w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
@@ -428,7 +439,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       const oldLib = old.lib!;
       const newLib = gen.lib!;
       if (has(oldLib, 'dlswap_state_export') && has(newLib, 'dlswap_state_import')) {
+        faultPoint('in-state-export');
         const buf = exportState(oldLib);
+        faultPoint('in-state-import');
         const rc = newLib.func('int dlswap_state_import(const void *buf, size_t len)')(buf, BigInt(buf.length)) as number;
         if (rc !== 0) {
           throw new DlswapError('ERR_DLSWAP_STATE_TRANSFER', `dlswap_state_import of the new generation returned ${rc} for ${buf.length} bytes of state; rolled back to the old generation, which keeps serving.`);

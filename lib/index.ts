@@ -20,5 +20,5 @@ export { doctor } from './doctor';
 export type { DoctorReport } from './doctor';
 export { LibraryWatcher } from './watch';
 export type { WatchOptions, WatchChange, WatchSkip } from './watch';
-export { FAULT_POINTS, injectFault, clearFaults } from './faults';
+export { FAULT_POINTS, RELOAD_FAULT_POINTS, HANDOVER_FAULT_POINTS, WATCH_FAULT_POINTS, injectFault, clearFaults } from './faults';
 export type { FaultPoint, FaultAction } from './faults';

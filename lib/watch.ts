@@ -15,6 +15,7 @@ import path from 'node:path';
 import { readElfBytes, type ElfInfo } from './elf';
 import { DlswapError, isDlswapError } from './errors';
 import { checkPath, checkWatchOptions } from './options';
+import { faultPoint } from './faults';
 
 export interface WatchOptions {
   /** Quiet period after the last change event before the file is examined. Default 100 ms. */
@@ -234,7 +235,11 @@ export class LibraryWatcher extends EventEmitter {
       } while (this.#again && !this.#closed && (await this.#sleep(this.#debounceMs)));
     } catch (e) {
       // #examine reports every expected failure itself; this is the net under the net.
-      this.#skip({ reason: 'unreadable', message: `cannot examine ${this.path}: ${(e as Error).message}` });
+      this.#skip({
+        reason: 'unreadable',
+        code: isDlswapError(e) ? e.code : undefined,
+        message: `cannot examine ${this.path}: ${(e as Error).message}. The current generation keeps serving; the file is looked at again on its next change.`,
+      });
     } finally {
       this.#running = false;
       if (!this.#debounce) this.#settleIdle();
@@ -242,6 +247,7 @@ export class LibraryWatcher extends EventEmitter {
   }
 
   async #examine(first: boolean): Promise<void> {
+    faultPoint('watch-examine');
     for (;;) {
       const settled = await this.#settle();
       if (settled === null) return;
@@ -249,6 +255,7 @@ export class LibraryWatcher extends EventEmitter {
 
       let bytes: Buffer;
       try {
+        faultPoint('watch-read');
         bytes = await readRegularFile(this.path);
       } catch (e) {
         if (this.#closed) return;
@@ -267,7 +274,12 @@ export class LibraryWatcher extends EventEmitter {
       if (after === 'missing' || after.sig !== settled.sig) continue;
 
       this.#lastSig = settled.sig;
-      this.#judge(bytes, settled, first);
+      try {
+        this.#judge(bytes, settled, first);
+      } catch (e) {
+        this.#lastSig = null; // not judged: the same state is looked at again on its next event
+        throw e;
+      }
       return;
     }
   }
@@ -317,6 +329,7 @@ export class LibraryWatcher extends EventEmitter {
 
   /** Is this settled content a new, loadable build? Emits exactly one event. */
   #judge(bytes: Buffer, st: FileState, first: boolean): void {
+    faultPoint('watch-judge');
     const where = { size: st.size, mtimeMs: st.mtimeMs };
     const file = this.path;
     if (bytes.length === 0) {
@@ -378,6 +391,15 @@ export class LibraryWatcher extends EventEmitter {
     this.#lastSha256 = sha256;
     const change: WatchChange = { path: file, sha256, size: st.size, mtimeMs: st.mtimeMs };
     this.#emitSafely('change', change);
+  }
+
+  /**
+   * The change with this hash could not be loaded (its reload failed): it is no longer the baseline,
+   * so the same bytes published again are a change, not 'unchanged'. `serving` is the hash of what
+   * serves instead.
+   */
+  forget(sha256: string, serving: string | null): void {
+    if (this.#lastSha256 === sha256.toLowerCase()) this.#lastSha256 = serving?.toLowerCase() ?? null;
   }
 
   #vanished(): void {

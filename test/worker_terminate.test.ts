@@ -4,6 +4,7 @@
 // libraries other threads use. Each case runs in a child process, whose exit is the verdict.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { HANDOVER_FAULT_POINTS, RELOAD_FAULT_POINTS } from '../lib/faults';
 import { fixture, root, runChild, underAsan } from './helpers';
 
 const P1 = fixture('libplugin_v1.so');
@@ -122,6 +123,59 @@ describe('worker.terminate() during hot reloads', () => {
       { timeout: 120_000 },
     );
     expectClean(r);
+  }, 130_000);
+
+  it('at each phase of a reload and of a handover (fault action terminate), in namespace and local', () => {
+    // The worker stops itself the third time it reaches the point ('terminate': process.exit()
+    // inside a worker ends that thread at once, as worker.terminate() does), with 4 async callers,
+    // a lease (overlap) and the plugin's thread running.
+    const phased = `
+      const { parentPort, workerData: d } = require('node:worker_threads');
+      const { HotLibrary } = require(d.dist + '/index.js');
+      require(d.dist + '/faults.js').armFromSpec(d.point + ':terminate@3');
+      const fns = { slow: 'int plugin_slow(int ms)', thread: 'int plugin_log_from_thread(int count)' };
+      (async () => {
+        const hot = await HotLibrary.open(d.p1, { isolation: d.mode, functions: fns, policy: d.policy });
+        hot.on('error', () => {});
+        hot.fn.thread(100);
+        for (let c = 0; c < 4; c++) (async () => { for (let i = 0; ; i++) await hot.fn.slow.async(i % 3).catch(() => {}); })();
+        if (d.policy === 'overlap') hot.pin(); // held until the end: generation 1 drains forever
+        for (let i = 0; i < 30; i++) {
+          hot.fn.thread(20);
+          await hot.reload(i % 2 ? d.p1 : d.p2, { wait: 'swap' }).catch(() => {});
+          await new Promise((r) => setImmediate(r));
+        }
+        parentPort.postMessage('survived');
+      })();`;
+    const cases = [
+      ...RELOAD_FAULT_POINTS.map((point) => ({ point, policy: 'overlap' })),
+      ...HANDOVER_FAULT_POINTS.map((point) => ({ point, policy: 'handover' })),
+    ].flatMap((c) => ['namespace', 'local'].map((mode) => ({ ...c, mode })));
+    const r = runChild(
+      `${harness}
+      const cases = ${JSON.stringify(cases)};
+      const phased = ${JSON.stringify(phased)};
+      const run = (c) => new Promise((resolve) => {
+        const w = new Worker(phased, { eval: true, workerData: { ...c, dist: ${JSON.stringify(dist)}, p1: P1, p2: P2 } });
+        let survived = false;
+        w.on('message', () => (survived = true));
+        w.on('error', (e) => console.error('worker error', c.point, e.message));
+        w.once('exit', (code) => resolve({ point: c.point, mode: c.mode, code, survived }));
+      });
+      withMainLoad(async () => {
+        await run(cases[0]);
+        await new Promise((r) => setTimeout(r, 50));
+        const base = { threads: threads(), fds: fds() };
+        const ends = [];
+        for (const c of cases) ends.push(await run(c));
+        await new Promise((r) => setTimeout(r, 100));
+        return { ends, base, end: { threads: threads(), fds: fds() } };
+      });`,
+      { timeout: 120_000 },
+    );
+    const out = expectClean(r);
+    // Each worker was stopped at its point (exit code 1, from the fault), before the end of its loop.
+    expect(out.ends).toEqual(cases.map((c) => ({ point: c.point, mode: c.mode, code: 1, survived: false })));
   }, 130_000);
 
   it('a thread closing an image while another opens one does not deadlock the loader', () => {
