@@ -4,6 +4,7 @@
  * behind the recommendation.
  */
 import fs from 'node:fs';
+import { asDlswapError } from './errors';
 import path from 'node:path';
 import { readElf, selfElf, hostMachine, type ElfInfo } from './elf';
 import type { Isolation } from './isolation';
@@ -715,7 +716,13 @@ function recommend(facts: Facts): Recommendation {
 /** Reads the library at `file` (without loading it) and reports its properties and hazards. */
 export function inspect(file: string): InspectReport {
   const info = readElf(file);
-  const realPath = fs.realpathSync(file);
+  let realPath: string;
+  try {
+    realPath = fs.realpathSync(file);
+  } catch (e) {
+    // Removed (or its directory changed) since it was read.
+    throw asDlswapError(e, 'ERR_DLSWAP_NOT_FOUND', `${file} disappeared while it was being inspected`);
+  }
   const host = hostMachine();
   const { hazards, facts } = collectHazards(info, path.dirname(realPath));
   return {

@@ -180,7 +180,7 @@ export function open(file: string, options: OpenOptions = {}): Library {
   if (typeof file !== 'string' || file.length === 0) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
   }
-  options = checkOpenOptions(options); // every option read once and checked before anything is copied
+  options = checkOpenOptions(options, file); // path and every option checked before anything is copied
   if (options === null || typeof options !== 'object') {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options must be an object');
   }

@@ -177,7 +177,8 @@ export function checkPath(v: unknown, where: string): string {
 
 const OPEN_SCHEMA = { isolation, force: bool, privateDependencies: bool, sha256 };
 export type CheckedOpenOptions = ReturnType<typeof checkOpenOptions>;
-export function checkOpenOptions(options: unknown) {
+export function checkOpenOptions(options: unknown, path?: unknown) {
+  if (path !== undefined) checkPath(path, 'open(path, options)');
   return snapshot(options, 'open(path, options)', OPEN_SCHEMA);
 }
 

@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotLibrary } from '../lib/hot_library';
 import { open } from '../lib/library';
+import { func, readCString, rebind } from '../lib/func';
+import { runWatch } from '../lib/cli/watch';
+import { PassThrough } from 'node:stream';
 import { LibraryWatcher } from '../lib/watch';
 import { armedFaults, clearFaults, injectFault } from '../lib/faults';
 import { privateFiles } from '../lib/temp_area';
@@ -188,5 +191,32 @@ describe('LibraryWatcher(path, options)', () => {
     expect(() => new LibraryWatcher(P1, { pollIntervalMs: Infinity })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
     expect(() => new LibraryWatcher(P1, { persistant: false } as never)).toThrow(expect.objectContaining({ message: expect.stringMatching(/did you mean 'persistent'/) }));
     expect(() => new LibraryWatcher(null as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+  });
+});
+
+describe('other entry points', () => {
+  it('open() with a NUL in the path, func() and rebind() on something that is not a Library, readCString with a bad maxBytes', async () => {
+    await refused(() => open(`${P1}\0x`), /open\(path, options\): path contains a NUL character/);
+    expect(() => func({} as never, 'int f(void)')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/expected a Library returned by open\(\)/) }));
+    const lib = open(P1);
+    try {
+      const f = lib.func('int plugin_version(void)');
+      expect(() => rebind(f, {} as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+      expect(() => rebind(f, lib, -1n)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+      expect(f()).toBe(1);
+    } finally {
+      await lib.close();
+    }
+    for (const bad of [Symbol('s'), -1, 1.5, '10', NaN]) {
+      expect(() => readCString(1n, bad as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+    }
+  });
+
+  it('dlswap watch: an interval beyond what a timer can wait is a usage error', async () => {
+    const err = new PassThrough();
+    let text = '';
+    err.on('data', (d) => (text += d));
+    expect(await runWatch([P1, '--interval', '1e12'], new PassThrough(), false, { err })).toBe(2);
+    expect(text).toMatch(/--interval takes a number of milliseconds from 0 to 2147483647, not '1e12'/);
   });
 });
