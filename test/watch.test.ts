@@ -206,6 +206,25 @@ describe('HotLibrary with watch', () => {
     expect(hot.fn.plugin_version()).toBe(2);
   });
 
+  it('close() while the generation a watch reload replaced is still draining retires it once, without an error event', async () => {
+    const { hot, rec } = await openWatched();
+    const events: string[] = [];
+    for (const name of ['drained', 'unloaded', 'pinned', 'error']) {
+      hot.on(name, (e: { generation?: number; code?: string }) => events.push(`${name}:${e.generation ?? e.code}`));
+    }
+    await sleep(100);
+    const slow = hot.fn.plugin_slow.async(150);
+    const reloaded = rec.next('reload');
+    fs.writeFileSync(path.join(dir, 'next'), V2);
+    fs.renameSync(path.join(dir, 'next'), lib);
+    const report = (await reloaded) as ReloadReport;
+    expect(hot.generations()[0].state).toBe('draining');
+    await hot.close();
+    expect(await slow).toBe(1);
+    await report.retired;
+    expect(events.sort()).toEqual(['drained:1', 'drained:2', 'unloaded:1', 'unloaded:2']);
+  });
+
   it('close() stops watching', async () => {
     const { hot, rec } = await openWatched();
     await hot.close();
