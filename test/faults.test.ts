@@ -270,7 +270,11 @@ describe('after the swap, a fault never unmaps what is still in use', () => {
     injectFault('in-fini');
     const r = await hot.reload(P2);
     expect(r.unloaded).toBe(true);
-    await new Promise((res) => setTimeout(res, 20));
+    // The channel delivers at most ~1,000 lines per turn of the event loop: wait for fini's line
+    // (the last one of generation 1) rather than a fixed time, which a busy machine outlasts.
+    for (let i = 0; i < 200 && !logs.some((l) => l.generation === 1 && l.message === 'fini'); i++) {
+      await new Promise((res) => setTimeout(res, 10));
+    }
     const g1 = logs.filter((l) => l.generation === 1).map((l) => l.message);
     // fini joined the thread: all of its lines came before fini's own.
     expect(g1.filter((m) => m.startsWith('thread log'))).toHaveLength(2000);
