@@ -25,9 +25,13 @@ export const {
   deepbindHazards,
   nodeExportCollisions,
   readElf,
+  readElfBytes,
   doctor,
   LibraryWatcher,
   FAULT_POINTS,
+  RELOAD_FAULT_POINTS,
+  HANDOVER_FAULT_POINTS,
+  WATCH_FAULT_POINTS,
   injectFault,
   clearFaults,
 } = cjs;

@@ -56,6 +56,11 @@ export interface ElfInfo {
    * `uv_library_shutdown`): each such entry calls whichever definition the dynamic loader finds first.
    */
   initFiniSymbols: string[];
+  /**
+   * Symbols it defines and still binds by relocation (its own calls through the PLT, its own data
+   * through the GOT): the dynamic loader may bind those references to an earlier definition.
+   */
+  selfBoundSymbols: string[];
   /** Some table pointed outside the file (or over the size cap) and was skipped. */
   truncated: boolean;
 }
@@ -68,6 +73,15 @@ type ReadElfFn = (path: string) => ElfInfo;
  */
 export function readElf(path: string): ElfInfo {
   return (addon.readElf as ReadElfFn)(path);
+}
+
+/**
+ * readElf on bytes already read: what is checked is exactly these bytes, whatever happens to the
+ * file afterwards (the watcher hashes and checks the same buffer). `name` stands for the file in
+ * messages. Same error codes as readElf.
+ */
+export function readElfBytes(bytes: Uint8Array, name: string): ElfInfo {
+  return (addon.readElfBytes as (b: Uint8Array, n: string) => ElfInfo)(bytes, name);
 }
 
 let self: ElfInfo | undefined;

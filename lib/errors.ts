@@ -28,6 +28,7 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_RELOAD'
   | 'ERR_DLSWAP_DRAIN_TIMEOUT'
   | 'ERR_DLSWAP_TIMEOUT'
+  | 'ERR_DLSWAP_STATE_TRANSFER'
   | 'ERR_DLSWAP_INTERNAL';
 
 export class DlswapError extends Error {
@@ -43,4 +44,15 @@ export function isDlswapError(e: unknown, code?: DlswapErrorCode): e is DlswapEr
   if (!(e instanceof Error)) return false;
   const c = (e as Error & { code?: unknown }).code;
   return typeof c === 'string' && c.startsWith('ERR_DLSWAP_') && (code === undefined || c === code);
+}
+
+/**
+ * `e` if it already carries an ERR_DLSWAP_* code, else a DlswapError with `code` whose message starts
+ * with `context` and whose cause is `e`. Every error dlswap reports, and every cause it names, has a
+ * dlswap code: a Node.js error (ERR_OUT_OF_RANGE, ENOTDIR...) never surfaces as a code of its own.
+ */
+export function asDlswapError(e: unknown, code: DlswapErrorCode, context: string): DlswapError {
+  if (isDlswapError(e)) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new DlswapError(code, `${context}: ${message}`, { cause: e });
 }

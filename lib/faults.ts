@@ -1,20 +1,25 @@
 /**
- * Fault injection points in the load and reload path, for tests that prove a reload can fail
- * anywhere without losing a call (docs/reliability.md). Inert unless armed: through the environment
- * (DLSWAP_FAULTS="before-swap:throw,in-fini:kill@3") or the test-only `injectFault()`. Unarmed, a
- * fault point costs one Map size check.
+ * Fault injection points in the load and reload path, the handover, and the watcher, for tests that
+ * prove a reload can fail anywhere without losing a call (docs/reliability.md). Inert unless armed:
+ * through the environment (DLSWAP_FAULTS="before-swap:throw,in-fini:kill@3") or the test-only
+ * `injectFault()`. Unarmed, a fault point costs one Map size check.
  *
  * Environment syntax: a comma-separated list of `point[:action][@n]`. `action` is `throw` (the
  * default: the step fails with ERR_DLSWAP_INTERNAL), `kill` (SIGKILL to this process, as a crash
- * or an OOM kill would) or `hang` (the thread blocks until clearFaults(), as a plugin init or fini
- * that never returns). `@n` fires from the n-th time the point is reached (default: the first),
- * so that a process can be killed in the middle of a run of reloads rather than at its first one.
- * An entry from the environment stays armed for every later pass.
+ * or an OOM kill would), `hang` (the thread that reaches the point blocks until clearFaults(), as a
+ * plugin init or fini that never returns) or `terminate` (in a worker_thread: that thread stops right
+ * there, as `worker.terminate()` would stop it, its environment torn down with whatever was in
+ * flight, a load on the loader thread included; in the main thread, the same as `kill`). `@n` fires
+ * from the n-th time the point is reached (default: the first), so that a process can be killed in
+ * the middle of a run of reloads rather than at its first one. An entry from the environment stays
+ * armed for every later pass.
  */
+import { isMainThread } from 'node:worker_threads';
 import { DlswapError } from './errors';
 import { addon } from './native';
 
-export const FAULT_POINTS = [
+/** The points on the path of every reload, in the order a reload reaches them. */
+export const RELOAD_FAULT_POINTS = [
   'after-copy',
   'after-open',
   'in-verify',
@@ -24,8 +29,16 @@ export const FAULT_POINTS = [
   'before-dlclose',
   'after-dlclose',
 ] as const;
+/** The handover policy's state transfer: just before dlswap_state_export, and before dlswap_state_import. */
+export const HANDOVER_FAULT_POINTS = ['in-state-export', 'in-state-import'] as const;
+/**
+ * The watcher (docs/watch.md): examining a settled file, reading it, judging its bytes, and the
+ * reload it asks for.
+ */
+export const WATCH_FAULT_POINTS = ['watch-examine', 'watch-read', 'watch-judge', 'watch-reload'] as const;
+export const FAULT_POINTS = [...RELOAD_FAULT_POINTS, ...HANDOVER_FAULT_POINTS, ...WATCH_FAULT_POINTS] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
-export type FaultAction = 'throw' | 'kill' | 'hang';
+export type FaultAction = 'throw' | 'kill' | 'hang' | 'terminate';
 
 // The table itself is native (native/faults.h), so that points reached on the loader thread and
 // points reached here consume the same entries. This flag only spares the unarmed path a call.
@@ -34,10 +47,10 @@ let maybeArmed = false;
 /** @internal exported for tests; parses DLSWAP_FAULTS syntax and arms what it names. */
 export function armFromSpec(spec: string | undefined): void {
   for (const item of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([a-z-]+)(?::(throw|kill|hang))?(?:@(\d+))?$/.exec(item);
+    const m = /^([a-z-]+)(?::(throw|kill|hang|terminate))?(?:@(\d+))?$/.exec(item);
     if (!m || !(FAULT_POINTS as readonly string[]).includes(m[1]) || (m[3] !== undefined && Number(m[3]) < 1)) {
       // A typo must not make a fault test pass by silently injecting nothing.
-      process.emitWarning(`DLSWAP_FAULTS: ignoring '${item}'; expected point[:throw|kill|hang][@n] with point one of ${FAULT_POINTS.join(', ')}`);
+      process.emitWarning(`DLSWAP_FAULTS: ignoring '${item}'; expected point[:throw|kill|hang|terminate][@n] with point one of ${FAULT_POINTS.join(', ')}`);
       continue;
     }
     addon.armFault(m[1], (m[2] ?? 'throw') as FaultAction, Number(m[3] ?? 1) - 1, Infinity);
@@ -45,6 +58,16 @@ export function armFromSpec(spec: string | undefined): void {
   }
 }
 armFromSpec(process.env.DLSWAP_FAULTS);
+
+/** 'terminate': a worker stops right there, as worker.terminate() would stop it; the main thread is killed. */
+function terminateHere(): never {
+  if (isMainThread) process.kill(process.pid, 'SIGKILL');
+  // Inside a worker, process.exit() stops only that thread, at once (no finally block runs), and its
+  // environment is torn down with everything in flight: what worker.terminate() does from outside.
+  process.exit(1);
+}
+// A loader job that reaches a 'terminate' point asks this environment's thread to do it.
+addon.setTerminator(terminateHere);
 
 /**
  * Arms a fault point for the next `times` passes (default 1). Test-only. `hang` blocks the thread
@@ -54,8 +77,11 @@ export function injectFault(point: FaultPoint, action: FaultAction = 'throw', ti
   if (!(FAULT_POINTS as readonly string[]).includes(point)) {
     throw new DlswapError('ERR_DLSWAP_ARG', `unknown fault point '${point}'; one of ${FAULT_POINTS.join(', ')}`);
   }
-  if (action !== 'throw' && action !== 'kill' && action !== 'hang') {
-    throw new DlswapError('ERR_DLSWAP_ARG', `unknown fault action '${String(action)}'; one of throw, kill, hang`);
+  if (action !== 'throw' && action !== 'kill' && action !== 'hang' && action !== 'terminate') {
+    throw new DlswapError('ERR_DLSWAP_ARG', `unknown fault action '${String(action)}'; one of 'throw', 'kill', 'hang', 'terminate'`);
+  }
+  if (!(typeof times === 'number' && Number.isInteger(times) && times >= 1) && times !== Infinity) {
+    throw new DlswapError('ERR_DLSWAP_ARG', `injectFault(point, action, times): times must be a positive integer or Infinity, not ${String(times)}`);
   }
   addon.armFault(point, action, 0, times);
   maybeArmed = true;
@@ -75,5 +101,7 @@ export function armedFaults(): FaultPoint[] {
 /** A point reached on this thread. The points of the load and retire pipeline are in native code. */
 export function faultPoint(point: FaultPoint): void {
   if (!maybeArmed) return;
-  if (addon.hitFault(point)) throw new DlswapError('ERR_DLSWAP_INTERNAL', `injected fault at '${point}'`);
+  const action = addon.hitFault(point);
+  if (action === 'terminate') terminateHere();
+  if (action === 'throw') throw new DlswapError('ERR_DLSWAP_INTERNAL', `injected fault at '${point}'`);
 }

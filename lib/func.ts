@@ -12,6 +12,7 @@
 import { DlswapError, isDlswapError } from './errors';
 import type { Library } from './library';
 import { addon, type NativeLibrary } from './native';
+import { checkFuncOptions, describeValue } from './options';
 import type { AnyFunction } from './prototype_types';
 import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from './signature';
 
@@ -102,23 +103,24 @@ function closedError(sig: Signature, lib: Library): DlswapError {
 }
 
 function checkOptions(options: FuncOptions | undefined): { symbol?: string; errno: boolean } {
-  if (options === undefined) return { errno: false };
-  if (options === null || typeof options !== 'object') throw argError('func(prototype, options): options must be an object');
-  for (const key of Object.keys(options)) {
-    if (key !== 'symbol' && key !== 'errno') throw argError(`func(): unknown option '${key}' (known: symbol, errno)`);
-  }
-  if (options.symbol !== undefined && (typeof options.symbol !== 'string' || options.symbol.length === 0)) {
-    throw argError('func(): options.symbol must be a non-empty string');
-  }
-  if (options.errno !== undefined && typeof options.errno !== 'boolean') throw argError('func(): options.errno must be a boolean');
-  return { symbol: options.symbol, errno: options.errno === true };
+  const o = checkFuncOptions(options);
+  return { symbol: o.symbol, errno: o.errno === true };
 }
 
 /**
  * Makes a callable for a C function of `lib`. Prefer `lib.func(...)`, which is this with better
  * types.
  */
+/** `lib` is a Library (func() and rebind() are exported on their own too). */
+function requireLibrary(lib: unknown, where: string): asserts lib is Library {
+  const l = lib as Partial<Library> | null;
+  if (l === null || typeof l !== 'object' || typeof l.symbol !== 'function' || !l.native || !l.info) {
+    throw argError(`${where}: expected a Library returned by open(), not ${lib === null ? 'null' : typeof lib}`);
+  }
+}
+
 export function func(lib: Library, prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> {
+  requireLibrary(lib, 'func(lib, prototype, options)');
   const opts = checkOptions(options);
   let sig: Signature;
   if (typeof prototype === 'string') sig = parsePrototype(prototype);
@@ -241,6 +243,8 @@ function stateOf(fn: unknown): FunctionState {
  */
 export function rebind(fn: (...args: never[]) => unknown, lib: Library, address?: bigint): void {
   const state = stateOf(fn);
+  requireLibrary(lib, 'rebind(fn, lib, address)');
+  if (address !== undefined && (typeof address !== 'bigint' || address <= 0n)) throw argError('rebind(fn, lib, address): address must be a non-zero bigint');
   const target = address ?? lib.symbol(state.symbol);
   if (lib.closed) throw closedError(state.signature, lib);
   calls.rebindFunction(state.native, lib.native, target);
@@ -260,6 +264,9 @@ export function libraryOf(fn: (...args: never[]) => unknown): Library {
 export function readCString(address: bigint | null, maxBytes?: number): string | null {
   if (address === null) return null;
   if (typeof address !== 'bigint') throw argError('readCString(address): address must be a bigint');
+  if (maxBytes !== undefined && !(typeof maxBytes === 'number' && Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
+    throw argError(`readCString(address, maxBytes): maxBytes must be a non-negative integer, not ${describeValue(maxBytes)}`);
+  }
   return calls.readCString(address, maxBytes);
 }
 

@@ -6,6 +6,7 @@
  *                  \-> rejected (the current generation keeps serving, untouched)
  */
 import type { Library, CloseResult } from './library';
+import type { NativeLibrary } from './native';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
 
@@ -36,6 +37,12 @@ export interface GenerationInfo {
 export interface PluginHostHandle {
   readonly address: bigint;
   readonly dropped: number;
+  /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
+  readonly finiOwed: boolean;
+  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
+  adopt(lib: NativeLibrary): void;
+  /** The retirement takes fini over; whether it was owed. */
+  disown(): boolean;
   release(): void;
 }
 
@@ -54,6 +61,8 @@ export class Generation {
   leases = 0;
   closeResult: CloseResult | null = null;
   rejectedReason: string | undefined;
+  /** Set once its retirement (drain, fini, close) has started: the one retirement, joined by close(). */
+  retiring: Promise<void> | null = null;
   /** Resolves once the generation is closed (or rejected). */
   readonly retired: Promise<void>;
   #retire!: () => void;

@@ -7,7 +7,7 @@
  * After the swap the old generation drains: it is closed only once its async calls and leases are gone.
  */
 import { EventEmitter } from 'node:events';
-import { DlswapError, type DlswapErrorCode } from './errors';
+import { DlswapError, asDlswapError, type DlswapErrorCode } from './errors';
 import { rebind, type BoundFunction } from './func';
 import { Generation, type GenerationInfo, type PluginHostHandle } from './generation';
 import { libraryFromResult, loadLater, loadNow, type Library, type OpenOptions } from './library';
@@ -18,6 +18,7 @@ import type { Isolation as IsolationMode } from './isolation';
 import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
+import { checkHotOptions, checkPath, checkReloadOptions } from './options';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
@@ -29,6 +30,14 @@ export interface HotOptions<F extends Record<string, string>> {
   policy?: SwapPolicy;
   /** After this long, a drain that is still waiting emits 'drain-timeout' (and keeps waiting). */
   drainTimeoutMs?: number;
+  /**
+   * 'handover' only: what a reload does when the old generation has not drained after
+   * `drainTimeoutMs` (a lease never released, a call that never returns). 'rollback' (default): the
+   * reload rejects with ERR_DLSWAP_RELOAD (cause ERR_DLSWAP_DRAIN_TIMEOUT), the waiting calls run on
+   * the old generation, which keeps serving. 'proceed': the state is handed over anyway and the swap
+   * happens; the old generation then drains as in 'overlap'.
+   */
+  handoverTimeout?: 'rollback' | 'proceed';
   /** Accepted range of the plugin's dlswap_abi_version(). Default: exactly this host's ABI version. */
   abi?: { min?: number; max?: number };
   /** Passed to the plugin as dlswap_host.user_data. */
@@ -164,22 +173,31 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     path: string,
     options: HotOptions<F> = {},
   ): Promise<HotLibrary<F>> {
-    if (options.policy !== undefined && options.policy !== 'overlap' && options.policy !== 'handover') {
-      throw new DlswapError('ERR_DLSWAP_ARG', `policy must be 'overlap' or 'handover', not ${JSON.stringify(options.policy)}`);
-    }
+    // Everything is checked (and read once) before anything is loaded: an invalid watch option or
+    // userData found after dlswap_init would leave an initialised generation nobody can close.
+    path = checkPath(path, 'HotLibrary.open(path, options)');
+    options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F>;
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
     // kept and emitted on a later turn, once the caller had the chance to listen.
     const early: LogEvent[] = [];
-    const onLog = (e: LogEvent) => (hot ? hot.emit('log', e) : early.push(e));
+    const onLog = (e: LogEvent) => (hot ? hot.#emit('log', e) : early.push(e));
     let hot: HotLibrary<F> | undefined;
     await HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
     if (early.length) setImmediate(() => early.splice(0).forEach((e) => hot!.emit('log', e)));
     hot.#nextId = 2;
-    if (options.watch) hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
+    if (options.watch) {
+      try {
+        hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
+      } catch (e) {
+        // Not left half-open: the generation is finalized and closed before the error is reported.
+        await hot.close();
+        throw e;
+      }
+    }
     return hot;
   }
 
@@ -211,7 +229,19 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * Loads `path` (default: the path last loaded) as a new generation and swaps to it. Concurrent
    * reloads run one after the other; a request for the same path as one already waiting joins it.
    */
-  reload(path: string = this.#path, options: ReloadOptions = {}): Promise<ReloadReport> {
+  reload(path?: string, options?: ReloadOptions): Promise<ReloadReport> {
+    // Checked synchronously, before any generation exists: a bad argument is an ERR_DLSWAP_ARG
+    // rejection and nothing else happens.
+    try {
+      path = path === undefined ? this.#path : checkPath(path, 'reload(path, options)');
+      options = checkReloadOptions(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#enqueue(path, options);
+  }
+
+  #enqueue(path: string, options: ReloadOptions): Promise<ReloadReport> {
     if (this.#closing) return Promise.reject(new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed'));
     if (this.#queued && this.#queued.path === path && options.sha256 === undefined) return this.#queued.promise;
     const entry = { path, promise: undefined as unknown as Promise<ReloadReport> };
@@ -251,13 +281,24 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #startWatch(initialSha256: string, options: WatchOptions): void {
     const w = new LibraryWatcher(this.#path, { ...options, initialSha256 });
     w.on('change', (change: { sha256: string }) => {
-      // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
-      this.reload(this.#path, { sha256: change.sha256, wait: 'swap' }).then(
-        (report) => this.emit('watch-reload', report),
-        (err) => this.emit('watch-skip', { reason: 'reload-failed', error: err }),
+      let reloading: Promise<ReloadReport>;
+      try {
+        faultPoint('watch-reload');
+        // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
+        reloading = this.reload(this.#path, { sha256: change.sha256, wait: 'swap' });
+      } catch (e) {
+        reloading = Promise.reject(e);
+      }
+      reloading.then(
+        (report) => this.#emit('watch-reload', report),
+        (err) => {
+          // A build that did not load is not the baseline: publishing the same bytes again retries it.
+          w.forget(change.sha256, this.#current.lib?.info.sha256 ?? null);
+          this.#emit('watch-skip', { reason: 'reload-failed', error: asDlswapError(err, 'ERR_DLSWAP_RELOAD', `reload of ${this.#path} failed`) });
+        },
       );
     });
-    w.on('skip', (skip: unknown) => this.emit('watch-skip', skip));
+    w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
     this.#watcher = w;
   }
 
@@ -301,7 +342,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     let loaded: { result: LoadResult; mode: IsolationMode };
     try {
       const functions = Object.values(options.functions ?? {}).map((proto) => parsePrototype(proto).name);
-      const plugin = { functions, abiMin: options.abi?.min ?? abi, abiMax: options.abi?.max ?? abi, host: host.address };
+      const plugin = { functions, abiMin: options.abi?.min ?? abi, abiMax: options.abi?.max ?? abi, host: host.address, hostObject: host };
       const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256 };
       if (options.loadOn === 'main') {
         loaded = loadNow(path, open, plugin);
@@ -310,7 +351,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         loaded = await loadLater(path, open, spec).promise;
       }
     } catch (e) {
-      const err = e as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
+      const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
       if (err.opened) gen.closeResult = err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' };
       report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
       report.durations[report.failedPhase] = performance.now() - t;
@@ -329,9 +370,14 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     gen.lib = libraryFromResult(result, path, mode);
     gen.version = result.hasVersion ? (result.version ?? null) : null;
     gen.initialized = result.initialized === true;
-    // The plugin holds the host only if its init ran; otherwise nothing will log through it.
-    if (gen.initialized) gen.host = host;
-    else host.release();
+    // The plugin holds the host only if its init ran; otherwise nothing will log through it. From
+    // here fini is owed, and the host runs it if the environment goes first (a terminated worker).
+    if (gen.initialized) {
+      gen.host = host;
+      host.adopt(gen.lib.native);
+    } else {
+      host.release();
+    }
     gen.state = 'verifying';
   }
 
@@ -342,7 +388,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   async #discard(gen: Generation): Promise<void> {
     try {
       if (gen.lib) {
-        const r = await gen.lib.retire(gen.initialized, this.#finiTimeoutMs).promise;
+        gen.host?.disown(); // the retirement runs fini now
+        const r = await gen.lib.retire(gen.initialized, this.#finiTimeoutMs, gen.host).promise;
         if (r.finalized) gen.host?.release();
         else if (gen.host) quarantinedHosts.push(gen.host);
         gen.closeResult = r.ok ? gen.lib.closeResultOf(r) : { unloaded: false, reason: r.message ?? 'its retirement failed' };
@@ -363,9 +410,14 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#track(gen);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.emit('log', e));
+      await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.#emit('log', e));
     } catch (e) {
-      this.emit('rollback', report);
+      // #load retires the generation on every failure; this is the net under it (close() waits for it).
+      if (gen.state === 'loading' || gen.state === 'verifying') {
+        gen.state = 'rejected';
+        gen.markRetired();
+      }
+      this.#emit('rollback', report);
       throw e;
     }
     const t = performance.now();
@@ -375,18 +427,19 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       if (this.policy === 'handover') await this.#handover(old, gen);
       else this.#swap(old, gen);
     } catch (e) {
+      const err = asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'the swap failed');
       report.durations.swap = performance.now() - t;
       report.failedPhase = 'swap';
-      report.error = e as Error;
+      report.error = err;
       gen.state = 'rejected';
-      gen.rejectedReason = (e as Error).message;
+      gen.rejectedReason = err.message;
       await this.#discard(gen);
-      this.emit('rollback', report);
+      this.#emit('rollback', report);
       throw reloadError(report);
     }
     report.durations.swap = performance.now() - t;
     this.#path = path;
-    this.emit('reload', report);
+    this.#emit('reload', report);
     const retired = this.#retire(old, report);
     report.retired = retired;
     if ((options.wait ?? 'closed') === 'closed') await retired;
@@ -405,23 +458,30 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * Handover: new async calls wait at the gate; the old generation drains; its exported state is
    * imported into the new one (on the loader thread, bounded by the timeouts), and the swap follows.
    * While the state moves, sync calls are refused with ERR_DLSWAP_BUSY (they would change state that
-   * was already exported). If the transfer fails or overruns, the gate opens on the old generation
-   * (rollback) and the waiting calls run there.
+   * was already exported). If the drain times out (handoverTimeout 'rollback'), or the transfer fails
+   * or overruns, the gate opens on the old generation (rollback) and the waiting calls run there. The
+   * gate always opens.
    */
   async #handover(old: Generation, gen: Generation): Promise<void> {
     let open!: () => void;
     this.#gate = new Promise<void>((r) => (open = r));
     const oldLib = old.lib!;
     try {
-      await this.#drain(old, undefined);
+      const drained = await this.#drain(old, undefined, true);
+      if (!drained && this.#options.handoverTimeout !== 'proceed') {
+        throw new DlswapError(
+          'ERR_DLSWAP_DRAIN_TIMEOUT',
+          `generation ${old.id} still had ${old.lib?.inFlight ?? 0} async call(s) and ${old.leases} lease(s) after ${this.#drainTimeoutMs} ms, so its state could not be handed over; the reload was rolled back and generation ${old.id} keeps serving. Release leases (lease.release()) and let calls return before reloading, raise drainTimeoutMs, or pass handoverTimeout: 'proceed' to hand the state over without waiting.`,
+        );
+      }
       if (this.#options.loadOn === 'main') {
         // Export, import and swap in one synchronous step: no call can interleave.
-        const r = addon.handoverSync(oldLib.native, gen.lib!.native, gen.path, 0, 0);
+        const r = addon.handoverSync(oldLib.native, gen.lib!.native, gen.path, 0, 0, old.host, gen.host);
         if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
       } else {
         oldLib.native.gate(true);
         try {
-          const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, this.#finiTimeoutMs, this.#options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS);
+          const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, this.#finiTimeoutMs, this.#options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS, old.host, gen.host);
           const r = await job.promise;
           if (!r.ok) {
             // An import that overran leaves the new generation's code running: never touch it again.
@@ -439,15 +499,27 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 
-  async #drain(gen: Generation, report: ReloadReport | undefined): Promise<void> {
-    const timeoutMs = this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-    const timer = setTimeout(() => {
-      if (report) report.drainTimedOut = true;
-      this.emit('drain-timeout', { generation: gen.id, inFlight: gen.lib?.inFlight ?? 0, leases: gen.leases, timeoutMs });
-    }, timeoutMs);
-    timer.unref();
+  get #drainTimeoutMs(): number {
+    return this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  }
+
+  /**
+   * Waits until `gen` has no async call or lease left. After drainTimeoutMs, 'drain-timeout' is
+   * emitted (once) and the wait goes on, unless `giveUp`: then it resolves false at that moment.
+   */
+  async #drain(gen: Generation, report: ReloadReport | undefined, giveUp = false): Promise<boolean> {
+    const timeoutMs = this.#drainTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => {
+        if (report) report.drainTimedOut = true;
+        this.#emit('drain-timeout', { generation: gen.id, inFlight: gen.lib?.inFlight ?? 0, leases: gen.leases, timeoutMs });
+        if (giveUp) resolve(false);
+      }, timeoutMs);
+      timer.unref();
+    });
     try {
-      await gen.whenIdle();
+      return await Promise.race([gen.whenIdle().then(() => true), timedOut]);
     } finally {
       clearTimeout(timer);
     }
@@ -457,7 +529,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * Drain, finalize, close: the old generation's way out. Never unmaps code that is still running:
    * not under an async call or a lease, and not before dlswap_fini has stopped the plugin's threads.
    */
-  async #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
+  #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
+    // Once per generation: close() during a drain joins the retirement in progress.
+    gen.retiring ??= this.#retireOnce(gen, report);
+    return gen.retiring;
+  }
+
+  async #retireOnce(gen: Generation, report: ReloadReport | undefined): Promise<void> {
     let t = performance.now();
     const lap = (phase: ReloadPhase) => {
       const now = performance.now();
@@ -479,12 +557,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         await this.#drain(gen, report);
         drained = true;
         lap('draining');
-        this.emit('drained', { generation: gen.id });
+        this.#emit('drained', { generation: gen.id });
       }
       if (closed) return;
       gen.state = 'finalizing';
       // fini, the stdio flush, the threads check, dlclose: on the loader thread.
-      const r: RetireResult = await lib.retire(!finalized, this.#finiTimeoutMs).promise;
+      if (!finalized) gen.host?.disown(); // the retirement runs fini now
+      const r: RetireResult = await lib.retire(!finalized, this.#finiTimeoutMs, gen.host).promise;
       if (r.finalized && !finalized) {
         finalized = true;
         gen.host?.release();
@@ -536,12 +615,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         report.unloaded = result.unloaded;
         if (!result.unloaded) report.pinnedReason = result.reason;
       }
-      if (result.unloaded) this.emit('unloaded', { generation: gen.id });
-      else this.emit('pinned', { generation: gen.id, reason: result.reason, threads: result.threads });
+      if (result.unloaded) this.#emit('unloaded', { generation: gen.id });
+      else this.#emit('pinned', { generation: gen.id, reason: result.reason, threads: result.threads });
       // Held by threads: closed once they exit, and announced then.
       void result.unmapped?.then((final) => {
         gen.closeResult = final;
-        if (final.unloaded) this.emit('unloaded', { generation: gen.id, afterThreads: true });
+        if (final.unloaded) this.#emit('unloaded', { generation: gen.id, afterThreads: true });
       });
     } catch (e) {
       this.#reportError(e);
@@ -550,11 +629,26 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 
+  /**
+   * Emits an event whose listeners are the application's: one that throws must not stop a reload
+   * or a retirement half-way (an old generation never closed, a reload rejected after its swap).
+   * The exception is rethrown on its own tick, as it would be from any other event source.
+   */
+  #emit(event: string, payload: unknown): void {
+    try {
+      this.emit(event, payload);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
+  }
+
   /** 'error' is emitted only if listened to; a listener that throws must not stop a retirement. */
   #reportError(e: unknown): void {
     if (this.listenerCount('error') === 0) return;
     try {
-      this.emit('error', e);
+      this.emit('error', asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'retiring a generation failed'));
     } catch (thrown) {
       process.nextTick(() => {
         throw thrown;
@@ -562,7 +656,6 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 }
-
 
 function reloadError(report: ReloadReport): DlswapError {
   const cause = report.error as DlswapError | undefined;
@@ -581,4 +674,4 @@ type PluginHostCtor = new (
   abi: number,
   userData: bigint,
   onLog: (level: number, message: string) => void,
-) => { address: bigint; dropped: number; release(): void };
+) => PluginHostHandle;

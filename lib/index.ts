@@ -12,13 +12,13 @@ export type { FunctionOf, FunctionOfObject, PointerArg, StringArg } from './prot
 export { HotLibrary } from './hot_library';
 export type { HotOptions, ReloadOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent } from './hot_library';
 export type { GenerationInfo, GenerationState } from './generation';
-export { inspect, deepbindHazards, nodeExportCollisions } from './inspect';
+export { inspect, deepbindHazards, nodeExportCollisions, nodeInterposedOwnCalls, nodeBoundInitFini } from './inspect';
 export type { InspectReport, Hazard, HazardId, Recommendation } from './inspect';
-export { readElf } from './elf';
+export { readElf, readElfBytes } from './elf';
 export type { ElfInfo } from './elf';
 export { doctor } from './doctor';
 export type { DoctorReport } from './doctor';
 export { LibraryWatcher } from './watch';
 export type { WatchOptions, WatchChange, WatchSkip } from './watch';
-export { FAULT_POINTS, injectFault, clearFaults } from './faults';
+export { FAULT_POINTS, RELOAD_FAULT_POINTS, HANDOVER_FAULT_POINTS, WATCH_FAULT_POINTS, injectFault, clearFaults } from './faults';
 export type { FaultPoint, FaultAction } from './faults';

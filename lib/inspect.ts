@@ -4,6 +4,7 @@
  * behind the recommendation.
  */
 import fs from 'node:fs';
+import { asDlswapError } from './errors';
 import path from 'node:path';
 import { readElf, selfElf, hostMachine, type ElfInfo } from './elf';
 import type { Isolation } from './isolation';
@@ -150,6 +151,16 @@ let deepbindUnsafe: string[] | undefined;
 export function deepbindUnsafeSymbols(): string[] {
   deepbindUnsafe ??= [...nodeCopyRelocs()].filter((s) => !DEEPBIND_BENIGN.has(s) && !DEEPBIND_BENIGN_PREFIX.test(s));
   return deepbindUnsafe;
+}
+
+/**
+ * The library's own calls that node would take over in 'local': global symbols it defines and still
+ * binds by relocation, under names node exports. The loader refuses 'local' when this is non-empty.
+ */
+export function nodeInterposedOwnCalls(info: ElfInfo): string[] {
+  const node = nodeExports();
+  const copies = nodeCopyRelocs();
+  return info.selfBoundSymbols.filter((s) => node.has(s) && !LINKER_SYMBOLS.has(s) && !copies.has(s));
 }
 
 /** Exports of `info` that node also exports: under RTLD_LOCAL node's definition wins. */
@@ -426,6 +437,8 @@ interface Facts {
   staticTls: boolean;
   /** Constructor/destructor entries bound to node's exports: 'local' is refused. */
   initFiniNode: string[];
+  /** Its own calls that node's exports would take over: 'local' is refused. */
+  ownCallsInterposed: string[];
 }
 
 function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; facts: Facts } {
@@ -433,7 +446,7 @@ function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; fac
   const host = hostMachine();
   const facts: Facts = {
     loadable: true, blockers: [], copyImports: [], collisions: [], interposed: [], nodeOnly: [], unresolved: [], pins: [],
-    privateDeps: [], staticTls: false, initFiniNode: [],
+    privateDeps: [], staticTls: false, initFiniNode: [], ownCallsInterposed: [],
   };
 
   const sameArch = info.class === host.class && info.machine === host.machine;
@@ -561,12 +574,16 @@ function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; fac
   }
 
   facts.collisions = nodeExportCollisions(info);
+  facts.ownCallsInterposed = nodeInterposedOwnCalls(info);
   if (facts.collisions.length) {
+    const own = facts.ownCallsInterposed;
     hazards.push({
       id: 'node-export-collision',
-      severity: 'warn',
-      message: `exports ${plural(facts.collisions.length, 'symbol')} that node also exports (${list(facts.collisions)}): under RTLD_LOCAL node's definitions come first in the lookup, so the library's own calls to them run node's code instead. Use deepbind or a namespace mode, or build with -Wl,-Bsymbolic or hidden visibility.`,
-      symbols: facts.collisions,
+      severity: own.length ? 'error' : 'warn',
+      message: own.length
+        ? `calls ${plural(own.length, 'symbol')} of its own through the dynamic linker that node also exports (${list(own)}): under RTLD_LOCAL node's definitions come first in the lookup, so those calls would run node's code, another version of it; dlswap refuses 'local' for it. Use deepbind or a namespace mode, or build with -Wl,-Bsymbolic or hidden visibility.`
+        : `exports ${plural(facts.collisions.length, 'symbol')} that node also exports (${list(facts.collisions)}): the library does not call them itself through the dynamic linker, but anything loaded after it in 'local' that looks them up gets node's. Use deepbind or a namespace mode, or build with hidden visibility.`,
+      symbols: own.length ? own : facts.collisions,
       affects: ['local'],
     });
   }
@@ -669,16 +686,17 @@ function recommend(facts: Facts): Recommendation {
   const interposed = [...facts.collisions, ...facts.interposed];
   if (facts.nodeOnly.length) {
     const needs = `it needs ${list(facts.nodeOnly, 3)} from node itself, which a namespace cannot see`;
-    if (facts.initFiniNode.length) {
+    const localRefused = [...facts.initFiniNode, ...facts.ownCallsInterposed];
+    if (localRefused.length) {
       if (facts.copyImports.length === 0 && !preloadActive()) {
         return {
           isolation: 'deepbind',
-          reason: `${needs}, and its constructors or destructors are bound to ${list(facts.initFiniNode, 3)}, which under local would run node's; deepbind binds them to the library's own.`,
+          reason: `${needs}, and under local its own references to ${list(localRefused, 3)} would run node's definitions; deepbind binds them to the library's own.`,
         };
       }
       return {
         isolation: null,
-        reason: `${needs}, local would run node's ${list(facts.initFiniNode, 3)} from its constructors or destructors, and deepbind is ruled out (${facts.copyImports.length ? `it imports ${list(facts.copyImports, 3)}` : 'LD_PRELOAD holds an allocator or sanitizer'}): no mode can serve it safely. Rebuild it with -Wl,-Bsymbolic.`,
+        reason: `${needs}, local would run node's ${list(localRefused, 3)} in place of its own, and deepbind is ruled out (${facts.copyImports.length ? `it imports ${list(facts.copyImports, 3)}` : 'LD_PRELOAD holds an allocator or sanitizer'}): no mode can serve it safely. Rebuild it with -Wl,-Bsymbolic.`,
       };
     }
     if (interposed.length === 0) {
@@ -710,6 +728,8 @@ function recommend(facts: Facts): Recommendation {
   }
   const alternatives = facts.initFiniNode.length
     ? `under local its constructors or destructors would run node's ${list(facts.initFiniNode, 3)}`
+    : facts.ownCallsInterposed.length
+      ? `under local its own calls to ${list(facts.ownCallsInterposed, 3)} would run node's`
     : interposed.length === 0
       ? 'node exports none of its symbols today, so local would work too (and share node\'s heap)'
       : `under local node would interpose ${list(interposed, 3)}`;
@@ -722,7 +742,13 @@ function recommend(facts: Facts): Recommendation {
 /** Reads the library at `file` (without loading it) and reports its properties and hazards. */
 export function inspect(file: string): InspectReport {
   const info = readElf(file);
-  const realPath = fs.realpathSync(file);
+  let realPath: string;
+  try {
+    realPath = fs.realpathSync(file);
+  } catch (e) {
+    // Removed (or its directory changed) since it was read.
+    throw asDlswapError(e, 'ERR_DLSWAP_NOT_FOUND', `${file} disappeared while it was being inspected`);
+  }
   const host = hostMachine();
   const { hazards, facts } = collectHazards(info, path.dirname(realPath));
   return {

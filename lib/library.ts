@@ -15,6 +15,7 @@ import { deepbindUnsafeSymbols } from './inspect';
 import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeLibrary, type RetireResult } from './native';
 import { tempBase } from './temp_area';
+import { checkOpenOptions, checkSymbolName } from './options';
 import { rtldTunables } from './tunables';
 
 export { rtldTunables };
@@ -114,6 +115,8 @@ export interface PluginLoad {
   abiMax: number;
   /** Address of the dlswap_host handed to dlswap_init. */
   host: bigint;
+  /** The PluginHost itself: the loader keeps it alive while plugin code may run. */
+  hostObject?: unknown;
   /** dlswap_init's bound on the loader thread (0 or absent: none). */
   initTimeoutMs?: number;
 }
@@ -126,6 +129,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   if (typeof file !== 'string' || file.length === 0) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
   }
+  options = checkOpenOptions(options, file); // path and every option checked before anything is copied
   if (options === null || typeof options !== 'object') {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options must be an object');
   }
@@ -158,11 +162,14 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     // copy of (std::cerr...). local: constructors and destructors that would run node's code.
     refuseImports: mode === 'deepbind' && !options.force ? deepbindUnsafeSymbols() : [],
     refuseNodeInitFini: mode === 'local' && !options.force,
+    // local: the library's own calls that node's exports would take over.
+    refuseNodeInterposition: mode === 'local' && !options.force,
     functions: plugin?.functions ?? [],
     plugin: plugin !== undefined,
     abiMin: plugin?.abiMin ?? 0,
     abiMax: plugin?.abiMax ?? 0,
     pluginHost: plugin?.host,
+    pluginHostObject: plugin?.hostObject,
     initTimeoutMs: plugin?.initTimeoutMs ?? 0,
   };
   return { spec, mode };
@@ -180,6 +187,12 @@ function loadFailure(r: LoadResult, file: string, mode: Isolation): DlswapError 
     err = new DlswapError(
       'ERR_DLSWAP_UNSAFE_MODE',
       `${file} has constructor or destructor entries bound by name to ${r.symbols.join(', ')}, which node exports: in isolation 'local' they would run node's function instead of the library's (libuv's would shut node's thread pool down when the library is closed). Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
+    );
+  } else if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'node-interposition') {
+    const shown = r.symbols.slice(0, 5).join(', ') + (r.symbols.length > 5 ? ` and ${r.symbols.length - 5} more` : '');
+    err = new DlswapError(
+      'ERR_DLSWAP_UNSAFE_MODE',
+      `${file} calls its own ${shown} through the dynamic linker, and node exports the same names (it bundles OpenSSL, zlib, brotli, libuv...): in isolation 'local' those calls would run node's copy, another version of the code, which may misbehave or crash. Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
     );
   } else if (r.code === 'ERR_DLSWAP_SYMBOL_NOT_FOUND' && r.message === 'missing-functions') {
     err = new DlswapError(
@@ -303,9 +316,7 @@ export class Library {
   /** Address of an exported symbol. */
   symbol(name: string): bigint {
     this.#requireOpen();
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new DlswapError('ERR_DLSWAP_ARG', 'symbol(name): name must be a non-empty string');
-    }
+    checkSymbolName(name, 'symbol(name): name');
     const addr = this.native.symbol(name);
     if (addr === undefined) {
       throw new DlswapError('ERR_DLSWAP_SYMBOL_NOT_FOUND', `symbol '${name}' not found in ${this.info.path}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported.`);
@@ -393,8 +404,8 @@ export class Library {
    * flush, the check for threads that hold the image, dlclose and the check that it is gone. From
    * the first call on, no call of this library can start.
    */
-  retire(runFini: boolean, finiTimeoutMs = 0): { promise: Promise<RetireResult>; abandon(): void } {
-    const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs);
+  retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
+    const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host);
     return { promise: job.promise, abandon: () => void addon.abandonJob(job.id) };
   }
 

@@ -53,11 +53,14 @@ export interface LoadSpec {
   sha256?: string;
   refuseImports: string[];
   refuseNodeInitFini: boolean;
+  refuseNodeInterposition: boolean;
   functions: string[];
   plugin: boolean;
   abiMin: number;
   abiMax: number;
   pluginHost?: bigint;
+  /** The PluginHost object: the job keeps its dlswap_host alive while plugin code may run. */
+  pluginHostObject?: unknown;
   /** dlswap_init's bound on the loader thread (0: none). */
   initTimeoutMs?: number;
 }
@@ -141,11 +144,11 @@ export interface Addon {
   loadSync(spec: LoadSpec): LoadResult;
   loadAsync(spec: LoadSpec): LoaderJob<LoadResult>;
   /** Marks the image closed (no call can start), then runs the retirement. */
-  retireSync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number): RetireResult;
-  retireAsync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number): LoaderJob<RetireResult>;
+  retireSync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown): RetireResult;
+  retireAsync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown): LoaderJob<RetireResult>;
   /** The handover's state transfer: old generation's export into the new one's import. */
-  handoverSync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number): HandoverResult;
-  handoverAsync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number): LoaderJob<HandoverResult>;
+  handoverSync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number, fromHost?: unknown, toHost?: unknown): HandoverResult;
+  handoverAsync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number, fromHost?: unknown, toHost?: unknown): LoaderJob<HandoverResult>;
   /** Gives a loader job up (its thread, if it is running, is never reused). */
   abandonJob(id: number): boolean;
   /** Loader threads given up that are still running their job. */
@@ -157,11 +160,13 @@ export interface Addon {
   /** The copy step alone, for tests: the copy stays in the private directory. */
   copyForTest(path: string): { name: string; path: string; sha256: string; size: number };
   removePrivateFile(name: string): void;
-  armFault(point: string, action: 'throw' | 'kill' | 'hang', skip: number, times: number): void;
+  armFault(point: string, action: 'throw' | 'kill' | 'hang' | 'terminate', skip: number, times: number): void;
   clearFaults(): void;
+  /** What the 'terminate' fault does in this environment when a loader job reaches it. */
+  setTerminator(fn: () => void): void;
   armedFaults(): string[];
-  /** A point reached on the JS thread: true means "throw"; kill and hang act natively. */
-  hitFault(point: string): boolean;
+  /** A point reached on the JS thread: what to do here ('' for nothing); kill and hang act natively. */
+  hitFault(point: string): '' | 'throw' | 'terminate';
   /** Where libdlswap_runtime.so is: the first object of every namespace dlswap makes. */
   configureRuntime(runtimePath: string): void;
   /** Creates the long-lived anchor namespace (runtime first) once; returns its lmid. */

@@ -12,7 +12,10 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readElf, type ElfInfo } from './elf';
+import { readElfBytes, type ElfInfo } from './elf';
+import { DlswapError, isDlswapError } from './errors';
+import { checkPath, checkWatchOptions } from './options';
+import { faultPoint } from './faults';
 
 export interface WatchOptions {
   /** Quiet period after the last change event before the file is examined. Default 100 ms. */
@@ -73,10 +76,12 @@ export interface WatchSkip {
 }
 
 interface FileState {
-  /** inode, size and mtime in ns: what must hold still while a build settles. */
+  /** inode, type, size and mtime in ns: what must hold still while a build settles. */
   sig: string;
   size: number;
   mtimeMs: number;
+  /** A regular file (not a FIFO, device, socket or directory: those are refused as 'unreadable'). */
+  regular: boolean;
 }
 
 const DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 };
@@ -110,14 +115,15 @@ export class LibraryWatcher extends EventEmitter {
 
   constructor(file: string, options: WatchOptions = {}) {
     super();
-    this.path = path.resolve(file);
-    this.options = Object.freeze({ ...options });
-    this.#debounceMs = nonNegative(options.debounceMs, DEFAULTS.debounceMs, 'debounceMs');
-    this.#stableMs = nonNegative(options.stableMs, DEFAULTS.stableMs, 'stableMs');
-    this.#settleTimeoutMs = nonNegative(options.settleTimeoutMs, DEFAULTS.settleTimeoutMs, 'settleTimeoutMs');
+    this.path = path.resolve(checkPath(file, 'LibraryWatcher(path, options)'));
+    const o = checkWatchOptions(options);
+    this.options = o;
+    this.#debounceMs = o.debounceMs ?? DEFAULTS.debounceMs;
+    this.#stableMs = o.stableMs ?? DEFAULTS.stableMs;
+    this.#settleTimeoutMs = o.settleTimeoutMs ?? DEFAULTS.settleTimeoutMs;
     this.#pollMs = Math.max(5, Math.min(25, Math.round(this.#stableMs / 3)));
-    this.#persistent = options.persistent ?? true;
-    this.#lastSha256 = options.initialSha256?.toLowerCase() ?? null;
+    this.#persistent = o.persistent ?? true;
+    this.#lastSha256 = o.initialSha256?.toLowerCase() ?? null;
 
     // Watch the directory, not the file: a rename over the file (how editors, `install` and many
     // build tools publish a result) replaces the inode, and an inotify watch on the old inode would
@@ -137,8 +143,8 @@ export class LibraryWatcher extends EventEmitter {
     }
     for (const [dir, names] of targets) this.#watchDir(dir, names);
 
-    if (options.pollIntervalMs !== undefined) {
-      const every = nonNegative(options.pollIntervalMs, 0, 'pollIntervalMs');
+    if (o.pollIntervalMs !== undefined) {
+      const every = o.pollIntervalMs;
       if (every > 0) {
         this.#poller = setInterval(() => this.#poll(), every);
         if (!this.#persistent) this.#poller.unref();
@@ -229,7 +235,11 @@ export class LibraryWatcher extends EventEmitter {
       } while (this.#again && !this.#closed && (await this.#sleep(this.#debounceMs)));
     } catch (e) {
       // #examine reports every expected failure itself; this is the net under the net.
-      this.#skip({ reason: 'unreadable', message: `cannot examine ${this.path}: ${(e as Error).message}` });
+      this.#skip({
+        reason: 'unreadable',
+        code: isDlswapError(e) ? e.code : undefined,
+        message: `cannot examine ${this.path}: ${(e as Error).message}. The current generation keeps serving; the file is looked at again on its next change.`,
+      });
     } finally {
       this.#running = false;
       if (!this.#debounce) this.#settleIdle();
@@ -237,6 +247,7 @@ export class LibraryWatcher extends EventEmitter {
   }
 
   async #examine(first: boolean): Promise<void> {
+    faultPoint('watch-examine');
     for (;;) {
       const settled = await this.#settle();
       if (settled === null) return;
@@ -244,13 +255,16 @@ export class LibraryWatcher extends EventEmitter {
 
       let bytes: Buffer;
       try {
-        bytes = await fs.promises.readFile(this.path);
+        faultPoint('watch-read');
+        bytes = await readRegularFile(this.path);
       } catch (e) {
         if (this.#closed) return;
         // Removed between the stat and the read: #settle decides whether it is gone or coming back.
         if (missing(e)) continue;
         this.#lastSig = settled.sig;
-        this.#skip({ reason: 'unreadable', message: `cannot read ${this.path}: ${(e as Error).message}`, size: settled.size, mtimeMs: settled.mtimeMs });
+        const code = isDlswapError(e) ? e.code : accessDenied(e) ? 'ERR_DLSWAP_ACCESS' : undefined;
+        const message = isDlswapError(e) ? e.message : `cannot read ${this.path}: ${(e as Error).message}. The current generation keeps serving.`;
+        this.#skip({ reason: 'unreadable', code, message, size: settled.size, mtimeMs: settled.mtimeMs });
         return;
       }
       if (this.#closed) return;
@@ -260,7 +274,12 @@ export class LibraryWatcher extends EventEmitter {
       if (after === 'missing' || after.sig !== settled.sig) continue;
 
       this.#lastSig = settled.sig;
-      this.#judge(bytes, settled, first);
+      try {
+        this.#judge(bytes, settled, first);
+      } catch (e) {
+        this.#lastSig = null; // not judged: the same state is looked at again on its next event
+        throw e;
+      }
       return;
     }
   }
@@ -285,7 +304,8 @@ export class LibraryWatcher extends EventEmitter {
       }
       this.#vanishedReported = false;
       const quiet = performance.now() - since;
-      if (quiet >= this.#stableMs && (prev.size > 0 || performance.now() - start > this.#settleTimeoutMs)) return prev;
+      // Empty means "not written yet" only for a regular file: anything else is judged at once.
+      if (quiet >= this.#stableMs && (prev.size > 0 || !prev.regular || performance.now() - start > this.#settleTimeoutMs)) return prev;
       if (!(await this.#sleep(this.#pollMs))) return null;
       const cur = await this.#present();
       if (cur === 'missing' || cur.sig !== prev.sig) {
@@ -309,6 +329,7 @@ export class LibraryWatcher extends EventEmitter {
 
   /** Is this settled content a new, loadable build? Emits exactly one event. */
   #judge(bytes: Buffer, st: FileState, first: boolean): void {
+    faultPoint('watch-judge');
     const where = { size: st.size, mtimeMs: st.mtimeMs };
     const file = this.path;
     if (bytes.length === 0) {
@@ -326,7 +347,9 @@ export class LibraryWatcher extends EventEmitter {
     }
     let elf: ElfInfo;
     try {
-      elf = readElf(file);
+      // The bytes that were read and are hashed below, not the path again: the file may have been
+      // replaced since (a FIFO, another build), and what is loaded is pinned to this hash.
+      elf = readElfBytes(bytes, file);
     } catch (e) {
       const err = e as Error & { code?: string };
       const reason: WatchSkipReason =
@@ -336,12 +359,6 @@ export class LibraryWatcher extends EventEmitter {
         : err.code === 'ERR_DLSWAP_NOT_FOUND' ? 'vanished'
         : 'unreadable';
       this.#skip({ reason, code: err.code, message: `${err.message} The current generation keeps serving.`, ...where });
-      return;
-    }
-    if (!startsWithElfMagic(bytes)) {
-      // readElf saw another file than the bytes we hashed: the file moved under us. Look again.
-      this.#lastSig = null;
-      this.#again = true;
       return;
     }
     if (elf.truncated) {
@@ -374,6 +391,15 @@ export class LibraryWatcher extends EventEmitter {
     this.#lastSha256 = sha256;
     const change: WatchChange = { path: file, sha256, size: st.size, mtimeMs: st.mtimeMs };
     this.#emitSafely('change', change);
+  }
+
+  /**
+   * The change with this hash could not be loaded (its reload failed): it is no longer the baseline,
+   * so the same bytes published again are a change, not 'unchanged'. `serving` is the hash of what
+   * serves instead.
+   */
+  forget(sha256: string, serving: string | null): void {
+    if (this.#lastSha256 === sha256.toLowerCase()) this.#lastSha256 = serving?.toLowerCase() ?? null;
   }
 
   #vanished(): void {
@@ -434,16 +460,54 @@ export class LibraryWatcher extends EventEmitter {
   }
 }
 
-function nonNegative(v: number | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`watch option ${name} must be a non-negative number of milliseconds, not ${String(v)}`);
-  }
-  return v;
+function stateOf(st: fs.BigIntStats): FileState {
+  const regular = st.isFile();
+  return { sig: `${st.ino}:${regular ? 'f' : 'x'}:${st.size}:${st.mtimeNs}`, size: Number(st.size), mtimeMs: Number(st.mtimeMs), regular };
 }
 
-function stateOf(st: fs.BigIntStats): FileState {
-  return { sig: `${st.ino}:${st.size}:${st.mtimeNs}`, size: Number(st.size), mtimeMs: Number(st.mtimeMs) };
+function fileKind(st: fs.BigIntStats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a regular file whole, through one fd. Opened with O_NONBLOCK, so that a FIFO (or a device)
+ * at the path cannot block: a FIFO opened for reading without it waits for a writer, forever, in a
+ * thread-pool thread that even process.exit() then waits for. Anything but a regular file is
+ * refused; the read is bounded by the size fstat gave (a file that grows meanwhile is caught by the
+ * stat that follows the read).
+ */
+async function readRegularFile(file: string): Promise<Buffer> {
+  const { O_RDONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
+  const fh = await fs.promises.open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  try {
+    const st = await fh.stat({ bigint: true });
+    if (!st.isFile()) {
+      throw new DlswapError(
+        'ERR_DLSWAP_NOT_A_FILE',
+        `${file} is ${fileKind(st)}, not a regular file: the watcher loads only a library file written at this path. The current generation keeps serving; the next real build is picked up.`,
+      );
+    }
+    const size = Number(st.size);
+    const bytes = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(bytes, off, size - off, off);
+      if (bytesRead === 0) break; // shrank: the stat after the read sees it and the file is looked at again
+      off += bytesRead;
+    }
+    return bytes.subarray(0, off);
+  } finally {
+    await fh.close();
+  }
+}
+
+function accessDenied(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
 }
 
 function missing(e: unknown): boolean {

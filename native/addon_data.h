@@ -9,8 +9,11 @@ namespace dlswap {
 
 struct AddonData {
   Napi::FunctionReference native_library_ctor;
+  Napi::FunctionReference plugin_host_ctor;
   // loader/loader_js.cc's completion channel for this environment (an EnvLink), made on first use.
   std::shared_ptr<void> loader_link;
+  // What the 'terminate' fault does in this environment (set by lib/faults.ts).
+  Napi::FunctionReference terminator;
 };
 
 inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

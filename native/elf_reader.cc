@@ -54,6 +54,8 @@ class Fd {
 class FileReader {
  public:
   FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  // Bytes already in memory (readElfBytes: the exact bytes a caller read and hashed).
+  FileReader(const uint8_t *mem, uint64_t size) : mem_(mem), size_(size) {}
   uint64_t size() const { return size_; }
 
   bool InFile(uint64_t off, uint64_t len) const { return off <= size_ && len <= size_ - off; }
@@ -64,6 +66,10 @@ class FileReader {
     buf.clear();
     if (!InFile(off, len) || len > kMaxTableBytes || len > budget_) return false;
     budget_ -= len;
+    if (mem_ != nullptr) {
+      buf.assign(mem_ + off, mem_ + off + len);
+      return true;
+    }
     buf.resize(len);
     uint64_t done = 0;
     while (done < len) {
@@ -83,7 +89,8 @@ class FileReader {
   }
 
  private:
-  int fd_;
+  int fd_ = -1;
+  const uint8_t *mem_ = nullptr;
   uint64_t size_;
   uint64_t budget_ = kMaxTotalBytes;
 };
@@ -638,7 +645,7 @@ class Parser {
   void ScanRelocations() {
     const uint32_t copy = CopyRelocType(info_.machine);
     if (copy == 0 || dynsym_.empty()) return;
-    std::unordered_set<std::string_view> seen, seen_init;
+    std::unordered_set<std::string_view> seen, seen_init, seen_self;
     std::vector<uint8_t> buf;
     auto scan = [&](const std::vector<uint8_t> &table, bool rela, uint64_t entsize) {
       const uint64_t want = rela ? sizeof(Rela) : sizeof(Rel);
@@ -657,12 +664,17 @@ class Parser {
           }
           continue;
         }
-        if (E::RSym(r_info) == 0) continue;
+        if (E::RSym(r_info) == 0 || !SymbolAt(E::RSym(r_info), s) || s.name.empty()) continue;
         const uint64_t r_offset = rela ? ELF_FIELD(p, Rela, r_offset) : ELF_FIELD(p, Rel, r_offset);
-        if (InInitFiniArray(r_offset) && SymbolAt(E::RSym(r_info), s) && !s.name.empty() &&
-            seen_init.insert(s.name).second) {
+        if (InInitFiniArray(r_offset) && seen_init.insert(s.name).second) {
           info_.init_fini_symbols.emplace_back(s.name);
         }
+        // A symbol it defines and still binds through a relocation: its own calls to it (and uses of
+        // it) go to whichever definition the lookup finds first.
+        // Weak and unique definitions (template instances, inline statics) are meant to be merged
+        // with every other copy; only a global definition is the library's own.
+        const bool defined = s.shndx != SHN_UNDEF && s.vis == STV_DEFAULT && s.bind == STB_GLOBAL;
+        if (defined && seen_self.insert(s.name).second) info_.self_bound_symbols.emplace_back(s.name);
       }
     };
     if (dynsym_section_) {
@@ -787,6 +799,11 @@ std::string DescribeNonElf(const std::vector<uint8_t> &head) {
 
 }  // namespace
 
+namespace {
+// The ELF checks proper, on whatever FileReader holds the bytes. `path` names them in messages.
+bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg);
+}  // namespace
+
 bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg) {
   info = ElfInfoStruct();
   // O_NONBLOCK so that a FIFO passed by mistake cannot block the JS thread in open().
@@ -834,6 +851,23 @@ bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, std::st
                 path + " is empty (0 bytes). If a build is writing it, wait for the build to finish; otherwise rebuild it.");
   }
   FileReader f(fd_num, static_cast<uint64_t>(st.st_size));
+  return ParseElf(f, path, info, err_code, err_msg);
+}
+
+bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info, std::string &err_code,
+                  std::string &err_msg) {
+  info = ElfInfoStruct();
+  if (size == 0) {
+    return Fail(err_code, err_msg, "ERR_DLSWAP_EMPTY_FILE",
+                name + " is empty (0 bytes). If a build is writing it, wait for the build to finish; otherwise rebuild it.");
+  }
+  FileReader f(data, static_cast<uint64_t>(size));
+  return ParseElf(f, name, info, err_code, err_msg);
+}
+
+namespace {
+
+bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg) {
   info.file_size = f.size();
   const std::string damaged = " The file is damaged or was truncated; rebuild it.";
 
@@ -875,6 +909,8 @@ bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, std::st
   return true;
 }
 
+}  // namespace
+
 // ---- N-API glue ----
 #ifndef DLSWAP_ELF_READER_STANDALONE
 
@@ -890,6 +926,8 @@ Napi::Value OptString(Napi::Env env, const std::optional<std::string> &s) {
   return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();
 }
 
+Napi::Value ToJs(Napi::Env env, const ElfInfoStruct &s);
+
 Napi::Value ReadElfJs(const Napi::CallbackInfo &cb) {
   Napi::Env env = cb.Env();
   if (cb.Length() < 1 || !cb[0].IsString()) {
@@ -902,7 +940,27 @@ Napi::Value ReadElfJs(const Napi::CallbackInfo &cb) {
   ElfInfoStruct s;
   std::string code, msg;
   if (!ReadElfFile(path, s, code, msg)) throw CodedError(env, code.c_str(), msg);
+  return ToJs(env, s);
+}
 
+// readElfBytes(bytes: Uint8Array, name: string): the same as readElf, on bytes already read (so that
+// what is checked is exactly what was hashed, whatever happens to the file meanwhile).
+Napi::Value ReadElfBytesJs(const Napi::CallbackInfo &cb) {
+  Napi::Env env = cb.Env();
+  if (cb.Length() < 2 || !cb[0].IsTypedArray() || !cb[1].IsString()) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readElfBytes(bytes: Uint8Array, name: string)");
+  }
+  Napi::TypedArray ta = cb[0].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readElfBytes: bytes must be a Uint8Array or Buffer");
+  Napi::Uint8Array bytes = cb[0].As<Napi::Uint8Array>();
+  const std::string name = cb[1].As<Napi::String>().Utf8Value();
+  ElfInfoStruct s;
+  std::string code, msg;
+  if (!ReadElfBytes(bytes.Data(), bytes.ElementLength(), name, s, code, msg)) throw CodedError(env, code.c_str(), msg);
+  return ToJs(env, s);
+}
+
+Napi::Value ToJs(Napi::Env env, const ElfInfoStruct &s) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("class", static_cast<double>(s.elf_class));
   o.Set("endian", s.big_endian ? "big" : "little");
@@ -936,6 +994,7 @@ Napi::Value ReadElfJs(const Napi::CallbackInfo &cb) {
   o.Set("uniqueSymbols", ToArray(env, s.unique_symbols));
   o.Set("copyRelocs", ToArray(env, s.copy_relocs));
   o.Set("initFiniSymbols", ToArray(env, s.init_fini_symbols));
+  o.Set("selfBoundSymbols", ToArray(env, s.self_bound_symbols));
   o.Set("truncated", s.truncated);
   return o;
 }
@@ -946,6 +1005,7 @@ void InitNamespaceProbe(Napi::Env env, Napi::Object exports);  // namespace_prob
 
 void InitElf(Napi::Env env, Napi::Object exports) {
   exports.Set("readElf", Napi::Function::New(env, ReadElfJs, "readElf"));
+  exports.Set("readElfBytes", Napi::Function::New(env, ReadElfBytesJs, "readElfBytes"));
   InitNamespaceProbe(env, exports);
 }
 

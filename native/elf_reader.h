@@ -47,6 +47,9 @@ struct ElfInfoStruct {
   // Symbols that constructor/destructor array entries (DT_INIT_ARRAY, DT_FINI_ARRAY,
   // DT_PREINIT_ARRAY) are relocated against: the entry calls whatever that symbol binds to.
   std::vector<std::string> init_fini_symbols;
+  // Global symbols it defines (with default visibility) and also binds through a relocation: its own
+  // references to them can be interposed by an earlier definition in the lookup scope.
+  std::vector<std::string> self_bound_symbols;
 
   bool truncated = false;       // a table pointed outside the file (or above the size cap) and was skipped
 };
@@ -58,5 +61,10 @@ bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_
 // The same, from a file already open (pread only: the offset is left alone). `path` names it in
 // messages.
 bool ReadElfFd(int fd, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg);
+
+// The same checks on bytes already in memory; `name` stands for the file in messages. A detached or
+// empty buffer is ERR_DLSWAP_EMPTY_FILE.
+bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info,
+                  std::string &err_code, std::string &err_msg);
 
 }  // namespace dlswap

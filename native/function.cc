@@ -496,15 +496,28 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
   if (t == napi_null) return {0, true};
   if (t == napi_object) {
     void *data = nullptr;
+    napi_value backing = nullptr;  // the ArrayBuffer whose memory is passed
     bool is = false;
     bool ok = false;
     if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
       // Also materializes an on-heap typed array's storage, so the address stays put.
-      ok = napi_get_typedarray_info(env, v, nullptr, nullptr, &data, nullptr, nullptr) == napi_ok;
+      ok = napi_get_typedarray_info(env, v, nullptr, nullptr, &data, &backing, nullptr) == napi_ok;
     } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-      ok = napi_get_dataview_info(env, v, nullptr, &data, nullptr, nullptr) == napi_ok;
+      ok = napi_get_dataview_info(env, v, nullptr, &data, &backing, nullptr) == napi_ok;
     } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
       ok = napi_get_arraybuffer_info(env, v, &data, nullptr) == napi_ok;
+      backing = v;
+    }
+    // A detached buffer (transferred to a worker, structuredClone'd with transfer, ab.transfer())
+    // has no memory: it would reach C as NULL, and a C function that takes a buffer rarely expects
+    // NULL. Checked here, on the pointer conversion's slow path, never on the fast one.
+    bool detached = false;
+    if (ok && backing != nullptr && napi_is_detached_arraybuffer(env, backing, &detached) == napi_ok && detached) {
+      ThrowArgError(env, rec, index, kind, v,
+                    "is a detached ArrayBuffer (or a view of one): its memory was transferred away, and C would "
+                    "get NULL. Pass a buffer that is still attached (copy it before transferring it), or null "
+                    "to pass NULL on purpose");
+      return {0, false};
     }
     if (ok) {
       if (keep) {

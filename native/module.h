@@ -2,6 +2,8 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
+
 namespace dlswap {
 
 void InitLoader(Napi::Env env, Napi::Object exports);     // loader.cc: NativeLibrary, probes
@@ -9,5 +11,9 @@ void InitLoaderJobs(Napi::Env env, Napi::Object exports); // loader/loader_js.cc
 void InitElf(Napi::Env env, Napi::Object exports);        // elf_reader.cc: readElf
 void InitCalls(Napi::Env env, Napi::Object exports);      // function.cc: makeFunction, ...
 void InitPluginHost(Napi::Env env, Napi::Object exports); // plugin_host.cc: the dlswap_host struct
+// Keeps a PluginHost's dlswap_host alive for as long as the returned pointer lives: a loader job
+// that may run plugin code (init, fini, a state transfer) holds one, so that the plugin's log calls
+// never touch a host its environment freed meanwhile. Null for anything but a PluginHost.
+std::shared_ptr<void> HostKeepAlive(Napi::Env env, Napi::Value host);
 
 }  // namespace dlswap

@@ -82,6 +82,28 @@ describe('argument checking', () => {
     argError(() => isNull(2n ** 64n), /address/, 'RangeError');
   });
 
+  it('a detached ArrayBuffer, TypedArray, DataView or Buffer is refused, sync and async (it used to reach C as NULL)', async () => {
+    const isNull = lib.func('int is_null(const void *p)') as Fn;
+    const len = lib.func('int str_len(const char *s)') as Fn;
+    const detach = (ab: ArrayBufferLike) => structuredClone(ab, { transfer: [ab as ArrayBuffer] });
+    const detached = () => {
+      const ab = new ArrayBuffer(16);
+      const views = [ab, new Uint8Array(ab), new Float64Array(ab, 8, 1), new DataView(ab), Buffer.from(ab)];
+      detach(ab);
+      return views;
+    };
+    for (const v of detached()) {
+      argError(() => isNull(v), /argument 'p' \(#1, const void \*\) is a detached ArrayBuffer \(or a view of one\).*C would get NULL/, 'TypeError');
+      argError(() => len(v), /argument 's'.*is a detached ArrayBuffer/);
+      await expect((isNull.async as Fn)(v) as Promise<number>).rejects.toMatchObject({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/detached/) });
+    }
+    // Attached buffers, empty ones included, and null still pass.
+    expect(isNull(new Uint8Array(8))).toBe(0);
+    expect(isNull(null)).toBe(1);
+    expect(await (isNull.async as Fn)(new ArrayBuffer(4))).toBe(0);
+    expect(len(new Uint8Array([104, 105, 0]))).toBe(2);
+  });
+
   it('string parameters take strings, null, bytes and addresses only', () => {
     const len = lib.func('int str_len(const char *s)') as Fn;
     for (const v of [1, undefined, {}, true, []]) argError(() => len(v), /argument 's' \(#1, const char \*\) expects a string/, 'TypeError');

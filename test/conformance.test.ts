@@ -58,7 +58,18 @@ type Scenario = (typeof SCENARIOS)[number];
 const EXPECTED_REFUSALS: Record<string, Partial<Record<Isolation, { code: DlswapErrorCode; why: string }>>> = {
   glib: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ, which node copy-relocates: under RTLD_DEEPBIND it reads libc\'s never-set copy (NULL)' } },
   libpython: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
-  libuv: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
+  libuv: {
+    deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' },
+    local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its destructor is bound to uv_library_shutdown, which node exports: closing it would shut node's thread pool down" },
+  },
+  // In 'local' node's exports come first in the lookup: a library that calls its own exported
+  // functions through the PLT, under names node exports too (node bundles OpenSSL, zlib, brotli),
+  // would run node's copy of the code instead of its own.
+  libcrypto: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to 3,060 of its functions would run node's bundled OpenSSL" } },
+  libssl: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to SSL_SESSION_free and 150 more would run node's bundled OpenSSL" } },
+  zlib: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to crc32_z, inflate and 28 more would run node's bundled zlib" } },
+  brotlienc: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to BrotliEncoderCompressStream and 6 more would run node's bundled brotli" } },
+  brotlidec: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to BrotliDecoderDecompressStream would run node's bundled brotli (a different version: it crashed)" } },
   icuuc: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports tzname and timezone (node copy-relocates them): stale under RTLD_DEEPBIND' } },
   llvm: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
 };

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostMachine, nodeCopyRelocatedSymbols, readElf, type ElfInfo } from '../lib/elf';
+import { hostMachine, nodeCopyRelocatedSymbols, readElf, readElfBytes, type ElfInfo } from '../lib/elf';
 import { buildElf, ehdrField, writeField, type SynthOptions } from './fuzz/elf_builder';
 
 const root = path.resolve(__dirname, '..');
@@ -571,4 +571,19 @@ describe('fuzzing under AddressSanitizer', () => {
     const outcome = JSON.parse(run.stdout) as Record<string, number>;
     expect(outcome.iterations).toBe(Number(iterations));
   }, 180_000);
+});
+
+describe('readElfBytes', () => {
+  it('reads bytes already in memory exactly as readElf reads the file, naming them as told', () => {
+    for (const name of ['libplugin_v1.so', 'libtypes.so', 'libunique.so']) {
+      const file = fixture(name);
+      expect(readElfBytes(fs.readFileSync(file), file)).toEqual(readElf(file));
+    }
+    const v1 = fs.readFileSync(fixture('libplugin_v1.so'));
+    expect(() => readElfBytes(Buffer.alloc(0), 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_EMPTY_FILE', message: expect.stringMatching(/^x\.so is empty/) }));
+    expect(() => readElfBytes(Buffer.from('INPUT(-lc)'), 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_NOT_ELF', message: expect.stringMatching(/linker script/) }));
+    expect(() => readElfBytes(v1.subarray(0, 20), 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_BAD_ELF' }));
+    expect(readElfBytes(v1.subarray(0, 2000), 'half.so').truncated).toBe(true);
+    expect(() => readElfBytes('not bytes' as never, 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+  });
 });

@@ -2,10 +2,23 @@
 // promises of docs/reliability.md checked after each: no call failed, no call ran on a generation
 // that was closed, the right generation serves, and no copy, mapping or fd was left behind.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotLibrary, type ReloadReport } from '../lib/hot_library';
 import { open } from '../lib/library';
-import { FAULT_POINTS, armFromSpec, armedFaults, clearFaults, faultPoint, injectFault, type FaultPoint } from '../lib/faults';
+import {
+  FAULT_POINTS,
+  HANDOVER_FAULT_POINTS,
+  RELOAD_FAULT_POINTS,
+  WATCH_FAULT_POINTS,
+  armFromSpec,
+  armedFaults,
+  clearFaults,
+  faultPoint,
+  injectFault,
+  type FaultPoint,
+} from '../lib/faults';
 import { privateDir, privateFiles } from '../lib/temp_area';
 import { fixture, runChild, underAsan } from './helpers';
 
@@ -93,8 +106,11 @@ async function reloads(hot: Hot, n: number, expectOk = true) {
 const BEFORE_SWAP: Record<string, string> = { 'after-copy': 'loading', 'after-open': 'loading', 'in-verify': 'verifying', 'before-swap': 'swap' };
 
 describe('fault points', () => {
-  it('are the eight points of the reload path, inert until armed', () => {
-    expect(FAULT_POINTS).toEqual(['after-copy', 'after-open', 'in-verify', 'before-swap', 'during-drain', 'in-fini', 'before-dlclose', 'after-dlclose']);
+  it('are the eight points of the reload path, two of the handover, four of the watcher, inert until armed', () => {
+    expect(RELOAD_FAULT_POINTS).toEqual(['after-copy', 'after-open', 'in-verify', 'before-swap', 'during-drain', 'in-fini', 'before-dlclose', 'after-dlclose']);
+    expect(HANDOVER_FAULT_POINTS).toEqual(['in-state-export', 'in-state-import']);
+    expect(WATCH_FAULT_POINTS).toEqual(['watch-examine', 'watch-read', 'watch-judge', 'watch-reload']);
+    expect(FAULT_POINTS).toEqual([...RELOAD_FAULT_POINTS, ...HANDOVER_FAULT_POINTS, ...WATCH_FAULT_POINTS]);
     expect(armedFaults()).toEqual([]);
     for (const p of FAULT_POINTS) expect(() => faultPoint(p)).not.toThrow();
   });
@@ -107,6 +123,8 @@ describe('fault points', () => {
     expect(() => faultPoint('before-swap')).not.toThrow();
     expect(armedFaults()).toEqual([]);
     expect(() => injectFault('nowhere' as FaultPoint)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+    expect(() => injectFault('before-swap', 'explode' as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+    expect(() => injectFault('before-swap', 'throw', 0)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
   });
 
   it('DLSWAP_FAULTS: point[:action][@n], armed for every pass from the n-th; typos are warned about', async () => {
@@ -158,7 +176,7 @@ describe('fault points', () => {
 });
 
 describe.each(['namespace', 'local'] as const)('a fault under load in %s', (isolation) => {
-  it.each(FAULT_POINTS)('at %s', async (point) => {
+  it.each(RELOAD_FAULT_POINTS)('at %s', async (point) => {
     const fds = fdCount();
     const hot = await openHot(isolation);
     const load = startLoad(hot);
@@ -252,7 +270,11 @@ describe('after the swap, a fault never unmaps what is still in use', () => {
     injectFault('in-fini');
     const r = await hot.reload(P2);
     expect(r.unloaded).toBe(true);
-    await new Promise((res) => setTimeout(res, 20));
+    // The channel delivers at most ~1,000 lines per turn of the event loop: wait for fini's line
+    // (the last one of generation 1) rather than a fixed time, which a busy machine outlasts.
+    for (let i = 0; i < 200 && !logs.some((l) => l.generation === 1 && l.message === 'fini'); i++) {
+      await new Promise((res) => setTimeout(res, 10));
+    }
     const g1 = logs.filter((l) => l.generation === 1).map((l) => l.message);
     // fini joined the thread: all of its lines came before fini's own.
     expect(g1.filter((m) => m.startsWith('thread log'))).toHaveLength(2000);
@@ -325,5 +347,138 @@ describe.skipIf(underAsan)('deepbind', () => {
     expect(load.failures).toEqual([]);
     await hot.close();
     expect(mappedCopies()).toEqual([]);
+  });
+});
+
+/**
+ * Async callers for the handover policy: calls issued while a handover runs wait at its gate and
+ * then run on whichever generation serves, so each answer must be a version, never a failure.
+ */
+function startAnyLoad(hot: Hot, workers = 6) {
+  const failures: string[] = [];
+  let calls = 0;
+  let stop = false;
+  const running = Array.from({ length: workers }, async (_, w) => {
+    for (let i = 0; !stop; i++) {
+      try {
+        const v = await hot.fn.plugin_slow.async((w + i) % 3);
+        if (v !== 1 && v !== 2) failures.push(`a call returned ${v}`);
+      } catch (e) {
+        failures.push(`a call failed: ${(e as Error).message}`);
+      }
+      calls++;
+    }
+  });
+  return {
+    failures,
+    get calls() {
+      return calls;
+    },
+    async stop() {
+      stop = true;
+      await Promise.all(running);
+    },
+  };
+}
+
+describe.each(['namespace', 'local'] as const)('a handover fault under load in %s', (isolation) => {
+  it.each(HANDOVER_FAULT_POINTS)('at %s: rolled back, the calls that waited run on, nothing leaks', async (point) => {
+    const fds = fdCount();
+    const hot = (await HotLibrary.open(P1, { isolation, functions: plugin, policy: 'handover' })) as Hot;
+    hots.push(hot);
+    const load = startAnyLoad(hot);
+    const rollbacks: ReloadReport[] = [];
+    hot.on('rollback', (r: ReloadReport) => rollbacks.push(r));
+    await reloads(hot, 3);
+    const before = hot.current;
+    const beforeVersion = hot.fn.plugin_version();
+    const callsBefore = load.calls;
+    injectFault(point);
+    const err = await hot.reload(beforeVersion === 1 ? P2 : P1).catch((e) => e);
+    expect(armedFaults()).toEqual([]);
+    expect(err).toMatchObject({ code: 'ERR_DLSWAP_RELOAD', causeCode: 'ERR_DLSWAP_INTERNAL' });
+    expect(err.report.failedPhase).toBe('swap');
+    expect(rollbacks).toHaveLength(1);
+    expect(hot.current).toBe(before);
+    expect(hot.fn.plugin_version()).toBe(beforeVersion);
+    expect(hot.generations().at(-1)).toMatchObject({ id: before + 1, state: 'rejected', unloaded: true });
+    await reloads(hot, 2);
+    expect(load.calls).toBeGreaterThan(callsBefore);
+    await load.stop();
+    expect(load.failures).toEqual([]);
+    expect(hot.generations().every((g) => g.errors === 0)).toBe(true);
+    expect(mappedCopies()).toHaveLength(1);
+    await hot.close();
+    expect(privateFiles()).toEqual([]);
+    expect(mappedCopies()).toEqual([]);
+    expect(fdCount()).toBe(fds);
+  });
+});
+
+describe('a watcher fault under load', () => {
+  const V1 = fs.readFileSync(P1);
+  const V2 = fs.readFileSync(P2);
+
+  it.each(WATCH_FAULT_POINTS)('at %s: the build is reported and skipped, the old generation serves, the same build published again loads', async (point) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-watch-fault-'));
+    const lib = path.join(dir, 'libwatched.so');
+    const publish = (bytes: Buffer) => {
+      fs.writeFileSync(path.join(dir, 'next'), bytes);
+      fs.renameSync(path.join(dir, 'next'), lib);
+    };
+    try {
+      fs.writeFileSync(lib, V1);
+      fs.watch(dir).close(); // libuv opens its inotify fd on the first watch and keeps it: not a leak
+      const fds = fdCount();
+      const hot = (await HotLibrary.open(lib, { functions: plugin, watch: { debounceMs: 30, stableMs: 40 } })) as Hot;
+      hots.push(hot);
+      const next = <T>(event: string) =>
+        new Promise<T>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`no ${event} within 5 s`)), 5_000);
+          hot.once(event, (e: T) => (clearTimeout(t), resolve(e)));
+        });
+      // Overlap: a call runs on the generation it was issued on, whose version the swap records.
+      const versionOfGen = new Map<number, number>([[1, 1]]);
+      hot.on('reload', (r: ReloadReport) => versionOfGen.set(r.to, hot.fn.plugin_version()));
+      const failures: string[] = [];
+      let stop = false;
+      const callers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; !stop; i++) {
+          const gen = hot.current;
+          const v = await hot.fn.plugin_slow.async((w + i) % 3).catch((e: Error) => e.message);
+          if (v !== versionOfGen.get(gen)) failures.push(`call on generation ${gen} returned ${v}`);
+        }
+      });
+      await new Promise((r) => setTimeout(r, 150)); // past the watcher's first look
+      injectFault(point);
+      const skipped = next<{ reason: string; code?: string; message?: string; error?: { code: string; message: string } }>('watch-skip');
+      publish(V2);
+      const skip = await skipped;
+      expect(armedFaults()).toEqual([]);
+      if (point === 'watch-reload') {
+        expect(skip).toMatchObject({ reason: 'reload-failed', error: { code: 'ERR_DLSWAP_INTERNAL', message: "injected fault at 'watch-reload'" } });
+      } else {
+        expect(skip).toMatchObject({ reason: 'unreadable', code: 'ERR_DLSWAP_INTERNAL' });
+        expect(skip.message).toContain(`injected fault at '${point}'`);
+      }
+      expect(hot.current).toBe(1);
+      expect(hot.fn.plugin_version()).toBe(1);
+      // The same bytes again: not 'unchanged', since they were never loaded.
+      const reloaded = next<ReloadReport>('watch-reload');
+      publish(V2);
+      const report = await reloaded;
+      expect(report.to).toBe(2);
+      expect(hot.fn.plugin_version()).toBe(2);
+      stop = true;
+      await Promise.all(callers);
+      await report.retired;
+      expect(failures).toEqual([]);
+      await hot.close();
+      expect(privateFiles()).toEqual([]);
+      expect(mappedCopies()).toEqual([]);
+      expect(fdCount()).toBe(fds);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,8 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HotLibrary, type LogEvent, type ReloadReport } from '../lib/hot_library';
 import { ISOLATION_MODES } from '../lib/isolation';
 import { clearFaults, injectFault } from '../lib/faults';
+import { DlswapError, asDlswapError } from '../lib/errors';
 import { privateFiles } from '../lib/temp_area';
-import { fixture, root } from './helpers';
+import { fixture, root, runChild } from './helpers';
 
 const P1 = fixture('libplugin_v1.so');
 const P2 = fixture('libplugin_v2.so');
@@ -305,5 +306,156 @@ describe('worker_threads', () => {
       });
     const results = await Promise.all([run(), run(), run()]);
     for (const seen of results) expect(seen).toEqual([1, ...Array.from({ length: 20 }, (_, i) => (i % 2 ? 1 : 2))]);
+  });
+});
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe('close() while an old generation is still draining', () => {
+  it('retires it once: drained and unloaded fire once per generation, and no error event', async () => {
+    const hot = await hotOpen(P1);
+    const events: string[] = [];
+    for (const name of ['drained', 'unloaded', 'pinned', 'error']) {
+      hot.on(name, (e: { generation?: number; code?: string }) => events.push(`${name}:${e.generation ?? e.code}`));
+    }
+    const slow = hot.fn.plugin_slow.async(80);
+    const r = await hot.reload(P2, { wait: 'swap' });
+    expect(hot.generations()[0].state).toBe('draining');
+    await hot.close();
+    expect(await slow).toBe(1);
+    await r.retired;
+    expect(r.unloaded).toBe(true);
+    expect(events.sort()).toEqual(['drained:1', 'drained:2', 'unloaded:1', 'unloaded:2']);
+    expect(hot.generations().map((g) => [g.state, g.unloaded])).toEqual([
+      ['closed', true],
+      ['closed', true],
+    ]);
+  });
+});
+
+describe('handover with a lease that is never released', () => {
+  it("rolls back after drainTimeoutMs by default (handoverTimeout: 'rollback'); calls waiting at the gate run on the old generation", async () => {
+    const hot = await hotOpen(P1, { policy: 'handover', drainTimeoutMs: 50 });
+    const timeouts: unknown[] = [];
+    hot.on('drain-timeout', (e) => timeouts.push(e));
+    const lease = hot.pin();
+    const reloading = hot.reload(P2).catch((e) => e);
+    await sleep(10);
+    const waiting = hot.fn.plugin_slow.async(1); // held at the gate
+    const err = await reloading;
+    expect(err).toMatchObject({ code: 'ERR_DLSWAP_RELOAD', causeCode: 'ERR_DLSWAP_DRAIN_TIMEOUT' });
+    expect(err.report.failedPhase).toBe('swap');
+    expect(err.message).toMatch(/1 lease\(s\) after 50 ms.*handoverTimeout: 'proceed'/);
+    expect(await waiting).toBe(1);
+    expect(timeouts).toEqual([expect.objectContaining({ generation: 1, leases: 1, timeoutMs: 50 })]);
+    expect(hot.current).toBe(1);
+    expect(hot.generations().map((g) => g.state)).toEqual(['active', 'rejected']);
+    expect(lease.fn.plugin_version()).toBe(1);
+    // Not stuck: once the lease is gone, the next handover goes through.
+    lease.release();
+    await hot.reload(P2);
+    expect(hot.fn.plugin_version()).toBe(2);
+  });
+
+  it("handoverTimeout: 'proceed' hands the state over anyway and swaps; the old generation drains afterwards", async () => {
+    const hot = await hotOpen(P1, { policy: 'handover', drainTimeoutMs: 50, handoverTimeout: 'proceed' });
+    for (let i = 0; i < 3; i++) hot.fn.plugin_counter();
+    const lease = hot.pin();
+    const reloading = hot.reload(P2, { wait: 'swap' });
+    await sleep(10);
+    const waiting = hot.fn.plugin_slow.async(1);
+    const r = await reloading;
+    expect(await waiting).toBe(2);
+    expect(hot.fn.plugin_counter()).toBe(4);
+    expect(hot.generations()[0].state).toBe('draining');
+    expect(lease.fn.plugin_version()).toBe(1);
+    lease.release();
+    await r.retired;
+    expect(hot.generations()[0]).toMatchObject({ state: 'closed', unloaded: true });
+  });
+});
+
+describe('handover state transfer that goes wrong', () => {
+  // The fixture reads these switches with getenv: only the base namespace sees later changes, so 'local'.
+  async function failedHandover(env: string, value: string) {
+    const hot = await hotOpen(P1, { isolation: 'local', policy: 'handover' });
+    process.env[env] = value;
+    try {
+      return { hot, err: await hot.reload(P2).catch((e) => e) };
+    } finally {
+      delete process.env[env];
+    }
+  }
+
+  it.each([
+    ['DLSWAP_FIXTURE_STATE_EXPORT', 'max', /announced 18446744073709551615 bytes of state \(more than 1 GiB\)/],
+    ['DLSWAP_FIXTURE_STATE_EXPORT', 'lie', /wrote 8 bytes after announcing 16/],
+    ['DLSWAP_FIXTURE_STATE_IMPORT', 'fail', /dlswap_state_import of the new generation returned 5/],
+  ])('%s=%s: ERR_DLSWAP_RELOAD caused by ERR_DLSWAP_STATE_TRANSFER, rolled back', async (env, value, message) => {
+    const { hot, err } = await failedHandover(env, value);
+    expect(err).toMatchObject({ code: 'ERR_DLSWAP_RELOAD', causeCode: 'ERR_DLSWAP_STATE_TRANSFER' });
+    expect(err.cause.message).toMatch(message);
+    expect(err.report.failedPhase).toBe('swap');
+    expect(hot.fn.plugin_version()).toBe(1);
+    expect(hot.generations().map((g) => g.state)).toEqual(['active', 'rejected']);
+  });
+});
+
+describe('listeners that throw', () => {
+  it("a 'reload' listener that throws neither fails the reload nor stops the old generation's retirement", () => {
+    // In a child: the rethrown error is an uncaught exception there, which vitest would not allow here.
+    const r = runChild(
+      `(async () => {
+        const seen = [];
+        process.on('uncaughtException', (e) => seen.push('uncaught ' + e.message));
+        const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { functions: { v: 'int plugin_version(void)' } });
+        hot.on('reload', () => { throw new Error('listener bug'); });
+        hot.on('unloaded', () => { throw new Error('another bug'); });
+        const r = await hot.reload(${JSON.stringify(P2)});
+        await new Promise((res) => setImmediate(res));
+        console.log(JSON.stringify({ unloaded: r.unloaded, v: hot.fn.v(), states: hot.generations().map((g) => g.state), seen }));
+        await hot.close();
+      })();`,
+      { timeout: 20_000 },
+    );
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ unloaded: true, v: 2, states: ['closed', 'active'], seen: ['uncaught listener bug', 'uncaught another bug'] });
+  });
+});
+
+describe('asDlswapError', () => {
+  it('keeps a dlswap error, wraps anything else with a dlswap code and the original as its cause', () => {
+    const coded = new DlswapError('ERR_DLSWAP_CLOSED', 'closed');
+    expect(asDlswapError(coded, 'ERR_DLSWAP_INTERNAL', 'x')).toBe(coded);
+    const raw = Object.assign(new RangeError('The value of "size" is out of range.'), { code: 'ERR_OUT_OF_RANGE' });
+    const wrapped = asDlswapError(raw, 'ERR_DLSWAP_LOAD_FAILED', 'cannot load a.so');
+    expect(wrapped).toMatchObject({ code: 'ERR_DLSWAP_LOAD_FAILED', message: 'cannot load a.so: The value of "size" is out of range.', cause: raw });
+    expect(asDlswapError('a string', 'ERR_DLSWAP_INTERNAL', 'ctx').message).toBe('ctx: a string');
+  });
+});
+
+describe('a plugin that ends the process from dlswap_init', () => {
+  // In-process code cannot be sandboxed (docs/hot-reload.md, "What a plugin can do to the process"):
+  // these document the behaviour, each in a child whose end is the verdict.
+  const script = (mode: string) => `
+    process.on('exit', () => console.log('exit handler ran'));
+    (async () => {
+      const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { isolation: 'local', functions: { v: 'int plugin_version(void)' } });
+      console.log('serving ' + hot.fn.v());
+      // The fixture reads this with getenv when its dlswap_init runs: the next build's init.
+      process.env.DLSWAP_FIXTURE_INIT_EXIT = ${JSON.stringify(mode)};
+      await hot.reload(${JSON.stringify(P2)}).catch((e) => console.log('caught ' + e.code));
+      console.log('still alive');
+    })();`;
+
+  it.each([
+    ['exit', 42, null],
+    ['_exit', 43, null],
+    ['abort', null, 'SIGABRT'],
+  ])('%s() in dlswap_init of a reload ends the process; no JS runs after it, not even process.on("exit")', (mode, status, signal) => {
+    const r = runChild(script(mode), { timeout: 20_000 });
+    expect(r.stdout).toBe('serving 1\n');
+    expect(r.status).toBe(status);
+    expect(r.signal).toBe(signal);
   });
 });

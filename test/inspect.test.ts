@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostMachine, readElf } from '../lib/elf';
-import { deepbindHazards, inspect, nodeExportCollisions, type Hazard, type HazardId, type InspectReport } from '../lib/inspect';
+import { deepbindHazards, inspect, nodeExportCollisions, nodeInterposedOwnCalls, type Hazard, type HazardId, type InspectReport } from '../lib/inspect';
 import { runInspect } from '../lib/cli/inspect';
 import { colorEnabled, stripAnsi, table, wrap } from '../lib/cli/format';
 import { buildElf, type SynthOptions } from './fuzz/elf_builder';
@@ -111,6 +111,9 @@ describe.skipIf(!haveFixtures)('fixtures', () => {
     expect(r.recommendation.isolation).toBe('namespace');
     expect(r.recommendation.reason).toMatch(/crc32/);
     expect(nodeExportCollisions(readElf(fixture('libcrc_clash.so')))).toEqual(['crc32']);
+    // It calls crc32 itself through the PLT: under local that call is node's, so local is refused.
+    expect(h.severity).toBe('error');
+    expect(nodeInterposedOwnCalls(readElf(fixture('libcrc_clash.so')))).toEqual(['crc32']);
   });
 
   it('libcerr.so: imports std::cerr, so never deepbind', () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAULT_POINTS } from '../lib/faults';
+import { RELOAD_FAULT_POINTS } from '../lib/faults';
 import { fixture, root, runChild } from './helpers';
 
 const P1 = fixture('libplugin_v1.so');
@@ -53,7 +53,7 @@ function runVictim(env: NodeJS.ProcessEnv): Promise<{ signal: NodeJS.Signals | n
 
 describe('SIGKILL during reloads', () => {
   // The phases run in parallel: each has its own temp root.
-  it.concurrent.each(FAULT_POINTS)('at %s: the next process cleans the temp area; nothing else is left', async (point) => {
+  it.concurrent.each(RELOAD_FAULT_POINTS)('at %s: the next process cleans the temp area; nothing else is left', async (point) => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `dlswap-kill-${point}-`));
     try {
       const killed = await runVictim({ DLSWAP_TMPDIR: tmp, DLSWAP_FAULTS: `${point}:kill@3` });

@@ -206,6 +206,25 @@ describe('HotLibrary with watch', () => {
     expect(hot.fn.plugin_version()).toBe(2);
   });
 
+  it('close() while the generation a watch reload replaced is still draining retires it once, without an error event', async () => {
+    const { hot, rec } = await openWatched();
+    const events: string[] = [];
+    for (const name of ['drained', 'unloaded', 'pinned', 'error']) {
+      hot.on(name, (e: { generation?: number; code?: string }) => events.push(`${name}:${e.generation ?? e.code}`));
+    }
+    await sleep(100);
+    const slow = hot.fn.plugin_slow.async(150);
+    const reloaded = rec.next('reload');
+    fs.writeFileSync(path.join(dir, 'next'), V2);
+    fs.renameSync(path.join(dir, 'next'), lib);
+    const report = (await reloaded) as ReloadReport;
+    expect(hot.generations()[0].state).toBe('draining');
+    await hot.close();
+    expect(await slow).toBe(1);
+    await report.retired;
+    expect(events.sort()).toEqual(['drained:1', 'drained:2', 'unloaded:1', 'unloaded:2']);
+  });
+
   it('close() stops watching', async () => {
     const { hot, rec } = await openWatched();
     await hot.close();
@@ -331,6 +350,80 @@ describe('LibraryWatcher', () => {
     expect(elfExtent(V1)).toBe(V1.length);
     expect(elfExtent(V1.subarray(0, 100))).toBeGreaterThan(100);
     expect(elfExtent(Buffer.from('hello world, not elf'))).toBeNull();
+  });
+});
+
+describe('a FIFO at the watched path', () => {
+  // In child processes: before the fix a FIFO wedged a thread-pool thread in open() for good, and a
+  // process in that state cannot exit (not even with process.exit()), which would take vitest down.
+  const publish = `const publish = (bytes) => { const tmp = path.join(path.dirname(lib), 'next'); fs.writeFileSync(tmp, bytes); fs.renameSync(tmp, lib); };
+    const fifo = () => { fs.unlinkSync(lib); execFileSync('mkfifo', [lib]); };`;
+
+  it('is skipped as unreadable (ERR_DLSWAP_NOT_A_FILE), the next real build loads, and after close() the process exits', () => {
+    const r = runChild(
+      `const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
+      const lib = ${JSON.stringify(lib)};
+      ${publish}
+      (async () => {
+        const hot = await dlswap.HotLibrary.open(lib, { functions: { v: 'int plugin_version(void)' }, watch: { debounceMs: 30, stableMs: 40 } });
+        const next = (event) => new Promise((resolve) => hot.once(event, resolve));
+        await new Promise((res) => setTimeout(res, 100));
+        let skipped = next('watch-skip');
+        fifo();
+        const skip = await skipped;
+        const reloaded = next('watch-reload');
+        fs.unlinkSync(lib);
+        publish(fs.readFileSync(${JSON.stringify(fixture('libplugin_v2.so'))}));
+        const report = await reloaded;
+        await report.retired;
+        const v = hot.fn.v();
+        await hot.close();
+        console.log(JSON.stringify({ reason: skip.reason, code: skip.code, message: skip.message, to: report.to, v }));
+        // No process.exit(): the process must end by itself once the watch is closed.
+      })();`,
+      { timeout: 15_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ reason: 'unreadable', code: 'ERR_DLSWAP_NOT_A_FILE', to: 2, v: 2 });
+    expect(out.message).toMatch(/is a FIFO \(named pipe\), not a regular file: the watcher loads only a library file written at this path\. The current generation keeps serving/);
+  });
+
+  it('dlswap watch reports it, loads the next build, and stops on its signal', () => {
+    const r = runChild(
+      `const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
+      const { PassThrough } = require('stream');
+      const { runWatch } = require(${JSON.stringify(path.join(root, 'dist', 'cli', 'watch.js'))});
+      const lib = ${JSON.stringify(lib)};
+      ${publish}
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (d) => (text += d));
+      const until = async (re) => { for (let i = 0; i < 250 && !re.test(text); i++) await new Promise((res) => setTimeout(res, 20)); };
+      const ac = new AbortController();
+      (async () => {
+        const done = runWatch([lib, '--call', 'int plugin_version(void)', '--interval', '30'], out, false, { signal: ac.signal });
+        await until(/plugin_version\\(\\) = 1/);
+        await new Promise((res) => setTimeout(res, 100));
+        fifo();
+        await until(/skipped \\(unreadable\\)/);
+        fs.unlinkSync(lib);
+        publish(fs.readFileSync(${JSON.stringify(fixture('libplugin_v2.so'))}));
+        await until(/plugin_version\\(\\) = 2/);
+        ac.abort();
+        const code = await done;
+        console.log(JSON.stringify({ code, text }));
+      })();`,
+      { timeout: 15_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const { code, text } = JSON.parse(r.stdout);
+    expect(code).toBe(0);
+    expect(text).toMatch(/skipped \(unreadable\): .*is a FIFO \(named pipe\), not a regular file/);
+    expect(text).toMatch(/generation 2 serving/);
+    expect(text).toMatch(/stopped: 1 reload, 1 skipped build/);
   });
 });
 

@@ -3,16 +3,22 @@
  *   PLUGIN_BAD_ABI            reports an ABI version no host supports;
  *   PLUGIN_MISSING_HANDLE     lacks the `handle` function a host requires.
  * It exercises every part of the ABI: init that can refuse, logging from the host's thread and from
- * the plugin's own, state handed from one generation to the next, and a fini that stops its thread. */
+ * the plugin's own, state handed from one generation to the next, and a fini that stops its thread.
+ * Tests make it misbehave through the environment (read with getenv, so inside a dlmopen namespace
+ * only as it was when the namespace was created): DLSWAP_FIXTURE_INIT_FAIL=1 (init refuses),
+ * DLSWAP_FIXTURE_INIT_EXIT=exit|_exit|abort (init ends the process), DLSWAP_FIXTURE_STATE_EXPORT=
+ * max|lie and DLSWAP_FIXTURE_STATE_IMPORT=fail (a broken handover). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dlswap.h"
 
@@ -59,6 +65,12 @@ int dlswap_init(const dlswap_host *host) {
    * loaded, not later changes to process.env. */
   const char *fail = getenv("DLSWAP_FIXTURE_INIT_FAIL");
   if (fail != NULL && strcmp(fail, "1") == 0) return 7;
+  /* A plugin that ends the process from its init: what no in-process host can prevent
+   * (docs/hot-reload.md, "What a plugin can do to the process"). */
+  const char *end = getenv("DLSWAP_FIXTURE_INIT_EXIT");
+  if (end != NULL && strcmp(end, "exit") == 0) exit(42);
+  if (end != NULL && strcmp(end, "_exit") == 0) _exit(43);
+  if (end != NULL && strcmp(end, "abort") == 0) abort();
 
   plugin_host = host;
   char message[64];
@@ -100,6 +112,11 @@ int plugin_counter(void) { return (int)++counter_value; }
 
 /* Little-endian whatever the host, so the format is the same on every architecture. */
 size_t dlswap_state_export(void *buf, size_t cap) {
+  /* Misbehaving exports, for the host's checks: a size no buffer can hold, or a size that changes
+   * between the sizing call and the real one. */
+  const char *mode = getenv("DLSWAP_FIXTURE_STATE_EXPORT");
+  if (mode != NULL && strcmp(mode, "max") == 0) return SIZE_MAX;
+  if (mode != NULL && strcmp(mode, "lie") == 0) return buf == NULL ? 16 : 8;
   if (buf != NULL && cap >= 8) {
     uint64_t v = (uint64_t)counter_value;
     unsigned char *p = buf;
@@ -109,6 +126,8 @@ size_t dlswap_state_export(void *buf, size_t cap) {
 }
 
 int dlswap_state_import(const void *buf, size_t len) {
+  const char *mode = getenv("DLSWAP_FIXTURE_STATE_IMPORT");
+  if (mode != NULL && strcmp(mode, "fail") == 0) return 5;
   if (buf == NULL || len != 8) return 1;
   const unsigned char *p = buf;
   uint64_t v = 0;

@@ -7,6 +7,7 @@
  */
 import { HotLibrary, type ReloadReport } from '../hot_library';
 import { ISOLATION_MODES, type Isolation } from '../isolation';
+import { MAX_TIMER_MS } from '../options';
 import { parsePrototype } from '../signature';
 import type { WatchSkip } from '../watch';
 import { colors, colorEnabled } from './format';
@@ -51,7 +52,7 @@ function parse(argv: string[]): Args | string {
         out.call = value;
       } else {
         const ms = Number(value);
-        if (!Number.isFinite(ms) || ms < 0) return `${name} takes a number of milliseconds, not '${value}'`;
+        if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) return `${name} takes a number of milliseconds from 0 to ${MAX_TIMER_MS}, not '${value}'`;
         if (name === '--interval') out.interval = ms;
         else out.poll = ms;
       }

@@ -191,6 +191,13 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     }
     if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_UNSAFE_MODE", "node-init-fini");
   }
+  if (spec.refuse_node_interposition) {
+    const auto &node = NodeExports();
+    for (const std::string &s : elf.self_bound_symbols) {
+      if (node.count(s)) out.symbols.push_back(s);
+    }
+    if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_UNSAFE_MODE", "node-interposition");
+  }
 
   NamespaceRecord *ns = nullptr;
   if (spec.isolation == Isolation::Namespace || spec.isolation == Isolation::FreshNamespace) {
@@ -290,6 +297,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       out.verify_ms = Ms(t);
       return true;
     }
+    // No init: the plugin is ready as it is, and its fini (if any) is due at retirement.
+    out.initialized = true;
   }
   if (Faulted(out, "in-verify")) return false;
   out.verify_ms = Ms(t);
@@ -300,6 +309,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
 
 void RunLoad(const LoadSpec &spec, LoadResult &out) {
   PrivateCopy copy;
+  out.host_keepalive = spec.host_keepalive;
   if (Load(spec, out, copy)) return;
   // Undo: the plugin's fini if its init succeeded, then every image, as a retirement would.
   if (out.lib) {
@@ -411,15 +421,18 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
     if (HitFault("in-state-export") == FaultAction::Throw) return fail("export", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-export'");
     const size_t size = exp(nullptr, 0);
     if (size > kMaxState) {
-      return fail("export", "ERR_DLSWAP_RELOAD",
-                  "dlswap_state_export announced " + std::to_string(size) + " bytes of state (more than 1 GiB); rolled back to the old generation.");
+      return fail("export", "ERR_DLSWAP_STATE_TRANSFER",
+                  "dlswap_state_export of the old generation announced " + std::to_string(size) +
+                      " bytes of state (more than 1 GiB); rolled back to the old generation. Return the real size from "
+                      "dlswap_state_export(NULL, 0).");
     }
     buf.resize(size);
     const size_t written = exp(buf.data(), size);
     if (bound.Expired()) return fail("export", "ERR_DLSWAP_TIMEOUT", "dlswap_state_export returned only after its timeout");
     if (written != size) {
-      return fail("export", "ERR_DLSWAP_RELOAD",
-                  "dlswap_state_export wrote " + std::to_string(written) + " bytes after announcing " + std::to_string(size) + "; rolled back to the old generation.");
+      return fail("export", "ERR_DLSWAP_STATE_TRANSFER",
+                  "dlswap_state_export wrote " + std::to_string(written) + " bytes after announcing " + std::to_string(size) +
+                      "; rolled back to the old generation. It must fill exactly the size it announced.");
     }
   }
   {
@@ -428,8 +441,9 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
     const int rc = imp(buf.data(), buf.size());
     if (bound.Expired()) return fail("import", "ERR_DLSWAP_TIMEOUT", "dlswap_state_import returned only after its timeout");
     if (rc != 0) {
-      return fail("import", "ERR_DLSWAP_RELOAD",
-                  "dlswap_state_import of " + spec.path + " returned " + std::to_string(rc) + "; rolled back to the old generation.");
+      return fail("import", "ERR_DLSWAP_STATE_TRANSFER",
+                  "dlswap_state_import of the new generation returned " + std::to_string(rc) + " for " + std::to_string(buf.size()) +
+                      " bytes of state (" + spec.path + "); rolled back to the old generation, which keeps serving.");
     }
   }
   out.bytes = buf.size();

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,12 @@ struct LoadSpec {
   // there; this only finds the symbols):
   std::vector<std::string> refuse_imports;   // imports that break this mode (deepbind's copy relocations)
   bool refuse_node_init_fini = false;        // constructor/destructor entries bound to node's exports
+  bool refuse_node_interposition = false;    // its own calls to symbols node exports too
   std::vector<std::string> functions;        // must all resolve, or the load fails in 'verifying'
   bool plugin = false;               // run dlswap_abi_version, dlswap_version and dlswap_init
   uint32_t abi_min = 0, abi_max = 0;
   const void *plugin_host = nullptr; // the dlswap_host handed to dlswap_init
+  std::shared_ptr<void> host_keepalive;  // keeps it alive while the job may run plugin code
   // dlswap_init is bounded on a loader thread: past it the job is abandoned and this runs (on the
   // watchdog thread); the load then fails with ERR_DLSWAP_TIMEOUT whenever init returns.
   double init_timeout_ms = 0;
@@ -48,6 +51,7 @@ struct LoadResult {
   bool undone_unloaded = false;      // and the undo unmapped it
 
   LibraryRef lib;                    // success: the image, its namespace retained
+  std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, for whoever retires `lib` unseen
   std::vector<LibraryRef> deps;      // images of $ORIGIN dependencies loaded before it
   std::vector<std::string> origin_dependencies;
   std::string real_path, sha256;
@@ -67,6 +71,7 @@ struct RetireSpec {
   LibraryRef lib;
   std::vector<LibraryRef> deps;
   bool run_fini = false;             // the plugin's dlswap_init ran and it exports dlswap_fini
+  std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, alive while fini may log
   // dlswap_fini is bounded like init; a retirement whose fini overran goes on when fini returns.
   double fini_timeout_ms = 0;
   std::function<void()> on_fini_timeout;
@@ -92,6 +97,7 @@ void RunRetire(const RetireSpec &spec, RetireResult &out);
 struct HandoverSpec {
   LibraryRef from, to;
   std::string path;                  // the new generation's, for messages
+  std::shared_ptr<void> from_host, to_host;  // their dlswap_hosts, alive while their code runs
   double export_timeout_ms = 0, import_timeout_ms = 0;
   std::function<void(const std::string &step)> on_timeout;
 };

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,11 +61,13 @@ LoadSpec ParseLoadSpec(Napi::Env env, Napi::Value v) {
   if (o.Get("sha256").IsString()) spec.expect_sha256 = o.Get("sha256").As<Napi::String>().Utf8Value();
   spec.refuse_imports = Strings(o.Get("refuseImports"));
   spec.refuse_node_init_fini = o.Get("refuseNodeInitFini").ToBoolean();
+  spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
   spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();
   if (o.Get("initTimeoutMs").IsNumber()) spec.init_timeout_ms = o.Get("initTimeoutMs").As<Napi::Number>().DoubleValue();
+  spec.host_keepalive = HostKeepAlive(env, o.Get("pluginHostObject"));
   Napi::Value host = o.Get("pluginHost");
   if (host.IsBigInt()) {
     bool lossless = false;
@@ -127,6 +131,7 @@ RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   }
   spec.run_fini = info[2].ToBoolean();
   if (info.Length() > 3 && info[3].IsNumber()) spec.fini_timeout_ms = info[3].As<Napi::Number>().DoubleValue();
+  if (info.Length() > 4) spec.host_keepalive = HostKeepAlive(env, info[4]);
   if (spec.lib->in_flight.load() > 0) {
     throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(spec.lib->in_flight.load()) +
                                                  " call(s) still running in this library; wait for them before closing");
@@ -186,12 +191,17 @@ HandoverSpec ParseHandoverSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.path = info[2].ToString().Utf8Value();
   spec.export_timeout_ms = info[3].ToNumber().DoubleValue();
   spec.import_timeout_ms = info[4].ToNumber().DoubleValue();
+  if (info.Length() > 6) {
+    spec.from_host = HostKeepAlive(env, info[5]);
+    spec.to_host = HostKeepAlive(env, info[6]);
+  }
   return spec;
 }
 
 // ---- completions: from the loader thread back to this environment's JS thread -------------------
 
 struct Completion {
+  bool terminate = false;  // the 'terminate' fault: stop this environment's thread (a worker)
   napi_deferred deferred = nullptr;
   std::unique_ptr<LoadResult> load;
   std::unique_ptr<RetireResult> retire;
@@ -206,6 +216,7 @@ void Dispose(std::unique_ptr<LoadResult> &load) {
   spec.lib = load->lib;
   spec.deps = load->deps;
   spec.run_fini = load->initialized;
+  spec.host_keepalive = load->host_keepalive;
   RetireResult ignored;
   RunRetire(spec, ignored);
 }
@@ -214,9 +225,24 @@ void Dispose(std::unique_ptr<LoadResult> &load) {
 // down, `alive` goes false under the mutex and nothing is posted to its threadsafe function again.
 struct EnvLink {
   std::mutex mutex;
+  std::condition_variable gone;  // signalled when `alive` goes false
   napi_threadsafe_function tsfn = nullptr;
   bool alive = false;
   int pending = 0;  // jobs in flight: the loop is kept alive while there are any (JS thread only)
+
+  // The 'terminate' fault reached by a job: asks the environment's thread to stop (process.exit()
+  // in a worker, as worker.terminate() would), then waits for its teardown, so that the job goes on
+  // with nobody left to take its result, as in a real termination.
+  void TerminateAndWait() {
+    std::unique_lock<std::mutex> lock(mutex);
+    auto *c = new Completion();
+    c->terminate = true;
+    if (!alive || napi_call_threadsafe_function(tsfn, c, napi_tsfn_nonblocking) != napi_ok) {
+      delete c;
+      return;
+    }
+    gone.wait_for(lock, std::chrono::seconds(10), [this] { return !alive; });
+  }
 
   void Post(Completion *c) {
     {
@@ -267,16 +293,30 @@ void CallJs(napi_env env, napi_value, void *context, void *data) {
     Dispose(c->load);
     return;
   }
-  if (--link->pending == 0) napi_unref_threadsafe_function(env, link->tsfn);
-  Napi::Env e(env);
-  Napi::HandleScope scope(e);
+  // Nothing may throw out of here: this runs from node's event loop, not from a JS call, and an
+  // environment that is being terminated (worker.terminate(), process.exit() in a worker) makes
+  // every Node-API call fail.
   try {
-    Napi::Value v = c->load      ? Napi::Value(LoadResultToJs(e, *c->load))
-                     : c->retire ? Napi::Value(RetireResultToJs(e, *c->retire))
-                                 : Napi::Value(HandoverResultToJs(e, *c->handover));
-    napi_resolve_deferred(env, c->deferred, v);
-  } catch (const Napi::Error &err) {
-    napi_reject_deferred(env, c->deferred, err.Value());
+    Napi::Env e(env);
+    Napi::HandleScope scope(e);
+    if (c->terminate) {
+      // lib/faults.ts registered what 'terminate' means in this environment.
+      AddonData &data = Data(e);
+      if (!data.terminator.IsEmpty()) data.terminator.Call({});
+      return;
+    }
+    if (--link->pending == 0) napi_unref_threadsafe_function(env, link->tsfn);
+    try {
+      Napi::Value v = c->load      ? Napi::Value(LoadResultToJs(e, *c->load))
+                       : c->retire ? Napi::Value(RetireResultToJs(e, *c->retire))
+                                   : Napi::Value(HandoverResultToJs(e, *c->handover));
+      napi_resolve_deferred(env, c->deferred, v);
+    } catch (const Napi::Error &err) {
+      napi_reject_deferred(env, c->deferred, err.Value());
+    }
+  } catch (...) {
+    // The result cannot reach JS any more: undo what it holds.
+    Dispose(c->load);
   }
 }
 
@@ -298,6 +338,7 @@ std::shared_ptr<EnvLink> LinkOf(Napi::Env env) {
     if (!link->alive) return;
     link->alive = false;
     napi_release_threadsafe_function(link->tsfn, napi_tsfn_abort);
+    link->gone.notify_all();
   });
   data.loader_link = link;
   return link;
@@ -314,7 +355,15 @@ Napi::Value Submit(Napi::Env env, std::shared_ptr<Reply> &reply_out,
   }
   if (reply->link->pending++ == 0) napi_ref_threadsafe_function(env, reply->link->tsfn);
   reply_out = reply;
-  const uint64_t id = LoaderPool::Submit([run, reply]() { run(reply); }, [cancelled, reply]() { cancelled(reply); });
+  const void *owner = static_cast<napi_env>(env);
+  const uint64_t id = LoaderPool::Submit(
+      [run, reply, owner]() {
+        FaultScope scope(owner);
+        SetTerminateHandler([reply] { reply->link->TerminateAndWait(); });
+        run(reply);
+        SetTerminateHandler(nullptr);
+      },
+      [cancelled, reply]() { cancelled(reply); });
   Napi::Object out = Napi::Object::New(env);
   out.Set("promise", Napi::Value(env, promise));
   out.Set("id", static_cast<double>(id));
@@ -330,6 +379,7 @@ std::unique_ptr<LoadResult> Abandoned(const std::string &what) {
 
 Napi::Value LoadSyncJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  FaultScope scope(static_cast<napi_env>(env));
   LoadSpec spec = ParseLoadSpec(env, info[0]);
   LoadResult r;
   RunLoad(spec, r);
@@ -357,6 +407,7 @@ Napi::Value LoadAsyncJs(const Napi::CallbackInfo &info) {
 
 Napi::Value RetireSyncJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  FaultScope scope(static_cast<napi_env>(env));
   RetireSpec spec = ParseRetireSpec(env, info);
   RetireResult r;
   RunRetire(spec, r);
@@ -389,6 +440,7 @@ Napi::Value RetireAsyncJs(const Napi::CallbackInfo &info) {
 
 Napi::Value HandoverSyncJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  FaultScope scope(static_cast<napi_env>(env));
   HandoverSpec spec = ParseHandoverSpec(env, info);
   HandoverResult r;
   RunHandover(spec, r);
@@ -472,23 +524,35 @@ Napi::Value ArmFaultJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const std::string point = info[0].As<Napi::String>().Utf8Value();
   const std::string action = info[1].As<Napi::String>().Utf8Value();
-  const FaultAction a = action == "kill" ? FaultAction::Kill : action == "hang" ? FaultAction::Hang : FaultAction::Throw;
+  const FaultAction a = action == "kill"        ? FaultAction::Kill
+                        : action == "hang"      ? FaultAction::Hang
+                        : action == "terminate" ? FaultAction::Terminate
+                                                : FaultAction::Throw;
   const double times = info[3].ToNumber().DoubleValue();
-  ArmFault(point, a, info[2].ToNumber().Int64Value(), std::isfinite(times) ? static_cast<long>(times) : -1);
+  ArmFault(static_cast<napi_env>(env), point, a, info[2].ToNumber().Int64Value(), std::isfinite(times) ? static_cast<long>(times) : -1);
   return env.Undefined();
 }
 
 Napi::Value ClearFaultsJs(const Napi::CallbackInfo &info) {
-  ClearFaults();
+  ClearFaults(static_cast<napi_env>(info.Env()));
   return info.Env().Undefined();
 }
 
-Napi::Value ArmedFaultsJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), ArmedFaults()); }
+Napi::Value SetTerminatorJs(const Napi::CallbackInfo &info) {
+  if (info[0].IsFunction()) Data(info.Env()).terminator = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value ArmedFaultsJs(const Napi::CallbackInfo &info) {
+  return ToArray(info.Env(), ArmedFaults(static_cast<napi_env>(info.Env())));
+}
 
 // A point reached on the JS thread: 'throw' for the caller to raise; kill and hang act here.
 Napi::Value HitFaultJs(const Napi::CallbackInfo &info) {
   const std::string point = info[0].As<Napi::String>().Utf8Value();
-  return Napi::Boolean::New(info.Env(), HitFault(point.c_str()) == FaultAction::Throw);
+  FaultScope scope(static_cast<napi_env>(info.Env()));
+  const FaultAction a = HitFault(point.c_str());
+  return Napi::String::New(info.Env(), a == FaultAction::Throw ? "throw" : a == FaultAction::Terminate ? "terminate" : "");
 }
 
 }  // namespace
@@ -509,6 +573,7 @@ void InitLoaderJobs(Napi::Env env, Napi::Object exports) {
   exports.Set("removePrivateFile", Napi::Function::New(env, RemovePrivateFileJs, "removePrivateFile"));
   exports.Set("armFault", Napi::Function::New(env, ArmFaultJs, "armFault"));
   exports.Set("clearFaults", Napi::Function::New(env, ClearFaultsJs, "clearFaults"));
+  exports.Set("setTerminator", Napi::Function::New(env, SetTerminatorJs, "setTerminator"));
   exports.Set("armedFaults", Napi::Function::New(env, ArmedFaultsJs, "armedFaults"));
   exports.Set("hitFault", Napi::Function::New(env, HitFaultJs, "hitFault"));
 }
