@@ -631,3 +631,31 @@ export function findMember(rec: RecordCType, name: string): { offset: number; ty
 }
 
 export type { Qualifier };
+
+/**
+ * A new type registry, optionally with declarations: `types('struct point { int x, y; }')`. Chain
+ * `.declare(...)` for more; give it to `open(path, { types })` or `HotLibrary.open`.
+ */
+export function types(text?: string): TypeRegistry {
+  const t = new TypeRegistry();
+  if (text !== undefined) t.declare(text);
+  return t;
+}
+
+// The registry each library was opened with: every lib.func, callback and decode of that library
+// resolves type names in it.
+const libraryTypes = new WeakMap<object, TypeRegistry>();
+
+/** @internal */
+export function attachTypes(lib: object, registry: TypeRegistry | undefined): void {
+  if (registry === undefined) return;
+  if (!(registry instanceof TypeRegistry)) {
+    throw new DlswapError('ERR_DLSWAP_ARG', 'options.types must be a registry made by types() (see docs/types.md)');
+  }
+  libraryTypes.set(lib, registry);
+}
+
+/** @internal */
+export function typesOf(lib: object): TypeRegistry | undefined {
+  return libraryTypes.get(lib);
+}

@@ -16,6 +16,8 @@ import { addon } from './native';
 import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
+import type { TypeRegistry } from './ctypes';
+import type { Callback, CallbackOptions } from './callbacks';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
@@ -40,6 +42,27 @@ export interface HotOptions<F extends Record<string, string>> {
    * is a valid ELF and its content changed. Invalid builds are reported ('watch-skip') and skipped.
    */
   watch?: boolean | WatchOptions;
+  /** The structs, enums, typedefs and callback types the prototypes name (docs/types.md), for every generation. */
+  types?: TypeRegistry;
+  /**
+   * Runs for every generation while it is verified, before it serves: the place to hand it the
+   * callbacks it keeps (`gen.fn.set_logger(gen.callback('log_fn', log))`). A reload registers nothing
+   * by itself. Callbacks made with `gen.callback` belong to that generation: released when it
+   * retires, after its drain. Throwing (or rejecting) rejects the generation (rollback).
+   */
+  setup?: (gen: GenerationSetup<F>) => void | Promise<void>;
+}
+
+/** What `setup` gets: one generation, before it serves. */
+export interface GenerationSetup<F extends Record<string, string>> {
+  /** The generation's number. */
+  readonly id: number;
+  /** Its library (for functions beyond `functions`). */
+  readonly lib: Library;
+  /** The functions of `functions`, bound to this generation. */
+  readonly fn: HotFunctions<F>;
+  /** A callback owned by this generation: released when it retires. */
+  callback(type: string, fn: (...args: never[]) => unknown, options?: CallbackOptions): Callback;
 }
 
 export interface ReloadOptions {
@@ -155,6 +178,15 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return this.#current.id;
   }
 
+  /**
+   * A callback owned by the current generation: released when that generation retires (after its
+   * drain). To give each generation its own, use the `setup` option.
+   */
+  callback(type: string, fn: (...args: never[]) => unknown, options?: CallbackOptions): Callback {
+    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
+    return this.#current.lib!.callback(type, fn, options);
+  }
+
   get policy(): SwapPolicy {
     return this.#options.policy ?? 'overlap';
   }
@@ -265,7 +297,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     };
     let initialized = false;
     try {
-      gen.lib = open(path, { isolation: options.isolation, force: options.force, sha256 });
+      gen.lib = open(path, { isolation: options.isolation, force: options.force, sha256, types: options.types });
       fault('after-open');
       lap('verifying');
       gen.state = 'verifying';
@@ -283,6 +315,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         }
         initialized = true;
       }
+      if (options.setup) await HotLibrary.#setup(gen, options);
       fault('in-verify');
       report.durations.verifying = performance.now() - t;
     } catch (e) {
@@ -296,7 +329,21 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     }
   }
 
-  static #verifyAbi(lib: Library, options: HotOptions<Record<string, string>>): void {
+  /** The user's hook for a new generation (callbacks it keeps, configuration). */
+  static async #setup<G extends Record<string, string>>(gen: Generation, options: HotOptions<G>): Promise<void> {
+    const lib = gen.lib!;
+    const fns: Record<string, unknown> = {};
+    for (const [name, proto] of Object.entries(options.functions ?? {})) fns[name] = lib.func(proto);
+    const context: GenerationSetup<G> = {
+      id: gen.id,
+      lib,
+      fn: Object.freeze(fns) as unknown as HotFunctions<G>,
+      callback: (type, fn, opts) => lib.callback(type, fn, opts),
+    };
+    await options.setup!(context);
+  }
+
+  static #verifyAbi(lib: Library, options: { abi?: { min?: number; max?: number } }): void {
     if (!has(lib, 'dlswap_abi_version')) return;
     const host = addon.PLUGIN_ABI_VERSION as number;
     const min = options.abi?.min ?? host;

@@ -21,6 +21,10 @@ export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
 import type { AnyFunction, FunctionOf, FunctionOfObject } from './prototype_types';
 import type { SignatureObject } from './signature';
+// Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
+import { attachTypes, typesOf, TypeRegistry } from './ctypes';
+import { callbackSignatureOf, makeRegisteredCallback, ownedCallbacks, releaseOwnedCallbacks, type Callback, type CallbackOptions } from './callbacks';
+import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } from './memory';
 
 export interface OpenOptions {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
@@ -34,6 +38,11 @@ export interface OpenOptions {
   privateDependencies?: boolean;
   /** Refuse the file unless its content has this sha256 (hex). */
   sha256?: string;
+  /**
+   * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
+   * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.
+   */
+  types?: TypeRegistry;
 }
 
 export interface LibraryInfo {
@@ -182,6 +191,9 @@ export function open(file: string, options: OpenOptions = {}): Library {
   if (options === null || typeof options !== 'object') {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options must be an object');
   }
+  if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
+    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
+  }
   const mode = checkIsolation(options.isolation);
   if (options.privateDependencies && mode !== 'fresh-namespace') {
     throw new DlswapError(
@@ -298,7 +310,9 @@ export function open(file: string, options: OpenOptions = {}): Library {
     soname: elf.soname,
     originDependencies,
   });
-  return new Library(native, info, elf, deps);
+  const lib = new Library(native, info, elf, deps);
+  attachTypes(lib, options.types);
+  return lib;
 }
 
 function loadError(e: unknown, file: string, copyPath: string, mode: Isolation): DlswapError {
@@ -386,6 +400,48 @@ export class Library {
     if (ptr === null || ptr === 0n) return;
     if (typeof ptr !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'free(ptr): ptr must be a bigint address');
     this.native.free(ptr);
+    this.#allocations.remove(ptr);
+  }
+
+  // ---- types, callbacks and typed memory (lib/ctypes.ts, lib/callbacks.ts, lib/memory.ts) ----
+
+  readonly #allocations = new Allocations();
+
+  /** The type registry given to open(), if any. */
+  get types(): TypeRegistry | undefined {
+    return typesOf(this);
+  }
+
+  /**
+   * A callback C can keep: `lib.callback('int (*)(int)', fn)`, or with a typedef name or a prototype
+   * as its type. Callable from any thread until `release()` or until this library closes (after its
+   * async calls drained). docs/callbacks.md.
+   */
+  callback(type: string, fn: (...args: never[]) => unknown, options: CallbackOptions = {}): Callback {
+    this.#requireOpen();
+    const registry = typesOf(this);
+    const sig = callbackSignatureOf(type, registry?.scope, registry ? (t) => registry.type(t) : undefined);
+    return makeRegisteredCallback(sig, fn as AnyFunction, options, ownedCallbacks(this), `of ${path.basename(this.info.path)}`);
+  }
+
+  /**
+   * Zeroed memory from the library's own allocator (its namespace's libc), for `count` values of a C
+   * type (`'struct frame'`) or `count` blocks of a size in bytes. Free it with `lib.free`. Decoding
+   * and encoding inside it are bounds-checked.
+   */
+  alloc(typeOrSize: string | number, count?: number): bigint {
+    this.#requireOpen();
+    return allocIn(this.native, typesOf(this), typeOrSize, count, this.#allocations);
+  }
+
+  /** Reads a value of a C type at an address or in a buffer (see docs/types.md). */
+  decode(source: MemorySource, type: string, count?: number): unknown {
+    return decodeValue(typesOf(this), source, type, count, this.#allocations);
+  }
+
+  /** Writes a value of a C type at an address or into a buffer (see docs/types.md). */
+  encode(target: MemorySource, type: string, value: unknown): void {
+    encodeValue(typesOf(this), target, type, value, this.#allocations);
   }
 
   /** fflush(NULL) in the library's own libc (its namespace's, in the namespace modes). */
@@ -452,6 +508,9 @@ export class Library {
 
   async #close(): Promise<CloseResult> {
     await this.whenIdle();
+    // Callbacks it owns: refused from now on, and waited for while one still runs (its caller
+    // returns into this image's code).
+    await releaseOwnedCallbacks(this);
     const threads = this.#holders();
     if (threads.length === 0) return this.closeNow();
     const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
