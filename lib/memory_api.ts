@@ -4,7 +4,7 @@
  * `lib.encode` use the types it was opened with and check bounds inside its `lib.alloc` memory.
  */
 import { mem } from './codec';
-import type { TypeRegistry } from './ctypes';
+import { TypeRegistry } from './ctypes';
 import { decodeValue, encodeToBuffer as toBuffer, encodeValue, sizeOf, type MemorySource } from './memory';
 import { DlswapError } from './errors';
 
@@ -51,10 +51,6 @@ export function addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint {
 
 let registry: TypeRegistry | undefined;
 function defaultRegistry(): TypeRegistry {
-  if (!registry) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { TypeRegistry: R } = require('./ctypes') as typeof import('./ctypes');
-    registry = new R();
-  }
+  registry ??= new TypeRegistry();
   return registry;
 }
