@@ -17,6 +17,7 @@ import { addon } from './native';
 import { callbackSignature, type CType, type RecordCType } from './ctype_model';
 import { kindCode, parsePrototype, parseType, type Signature, type TypeInfo } from './signature';
 import type { TypeScope } from './ctype_model';
+import type { CallbackRef } from './ctypes_types';
 import type { AnyFunction } from './prototype_types';
 
 interface CallbackAddon {
@@ -242,7 +243,7 @@ export interface CallbackOptions {
  * expects a function pointer. Release it with `release()`; it is released anyway when its owner
  * (library, HotLibrary generation) closes.
  */
-export class Callback<F = AnyFunction> extends CallbackObject {
+export class Callback<F = AnyFunction> extends CallbackObject implements CallbackRef<F> {
   /** The C spelling of its type, e.g. 'int (*)(const void *, const void *)'. */
   readonly type: string;
   /** The code address C calls. Stays valid (and refuses calls) after the release. */

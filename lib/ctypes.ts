@@ -11,6 +11,7 @@
  * and `aligned(N)` are refused with a message that says so. Layout: lib/ctype_model.ts.
  */
 import { DlswapError } from './errors';
+import type { Declared, TypeDefs } from './ctypes_types';
 import {
   arrayOf,
   enumType,
@@ -515,7 +516,9 @@ interface RegistryState {
  * The structs, unions, enums and typedefs of a C API. Made by `types()`, filled by `declare()`, and
  * given to `open(path, { types })` (or `HotLibrary.open`) so that prototypes can name them.
  */
-export class TypeRegistry {
+export class TypeRegistry<D extends TypeDefs = {}> {
+  /** @internal compile-time only: what the declarations say, for the types of lib.func & co. */
+  declare readonly __defs?: D;
   /** @internal */ readonly state: RegistryState = { tags: new Map(), typedefs: new Map(), constants: new Map() };
   /** @internal */ readonly scope: TypeScope = {
     tag: (word, name) => this.state.tags.get(`${word} ${name}`),
@@ -530,7 +533,9 @@ export class TypeRegistry {
    * Several declarations may be given, separated by ';'. Nothing is added unless all of the text is
    * valid. Returns the registry, with a type that knows the new names.
    */
-  declare(text: string): this {
+  declare<const S extends string>(text: S): TypeRegistry<Declared<S, D>>;
+  declare(text: string): TypeRegistry<TypeDefs>;
+  declare(text: string): TypeRegistry<TypeDefs> {
     if (typeof text !== 'string') throw new DlswapError('ERR_DLSWAP_SIGNATURE', `declare(text): text must be a string of C declarations, got ${text === null ? 'null' : typeof text}`);
     const staging: Staging = { tags: new Map(), typedefs: new Map(), constants: new Map(), completed: [] };
     const parser = new DeclParser({ text, what: 'C declaration', declarations: true, maxLength: MAX_DECLARATION_LENGTH }, this.state, staging);
@@ -549,7 +554,7 @@ export class TypeRegistry {
     for (const [k, v] of staging.typedefs) this.state.typedefs.set(k, v);
     for (const [k, v] of staging.constants) this.state.constants.set(k, v);
     this.#typeCache.clear();
-    return this;
+    return this as unknown as TypeRegistry<TypeDefs>;
   }
 
   /** The C type a type name denotes: 'struct frame', 'frame_t', 'uint8_t[16]', 'int (*)(int)'. */
@@ -636,18 +641,18 @@ export type { Qualifier };
  * A new type registry, optionally with declarations: `types('struct point { int x, y; }')`. Chain
  * `.declare(...)` for more; give it to `open(path, { types })` or `HotLibrary.open`.
  */
-export function types(text?: string): TypeRegistry {
+export function types<const S extends string = ''>(text?: S): TypeRegistry<Declared<S, {}>> {
   const t = new TypeRegistry();
-  if (text !== undefined) t.declare(text);
-  return t;
+  if (text !== undefined) t.declare(text as string);
+  return t as unknown as TypeRegistry<Declared<S, {}>>;
 }
 
 // The registry each library was opened with: every lib.func, callback and decode of that library
 // resolves type names in it.
-const libraryTypes = new WeakMap<object, TypeRegistry>();
+const libraryTypes = new WeakMap<object, TypeRegistry<TypeDefs>>();
 
 /** @internal */
-export function attachTypes(lib: object, registry: TypeRegistry | undefined): void {
+export function attachTypes(lib: object, registry: TypeRegistry<TypeDefs> | undefined): void {
   if (registry === undefined) return;
   if (!(registry instanceof TypeRegistry)) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'options.types must be a registry made by types() (see docs/types.md)');
@@ -656,6 +661,9 @@ export function attachTypes(lib: object, registry: TypeRegistry | undefined): vo
 }
 
 /** @internal */
-export function typesOf(lib: object): TypeRegistry | undefined {
+export function typesOf(lib: object): TypeRegistry<TypeDefs> | undefined {
   return libraryTypes.get(lib);
 }
+
+/** The compile-time declarations of a registry: `Library<DefsOf<typeof t>>` for a library opened with `{ types: t }`. */
+export type DefsOf<R> = R extends TypeRegistry<infer D> ? D : never;

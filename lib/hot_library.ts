@@ -17,11 +17,13 @@ import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
 import type { TypeRegistry } from './ctypes';
+import type { TypeDefs } from './ctypes_types';
 import type { Callback, CallbackOptions } from './callbacks';
+import type { AnyCallback, CallbackOf } from './ctypes_types';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
-export interface HotOptions<F extends Record<string, string>> {
+export interface HotOptions<F extends Record<string, string>, D extends TypeDefs = {}> {
   isolation?: Isolation;
   /** The functions `hot.fn` exposes, by name: C prototypes. Each must exist in every generation. */
   functions?: F;
@@ -43,26 +45,26 @@ export interface HotOptions<F extends Record<string, string>> {
    */
   watch?: boolean | WatchOptions;
   /** The structs, enums, typedefs and callback types the prototypes name (docs/types.md), for every generation. */
-  types?: TypeRegistry;
+  types?: TypeRegistry<D>;
   /**
    * Runs for every generation while it is verified, before it serves: the place to hand it the
    * callbacks it keeps (`gen.fn.set_logger(gen.callback('log_fn', log))`). A reload registers nothing
    * by itself. Callbacks made with `gen.callback` belong to that generation: released when it
    * retires, after its drain. Throwing (or rejecting) rejects the generation (rollback).
    */
-  setup?: (gen: GenerationSetup<F>) => void | Promise<void>;
+  setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
 }
 
 /** What `setup` gets: one generation, before it serves. */
-export interface GenerationSetup<F extends Record<string, string>> {
+export interface GenerationSetup<F extends Record<string, string>, D extends TypeDefs = {}> {
   /** The generation's number. */
   readonly id: number;
   /** Its library (for functions beyond `functions`). */
-  readonly lib: Library;
+  readonly lib: Library<D>;
   /** The functions of `functions`, bound to this generation. */
-  readonly fn: HotFunctions<F>;
+  readonly fn: HotFunctions<F, D>;
   /** A callback owned by this generation: released when it retires. */
-  callback(type: string, fn: (...args: never[]) => unknown, options?: CallbackOptions): Callback;
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
 }
 
 export interface ReloadOptions {
@@ -100,11 +102,11 @@ export interface LogEvent {
   message: string;
 }
 
-type HotFunctions<F extends Record<string, string>> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K]>> };
+type HotFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K], D>> };
 
-export interface Lease<F extends Record<string, string>> extends Disposable {
+export interface Lease<F extends Record<string, string>, D extends TypeDefs = {}> extends Disposable {
   readonly generation: number;
-  readonly fn: HotFunctions<F>;
+  readonly fn: HotFunctions<F, D>;
   release(): void;
 }
 
@@ -114,9 +116,9 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 // most recent of them.
 const FINISHED_HISTORY = 1_000;
 
-export class HotLibrary<F extends Record<string, string> = Record<string, string>> extends EventEmitter {
-  readonly fn: HotFunctions<F>;
-  readonly #options: HotOptions<F>;
+export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends EventEmitter {
+  readonly fn: HotFunctions<F, D>;
+  readonly #options: HotOptions<F, D>;
   readonly #functions: F;
   #path: string;
   #current: Generation;
@@ -131,9 +133,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #closing: Promise<void> | null = null;
   #watcher: LibraryWatcher | null = null;
   // Per generation, functions bound to it for leases (hot.fn itself is rebound on every swap).
-  #leaseFns = new WeakMap<Generation, HotFunctions<F>>();
+  #leaseFns = new WeakMap<Generation, HotFunctions<F, D>>();
 
-  private constructor(path: string, options: HotOptions<F>, first: Generation) {
+  private constructor(path: string, options: HotOptions<F, D>, first: Generation) {
     super();
     this.#path = path;
     this.#options = options;
@@ -150,21 +152,21 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       });
       fns[name] = f;
     }
-    this.fn = Object.freeze(fns) as unknown as HotFunctions<F>;
+    this.fn = Object.freeze(fns) as unknown as HotFunctions<F, D>;
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
-  static async open<F extends Record<string, string> = Record<string, string>>(
+  static async open<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
     path: string,
-    options: HotOptions<F> = {},
-  ): Promise<HotLibrary<F>> {
+    options: HotOptions<F, D> = {},
+  ): Promise<HotLibrary<F, D>> {
     if (options.policy !== undefined && options.policy !== 'overlap' && options.policy !== 'handover') {
       throw new DlswapError('ERR_DLSWAP_ARG', `policy must be 'overlap' or 'handover', not ${JSON.stringify(options.policy)}`);
     }
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
     const onLog = (e: LogEvent) => hot?.emit('log', e);
-    let hot: HotLibrary<F> | undefined;
+    let hot: HotLibrary<F, D> | undefined;
     await HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
@@ -182,9 +184,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * A callback owned by the current generation: released when that generation retires (after its
    * drain). To give each generation its own, use the `setup` option.
    */
-  callback(type: string, fn: (...args: never[]) => unknown, options?: CallbackOptions): Callback {
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
-    return this.#current.lib!.callback(type, fn, options);
+    return (this.#current.lib as Library).callback(type as string, fn as AnyCallback, options) as Callback<CallbackOf<T, D>>;
   }
 
   get policy(): SwapPolicy {
@@ -227,7 +229,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   /** Pins the current generation: `lease.fn` calls it until `release()` (or `using`). */
-  pin(): Lease<F> {
+  pin(): Lease<F, D> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
     const gen = this.#current;
     gen.leases++;
@@ -235,7 +237,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     if (!fns) {
       const made: Record<string, unknown> = {};
       for (const [name, proto] of Object.entries(this.#functions)) made[name] = gen.lib!.func(proto);
-      fns = Object.freeze(made) as unknown as HotFunctions<F>;
+      fns = Object.freeze(made) as unknown as HotFunctions<F, D>;
       this.#leaseFns.set(gen, fns);
     }
     let released = false;
@@ -278,10 +280,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   // ---- phases -------------------------------------------------------------------------------
 
-  static async #load<G extends Record<string, string>>(
+  static async #load<G extends Record<string, string>, DD extends TypeDefs>(
     gen: Generation,
     path: string,
-    options: HotOptions<G>,
+    options: HotOptions<G, DD>,
     sha256: string | undefined,
     report: ReloadReport,
     onLog: (e: LogEvent) => void,
@@ -330,16 +332,16 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   /** The user's hook for a new generation (callbacks it keeps, configuration). */
-  static async #setup<G extends Record<string, string>>(gen: Generation, options: HotOptions<G>): Promise<void> {
+  static async #setup<G extends Record<string, string>, DD extends TypeDefs>(gen: Generation, options: HotOptions<G, DD>): Promise<void> {
     const lib = gen.lib!;
     const fns: Record<string, unknown> = {};
     for (const [name, proto] of Object.entries(options.functions ?? {})) fns[name] = lib.func(proto);
-    const context: GenerationSetup<G> = {
+    const context = {
       id: gen.id,
       lib,
-      fn: Object.freeze(fns) as unknown as HotFunctions<G>,
-      callback: (type, fn, opts) => lib.callback(type, fn, opts),
-    };
+      fn: Object.freeze(fns),
+      callback: (type: string, fn: AnyCallback, opts?: CallbackOptions) => lib.callback(type, fn, opts),
+    } as unknown as GenerationSetup<G, DD>;
     await options.setup!(context);
   }
 

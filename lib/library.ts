@@ -20,13 +20,14 @@ import { rtldTunables } from './tunables';
 export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
 import type { AnyFunction, FunctionOf, FunctionOfObject } from './prototype_types';
+import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from './ctypes_types';
 import type { SignatureObject } from './signature';
 // Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
 import { attachTypes, typesOf, TypeRegistry } from './ctypes';
 import { callbackSignatureOf, makeRegisteredCallback, ownedCallbacks, releaseOwnedCallbacks, type Callback, type CallbackOptions } from './callbacks';
 import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } from './memory';
 
-export interface OpenOptions {
+export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
   isolation?: Isolation;
   /** Open in `deepbind` even when the library is known to crash there. */
@@ -42,7 +43,7 @@ export interface OpenOptions {
    * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
    * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.
    */
-  types?: TypeRegistry;
+  types?: TypeRegistry<D>;
 }
 
 export interface LibraryInfo {
@@ -184,7 +185,7 @@ function fail(copy: string, e: unknown): never {
 }
 
 /** Opens a library. Throws a `DlswapError` with a stable code on any bad input. */
-export function open(file: string, options: OpenOptions = {}): Library {
+export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Library<D> {
   if (typeof file !== 'string' || file.length === 0) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
   }
@@ -310,8 +311,8 @@ export function open(file: string, options: OpenOptions = {}): Library {
     soname: elf.soname,
     originDependencies,
   });
-  const lib = new Library(native, info, elf, deps);
-  attachTypes(lib, options.types);
+  const lib = new Library<D>(native, info, elf, deps);
+  attachTypes(lib, options.types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
 
@@ -353,7 +354,7 @@ function pinReason(elf: ElfInfo): string {
   return reasons.join('; ');
 }
 
-export class Library {
+export class Library<D extends TypeDefs = {}> {
   readonly info: LibraryInfo;
   /** @internal */ readonly native: NativeLibrary;
   /** @internal */ readonly elf: ElfInfo;
@@ -408,8 +409,8 @@ export class Library {
   readonly #allocations = new Allocations();
 
   /** The type registry given to open(), if any. */
-  get types(): TypeRegistry | undefined {
-    return typesOf(this);
+  get types(): TypeRegistry<D> | undefined {
+    return typesOf(this) as TypeRegistry<D> | undefined;
   }
 
   /**
@@ -417,7 +418,9 @@ export class Library {
    * as its type. Callable from any thread until `release()` or until this library closes (after its
    * async calls drained). docs/callbacks.md.
    */
-  callback(type: string, fn: (...args: never[]) => unknown, options: CallbackOptions = {}): Callback {
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
+  callback(type: string, fn: AnyCallback, options?: CallbackOptions): Callback<AnyCallback>;
+  callback(type: string, fn: AnyCallback, options: CallbackOptions = {}): Callback<AnyCallback> {
     this.#requireOpen();
     const registry = typesOf(this);
     const sig = callbackSignatureOf(type, registry?.scope, registry ? (t) => registry.type(t) : undefined);
@@ -435,11 +438,14 @@ export class Library {
   }
 
   /** Reads a value of a C type at an address or in a buffer (see docs/types.md). */
+  decode<const T extends string>(source: MemorySource, type: T): Decoded<T, D>;
+  decode<const T extends string>(source: MemorySource, type: T, count: number): Decoded<T, D>[];
   decode(source: MemorySource, type: string, count?: number): unknown {
     return decodeValue(typesOf(this), source, type, count, this.#allocations);
   }
 
   /** Writes a value of a C type at an address or into a buffer (see docs/types.md). */
+  encode<const T extends string>(target: MemorySource, type: T, value: Encodable<T, D>): void;
   encode(target: MemorySource, type: string, value: unknown): void {
     encodeValue(typesOf(this), target, type, value, this.#allocations);
   }
@@ -454,10 +460,10 @@ export class Library {
    * A JS function that calls the C function named by `prototype` (`'int add(int a, int b)'` or
    * `{ name, returns, args, variadic? }`), typed from the prototype. See docs/calls.md.
    */
-  func<const P extends string>(prototype: P, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P>>;
-  func<const P extends string>(prototype: P, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P>>;
-  func<const O extends SignatureObject>(prototype: O, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOfObject<O>>;
-  func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O>>;
+  func<const P extends string>(prototype: P, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P, D>>;
+  func<const P extends string>(prototype: P, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P, D>>;
+  func<const O extends SignatureObject>(prototype: O, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOfObject<O, D>>;
+  func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O, D>>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction> {
     return makeFunc(this, prototype, options);

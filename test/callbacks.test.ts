@@ -5,7 +5,7 @@
 // when C calls it afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackStats, type Callback } from '../lib/callbacks';
-import { types } from '../lib/ctypes';
+import { types, type DefsOf } from '../lib/ctypes';
 import { HotLibrary } from '../lib/hot_library';
 import { ISOLATION_MODES } from '../lib/isolation';
 import { open, type Library } from '../lib/library';
@@ -18,12 +18,14 @@ typedef int (*int_fn)(int);
 typedef void (*log_fn)(int generation, const char *message);
 `;
 
+const T = types(DECLS);
+
 const modes = ISOLATION_MODES.filter((m) => !(underAsan && m === 'deepbind'));
 
 describe.each(modes)('callbacks with isolation %s', (isolation) => {
-  let lib: Library;
+  let lib: Library<DefsOf<typeof T>>;
   beforeAll(() => {
-    lib = open(fixture('libffi_v1.so'), { isolation, types: types(DECLS) });
+    lib = open(fixture('libffi_v1.so'), { isolation, types: T });
   });
   afterAll(async () => {
     lib?.func('void set_handler(int (*cb)(int))')(null);
@@ -204,7 +206,7 @@ describe('callbacks across HotLibrary generations', () => {
         call_logger_ptr: 'void call_logger_ptr(void *fp, int generation, const char *message)',
       },
       setup(gen) {
-        const log = gen.callback('log_fn', (g: number, message: string) => {
+        const log = gen.callback('log_fn', (g: number, message: string | null) => {
           logs.push(`[${gen.id}] ${g}: ${message}`);
         });
         gen.fn.set_logger(log);

@@ -522,7 +522,10 @@ describe('type-level inference', () => {
       skipLibCheck: true,
       esModuleInterop: true,
     };
-    const program = ts.createProgram([file, path.join(__dirname, '..', 'lib', 'signature.ts')], options);
+    const program = ts.createProgram(
+      [file, path.join(__dirname, '..', 'lib', 'signature.ts'), path.join(__dirname, '..', 'lib', 'types', 'node-gyp-build.d.ts')],
+      options,
+    );
     const text = ts.formatDiagnostics(ts.getPreEmitDiagnostics(program), {
       getCanonicalFileName: (f) => f,
       getCurrentDirectory: () => process.cwd(),

@@ -2,7 +2,7 @@
 // packed structs, enums, pointer members (strings, nested structs), typed memory and the library's
 // allocator, in every isolation mode; and the errors bad values get.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { types, type TypeRegistry } from '../lib/ctypes';
+import { types, type DefsOf } from '../lib/ctypes';
 import { isDlswapError } from '../lib/errors';
 import { ISOLATION_MODES } from '../lib/isolation';
 import { open, type Library } from '../lib/library';
@@ -23,8 +23,11 @@ struct hfa { float a, b, c, d; };
 struct nested { struct point p; uint8_t tag[3]; double w; };
 `;
 
-function makeTypes(): TypeRegistry {
-  return types(DECLS);
+const T = types(DECLS);
+type Defs = DefsOf<typeof T>;
+
+function makeTypes(): typeof T {
+  return T;
 }
 
 function rejection(f: () => unknown): Error & { code?: string } {
@@ -39,7 +42,7 @@ function rejection(f: () => unknown): Error & { code?: string } {
 const modes = ISOLATION_MODES.filter((m) => !(underAsan && m === 'deepbind'));
 
 describe.each(modes)('structs, unions and enums with isolation %s', (isolation) => {
-  let lib: Library;
+  let lib: Library<Defs>;
   beforeAll(() => {
     lib = open(fixture('libffi_v1.so'), { isolation, types: makeTypes() });
   });
@@ -91,8 +94,8 @@ describe.each(modes)('structs, unions and enums with isolation %s', (isolation) 
     const n = describe({ name: 'Ada', age: 36, friend_: { name: 'Charles', age: 40, friend_: null } }, out, 64n);
     expect(out.toString('utf8', 0, n)).toBe('Ada (36), friend of Charles');
     const rename = lib.func('void person_rename(struct person *p)');
-    const p = { name: 'x', age: 1, friend_: null as unknown };
-    rename(p);
+    const p: { name: string | null; age: number; friend_: unknown } = { name: 'x', age: 1, friend_: null };
+    rename(p as never);
     expect(p).toEqual({ name: 'renamed by C', age: 2, friend_: 0n });
   });
 
@@ -144,10 +147,10 @@ describe.each(modes)('structs, unions and enums with isolation %s', (isolation) 
     expect(read({ s: 'hello' }, 2)).toBe(5);
     const set = lib.func('void val_set_double(union val *v, double d)');
     const v: Record<string, unknown> = { d: 0 };
-    set(v, 1.25);
+    set(v as never, 1.25);
     expect(v).toEqual({ d: 1.25 });
     expect(rejection(() => read({ i: 1n, d: 2 }, 0)).message).toMatch(/is a union: give exactly one of its members \(i, d, s\); got 2/);
-    expect(rejection(() => read({}, 0)).message).toMatch(/got 0/);
+    expect(rejection(() => read({} as never, 0)).message).toMatch(/got 0/);
   });
 
   it('packed structs', () => {
@@ -183,7 +186,7 @@ describe.each(modes)('structs, unions and enums with isolation %s', (isolation) 
 });
 
 describe('bad values', () => {
-  let lib: Library;
+  let lib: Library<Defs>;
   beforeAll(() => {
     lib = open(fixture('libffi_v1.so'), { types: makeTypes() });
   });
