@@ -310,11 +310,20 @@ function describeFn(fn: AnyFunction, name?: string): string {
  * Makes a registered callback of signature `sig` for `fn`, owned by `owner` (released with it).
  * `context` says whose it is, for messages.
  */
-export function makeRegisteredCallback<F>(sig: Signature, fn: AnyFunction, options: CallbackOptions, owner: Set<Callback<AnyFunction>> | null, context: string): Callback<F> {
+export function makeRegisteredCallback<F>(
+  sig: Signature,
+  fn: AnyFunction,
+  options: CallbackOptions,
+  owner: Set<Callback<AnyFunction>> | null,
+  context: string,
+  typeName?: string,
+): Callback<F> {
   if (typeof fn !== 'function') throw new DlswapError('ERR_DLSWAP_ARG', `callback(type, fn): fn must be a function, got ${fn === null ? 'null' : typeof fn}`);
   checkOptions(options);
   const p = prepareCallback(sig);
-  const label = `'${describeFn(fn, options.name)}' (${p.c}) ${context}`;
+  // Named after the function, else after the type it was made as when that is a name ('log_fn').
+  const name = options.name ?? (fn.name || (typeName && /^[A-Za-z_]\w*$/.test(typeName) ? typeName : undefined) || (sig.name ? sig.name : undefined));
+  const label = `'${describeFn(fn, name)}' (${p.c}) ${context}`;
   const fallback = p.fallbackBits(options.fallback, `callback ${label}`);
   return new Callback<F>(
     p.c,

@@ -101,6 +101,12 @@ interface FunctionState {
 
 const states = new WeakMap<object, FunctionState>();
 
+function rangeArgError(message: string): Error {
+  const e = new RangeError(message);
+  (e as Error & { code: string }).code = 'ERR_DLSWAP_ARG';
+  return e;
+}
+
 function argError(message: string, cause?: unknown): DlswapError {
   return new DlswapError('ERR_DLSWAP_ARG', message, cause === undefined ? undefined : { cause });
 }
@@ -243,6 +249,9 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
   const ids = new Map<string, number>();
   // Per type list: which values are function pointers (a JS function there is a temporary callback).
   const callbackSigs = new Map<string, (Signature | null)[]>();
+  // Fixed parameters that take an enumerator's name, or a JS function for a callback.
+  const fixedEnums = sig.params.map((p) => (p.type.ctype?.tag === 'enum' ? p.type.ctype : null));
+  const fixedCallbacks = sig.params.map((p) => callbackSignature(p.type.ctype));
   return (args) => {
     if (args.length < fixed) {
       throw argError(`${sig.name}() takes at least ${fixed} argument${fixed === 1 ? '' : 's'}, got ${args.length}`);
@@ -287,6 +296,12 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
     }
     out[0] = id;
     const temps: TempCallback[] = [];
+    try {
+      convertFixed(out, temps);
+    } catch (e) {
+      for (const t of temps) t.release();
+      throw e;
+    }
     const fps = callbackSigs.get(key)!;
     for (let k = 0; k < fps.length; k++) {
       const v = out[1 + fixed + k];
@@ -298,6 +313,28 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
     }
     return { args: out, temps };
   };
+
+  function convertFixed(out: unknown[], temps: TempCallback[]): void {
+    for (let i = 0; i < fixed; i++) {
+      const v = out[1 + i];
+      const e = fixedEnums[i];
+      if (e && typeof v === 'string') {
+        const value = e.members.get(v);
+        if (value === undefined) {
+          const p = sig.params[i];
+          const names = [...e.members.keys()];
+          throw rangeArgError(
+            `${sig.name}(): argument ${p.name ? `'${p.name}' ` : ''}(#${i + 1}, ${p.type.c}) expects a number or one of ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; got the string ${JSON.stringify(v)}`,
+          );
+        }
+        out[1 + i] = e.kind === 'i64' || e.kind === 'u64' ? value : Number(value);
+      } else if (fixedCallbacks[i] && typeof v === 'function') {
+        const cb = new TempCallback(fixedCallbacks[i]!, v as AnyFunction, `passed to ${sig.name}()`, true);
+        temps.push(cb);
+        out[1 + i] = cb;
+      }
+    }
+  }
 }
 
 function stateOf(fn: unknown): FunctionState {

@@ -424,7 +424,7 @@ export class Library<D extends TypeDefs = {}> {
     this.#requireOpen();
     const registry = typesOf(this);
     const sig = callbackSignatureOf(type, registry?.scope, registry ? (t) => registry.type(t) : undefined);
-    return makeRegisteredCallback(sig, fn as AnyFunction, options, ownedCallbacks(this), `of ${path.basename(this.info.path)}`);
+    return makeRegisteredCallback(sig, fn as AnyFunction, options, ownedCallbacks(this), `of ${path.basename(this.info.path)}`, type);
   }
 
   /**

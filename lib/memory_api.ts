@@ -41,6 +41,16 @@ export function offsetof(type: string, member: string, options: TypesOption = {}
   return (options.types ?? defaultRegistry()).offsetof(type, member);
 }
 
+/** A copy of `length` bytes at an address (for byte buffers C hands over: `char *ptr, size_t len`). */
+export function readBytes(address: bigint, length: number | bigint): Buffer {
+  const n = typeof length === 'bigint' ? Number(length) : length;
+  if (typeof address !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'readBytes(address, length): address must be a bigint');
+  if (!Number.isSafeInteger(n) || n < 0) throw new DlswapError('ERR_DLSWAP_ARG', 'readBytes(address, length): length must be a non-negative integer');
+  const out = Buffer.alloc(n);
+  if (n > 0) mem.copyFromAddress(address, out, 0, n);
+  return out;
+}
+
 /** The address of a buffer's bytes (valid while the buffer is alive and not detached). */
 export function addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint {
   if (!(buffer instanceof ArrayBuffer || ArrayBuffer.isView(buffer))) {
