@@ -28,8 +28,21 @@
 // `running` counts calls admitted and not finished; it is decremented on the JS thread only (after
 // the function ran, or in the refusal path by the caller itself before any JS runs). A slot's JS
 // references are deleted once it is released and nothing runs on it; lib.close() waits for that.
+//
+// Entry points: a signature whose arguments all arrive in registers and whose result is a scalar
+// gets one of the fixed stubs of native/abi/callbacks_*.S (no code made at run time, and a direct
+// path from the registers to the JS values); any other signature a libffi closure.
+//
+// Calls from other threads go through a queue of this environment: the first call wakes the JS
+// thread (one threadsafe-function call), which then runs every queued call and, before it returns
+// to the event loop, watches the queue for a few microseconds more; the calling thread also watches
+// for its result briefly before it sleeps. A thread calling back in a loop thus pays a round trip
+// between two running threads, not an event-loop wakeup, per call. The JS thread gives the event
+// loop its turn again after a few milliseconds of callbacks.
 #include <pthread.h>
 #include <sched.h>
+
+#include <chrono>
 
 #include <atomic>
 #include <condition_variable>
@@ -46,6 +59,11 @@
 #include "call_types.h"
 #include "errors.h"
 #include "module.h"
+
+// native/abi/callbacks_*.S
+extern "C" char dlswap_cb_stubs[];
+extern "C" const uint32_t dlswap_cb_stub_count;
+extern "C" void dlswap_cb_dispatch(uint32_t index, uint64_t *frame) __attribute__((visibility("hidden")));
 
 namespace dlswap {
 
@@ -80,8 +98,10 @@ struct Rec {
 
 struct Slot {
   // Fixed when the slot is made: every callback that reuses it has this signature.
-  ffi_closure *closure = nullptr;
+  ffi_closure *closure = nullptr;  // null for a slot served by a fixed stub
   void *code = nullptr;
+  int32_t stub = -1;               // the fixed stub's index, or -1
+  uint8_t regs[kMaxFixedParams] = {};  // stub slots: where each argument is in the stub's frame
   ffi_cif cif{};
   std::vector<ffi_type *> types;
   std::vector<std::unique_ptr<FfiAggregate>> aggregates;
@@ -103,6 +123,8 @@ struct Slot {
   char label[kLabelBytes] = {};
 };
 
+struct Pending;
+
 struct CallbackEnv {
   napi_env env = nullptr;
   pthread_t js_thread{};
@@ -115,6 +137,14 @@ struct CallbackEnv {
   std::vector<Slot *> zombies;                        // dead, with JS references still to delete
   std::atomic<uint64_t> refused{0};
   uint64_t created = 0;
+
+  // Calls from other threads (see the top of this file).
+  std::mutex qmutex;
+  std::deque<Pending *> queue;
+  bool js_active = false;    // the JS thread is running queued calls: no wakeup needed
+  bool wake_posted = false;  // a wakeup is on its way through the threadsafe function
+  bool queue_open = true;    // false once the environment shuts down
+  std::atomic<uint64_t> pushed{0};
 };
 
 // The environment whose JS thread this is (one per main or worker thread).
@@ -126,22 +156,49 @@ struct Handle {
   uint64_t serial;
 };
 
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// How long each side watches for the other before sleeping (the JS thread: for more calls; a calling
+// thread: for its result), and how long the JS thread runs queued calls before the event loop.
+constexpr auto kCallerSpin = std::chrono::microseconds(50);
+constexpr auto kJsSpin = std::chrono::microseconds(30);
+constexpr auto kJsBatch = std::chrono::milliseconds(5);
+
 // A call from another thread, waiting on that thread's stack for the JS thread to run it.
 struct Pending {
   Slot *slot;
   void *ret;
   void **args;
+  std::atomic<bool> done{false};
   std::mutex mutex;
   std::condition_variable cv;
-  bool done = false;
+  bool sleeping = false;
+  // JS thread (or teardown): the result is in `ret`.
   void Finish() {
     std::lock_guard<std::mutex> lock(mutex);
-    done = true;
-    cv.notify_one();
+    done.store(true, std::memory_order_release);
+    if (sleeping) cv.notify_one();
   }
   void Wait() {
+    auto until = std::chrono::steady_clock::now() + kCallerSpin;
+    for (unsigned i = 1;; i++) {
+      if (done.load(std::memory_order_acquire)) {
+        // Finish may still hold the mutex: take it once so that it has let go before this frame ends.
+        std::lock_guard<std::mutex> lock(mutex);
+        return;
+      }
+      CpuRelax();
+      if ((i & 63) == 0 && std::chrono::steady_clock::now() > until) break;
+    }
     std::unique_lock<std::mutex> lock(mutex);
-    cv.wait(lock, [this] { return done; });
+    sleeping = true;
+    cv.wait(lock, [this] { return done.load(std::memory_order_acquire); });
   }
 };
 
@@ -464,25 +521,95 @@ void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, bool queu
   napi_close_handle_scope(env, scope);
 }
 
-void CallJs(napi_env env, napi_value /*js_cb*/, void *context, void *data) {
-  auto *p = static_cast<Pending *>(data);
-  Slot *s = p->slot;
-  auto *cenv = static_cast<CallbackEnv *>(context);
-  if (env == nullptr) {
-    // The environment is going away: the caller gets the fallback value.
-    WriteFallback(s, p->ret);
-    s->running.fetch_sub(1);
-    p->Finish();
-    return;
+// Every queued call gets the fallback value (the environment is shutting down).
+void DrainWithFallback(CallbackEnv *cenv) {
+  std::deque<Pending *> left;
+  {
+    std::lock_guard<std::mutex> lock(cenv->qmutex);
+    cenv->queue_open = false;
+    left.swap(cenv->queue);
   }
-  RunOnJsThread(cenv, s, p->ret, p->args, true);
-  AfterRun(cenv, s);
-  p->Finish();
+  for (Pending *p : left) {
+    WriteFallback(p->slot, p->ret);
+    p->slot->running.fetch_sub(1);
+    p->Finish();
+  }
 }
 
-// The closure's entry: every call of every callback starts here, on whatever thread C is on.
-void Entry(ffi_cif * /*cif*/, void *ret, void **args, void *user_data) {
-  Slot *s = static_cast<Slot *>(user_data);
+// Posts a wakeup to the JS thread. Called with qmutex not held. When the environment is shutting
+// down, its cleanup (or the threadsafe function's) drains the queue instead.
+void PostWake(CallbackEnv *cenv) {
+  std::lock_guard<std::mutex> lock(cenv->mutex);
+  if (cenv->alive) napi_call_threadsafe_function(cenv->tsfn, nullptr, napi_tsfn_nonblocking);
+}
+
+// The JS thread, woken by a call from another thread: runs queued calls until the queue stays empty
+// for kJsSpin, or for at most kJsBatch (then the event loop gets its turn, and a wakeup is posted
+// for what is left).
+void CallJs(napi_env env, napi_value /*js_cb*/, void *context, void * /*data*/) {
+  auto *cenv = static_cast<CallbackEnv *>(context);
+  if (env == nullptr) {
+    DrainWithFallback(cenv);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(cenv->qmutex);
+    cenv->wake_posted = false;
+    cenv->js_active = true;
+  }
+  const auto batch_end = std::chrono::steady_clock::now() + kJsBatch;
+  for (;;) {
+    Pending *p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(cenv->qmutex);
+      if (!cenv->queue.empty()) {
+        p = cenv->queue.front();
+        cenv->queue.pop_front();
+      }
+    }
+    if (p) {
+      Slot *s = p->slot;
+      RunOnJsThread(cenv, s, p->ret, p->args, true);
+      AfterRun(cenv, s);
+      p->Finish();
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      // An exception left for node to report (no onError), or a long batch: let the event loop run.
+      if (pending || std::chrono::steady_clock::now() > batch_end) break;
+      continue;
+    }
+    // Empty: watch for a little while (a thread calling back in a loop posts its next call soon).
+    uint64_t seen = cenv->pushed.load(std::memory_order_acquire);
+    auto until = std::chrono::steady_clock::now() + kJsSpin;
+    bool more = false;
+    for (unsigned i = 1;; i++) {
+      if (cenv->pushed.load(std::memory_order_acquire) != seen) {
+        more = true;
+        break;
+      }
+      CpuRelax();
+      if ((i & 63) == 0 && std::chrono::steady_clock::now() > until) break;
+    }
+    if (more) continue;
+    std::lock_guard<std::mutex> lock(cenv->qmutex);
+    if (cenv->queue.empty()) {
+      cenv->js_active = false;
+      return;
+    }
+  }
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(cenv->qmutex);
+    cenv->js_active = false;
+    wake = !cenv->queue.empty() && !cenv->wake_posted;
+    if (wake) cenv->wake_posted = true;
+  }
+  if (wake) PostWake(cenv);
+}
+
+// Every call of every callback arrives here, on whatever thread C is on. `args[i]` points at
+// argument i, `ret` where the result goes (libffi's conventions).
+void Invoke(Slot *s, void *ret, void **args) {
   CallbackEnv *cenv = s->cenv;
   if (pthread_equal(pthread_self(), cenv->js_thread)) {
     // The JS thread: the state only changes here, so plain loads suffice (see AfterJsThreadRun).
@@ -516,19 +643,33 @@ void Entry(ffi_cif * /*cif*/, void *ret, void **args, void *user_data) {
   p.slot = s;
   p.ret = ret;
   p.args = args;
-  bool queued = false;
+  bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(cenv->mutex);
-    queued = cenv->alive && napi_call_threadsafe_function(cenv->tsfn, &p, napi_tsfn_blocking) == napi_ok;
+    std::lock_guard<std::mutex> lock(cenv->qmutex);
+    if (!cenv->queue_open) {
+      s->running.fetch_sub(1);
+      Refuse(s, WhyRefused(kEnvGone));
+      WriteFallback(s, ret);
+      return;
+    }
+    cenv->queue.push_back(&p);
+    cenv->pushed.fetch_add(1, std::memory_order_release);
+    if (!cenv->js_active && !cenv->wake_posted) wake = cenv->wake_posted = true;
   }
-  if (!queued) {
-    s->running.fetch_sub(1);
-    Refuse(s, WhyRefused(kEnvGone));
-    WriteFallback(s, ret);
-    return;
-  }
+  if (wake) PostWake(cenv);
   p.Wait();
 }
+
+// A libffi closure's entry.
+void Entry(ffi_cif * /*cif*/, void *ret, void **args, void *user_data) { Invoke(static_cast<Slot *>(user_data), ret, args); }
+
+// The fixed stubs (native/abi/callbacks_*.S) and the slots they serve, process-wide.
+std::atomic<Slot *> *StubSlots() {
+  static std::atomic<Slot *> *slots = new std::atomic<Slot *>[4096]();  // never freed, as the stubs
+  return slots;
+}
+std::mutex g_stub_mutex;
+uint32_t g_stub_next = 0;
 
 void EnvCleanup(void *arg) {
   auto *cenv = static_cast<CallbackEnv *>(arg);
@@ -540,6 +681,7 @@ void EnvCleanup(void *arg) {
   // Slots stay allocated forever (C may still hold their addresses); their JS references go with the
   // environment.
   for (Slot *s : cenv->slots) s->state.store(kSlotDead);
+  DrainWithFallback(cenv);
   if (t_env == cenv) t_env = nullptr;
 }
 
@@ -609,11 +751,34 @@ Slot *NewSlot(Napi::Env env, CallbackEnv *cenv, Napi::Object spec, const std::st
   for (const auto &agg : slot->aggregates) {
     if (!AggregateMatches(*agg)) throw CodedError(env, "ERR_DLSWAP_INTERNAL", "libffi lays a callback's struct out differently");
   }
-  slot->closure = static_cast<ffi_closure *>(ffi_closure_alloc(sizeof(ffi_closure), &slot->code));
-  if (!slot->closure) throw CodedError(env, "ERR_DLSWAP_NO_MEMORY", "cannot allocate a callback trampoline");
-  if (ffi_prep_closure_loc(slot->closure, &slot->cif, Entry, slot.get(), slot->code) != FFI_OK) {
-    // The closure is kept (never freed, like every other), unused.
-    throw CodedError(env, "ERR_DLSWAP_INTERNAL", "libffi cannot prepare a callback trampoline");
+  // Every argument in a register and a scalar result: one of the fixed stubs, while they last.
+  int gpr = 0, fpr = 0;
+  bool regs_only = slot->ret_kind != kAggregate;
+  for (size_t i = 0; i < slot->kinds.size() && regs_only; i++) {
+    uint8_t k = slot->kinds[i];
+    if (k == kAggregate) {
+      regs_only = false;
+    } else if (IsFloatKind(k)) {
+      slot->regs[i] = static_cast<uint8_t>(kGprSlots + fpr++);
+    } else {
+      slot->regs[i] = static_cast<uint8_t>(gpr++);
+    }
+  }
+  regs_only = regs_only && gpr <= kGprSlots && fpr <= kFprSlots;
+  if (regs_only) {
+    std::lock_guard<std::mutex> lock(g_stub_mutex);
+    if (g_stub_next < dlswap_cb_stub_count) slot->stub = static_cast<int32_t>(g_stub_next++);
+  }
+  if (slot->stub >= 0) {
+    slot->code = dlswap_cb_stubs + 16 * static_cast<size_t>(slot->stub);
+    StubSlots()[slot->stub].store(slot.get(), std::memory_order_release);
+  } else {
+    slot->closure = static_cast<ffi_closure *>(ffi_closure_alloc(sizeof(ffi_closure), &slot->code));
+    if (!slot->closure) throw CodedError(env, "ERR_DLSWAP_NO_MEMORY", "cannot allocate a callback trampoline");
+    if (ffi_prep_closure_loc(slot->closure, &slot->cif, Entry, slot.get(), slot->code) != FFI_OK) {
+      // The closure is kept (never freed, like every other), unused.
+      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "libffi cannot prepare a callback trampoline");
+    }
   }
   Slot *raw = slot.release();
   cenv->slots.push_back(raw);
@@ -755,6 +920,20 @@ Napi::Value CallbackStatsJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
+// A fixed stub was called: its frame holds the integer argument registers, then the vector ones,
+// then the two result slots (integer, vector).
+void DispatchStub(uint32_t index, uint64_t *frame) {
+  Slot *s = index < dlswap_cb_stub_count ? StubSlots()[index].load(std::memory_order_acquire) : nullptr;
+  if (DLSWAP_UNLIKELY(s == nullptr)) {
+    std::fprintf(stderr, "dlswap: callback stub %u was called but never handed out; C got 0\n", index);
+    return;
+  }
+  void *args[kMaxFixedParams];
+  const size_t n = s->kinds.size();
+  for (size_t i = 0; i < n; i++) args[i] = &frame[s->regs[i]];
+  Invoke(s, &frame[IsFloatKind(s->ret_kind) ? kRegSlots + 1 : kRegSlots], args);
+}
+
 bool CallbackHandleAddress(napi_env env, napi_value v, uint64_t *address, bool *ok) {
   Handle *h = HandleOf(env, v);
   if (!h) return false;
@@ -772,3 +951,5 @@ void InitCallbacks(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace dlswap
+
+extern "C" void dlswap_cb_dispatch(uint32_t index, uint64_t *frame) { dlswap::DispatchStub(index, frame); }
