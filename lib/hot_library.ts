@@ -156,7 +156,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
-  static async open<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
+  static async open<const F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
     path: string,
     options: HotOptions<F, D> = {},
   ): Promise<HotLibrary<F, D>> {

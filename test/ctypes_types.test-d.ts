@@ -8,7 +8,7 @@ import { types, type TypeRegistry } from '../lib/ctypes';
 import type { AnyCallback, CallbackOf, Declared, Decoded, Encodable } from '../lib/ctypes_types';
 import type { Library } from '../lib/library';
 import type { AnyFunction, FunctionOf, PointerArg, StringArg } from '../lib/prototype_types';
-import type { HotLibrary } from '../lib/hot_library';
+import { HotLibrary } from '../lib/hot_library';
 
 type Ptr = bigint | null | ArrayBufferView | ArrayBuffer;
 
@@ -145,6 +145,24 @@ lib.func('int fp_call(int (*cb)(int), int x)')((x) => String(x), 1);
 
 declare const hot: HotLibrary<{ add: 'struct point point_add(struct point a, struct point b)' }, D>;
 expectTypeOf(hot.fn.add).returns.toEqualTypeOf<Point>();
+
+// HotLibrary.open infers both the functions and the types; setup sees the generation's functions.
+export async function hotSetup(): Promise<void> {
+  const h = await HotLibrary.open('./libx.so', {
+    types: t,
+    functions: { sort: 'void sort(void *base, size_t n, size_t size, cmp_fn cmp)', next: 'enum color next_color(enum color c)' },
+    setup(gen) {
+      const cmpCb = gen.callback('cmp_fn', (a, b) => {
+        expectTypeOf(a).toEqualTypeOf<bigint>();
+        return a < b ? -1 : 1;
+      });
+      gen.fn.sort(null, 0n, 4n, cmpCb);
+      expectTypeOf(gen.fn.next).parameter(0).toEqualTypeOf<number | 'RED' | 'GREEN' | 'BLUE'>();
+    },
+  });
+  expectTypeOf(h.fn.next('GREEN')).toEqualTypeOf<number>();
+  h.callback('int (*)(int)', (x) => x + 1);
+}
 
 export type { AnyFunction, PointerArg };
 
