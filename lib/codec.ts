@@ -476,7 +476,9 @@ function recordEncoderSource(rec: RecordCType, K: Consts): string {
     }
   };
   emit(rec, 'off');
-  return `return function enc(v, dv, off, ctx, p) {\n${lines.join('\n')}\n};`;
+  // Callers inside a value check before calling; this also covers a top-level encode.
+  const check = `if (typeof v !== 'object' || v === null) H.notObject(ctx, p, ${JSON.stringify(rec.c)}, v);`;
+  return `return function enc(v, dv, off, ctx, p) {\n${check}\n${lines.join('\n')}\n};`;
 }
 
 function recordDecoderSource(rec: RecordCType, chase: boolean, K: Consts): string {

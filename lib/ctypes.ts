@@ -42,6 +42,11 @@ import {
 export const MAX_DECLARATION_LENGTH = 256 * 1024;
 /** Members of one struct or union, enumerators of one enum. */
 export const MAX_MEMBERS = 4096;
+/**
+ * How deeply bodies, declarators and constant expressions may nest. Real headers stay far below it;
+ * it keeps a hostile text from exhausting the stack (it is refused like any other invalid text).
+ */
+export const MAX_NESTING = 64;
 
 const BUILTIN_NAMES = new Set([
   'void', 'bool', '_Bool', 'float', 'double', 'int8_t', 'uint8_t', 'int16_t', 'uint16_t', 'int32_t', 'uint32_t',
@@ -67,6 +72,20 @@ interface FullDeclarator {
 }
 
 class DeclParser extends Parser {
+  /** Nesting of bodies, grouped declarators and parenthesized or unary constant expressions. */
+  private depth = 0;
+
+  /** Runs `f` one level deeper, refusing past MAX_NESTING. */
+  private nested<T>(col: number, f: () => T): T {
+    if (this.depth >= MAX_NESTING) this.fail(col, `nested too deeply (at most ${MAX_NESTING} levels of bodies, declarators or parentheses)`);
+    this.depth++;
+    try {
+      return f();
+    } finally {
+      this.depth--;
+    }
+  }
+
   constructor(
     src: Source,
     private readonly registry: RegistryState,
@@ -109,7 +128,7 @@ class DeclParser extends Parser {
     const open = this.peek();
     if (word === 'enum') {
       if (before.packed || before.aligned) this.fail(open.col, 'attributes on enums are not supported');
-      const e = this.parseEnumBody(key);
+      const e = this.nested(open.col, () => this.parseEnumBody(key));
       if (key !== null) {
         if (this.lookup.tag('enum', name!)) this.fail(t.col, `'${key}' is already declared`);
         this.staging.tags.set(key, e);
@@ -126,7 +145,7 @@ class DeclParser extends Parser {
       rec = incompleteRecord(word, key);
       if (key !== null) this.staging.tags.set(key, rec);
     }
-    const members = this.parseRecordBody(rec);
+    const members = this.nested(open.col, () => this.parseRecordBody(rec));
     const after = this.parseAttributes(word);
     const packed = before.packed || after.packed;
     const aligned = Math.max(before.aligned, after.aligned);
@@ -304,8 +323,8 @@ class DeclParser extends Parser {
     let name: string | null = null;
     let nameCol = 0;
     if (this.isPunct('(') && (this.isPunct('*', 1) || this.isPunct('(', 1))) {
-      this.next();
-      inner = this.parseFullDeclarator(base, allowName);
+      const open = this.next();
+      inner = this.nested(open.col, () => this.parseFullDeclarator(base, allowName));
       const close = this.peek();
       if (!this.isPunct(')')) this.fail(close.col, `expected ')', found ${describeToken(close)}`);
       this.next();
@@ -407,7 +426,7 @@ class DeclParser extends Parser {
     const t = this.peek();
     if (t.type === 'punct' && (t.value === '-' || t.value === '+' || t.value === '~' || t.value === '!')) {
       this.next();
-      const v = this.parseUnary();
+      const v = this.nested(t.col, () => this.parseUnary());
       if (t.value === '-') return -v;
       if (t.value === '~') return ~v;
       if (t.value === '!') return v === 0n ? 1n : 0n;
@@ -415,7 +434,7 @@ class DeclParser extends Parser {
     }
     if (this.isPunct('(')) {
       this.next();
-      const v = this.parseBinary(0);
+      const v = this.nested(t.col, () => this.parseBinary(0));
       const close = this.peek();
       if (!this.isPunct(')')) this.fail(close.col, `expected ')', found ${describeToken(close)}`);
       this.next();
