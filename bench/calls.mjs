@@ -6,6 +6,7 @@
 //   node bench/calls.mjs --json     the same as JSON (samples included)
 //   --rounds N                      rounds per contender (default 9)
 //   --ms N                          target duration of one sync sample in ms (default 100)
+//   --thread-calls N                callbacks per sample from a library thread (default 2000)
 //
 // Contenders are interleaved and their order rotates every round, so that drift of the machine
 // (frequency, other load) spreads over all of them; the median of the rounds is reported. Each
@@ -134,6 +135,138 @@ for (const c of cases) {
   };
 }
 
+// --- beyond scalars: structs and callbacks (dlswap and koffi; a raw binding has no equivalent) -----
+// Each row is per call (structs) or per callback invocation (callbacks: C calls the JS function N
+// times in one call, from the JS thread or from a thread the library starts).
+const ffiFixture = join(root, 'build', 'fixtures', 'libffi_v1.so');
+const FFI_CONTENDERS = ['dlswap', 'koffi'];
+const ffiTypes = dlswap.types(`
+  struct rect { int32_t x, y, w, h; };
+  struct point { int32_t x, y; };
+  typedef int (*int_fn)(int);
+`);
+const flib = dlswap.open(ffiFixture, { isolation: 'namespace', types: ffiTypes });
+const kflib = koffi.load(ffiFixture);
+koffi.struct('rect', { x: 'int32_t', y: 'int32_t', w: 'int32_t', h: 'int32_t' });
+koffi.struct('point', { x: 'int32_t', y: 'int32_t' });
+const KIntFn = koffi.proto('int IntFn(int)');
+const CB_BATCH = 10_000;
+const THREAD_BATCH = option('--thread-calls', 2_000);
+const bump = (x) => x + 1;
+const dThreadCb = flib.callback('int_fn', bump);
+const kThreadCb = koffi.register(bump, koffi.pointer(KIntFn));
+const kThreadCall = kflib.func('int thread_call_n(IntFn *cb, int n)');
+const dThreadCall = flib.func('int thread_call_n(int_fn cb, int n)');
+const RECT = { x: 1, y: 2, w: 3, h: 4 };
+const PA = { x: 1, y: 2 };
+const PB = { x: 10, y: 20 };
+const ffiCases = [
+  {
+    name: 'struct_ptr',
+    title: 'int rect_area(const struct rect *)',
+    call: 'f(r)',
+    per: 1,
+    dlswap: flib.func('int rect_area(const struct rect *r)'),
+    koffi: kflib.func('int rect_area(const rect *r)'),
+  },
+  {
+    name: 'struct_value',
+    title: 'struct point point_add(point, point)',
+    call: 'f(a, b).x',
+    per: 1,
+    dlswap: flib.func('struct point point_add(struct point a, struct point b)'),
+    koffi: kflib.func('point point_add(point a, point b)'),
+  },
+  {
+    name: 'callback_sync',
+    title: `callback int(int), JS thread (x${CB_BATCH})`,
+    call: `f(cb, ${CB_BATCH})`,
+    per: CB_BATCH,
+    dlswap: flib.func('int fp_call_n(int (*cb)(int), int n)'),
+    koffi: kflib.func('int fp_call_n(IntFn *cb, int n)'),
+  },
+];
+for (const c of ffiCases) {
+  const f = (who) => new Function('f', 'r', 'a', 'b', 'cb', `return ${c.call};`)(c[who], RECT, PA, PB, bump);
+  if (f('dlswap') !== f('koffi')) throw new Error(`bench: ${c.name}: dlswap ${f('dlswap')}, koffi ${f('koffi')}`);
+}
+
+function makeFfiLoop(c, who) {
+  // eslint-disable-next-line no-new-func
+  return new Function(
+    'f',
+    'r',
+    'a',
+    'b',
+    'cb',
+    'n',
+    `// ${c.name} via ${who}
+    let acc = 0;
+    for (let i = 0; i < n; i++) acc += ${c.call};
+    return acc;`,
+  );
+}
+
+function ffiNs(loop, fn, n, per) {
+  const t0 = process.hrtime.bigint();
+  loop(fn, RECT, PA, PB, bump, n);
+  return Number(process.hrtime.bigint() - t0) / (n * per);
+}
+
+const ffi = {};
+for (const c of ffiCases) {
+  const loops = Object.fromEntries(FFI_CONTENDERS.map((who) => [who, makeFfiLoop(c, who)]));
+  const n = {};
+  for (const who of FFI_CONTENDERS) {
+    ffiNs(loops[who], c[who], Math.max(1, 200_000 / c.per), c.per);
+    const ns = ffiNs(loops[who], c[who], Math.max(1, 500_000 / c.per), c.per);
+    n[who] = Math.max(Math.max(1, 100_000 / c.per), Math.round((SAMPLE_MS * 1e6) / (ns * c.per)));
+  }
+  const samples = Object.fromEntries(FFI_CONTENDERS.map((who) => [who, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < FFI_CONTENDERS.length; k++) {
+      const who = FFI_CONTENDERS[(r + k) % FFI_CONTENDERS.length];
+      samples[who].push(ffiNs(loops[who], c[who], n[who], c.per));
+    }
+  }
+  const med = Object.fromEntries(FFI_CONTENDERS.map((who) => [who, median(samples[who])]));
+  ffi[c.name] = { title: c.title, ns: med, best: Object.fromEntries(FFI_CONTENDERS.map((who) => [who, Math.min(...samples[who])])), samples, ratio: med.dlswap / med.koffi };
+}
+
+// A callback from a thread the library starts: the C caller waits for the JS thread each time. The
+// outer call is async on both sides (the JS thread must be free to run the callbacks).
+{
+  const run = {
+    dlswap: () => dThreadCall.async(dThreadCb, THREAD_BATCH),
+    koffi: () => new Promise((resolve, reject) => kThreadCall.async(kThreadCb, THREAD_BATCH, (e, v) => (e ? reject(e) : resolve(v)))),
+  };
+  const want = (THREAD_BATCH * (THREAD_BATCH + 1)) / 2;
+  for (const who of FFI_CONTENDERS) {
+    const v = await run[who]();
+    if (v !== want) throw new Error(`bench: callback_thread via ${who} returned ${v}, expected ${want}`);
+  }
+  const samples = Object.fromEntries(FFI_CONTENDERS.map((who) => [who, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < FFI_CONTENDERS.length; k++) {
+      const who = FFI_CONTENDERS[(r + k) % FFI_CONTENDERS.length];
+      const t0 = process.hrtime.bigint();
+      await run[who]();
+      samples[who].push(Number(process.hrtime.bigint() - t0) / THREAD_BATCH);
+    }
+  }
+  const med = Object.fromEntries(FFI_CONTENDERS.map((who) => [who, median(samples[who])]));
+  ffi.callback_thread = {
+    title: `callback int(int), library thread (x${THREAD_BATCH})`,
+    ns: med,
+    best: Object.fromEntries(FFI_CONTENDERS.map((who) => [who, Math.min(...samples[who])])),
+    samples,
+    ratio: med.dlswap / med.koffi,
+  };
+}
+koffi.unregister(kThreadCb);
+await dThreadCb.release();
+await flib.close();
+
 // --- async throughput ---------------------------------------------------------------------------
 // `total` calls of add, `inFlight` outstanding at any time; returns calls per second.
 function pumpPromise(start, total, inFlight) {
@@ -208,6 +341,7 @@ const report = {
   rounds: ROUNDS,
   seconds: (Date.now() - started) / 1000,
   sync,
+  ffi,
   async: asyncResult,
 };
 
@@ -225,6 +359,11 @@ if (json) {
       `${pad(s.title, 34)}${lpad(s.ns.raw.toFixed(1), 10)}${lpad(s.ns.dlswap.toFixed(1), 10)}${lpad(s.ns.koffi.toFixed(1), 10)}` +
         `${lpad(s.ratios['dlswap/raw'].toFixed(3), 12)}${lpad(s.ratios['dlswap/koffi'].toFixed(3), 14)}`,
     );
+  }
+  log('');
+  log(`${pad('structs and callbacks, ns per call', 44)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/koffi', 14)}`);
+  for (const s of Object.values(ffi)) {
+    log(`${pad(s.title, 44)}${lpad(s.ns.dlswap.toFixed(1), 10)}${lpad(s.ns.koffi.toFixed(1), 10)}${lpad(s.ratio.toFixed(3), 14)}`);
   }
   log('');
   log(`async add: ${ASYNC_CALLS} calls, ${ASYNC_IN_FLIGHT} in flight, calls per second`);

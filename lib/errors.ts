@@ -29,6 +29,9 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_DRAIN_TIMEOUT'
   | 'ERR_DLSWAP_TIMEOUT'
   | 'ERR_DLSWAP_STATE_TRANSFER'
+  | 'ERR_DLSWAP_OUT_OF_BOUNDS'
+  | 'ERR_DLSWAP_CALLBACK'
+  | 'ERR_DLSWAP_NO_MEMORY'
   | 'ERR_DLSWAP_INTERNAL';
 
 export class DlswapError extends Error {

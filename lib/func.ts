@@ -14,7 +14,12 @@ import type { Library } from './library';
 import { addon, type NativeLibrary } from './native';
 import { checkFuncOptions, describeValue } from './options';
 import type { AnyFunction } from './prototype_types';
+import type { TypeScope } from './ctype_model';
 import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from './signature';
+import { needsWrapper, wrapRich } from './call_wrapper';
+import { recordShape, TempCallback, type FfiShape } from './callbacks';
+import { callbackSignature } from './ctype_model';
+import { typesOf } from './ctypes';
 
 /** A native callable made by makeFunction (the sync or the async entry point). */
 type NativeCallable = (...args: unknown[]) => unknown;
@@ -27,6 +32,9 @@ interface NativeFunctionSpec {
   types: string[];
   variadic: boolean;
   errno: boolean;
+  /** Structs by value: the shape of each such parameter (null for the others) and of the result. */
+  paramShapes?: (FfiShape | null)[];
+  returnShape?: FfiShape;
 }
 
 interface CallsAddon {
@@ -94,6 +102,12 @@ interface FunctionState {
 
 const states = new WeakMap<object, FunctionState>();
 
+function rangeArgError(message: string): Error {
+  const e = new RangeError(message);
+  (e as Error & { code: string }).code = 'ERR_DLSWAP_ARG';
+  return e;
+}
+
 function argError(message: string, cause?: unknown): DlswapError {
   return new DlswapError('ERR_DLSWAP_ARG', message, cause === undefined ? undefined : { cause });
 }
@@ -122,10 +136,15 @@ function requireLibrary(lib: unknown, where: string): asserts lib is Library {
 export function func(lib: Library, prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> {
   requireLibrary(lib, 'func(lib, prototype, options)');
   const opts = checkOptions(options);
+  // The types the library was opened with: their names resolve in the prototype (docs/types.md).
+  const scope = typesOf(lib)?.scope;
   let sig: Signature;
-  if (typeof prototype === 'string') sig = parsePrototype(prototype);
-  else if (prototype !== null && typeof prototype === 'object') sig = signatureFromObject(prototype);
+  if (typeof prototype === 'string') sig = parsePrototype(prototype, scope);
+  else if (prototype !== null && typeof prototype === 'object') sig = signatureFromObject(prototype, scope);
   else throw new DlswapError('ERR_DLSWAP_SIGNATURE', 'func(prototype): prototype must be a C prototype string or { name, returns, args }');
+  if (sig.variadic && sig.params.some((p) => p.type.kind === 'aggregate')) {
+    throw new DlswapError('ERR_DLSWAP_SIGNATURE', `${sig.name}(): structs by value are not supported in variadic functions; pass a pointer`);
+  }
 
   const symbol = opts.symbol ?? sig.name;
   const address = lib.symbol(symbol);
@@ -138,17 +157,32 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
     variadic: sig.variadic,
     errno: opts.errno,
   };
+  if (sig.params.some((p) => p.type.kind === 'aggregate')) {
+    spec.paramShapes = sig.params.map((p) => (p.type.kind === 'aggregate' ? recordShape(p.type.ctype!) : null));
+  }
+  if (sig.returns.kind === 'aggregate') spec.returnShape = recordShape(sig.returns.ctype!);
   const [nativeSync, nativeAsync] = calls.makeFunction(lib.native, address, spec);
 
   const state: FunctionState = { signature: sig, symbol, lib, native: nativeSync };
-  const shape = sig.variadic ? variadicShapes(sig, nativeSync) : null;
+  const shape = sig.variadic ? variadicShapes(sig, nativeSync, scope) : null;
+  // Structs, callbacks and enum names: converted in JS around the native call (lib/call_wrapper.ts).
+  const rich = !sig.variadic && needsWrapper(sig) ? wrapRich(sig, nativeSync, nativeAsync, opts.errno) : null;
   let fn: NativeCallable;
   if (shape) {
     fn = {
       [sig.name](...args: unknown[]): unknown {
-        return Reflect.apply(nativeSync, undefined, shape(args));
+        const call = shape(args);
+        if (call.temps.length === 0) return Reflect.apply(nativeSync, undefined, call.args);
+        for (const t of call.temps) t.setState(1);
+        try {
+          return Reflect.apply(nativeSync, undefined, call.args);
+        } finally {
+          for (const t of call.temps) t.release();
+        }
       },
     }[sig.name];
+  } else if (rich) {
+    fn = rich.sync;
   } else {
     fn = nativeSync;
     // Function.length as for a JS function of the same arity (native callbacks report 0).
@@ -161,7 +195,34 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
     if (current.closed) return Promise.reject(closedError(sig, current));
     let p: Promise<unknown>;
     try {
-      p = Reflect.apply(nativeAsync, undefined, shape ? shape(args) : args) as Promise<unknown>;
+      if (rich) {
+        p = rich.async(args);
+      } else if (shape) {
+        const call = shape(args);
+        for (const t of call.temps) t.setState(2);
+        try {
+          p = Reflect.apply(nativeAsync, undefined, call.args) as Promise<unknown>;
+        } catch (e) {
+          for (const t of call.temps) t.release();
+          throw e;
+        }
+        if (call.temps.length) {
+          p = p.then(
+            (v) => {
+              for (const t of call.temps) t.release();
+              const failed = call.temps.find((t) => t.failed);
+              if (failed) throw failed.error;
+              return v;
+            },
+            (e) => {
+              for (const t of call.temps) t.release();
+              throw e;
+            },
+          );
+        }
+      } else {
+        p = Reflect.apply(nativeAsync, undefined, args) as Promise<unknown>;
+      }
     } catch (e) {
       return Promise.reject(e);
     }
@@ -185,9 +246,14 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
  * For variadic functions: splits `(fixed..., type, value, type, value...)` into the native call's
  * `(shape id, fixed..., value...)`, preparing (once per distinct type list) a libffi call shape.
  */
-function variadicShapes(sig: Signature, nativeSync: NativeCallable): (args: unknown[]) => unknown[] {
+function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeScope | undefined): (args: unknown[]) => { args: unknown[]; temps: TempCallback[] } {
   const fixed = sig.params.length;
   const ids = new Map<string, number>();
+  // Per type list: which values are function pointers (a JS function there is a temporary callback).
+  const callbackSigs = new Map<string, (Signature | null)[]>();
+  // Fixed parameters that take an enumerator's name, or a JS function for a callback.
+  const fixedEnums = sig.params.map((p) => (p.type.ctype?.tag === 'enum' ? p.type.ctype : null));
+  const fixedCallbacks = sig.params.map((p) => callbackSignature(p.type.ctype));
   return (args) => {
     if (args.length < fixed) {
       throw argError(`${sig.name}() takes at least ${fixed} argument${fixed === 1 ? '' : 's'}, got ${args.length}`);
@@ -211,12 +277,16 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable): (args: unkn
     let id = ids.get(key);
     if (id === undefined) {
       const kinds: number[] = [];
+      const fps: (Signature | null)[] = [];
       for (let i = fixed, k = 1; i < args.length; i += 2, k++) {
         const t = args[i] as string;
         try {
           // Parsed as a parameter type: the value is range-checked against the declared type, and
           // the native side applies C's default argument promotions (float -> double, small -> int).
-          kinds.push(kindCode(parseType(t, 'param').kind));
+          const info = parseType(t, 'param', scope);
+          if (info.kind === 'aggregate') throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t}' is a struct: structs cannot be passed through '...'; pass a pointer`);
+          kinds.push(kindCode(info.kind));
+          fps.push(callbackSignature(info.ctype));
         } catch (e) {
           if (isDlswapError(e, 'ERR_DLSWAP_SIGNATURE')) throw argError(`${sig.name}(): variadic value #${k}: ${e.message}`, e);
           throw e;
@@ -224,10 +294,49 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable): (args: unkn
       }
       id = calls.prepareVariadic(nativeSync, kinds);
       ids.set(key, id);
+      callbackSigs.set(key, fps);
     }
     out[0] = id;
-    return out;
+    const temps: TempCallback[] = [];
+    try {
+      convertFixed(out, temps);
+    } catch (e) {
+      for (const t of temps) t.release();
+      throw e;
+    }
+    const fps = callbackSigs.get(key)!;
+    for (let k = 0; k < fps.length; k++) {
+      const v = out[1 + fixed + k];
+      if (typeof v === 'function' && fps[k]) {
+        const cb = new TempCallback(fps[k]!, v as AnyFunction, `passed to ${sig.name}()`, true);
+        temps.push(cb);
+        out[1 + fixed + k] = cb;
+      }
+    }
+    return { args: out, temps };
   };
+
+  function convertFixed(out: unknown[], temps: TempCallback[]): void {
+    for (let i = 0; i < fixed; i++) {
+      const v = out[1 + i];
+      const e = fixedEnums[i];
+      if (e && typeof v === 'string') {
+        const value = e.members.get(v);
+        if (value === undefined) {
+          const p = sig.params[i];
+          const names = [...e.members.keys()];
+          throw rangeArgError(
+            `${sig.name}(): argument ${p.name ? `'${p.name}' ` : ''}(#${i + 1}, ${p.type.c}) expects a number or one of ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; got the string ${JSON.stringify(v)}`,
+          );
+        }
+        out[1 + i] = e.kind === 'i64' || e.kind === 'u64' ? value : Number(value);
+      } else if (fixedCallbacks[i] && typeof v === 'function') {
+        const cb = new TempCallback(fixedCallbacks[i]!, v as AnyFunction, `passed to ${sig.name}()`, true);
+        temps.push(cb);
+        out[1 + i] = cb;
+      }
+    }
+  }
 }
 
 function stateOf(fn: unknown): FunctionState {

@@ -13,16 +13,19 @@ import { Generation, type GenerationInfo, type PluginHostHandle } from './genera
 import { libraryFromResult, loadLater, loadNow, type Library, type OpenOptions } from './library';
 import type { Isolation } from './isolation';
 import { addon, type LoadResult, type RetireResult } from './native';
-import { parsePrototype } from './signature';
 import type { Isolation as IsolationMode } from './isolation';
 import type { FunctionOf } from './prototype_types';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
-import { checkHotOptions, checkPath, checkReloadOptions } from './options';
+import { checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from './options';
+import type { TypeRegistry } from './ctypes';
+import type { TypeDefs } from './ctypes_types';
+import type { Callback, CallbackOptions } from './callbacks';
+import type { AnyCallback, CallbackOf } from './ctypes_types';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
-export interface HotOptions<F extends Record<string, string>> {
+export interface HotOptions<F extends Record<string, string>, D extends TypeDefs = {}> {
   isolation?: Isolation;
   /** The functions `hot.fn` exposes, by name: C prototypes. Each must exist in every generation. */
   functions?: F;
@@ -71,6 +74,27 @@ export interface HotOptions<F extends Record<string, string>> {
    * is a valid ELF and its content changed. Invalid builds are reported ('watch-skip') and skipped.
    */
   watch?: boolean | WatchOptions;
+  /** The structs, enums, typedefs and callback types the prototypes name (docs/types.md), for every generation. */
+  types?: TypeRegistry<D>;
+  /**
+   * Runs for every generation while it is verified, before it serves: the place to hand it the
+   * callbacks it keeps (`gen.fn.set_logger(gen.callback('log_fn', log))`). A reload registers nothing
+   * by itself. Callbacks made with `gen.callback` belong to that generation: released when it
+   * retires, after its drain. Throwing (or rejecting) rejects the generation (rollback).
+   */
+  setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
+}
+
+/** What `setup` gets: one generation, before it serves. */
+export interface GenerationSetup<F extends Record<string, string>, D extends TypeDefs = {}> {
+  /** The generation's number. */
+  readonly id: number;
+  /** Its library (for functions beyond `functions`). */
+  readonly lib: Library<D>;
+  /** The functions of `functions`, bound to this generation. */
+  readonly fn: HotFunctions<F, D>;
+  /** A callback owned by this generation: released when it retires. */
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
 }
 
 export interface ReloadOptions {
@@ -110,11 +134,11 @@ export interface LogEvent {
   message: string;
 }
 
-type HotFunctions<F extends Record<string, string>> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K]>> };
+type HotFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K], D>> };
 
-export interface Lease<F extends Record<string, string>> extends Disposable {
+export interface Lease<F extends Record<string, string>, D extends TypeDefs = {}> extends Disposable {
   readonly generation: number;
-  readonly fn: HotFunctions<F>;
+  readonly fn: HotFunctions<F, D>;
   release(): void;
 }
 
@@ -129,9 +153,9 @@ const quarantinedHosts: PluginHostHandle[] = [];
 // most recent of them.
 const FINISHED_HISTORY = 1_000;
 
-export class HotLibrary<F extends Record<string, string> = Record<string, string>> extends EventEmitter {
-  readonly fn: HotFunctions<F>;
-  readonly #options: HotOptions<F>;
+export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends EventEmitter {
+  readonly fn: HotFunctions<F, D>;
+  readonly #options: HotOptions<F, D>;
   readonly #functions: F;
   #path: string;
   #current: Generation;
@@ -146,9 +170,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #closing: Promise<void> | null = null;
   #watcher: LibraryWatcher | null = null;
   // Per generation, functions bound to it for leases (hot.fn itself is rebound on every swap).
-  #leaseFns = new WeakMap<Generation, HotFunctions<F>>();
+  #leaseFns = new WeakMap<Generation, HotFunctions<F, D>>();
 
-  private constructor(path: string, options: HotOptions<F>, first: Generation) {
+  private constructor(path: string, options: HotOptions<F, D>, first: Generation) {
     super();
     this.#path = path;
     this.#options = options;
@@ -165,25 +189,25 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       });
       fns[name] = f;
     }
-    this.fn = Object.freeze(fns) as unknown as HotFunctions<F>;
+    this.fn = Object.freeze(fns) as unknown as HotFunctions<F, D>;
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
-  static async open<F extends Record<string, string> = Record<string, string>>(
+  static async open<const F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
     path: string,
-    options: HotOptions<F> = {},
-  ): Promise<HotLibrary<F>> {
+    options: HotOptions<F, D> = {},
+  ): Promise<HotLibrary<F, D>> {
     // Everything is checked (and read once) before anything is loaded: an invalid watch option or
     // userData found after dlswap_init would leave an initialised generation nobody can close.
     path = checkPath(path, 'HotLibrary.open(path, options)');
-    options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F>;
+    options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F, D>;
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
     // kept and emitted on a later turn, once the caller had the chance to listen.
     const early: LogEvent[] = [];
     const onLog = (e: LogEvent) => (hot ? hot.#emit('log', e) : early.push(e));
-    let hot: HotLibrary<F> | undefined;
+    let hot: HotLibrary<F, D> | undefined;
     await HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
@@ -204,6 +228,15 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   /** The generation that new calls go to. */
   get current(): number {
     return this.#current.id;
+  }
+
+  /**
+   * A callback owned by the current generation: released when that generation retires (after its
+   * drain). To give each generation its own, use the `setup` option.
+   */
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>> {
+    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
+    return (this.#current.lib as Library).callback(type as string, fn as AnyCallback, options) as Callback<CallbackOf<T, D>>;
   }
 
   get policy(): SwapPolicy {
@@ -258,7 +291,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   /** Pins the current generation: `lease.fn` calls it until `release()` (or `using`). */
-  pin(): Lease<F> {
+  pin(): Lease<F, D> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
     const gen = this.#current;
     gen.leases++;
@@ -266,7 +299,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     if (!fns) {
       const made: Record<string, unknown> = {};
       for (const [name, proto] of Object.entries(this.#functions)) made[name] = gen.lib!.func(proto);
-      fns = Object.freeze(made) as unknown as HotFunctions<F>;
+      fns = Object.freeze(made) as unknown as HotFunctions<F, D>;
       this.#leaseFns.set(gen, fns);
     }
     let released = false;
@@ -326,10 +359,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    * On failure `gen` is rejected and nothing of it is left: no copy, no mapping, fini run if init
    * had succeeded; an init that overran is quarantined instead (its thread may still be in it).
    */
-  static async #load<G extends Record<string, string>>(
+  static async #load<G extends Record<string, string>, DD extends TypeDefs>(
     gen: Generation,
     path: string,
-    options: HotOptions<G>,
+    options: HotOptions<G, DD>,
     sha256: string | undefined,
     report: ReloadReport,
     onLog: (e: LogEvent) => void,
@@ -341,7 +374,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const abi = addon.PLUGIN_ABI_VERSION as number;
     let loaded: { result: LoadResult; mode: IsolationMode };
     try {
-      const functions = Object.values(options.functions ?? {}).map((proto) => parsePrototype(proto).name);
+      const functions = parseFunctions(options.functions, options.types, 'HotLibrary');
       const plugin = { functions, abiMin: options.abi?.min ?? abi, abiMax: options.abi?.max ?? abi, host: host.address, hostObject: host };
       const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256 };
       if (options.loadOn === 'main') {
@@ -367,7 +400,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     report.size = result.size;
     report.durations.loading = result.copyMs + result.openMs;
     report.durations.verifying = result.verifyMs;
-    gen.lib = libraryFromResult(result, path, mode);
+    gen.lib = libraryFromResult(result, path, mode, options.types);
     gen.version = result.hasVersion ? (result.version ?? null) : null;
     gen.initialized = result.initialized === true;
     // The plugin holds the host only if its init ran; otherwise nothing will log through it. From
@@ -379,17 +412,48 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       host.release();
     }
     gen.state = 'verifying';
+    if (options.setup) {
+      // The user's hook for the new generation (callbacks it keeps, configuration), on this thread.
+      const ts = performance.now();
+      try {
+        await HotLibrary.#setup(gen, options);
+      } catch (e) {
+        report.durations.verifying = (report.durations.verifying ?? 0) + performance.now() - ts;
+        report.failedPhase = 'verifying';
+        report.error = asDlswapError(e, 'ERR_DLSWAP_INIT_FAILED', `the setup hook of generation ${gen.id} failed`);
+        gen.state = 'rejected';
+        gen.rejectedReason = report.error.message;
+        await HotLibrary.#discard(gen, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS);
+        throw reloadError(report);
+      }
+      report.durations.verifying = (report.durations.verifying ?? 0) + performance.now() - ts;
+    }
   }
+
+  /** The user's hook for a new generation (callbacks it keeps, configuration). */
+  static async #setup<G extends Record<string, string>, DD extends TypeDefs>(gen: Generation, options: HotOptions<G, DD>): Promise<void> {
+    const lib = gen.lib!;
+    const fns: Record<string, unknown> = {};
+    for (const [name, proto] of Object.entries(options.functions ?? {})) fns[name] = lib.func(proto);
+    const context = {
+      id: gen.id,
+      lib,
+      fn: Object.freeze(fns),
+      callback: (type: string, fn: AnyCallback, opts?: CallbackOptions) => lib.callback(type, fn, opts),
+    } as unknown as GenerationSetup<G, DD>;
+    await options.setup!(context);
+  }
+
 
   /**
    * Undoes a generation that was loaded but never served (its swap failed): fini if init ran, then
    * close, on the loader thread.
    */
-  async #discard(gen: Generation): Promise<void> {
+  static async #discard(gen: Generation, finiTimeoutMs: number): Promise<void> {
     try {
       if (gen.lib) {
         gen.host?.disown(); // the retirement runs fini now
-        const r = await gen.lib.retire(gen.initialized, this.#finiTimeoutMs, gen.host).promise;
+        const r = await gen.lib.retire(gen.initialized, finiTimeoutMs, gen.host).promise;
         if (r.finalized) gen.host?.release();
         else if (gen.host) quarantinedHosts.push(gen.host);
         gen.closeResult = r.ok ? gen.lib.closeResultOf(r) : { unloaded: false, reason: r.message ?? 'its retirement failed' };
@@ -433,7 +497,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       report.error = err;
       gen.state = 'rejected';
       gen.rejectedReason = err.message;
-      await this.#discard(gen);
+      await HotLibrary.#discard(gen, this.#finiTimeoutMs);
       this.#emit('rollback', report);
       throw reloadError(report);
     }

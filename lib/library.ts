@@ -21,9 +21,14 @@ import { rtldTunables } from './tunables';
 export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
 import type { AnyFunction, FunctionOf, FunctionOfObject } from './prototype_types';
+import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from './ctypes_types';
 import type { SignatureObject } from './signature';
+// Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
+import { attachTypes, typesOf, TypeRegistry } from './ctypes';
+import { callbackSignatureOf, makeRegisteredCallback, ownedCallbacks, releaseOwnedCallbacks, type Callback, type CallbackOptions } from './callbacks';
+import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } from './memory';
 
-export interface OpenOptions {
+export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
   isolation?: Isolation;
   /** Open in `deepbind` even when the library is known to crash there. */
@@ -35,6 +40,11 @@ export interface OpenOptions {
   privateDependencies?: boolean;
   /** Refuse the file unless its content has this sha256 (hex). */
   sha256?: string;
+  /**
+   * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
+   * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.
+   */
+  types?: TypeRegistry<D>;
 }
 
 /** What the loader reports of the ELF it mapped: what close() needs to explain a pinned image. */
@@ -129,9 +139,15 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   if (typeof file !== 'string' || file.length === 0) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
   }
-  options = checkOpenOptions(options, file); // path and every option checked before anything is copied
+  options = checkOpenOptions(options, file) as OpenOptions; // path and every option checked before anything is copied
+  if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
+    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
+  }
   if (options === null || typeof options !== 'object') {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options must be an object');
+  }
+  if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
+    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
   }
   const mode = checkIsolation(options.isolation);
   if (options.privateDependencies && mode !== 'fresh-namespace') {
@@ -213,8 +229,8 @@ function loadFailure(r: LoadResult, file: string, mode: Isolation): DlswapError 
   return err;
 }
 
-/** @internal The Library of a successful load. */
-export function libraryFromResult(r: LoadResult, file: string, mode: Isolation): Library {
+/** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
+export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>): Library<D> {
   const ninfo = r.lib!.info();
   if (mode === 'namespace') anchorLmid = Number(ninfo.lmid);
   const info: LibraryInfo = Object.freeze({
@@ -229,7 +245,9 @@ export function libraryFromResult(r: LoadResult, file: string, mode: Isolation):
     soname: r.elf!.soname,
     originDependencies: r.originDependencies!,
   });
-  return new Library(r.lib!, info, r.elf!, r.deps!);
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!);
+  attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
+  return lib;
 }
 
 /** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */
@@ -254,9 +272,9 @@ export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoa
 }
 
 /** Opens a library on this thread. Throws a `DlswapError` with a stable code on any bad input. */
-export function open(file: string, options: OpenOptions = {}): Library {
-  const { result, mode } = loadNow(file, options);
-  return libraryFromResult(result, file, mode);
+export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Library<D> {
+  const { result, mode } = loadNow(file, options as OpenOptions);
+  return libraryFromResult(result, file, mode, options.types);
 }
 
 /**
@@ -264,9 +282,9 @@ export function open(file: string, options: OpenOptions = {}): Library {
  * library's constructors all run there, and the event loop keeps going. Resolves to the same
  * `Library` as `open()`; rejects with the same coded errors.
  */
-export async function openAsync(file: string, options: OpenOptions = {}): Promise<Library> {
-  const { result, mode } = await loadLater(file, options).promise;
-  return libraryFromResult(result, file, mode);
+export async function openAsync<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Promise<Library<D>> {
+  const { result, mode } = await loadLater(file, options as OpenOptions).promise;
+  return libraryFromResult(result, file, mode, options.types);
 }
 
 /** Why an image can stay mapped after dlclose, from what its ELF says. */
@@ -285,7 +303,7 @@ function pinReason(elf: ElfSummary): string {
   return reasons.join('; ');
 }
 
-export class Library {
+export class Library<D extends TypeDefs = {}> {
   readonly info: LibraryInfo;
   /** @internal */ readonly native: NativeLibrary;
   /** @internal */ readonly elf: ElfSummary;
@@ -330,6 +348,53 @@ export class Library {
     if (ptr === null || ptr === 0n) return;
     if (typeof ptr !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'free(ptr): ptr must be a bigint address');
     this.native.free(ptr);
+    this.#allocations.remove(ptr);
+  }
+
+  // ---- types, callbacks and typed memory (lib/ctypes.ts, lib/callbacks.ts, lib/memory.ts) ----
+
+  readonly #allocations = new Allocations();
+
+  /** The type registry given to open(), if any. */
+  get types(): TypeRegistry<D> | undefined {
+    return typesOf(this) as TypeRegistry<D> | undefined;
+  }
+
+  /**
+   * A callback C can keep: `lib.callback('int (*)(int)', fn)`, or with a typedef name or a prototype
+   * as its type. Callable from any thread until `release()` or until this library closes (after its
+   * async calls drained). docs/callbacks.md.
+   */
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
+  callback(type: string, fn: AnyCallback, options?: CallbackOptions): Callback<AnyCallback>;
+  callback(type: string, fn: AnyCallback, options: CallbackOptions = {}): Callback<AnyCallback> {
+    this.#requireOpen();
+    const registry = typesOf(this);
+    const sig = callbackSignatureOf(type, registry?.scope, registry ? (t) => registry.type(t) : undefined);
+    return makeRegisteredCallback(sig, fn as AnyFunction, options, ownedCallbacks(this), `of ${path.basename(this.info.path)}`, type);
+  }
+
+  /**
+   * Zeroed memory from the library's own allocator (its namespace's libc), for `count` values of a C
+   * type (`'struct frame'`) or `count` blocks of a size in bytes. Free it with `lib.free`. Decoding
+   * and encoding inside it are bounds-checked.
+   */
+  alloc(typeOrSize: string | number, count?: number): bigint {
+    this.#requireOpen();
+    return allocIn(this.native, typesOf(this), typeOrSize, count, this.#allocations);
+  }
+
+  /** Reads a value of a C type at an address or in a buffer (see docs/types.md). */
+  decode<const T extends string>(source: MemorySource, type: T): Decoded<T, D>;
+  decode<const T extends string>(source: MemorySource, type: T, count: number): Decoded<T, D>[];
+  decode(source: MemorySource, type: string, count?: number): unknown {
+    return decodeValue(typesOf(this), source, type, count, this.#allocations);
+  }
+
+  /** Writes a value of a C type at an address or into a buffer (see docs/types.md). */
+  encode<const T extends string>(target: MemorySource, type: T, value: Encodable<T, D>): void;
+  encode(target: MemorySource, type: string, value: unknown): void {
+    encodeValue(typesOf(this), target, type, value, this.#allocations);
   }
 
   /** fflush(NULL) in the library's own libc (its namespace's, in the namespace modes). */
@@ -342,10 +407,10 @@ export class Library {
    * A JS function that calls the C function named by `prototype` (`'int add(int a, int b)'` or
    * `{ name, returns, args, variadic? }`), typed from the prototype. See docs/calls.md.
    */
-  func<const P extends string>(prototype: P, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P>>;
-  func<const P extends string>(prototype: P, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P>>;
-  func<const O extends SignatureObject>(prototype: O, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOfObject<O>>;
-  func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O>>;
+  func<const P extends string>(prototype: P, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P, D>>;
+  func<const P extends string>(prototype: P, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P, D>>;
+  func<const O extends SignatureObject>(prototype: O, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOfObject<O, D>>;
+  func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O, D>>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction> {
     return makeFunc(this, prototype, options);
@@ -405,8 +470,23 @@ export class Library {
    * the first call on, no call of this library can start.
    */
   retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
-    const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host);
-    return { promise: job.promise, abandon: () => void addon.abandonJob(job.id) };
+    let id: number | null = null;
+    let abandoned = false;
+    // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
+    // returns into this image's code).
+    const promise = releaseOwnedCallbacks(this).then(() => {
+      const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host);
+      id = job.id;
+      if (abandoned) addon.abandonJob(job.id);
+      return job.promise;
+    });
+    return {
+      promise,
+      abandon: () => {
+        abandoned = true;
+        if (id !== null) addon.abandonJob(id);
+      },
+    };
   }
 
   /**

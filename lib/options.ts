@@ -15,6 +15,7 @@
 import { DlswapError } from './errors';
 import { ISOLATION_MODES, type Isolation } from './isolation';
 import { parsePrototype, signatureFromObject, type SignatureObject } from './signature';
+import type { TypeScope } from './ctype_model';
 
 /** setTimeout's largest delay; a larger one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -143,6 +144,17 @@ const sha256: Check<string> = (v, label) => {
 
 const isolation: Check<Isolation> = oneOf(ISOLATION_MODES);
 
+// A type registry made by types() (lib/ctypes.ts checks its class where it is used).
+const registry: Check<object> = (v, label) => {
+  if (v === null || typeof v !== 'object') throw argError(`${label} must be a registry made by types() (see docs/types.md), not ${describeValue(v)}`);
+  return v;
+};
+
+const fn: Check<(...args: never[]) => unknown> = (v, label) => {
+  if (typeof v !== 'function') throw argError(`${label} must be a function, not ${describeValue(v)}`);
+  return v as (...args: never[]) => unknown;
+};
+
 const u32: Check<number> = (v, label) => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
     throw argError(`${label} must be an integer from 0 to 4294967295, not ${describeValue(v)}`);
@@ -175,7 +187,7 @@ export function checkPath(v: unknown, where: string): string {
 
 // ---- open(path, options) ----------------------------------------------------------------------
 
-const OPEN_SCHEMA = { isolation, force: bool, privateDependencies: bool, sha256 };
+const OPEN_SCHEMA = { isolation, force: bool, privateDependencies: bool, sha256, types: registry };
 export type CheckedOpenOptions = ReturnType<typeof checkOpenOptions>;
 export function checkOpenOptions(options: unknown, path?: unknown) {
   if (path !== undefined) checkPath(path, 'open(path, options)');
@@ -222,14 +234,8 @@ function functionsCheck(where: string): Check<Record<string, string | SignatureO
       } catch (e) {
         throw argError(`${where}: reading functions.${name} threw: ${(e as Error)?.message ?? String(e)}`, e);
       }
-      // Parsed now, so that a typo in a prototype is reported before any generation is loaded.
-      try {
-        if (typeof proto === 'string') parsePrototype(proto);
-        else if (proto !== null && typeof proto === 'object') signatureFromObject(proto as SignatureObject);
-        else throw argError(`must be a C prototype string (or { name, returns, args }), not ${describeValue(proto)}`);
-      } catch (e) {
-        const err = e as DlswapError;
-        throw new DlswapError(err.code === 'ERR_DLSWAP_SIGNATURE' ? 'ERR_DLSWAP_SIGNATURE' : 'ERR_DLSWAP_ARG', `${where}: functions.${name} ${err.message}`, { cause: e });
+      if (typeof proto !== 'string' && (proto === null || typeof proto !== 'object')) {
+        throw argError(`${where}: functions.${name} must be a C prototype string (or { name, returns, args }), not ${describeValue(proto)}`);
       }
       out[name] = proto as string | SignatureObject;
     }
@@ -255,9 +261,26 @@ function watchCheck(where: string): Check<boolean | ReturnType<typeof checkWatch
   return (v) => (typeof v === 'boolean' ? v : checkWatchOptions(v, where, 'watch.'));
 }
 
+/**
+ * Parses each prototype now, so that a typo is reported before any generation is loaded; in the
+ * type scope of `types`, whose struct and typedef names they may use. Returns each function's
+ * symbol name.
+ */
+export function parseFunctions(functions: Record<string, string | SignatureObject> | undefined, types: unknown, where: string): string[] {
+  const scope = (types as { scope?: TypeScope } | undefined)?.scope;
+  return Object.entries(functions ?? {}).map(([name, proto]) => {
+    try {
+      return typeof proto === 'string' ? parsePrototype(proto, scope).name : signatureFromObject(proto).name;
+    } catch (e) {
+      const err = e as DlswapError;
+      throw new DlswapError(err.code === 'ERR_DLSWAP_SIGNATURE' ? 'ERR_DLSWAP_SIGNATURE' : 'ERR_DLSWAP_ARG', `${where}: functions.${name} ${err.message}`, { cause: e });
+    }
+  });
+}
+
 export function checkHotOptions(options: unknown, hostAbiVersion: number) {
   const where = 'HotLibrary.open(path, options)';
-  return snapshot(options, where, {
+  const checked = snapshot(options, where, {
     isolation,
     functions: functionsCheck(where),
     policy: oneOf(['overlap', 'handover'] as const),
@@ -271,7 +294,11 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
     force: bool,
     sha256,
     watch: watchCheck(where),
+    types: registry,
+    setup: fn,
   });
+  parseFunctions(checked.functions, checked.types, where);
+  return checked;
 }
 
 // ---- hot.reload(path, options) -----------------------------------------------------------------

@@ -11,6 +11,8 @@
  * "Type instantiation is excessively deep".
  */
 
+import type { CallbackArg, Def, DefParam, DefReturn, PtrDef, TypeDefs, UnknownDef, CallbackFunction } from './ctypes_types';
+
 /** What a pointer parameter accepts: an address, NULL, or memory the callee reads or writes. */
 export type PointerArg = bigint | null | ArrayBufferView | ArrayBuffer;
 /** What a `const char *` parameter accepts: a JS string (passed as UTF-8), NULL, bytes or an address. */
@@ -18,21 +20,24 @@ export type StringArg = string | null | ArrayBufferView | bigint;
 /** The type of a function whose prototype is not a literal or could not be read at compile time. */
 export type AnyFunction = (...args: unknown[]) => unknown;
 
-/** Inferred function type of a literal C prototype; AnyFunction when P is `string` or unreadable. */
-export type FunctionOf<P extends string> = string extends P ? AnyFunction : OrAny<FromPrototype<P>>;
+/**
+ * Inferred function type of a literal C prototype; AnyFunction when P is `string` or unreadable. `D`
+ * holds the types a registry declares (lib/ctypes_types.ts): their names resolve in P.
+ */
+export type FunctionOf<P extends string, D extends TypeDefs = {}> = string extends P ? AnyFunction : OrAny<FromPrototype<P, D>>;
 
 /**
  * Inferred function type of the object form `{ returns, args, variadic }`. Needs literal strings and
  * a tuple of args (declare the caller's type parameter `const`); AnyFunction otherwise.
  */
-export type FunctionOfObject<O extends { returns: string; args: readonly string[]; variadic?: boolean }> =
-  OrAny<FromObject<O['returns'], O['args'], O extends { variadic: infer V } ? V : false>>;
+export type FunctionOfObject<O extends { returns: string; args: readonly string[]; variadic?: boolean }, D extends TypeDefs = {}> =
+  OrAny<FromObject<O['returns'], O['args'], O extends { variadic: infer V } ? V : false, D>>;
 
 // ---------------------------------------------------------------------------------------------------
 // Plumbing
 
-/** Sentinel for "could not read this"; a string no C type can produce, so it never collides. */
-type Invalid = '<dlswap: unreadable prototype>';
+/** Sentinel for "could not read this"; a string no C type can produce, so it never collides. @internal */
+export type Invalid = '<dlswap: unreadable prototype>';
 type OrAny<F> = [F] extends [Invalid] ? AnyFunction : F;
 
 // The character budget is a string of 900 'x's, one appended per character read: comparing two
@@ -71,26 +76,49 @@ type SplitAt<T extends string[], D extends string, Before extends string[] = []>
       : SplitAt<R, D, [...Before, H]>
     : Invalid;
 
-/** Comma-separated groups; an empty group (as in `f(int,)`) is kept so it can be rejected. */
-type Groups<T extends string[], Cur extends string[] = [], Acc extends string[][] = []> =
+/**
+ * Comma-separated groups; an empty group (as in `f(int,)`) is kept so it can be rejected. Commas
+ * inside parentheses (a function pointer's parameters) do not separate. @internal
+ */
+export type Groups<T extends string[], Cur extends string[] = [], Acc extends string[][] = [], Depth extends 0[] = []> =
   T extends [infer H extends string, ...infer R extends string[]]
     ? H extends ','
-      ? Groups<R, [], [...Acc, Cur]>
-      : Groups<R, [...Cur, H], Acc>
+      ? Depth extends []
+        ? Groups<R, [], [...Acc, Cur], Depth>
+        : Groups<R, [...Cur, H], Acc, Depth>
+      : H extends '('
+        ? Groups<R, [...Cur, H], Acc, [...Depth, 0]>
+        : H extends ')'
+          ? Groups<R, [...Cur, H], Acc, Depth extends [0, ...infer Less extends 0[]] ? Less : Depth>
+          : Groups<R, [...Cur, H], Acc, Depth>
     : [...Acc, Cur];
+
+/** [inside, after] the ')' that closes a '(' already consumed, or Invalid. @internal */
+export type SplitClose<T extends string[], Inside extends string[] = [], Depth extends 0[] = []> =
+  T extends [infer H extends string, ...infer R extends string[]]
+    ? H extends ')'
+      ? Depth extends [0, ...infer Less extends 0[]]
+        ? SplitClose<R, [...Inside, H], Less>
+        : [Inside, R]
+      : SplitClose<R, [...Inside, H], H extends '(' ? [...Depth, 0] : Depth>
+    : Invalid;
 
 // ---------------------------------------------------------------------------------------------------
 // Vocabulary
 
-type Qualifier = 'const' | 'volatile' | 'restrict' | '__restrict' | '__restrict__';
+/** @internal */
+export type Qualifier = 'const' | 'volatile' | 'restrict' | '__restrict' | '__restrict__';
 type RestrictWord = 'restrict' | '__restrict' | '__restrict__';
-type TagWord = 'struct' | 'union' | 'enum';
-type IntegerWord = 'signed' | 'unsigned' | 'short' | 'long' | 'int' | 'char';
+/** @internal */
+export type TagWord = 'struct' | 'union' | 'enum';
+/** @internal */
+export type IntegerWord = 'signed' | 'unsigned' | 'short' | 'long' | 'int' | 'char';
 
-/** JS-facing category of a base type. */
-type Category = 'void' | 'bool' | 'number' | 'bigint' | 'char' | 'aggregate';
+/** JS-facing category of a base type; 'def': a name the type registry declares. @internal */
+export type Category = 'void' | 'bool' | 'number' | 'bigint' | 'char' | 'aggregate' | 'def';
 
-type NamedCategory = {
+/** @internal */
+export type NamedCategory = {
   void: 'void';
   bool: 'bool';
   _Bool: 'bool';
@@ -162,7 +190,8 @@ type Reserved =
 /** Characters no identifier contains; catches arrays, bit-fields, stray dots and the like. */
 type Foreign = '[' | ']' | ':' | '.' | '/' | '=' | '{' | '}' | '&' | '#' | '"' | "'";
 
-type IsName<W extends string> = W extends Reserved | Punct | '...' | ''
+/** @internal */
+export type IsName<W extends string> = W extends Reserved | Punct | '...' | ''
   ? false
   : W extends `${string}${Foreign}${string}`
     ? false
@@ -179,18 +208,38 @@ type Count<T extends string[], W extends string, N extends 0[] = []> =
 type IntegerKey<S extends string[]> =
   `${Count<S, 'signed'>}${Count<S, 'unsigned'>}${Count<S, 'short'>}${Count<S, 'long'>}${Count<S, 'int'>}${Count<S, 'char'>}`;
 
-type CategoryOf<Specs extends string[]> =
+/** @internal */
+export type CategoryOf<Specs extends string[], D extends TypeDefs = {}> =
   Specs extends [infer One extends keyof NamedCategory]
     ? NamedCategory[One]
-    : Specs extends [TagWord, infer Tag extends string]
-      ? IsName<Tag> extends true ? 'aggregate' : Invalid
-      : Specs extends IntegerWord[]
-        ? IntegerKey<Specs> extends infer K extends keyof IntegerCategory
-          ? IntegerCategory[K]
-          : Invalid
-        : Invalid;
+    : Specs extends [infer W extends TagWord, infer Tag extends string]
+      ? `${W} ${Tag}` extends keyof D
+        ? 'def'
+        : IsName<Tag> extends true ? 'aggregate' : Invalid
+      : Specs extends [infer One extends string]
+        ? One extends keyof D
+          ? 'def'
+          : Specs extends IntegerWord[]
+            ? IntegerKey<Specs> extends infer K extends keyof IntegerCategory
+              ? IntegerCategory[K]
+              : Invalid
+            : Invalid
+        : Specs extends IntegerWord[]
+          ? IntegerKey<Specs> extends infer K extends keyof IntegerCategory
+            ? IntegerCategory[K]
+            : Invalid
+          : Invalid;
 
-type WithoutQualifiers<T extends string[], Acc extends string[] = []> =
+/** The registry's definition of the specifiers (when CategoryOf says 'def'). @internal */
+export type DefOf<Specs extends string[], D extends TypeDefs> =
+  Specs extends [infer W extends TagWord, infer Tag extends string]
+    ? `${W} ${Tag}` extends keyof D ? D[`${W} ${Tag}`] : UnknownDef
+    : Specs extends [infer One extends keyof D]
+      ? D[One]
+      : UnknownDef;
+
+/** @internal */
+export type WithoutQualifiers<T extends string[], Acc extends string[] = []> =
   T extends [infer H extends string, ...infer R extends string[]]
     ? WithoutQualifiers<R, H extends Qualifier ? Acc : [...Acc, H]>
     : Acc;
@@ -205,20 +254,28 @@ type Depth<T extends string[], N extends 0[] = []> =
         : Invalid
     : N['length'];
 
-interface Shape {
+/** @internal */
+export interface Shape {
   category: Category;
   depth: number;
   /** `const` among the specifiers, i.e. on the pointee of the first '*'. */
   constBase: boolean;
+  /** category 'def': what the registry says the name is. */
+  def: Def;
 }
 
-/** Tokens of one type without a name. */
-type ShapeOf<T extends string[]> =
+/** Tokens of one type without a name. @internal */
+export type ShapeOf<T extends string[], D extends TypeDefs = {}> =
   SplitAtStar<T> extends [infer Base extends string[], infer Stars extends string[]]
     ? [Extract<Base[number], RestrictWord>] extends [never]
-      ? CategoryOf<WithoutQualifiers<Base>> extends infer C extends Category
-        ? Depth<Stars> extends infer D extends number
-          ? { category: C; depth: D; constBase: 'const' extends Base[number] ? true : false }
+      ? CategoryOf<WithoutQualifiers<Base>, D> extends infer C extends Category
+        ? Depth<Stars> extends infer N extends number
+          ? {
+              category: C;
+              depth: N;
+              constBase: 'const' extends Base[number] ? true : false;
+              def: C extends 'def' ? DefOf<WithoutQualifiers<Base>, D> : UnknownDef;
+            }
           : Invalid
         : Invalid
       : Invalid
@@ -250,7 +307,9 @@ type StripName<P extends string[]> =
     : P;
 
 type ParamJs<S> = S extends Shape
-  ? S['depth'] extends 0
+  ? S['category'] extends 'def'
+    ? DefParam<S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>>
+  : S['depth'] extends 0
     ? S['category'] extends 'number' | 'char'
       ? number
       : S['category'] extends 'bigint'
@@ -268,7 +327,9 @@ type ParamJs<S> = S extends Shape
   : Invalid;
 
 type ReturnJs<S> = S extends Shape
-  ? S['depth'] extends 0
+  ? S['category'] extends 'def'
+    ? DefReturn<S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>>
+  : S['depth'] extends 0
     ? S['category'] extends 'void'
       ? void
       : S['category'] extends 'number' | 'char'
@@ -285,10 +346,32 @@ type ReturnJs<S> = S extends Shape
       : bigint
   : Invalid;
 
-type ParamOf<P extends string[]> = ParamJs<ShapeOf<StripName<P>>>;
+/** One parameter: a plain declarator, or a function pointer `R (*name)(params)`. */
+type ParamOf<P extends string[], D extends TypeDefs = {}> = '(' extends P[number]
+  ? FunctionPointerParam<P, D>
+  : ParamJs<ShapeOf<StripName<P>, D>>;
+
+/** `R (*name)(params)` or `R (*)(params)`: what a callback parameter accepts. */
+type FunctionPointerParam<P extends string[], D extends TypeDefs> =
+  SplitAt<P, '('> extends [infer Ret extends string[], infer After extends string[]]
+    ? After extends ['*', ')', '(', ...infer Inner extends string[]]
+      ? CallbackParamOf<Ret, Inner, D>
+      : After extends ['*', infer Name extends string, ')', '(', ...infer Inner extends string[]]
+        ? IsName<Name> extends true ? CallbackParamOf<Ret, Inner, D> : Invalid
+        : Invalid
+    : Invalid;
+
+type CallbackParamOf<Ret extends string[], Inner extends string[], D extends TypeDefs> =
+  SplitClose<Inner> extends [infer Params extends string[], infer Rest extends string[]]
+    ? Rest extends []
+      ? CallbackFunction<Ret, Params, D> extends infer F
+        ? [F] extends [Invalid] ? Invalid : CallbackArg<F>
+        : Invalid
+      : Invalid
+    : Invalid;
 
 /** Parameter groups to a tuple; a final `...` becomes a rest element. */
-type ParamTuple<G extends string[][], Acc extends unknown[] = []> =
+type ParamTuple<G extends string[][], D extends TypeDefs = {}, Acc extends unknown[] = []> =
   G extends [infer P extends string[], ...infer R extends string[][]]
     ? P extends ['...']
       ? R extends []
@@ -296,14 +379,14 @@ type ParamTuple<G extends string[][], Acc extends unknown[] = []> =
           ? Invalid
           : [...Acc, ...unknown[]]
         : Invalid
-      : ParamOf<P> extends infer J
+      : ParamOf<P, D> extends infer J
         ? [J] extends [Invalid]
           ? Invalid
-          : ParamTuple<R, [...Acc, J]>
+          : ParamTuple<R, D, [...Acc, J]>
         : Invalid
     : Acc;
 
-type ParamsOf<Inside extends string[]> = Inside extends [] | ['void'] ? [] : ParamTuple<Groups<Inside>>;
+type ParamsOf<Inside extends string[], D extends TypeDefs = {}> = Inside extends [] | ['void'] ? [] : ParamTuple<Groups<Inside>, D>;
 
 type Fn<Args, Ret> = [Args] extends [Invalid]
   ? Invalid
@@ -313,41 +396,44 @@ type Fn<Args, Ret> = [Args] extends [Invalid]
       ? (...args: Args) => Ret
       : Invalid;
 
-type FromTokens<T extends string[]> =
+type FromTokens<T extends string[], D extends TypeDefs = {}> =
   SplitAt<T, '('> extends [infer Head extends string[], infer Rest extends string[]]
-    ? SplitAt<Rest, ')'> extends [infer Inside extends string[], infer After extends string[]]
+    ? SplitClose<Rest> extends [infer Inside extends string[], infer After extends string[]]
       ? After extends [] | [';']
         ? Head extends [...infer Ret extends string[], infer Name extends string]
           ? IsName<Name> extends true
-            ? Fn<ParamsOf<Inside>, ReturnJs<ShapeOf<Ret>>>
+            ? Fn<ParamsOf<Inside, D>, ReturnJs<ShapeOf<Ret, D>>>
             : Invalid
           : Invalid
         : Invalid
       : Invalid
     : Invalid;
 
-type FromPrototype<P extends string> = Lex<P> extends infer T extends string[] ? FromTokens<T> : Invalid;
+type FromPrototype<P extends string, D extends TypeDefs = {}> = Lex<P> extends infer T extends string[] ? FromTokens<T, D> : Invalid;
+
+/** @internal the token list of a prototype or type, as the runtime tokenizer would split it. */
+export type LexOf<S extends string> = Lex<S>;
 
 // Object form ----------------------------------------------------------------------------------------
 
-type LexedParamTuple<A extends readonly string[], Acc extends unknown[] = []> =
+type LexedParamTuple<A extends readonly string[], D extends TypeDefs, Acc extends unknown[] = []> =
   A extends readonly [infer H extends string, ...infer R extends readonly string[]]
     ? string extends H
       ? Invalid
       : Lex<H> extends infer T extends string[]
-        ? ParamOf<T> extends infer J
+        ? ParamOf<T, D> extends infer J
           ? [J] extends [Invalid]
             ? Invalid
-            : LexedParamTuple<R, [...Acc, J]>
+            : LexedParamTuple<R, D, [...Acc, J]>
           : Invalid
         : Invalid
     : Acc;
 
-type ObjectParams<A extends readonly string[], V> = number extends A['length']
+type ObjectParams<A extends readonly string[], V, D extends TypeDefs> = number extends A['length']
   ? Invalid // an array, not a tuple: arity unknown
   : A extends readonly ['void']
     ? V extends false ? [] : Invalid
-    : LexedParamTuple<A> extends infer T
+    : LexedParamTuple<A, D> extends infer T
       ? [T] extends [Invalid]
         ? Invalid
         : T extends unknown[]
@@ -359,10 +445,10 @@ type ObjectParams<A extends readonly string[], V> = number extends A['length']
           : Invalid
       : Invalid;
 
-type ObjectReturn<R extends string> = string extends R
+type ObjectReturn<R extends string, D extends TypeDefs> = string extends R
   ? Invalid
   : Lex<R> extends infer T extends string[]
-    ? ReturnJs<ShapeOf<T>>
+    ? ReturnJs<ShapeOf<T, D>>
     : Invalid;
 
-type FromObject<R extends string, A extends readonly string[], V> = Fn<ObjectParams<A, V>, ObjectReturn<R>>;
+type FromObject<R extends string, A extends readonly string[], V, D extends TypeDefs = {}> = Fn<ObjectParams<A, V, D>, ObjectReturn<R, D>>;

@@ -1,10 +1,15 @@
 /**
  * C prototype parser: turns `'int add(int a, int b)'` into the Signature the native call machinery
  * consumes. A small tokenizer feeds a recursive-descent parser for the one declarator shape we support
- * (a function taking scalars and pointers), so that every rejection can point at a column and say
- * what would have been accepted there.
+ * (a function taking scalars, pointers, function pointers and, given a type scope, the structs, unions,
+ * enums and typedefs declared in it), so that every rejection can point at a column and say what would
+ * have been accepted there.
+ *
+ * The declaration parser of lib/ctypes.ts (struct bodies, typedefs, enums) extends the Parser class
+ * below; a prototype parsed with a TypeScope resolves the names declared there (docs/types.md).
  */
 import { DlswapError } from './errors';
+import { functionSpelling, functionType, pointerTo, type CType, type TypeScope } from './ctype_model';
 
 export type Kind =
   | 'void'
@@ -20,13 +25,21 @@ export type Kind =
   | 'f32'
   | 'f64'
   | 'pointer'
-  | 'string';
+  | 'string'
+  /** A struct passed or returned by value (its layout is in TypeInfo.ctype). */
+  | 'aggregate';
 
 export interface TypeInfo {
   kind: Kind;
   /** Normalized C spelling, e.g. `'unsigned long'`, `'const char *'`, `'char *const *'`. */
   c: string;
   pointerDepth: number;
+  /**
+   * The full C type, present when the value needs more than its kind: a struct by value, a pointer
+   * to a struct or union the scope declares, a function pointer (callback), an enum. Absent for the
+   * plain scalars and pointers, which the kind describes completely.
+   */
+  ctype?: CType;
 }
 
 export interface Param {
@@ -65,6 +78,7 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   f64: 11,
   pointer: 12,
   string: 13,
+  aggregate: 14,
 });
 
 export function kindCode(k: Kind): number {
@@ -94,7 +108,8 @@ function plainCharKind(): Kind {
 // ---------------------------------------------------------------------------------------------------
 // Vocabulary
 
-const QUALIFIERS: Record<string, 'const' | 'volatile' | 'restrict'> = {
+/** @internal */
+export const QUALIFIERS: Record<string, 'const' | 'volatile' | 'restrict'> = {
   const: 'const',
   volatile: 'volatile',
   restrict: 'restrict',
@@ -102,7 +117,8 @@ const QUALIFIERS: Record<string, 'const' | 'volatile' | 'restrict'> = {
   __restrict__: 'restrict',
 };
 const QUALIFIER_ORDER = ['const', 'volatile', 'restrict'] as const;
-type Qualifier = (typeof QUALIFIER_ORDER)[number];
+/** @internal */
+export type Qualifier = (typeof QUALIFIER_ORDER)[number];
 
 /** Single-word type names (keywords and the fixed-width typedefs) with their LP64 kind. */
 const NAMED_TYPES: Record<string, { c: string; kind: Kind }> = {
@@ -162,7 +178,8 @@ const UNSUPPORTED_WORDS: Record<string, string> = {
 };
 
 /** Reserved words that can never name a function or parameter. */
-const RESERVED = new Set([
+/** @internal Reserved words that can never name a function, parameter, member or type. */
+export const RESERVED = new Set([
   ...Object.keys(QUALIFIERS),
   ...KEYWORD_TYPES,
   ...INTEGER_WORDS,
@@ -187,15 +204,24 @@ function quote(src: string, col: number): string {
   return `${start > 0 ? '...' : ''}${JSON.stringify(src.slice(start, end))}${end < src.length ? '...' : ''}`;
 }
 
-interface Source {
+/** @internal */
+export interface Source {
   text: string;
   /** Noun for the message: 'C prototype', 'C type'. */
   what: string;
   /** Where the text came from when it is one field of a larger input, e.g. 'args[2]'. */
   where?: string;
+  /**
+   * Type declarations (lib/ctypes.ts): comments are skipped, and braces, `=` and the operators of
+   * constant expressions are tokens. Prototypes refuse all of these.
+   */
+  declarations?: boolean;
+  /** Longest input accepted (MAX_PROTOTYPE_LENGTH unless given). */
+  maxLength?: number;
 }
 
-function fail(src: Source, col: number, message: string): never {
+/** @internal */
+export function fail(src: Source, col: number, message: string): never {
   const where = src.where ? ` (${src.where})` : '';
   throw new DlswapError(
     'ERR_DLSWAP_SIGNATURE',
@@ -207,7 +233,8 @@ function fail(src: Source, col: number, message: string): never {
 // Tokenizer
 
 type TokenType = 'ident' | 'punct' | 'number' | 'eof';
-interface Token {
+/** @internal */
+export interface Token {
   type: TokenType;
   value: string;
   /** 1-based, in UTF-16 code units (what String.prototype indexing counts). */
@@ -225,6 +252,8 @@ function isWhitespace(c: number): boolean {
 }
 
 const SINGLE_PUNCT = new Set(['*', '(', ')', ',', ';', '[', ']', ':']);
+/** Also tokens in declarations: bodies, enumerator values and the operators of constant expressions. */
+const DECLARATION_PUNCT = new Set(['{', '}', '=', '+', '-', '~', '|', '&', '^', '/', '%', '!']);
 
 function unexpectedCharacter(text: string, i: number): string {
   switch (text[i]) {
@@ -251,9 +280,11 @@ function describeChar(text: string, i: number): string {
   return `'${String.fromCodePoint(cp)}' (${hex})`;
 }
 
-function tokenize(src: Source): Token[] {
+/** @internal */
+export function tokenize(src: Source): Token[] {
   const text = src.text;
   const tokens: Token[] = [];
+  const decl = src.declarations === true;
   let i = 0;
   while (i < text.length) {
     const c = text.charCodeAt(i);
@@ -262,6 +293,30 @@ function tokenize(src: Source): Token[] {
       continue;
     }
     const col = i + 1;
+    if (decl && c === 0x2f /* / */ && (text[i + 1] === '*' || text[i + 1] === '/')) {
+      if (text[i + 1] === '/') {
+        const nl = text.indexOf('\n', i);
+        i = nl < 0 ? text.length : nl + 1;
+      } else {
+        const end = text.indexOf('*/', i + 2);
+        if (end < 0) fail(src, col, "unterminated comment: '/*' without '*/'");
+        i = end + 2;
+      }
+      continue;
+    }
+    if (decl && c === 0x23 /* # */) {
+      fail(src, col, 'preprocessor directives are not supported: declare constants as enum members, and pass the types a header would include');
+    }
+    if (decl && (text.startsWith('<<', i) || text.startsWith('>>', i))) {
+      tokens.push({ type: 'punct', value: text.slice(i, i + 2), col });
+      i += 2;
+      continue;
+    }
+    if (decl && DECLARATION_PUNCT.has(text[i])) {
+      tokens.push({ type: 'punct', value: text[i], col });
+      i++;
+      continue;
+    }
     if (isIdentStart(c)) {
       let j = i + 1;
       while (j < text.length) {
@@ -303,7 +358,8 @@ function tokenize(src: Source): Token[] {
   return tokens;
 }
 
-function describeToken(t: Token): string {
+/** @internal */
+export function describeToken(t: Token): string {
   if (t.type === 'eof') return 'the end of the input';
   if (t.type === 'number') return `number '${t.value}'`;
   return `'${t.value}'`;
@@ -312,29 +368,46 @@ function describeToken(t: Token): string {
 // ---------------------------------------------------------------------------------------------------
 // Parser
 
-/** What the declaration specifiers resolved to, before any '*'. */
-interface BaseType {
-  /** Normalized spelling without qualifiers: 'unsigned long', 'struct foo'. */
+/** What the declaration specifiers resolved to, before any '*'. @internal */
+export interface BaseType {
+  /** Normalized spelling without qualifiers: 'unsigned long', 'struct foo', a typedef name. */
   c: string;
-  /** Kind of a value of this type; null for aggregates, which only work behind a pointer. */
+  /** Kind of a value of this type; null for aggregates, typedef names and tags (see ctype). */
   kind: Kind | null;
   /** Plain `char` (not signed/unsigned): the only pointee that maps to strings. */
   plainChar: boolean;
   quals: Set<Qualifier>;
   col: number;
+  /**
+   * The type a tag or typedef name denotes, when a type scope knows it (lib/ctypes.ts). null for the
+   * builtin scalars and for tags nobody declared (those stay opaque: usable behind a pointer only).
+   */
+  ctype: CType | null;
 }
 
-interface Declarator {
+/** `(*name)(params)` after the specifiers of a parameter: a function pointer. @internal */
+interface FunctionDeclarator {
+  /** Qualifiers of each '*' inside the parentheses; empty for `name(params)` (a function type, which decays). */
+  levels: Set<Qualifier>[];
+  params: Param[];
+  variadic: boolean;
+  col: number;
+}
+
+/** @internal */
+export interface Declarator {
   base: BaseType;
   /** Qualifiers of each pointer level, outermost last. */
   levels: Set<Qualifier>[];
   name: string | null;
   nameCol: number;
   col: number;
+  /** Set for a function pointer (or function type) parameter: `levels` then apply to its return type. */
+  func?: FunctionDeclarator;
 }
 
-/** Where the specifiers start: picks the "expected ..." wording when none are there. */
-type Expectation = 'return' | 'first-param' | 'param' | 'type';
+/** Where the specifiers start: picks the "expected ..." wording when none are there. @internal */
+export type Expectation = 'return' | 'first-param' | 'param' | 'type';
 
 function expectationText(e: Expectation): string {
   switch (e) {
@@ -354,19 +427,29 @@ const SUPPORTED_HINT =
   'int8_t..uint64_t, size_t, ssize_t, intptr_t, uintptr_t, ptrdiff_t, float, double and pointers; ' +
   "pass pointers to other types as 'void *'";
 
-class Parser {
-  private readonly tokens: Token[];
-  private pos = 0;
+/** How deeply function pointer parameters may nest (`int f(void (*cb)(int (*)(int)))` is 2). */
+export const MAX_FUNCTION_NESTING = 8;
 
-  constructor(private readonly src: Source) {
+/** @internal The recursive-descent parser; lib/ctypes.ts extends it for declarations. */
+export class Parser {
+  protected readonly tokens: Token[];
+  protected pos = 0;
+  /** Function pointer declarators being parsed, innermost last. */
+  protected nesting = 0;
+
+  constructor(
+    protected readonly src: Source,
+    protected readonly scope?: TypeScope,
+  ) {
     if (typeof src.text !== 'string') {
       throw new DlswapError(
         'ERR_DLSWAP_SIGNATURE',
         `Invalid ${src.what}${src.where ? ` (${src.where})` : ''}: expected a string, got ${describeValue(src.text)}`,
       );
     }
-    if (src.text.length > MAX_PROTOTYPE_LENGTH) {
-      fail(src, MAX_PROTOTYPE_LENGTH + 1, `input is ${src.text.length} characters long; the limit is ${MAX_PROTOTYPE_LENGTH}`);
+    const max = src.maxLength ?? MAX_PROTOTYPE_LENGTH;
+    if (src.text.length > max) {
+      fail(src, max + 1, `input is ${src.text.length} characters long; the limit is ${max}`);
     }
     this.tokens = tokenize(src);
   }
@@ -390,12 +473,30 @@ class Parser {
     return fail(this.src, col, message);
   }
 
+  /**
+   * After `struct`, `union` or `enum`: the tag name and what the scope knows of it. Declarations
+   * (lib/ctypes.ts) override this to parse bodies and attributes.
+   */
+  protected parseTagSpecifier(word: 'struct' | 'union' | 'enum', col: number): { c: string; ctype: CType | null } {
+    const tag = this.peek();
+    if (tag.type !== 'ident' || RESERVED.has(tag.value)) {
+      this.fail(tag.col, `expected a ${word} tag name after '${word}', found ${describeToken(tag)}`);
+    }
+    this.next();
+    return { c: `${word} ${tag.value}`, ctype: this.scope?.tag(word, tag.value) ?? null };
+  }
+
+  /** A typedef name of the scope, or undefined. */
+  protected lookupTypedef(name: string): CType | undefined {
+    return this.scope?.typedef(name);
+  }
+
   /** Declaration specifiers: qualifiers and the words that together name the base type. */
   parseBase(expect: Expectation): BaseType {
     const quals = new Set<Qualifier>();
     const seen = new Map<string, number>(); // integer word -> column of its first occurrence
     let longs = 0;
-    let named: { c: string; kind: Kind | null; word: string; col: number } | null = null;
+    let named: { c: string; kind: Kind | null; word: string; col: number; ctype: CType | null } | null = null;
     let firstCol = -1;
     const anySpecifier = () => named !== null || seen.size > 0;
 
@@ -437,7 +538,7 @@ class Parser {
         if (named) this.fail(t.col, `'${w}' cannot be combined with '${named.word}'`);
         const other = [...seen.keys()][0];
         if (other !== undefined) this.fail(t.col, `'${w}' cannot be combined with '${other}'`);
-        named = { ...NAMED_TYPES[w], word: w, col: t.col };
+        named = { ...NAMED_TYPES[w], word: w, col: t.col, ctype: null };
         if (firstCol < 0) firstCol = t.col;
         this.next();
         continue;
@@ -448,14 +549,20 @@ class Parser {
         const other = [...seen.keys()][0];
         if (other !== undefined) this.fail(t.col, `'${w}' cannot be combined with '${other}'`);
         this.next();
-        const tag = this.peek();
-        if (tag.type !== 'ident' || RESERVED.has(tag.value)) {
-          this.fail(tag.col, `expected a ${w} tag name after '${w}', found ${describeToken(tag)}`);
-        }
-        this.next();
-        named = { c: `${w} ${tag.value}`, kind: null, word: w, col: t.col };
+        const tagged = this.parseTagSpecifier(w as 'struct' | 'union' | 'enum', t.col);
+        named = { c: tagged.c, kind: null, word: w, col: t.col, ctype: tagged.ctype };
         if (firstCol < 0) firstCol = t.col;
         continue;
+      }
+
+      if (!anySpecifier() && !UNSUPPORTED_WORDS[w]) {
+        const td = this.lookupTypedef(w);
+        if (td) {
+          named = { c: w, kind: null, word: w, col: t.col, ctype: td };
+          if (firstCol < 0) firstCol = t.col;
+          this.next();
+          continue;
+        }
       }
 
       if (UNSUPPORTED_WORDS[w] && !(w === 'wchar_t' && anySpecifier())) this.fail(t.col, UNSUPPORTED_WORDS[w]);
@@ -466,7 +573,7 @@ class Parser {
         this.fail(t.col, `expected a return type before the function name '${w}'`);
       }
       if (RESERVED.has(w)) this.fail(t.col, `${expectationText(expect)}, found keyword '${w}'`);
-      this.fail(t.col, `unknown type '${w}'; ${SUPPORTED_HINT}`);
+      this.fail(t.col, `unknown type '${w}'; ${SUPPORTED_HINT}${this.scope ? '; or declare it in the library\'s types (docs/types.md)' : ''}`);
     }
 
     if (!anySpecifier()) {
@@ -475,7 +582,7 @@ class Parser {
         this.fail(t.col, `expected a type after the qualifier, found ${describeToken(t)}`);
       }
       if (t.type === 'punct' && t.value === '(' && this.isPunct('*', 1)) {
-        this.fail(t.col, `${expectationText(expect)}, found a function pointer declarator; declare callbacks as 'void *'`);
+        this.fail(t.col, `${expectationText(expect)}, found a function pointer declarator; give the return type first, as in 'int (*cb)(int)'`);
       }
       this.fail(t.col, `${expectationText(expect)}, found ${describeToken(t)}`);
     }
@@ -483,9 +590,11 @@ class Parser {
     let c: string;
     let kind: Kind | null;
     let plainChar = false;
+    let ctype: CType | null = null;
     if (named) {
       c = named.c;
       kind = named.kind;
+      ctype = named.ctype;
     } else {
       const unsigned = seen.has('unsigned');
       const u = unsigned ? 'unsigned ' : '';
@@ -507,12 +616,11 @@ class Parser {
         kind = unsigned ? 'u32' : 'i32';
       }
     }
-    return { c, kind, plainChar, quals, col: firstCol };
+    return { c, kind, plainChar, quals, col: firstCol, ctype };
   }
 
-  /** Specifiers, pointer levels and an optional name: one parameter or the function's head. */
-  parseDeclarator(expect: Expectation, allowName: boolean): Declarator {
-    const base = this.parseBase(expect);
+  /** `*`s and their qualifiers. */
+  protected parsePointerLevels(): Set<Qualifier>[] {
     const levels: Set<Qualifier>[] = [];
     while (this.isPunct('*')) {
       const star = this.next();
@@ -521,37 +629,83 @@ class Parser {
       while (this.peek().type === 'ident' && QUALIFIERS[this.peek().value]) quals.add(QUALIFIERS[this.next().value]);
       levels.push(quals);
     }
+    return levels;
+  }
 
-    let name: string | null = null;
-    let nameCol = 0;
+  /** A name where a declarator may have one; null when there is none. */
+  protected parseOptionalName(levels: Set<Qualifier>[], allowName: boolean): { name: string | null; col: number } {
     const t = this.peek();
-    if (t.type === 'ident') {
-      if (!allowName) this.fail(t.col, `unexpected ${describeToken(t)}: expected the end of the type`);
-      if (RESERVED.has(t.value)) {
-        const message =
-          QUALIFIERS[t.value] && levels.length === 0
-            ? `'${t.value}' must follow a type or '*'`
-            : `'${t.value}' is a keyword and cannot be used as a name`;
-        this.fail(t.col, message);
-      }
-      name = t.value;
-      nameCol = t.col;
+    if (t.type !== 'ident') return { name: null, col: 0 };
+    if (!allowName) this.fail(t.col, `unexpected ${describeToken(t)}: expected the end of the type`);
+    if (RESERVED.has(t.value)) {
+      const message =
+        QUALIFIERS[t.value] && levels.length === 0
+          ? `'${t.value}' must follow a type or '*'`
+          : `'${t.value}' is a keyword and cannot be used as a name`;
+      this.fail(t.col, message);
+    }
+    this.next();
+    return { name: t.value, col: t.col };
+  }
+
+  /** Specifiers, pointer levels and an optional name: one parameter or the function's head. */
+  parseDeclarator(expect: Expectation, allowName: boolean): Declarator {
+    const base = this.parseBase(expect);
+    const levels = this.parsePointerLevels();
+    let { name, col: nameCol } = this.parseOptionalName(levels, allowName);
+    let func: FunctionDeclarator | undefined;
+
+    const inParams = expect === 'first-param' || expect === 'param';
+    // `int (*cb)(int)` (or, abstract, `int (*)(int)`): a function pointer parameter.
+    if (name === null && (inParams || expect === 'type') && this.isPunct('(') && this.isPunct('*', 1)) {
+      const open = this.next();
+      const inner = this.parsePointerLevels();
+      const n = this.parseOptionalName(inner, allowName);
+      name = n.name;
+      nameCol = n.col;
+      const close = this.peek();
+      if (close.type === 'punct' && close.value === '[') this.fail(close.col, 'pointers to arrays are not supported; pass a pointer to the first element');
+      if (!this.isPunct(')')) this.fail(close.col, `expected ')' to close the function pointer declarator, found ${describeToken(close)}`);
       this.next();
+      const paren = this.peek();
+      if (this.isPunct('[')) this.fail(paren.col, 'pointers to arrays are not supported; pass a pointer to the first element');
+      if (!this.isPunct('(')) {
+        this.fail(paren.col, `expected the parameter list of the function pointer after ')', found ${describeToken(paren)}`);
+      }
+      func = { levels: inner, ...this.parseFunctionParams(), col: open.col };
+    } else if (name !== null && inParams && this.isPunct('(')) {
+      // `int cb(int)`: a parameter of function type is a function pointer, as in C.
+      func = { levels: [], ...this.parseFunctionParams(), col: base.col };
     }
 
     const after = this.peek();
     if (after.type === 'punct') {
       if (after.value === '[') this.fail(after.col, "arrays are not supported; declare the parameter as a pointer ('T *')");
       if (after.value === ':') this.fail(after.col, 'bit-fields are not supported');
+      if (after.value === '(' && func) this.fail(after.col, 'functions returning functions are not supported');
       if (after.value === '(' && expect === 'type') {
-        this.fail(after.col, "function types are not supported; declare callbacks as 'void *'");
+        this.fail(after.col, "function types are not supported; write a function pointer, as in 'int (*)(int)'");
       }
       if (after.value === '(' && expect !== 'return') {
-        this.fail(after.col, "function pointer parameters are not supported; declare the parameter as 'void *'");
+        this.fail(after.col, "unexpected '(': a function pointer parameter is written 'int (*name)(int)'");
       }
     }
     if (after.type === 'number') this.fail(after.col, `unexpected ${describeToken(after)}`);
-    return { base, levels, name, nameCol, col: base.col };
+    return { base, levels, name, nameCol, col: base.col, func };
+  }
+
+  /** The parenthesized parameter list of a function pointer: '(' params ')'. */
+  protected parseFunctionParams(): { params: Param[]; variadic: boolean } {
+    const open = this.next(); // '('
+    if (this.nesting === MAX_FUNCTION_NESTING) {
+      this.fail(open.col, `function pointers nested too deeply (at most ${MAX_FUNCTION_NESTING} levels)`);
+    }
+    this.nesting++;
+    try {
+      return this.parseParams();
+    } finally {
+      this.nesting--;
+    }
   }
 
   parsePrototype(): Signature {
@@ -608,7 +762,7 @@ class Parser {
       }
       if (index === MAX_PARAMS) this.fail(t.col, `too many parameters (the limit is ${MAX_PARAMS})`);
       const d = this.parseDeclarator(index === 0 ? 'first-param' : 'param', true);
-      if (d.base.kind === 'void' && d.levels.length === 0) {
+      if (d.base.kind === 'void' && d.levels.length === 0 && !d.func) {
         if (d.base.quals.size > 0) this.fail(d.col, "a 'void' parameter list cannot be qualified; write '(void)'");
         if (d.name !== null) this.fail(d.nameCol, `a 'void' parameter cannot have a name ('${d.name}')`);
         if (index > 0) this.fail(d.col, "'void' must be the only parameter");
@@ -641,25 +795,27 @@ class Parser {
     if (end.type !== 'eof') {
       const message =
         end.type === 'punct' && end.value === '('
-          ? "function types are not supported; declare callbacks as 'void *'"
+          ? "function types are not supported; write a function pointer, as in 'int (*)(int)'"
           : `unexpected ${describeToken(end)}: expected the end of the type`;
       this.fail(end.col, message);
     }
-    if (d.base.kind === 'void' && d.levels.length === 0 && position !== 'return') {
+    if (d.base.kind === 'void' && d.levels.length === 0 && !d.func && position !== 'return') {
       this.fail(d.col, position === 'variadic' ? "'void' cannot be passed as a variadic argument" : "'void' is not a parameter type (only a return type)");
     }
     return { type: this.resolve(d, position), name: d.name };
   }
 
   resolve(d: Declarator, position: TypePosition): TypeInfo {
+    if (d.func) return this.resolveFunctionPointer(d, position);
     const depth = d.levels.length;
     const c = spell(d.base, d.levels);
+    if (d.base.ctype) return this.classify(this.applyPointers(d.base.ctype, d.base.quals, d.levels), position, c, d.col);
     if (depth === 0) {
       if (d.base.kind === null) {
         if (d.base.c.startsWith('enum ')) {
-          this.fail(d.col, `'${d.base.c}' by value is not supported; declare it as its underlying integer type (usually 'int')`);
+          this.fail(d.col, `'${d.base.c}' by value is not supported; declare it as its underlying integer type (usually 'int')${this.declareHint(d.base.c)}`);
         }
-        this.fail(d.col, `'${d.base.c}' by value is not supported; pass a pointer ('${d.base.c} *')`);
+        this.fail(d.col, `'${d.base.c}' by value is not supported; pass a pointer ('${d.base.c} *')${this.declareHint(d.base.c)}`);
       }
       let kind = d.base.kind;
       if (position === 'variadic') kind = promote(kind);
@@ -668,6 +824,75 @@ class Parser {
     const stringy =
       depth === 1 && d.base.plainChar && (position === 'return' || d.base.quals.has('const'));
     return { kind: stringy ? 'string' : 'pointer', c, pointerDepth: depth };
+  }
+
+  private declareHint(c: string): string {
+    return this.scope ? `, or declare '${c}' with its members in the library's types` : '';
+  }
+
+  /** The type `base` qualified by `quals`, behind each pointer level in turn. */
+  protected applyPointers(base: CType, quals: Set<Qualifier>, levels: Set<Qualifier>[]): CType {
+    let t = base;
+    let constTo = quals.has('const');
+    for (const level of levels) {
+      t = pointerTo(t, constTo);
+      constTo = level.has('const');
+    }
+    return t;
+  }
+
+  /** A parameter declared `R (*name)(params)` (or `R name(params)`, which decays to it). */
+  protected resolveFunctionPointer(d: Declarator, position: TypePosition): TypeInfo {
+    const f = d.func!;
+    const returns = this.resolve({ ...d, func: undefined, name: null }, 'return');
+    const sig = buildSignature('', returns, f.params, f.variadic);
+    let t: CType = functionType(sig);
+    const levels = f.levels.length ? f.levels : [new Set<Qualifier>()];
+    for (const _ of levels) t = pointerTo(t);
+    const c = functionSpelling(sig, '*'.repeat(levels.length));
+    const info: TypeInfo = { kind: 'pointer', c, pointerDepth: levels.length };
+    if (levels.length === 1) info.ctype = t;
+    if (position === 'return') this.fail(f.col, "functions returning function pointers are not supported; declare the result as 'void *'");
+    return info;
+  }
+
+  /** The TypeInfo of a value of C type `t` in `position`; `c` is its spelling as written. */
+  classify(t: CType, position: TypePosition, c: string, col: number): TypeInfo {
+    switch (t.tag) {
+      case 'void':
+        if (position !== 'return') this.fail(col, `'${c}' is void: it is not a ${position === 'variadic' ? 'variadic argument' : 'parameter'} type (only a return type)`);
+        return { kind: 'void', c, pointerDepth: 0 };
+      case 'scalar':
+        return { kind: position === 'variadic' ? promote(t.kind) : t.kind, c, pointerDepth: 0 };
+      case 'enum':
+        return { kind: position === 'variadic' ? promote(t.kind) : t.kind, c, pointerDepth: 0, ctype: t };
+      case 'struct':
+      case 'union': {
+        const name = t.name ?? c;
+        if (t.fields === null) {
+          this.fail(col, `'${name}' by value is not supported: it is only declared, without its members; pass a pointer ('${name} *') or declare its members`);
+        }
+        if (t.tag === 'union') this.fail(col, `'${name}' (a union) by value is not supported; pass a pointer ('${name} *')`);
+        if (t.packed) this.fail(col, `'${name}' is packed: packed structs by value are not supported; pass a pointer ('${name} *')`);
+        if (position === 'variadic') this.fail(col, `'${name}' cannot be passed through '...' (structs by value are fixed parameters only)`);
+        return { kind: 'aggregate', c, pointerDepth: 0, ctype: t };
+      }
+      case 'array':
+        if (position === 'return') this.fail(col, `a function cannot return an array ('${c}')`);
+        return this.classify(pointerTo(t.of), position, c, col);
+      case 'function':
+        if (position === 'return') this.fail(col, `a function cannot return a function ('${c}')`);
+        return this.classify(pointerTo(t), position, c, col);
+      case 'pointer': {
+        let depth = 1;
+        for (let p: CType = t.to; p.tag === 'pointer'; p = p.to) depth++;
+        const to = t.to;
+        if (to.tag === 'scalar' && to.plainChar && (position === 'return' || t.constTo)) return { kind: 'string', c, pointerDepth: depth };
+        const info: TypeInfo = { kind: 'pointer', c, pointerDepth: depth };
+        if (((to.tag === 'struct' || to.tag === 'union') && to.fields !== null) || to.tag === 'function') info.ctype = t;
+        return info;
+      }
+    }
   }
 }
 
@@ -680,8 +905,8 @@ const INTEGER_CLASHES: Record<string, string[]> = {
   char: ['short', 'long', 'int'],
 };
 
-/** C's default argument promotions: what actually travels through `...`. */
-function promote(kind: Kind): Kind {
+/** @internal C's default argument promotions: what actually travels through `...`. */
+export function promote(kind: Kind): Kind {
   switch (kind) {
     case 'bool':
     case 'i8':
@@ -700,7 +925,8 @@ function spellQuals(quals: Set<Qualifier>): string {
   return QUALIFIER_ORDER.filter((q) => quals.has(q)).join(' ');
 }
 
-function spell(base: BaseType, levels: Set<Qualifier>[]): string {
+/** @internal */
+export function spell(base: BaseType, levels: Set<Qualifier>[]): string {
   const q = spellQuals(base.quals);
   let s = q ? `${q} ${base.c}` : base.c;
   for (let i = 0; i < levels.length; i++) {
@@ -714,10 +940,14 @@ function spell(base: BaseType, levels: Set<Qualifier>[]): string {
 /** `const char *` + `s` -> `const char *s`; `int` + `n` -> `int n`. */
 function joinName(c: string, name: string | null): string {
   if (name === null) return c;
+  // A function pointer: the name goes inside the parentheses, `int (*cb)(int)`.
+  const fp = /\((\*+)\)\(/.exec(c);
+  if (fp) return `${c.slice(0, fp.index + 1 + fp[1].length)}${name}${c.slice(fp.index + 1 + fp[1].length)}`;
   return c.endsWith('*') ? `${c}${name}` : `${c} ${name}`;
 }
 
-function buildSignature(name: string, returns: TypeInfo, params: Param[], variadic: boolean): Signature {
+/** @internal */
+export function buildSignature(name: string, returns: TypeInfo, params: Param[], variadic: boolean): Signature {
   const list = params.map((p) => joinName(p.type.c, p.name));
   if (variadic) list.push('...');
   const text = `${joinName(returns.c, name)}(${list.length ? list.join(', ') : 'void'})`;
@@ -737,19 +967,19 @@ function describeValue(v: unknown): string {
  * Parses one C function prototype, e.g. `'size_t strlen(const char *s)'`. Throws
  * `DlswapError('ERR_DLSWAP_SIGNATURE')` naming the column on anything outside the supported subset.
  */
-export function parsePrototype(text: string): Signature {
-  return new Parser({ text, what: 'C prototype' }).parsePrototype();
+export function parsePrototype(text: string, scope?: TypeScope): Signature {
+  return new Parser({ text, what: 'C prototype' }, scope).parsePrototype();
 }
 
 /**
  * Parses a lone C type such as `'unsigned long'` or `'const char *'`. `position` decides the pointer
  * and promotion rules (see TypePosition); the default, 'param', is what a fixed argument gets.
  */
-export function parseType(text: string, position: TypePosition = 'param'): TypeInfo {
+export function parseType(text: string, position: TypePosition = 'param', scope?: TypeScope): TypeInfo {
   if (position !== 'param' && position !== 'return' && position !== 'variadic') {
     throw new DlswapError('ERR_DLSWAP_SIGNATURE', `Invalid type position ${JSON.stringify(String(position))}; expected 'param', 'return' or 'variadic'`);
   }
-  return new Parser({ text, what: 'C type' }).parseStandaloneType(position, false).type;
+  return new Parser({ text, what: 'C type' }, scope).parseStandaloneType(position, false).type;
 }
 
 export interface SignatureObject {
@@ -763,7 +993,7 @@ export interface SignatureObject {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The object form of a prototype: `{ name: 'add', returns: 'int', args: ['int', 'int'] }`. */
-export function signatureFromObject(obj: SignatureObject): Signature {
+export function signatureFromObject(obj: SignatureObject, scope?: TypeScope): Signature {
   const bad = (message: string): never => {
     throw new DlswapError('ERR_DLSWAP_SIGNATURE', `Invalid signature object: ${message}`);
   };
@@ -778,7 +1008,7 @@ export function signatureFromObject(obj: SignatureObject): Signature {
   if (typeof variadic !== 'boolean') bad(`'variadic' must be a boolean, got ${describeValue(variadic)}`);
   if (args.length > MAX_PARAMS) bad(`too many parameters (${args.length}; the limit is ${MAX_PARAMS})`);
 
-  const ret = new Parser({ text: returns, what: 'C type', where: 'returns' }).parseStandaloneType('return', false).type;
+  const ret = new Parser({ text: returns, what: 'C type', where: 'returns' }, scope).parseStandaloneType('return', false).type;
 
   const params: Param[] = [];
   const names = new Map<string, number>();
@@ -787,7 +1017,7 @@ export function signatureFromObject(obj: SignatureObject): Signature {
   if (!lone) {
     args.forEach((arg, i) => {
       const where = `args[${i}]`;
-      const parsed = new Parser({ text: arg, what: 'C type', where }).parseStandaloneType('param', true);
+      const parsed = new Parser({ text: arg, what: 'C type', where }, scope).parseStandaloneType('param', true);
       if (parsed.name !== null) {
         if (names.has(parsed.name)) bad(`duplicate parameter name '${parsed.name}' in ${where} (first in args[${names.get(parsed.name)}])`);
         names.set(parsed.name, i);

@@ -9,6 +9,8 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   dlswap::InitElf(env, exports);
   dlswap::InitCalls(env, exports);
   dlswap::InitPluginHost(env, exports);
+  dlswap::InitMemory(env, exports);
+  dlswap::InitCallbacks(env, exports);
   return exports;
 }
 

@@ -28,6 +28,7 @@ struct AsyncCall {
 
   int err = 0;
   alignas(16) uint64_t ret[2] = {};
+  void *rvalue = nullptr;  // a struct result: written where the caller said
   uint64_t regs[kRegSlots] = {};
   std::unique_ptr<uint64_t[]> slots;
   std::unique_ptr<void *[]> avalues;
@@ -54,7 +55,8 @@ void Execute(napi_env, void *data) {
   // errno is per thread: this thread's, in the library's own libc.
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
   if (call.cif) {
-    ffi_call(const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.ret, call.avalues.get());
+    ffi_call(const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.rvalue ? call.rvalue : call.ret,
+             call.avalues.get());
   } else {
     call.ret[0] = CallWithRegs(call.address, call.regs, call.floats, call.ret_kind);
   }
@@ -118,7 +120,18 @@ napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, s
       if (!a.ok) return nullptr;
       call->slots[i] = a.bits;
       if (i >= rec.nparams) PromoteVariadic(kinds[i], &call->slots[i]);
-      call->avalues[i] = &call->slots[i];
+      if (kinds[i] == kAggregate) {
+        if (a.bits == 0) return ThrowArgError(env, rec, i, kAggregate, argv[i], "is a struct by value: it cannot be NULL");
+        call->avalues[i] = reinterpret_cast<void *>(static_cast<uintptr_t>(a.bits));
+      } else {
+        call->avalues[i] = &call->slots[i];
+      }
+    }
+    if (rec.ret_in_arg) {
+      ArgBits a = ConvertPointerArg(env, rec, n, kPointer, argv[n], &call->keep);
+      if (!a.ok) return nullptr;
+      if (a.bits == 0) return ThrowArgError(env, rec, n, kPointer, argv[n], "(where the struct result goes) cannot be NULL");
+      call->rvalue = reinterpret_cast<void *>(static_cast<uintptr_t>(a.bits));
     }
   } else {
     for (size_t i = 0; i < n; i++) {
@@ -158,7 +171,8 @@ napi_value CallAsync(napi_env env, napi_callback_info info) {
   void *data = nullptr;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   FunctionRecord &rec = *static_cast<FunctionRecord *>(data);
-  if (argc != rec.nparams) return ThrowArgCount(env, rec, argc, rec.nparams, false);
+  const size_t want = rec.nparams + (rec.ret_in_arg ? 1 : 0);
+  if (argc != want) return ThrowArgCount(env, rec, argc, want, false);
   const ffi_cif *cif = (rec.flags & kFlagFast) ? nullptr : &rec.cif;
   return Submit(env, rec, rec.kinds, rec.nparams, argv, cif, nullptr);
 }

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "aggregate.h"
 #include "library_handle.h"
 
 // The per-call helpers below must be inlined into each specialized callback (GCC otherwise keeps
@@ -47,7 +48,8 @@ enum Kind : uint8_t {
   kF64 = 11,
   kPointer = 12,
   kString = 13,
-  kKindCount = 14,
+  kAggregate = 14,  // a struct by value: the argument is the address of its bytes (libffi path only)
+  kKindCount = 15,
 };
 
 inline bool IsFloatKind(uint8_t k) { return k == kF32 || k == kF64; }
@@ -166,6 +168,10 @@ struct FunctionRecord {
   // libffi path (not fast, or variadic): prepared once.
   ffi_cif cif;
   std::vector<ffi_type *> ffi_types;
+  // Structs by value (kAggregate params, or the result): their libffi types, owned here.
+  std::vector<std::unique_ptr<FfiAggregate>> aggregates;
+  // The result is a struct: the caller passes, after the parameters, the address it is written to.
+  bool ret_in_arg = false;
   std::map<std::string, uint32_t> variadic_index;  // key: the kind codes as bytes
   std::vector<std::shared_ptr<VariadicCif>> variadic;
 
@@ -245,6 +251,10 @@ struct ArgBits {
   uint64_t bits;
   bool ok;
 };
+
+// A callback made by makeCallback (callbacks.cc): its code address, for a pointer argument. False if
+// `v` is not one; true with *ok false (and a JS exception pending) if it was released.
+bool CallbackHandleAddress(napi_env env, napi_value v, uint64_t *address, bool *ok);
 
 // Pointer and string arguments and the 64-bit kinds: the rarer and costlier conversions, out of line.
 ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
@@ -373,6 +383,7 @@ DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t in
     case kString:
       return ConvertStringArg(env, rec, index, v, strings, keep);
     case kPointer:
+    case kAggregate:  // the address of the struct's bytes
       return ConvertPointerArg(env, rec, index, kind, v, keep);
     default:  // bool, i64, u64
       return ConvertWideArg(env, rec, index, kind, v);
@@ -396,6 +407,7 @@ DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
   }
   switch (kind) {
     case kVoid:
+    case kAggregate:  // written to the memory the caller passed; the JS side decodes it
       napi_get_undefined(env, &out);
       break;
     case kBool:

@@ -24,8 +24,9 @@ namespace {
 constexpr napi_type_tag kFunctionTag = {0x646c737761702d66ULL, 0x756e6374696f6e31ULL};
 
 const char *KindName(uint8_t kind) {
-  static const char *const names[kKindCount] = {"void", "bool", "int8",   "uint8",  "int16",   "uint16", "int32",
-                                                "uint32", "int64", "uint64", "float", "double", "pointer", "string"};
+  static const char *const names[kKindCount] = {"void",  "bool",   "int8",  "uint8",   "int16",   "uint16",
+                                                "int32", "uint32", "int64", "uint64",  "float",   "double",
+                                                "pointer", "string", "struct"};
   return kind < kKindCount ? names[kind] : "?";
 }
 
@@ -56,6 +57,8 @@ const char *Expectation(uint8_t kind) {
       return "a bigint address, null, or a Buffer, TypedArray, DataView or ArrayBuffer";
     case kString:
       return "a string, null, a Buffer or TypedArray, or a bigint address";
+    case kAggregate:
+      return "the address of the struct's bytes (a bigint or a Buffer)";
     default:
       return "nothing (void)";
   }
@@ -208,10 +211,33 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
   if (variadic) rec->flags |= kFlagVariadic;
   if (spec.Get("errno").ToBoolean()) rec->flags |= kFlagErrnoResult;
 
+  // Structs by value: their shapes, per parameter (null for the others) and for the result.
+  Napi::Value shapes_v = spec.Get("paramShapes"), ret_shape = spec.Get("returnShape");
+  Napi::Array shapes = shapes_v.IsArray() ? shapes_v.As<Napi::Array>() : Napi::Array::New(env, 0);
+  std::vector<ffi_type *> shape_types(params.Length(), nullptr);
+  bool aggregates = false;
+  auto add_shape = [&](Napi::Value shape) -> ffi_type * {
+    rec->aggregates.push_back(BuildAggregate(env, shape));
+    aggregates = true;
+    return &rec->aggregates.back()->type;
+  };
+  ffi_type *ret_type = nullptr;
+  if (rec->ret_kind == kAggregate) {
+    if (!ret_shape.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "makeFunction: a struct result needs its shape");
+    ret_type = add_shape(ret_shape);
+    rec->ret_in_arg = true;
+  }
+
   int gpr = 0, fpr = 0;
   for (uint32_t i = 0; i < params.Length(); i++) {
     uint8_t k = KindFromJs(env, params.Get(i), false);
     rec->kinds[i] = k;
+    if (k == kAggregate) {
+      if (variadic) throw CodedTypeError(env, "ERR_DLSWAP_SIGNATURE", "structs by value are not supported in variadic functions");
+      Napi::Value shape = i < shapes.Length() ? shapes.Get(i) : env.Undefined();
+      if (!shape.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "makeFunction: a struct parameter needs its shape");
+      shape_types[i] = add_shape(shape);
+    }
     if (k == kString) rec->flags |= kFlagHasStrings;
     // Register slot on the fast path (meaningless, and unused, once a class overflows).
     int &used = IsFloatKind(k) ? fpr : gpr;
@@ -221,16 +247,23 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
     rec->param_names.push_back(n.IsString() ? n.As<Napi::String>().Utf8Value() : std::string());
     rec->param_types.push_back(types.Get(i).ToString().Utf8Value());
   }
-  bool fast = !variadic && gpr <= kGprSlots && fpr <= kFprSlots;
+  bool fast = !variadic && !aggregates && gpr <= kGprSlots && fpr <= kFprSlots;
   if (fast) rec->flags |= kFlagFast;
   if (fpr > 0) rec->flags |= kFlagFloatArgs;
 
   if (!fast && !variadic) {
     rec->ffi_types.reserve(rec->nparams);
-    for (size_t i = 0; i < rec->nparams; i++) rec->ffi_types.push_back(FfiType(rec->kinds[i], false));
-    if (ffi_prep_cif(&rec->cif, FFI_DEFAULT_ABI, rec->nparams, FfiType(rec->ret_kind, false), rec->ffi_types.data()) !=
-        FFI_OK) {
+    for (size_t i = 0; i < rec->nparams; i++) {
+      rec->ffi_types.push_back(shape_types[i] ? shape_types[i] : FfiType(rec->kinds[i], false));
+    }
+    if (ffi_prep_cif(&rec->cif, FFI_DEFAULT_ABI, rec->nparams, ret_type ? ret_type : FfiType(rec->ret_kind, false),
+                     rec->ffi_types.data()) != FFI_OK) {
       throw CodedError(env, "ERR_DLSWAP_SIGNATURE", "libffi cannot prepare a call for " + rec->name);
+    }
+    for (const auto &agg : rec->aggregates) {
+      if (!AggregateMatches(*agg)) {
+        throw CodedError(env, "ERR_DLSWAP_INTERNAL", rec->name + ": libffi lays a struct out differently from dlswap's layout");
+      }
     }
   }
   rec->errno_ptr = ErrnoPointer(rec.get());
@@ -526,6 +559,16 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
         keep->refs.push_back(ref);
       }
       return {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)), true};
+    }
+    // A callback (lib.callback() or a temporary one): its code address.
+    uint64_t code = 0;
+    bool live = false;
+    if (CallbackHandleAddress(env, v, &code, &live)) {
+      if (!live) {
+        ThrowArgError(env, rec, index, kind, v, "is a callback that was released; make a new one");
+        return {0, false};
+      }
+      return {code, true};
     }
   }
   ThrowArgError(env, rec, index, kind, v);

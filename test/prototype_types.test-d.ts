@@ -8,6 +8,7 @@ import type {
   PointerArg,
   StringArg,
 } from '../lib/prototype_types';
+import type { CallbackRef } from '../lib/ctypes_types';
 
 type Ptr = bigint | null | ArrayBufferView | ArrayBuffer;
 type Str = string | null | ArrayBufferView | bigint;
@@ -99,7 +100,10 @@ expectTypeOf<FunctionOf<'int f(int a,)'>>().toEqualTypeOf<AnyFunction>();
 expectTypeOf<FunctionOf<'int f(...)'>>().toEqualTypeOf<AnyFunction>();
 expectTypeOf<FunctionOf<'int f(int a, ..., int b)'>>().toEqualTypeOf<AnyFunction>();
 expectTypeOf<FunctionOf<'int f(void, int)'>>().toEqualTypeOf<AnyFunction>();
-expectTypeOf<FunctionOf<'int f(int (*cb)(int))'>>().toEqualTypeOf<AnyFunction>();
+// Function pointer parameters are callbacks (test/ctypes_types.test-d.ts has more).
+expectTypeOf<FunctionOf<'int f(int (*cb)(int))'>>().toEqualTypeOf<
+  (cb: ((a: number) => number) | CallbackRef<(a: number) => number> | bigint | null) => number
+>();
 expectTypeOf<FunctionOf<'int (*f)(int)'>>().toEqualTypeOf<AnyFunction>();
 expectTypeOf<FunctionOf<'int f(int a[3])'>>().toEqualTypeOf<AnyFunction>();
 expectTypeOf<FunctionOf<'long double f(void)'>>().toEqualTypeOf<AnyFunction>();

@@ -320,7 +320,7 @@ describe('kind codes', () => {
   it('maps every kind to its wire code', () => {
     expect(KIND_CODES).toEqual({
       void: 0, bool: 1, i8: 2, u8: 3, i16: 4, u16: 5, i32: 6, u32: 7,
-      i64: 8, u64: 9, f32: 10, f64: 11, pointer: 12, string: 13,
+      i64: 8, u64: 9, f32: 10, f64: 11, pointer: 12, string: 13, aggregate: 14,
     });
     for (const [k, code] of Object.entries(KIND_CODES)) expect(kindCode(k as Kind)).toBe(code);
     expect(Object.isFrozen(KIND_CODES)).toBe(true);
@@ -423,9 +423,10 @@ describe('rejections', () => {
     ['int f(int a, char *b, double a)', 30, "duplicate parameter name 'a'"],
     // Declarators we refuse.
     ['int (*f)(int)', 5, "function pointers are not supported (declare callbacks as 'void *')"],
-    ['int f(int (*cb)(int))', 11, "function pointer parameters are not supported; declare the parameter as 'void *'"],
-    ['int f(int cb(int))', 13, 'function pointer parameters are not supported'],
-    ['int f(void (*)(void))', 12, 'function pointer parameters are not supported'],
+    ['int f(int (*cb)[3])', 16, 'pointers to arrays are not supported'],
+    ['int f(int (*cb)(int)(int))', 21, 'functions returning functions are not supported'],
+    ['int f(int (*cb) int)', 17, "expected the parameter list of the function pointer after ')'"],
+    ['int f(int (*cb(int))', 15, "expected ')' to close the function pointer declarator"],
     ['void (*signal(int sig, void (*func)(int)))(int)', 6, 'function pointers are not supported'],
     ['int (*f(void))(int)', 5, 'function pointers are not supported'],
     ['int f(int)(int)', 11, 'functions returning function pointers are not supported'],
@@ -476,7 +477,7 @@ describe('rejections', () => {
   it('rejects malformed lone types', () => {
     expect(rejection(() => parseType(''))).toMatch(/Invalid C type "" at column 1: expected a type, found the end of the input/);
     expect(rejection(() => parseType('int x'))).toMatch(/column 5: unexpected 'x': expected the end of the type/);
-    expect(rejection(() => parseType('int (*)(int)'))).toMatch(/column 5: function types are not supported/);
+    expect(rejection(() => parseType('int (int)'))).toMatch(/column 5: function types are not supported/);
     expect(rejection(() => parseType('int *)'))).toMatch(/column 6: unexpected '\)': expected the end of the type/);
     expect(rejection(() => parseType('struct s'))).toMatch(/column 1: 'struct s' by value is not supported/);
     expect(rejection(() => parseType('int;'))).toMatch(/column 4: unexpected ';'/);
@@ -521,7 +522,10 @@ describe('type-level inference', () => {
       skipLibCheck: true,
       esModuleInterop: true,
     };
-    const program = ts.createProgram([file, path.join(__dirname, '..', 'lib', 'signature.ts')], options);
+    const program = ts.createProgram(
+      [file, path.join(__dirname, '..', 'lib', 'signature.ts'), path.join(__dirname, '..', 'lib', 'types', 'node-gyp-build.d.ts')],
+      options,
+    );
     const text = ts.formatDiagnostics(ts.getPreEmitDiagnostics(program), {
       getCanonicalFileName: (f) => f,
       getCurrentDirectory: () => process.cwd(),

@@ -1,0 +1,161 @@
+// Typed memory, the native half (lib/memory.ts does the typing): the address of a JS buffer, copies
+// between buffers and addresses, and allocation with a library's own allocator.
+//
+// Addresses are trusted, as in C: a bad one crashes. Every JS buffer access is bounds-checked here.
+#include <dlfcn.h>
+
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "library_handle.h"
+#include "module.h"
+#include "namespace_pool.h"
+#include "native_library.h"
+
+namespace dlswap {
+
+namespace {
+
+uint64_t AddressArg(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address must be a bigint");
+  bool lossless = false;
+  uint64_t a = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address out of range");
+  return a;
+}
+
+// Data pointer and length of a buffer-like JS value (ArrayBuffer, TypedArray, DataView), or false.
+bool BufferOf(Napi::Env env, Napi::Value v, uint8_t **data, size_t *length) {
+  napi_value raw = v;
+  bool is = false;
+  void *p = nullptr;
+  size_t len = 0;
+  if (napi_is_typedarray(env, raw, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t count = 0;
+    if (napi_get_typedarray_info(env, raw, &type, &count, &p, nullptr, nullptr) != napi_ok) return false;
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array:
+      case napi_uint16_array:
+        elem = 2;
+        break;
+      case napi_int32_array:
+      case napi_uint32_array:
+      case napi_float32_array:
+        elem = 4;
+        break;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array:
+        elem = 8;
+        break;
+      default:
+        break;
+    }
+    len = count * elem;
+  } else if (napi_is_dataview(env, raw, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, raw, &len, &p, nullptr, nullptr) != napi_ok) return false;
+  } else if (napi_is_arraybuffer(env, raw, &is) == napi_ok && is) {
+    if (napi_get_arraybuffer_info(env, raw, &p, &len) != napi_ok) return false;
+  } else {
+    return false;
+  }
+  *data = static_cast<uint8_t *>(p);
+  *length = len;
+  return true;
+}
+
+size_t SizeArg(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsNumber()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    throw CodedError(env, "ERR_DLSWAP_ARG", std::string(what) + " must be a non-negative integer");
+  }
+  return static_cast<size_t>(d);
+}
+
+// addressOf(buffer) -> bigint: where its bytes are (for a view, its first byte).
+Napi::Value AddressOfJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint8_t *data = nullptr;
+  size_t len = 0;
+  if (info.Length() < 1 || !BufferOf(env, info[0], &data, &len)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "addressOf(buffer): expected an ArrayBuffer, TypedArray, DataView or Buffer");
+  }
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)));
+}
+
+// copyFromAddress(address, target, offset, length): `length` bytes at `address` into target[offset..].
+Napi::Value CopyFromAddressJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint64_t addr = AddressArg(env, info[0], "copyFromAddress");
+  uint8_t *data = nullptr;
+  size_t len = 0;
+  if (!BufferOf(env, info[1], &data, &len)) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "copyFromAddress: target must be a buffer");
+  size_t off = SizeArg(env, info[2], "offset"), n = SizeArg(env, info[3], "length");
+  if (off > len || n > len - off) throw CodedError(env, "ERR_DLSWAP_OUT_OF_BOUNDS", "copyFromAddress: the copy does not fit in the target");
+  if (n == 0) return env.Undefined();
+  if (addr == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "cannot read through a NULL pointer");
+  std::memcpy(data + off, reinterpret_cast<const void *>(static_cast<uintptr_t>(addr)), n);
+  return env.Undefined();
+}
+
+// copyToAddress(address, source, offset, length): source[offset..offset+length] to `address`.
+Napi::Value CopyToAddressJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint64_t addr = AddressArg(env, info[0], "copyToAddress");
+  uint8_t *data = nullptr;
+  size_t len = 0;
+  if (!BufferOf(env, info[1], &data, &len)) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "copyToAddress: source must be a buffer");
+  size_t off = SizeArg(env, info[2], "offset"), n = SizeArg(env, info[3], "length");
+  if (off > len || n > len - off) throw CodedError(env, "ERR_DLSWAP_OUT_OF_BOUNDS", "copyToAddress: the source is shorter than the copy");
+  if (n == 0) return env.Undefined();
+  if (addr == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "cannot write through a NULL pointer");
+  std::memmove(reinterpret_cast<void *>(static_cast<uintptr_t>(addr)), data + off, n);
+  return env.Undefined();
+}
+
+// The library's own calloc, found the way loader.cc finds its free: through the image's scope (the
+// global scope in 'local', where an allocator node was started with is the one the library uses),
+// else the namespace runtime's libc.
+void *(*CallocOf(const LibraryHandle &h))(size_t, size_t) {
+  void *scope = h.isolation == Isolation::Local ? RTLD_DEFAULT : h.handle;
+  dlerror();
+  void *p = dlsym(scope, "calloc");
+  dlerror();
+  if (!p && h.ns && h.ns->runtime) {
+    p = dlsym(h.ns->runtime, "calloc");
+    dlerror();
+  }
+  return reinterpret_cast<void *(*)(size_t, size_t)>(p);
+}
+
+// allocIn(library, count, size) -> bigint: zeroed memory from the library's allocator, for lib.free.
+Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  LibraryRef lib = NativeLibrary::From(env, info[0]);
+  if (lib->closed || !lib->handle) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed; open it again");
+  size_t count = SizeArg(env, info[1], "count"), size = SizeArg(env, info[2], "size");
+  if (count == 0 || size == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "alloc: the size must be at least 1 byte");
+  auto calloc_fn = CallocOf(*lib);
+  if (!calloc_fn) {
+    throw CodedError(env, "ERR_DLSWAP_MODE_UNSUPPORTED", "this library has no libc in its scope, so it has no allocator to allocate with");
+  }
+  if (lib->ns) EnsureThreadReady(lib->ns);
+  void *p = calloc_fn(count, size);
+  if (!p) throw CodedError(env, "ERR_DLSWAP_NO_MEMORY", "alloc: the library's allocator is out of memory (" + std::to_string(count) + " x " + std::to_string(size) + " bytes)");
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
+
+}  // namespace
+
+void InitMemory(Napi::Env env, Napi::Object exports) {
+  exports.Set("addressOf", Napi::Function::New(env, AddressOfJs, "addressOf"));
+  exports.Set("copyFromAddress", Napi::Function::New(env, CopyFromAddressJs, "copyFromAddress"));
+  exports.Set("copyToAddress", Napi::Function::New(env, CopyToAddressJs, "copyToAddress"));
+  exports.Set("allocIn", Napi::Function::New(env, AllocInJs, "allocIn"));
+}
+
+}  // namespace dlswap
