@@ -5,6 +5,7 @@
  *   loading -> verifying -> active -> draining -> finalizing -> closed
  *                  \-> rejected (the current generation keeps serving, untouched)
  */
+import type { DependencyCloseResult } from './dependencies';
 import type { Library, CloseResult } from './library';
 import type { NativeLibrary } from './native';
 
@@ -30,6 +31,8 @@ export interface GenerationInfo {
   unloaded?: boolean;
   /** Set when closed but still mapped: why (unique symbols, NODELETE, ...). */
   pinnedReason?: string;
+  /** Set once closed: what happened to each of its private (and shared) dependencies. */
+  dependencies?: DependencyCloseResult[];
   /** Set when rejected: why. */
   rejectedReason?: string;
 }
@@ -113,6 +116,7 @@ export class Generation {
     if (this.closeResult) {
       out.unloaded = this.closeResult.unloaded;
       if (!this.closeResult.unloaded) out.pinnedReason = this.closeResult.reason;
+      if (this.closeResult.dependencies) out.dependencies = this.closeResult.dependencies;
     }
     if (this.rejectedReason) out.rejectedReason = this.rejectedReason;
     return out;

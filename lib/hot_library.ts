@@ -11,6 +11,7 @@ import { DlswapError, asDlswapError, type DlswapErrorCode } from './errors';
 import { rebind, type BoundFunction } from './func';
 import { Generation, type GenerationInfo, type PluginHostHandle } from './generation';
 import { libraryFromResult, loadLater, loadNow, type Library, type OpenOptions } from './library';
+import type { DependencyCloseResult } from './dependencies';
 import type { Isolation } from './isolation';
 import { addon, type LoadResult, type RetireResult } from './native';
 import type { Isolation as IsolationMode } from './isolation';
@@ -70,6 +71,11 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
   /** Refuse the initial file unless its sha256 matches (reload takes its own). */
   sha256?: string;
   /**
+   * Dependencies every generation shares, loaded as they are (see `open`'s option). By default each
+   * generation gets private copies of the dependencies it ships (docs/isolation.md).
+   */
+  shareDependencies?: string[];
+  /**
    * Reload whenever the file is rebuilt (see docs/watch.md): once the write has finished, the file
    * is a valid ELF and its content changed. Invalid builds are reported ('watch-skip') and skipped.
    */
@@ -123,6 +129,8 @@ export interface ReloadReport {
   /** Once the old generation is closed: whether its image is gone, and why not. */
   unloaded?: boolean;
   pinnedReason?: string;
+  /** Once the old generation is closed: what happened to each of its private (and shared) dependencies. */
+  dependencies?: DependencyCloseResult[];
   drainTimedOut?: boolean;
   /** Resolves when the old generation is closed (immediately when `wait` was 'closed'). */
   retired: Promise<void>;
@@ -376,7 +384,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     try {
       const functions = parseFunctions(options.functions, options.types, 'HotLibrary');
       const plugin = { functions, abiMin: options.abi?.min ?? abi, abiMax: options.abi?.max ?? abi, host: host.address, hostObject: host };
-      const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256 };
+      const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256, shareDependencies: options.shareDependencies };
       if (options.loadOn === 'main') {
         loaded = loadNow(path, open, plugin);
       } else {
@@ -643,7 +651,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         gen.closeResult = { unloaded: false, reason: `${r.message}; the image stays mapped because the plugin may still be running in it` };
         return;
       }
-      if (r.closed || r.threads.length > 0) {
+      if (r.closed || r.keptMapped || r.threads.length > 0) {
         closed = true;
         gen.closeResult = lib.closeResultOf(r);
       }
@@ -678,6 +686,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       if (report) {
         report.unloaded = result.unloaded;
         if (!result.unloaded) report.pinnedReason = result.reason;
+        if (result.dependencies) report.dependencies = result.dependencies;
       }
       if (result.unloaded) this.#emit('unloaded', { generation: gen.id });
       else this.#emit('pinned', { generation: gen.id, reason: result.reason, threads: result.threads });

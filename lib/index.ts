@@ -2,6 +2,7 @@ export { DlswapError, isDlswapError } from './errors';
 export type { DlswapErrorCode } from './errors';
 export { open, openAsync, Library, namespaceBudget, rtldTunables } from './library';
 export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget } from './library';
+export type { DependencyInfo, DependencyKind, DependencyCloseResult } from './dependencies';
 export { ISOLATION_MODES } from './isolation';
 export type { Isolation } from './isolation';
 export { func, rebind, libraryOf, readCString } from './func';

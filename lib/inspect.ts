@@ -8,6 +8,8 @@ import { asDlswapError } from './errors';
 import path from 'node:path';
 import { readElf, selfElf, hostMachine, type ElfInfo } from './elf';
 import type { Isolation } from './isolation';
+import { addon } from './native';
+import { dependencyInfos, type DependencyInfo } from './dependencies';
 
 export type HazardId =
   | 'wrong-arch'
@@ -25,7 +27,7 @@ export type HazardId =
   | 'init-fini-node-binding'
   | 'pthread-key-destructors'
   | 'starts-threads'
-  | 'origin-rpath'
+  | 'private-dependencies'
   | 'textrel'
   | 'execstack';
 
@@ -68,6 +70,11 @@ export interface InspectReport {
   rpath: string | null;
   runpath: string | null;
   buildId: string | null;
+  /**
+   * Its direct and indirect dependencies as a load would treat them: which get a private copy per
+   * generation and why, which are system libraries or missing.
+   */
+  dependencies: DependencyInfo[];
   /** Number of exported (defined, visible) dynamic symbols. */
   exports: number;
   /** Number of imported (undefined) dynamic symbols. */
@@ -187,101 +194,6 @@ const KEY_CREATORS = /^(__)?pthread_key_create$|^tss_create$/;
 const THREAD_STARTERS =
   /^(pthread_create|thrd_create|_ZNSt6thread15_M_start_thread.*|g_thread_(try_)?new|g_thread_pool_new|uv_thread_create(_ex)?|GOMP_parallel(_start)?|GOMP_teams.*)$/;
 
-function expandOrigin(list: string | null, origin: string): string[] {
-  if (!list) return [];
-  return list
-    .split(':')
-    .filter((d) => d.length > 0)
-    .map((d) => d.replace(/\$\{ORIGIN\}|\$ORIGIN/g, origin));
-}
-
-function hasOrigin(list: string | null): boolean {
-  return list !== null && /\$\{?ORIGIN\}?/.test(list);
-}
-
-function multiarchDirs(machineName: string): string[] {
-  const triplet: Record<string, string> = {
-    x86_64: 'x86_64-linux-gnu',
-    aarch64: 'aarch64-linux-gnu',
-    i386: 'i386-linux-gnu',
-    arm: 'arm-linux-gnueabihf',
-    riscv64: 'riscv64-linux-gnu',
-  };
-  const t = triplet[machineName];
-  const dirs = t ? [`/lib/${t}`, `/usr/lib/${t}`] : [];
-  return [...dirs, '/lib64', '/usr/lib64', '/lib', '/usr/lib'];
-}
-
-let ldSoConf: string[] | undefined;
-
-/** Directories listed in /etc/ld.so.conf (and its includes): what ld.so.cache indexes. */
-function ldSoConfDirs(): string[] {
-  if (ldSoConf) return ldSoConf;
-  const dirs: string[] = [];
-  const seen = new Set<string>();
-  const readConf = (file: string, depth: number): void => {
-    if (depth > 4 || seen.has(file)) return;
-    seen.add(file);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return;
-    }
-    for (const raw of text.split('\n')) {
-      const line = raw.replace(/#.*/, '').trim();
-      if (!line) continue;
-      const inc = /^include\s+(.+)$/.exec(line);
-      if (!inc) {
-        dirs.push(line);
-        continue;
-      }
-      // Only the "dir/*.conf" form that distributions use.
-      const pattern = path.resolve(path.dirname(file), inc[1].trim());
-      const dir = path.dirname(pattern);
-      const suffix = path.basename(pattern).replace(/^\*/, '');
-      let entries: string[] = [];
-      try {
-        entries = fs.readdirSync(dir).filter((e) => e.endsWith(suffix)).sort();
-      } catch {
-        // no such directory
-      }
-      for (const e of entries) readConf(path.join(dir, e), depth + 1);
-    }
-  };
-  readConf('/etc/ld.so.conf', 0);
-  ldSoConf = dirs;
-  return dirs;
-}
-
-/**
- * Where the dynamic loader would find `needed` for `obj`, in its order: RPATH (the object's and the
- * root library's, unless the object has RUNPATH), LD_LIBRARY_PATH, RUNPATH, the ld.so.conf
- * directories, the default directories.
- */
-function findDependency(needed: string, obj: ElfInfo, objDir: string, rootRpath: string[]): string | null {
-  if (needed.includes('/')) return isFile(needed) ? needed : null;
-  const dirs = [
-    ...(obj.runpath ? [] : [...expandOrigin(obj.rpath, objDir), ...rootRpath]),
-    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
-    ...expandOrigin(obj.runpath, objDir),
-    ...ldSoConfDirs(),
-    ...multiarchDirs(obj.machineName),
-  ];
-  for (const d of dirs) {
-    const p = path.join(d, needed);
-    if (isFile(p)) return p;
-  }
-  return null;
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
 interface Dependency {
   needed: string;
@@ -321,35 +233,23 @@ function cachedElf(realPath: string): ElfInfo | null {
   return info;
 }
 
-const MAX_CLOSURE = 256;
-
-/** The libraries `root` pulls in, breadth first as the loader loads them, each once. */
-function dependencyClosure(root: ElfInfo, rootDir: string): Closure {
-  const rootRpath = root.runpath ? [] : expandOrigin(root.rpath, rootDir);
+/**
+ * The libraries `file` pulls in, each once, found by the loader's own search (the same plan a load
+ * makes: native/loader/dependency_plan.cc), with the exports of each.
+ */
+function dependencyClosure(file: string): Closure {
+  const plan = addon.planDependencies(file, [], true);
   const deps: Dependency[] = [];
   const missing: string[] = [];
-  let complete = true;
-  const seen = new Set<string>();
-  const queue: { info: ElfInfo; dir: string }[] = [{ info: root, dir: rootDir }];
-  while (queue.length && deps.length < MAX_CLOSURE) {
-    const { info, dir } = queue.shift()!;
-    for (const needed of info.needed) {
-      if (seen.has(needed)) continue;
-      seen.add(needed);
-      const found = findDependency(needed, info, dir, rootRpath);
-      const real = found ? fs.realpathSync(found) : null;
-      const dep = real ? cachedElf(real) : null;
-      if (!real || !dep || dep.machine !== root.machine || dep.class !== root.class) {
-        missing.push(needed);
-        complete = false;
-        continue;
-      }
-      deps.push({ needed, realPath: real, exports: new Set(dep.exports) });
-      queue.push({ info: dep, dir: path.dirname(real) });
+  for (const d of plan.dependencies) {
+    const dep = d.file ? cachedElf(d.file) : null;
+    if (!d.file || !dep) {
+      missing.push(d.name);
+      continue;
     }
+    deps.push({ needed: d.name, realPath: d.file, exports: new Set(dep.exports) });
   }
-  if (queue.length) complete = false;
-  return { deps, missing, complete };
+  return { deps, missing, complete: missing.length === 0 && !plan.truncated };
 }
 
 let runtime: { paths: Set<string>; exports: Set<string> } | undefined;
@@ -361,8 +261,7 @@ let runtime: { paths: Set<string>; exports: Set<string> } | undefined;
  */
 function runtimeScope(): { paths: Set<string>; exports: Set<string> } {
   if (!runtime) {
-    const exe = fs.realpathSync('/proc/self/exe');
-    const c = dependencyClosure(selfElf(), path.dirname(exe));
+    const c = dependencyClosure(fs.realpathSync('/proc/self/exe'));
     const exports = new Set<string>();
     for (const d of c.deps) for (const s of d.exports) exports.add(s);
     runtime = { paths: new Set(c.deps.map((d) => d.realPath)), exports };
@@ -381,10 +280,10 @@ interface SymbolScope {
   missingDeps: string[];
 }
 
-function symbolScope(info: ElfInfo, dir: string): SymbolScope {
+function symbolScope(info: ElfInfo, file: string): SymbolScope {
   const node = nodeExports();
   const copies = nodeCopyRelocs();
-  const closure = dependencyClosure(info, dir);
+  const closure = dependencyClosure(file);
   const rt = runtimeScope();
   const interposed = new Set<string>();
   const interposingDeps: string[] = [];
@@ -433,7 +332,6 @@ interface Facts {
   nodeOnly: string[];
   unresolved: string[];
   pins: string[];
-  privateDeps: string[];
   staticTls: boolean;
   /** Constructor/destructor entries bound to node's exports: 'local' is refused. */
   initFiniNode: string[];
@@ -441,12 +339,12 @@ interface Facts {
   ownCallsInterposed: string[];
 }
 
-function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; facts: Facts } {
+function collectHazards(info: ElfInfo, file: string, dependencies: DependencyInfo[]): { hazards: Hazard[]; facts: Facts } {
   const hazards: Hazard[] = [];
   const host = hostMachine();
   const facts: Facts = {
     loadable: true, blockers: [], copyImports: [], collisions: [], interposed: [], nodeOnly: [], unresolved: [], pins: [],
-    privateDeps: [], staticTls: false, initFiniNode: [], ownCallsInterposed: [],
+    staticTls: false, initFiniNode: [], ownCallsInterposed: [],
   };
 
   const sameArch = info.class === host.class && info.machine === host.machine;
@@ -473,7 +371,7 @@ function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; fac
 
   // Symbol resolution only means something for a file this process could load.
   const scope: SymbolScope = sameArch
-    ? symbolScope(info, origin)
+    ? symbolScope(info, file)
     : { interposed: [], interposingDeps: [], nodeOnly: [], unresolved: [], missingDeps: [] };
   facts.unresolved = scope.unresolved;
   if (scope.unresolved.length) {
@@ -632,20 +530,26 @@ function collectHazards(info: ElfInfo, origin: string): { hazards: Hazard[]; fac
     });
   }
 
-  if (hasOrigin(info.runpath ?? info.rpath)) {
-    // The loader uses RUNPATH when present and ignores RPATH then.
-    const originDirs = expandOrigin((info.runpath ?? info.rpath ?? '').split(':').filter(hasOrigin).join(':'), origin);
-    facts.privateDeps = info.needed.filter((n) => originDirs.some((d) => fs.existsSync(path.join(d, n))));
-    const which = info.runpath ? 'RUNPATH' : 'RPATH';
-    const priv = facts.privateDeps.length
-      ? ` It finds ${list(facts.privateDeps)} there. Generations share a dependency with the same soname in every mode but fresh-namespace.`
-      : '';
+  const copied = dependencies.filter((d) => d.kind === 'private');
+  if (copied.length) {
+    const names = copied.map((d) => d.name);
     hazards.push({
-      id: 'origin-rpath',
+      id: 'private-dependencies',
       severity: 'info',
-      message: `${which} uses $ORIGIN (${info.runpath ?? info.rpath}): dlswap loads a private copy of the library, and resolves these dependencies from the original directory.${priv}`,
-      affects: facts.privateDeps.length ? ['local', 'deepbind', 'namespace'] : [],
+      message: `ships ${plural(copied.length, 'dependency')} outside the system library directories (${list(names)}): each open copies ${copied.length === 1 ? 'it' : 'them'} with the library, under a new SONAME, so that every generation runs with its own. \`dependencies\` says where each was found; list one in shareDependencies to share it instead.`,
+      symbols: names,
+      affects: [],
     });
+    const pinned = copied.filter((d) => d.nodelete).map((d) => d.name);
+    if (pinned.length) {
+      hazards.push({
+        id: 'nodelete',
+        severity: 'warn',
+        message: `its private ${list(pinned)} ${pinned.length === 1 ? 'is' : 'are'} marked DF_1_NODELETE: every generation's copy stays mapped after the generation is closed, its size in memory and in the private area for each reload.`,
+        symbols: pinned,
+        affects: ['unload'],
+      });
+    }
   }
 
   if (info.textrel) {
@@ -713,19 +617,6 @@ function recommend(facts: Facts): Recommendation {
       reason: `${needs}, and deepbind is ruled out (${facts.copyImports.length ? `it imports ${list(facts.copyImports, 3)}` : 'LD_PRELOAD holds an allocator or sanitizer'}); under local node interposes ${list(interposed, 3)}: rebuild the library with -Wl,-Bsymbolic or hidden visibility.`,
     };
   }
-  if (facts.privateDeps.length) {
-    if (facts.pins.length === 0 && !facts.staticTls) {
-      return {
-        isolation: 'fresh-namespace',
-        reason: `its private dependencies (${list(facts.privateDeps)}) share a soname across generations; only a fresh namespace per generation gives each generation its own. It costs one namespace per live generation (about 11 with default tunables; set GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384 for more).`,
-      };
-    }
-    const why = facts.pins.length ? `it pins its namespace (${facts.pins.join(', ')})` : 'it needs static TLS in every namespace';
-    return {
-      isolation: 'namespace',
-      reason: `its private dependencies (${list(facts.privateDeps)}) would call for fresh-namespace, but ${why}, so each reload would use up a namespace for good. Use namespace and give the private dependency a different soname in each generation.`,
-    };
-  }
   const alternatives = facts.initFiniNode.length
     ? `under local its constructors or destructors would run node's ${list(facts.initFiniNode, 3)}`
     : facts.ownCallsInterposed.length
@@ -750,7 +641,9 @@ export function inspect(file: string): InspectReport {
     throw asDlswapError(e, 'ERR_DLSWAP_NOT_FOUND', `${file} disappeared while it was being inspected`);
   }
   const host = hostMachine();
-  const { hazards, facts } = collectHazards(info, path.dirname(realPath));
+  const sameArch = info.class === host.class && info.machine === host.machine;
+  const dependencies = sameArch ? dependencyInfos(addon.planDependencies(file, [], false).dependencies) : [];
+  const { hazards, facts } = collectHazards(info, file, dependencies);
   return {
     schema: 1,
     path: file,
@@ -767,6 +660,7 @@ export function inspect(file: string): InspectReport {
     rpath: info.rpath,
     runpath: info.runpath,
     buildId: info.buildId,
+    dependencies,
     exports: info.exports.length,
     imports: info.imports.length,
     truncated: info.truncated,

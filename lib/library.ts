@@ -13,7 +13,8 @@ import path from 'node:path';
 import { DlswapError, type DlswapErrorCode } from './errors';
 import { deepbindUnsafeSymbols } from './inspect';
 import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
-import { addon, addonDir, type LoadResult, type LoadSpec, type NativeLibrary, type RetireResult } from './native';
+import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from './native';
+import { dependencyCloseResults, dependencyInfos, warnShadowed, type DependencyCloseResult, type DependencyInfo } from './dependencies';
 import { tempBase } from './temp_area';
 import { checkOpenOptions, checkSymbolName } from './options';
 import { rtldTunables } from './tunables';
@@ -34,10 +35,11 @@ export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** Open in `deepbind` even when the library is known to crash there. */
   force?: boolean;
   /**
-   * Require each open to get its own copies of the library's dependencies (only `fresh-namespace`
-   * can honour this; other modes share a dependency already loaded under the same soname).
+   * Dependencies to load as they are and share between generations (DT_NEEDED names, sonames or
+   * file names). Every other dependency found outside the system library directories gets a
+   * private copy per open: docs/isolation.md, "Private dependencies per generation".
    */
-  privateDependencies?: boolean;
+  shareDependencies?: string[];
   /** Refuse the file unless its content has this sha256 (hex). */
   sha256?: string;
   /**
@@ -76,8 +78,11 @@ export interface LibraryInfo {
   /** sha256 of the bytes that were loaded, hex. */
   sha256: string;
   soname: string | null;
-  /** Dependencies that dlswap loaded from the source directory because of $ORIGIN in RUNPATH/RPATH. */
-  originDependencies: string[];
+  /**
+   * What it needs, found as the dynamic loader would find it: private copies (with their new names),
+   * shared and system libraries, and the file each was bound to.
+   */
+  dependencies: readonly DependencyInfo[];
 }
 
 /** A thread that keeps an image mapped (see docs/isolation.md, "Threads and unloading"). */
@@ -96,6 +101,8 @@ export interface CloseResult {
   reason?: string;
   /** fresh-namespace only: whether glibc freed the namespace itself. */
   namespaceFreed?: boolean;
+  /** Per private or shared dependency image of this open: unmapped, or why not. */
+  dependencies?: DependencyCloseResult[];
   /**
    * Set when threads kept the image mapped: dlclose was not called, because unmapping code a thread
    * runs or will return to crashes the process. dlswap looks again, with backoff, and closes the
@@ -143,19 +150,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
   }
-  if (options === null || typeof options !== 'object') {
-    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options must be an object');
-  }
-  if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
-    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
-  }
   const mode = checkIsolation(options.isolation);
-  if (options.privateDependencies && mode !== 'fresh-namespace') {
-    throw new DlswapError(
-      'ERR_DLSWAP_MODE_UNSUPPORTED',
-      `isolation '${mode}' cannot give each open its own dependencies: libraries loaded into one namespace share a dependency with the same soname. Use isolation 'fresh-namespace'.`,
-    );
-  }
   if (mode === 'deepbind' && preloadedRuntime()) {
     throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
   }
@@ -187,12 +182,20 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     pluginHost: plugin?.host,
     pluginHostObject: plugin?.hostObject,
     initTimeoutMs: plugin?.initTimeoutMs ?? 0,
+    shareDependencies: options.shareDependencies ?? [],
   };
   return { spec, mode };
 }
 
 /** The error a failed load means to the user. */
 function loadFailure(r: LoadResult, file: string, mode: Isolation): DlswapError {
+  const err = loadFailureOf(r, file, mode);
+  // A refusal found in a private dependency is about that file: the library itself was fine.
+  if (r.refusedIn) err.message = `its private dependency ${r.refusedIn} is refused: ${err.message.split(file).join(r.refusedIn)}`;
+  return err;
+}
+
+function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapError {
   let err: DlswapError;
   if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'refused-imports') {
     err = new DlswapError(
@@ -243,9 +246,10 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
     size: r.size,
     sha256: r.sha256!,
     soname: r.elf!.soname,
-    originDependencies: r.originDependencies!,
+    dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
   });
-  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!);
+  warnShadowed(file, info.dependencies);
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '');
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
@@ -308,16 +312,21 @@ export class Library<D extends TypeDefs = {}> {
   /** @internal */ readonly native: NativeLibrary;
   /** @internal */ readonly elf: ElfSummary;
   readonly #deps: NativeLibrary[];
+  readonly #plan: NativeDependency[];
+  /** Why a retirement must leave it mapped ('' when it may be unmapped). */
+  readonly #keepMapped: string;
   #closing: Promise<CloseResult> | null = null;
   #inFlight = 0;
   #idle: (() => void)[] = [];
 
   /** @internal use open() */
-  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[]) {
+  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '') {
     this.native = native;
     this.info = info;
     this.elf = elf;
     this.#deps = deps;
+    this.#plan = plan;
+    this.#keepMapped = keepMapped;
   }
 
   /** True once close() has been called. */
@@ -475,7 +484,7 @@ export class Library<D extends TypeDefs = {}> {
     // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
     // returns into this image's code).
     const promise = releaseOwnedCallbacks(this).then(() => {
-      const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host);
+      const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host, this.#keepMapped !== '');
       id = job.id;
       if (abandoned) addon.abandonJob(job.id);
       return job.promise;
@@ -499,8 +508,10 @@ export class Library<D extends TypeDefs = {}> {
       const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
       return { unloaded: false, reason: holdersReason(threads), threads, unmapped };
     }
-    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason: pinReason(this.elf) } : { unloaded: true };
+    const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
+    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
     if (r.rc !== 0) result.reason = `dlclose failed: ${r.dlcloseError}`;
+    if (this.#deps.length > 0) result.dependencies = dependencyCloseResults(this.#plan, r.depsMapped, r.keptMapped);
     if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = r.namespaceFreed;
     return result;
   }
@@ -525,7 +536,7 @@ export class Library<D extends TypeDefs = {}> {
   /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */
   closeNow(): CloseResult {
     if (!this.#closing) this.#closing = Promise.resolve(undefined as unknown as CloseResult);
-    const result = this.closeResultOf(addon.retireSync(this.native, this.#deps, false));
+    const result = this.closeResultOf(addon.retireSync(this.native, this.#deps, false, 0, undefined, this.#keepMapped !== ''));
     this.#closing = Promise.resolve(result);
     return result;
   }

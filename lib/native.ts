@@ -63,6 +63,31 @@ export interface LoadSpec {
   pluginHostObject?: unknown;
   /** dlswap_init's bound on the loader thread (0: none). */
   initTimeoutMs?: number;
+  /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
+  shareDependencies: string[];
+}
+
+/** One dependency as the loader planned it (native/loader/dependency_plan.h DependencyNode). */
+export interface NativeDependency {
+  name: string;
+  kind: 'private' | 'shared' | 'system' | 'missing';
+  reason: string;
+  path: string | null;
+  file: string | null;
+  foundVia: 'RPATH' | 'RUNPATH' | 'LD_LIBRARY_PATH' | 'path' | 'system' | null;
+  searchEntry: string | null;
+  shadowed: string | null;
+  requiredBy: string | null;
+  soname: string | null;
+  buildId: string | null;
+  nodelete: boolean;
+  uniqueSymbols: number;
+  needs: string[];
+  copy: string | null;
+  privateName: string | null;
+  boundTo?: string | null;
+  /** Index into LoadResult.deps of its loaded image (private and shared ones), or null. */
+  image: number | null;
 }
 
 /** What the loader did (native/loader/load_job.h LoadResult). */
@@ -72,6 +97,7 @@ export interface LoadResult {
   copyMs: number;
   openMs: number;
   verifyMs: number;
+  depsMs: number;
   size: number;
   // failure
   code?: string;
@@ -82,10 +108,14 @@ export interface LoadResult {
   /** The image had been mapped before the failure, and the undo unmapped it (or not). */
   opened?: boolean;
   unloaded?: boolean;
+  /** A refusal is about this private dependency of the library, not the library itself. */
+  refusedIn?: string;
   // success
   lib?: NativeLibrary;
   deps?: NativeLibrary[];
-  originDependencies?: string[];
+  dependencies?: NativeDependency[];
+  /** Why the generation must stay mapped when retired ('' when it may be unmapped). */
+  keepMapped?: string;
   realPath?: string;
   sha256?: string;
   mtimeMs?: number;
@@ -117,6 +147,10 @@ export interface RetireResult {
   dlcloseError: string;
   threads: { tid: number; name: string; why: string }[];
   stillLoaded: boolean;
+  /** Not closed on purpose (keepMapped). */
+  keptMapped: boolean;
+  /** Per dependency image handed to the retirement: still mapped afterwards. */
+  depsMapped: boolean[];
   namespaceFreed: boolean;
   finiMs: number;
   closeMs: number;
@@ -144,8 +178,8 @@ export interface Addon {
   loadSync(spec: LoadSpec): LoadResult;
   loadAsync(spec: LoadSpec): LoaderJob<LoadResult>;
   /** Marks the image closed (no call can start), then runs the retirement. */
-  retireSync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown): RetireResult;
-  retireAsync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown): LoaderJob<RetireResult>;
+  retireSync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown, keepMapped?: boolean): RetireResult;
+  retireAsync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown, keepMapped?: boolean): LoaderJob<RetireResult>;
   /** The handover's state transfer: old generation's export into the new one's import. */
   handoverSync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number, fromHost?: unknown, toHost?: unknown): HandoverResult;
   handoverAsync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number, fromHost?: unknown, toHost?: unknown): LoaderJob<HandoverResult>;
@@ -160,6 +194,10 @@ export interface Addon {
   /** The copy step alone, for tests: the copy stays in the private directory. */
   copyForTest(path: string): { name: string; path: string; sha256: string; size: number };
   removePrivateFile(name: string): void;
+  /** What a load of `path` would copy, share or leave to the system; loads nothing. */
+  planDependencies(path: string, share: string[], followSystem: boolean): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[] };
+  /** The private-copy rename alone, on a file a test made. */
+  renameForTest(file: string, renames: Record<string, string>, searchOwnDirectory: boolean): void;
   armFault(point: string, action: 'throw' | 'kill' | 'hang' | 'terminate', skip: number, times: number): void;
   clearFaults(): void;
   /** What the 'terminate' fault does in this environment when a loader job reaches it. */

@@ -187,7 +187,20 @@ export function checkPath(v: unknown, where: string): string {
 
 // ---- open(path, options) ----------------------------------------------------------------------
 
-const OPEN_SCHEMA = { isolation, force: bool, privateDependencies: bool, sha256, types: registry };
+/** Names of dependencies (DT_NEEDED names, sonames or file names): non-empty strings without '/' or NUL. */
+const dependencyNames: Check<string[]> = (v, label) => {
+  if (!Array.isArray(v)) throw argError(`${label} must be an array of dependency names (like 'libhelper.so.1'), not ${describeValue(v)}`);
+  return Object.freeze(
+    v.map((n, i) => {
+      if (typeof n !== 'string' || n.length === 0 || n.includes('\0') || n.includes('/')) {
+        throw argError(`${label}[${i}] must be a dependency's name (a DT_NEEDED name, soname or file name, without '/'), not ${describeValue(n)}`);
+      }
+      return n;
+    }),
+  ) as string[];
+};
+
+const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types: registry };
 export type CheckedOpenOptions = ReturnType<typeof checkOpenOptions>;
 export function checkOpenOptions(options: unknown, path?: unknown) {
   if (path !== undefined) checkPath(path, 'open(path, options)');
@@ -292,6 +305,7 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
     abi: abiCheck(where, hostAbiVersion),
     userData: u64,
     force: bool,
+    shareDependencies: dependencyNames,
     sha256,
     watch: watchCheck(where),
     types: registry,

@@ -100,6 +100,16 @@ ObjectList ClosureOf(const struct link_map *root, const std::vector<Names> &name
 
 }  // namespace
 
+std::vector<std::pair<std::string, const struct link_map *>> BoundNeeded(const struct link_map *obj) {
+  const std::vector<Names> names = NamesOf(NamespaceObjects(obj));
+  std::vector<std::pair<std::string, const struct link_map *>> out;
+  for (const char *name : ReadDynamic(obj).needed) {
+    auto it = std::find_if(names.begin(), names.end(), [&](const Names &n) { return n.map != obj && n.Match(name); });
+    out.emplace_back(name, it == names.end() ? nullptr : it->map);
+  }
+  return out;
+}
+
 ObjectList Closure(const struct link_map *root, const ObjectList &objects) { return ClosureOf(root, NamesOf(objects)); }
 
 ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keepers) {

@@ -34,6 +34,11 @@ std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, const Proc
 
 std::string ObjectFileName(const struct link_map *m);  // basename of l_name
 
+// `obj`'s DT_NEEDED names, each with the object of its namespace the loader matched it with (the first
+// by l_name, SONAME or file name; null when none carries the name, as for a file found by a search
+// under a further name). Walks link maps: call inside WithLinkMapsLocked.
+std::vector<std::pair<std::string, const struct link_map *>> BoundNeeded(const struct link_map *obj);
+
 }  // namespace dlswap
 
 namespace dlswap {

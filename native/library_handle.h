@@ -26,6 +26,11 @@ struct LibraryHandle {
   std::string loader_name;      // l_name: the name the dynamic loader knows it by (RTLD_NOLOAD probes)
   const struct link_map *map = nullptr;
   NamespaceRecord *ns = nullptr;  // the namespace dlswap made for it (null in local and deepbind)
+  std::string copy_name;          // its file in the private area ("" for a file loaded as it is)
+  std::vector<std::string> private_names;  // names reserved for it (a private dependency's new SONAME...)
+  // Retired but deliberately never closed (objects of its classes may live on in a shared library):
+  // calls are refused, the mapping stays for the life of the process.
+  bool keep_mapped = false;
 
   // Resolved in the library's own namespace: its libc's errno, free and fflush. In the namespace
   // modes these are a different libc from node's; using node's would read the wrong errno, corrupt

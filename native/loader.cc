@@ -43,7 +43,7 @@ int LibraryHandle::Close(std::string *error) {
 }
 
 LibraryHandle::~LibraryHandle() {
-  if (handle && !Holders().empty()) return;
+  if (keep_mapped || (handle && !Holders().empty())) return;
   Close(nullptr);
 }
 

@@ -28,13 +28,13 @@ const preload = /libasan|libtsan|libhwasan|jemalloc|tcmalloc|mimalloc/.test(proc
 
 const HAZARD_IDS: HazardId[] = [
   'wrong-arch', 'not-shared-library', 'missing-dependency', 'unresolved-import', 'needs-node-symbols', 'gnu-unique', 'nodelete', 'thread-local-dtor', 'tls', 'copy-reloc-import',
-  'node-export-collision', 'node-import-interposition', 'origin-rpath', 'textrel', 'execstack', 'init-fini-node-binding',
+  'node-export-collision', 'node-import-interposition', 'private-dependencies', 'textrel', 'execstack', 'init-fini-node-binding',
   'pthread-key-destructors', 'starts-threads',
 ];
 const SCOPES = ['local', 'deepbind', 'namespace', 'fresh-namespace', 'unload'];
 const REPORT_KEYS = [
   'schema', 'path', 'realPath', 'size', 'class', 'endian', 'machine', 'machineCode', 'type', 'matchesHost', 'soname',
-  'needed', 'rpath', 'runpath', 'buildId', 'exports', 'imports', 'truncated', 'hazards', 'recommendation',
+  'needed', 'rpath', 'runpath', 'buildId', 'dependencies', 'exports', 'imports', 'truncated', 'hazards', 'recommendation',
 ];
 
 let tmp: string;
@@ -135,13 +135,26 @@ describe.skipIf(!haveFixtures)('fixtures', () => {
     expect(r.recommendation.isolation).not.toBe('fresh-namespace');
   });
 
-  it('libpriv_v1.so: $ORIGIN RUNPATH with a private dependency', () => {
+  it('libpriv_v1.so: $ORIGIN RUNPATH with a private dependency, copied per generation in the default mode', () => {
     const r = inspect(fixture('libpriv_v1.so'));
-    const h = hazard(r, 'origin-rpath')!;
+    const h = hazard(r, 'private-dependencies')!;
     expect(h.severity).toBe('info');
-    expect(h.message).toContain('libprivdep.so');
+    expect(h.symbols).toEqual(['libprivdep.so']);
     expect(r.runpath).toBe('$ORIGIN/privdep_v1');
-    expect(r.recommendation.isolation).toBe('fresh-namespace');
+    expect(r.recommendation.isolation).toBe('namespace');
+    const dep = r.dependencies.find((d) => d.name === 'libprivdep.so')!;
+    expect(dep).toMatchObject({ kind: 'private', foundVia: 'RUNPATH', searchEntry: '$ORIGIN/privdep_v1', soname: 'libprivdep.so', copy: null });
+    expect(dep.reason).toMatch(/not a system library directory/);
+  });
+
+  it('seed001: a nested closure is listed with who needs what', () => {
+    const r = inspect(fixture('seed001/v1/libmyservice.so'));
+    const priv = r.dependencies.filter((d) => d.kind === 'private');
+    expect(priv.map((d) => [d.name, d.requiredBy])).toEqual([
+      ['libhelper.so.1', null],
+      ['libinner.so.1', 'libhelper.so.1'],
+    ]);
+    expect(priv.every((d) => /^[0-9a-f]{40}$/.test(d.buildId ?? ''))).toBe(true);
   });
 
   it('libmissingdep.so: a dependency that is nowhere', () => {
@@ -392,18 +405,29 @@ describe('synthetic libraries for each hazard', () => {
     expect(Boolean(hazard(none, 'execstack'))).toBe(x86);
   });
 
-  it('origin-rpath without private dependencies present is informational only', () => {
+  it('an $ORIGIN search path without private dependencies present plans no copies', () => {
     const r = inspect(synth('origin.so', { rpath: '$ORIGIN/../lib', needed: ['libc.so.6'] }));
-    expect(hazard(r, 'origin-rpath')!.affects).toEqual([]);
+    expect(hazard(r, 'private-dependencies')).toBeUndefined();
+    expect(r.dependencies.map((d) => d.kind)).toEqual(['system']);
     expect(r.recommendation.isolation).toBe('namespace');
   });
 
-  it('private dependency that pins its namespace: namespace, not fresh-namespace', () => {
+  it('a private NODELETE dependency: copied per generation, and each copy stays mapped', () => {
     fs.mkdirSync(path.join(tmp, 'deps'), { recursive: true });
-    fs.writeFileSync(path.join(tmp, 'deps', 'libpinned.so'), buildElf({ cls: 64, be: false, machine: hostMachine().machine, soname: 'libpinned.so' }));
+    fs.writeFileSync(path.join(tmp, 'deps', 'libpinned.so'), buildElf({ cls: 64, be: false, machine: hostMachine().machine, soname: 'libpinned.so', flags1: 0x8 }));
     const r = inspect(synth('privpinned.so', { runpath: '$ORIGIN/deps', needed: ['libpinned.so', 'libstdc++.so.6'] }));
     expect(r.recommendation.isolation).toBe('namespace');
-    expect(r.recommendation.reason).toMatch(/libstdc\+\+/);
+    expect(hazard(r, 'private-dependencies')!.symbols).toEqual(['libpinned.so']);
+    expect(hazard(r, 'nodelete')).toMatchObject({ severity: 'warn', symbols: ['libpinned.so'], affects: ['unload'] });
+  });
+
+  it('a library of another architecture earlier in the search is skipped, as the loader skips it', () => {
+    fs.mkdirSync(path.join(tmp, 'otherarch'), { recursive: true });
+    const other = hostMachine().machine === 62 ? 183 : 62;
+    fs.writeFileSync(path.join(tmp, 'otherarch', 'libc.so.6'), buildElf({ cls: 64, be: false, machine: other, soname: 'libc.so.6' }));
+    const r = inspect(synth('archskip.so', { runpath: '$ORIGIN/otherarch', needed: ['libc.so.6'] }));
+    expect(r.dependencies[0]).toMatchObject({ name: 'libc.so.6', kind: 'system' });
+    expect(hazard(r, 'missing-dependency')).toBeUndefined();
   });
 
   it('needs-node-symbols: imports only node defines rule out the namespaces', () => {

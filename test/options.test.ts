@@ -56,14 +56,14 @@ describe('open(path, options)', () => {
   });
 
   it('unknown keys are refused, with the closest known one', async () => {
-    await refused(() => open(P1, { isolaton: 'local' } as never), /unknown option 'isolaton' \(did you mean 'isolation'\?\)\. Known options: isolation, force, privateDependencies, sha256/);
+    await refused(() => open(P1, { isolaton: 'local' } as never), /unknown option 'isolaton' \(did you mean 'isolation'\?\)\. Known options: isolation, force, shareDependencies, sha256/);
     await refused(() => open(P1, { Force: true } as never), /did you mean 'force'/);
   });
 
   it('wrong types and values anywhere', async () => {
     await refused(() => open(P1, { isolation: 'nope' as never }), /option 'isolation' must be one of 'local', 'deepbind', 'namespace', 'fresh-namespace'/);
     await refused(() => open(P1, { force: 'yes' as never }), /option 'force' must be true or false, not "yes"/);
-    await refused(() => open(P1, { privateDependencies: 1 as never }), /option 'privateDependencies'/);
+    await refused(() => open(P1, { shareDependencies: 1 as never }), /option 'shareDependencies'/);
     await refused(() => open(P1, null as never), /options must be an object, not null/);
     await refused(() => open(P1, [] as never), /options must be an object, not an array/);
   });

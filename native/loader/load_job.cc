@@ -3,7 +3,9 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <link.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <dlswap.h>
 
 #include "../faults.h"
+#include "../image_closure.h"
 #include "../namespace_pool.h"
 #include "../proc_maps.h"
 #include "loader_pool.h"
@@ -64,23 +67,6 @@ const std::unordered_set<std::string> &NodeExports() {
   return set;
 }
 
-// Directories of RUNPATH (or RPATH) entries that use $ORIGIN, expanded against the source's
-// directory: the copy's own $ORIGIN is the private directory, where they are not.
-std::vector<std::string> OriginDirs(const ElfInfoStruct &elf, const std::string &real_path) {
-  std::vector<std::string> out;
-  const std::string origin = real_path.substr(0, real_path.rfind('/'));
-  const std::string list = elf.runpath ? *elf.runpath : elf.rpath ? *elf.rpath : "";
-  std::stringstream in(list);
-  for (std::string d; std::getline(in, d, ':');) {
-    if (d.find("$ORIGIN") == std::string::npos && d.find("${ORIGIN}") == std::string::npos) continue;
-    for (const char *tok : {"${ORIGIN}", "$ORIGIN"}) {
-      for (size_t at; (at = d.find(tok)) != std::string::npos;) d.replace(at, std::strlen(tok), origin);
-    }
-    out.push_back(d);
-  }
-  return out;
-}
-
 void *Open(Isolation iso, NamespaceRecord *ns, const std::string &file) {
   switch (iso) {
     case Isolation::Local:
@@ -90,6 +76,15 @@ void *Open(Isolation iso, NamespaceRecord *ns, const std::string &file) {
     default:
       return dlmopen(ns->lmid, file.c_str(), RTLD_NOW | RTLD_LOCAL);
   }
+}
+
+// The object already loaded under `name` in the namespace the load goes to, or null.
+void *OpenLoaded(Isolation iso, NamespaceRecord *ns, const std::string &name) {
+  dlerror();
+  void *h = iso == Isolation::Local || iso == Isolation::DeepBind ? dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)
+                                                                  : dlmopen(ns->lmid, name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+  dlerror();
+  return h;
 }
 
 // The handle's libc entry points and identity, as NativeLibrary exposes them.
@@ -122,9 +117,39 @@ LibraryRef MakeHandle(void *h, Isolation iso, NamespaceRecord *ns, const std::st
     if (!ref->free_fn) ref->free_fn = ns->free_fn;
     if (!ref->fflush_fn) ref->fflush_fn = Symbol<int (*)(void *)>(ns->runtime, "fflush");
     if (!ref->malloc_fn) ref->malloc_fn = Symbol<void *(*)(size_t)>(ns->runtime, "malloc");
-    GiveNamespaceStableEnviron(ns->runtime);
   }
   return ref;
+}
+
+// The mode's refusals, decided on one file's headers (the library's or a private dependency's)
+// before any of its code runs.
+bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out) {
+  auto refuse = [&](const char *why) {
+    out.code = "ERR_DLSWAP_UNSAFE_MODE";
+    out.message = why;
+    return true;
+  };
+  if (!spec.refuse_imports.empty()) {
+    for (const std::string &s : elf.imports) {
+      if (std::find(spec.refuse_imports.begin(), spec.refuse_imports.end(), s) != spec.refuse_imports.end()) out.symbols.push_back(s);
+    }
+    if (!out.symbols.empty()) return refuse("refused-imports");
+  }
+  if (spec.refuse_node_init_fini) {
+    const auto &node = NodeExports();
+    for (const std::string &s : elf.init_fini_symbols) {
+      if (node.count(s)) out.symbols.push_back(s);
+    }
+    if (!out.symbols.empty()) return refuse("node-init-fini");
+  }
+  if (spec.refuse_node_interposition) {
+    const auto &node = NodeExports();
+    for (const std::string &s : elf.self_bound_symbols) {
+      if (node.count(s)) out.symbols.push_back(s);
+    }
+    if (!out.symbols.empty()) return refuse("node-interposition");
+  }
+  return false;
 }
 
 bool Fail(LoadResult &out, const std::string &code, const std::string &message) {
@@ -136,6 +161,144 @@ bool Fail(LoadResult &out, const std::string &code, const std::string &message) 
 bool Faulted(LoadResult &out, const char *point) {
   if (HitFault(point) != FaultAction::Throw) return false;
   return !Fail(out, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
+}
+
+
+// The dynamic loader's words with dlswap's private names put back: the copy of a dependency becomes
+// the file it was made from, a renamed DT_NEEDED the name the library asked for.
+std::string Unrenamed(std::string text, const LoadResult &out) {
+  auto replace = [&](const std::string &from, const std::string &to) {
+    if (from.empty()) return;
+    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size()) text.replace(at, from.size(), to);
+  };
+  for (const ClosureCopy &c : out.closure.copies) replace(LoaderPathOf(c.copy.name), out.plan.nodes[c.node].path);
+  for (const auto &[edge, name] : out.closure.edge_names) replace(name, edge.second);
+  return text;
+}
+
+bool SameFile(const std::string &a, const std::string &b) {
+  struct stat sa, sb;
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// The file an object was loaded from: for a copy in the private area, the file it copied.
+std::string SourceOf(const std::string &l_name) {
+  const std::string dir = LoaderPathOf("");
+  if (l_name.compare(0, dir.size(), dir) == 0) {
+    const std::string source = SourceOfCopy(l_name.substr(dir.size()));
+    return source.empty() ? l_name : source;
+  }
+  return l_name;
+}
+
+// Never silent: every dependency of the library and of its private copies must be bound to the file
+// it would load on its own. A private one to its own copy (its name is unique); a system one to the
+// file the search finds, not an object of the same name some other code loaded from elsewhere (in
+// 'local', anything in node's namespace; in 'namespace', another generation's copy). Shared ones
+// are recorded. Fails with ERR_DLSWAP_DEPENDENCY_MISMATCH, naming both files.
+bool CheckBindings(LoadResult &out) {
+  struct Requester {
+    int node;
+    const struct link_map *map;
+  };
+  std::vector<Requester> requesters{{0, out.lib->map}};
+  for (size_t i = 0; i < out.deps.size(); ++i) {
+    if (out.plan.nodes[out.dep_nodes[i]].kind == DependencyKind::Private) requesters.push_back({out.dep_nodes[i], out.deps[i]->map});
+  }
+  struct Binding {
+    int from;
+    std::string name;
+    const struct link_map *map;
+    std::string l_name;
+  };
+  std::vector<Binding> bound;
+  WithLinkMapsLocked([&] {
+    for (const Requester &r : requesters) {
+      if (!r.map) continue;
+      for (const auto &[name, m] : BoundNeeded(r.map)) bound.push_back({r.node, name, m, m && m->l_name ? m->l_name : ""});
+    }
+  });
+  out.bound_to.assign(out.plan.nodes.size(), "");
+  for (const DependencyEdge &e : out.plan.edges) {
+    auto renamed = out.closure.edge_names.find({e.from, e.needed});
+    const std::string asked = renamed == out.closure.edge_names.end() ? e.needed : renamed->second;
+    auto b = std::find_if(bound.begin(), bound.end(), [&](const Binding &x) { return x.from == e.from && x.name == asked; });
+    if (b == bound.end() || !b->map) continue;  // found by a search under a further name: its own copy
+    const DependencyNode &n = out.plan.nodes[e.to];
+    const std::string source = SourceOf(b->l_name);
+    if (out.bound_to[e.to].empty()) out.bound_to[e.to] = source;
+    bool ok = true;
+    switch (n.kind) {
+      case DependencyKind::Private: {
+        auto d = std::find(out.dep_nodes.begin(), out.dep_nodes.end(), e.to);
+        ok = d != out.dep_nodes.end() && out.deps[d - out.dep_nodes.begin()]->map == b->map;
+        break;
+      }
+      case DependencyKind::Shared: break;
+      case DependencyKind::System: {
+        // Not looked up before the load (the loader searches the system directories itself): what it
+        // bound must be a file of those directories.
+        ok = n.file.empty() ? InSystemDirectory(source) : source == n.file || SameFile(source, n.file);
+        if (ok && n.file.empty()) {
+          DependencyNode &m = out.plan.nodes[e.to];
+          m.path = source;
+          m.file = source;
+        }
+        break;
+      }
+      case DependencyKind::Missing: ok = false; break;
+    }
+    if (ok) continue;
+    const std::string who = e.from == 0 ? out.plan.nodes[0].path : out.plan.nodes[e.from].path + " (a private dependency of " + out.plan.nodes[0].path + ")";
+    std::string own = n.path.empty() && n.kind == DependencyKind::System ? FindInSystemDirs(e.needed) : n.path;
+    own = own.empty() ? "no file of that name in the directories it searches" : own + (n.found_via.empty() ? "" : " (" + n.found_via + ")");
+    return Fail(out, "ERR_DLSWAP_DEPENDENCY_MISMATCH",
+                who + " needs " + e.needed + ": on its own it would load " + own + ", but the dynamic loader bound it to " + source +
+                    ", already loaded under that name. A different file must not serve it unannounced, so the load was refused. "
+                    "Close whatever loaded the other file, or list " + e.needed + " in shareDependencies to accept the loaded one.");
+  }
+  return true;
+}
+
+bool RuntimeLibrary(const std::string &file) {
+  const std::string base = file.substr(file.rfind('/') == std::string::npos ? 0 : file.rfind('/') + 1);
+  for (const char *p : {"libstdc++.so", "libc++.so", "libc++abi.so", "libgcc_s.so", "libc.so", "libm.so", "ld-linux"}) {
+    if (base.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+// A generation whose C++ classes derive from those of a library that outlives it (it imports their
+// typeinfo) may have handed objects of those classes to that library, which calls their virtual
+// functions later (ICU's caches do): unmapping the generation would leave it calling into nothing.
+// Such a generation is kept mapped, and the reason says which library and class.
+std::string DerivedFromShared(const LoadResult &out) {
+  std::vector<std::pair<const std::vector<std::string> *, void *>> files{{&out.elf.imports, out.lib->handle}};
+  std::vector<const struct link_map *> own{out.lib->map};
+  for (size_t i = 0; i < out.deps.size(); ++i) {
+    const DependencyNode &n = out.plan.nodes[out.dep_nodes[i]];
+    if (n.kind != DependencyKind::Private) continue;
+    own.push_back(out.deps[i]->map);
+    if (n.elf) files.push_back({&n.elf->imports, out.deps[i]->handle});
+  }
+  for (const auto &[imports, handle] : files) {
+    for (const std::string &sym : *imports) {
+      if (sym.rfind("_ZTI", 0) != 0) continue;
+      dlerror();
+      void *p = dlsym(handle, sym.c_str());
+      dlerror();
+      Dl_info info;
+      void *extra = nullptr;
+      if (!p || !dladdr1(p, &info, &extra, RTLD_DL_LINKMAP) || !extra) continue;
+      const auto *m = static_cast<const struct link_map *>(extra);
+      if (std::find(own.begin(), own.end(), m) != own.end()) continue;
+      const std::string file = m->l_name && *m->l_name ? m->l_name : "the executable";
+      if (RuntimeLibrary(file)) continue;
+      return "its C++ classes derive from classes of " + SourceOf(file) + " (it imports " + sym +
+             "), which stays loaded after it: that library may still hold objects of its classes and call their virtual functions";
+    }
+  }
+  return "";
 }
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` for the caller to undo.
@@ -178,26 +341,29 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (elf.type != "dyn") {
     return Fail(out, "ERR_DLSWAP_BAD_ELF", spec.path + " is an ELF of type '" + elf.type + "', not a shared library; build it with -shared.");
   }
-  if (!spec.refuse_imports.empty()) {
-    for (const std::string &s : elf.imports) {
-      if (std::find(spec.refuse_imports.begin(), spec.refuse_imports.end(), s) != spec.refuse_imports.end()) out.symbols.push_back(s);
+  if (Refused(spec, elf, out)) return false;
+
+  // Its dependencies, planned from where the user's file is (what it would load by itself); the
+  // private ones are copied and renamed with it, and checked like it.
+  auto t_deps = clock::now();
+  {
+    PlanOptions plan_options;
+    plan_options.share = spec.share_dependencies;
+    if (!PlanDependencies(spec.path, elf.rpath, elf.runpath, elf.needed, plan_options, out.plan, code, msg)) {
+      return Fail(out, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code, msg);
     }
-    if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_UNSAFE_MODE", "refused-imports");
-  }
-  if (spec.refuse_node_init_fini) {
-    const auto &node = NodeExports();
-    for (const std::string &s : elf.init_fini_symbols) {
-      if (node.count(s)) out.symbols.push_back(s);
+    for (const DependencyNode &n : out.plan.nodes) {
+      if (n.kind != DependencyKind::Private || !n.elf) continue;
+      if (Refused(spec, *n.elf, out)) {
+        out.refused_in = n.path;
+        return false;
+      }
     }
-    if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_UNSAFE_MODE", "node-init-fini");
+    CopyError derr;
+    if (!CopyClosure(out.plan, copy, out.closure, derr)) return Fail(out, derr.code, derr.message);
   }
-  if (spec.refuse_node_interposition) {
-    const auto &node = NodeExports();
-    for (const std::string &s : elf.self_bound_symbols) {
-      if (node.count(s)) out.symbols.push_back(s);
-    }
-    if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_UNSAFE_MODE", "node-interposition");
-  }
+  NoteCopySource(copy.name, out.real_path);
+  out.deps_ms = Ms(t_deps);
 
   NamespaceRecord *ns = nullptr;
   if (spec.isolation == Isolation::Namespace || spec.isolation == Isolation::FreshNamespace) {
@@ -219,25 +385,38 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     }
   } hold{ns};
 
-  // Dependencies the library finds through $ORIGIN would be looked up next to the private copy; load
-  // them from the source's directory first, into the same namespace, so that the soname match finds
-  // them.
-  const std::vector<std::string> dirs = OriginDirs(elf, out.real_path);
-  for (const std::string &needed : dirs.empty() ? std::vector<std::string>{} : elf.needed) {
-    for (const std::string &d : dirs) {
-      const std::string candidate = d + "/" + needed;
-      if (access(candidate.c_str(), F_OK) != 0) continue;
+  // The dependencies before the library, so that its requests find them by name: private copies
+  // under their new names, shared ones as they are (the object already loaded under the name, if
+  // any: sharing means binding that one).
+  for (int i : out.plan.load_order) {
+    const DependencyNode &n = out.plan.nodes[i];
+    void *h = nullptr;
+    std::string shown, copy_name;
+    std::vector<std::string> names;
+    if (n.kind == DependencyKind::Shared) {
+      h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
+      if (!h && n.path.empty()) continue;  // nothing to share yet: the loader says it is missing
       dlerror();
-      void *h = Open(spec.isolation, ns, candidate);
-      if (!h) {
-        out.dlerror = TakeDlerror();
-        return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
-      }
-      if (ns) RetainNamespace(ns);
-      out.deps.push_back(MakeHandle(h, spec.isolation, ns, candidate));
-      out.origin_dependencies.push_back(candidate);
-      break;
+      if (!h) h = Open(spec.isolation, ns, n.path);
+    } else {
+      auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
+      copy_name = c->copy.name;
+      shown = PrivateDirPath() + "/" + copy_name;
+      if (!c->new_soname.empty()) names.push_back(c->new_soname);
+      names.insert(names.end(), c->aliases.begin(), c->aliases.end());
+      dlerror();
+      h = Open(spec.isolation, ns, LoaderPathOf(copy_name));
     }
+    if (!h) {
+      out.dlerror = Unrenamed(TakeDlerror(), out);
+      return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
+    }
+    if (ns) RetainNamespace(ns);
+    LibraryRef dep = MakeHandle(h, spec.isolation, ns, shown);
+    dep->copy_name = copy_name;
+    dep->private_names = names;
+    out.deps.push_back(dep);
+    out.dep_nodes.push_back(i);
   }
 
   out.copy_ms = Ms(t);
@@ -246,15 +425,20 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   dlerror();
   void *h = Open(spec.isolation, ns, out.loader_path);
   if (!h) {
-    out.dlerror = TakeDlerror();
+    out.dlerror = Unrenamed(TakeDlerror(), out);
     return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
   }
   if (ns) RetainNamespace(ns);
   out.lib = MakeHandle(h, spec.isolation, ns, PrivateDirPath() + "/" + copy.name);
+  out.lib->copy_name = copy.name;
+  if (ns) GiveNamespaceStableEnviron(ns->runtime);
   // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
+  DiscardClosureFiles(out.closure);
   out.open_ms = Ms(t);
   if (Faulted(out, "after-open")) return false;
+  if (!CheckBindings(out)) return false;
+  out.keep_mapped = DerivedFromShared(out);
 
   t = clock::now();
   out.phase = "verifying";
@@ -305,6 +489,17 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   return true;
 }
 
+// Names and source notes of images that are gone; those of images still mapped stay reserved.
+void ReleaseUnmapped(const std::vector<LibraryRef> &images) {
+  const ProcMaps maps;
+  for (const LibraryRef &r : images) {
+    if (!r || r->copy_name.empty() || maps.Maps(r->mapped_path)) continue;
+    ForgetCopySource(r->copy_name);
+    for (const std::string &n : r->private_names) ReleasePrivateName(n);
+    r->private_names.clear();
+  }
+}
+
 }  // namespace
 
 void RunLoad(const LoadSpec &spec, LoadResult &out) {
@@ -318,16 +513,31 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
     undo.lib = out.lib;
     undo.deps = out.deps;
     undo.run_fini = out.initialized;
+    undo.keep_mapped = !out.keep_mapped.empty();
     RetireResult r;
     RunRetire(undo, r);
     out.undone_unloaded = r.closed && !r.still_loaded;
   } else {
     for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) (*it)->Close(nullptr);
+    std::vector<LibraryRef> images = out.deps;
+    ReleaseUnmapped(images);
   }
+  // Names reserved for copies that were never loaded.
+  for (const std::string &n : out.closure.names) {
+    const bool held = std::any_of(out.deps.begin(), out.deps.end(), [&](const LibraryRef &d) {
+      return std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end();
+    });
+    if (!held) ReleasePrivateName(n);
+  }
+  for (const ClosureCopy &c : out.closure.copies) {
+    if (std::none_of(out.deps.begin(), out.deps.end(), [&](const LibraryRef &d) { return d->copy_name == c.copy.name; })) ForgetCopySource(c.copy.name);
+  }
+  if (!out.lib) ForgetCopySource(copy.name);
   out.initialized = false;
   out.lib.reset();
   out.deps.clear();
   DiscardCopy(copy);
+  DiscardClosureFiles(out.closure);
 }
 
 void RunRetire(const RetireSpec &spec, RetireResult &out) {
@@ -355,12 +565,19 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     std::vector<ThreadNote> h = r->Holders();
     out.holders.insert(out.holders.end(), h.begin(), h.end());
   }
-  for (const LibraryRef &d : spec.deps) {
-    for (ThreadNote &n : d->Holders()) {
-      if (std::none_of(out.holders.begin(), out.holders.end(), [&](const ThreadNote &x) { return x.tid == n.tid; })) out.holders.push_back(n);
-    }
-  }
+  // The dependencies loaded with it are in its closure: the library's check covers what closing
+  // them could unmap.
   if (!out.holders.empty()) return;
+  if (spec.keep_mapped) {
+    // Finalised and closed to calls, never unmapped: what its C++ objects point to stays.
+    if (lib.fflush_fn) lib.fflush_fn(nullptr);
+    lib.keep_mapped = true;
+    for (const LibraryRef &d : spec.deps) d->keep_mapped = true;
+    out.kept_mapped = true;
+    out.still_loaded = true;
+    out.deps_mapped.assign(spec.deps.size(), true);
+    return;
+  }
   if (HitFault("before-dlclose") == FaultAction::Throw) {
     out.step = "dlclose";
     out.code = "ERR_DLSWAP_INTERNAL";
@@ -393,7 +610,12 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   }
   dlerror();
   if (probe) dlclose(probe);
-  out.still_loaded = probe != nullptr || ProcMaps().Maps(shown);
+  const ProcMaps maps;
+  out.still_loaded = probe != nullptr || maps.Maps(shown);
+  for (const LibraryRef &d : spec.deps) out.deps_mapped.push_back(maps.Maps(d->mapped_path));
+  std::vector<LibraryRef> images = spec.deps;
+  images.push_back(spec.lib);
+  ReleaseUnmapped(images);
   if (fresh) out.namespace_freed = !NamespaceAlive(lmid);
   out.close_ms = Ms(t);
   if (HitFault("after-dlclose") == FaultAction::Throw) {

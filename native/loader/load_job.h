@@ -2,9 +2,11 @@
 // the plugin's entry points, with no Node-API in sight, so that it runs on a loader thread (or
 // inline, for the synchronous open()). The JS thread does the swap and nothing else.
 //
-//   RunLoad:   open source -> copy + hash -> ELF checks -> namespace -> dependencies -> dlopen
+//   RunLoad:   open source -> copy + hash -> ELF checks -> dependency plan -> private copies,
+//              renamed (closure_copy.h) -> namespace -> dependencies -> dlopen -> binding check
 //              -> verify symbols -> plugin ABI (abi_version, version, init)
-//   RunRetire: fini -> stdio flush -> holders check -> dlclose -> unload verification
+//   RunRetire: fini -> stdio flush -> holders check -> dlclose (library, then its dependencies)
+//              -> unload verification, per image
 //
 // Contract of both: on failure, everything the pipeline created is undone (no copy, no mapping, no
 // namespace of its own, fini after a successful init) and the result names the step that failed.
@@ -17,6 +19,8 @@
 
 #include "../elf_reader.h"
 #include "../library_handle.h"
+#include "closure_copy.h"
+#include "dependency_plan.h"
 
 namespace dlswap {
 
@@ -31,6 +35,7 @@ struct LoadSpec {
   bool refuse_node_init_fini = false;        // constructor/destructor entries bound to node's exports
   bool refuse_node_interposition = false;    // its own calls to symbols node exports too
   std::vector<std::string> functions;        // must all resolve, or the load fails in 'verifying'
+  std::vector<std::string> share_dependencies;  // loaded as they are, shared by every generation
   bool plugin = false;               // run dlswap_abi_version, dlswap_version and dlswap_init
   uint32_t abi_min = 0, abi_max = 0;
   const void *plugin_host = nullptr; // the dlswap_host handed to dlswap_init
@@ -52,8 +57,17 @@ struct LoadResult {
 
   LibraryRef lib;                    // success: the image, its namespace retained
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, for whoever retires `lib` unseen
-  std::vector<LibraryRef> deps;      // images of $ORIGIN dependencies loaded before it
-  std::vector<std::string> origin_dependencies;
+  // Its dependencies as planned (nodes[0] is the library), the private copies made of them, and the
+  // images loaded before it: private copies and shared dependencies, in the plan's load order.
+  DependencyPlan plan;
+  ClosureCopies closure;
+  std::vector<LibraryRef> deps;
+  std::vector<int> dep_nodes;        // deps[i] is plan.nodes[dep_nodes[i]]
+  std::vector<std::string> bound_to; // per node: the file the loader bound it to ("" unknown)
+  std::string refused_in;            // a refusal is about this private dependency, not the library
+  // The generation must stay mapped when retired (set by the load, e.g. its C++ classes derive
+  // from a shared library's, which may keep objects of them): why.
+  std::string keep_mapped;
   std::string real_path, sha256;
   uint64_t size = 0;
   double mtime_ms = 0;
@@ -62,7 +76,7 @@ struct LoadResult {
   std::string version;               // dlswap_version()
   bool initialized = false;          // dlswap_init returned 0
   uint32_t abi = 0;
-  double copy_ms = 0, open_ms = 0, verify_ms = 0;
+  double copy_ms = 0, deps_ms = 0, open_ms = 0, verify_ms = 0;
 };
 
 void RunLoad(const LoadSpec &spec, LoadResult &out);
@@ -71,6 +85,7 @@ struct RetireSpec {
   LibraryRef lib;
   std::vector<LibraryRef> deps;
   bool run_fini = false;             // the plugin's dlswap_init ran and it exports dlswap_fini
+  bool keep_mapped = false;          // run fini and stop calls, but never dlclose (LoadResult::keep_mapped)
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, alive while fini may log
   // dlswap_fini is bounded like init; a retirement whose fini overran goes on when fini returns.
   double fini_timeout_ms = 0;
@@ -86,6 +101,8 @@ struct RetireResult {
   std::string dlclose_error;
   std::vector<ThreadNote> holders;   // not closed because of these
   bool still_loaded = false;         // after dlclose: the image is still there
+  bool kept_mapped = false;          // not closed on purpose (RetireSpec::keep_mapped)
+  std::vector<bool> deps_mapped;     // per RetireSpec::deps: still mapped afterwards
   bool namespace_freed = false;      // fresh-namespace: glibc freed the namespace
   double fini_ms = 0, close_ms = 0;
 };

@@ -10,17 +10,20 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <algorithm>
 
 #include "../addon_data.h"
 #include "../errors.h"
 #include "../faults.h"
 #include "../module.h"
 #include "../native_library.h"
+#include "dynamic_names.h"
 #include "load_job.h"
 #include "loader_pool.h"
 #include "private_area.h"
 #include "source_copy.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace dlswap {
@@ -48,6 +51,56 @@ Napi::Value OptString(Napi::Env env, const std::optional<std::string> &s) {
   return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();
 }
 
+Napi::Value OptStringOrNull(Napi::Env env, const std::optional<std::string> &s) { return OptString(env, s); }
+
+}  // namespace
+
+// The plan's nodes after the library itself, as lib/ shows them (LibraryInfo.dependencies, inspect).
+// With a load's closure: each private node's copy and new name, what each was bound to, and which
+// entry of `deps` (the loaded images) it is.
+Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const ClosureCopies *closure,
+                             const std::vector<std::string> *bound_to, const std::vector<int> &dep_nodes) {
+  Napi::Array a = Napi::Array::New(env);
+  for (size_t i = 1; i < plan.nodes.size(); ++i) {
+    const DependencyNode &n = plan.nodes[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", n.needed);
+    o.Set("kind", KindName(n.kind));
+    o.Set("reason", n.reason);
+    o.Set("path", n.path.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.path)));
+    o.Set("file", n.file.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.file)));
+    o.Set("foundVia", n.found_via.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.found_via)));
+    o.Set("searchEntry", n.search_entry.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.search_entry)));
+    o.Set("shadowed", n.shadowed.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.shadowed)));
+    o.Set("requiredBy", n.requester <= 0 ? env.Null() : Napi::Value(Napi::String::New(env, plan.nodes[n.requester].needed)));
+    o.Set("soname", OptStringOrNull(env, n.soname));
+    o.Set("buildId", OptStringOrNull(env, n.build_id));
+    o.Set("nodelete", n.nodelete);
+    o.Set("uniqueSymbols", static_cast<double>(n.unique_symbols));
+    Napi::Array needs = Napi::Array::New(env);
+    for (const DependencyEdge &e : plan.edges) {
+      if (e.from == static_cast<int>(i)) needs.Set(needs.Length(), plan.nodes[e.to].needed);
+    }
+    o.Set("needs", needs);
+    o.Set("copy", env.Null());
+    o.Set("privateName", env.Null());
+    if (closure) {
+      for (const ClosureCopy &c : closure->copies) {
+        if (c.node != static_cast<int>(i)) continue;
+        o.Set("copy", PrivateDirPath() + "/" + c.copy.name);
+        o.Set("privateName", c.new_soname.empty() ? (c.aliases.empty() ? std::string() : c.aliases[0]) : c.new_soname);
+      }
+    }
+    if (bound_to) o.Set("boundTo", (*bound_to)[i].empty() ? env.Null() : Napi::Value(Napi::String::New(env, (*bound_to)[i])));
+    auto d = std::find(dep_nodes.begin(), dep_nodes.end(), static_cast<int>(i));
+    o.Set("image", d == dep_nodes.end() ? env.Null() : Napi::Value(Napi::Number::New(env, double(d - dep_nodes.begin()))));
+    a.Set(a.Length(), o);
+  }
+  return a;
+}
+
+namespace {
+
 LoadSpec ParseLoadSpec(Napi::Env env, Napi::Value v) {
   if (!v.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec must be an object");
   Napi::Object o = v.As<Napi::Object>();
@@ -63,6 +116,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, Napi::Value v) {
   spec.refuse_node_init_fini = o.Get("refuseNodeInitFini").ToBoolean();
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
+  spec.share_dependencies = Strings(o.Get("shareDependencies"));
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
   spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();
@@ -83,6 +137,7 @@ Napi::Object LoadResultToJs(Napi::Env env, LoadResult &r) {
   o.Set("copyMs", r.copy_ms);
   o.Set("openMs", r.open_ms);
   o.Set("verifyMs", r.verify_ms);
+  o.Set("depsMs", r.deps_ms);
   o.Set("size", static_cast<double>(r.size));
   if (!r.code.empty()) {
     o.Set("code", r.code);
@@ -92,13 +147,15 @@ Napi::Object LoadResultToJs(Napi::Env env, LoadResult &r) {
     o.Set("loaderPath", r.loader_path);
     o.Set("opened", r.opened);
     o.Set("unloaded", r.undone_unloaded);
+    o.Set("refusedIn", r.refused_in);
     return o;
   }
   o.Set("lib", NativeLibrary::Wrap(env, r.lib));
   Napi::Array deps = Napi::Array::New(env, r.deps.size());
   for (size_t i = 0; i < r.deps.size(); ++i) deps.Set(static_cast<uint32_t>(i), NativeLibrary::Wrap(env, r.deps[i]));
   o.Set("deps", deps);
-  o.Set("originDependencies", ToArray(env, r.origin_dependencies));
+  o.Set("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes));
+  o.Set("keepMapped", r.keep_mapped);
   o.Set("realPath", r.real_path);
   o.Set("sha256", r.sha256);
   o.Set("mtimeMs", r.mtime_ms);
@@ -132,6 +189,7 @@ RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.run_fini = info[2].ToBoolean();
   if (info.Length() > 3 && info[3].IsNumber()) spec.fini_timeout_ms = info[3].As<Napi::Number>().DoubleValue();
   if (info.Length() > 4) spec.host_keepalive = HostKeepAlive(env, info[4]);
+  if (info.Length() > 5) spec.keep_mapped = info[5].ToBoolean();
   if (spec.lib->in_flight.load() > 0) {
     throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(spec.lib->in_flight.load()) +
                                                  " call(s) still running in this library; wait for them before closing");
@@ -163,6 +221,10 @@ Napi::Object RetireResultToJs(Napi::Env env, const RetireResult &r) {
   }
   o.Set("threads", threads);
   o.Set("stillLoaded", r.still_loaded);
+  o.Set("keptMapped", r.kept_mapped);
+  Napi::Array deps_mapped = Napi::Array::New(env, r.deps_mapped.size());
+  for (size_t i = 0; i < r.deps_mapped.size(); ++i) deps_mapped.Set(static_cast<uint32_t>(i), Napi::Boolean::New(env, r.deps_mapped[i]));
+  o.Set("depsMapped", deps_mapped);
   o.Set("namespaceFreed", r.namespace_freed);
   o.Set("finiMs", r.fini_ms);
   o.Set("closeMs", r.close_ms);
@@ -217,6 +279,7 @@ void Dispose(std::unique_ptr<LoadResult> &load) {
   spec.deps = load->deps;
   spec.run_fini = load->initialized;
   spec.host_keepalive = load->host_keepalive;
+  spec.keep_mapped = !load->keep_mapped.empty();
   RetireResult ignored;
   RunRetire(spec, ignored);
 }
@@ -512,6 +575,53 @@ Napi::Value CopyForTestJs(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// planDependencies(path, share[], followSystem): what a load would copy, share or leave to the
+// system, without loading anything (inspect).
+Napi::Value PlanDependenciesJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "planDependencies(path): path must be a string");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  ElfInfoStruct elf;
+  std::string code, msg;
+  if (!ReadElfFile(path, elf, code, msg)) throw CodedError(env, code.c_str(), msg);
+  PlanOptions options;
+  options.share = Strings(info[1]);
+  options.follow_system = info[2].ToBoolean();
+  DependencyPlan plan;
+  if (!PlanDependencies(path, elf.rpath, elf.runpath, elf.needed, options, plan, code, msg)) {
+    throw CodedError(env, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code.c_str(), msg);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dependencies", DependenciesToJs(env, plan, nullptr, nullptr, {}));
+  o.Set("truncated", plan.truncated);
+  Napi::Array dirs = Napi::Array::New(env);
+  for (const std::string &d : SystemLibraryDirs()) dirs.Set(dirs.Length(), d);
+  o.Set("systemDirs", dirs);
+  return o;
+}
+
+// renameForTest(file, { old: new }, searchOwnDirectory): the private-copy rename, on a file the
+// test made, so that readelf can check the result.
+Napi::Value RenameForTestJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  NameEdit edit;
+  Napi::Object m = info[1].As<Napi::Object>();
+  Napi::Array keys = m.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    edit.renames[k] = m.Get(k).As<Napi::String>().Utf8Value();
+  }
+  edit.search_own_directory = info[2].ToBoolean();
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw CodedError(env, "ERR_DLSWAP_ACCESS", "cannot open " + path);
+  std::string why;
+  const bool ok = RewriteDynamicNames(fd, path, edit, why);
+  close(fd);
+  if (!ok) throw CodedError(env, "ERR_DLSWAP_DEPENDENCY", why);
+  return env.Undefined();
+}
+
 Napi::Value RemovePrivateFileJs(const Napi::CallbackInfo &info) {
   RemovePrivateFile(info[0].As<Napi::String>().Utf8Value());
   return info.Env().Undefined();
@@ -570,6 +680,8 @@ void InitLoaderJobs(Napi::Env env, Napi::Object exports) {
   exports.Set("privateFiles", Napi::Function::New(env, PrivateFilesJs, "privateFiles"));
   exports.Set("sweepStale", Napi::Function::New(env, SweepStaleJs, "sweepStale"));
   exports.Set("copyForTest", Napi::Function::New(env, CopyForTestJs, "copyForTest"));
+  exports.Set("planDependencies", Napi::Function::New(env, PlanDependenciesJs, "planDependencies"));
+  exports.Set("renameForTest", Napi::Function::New(env, RenameForTestJs, "renameForTest"));
   exports.Set("removePrivateFile", Napi::Function::New(env, RemovePrivateFileJs, "removePrivateFile"));
   exports.Set("armFault", Napi::Function::New(env, ArmFaultJs, "armFault"));
   exports.Set("clearFaults", Napi::Function::New(env, ClearFaultsJs, "clearFaults"));

@@ -132,7 +132,7 @@ void CloseSource(SourceFile &src) {
   src.fd = -1;
 }
 
-bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err) {
+bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err, bool with_hash) {
   const int dir = PrivateDirFd();
   if (dir < 0) {
     err = {"ERR_DLSWAP_TEMP_AREA", "dlswap's private directory is not open (internal error)"};
@@ -166,14 +166,25 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
   // A reflink shares the source's extents copy-on-write where the file system can (btrfs, XFS);
   // the copy is then hashed from itself, which is what will be mapped.
   const bool cloned = ioctl(out.fd, FICLONE, src.fd) == 0;
-  for (uint64_t off = 0; off < size;) {
+  // Unhashed and not cloned: the kernel copies (copy_file_range), nothing passes through here.
+  uint64_t off = 0;
+  if (!with_hash && !cloned) {
+    while (off < size) {
+      loff_t in = static_cast<loff_t>(off), at = static_cast<loff_t>(off);
+      const ssize_t n = copy_file_range(src.fd, &in, out.fd, &at, static_cast<size_t>(size - off), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // shrank (caught below), or not supported here: the loop below goes on
+      off += static_cast<uint64_t>(n);
+    }
+  }
+  while (off < size && (with_hash || !cloned)) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
     size_t got = 0;
     if (!ReadFull(cloned ? out.fd : src.fd, buf.data(), want, off, got)) {
       return fail("ERR_DLSWAP_ACCESS", "cannot read " + label + ": " + std::strerror(errno));
     }
     if (got == 0) break;  // shrank: caught below
-    hash.Update(buf.data(), got);
+    if (with_hash) hash.Update(buf.data(), got);
     if (!cloned && !WriteFull(out.fd, buf.data(), got, off)) {
       return fail("ERR_DLSWAP_TEMP_AREA", "cannot write a copy in " + PrivateDirPath() + ": " + std::strerror(errno) +
                                               ". Set DLSWAP_TMPDIR to a directory with free space.");
@@ -190,7 +201,7 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
     return fail("ERR_DLSWAP_INTEGRITY", label + " changed while it was being copied (a build still writing it?). Wait until the write has finished and open it again.");
   }
   out.size = size;
-  out.sha256 = hash.HexDigest();
+  if (with_hash) out.sha256 = hash.HexDigest();
   out.mtime_ms = double(Ns(before.st_mtim)) / 1e6;
   return true;
 }

@@ -35,9 +35,10 @@ struct PrivateCopy {
   double mtime_ms = 0;  // of the source
 };
 
-// Copies the source into a new file of the private directory, named after `label`. On failure the
-// copy is removed.
-bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err);
+// Copies the source into a new file of the private directory, named after `label`, hashing it in
+// the same pass unless `with_hash` is false (then the kernel copies it: copy_file_range). On failure
+// the copy is removed.
+bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err, bool with_hash = true);
 
 // Closes the copy's descriptor and removes it from the private directory (the mapping, if any,
 // stays).

@@ -44,11 +44,16 @@ function resolveLibrary(soname) {
   return p && fs.existsSync(p) ? p : null;
 }
 
-/** Debian packages of `names` that dpkg does not list as installed. */
+// Debian's name of this architecture: a multiarch system may have a package installed for another
+// one too (zlib1g:arm64 beside zlib1g:amd64), and only this one's counts.
+const DEB_ARCH = { x64: 'amd64', arm64: 'arm64' };
+
+/** Debian packages of `names` that dpkg does not list as installed for this architecture. */
 function missingPackages(names) {
   return names.filter((name) => {
+    const qualified = DEB_ARCH[process.arch] && !name.includes(':') ? `${name}:${DEB_ARCH[process.arch]}` : name;
     try {
-      return execFileSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== 'install ok installed';
+      return execFileSync('dpkg-query', ['-W', '-f=${Status}', qualified], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== 'install ok installed';
     } catch {
       return true;
     }

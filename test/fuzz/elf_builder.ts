@@ -42,6 +42,8 @@ export interface SynthOptions {
   flags?: number;
   flags1?: number;
   textrel?: boolean;
+  /** Point a string that ends another one into it, as linkers' tail merging does. */
+  tailMerge?: boolean;
   /** 'sysv' (DT_HASH, default), 'gnu' (DT_GNU_HASH), 'none'. */
   hash?: 'sysv' | 'gnu' | 'none';
   /** A GNU hash table with no hashed symbol (what ld writes for a library that only imports). */
@@ -109,6 +111,10 @@ export function buildElf(o: SynthOptions): Buffer {
   const strOff = new Map<string, number>([['', 0]]);
   let strLen = 1;
   const str = (s: string): number => {
+    if (!strOff.has(s) && o.tailMerge && s.length > 0) {
+      const host = strs.find((t) => t.length > s.length && t.endsWith(s));
+      if (host !== undefined) strOff.set(s, strOff.get(host)! + Buffer.byteLength(host) - Buffer.byteLength(s));
+    }
     if (!strOff.has(s)) {
       strOff.set(s, strLen);
       strs.push(s);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "elf_reader.h"
+#include "loader/dynamic_names.h"
 
 namespace {
 
@@ -61,6 +62,38 @@ void Check(const dlswap::ElfInfoStruct &info) {
 
 std::map<std::string, int> g_outcomes;
 
+// The private-copy rename (native/loader/dynamic_names.cc) on a file that was read: every NEEDED and
+// the SONAME get a new name of the same length, as a load gives them. Either it refuses with a
+// reason, or the file still reads, with the new names where the old ones were.
+void Rename(const std::string &scratch, const dlswap::ElfInfoStruct &info) {
+  dlswap::NameEdit edit;
+  auto rename = [&](const std::string &old) {
+    if (old.empty() || edit.renames.count(old)) return;
+    std::string n = old;
+    n[0] = '~';
+    edit.renames[old] = n;
+  };
+  for (const std::string &n : info.needed) rename(n);
+  if (info.soname) rename(*info.soname);
+  edit.search_own_directory = (info.runpath || info.rpath) && info.needed.size() % 2 == 1;
+  const int fd = open(scratch.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) abort();
+  std::string why;
+  const bool ok = dlswap::RewriteDynamicNames(fd, scratch, edit, why);
+  close(fd);
+  if (!ok) {
+    if (why.empty()) abort();
+    g_outcomes["rename-refused"]++;
+    return;
+  }
+  g_outcomes["rename-ok"]++;
+  dlswap::ElfInfoStruct after;
+  std::string code, msg;
+  if (!dlswap::ReadElfFile(scratch, after, code, msg)) abort();  // it read before; a rename must not break it
+  Check(after);
+  if (after.needed.size() != info.needed.size()) abort();
+}
+
 void RunOne(const std::string &scratch, const std::vector<uint8_t> &data) {
   if (!WriteFile(scratch, data)) {
     perror("write scratch file");
@@ -71,6 +104,7 @@ void RunOne(const std::string &scratch, const std::vector<uint8_t> &data) {
   if (dlswap::ReadElfFile(scratch, info, code, msg)) {
     Check(info);
     g_outcomes[info.truncated ? "ok-truncated" : "ok"]++;
+    Rename(scratch, info);
   } else {
     if (code.rfind("ERR_DLSWAP_", 0) != 0 || msg.empty()) abort();
     g_outcomes[code]++;

@@ -1,0 +1,87 @@
+// Which dependencies a library brings with it, found the way the dynamic loader would find them, and
+// which of them each generation gets a private copy of.
+//
+// The dynamic loader matches a DT_NEEDED name against every object already in the namespace before it
+// searches any directory, so two generations that each ship a libhelper.so.1 share whichever was
+// loaded first. A dependency the library resolves from its own tree (through RPATH/RUNPATH, with
+// $ORIGIN or not, or through LD_LIBRARY_PATH: any directory that is not a system library directory)
+// is therefore planned as *private*: the load job copies it, renamed, with the generation. System
+// libraries (ld.so.conf's directories and the defaults) stay shared, as they must: they keep state for
+// the whole process. Reads files only; loads nothing.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../elf_reader.h"
+
+namespace dlswap {
+
+enum class DependencyKind {
+  Private,  // copied with each generation, under a name of its own
+  Shared,   // named by the user: loaded once, every generation binds the same object
+  System,   // in a system library directory: shared by the whole process
+  Missing,  // no directory has it: only an object already loaded under that name can satisfy it
+};
+
+const char *KindName(DependencyKind k);
+
+struct DependencyNode {
+  std::string needed;        // the name the first requester's DT_NEEDED gives
+  std::string path;          // where it was found, as the loader would name it ("" when missing)
+  std::string file;          // realpath of `path`: what identifies it
+  std::string found_via;     // "RPATH" | "RUNPATH" | "LD_LIBRARY_PATH" | "path" | "system" | ""
+  std::string search_entry;  // the search-path entry as written ($ORIGIN kept), "" for system
+  std::string shadowed;      // a file its requester's RUNPATH has, hidden by LD_LIBRARY_PATH
+  DependencyKind kind = DependencyKind::Missing;
+  std::string reason;        // why it is private, shared, system or missing: for inspect and info
+  int requester = -1;        // the node whose DT_NEEDED first named it (0 is the library itself)
+  // Read from the file (private and shared nodes, and every node when the plan follows system ones).
+  std::optional<std::string> soname, build_id, rpath, runpath;
+  std::vector<std::string> needed_names;
+  bool nodelete = false;
+  size_t unique_symbols = 0;
+  std::shared_ptr<const ElfInfoStruct> elf;  // all of it, for the load's checks on private copies
+};
+
+// A DT_NEEDED entry of one node, resolved.
+struct DependencyEdge {
+  int from = 0;
+  std::string needed;
+  int to = 0;
+};
+
+struct DependencyPlan {
+  std::vector<DependencyNode> nodes;  // nodes[0] is the library itself
+  std::vector<DependencyEdge> edges;
+  std::vector<int> load_order;        // private and shared nodes, dependencies before what needs them
+  bool truncated = false;             // more than the cap of nodes: the rest was not looked at
+};
+
+struct PlanOptions {
+  std::vector<std::string> share;     // needed names, sonames or file names to share on purpose
+  // Look system libraries up, and resolve their dependencies too (inspect). A load leaves them to
+  // the dynamic loader and checks afterwards that what it bound is in a system directory.
+  bool follow_system = false;
+};
+
+// Plans the closure of the library at `path` (as the user gave it: $ORIGIN is relative to it, as
+// for the dynamic loader) whose headers are `root_*`. Fails only on a private dependency that cannot
+// be read as an ELF file of this machine (code/message as ReadElfFile's).
+bool PlanDependencies(const std::string &path, const std::optional<std::string> &root_rpath,
+                      const std::optional<std::string> &root_runpath, const std::vector<std::string> &root_needed,
+                      const PlanOptions &options, DependencyPlan &out, std::string &code, std::string &message);
+
+// realpaths of the system library directories, in the loader's order (ld.so.conf, then defaults).
+const std::vector<std::string> &SystemLibraryDirs();
+bool InSystemDir(const std::string &file);       // `file` is a realpath
+bool InSystemDirectory(const std::string &path); // any path: its directory, resolved (and remembered)
+// The first loadable file of that name in the system directories, or "".
+std::string FindInSystemDirs(const std::string &name);
+
+// LD_LIBRARY_PATH as the dynamic loader read it when the process started (later changes to the
+// environment do not reach it), or empty in secure mode.
+const std::vector<std::string> &StartupLibraryPath();
+
+}  // namespace dlswap

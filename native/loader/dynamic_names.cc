@@ -1,0 +1,303 @@
+#include "dynamic_names.h"
+
+#include <elf.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+namespace dlswap {
+
+namespace {
+
+constexpr uint64_t kMaxTable = uint64_t(256) << 20;  // no dynamic table of a real library comes close
+constexpr uint32_t kMaxChain = 1u << 16;             // verneed/verdef entries followed
+
+struct Failure {
+  std::string why;
+};
+
+// The copy, mapped: it is a file of the private area that only this job writes, so it cannot shrink
+// under the mapping. Reads are bounds-checked copies; writes happen only after every check passed.
+class File {
+ public:
+  explicit File(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) throw Failure{"it is empty or cannot be read"};
+    size_ = static_cast<uint64_t>(st.st_size);
+    void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) throw Failure{std::string("it cannot be mapped: ") + std::strerror(errno)};
+    data_ = static_cast<uint8_t *>(p);
+  }
+  ~File() { munmap(data_, size_); }
+  File(const File &) = delete;
+  File &operator=(const File &) = delete;
+
+  uint64_t size() const { return size_; }
+  bool In(uint64_t off, uint64_t len) const { return off <= size_ && len <= size_ - off; }
+  template <typename T>
+  T Get(uint64_t off) const {
+    T v;
+    if (!In(off, sizeof v)) throw Failure{"a table points outside the file"};
+    std::memcpy(&v, data_ + off, sizeof v);
+    return v;
+  }
+  const char *Bytes(uint64_t off, uint64_t len) const {
+    if (len > kMaxTable || !In(off, len)) throw Failure{"a table points outside the file"};
+    return reinterpret_cast<const char *>(data_ + off);
+  }
+  bool Put(uint64_t off, const void *src, size_t len) const {
+    if (!In(off, len)) return false;
+    std::memcpy(data_ + off, src, len);
+    return true;
+  }
+
+ private:
+  uint8_t *data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+uint32_t ElfHash(const std::string &s) {
+  uint32_t h = 0;
+  for (unsigned char c : s) {
+    h = (h << 4) + c;
+    const uint32_t g = h & 0xf0000000u;
+    if (g) h ^= g >> 24;
+    h &= ~g;
+  }
+  return h;
+}
+
+// A reference into .dynstr, and whether the edit may rewrite the string it starts.
+struct Ref {
+  uint64_t off;
+  enum What { Needed, Soname, SearchPath, VersionFile, VersionBase, Other } what;
+  uint64_t where = 0;  // VersionBase: file offset of the Verdef, whose hash follows the name
+};
+
+class Editor {
+ public:
+  Editor(int fd, const NameEdit &edit) : f_(fd), edit_(edit) {}
+
+  void Run() {
+    const auto eh = f_.Get<Elf64_Ehdr>(0);
+    const unsigned char native_data = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != native_data) {
+      throw Failure{"it is not a 64-bit ELF file of this machine's byte order"};
+    }
+    if (eh.e_phentsize != sizeof(Elf64_Phdr)) throw Failure{"unexpected program header size"};
+    for (uint32_t i = 0; i < eh.e_phnum; ++i) {
+      const auto ph = f_.Get<Elf64_Phdr>(eh.e_phoff + uint64_t(i) * sizeof(Elf64_Phdr));
+      if (ph.p_type == PT_LOAD) loads_.push_back(ph);
+      if (ph.p_type == PT_DYNAMIC && !dynamic_) dynamic_ = ph;
+    }
+    if (!dynamic_) throw Failure{"it has no dynamic section"};
+    ReadDynamic();
+    if (!strtab_ || !strsz_) throw Failure{"it has no dynamic string table"};
+    str_off_ = FileOffset(*strtab_, *strsz_);
+    strings_ = f_.Bytes(str_off_, *strsz_);
+    strings_size_ = *strsz_;
+    CollectVersions();
+    CollectSymbols(eh);
+    Plan();
+    Apply();
+  }
+
+ private:
+  uint64_t FileOffset(uint64_t vaddr, uint64_t len) const {
+    for (const Elf64_Phdr &s : loads_) {
+      if (vaddr < s.p_vaddr) continue;
+      const uint64_t rel = vaddr - s.p_vaddr;
+      if (rel >= s.p_filesz || len > s.p_filesz - rel) continue;
+      return s.p_offset + rel;
+    }
+    throw Failure{"a dynamic table lies outside the loaded segments"};
+  }
+
+  std::string StrAt(uint64_t off) const {
+    if (off >= strings_size_) throw Failure{"a name points outside the string table"};
+    const char *b = strings_ + off;
+    const void *nul = std::memchr(b, 0, strings_size_ - off);
+    if (!nul) throw Failure{"a name in the string table is not terminated"};
+    return std::string(b, static_cast<const char *>(nul) - b);
+  }
+
+  void ReadDynamic() {
+    const uint64_t n = std::min<uint64_t>(dynamic_->p_filesz, kMaxTable) / sizeof(Elf64_Dyn);
+    for (uint64_t i = 0; i < n; ++i) {
+      const auto d = f_.Get<Elf64_Dyn>(dynamic_->p_offset + i * sizeof(Elf64_Dyn));
+      if (d.d_tag == DT_NULL) break;
+      const uint64_t v = d.d_un.d_val;
+      switch (d.d_tag) {
+        case DT_STRTAB: strtab_ = v; break;
+        case DT_STRSZ: strsz_ = v; break;
+        case DT_NEEDED: refs_.push_back({v, Ref::Needed}); break;
+        case DT_SONAME: refs_.push_back({v, Ref::Soname}); break;
+        case DT_RPATH:
+        case DT_RUNPATH: refs_.push_back({v, Ref::SearchPath}); break;
+        case DT_VERNEED: verneed_ = v; break;
+        case DT_VERNEEDNUM: verneednum_ = v; break;
+        case DT_VERDEF: verdef_ = v; break;
+        case DT_VERDEFNUM: verdefnum_ = v; break;
+        case DT_SYMTAB: symtab_ = v; break;
+        case DT_HASH: hash_ = v; break;
+        default: break;
+      }
+    }
+  }
+
+  void CollectVersions() {
+    if (verneed_) {
+      uint64_t at = FileOffset(*verneed_, sizeof(Elf64_Verneed));
+      for (uint32_t i = 0; i < std::min<uint64_t>(verneednum_, kMaxChain); ++i) {
+        const auto vn = f_.Get<Elf64_Verneed>(at);
+        refs_.push_back({vn.vn_file, Ref::VersionFile});
+        uint64_t aux = at + vn.vn_aux;
+        for (uint32_t k = 0; k < std::min<uint32_t>(vn.vn_cnt, kMaxChain); ++k) {
+          const auto va = f_.Get<Elf64_Vernaux>(aux);
+          refs_.push_back({va.vna_name, Ref::Other});
+          if (!va.vna_next) break;
+          aux += va.vna_next;
+        }
+        if (!vn.vn_next) break;
+        at += vn.vn_next;
+      }
+    }
+    if (verdef_) {
+      uint64_t at = FileOffset(*verdef_, sizeof(Elf64_Verdef));
+      for (uint32_t i = 0; i < std::min<uint64_t>(verdefnum_, kMaxChain); ++i) {
+        const auto vd = f_.Get<Elf64_Verdef>(at);
+        uint64_t aux = at + vd.vd_aux;
+        for (uint32_t k = 0; k < std::min<uint32_t>(vd.vd_cnt, kMaxChain); ++k) {
+          const auto va = f_.Get<Elf64_Verdaux>(aux);
+          // The base definition is named after the file (its SONAME) and hashed.
+          const bool base = k == 0 && (vd.vd_flags & VER_FLG_BASE);
+          refs_.push_back({va.vda_name, base ? Ref::VersionBase : Ref::Other, at});
+          if (!va.vda_next) break;
+          aux += va.vda_next;
+        }
+        if (!vd.vd_next) break;
+        at += vd.vd_next;
+      }
+    }
+  }
+
+  // Symbol names count as references: a name the edit would change under a symbol is a conflict.
+  void CollectSymbols(const Elf64_Ehdr &eh) {
+    uint64_t sym_off = 0, count = 0;
+    if (eh.e_shoff && eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shnum < kMaxChain) {
+      for (uint32_t i = 0; i < eh.e_shnum; ++i) {
+        const auto sh = f_.Get<Elf64_Shdr>(eh.e_shoff + uint64_t(i) * sizeof(Elf64_Shdr));
+        if (sh.sh_type == SHT_DYNSYM && sh.sh_entsize == sizeof(Elf64_Sym)) {
+          sym_off = sh.sh_offset;
+          count = sh.sh_size / sizeof(Elf64_Sym);
+          break;
+        }
+      }
+    }
+    if (!count && symtab_ && hash_) {
+      count = f_.Get<uint32_t>(FileOffset(*hash_, 8) + 4);  // nchain
+      sym_off = FileOffset(*symtab_, count * sizeof(Elf64_Sym));
+    }
+    if (!count) {
+      // No way to count them (no sections, only a GNU hash table): the names of symbols cannot be
+      // checked, so no string shared with anything may be rewritten. Strings the linker never
+      // merges with symbols (they end in ".so" plus a version) are still safe to compare below.
+      symbols_known_ = false;
+      return;
+    }
+    if (count > kMaxTable / sizeof(Elf64_Sym)) throw Failure{"its symbol table is implausibly large"};
+    const char *syms = f_.Bytes(sym_off, count * sizeof(Elf64_Sym));
+    for (uint64_t i = 0; i < count; ++i) {
+      Elf64_Sym s;
+      std::memcpy(&s, syms + i * sizeof s, sizeof s);
+      if (s.st_name) refs_.push_back({s.st_name, Ref::Other});
+    }
+  }
+
+  struct Edit {
+    uint64_t off;
+    std::string text;
+  };
+
+  void Plan() {
+    for (const Ref &r : refs_) {
+      std::optional<std::string> text;
+      const std::string old = StrAt(r.off);
+      if (r.what == Ref::SearchPath && edit_.search_own_directory) {
+        if (old.size() < 7) throw Failure{"its search path '" + old + "' is too short to become $ORIGIN"};
+        text = "$ORIGIN" + std::string(old.size() - 7, '/');
+      } else if (r.what != Ref::Other && r.what != Ref::SearchPath) {
+        auto it = edit_.renames.find(old);
+        if (it != edit_.renames.end()) {
+          if (it->second.size() != old.size() || it->second.find('\0') != std::string::npos) {
+            throw Failure{"internal: the new name of " + old + " is not of the same length"};
+          }
+          text = it->second;
+        }
+      }
+      if (!text) continue;
+      auto same = std::find_if(writes_.begin(), writes_.end(), [&](const Edit &w) { return w.off == r.off; });
+      if (same == writes_.end()) writes_.push_back({r.off, *text});
+      else if (same->text != *text) throw Failure{"the name '" + old + "' is used for two different purposes"};
+      if (r.what == Ref::VersionBase) hashes_.push_back({r.where, ElfHash(*text)});
+    }
+    if (!writes_.empty() && !symbols_known_) {
+      throw Failure{"its symbol table cannot be counted (no section headers, no DT_HASH), so a shared name cannot be ruled out"};
+    }
+    // Every other reference must start outside the rewritten bytes.
+    for (const Ref &r : refs_) {
+      for (const Edit &w : writes_) {
+        if (r.off < w.off || r.off >= w.off + w.text.size()) continue;
+        if (r.off == w.off) {
+          const bool rewritable = r.what != Ref::Other && (r.what != Ref::SearchPath || edit_.search_own_directory);
+          if (rewritable) continue;
+        }
+        throw Failure{"the name '" + StrAt(w.off) + "' shares its bytes with '" + StrAt(r.off) + "' in the string table"};
+      }
+    }
+  }
+
+  void Apply() {
+    for (const Edit &w : writes_) {
+      if (!f_.Put(str_off_ + w.off, w.text.data(), w.text.size())) throw Failure{"writing the copy failed"};
+    }
+    for (const auto &[verdef_at, hash] : hashes_) {
+      if (!f_.Put(verdef_at + offsetof(Elf64_Verdef, vd_hash), &hash, sizeof hash)) throw Failure{"writing the copy failed"};
+    }
+  }
+
+  File f_;
+  const NameEdit &edit_;
+  std::vector<Elf64_Phdr> loads_;
+  std::optional<Elf64_Phdr> dynamic_;
+  std::optional<uint64_t> strtab_, strsz_, verneed_, verdef_, symtab_, hash_;
+  uint64_t verneednum_ = 0, verdefnum_ = 0;
+  uint64_t str_off_ = 0;
+  const char *strings_ = nullptr;
+  uint64_t strings_size_ = 0;
+  std::vector<Ref> refs_;
+  bool symbols_known_ = true;
+  std::vector<Edit> writes_;
+  std::vector<std::pair<uint64_t, uint32_t>> hashes_;
+};
+
+}  // namespace
+
+bool RewriteDynamicNames(int fd, const std::string &label, const NameEdit &edit, std::string &message) {
+  try {
+    Editor(fd, edit).Run();
+    return true;
+  } catch (const Failure &f) {
+    message = "cannot give " + label + " its private names: " + f.why;
+    return false;
+  }
+}
+
+}  // namespace dlswap
