@@ -6,8 +6,9 @@
  * the plugin's own, state handed from one generation to the next, and a fini that stops its thread.
  * Tests make it misbehave through the environment (read with getenv, so inside a dlmopen namespace
  * only as it was when the namespace was created): DLSWAP_FIXTURE_INIT_FAIL=1 (init refuses),
- * DLSWAP_FIXTURE_INIT_EXIT=exit|_exit|abort (init ends the process), DLSWAP_FIXTURE_STATE_EXPORT=
- * max|lie and DLSWAP_FIXTURE_STATE_IMPORT=fail (a broken handover). */
+ * DLSWAP_FIXTURE_INIT_EXIT=exit|_exit|abort (init ends the process), DLSWAP_FIXTURE_INIT_MS=<ms>
+ * (init sleeps that long), DLSWAP_FIXTURE_STATE_EXPORT=max|lie and DLSWAP_FIXTURE_STATE_IMPORT=fail
+ * (a broken handover). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -71,6 +72,17 @@ int dlswap_init(const dlswap_host *host) {
   if (end != NULL && strcmp(end, "exit") == 0) exit(42);
   if (end != NULL && strcmp(end, "_exit") == 0) _exit(43);
   if (end != NULL && strcmp(end, "abort") == 0) abort();
+  /* A slow init (DLSWAP_FIXTURE_INIT_MS milliseconds), for the loader thread's tests and bench/stall:
+   * the event loop must keep running while it does. */
+  const char *slow = getenv("DLSWAP_FIXTURE_INIT_MS");
+  if (slow != NULL) {
+    long ms = strtol(slow, NULL, 10);
+    if (ms > 0 && ms <= 60000) {
+      struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+      while (nanosleep(&t, &t) != 0) {
+      }
+    }
+  }
 
   plugin_host = host;
   char message[64];

@@ -502,10 +502,27 @@ void ReleaseUnmapped(const std::vector<LibraryRef> &images) {
 
 }  // namespace
 
+// What the JS thread needs of a loaded image's headers is a few fields; the symbol lists of a large
+// library (libLLVM: 46,000 names) are dropped here, on the loader thread, rather than freed on the
+// JS thread after the result was handed over.
+void DropSymbolLists(LoadResult &out) {
+  for (const std::string &s : out.elf.imports) {
+    out.thread_local_destructors = out.thread_local_destructors || s == "__cxa_thread_atexit_impl" || s == "__cxa_thread_atexit";
+  }
+  for (auto *v : {&out.elf.exports, &out.elf.imports, &out.elf.weak_imports, &out.elf.copy_relocs, &out.elf.init_fini_symbols,
+                  &out.elf.self_bound_symbols}) {
+    std::vector<std::string>().swap(*v);
+  }
+  for (DependencyNode &n : out.plan.nodes) n.elf.reset();
+}
+
 void RunLoad(const LoadSpec &spec, LoadResult &out) {
   PrivateCopy copy;
   out.host_keepalive = spec.host_keepalive;
-  if (Load(spec, out, copy)) return;
+  if (Load(spec, out, copy)) {
+    DropSymbolLists(out);
+    return;
+  }
   // Undo: the plugin's fini if its init succeeded, then every image, as a retirement would.
   if (out.lib) {
     out.opened = true;
@@ -538,6 +555,7 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
   out.deps.clear();
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);
+  DropSymbolLists(out);
 }
 
 void RunRetire(const RetireSpec &spec, RetireResult &out) {

@@ -71,7 +71,8 @@ struct LoadResult {
   std::string real_path, sha256;
   uint64_t size = 0;
   double mtime_ms = 0;
-  ElfInfoStruct elf;                 // of the copy that was mapped
+  ElfInfoStruct elf;                 // of the copy that was mapped (symbol lists dropped on success)
+  bool thread_local_destructors = false;  // it imports __cxa_thread_atexit(_impl)
   bool has_version = false;
   std::string version;               // dlswap_version()
   bool initialized = false;          // dlswap_init returned 0

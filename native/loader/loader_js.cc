@@ -172,9 +172,7 @@ Napi::Object LoadResultToJs(Napi::Env env, LoadResult &r) {
   elf.Set("buildId", OptString(env, e.build_id));
   elf.Set("nodelete", e.nodelete);
   elf.Set("uniqueSymbols", ToArray(env, e.unique_symbols));
-  bool tls_dtors = false;
-  for (const std::string &s : e.imports) tls_dtors = tls_dtors || s == "__cxa_thread_atexit_impl" || s == "__cxa_thread_atexit";
-  elf.Set("threadLocalDestructors", tls_dtors);
+  elf.Set("threadLocalDestructors", r.thread_local_destructors);
   o.Set("elf", elf);
   return o;
 }

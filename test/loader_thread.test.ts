@@ -1,0 +1,190 @@
+/**
+ * Loading off the event loop (docs/hot-reload.md, "Where the work runs"): open, reload and retire run
+ * on dlswap's loader thread, the JS thread only swaps; plugin code that does not return is bounded by
+ * initTimeoutMs / finiTimeoutMs; a load that fails there leaves nothing behind. The fault points of
+ * the pipeline fire on the loader thread: test/faults.test.ts drives every one of them through a
+ * HotLibrary, whose loads run there by default.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HotLibrary } from '../lib/hot_library';
+import { openAsync } from '../lib/library';
+import { clearFaults, injectFault } from '../lib/faults';
+import { addon } from '../lib/native';
+import { privateDir, privateFiles } from '../lib/temp_area';
+import { fixture, privateMappings, runChild } from './helpers';
+
+const P1 = fixture('libplugin_v1.so');
+const P2 = fixture('libplugin_v2.so');
+const FUNCTIONS = { v: 'int plugin_version(void)' } as const;
+
+afterEach(() => clearFaults());
+
+function childJson(script: string, env: NodeJS.ProcessEnv): Record<string, number | string | boolean> {
+  const r = runChild(script, { env, timeout: 60_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`child printed no result (exit ${r.status} ${r.signal ?? ''}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+// The plugin fixture sleeps DLSWAP_FIXTURE_INIT_MS in dlswap_init; a 5 ms interval counts the event
+// loop's turns meanwhile.
+const TIMERS = (loadOn: string) => `
+  let ticks = 0;
+  const iv = setInterval(() => ticks++, 5);
+  (async () => {
+    const t0 = performance.now();
+    const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { functions: ${JSON.stringify(FUNCTIONS)}, loadOn: '${loadOn}' });
+    const openMs = performance.now() - t0, openTicks = ticks;
+    ticks = 0;
+    const t1 = performance.now();
+    await hot.reload(${JSON.stringify(P2)}, { wait: 'swap' });
+    const reloadMs = performance.now() - t1, reloadTicks = ticks;
+    const v = hot.fn.v();
+    await hot.close();
+    clearInterval(iv);
+    console.log(JSON.stringify({ openMs, openTicks, reloadMs, reloadTicks, v }));
+  })();`;
+
+describe('the event loop during a slow dlswap_init', () => {
+  it('keeps running timers while init runs on the loader thread, on open and on reload', () => {
+    const r = childJson(TIMERS('loader'), { DLSWAP_FIXTURE_INIT_MS: '400' });
+    expect(r.v).toBe(2);
+    expect(r.openMs).toBeGreaterThanOrEqual(400);
+    expect(r.reloadMs).toBeGreaterThanOrEqual(400);
+    // ~80 turns each at 5 ms; a blocked loop would give none. Generous for a loaded machine.
+    expect(r.openTicks).toBeGreaterThan(15);
+    expect(r.reloadTicks).toBeGreaterThan(15);
+  });
+
+  it("with loadOn: 'main' the loop stops for the whole init, which is what that option costs", () => {
+    const r = childJson(TIMERS('main'), { DLSWAP_FIXTURE_INIT_MS: '400' });
+    expect(r.v).toBe(2);
+    expect(r.openTicks).toBeLessThanOrEqual(2);
+    expect(r.reloadTicks).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('plugin code that does not return', () => {
+  it('an init that hangs is rejected by initTimeoutMs; the current generation keeps serving; the stuck one is quarantined', async () => {
+    const hot = await HotLibrary.open(P1, { functions: FUNCTIONS, initTimeoutMs: 200 });
+    try {
+      injectFault('in-verify', 'hang');
+      const t = performance.now();
+      const err = await hot.reload(P2).then(
+        () => null,
+        (e: Error & { code?: string; causeCode?: string }) => e,
+      );
+      expect(performance.now() - t).toBeLessThan(10_000);
+      expect(err).toMatchObject({ code: 'ERR_DLSWAP_RELOAD', causeCode: 'ERR_DLSWAP_TIMEOUT' });
+      expect(hot.fn.v()).toBe(1);
+      const stuck = hot.generations().find((g) => g.id === 2)!;
+      expect(stuck.state).toBe('rejected');
+      expect(stuck.rejectedReason).toMatch(/did not return within 200 ms/);
+      // Released (as a plugin that finally returns would be): still never called, and the next
+      // reload works.
+      clearFaults();
+      await hot.reload(P2);
+      expect(hot.fn.v()).toBe(2);
+    } finally {
+      clearFaults();
+      await hot.close();
+    }
+  });
+
+  it('a fini that hangs is reported as pinned with the reason, and the new generation serves', async () => {
+    const hot = await HotLibrary.open(P1, { functions: FUNCTIONS, finiTimeoutMs: 200 });
+    try {
+      injectFault('in-fini', 'hang');
+      const report = await hot.reload(P2);
+      expect(hot.fn.v()).toBe(2);
+      expect(report.unloaded).toBe(false);
+      expect(report.pinnedReason).toMatch(/dlswap_fini did not return within 200 ms/);
+      expect(report.pinnedReason).toMatch(/stays mapped/);
+    } finally {
+      clearFaults();
+      await hot.close();
+    }
+  });
+});
+
+describe('a load that fails on the loader thread', () => {
+  it.each([
+    ['after-copy', 'namespace'],
+    ['after-open', 'namespace'],
+    ['after-open', 'fresh-namespace'],
+    ['after-open', 'local'],
+  ] as const)('at %s (%s): no copy, no mapping, no namespace is left', async (point, isolation) => {
+    const namespacesBefore = addon.freshNamespaceCount();
+    // A C++ library's fresh namespace is never freed by glibc (libstdc++ cannot leave it), failed
+    // load or not (docs/isolation.md): in fresh-namespace only the C plugin can show nothing is left.
+    const files = isolation === 'fresh-namespace' ? [P1] : [P1, fixture('seed001/v1/libmyservice.so')];
+    for (const file of files) {
+      injectFault(point, 'throw');
+      await expect(openAsync(file, { isolation })).rejects.toMatchObject({ code: 'ERR_DLSWAP_INTERNAL' });
+      expect(privateFiles()).toEqual([]);
+      expect(privateMappings(privateDir())).toEqual([]);
+      expect(addon.freshNamespaceCount()).toBe(namespacesBefore);
+    }
+  });
+
+  it('a missing dependency of a private dependency: nothing left either', async () => {
+    // libmissingdep.so's own NEEDED exists nowhere; put it behind a private dependency.
+    const dir = fs.mkdtempSync(path.join(privateDir(), '..', '..', 'dlswap-test-'));
+    try {
+      fs.copyFileSync(fixture('libmissingdep.so'), path.join(dir, 'libmissingdep.so'));
+      await expect(openAsync(path.join(dir, 'libmissingdep.so'))).rejects.toMatchObject({ code: 'ERR_DLSWAP_DEPENDENCY_NOT_FOUND' });
+      expect(privateFiles()).toEqual([]);
+      expect(privateMappings(privateDir())).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('concurrency', () => {
+  it('several HotLibrary instances reload at once, on the main thread and in a worker, every answer right', () => {
+    const script = `
+      const { Worker, isMainThread, parentPort } = require('node:worker_threads');
+      const paths = [${JSON.stringify(P1)}, ${JSON.stringify(P2)}];
+      const seed = [${JSON.stringify(fixture('seed001/v1/libmyservice.so'))}, ${JSON.stringify(fixture('seed001/v2/libmyservice.so'))}];
+      async function run(instances, reloads) {
+        const hots = await Promise.all(Array.from({ length: instances }, (_, i) => i % 2
+          ? dlswap.HotLibrary.open(seed[0], { functions: { a: 'int service_answer(void)' } })
+          : dlswap.HotLibrary.open(paths[0], { functions: { v: 'int plugin_version(void)' } })));
+        let wrong = 0, calls = 0;
+        await Promise.all(hots.map(async (hot, i) => {
+          for (let k = 1; k <= reloads; k++) {
+            const v = k % 2 ? 1 : 0;
+            await hot.reload(i % 2 ? seed[v] : paths[v], { wait: 'swap' });
+            const got = i % 2 ? await hot.fn.a.async() : await hot.fn.v.async();
+            const want = i % 2 ? [1232323, 1242424][v] : v + 1;
+            calls++;
+            if (got !== want) wrong++;
+          }
+        }));
+        const pinned = hots.flatMap((h) => h.generations().filter((g) => g.state === 'closed' && g.unloaded !== true));
+        await Promise.all(hots.map((h) => h.close()));
+        return { wrong, calls, pinned: pinned.length };
+      }
+      (async () => {
+        const worker = new Worker(\`
+          const { parentPort } = require('node:worker_threads');
+          const dlswap = require(\${JSON.stringify(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))})});
+          \${run.toString()}
+          const paths = \${JSON.stringify(paths)}, seed = \${JSON.stringify(seed)};
+          run(2, 20).then((r) => parentPort.postMessage(r));\`, { eval: true });
+        const fromWorker = new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+        const main = await run(4, 20);
+        const w = await fromWorker;
+        await worker.terminate();
+        console.log(JSON.stringify({ mainWrong: main.wrong, mainCalls: main.calls, mainPinned: main.pinned, workerWrong: w.wrong, workerCalls: w.calls, workerPinned: w.pinned }));
+      })();`;
+    const r = childJson(script, {});
+    expect(r).toEqual({ mainWrong: 0, mainCalls: 80, mainPinned: 0, workerWrong: 0, workerCalls: 40, workerPinned: 0 });
+  });
+});
