@@ -6,6 +6,7 @@
  * HotLibrary, whose loads run there by default.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotLibrary } from '../lib/hot_library';
@@ -132,12 +133,19 @@ describe('a load that fails on the loader thread', () => {
     }
   });
 
-  it('a missing dependency of a private dependency: nothing left either', async () => {
-    // libmissingdep.so's own NEEDED exists nowhere; put it behind a private dependency.
-    const dir = fs.mkdtempSync(path.join(privateDir(), '..', '..', 'dlswap-test-'));
+  it('a private dependency whose own dependency is missing: the copies made before the failure are gone too', async () => {
+    // seed001's core and helper without libinner.so.1, which the helper needs.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-noinner-'));
     try {
-      fs.copyFileSync(fixture('libmissingdep.so'), path.join(dir, 'libmissingdep.so'));
-      await expect(openAsync(path.join(dir, 'libmissingdep.so'))).rejects.toMatchObject({ code: 'ERR_DLSWAP_DEPENDENCY_NOT_FOUND' });
+      for (const f of ['libmyservice.so', 'libhelper.so.1']) fs.copyFileSync(fixture(`seed001/v1/${f}`), path.join(dir, f));
+      const err = await openAsync(path.join(dir, 'libmyservice.so')).then(
+        () => null,
+        (e: Error & { code?: string }) => e,
+      );
+      expect(err?.code).toBe('ERR_DLSWAP_DEPENDENCY_NOT_FOUND');
+      expect(err?.message).toContain('libinner.so.1');
+      // The loader's words name the helper's file, not its private copy or private name.
+      expect(err?.message).not.toContain(privateDir());
       expect(privateFiles()).toEqual([]);
       expect(privateMappings(privateDir())).toEqual([]);
     } finally {
