@@ -490,8 +490,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
 }
 
 // Names and source notes of images that are gone; those of images still mapped stay reserved.
-void ReleaseUnmapped(const std::vector<LibraryRef> &images) {
-  const ProcMaps maps;
+void ReleaseUnmapped(const std::vector<LibraryRef> &images, const ProcMaps &maps = ProcMaps()) {
   for (const LibraryRef &r : images) {
     if (!r || r->copy_name.empty() || maps.Maps(r->mapped_path)) continue;
     ForgetCopySource(r->copy_name);
@@ -633,7 +632,7 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   for (const LibraryRef &d : spec.deps) out.deps_mapped.push_back(maps.Maps(d->mapped_path));
   std::vector<LibraryRef> images = spec.deps;
   images.push_back(spec.lib);
-  ReleaseUnmapped(images);
+  ReleaseUnmapped(images, maps);
   if (fresh) out.namespace_freed = !NamespaceAlive(lmid);
   out.close_ms = Ms(t);
   if (HitFault("after-dlclose") == FaultAction::Throw) {
