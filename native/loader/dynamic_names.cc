@@ -2,7 +2,6 @@
 
 #include <elf.h>
 #include <link.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,44 +22,54 @@ struct Failure {
   std::string why;
 };
 
-// The copy, mapped: it is a file of the private area that only this job writes, so it cannot shrink
-// under the mapping. Reads are bounds-checked copies; writes happen only after every check passed.
+// The copy, read through a window: headers, the dynamic section and the version tables sit in the
+// first pages of a library, so a few reads serve every lookup. Not mapped: a debugger or valgrind
+// takes a mapped ELF file for a loaded object. Writes happen only after every check passed.
 class File {
  public:
-  explicit File(int fd) {
+  explicit File(int fd) : fd_(fd) {
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size <= 0) throw Failure{"it is empty or cannot be read"};
     size_ = static_cast<uint64_t>(st.st_size);
-    void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) throw Failure{std::string("it cannot be mapped: ") + std::strerror(errno)};
-    data_ = static_cast<uint8_t *>(p);
   }
-  ~File() { munmap(data_, size_); }
-  File(const File &) = delete;
-  File &operator=(const File &) = delete;
 
   uint64_t size() const { return size_; }
   bool In(uint64_t off, uint64_t len) const { return off <= size_ && len <= size_ - off; }
   template <typename T>
-  T Get(uint64_t off) const {
+  T Get(uint64_t off) {
     T v;
     if (!In(off, sizeof v)) throw Failure{"a table points outside the file"};
-    std::memcpy(&v, data_ + off, sizeof v);
+    if (off < window_off_ || off + sizeof v > window_off_ + window_.size()) Fill(off);
+    std::memcpy(&v, window_.data() + (off - window_off_), sizeof v);
     return v;
   }
-  const char *Bytes(uint64_t off, uint64_t len) const {
+  std::vector<char> Bytes(uint64_t off, uint64_t len) const {
     if (len > kMaxTable || !In(off, len)) throw Failure{"a table points outside the file"};
-    return reinterpret_cast<const char *>(data_ + off);
+    std::vector<char> b(len);
+    if (len && pread(fd_, b.data(), len, static_cast<off_t>(off)) != static_cast<ssize_t>(len)) throw Failure{"a read came up short"};
+    return b;
   }
-  bool Put(uint64_t off, const void *src, size_t len) const {
-    if (!In(off, len)) return false;
-    std::memcpy(data_ + off, src, len);
-    return true;
+  bool Put(uint64_t off, const void *data, size_t len) {
+    window_.clear();
+    return In(off, len) && pwrite(fd_, data, len, static_cast<off_t>(off)) == static_cast<ssize_t>(len);
   }
 
  private:
-  uint8_t *data_ = nullptr;
+  void Fill(uint64_t off) {
+    const uint64_t len = std::min<uint64_t>(kWindow, size_ - off);
+    window_.resize(len);
+    window_off_ = off;
+    if (pread(fd_, window_.data(), len, static_cast<off_t>(off)) != static_cast<ssize_t>(len)) {
+      window_.clear();
+      throw Failure{"a read came up short"};
+    }
+  }
+
+  static constexpr uint64_t kWindow = 64 * 1024;
+  int fd_;
   uint64_t size_ = 0;
+  std::vector<char> window_;
+  uint64_t window_off_ = 0;
 };
 
 uint32_t ElfHash(const std::string &s) {
@@ -102,7 +111,6 @@ class Editor {
     if (!strtab_ || !strsz_) throw Failure{"it has no dynamic string table"};
     str_off_ = FileOffset(*strtab_, *strsz_);
     strings_ = f_.Bytes(str_off_, *strsz_);
-    strings_size_ = *strsz_;
     CollectVersions();
     CollectSymbols(eh);
     Plan();
@@ -121,9 +129,9 @@ class Editor {
   }
 
   std::string StrAt(uint64_t off) const {
-    if (off >= strings_size_) throw Failure{"a name points outside the string table"};
-    const char *b = strings_ + off;
-    const void *nul = std::memchr(b, 0, strings_size_ - off);
+    if (off >= strings_.size()) throw Failure{"a name points outside the string table"};
+    const char *b = strings_.data() + off;
+    const void *nul = std::memchr(b, 0, strings_.size() - off);
     if (!nul) throw Failure{"a name in the string table is not terminated"};
     return std::string(b, static_cast<const char *>(nul) - b);
   }
@@ -213,10 +221,10 @@ class Editor {
       return;
     }
     if (count > kMaxTable / sizeof(Elf64_Sym)) throw Failure{"its symbol table is implausibly large"};
-    const char *syms = f_.Bytes(sym_off, count * sizeof(Elf64_Sym));
+    const std::vector<char> syms = f_.Bytes(sym_off, count * sizeof(Elf64_Sym));
     for (uint64_t i = 0; i < count; ++i) {
       Elf64_Sym s;
-      std::memcpy(&s, syms + i * sizeof s, sizeof s);
+      std::memcpy(&s, syms.data() + i * sizeof s, sizeof s);
       if (s.st_name) refs_.push_back({s.st_name, Ref::Other});
     }
   }
@@ -280,8 +288,7 @@ class Editor {
   std::optional<uint64_t> strtab_, strsz_, verneed_, verdef_, symtab_, hash_;
   uint64_t verneednum_ = 0, verdefnum_ = 0;
   uint64_t str_off_ = 0;
-  const char *strings_ = nullptr;
-  uint64_t strings_size_ = 0;
+  std::vector<char> strings_;
   std::vector<Ref> refs_;
   bool symbols_known_ = true;
   std::vector<Edit> writes_;
