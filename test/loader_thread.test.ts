@@ -22,6 +22,17 @@ const FUNCTIONS = { v: 'int plugin_version(void)' } as const;
 
 afterEach(() => clearFaults());
 
+/** Waits until nothing of dlswap's private copies is mapped (a released plugin thread finishes its job first). */
+async function untilUnmapped(ms = 20_000): Promise<string[]> {
+  const end = Date.now() + ms;
+  let left = privateMappings(privateDir());
+  while (left.length && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 20));
+    left = privateMappings(privateDir());
+  }
+  return left;
+}
+
 function childJson(script: string, env: NodeJS.ProcessEnv): Record<string, number | string | boolean> {
   const r = runChild(script, { env, timeout: 60_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -95,6 +106,9 @@ describe('plugin code that does not return', () => {
       clearFaults();
       await hot.close();
     }
+    // Once its init returned at last, the stuck generation was finalised and closed on the loader
+    // thread, with nobody to tell: nothing of it stays.
+    expect(await untilUnmapped()).toEqual([]);
   });
 
   it('a fini that hangs is reported as pinned with the reason, and the new generation serves', async () => {
@@ -110,6 +124,8 @@ describe('plugin code that does not return', () => {
       clearFaults();
       await hot.close();
     }
+    // Released, the fini returns and that retirement goes on: the image is closed after all.
+    expect(await untilUnmapped()).toEqual([]);
   });
 });
 

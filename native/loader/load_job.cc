@@ -167,9 +167,18 @@ bool Faulted(LoadResult &out, const char *point) {
 // The dynamic loader's words with dlswap's private names put back: the copy of a dependency becomes
 // the file it was made from, a renamed DT_NEEDED the name the library asked for.
 std::string Unrenamed(std::string text, const LoadResult &out) {
+  // Whole names only: a private name can be one character long, and "0" is in many messages.
+  auto boundary = [&](size_t at) { return at >= text.size() || std::strchr(" :,()'\"/\n", text[at]) != nullptr; };
   auto replace = [&](const std::string &from, const std::string &to) {
     if (from.empty()) return;
-    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size()) text.replace(at, from.size(), to);
+    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos;) {
+      if ((at == 0 || boundary(at - 1)) && boundary(at + from.size())) {
+        text.replace(at, from.size(), to);
+        at += to.size();
+      } else {
+        at += from.size();
+      }
+    }
   };
   for (const ClosureCopy &c : out.closure.copies) replace(LoaderPathOf(c.copy.name), out.plan.nodes[c.node].path);
   for (const auto &[edge, name] : out.closure.edge_names) replace(name, edge.second);
