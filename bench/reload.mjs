@@ -5,7 +5,9 @@
 //   3. async call throughput during continuous reloads against the same load without reloads;
 //   4. reload latency of a library with a two-library private closure (fixtures-c/seed001: each
 //      generation copies and renames libhelper.so.1 and libinner.so.1) against the dependency-free
-//      plugin, interleaved (target ratio <= 2).
+//      plugin, interleaved (target ratio <= 2);
+//   5. what a private dependency linked -z nodelete costs per reload: every generation's copy of it
+//      stays mapped (fixtures-c/closure/nd_*.c).
 //
 //   node bench/reload.mjs [--json] [--reloads N] [--rounds N]
 import { fixture, json, loadDlswap, log, median, option, percentile as pct } from './common.mjs';
@@ -157,7 +159,28 @@ async function closureLatency(rounds, perRound) {
   };
 }
 
-const result = { callCost: await callCost(), latency: [], throughput: null, closure: null };
+// ---- 5. a NODELETE private dependency --------------------------------------------------------
+async function nodeleteCost(reloads) {
+  const { readFileSync, statSync } = await import('node:fs');
+  const rss = () => Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096;
+  const maps = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean).length;
+  const A = fixture('closure_v1/libnd_user.so');
+  const B = fixture('closure_v2/libnd_user.so');
+  const hot = await HotLibrary.open(A, { isolation: 'namespace', functions: { v: 'int nd_value(void)' } });
+  for (let i = 0; i < 20; i++) await hot.reload(i % 2 ? A : B); // warm: heaps and tables at their size
+  const m0 = maps();
+  const r0 = rss();
+  let kept = 0;
+  for (let i = 0; i < reloads; i++) {
+    const r = await hot.reload(i % 2 ? A : B);
+    kept += (r.dependencies ?? []).filter((d) => !d.unloaded).length;
+  }
+  const out = { reloads, depKept: kept, mappingsPerReload: (maps() - m0) / reloads, rssKiBPerReload: (rss() - r0) / reloads / 1024, depFileKiB: statSync(fixture('closure_v1/libnd.so.1')).size / 1024 };
+  await hot.close();
+  return out;
+}
+
+const result = { callCost: await callCost(), latency: [], throughput: null, closure: null, nodelete: null };
 log('hot.fn vs lib.func (int plugin_version(void), namespace mode, median of', ROUNDS, 'rounds)');
 log(`  lib.func ${result.callCost.libFuncNs.toFixed(1)} ns   hot.fn ${result.callCost.hotFnNs.toFixed(1)} ns   ratio ${result.callCost.ratio.toFixed(3)} (target <= 1.05)`);
 
@@ -202,5 +225,9 @@ log(`\nreload latency with a private closure (seed001: libhelper.so.1 + libinner
 log(`against the dependency-free plugin, namespace mode, ${c.reloads} reloads each, interleaved`);
 log(`  whole reload p50: plugin ${c.pluginP50Ms.toFixed(3)} ms   closure ${c.closureP50Ms.toFixed(3)} ms   ratio ${c.ratio.toFixed(2)} (target <= 2)`);
 log(`  up to the swap p50: plugin ${c.pluginSwapP50Ms.toFixed(3)} ms   closure ${c.closureSwapP50Ms.toFixed(3)} ms   ratio ${c.swapRatio.toFixed(2)}   all unloaded ${c.allUnloaded}`);
+result.nodelete = await nodeleteCost(200);
+const nd = result.nodelete;
+log(`\na private dependency linked -z nodelete (libnd.so.1, ${nd.depFileKiB.toFixed(0)} KiB), ${nd.reloads} reloads: its copy stays mapped each time (${nd.depKept} kept)`);
+log(`  per reload: ${nd.mappingsPerReload.toFixed(1)} mappings, ${nd.rssKiBPerReload.toFixed(0)} KiB RSS, and the copy's blocks in the private area while mapped`);
 if (json) console.log(JSON.stringify(result, null, 2));
 process.exitCode = failures === 0 && result.latency.every((l) => l.allUnloaded) && c.allUnloaded ? 0 : 1;

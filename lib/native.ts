@@ -4,6 +4,7 @@
  * ASan build uses `build-asan`).
  */
 import path from 'node:path';
+import type { DependencyInfo } from './dependencies';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import nodeGypBuild = require('node-gyp-build');
 
@@ -68,27 +69,12 @@ export interface LoadSpec {
 }
 
 /** One dependency as the loader planned it (native/loader/dependency_plan.h DependencyNode). */
-export interface NativeDependency {
-  name: string;
-  kind: 'private' | 'shared' | 'system' | 'missing';
-  reason: string;
-  path: string | null;
-  file: string | null;
-  foundVia: 'RPATH' | 'RUNPATH' | 'LD_LIBRARY_PATH' | 'path' | 'system' | null;
-  searchEntry: string | null;
-  shadowed: string | null;
-  requiredBy: string | null;
-  soname: string | null;
-  buildId: string | null;
-  nodelete: boolean;
+export type NativeDependency = DependencyInfo & {
+  /** How many STB_GNU_UNIQUE symbols it defines. */
   uniqueSymbols: number;
-  needs: string[];
-  copy: string | null;
-  privateName: string | null;
-  boundTo?: string | null;
   /** Index into LoadResult.deps of its loaded image (private and shared ones), or null. */
   image: number | null;
-}
+};
 
 /** What the loader did (native/loader/load_job.h LoadResult). */
 export interface LoadResult {

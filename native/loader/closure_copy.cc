@@ -91,6 +91,12 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
                     "' is taken by a generation still loaded. Give it a longer SONAME, or list it in shareDependencies.");
   };
 
+  // A requester that finds a nameless copy by file name needs a search path to point at it.
+  auto no_search_path = [&](const DependencyNode &n) {
+    return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
+                n.path + " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. Give the dependency a SONAME (-Wl,-soname,...).");
+  };
+
   // Names first: the new SONAME of each private node, and a name per by-file-name match.
   std::map<int, size_t> copy_of;  // node -> index in out.copies
   for (int i : plan.load_order) {
@@ -144,10 +150,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     if (!copied) return Fail(out, err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
     NameEdit edit = edit_for(c.node);
     if (n.soname) edit.renames[*n.soname] = c.new_soname;
-    if (edit.search_own_directory && !n.runpath && !n.rpath) {
-      return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
-                  n.path + " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. Give the dependency a SONAME (-Wl,-soname,...).");
-    }
+    if (edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(n);
     std::string why;
     if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
     for (const std::string &alias : c.aliases) {
@@ -160,10 +163,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
   NameEdit root_edit = edit_for(0);
   if (!root_edit.renames.empty() || root_edit.search_own_directory) {
     const DependencyNode &n = nodes[0];
-    if (root_edit.search_own_directory && !n.runpath && !n.rpath) {
-      return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
-                  n.path + " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. Give the dependency a SONAME (-Wl,-soname,...).");
-    }
+    if (root_edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(n);
     std::string why;
     if (!RewriteDynamicNames(root.fd, n.path, root_edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List its private dependencies in shareDependencies to load them as they are.");
   }
