@@ -226,7 +226,7 @@ async function loadAddon(): Promise<{ mods: AddonModules | null; error: string |
     const native = await import('./native');
     const elf = await import('./elf');
     return {
-      mods: { addon: native.addon as unknown as Record<string, unknown>, addonPath: path.join(native.addonDir(), 'dlswap.node'), readElf: elf.readElf },
+      mods: { addon: native.addon as unknown as Record<string, unknown>, addonPath: native.addonFile(), readElf: elf.readElf },
       error: null,
     };
   } catch (e) {
