@@ -270,9 +270,29 @@ function findDependency(needed: string, obj: ElfInfo, objDir: string, rootRpath:
   ];
   for (const d of dirs) {
     const p = path.join(d, needed);
-    if (isFile(p)) return p;
+    if (isFile(p) && sameTarget(p, obj)) return p;
   }
   return null;
+}
+
+/**
+ * Whether `file` is an ELF object of `obj`'s class and machine. The loader passes over the others:
+ * on a multiarch system ld.so.conf lists, say, /lib/aarch64-linux-gnu next to the x86-64 directories.
+ */
+function sameTarget(file: string, obj: ElfInfo): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const h = Buffer.alloc(20);
+    if (fs.readSync(fd, h, 0, 20, 0) < 20 || h.readUInt32BE(0) !== 0x7f454c46) return true; // not ELF: let the reader say so
+    const cls = h[4] === 2 ? 64 : 32;
+    const machine = h[5] === 2 ? h.readUInt16BE(18) : h.readUInt16LE(18);
+    return cls === obj.class && machine === obj.machine;
+  } catch {
+    return true;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 function isFile(p: string): boolean {

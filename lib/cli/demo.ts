@@ -13,7 +13,7 @@ import path from 'node:path';
 import { HotLibrary, type ReloadReport } from '../hot_library';
 import { ISOLATION_MODES, preloadedRuntime, type Isolation } from '../isolation';
 import { addonDir, packageRoot } from '../native';
-import { colors, colorEnabled, table, type Colors } from './format';
+import { colors, colorEnabled, parseCommand, table, usageError, UsageError, type Colors } from './format';
 
 const USAGE = `usage: dlswap demo [--quick] [--json]
 
@@ -351,17 +351,20 @@ export function formatTable(results: ModeResult[], c: Colors): string {
 }
 
 export async function runDemo(argv: string[], out: NodeJS.WritableStream, isTTY = false, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  let args;
+  try {
+    args = parseCommand(argv, { quick: { type: 'boolean' }, json: { type: 'boolean' } });
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(err, 'demo', e.message, USAGE);
+    throw e;
+  }
+  if (args.values.help) {
     out.write(USAGE);
     return 0;
   }
-  const unknown = argv.filter((a) => a !== '--quick' && a !== '--json');
-  if (unknown.length) {
-    err.write(`dlswap demo: unknown argument ${unknown.join(' ')}\n\n${USAGE}`);
-    return 2;
-  }
-  const quick = argv.includes('--quick');
-  const json = argv.includes('--json');
+  if (args.positionals.length) return usageError(err, 'demo', `unexpected argument '${args.positionals[0]}'`, USAGE);
+  const quick = args.values.quick === true;
+  const json = args.values.json === true;
   const v1 = pluginFile('libplugin_v1.so');
   const v2 = pluginFile('libplugin_v2.so');
   if (!v1 || !v2) {
@@ -372,7 +375,7 @@ export async function runDemo(argv: string[], out: NodeJS.WritableStream, isTTY 
     return 1;
   }
   const plan = PLANS[quick ? 'quick' : 'full'];
-  const c = colors(!json && colorEnabled(isTTY));
+  const c = colors(!json && colorEnabled(isTTY, process.env, out));
   const showStatus = isTTY && !json;
 
   if (!json) {
