@@ -88,7 +88,7 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
   setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
   /**
    * Aborts the open: open() rejects at once with ERR_DLSWAP_ABORTED, and the generation being
-   * loaded is undone (fini, close) as soon as its load returns. docs/hot-reload.md#aborting.
+   * loaded is undone (fini, close) as soon as its load returns. docs/conventions.md#abortsignal.
    */
   signal?: AbortSignal;
 }

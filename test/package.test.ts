@@ -3,7 +3,7 @@
 // against a system library found by its bare soname, and the CLI (--version, doctor, demo). The
 // prebuild packed is the one made from the addon this checkout just built (scripts/prebuilds.mjs
 // --from-build): never a committed binary.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -257,6 +257,36 @@ void main();
     expect(r.ok).toBe(true);
     expect(r.failedCalls).toBe(0);
   }, 180_000);
+
+  it('the http-server example runs from the installed package, on the handler it ships', async () => {
+    const server = spawn(process.execPath, [path.join('node_modules', 'dlswap', 'examples', 'http-server', 'server.mjs')], {
+      cwd: app,
+      env: userEnv({ PORT: '0', HOST: '127.0.0.1' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the server did not start:\n${out}`)), 30_000);
+        server.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/\S+\/)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+        server.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        server.on('exit', (code) => reject(new Error(`the server exited (${code}):\n${out}`)));
+      });
+      expect(out).toMatch(/serving the prebuilt handler .*plugins\/libhandler\.so/);
+      const res = await fetch(`${url}ada`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/ada/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 60_000);
 
   it('asked to build from source without a toolchain, the install script says what to install and how to retry', () => {
     const r = run(process.execPath, [path.join('node_modules', 'dlswap', 'scripts', 'install.mjs')], { env: userEnv({ DLSWAP_BUILD_FROM_SOURCE: '1' }) });
