@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DlswapError, isDlswapError } from '../lib/errors';
-import { readElfBytes } from '../lib/elf';
+import { readElf } from '../lib/elf';
 import { HotLibrary } from '../lib/hot_library';
 import { open } from '../lib/library';
 import { findLibrary, ldCache } from '../lib/search';
@@ -199,11 +199,12 @@ describe('one error class', () => {
   it('errors made by the addon are DlswapErrors', () => {
     let e: unknown;
     try {
-      readElfBytes(Buffer.from('this is not an ELF file'));
+      readElf('/etc/passwd');
     } catch (err) {
       e = err;
     }
     expect(e).toBeInstanceOf(DlswapError);
+    expect((e as DlswapError).code).toBe('ERR_DLSWAP_NOT_ELF');
     expect(isDlswapError(e)).toBe(true);
   });
 

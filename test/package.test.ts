@@ -143,14 +143,14 @@ describe('installed into an empty project, on a machine without a compiler', () 
     fs.writeFileSync(
       path.join(app, 'cjs.cjs'),
       `const assert = require('node:assert');
-const { open, readElfBytes, DlswapError } = require('dlswap');
+const { open, readElf, DlswapError } = require('dlswap');
 const z = open('libz.so.1');
 assert.match(z.info.realPath, /libz\\.so\\.1/);
 const crc32 = z.func('unsigned long crc32(unsigned long crc, const unsigned char *buf, unsigned int len)');
 assert.strictEqual(crc32(0, Buffer.from('hello'), 5), 0x3610a686n);
 const version = z.func('const char *zlibVersion(void)')();
 assert.throws(() => open('libdlswap-no-such-library.so.9'), (e) => e instanceof DlswapError && e.code === 'ERR_DLSWAP_NOT_FOUND');
-assert.throws(() => readElfBytes(Buffer.from('not an ELF file at all')), (e) => e instanceof DlswapError);
+assert.throws(() => readElf('/etc/passwd'), (e) => e instanceof DlswapError && e.code === 'ERR_DLSWAP_NOT_ELF');
 z.close().then((r) => console.log(JSON.stringify({ version, realPath: z.info.realPath, unloaded: r.unloaded })));
 `,
     );
