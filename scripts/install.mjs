@@ -10,7 +10,7 @@
 // DLSWAP_BUILD_FROM_SOURCE=1). A build from source needs a toolchain; without one it says which
 // packages to install and how to retry, and fails.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,17 +57,22 @@ function missingToolchain() {
   return missing;
 }
 
-/** Whether the prebuild for this machine loads; the reason it does not otherwise. */
-function prebuildLoads() {
-  const dir = join(root, 'prebuilds', tag);
-  if (!existsSync(join(dir, 'node.napi.glibc.node'))) return { ok: false, why: `the package has no prebuilt binary for ${tag}` };
+/** Whether the addon binary `file` loads in a fresh node; the reason it does not otherwise. */
+function loads(file) {
   const probe = `
     const { addonLoadError } = require(${JSON.stringify(join(root, 'dist', 'platform.js'))});
-    const file = ${JSON.stringify(join(dir, 'node.napi.glibc.node'))};
+    const file = ${JSON.stringify(file)};
     try { require(file); } catch (e) { process.stderr.write(addonLoadError(e, file).message); process.exit(3); }`;
   const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   if (r.status === 0) return { ok: true };
   return { ok: false, why: (r.stderr || `the probe exited with ${r.status ?? r.signal}`).trim() };
+}
+
+/** Whether the prebuild for this machine loads; the reason it does not otherwise. */
+function prebuildLoads() {
+  const file = join(root, 'prebuilds', tag, 'node.napi.glibc.node');
+  if (!existsSync(file)) return { ok: false, why: `the package has no prebuilt binary for ${tag}` };
+  return loads(file);
 }
 
 /** Finds cmake-js and node-addon-api: installed beside the package, or fetched into build/tools. */
@@ -143,6 +148,16 @@ if (checkout) {
 } else if (fromSource) {
   buildFromSource('asked to build from source');
 } else {
-  const prebuild = prebuildLoads();
-  if (!prebuild.ok) buildFromSource(prebuild.why);
+  // node-gyp-build prefers build/Release to the prebuild: a build from source that no longer loads
+  // (node_modules copied from another machine) would hide a prebuild that does.
+  const built = join(root, 'build', 'Release', 'dlswap.node');
+  const source = existsSync(built) ? loads(built) : null;
+  if (source && !source.ok) {
+    say(`removing a build from source that does not load (${source.why.split('. ')[0]})`);
+    rmSync(join(root, 'build', 'Release'), { recursive: true, force: true });
+  }
+  if (!source?.ok) {
+    const prebuild = prebuildLoads();
+    if (!prebuild.ok) buildFromSource(prebuild.why);
+  }
 }

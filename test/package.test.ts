@@ -288,12 +288,24 @@ void main();
     }
   }, 60_000);
 
+  it('a build from source that does not load is a coded error, and npm rebuild goes back to the prebuild', () => {
+    const release = path.join(app, 'node_modules', 'dlswap', 'build', 'Release');
+    fs.mkdirSync(release, { recursive: true });
+    fs.writeFileSync(path.join(release, 'dlswap.node'), 'not a shared object');
+    expect(run(process.execPath, ['-e', `try { require('dlswap'); console.log('loaded') } catch (e) { console.log(e.code) }`]).stdout.trim()).toBe('ERR_DLSWAP_NO_BINARY');
+    const r = run(process.execPath, [path.join('node_modules', 'dlswap', 'scripts', 'install.mjs')]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/removing a build from source that does not load/);
+    expect(fs.existsSync(release)).toBe(false);
+    expect(run(process.execPath, ['-e', `require('dlswap'); console.log('loaded')`]).stdout.trim()).toBe('loaded');
+  });
+
   it('asked to build from source without a toolchain, the install script says what to install and how to retry', () => {
     const r = run(process.execPath, [path.join('node_modules', 'dlswap', 'scripts', 'install.mjs')], { env: userEnv({ DLSWAP_BUILD_FROM_SOURCE: '1' }) });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('sudo apt-get install cmake g++ make libffi-dev');
     expect(r.stderr).toContain('sudo dnf install cmake gcc-c++ make libffi-devel');
     expect(r.stderr).toContain('npm rebuild dlswap');
-    expect(fs.existsSync(path.join(app, 'node_modules', 'dlswap', 'build'))).toBe(false);
+    expect(fs.existsSync(path.join(app, 'node_modules', 'dlswap', 'build', 'Release', 'dlswap.node'))).toBe(false);
   });
 });
