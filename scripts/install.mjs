@@ -120,7 +120,11 @@ function buildFromSource(why) {
     process.stderr.write(`\n${TOOLCHAIN}\n\n`);
     process.exit(r.status ?? 1);
   }
-  if (!checkout) buildPlugins();
+  if (!checkout) {
+    buildPlugins();
+    // The fetched build tools served this build only.
+    rmSync(join(root, 'build', 'tools'), { recursive: true, force: true });
+  }
 }
 
 // The demo's plugin and the http-server example's handler, beside the addon as in a prebuild.
