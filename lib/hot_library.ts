@@ -21,6 +21,7 @@ import { LibraryWatcher, type WatchOptions } from './watch';
 import { checkCloseOptions, checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from './options';
 import { abortedError, raceAbort } from './abort';
 import { debug } from './debug';
+import { resolveLibrary } from './search';
 import type { TypeRegistry } from './ctypes';
 import type { TypeDefs } from './ctypes_types';
 import type { Callback, CallbackOptions } from './callbacks';
@@ -362,7 +363,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   #startWatch(initialSha256: string, options: WatchOptions): void {
-    const w = new LibraryWatcher(this.#path, { ...options, initialSha256 });
+    // A bare soname is watched where it was found (lib/search.ts), not in the current directory.
+    const w = new LibraryWatcher(resolveLibrary(this.#path), { ...options, initialSha256 });
     w.on('change', (change: { sha256: string }) => {
       let reloading: Promise<ReloadReport>;
       try {

@@ -38,6 +38,16 @@ describe('bare sonames', () => {
     expect(await lib.close()).toMatchObject({ unloaded: true });
   });
 
+  it('HotLibrary.open of a soname, watched: the file that was found is watched', async () => {
+    const hot = await HotLibrary.open('libz.so.1', { watch: true, functions: { version: 'const char *zlibVersion(void)' } });
+    const skips: unknown[] = [];
+    hot.on('watch-skip', (s) => skips.push(s));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(skips).toEqual([]); // a watch of ./libz.so.1 would report it 'vanished'
+    expect(hot.fn.version()).toMatch(/^1\./);
+    await hot.close();
+  });
+
   it('a name that is nowhere is ERR_DLSWAP_NOT_FOUND, saying where it looked', () => {
     let e: unknown;
     try {
