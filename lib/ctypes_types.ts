@@ -51,7 +51,8 @@ export interface Def {
 }
 
 export interface NumDef extends Def { k: 'num'; in: number; out: number; raw: number }
-export interface BigDef extends Def { k: 'big'; in: bigint; out: bigint; raw: bigint }
+/** 64-bit integers: a safe-integer number is accepted where one is given, a bigint always comes back. */
+export interface BigDef extends Def { k: 'big'; in: bigint | number; out: bigint; raw: bigint }
 export interface BoolDef extends Def { k: 'bool'; in: boolean; out: boolean; raw: boolean }
 /** Plain char: a number, except that arrays of it are strings and pointers to it are strings. */
 export interface CharDef extends Def { k: 'char'; in: number; out: number; raw: number }

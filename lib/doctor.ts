@@ -226,7 +226,7 @@ async function loadAddon(): Promise<{ mods: AddonModules | null; error: string |
     const native = await import('./native');
     const elf = await import('./elf');
     return {
-      mods: { addon: native.addon as unknown as Record<string, unknown>, addonPath: path.join(native.addonDir(), 'dlswap.node'), readElf: elf.readElf },
+      mods: { addon: native.addon as unknown as Record<string, unknown>, addonPath: native.addonFile(), readElf: elf.readElf },
       error: null,
     };
   } catch (e) {
@@ -292,7 +292,9 @@ function probeInChild(addonPath: string, library: string, max: number, timeoutMs
 function probeRuntimeInChild(library: string, timeoutMs: number): Promise<{ keys: boolean | null; ctype: boolean | null; error: string | null }> {
   const script = `
     const d = require(process.argv[1]);
-    const base = d.open(process.argv[2], { isolation: 'local' });
+    // force: only libc's functions are called here, so libz's calls into node's zlib (what 'local'
+    // refuses it for) never run. An installed package has no fixtures, and libz is the library then.
+    const base = d.open(process.argv[2], { isolation: 'local', force: true });
     const ns = d.open(process.argv[2], { isolation: 'namespace' });
     const create = (lib) => { const k = Buffer.alloc(4); if (lib.func('int pthread_key_create(void *k, void *d)')(k, null) !== 0) throw new Error('pthread_key_create failed'); return k.readUInt32LE(0); };
     const del = base.func('int pthread_key_delete(unsigned int k)');

@@ -34,14 +34,29 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_OUT_OF_BOUNDS'
   | 'ERR_DLSWAP_CALLBACK'
   | 'ERR_DLSWAP_NO_MEMORY'
-  | 'ERR_DLSWAP_INTERNAL';
+  | 'ERR_DLSWAP_INTERNAL'
+  | 'ERR_DLSWAP_ABORTED'
+  | 'ERR_DLSWAP_NO_BINARY'
+  | 'ERR_DLSWAP_UNSUPPORTED_PLATFORM';
 
+/**
+ * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,
+ * including those made natively by the addon and the argument errors that are, as Node's own
+ * ERR_INVALID_ARG_TYPE, TypeErrors or RangeErrors (`code` 'ERR_DLSWAP_ARG'): `instanceof` checks
+ * for an ERR_DLSWAP_* code, as isDlswapError() does, so it also holds across two copies of the
+ * package in one process. Subclasses keep the ordinary prototype check.
+ */
 export class DlswapError extends Error {
   readonly code: DlswapErrorCode;
   constructor(code: DlswapErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DlswapError';
     this.code = code;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== DlswapError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return isDlswapError(value);
   }
 }
 

@@ -15,10 +15,14 @@ import type { DependencyCloseResult } from './dependencies';
 import type { Isolation } from './isolation';
 import { addon, type LoadResult, type RetireResult } from './native';
 import type { Isolation as IsolationMode } from './isolation';
-import type { FunctionOf } from './prototype_types';
+import type { CheckFunctions, FunctionOf } from './prototype_types';
+import type { HotLibraryEvents, Listener } from './events';
 import { faultPoint, type FaultPoint } from './faults';
 import { LibraryWatcher, type WatchOptions } from './watch';
-import { checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from './options';
+import { checkCloseOptions, checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from './options';
+import { abortedError, raceAbort } from './abort';
+import { debug } from './debug';
+import { resolveLibrary } from './search';
 import type { TypeRegistry } from './ctypes';
 import type { TypeDefs } from './ctypes_types';
 import type { Callback, CallbackOptions } from './callbacks';
@@ -89,6 +93,11 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
    * retires, after its drain. Throwing (or rejecting) rejects the generation (rollback).
    */
   setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
+  /**
+   * Aborts the open: open() rejects at once with ERR_DLSWAP_ABORTED, and the generation being
+   * loaded is undone (fini, close) as soon as its load returns. docs/conventions.md#abortsignal.
+   */
+  signal?: AbortSignal;
 }
 
 /** What `setup` gets: one generation, before it serves. */
@@ -108,6 +117,17 @@ export interface ReloadOptions {
   wait?: 'swap' | 'closed';
   /** Refuse the new file unless its sha256 matches. */
   sha256?: string;
+  /**
+   * Aborts the reload: it rejects at once with ERR_DLSWAP_ABORTED. Before the swap that is a
+   * rollback (the new generation is undone, 'rollback' is emitted, the current one keeps serving);
+   * after the swap it only stops the wait for the old generation's retirement, which goes on.
+   */
+  signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** Stops waiting: close() rejects with ERR_DLSWAP_ABORTED, and the closing goes on (it cannot be undone). */
+  signal?: AbortSignal;
 }
 
 export type ReloadPhase = 'loading' | 'verifying' | 'swap' | 'draining' | 'finalizing' | 'closing';
@@ -161,6 +181,18 @@ const quarantinedHosts: PluginHostHandle[] = [];
 // most recent of them.
 const FINISHED_HISTORY = 1_000;
 
+// Typed listeners (lib/events.ts): `hot.on('relaod', ...)` does not compile.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> {
+  on<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  once<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  off<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  addListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  removeListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  prependListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  prependOnceListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+}
+
 export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends EventEmitter {
   readonly fn: HotFunctions<F, D>;
   readonly #options: HotOptions<F, D>;
@@ -179,6 +211,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #watcher: LibraryWatcher | null = null;
   // Per generation, functions bound to it for leases (hot.fn itself is rebound on every swap).
   #leaseFns = new WeakMap<Generation, HotFunctions<F, D>>();
+  // Reloads past their swap, by their options: what an abort of the wait says.
+  #swappedBy = new WeakMap<ReloadOptions, ReloadReport>();
 
   private constructor(path: string, options: HotOptions<F, D>, first: Generation) {
     super();
@@ -203,12 +237,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
   static async open<const F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
     path: string,
-    options: HotOptions<F, D> = {},
+    options: HotOptions<F, D> & CheckFunctions<F, D> = {} as HotOptions<F, D> & CheckFunctions<F, D>,
   ): Promise<HotLibrary<F, D>> {
     // Everything is checked (and read once) before anything is loaded: an invalid watch option or
     // userData found after dlswap_init would leave an initialised generation nobody can close.
     path = checkPath(path, 'HotLibrary.open(path, options)');
     options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F, D>;
+    if (options.signal?.aborted) throw abortedError(options.signal, `HotLibrary.open(${path}) was aborted before it started`);
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
@@ -216,7 +251,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const early: LogEvent[] = [];
     const onLog = (e: LogEvent) => (hot ? hot.#emit('log', e) : early.push(e));
     let hot: HotLibrary<F, D> | undefined;
-    await HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
+    const signal = options.signal;
+    const loading = HotLibrary.#load(gen, path, options, options.sha256, report, onLog);
+    await raceAbort(loading, signal, () => {
+      // Rolled back: the generation is undone once its load returns (never interrupted half-way).
+      void loading.then(() => HotLibrary.#discard(gen, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS), () => undefined);
+      return abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`);
+    });
     gen.state = 'active';
     hot = new HotLibrary(path, options, gen);
     if (early.length) setImmediate(() => early.splice(0).forEach((e) => hot!.emit('log', e)));
@@ -279,12 +320,22 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#enqueue(path, options);
+    const signal = options.signal;
+    const target = path;
+    return raceAbort(this.#enqueue(path, options), signal, () => {
+      const swapped = this.#swappedBy.get(options!);
+      return abortedError(
+        signal!,
+        swapped
+          ? `reload of ${target} was aborted after its swap: generation ${swapped.to} serves, and generation ${swapped.from} goes on draining and closing`
+          : `reload of ${target} was aborted before its swap: it is rolled back and generation ${this.#current.id} keeps serving`,
+      );
+    });
   }
 
   #enqueue(path: string, options: ReloadOptions): Promise<ReloadReport> {
     if (this.#closing) return Promise.reject(new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed'));
-    if (this.#queued && this.#queued.path === path && options.sha256 === undefined) return this.#queued.promise;
+    if (this.#queued && this.#queued.path === path && options.sha256 === undefined && options.signal === undefined) return this.#queued.promise;
     const entry = { path, promise: undefined as unknown as Promise<ReloadReport> };
     entry.promise = this.#chain.then(() => {
       if (this.#queued === entry) this.#queued = null;
@@ -320,7 +371,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   #startWatch(initialSha256: string, options: WatchOptions): void {
-    const w = new LibraryWatcher(this.#path, { ...options, initialSha256 });
+    // A bare soname is watched where it was found (lib/search.ts), not in the current directory.
+    const w = new LibraryWatcher(resolveLibrary(this.#path), { ...options, initialSha256 });
     w.on('change', (change: { sha256: string }) => {
       let reloading: Promise<ReloadReport>;
       try {
@@ -343,10 +395,24 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#watcher = w;
   }
 
-  /** Closes every generation once drained. Safe during a reload: the reload is rolled back. */
-  close(): Promise<void> {
+  /**
+   * Closes every generation once drained. Safe during a reload: the reload is rolled back. An abort
+   * (`signal`) only stops the wait: the closing goes on, and a later close() returns it.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkCloseOptions(options).signal;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (!this.#closing) this.#closing = this.#close();
-    return this.#closing;
+    return raceAbort(this.#closing, signal, () => abortedError(signal!, 'close() was aborted: it stopped waiting, and the generations go on draining and closing'));
+  }
+
+  /** `await using hot = await HotLibrary.open(...)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   async #close(): Promise<void> {
@@ -477,9 +543,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   async #reload(path: string, options: ReloadOptions): Promise<ReloadReport> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
+    if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);
     const old = this.#current;
     const gen = new Generation(this.#nextId++, path);
     this.#track(gen);
+    debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
       await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.#emit('log', e));
@@ -489,12 +557,15 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         gen.state = 'rejected';
         gen.markRetired();
       }
+      debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
       this.#emit('rollback', report);
       throw e;
     }
+    debug('reload %s: generation %d verified (%s ms loading, %s ms verifying)', path, gen.id, report.durations.loading?.toFixed(2), report.durations.verifying?.toFixed(2));
     const t = performance.now();
     try {
       faultPoint('before-swap');
+      if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before its swap`);
       if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'the HotLibrary was closed during the reload');
       if (this.policy === 'handover') await this.#handover(old, gen);
       else this.#swap(old, gen);
@@ -506,10 +577,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       gen.state = 'rejected';
       gen.rejectedReason = err.message;
       await HotLibrary.#discard(gen, this.#finiTimeoutMs);
+      debug('reload %s: swap to generation %d failed (%s), rolled back', path, gen.id, err.code);
       this.#emit('rollback', report);
       throw reloadError(report);
     }
     report.durations.swap = performance.now() - t;
+    this.#swappedBy.set(options, report);
+    debug('reload %s: swapped, generation %d serves (%s ms); generation %d drains', path, gen.id, report.durations.swap.toFixed(3), old.id);
     this.#path = path;
     this.#emit('reload', report);
     const retired = this.#retire(old, report);
@@ -628,6 +702,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         faultPoint('during-drain');
         await this.#drain(gen, report);
         drained = true;
+        debug('generation %d drained', gen.id);
         lap('draining');
         this.#emit('drained', { generation: gen.id });
       }
@@ -683,6 +758,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     gen.state = 'closed';
     try {
       const result = gen.closeResult ?? { unloaded: false, reason: 'it was not closed' };
+      debug('generation %d finalized and closed: %s', gen.id, result.unloaded ? 'unloaded' : `pinned (${result.reason})`);
       if (report) {
         report.unloaded = result.unloaded;
         if (!result.unloaded) report.pinnedReason = result.reason;

@@ -18,10 +18,12 @@ import { dependencyCloseResults, dependencyInfos, warnShadowed, type DependencyC
 import { tempBase } from './temp_area';
 import { checkOpenOptions, checkSymbolName } from './options';
 import { rtldTunables } from './tunables';
+import { resolveLibrary } from './search';
+import { debug } from './debug';
 
 export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
-import type { AnyFunction, FunctionOf, FunctionOfObject } from './prototype_types';
+import type { AnyFunction, CheckedPrototype, FunctionOf, FunctionOfObject } from './prototype_types';
 import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from './ctypes_types';
 import type { SignatureObject } from './signature';
 // Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
@@ -165,7 +167,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   }
   configureRuntime();
   const spec: LoadSpec = {
-    path: file,
+    path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/search.ts)
     tempBase: tempBase(),
     isolation: isolationCode(mode),
     sha256: options.sha256?.toLowerCase(),
@@ -254,10 +256,19 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
   return lib;
 }
 
+/** NODE_DEBUG=dlswap: the phases of one load, or where it failed. */
+function traceLoad(file: string, r: LoadResult): void {
+  if (!debug.enabled) return;
+  if (r.ok) debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
+  else debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
+}
+
 /** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */
 export function loadNow(file: string, options: OpenOptions, plugin?: PluginLoad): { result: LoadResult; mode: Isolation } {
   const { spec, mode } = loadSpec(file, options, plugin);
+  debug('open %s (%s) on the JS thread', spec.path, mode);
   const result = addon.loadSync(spec);
+  traceLoad(file, result);
   if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
   return { result, mode };
 }
@@ -265,9 +276,11 @@ export function loadNow(file: string, options: OpenOptions, plugin?: PluginLoad)
 /** @internal A load on the loader thread: `promise` settles with the result, `abandon` gives the job up. */
 export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoad): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
   const { spec, mode } = loadSpec(file, options, plugin);
+  debug('open %s (%s) on the loader thread', spec.path, mode);
   const job = addon.loadAsync(spec);
   return {
     promise: job.promise.then((result) => {
+      traceLoad(file, result);
       if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
       return { result, mode };
     }),
@@ -416,11 +429,13 @@ export class Library<D extends TypeDefs = {}> {
    * A JS function that calls the C function named by `prototype` (`'int add(int a, int b)'` or
    * `{ name, returns, args, variadic? }`), typed from the prototype. See docs/calls.md.
    */
-  func<const P extends string>(prototype: P, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P, D>>;
-  func<const P extends string>(prototype: P, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P, D>>;
+  func<const P extends string>(prototype: CheckedPrototype<P, D>, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P, D>>;
+  func<const P extends string>(prototype: CheckedPrototype<P, D>, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P, D>>;
   func<const O extends SignatureObject>(prototype: O, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOfObject<O, D>>;
   func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O, D>>;
-  func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
+  // A prototype whose text is not known at compile time (a `string`, or a Prototype union); a
+  // literal with an unknown type name is refused by the first overload and not let through here.
+  func<const Q extends Prototype>(prototype: string extends Q ? Q : Q extends string ? never : Q, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction> {
     return makeFunc(this, prototype, options);
   }
@@ -466,6 +481,11 @@ export class Library<D extends TypeDefs = {}> {
   close(): Promise<CloseResult> {
     if (!this.#closing) this.#closing = this.#close();
     return this.#closing;
+  }
+
+  /** `await using lib = open(...)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   async #close(): Promise<CloseResult> {

@@ -1,12 +1,14 @@
 /**
- * The compiled addon, loaded through node-gyp-build so that prebuildify prebuilds can be dropped into
- * `prebuilds/` without changing this loader. DLSWAP_ADDON_DIR points it at another build tree (the
- * ASan build uses `build-asan`).
+ * The compiled addon, found by node-gyp-build: a build from source (build/Release) if there is one,
+ * else the prebuild for this machine (prebuilds/linux-<arch>/, made by scripts/prebuilds.mjs).
+ * DLSWAP_ADDON_DIR points it at another build tree (the ASan build uses `build-asan`). A binary that
+ * is missing or does not load is a coded error that says what to do (lib/platform.ts).
  */
 import path from 'node:path';
 import type { DependencyInfo } from './dependencies';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import nodeGypBuild = require('node-gyp-build');
+import { addonLoadError, checkPlatform } from './platform';
 
 export const packageRoot = path.resolve(__dirname, '..');
 
@@ -205,19 +207,28 @@ export interface Addon {
   [key: string]: unknown;
 }
 
-function load(): Addon {
+/** The addon binary node-gyp-build would load: a build from source first, then the prebuild for this machine. */
+export function addonFile(): string {
   const dir = process.env.DLSWAP_ADDON_DIR;
-  if (dir) {
+  if (dir) return path.resolve(dir, 'dlswap.node');
+  return (nodeGypBuild as unknown as { resolve(dir: string): string }).resolve(packageRoot);
+}
+
+function load(): Addon {
+  checkPlatform();
+  let file: string | undefined;
+  try {
+    file = addonFile();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(path.resolve(dir, 'dlswap.node')) as Addon;
+    return require(file) as Addon;
+  } catch (e) {
+    throw addonLoadError(e, file);
   }
-  return nodeGypBuild(packageRoot) as Addon;
 }
 
 export const addon: Addon = load();
 
 /** Directory of the loaded addon binary: the namespace runtime is built beside it. */
 export function addonDir(): string {
-  if (process.env.DLSWAP_ADDON_DIR) return path.resolve(process.env.DLSWAP_ADDON_DIR);
-  return path.dirname((nodeGypBuild as unknown as { resolve(dir: string): string }).resolve(packageRoot));
+  return path.dirname(addonFile());
 }

@@ -144,6 +144,11 @@ const sha256: Check<string> = (v, label) => {
 
 const isolation: Check<Isolation> = oneOf(ISOLATION_MODES);
 
+const signal: Check<AbortSignal> = (v, label) => {
+  if (!(v instanceof AbortSignal)) throw argError(`${label} must be an AbortSignal (from an AbortController, or AbortSignal.timeout(ms)), not ${describeValue(v)}`);
+  return v;
+};
+
 // A type registry made by types() (lib/ctypes.ts checks its class where it is used).
 const registry: Check<object> = (v, label) => {
   if (v === null || typeof v !== 'object') throw argError(`${label} must be a registry made by types() (see docs/types.md), not ${describeValue(v)}`);
@@ -310,6 +315,7 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
     watch: watchCheck(where),
     types: registry,
     setup: fn,
+    signal,
   });
   parseFunctions(checked.functions, checked.types, where);
   return checked;
@@ -317,7 +323,13 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
 
 // ---- hot.reload(path, options) -----------------------------------------------------------------
 
-const RELOAD_SCHEMA = { wait: oneOf(['swap', 'closed'] as const), sha256 };
+const RELOAD_SCHEMA = { wait: oneOf(['swap', 'closed'] as const), sha256, signal };
 export function checkReloadOptions(options: unknown) {
   return snapshot(options, 'reload(path, options)', RELOAD_SCHEMA);
+}
+
+// ---- hot.close(options) ------------------------------------------------------------------------
+
+export function checkCloseOptions(options: unknown) {
+  return snapshot(options, 'close(options)', { signal });
 }

@@ -8,6 +8,7 @@
  * the file's identity (inode, size, mtime) to hold still, then checks that the bytes form a whole ELF
  * shared library for this machine, and only then compares the content hash with the last one.
  */
+import type { Listener, WatcherEvents } from './events';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -90,6 +91,18 @@ const DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 };
  * Emits 'change' (`WatchChange`) for each new, complete, valid build and 'skip' (`WatchSkip`) for
  * each one it refuses. Never emits 'error': a watcher that cannot watch reports a 'watch-error' skip.
  */
+// Typed listeners (lib/events.ts).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface LibraryWatcher {
+  on<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+  once<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+  off<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+  addListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+  removeListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+  prependListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+  prependOnceListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
+}
+
 export class LibraryWatcher extends EventEmitter {
   readonly path: string;
   readonly options: Readonly<WatchOptions>;
@@ -170,6 +183,16 @@ export class LibraryWatcher extends EventEmitter {
     this.#poller = null;
     this.#debounce = null;
     this.#settleIdle();
+  }
+
+  /** `using watcher = new LibraryWatcher(...)`: close() at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `await using` works too (close() is synchronous). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
   }
 
   get closed(): boolean {

@@ -49,7 +49,7 @@ expectTypeOf<D['frame_t']['out']>().toEqualTypeOf<D['struct frame']['out']>();
 expectTypeOf<D['enum color']['in']>().toEqualTypeOf<number | 'RED' | 'GREEN' | 'BLUE'>();
 expectTypeOf<D['enum color']['out']>().toEqualTypeOf<number>();
 // A union is given as exactly one member and read as every member (pointers never followed).
-expectTypeOf<D['union val']['in']>().toEqualTypeOf<{ i: bigint } | { d: number } | { s: string }>();
+expectTypeOf<D['union val']['in']>().toEqualTypeOf<{ i: bigint | number } | { d: number } | { s: string }>();
 expectTypeOf<D['union val']['out']>().toEqualTypeOf<{ i: bigint; d: number; s: string }>();
 // Pointer members: strings for char pointers, objects (or arrays of them) for struct pointers.
 expectTypeOf<D['struct person']['out']>().toEqualTypeOf<{ name: string | null; age: number; friend_: bigint; ok: boolean }>();
@@ -79,8 +79,8 @@ expectTypeOf<FunctionOf<'enum color next(enum color c)', D>>().toEqualTypeOf<(c:
 expectTypeOf<FunctionOf<'void sort(void *base, size_t n, size_t size, cmp_fn cmp)', D>>().toEqualTypeOf<
   (
     base: Ptr,
-    n: bigint,
-    size: bigint,
+    n: bigint | number,
+    size: bigint | number,
     cmp: ((a: bigint, b: bigint) => number) | CallbackRef<(a: bigint, b: bigint) => number> | bigint | null,
   ) => void
 >();

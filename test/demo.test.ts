@@ -37,6 +37,6 @@ describe('dlswap demo', () => {
   it('rejects unknown arguments with exit code 2', () => {
     const r = spawnSync(process.execPath, [path.join(root, 'bin', 'dlswap.js'), 'demo', '--nope'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unknown argument --nope/);
+    expect(r.stderr).toMatch(/dlswap demo: unknown option '--nope'/);
   });
 });

@@ -217,6 +217,6 @@ describe('other entry points', () => {
     let text = '';
     err.on('data', (d) => (text += d));
     expect(await runWatch([P1, '--interval', '1e12'], new PassThrough(), false, { err })).toBe(2);
-    expect(text).toMatch(/--interval takes a number of milliseconds from 0 to 2147483647, not '1e12'/);
+    expect(text).toMatch(/option '--interval' takes a number of milliseconds from 0 to 2147483647, not '1e12'/);
   });
 });

@@ -34,14 +34,16 @@ expectTypeOf<FunctionOf<'short f(unsigned short a, short int b, signed short int
 expectTypeOf<FunctionOf<'unsigned f(signed a, unsigned int b, int32_t c, uint32_t d, int8_t e, uint16_t g)'>>()
   .toEqualTypeOf<(a: number, b: number, c: number, d: number, e: number, g: number) => number>();
 
-// 64-bit integers are bigint, whatever the spelling and word order.
+// 64-bit integers: a parameter takes a number or a bigint, a result is a bigint, whatever the
+// spelling and word order.
+type I64 = number | bigint;
 expectTypeOf<FunctionOf<'size_t strlen(const char *s)'>>().toEqualTypeOf<(s: Str) => bigint>();
 expectTypeOf<FunctionOf<'long f(long long a, unsigned long b, long unsigned int c, int long d)'>>().toEqualTypeOf<
-  (a: bigint, b: bigint, c: bigint, d: bigint) => bigint
+  (a: I64, b: I64, c: I64, d: I64) => bigint
 >();
 expectTypeOf<
   FunctionOf<'int64_t f(uint64_t a, ssize_t b, intptr_t c, uintptr_t d, ptrdiff_t e, unsigned long long int f)'>
->().toEqualTypeOf<(a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, f: bigint) => bigint>();
+>().toEqualTypeOf<(a: I64, b: I64, c: I64, d: I64, e: I64, f: I64) => bigint>();
 
 // Strings and pointers, with every whitespace variant around '*'.
 expectTypeOf<FunctionOf<'const char *getenv(const char *name)'>>().toEqualTypeOf<(name: Str) => string | null>();
@@ -51,7 +53,7 @@ expectTypeOf<FunctionOf<'char *strcpy(char * dst, char const * src)'>>().toEqual
 >();
 expectTypeOf<FunctionOf<'char*f(char*s,const char*t)'>>().toEqualTypeOf<(s: Ptr, t: Str) => string | null>();
 expectTypeOf<FunctionOf<'void *memcpy(void *restrict dst, const void *restrict src, size_t n)'>>().toEqualTypeOf<
-  (dst: Ptr, src: Ptr, n: bigint) => bigint
+  (dst: Ptr, src: Ptr, n: I64) => bigint
 >();
 expectTypeOf<FunctionOf<'int main(int argc, const char *const *argv)'>>().toEqualTypeOf<
   (argc: number, argv: Ptr) => number
@@ -72,7 +74,7 @@ expectTypeOf<FunctionOf<'int f(int, double, const char *)'>>().toEqualTypeOf<
   (a: number, b: number, c: Str) => number
 >();
 expectTypeOf<FunctionOf<'int f(int size_t, size_t n, size_t)'>>().toEqualTypeOf<
-  (a: number, b: bigint, c: bigint) => number
+  (a: number, b: I64, c: I64) => number
 >();
 
 // Variadic functions take the fixed parameters, then type/value pairs.
@@ -87,7 +89,7 @@ expectTypeOf<
 >().toEqualTypeOf<
   (
     a: number, b: number, c: number, d: number, e: number, f: number,
-    g: number, h: number, i: number, j: number, k: Str, l: bigint,
+    g: number, h: number, i: number, j: number, k: Str, l: I64,
   ) => number
 >();
 

@@ -383,9 +383,9 @@ describe('fuzz', () => {
 
 const JS_PARAM: Record<Kind, string> = {
   void: 'never', bool: 'boolean', i8: 'number', u8: 'number', i16: 'number', u16: 'number', i32: 'number',
-  u32: 'number', i64: 'bigint', u64: 'bigint', f32: 'number', f64: 'number', pointer: 'Ptr', string: 'Str',
+  u32: 'number', i64: 'number | bigint', u64: 'number | bigint', f32: 'number', f64: 'number', pointer: 'Ptr', string: 'Str',
 };
-const JS_RETURN: Record<Kind, string> = { ...JS_PARAM, void: 'void', pointer: 'bigint', string: 'string | null' };
+const JS_RETURN: Record<Kind, string> = { ...JS_PARAM, i64: 'bigint', u64: 'bigint', void: 'void', pointer: 'bigint', string: 'string | null' };
 
 function expectedFunctionType(sig: Signature): string {
   const args = sig.params.map((p) => JS_PARAM[p.type.kind]);

@@ -4,14 +4,33 @@
 //   make && node server.mjs          then: curl http://127.0.0.1:8080/
 //
 // Environment: PORT (default 8080; 0 picks a free port), HOST (default 127.0.0.1),
-// HANDLER (default ./libhandler.so next to this file), ISOLATION (default namespace).
+// HANDLER (default ./libhandler.so next to this file; without one, the handler built with the
+// installed package's addon), ISOLATION (default namespace).
+import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HotLibrary } from 'dlswap';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const handlerPath = process.env.HANDLER ?? path.join(here, 'libhandler.so');
+
+/** The handler that comes with the package (its prebuild, or its build from source), if any. */
+function packagedHandler() {
+  const root = path.dirname(createRequire(import.meta.url).resolve('dlswap/package.json'));
+  const dirs = [path.join(root, 'build', 'Release', 'plugins'), path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'plugins')];
+  return dirs.map((d) => path.join(d, 'libhandler.so')).find((f) => fs.existsSync(f)) ?? null;
+}
+
+const local = path.join(here, 'libhandler.so');
+const handlerPath = process.env.HANDLER ?? (fs.existsSync(local) ? local : packagedHandler());
+if (!handlerPath) {
+  console.error(`no ${local}: build it with \`make\` in ${here} (needs a C compiler and make: apt-get install gcc make, or dnf install gcc make)`);
+  process.exit(1);
+}
+if (handlerPath !== local && !process.env.HANDLER) {
+  console.log(`serving the prebuilt handler ${handlerPath}; to change the code, install a C compiler and make, run \`make\` in ${here} and restart`);
+}
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 

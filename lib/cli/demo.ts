@@ -1,8 +1,8 @@
 /**
  * `npm run demo` / `dlswap demo [--quick] [--json]`: zero-downtime swaps under load.
  *
- * For each isolation mode, the shipped plugin fixture (build/fixtures/libplugin_v1.so, built by
- * `npm ci`; nothing is built here) is opened in a HotLibrary and kept busy with sync calls, async
+ * For each isolation mode, the shipped plugin (beside the addon in an installed package,
+ * build/fixtures/libplugin_v1.so in a checkout; nothing is built here) is opened in a HotLibrary and kept busy with sync calls, async
  * calls (some slow enough to be caught in the middle of a swap) and leases, while it is swapped
  * v1 -> v2 -> v1 ... Every answer is checked against the version of the generation the call started
  * on. The run ends with a table per mode; the exit code is 1 if any call failed, any reload failed
@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HotLibrary, type ReloadReport } from '../hot_library';
 import { ISOLATION_MODES, preloadedRuntime, type Isolation } from '../isolation';
-import { packageRoot } from '../native';
-import { colors, colorEnabled, table, type Colors } from './format';
+import { addonDir, packageRoot } from '../native';
+import { colors, colorEnabled, parseCommand, table, usageError, UsageError, type Colors } from './format';
 
 const USAGE = `usage: dlswap demo [--quick] [--json]
 
@@ -92,8 +92,13 @@ export interface DemoResult {
   ok: boolean;
 }
 
-function fixture(name: string): string {
-  return path.join(packageRoot, 'build', 'fixtures', name);
+/**
+ * Where the demo's plugin is: the fixtures `npm ci` built in a checkout, else the plugins that come
+ * with the addon (beside a prebuild, or built with it from source by the install script).
+ */
+export function pluginFile(name: string): string | null {
+  const candidates = [path.join(packageRoot, 'build', 'fixtures', name), path.join(addonDir(), 'plugins', name)];
+  return candidates.find((p) => fs.existsSync(p)) ?? null;
 }
 
 function percentiles(xs: number[]): Percentiles {
@@ -346,25 +351,31 @@ export function formatTable(results: ModeResult[], c: Colors): string {
 }
 
 export async function runDemo(argv: string[], out: NodeJS.WritableStream, isTTY = false, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  let args;
+  try {
+    args = parseCommand(argv, { quick: { type: 'boolean' }, json: { type: 'boolean' } });
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(err, 'demo', e.message, USAGE);
+    throw e;
+  }
+  if (args.values.help) {
     out.write(USAGE);
     return 0;
   }
-  const unknown = argv.filter((a) => a !== '--quick' && a !== '--json');
-  if (unknown.length) {
-    err.write(`dlswap demo: unknown argument ${unknown.join(' ')}\n\n${USAGE}`);
-    return 2;
-  }
-  const quick = argv.includes('--quick');
-  const json = argv.includes('--json');
-  const v1 = fixture('libplugin_v1.so');
-  const v2 = fixture('libplugin_v2.so');
-  if (!fs.existsSync(v1) || !fs.existsSync(v2)) {
-    err.write('dlswap demo: the plugin fixtures (build/fixtures/libplugin_v1.so, _v2.so) are missing; run `npm run build:fixtures` (npm ci builds them).\n');
+  if (args.positionals.length) return usageError(err, 'demo', `unexpected argument '${args.positionals[0]}'`, USAGE);
+  const quick = args.values.quick === true;
+  const json = args.values.json === true;
+  const v1 = pluginFile('libplugin_v1.so');
+  const v2 = pluginFile('libplugin_v2.so');
+  if (!v1 || !v2) {
+    err.write(
+      `dlswap demo: the demo's plugin (libplugin_v1.so, libplugin_v2.so) is neither beside the addon (${path.join(addonDir(), 'plugins')}) nor in build/fixtures. ` +
+        'An installed package has it in its prebuild, or builds it with the addon (npm rebuild dlswap --build-from-source); in a checkout, `npm ci` builds it.\n',
+    );
     return 1;
   }
   const plan = PLANS[quick ? 'quick' : 'full'];
-  const c = colors(!json && colorEnabled(isTTY));
+  const c = colors(!json && colorEnabled(isTTY, process.env, out));
   const showStatus = isTTY && !json;
 
   if (!json) {

@@ -4,7 +4,7 @@
  * namespace can be created, not glibc), 2 usage error.
  */
 import { doctor, type CheckStatus, type DoctorReport } from '../doctor';
-import { colors, colorEnabled, parseArgs, table, wrap, type Colors } from './format';
+import { colors, colorEnabled, parseCommand, table, usageError, wrap, UsageError, type Colors } from './format';
 
 const USAGE = `usage: dlswap doctor [--json] [--no-probe]
 
@@ -103,22 +103,25 @@ export async function runDoctor(
   isTTY: boolean,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const { flags, positionals, unknown } = parseArgs(argv, ['--json', '--no-probe', '--help', '-h']);
-  if (flags.has('--help') || flags.has('-h')) {
+  let args;
+  try {
+    args = parseCommand(argv, { json: { type: 'boolean' }, 'no-probe': { type: 'boolean' } });
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(err, 'doctor', e.message, USAGE);
+    throw e;
+  }
+  if (args.values.help) {
     out.write(USAGE);
     return 0;
   }
-  if (unknown.length || positionals.length) {
-    err.write(`dlswap doctor: unexpected ${[...unknown, ...positionals].join(' ')}\n\n${USAGE}`);
-    return 2;
-  }
-  const report = await doctor({ probe: !flags.has('--no-probe') });
-  if (flags.has('--json')) {
+  if (args.positionals.length) return usageError(err, 'doctor', `unexpected argument '${args.positionals[0]}'`, USAGE);
+  const report = await doctor({ probe: !args.values['no-probe'] });
+  if (args.values.json) {
     out.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     const columns = (out as NodeJS.WritableStream & { columns?: number }).columns;
     const width = isTTY && columns ? Math.max(60, Math.min(columns, 160)) : 100;
-    out.write(formatDoctor(report, colors(colorEnabled(isTTY)), width));
+    out.write(formatDoctor(report, colors(colorEnabled(isTTY, process.env, out)), width));
   }
   return report.checks.some((ch) => ch.status === 'error') ? 1 : 0;
 }

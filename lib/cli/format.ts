@@ -1,13 +1,20 @@
 /**
- * Terminal output helpers for the CLI: colour and aligned tables, without dependencies.
+ * The CLI's shared parts: argument parsing (util.parseArgs, one wording for every usage error),
+ * colour (util.styleText, decided by the stream's hasColors()) and aligned tables.
  *
- * Colour rules (the same precedence as node's own `tty.WriteStream.hasColors`): FORCE_COLOR set to
- * anything but '0'/'false' forces colour, FORCE_COLOR=0/false forbids it; otherwise NO_COLOR (any
- * non-empty value, see no-color.org) forbids it; otherwise colour iff the stream is a TTY and
- * TERM is not 'dumb'.
+ * Colour rules: on a TTY, node's own `tty.WriteStream.hasColors()` decides (FORCE_COLOR, then
+ * NO_COLOR and NODE_DISABLE_COLORS, then TERM). Elsewhere (a pipe, a file, a test's stream) the same
+ * precedence applies by hand: FORCE_COLOR set to anything but '0'/'false' forces colour,
+ * FORCE_COLOR=0/false forbids it; otherwise NO_COLOR (any non-empty value, no-color.org) forbids it;
+ * otherwise colour iff the stream is a TTY and TERM is not 'dumb'.
  */
+import util from 'node:util';
 
-export function colorEnabled(isTTY: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+type ColorStream = { hasColors?: (env?: object) => boolean };
+
+export function colorEnabled(isTTY: boolean | undefined, env: NodeJS.ProcessEnv = process.env, stream?: unknown): boolean {
+  const tty = stream as ColorStream | undefined;
+  if (isTTY && typeof tty?.hasColors === 'function') return tty.hasColors(env);
   const force = env.FORCE_COLOR;
   if (force !== undefined) {
     if (force === '0' || force.toLowerCase() === 'false') return false;
@@ -27,19 +34,28 @@ export interface Colors {
   cyan(s: string): string;
 }
 
-function sgr(open: number, close: number, on: boolean): (s: string) => string {
-  return on ? (s) => `\x1b[${open}m${s}\x1b[${close}m` : (s) => s;
+type Style = 'bold' | 'dim' | 'red' | 'yellow' | 'green' | 'cyan';
+const SGR: Record<Style, [number, number]> = { bold: [1, 22], dim: [2, 22], red: [31, 39], yellow: [33, 39], green: [32, 39], cyan: [36, 39] };
+// util.styleText is node >= 20.12; before that, the same escapes by hand. Whether to colour at all
+// is decided once, by colorEnabled(), so styleText is not asked to check a stream.
+const styleText = (util as { styleText?: (format: Style, text: string, options?: { validateStream?: boolean }) => string }).styleText;
+
+function style(name: Style, on: boolean): (s: string) => string {
+  if (!on) return (s) => s;
+  if (styleText) return (s) => styleText(name, s, { validateStream: false });
+  const [open, close] = SGR[name];
+  return (s) => `\x1b[${open}m${s}\x1b[${close}m`;
 }
 
 export function colors(enabled: boolean): Colors {
   return {
     enabled,
-    bold: sgr(1, 22, enabled),
-    dim: sgr(2, 22, enabled),
-    red: sgr(31, 39, enabled),
-    yellow: sgr(33, 39, enabled),
-    green: sgr(32, 39, enabled),
-    cyan: sgr(36, 39, enabled),
+    bold: style('bold', enabled),
+    dim: style('dim', enabled),
+    red: style('red', enabled),
+    yellow: style('yellow', enabled),
+    green: style('green', enabled),
+    cyan: style('cyan', enabled),
   };
 }
 
@@ -102,20 +118,36 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** Parses `argv` into flags and positionals; unknown `--flags` are reported rather than ignored. */
-export function parseArgs(
-  argv: string[],
-  known: string[],
-): { flags: Set<string>; positionals: string[]; unknown: string[] } {
-  const flags = new Set<string>();
-  const positionals: string[] = [];
-  const unknown: string[] = [];
-  let rest = false;
-  for (const a of argv) {
-    if (rest || !a.startsWith('-') || a === '-') positionals.push(a);
-    else if (a === '--') rest = true;
-    else if (known.includes(a)) flags.add(a);
-    else unknown.push(a);
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+export type ParsedArgs<O extends OptionSpec> = {
+  values: { [K in keyof O]?: O[K]['type'] extends 'string' ? string : boolean };
+  positionals: string[];
+};
+
+/** A usage error: the command prints `dlswap <cmd>: <message>`, its usage, and exits with 2. */
+export class UsageError extends Error {}
+
+/**
+ * util.parseArgs with every command's options plus --help/-h, strict, its errors worded one way
+ * (`unknown option '--bogus'`, `option '--isolation' needs a value`). Throws UsageError.
+ */
+export function parseCommand<O extends OptionSpec>(argv: string[], options: O): ParsedArgs<O & { help: { type: 'boolean'; short: 'h' } }> {
+  try {
+    const r = util.parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return r as unknown as ParsedArgs<O & { help: { type: 'boolean'; short: 'h' } }>;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const option = /'(-[^' ]+)/.exec(err.message)?.[1];
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${option ?? err.message}'`);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      throw new UsageError(/argument missing/.test(err.message) ? `option '${option}' needs a value` : `option '${option}' takes no value`);
+    }
+    throw new UsageError(err.message);
   }
-  return { flags, positionals, unknown };
+}
+
+/** Writes a usage error the one way every command does, and returns the exit code 2. */
+export function usageError(err: NodeJS.WritableStream, command: string, message: string, usage: string): number {
+  err.write(`dlswap ${command}: ${message}\n\n${usage}`);
+  return 2;
 }

@@ -4,7 +4,7 @@
  * could not be read (the error's code and message go to stderr), 2 usage error.
  */
 import { inspect, type Hazard, type InspectReport } from '../inspect';
-import { colors, colorEnabled, formatBytes, parseArgs, table, wrap, type Colors } from './format';
+import { colors, colorEnabled, formatBytes, parseCommand, table, usageError, wrap, UsageError, type Colors } from './format';
 
 const USAGE = `usage: dlswap inspect <lib.so> [--json]
 
@@ -100,17 +100,20 @@ export function runInspect(
   isTTY: boolean,
   err: NodeJS.WritableStream = process.stderr,
 ): number {
-  const { flags, positionals, unknown } = parseArgs(argv, ['--json', '--help', '-h']);
-  if (flags.has('--help') || flags.has('-h')) {
+  let args;
+  try {
+    args = parseCommand(argv, { json: { type: 'boolean' } });
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(err, 'inspect', e.message, USAGE);
+    throw e;
+  }
+  if (args.values.help) {
     out.write(USAGE);
     return 0;
   }
-  if (unknown.length || positionals.length !== 1) {
-    const why = unknown.length
-      ? `unknown option ${unknown.join(' ')}`
-      : positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path';
-    err.write(`dlswap inspect: ${why}\n\n${USAGE}`);
-    return 2;
+  const positionals = args.positionals;
+  if (positionals.length !== 1) {
+    return usageError(err, 'inspect', positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path', USAGE);
   }
   let report: InspectReport;
   try {
@@ -120,12 +123,12 @@ export function runInspect(
     err.write(`dlswap inspect: ${error.code ? `${error.code}: ` : ''}${error.message}\n`);
     return 1;
   }
-  if (flags.has('--json')) {
+  if (args.values.json) {
     out.write(`${JSON.stringify(report, null, 2)}\n`);
     return 0;
   }
   const columns = (out as NodeJS.WritableStream & { columns?: number }).columns;
   const width = isTTY && columns ? Math.max(60, Math.min(columns, 160)) : 100;
-  out.write(formatReport(report, colors(colorEnabled(isTTY)), width));
+  out.write(formatReport(report, colors(colorEnabled(isTTY, process.env, out)), width));
   return 0;
 }

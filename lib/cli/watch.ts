@@ -10,7 +10,7 @@ import { ISOLATION_MODES, type Isolation } from '../isolation';
 import { MAX_TIMER_MS } from '../options';
 import { parsePrototype } from '../signature';
 import type { WatchSkip } from '../watch';
-import { colors, colorEnabled } from './format';
+import { colors, colorEnabled, parseCommand, usageError, UsageError } from './format';
 
 const USAGE = `usage: dlswap watch <lib.so> [--isolation MODE] [--call 'int f(void)'] [--interval MS] [--poll MS]
 
@@ -34,36 +34,30 @@ interface Args {
   poll?: number;
 }
 
-function parse(argv: string[]): Args | string {
-  const positionals: string[] = [];
-  const out: Partial<Args> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const valued = ['--isolation', '--call', '--interval', '--poll'];
-    if (valued.includes(name)) {
-      const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : argv[++i];
-      if (value === undefined) return `${name} needs a value`;
-      if (name === '--isolation') {
-        if (!(ISOLATION_MODES as readonly string[]).includes(value)) return `unknown isolation mode '${value}'`;
-        out.isolation = value as Isolation;
-      } else if (name === '--call') {
-        out.call = value;
-      } else {
-        const ms = Number(value);
-        if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) return `${name} takes a number of milliseconds from 0 to ${MAX_TIMER_MS}, not '${value}'`;
-        if (name === '--interval') out.interval = ms;
-        else out.poll = ms;
-      }
-    } else if (a.startsWith('-') && a !== '-') {
-      return `unknown option ${a}`;
-    } else {
-      positionals.push(a);
-    }
+function parse(argv: string[]): Args | { help: true } | string {
+  let args;
+  try {
+    args = parseCommand(argv, { isolation: { type: 'string' }, call: { type: 'string' }, interval: { type: 'string' }, poll: { type: 'string' } });
+  } catch (e) {
+    if (e instanceof UsageError) return e.message;
+    throw e;
   }
+  const v = args.values;
+  if (v.help) return { help: true };
+  if (v.isolation !== undefined && !(ISOLATION_MODES as readonly string[]).includes(v.isolation)) return `unknown isolation mode '${v.isolation}'`;
+  const millis = (name: 'interval' | 'poll'): number | undefined | string => {
+    const value = v[name];
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    return Number.isFinite(n) && n >= 0 && n <= MAX_TIMER_MS && value.trim() !== '' ? n : `option '--${name}' takes a number of milliseconds from 0 to ${MAX_TIMER_MS}, not '${value}'`;
+  };
+  const interval = millis('interval');
+  const poll = millis('poll');
+  if (typeof interval === 'string') return interval;
+  if (typeof poll === 'string') return poll;
+  const positionals = args.positionals;
   if (positionals.length !== 1) return positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path';
-  return { file: positionals[0], isolation: out.isolation ?? 'namespace', call: out.call, interval: out.interval, poll: out.poll };
+  return { file: positionals[0], isolation: (v.isolation as Isolation | undefined) ?? 'namespace', call: v.call, interval, poll };
 }
 
 function clock(): string {
@@ -84,14 +78,11 @@ export interface WatchRunOptions {
 
 export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY: boolean, options: WatchRunOptions = {}): Promise<number> {
   const err = options.err ?? process.stderr;
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parse(argv);
+  if (typeof args === 'string') return usageError(err, 'watch', args, USAGE);
+  if ('help' in args) {
     out.write(USAGE);
     return 0;
-  }
-  const args = parse(argv);
-  if (typeof args === 'string') {
-    err.write(`dlswap watch: ${args}\n\n${USAGE}`);
-    return 2;
   }
   let callName: string | undefined;
   if (args.call !== undefined) {
@@ -103,7 +94,7 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
       return usage(err, `--call: ${(e as Error).message}`);
     }
   }
-  const c = colors(colorEnabled(isTTY));
+  const c = colors(colorEnabled(isTTY, process.env, out));
 
   let hot: HotLibrary<Record<string, string>>;
   try {
