@@ -1,6 +1,6 @@
 #include <napi.h>
-#include "addon_data.h"
-#include "module.h"
+#include "common/addon_data.h"
+#include "common/module.h"
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new dlswap::AddonData());

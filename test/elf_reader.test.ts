@@ -543,7 +543,7 @@ describe('fuzzing under AddressSanitizer', () => {
     const build = spawnSync(
       'g++',
       ['-std=c++17', '-g', '-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-DDLSWAP_ELF_READER_STANDALONE',
-        `-I${path.join(root, 'native')}`, path.join(root, 'native', 'elf_reader.cc'), path.join(root, 'native', 'loader', 'dynamic_names.cc'),
+        `-I${path.join(root, 'native')}`, path.join(root, 'native', 'elf', 'elf_reader.cc'), path.join(root, 'native', 'loader', 'dynamic_names.cc'),
         path.join(root, 'test', 'fuzz', 'elf_fuzz.cc'), '-o', exe],
       { encoding: 'utf8' },
     );

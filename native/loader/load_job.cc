@@ -1,4 +1,4 @@
-#include "load_job.h"
+#include "loader/load_job.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -18,13 +18,13 @@
 
 #include <dlswap.h>
 
-#include "../faults.h"
-#include "../image_closure.h"
-#include "../namespace_pool.h"
-#include "../proc_maps.h"
-#include "loader_pool.h"
-#include "private_area.h"
-#include "source_copy.h"
+#include "common/faults.h"
+#include "image/image_closure.h"
+#include "namespace/namespace_pool.h"
+#include "common/proc_maps.h"
+#include "loader/loader_pool.h"
+#include "loader/private_area.h"
+#include "loader/source_copy.h"
 
 namespace dlswap {
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "../elf_reader.h"
-#include "../library_handle.h"
-#include "closure_copy.h"
-#include "dependency_plan.h"
+#include "elf/elf_reader.h"
+#include "image/library_handle.h"
+#include "loader/closure_copy.h"
+#include "loader/dependency_plan.h"
 
 namespace dlswap {
 

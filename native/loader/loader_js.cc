@@ -12,16 +12,16 @@
 #include <mutex>
 #include <algorithm>
 
-#include "../addon_data.h"
-#include "../errors.h"
-#include "../faults.h"
-#include "../module.h"
-#include "../native_library.h"
-#include "dynamic_names.h"
-#include "load_job.h"
-#include "loader_pool.h"
-#include "private_area.h"
-#include "source_copy.h"
+#include "common/addon_data.h"
+#include "common/errors.h"
+#include "common/faults.h"
+#include "common/module.h"
+#include "image/native_library.h"
+#include "loader/dynamic_names.h"
+#include "loader/load_job.h"
+#include "loader/loader_pool.h"
+#include "loader/private_area.h"
+#include "loader/source_copy.h"
 
 #include <fcntl.h>
 #include <unistd.h>

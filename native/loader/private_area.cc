@@ -1,4 +1,4 @@
-#include "private_area.h"
+#include "loader/private_area.h"
 
 #include <dirent.h>
 #include <fcntl.h>

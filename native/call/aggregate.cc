@@ -1,10 +1,10 @@
 // See aggregate.h.
-#include "aggregate.h"
+#include "call/aggregate.h"
 
 #include <string>
 
-#include "call_types.h"
-#include "errors.h"
+#include "call/convert.h"
+#include "common/errors.h"
 
 namespace dlswap {
 

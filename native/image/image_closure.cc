@@ -1,4 +1,4 @@
-#include "image_closure.h"
+#include "image/image_closure.h"
 
 #include <elf.h>
 

@@ -9,13 +9,13 @@
 
 #include <algorithm>
 
-#include "addon_data.h"
-#include "errors.h"
-#include "image_closure.h"
-#include "module.h"
-#include "namespace_pool.h"
-#include "native_library.h"
-#include "thread_scan.h"
+#include "common/addon_data.h"
+#include "common/errors.h"
+#include "image/image_closure.h"
+#include "common/module.h"
+#include "namespace/namespace_pool.h"
+#include "image/native_library.h"
+#include "image/thread_scan.h"
 
 namespace dlswap {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "namespace_runtime.h"
+#include "namespace/runtime_host.h"
 
 namespace dlswap {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "proc_maps.h"
+#include "common/proc_maps.h"
 
 namespace dlswap {
 

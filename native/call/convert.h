@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "aggregate.h"
-#include "library_handle.h"
+#include "call/aggregate.h"
+#include "image/library_handle.h"
 
 // The per-call helpers below must be inlined into each specialized callback (GCC otherwise keeps
 // the larger ones out of line, and the call costs more than the work).

@@ -1,4 +1,4 @@
-#include "namespace_pool.h"
+#include "namespace/namespace_pool.h"
 
 #include <link.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "namespace_runtime.h"
+#include "namespace/runtime_host.h"
 
 extern char **environ;
 

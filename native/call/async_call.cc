@@ -5,8 +5,8 @@
 // An async call captures (library, address) when it is queued, so it finishes on the generation it
 // started on even if the function is rebound meanwhile; its LibraryRef keeps that image loaded and
 // the library's in_flight count makes a native close refuse until it has completed.
-#include "call_types.h"
-#include "thread_scan.h"
+#include "call/convert.h"
+#include "image/thread_scan.h"
 
 namespace dlswap {
 

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "namespace_runtime.h"
+#include "namespace/runtime_host.h"
 
 namespace dlswap {
 

@@ -1,4 +1,4 @@
-#include "thread_scan.h"
+#include "image/thread_scan.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #include <array>
 #include <utility>
 
-#include "call_types.h"
+#include "call/convert.h"
 
 namespace dlswap {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "image_closure.h"
+#include "image/image_closure.h"
 
 namespace dlswap {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "namespace_pool.h"
+#include "namespace/namespace_pool.h"
 
 namespace dlswap {
 

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "namespace_runtime.h"
-#include "thread_scan.h"
+#include "namespace/runtime_host.h"
+#include "image/thread_scan.h"
 
 namespace dlswap {
 

@@ -55,10 +55,10 @@
 #include <string>
 #include <vector>
 
-#include "aggregate.h"
-#include "call_types.h"
-#include "errors.h"
-#include "module.h"
+#include "call/aggregate.h"
+#include "call/convert.h"
+#include "common/errors.h"
+#include "common/module.h"
 
 // native/abi/callbacks_*.S
 extern "C" char dlswap_cb_stubs[];

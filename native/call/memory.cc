@@ -7,11 +7,11 @@
 #include <cstring>
 #include <string>
 
-#include "errors.h"
-#include "library_handle.h"
-#include "module.h"
-#include "namespace_pool.h"
-#include "native_library.h"
+#include "common/errors.h"
+#include "image/library_handle.h"
+#include "common/module.h"
+#include "namespace/namespace_pool.h"
+#include "image/native_library.h"
 
 namespace dlswap {
 

@@ -1,4 +1,4 @@
-#include "faults.h"
+#include "common/faults.h"
 
 #include <signal.h>
 #include <unistd.h>

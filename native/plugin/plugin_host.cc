@@ -29,11 +29,11 @@
 #include <mutex>
 #include <string>
 
-#include "addon_data.h"
-#include "errors.h"
-#include "module.h"
-#include "native_library.h"
-#include "namespace_pool.h"
+#include "common/addon_data.h"
+#include "common/errors.h"
+#include "common/module.h"
+#include "image/native_library.h"
+#include "namespace/namespace_pool.h"
 
 namespace dlswap {
 

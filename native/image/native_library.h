@@ -1,7 +1,7 @@
 // The JS object that owns one LibraryHandle. Other native files take a LibraryRef out of it.
 #pragma once
 #include <napi.h>
-#include "library_handle.h"
+#include "image/library_handle.h"
 
 namespace dlswap {
 

@@ -1,4 +1,4 @@
-#include "proc_maps.h"
+#include "common/proc_maps.h"
 
 #include <fcntl.h>
 #include <unistd.h>

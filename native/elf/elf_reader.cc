@@ -6,7 +6,7 @@
 // Header fields are never trusted: every offset, size and count is checked before use, each table is
 // capped (kMaxTableBytes) and so is the sum of all bytes read for one file (kMaxTotalBytes), so that a
 // crafted file can neither crash us nor make us allocate gigabytes.
-#include "elf_reader.h"
+#include "elf/elf_reader.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -25,8 +25,8 @@
 
 // The fuzz harness (test/fuzz/elf_fuzz.cc) compiles this file without N-API.
 #ifndef DLSWAP_ELF_READER_STANDALONE
-#include "errors.h"
-#include "module.h"
+#include "common/errors.h"
+#include "common/module.h"
 #endif
 
 namespace dlswap {

@@ -8,12 +8,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "addon_data.h"
-#include "call_types.h"
-#include "errors.h"
-#include "module.h"
-#include "native_library.h"
-#include "thread_scan.h"
+#include "common/addon_data.h"
+#include "call/convert.h"
+#include "common/errors.h"
+#include "common/module.h"
+#include "image/native_library.h"
+#include "image/thread_scan.h"
 
 namespace dlswap {
 

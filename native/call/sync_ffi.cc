@@ -1,6 +1,6 @@
 // The sync libffi path: functions with more arguments than registers, and variadic functions.
 // Their cif is prepared once (at lib.func() time, or once per variadic type list).
-#include "call_types.h"
+#include "call/convert.h"
 
 namespace dlswap {
 
