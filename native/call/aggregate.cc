@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "call/convert.h"
+#include "call/kinds.h"
 #include "common/errors.h"
 
 namespace dlswap {

@@ -5,7 +5,10 @@
 // An async call captures (library, address) when it is queued, so it finishes on the generation it
 // started on even if the function is rebound meanwhile; its LibraryRef keeps that image loaded and
 // the library's in_flight count makes a native close refuse until it has completed.
-#include "call/convert.h"
+#include "call/call_paths.h"
+#include "call/ffi_args.h"
+#include "call/trampoline.h"
+#include "common/errors.h"
 #include "image/thread_scan.h"
 
 namespace dlswap {
@@ -115,23 +118,8 @@ napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, s
   if (cif) {
     call->slots.reset(new uint64_t[n > 0 ? n : 1]);
     call->avalues.reset(new void *[n > 0 ? n : 1]);
-    for (size_t i = 0; i < n; i++) {
-      ArgBits a = ConvertArg(env, rec, i, kinds[i], argv[i], &call->strings, &call->keep);
-      if (!a.ok) return nullptr;
-      call->slots[i] = a.bits;
-      if (i >= rec.nparams) PromoteVariadic(kinds[i], &call->slots[i]);
-      if (kinds[i] == kAggregate) {
-        if (a.bits == 0) return ThrowArgError(env, rec, i, kAggregate, argv[i], "is a struct by value: it cannot be NULL");
-        call->avalues[i] = reinterpret_cast<void *>(static_cast<uintptr_t>(a.bits));
-      } else {
-        call->avalues[i] = &call->slots[i];
-      }
-    }
-    if (rec.ret_in_arg) {
-      ArgBits a = ConvertPointerArg(env, rec, n, kPointer, argv[n], &call->keep);
-      if (!a.ok) return nullptr;
-      if (a.bits == 0) return ThrowArgError(env, rec, n, kPointer, argv[n], "(where the struct result goes) cannot be NULL");
-      call->rvalue = reinterpret_cast<void *>(static_cast<uintptr_t>(a.bits));
+    if (!FfiArgs(env, rec, kinds, n, argv, &call->strings, &call->keep, call->slots.get(), call->avalues.get(), &call->rvalue)) {
+      return nullptr;
     }
   } else {
     for (size_t i = 0; i < n; i++) {
@@ -166,33 +154,20 @@ napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, s
 }  // namespace
 
 napi_value CallAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[kMaxArgs];
-  size_t argc = kMaxArgs;
-  void *data = nullptr;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
-  FunctionRecord &rec = *static_cast<FunctionRecord *>(data);
+  JsArgs<kMaxArgs> args(env, info);
+  FunctionRecord &rec = args.record();
   const size_t want = rec.nparams + (rec.ret_in_arg ? 1 : 0);
-  if (argc != want) return ThrowArgCount(env, rec, argc, want, false);
+  if (args.argc != want) return ThrowArgCount(env, rec, args.argc, want, false);
   const ffi_cif *cif = (rec.flags & kFlagFast) ? nullptr : &rec.cif;
-  return Submit(env, rec, rec.kinds, rec.nparams, argv, cif, nullptr);
+  return Submit(env, rec, rec.kinds, rec.nparams, args.argv, cif, nullptr);
 }
 
 napi_value CallVariadicAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[kMaxArgs + 1];
-  size_t argc = kMaxArgs + 1;
-  void *data = nullptr;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
-  FunctionRecord &rec = *static_cast<FunctionRecord *>(data);
-  uint32_t id = 0;
-  if (argc == 0 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || id >= rec.variadic.size()) {
-    return ThrowCode(env, "ERR_DLSWAP_INTERNAL", rec.name + "(): variadic call without a prepared type list", true);
-  }
-  std::shared_ptr<VariadicCif> vc = rec.variadic[id];
-  const size_t n = vc->kinds.size();
-  if (argc - 1 != n) return ThrowArgCount(env, rec, argc - 1, n, false);
-  const ffi_cif *cif = &vc->cif;
-  const uint8_t *kinds = vc->kinds.data();
-  return Submit(env, rec, kinds, n, argv + 1, cif, std::move(vc));
+  JsArgs<kMaxArgs + 1> args(env, info);
+  FunctionRecord &rec = args.record();
+  const std::shared_ptr<VariadicCif> *vc = VariadicOf(env, rec, args.argv, args.argc);
+  if (!vc) return nullptr;
+  return Submit(env, rec, (*vc)->kinds.data(), (*vc)->kinds.size(), args.argv + 1, &(*vc)->cif, *vc);
 }
 
 }  // namespace dlswap

@@ -1,17 +1,19 @@
 // Typed memory, the native half (lib/memory.ts does the typing): the address of a JS buffer, copies
-// between buffers and addresses, and allocation with a library's own allocator.
+// between buffers and addresses, C strings read at an address, and allocation with a library's own
+// allocator.
 //
 // Addresses are trusted, as in C: a bad one crashes. Every JS buffer access is bounds-checked here.
 #include <dlfcn.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
 #include "common/errors.h"
-#include "image/library_handle.h"
 #include "common/module.h"
-#include "namespace/namespace_pool.h"
+#include "image/library_handle.h"
 #include "image/native_library.h"
+#include "namespace/namespace_pool.h"
 
 namespace dlswap {
 
@@ -117,7 +119,28 @@ Napi::Value CopyToAddressJs(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// The library's own calloc, found the way loader.cc finds its free: through the image's scope (the
+// readCString(address, maxBytes?) -> string | null: decodes NUL-terminated UTF-8 at an address (a
+// pointer result the caller must free afterwards). Reading an invalid address crashes, like C would.
+Napi::Value ReadCStringJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString(address: bigint)");
+  bool lossless = false;
+  uint64_t a = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: address out of range");
+  if (a == 0) return env.Null();
+  const char *p = reinterpret_cast<const char *>(static_cast<uintptr_t>(a));
+  if (info.Length() >= 2 && !info[1].IsUndefined()) {
+    double max = info[1].ToNumber().DoubleValue();
+    if (!(max >= 0 && max <= 9007199254740991.0) || max != std::floor(max)) {
+      throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: maxBytes must be a non-negative integer");
+    }
+    return Napi::String::New(env, p, strnlen(p, static_cast<size_t>(max)));
+  }
+  return Napi::String::New(env, p);
+}
+
+
+// The library's own calloc, found the way the loader finds its free: through the image's scope (the
 // global scope in 'local', where an allocator node was started with is the one the library uses),
 // else the namespace runtime's libc.
 void *(*CallocOf(const LibraryHandle &h))(size_t, size_t) {
@@ -155,6 +178,7 @@ void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("addressOf", Napi::Function::New(env, AddressOfJs, "addressOf"));
   exports.Set("copyFromAddress", Napi::Function::New(env, CopyFromAddressJs, "copyFromAddress"));
   exports.Set("copyToAddress", Napi::Function::New(env, CopyToAddressJs, "copyToAddress"));
+  exports.Set("readCString", Napi::Function::New(env, ReadCStringJs, "readCString"));
   exports.Set("allocIn", Napi::Function::New(env, AllocInJs, "allocIn"));
 }
 

@@ -5,7 +5,9 @@
 #include <array>
 #include <utility>
 
+#include "call/call_paths.h"
 #include "call/convert.h"
+#include "call/trampoline.h"
 
 namespace dlswap {
 

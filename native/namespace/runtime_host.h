@@ -14,7 +14,7 @@ namespace dlswap {
 // Fills the table a namespace's runtime forwards to.
 void FillRuntimeHost(dlswap_runtime_host *host, NamespaceRecord *ns);
 
-// ---- keys (ns_keys.cc) ----
+// ---- keys (runtime_keys.cc) ----
 // A key a namespace library created has its destructor called through a slot of dlswap's, so that
 // it can be withheld while the library may be unmapped. Around every dlclose in a namespace:
 // SuspendKeyDestructors first (it waits for destructors already running; false if one did not
@@ -26,7 +26,7 @@ void ResumeKeyDestructors(NamespaceRecord *ns);
 // Keys created through the runtime that are still live, per namespace (for doctor and tests).
 int LiveNamespaceKeys(NamespaceRecord *ns);
 
-// ---- threads (ns_threads.cc) ----
+// ---- threads (runtime_threads.cc) ----
 // The images dlswap itself opened. A thread one of them starts does not keep it mapped (closing it
 // checks for such threads instead); a thread a dependency starts (libgomp's pool) keeps that
 // dependency mapped for as long as the thread lives, because nothing else knows when to stop it.

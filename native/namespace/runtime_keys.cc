@@ -211,7 +211,7 @@ int LiveNamespaceKeys(NamespaceRecord *ns) {
   return n;
 }
 
-// Defined in ns_threads.cc.
+// Defined in runtime_threads.cc.
 int ThreadCreate(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
                  const void *caller);
 int C11ThreadCreate(void *ns, unsigned long *thread, int (*start)(void *), void *arg, const void *caller);
