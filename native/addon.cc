@@ -7,6 +7,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   dlswap::InitLoader(env, exports);
   dlswap::InitLoaderJobs(env, exports);
   dlswap::InitElf(env, exports);
+  dlswap::InitNamespaceProbe(env, exports);
   dlswap::InitCalls(env, exports);
   dlswap::InitPluginHost(env, exports);
   dlswap::InitMemory(env, exports);

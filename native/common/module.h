@@ -8,7 +8,8 @@ namespace dlswap {
 
 void InitLoader(Napi::Env env, Napi::Object exports);     // loader.cc: NativeLibrary, probes
 void InitLoaderJobs(Napi::Env env, Napi::Object exports); // loader/loader_js.cc: load, retire, private area, faults
-void InitElf(Napi::Env env, Napi::Object exports);        // elf_reader.cc: readElf
+void InitElf(Napi::Env env, Napi::Object exports);        // elf/elf_js.cc: readElf, readElfBytes
+void InitNamespaceProbe(Napi::Env env, Napi::Object exports);  // namespace/namespace_probe.cc: probeNamespaces
 void InitCalls(Napi::Env env, Napi::Object exports);      // call/make_function.cc: makeFunction, ...
 void InitPluginHost(Napi::Env env, Napi::Object exports); // plugin_host.cc: the dlswap_host struct
 void InitMemory(Napi::Env env, Napi::Object exports);     // call/memory.cc: addresses, copies, C strings, alloc

@@ -2,7 +2,8 @@
 // the file itself, without loading it: loading runs constructors and can pin or crash the process,
 // which is exactly what inspecting is meant to predict.
 //
-// Independent of N-API so that the loader and the fuzz harness can call it directly.
+// Independent of N-API (its JS face is elf/elf_js.cc) so that the loader and the fuzz harness
+// (test/fuzz/elf_fuzz.cc) call it directly.
 #pragma once
 #include <cstdint>
 #include <optional>

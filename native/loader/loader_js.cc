@@ -15,6 +15,8 @@
 #include "common/addon_data.h"
 #include "common/errors.h"
 #include "common/faults.h"
+#include "common/js_values.h"
+#include "elf/elf_js.h"
 #include "common/module.h"
 #include "image/native_library.h"
 #include "loader/dynamic_names.h"
@@ -28,33 +30,6 @@
 
 namespace dlswap {
 
-namespace {
-
-std::vector<std::string> Strings(Napi::Value v) {
-  std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (e.IsString()) out.push_back(e.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
-
-Napi::Array ToArray(Napi::Env env, const std::vector<std::string> &v) {
-  Napi::Array a = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), v[i]);
-  return a;
-}
-
-Napi::Value OptString(Napi::Env env, const std::optional<std::string> &s) {
-  return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();
-}
-
-Napi::Value OptStringOrNull(Napi::Env env, const std::optional<std::string> &s) { return OptString(env, s); }
-
-}  // namespace
-
 // The plan's nodes after the library itself, as lib/ shows them (LibraryInfo.dependencies, inspect).
 // With a load's closure: each private node's copy and new name, what each was bound to, and which
 // entry of `deps` (the loaded images) it is.
@@ -67,14 +42,14 @@ Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const Cl
     o.Set("name", n.needed);
     o.Set("kind", KindName(n.kind));
     o.Set("reason", n.reason);
-    o.Set("path", n.path.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.path)));
-    o.Set("file", n.file.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.file)));
-    o.Set("foundVia", n.found_via.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.found_via)));
-    o.Set("searchEntry", n.search_entry.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.search_entry)));
-    o.Set("shadowed", n.shadowed.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.shadowed)));
+    o.Set("path", StringOrNull(env, n.path));
+    o.Set("file", StringOrNull(env, n.file));
+    o.Set("foundVia", StringOrNull(env, n.found_via));
+    o.Set("searchEntry", StringOrNull(env, n.search_entry));
+    o.Set("shadowed", StringOrNull(env, n.shadowed));
     o.Set("requiredBy", n.requester <= 0 ? env.Null() : Napi::Value(Napi::String::New(env, plan.nodes[n.requester].needed)));
-    o.Set("soname", OptStringOrNull(env, n.soname));
-    o.Set("buildId", OptStringOrNull(env, n.build_id));
+    o.Set("soname", OptString(env, n.soname));
+    o.Set("buildId", OptString(env, n.build_id));
     o.Set("nodelete", n.nodelete);
     o.Set("uniqueSymbols", static_cast<double>(n.unique_symbols));
     Napi::Array needs = Napi::Array::New(env);
@@ -91,7 +66,7 @@ Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const Cl
         o.Set("privateName", c.new_soname.empty() ? (c.aliases.empty() ? std::string() : c.aliases[0]) : c.new_soname);
       }
     }
-    if (bound_to) o.Set("boundTo", (*bound_to)[i].empty() ? env.Null() : Napi::Value(Napi::String::New(env, (*bound_to)[i])));
+    if (bound_to) o.Set("boundTo", StringOrNull(env, (*bound_to)[i]));
     auto d = std::find(dep_nodes.begin(), dep_nodes.end(), static_cast<int>(i));
     o.Set("image", d == dep_nodes.end() ? env.Null() : Napi::Value(Napi::Number::New(env, double(d - dep_nodes.begin()))));
     a.Set(a.Length(), o);
@@ -165,11 +140,7 @@ Napi::Object LoadResultToJs(Napi::Env env, LoadResult &r) {
   o.Set("abi", r.abi);
   const ElfInfoStruct &e = r.elf;
   Napi::Object elf = Napi::Object::New(env);
-  elf.Set("soname", OptString(env, e.soname));
-  elf.Set("needed", ToArray(env, e.needed));
-  elf.Set("rpath", OptString(env, e.rpath));
-  elf.Set("runpath", OptString(env, e.runpath));
-  elf.Set("buildId", OptString(env, e.build_id));
+  SetDynamicNames(env, elf, e);
   elf.Set("nodelete", e.nodelete);
   elf.Set("uniqueSymbols", ToArray(env, e.unique_symbols));
   elf.Set("threadLocalDestructors", r.thread_local_destructors);

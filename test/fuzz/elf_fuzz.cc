@@ -1,7 +1,7 @@
 // Mutation fuzzer for dlswap::ReadElfFile, meant to be built with AddressSanitizer and UBSan:
 //
 //   g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-//       -DDLSWAP_ELF_READER_STANDALONE -Inative native/elf/elf_reader.cc native/loader/dynamic_names.cc \
+//       -Inative native/elf/elf_reader.cc native/loader/dynamic_names.cc \
 //       test/fuzz/elf_fuzz.cc -o elf_fuzz
 //   ./elf_fuzz <iterations> <seed> <scratch-dir> <seed-file>...
 //
