@@ -4,8 +4,12 @@
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new dlswap::AddonData());
-  dlswap::InitLoader(env, exports);
+  dlswap::InitNativeLibrary(env, exports);
+  dlswap::InitNamespaces(env, exports);
   dlswap::InitLoaderJobs(env, exports);
+  dlswap::InitPrivateArea(env, exports);
+  dlswap::InitDependencies(env, exports);
+  dlswap::InitFaults(env, exports);
   dlswap::InitElf(env, exports);
   dlswap::InitNamespaceProbe(env, exports);
   dlswap::InitCalls(env, exports);

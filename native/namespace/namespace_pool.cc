@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dl_symbol.h"
 #include "namespace/runtime_host.h"
 
 extern char **environ;
@@ -51,14 +52,6 @@ char **CurrentEnvSnapshot() {
   return snap->pointers.data();
 }
 
-template <typename Fn>
-Fn Resolve(void *handle, const char *name) {
-  dlerror();
-  void *p = dlsym(handle, name);
-  dlerror();
-  return reinterpret_cast<Fn>(p);
-}
-
 // dlmopen(LM_ID_NEWLM) of the runtime, attached to a new record. Called with g_mutex held. On
 // failure nothing is left open.
 NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
@@ -82,11 +75,11 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
     delete ns;
     return nullptr;
   }
-  auto attach = Resolve<int (*)(const dlswap_runtime_host *)>(h, "dlswap_runtime_attach");
-  ns->thread_init = Resolve<void (*)()>(h, "dlswap_runtime_thread_init");
-  ns->free_fn = Resolve<void (*)(void *)>(h, "dlswap_runtime_free");
-  ns->fflush_all = Resolve<int (*)()>(h, "dlswap_runtime_fflush_all");
-  ns->errno_location = Resolve<int *(*)()>(h, "dlswap_runtime_errno");
+  auto attach = ResolveSymbol<int (*)(const dlswap_runtime_host *)>(h, "dlswap_runtime_attach");
+  ns->thread_init = ResolveSymbol<void (*)()>(h, "dlswap_runtime_thread_init");
+  ns->free_fn = ResolveSymbol<void (*)(void *)>(h, "dlswap_runtime_free");
+  ns->fflush_all = ResolveSymbol<int (*)()>(h, "dlswap_runtime_fflush_all");
+  ns->errno_location = ResolveSymbol<int *(*)()>(h, "dlswap_runtime_errno");
   FillRuntimeHost(&ns->host, ns);
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || attach(&ns->host) != 0) {
     error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";

@@ -32,6 +32,7 @@
 #include "common/addon_data.h"
 #include "common/errors.h"
 #include "common/module.h"
+#include "plugin/plugin_host.h"
 #include "image/native_library.h"
 #include "namespace/namespace_pool.h"
 
