@@ -6,6 +6,7 @@
 #include "call/call_paths.h"
 #include "call/trampoline.h"
 #include "common/errors.h"
+#include "common/exports.h"
 #include "image/native_library.h"
 #include "image/thread_scan.h"
 #include "namespace/namespace_pool.h"
@@ -234,11 +235,9 @@ void ReleaseRecord(FunctionRecord *rec) {
   delete rec;
 }
 
-void InitCalls(Napi::Env env, Napi::Object exports) {
-  exports.Set("makeFunction", Napi::Function::New(env, MakeFunctionJs, "makeFunction"));
-  exports.Set("rebindFunction", Napi::Function::New(env, RebindFunctionJs, "rebindFunction"));
-  exports.Set("functionAddress", Napi::Function::New(env, FunctionAddressJs, "functionAddress"));
-  exports.Set("prepareVariadic", Napi::Function::New(env, PrepareVariadicJs, "prepareVariadic"));
+void RegisterCalls(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"makeFunction", MakeFunctionJs}, {"rebindFunction", RebindFunctionJs},
+                        {"functionAddress", FunctionAddressJs}, {"prepareVariadic", PrepareVariadicJs}});
 }
 
 }  // namespace dlswap

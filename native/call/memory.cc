@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/errors.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "image/library_handle.h"
 #include "image/native_library.h"
 #include "namespace/namespace_pool.h"
@@ -174,12 +174,10 @@ Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitMemory(Napi::Env env, Napi::Object exports) {
-  exports.Set("addressOf", Napi::Function::New(env, AddressOfJs, "addressOf"));
-  exports.Set("copyFromAddress", Napi::Function::New(env, CopyFromAddressJs, "copyFromAddress"));
-  exports.Set("copyToAddress", Napi::Function::New(env, CopyToAddressJs, "copyToAddress"));
-  exports.Set("readCString", Napi::Function::New(env, ReadCStringJs, "readCString"));
-  exports.Set("allocIn", Napi::Function::New(env, AllocInJs, "allocIn"));
+void RegisterMemory(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"addressOf", AddressOfJs}, {"copyFromAddress", CopyFromAddressJs},
+                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs},
+                        {"allocIn", AllocInJs}});
 }
 
 }  // namespace dlswap

@@ -7,7 +7,7 @@
 #include "call/convert.h"
 #include "callback/callback_slot.h"
 #include "common/errors.h"
-#include "common/module.h"
+#include "common/exports.h"
 
 namespace dlswap {
 
@@ -166,12 +166,11 @@ bool CallbackHandleAddress(napi_env env, napi_value v, uint64_t *address, bool *
   return true;
 }
 
-void InitCallbacks(Napi::Env env, Napi::Object exports) {
-  exports.Set("makeCallback", Napi::Function::New(env, callback::MakeCallbackJs, "makeCallback"));
-  exports.Set("setCallbackState", Napi::Function::New(env, callback::SetCallbackStateJs, "setCallbackState"));
-  exports.Set("releaseCallback", Napi::Function::New(env, callback::ReleaseCallbackJs, "releaseCallback"));
-  exports.Set("callbackInfo", Napi::Function::New(env, callback::CallbackInfoJs, "callbackInfo"));
-  exports.Set("callbackStats", Napi::Function::New(env, callback::CallbackStatsJs, "callbackStats"));
+void RegisterCallbacks(Napi::Env env, Napi::Object exports) {
+  using namespace callback;
+  Export(env, exports, {{"makeCallback", MakeCallbackJs}, {"setCallbackState", SetCallbackStateJs},
+                        {"releaseCallback", ReleaseCallbackJs}, {"callbackInfo", CallbackInfoJs},
+                        {"callbackStats", CallbackStatsJs}});
 }
 
 }  // namespace dlswap

@@ -6,7 +6,7 @@
 #include "common/addon_data.h"
 #include "common/faults.h"
 #include "common/js_values.h"
-#include "common/module.h"
+#include "common/exports.h"
 
 namespace dlswap {
 
@@ -49,12 +49,10 @@ Napi::Value HitFaultJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitFaults(Napi::Env env, Napi::Object exports) {
-  exports.Set("armFault", Napi::Function::New(env, ArmFaultJs, "armFault"));
-  exports.Set("clearFaults", Napi::Function::New(env, ClearFaultsJs, "clearFaults"));
-  exports.Set("setTerminator", Napi::Function::New(env, SetTerminatorJs, "setTerminator"));
-  exports.Set("armedFaults", Napi::Function::New(env, ArmedFaultsJs, "armedFaults"));
-  exports.Set("hitFault", Napi::Function::New(env, HitFaultJs, "hitFault"));
+void RegisterFaults(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"armFault", ArmFaultJs}, {"clearFaults", ClearFaultsJs},
+                        {"setTerminator", SetTerminatorJs}, {"armedFaults", ArmedFaultsJs},
+                        {"hitFault", HitFaultJs}});
 }
 
 }  // namespace dlswap

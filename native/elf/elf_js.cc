@@ -3,7 +3,7 @@
 
 #include "common/errors.h"
 #include "common/js_values.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "elf/elf_reader.h"
 
 namespace dlswap {
@@ -87,9 +87,8 @@ Napi::Value ReadElfBytesJs(const Napi::CallbackInfo &cb) {
 
 }  // namespace
 
-void InitElf(Napi::Env env, Napi::Object exports) {
-  exports.Set("readElf", Napi::Function::New(env, ReadElfJs, "readElf"));
-  exports.Set("readElfBytes", Napi::Function::New(env, ReadElfBytesJs, "readElfBytes"));
+void RegisterElf(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"readElf", ReadElfJs}, {"readElfBytes", ReadElfBytesJs}});
 }
 
 }  // namespace dlswap

@@ -8,7 +8,7 @@
 
 #include "common/addon_data.h"
 #include "common/errors.h"
-#include "common/module.h"
+#include "common/exports.h"
 
 namespace dlswap {
 
@@ -152,7 +152,7 @@ Napi::Value NativeLibrary::Errno(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), ref_->last_errno);
 }
 
-void InitNativeLibrary(Napi::Env env, Napi::Object exports) {
+void RegisterNativeLibrary(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = NativeLibrary::Define(env);
   Data(env).native_library_ctor = Napi::Persistent(ctor);
   exports.Set("NativeLibrary", ctor);

@@ -10,7 +10,7 @@
 
 #include "common/errors.h"
 #include "common/js_values.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "elf/elf_reader.h"
 #include "loader/dynamic_names.h"
 #include "loader/private_area.h"
@@ -109,9 +109,8 @@ Napi::Value RenameForTestJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitDependencies(Napi::Env env, Napi::Object exports) {
-  exports.Set("planDependencies", Napi::Function::New(env, PlanDependenciesJs, "planDependencies"));
-  exports.Set("renameForTest", Napi::Function::New(env, RenameForTestJs, "renameForTest"));
+void RegisterDependencies(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"planDependencies", PlanDependenciesJs}, {"renameForTest", RenameForTestJs}});
 }
 
 }  // namespace dlswap

@@ -8,7 +8,7 @@
 #include "common/errors.h"
 #include "common/faults.h"
 #include "common/js_values.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "elf/elf_js.h"
 #include "image/native_library.h"
 #include "loader/dependencies_js.h"
@@ -264,15 +264,11 @@ Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitLoaderJobs(Napi::Env env, Napi::Object exports) {
-  exports.Set("loadSync", Napi::Function::New(env, LoadSyncJs, "loadSync"));
-  exports.Set("loadAsync", Napi::Function::New(env, LoadAsyncJs, "loadAsync"));
-  exports.Set("retireSync", Napi::Function::New(env, RetireSyncJs, "retireSync"));
-  exports.Set("retireAsync", Napi::Function::New(env, RetireAsyncJs, "retireAsync"));
-  exports.Set("handoverSync", Napi::Function::New(env, HandoverSyncJs, "handoverSync"));
-  exports.Set("handoverAsync", Napi::Function::New(env, HandoverAsyncJs, "handoverAsync"));
-  exports.Set("abandonJob", Napi::Function::New(env, AbandonJobJs, "abandonJob"));
-  exports.Set("abandonedLoaderThreads", Napi::Function::New(env, AbandonedThreadsJs, "abandonedLoaderThreads"));
+void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
+                        {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
+                        {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
+                        {"abandonedLoaderThreads", AbandonedThreadsJs}});
 }
 
 }  // namespace dlswap

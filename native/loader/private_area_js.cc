@@ -5,7 +5,7 @@
 
 #include "common/errors.h"
 #include "common/js_values.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "loader/private_area.h"
 #include "loader/source_copy.h"
 
@@ -55,12 +55,10 @@ Napi::Value SweepStaleJs(const Napi::CallbackInfo &info) { return ToArray(info.E
 
 }  // namespace
 
-void InitPrivateArea(Napi::Env env, Napi::Object exports) {
-  exports.Set("privateArea", Napi::Function::New(env, PrivateAreaJs, "privateArea"));
-  exports.Set("privateFiles", Napi::Function::New(env, PrivateFilesJs, "privateFiles"));
-  exports.Set("sweepStale", Napi::Function::New(env, SweepStaleJs, "sweepStale"));
-  exports.Set("copyForTest", Napi::Function::New(env, CopyForTestJs, "copyForTest"));
-  exports.Set("removePrivateFile", Napi::Function::New(env, RemovePrivateFileJs, "removePrivateFile"));
+void RegisterPrivateArea(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"privateArea", PrivateAreaJs}, {"privateFiles", PrivateFilesJs},
+                        {"sweepStale", SweepStaleJs}, {"copyForTest", CopyForTestJs},
+                        {"removePrivateFile", RemovePrivateFileJs}});
 }
 
 }  // namespace dlswap

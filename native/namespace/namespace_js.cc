@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/errors.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "namespace/namespace_pool.h"
 #include "namespace/runtime_host.h"
 
@@ -61,12 +61,10 @@ Napi::Value NamespaceAliveJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitNamespaces(Napi::Env env, Napi::Object exports) {
-  exports.Set("configureRuntime", Napi::Function::New(env, ConfigureRuntimeJs, "configureRuntime"));
-  exports.Set("anchorNamespace", Napi::Function::New(env, AnchorNamespaceJs, "anchorNamespace"));
-  exports.Set("runtimeStats", Napi::Function::New(env, RuntimeStatsJs, "runtimeStats"));
-  exports.Set("freshNamespaceCount", Napi::Function::New(env, FreshNamespaceCountJs, "freshNamespaceCount"));
-  exports.Set("namespaceAlive", Napi::Function::New(env, NamespaceAliveJs, "namespaceAlive"));
+void RegisterNamespaces(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"configureRuntime", ConfigureRuntimeJs}, {"anchorNamespace", AnchorNamespaceJs},
+                        {"runtimeStats", RuntimeStatsJs}, {"freshNamespaceCount", FreshNamespaceCountJs},
+                        {"namespaceAlive", NamespaceAliveJs}});
 }
 
 }  // namespace dlswap

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/exports.h"
 
 namespace dlswap {
 namespace {
@@ -52,8 +53,8 @@ Napi::Value ProbeNamespaces(const Napi::CallbackInfo &cb) {
 
 }  // namespace
 
-void InitNamespaceProbe(Napi::Env env, Napi::Object exports) {
-  exports.Set("probeNamespaces", Napi::Function::New(env, ProbeNamespaces, "probeNamespaces"));
+void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"probeNamespaces", ProbeNamespaces}});
 }
 
 }  // namespace dlswap

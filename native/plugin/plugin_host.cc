@@ -31,7 +31,7 @@
 
 #include "common/addon_data.h"
 #include "common/errors.h"
-#include "common/module.h"
+#include "common/exports.h"
 #include "plugin/plugin_host.h"
 #include "image/native_library.h"
 #include "namespace/namespace_pool.h"
@@ -242,7 +242,7 @@ std::shared_ptr<void> HostKeepAlive(Napi::Env env, Napi::Value host) {
   return Napi::ObjectWrap<PluginHost>::Unwrap(o)->box();
 }
 
-void InitPluginHost(Napi::Env env, Napi::Object exports) {
+void RegisterPluginHost(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = PluginHost::Define(env);
   Data(env).plugin_host_ctor = Napi::Persistent(ctor);
   exports.Set("PluginHost", ctor);
