@@ -9,7 +9,7 @@ import nodeGypBuild = require('node-gyp-build');
 
 export const packageRoot = path.resolve(__dirname, '..');
 
-/** Numeric isolation codes shared with native/library_handle.h. */
+/** Numeric isolation codes shared with native/image/library_handle.h (test/wire_constants.test.ts). */
 export const enum IsolationCode {
   Local = 0,
   DeepBind = 1,

@@ -7,6 +7,7 @@
 
 namespace dlswap {
 
+void RegisterWire(Napi::Env env, Napi::Object exports);            // wire.cc: WIRE, the numbers lib/ shares
 void RegisterNativeLibrary(Napi::Env env, Napi::Object exports);   // image/: NativeLibrary, a loaded image
 void RegisterNamespaces(Napi::Env env, Napi::Object exports);      // namespace/: the runtime, the anchor, stats
 void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports);  // namespace/: probeNamespaces (doctor)
@@ -25,6 +26,7 @@ void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: P
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   using namespace dlswap;
   env.SetInstanceData(new AddonData());
+  RegisterWire(env, exports);
   RegisterNativeLibrary(env, exports);
   RegisterNamespaces(env, exports);
   RegisterNamespaceProbe(env, exports);

@@ -16,6 +16,7 @@
 
 namespace dlswap {
 
+// lib/native.ts IsolationCode has the same numbers (checked by test/wire_constants.test.ts).
 enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamespace = 3 };
 
 struct LibraryHandle {

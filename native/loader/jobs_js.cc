@@ -119,7 +119,9 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.path = o.Get("path").As<Napi::String>().Utf8Value();
   if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
   const int iso = o.Get("isolation").ToNumber().Int32Value();
-  if (iso < 0 || iso > 3) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");
+  if (iso < 0 || iso > static_cast<int>(Isolation::FreshNamespace)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");
+  }
   spec.isolation = static_cast<Isolation>(iso);
   if (o.Get("sha256").IsString()) spec.expect_sha256 = o.Get("sha256").As<Napi::String>().Utf8Value();
   spec.refuse_imports = Strings(o.Get("refuseImports"));

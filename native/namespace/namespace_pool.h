@@ -11,7 +11,7 @@
 
 namespace dlswap {
 
-// glibc's DL_NNS: namespaces per process, the base one included.
+// glibc's DL_NNS: namespaces per process, the base one included (lib/wire.ts MAX_NAMESPACES).
 constexpr int kMaxNamespaces = 16;
 
 // One namespace dlswap created. Never freed, even after glibc freed the namespace itself: threads

@@ -10,11 +10,12 @@
 
 #include "common/errors.h"
 #include "common/exports.h"
+#include "namespace/namespace_pool.h"
 
 namespace dlswap {
 namespace {
 
-// glibc's hard ceiling is 16 namespaces (DL_NNS); the cap only guards against a runaway argument.
+// glibc's hard ceiling is kMaxNamespaces (DL_NNS); the cap only guards against a runaway argument.
 constexpr uint32_t kMaxProbe = 1024;
 
 Napi::Value ProbeNamespaces(const Napi::CallbackInfo &cb) {
