@@ -4,7 +4,6 @@
  * ASan build uses `build-asan`).
  */
 import path from 'node:path';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 import nodeGypBuild = require('node-gyp-build');
 
 export const packageRoot = path.resolve(__dirname, '..');
@@ -222,7 +221,6 @@ export interface Addon {
 function load(): Addon {
   const dir = process.env.DLSWAP_ADDON_DIR;
   if (dir) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(path.resolve(dir, 'dlswap.node')) as Addon;
   }
   return nodeGypBuild(packageRoot) as Addon;

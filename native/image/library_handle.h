@@ -1,8 +1,11 @@
-// One loaded image (one dlopen/dlmopen handle) and the reference count that keeps it mapped.
+// One loaded image (one dlopen/dlmopen handle), and what keeps it from being closed under code that
+// runs in it.
 //
-// Every path that can run code of the image holds a reference: an async call in flight, a lease
-// taken from JS. dlclose is only allowed once the count is zero; sync calls run on the JS thread and
-// check `closed` first, so they cannot race a close (which also runs on the JS thread).
+// An async call holds a LibraryRef and counts in `in_flight` until it completes; close and retire
+// refuse while the count is above zero. Sync calls run on the JS thread and check `closed` first, so
+// they cannot race a close (which also runs on the JS thread). Leases are not counted here: a
+// HotLibrary generation counts them itself (lib/generation.ts) and retires its image only once its
+// leases and calls are gone.
 #pragma once
 #include <link.h>
 

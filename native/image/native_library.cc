@@ -98,7 +98,6 @@ Napi::Value NativeLibrary::Close(const Napi::CallbackInfo &info) {
   Napi::Object o = Napi::Object::New(env);
   if (ref_->closed) {
     o.Set("rc", Napi::Number::New(env, 0));
-    o.Set("alreadyClosed", Napi::Boolean::New(env, true));
     return o;
   }
   int64_t busy = ref_->in_flight.load();
