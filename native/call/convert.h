@@ -170,7 +170,7 @@ DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
     napi_create_double(env, d, &out);
     return out;
   }
-  switch (kind) {
+  switch (kind) {  // kI32 and kF64 returned above
     case kVoid:
     case kAggregate:  // written to the memory the caller passed; the JS side decodes it
       napi_get_undefined(env, &out);
@@ -190,9 +190,6 @@ DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
     case kU16:
       napi_create_uint32(env, static_cast<uint16_t>(r), &out);
       break;
-    case kI32:
-      napi_create_int32(env, static_cast<int32_t>(static_cast<uint32_t>(r)), &out);
-      break;
     case kU32:
       napi_create_uint32(env, static_cast<uint32_t>(r), &out);
       break;
@@ -208,12 +205,6 @@ DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
       float f;
       std::memcpy(&f, &bits, sizeof f);
       napi_create_double(env, f, &out);
-      break;
-    }
-    case kF64: {
-      double d;
-      std::memcpy(&d, &r, sizeof d);
-      napi_create_double(env, d, &out);
       break;
     }
     case kString:

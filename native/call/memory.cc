@@ -89,34 +89,46 @@ Napi::Value AddressOfJs(const Napi::CallbackInfo &info) {
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)));
 }
 
-// copyFromAddress(address, target, offset, length): `length` bytes at `address` into target[offset..].
-Napi::Value CopyFromAddressJs(const Napi::CallbackInfo &info) {
+// The checked arguments of copyFromAddress and copyToAddress: (address, buffer, offset, length).
+struct Copy {
+  void *address;
+  uint8_t *bytes;  // buffer + offset
+  size_t length;   // 0: nothing to copy (address and bytes unused)
+};
+
+Copy CopyArgs(const Napi::CallbackInfo &info, bool to_address) {
   Napi::Env env = info.Env();
-  uint64_t addr = AddressArg(env, info[0], "copyFromAddress");
+  const std::string fn = to_address ? "copyToAddress" : "copyFromAddress";
+  uint64_t addr = AddressArg(env, info[0], fn.c_str());
   uint8_t *data = nullptr;
   size_t len = 0;
-  if (!BufferOf(env, info[1], &data, &len)) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "copyFromAddress: target must be a buffer");
+  if (!BufferOf(env, info[1], &data, &len)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", fn + (to_address ? ": source" : ": target") + " must be a buffer");
+  }
   size_t off = SizeArg(env, info[2], "offset"), n = SizeArg(env, info[3], "length");
-  if (off > len || n > len - off) throw CodedError(env, "ERR_DLSWAP_OUT_OF_BOUNDS", "copyFromAddress: the copy does not fit in the target");
-  if (n == 0) return env.Undefined();
-  if (addr == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "cannot read through a NULL pointer");
-  std::memcpy(data + off, reinterpret_cast<const void *>(static_cast<uintptr_t>(addr)), n);
-  return env.Undefined();
+  if (off > len || n > len - off) {
+    throw CodedError(env, "ERR_DLSWAP_OUT_OF_BOUNDS",
+                     fn + (to_address ? ": the source is shorter than the copy" : ": the copy does not fit in the target"));
+  }
+  if (n == 0) return {nullptr, nullptr, 0};
+  if (addr == 0) {
+    throw CodedError(env, "ERR_DLSWAP_ARG", std::string("cannot ") + (to_address ? "write" : "read") + " through a NULL pointer");
+  }
+  return {reinterpret_cast<void *>(static_cast<uintptr_t>(addr)), data + off, n};
+}
+
+// copyFromAddress(address, target, offset, length): `length` bytes at `address` into target[offset..].
+Napi::Value CopyFromAddressJs(const Napi::CallbackInfo &info) {
+  Copy c = CopyArgs(info, false);
+  if (c.length > 0) std::memcpy(c.bytes, c.address, c.length);
+  return info.Env().Undefined();
 }
 
 // copyToAddress(address, source, offset, length): source[offset..offset+length] to `address`.
 Napi::Value CopyToAddressJs(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  uint64_t addr = AddressArg(env, info[0], "copyToAddress");
-  uint8_t *data = nullptr;
-  size_t len = 0;
-  if (!BufferOf(env, info[1], &data, &len)) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "copyToAddress: source must be a buffer");
-  size_t off = SizeArg(env, info[2], "offset"), n = SizeArg(env, info[3], "length");
-  if (off > len || n > len - off) throw CodedError(env, "ERR_DLSWAP_OUT_OF_BOUNDS", "copyToAddress: the source is shorter than the copy");
-  if (n == 0) return env.Undefined();
-  if (addr == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "cannot write through a NULL pointer");
-  std::memmove(reinterpret_cast<void *>(static_cast<uintptr_t>(addr)), data + off, n);
-  return env.Undefined();
+  Copy c = CopyArgs(info, true);
+  if (c.length > 0) std::memmove(c.address, c.bytes, c.length);
+  return info.Env().Undefined();
 }
 
 // readCString(address, maxBytes?) -> string | null: decodes NUL-terminated UTF-8 at an address (a
@@ -176,8 +188,7 @@ Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
 
 void RegisterMemory(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"addressOf", AddressOfJs}, {"copyFromAddress", CopyFromAddressJs},
-                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs},
-                        {"allocIn", AllocInJs}});
+                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs}, {"allocIn", AllocInJs}});
 }
 
 }  // namespace dlswap

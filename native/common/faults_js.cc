@@ -50,9 +50,8 @@ Napi::Value HitFaultJs(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void RegisterFaults(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"armFault", ArmFaultJs}, {"clearFaults", ClearFaultsJs},
-                        {"setTerminator", SetTerminatorJs}, {"armedFaults", ArmedFaultsJs},
-                        {"hitFault", HitFaultJs}});
+  Export(env, exports, {{"armFault", ArmFaultJs}, {"clearFaults", ClearFaultsJs}, {"setTerminator", SetTerminatorJs},
+                        {"armedFaults", ArmedFaultsJs}, {"hitFault", HitFaultJs}});
 }
 
 }  // namespace dlswap

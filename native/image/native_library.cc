@@ -112,19 +112,19 @@ Napi::Value NativeLibrary::Close(const Napi::CallbackInfo &info) {
   return o;
 }
 
-Napi::Value NativeLibrary::Holders(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t i = 0;
-  for (const ThreadNote &n : ref_->Holders()) {
+Napi::Array ThreadNotesToJs(Napi::Env env, const std::vector<ThreadNote> &notes) {
+  Napi::Array out = Napi::Array::New(env, notes.size());
+  for (size_t i = 0; i < notes.size(); ++i) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("tid", Napi::Number::New(env, n.tid));
-    o.Set("name", Napi::String::New(env, n.name));
-    o.Set("why", Napi::String::New(env, n.why));
-    out.Set(i++, o);
+    o.Set("tid", Napi::Number::New(env, notes[i].tid));
+    o.Set("name", Napi::String::New(env, notes[i].name));
+    o.Set("why", Napi::String::New(env, notes[i].why));
+    out.Set(static_cast<uint32_t>(i), o);
   }
   return out;
 }
+
+Napi::Value NativeLibrary::Holders(const Napi::CallbackInfo &info) { return ThreadNotesToJs(info.Env(), ref_->Holders()); }
 
 // gate(true): sync calls are refused as busy while a handover moves the state; gate(false) ends it.
 Napi::Value NativeLibrary::Gate(const Napi::CallbackInfo &info) {

@@ -1,9 +1,15 @@
 // The JS object that owns one LibraryHandle. Other native files take a LibraryRef out of it.
 #pragma once
 #include <napi.h>
+
+#include <vector>
+
 #include "image/library_handle.h"
 
 namespace dlswap {
+
+// Threads as holders() and a retirement's result list them: { tid, name, why }.
+Napi::Array ThreadNotesToJs(Napi::Env env, const std::vector<ThreadNote> &notes);
 
 class NativeLibrary : public Napi::ObjectWrap<NativeLibrary> {
  public:

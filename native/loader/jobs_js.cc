@@ -62,27 +62,29 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   return o;
 }
 
-Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
+namespace {
+
+// { ok } and, when a step failed, { code, message, step }.
+Napi::Object Outcome(Napi::Env env, const std::string &code, const std::string &message, const std::string &step) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("ok", r.code.empty());
-  if (!r.code.empty()) {
-    o.Set("code", r.code);
-    o.Set("message", r.message);
-    o.Set("step", r.step);
+  o.Set("ok", code.empty());
+  if (!code.empty()) {
+    o.Set("code", code);
+    o.Set("message", message);
+    o.Set("step", step);
   }
+  return o;
+}
+
+}  // namespace
+
+Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
+  Napi::Object o = Outcome(env, r.code, r.message, r.step);
   o.Set("finalized", r.finalized);
   o.Set("closed", r.closed);
   o.Set("rc", r.rc);
   o.Set("dlcloseError", r.dlclose_error);
-  Napi::Array threads = Napi::Array::New(env, r.holders.size());
-  for (size_t i = 0; i < r.holders.size(); ++i) {
-    Napi::Object t = Napi::Object::New(env);
-    t.Set("tid", r.holders[i].tid);
-    t.Set("name", r.holders[i].name);
-    t.Set("why", r.holders[i].why);
-    threads.Set(static_cast<uint32_t>(i), t);
-  }
-  o.Set("threads", threads);
+  o.Set("threads", ThreadNotesToJs(env, r.holders));
   o.Set("stillLoaded", r.still_loaded);
   o.Set("keptMapped", r.kept_mapped);
   Napi::Array deps_mapped = Napi::Array::New(env, r.deps_mapped.size());
@@ -95,13 +97,7 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
 }
 
 Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("ok", r.code.empty());
-  if (!r.code.empty()) {
-    o.Set("code", r.code);
-    o.Set("message", r.message);
-    o.Set("step", r.step);
-  }
+  Napi::Object o = Outcome(env, r.code, r.message, r.step);
   o.Set("bytes", static_cast<double>(r.bytes));
   o.Set("transferred", r.transferred);
   o.Set("ms", r.ms);

@@ -56,9 +56,8 @@ Napi::Value SweepStaleJs(const Napi::CallbackInfo &info) { return ToArray(info.E
 }  // namespace
 
 void RegisterPrivateArea(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"privateArea", PrivateAreaJs}, {"privateFiles", PrivateFilesJs},
-                        {"sweepStale", SweepStaleJs}, {"copyForTest", CopyForTestJs},
-                        {"removePrivateFile", RemovePrivateFileJs}});
+  Export(env, exports, {{"privateArea", PrivateAreaJs}, {"privateFiles", PrivateFilesJs}, {"sweepStale", SweepStaleJs},
+                        {"copyForTest", CopyForTestJs}, {"removePrivateFile", RemovePrivateFileJs}});
 }
 
 }  // namespace dlswap
