@@ -10,7 +10,7 @@ namespace dlswap {
 struct AddonData {
   Napi::FunctionReference native_library_ctor;
   Napi::FunctionReference plugin_host_ctor;
-  // loader/loader_js.cc's completion channel for this environment (an EnvLink), made on first use.
+  // loader/job_channel.cc's completion channel for this environment (an EnvLink), made on first use.
   std::shared_ptr<void> loader_link;
   // What the 'terminate' fault does in this environment (set by lib/faults.ts).
   Napi::FunctionReference terminator;

@@ -34,7 +34,7 @@ LibraryRef NativeLibrary::From(Napi::Env env, Napi::Value value) {
   return Napi::ObjectWrap<NativeLibrary>::Unwrap(value.As<Napi::Object>())->ref_;
 }
 
-// Made by the loader (loader/loader_js.cc) around an image it opened: new NativeLibrary(External).
+// Made by the loader (loader/jobs_js.cc) around an image it opened: new NativeLibrary(External).
 NativeLibrary::NativeLibrary(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeLibrary>(info) {
   Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsExternal()) {
