@@ -86,7 +86,6 @@ for (const c of cases) {
 
 function makeLoop(c, who) {
   // A distinct function per (case, contender): its own feedback, a monomorphic call site.
-  // eslint-disable-next-line no-new-func
   return new Function(
     'f',
     's',
@@ -192,7 +191,6 @@ for (const c of ffiCases) {
 }
 
 function makeFfiLoop(c, who) {
-  // eslint-disable-next-line no-new-func
   return new Function(
     'f',
     'r',

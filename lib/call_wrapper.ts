@@ -407,6 +407,5 @@ function generateSync(plan: Plan, rt: Runtime, nativeSync: NativeCallable, slow:
   const source = `return function ${name}(${params}) {\n${lines.join('\n')}\n};`;
   const S = { frame: null as Frame | null, newFrame: () => newFrame(plan, 1), slow };
   const C = plan.params.map((p) => (p.cls === 'record' || p.cls === 'aggregate' ? p.codec : null));
-  // eslint-disable-next-line no-new-func
   return new Function('R', 'S', 'C', 'RC', 'N', 'CB', source)(rt, S, C, plan.ret?.codec, nativeSync, CallbackObject) as NativeCallable;
 }

@@ -9,7 +9,7 @@
  *   HotLibrary generation: when the generation retires, after its drain). A reload registers
  *   nothing anew: the `setup` hook of HotLibrary hands callbacks to each new generation.
  *
- * The native side (native/callbacks.cc) never frees a trampoline, so a call through a pointer C kept
+ * The native side (native/callback/) never frees a trampoline, so a call through a pointer C kept
  * after the release is refused (logged, fallback value returned), never a jump into freed memory.
  */
 import { DlswapError } from './errors';

@@ -533,7 +533,6 @@ function arrayUpdaterSource(t: ArrayCType, self: string, K: Consts): string {
 }
 
 function compile(source: string, K: Consts): (...a: unknown[]) => unknown {
-  // eslint-disable-next-line no-new-func
   return new Function('H', 'K', source)(H, K.list) as (...a: unknown[]) => unknown;
 }
 

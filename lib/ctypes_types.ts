@@ -32,7 +32,6 @@ import type {
 // What a name denotes
 
 /** The type of a callback whose C type could not be read at compile time: any function. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCallback = (...args: any[]) => any;
 
 /** The types a registry declares, by name: 'struct point', 'enum color', 'frame_t'. */

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ElfInfo } from './elf';
 import { parseTunables, rtldTunables } from './tunables';
+import { MAX_CREATED_NAMESPACES, MAX_NAMESPACES } from './wire';
 
 export { parseTunables };
 
@@ -108,7 +109,6 @@ export interface DoctorOptions {
 // glibc's defaults and constants (elf/dl-tls.c, glibc >= 2.32).
 const LIBC_IE_TLS = 144;
 const OTHER_IE_TLS = 144;
-const DL_NNS = 16;
 const packageRoot = path.resolve(__dirname, '..');
 
 
@@ -118,7 +118,7 @@ const packageRoot = path.resolve(__dirname, '..');
  * libc of every new namespace first. The formula keeps the historic 1664 bytes for the defaults.
  */
 export function staticTlsSurplus(nns: number, optionalStaticTls: number): number {
-  const n = Math.min(Math.max(nns, 1), DL_NNS);
+  const n = Math.min(Math.max(nns, 1), MAX_NAMESPACES);
   return (n - 1) * LIBC_IE_TLS + n * OTHER_IE_TLS + optionalStaticTls + LIBC_IE_TLS;
 }
 
@@ -398,15 +398,15 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   });
 
   const surplusEstimate = staticTlsSurplus(nns, optionalStaticTls);
-  const estimatedNamespaces = libcTlsBlock ? Math.min(DL_NNS - 1, Math.floor(surplusEstimate / libcTlsBlock)) : null;
+  const estimatedNamespaces = libcTlsBlock ? Math.min(MAX_CREATED_NAMESPACES, Math.floor(surplusEstimate / libcTlsBlock)) : null;
   checks.push({
     id: 'static-tls',
-    status: estimatedNamespaces !== null && estimatedNamespaces < DL_NNS - 1 ? 'info' : 'ok',
+    status: estimatedNamespaces !== null && estimatedNamespaces < MAX_CREATED_NAMESPACES ? 'info' : 'ok',
     message:
       estimatedNamespaces === null
         ? `static TLS surplus about ${surplusEstimate} bytes`
         : `static TLS surplus about ${surplusEstimate} bytes; each new namespace's libc takes ${libcTlsBlock}: room for about ${estimatedNamespaces} namespaces${
-            estimatedNamespaces < DL_NNS - 1 ? '. For more (fresh-namespace), start node with GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384' : ''
+            estimatedNamespaces < MAX_CREATED_NAMESPACES ? '. For more (fresh-namespace), start node with GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384' : ''
           }`,
   });
 

@@ -1,5 +1,5 @@
 /**
- * What a shared library file says about itself, read without loading it (native/elf_reader.cc).
+ * What a shared library file says about itself, read without loading it (native/elf/elf_reader.cc).
  * Loading runs the library's constructors and can pin it or crash the process; this only reads bytes.
  */
 import { addon } from './native';

@@ -40,7 +40,7 @@ export const FAULT_POINTS = [...RELOAD_FAULT_POINTS, ...HANDOVER_FAULT_POINTS, .
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 export type FaultAction = 'throw' | 'kill' | 'hang' | 'terminate';
 
-// The table itself is native (native/faults.h), so that points reached on the loader thread and
+// The table itself is native (native/common/faults.h), so that points reached on the loader thread and
 // points reached here consume the same entries. This flag only spares the unarmed path a call.
 let maybeArmed = false;
 

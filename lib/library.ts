@@ -20,6 +20,7 @@ import { checkOpenOptions, checkSymbolName } from './options';
 import { rtldTunables } from './tunables';
 import { resolveLibrary } from './search';
 import { debug } from './debug';
+import { MAX_CREATED_NAMESPACES } from './wire';
 
 export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
@@ -158,10 +159,10 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   }
   if (mode === 'fresh-namespace') {
     const live = addon.freshNamespaceCount() + (anchorLmid !== null ? 1 : 0);
-    if (live >= 15) {
+    if (live >= MAX_CREATED_NAMESPACES) {
       throw new DlswapError(
         'ERR_DLSWAP_NAMESPACE_EXHAUSTED',
-        `cannot open ${file} in a new namespace: ${live} namespaces are in use and glibc allows 15 besides the base one. Close libraries opened with 'fresh-namespace', or use isolation 'namespace'.`,
+        `cannot open ${file} in a new namespace: ${live} namespaces are in use and glibc allows ${MAX_CREATED_NAMESPACES} besides the base one. Close libraries opened with 'fresh-namespace', or use isolation 'namespace'.`,
       );
     }
   }
@@ -593,7 +594,7 @@ export function namespaceBudget(): NamespaceBudget {
   return {
     freshNamespaces: addon.freshNamespaceCount(),
     anchor: anchorLmid !== null,
-    hardLimit: 15,
+    hardLimit: MAX_CREATED_NAMESPACES,
     tunables: rtldTunables(),
     exhaustedAt,
   };

@@ -6,13 +6,12 @@
  */
 import path from 'node:path';
 import type { DependencyInfo } from './dependencies';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 import nodeGypBuild = require('node-gyp-build');
 import { addonLoadError, checkPlatform } from './platform';
 
 export const packageRoot = path.resolve(__dirname, '..');
 
-/** Numeric isolation codes shared with native/library_handle.h. */
+/** Numeric isolation codes shared with native/image/library_handle.h (test/wire_constants.test.ts). */
 export const enum IsolationCode {
   Local = 0,
   DeepBind = 1,
@@ -219,7 +218,6 @@ function load(): Addon {
   let file: string | undefined;
   try {
     file = addonFile();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(file) as Addon;
   } catch (e) {
     throw addonLoadError(e, file);

@@ -62,7 +62,7 @@ export interface Signature {
  */
 export type TypePosition = 'param' | 'return' | 'variadic';
 
-/** Wire codes shared with the native call machinery: keep in sync with the C++ side. */
+/** Wire codes of the native call machinery (native/call/kinds.h); test/wire_constants.test.ts keeps both equal. */
 export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   void: 0,
   bool: 1,

@@ -1,16 +1,44 @@
+// The addon's exports, all of them: each module below registers its own, and lib/native.ts types
+// what they add up to. Per environment (each worker_thread loads the addon anew), the state they
+// share is an AddonData.
 #include <napi.h>
-#include "addon_data.h"
-#include "module.h"
+
+#include "common/addon_data.h"
+
+namespace dlswap {
+
+void RegisterWire(Napi::Env env, Napi::Object exports);            // wire.cc: WIRE, the numbers lib/ shares
+void RegisterNativeLibrary(Napi::Env env, Napi::Object exports);   // image/: NativeLibrary, a loaded image
+void RegisterNamespaces(Napi::Env env, Napi::Object exports);      // namespace/: the runtime, the anchor, stats
+void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports);  // namespace/: probeNamespaces (doctor)
+void RegisterLoaderJobs(Napi::Env env, Napi::Object exports);      // loader/: load, retire, handover
+void RegisterPrivateArea(Napi::Env env, Napi::Object exports);     // loader/: the private area
+void RegisterDependencies(Napi::Env env, Napi::Object exports);    // loader/: dependency plans
+void RegisterFaults(Napi::Env env, Napi::Object exports);          // common/: the fault table
+void RegisterElf(Napi::Env env, Napi::Object exports);             // elf/: readElf, readElfBytes
+void RegisterCalls(Napi::Env env, Napi::Object exports);           // call/: makeFunction and its kin
+void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: addresses, copies, alloc
+void RegisterCallbacks(Napi::Env env, Napi::Object exports);       // callback/: JS functions as C pointers
+void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: PluginHost, PLUGIN_ABI_VERSION
+
+}  // namespace dlswap
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new dlswap::AddonData());
-  dlswap::InitLoader(env, exports);
-  dlswap::InitLoaderJobs(env, exports);
-  dlswap::InitElf(env, exports);
-  dlswap::InitCalls(env, exports);
-  dlswap::InitPluginHost(env, exports);
-  dlswap::InitMemory(env, exports);
-  dlswap::InitCallbacks(env, exports);
+  using namespace dlswap;
+  env.SetInstanceData(new AddonData());
+  RegisterWire(env, exports);
+  RegisterNativeLibrary(env, exports);
+  RegisterNamespaces(env, exports);
+  RegisterNamespaceProbe(env, exports);
+  RegisterLoaderJobs(env, exports);
+  RegisterPrivateArea(env, exports);
+  RegisterDependencies(env, exports);
+  RegisterFaults(env, exports);
+  RegisterElf(env, exports);
+  RegisterCalls(env, exports);
+  RegisterMemory(env, exports);
+  RegisterCallbacks(env, exports);
+  RegisterPluginHost(env, exports);
   return exports;
 }
 

@@ -542,8 +542,8 @@ describe('fuzzing under AddressSanitizer', () => {
     const exe = path.join(tmp, 'elf_fuzz');
     const build = spawnSync(
       'g++',
-      ['-std=c++17', '-g', '-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-DDLSWAP_ELF_READER_STANDALONE',
-        `-I${path.join(root, 'native')}`, path.join(root, 'native', 'elf_reader.cc'), path.join(root, 'native', 'loader', 'dynamic_names.cc'),
+      ['-std=c++17', '-g', '-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=all',
+        `-I${path.join(root, 'native')}`, path.join(root, 'native', 'elf', 'elf_reader.cc'), path.join(root, 'native', 'loader', 'dynamic_names.cc'),
         path.join(root, 'test', 'fuzz', 'elf_fuzz.cc'), '-o', exe],
       { encoding: 'utf8' },
     );

@@ -1,5 +1,5 @@
 /* Callback trampolines for the x86-64 System V ABI: a fixed pool of entry points C can call, one
- * per callback slot (native/callbacks.cc), for callbacks whose arguments all arrive in registers
+ * per callback slot (native/callback/), for callbacks whose arguments all arrive in registers
  * (at most 6 integer/pointer and 8 floating-point ones) and whose result is a scalar.
  *
  * Each stub is 16 bytes: it puts its own index in %r10d (a scratch register no argument uses) and

@@ -1,4 +1,4 @@
-#include "closure_copy.h"
+#include "loader/closure_copy.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,8 +8,8 @@
 #include <mutex>
 #include <set>
 
-#include "dynamic_names.h"
-#include "private_area.h"
+#include "loader/dynamic_names.h"
+#include "loader/private_area.h"
 
 namespace dlswap {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "dependency_plan.h"
-#include "source_copy.h"
+#include "loader/dependency_plan.h"
+#include "loader/source_copy.h"
 
 namespace dlswap {
 

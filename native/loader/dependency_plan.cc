@@ -1,4 +1,4 @@
-#include "dependency_plan.h"
+#include "loader/dependency_plan.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -20,7 +20,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "../elf_reader.h"
+#include "elf/elf_reader.h"
 
 namespace dlswap {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../elf_reader.h"
+#include "elf/elf_reader.h"
 
 namespace dlswap {
 

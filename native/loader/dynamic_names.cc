@@ -1,4 +1,4 @@
-#include "dynamic_names.h"
+#include "loader/dynamic_names.h"
 
 #include <elf.h>
 #include <link.h>

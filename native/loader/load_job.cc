@@ -1,30 +1,24 @@
-#include "load_job.h"
+// The load pipeline (load_job.h): the steps from the user's file to a mapped, verified image, and
+// the undo of every one of them when a later one fails.
+#include "loader/load_job.h"
 
 #include <dlfcn.h>
 #include <elf.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <link.h>
-#include <limits.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <mutex>
-#include <unordered_set>
 
 #include <dlswap.h>
 
-#include "../faults.h"
-#include "../image_closure.h"
-#include "../namespace_pool.h"
-#include "../proc_maps.h"
-#include "loader_pool.h"
-#include "private_area.h"
-#include "source_copy.h"
+#include "common/dl_symbol.h"
+#include "common/faults.h"
+#include "image/thread_scan.h"
+#include "loader/load_steps.h"
+#include "loader/loader_pool.h"
+#include "loader/private_area.h"
+#include "loader/source_copy.h"
+#include "namespace/runtime_host.h"
 
 namespace dlswap {
 
@@ -38,276 +32,9 @@ constexpr uint16_t kHostMachine = EM_AARCH64;
 constexpr const char *kHostMachineName = "aarch64";
 #endif
 
-double Ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
-
-std::string TakeDlerror() {
-  const char *e = dlerror();
-  return e ? std::string(e) : std::string("the dynamic loader gave no reason");
-}
-
-template <typename Fn>
-Fn Symbol(void *handle, const char *name) {
-  dlerror();
-  void *p = dlsym(handle, name);
-  dlerror();
-  return reinterpret_cast<Fn>(p);
-}
-
-// node's exports (~74,000): read from the running executable once.
-const std::unordered_set<std::string> &NodeExports() {
-  static std::unordered_set<std::string> set;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    ElfInfoStruct self;
-    std::string code, msg;
-    if (ReadElfFile("/proc/self/exe", self, code, msg)) set.insert(self.exports.begin(), self.exports.end());
-  });
-  return set;
-}
-
-void *Open(Isolation iso, NamespaceRecord *ns, const std::string &file) {
-  switch (iso) {
-    case Isolation::Local:
-      return dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-    case Isolation::DeepBind:
-      return dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    default:
-      return dlmopen(ns->lmid, file.c_str(), RTLD_NOW | RTLD_LOCAL);
-  }
-}
-
-// The object already loaded under `name` in the namespace the load goes to, or null.
-void *OpenLoaded(Isolation iso, NamespaceRecord *ns, const std::string &name) {
-  dlerror();
-  void *h = iso == Isolation::Local || iso == Isolation::DeepBind ? dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)
-                                                                  : dlmopen(ns->lmid, name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
-  dlerror();
-  return h;
-}
-
-// The handle's libc entry points and identity, as NativeLibrary exposes them.
-LibraryRef MakeHandle(void *h, Isolation iso, NamespaceRecord *ns, const std::string &shown_path) {
-  auto ref = std::make_shared<LibraryHandle>();
-  ref->handle = h;
-  ref->isolation = iso;
-  ref->ns = ns;
-  Lmid_t lmid = 0;
-  if (dlinfo(h, RTLD_DI_LMID, &lmid) == 0) ref->lmid = lmid;
-  struct link_map *lm = nullptr;
-  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
-    ref->map = lm;
-    if (lm->l_name) ref->loader_name = lm->l_name;
-  }
-  dlerror();
-  ref->mapped_path = shown_path.empty() ? ref->loader_name : shown_path;
-  NoteImageOpened(ref->map);
-  // In `local` the library's own malloc binds through the global scope first, so an allocator that
-  // node was started with (LD_PRELOAD jemalloc, ASan) is the one that allocated: free through the
-  // same scope. The other modes bind the library to its own dependencies first; in the namespace
-  // modes a library that does not link libc itself still has the runtime's.
-  void *scope = iso == Isolation::Local ? RTLD_DEFAULT : h;
-  ref->errno_location = Symbol<int *(*)()>(scope, "__errno_location");
-  ref->free_fn = Symbol<void (*)(void *)>(scope, "free");
-  ref->malloc_fn = Symbol<void *(*)(size_t)>(scope, "malloc");
-  ref->fflush_fn = Symbol<int (*)(void *)>(scope, "fflush");
-  if (ns) {
-    if (!ref->errno_location) ref->errno_location = ns->errno_location;
-    if (!ref->free_fn) ref->free_fn = ns->free_fn;
-    if (!ref->fflush_fn) ref->fflush_fn = Symbol<int (*)(void *)>(ns->runtime, "fflush");
-    if (!ref->malloc_fn) ref->malloc_fn = Symbol<void *(*)(size_t)>(ns->runtime, "malloc");
-  }
-  return ref;
-}
-
-// The mode's refusals, decided on one file's headers (the library's or a private dependency's)
-// before any of its code runs.
-bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out) {
-  auto refuse = [&](const char *why) {
-    out.code = "ERR_DLSWAP_UNSAFE_MODE";
-    out.message = why;
-    return true;
-  };
-  if (!spec.refuse_imports.empty()) {
-    for (const std::string &s : elf.imports) {
-      if (std::find(spec.refuse_imports.begin(), spec.refuse_imports.end(), s) != spec.refuse_imports.end()) out.symbols.push_back(s);
-    }
-    if (!out.symbols.empty()) return refuse("refused-imports");
-  }
-  if (spec.refuse_node_init_fini) {
-    const auto &node = NodeExports();
-    for (const std::string &s : elf.init_fini_symbols) {
-      if (node.count(s)) out.symbols.push_back(s);
-    }
-    if (!out.symbols.empty()) return refuse("node-init-fini");
-  }
-  if (spec.refuse_node_interposition) {
-    const auto &node = NodeExports();
-    for (const std::string &s : elf.self_bound_symbols) {
-      if (node.count(s)) out.symbols.push_back(s);
-    }
-    if (!out.symbols.empty()) return refuse("node-interposition");
-  }
-  return false;
-}
-
-bool Fail(LoadResult &out, const std::string &code, const std::string &message) {
-  out.code = code;
-  out.message = message;
-  return false;
-}
-
 bool Faulted(LoadResult &out, const char *point) {
   if (HitFault(point) != FaultAction::Throw) return false;
   return !Fail(out, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
-}
-
-
-// The dynamic loader's words with dlswap's private names put back: the copy of a dependency becomes
-// the file it was made from, a renamed DT_NEEDED the name the library asked for.
-std::string Unrenamed(std::string text, const LoadResult &out) {
-  // Whole names only: a private name can be one character long, and "0" is in many messages.
-  auto boundary = [&](size_t at) { return at >= text.size() || std::strchr(" :,()'\"/\n", text[at]) != nullptr; };
-  auto replace = [&](const std::string &from, const std::string &to) {
-    if (from.empty()) return;
-    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos;) {
-      if ((at == 0 || boundary(at - 1)) && boundary(at + from.size())) {
-        text.replace(at, from.size(), to);
-        at += to.size();
-      } else {
-        at += from.size();
-      }
-    }
-  };
-  for (const ClosureCopy &c : out.closure.copies) replace(LoaderPathOf(c.copy.name), out.plan.nodes[c.node].path);
-  for (const auto &[edge, name] : out.closure.edge_names) replace(name, edge.second);
-  return text;
-}
-
-bool SameFile(const std::string &a, const std::string &b) {
-  struct stat sa, sb;
-  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-// The file an object was loaded from: for a copy in the private area, the file it copied.
-std::string SourceOf(const std::string &l_name) {
-  const std::string dir = LoaderPathOf("");
-  if (l_name.compare(0, dir.size(), dir) == 0) {
-    const std::string source = SourceOfCopy(l_name.substr(dir.size()));
-    return source.empty() ? l_name : source;
-  }
-  return l_name;
-}
-
-// Never silent: every dependency of the library and of its private copies must be bound to the file
-// it would load on its own. A private one to its own copy (its name is unique); a system one to the
-// file the search finds, not an object of the same name some other code loaded from elsewhere (in
-// 'local', anything in node's namespace; in 'namespace', another generation's copy). Shared ones
-// are recorded. Fails with ERR_DLSWAP_DEPENDENCY_MISMATCH, naming both files.
-bool CheckBindings(LoadResult &out) {
-  struct Requester {
-    int node;
-    const struct link_map *map;
-  };
-  std::vector<Requester> requesters{{0, out.lib->map}};
-  for (size_t i = 0; i < out.deps.size(); ++i) {
-    if (out.plan.nodes[out.dep_nodes[i]].kind == DependencyKind::Private) requesters.push_back({out.dep_nodes[i], out.deps[i]->map});
-  }
-  struct Binding {
-    int from;
-    std::string name;
-    const struct link_map *map;
-    std::string l_name;
-  };
-  std::vector<Binding> bound;
-  WithLinkMapsLocked([&] {
-    for (const Requester &r : requesters) {
-      if (!r.map) continue;
-      for (const auto &[name, m] : BoundNeeded(r.map)) bound.push_back({r.node, name, m, m && m->l_name ? m->l_name : ""});
-    }
-  });
-  out.bound_to.assign(out.plan.nodes.size(), "");
-  for (const DependencyEdge &e : out.plan.edges) {
-    auto renamed = out.closure.edge_names.find({e.from, e.needed});
-    const std::string asked = renamed == out.closure.edge_names.end() ? e.needed : renamed->second;
-    auto b = std::find_if(bound.begin(), bound.end(), [&](const Binding &x) { return x.from == e.from && x.name == asked; });
-    if (b == bound.end() || !b->map) continue;  // found by a search under a further name: its own copy
-    const DependencyNode &n = out.plan.nodes[e.to];
-    const std::string source = SourceOf(b->l_name);
-    if (out.bound_to[e.to].empty()) out.bound_to[e.to] = source;
-    bool ok = true;
-    switch (n.kind) {
-      case DependencyKind::Private: {
-        auto d = std::find(out.dep_nodes.begin(), out.dep_nodes.end(), e.to);
-        ok = d != out.dep_nodes.end() && out.deps[d - out.dep_nodes.begin()]->map == b->map;
-        break;
-      }
-      case DependencyKind::Shared: break;
-      case DependencyKind::System: {
-        // Not looked up before the load (the loader searches the system directories itself): what it
-        // bound must be a file of those directories.
-        ok = n.file.empty() ? InSystemDirectory(source) : source == n.file || SameFile(source, n.file);
-        if (ok && n.file.empty()) {
-          DependencyNode &m = out.plan.nodes[e.to];
-          m.path = source;
-          m.file = source;
-        }
-        break;
-      }
-      case DependencyKind::Missing: ok = false; break;
-    }
-    if (ok) continue;
-    const std::string who = e.from == 0 ? out.plan.nodes[0].path : out.plan.nodes[e.from].path + " (a private dependency of " + out.plan.nodes[0].path + ")";
-    std::string own = n.path.empty() && n.kind == DependencyKind::System ? FindInSystemDirs(e.needed) : n.path;
-    own = own.empty() ? "no file of that name in the directories it searches" : own + (n.found_via.empty() ? "" : " (" + n.found_via + ")");
-    return Fail(out, "ERR_DLSWAP_DEPENDENCY_MISMATCH",
-                who + " needs " + e.needed + ": on its own it would load " + own + ", but the dynamic loader bound it to " + source +
-                    ", already loaded under that name. A different file must not serve it unannounced, so the load was refused. "
-                    "Close whatever loaded the other file, or list " + e.needed + " in shareDependencies to accept the loaded one.");
-  }
-  return true;
-}
-
-bool RuntimeLibrary(const std::string &file) {
-  const std::string base = file.substr(file.rfind('/') == std::string::npos ? 0 : file.rfind('/') + 1);
-  for (const char *p : {"libstdc++.so", "libc++.so", "libc++abi.so", "libgcc_s.so", "libc.so", "libm.so", "ld-linux"}) {
-    if (base.rfind(p, 0) == 0) return true;
-  }
-  return false;
-}
-
-// A generation whose C++ classes derive from those of a library that outlives it (it imports their
-// typeinfo) may have handed objects of those classes to that library, which calls their virtual
-// functions later (ICU's caches do): unmapping the generation would leave it calling into nothing.
-// Such a generation is kept mapped, and the reason says which library and class.
-std::string DerivedFromShared(const LoadResult &out) {
-  std::vector<std::pair<const std::vector<std::string> *, void *>> files{{&out.elf.imports, out.lib->handle}};
-  std::vector<const struct link_map *> own{out.lib->map};
-  for (size_t i = 0; i < out.deps.size(); ++i) {
-    const DependencyNode &n = out.plan.nodes[out.dep_nodes[i]];
-    if (n.kind != DependencyKind::Private) continue;
-    own.push_back(out.deps[i]->map);
-    if (n.elf) files.push_back({&n.elf->imports, out.deps[i]->handle});
-  }
-  for (const auto &[imports, handle] : files) {
-    for (const std::string &sym : *imports) {
-      if (sym.rfind("_ZTI", 0) != 0) continue;
-      dlerror();
-      void *p = dlsym(handle, sym.c_str());
-      dlerror();
-      Dl_info info;
-      void *extra = nullptr;
-      if (!p || !dladdr1(p, &info, &extra, RTLD_DL_LINKMAP) || !extra) continue;
-      const auto *m = static_cast<const struct link_map *>(extra);
-      if (std::find(own.begin(), own.end(), m) != own.end()) continue;
-      const std::string file = m->l_name && *m->l_name ? m->l_name : "the executable";
-      if (RuntimeLibrary(file)) continue;
-      return "its C++ classes derive from classes of " + SourceOf(file) + " (it imports " + sym +
-             "), which stays loaded after it: that library may still hold objects of its classes and call their virtual functions";
-    }
-  }
-  return "";
 }
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` for the caller to undo.
@@ -406,7 +133,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
       if (!h && n.path.empty()) continue;  // nothing to share yet: the loader says it is missing
       dlerror();
-      if (!h) h = Open(spec.isolation, ns, n.path);
+      if (!h) h = OpenImage(spec.isolation, ns, n.path);
     } else {
       auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
       copy_name = c->copy.name;
@@ -414,7 +141,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       if (!c->new_soname.empty()) names.push_back(c->new_soname);
       names.insert(names.end(), c->aliases.begin(), c->aliases.end());
       dlerror();
-      h = Open(spec.isolation, ns, LoaderPathOf(copy_name));
+      h = OpenImage(spec.isolation, ns, LoaderPathOf(copy_name));
     }
     if (!h) {
       out.dlerror = Unrenamed(TakeDlerror(), out);
@@ -432,7 +159,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   t = clock::now();
   out.loader_path = LoaderPathOf(copy.name);
   dlerror();
-  void *h = Open(spec.isolation, ns, out.loader_path);
+  void *h = OpenImage(spec.isolation, ns, out.loader_path);
   if (!h) {
     out.dlerror = Unrenamed(TakeDlerror(), out);
     return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
@@ -458,7 +185,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   dlerror();
   if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
-    if (auto abi = Symbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
+    if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
       out.abi = abi();
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
@@ -468,12 +195,12 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
                         ". Rebuild the plugin against this dlswap's include/dlswap.h.");
       }
     }
-    if (auto version = Symbol<const char *(*)()>(h, "dlswap_version")) {
+    if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
       const char *v = version();
       out.has_version = true;
       if (v) out.version.assign(v, strnlen(v, 4096));
     }
-    if (auto init = Symbol<int (*)(const dlswap_host *)>(h, "dlswap_init")) {
+    if (auto init = ResolveSymbol<int (*)(const dlswap_host *)>(h, "dlswap_init")) {
       // The bound covers init and the 'in-verify' point right after it, where a test makes an
       // init that never returns ('hang').
       LoaderPool::Deadline bound(spec.init_timeout_ms, spec.on_init_timeout);
@@ -496,16 +223,6 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (Faulted(out, "in-verify")) return false;
   out.verify_ms = Ms(t);
   return true;
-}
-
-// Names and source notes of images that are gone; those of images still mapped stay reserved.
-void ReleaseUnmapped(const std::vector<LibraryRef> &images, const ProcMaps &maps = ProcMaps()) {
-  for (const LibraryRef &r : images) {
-    if (!r || r->copy_name.empty() || maps.Maps(r->mapped_path)) continue;
-    ForgetCopySource(r->copy_name);
-    for (const std::string &n : r->private_names) ReleasePrivateName(n);
-    r->private_names.clear();
-  }
 }
 
 }  // namespace
@@ -564,139 +281,6 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);
   DropSymbolLists(out);
-}
-
-void RunRetire(const RetireSpec &spec, RetireResult &out) {
-  using clock = std::chrono::steady_clock;
-  LibraryHandle &lib = *spec.lib;
-  auto t = clock::now();
-  out.finalized = !spec.run_fini;
-  if (spec.run_fini) {
-    if (auto fini = Symbol<void (*)()>(lib.handle, "dlswap_fini")) {
-      // The bound covers the 'in-fini' point too, where a test makes a fini that never returns.
-      LoaderPool::Deadline bound(spec.fini_timeout_ms, spec.on_fini_timeout);
-      if (HitFault("in-fini") == FaultAction::Throw) {
-        out.step = "fini";
-        out.code = "ERR_DLSWAP_INTERNAL";
-        out.message = "injected fault at 'in-fini'";
-        return;
-      }
-      fini();
-    }
-    out.finalized = true;
-    out.fini_ms = Ms(t);
-  }
-  t = clock::now();
-  for (const LibraryRef &r : std::vector<LibraryRef>{spec.lib}) {
-    std::vector<ThreadNote> h = r->Holders();
-    out.holders.insert(out.holders.end(), h.begin(), h.end());
-  }
-  // The dependencies loaded with it are in its closure: the library's check covers what closing
-  // them could unmap.
-  if (!out.holders.empty()) return;
-  if (spec.keep_mapped) {
-    // Finalised and closed to calls, never unmapped: what its C++ objects point to stays.
-    if (lib.fflush_fn) lib.fflush_fn(nullptr);
-    lib.keep_mapped = true;
-    for (const LibraryRef &d : spec.deps) d->keep_mapped = true;
-    out.kept_mapped = true;
-    out.still_loaded = true;
-    out.deps_mapped.assign(spec.deps.size(), true);
-    return;
-  }
-  if (HitFault("before-dlclose") == FaultAction::Throw) {
-    out.step = "dlclose";
-    out.code = "ERR_DLSWAP_INTERNAL";
-    out.message = "injected fault at 'before-dlclose'";
-    return;
-  }
-  const Lmid_t lmid = lib.lmid;
-  const bool fresh = lib.isolation == Isolation::FreshNamespace;
-  const std::string loader_name = lib.loader_name;
-  const std::string shown = lib.mapped_path;
-  std::string error;
-  out.rc = lib.Close(&error);
-  out.dlclose_error = error;
-  out.closed = lib.closed;
-  for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) (*it)->Close(nullptr);
-  if (!out.closed) {
-    out.step = "dlclose";
-    out.code = "ERR_DLSWAP_BUSY";
-    out.message = error;
-    return;
-  }
-  // Is it really gone? An RTLD_NOLOAD probe of the name it was loaded under, in its namespace, and
-  // the mappings of the process.
-  void *probe = nullptr;
-  dlerror();
-  if (lib.isolation == Isolation::Local || lib.isolation == Isolation::DeepBind) {
-    probe = dlopen(loader_name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
-  } else if (NamespaceAlive(lmid)) {
-    probe = dlmopen(lmid, loader_name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
-  }
-  dlerror();
-  if (probe) dlclose(probe);
-  const ProcMaps maps;
-  out.still_loaded = probe != nullptr || maps.Maps(shown);
-  for (const LibraryRef &d : spec.deps) out.deps_mapped.push_back(maps.Maps(d->mapped_path));
-  std::vector<LibraryRef> images = spec.deps;
-  images.push_back(spec.lib);
-  ReleaseUnmapped(images, maps);
-  if (fresh) out.namespace_freed = !NamespaceAlive(lmid);
-  out.close_ms = Ms(t);
-  if (HitFault("after-dlclose") == FaultAction::Throw) {
-    out.step = "after-dlclose";
-    out.code = "ERR_DLSWAP_INTERNAL";
-    out.message = "injected fault at 'after-dlclose'";
-  }
-}
-
-void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
-  const auto t = std::chrono::steady_clock::now();
-  auto exp = Symbol<size_t (*)(void *, size_t)>(spec.from->handle, "dlswap_state_export");
-  auto imp = Symbol<int (*)(const void *, size_t)>(spec.to->handle, "dlswap_state_import");
-  if (!exp || !imp) return;  // nothing to move: the swap alone is the handover
-  // A plugin that announces more than this is broken; refusing is better than allocating it.
-  constexpr size_t kMaxState = size_t(1) << 30;
-  auto fail = [&](const char *step, const std::string &code, const std::string &message) {
-    out.step = step;
-    out.code = code;
-    out.message = message;
-  };
-  std::vector<uint8_t> buf;
-  {
-    LoaderPool::Deadline bound(spec.export_timeout_ms, [cb = spec.on_timeout] { if (cb) cb("export"); });
-    if (HitFault("in-state-export") == FaultAction::Throw) return fail("export", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-export'");
-    const size_t size = exp(nullptr, 0);
-    if (size > kMaxState) {
-      return fail("export", "ERR_DLSWAP_STATE_TRANSFER",
-                  "dlswap_state_export of the old generation announced " + std::to_string(size) +
-                      " bytes of state (more than 1 GiB); rolled back to the old generation. Return the real size from "
-                      "dlswap_state_export(NULL, 0).");
-    }
-    buf.resize(size);
-    const size_t written = exp(buf.data(), size);
-    if (bound.Expired()) return fail("export", "ERR_DLSWAP_TIMEOUT", "dlswap_state_export returned only after its timeout");
-    if (written != size) {
-      return fail("export", "ERR_DLSWAP_STATE_TRANSFER",
-                  "dlswap_state_export wrote " + std::to_string(written) + " bytes after announcing " + std::to_string(size) +
-                      "; rolled back to the old generation. It must fill exactly the size it announced.");
-    }
-  }
-  {
-    LoaderPool::Deadline bound(spec.import_timeout_ms, [cb = spec.on_timeout] { if (cb) cb("import"); });
-    if (HitFault("in-state-import") == FaultAction::Throw) return fail("import", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-import'");
-    const int rc = imp(buf.data(), buf.size());
-    if (bound.Expired()) return fail("import", "ERR_DLSWAP_TIMEOUT", "dlswap_state_import returned only after its timeout");
-    if (rc != 0) {
-      return fail("import", "ERR_DLSWAP_STATE_TRANSFER",
-                  "dlswap_state_import of the new generation returned " + std::to_string(rc) + " for " + std::to_string(buf.size()) +
-                      " bytes of state (" + spec.path + "); rolled back to the old generation, which keeps serving.");
-    }
-  }
-  out.bytes = buf.size();
-  out.transferred = true;
-  out.ms = Ms(t);
 }
 
 }  // namespace dlswap

@@ -4,9 +4,11 @@
 //
 //   RunLoad:   open source -> copy + hash -> ELF checks -> dependency plan -> private copies,
 //              renamed (closure_copy.h) -> namespace -> dependencies -> dlopen -> binding check
-//              -> verify symbols -> plugin ABI (abi_version, version, init)
+//              -> verify symbols -> plugin ABI (abi_version, version, init)         load_job.cc
 //   RunRetire: fini -> stdio flush -> holders check -> dlclose (library, then its dependencies)
-//              -> unload verification, per image
+//              -> unload verification, per image                                    retire_job.cc
+//   RunHandover: dlswap_state_export of one image into dlswap_state_import of another
+//                                                                                   handover_job.cc
 //
 // Contract of both: on failure, everything the pipeline created is undone (no copy, no mapping, no
 // namespace of its own, fini after a successful init) and the result names the step that failed.
@@ -17,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "../elf_reader.h"
-#include "../library_handle.h"
-#include "closure_copy.h"
-#include "dependency_plan.h"
+#include "elf/elf_reader.h"
+#include "image/library_handle.h"
+#include "loader/closure_copy.h"
+#include "loader/dependency_plan.h"
 
 namespace dlswap {
 

@@ -1,4 +1,4 @@
-#include "loader_pool.h"
+#include "loader/loader_pool.h"
 
 #include <atomic>
 #include <chrono>

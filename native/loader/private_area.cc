@@ -1,4 +1,4 @@
-#include "private_area.h"
+#include "loader/private_area.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -44,6 +44,17 @@ std::string StartTime(long pid) {
   return rest.substr(pos, rest.find(' ', pos) - pos);
 }
 
+// A directory stream of its own over the directory `fd` refers to: a duplicate, so that closedir
+// leaves `fd` open. Null when there is none to be had.
+DIR *OpenDirOf(int fd) {
+  if (fd < 0) return nullptr;
+  int copy = dup(fd);
+  if (copy < 0) return nullptr;
+  DIR *d = fdopendir(copy);
+  if (!d) close(copy);
+  return d;
+}
+
 // Removes a directory tree below `parent`, through descriptors only (no symlink is followed).
 void RemoveTree(int parent, const char *name) {
   int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -67,13 +78,8 @@ void RemoveProcessDirAtExit() {
 
 std::vector<std::string> SweepLocked() {
   std::vector<std::string> removed;
-  int fd = dup(g_root_fd);
-  if (fd < 0) return removed;
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return removed;
-  }
+  DIR *d = OpenDirOf(g_root_fd);
+  if (!d) return removed;
   static const std::regex kName("^([0-9]+)-([0-9]+)-[0-9a-f]+$");
   std::vector<std::string> stale;
   while (struct dirent *e = readdir(d)) {
@@ -215,15 +221,8 @@ void RemovePrivateFile(const std::string &name) {
 
 std::vector<std::string> PrivateFiles() {
   std::vector<std::string> out;
-  int fd = PrivateDirFd();
-  if (fd < 0) return out;
-  int copy = dup(fd);
-  if (copy < 0) return out;
-  DIR *d = fdopendir(copy);
-  if (!d) {
-    close(copy);
-    return out;
-  }
+  DIR *d = OpenDirOf(PrivateDirFd());
+  if (!d) return out;
   rewinddir(d);
   while (struct dirent *e = readdir(d)) {
     if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) out.emplace_back(e->d_name);

@@ -1,4 +1,4 @@
-#include "source_copy.h"
+#include "loader/source_copy.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -16,8 +16,8 @@
 #include <memory>
 #include <vector>
 
-#include "private_area.h"
-#include "sha256.h"
+#include "loader/private_area.h"
+#include "loader/sha256.h"
 
 namespace dlswap {
 

@@ -1,7 +1,8 @@
 // Mutation fuzzer for dlswap::ReadElfFile, meant to be built with AddressSanitizer and UBSan:
 //
 //   g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-//       -DDLSWAP_ELF_READER_STANDALONE -Inative native/elf_reader.cc test/fuzz/elf_fuzz.cc -o elf_fuzz
+//       -Inative native/elf/elf_reader.cc native/loader/dynamic_names.cc \
+//       test/fuzz/elf_fuzz.cc -o elf_fuzz
 //   ./elf_fuzz <iterations> <seed> <scratch-dir> <seed-file>...
 //
 // The reader works on files (pread, fstat), so every mutant is written to a scratch file first.
@@ -23,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "elf_reader.h"
+#include "elf/elf_reader.h"
 #include "loader/dynamic_names.h"
 
 namespace {

@@ -1,0 +1,194 @@
+// Typed memory, the native half (lib/memory.ts does the typing): the address of a JS buffer, copies
+// between buffers and addresses, C strings read at an address, and allocation with a library's own
+// allocator.
+//
+// Addresses are trusted, as in C: a bad one crashes. Every JS buffer access is bounds-checked here.
+#include <dlfcn.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "common/errors.h"
+#include "common/exports.h"
+#include "image/library_handle.h"
+#include "image/native_library.h"
+#include "namespace/namespace_pool.h"
+
+namespace dlswap {
+
+namespace {
+
+uint64_t AddressArg(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address must be a bigint");
+  bool lossless = false;
+  uint64_t a = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address out of range");
+  return a;
+}
+
+// Data pointer and length of a buffer-like JS value (ArrayBuffer, TypedArray, DataView), or false.
+bool BufferOf(Napi::Env env, Napi::Value v, uint8_t **data, size_t *length) {
+  napi_value raw = v;
+  bool is = false;
+  void *p = nullptr;
+  size_t len = 0;
+  if (napi_is_typedarray(env, raw, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t count = 0;
+    if (napi_get_typedarray_info(env, raw, &type, &count, &p, nullptr, nullptr) != napi_ok) return false;
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array:
+      case napi_uint16_array:
+        elem = 2;
+        break;
+      case napi_int32_array:
+      case napi_uint32_array:
+      case napi_float32_array:
+        elem = 4;
+        break;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array:
+        elem = 8;
+        break;
+      default:
+        break;
+    }
+    len = count * elem;
+  } else if (napi_is_dataview(env, raw, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, raw, &len, &p, nullptr, nullptr) != napi_ok) return false;
+  } else if (napi_is_arraybuffer(env, raw, &is) == napi_ok && is) {
+    if (napi_get_arraybuffer_info(env, raw, &p, &len) != napi_ok) return false;
+  } else {
+    return false;
+  }
+  *data = static_cast<uint8_t *>(p);
+  *length = len;
+  return true;
+}
+
+size_t SizeArg(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsNumber()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    throw CodedError(env, "ERR_DLSWAP_ARG", std::string(what) + " must be a non-negative integer");
+  }
+  return static_cast<size_t>(d);
+}
+
+// addressOf(buffer) -> bigint: where its bytes are (for a view, its first byte).
+Napi::Value AddressOfJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint8_t *data = nullptr;
+  size_t len = 0;
+  if (info.Length() < 1 || !BufferOf(env, info[0], &data, &len)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "addressOf(buffer): expected an ArrayBuffer, TypedArray, DataView or Buffer");
+  }
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)));
+}
+
+// The checked arguments of copyFromAddress and copyToAddress: (address, buffer, offset, length).
+struct Copy {
+  void *address;
+  uint8_t *bytes;  // buffer + offset
+  size_t length;   // 0: nothing to copy (address and bytes unused)
+};
+
+Copy CopyArgs(const Napi::CallbackInfo &info, bool to_address) {
+  Napi::Env env = info.Env();
+  const std::string fn = to_address ? "copyToAddress" : "copyFromAddress";
+  uint64_t addr = AddressArg(env, info[0], fn.c_str());
+  uint8_t *data = nullptr;
+  size_t len = 0;
+  if (!BufferOf(env, info[1], &data, &len)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", fn + (to_address ? ": source" : ": target") + " must be a buffer");
+  }
+  size_t off = SizeArg(env, info[2], "offset"), n = SizeArg(env, info[3], "length");
+  if (off > len || n > len - off) {
+    throw CodedError(env, "ERR_DLSWAP_OUT_OF_BOUNDS",
+                     fn + (to_address ? ": the source is shorter than the copy" : ": the copy does not fit in the target"));
+  }
+  if (n == 0) return {nullptr, nullptr, 0};
+  if (addr == 0) {
+    throw CodedError(env, "ERR_DLSWAP_ARG", std::string("cannot ") + (to_address ? "write" : "read") + " through a NULL pointer");
+  }
+  return {reinterpret_cast<void *>(static_cast<uintptr_t>(addr)), data + off, n};
+}
+
+// copyFromAddress(address, target, offset, length): `length` bytes at `address` into target[offset..].
+Napi::Value CopyFromAddressJs(const Napi::CallbackInfo &info) {
+  Copy c = CopyArgs(info, false);
+  if (c.length > 0) std::memcpy(c.bytes, c.address, c.length);
+  return info.Env().Undefined();
+}
+
+// copyToAddress(address, source, offset, length): source[offset..offset+length] to `address`.
+Napi::Value CopyToAddressJs(const Napi::CallbackInfo &info) {
+  Copy c = CopyArgs(info, true);
+  if (c.length > 0) std::memmove(c.address, c.bytes, c.length);
+  return info.Env().Undefined();
+}
+
+// readCString(address, maxBytes?) -> string | null: decodes NUL-terminated UTF-8 at an address (a
+// pointer result the caller must free afterwards). Reading an invalid address crashes, like C would.
+Napi::Value ReadCStringJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString(address: bigint)");
+  bool lossless = false;
+  uint64_t a = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: address out of range");
+  if (a == 0) return env.Null();
+  const char *p = reinterpret_cast<const char *>(static_cast<uintptr_t>(a));
+  if (info.Length() >= 2 && !info[1].IsUndefined()) {
+    double max = info[1].ToNumber().DoubleValue();
+    if (!(max >= 0 && max <= 9007199254740991.0) || max != std::floor(max)) {
+      throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: maxBytes must be a non-negative integer");
+    }
+    return Napi::String::New(env, p, strnlen(p, static_cast<size_t>(max)));
+  }
+  return Napi::String::New(env, p);
+}
+
+
+// The library's own calloc, found the way the loader finds its free: through the image's scope (the
+// global scope in 'local', where an allocator node was started with is the one the library uses),
+// else the namespace runtime's libc.
+void *(*CallocOf(const LibraryHandle &h))(size_t, size_t) {
+  void *scope = h.isolation == Isolation::Local ? RTLD_DEFAULT : h.handle;
+  dlerror();
+  void *p = dlsym(scope, "calloc");
+  dlerror();
+  if (!p && h.ns && h.ns->runtime) {
+    p = dlsym(h.ns->runtime, "calloc");
+    dlerror();
+  }
+  return reinterpret_cast<void *(*)(size_t, size_t)>(p);
+}
+
+// allocIn(library, count, size) -> bigint: zeroed memory from the library's allocator, for lib.free.
+Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  LibraryRef lib = NativeLibrary::From(env, info[0]);
+  if (lib->closed || !lib->handle) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed; open it again");
+  size_t count = SizeArg(env, info[1], "count"), size = SizeArg(env, info[2], "size");
+  if (count == 0 || size == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "alloc: the size must be at least 1 byte");
+  auto calloc_fn = CallocOf(*lib);
+  if (!calloc_fn) {
+    throw CodedError(env, "ERR_DLSWAP_MODE_UNSUPPORTED", "this library has no libc in its scope, so it has no allocator to allocate with");
+  }
+  if (lib->ns) EnsureThreadReady(lib->ns);
+  void *p = calloc_fn(count, size);
+  if (!p) throw CodedError(env, "ERR_DLSWAP_NO_MEMORY", "alloc: the library's allocator is out of memory (" + std::to_string(count) + " x " + std::to_string(size) + " bytes)");
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
+
+}  // namespace
+
+void RegisterMemory(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"addressOf", AddressOfJs}, {"copyFromAddress", CopyFromAddressJs},
+                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs}, {"allocIn", AllocInJs}});
+}
+
+}  // namespace dlswap

@@ -1,0 +1,172 @@
+// The sync fast path: functions whose arguments all fit in argument registers. One callback per
+// arity, per "has string params" and, for short signatures, per placement of float parameters, so
+// that argv is exactly as long as the call needs, the conversion loop is unrolled and the arguments
+// stay in registers; the target is reached through the trampoline of native/abi/.
+#include <array>
+#include <utility>
+
+#include "call/call_paths.h"
+#include "call/convert.h"
+#include "call/trampoline.h"
+
+namespace dlswap {
+
+namespace {
+
+// Which parameters go in vector registers: bit i set = parameter i is a float or double. Known at
+// compile time for the short signatures that cover most functions, so that every register slot is
+// a constant and the compiler keeps the arguments in registers; kDynamic reads the slots from the
+// record instead.
+constexpr uint32_t kDynamic = ~0u;
+constexpr size_t kMaskedMaxParams = 4;
+
+constexpr size_t SlotOf(uint32_t mask, size_t i) {
+  size_t floats_before = 0;
+  for (size_t k = 0; k < i; k++) floats_before += (mask >> k) & 1;
+  return ((mask >> i) & 1) ? kGprSlots + floats_before : i - floats_before;
+}
+
+// Both zero the register slots unrolled by hand: GCC turns a zeroing loop (or `= {}`) of this size
+// into `rep stos`, whose start-up cost alone is a tenth of a call. ZeroEach is for arrays the
+// compiler keeps in registers, ZeroPairs (16-byte stores) for arrays that live in memory.
+template <size_t... I>
+DLSWAP_HOT void ZeroEach(uint64_t *regs, std::index_sequence<I...>) {
+  ((regs[I] = 0), ...);
+}
+
+using Pair = uint64_t __attribute__((vector_size(16), aligned(8), may_alias));
+template <size_t... I>
+DLSWAP_HOT void ZeroPairs(uint64_t *regs, std::index_sequence<I...>) {
+  ((*reinterpret_cast<Pair *>(regs + 2 * I) = Pair{0, 0}), ...);
+}
+
+// What a masked callback knows about a parameter at compile time: it goes in a vector register
+// (float or double), in an integer one, or (kDynamic callbacks) either.
+enum class Class { kInt, kFloat, kAny };
+
+template <bool kStrings, Class kClass>
+DLSWAP_HOT ArgBits ConvertFast(napi_env env, const FunctionRecord &rec, size_t i, napi_value v, StringStore *strings) {
+  uint8_t kind = rec.kinds[i];
+  if constexpr (kClass == Class::kFloat) {
+    // Only two kinds travel in vector registers: no switch needed.
+    double d;
+    bool ok = napi_get_value_double(env, v, &d) == napi_ok;
+    uint64_t bits;
+    if (DLSWAP_LIKELY(kind == kF64)) {
+      std::memcpy(&bits, &d, sizeof d);
+    } else {
+      float f = ok ? static_cast<float>(d) : 0.0f;  // rounds like Math.fround
+      uint32_t fb;
+      std::memcpy(&fb, &f, sizeof f);
+      bits = fb;
+    }
+    return Checked(env, rec, i, kind, v, {ok ? bits : 0, ok});
+  } else {
+    if (kStrings && kind == kString) return StringFast(env, rec, i, v, strings);
+    return ConvertArg(env, rec, i, kind, v, strings, nullptr);
+  }
+}
+
+constexpr Class ClassOf(uint32_t mask, size_t i) { return ((mask >> i) & 1) ? Class::kFloat : Class::kInt; }
+
+template <bool kStrings, uint32_t kMask, size_t... I>
+DLSWAP_HOT bool ConvertMasked([[maybe_unused]] napi_env env, const FunctionRecord &rec,
+                              [[maybe_unused]] const napi_value *argv, [[maybe_unused]] uint64_t *regs,
+                              [[maybe_unused]] StringStore *store, std::index_sequence<I...>) {
+  // Left to right, stopping at the first failure (&& short-circuits across the fold).
+  return ([&] {
+    ArgBits a = ConvertFast<kStrings, ClassOf(kMask, I)>(env, rec, I, argv[I], store);
+    if (DLSWAP_UNLIKELY(!a.ok)) return false;
+    regs[SlotOf(kMask, I)] = a.bits;
+    return true;
+  }() && ...);
+}
+
+// kErrno: the function was made with { errno: true } (only the dynamic variants, which serve any
+// placement of arguments: the option is rare, and not worth doubling every other variant for).
+template <size_t N, bool kStrings, uint32_t kMask, bool kErrno = false>
+napi_value CallRegs(napi_env env, napi_callback_info info) {
+  napi_value argv[N > 0 ? N : 1];
+  size_t argc = N;
+  void *data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
+  if (DLSWAP_UNLIKELY(argc != N)) return ThrowArgCount(env, rec, argc, N, false);
+  LibraryHandle *lib = rec.lib.get();
+  // A closed library's code is unmapped: calling into it would be a SIGSEGV.
+  if (DLSWAP_UNLIKELY(lib->closed)) return ThrowClosed(env, rec);
+
+  // Registers no parameter uses get zero rather than whatever the stack held. Without float
+  // arguments only the integer registers are passed, and only their slots exist.
+  constexpr bool kFloats = kMask != 0;
+  constexpr size_t kSlots = kFloats ? kRegSlots : kGprSlots;
+  uint64_t regs[kSlots];
+  if constexpr (kMask != kDynamic) {
+    // Every index is a constant here, so the compiler keeps the array in registers: plain zeros
+    // (unrolled by hand, as a loop would become a memset).
+    ZeroEach(regs, std::make_index_sequence<kSlots>());
+  } else {
+    ZeroPairs(regs, std::make_index_sequence<kSlots / 2>());
+  }
+  [[maybe_unused]] char string_buf[kStrings ? kSyncStringBytes : 1];
+  [[maybe_unused]] StringStore strings(string_buf, kStrings ? sizeof string_buf : 0);
+  StringStore *store = kStrings ? &strings : nullptr;
+  if constexpr (kMask != kDynamic) {
+    // Unrolled at compile time: each parameter's class and slot are constants.
+    if (!ConvertMasked<kStrings, kMask>(env, rec, argv, regs, store, std::make_index_sequence<N>())) return nullptr;
+  } else {
+    // Slots from the record, so the array lives in memory anyway: a rolled loop keeps the code small.
+#pragma GCC unroll 1
+    for (size_t i = 0; i < N; i++) {
+      ArgBits a = ConvertFast<kStrings, Class::kAny>(env, rec, i, argv[i], store);
+      if (DLSWAP_UNLIKELY(!a.ok)) return nullptr;
+      regs[rec.slots[i]] = a.bits;
+    }
+  }
+  if (kErrno) *rec.errno_ptr = 0;
+  uint64_t r = CallWithRegs(rec.address, regs, kFloats, rec.ret_kind);
+  int err = AfterSyncCall(rec, lib);
+  napi_value result = ConvertResult(env, rec.ret_kind, r);
+  return kErrno ? WithErrno(env, result, err) : result;
+}
+
+template <size_t N, bool kStrings, size_t... M>
+constexpr std::array<napi_callback, (1u << kMaskedMaxParams)> MaskRow(std::index_sequence<M...>) {
+  return {{&CallRegs<N, kStrings, static_cast<uint32_t>(M & ((1u << N) - 1))>...}};
+}
+
+template <bool kStrings, size_t... N>
+constexpr auto MaskTable(std::index_sequence<N...>) {
+  return std::array<std::array<napi_callback, (1u << kMaskedMaxParams)>, sizeof...(N)>{
+      {MaskRow<N, kStrings>(std::make_index_sequence<(1u << kMaskedMaxParams)>())...}};
+}
+
+template <bool kStrings, uint32_t kMask, bool kErrno, size_t... I>
+constexpr auto ArityTable(std::index_sequence<I...>) {
+  return std::array<napi_callback, sizeof...(I)>{{&CallRegs<I, kStrings, kMask, kErrno>...}};
+}
+
+// [N][mask] for N <= kMaskedMaxParams; integer-only up to kGprSlots; dynamic slots up to kRegSlots.
+constexpr auto kMasked = MaskTable<false>(std::make_index_sequence<kMaskedMaxParams + 1>());
+constexpr auto kMaskedStrings = MaskTable<true>(std::make_index_sequence<kMaskedMaxParams + 1>());
+constexpr auto kInts = ArityTable<false, 0, false>(std::make_index_sequence<kGprSlots + 1>());
+constexpr auto kIntsStrings = ArityTable<true, 0, false>(std::make_index_sequence<kGprSlots + 1>());
+constexpr auto kMixed = ArityTable<false, kDynamic, false>(std::make_index_sequence<kRegSlots + 1>());
+constexpr auto kMixedStrings = ArityTable<true, kDynamic, false>(std::make_index_sequence<kRegSlots + 1>());
+constexpr auto kErrnoMixed = ArityTable<false, kDynamic, true>(std::make_index_sequence<kRegSlots + 1>());
+constexpr auto kErrnoMixedStrings = ArityTable<true, kDynamic, true>(std::make_index_sequence<kRegSlots + 1>());
+
+}  // namespace
+
+napi_callback FastCallback(const FunctionRecord &rec) {
+  const size_t n = rec.nparams;
+  const bool strings = rec.flags & kFlagHasStrings;
+  uint32_t mask = 0;
+  for (size_t i = 0; i < n; i++) mask |= static_cast<uint32_t>(IsFloatKind(rec.kinds[i])) << i;
+  if (rec.errno_result()) return strings ? kErrnoMixedStrings[n] : kErrnoMixed[n];
+  if (n <= kMaskedMaxParams) return strings ? kMaskedStrings[n][mask] : kMasked[n][mask];
+  if (mask == 0) return strings ? kIntsStrings[n] : kInts[n];
+  return strings ? kMixedStrings[n] : kMixed[n];
+}
+
+}  // namespace dlswap

@@ -1,0 +1,21 @@
+// Per-environment state: every worker_thread that loads the addon gets its own copy, so nothing
+// that belongs to one JS environment is stored in a process-wide global.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+namespace dlswap {
+
+struct AddonData {
+  Napi::FunctionReference native_library_ctor;
+  Napi::FunctionReference plugin_host_ctor;
+  // loader/job_channel.cc's completion channel for this environment (an EnvLink), made on first use.
+  std::shared_ptr<void> loader_link;
+  // What the 'terminate' fault does in this environment (set by lib/faults.ts).
+  Napi::FunctionReference terminator;
+};
+
+inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+}  // namespace dlswap

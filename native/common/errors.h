@@ -1,0 +1,33 @@
+// Errors thrown from native code carry a stable `code` (ERR_DLSWAP_...) so that the TypeScript layer
+// and users can branch on it without parsing messages. Every code must be one of lib/errors.ts's
+// DlswapErrorCode (test/wire_constants.test.ts checks the string literals of native/).
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+namespace dlswap {
+
+inline Napi::Error CodedError(Napi::Env env, const char *code, const std::string &message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+inline Napi::Error CodedTypeError(Napi::Env env, const char *code, const std::string &message) {
+  Napi::Error err = Napi::TypeError::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+// The raw Node-API forms, for callbacks that use the C API and must let no C++ exception escape
+// (the call paths, callbacks from C).
+enum class ErrorClass { kError, kTypeError, kRangeError };
+
+// An error object with a code, not thrown: for promise rejections, or to throw later.
+napi_value MakeCodedError(napi_env env, const char *code, const std::string &message,
+                          ErrorClass cls = ErrorClass::kError);
+// Throws it and returns nullptr, so that a callback can `return ThrowCode(...)`.
+napi_value ThrowCode(napi_env env, const char *code, const std::string &message, bool type_error = false);
+
+}  // namespace dlswap

@@ -1,0 +1,40 @@
+// Plain values between C++ and JS, for the modules that take specs from lib/ and hand it results
+// as plain objects.
+#pragma once
+#include <napi.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dlswap {
+
+inline Napi::Array ToArray(Napi::Env env, const std::vector<std::string> &v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, v[i]));
+  return a;
+}
+
+// null when absent.
+inline Napi::Value OptString(Napi::Env env, const std::optional<std::string> &s) {
+  return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();
+}
+
+// null when empty.
+inline Napi::Value StringOrNull(Napi::Env env, const std::string &s) {
+  return s.empty() ? env.Null() : Napi::Value(Napi::String::New(env, s));
+}
+
+// The strings of an array (its other elements skipped); empty for anything but an array.
+inline std::vector<std::string> Strings(Napi::Value v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (e.IsString()) out.push_back(e.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+}  // namespace dlswap

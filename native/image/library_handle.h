@@ -1,0 +1,80 @@
+// One loaded image (one dlopen/dlmopen handle), and what keeps it from being closed under code that
+// runs in it.
+//
+// An async call holds a LibraryRef and counts in `in_flight` until it completes; close and retire
+// refuse while the count is above zero. Sync calls run on the JS thread and check `closed` first, so
+// they cannot race a close (which also runs on the JS thread). Leases are not counted here: a
+// HotLibrary generation counts them itself (lib/generation.ts) and retires its image only once its
+// leases and calls are gone.
+#pragma once
+#include <link.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "namespace/runtime_host.h"
+
+namespace dlswap {
+
+// lib/native.ts IsolationCode has the same numbers (checked by test/wire_constants.test.ts).
+enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamespace = 3 };
+
+struct LibraryHandle {
+  void *handle = nullptr;       // from dlopen/dlmopen; null once closed
+  Isolation isolation = Isolation::Local;
+  long lmid = 0;                // link-map namespace (0 = base)
+  std::string mapped_path;      // the file that is mapped: the private copy's path in the private area
+  std::string loader_name;      // l_name: the name the dynamic loader knows it by (RTLD_NOLOAD probes)
+  const struct link_map *map = nullptr;
+  NamespaceRecord *ns = nullptr;  // the namespace dlswap made for it (null in local and deepbind)
+  std::string copy_name;          // its file in the private area ("" for a file loaded as it is)
+  std::vector<std::string> private_names;  // names reserved for it (a private dependency's new SONAME...)
+  // Retired but deliberately never closed (objects of its classes may live on in a shared library):
+  // calls are refused, the mapping stays for the life of the process.
+  bool keep_mapped = false;
+
+  // Resolved in the library's own namespace: its libc's errno, free and fflush. In the namespace
+  // modes these are a different libc from node's; using node's would read the wrong errno, corrupt
+  // the heap, or lose buffered output.
+  int *(*errno_location)() = nullptr;
+  void (*free_fn)(void *) = nullptr;
+  void *(*malloc_fn)(size_t) = nullptr;
+  int (*fflush_fn)(void *) = nullptr;
+
+  std::atomic<int64_t> in_flight{0};   // async calls running or queued on this image
+  std::atomic<uint64_t> calls{0};      // completed calls (sync + async), for observability
+  std::atomic<uint64_t> errors{0};     // calls that raised (argument errors excluded)
+  bool closed = false;                 // written and read on the JS thread only
+  // A handover is moving this image's state: `closed` is raised too (the one check every call path
+  // makes), and a call is refused as busy rather than closed. JS thread only.
+  bool gated = false;
+
+  // Errno captured right after the last call on this thread (JS thread for sync calls, copied back
+  // on completion for async calls).
+  int last_errno = 0;
+
+  int ReadErrno() const { return errno_location ? *errno_location() : 0; }
+
+  // Threads that closing the image now could pull code from under: threads the image (or a
+  // dependency that would go with it) started and that are alive, and threads found with a live
+  // frame in that code. Empty when closing is safe as far as dlswap can see.
+  std::vector<ThreadNote> Holders() const;
+
+  // Flushes the image's stdio (its own libc's in the namespace modes: buffered output there is lost
+  // at dlclose otherwise) and dlcloses, with the namespace's key destructors withheld meanwhile.
+  // Returns dlclose's result; `error` gets dlerror's text. Returns -1 without closing if a key
+  // destructor of the namespace kept running in its code.
+  int Close(std::string *error);
+
+  // A handle nobody closed explicitly (its Library and every function made from it were collected)
+  // is closed here so that it does not stay mapped for the life of the process, unless threads
+  // still hold it (then it stays mapped: leaked, never pulled from under them).
+  ~LibraryHandle();
+};
+
+using LibraryRef = std::shared_ptr<LibraryHandle>;
+
+}  // namespace dlswap

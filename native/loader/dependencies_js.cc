@@ -1,0 +1,116 @@
+// A library's dependencies as lib/ shows them (LibraryInfo.dependencies, inspect), and the
+// private-copy rename alone, for tests.
+#include "loader/dependencies_js.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "common/errors.h"
+#include "common/js_values.h"
+#include "common/exports.h"
+#include "elf/elf_reader.h"
+#include "loader/dynamic_names.h"
+#include "loader/private_area.h"
+
+namespace dlswap {
+
+Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const ClosureCopies *closure,
+                             const std::vector<std::string> *bound_to, const std::vector<int> &dep_nodes) {
+  Napi::Array a = Napi::Array::New(env);
+  for (size_t i = 1; i < plan.nodes.size(); ++i) {
+    const DependencyNode &n = plan.nodes[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", n.needed);
+    o.Set("kind", KindName(n.kind));
+    o.Set("reason", n.reason);
+    o.Set("path", StringOrNull(env, n.path));
+    o.Set("file", StringOrNull(env, n.file));
+    o.Set("foundVia", StringOrNull(env, n.found_via));
+    o.Set("searchEntry", StringOrNull(env, n.search_entry));
+    o.Set("shadowed", StringOrNull(env, n.shadowed));
+    o.Set("requiredBy", n.requester <= 0 ? env.Null() : Napi::Value(Napi::String::New(env, plan.nodes[n.requester].needed)));
+    o.Set("soname", OptString(env, n.soname));
+    o.Set("buildId", OptString(env, n.build_id));
+    o.Set("nodelete", n.nodelete);
+    o.Set("uniqueSymbols", static_cast<double>(n.unique_symbols));
+    Napi::Array needs = Napi::Array::New(env);
+    for (const DependencyEdge &e : plan.edges) {
+      if (e.from == static_cast<int>(i)) needs.Set(needs.Length(), plan.nodes[e.to].needed);
+    }
+    o.Set("needs", needs);
+    o.Set("copy", env.Null());
+    o.Set("privateName", env.Null());
+    if (closure) {
+      for (const ClosureCopy &c : closure->copies) {
+        if (c.node != static_cast<int>(i)) continue;
+        o.Set("copy", PrivateDirPath() + "/" + c.copy.name);
+        o.Set("privateName", c.new_soname.empty() ? (c.aliases.empty() ? std::string() : c.aliases[0]) : c.new_soname);
+      }
+    }
+    if (bound_to) o.Set("boundTo", StringOrNull(env, (*bound_to)[i]));
+    auto d = std::find(dep_nodes.begin(), dep_nodes.end(), static_cast<int>(i));
+    o.Set("image", d == dep_nodes.end() ? env.Null() : Napi::Value(Napi::Number::New(env, double(d - dep_nodes.begin()))));
+    a.Set(a.Length(), o);
+  }
+  return a;
+}
+
+namespace {
+
+// planDependencies(path, share[], followSystem): what a load would copy, share or leave to the
+// system, without loading anything (inspect).
+Napi::Value PlanDependenciesJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "planDependencies(path): path must be a string");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  ElfInfoStruct elf;
+  std::string code, msg;
+  if (!ReadElfFile(path, elf, code, msg)) throw CodedError(env, code.c_str(), msg);
+  PlanOptions options;
+  options.share = Strings(info[1]);
+  options.follow_system = info[2].ToBoolean();
+  DependencyPlan plan;
+  if (!PlanDependencies(path, elf.rpath, elf.runpath, elf.needed, options, plan, code, msg)) {
+    throw CodedError(env, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code.c_str(), msg);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dependencies", DependenciesToJs(env, plan, nullptr, nullptr, {}));
+  o.Set("truncated", plan.truncated);
+  Napi::Array dirs = Napi::Array::New(env);
+  for (const std::string &d : SystemLibraryDirs()) dirs.Set(dirs.Length(), d);
+  o.Set("systemDirs", dirs);
+  return o;
+}
+
+// renameForTest(file, { old: new }, searchOwnDirectory): the private-copy rename, on a file the
+// test made, so that readelf can check the result.
+Napi::Value RenameForTestJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  NameEdit edit;
+  Napi::Object m = info[1].As<Napi::Object>();
+  Napi::Array keys = m.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    edit.renames[k] = m.Get(k).As<Napi::String>().Utf8Value();
+  }
+  edit.search_own_directory = info[2].ToBoolean();
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw CodedError(env, "ERR_DLSWAP_ACCESS", "cannot open " + path);
+  std::string why;
+  const bool ok = RewriteDynamicNames(fd, path, edit, why);
+  close(fd);
+  if (!ok) throw CodedError(env, "ERR_DLSWAP_DEPENDENCY", why);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void RegisterDependencies(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"planDependencies", PlanDependenciesJs}, {"renameForTest", RenameForTestJs}});
+}
+
+}  // namespace dlswap

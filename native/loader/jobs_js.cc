@@ -1,0 +1,272 @@
+// The JS face of the loader's jobs (loader/load_job.h): open, retire and the handover's state
+// transfer, inline on the JS thread (open(), the sync close) or on the loader thread with a promise
+// (loader/job_channel.h). Specs arrive as plain objects that lib/ has already validated; results
+// leave as plain objects that lib/ turns into Library, reports and coded errors.
+#include <memory>
+#include <string>
+
+#include "common/errors.h"
+#include "common/faults.h"
+#include "common/js_values.h"
+#include "common/exports.h"
+#include "elf/elf_js.h"
+#include "image/native_library.h"
+#include "loader/dependencies_js.h"
+#include "loader/job_channel.h"
+#include "loader/load_job.h"
+#include "loader/loader_pool.h"
+#include "plugin/plugin_host.h"
+
+namespace dlswap {
+
+Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", r.code.empty());
+  o.Set("phase", r.phase);
+  o.Set("copyMs", r.copy_ms);
+  o.Set("openMs", r.open_ms);
+  o.Set("verifyMs", r.verify_ms);
+  o.Set("depsMs", r.deps_ms);
+  o.Set("size", static_cast<double>(r.size));
+  if (!r.code.empty()) {
+    o.Set("code", r.code);
+    o.Set("message", r.message);
+    o.Set("dlerror", r.dlerror);
+    o.Set("symbols", ToArray(env, r.symbols));
+    o.Set("loaderPath", r.loader_path);
+    o.Set("opened", r.opened);
+    o.Set("unloaded", r.undone_unloaded);
+    o.Set("refusedIn", r.refused_in);
+    return o;
+  }
+  o.Set("lib", NativeLibrary::Wrap(env, r.lib));
+  Napi::Array deps = Napi::Array::New(env, r.deps.size());
+  for (size_t i = 0; i < r.deps.size(); ++i) deps.Set(static_cast<uint32_t>(i), NativeLibrary::Wrap(env, r.deps[i]));
+  o.Set("deps", deps);
+  o.Set("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes));
+  o.Set("keepMapped", r.keep_mapped);
+  o.Set("realPath", r.real_path);
+  o.Set("sha256", r.sha256);
+  o.Set("mtimeMs", r.mtime_ms);
+  o.Set("hasVersion", r.has_version);
+  o.Set("version", r.version);
+  o.Set("initialized", r.initialized);
+  o.Set("abi", r.abi);
+  const ElfInfoStruct &e = r.elf;
+  Napi::Object elf = Napi::Object::New(env);
+  SetDynamicNames(env, elf, e);
+  elf.Set("nodelete", e.nodelete);
+  elf.Set("uniqueSymbols", ToArray(env, e.unique_symbols));
+  elf.Set("threadLocalDestructors", r.thread_local_destructors);
+  o.Set("elf", elf);
+  return o;
+}
+
+namespace {
+
+// { ok } and, when a step failed, { code, message, step }.
+Napi::Object Outcome(Napi::Env env, const std::string &code, const std::string &message, const std::string &step) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", code.empty());
+  if (!code.empty()) {
+    o.Set("code", code);
+    o.Set("message", message);
+    o.Set("step", step);
+  }
+  return o;
+}
+
+}  // namespace
+
+Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
+  Napi::Object o = Outcome(env, r.code, r.message, r.step);
+  o.Set("finalized", r.finalized);
+  o.Set("closed", r.closed);
+  o.Set("rc", r.rc);
+  o.Set("dlcloseError", r.dlclose_error);
+  o.Set("threads", ThreadNotesToJs(env, r.holders));
+  o.Set("stillLoaded", r.still_loaded);
+  o.Set("keptMapped", r.kept_mapped);
+  Napi::Array deps_mapped = Napi::Array::New(env, r.deps_mapped.size());
+  for (size_t i = 0; i < r.deps_mapped.size(); ++i) deps_mapped.Set(static_cast<uint32_t>(i), Napi::Boolean::New(env, r.deps_mapped[i]));
+  o.Set("depsMapped", deps_mapped);
+  o.Set("namespaceFreed", r.namespace_freed);
+  o.Set("finiMs", r.fini_ms);
+  o.Set("closeMs", r.close_ms);
+  return o;
+}
+
+Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
+  Napi::Object o = Outcome(env, r.code, r.message, r.step);
+  o.Set("bytes", static_cast<double>(r.bytes));
+  o.Set("transferred", r.transferred);
+  o.Set("ms", r.ms);
+  return o;
+}
+
+namespace {
+
+LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
+  Napi::Value v = info[0];
+  if (!v.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  LoadSpec spec;
+  if (!o.Get("path").IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec.path must be a string");
+  spec.path = o.Get("path").As<Napi::String>().Utf8Value();
+  if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
+  const int iso = o.Get("isolation").ToNumber().Int32Value();
+  if (iso < 0 || iso > static_cast<int>(Isolation::FreshNamespace)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");
+  }
+  spec.isolation = static_cast<Isolation>(iso);
+  if (o.Get("sha256").IsString()) spec.expect_sha256 = o.Get("sha256").As<Napi::String>().Utf8Value();
+  spec.refuse_imports = Strings(o.Get("refuseImports"));
+  spec.refuse_node_init_fini = o.Get("refuseNodeInitFini").ToBoolean();
+  spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
+  spec.functions = Strings(o.Get("functions"));
+  spec.share_dependencies = Strings(o.Get("shareDependencies"));
+  spec.plugin = o.Get("plugin").ToBoolean();
+  spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
+  spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();
+  if (o.Get("initTimeoutMs").IsNumber()) spec.init_timeout_ms = o.Get("initTimeoutMs").As<Napi::Number>().DoubleValue();
+  spec.host_keepalive = HostKeepAlive(env, o.Get("pluginHostObject"));
+  Napi::Value host = o.Get("pluginHost");
+  if (host.IsBigInt()) {
+    bool lossless = false;
+    spec.plugin_host = reinterpret_cast<const void *>(static_cast<uintptr_t>(host.As<Napi::BigInt>().Uint64Value(&lossless)));
+  }
+  return spec;
+}
+
+RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
+  RetireSpec spec;
+  spec.lib = NativeLibrary::From(env, info[0]);
+  if (info[1].IsArray()) {
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) spec.deps.push_back(NativeLibrary::From(env, a.Get(i)));
+  }
+  spec.run_fini = info[2].ToBoolean();
+  if (info.Length() > 3 && info[3].IsNumber()) spec.fini_timeout_ms = info[3].As<Napi::Number>().DoubleValue();
+  if (info.Length() > 4) spec.host_keepalive = HostKeepAlive(env, info[4]);
+  if (info.Length() > 5) spec.keep_mapped = info[5].ToBoolean();
+  if (spec.lib->in_flight.load() > 0) {
+    throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(spec.lib->in_flight.load()) +
+                                                 " call(s) still running in this library; wait for them before closing");
+  }
+  // From here no call may start: the flag is read by every call path on this JS thread.
+  spec.lib->closed = true;
+  return spec;
+}
+
+HandoverSpec ParseHandoverSpec(Napi::Env env, const Napi::CallbackInfo &info) {
+  HandoverSpec spec;
+  spec.from = NativeLibrary::From(env, info[0]);
+  spec.to = NativeLibrary::From(env, info[1]);
+  if ((spec.from->closed && !spec.from->gated) || spec.to->closed) throw CodedError(env, "ERR_DLSWAP_CLOSED", "handover between closed libraries");
+  spec.path = info[2].ToString().Utf8Value();
+  spec.export_timeout_ms = info[3].ToNumber().DoubleValue();
+  spec.import_timeout_ms = info[4].ToNumber().DoubleValue();
+  if (info.Length() > 6) {
+    spec.from_host = HostKeepAlive(env, info[5]);
+    spec.to_host = HostKeepAlive(env, info[6]);
+  }
+  return spec;
+}
+
+// A job's result when its deadline passed, or when it was abandoned before it started.
+void SetStep(LoadResult &r, const std::string &phase) { r.phase = phase; }
+void SetStep(RetireResult &r, const std::string &step) { r.step = step; }
+void SetStep(HandoverResult &r, const std::string &step) { r.step = step; }
+
+template <typename Result>
+std::unique_ptr<Result> TimedOut(const std::string &step, const std::string &why) {
+  auto r = std::make_unique<Result>();
+  r->code = "ERR_DLSWAP_TIMEOUT";
+  r->message = why;
+  SetStep(*r, step);
+  return r;
+}
+
+std::string Overran(const std::string &what, double ms) {
+  return what + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms";
+}
+
+// The deadline hooks of a job on the loader thread: past its bound, the plugin entry point it is in
+// answers the promise with a timeout (the job goes on, and its late result is undone).
+void ArmDeadline(LoadSpec &spec, const std::shared_ptr<Reply> &reply) {
+  spec.on_init_timeout = [reply, path = spec.path, ms = spec.init_timeout_ms]() {
+    reply->Answer(TimedOut<LoadResult>("verifying", Overran("dlswap_init of " + path, ms)));
+  };
+}
+
+void ArmDeadline(RetireSpec &spec, const std::shared_ptr<Reply> &reply) {
+  spec.on_fini_timeout = [reply, ms = spec.fini_timeout_ms]() {
+    reply->Answer(TimedOut<RetireResult>("fini", Overran("dlswap_fini", ms)));
+  };
+}
+
+void ArmDeadline(HandoverSpec &spec, const std::shared_ptr<Reply> &reply) {
+  spec.on_timeout = [reply, export_ms = spec.export_timeout_ms, import_ms = spec.import_timeout_ms](const std::string &step) {
+    const double ms = step == "export" ? export_ms : import_ms;
+    reply->Answer(TimedOut<HandoverResult>(step, Overran("dlswap_state_" + step, ms)));
+  };
+}
+
+// The job inline, on this JS thread, in its fault scope.
+template <typename Spec, typename Result>
+Napi::Value RunHere(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env, const Napi::CallbackInfo &),
+                    void (*run)(const Spec &, Result &)) {
+  Napi::Env env = info.Env();
+  FaultScope scope(static_cast<napi_env>(env));
+  Spec spec = parse(env, info);
+  Result r;
+  run(spec, r);
+  return ResultToJs(env, r);
+}
+
+// The job on the loader thread. `first_step` names where a job abandoned before it started stopped.
+template <typename Spec, typename Result>
+Napi::Value RunOnLoader(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env, const Napi::CallbackInfo &),
+                        void (*run)(const Spec &, Result &), const char *first_step) {
+  Napi::Env env = info.Env();
+  Spec spec = parse(env, info);
+  return Submit(
+      env,
+      [spec, run](std::shared_ptr<Reply> reply) mutable {
+        ArmDeadline(spec, reply);
+        auto r = std::make_unique<Result>();
+        run(spec, *r);
+        reply->Answer(std::move(r));
+      },
+      [first_step](std::shared_ptr<Reply> reply) {
+        reply->Answer(TimedOut<Result>(first_step, "abandoned before it started"));
+      });
+}
+
+Napi::Value LoadSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseLoadSpec, RunLoad); }
+Napi::Value LoadAsyncJs(const Napi::CallbackInfo &info) { return RunOnLoader(info, ParseLoadSpec, RunLoad, "loading"); }
+Napi::Value RetireSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseRetireSpec, RunRetire); }
+Napi::Value RetireAsyncJs(const Napi::CallbackInfo &info) { return RunOnLoader(info, ParseRetireSpec, RunRetire, "fini"); }
+Napi::Value HandoverSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseHandoverSpec, RunHandover); }
+Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
+  return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export");
+}
+
+Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), LoaderPool::Abandon(static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
+}
+
+Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), LoaderPool::AbandonedRunning());
+}
+
+}  // namespace
+
+void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
+                        {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
+                        {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
+                        {"abandonedLoaderThreads", AbandonedThreadsJs}});
+}
+
+}  // namespace dlswap

@@ -1,0 +1,68 @@
+// Link-map namespaces dlswap creates: the one long-lived anchor namespace (isolation `namespace`)
+// and one per open for `fresh-namespace`. Each starts with libdlswap_runtime.so as its first object
+// (runtime/runtime_abi.h), which makes the namespace's copy of libc share what must not be
+// duplicated with node's libc.
+#pragma once
+#include <dlfcn.h>
+
+#include <string>
+
+#include "runtime/runtime_abi.h"
+
+namespace dlswap {
+
+// glibc's DL_NNS: namespaces per process, the base one included (lib/wire.ts MAX_NAMESPACES).
+constexpr int kMaxNamespaces = 16;
+
+// One namespace dlswap created. Never freed, even after glibc freed the namespace itself: threads
+// and key slots keep pointers to it, and a pointer identifies one namespace instance for good
+// (glibc reuses lmids).
+struct NamespaceRecord {
+  Lmid_t lmid = -1;
+  bool shared = false;           // the anchor namespace: lives as long as the process
+  void *runtime = nullptr;       // libdlswap_runtime.so in this namespace; null once closed
+  dlswap_runtime_host host{};    // handed to the runtime; its address must stay stable
+  void (*thread_init)() = nullptr;
+  void (*free_fn)(void *) = nullptr;
+  int (*fflush_all)() = nullptr;
+  int *(*errno_location)() = nullptr;
+  int users = 0;                 // open images in it, guarded by the pool's mutex
+};
+
+// Where libdlswap_runtime.so is (beside the addon). Set once before the first namespace is made.
+void SetRuntimePath(const std::string &path);
+
+// The anchor namespace, created on first use. nullptr and `error` on failure.
+NamespaceRecord *EnsureAnchor(std::string &error);
+NamespaceRecord *Anchor();  // nullptr until EnsureAnchor succeeded
+
+// A new namespace with the runtime in it, for fresh-namespace. nullptr and `error` on failure.
+NamespaceRecord *CreateNamespace(std::string &error);
+// The live namespace dlswap created with this lmid, or nullptr.
+NamespaceRecord *FindNamespace(Lmid_t lmid);
+// The most recent namespace dlswap created with this lmid, even if its images were all closed.
+NamespaceRecord *LastNamespace(Lmid_t lmid);
+
+// An image in `ns` was opened / closed. When the last image of a fresh namespace closes, its
+// runtime is closed too, so that glibc can free the namespace.
+void RetainNamespace(NamespaceRecord *ns);
+void ReleaseNamespace(NamespaceRecord *ns);
+
+// Gives the calling thread the namespace libc's per-thread state, once per thread and namespace.
+// A thread that namespace's libc did not start has none of it (its ctype tables are NULL): call
+// this before the thread runs any code of the namespace, constructors included.
+void EnsureThreadReady(NamespaceRecord *ns);
+
+// A namespace's libc takes the base libc's `environ` pointer when it is created. node's setenv
+// (process.env.X = ...) reallocates and frees that array, leaving the namespace reading freed memory
+// in getenv. Points the namespace's `__environ` (found through `handle`) at a private, never-freed
+// snapshot of the current environment instead. Snapshots are shared until the environment changes.
+void GiveNamespaceStableEnviron(void *handle);
+
+// True while namespace `lmid` still holds at least one object.
+bool NamespaceAlive(Lmid_t lmid);
+
+// Live namespaces created for fresh-namespace opens.
+int LiveFreshNamespaces();
+
+}  // namespace dlswap

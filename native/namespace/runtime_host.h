@@ -1,0 +1,53 @@
+// The host side of the namespace runtime (runtime/runtime_abi.h): pthread keys and threads of
+// code in dlswap's namespaces, served by node's libc and tracked so that unloading stays safe.
+#pragma once
+#include <link.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "namespace/namespace_pool.h"
+
+namespace dlswap {
+
+// Fills the table a namespace's runtime forwards to.
+void FillRuntimeHost(dlswap_runtime_host *host, NamespaceRecord *ns);
+
+// ---- keys (runtime_keys.cc) ----
+// A key a namespace library created has its destructor called through a slot of dlswap's, so that
+// it can be withheld while the library may be unmapped. Around every dlclose in a namespace:
+// SuspendKeyDestructors first (it waits for destructors already running; false if one did not
+// return within `timeout_ms`), then ResumeKeyDestructors, which retires the slots whose destructor
+// went away with the unmapped code. A thread exiting in between skips those destructors: its values
+// leak, nothing jumps into unmapped code.
+bool SuspendKeyDestructors(NamespaceRecord *ns, int timeout_ms);
+void ResumeKeyDestructors(NamespaceRecord *ns);
+// Keys created through the runtime that are still live, per namespace (for doctor and tests).
+int LiveNamespaceKeys(NamespaceRecord *ns);
+
+// ---- threads (runtime_threads.cc) ----
+// The images dlswap itself opened. A thread one of them starts does not keep it mapped (closing it
+// checks for such threads instead); a thread a dependency starts (libgomp's pool) keeps that
+// dependency mapped for as long as the thread lives, because nothing else knows when to stop it.
+void NoteImageOpened(const struct link_map *image);
+void NoteImageClosed(const struct link_map *image);
+std::vector<const struct link_map *> OpenImages();
+struct ThreadNote {
+  pid_t tid = 0;
+  std::string name;    // /proc comm
+  std::string why;     // "started by it", "running its code"...
+};
+// Threads started through the runtime that are alive and whose creator or start routine is in one
+// of `objects`.
+std::vector<ThreadNote> RuntimeThreadsIn(const std::vector<const struct link_map *> &objects);
+// Objects kept mapped because threads they started are alive (dependencies such as libgomp, whose
+// pool threads outlive the call that started them).
+std::vector<const struct link_map *> ThreadPinnedObjects();
+// Pins whose threads have exited are released here, on a thread that holds no loader lock, never
+// from the exiting thread itself (it may be joined by code running under dlclose).
+void ReleaseExitedThreadPins();
+// Live threads started through the runtime of `ns` (for doctor and tests).
+int LiveRuntimeThreads(NamespaceRecord *ns);
+
+}  // namespace dlswap

@@ -1,0 +1,252 @@
+// The `dlswap_host` struct handed to a plugin's dlswap_init, its thread-safe log function, and the
+// plugin's init/fini calls.
+//
+// A plugin may log from any thread, including its own, at any time until dlswap_fini returns. The
+// message is copied and queued to the JS thread through a threadsafe function; the JS side emits it
+// as a 'log' event. The struct and its private part are shared by the JS host object and the
+// threadsafe function, and freed only when both are gone: the JS object is dropped after dlclose,
+// so a late call from a misbehaving plugin thread can never touch freed memory.
+//
+// Teardown of the environment (a worker_thread terminated in the middle of a reload, or the main
+// thread exiting) runs in an order nobody controls: node closes every threadsafe function, then
+// finalizes the remaining JS objects, this host included, possibly after the channel is gone. So:
+// - the threadsafe function's own finalizer marks the channel closed (under the mutex a plugin
+//   thread's log call takes), and a host released later never touches it;
+// - an env cleanup hook, registered after the channel was created and so run before node closes it,
+//   runs the plugin's dlswap_fini if its dlswap_init succeeded and no one has run fini yet, then
+//   releases the channel. Without it a terminated worker would leave the plugin's threads running
+//   in an image that node's finalizers then dlclose.
+// init runs in the loader's pipeline (native/loader/load_job.cc), fini in the retirement's; in
+// between, this host owes fini (adopt/disown), so that a termination at any point runs it exactly
+// once: a load or retirement in flight when the environment goes finishes on the loader thread and
+// undoes itself, fini included.
+#include <dlfcn.h>
+#include <dlswap.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/addon_data.h"
+#include "common/errors.h"
+#include "common/exports.h"
+#include "plugin/plugin_host.h"
+#include "image/native_library.h"
+#include "namespace/namespace_pool.h"
+
+namespace dlswap {
+
+namespace {
+
+struct LogMessage {
+  int level;
+  std::string text;
+};
+
+struct HostPrivate {
+  napi_threadsafe_function tsfn = nullptr;
+  std::mutex mutex;  // guards `open` against a release or the channel's finalizer racing a plugin thread's call
+  bool open = false;
+  std::atomic<uint64_t> dropped{0};
+};
+
+struct HostBox {
+  dlswap_host host{};
+  HostPrivate priv;
+  // Set by init(): the image whose dlswap_fini must run before it goes, and that fini while it is
+  // owed (dlswap_init returned 0 and nobody has run fini yet). JS thread only.
+  LibraryRef lib;
+  void (*fini)(void) = nullptr;
+  // The env cleanup hook is registered and has not run. JS thread only.
+  bool hook_pending = false;
+};
+
+using BoxRef = std::shared_ptr<HostBox>;
+
+void CallLogJs(napi_env env, napi_value js_cb, void * /*context*/, void *data) {
+  std::unique_ptr<LogMessage> msg(static_cast<LogMessage *>(data));
+  if (env == nullptr || js_cb == nullptr) return;  // environment shutting down: drop
+  napi_value args[2];
+  if (napi_create_int32(env, msg->level, &args[0]) != napi_ok ||
+      napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]) != napi_ok) {
+    return;
+  }
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, js_cb, 2, args, nullptr);
+}
+
+// The threadsafe function is being destroyed (released by us, or closed by node at teardown): from
+// here on nobody may call or release it. Runs on the JS thread, without node's tsfn lock held.
+void ChannelFinalized(napi_env /*env*/, void *data, void * /*hint*/) {
+  std::unique_ptr<BoxRef> box(static_cast<BoxRef *>(data));
+  std::lock_guard<std::mutex> lock((*box)->priv.mutex);
+  (*box)->priv.open = false;
+  (*box)->priv.tsfn = nullptr;
+}
+
+extern "C" void HostLog(const dlswap_host *host, int level, const char *message) {
+  if (host == nullptr) return;
+  auto *priv = static_cast<HostPrivate *>(host->host_private);
+  if (priv == nullptr) return;
+  // Bounded copy: a plugin passing an unterminated buffer costs at most 64 KiB of reading.
+  size_t len = message ? strnlen(message, 64 * 1024) : 0;
+  auto *msg = new LogMessage{level, std::string(message ? message : "", len)};
+  std::lock_guard<std::mutex> lock(priv->mutex);
+  napi_status st = priv->open ? napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) : napi_closing;
+  if (st != napi_ok) {
+    // napi_closing also gave up our use of the channel: it must not be released again.
+    if (st == napi_closing) priv->open = false;
+    priv->dropped++;
+    delete msg;
+  }
+}
+
+void ReleaseChannel(HostBox &box) {
+  std::lock_guard<std::mutex> lock(box.priv.mutex);
+  if (box.priv.open) {
+    box.priv.open = false;
+    napi_release_threadsafe_function(box.priv.tsfn, napi_tsfn_release);
+  }
+}
+
+// Runs the plugin's dlswap_fini if it is owed and its image is still mapped. Returns whether it ran.
+bool RunFini(HostBox &box) {
+  void (*fini)(void) = box.fini;
+  LibraryRef lib = std::move(box.lib);
+  box.fini = nullptr;
+  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return false;
+  EnsureThreadReady(lib->ns);
+  fini();
+  return true;
+}
+
+class PluginHost : public Napi::ObjectWrap<PluginHost> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PluginHost",
+                       {InstanceAccessor("address", &PluginHost::Address, nullptr),
+                        InstanceMethod("adopt", &PluginHost::Adopt),
+                        InstanceMethod("disown", &PluginHost::Disown),
+                        InstanceMethod("release", &PluginHost::Release),
+                        InstanceAccessor("finiOwed", &PluginHost::FiniOwed, nullptr),
+                        InstanceAccessor("dropped", &PluginHost::Dropped, nullptr)});
+  }
+
+  // new PluginHost(generation: bigint, abiVersion: number, userData: bigint, onLog: (level, msg) => void)
+  explicit PluginHost(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PluginHost>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsBigInt() || !info[1].IsNumber() || !info[2].IsBigInt() || !info[3].IsFunction()) {
+      throw CodedTypeError(env, "ERR_DLSWAP_ARG", "PluginHost(generation: bigint, abi: number, userData: bigint, onLog: function)");
+    }
+    bool lossless = false;
+    box_ = std::make_shared<HostBox>();
+    box_->host.struct_size = sizeof(dlswap_host);
+    box_->host.abi_version = info[1].As<Napi::Number>().Uint32Value();
+    box_->host.generation = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+    box_->host.log = &HostLog;
+    box_->host.user_data = reinterpret_cast<void *>(static_cast<uintptr_t>(info[2].As<Napi::BigInt>().Uint64Value(&lossless)));
+    box_->host.host_private = &box_->priv;
+    napi_value name;
+    napi_create_string_utf8(env, "dlswap.log", NAPI_AUTO_LENGTH, &name);
+    auto *shared = new BoxRef(box_);
+    napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, shared, ChannelFinalized,
+                                                     nullptr, CallLogJs, &box_->priv.tsfn);
+    if (st != napi_ok) {
+      delete shared;
+      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the plugin log channel");
+    }
+    // A plugin's log channel must not keep node alive on its own.
+    napi_unref_threadsafe_function(env, box_->priv.tsfn);
+    box_->priv.open = true;
+    // Registered after the channel: cleanup hooks run in reverse order, so this one runs while the
+    // channel is still usable (fini may log).
+    env_ = env;
+    box_->hook_pending = napi_add_env_cleanup_hook(env, &PluginHost::OnEnvCleanup, box_.get()) == napi_ok;
+  }
+
+  ~PluginHost() override {
+    // At teardown the hook has run already (it runs before node finalizes any object).
+    if (box_->hook_pending) napi_remove_env_cleanup_hook(env_, &PluginHost::OnEnvCleanup, box_.get());
+    box_->hook_pending = false;
+    // Dropped with fini still owed (a generation left pinned, then collected): its last chance to
+    // run before the image can be closed.
+    RunFini(*box_);
+    ReleaseChannel(*box_);
+  }
+
+ private:
+  static void OnEnvCleanup(void *arg) {
+    auto *box = static_cast<HostBox *>(arg);
+    box->hook_pending = false;
+    RunFini(*box);
+    ReleaseChannel(*box);
+  }
+
+  Napi::Value Address(const Napi::CallbackInfo &info) {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&box_->host)));
+  }
+  Napi::Value Dropped(const Napi::CallbackInfo &info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(box_->priv.dropped.load()));
+  }
+  Napi::Value FiniOwed(const Napi::CallbackInfo &info) {
+    return Napi::Boolean::New(info.Env(), box_->fini != nullptr);
+  }
+
+  // adopt(library): the plugin's dlswap_init (run by the loader) returned 0, so dlswap_fini is owed
+  // from here: it runs exactly once, in the generation's retirement (which disown()s it first), or
+  // at the environment's teardown, or when this object is collected, whichever comes first.
+  Napi::Value Adopt(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    LibraryRef lib = NativeLibrary::From(env, info[0]);
+    if (lib->closed || lib->handle == nullptr) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed");
+    dlerror();
+    auto fini = reinterpret_cast<void (*)(void)>(dlsym(lib->handle, "dlswap_fini"));
+    dlerror();
+    if (fini) {
+      box_->fini = fini;
+      box_->lib = std::move(lib);
+    }
+    return env.Undefined();
+  }
+
+  // disown() -> whether fini was owed: the caller now runs it (the retirement, on the loader thread).
+  Napi::Value Disown(const Napi::CallbackInfo &info) {
+    const bool owed = box_->fini != nullptr;
+    box_->fini = nullptr;
+    box_->lib.reset();
+    return Napi::Boolean::New(info.Env(), owed);
+  }
+
+  // After dlswap_fini: further log calls are dropped (and counted), never delivered late.
+  Napi::Value Release(const Napi::CallbackInfo &info) {
+    ReleaseChannel(*box_);
+    return info.Env().Undefined();
+  }
+
+  BoxRef box_;
+  napi_env env_ = nullptr;
+
+ public:
+  const BoxRef &box() const { return box_; }
+};
+
+}  // namespace
+
+std::shared_ptr<void> HostKeepAlive(Napi::Env env, Napi::Value host) {
+  if (!host.IsObject()) return nullptr;
+  Napi::Object o = host.As<Napi::Object>();
+  if (!o.InstanceOf(Data(env).plugin_host_ctor.Value())) return nullptr;
+  return Napi::ObjectWrap<PluginHost>::Unwrap(o)->box();
+}
+
+void RegisterPluginHost(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = PluginHost::Define(env);
+  Data(env).plugin_host_ctor = Napi::Persistent(ctor);
+  exports.Set("PluginHost", ctor);
+  exports.Set("PLUGIN_ABI_VERSION", Napi::Number::New(env, DLSWAP_ABI_VERSION));
+}
+
+}  // namespace dlswap
