@@ -340,9 +340,9 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
 }
 
 function stateOf(fn: unknown): FunctionState {
-  const state = typeof fn === 'function' ? states.get(fn) : undefined;
-  if (!state) throw argError('expected a function made by lib.func()');
-  return state;
+  const found = typeof fn === 'function' ? states.get(fn) : undefined;
+  if (!found) throw argError('expected a function made by lib.func()');
+  return found;
 }
 
 /**
@@ -351,13 +351,13 @@ function stateOf(fn: unknown): FunctionState {
  * library they started on (and keep it open until they do). Hot reload is built on this.
  */
 export function rebind(fn: (...args: never[]) => unknown, lib: Library, address?: bigint): void {
-  const state = stateOf(fn);
+  const bound = stateOf(fn);
   requireLibrary(lib, 'rebind(fn, lib, address)');
   if (address !== undefined && (typeof address !== 'bigint' || address <= 0n)) throw argError('rebind(fn, lib, address): address must be a non-zero bigint');
-  const target = address ?? lib.symbol(state.symbol);
-  if (lib.closed) throw closedError(state.signature, lib);
-  calls.rebindFunction(state.native, lib.native, target);
-  state.lib = lib;
+  const target = address ?? lib.symbol(bound.symbol);
+  if (lib.closed) throw closedError(bound.signature, lib);
+  calls.rebindFunction(bound.native, lib.native, target);
+  bound.lib = lib;
 }
 
 /** The library a function made by `lib.func()` currently calls into. */

@@ -1,15 +1,31 @@
 /**
  * One generation of a hot library: one `Library` (one loaded image) plus what the reload machinery
- * needs to know about it. State machine (docs/hot-reload.md):
+ * needs to know about it. State machine (docs/hot-reload.md), enforced by `transition`:
  *
  *   loading -> verifying -> active -> draining -> finalizing -> closed
- *                  \-> rejected (the current generation keeps serving, untouched)
+ *      \-----------\-> rejected (the current generation keeps serving, untouched)
  */
 import type { DependencyCloseResult } from './dependencies';
+import { DlswapError } from './errors';
 import type { Library, CloseResult } from './library';
 import type { NativeLibrary } from './native';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
+
+/**
+ * The legal moves. A drain whose retirement failed twice closes without finalizing (the image stays
+ * mapped, reported pinned); nothing leaves 'closed' or 'rejected'. Everything else is a bug in the
+ * reload machinery, and is thrown as one rather than recorded.
+ */
+const TRANSITIONS: Readonly<Record<GenerationState, readonly GenerationState[]>> = {
+  loading: ['verifying', 'rejected'],
+  verifying: ['active', 'rejected'],
+  active: ['draining'],
+  draining: ['finalizing', 'closed'],
+  finalizing: ['closed'],
+  closed: [],
+  rejected: [],
+};
 
 export interface GenerationInfo {
   id: number;
@@ -53,7 +69,7 @@ export class Generation {
   readonly id: number;
   readonly path: string;
   readonly loadedAt = new Date();
-  state: GenerationState = 'loading';
+  #state: GenerationState = 'loading';
   lib: Library | null = null;
   version: string | null = null;
   host: PluginHostHandle | null = null;
@@ -75,6 +91,29 @@ export class Generation {
     this.id = id;
     this.path = path;
     this.retired = new Promise<void>((r) => (this.#retire = r));
+  }
+
+  get state(): GenerationState {
+    return this.#state;
+  }
+
+  /** Whether the generation is in one of `states`. */
+  isIn(...states: GenerationState[]): boolean {
+    return states.includes(this.#state);
+  }
+
+  /** The one writer of the state: moves along TRANSITIONS or throws ERR_DLSWAP_INTERNAL. */
+  transition(to: GenerationState): void {
+    if (!TRANSITIONS[this.#state].includes(to)) {
+      throw new DlswapError('ERR_DLSWAP_INTERNAL', `generation ${this.id} cannot go from '${this.#state}' to '${to}'`);
+    }
+    this.#state = to;
+  }
+
+  /** Rejected before it served: why, for generations(). */
+  reject(reason: string): void {
+    this.transition('rejected');
+    this.rejectedReason = reason;
   }
 
   get busy(): boolean {

@@ -258,7 +258,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       void loading.then(() => HotLibrary.#discard(gen, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS), () => undefined);
       return abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`);
     });
-    gen.state = 'active';
+    gen.transition('active');
     hot = new HotLibrary(path, options, gen);
     if (early.length) setImmediate(() => early.splice(0).forEach((e) => hot!.emit('log', e)));
     hot.#nextId = 2;
@@ -419,8 +419,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#watcher?.close();
     this.#watcher = null;
     await this.#chain;
-    const live = this.#all.filter((g) => g.state === 'active' || g.state === 'draining');
-    for (const g of live) if (g.state === 'active') g.state = 'draining';
+    const live = this.#all.filter((g) => g.isIn('active', 'draining'));
+    for (const g of live) if (g.isIn('active')) g.transition('draining');
     await Promise.all(live.map((g) => this.#retire(g, undefined)));
     await Promise.all(this.#all.map((g) => g.retired));
   }
@@ -463,8 +463,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
       report.durations[report.failedPhase] = performance.now() - t;
       report.error = err;
-      gen.state = 'rejected';
-      gen.rejectedReason = err.message;
+      gen.reject(err.message);
       if (err.code === 'ERR_DLSWAP_TIMEOUT') quarantinedHosts.push(host);
       else host.release();
       gen.markRetired();
@@ -485,7 +484,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     } else {
       host.release();
     }
-    gen.state = 'verifying';
+    gen.transition('verifying');
     if (options.setup) {
       // The user's hook for the new generation (callbacks it keeps, configuration), on this thread.
       const ts = performance.now();
@@ -495,8 +494,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         report.durations.verifying = (report.durations.verifying ?? 0) + performance.now() - ts;
         report.failedPhase = 'verifying';
         report.error = asDlswapError(e, 'ERR_DLSWAP_INIT_FAILED', `the setup hook of generation ${gen.id} failed`);
-        gen.state = 'rejected';
-        gen.rejectedReason = report.error.message;
+        gen.reject(report.error.message);
         await HotLibrary.#discard(gen, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS);
         throw reloadError(report);
       }
@@ -553,8 +551,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       await HotLibrary.#load(gen, path, this.#options, options.sha256, report, (e) => this.#emit('log', e));
     } catch (e) {
       // #load retires the generation on every failure; this is the net under it (close() waits for it).
-      if (gen.state === 'loading' || gen.state === 'verifying') {
-        gen.state = 'rejected';
+      if (gen.isIn('loading', 'verifying')) {
+        gen.transition('rejected');
         gen.markRetired();
       }
       debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
@@ -574,8 +572,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       report.durations.swap = performance.now() - t;
       report.failedPhase = 'swap';
       report.error = err;
-      gen.state = 'rejected';
-      gen.rejectedReason = err.message;
+      gen.reject(err.message);
       await HotLibrary.#discard(gen, this.#finiTimeoutMs);
       debug('reload %s: swap to generation %d failed (%s), rolled back', path, gen.id, err.code);
       this.#emit('rollback', report);
@@ -595,8 +592,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   /** The atomic part: from here new calls go to `gen`. Synchronous, so no call can interleave. */
   #swap(old: Generation, gen: Generation): void {
     for (const f of Object.values(this.fn) as BoundFunction<(...a: unknown[]) => unknown>[]) rebind(f, gen.lib!);
-    old.state = 'draining';
-    gen.state = 'active';
+    old.transition('draining');
+    gen.transition('active');
     this.#current = gen;
   }
 
@@ -707,7 +704,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         this.#emit('drained', { generation: gen.id });
       }
       if (closed) return;
-      gen.state = 'finalizing';
+      if (!gen.isIn('finalizing')) gen.transition('finalizing');
       // fini, the stdio flush, the threads check, dlclose: on the loader thread.
       if (!finalized) gen.host?.disown(); // the retirement runs fini now
       const r: RetireResult = await lib.retire(!finalized, this.#finiTimeoutMs, gen.host).promise;
@@ -755,7 +752,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         }
       }
     }
-    gen.state = 'closed';
+    gen.transition('closed');
     try {
       const result = gen.closeResult ?? { unloaded: false, reason: 'it was not closed' };
       debug('generation %d finalized and closed: %s', gen.id, result.unloaded ? 'unloaded' : `pinned (${result.reason})`);
