@@ -8,7 +8,8 @@
 import type { DependencyCloseResult } from './dependencies';
 import { DlswapError } from './errors';
 import type { Library, CloseResult } from './library';
-import type { NativeLibrary } from './native';
+import type { FunctionTable } from './function_table';
+import type { PluginAbi, PluginHostHandle } from './plugin_abi';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
 
@@ -53,28 +54,21 @@ export interface GenerationInfo {
   rejectedReason?: string;
 }
 
-export interface PluginHostHandle {
-  readonly address: bigint;
-  readonly dropped: number;
-  /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
-  readonly finiOwed: boolean;
-  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
-  adopt(lib: NativeLibrary): void;
-  /** The retirement takes fini over; whether it was owed. */
-  disown(): boolean;
-  release(): void;
-}
-
 export class Generation {
   readonly id: number;
   readonly path: string;
   readonly loadedAt = new Date();
   #state: GenerationState = 'loading';
   lib: Library | null = null;
-  version: string | null = null;
+  /** What its plugin entry points said while it was verified: the one record of whether init ran. */
+  plugin: PluginAbi | null = null;
+  /** Its declared functions, bound once while it was verified (swap, leases, setup). */
+  functions: FunctionTable | null = null;
+  /**
+   * Its dlswap_host, once init ran. The host's own `finiOwed` is a second record with another role:
+   * who runs dlswap_fini if the environment goes first (native/plugin/plugin_host.h).
+   */
   host: PluginHostHandle | null = null;
-  /** dlswap_init returned 0: dlswap_fini is due before the image goes. */
-  initialized = false;
   /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
   quarantined = false;
   leases = 0;
@@ -91,6 +85,16 @@ export class Generation {
     this.id = id;
     this.path = path;
     this.retired = new Promise<void>((r) => (this.#retire = r));
+  }
+
+  /** dlswap_init returned 0 (or there was none): dlswap_fini is due before the image goes. */
+  get initialized(): boolean {
+    return this.plugin?.initialized ?? false;
+  }
+
+  /** What the plugin's dlswap_version() returned, or null. */
+  get version(): string | null {
+    return this.plugin?.version ?? null;
   }
 
   get state(): GenerationState {
