@@ -143,7 +143,8 @@ export class Generation {
   }
 
   info(): GenerationInfo {
-    const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0, inFlight: 0 };
+    // Counters only: the in-flight count users see is the Library's (lib/library.ts says why).
+    const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0 };
     const out: GenerationInfo = {
       id: this.id,
       state: this.state,

@@ -329,8 +329,16 @@ export class Library<D extends TypeDefs = {}> {
   readonly #plan: NativeDependency[];
   /** Why a retirement must leave it mapped ('' when it may be unmapped). */
   readonly #keepMapped: string;
+  // "Closed" has three records, each with its own role. This one (`closed`): close() was called, so
+  // new calls are refused while the ones in flight finish. The native handle's `closed` flag: no call
+  // may start (set when the retirement job starts, or by a handover's gate). A hot generation's state
+  // 'closed': its retirement has finished.
   #closing: Promise<CloseResult> | null = null;
-  #inFlight = 0;
+  // The drain scheduler's count: async calls whose promise has not settled, what close() and a hot
+  // generation's drain wait for (whenIdle), and the `inFlight` users see. The native `in_flight`
+  // count is the dlclose interlock: a native close or retirement refuses while it is above zero. It
+  // falls first (at the native completion, before this promise settles), so it is never read here.
+  #unsettledAsync = 0;
   #idle: (() => void)[] = [];
 
   /** @internal use open() */
@@ -448,9 +456,9 @@ export class Library<D extends TypeDefs = {}> {
 
   /** @internal counts an async call as a reference; close() waits for these. */
   trackAsync<T>(p: Promise<T>): Promise<T> {
-    this.#inFlight++;
+    this.#unsettledAsync++;
     const done = () => {
-      if (--this.#inFlight === 0) for (const f of this.#idle.splice(0)) f();
+      if (--this.#unsettledAsync === 0) for (const f of this.#idle.splice(0)) f();
     };
     return p.then(
       (v) => {
@@ -466,12 +474,12 @@ export class Library<D extends TypeDefs = {}> {
 
   /** Async calls in flight. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#unsettledAsync;
   }
 
   /** Resolves when no async call is in flight. */
   whenIdle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
+    if (this.#unsettledAsync === 0) return Promise.resolve();
     return new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
