@@ -26,16 +26,6 @@ import { addon } from './native';
 import { callbackSignature, type ArrayCType, type CType, type EnumCType, type PointerCType, type RecordCType } from './ctype_model';
 import { CallbackObject, structCodecHooks, TempCallback } from './callbacks';
 
-interface MemoryAddon {
-  addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
-  copyFromAddress(address: bigint, target: ArrayBuffer | ArrayBufferView, offset: number, length: number): void;
-  copyToAddress(address: bigint, source: ArrayBuffer | ArrayBufferView, offset: number, length: number): void;
-  readCString(address: bigint, maxBytes?: number): string | null;
-}
-
-/** @internal */
-export const mem = addon as unknown as MemoryAddon;
-
 // ---------------------------------------------------------------------------------------------------
 // Errors
 
@@ -106,7 +96,7 @@ const H = {
     encodePointer(ctx, path, t, v, dv, o);
   },
   str(a: bigint): string | null {
-    return a === 0n ? null : mem.readCString(a);
+    return a === 0n ? null : addon.readCString(a);
   },
   charArray(ctx: EncodeCtx, path: string, t: ArrayCType, v: unknown, dv: DataView, off: number): void {
     const n = t.length;
@@ -192,7 +182,7 @@ export class Arena {
     }
     const bytes = Math.max(CHUNK, size + align);
     const ab = new ArrayBuffer(bytes);
-    const a = mem.addressOf(ab);
+    const a = addon.addressOf(ab);
     const c: Chunk = { dv: new DataView(ab), lo: Number(a & 0xffffffffn), hi: Number(a >> 32n), used: 0, end: bytes };
     this.chunks.push(c);
     const off = (align - (c.lo % align)) % align;
@@ -267,7 +257,7 @@ function encodePointer(ctx: EncodeCtx, path: string, t: PointerCType, v: unknown
     throw argError(false, `${where(ctx, path)} (${t.c}) got a callback that was released`);
   }
   if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
-    dv.setBigUint64(o, mem.addressOf(v), true);
+    dv.setBigUint64(o, addon.addressOf(v), true);
     ctx.arena?.keep.push(v);
     if (!ctx.arena) throw argError(false, `${where(ctx, path)} (${t.c}) got a buffer, whose memory JS may move or free; pass its address (bigint) instead`);
     return;

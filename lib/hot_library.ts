@@ -242,7 +242,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     // Everything is checked (and read once) before anything is loaded: an invalid watch option or
     // userData found after dlswap_init would leave an initialised generation nobody can close.
     path = checkPath(path, 'HotLibrary.open(path, options)');
-    options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION as number) as HotOptions<F, D>;
+    options = checkHotOptions(options, addon.PLUGIN_ABI_VERSION) as HotOptions<F, D>;
     if (options.signal?.aborted) throw abortedError(options.signal, `HotLibrary.open(${path}) was aborted before it started`);
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
@@ -442,10 +442,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     onLog: (e: LogEvent) => void,
   ): Promise<void> {
     const t = performance.now();
-    const host = new (addon.PluginHost as PluginHostCtor)(BigInt(gen.id), addon.PLUGIN_ABI_VERSION as number, options.userData ?? 0n, (level, message) =>
+    const host = new addon.PluginHost(BigInt(gen.id), addon.PLUGIN_ABI_VERSION, options.userData ?? 0n, (level, message) =>
       onLog({ generation: gen.id, level, message }),
     );
-    const abi = addon.PLUGIN_ABI_VERSION as number;
+    const abi = addon.PLUGIN_ABI_VERSION;
     let loaded: { result: LoadResult; mode: IsolationMode };
     try {
       const functions = parseFunctions(options.functions, options.types, 'HotLibrary');
@@ -818,9 +818,3 @@ function reloadError(report: ReloadReport): DlswapError {
   return err;
 }
 
-type PluginHostCtor = new (
-  generation: bigint,
-  abi: number,
-  userData: bigint,
-  onLog: (level: number, message: string) => void,
-) => PluginHostHandle;
