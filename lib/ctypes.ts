@@ -27,16 +27,11 @@ import {
   type RecordCType,
   type TypeScope,
 } from './ctype_model';
-import {
-  buildSignature,
-  describeToken,
-  Parser,
-  RESERVED,
-  type BaseType,
-  type Param,
-  type Qualifier,
-  type Source,
-} from './signature';
+import type { Param } from './signature_kinds';
+import { buildSignature, Parser } from './signature_parser';
+import type { BaseType } from './signature_specifiers';
+import { describeToken, type Source } from './signature_tokens';
+import { RESERVED, type Qualifier } from './signature_vocabulary';
 
 /** Longest declaration text accepted by one `declare()` call. */
 export const MAX_DECLARATION_LENGTH = 256 * 1024;
