@@ -13,7 +13,7 @@
  * after the release is refused (logged, fallback value returned), never a jump into freed memory.
  */
 import { DlswapError } from './errors';
-import { addon as native, type FfiShape, type NativeCallbackOptions, type NativeCallbackSpec as CallbackSpec } from './native';
+import { addon as native, type FfiShape, type NativeCallbackSpec as CallbackSpec } from './native';
 import { callbackSignature, type CType, type RecordCType } from './ctype_model';
 import { kindCode, parsePrototype, parseType, type Signature, type TypeInfo } from './signature';
 import type { TypeScope } from './ctype_model';

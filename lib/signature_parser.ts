@@ -6,7 +6,7 @@
 import { type CType, functionSpelling, functionType, pointerTo } from './ctype_model';
 import { type Kind, MAX_PARAMS, MAX_POINTER_DEPTH, type Param, type Signature, type TypeInfo, type TypePosition } from './signature_kinds';
 import { type BaseType, type Expectation, SpecifierParser } from './signature_specifiers';
-import { describeToken, fail } from './signature_tokens';
+import { describeToken } from './signature_tokens';
 import { type Qualifier, QUALIFIER_ORDER, QUALIFIERS, RESERVED } from './signature_vocabulary';
 
 /** `(*name)(params)` after the specifiers of a parameter: a function pointer. @internal */
