@@ -18,7 +18,9 @@
  * struct argument costs its encoding and little else. A sync call made while the same function is
  * already running (C -> JS -> C), and every async call, gets a frame of its own.
  */
-import { Arena, argError, codecOf, describe, type Codec, type EncodeCtx } from './codec';
+import { codecOf, type Codec } from './codec';
+import { argError, describe, type EncodeCtx } from './codec_errors';
+import { Arena } from './codec_pointers';
 import { addon } from './native';
 import { CallbackObject, TempCallback } from './callbacks';
 import { callbackSignature, type CType, type EnumCType, type PointerCType, type RecordCType } from './ctype_model';

@@ -7,7 +7,9 @@
  * C, and a bad one crashes the process.
  */
 import { DlswapError } from './errors';
-import { Arena, argError, codecOf, type EncodeCtx } from './codec';
+import { codecOf } from './codec';
+import { argError, type EncodeCtx } from './codec_errors';
+import { Arena } from './codec_pointers';
 import type { CType } from './ctype_model';
 import { TypeRegistry } from './ctypes';
 import { addon, type NativeLibrary } from './native';
