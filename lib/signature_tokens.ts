@@ -95,6 +95,17 @@ function describeChar(text: string, i: number): string {
 }
 
 /** @internal */
+/** End of the identifier or number starting at i: both run to the first character that is neither. */
+function wordEnd(text: string, i: number): number {
+  let j = i + 1;
+  while (j < text.length) {
+    const d = text.charCodeAt(j);
+    if (!isIdentStart(d) && !isDigit(d)) break;
+    j++;
+  }
+  return j;
+}
+
 export function tokenize(src: Source): Token[] {
   const text = src.text;
   const tokens: Token[] = [];
@@ -132,12 +143,7 @@ export function tokenize(src: Source): Token[] {
       continue;
     }
     if (isIdentStart(c)) {
-      let j = i + 1;
-      while (j < text.length) {
-        const d = text.charCodeAt(j);
-        if (!isIdentStart(d) && !isDigit(d)) break;
-        j++;
-      }
+      const j = wordEnd(text, i);
       tokens.push({ type: 'ident', value: text.slice(i, j), col });
       i = j;
       continue;
@@ -145,12 +151,7 @@ export function tokenize(src: Source): Token[] {
     if (isDigit(c)) {
       // Numbers only occur in array sizes and bit widths; lexing them whole lets the parser name
       // the construct instead of complaining about a stray digit.
-      let j = i + 1;
-      while (j < text.length) {
-        const d = text.charCodeAt(j);
-        if (!isIdentStart(d) && !isDigit(d)) break;
-        j++;
-      }
+      const j = wordEnd(text, i);
       tokens.push({ type: 'number', value: text.slice(i, j), col });
       i = j;
       continue;
