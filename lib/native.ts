@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { DependencyInfo } from './dependencies';
 import type { ElfInfo } from './elf';
 import type { PluginHostHandle } from './generation';
+import type { ElfSummary } from './library';
 import type { AnyFunction } from './prototype_types';
 import nodeGypBuild = require('node-gyp-build');
 import { addonLoadError, checkPlatform } from './platform';
@@ -113,16 +114,7 @@ export interface LoadResult {
   version?: string;
   initialized?: boolean;
   abi?: number;
-  elf?: {
-    soname: string | null;
-    needed: string[];
-    rpath: string | null;
-    runpath: string | null;
-    buildId: string | null;
-    nodelete: boolean;
-    uniqueSymbols: string[];
-    threadLocalDestructors: boolean;
-  };
+  elf?: ElfSummary;
 }
 
 /** What a retirement did (native/loader/load_job.h RetireResult). */

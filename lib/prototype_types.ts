@@ -152,9 +152,12 @@ type StripName<P extends string[]> =
       : P
     : P;
 
+/** The Def a declared type's shape stands for: itself, a pointer to it, or a pointer to a pointer. */
+type DefAtDepth<S extends Shape> = S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>;
+
 type ParamJs<S> = S extends Shape
   ? S['category'] extends 'def'
-    ? DefParam<S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>>
+    ? DefParam<DefAtDepth<S>>
   : S['depth'] extends 0
     ? S['category'] extends 'number' | 'char'
       ? number
@@ -174,7 +177,7 @@ type ParamJs<S> = S extends Shape
 
 type ReturnJs<S> = S extends Shape
   ? S['category'] extends 'def'
-    ? DefReturn<S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>>
+    ? DefReturn<DefAtDepth<S>>
   : S['depth'] extends 0
     ? S['category'] extends 'void'
       ? void
