@@ -7,8 +7,8 @@
  * and, given a type scope, the structs, unions, enums and typedefs declared in it), so that every
  * rejection can point at a column and say what would have been accepted there.
  *
- * The declaration parser of lib/ctypes.ts (struct bodies, typedefs, enums) extends that Parser; a
- * prototype parsed with a TypeScope resolves the names declared there (docs/types.md).
+ * The declaration parser of lib/ctypes_declarations.ts (struct bodies, typedefs, enums) extends that
+ * Parser; a prototype parsed with a TypeScope resolves the names declared there (docs/types.md).
  */
 import type { TypeScope } from './ctype_model';
 import { DlswapError } from './errors';

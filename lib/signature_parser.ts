@@ -1,7 +1,7 @@
 /**
  * The second half of the parser: declarators (pointers, names, function pointers), prototypes and
- * lone types, and how a declarator resolves to the TypeInfo a call converts by. lib/ctypes.ts extends
- * Parser for declarations.
+ * lone types, and how a declarator resolves to the TypeInfo a call converts by.
+ * lib/ctypes_declarations.ts extends Parser for declarations.
  */
 import { type CType, functionSpelling, functionType, pointerTo } from './ctype_model';
 import { type Kind, MAX_PARAMS, MAX_POINTER_DEPTH, type Param, type Signature, type TypeInfo, type TypePosition } from './signature_kinds';
@@ -36,8 +36,8 @@ export const MAX_FUNCTION_NESTING = 8;
 
 
 /**
- * @internal The recursive-descent parser of declarators, prototypes and lone types; lib/ctypes.ts
- * extends it for declarations.
+ * @internal The recursive-descent parser of declarators, prototypes and lone types;
+ * lib/ctypes_declarations.ts extends it for declarations.
  */
 export class Parser extends SpecifierParser {
   /** `*`s and their qualifiers. */

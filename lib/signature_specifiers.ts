@@ -92,7 +92,7 @@ export class SpecifierParser {
 
   /**
    * After `struct`, `union` or `enum`: the tag name and what the scope knows of it. Declarations
-   * (lib/ctypes.ts) override this to parse bodies and attributes.
+   * (lib/ctypes_declarations.ts) override this to parse bodies and attributes.
    */
   protected parseTagSpecifier(word: 'struct' | 'union' | 'enum', col: number): { c: string; ctype: CType | null } {
     const tag = this.peek();

@@ -26,8 +26,8 @@ export interface Source {
   /** Where the text came from when it is one field of a larger input, e.g. 'args[2]'. */
   where?: string;
   /**
-   * Type declarations (lib/ctypes.ts): comments are skipped, and braces, `=` and the operators of
-   * constant expressions are tokens. Prototypes refuse all of these.
+   * Type declarations (lib/ctypes_declarations.ts): comments are skipped, and braces, `=` and the
+   * operators of constant expressions are tokens. Prototypes refuse all of these.
    */
   declarations?: boolean;
   /** Longest input accepted (MAX_PROTOTYPE_LENGTH unless given). */
