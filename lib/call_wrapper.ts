@@ -18,7 +18,10 @@
  * struct argument costs its encoding and little else. A sync call made while the same function is
  * already running (C -> JS -> C), and every async call, gets a frame of its own.
  */
-import { Arena, argError, codecOf, describe, mem, type Codec, type EncodeCtx } from './codec';
+import { codecOf, type Codec } from './codec';
+import { argError, describe, type EncodeCtx } from './codec_errors';
+import { Arena } from './codec_pointers';
+import { addon } from './native';
 import { CallbackObject, TempCallback } from './callbacks';
 import { callbackSignature, type CType, type EnumCType, type PointerCType, type RecordCType } from './ctype_model';
 import type { Signature, TypeInfo } from './signature';
@@ -122,7 +125,7 @@ function newFrame(plan: Plan, mode: 1 | 2): Frame {
   const arenaBytes = mode === 1 ? ARENA_BYTES : 0;
   const fixed = Math.ceil(plan.fixed / 16) * 16;
   const ab = new ArrayBuffer(Math.max(16, fixed + arenaBytes));
-  const base = mem.addressOf(ab);
+  const base = addon.addressOf(ab);
   const dv = new DataView(ab);
   const first = arenaBytes
     ? (() => {

@@ -13,44 +13,12 @@
  * after the release is refused (logged, fallback value returned), never a jump into freed memory.
  */
 import { DlswapError } from './errors';
-import { addon } from './native';
+import { addon as native, type FfiShape, type NativeCallbackSpec as CallbackSpec } from './native';
 import { callbackSignature, type CType, type RecordCType } from './ctype_model';
 import { kindCode, parsePrototype, parseType, type Signature, type TypeInfo } from './signature';
 import type { TypeScope } from './ctype_model';
 import type { CallbackRef } from './ctypes_types';
 import type { AnyFunction } from './prototype_types';
-
-interface CallbackAddon {
-  makeCallback(target: object, spec: CallbackSpec, fn: AnyFunction, options: NativeCallbackOptions): bigint;
-  setCallbackState(target: object, state: 0 | 1 | 2): void;
-  releaseCallback(target: object): number;
-  callbackInfo(target: object): { address: bigint; state: string; running: number; refused: number };
-  callbackStats(): { slots: number; live: number; refused: number };
-}
-
-const native = addon as unknown as CallbackAddon;
-
-/** libffi's view of a struct: sizes, alignment and members (arrays expanded). */
-export interface FfiShape {
-  size: number;
-  align: number;
-  elements: (number | FfiShape)[];
-}
-
-interface CallbackSpec {
-  key: string;
-  returns: number;
-  params: number[];
-  returnShape?: FfiShape;
-  paramShapes?: (FfiShape | null)[];
-}
-
-interface NativeCallbackOptions {
-  state: 'live' | 'idle';
-  label: string;
-  fallback?: bigint;
-  onError?: (error: unknown) => void;
-}
 
 /** The libffi shape of a struct passed by value (lib/ctypes.ts has refused unions and packed ones). */
 export function ffiShape(t: CType): FfiShape | number {

@@ -10,7 +10,7 @@
  * member's alignment 1; `aligned(N)` raises the struct's alignment to N. (`long double`, `__int128`
  * and bit-fields, where the two ABIs or the compilers differ, are refused by the parser.)
  *
- * Kept free of the parser (lib/signature.ts imports it) so that the two do not import each other.
+ * Kept free of the parser (lib/signature_*.ts import it) so that the two do not import each other.
  */
 import type { Kind, Signature } from './signature';
 

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ElfInfo } from './elf';
+import type { Addon } from './native';
 import { parseTunables, rtldTunables } from './tunables';
 import { MAX_CREATED_NAMESPACES, MAX_NAMESPACES } from './wire';
 
@@ -216,7 +217,7 @@ function checkTempDir(): DoctorReport['tempDir'] {
 }
 
 interface AddonModules {
-  addon: Record<string, unknown>;
+  addon: Addon;
   addonPath: string;
   readElf: (p: string) => ElfInfo;
 }
@@ -226,7 +227,7 @@ async function loadAddon(): Promise<{ mods: AddonModules | null; error: string |
     const native = await import('./native');
     const elf = await import('./elf');
     return {
-      mods: { addon: native.addon as unknown as Record<string, unknown>, addonPath: native.addonFile(), readElf: elf.readElf },
+      mods: { addon: native.addon, addonPath: native.addonFile(), readElf: elf.readElf },
       error: null,
     };
   } catch (e) {

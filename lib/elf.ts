@@ -65,14 +65,12 @@ export interface ElfInfo {
   truncated: boolean;
 }
 
-type ReadElfFn = (path: string) => ElfInfo;
-
 /**
  * Reads an ELF file. Throws an Error with `code` ERR_DLSWAP_NOT_FOUND, _NOT_A_FILE, _ACCESS,
  * _EMPTY_FILE, _NOT_ELF or _BAD_ELF; the message names the path and what to do.
  */
 export function readElf(path: string): ElfInfo {
-  return (addon.readElf as ReadElfFn)(path);
+  return addon.readElf(path);
 }
 
 /**
@@ -81,7 +79,7 @@ export function readElf(path: string): ElfInfo {
  * messages. Same error codes as readElf.
  */
 export function readElfBytes(bytes: Uint8Array, name: string): ElfInfo {
-  return (addon.readElfBytes as (b: Uint8Array, n: string) => ElfInfo)(bytes, name);
+  return addon.readElfBytes(bytes, name);
 }
 
 let self: ElfInfo | undefined;

@@ -11,41 +11,16 @@
  */
 import { DlswapError, isDlswapError } from './errors';
 import type { Library } from './library';
-import { addon, type NativeLibrary } from './native';
+import { addon, type NativeCallable, type NativeFunctionSpec } from './native';
 import { checkFuncOptions, describeValue } from './options';
 import type { AnyFunction } from './prototype_types';
 import type { TypeScope } from './ctype_model';
 import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from './signature';
 import { needsWrapper, wrapRich } from './call_wrapper';
-import { recordShape, TempCallback, type FfiShape } from './callbacks';
+import { recordShape, TempCallback } from './callbacks';
 import { callbackSignature } from './ctype_model';
 import { typesOf } from './ctypes';
 
-/** A native callable made by makeFunction (the sync or the async entry point). */
-type NativeCallable = (...args: unknown[]) => unknown;
-
-interface NativeFunctionSpec {
-  name: string;
-  returns: number;
-  params: number[];
-  names: (string | null)[];
-  types: string[];
-  variadic: boolean;
-  errno: boolean;
-  /** Structs by value: the shape of each such parameter (null for the others) and of the result. */
-  paramShapes?: (FfiShape | null)[];
-  returnShape?: FfiShape;
-}
-
-interface CallsAddon {
-  makeFunction(lib: NativeLibrary, address: bigint, spec: NativeFunctionSpec): [NativeCallable, NativeCallable];
-  rebindFunction(fn: NativeCallable, lib: NativeLibrary, address: bigint): void;
-  functionAddress(fn: NativeCallable): bigint;
-  prepareVariadic(fn: NativeCallable, kinds: number[]): number;
-  readCString(address: bigint, maxBytes?: number): string | null;
-}
-
-const calls = addon as unknown as CallsAddon;
 
 export interface FuncOptions {
   /** Bind the prototype to this exported symbol instead of the prototype's function name. */
@@ -167,7 +142,7 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
     spec.paramShapes = sig.params.map((p) => (p.type.kind === 'aggregate' ? recordShape(p.type.ctype!) : null));
   }
   if (sig.returns.kind === 'aggregate') spec.returnShape = recordShape(sig.returns.ctype!);
-  const [nativeSync, nativeAsync] = calls.makeFunction(lib.native, address, spec);
+  const [nativeSync, nativeAsync] = addon.makeFunction(lib.native, address, spec);
 
   const fnState: FunctionState = { symbol, trackedOn: lib, native: nativeSync };
   const shape = sig.variadic ? variadicShapes(sig, nativeSync, scope) : null;
@@ -239,7 +214,7 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
     async: { value: asyncCall, configurable: true, writable: false, enumerable: false },
     signature: { value: sig, configurable: true, writable: false, enumerable: false },
     address: {
-      get: () => calls.functionAddress(nativeSync),
+      get: () => addon.functionAddress(nativeSync),
       configurable: true,
       enumerable: false,
     },
@@ -298,7 +273,7 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
           throw e;
         }
       }
-      id = calls.prepareVariadic(nativeSync, kinds);
+      id = addon.prepareVariadic(nativeSync, kinds);
       ids.set(key, id);
       callbackSigs.set(key, fps);
     }
@@ -362,7 +337,7 @@ export function rebind(fn: (...args: never[]) => unknown, lib: Library, address?
   if (address !== undefined && (typeof address !== 'bigint' || address <= 0n)) throw argError('rebind(fn, lib, address): address must be a non-zero bigint');
   const target = address ?? lib.symbol(bound.symbol);
   if (lib.closed) throw closedError((fn as unknown as FunctionExtras).signature, lib);
-  calls.rebindFunction(bound.native, lib.native, target);
+  addon.rebindFunction(bound.native, lib.native, target);
   bound.trackedOn = lib;
 }
 
@@ -382,6 +357,6 @@ export function readCString(address: bigint | null, maxBytes?: number): string |
   if (maxBytes !== undefined && !(typeof maxBytes === 'number' && Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
     throw argError(`readCString(address, maxBytes): maxBytes must be a non-negative integer, not ${describeValue(maxBytes)}`);
   }
-  return calls.readCString(address, maxBytes);
+  return addon.readCString(address, maxBytes);
 }
 

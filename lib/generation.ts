@@ -9,7 +9,8 @@ import type { DependencyCloseResult } from './dependencies';
 import { DlswapError } from './errors';
 import type { Library, CloseResult } from './library';
 import type { FunctionTable } from './function_table';
-import type { PluginAbi, PluginHostHandle } from './plugin_abi';
+import type { PluginAbi } from './plugin_abi';
+import type { PluginHostHandle } from './native';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
 

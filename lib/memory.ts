@@ -7,7 +7,9 @@
  * C, and a bad one crashes the process.
  */
 import { DlswapError } from './errors';
-import { Arena, argError, codecOf, mem, type EncodeCtx } from './codec';
+import { codecOf } from './codec';
+import { argError, type EncodeCtx } from './codec_errors';
+import { Arena } from './codec_pointers';
 import type { CType } from './ctype_model';
 import { TypeRegistry } from './ctypes';
 import { addon, type NativeLibrary } from './native';
@@ -111,7 +113,7 @@ export function decodeValue(registry: TypeRegistry | undefined, source: MemorySo
     if (source <= 0n || source >= 2n ** 64n) throw argError(true, `${what}: cannot read at address ${source}`);
     allocations?.check(source, length, what);
     const bytes = new Uint8Array(length);
-    mem.copyFromAddress(source, bytes, 0, length);
+    addon.copyFromAddress(source, bytes, 0, length);
     dv = new DataView(bytes.buffer);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes = viewBytes(source);
@@ -146,7 +148,7 @@ export function encodeValue(registry: TypeRegistry | undefined, target: MemorySo
       noArena: 'at a raw address nothing could own it: encode into a Buffer (which then owns it), or give addresses',
     };
     codecOf(t).enc(value, dv, 0, ctx, '');
-    mem.copyToAddress(target, staging, 0, t.size);
+    addon.copyToAddress(target, staging, 0, t.size);
     return;
   }
   if (!(target instanceof ArrayBuffer || ArrayBuffer.isView(target))) {
@@ -172,10 +174,6 @@ export function encodeToBuffer(registry: TypeRegistry | undefined, type: string 
   return buf;
 }
 
-interface AllocAddon {
-  allocIn(lib: NativeLibrary, count: number, size: number): bigint;
-}
-
 /** Zeroed memory from the library's own allocator (its namespace's libc): free it with lib.free. */
 export function allocIn(native: NativeLibrary, registry: TypeRegistry | undefined, typeOrSize: string | number, count: number | undefined, allocations: Allocations): bigint {
   const what = `alloc(${JSON.stringify(typeOrSize)})`;
@@ -189,7 +187,7 @@ export function allocIn(native: NativeLibrary, registry: TypeRegistry | undefine
   } else {
     throw argError(false, `alloc(typeOrSize): expected a C type name or a size in bytes; got ${typeOrSize === null ? 'null' : typeof typeOrSize}`);
   }
-  const p = (addon as unknown as AllocAddon).allocIn(native, n, size);
+  const p = addon.allocIn(native, n, size);
   allocations.add(p, n * size);
   return p;
 }

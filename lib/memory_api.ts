@@ -3,7 +3,7 @@
  * names are the builtins unless a registry is given (`{ types }`); a library's own `lib.decode` and
  * `lib.encode` use the types it was opened with and check bounds inside its `lib.alloc` memory.
  */
-import { mem } from './codec';
+import { addon } from './native';
 import { TypeRegistry } from './ctypes';
 import { decodeValue, encodeToBuffer as toBuffer, encodeValue, sizeOf, type MemorySource } from './memory';
 import { DlswapError } from './errors';
@@ -47,7 +47,7 @@ export function readBytes(address: bigint, length: number | bigint): Buffer {
   if (typeof address !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'readBytes(address, length): address must be a bigint');
   if (!Number.isSafeInteger(n) || n < 0) throw new DlswapError('ERR_DLSWAP_ARG', 'readBytes(address, length): length must be a non-negative integer');
   const out = Buffer.alloc(n);
-  if (n > 0) mem.copyFromAddress(address, out, 0, n);
+  if (n > 0) addon.copyFromAddress(address, out, 0, n);
   return out;
 }
 
@@ -56,7 +56,7 @@ export function addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint {
   if (!(buffer instanceof ArrayBuffer || ArrayBuffer.isView(buffer))) {
     throw new DlswapError('ERR_DLSWAP_ARG', 'addressOf(buffer): expected an ArrayBuffer, TypedArray, DataView or Buffer');
   }
-  return mem.addressOf(buffer);
+  return addon.addressOf(buffer);
 }
 
 let registry: TypeRegistry | undefined;

@@ -6,6 +6,9 @@
  */
 import path from 'node:path';
 import type { DependencyInfo } from './dependencies';
+import type { ElfInfo } from './elf';
+import type { ElfSummary } from './library';
+import type { AnyFunction } from './prototype_types';
 import nodeGypBuild = require('node-gyp-build');
 import { addonLoadError, checkPlatform } from './platform';
 
@@ -110,16 +113,7 @@ export interface LoadResult {
   version?: string;
   initialized?: boolean;
   abi?: number;
-  elf?: {
-    soname: string | null;
-    needed: string[];
-    rpath: string | null;
-    runpath: string | null;
-    buildId: string | null;
-    nodelete: boolean;
-    uniqueSymbols: string[];
-    threadLocalDestructors: boolean;
-  };
+  elf?: ElfSummary;
 }
 
 /** What a retirement did (native/loader/load_job.h RetireResult). */
@@ -160,8 +154,85 @@ export interface LoaderJob<T> {
   id: number;
 }
 
+/** A native callable made by makeFunction (the sync or the async entry point). */
+export type NativeCallable = (...args: unknown[]) => unknown;
+
+/** libffi's view of a struct: sizes, alignment and members (arrays expanded). */
+export interface FfiShape {
+  size: number;
+  align: number;
+  elements: (number | FfiShape)[];
+}
+
+/** What makeFunction builds a call from (native/call/make_function.cc). */
+export interface NativeFunctionSpec {
+  name: string;
+  returns: number;
+  params: number[];
+  names: (string | null)[];
+  types: string[];
+  variadic: boolean;
+  errno: boolean;
+  /** Structs by value: the shape of each such parameter (null for the others) and of the result. */
+  paramShapes?: (FfiShape | null)[];
+  returnShape?: FfiShape;
+}
+
+/** What makeCallback builds a trampoline from (native/callback/callbacks_js.cc). */
+export interface NativeCallbackSpec {
+  key: string;
+  returns: number;
+  params: number[];
+  returnShape?: FfiShape;
+  paramShapes?: (FfiShape | null)[];
+}
+
+export interface NativeCallbackOptions {
+  state: 'live' | 'idle';
+  label: string;
+  fallback?: bigint;
+  onError?: (error: unknown) => void;
+}
+
+/** The numbers the addon shares with lib/ (native/wire.cc); test/wire_constants.test.ts compares them. */
+export interface NativeWire {
+  kinds: Readonly<Record<string, number>>;
+  kindCount: number;
+  isolation: Readonly<Record<string, number>>;
+  maxParams: number;
+  maxNamespaces: number;
+}
+
+/** The native dlswap_host of one generation (native/plugin/plugin_host.h). */
+export interface PluginHostHandle {
+  readonly address: bigint;
+  readonly dropped: number;
+  /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
+  readonly finiOwed: boolean;
+  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
+  adopt(lib: NativeLibrary): void;
+  /** The retirement takes fini over; whether it was owed. */
+  disown(): boolean;
+  release(): void;
+}
+
+export type PluginHostConstructor = new (
+  generation: bigint,
+  abi: number,
+  userData: bigint,
+  onLog: (level: number, message: string) => void,
+) => PluginHostHandle;
+
+/**
+ * Everything the addon exports (native/addon.cc registers them all), the one place lib/ types them.
+ * ADDON_EXPORTS below lists the same keys at run time, so that a test can hold the addon to it.
+ */
 export interface Addon {
+  WIRE: NativeWire;
   NativeLibrary: unknown;
+  PluginHost: PluginHostConstructor;
+  /** include/dlswap.h DLSWAP_ABI_VERSION, the plugin ABI this build speaks. */
+  PLUGIN_ABI_VERSION: number;
   loadSync(spec: LoadSpec): LoadResult;
   loadAsync(spec: LoadSpec): LoaderJob<LoadResult>;
   /** Marks the image closed (no call can start), then runs the retirement. */
@@ -202,9 +273,86 @@ export interface Addon {
   freshNamespaceCount(): number;
   /** Whether namespace `lmid` still holds objects. */
   namespaceAlive(lmid: bigint): boolean;
-  // ELF reader and calls add their exports here (see elf.ts, func.ts).
-  [key: string]: unknown;
+  /** How many namespaces this process can still create, by creating them: only ever in a throwaway child. */
+  probeNamespaces(path: string, max: number): { opened: number; error: string | null };
+
+  readElf(path: string): ElfInfo;
+  readElfBytes(bytes: Uint8Array, name: string): ElfInfo;
+
+  /** The sync and the async entry point of one C function. */
+  makeFunction(lib: NativeLibrary, address: bigint, spec: NativeFunctionSpec): [NativeCallable, NativeCallable];
+  rebindFunction(fn: NativeCallable, lib: NativeLibrary, address: bigint): void;
+  functionAddress(fn: NativeCallable): bigint;
+  /** The id of the cached call shape for these variadic argument kinds. */
+  prepareVariadic(fn: NativeCallable, kinds: number[]): number;
+
+  addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
+  copyFromAddress(address: bigint, target: ArrayBuffer | ArrayBufferView, offset: number, length: number): void;
+  copyToAddress(address: bigint, source: ArrayBuffer | ArrayBufferView, offset: number, length: number): void;
+  readCString(address: bigint, maxBytes?: number): string | null;
+  /** Zeroed memory from the library's own allocator (its namespace's libc). */
+  allocIn(lib: NativeLibrary, count: number, size: number): bigint;
+
+  makeCallback(target: object, spec: NativeCallbackSpec, fn: AnyFunction, options: NativeCallbackOptions): bigint;
+  setCallbackState(target: object, state: 0 | 1 | 2): void;
+  releaseCallback(target: object): number;
+  callbackInfo(target: object): { address: bigint; state: string; running: number; refused: number };
+  callbackStats(): { slots: number; live: number; refused: number };
 }
+
+/** The keys of Addon at run time: test/addon_exports.test.ts checks the addon exports exactly these. */
+export const ADDON_EXPORTS = [
+  'WIRE',
+  'NativeLibrary',
+  'PluginHost',
+  'PLUGIN_ABI_VERSION',
+  'loadSync',
+  'loadAsync',
+  'retireSync',
+  'retireAsync',
+  'handoverSync',
+  'handoverAsync',
+  'abandonJob',
+  'abandonedLoaderThreads',
+  'privateArea',
+  'privateFiles',
+  'sweepStale',
+  'copyForTest',
+  'removePrivateFile',
+  'planDependencies',
+  'renameForTest',
+  'armFault',
+  'clearFaults',
+  'setTerminator',
+  'armedFaults',
+  'hitFault',
+  'configureRuntime',
+  'anchorNamespace',
+  'runtimeStats',
+  'freshNamespaceCount',
+  'namespaceAlive',
+  'probeNamespaces',
+  'readElf',
+  'readElfBytes',
+  'makeFunction',
+  'rebindFunction',
+  'functionAddress',
+  'prepareVariadic',
+  'addressOf',
+  'copyFromAddress',
+  'copyToAddress',
+  'readCString',
+  'allocIn',
+  'makeCallback',
+  'setCallbackState',
+  'releaseCallback',
+  'callbackInfo',
+  'callbackStats',
+] as const satisfies readonly (keyof Addon)[];
+
+// A key declared in Addon but missing from ADDON_EXPORTS fails to compile here.
+const everyKeyListed: [Exclude<keyof Addon, (typeof ADDON_EXPORTS)[number]>] extends [never] ? true : never = true;
+void everyKeyListed;
 
 /** The addon binary node-gyp-build would load: a build from source first, then the prebuild for this machine. */
 export function addonFile(): string {

@@ -4,7 +4,7 @@
  * that calls it: looking one up from here would cost a dlsym per reload for an answer the loader
  * already has. What the loader found is read once per generation, by `resolvePluginAbi`.
  */
-import { addon, type LoadResult, type NativeLibrary } from './native';
+import { addon, type LoadResult, type PluginHostHandle } from './native';
 
 /** The entry points of include/dlswap.h, with their C prototypes (test/hot_phases.test.ts keeps them equal). */
 export const PLUGIN_ENTRY_POINTS = {
@@ -17,7 +17,7 @@ export const PLUGIN_ENTRY_POINTS = {
 } as const;
 
 /** DLSWAP_ABI_VERSION of the addon's build: the version the host speaks. */
-export const HOST_ABI_VERSION = addon.PLUGIN_ABI_VERSION as number;
+export const HOST_ABI_VERSION = addon.PLUGIN_ABI_VERSION;
 
 /** What one generation's plugin entry points said while it was verified. */
 export interface PluginAbi {
@@ -38,24 +38,9 @@ export function resolvePluginAbi(result: LoadResult): PluginAbi {
   });
 }
 
-/** The native dlswap_host of one generation (native/plugin/plugin_host.h). */
-export interface PluginHostHandle {
-  readonly address: bigint;
-  readonly dropped: number;
-  /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
-  readonly finiOwed: boolean;
-  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
-  adopt(lib: NativeLibrary): void;
-  /** The retirement takes fini over; whether it was owed. */
-  disown(): boolean;
-  release(): void;
-}
-
-type PluginHostCtor = new (generation: bigint, abi: number, userData: bigint, onLog: (level: number, message: string) => void) => PluginHostHandle;
-
 /** The dlswap_host handed to generation `id`'s dlswap_init. */
 export function createPluginHost(id: number, userData: bigint, onLog: (level: number, message: string) => void): PluginHostHandle {
-  return new (addon.PluginHost as PluginHostCtor)(BigInt(id), HOST_ABI_VERSION, userData, onLog);
+  return new addon.PluginHost(BigInt(id), HOST_ABI_VERSION, userData, onLog);
 }
 
 // Hosts of plugins whose init or fini overran: the plugin may still hold and use the struct from the

@@ -8,10 +8,15 @@
  *
  * Every loop below is tail-recursive (TypeScript evaluates those iteratively, up to 1000 rounds) and
  * the character loop carries a budget, so a long literal degrades to AnyFunction instead of raising
- * "Type instantiation is excessively deep".
+ * "Type instantiation is excessively deep". The lexer and the vocabulary are in
+ * lib/prototype_lex_types.ts, the unknown-name checks in lib/prototype_checks_types.ts.
  */
+import type { CallbackFunction } from './ctypes_types';
+import type { CallbackArg, Def, DefParam, DefReturn, PtrDef, TypeDefs, UnknownDef } from './ctypes_defs_types';
+import type { Category, Groups, IntegerCategory, IntegerWord, Invalid, IsName, Lex, NamedCategory, OrAny, Qualifier, RestrictWord, SplitAt, SplitClose, TagWord } from './prototype_lex_types';
 
-import type { CallbackArg, Def, DefParam, DefReturn, PtrDef, TypeDefs, UnknownDef, CallbackFunction } from './ctypes_types';
+// Checked where prototypes are accepted; re-exported so that prototype types stay one import.
+export type { CheckedPrototype, CheckFunctions, UnknownTypeName } from './prototype_checks_types';
 
 /** What a pointer parameter accepts: an address, NULL, or memory the callee reads or writes. */
 export type PointerArg = bigint | null | ArrayBufferView | ArrayBuffer;
@@ -37,170 +42,6 @@ export type FunctionOf<P extends string, D extends TypeDefs = {}> = string exten
  */
 export type FunctionOfObject<O extends { returns: string; args: readonly string[]; variadic?: boolean }, D extends TypeDefs = {}> =
   OrAny<FromObject<O['returns'], O['args'], O extends { variadic: infer V } ? V : false, D>>;
-
-// ---------------------------------------------------------------------------------------------------
-// Plumbing
-
-/** Sentinel for "could not read this"; a string no C type can produce, so it never collides. @internal */
-export type Invalid = '<dlswap: unreadable prototype>';
-type OrAny<F> = [F] extends [Invalid] ? AnyFunction : F;
-
-// The character budget is a string of 900 'x's, one appended per character read: comparing two
-// literals is O(1), where growing and measuring a tuple each round would make lexing quadratic.
-type X10 = 'xxxxxxxxxx';
-type X100 = `${X10}${X10}${X10}${X10}${X10}${X10}${X10}${X10}${X10}${X10}`;
-/** Longest literal (in characters) read precisely; well under the 1000-round recursion limit. */
-type Budget = `${X100}${X100}${X100}${X100}${X100}${X100}${X100}${X100}${X100}`;
-
-type Whitespace = ' ' | '\t' | '\n' | '\r' | '\v' | '\f';
-type Punct = '*' | '(' | ')' | ',' | ';';
-
-type Push<Acc extends string[], Word extends string> = Word extends '' ? Acc : [...Acc, Word];
-
-/** Characters to words: whitespace separates, punctuation stands alone, `...` stays one word. */
-type Lex<S extends string, Word extends string = '', Acc extends string[] = [], N extends string = ''> =
-  N extends Budget
-    ? Invalid
-    : S extends `${infer C}${infer Rest}`
-      ? string extends C
-        ? Invalid // a `${string}` hole: the text is not fully known
-        : C extends Whitespace
-          ? Lex<Rest, '', Push<Acc, Word>, `${N}x`>
-          : C extends Punct
-            ? Lex<Rest, '', [...Push<Acc, Word>, C], `${N}x`>
-            : Lex<Rest, `${Word}${C}`, Acc, `${N}x`>
-      : S extends ''
-        ? Push<Acc, Word>
-        : Invalid;
-
-/** [before, after] the first `D`, or Invalid if there is none. */
-type SplitAt<T extends string[], D extends string, Before extends string[] = []> =
-  T extends [infer H extends string, ...infer R extends string[]]
-    ? H extends D
-      ? [Before, R]
-      : SplitAt<R, D, [...Before, H]>
-    : Invalid;
-
-/**
- * Comma-separated groups; an empty group (as in `f(int,)`) is kept so it can be rejected. Commas
- * inside parentheses (a function pointer's parameters) do not separate. @internal
- */
-export type Groups<T extends string[], Cur extends string[] = [], Acc extends string[][] = [], Depth extends 0[] = []> =
-  T extends [infer H extends string, ...infer R extends string[]]
-    ? H extends ','
-      ? Depth extends []
-        ? Groups<R, [], [...Acc, Cur], Depth>
-        : Groups<R, [...Cur, H], Acc, Depth>
-      : H extends '('
-        ? Groups<R, [...Cur, H], Acc, [...Depth, 0]>
-        : H extends ')'
-          ? Groups<R, [...Cur, H], Acc, Depth extends [0, ...infer Less extends 0[]] ? Less : Depth>
-          : Groups<R, [...Cur, H], Acc, Depth>
-    : [...Acc, Cur];
-
-/** [inside, after] the ')' that closes a '(' already consumed, or Invalid. @internal */
-export type SplitClose<T extends string[], Inside extends string[] = [], Depth extends 0[] = []> =
-  T extends [infer H extends string, ...infer R extends string[]]
-    ? H extends ')'
-      ? Depth extends [0, ...infer Less extends 0[]]
-        ? SplitClose<R, [...Inside, H], Less>
-        : [Inside, R]
-      : SplitClose<R, [...Inside, H], H extends '(' ? [...Depth, 0] : Depth>
-    : Invalid;
-
-// ---------------------------------------------------------------------------------------------------
-// Vocabulary
-
-/** @internal */
-export type Qualifier = 'const' | 'volatile' | 'restrict' | '__restrict' | '__restrict__';
-type RestrictWord = 'restrict' | '__restrict' | '__restrict__';
-/** @internal */
-export type TagWord = 'struct' | 'union' | 'enum';
-/** @internal */
-export type IntegerWord = 'signed' | 'unsigned' | 'short' | 'long' | 'int' | 'char';
-
-/** JS-facing category of a base type; 'def': a name the type registry declares. @internal */
-export type Category = 'void' | 'bool' | 'number' | 'bigint' | 'char' | 'aggregate' | 'def';
-
-/** @internal */
-export type NamedCategory = {
-  void: 'void';
-  bool: 'bool';
-  _Bool: 'bool';
-  float: 'number';
-  double: 'number';
-  int8_t: 'number';
-  uint8_t: 'number';
-  int16_t: 'number';
-  uint16_t: 'number';
-  int32_t: 'number';
-  uint32_t: 'number';
-  int64_t: 'bigint';
-  uint64_t: 'bigint';
-  size_t: 'bigint';
-  ssize_t: 'bigint';
-  intptr_t: 'bigint';
-  uintptr_t: 'bigint';
-  ptrdiff_t: 'bigint';
-};
-
-/**
- * Integer spellings keyed by how many times each word occurs, in the order
- * signed, unsigned, short, long, int, char: this is what makes specifier order free.
- */
-type IntegerCategory = {
-  '000010': 'number'; // int
-  '100000': 'number'; // signed
-  '100010': 'number';
-  '010000': 'number'; // unsigned
-  '010010': 'number';
-  '001000': 'number'; // short
-  '001010': 'number';
-  '101000': 'number';
-  '101010': 'number';
-  '011000': 'number';
-  '011010': 'number';
-  '000100': 'bigint'; // long (LP64)
-  '000110': 'bigint';
-  '100100': 'bigint';
-  '100110': 'bigint';
-  '010100': 'bigint';
-  '010110': 'bigint';
-  '000200': 'bigint'; // long long
-  '000210': 'bigint';
-  '100200': 'bigint';
-  '100210': 'bigint';
-  '010200': 'bigint';
-  '010210': 'bigint';
-  '000001': 'char'; // plain char: the one pointee that maps to strings
-  '100001': 'number';
-  '010001': 'number';
-};
-
-/** Words that can never be a parameter or function name. */
-type Reserved =
-  | Qualifier
-  | TagWord
-  | IntegerWord
-  | 'void' | 'bool' | '_Bool' | 'float' | 'double'
-  | 'extern' | 'static' | 'register' | 'auto' | 'typedef' | 'inline' | '__inline' | '__inline__'
-  | '_Noreturn' | '__attribute__' | '__extension__' | '__declspec' | '_Atomic' | '_Complex'
-  | '_Imaginary' | '__int128' | '__int128_t' | '__uint128_t' | '_Float16' | '_Float128'
-  | '__float128' | '_Alignas' | 'alignas' | 'typeof' | '__typeof__' | '_BitInt'
-  | 'break' | 'case' | 'continue' | 'default' | 'do' | 'else' | 'for' | 'goto' | 'if' | 'return'
-  | 'sizeof' | 'switch' | 'while' | 'true' | 'false' | 'nullptr' | 'constexpr' | 'static_assert'
-  | '_Static_assert' | 'thread_local' | '_Thread_local' | '_Generic' | 'alignof' | '_Alignof'
-  | 'typeof_unqual';
-
-/** Characters no identifier contains; catches arrays, bit-fields, stray dots and the like. */
-type Foreign = '[' | ']' | ':' | '.' | '/' | '=' | '{' | '}' | '&' | '#' | '"' | "'";
-
-/** @internal */
-export type IsName<W extends string> = W extends Reserved | Punct | '...' | ''
-  ? false
-  : W extends `${string}${Foreign}${string}`
-    ? false
-    : true;
 
 // ---------------------------------------------------------------------------------------------------
 // Types
@@ -311,9 +152,12 @@ type StripName<P extends string[]> =
       : P
     : P;
 
+/** The Def a declared type's shape stands for: itself, a pointer to it, or a pointer to a pointer. */
+type DefAtDepth<S extends Shape> = S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>;
+
 type ParamJs<S> = S extends Shape
   ? S['category'] extends 'def'
-    ? DefParam<S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>>
+    ? DefParam<DefAtDepth<S>>
   : S['depth'] extends 0
     ? S['category'] extends 'number' | 'char'
       ? number
@@ -333,7 +177,7 @@ type ParamJs<S> = S extends Shape
 
 type ReturnJs<S> = S extends Shape
   ? S['category'] extends 'def'
-    ? DefReturn<S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>>
+    ? DefReturn<DefAtDepth<S>>
   : S['depth'] extends 0
     ? S['category'] extends 'void'
       ? void
@@ -457,77 +301,3 @@ type ObjectReturn<R extends string, D extends TypeDefs> = string extends R
     : Invalid;
 
 type FromObject<R extends string, A extends readonly string[], V, D extends TypeDefs = {}> = Fn<ObjectParams<A, V, D>, ObjectReturn<R, D>>;
-
-// ---------------------------------------------------------------------------------------------------
-// Unknown type names: a compile-time error at the call, naming the word.
-
-/** The first word of a declaration, past its qualifiers. */
-type FirstWord<G extends string[]> = G extends [infer H extends string, ...infer R extends string[]]
-  ? H extends Qualifier
-    ? FirstWord<R>
-    : H
-  : never;
-
-/** W, if it is an identifier in a type's place that is no type the parser knows nor one D declares. */
-type UnknownWord<W, D extends TypeDefs> = W extends string
-  ? IsName<W> extends true
-    ? W extends keyof NamedCategory
-      ? never
-      : W extends keyof D
-        ? never
-        : W
-    : never
-  : never;
-
-type UnknownInGroups<G extends string[][], D extends TypeDefs> = G extends [infer H extends string[], ...infer R extends string[][]]
-  ? UnknownWord<FirstWord<H>, D> extends infer U
-    ? [U] extends [never]
-      ? UnknownInGroups<R, D>
-      : U
-    : never
-  : never;
-
-type UnknownInTokens<T extends string[], D extends TypeDefs> =
-  SplitAt<T, '('> extends [infer Head extends string[], infer Rest extends string[]]
-    ? Head extends [...infer Ret extends string[], string]
-      ? UnknownWord<FirstWord<Ret>, D> extends infer U
-        ? [U] extends [never]
-          ? SplitClose<Rest> extends [infer Inside extends string[], unknown]
-            ? UnknownInGroups<Groups<Inside>, D>
-            : never
-          : U
-        : never
-      : never
-    : never;
-
-/**
- * The first word of prototype P that stands where a type must (the return type, the start of each
- * parameter) and is neither a C type the runtime parser knows nor a name D declares: `'itn'` in
- * `'itn add(int a)'`. never when there is none, or when P is not a literal. The runtime parser
- * refuses every such word ("unknown type"), so refusing it at compile time is never stricter.
- */
-export type UnknownTypeName<P extends string, D extends TypeDefs = {}> = string extends P
-  ? never
-  : Lex<P> extends infer T extends string[]
-    ? UnknownInTokens<T, D>
-    : never;
-
-/** P itself, or a message naming its unknown type: what `lib.func(P)` accepts. */
-export type CheckedPrototype<P extends string, D extends TypeDefs = {}> = [UnknownTypeName<P, D>] extends [never]
-  ? P
-  : `dlswap: unknown C type '${UnknownTypeName<P, D>}' in '${P}' (a typo? a struct or typedef must be declared with types(), docs/types.md)`;
-
-type BadFunctions<F, D extends TypeDefs> = {
-  [K in keyof F]: F[K] extends string ? ([UnknownTypeName<F[K], D>] extends [never] ? never : K) : never;
-}[keyof F];
-
-/**
- * unknown when every prototype of a `functions` map is readable; otherwise an object type whose
- * one required key is the message (`"functions.handle: unknown C type 'itn' ..."`), which the
- * options object lacks: the compiler's error then names the function and the word.
- */
-export type CheckFunctions<F, D extends TypeDefs = {}> = [BadFunctions<F, D>] extends [never]
-  ? unknown
-  : {
-      [K in BadFunctions<F, D> & string as `functions.${K}: unknown C type '${UnknownTypeName<F[K] & string, D>}' (a typo? declare structs and typedefs with types())`]: never;
-    };

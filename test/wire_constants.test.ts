@@ -10,15 +10,7 @@ import { KIND_CODES, MAX_PARAMS } from '../lib/signature';
 import { MAX_CREATED_NAMESPACES, MAX_NAMESPACES } from '../lib/wire';
 import { root } from './helpers';
 
-interface Wire {
-  kinds: Record<string, number>;
-  kindCount: number;
-  isolation: Record<string, number>;
-  maxParams: number;
-  maxNamespaces: number;
-}
-
-const WIRE = (addon as unknown as { WIRE: Wire }).WIRE;
+const WIRE = addon.WIRE;
 
 /** Every file of native/ that can hold a code, and the ERR_DLSWAP_* string literals in it. */
 function nativeCodes(): Map<string, string> {
