@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import { asDlswapError } from './errors';
 import path from 'node:path';
-import { readElf, selfElf, hostMachine, type ElfInfo } from './elf';
+import { readElf, selfElf, type ElfInfo } from './elf';
+import { loadRefusals, matchesHost } from './elf_verdict';
 import type { Isolation } from './isolation';
 import { addon } from './native';
 import { dependencyInfos, type DependencyInfo } from './dependencies';
@@ -341,33 +342,32 @@ interface Facts {
 
 function collectHazards(info: ElfInfo, file: string, dependencies: DependencyInfo[]): { hazards: Hazard[]; facts: Facts } {
   const hazards: Hazard[] = [];
-  const host = hostMachine();
   const facts: Facts = {
     loadable: true, blockers: [], copyImports: [], collisions: [], interposed: [], nodeOnly: [], unresolved: [], pins: [],
     staticTls: false, initFiniNode: [], ownCallsInterposed: [],
   };
 
-  const sameArch = info.class === host.class && info.machine === host.machine;
-  if (!sameArch) {
-    facts.loadable = false;
-    hazards.push({
-      id: 'wrong-arch',
-      severity: 'error',
-      message: `a ${info.class}-bit ${info.machineName} file; this process is ${host.class}-bit ${host.machineName}, so no mode can load it. Build it for ${host.machineName}.`,
-      affects: [...ALL_MODES],
-    });
+  // A truncated table is the report's `truncated` field: the rest of the file is still reported on.
+  for (const refusal of loadRefusals(info)) {
+    if (refusal.id === 'wrong-arch') {
+      const host = refusal.host;
+      hazards.push({
+        id: 'wrong-arch',
+        severity: 'error',
+        message: `a ${info.class}-bit ${info.machineName} file; this process is ${host.class}-bit ${host.machineName}, so no mode can load it. Build it for ${host.machineName}.`,
+        affects: [...ALL_MODES],
+      });
+    } else if (refusal.id === 'not-shared-library') {
+      const what = refusal.pie ? 'a position-independent executable' : `an ELF of type '${info.type}'`;
+      hazards.push({
+        id: 'not-shared-library',
+        severity: 'error',
+        message: `${what}, not a shared library: dlopen refuses it. Link it with -shared.`,
+        affects: [...ALL_MODES],
+      });
+    }
   }
-  const DF_1_PIE = 0x08000000;
-  if (info.type !== 'dyn' || (info.flags1 & DF_1_PIE) !== 0) {
-    facts.loadable = false;
-    const what = info.type === 'dyn' ? 'a position-independent executable' : `an ELF of type '${info.type}'`;
-    hazards.push({
-      id: 'not-shared-library',
-      severity: 'error',
-      message: `${what}, not a shared library: dlopen refuses it. Link it with -shared.`,
-      affects: [...ALL_MODES],
-    });
-  }
+  const sameArch = matchesHost(info);
 
   // Symbol resolution only means something for a file this process could load.
   const scope: SymbolScope = sameArch
@@ -640,8 +640,7 @@ export function inspect(file: string): InspectReport {
     // Removed (or its directory changed) since it was read.
     throw asDlswapError(e, 'ERR_DLSWAP_NOT_FOUND', `${file} disappeared while it was being inspected`);
   }
-  const host = hostMachine();
-  const sameArch = info.class === host.class && info.machine === host.machine;
+  const sameArch = matchesHost(info);
   const dependencies = sameArch ? dependencyInfos(addon.planDependencies(file, [], false).dependencies) : [];
   const { hazards, facts } = collectHazards(info, file, dependencies);
   return {
@@ -654,7 +653,7 @@ export function inspect(file: string): InspectReport {
     machine: info.machineName,
     machineCode: info.machine,
     type: info.type,
-    matchesHost: info.class === host.class && info.machine === host.machine,
+    matchesHost: sameArch,
     soname: info.soname,
     needed: info.needed,
     rpath: info.rpath,

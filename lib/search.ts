@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DlswapError } from './errors';
 import { debug } from './debug';
+import { matchesHost, startsWithElfMagic } from './elf_verdict';
 
-/** e_machine of this process's architecture. */
-const MACHINE: Record<string, number> = { x64: 62, arm64: 183 };
 const TRIPLET: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
 
 /** The directories searched after the cache (glibc's defaults, with Debian's multiarch ones first). */
@@ -68,7 +67,8 @@ function loadable(file: string): boolean {
     if (!fs.fstatSync(fd).isFile()) return false;
     const h = Buffer.alloc(20);
     if (fs.readSync(fd, h, 0, 20, 0) < 20) return false;
-    return h.readUInt32BE(0) === 0x7f454c46 && h[4] === 2 && h.readUInt16LE(18) === MACHINE[process.arch];
+    // EI_CLASS 2 is ELFCLASS64; e_machine is read little-endian, the byte order of both hosts.
+    return startsWithElfMagic(h) && matchesHost({ class: h[4] === 2 ? 64 : 32, machine: h.readUInt16LE(18) });
   } catch {
     return false;
   } finally {

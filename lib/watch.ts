@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readElfBytes, type ElfInfo } from './elf';
+import { elfExtent, loadRefusals, startsWithElfMagic } from './elf_verdict';
 import { DlswapError, isDlswapError } from './errors';
 import { checkPath, checkWatchOptions } from './options';
 import { faultPoint } from './faults';
@@ -384,12 +385,15 @@ export class LibraryWatcher extends EventEmitter {
       this.#skip({ reason, code: err.code, message: `${err.message} The current generation keeps serving.`, ...where });
       return;
     }
-    if (elf.truncated) {
+    // What the load would refuse before the dynamic loader sees the file; a PIE is dlopen's to
+    // refuse, and the reload says so in its words.
+    const refusal = loadRefusals(elf).find((r) => r.checkedBy === 'dlswap');
+    if (refusal?.id === 'truncated') {
       this.#skip({ reason: 'incomplete', code: 'ERR_DLSWAP_BAD_ELF', message: `${file} is truncated or corrupt: its tables point past the end of the file. The current generation keeps serving.`, ...where });
       return;
     }
-    const host = hostElf();
-    if (elf.class !== host.class || elf.machine !== host.machine) {
+    if (refusal?.id === 'wrong-arch') {
+      const host = refusal.host;
       this.#skip({
         reason: 'wrong-arch',
         code: 'ERR_DLSWAP_WRONG_ARCH',
@@ -398,7 +402,7 @@ export class LibraryWatcher extends EventEmitter {
       });
       return;
     }
-    if (elf.type !== 'dyn') {
+    if (refusal?.id === 'not-shared-library') {
       this.#skip({ reason: 'bad-elf', code: 'ERR_DLSWAP_BAD_ELF', message: `${file} is an ELF of type '${elf.type}', not a shared library (build it with -shared). The current generation keeps serving.`, ...where });
       return;
     }
@@ -536,49 +540,4 @@ function accessDenied(e: unknown): boolean {
 function missing(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function startsWithElfMagic(b: Buffer): boolean {
-  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
-}
-
-function hostElf(): { class: number; machine: number; machineName: string } {
-  if (process.arch === 'arm64') return { class: 64, machine: 183, machineName: 'aarch64' };
-  return { class: 64, machine: 62, machineName: 'x86_64' };
-}
-
-/**
- * How many bytes a complete file with this ELF header must have: the end of the program header
- * table, of the section header table (linkers write it last, at the end) and of every segment's
- * file image. null when the bytes do not start with a readable ELF header (readElf says why).
- * A half-written build has a correct header and a short tail, which is exactly what this catches.
- */
-export function elfExtent(b: Buffer): number | null {
-  if (!startsWithElfMagic(b) || b.length < 16) return null;
-  const is64 = b[4] === 2;
-  const le = b[5] === 1;
-  if ((b[4] !== 1 && b[4] !== 2) || (b[5] !== 1 && b[5] !== 2)) return null;
-  const headerSize = is64 ? 64 : 52;
-  if (b.length < headerSize) return headerSize;
-  const u16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const word = (o: number) => (is64 ? Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(o));
-  const phoff = word(is64 ? 0x20 : 0x1c);
-  const shoff = word(is64 ? 0x28 : 0x20);
-  const phentsize = u16(is64 ? 0x36 : 0x2a);
-  const phnum = u16(is64 ? 0x38 : 0x2c);
-  const shentsize = u16(is64 ? 0x3a : 0x2e);
-  const shnum = u16(is64 ? 0x3c : 0x30);
-  let end = headerSize;
-  if (phnum > 0) end = Math.max(end, phoff + phnum * phentsize);
-  if (shoff > 0 && shnum > 0) end = Math.max(end, shoff + shnum * shentsize);
-  if (phnum > 0 && phentsize >= (is64 ? 56 : 32) && phoff + phnum * phentsize <= b.length) {
-    for (let i = 0; i < phnum; i++) {
-      const ph = phoff + i * phentsize;
-      const offset = is64 ? word(ph + 8) : u32(ph + 4);
-      const filesz = is64 ? word(ph + 32) : u32(ph + 16);
-      if (filesz > 0) end = Math.max(end, offset + filesz);
-    }
-  }
-  return end;
 }
