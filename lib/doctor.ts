@@ -11,10 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ElfInfo } from './elf';
-import { parseTunables, rtldTunables } from './tunables';
-import { MAX_CREATED_NAMESPACES, MAX_NAMESPACES } from './wire';
-
-export { parseTunables };
+import { runtimeGlibc } from './platform';
+import { parseTunables, rtldTunables, staticTlsSurplus } from './tunables';
+import { MAX_CREATED_NAMESPACES } from './wire';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
 
@@ -106,30 +105,7 @@ export interface DoctorOptions {
   probeTimeoutMs?: number;
 }
 
-// glibc's defaults and constants (elf/dl-tls.c, glibc >= 2.32).
-const LIBC_IE_TLS = 144;
-const OTHER_IE_TLS = 144;
 const packageRoot = path.resolve(__dirname, '..');
-
-
-
-/**
- * glibc's static TLS surplus: room reserved for libraries dlopen'ed later that need static TLS, the
- * libc of every new namespace first. The formula keeps the historic 1664 bytes for the defaults.
- */
-export function staticTlsSurplus(nns: number, optionalStaticTls: number): number {
-  const n = Math.min(Math.max(nns, 1), MAX_NAMESPACES);
-  return (n - 1) * LIBC_IE_TLS + n * OTHER_IE_TLS + optionalStaticTls + LIBC_IE_TLS;
-}
-
-function glibcVersion(): string | null {
-  try {
-    const report = process.report?.getReport() as unknown as { header?: { glibcVersionRuntime?: string } };
-    return report?.header?.glibcVersionRuntime ?? null;
-  } catch {
-    return null;
-  }
-}
 
 /** The libc this process runs on, from /proc/self/maps. */
 function mappedLibc(): string | null {
@@ -336,7 +312,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const values = parseTunables(rawTunables ?? undefined);
   const { nns, optionalStaticTls } = rtldTunables(rawTunables ?? undefined);
 
-  const glibc = glibcVersion();
+  const glibc = runtimeGlibc();
   checks.push(
     glibc
       ? { id: 'glibc', status: 'ok', message: `glibc ${glibc}` }

@@ -11,6 +11,7 @@ import { loadRefusals, matchesHost } from './elf_verdict';
 import type { Isolation } from './isolation';
 import { addon } from './native';
 import { dependencyInfos, type DependencyInfo } from './dependencies';
+import { DEFAULT_OPTIONAL_STATIC_TLS, DEFAULT_STATIC_TLS_SURPLUS } from './tunables';
 
 export type HazardId =
   | 'wrong-arch'
@@ -107,12 +108,6 @@ const GLIBC_ALIASES: Record<string, string[]> = {
 // Libraries that are the C and C++ runtime: node links the same ones, so an import that node also
 // exports (its copy of std::cout, a libstdc++ template instance) binds to what the library expects.
 const RUNTIME_SONAME = /^(libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|ld-linux|libresolv\.so|libutil\.so)/;
-
-// glibc's default for glibc.rtld.optional_static_tls, and the whole static TLS surplus that the
-// default tunables give (shared by every dlopen'ed library that needs static TLS, and by the libc
-// of every namespace).
-const DEFAULT_OPTIONAL_STATIC_TLS = 512;
-const DEFAULT_STATIC_TLS_SURPLUS = 1664;
 
 let nodeExportSet: Set<string> | undefined;
 let copyRelocSet: Set<string> | undefined;
