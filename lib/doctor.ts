@@ -338,7 +338,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       addonInfo.error = `cannot read ${mods.addonPath}: ${(e as Error).message}`;
     }
     try {
-      const { deepbindHazards } = await import('./inspect');
+      const { deepbindHazards } = await import('./node_symbols');
       const { nodeCopyRelocatedSymbols } = await import('./elf');
       const symbols = nodeCopyRelocatedSymbols();
       const asImports = { imports: symbols } as ElfInfo;

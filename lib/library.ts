@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { DlswapError, type DlswapErrorCode } from './errors';
-import { deepbindUnsafeSymbols } from './inspect';
+import { deepbindUnsafeSymbols } from './node_symbols';
 import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from './native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed, type DependencyCloseResult, type DependencyInfo } from './dependencies';
