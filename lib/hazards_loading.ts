@@ -5,7 +5,7 @@
  */
 import type { ElfInfo } from './elf';
 import { loadRefusals } from './elf_verdict';
-import { list, plural, type Hazard } from './hazard';
+import { list, plural, type Hazard, type HazardId, type HazardScope } from './hazard';
 import { ISOLATION_MODES } from './isolation';
 import type { SymbolScope } from './symbol_scope';
 
@@ -33,32 +33,32 @@ export function loadingHazards(info: ElfInfo, scope: SymbolScope): Hazard[] {
     }
   }
 
+  // Each of these fails the load with the loader's own words, in the modes it affects.
+  const unresolvable = (id: HazardId, symbols: string[], message: string, affects: HazardScope[]) =>
+    hazards.push({ id, severity: 'error', message, symbols, affects });
   if (scope.unresolved.length) {
-    hazards.push({
-      id: 'unresolved-import',
-      severity: 'error',
-      message: `imports ${plural(scope.unresolved.length, 'symbol')} that neither its dependencies, nor node, nor the C/C++ runtime define (${list(scope.unresolved)}): loading fails with "undefined symbol" in every mode. Link the library that defines ${scope.unresolved.length === 1 ? 'it' : 'them'}.`,
-      symbols: scope.unresolved,
-      affects: [...ISOLATION_MODES],
-    });
+    unresolvable(
+      'unresolved-import',
+      scope.unresolved,
+      `imports ${plural(scope.unresolved.length, 'symbol')} that neither its dependencies, nor node, nor the C/C++ runtime define (${list(scope.unresolved)}): loading fails with "undefined symbol" in every mode. Link the library that defines ${scope.unresolved.length === 1 ? 'it' : 'them'}.`,
+      [...ISOLATION_MODES],
+    );
   }
   if (scope.missingDeps.length) {
-    hazards.push({
-      id: 'missing-dependency',
-      severity: 'error',
-      message: `needs ${list(scope.missingDeps)}, which is in none of the directories the loader searches (RPATH/RUNPATH, LD_LIBRARY_PATH, ld.so.conf, the defaults): loading fails with "cannot open shared object file". Install it or add its directory to the library's RUNPATH.`,
-      symbols: scope.missingDeps,
-      affects: [...ISOLATION_MODES],
-    });
+    unresolvable(
+      'missing-dependency',
+      scope.missingDeps,
+      `needs ${list(scope.missingDeps)}, which is in none of the directories the loader searches (RPATH/RUNPATH, LD_LIBRARY_PATH, ld.so.conf, the defaults): loading fails with "cannot open shared object file". Install it or add its directory to the library's RUNPATH.`,
+      [...ISOLATION_MODES],
+    );
   }
   if (scope.nodeOnly.length) {
-    hazards.push({
-      id: 'needs-node-symbols',
-      severity: 'error',
-      message: `imports ${plural(scope.nodeOnly.length, 'symbol')} that only node's executable defines (${list(scope.nodeOnly)}): a namespace cannot see node's symbols, so loading fails there with "undefined symbol". Use local or deepbind, or link the library that defines them.`,
-      symbols: scope.nodeOnly,
-      affects: ['namespace', 'fresh-namespace'],
-    });
+    unresolvable(
+      'needs-node-symbols',
+      scope.nodeOnly,
+      `imports ${plural(scope.nodeOnly.length, 'symbol')} that only node's executable defines (${list(scope.nodeOnly)}): a namespace cannot see node's symbols, so loading fails there with "undefined symbol". Use local or deepbind, or link the library that defines them.`,
+      ['namespace', 'fresh-namespace'],
+    );
   }
   return hazards;
 }

@@ -4,6 +4,12 @@
  * LD_LIBRARY_PATH, then /etc/ld.so.cache (what `ldconfig -p` lists; read directly, no process is
  * started), then the default directories. A file for another machine is passed over, as the loader
  * does. What was found shows as `lib.info.realPath`.
+ *
+ * The addon searches too (native/loader/dependency_plan.cc), for a library's dependencies, but it
+ * is not the owner here: it answers only through planDependencies on a whole file, searches on a
+ * requester's behalf (RPATH/RUNPATH, LD_LIBRARY_PATH as the process started, ld.so.conf's
+ * directories, no cache), and this search reads process.env.LD_LIBRARY_PATH at call time and the
+ * cache by soname. Handing it over needs a native export and changes what a bare name finds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
