@@ -12,7 +12,7 @@ import type { ElfInfo } from './elf';
 import { checkTempDir, type TempDirCheck } from './doctor_temp_dir';
 import { findProbeLibrary, packageRoot, probeInChild, probeRuntimeInChild } from './doctor_probes';
 import { runtimeGlibc } from './platform';
-import { parseTunables, rtldTunables, staticTlsSurplus } from './tunables';
+import { parseTunables, RECOMMENDED_TUNABLES, rtldTunables, staticTlsSurplus } from './tunables';
 import { MAX_CREATED_NAMESPACES } from './wire';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
@@ -201,7 +201,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       estimatedNamespaces === null
         ? `static TLS surplus about ${surplusEstimate} bytes`
         : `static TLS surplus about ${surplusEstimate} bytes; each new namespace's libc takes ${libcTlsBlock}: room for about ${estimatedNamespaces} namespaces${
-            estimatedNamespaces < MAX_CREATED_NAMESPACES ? '. For more (fresh-namespace), start node with GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384' : ''
+            estimatedNamespaces < MAX_CREATED_NAMESPACES ? `. For more (fresh-namespace), start node with ${RECOMMENDED_TUNABLES}` : ''
           }`,
   });
 

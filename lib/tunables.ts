@@ -5,6 +5,9 @@
  */
 import { MAX_NAMESPACES } from './wire';
 
+/** What to start node with for the whole namespace budget: glibc's 15 namespaces, static TLS for each. */
+export const RECOMMENDED_TUNABLES = 'GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384';
+
 /** glibc's defaults for the two rtld tunables that size the namespace budget. */
 export const DEFAULT_NNS = 4;
 export const DEFAULT_OPTIONAL_STATIC_TLS = 512;
