@@ -4,7 +4,7 @@
  */
 import type { DlswapError } from './errors';
 import type { HoldingThread } from './library';
-import type { LogEvent, ReloadReport } from './hot_library';
+import type { LogEvent, ReloadReport } from './hot_types';
 import type { WatchChange, WatchSkip } from './watch';
 
 /** 'watch-skip' on a HotLibrary: the watcher's skips, and a build that changed but did not load. */

@@ -17,6 +17,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { DlswapError } from './errors';
 import { addon } from './native';
+import type { ReloadPhase } from './hot_types';
 
 /** The points on the path of every reload, in the order a reload reaches them. */
 export const RELOAD_FAULT_POINTS = [
@@ -38,6 +39,21 @@ export const HANDOVER_FAULT_POINTS = ['in-state-export', 'in-state-import'] as c
 export const WATCH_FAULT_POINTS = ['watch-examine', 'watch-read', 'watch-judge', 'watch-reload'] as const;
 export const FAULT_POINTS = [...RELOAD_FAULT_POINTS, ...HANDOVER_FAULT_POINTS, ...WATCH_FAULT_POINTS] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+/**
+ * @internal Which phase function reaches each reload point (lib/hot_phases.ts, and HotLibrary's swap
+ * for 'before-swap'). Points named 'in-'/'after-'/'before-' the native steps are reached inside the
+ * loader job the phase function runs. Every reload and handover point is in exactly one phase
+ * (test/hot_phases.test.ts).
+ */
+export const PHASE_FAULT_POINTS = {
+  loading: ['after-copy', 'after-open'], // loadGeneration: the load job
+  verifying: ['in-verify'], // loadGeneration: the load job's plugin checks, right after dlswap_init
+  swap: ['before-swap', 'in-state-export', 'in-state-import'], // HotLibrary #swapPhase, transferState
+  draining: ['during-drain'], // drainGeneration
+  finalizing: ['in-fini'], // finalizeGeneration: the retire job
+  closing: ['before-dlclose', 'after-dlclose'], // the retire job, as closeGeneration reads it
+} as const satisfies Record<ReloadPhase, readonly FaultPoint[]>;
 export type FaultAction = 'throw' | 'kill' | 'hang' | 'terminate';
 
 // The table itself is native (native/common/faults.h), so that points reached on the loader thread and

@@ -90,12 +90,18 @@ export type ErrnoFunction<F> = ((...args: ArgsOf<F>) => ErrnoResult<ResultOf<F>>
 /** What `lib.func()` accepts as its prototype. */
 export type Prototype = string | SignatureObject;
 
-/** @internal per-function state the TS side needs (the native record holds the rest). */
+/**
+ * @internal per-function state the TS side needs (the native record holds the rest). The signature
+ * is not kept here: its one owner is the function's own `signature` property.
+ */
 interface FunctionState {
-  readonly signature: Signature;
   readonly symbol: string;
-  /** The library async calls are tracked on: the one the function is currently bound to. */
-  lib: Library;
+  /**
+   * The Library async calls are counted on and checked against (`closed`). The native record keeps
+   * its own pointer to the image with another role, the target calls run in; rebind() is the one
+   * writer of both, in the same step.
+   */
+  trackedOn: Library;
   /** Sync native entry point (rebindFunction and functionAddress take it). */
   readonly native: NativeCallable;
 }
@@ -163,7 +169,7 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
   if (sig.returns.kind === 'aggregate') spec.returnShape = recordShape(sig.returns.ctype!);
   const [nativeSync, nativeAsync] = calls.makeFunction(lib.native, address, spec);
 
-  const state: FunctionState = { signature: sig, symbol, lib, native: nativeSync };
+  const fnState: FunctionState = { symbol, trackedOn: lib, native: nativeSync };
   const shape = sig.variadic ? variadicShapes(sig, nativeSync, scope) : null;
   // Structs, callbacks and enum names: converted in JS around the native call (lib/call_wrapper.ts).
   const rich = !sig.variadic && needsWrapper(sig) ? wrapRich(sig, nativeSync, nativeAsync, opts.errno) : null;
@@ -191,7 +197,7 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
   // Rejects rather than throws, like node's promise APIs. Checking `closed` here (not only the native
   // "unmapped" flag) refuses new calls once close() has started waiting for the ones in flight.
   const asyncCall = function (...args: unknown[]): Promise<unknown> {
-    const current = state.lib;
+    const current = fnState.trackedOn;
     if (current.closed) return Promise.reject(closedError(sig, current));
     let p: Promise<unknown>;
     try {
@@ -238,7 +244,7 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
       enumerable: false,
     },
   });
-  states.set(fn, state);
+  states.set(fn, fnState);
   return fn as BoundFunction<AnyFunction>;
 }
 
@@ -340,9 +346,9 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
 }
 
 function stateOf(fn: unknown): FunctionState {
-  const state = typeof fn === 'function' ? states.get(fn) : undefined;
-  if (!state) throw argError('expected a function made by lib.func()');
-  return state;
+  const found = typeof fn === 'function' ? states.get(fn) : undefined;
+  if (!found) throw argError('expected a function made by lib.func()');
+  return found;
 }
 
 /**
@@ -351,18 +357,18 @@ function stateOf(fn: unknown): FunctionState {
  * library they started on (and keep it open until they do). Hot reload is built on this.
  */
 export function rebind(fn: (...args: never[]) => unknown, lib: Library, address?: bigint): void {
-  const state = stateOf(fn);
+  const bound = stateOf(fn);
   requireLibrary(lib, 'rebind(fn, lib, address)');
   if (address !== undefined && (typeof address !== 'bigint' || address <= 0n)) throw argError('rebind(fn, lib, address): address must be a non-zero bigint');
-  const target = address ?? lib.symbol(state.symbol);
-  if (lib.closed) throw closedError(state.signature, lib);
-  calls.rebindFunction(state.native, lib.native, target);
-  state.lib = lib;
+  const target = address ?? lib.symbol(bound.symbol);
+  if (lib.closed) throw closedError((fn as unknown as FunctionExtras).signature, lib);
+  calls.rebindFunction(bound.native, lib.native, target);
+  bound.trackedOn = lib;
 }
 
 /** The library a function made by `lib.func()` currently calls into. */
 export function libraryOf(fn: (...args: never[]) => unknown): Library {
-  return stateOf(fn).lib;
+  return stateOf(fn).trackedOn;
 }
 
 /**

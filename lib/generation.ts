@@ -1,15 +1,32 @@
 /**
  * One generation of a hot library: one `Library` (one loaded image) plus what the reload machinery
- * needs to know about it. State machine (docs/hot-reload.md):
+ * needs to know about it. State machine (docs/hot-reload.md), enforced by `transition`:
  *
  *   loading -> verifying -> active -> draining -> finalizing -> closed
- *                  \-> rejected (the current generation keeps serving, untouched)
+ *      \-----------\-> rejected (the current generation keeps serving, untouched)
  */
 import type { DependencyCloseResult } from './dependencies';
+import { DlswapError } from './errors';
 import type { Library, CloseResult } from './library';
-import type { NativeLibrary } from './native';
+import type { FunctionTable } from './function_table';
+import type { PluginAbi, PluginHostHandle } from './plugin_abi';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
+
+/**
+ * The legal moves. A drain whose retirement failed twice closes without finalizing (the image stays
+ * mapped, reported pinned); nothing leaves 'closed' or 'rejected'. Everything else is a bug in the
+ * reload machinery, and is thrown as one rather than recorded.
+ */
+const TRANSITIONS: Readonly<Record<GenerationState, readonly GenerationState[]>> = {
+  loading: ['verifying', 'rejected'],
+  verifying: ['active', 'rejected'],
+  active: ['draining'],
+  draining: ['finalizing', 'closed'],
+  finalizing: ['closed'],
+  closed: [],
+  rejected: [],
+};
 
 export interface GenerationInfo {
   id: number;
@@ -37,28 +54,21 @@ export interface GenerationInfo {
   rejectedReason?: string;
 }
 
-export interface PluginHostHandle {
-  readonly address: bigint;
-  readonly dropped: number;
-  /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
-  readonly finiOwed: boolean;
-  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
-  adopt(lib: NativeLibrary): void;
-  /** The retirement takes fini over; whether it was owed. */
-  disown(): boolean;
-  release(): void;
-}
-
 export class Generation {
   readonly id: number;
   readonly path: string;
   readonly loadedAt = new Date();
-  state: GenerationState = 'loading';
+  #state: GenerationState = 'loading';
   lib: Library | null = null;
-  version: string | null = null;
+  /** What its plugin entry points said while it was verified: the one record of whether init ran. */
+  plugin: PluginAbi | null = null;
+  /** Its declared functions, bound once while it was verified (swap, leases, setup). */
+  functions: FunctionTable | null = null;
+  /**
+   * Its dlswap_host, once init ran. The host's own `finiOwed` is a second record with another role:
+   * who runs dlswap_fini if the environment goes first (native/plugin/plugin_host.h).
+   */
   host: PluginHostHandle | null = null;
-  /** dlswap_init returned 0: dlswap_fini is due before the image goes. */
-  initialized = false;
   /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
   quarantined = false;
   leases = 0;
@@ -75,6 +85,39 @@ export class Generation {
     this.id = id;
     this.path = path;
     this.retired = new Promise<void>((r) => (this.#retire = r));
+  }
+
+  /** dlswap_init returned 0 (or there was none): dlswap_fini is due before the image goes. */
+  get initialized(): boolean {
+    return this.plugin?.initialized ?? false;
+  }
+
+  /** What the plugin's dlswap_version() returned, or null. */
+  get version(): string | null {
+    return this.plugin?.version ?? null;
+  }
+
+  get state(): GenerationState {
+    return this.#state;
+  }
+
+  /** Whether the generation is in one of `states`. */
+  isIn(...states: GenerationState[]): boolean {
+    return states.includes(this.#state);
+  }
+
+  /** The one writer of the state: moves along TRANSITIONS or throws ERR_DLSWAP_INTERNAL. */
+  transition(to: GenerationState): void {
+    if (!TRANSITIONS[this.#state].includes(to)) {
+      throw new DlswapError('ERR_DLSWAP_INTERNAL', `generation ${this.id} cannot go from '${this.#state}' to '${to}'`);
+    }
+    this.#state = to;
+  }
+
+  /** Rejected before it served: why, for generations(). */
+  reject(reason: string): void {
+    this.transition('rejected');
+    this.rejectedReason = reason;
   }
 
   get busy(): boolean {
@@ -100,7 +143,8 @@ export class Generation {
   }
 
   info(): GenerationInfo {
-    const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0, inFlight: 0 };
+    // Counters only: the in-flight count users see is the Library's (lib/library.ts says why).
+    const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0 };
     const out: GenerationInfo = {
       id: this.id,
       state: this.state,

@@ -7,22 +7,26 @@
  * change under us), check them against the host and the mode, and only then hand the copy to the
  * dynamic loader. Every failure path undoes what it made; a successful open removes the copy right
  * after the mapping exists. `openAsync` runs it on dlswap's loader thread, `open` on this one. What
- * is checked, and what a failure means to the user, is decided here.
+ * is checked is decided here; what a failure means to the user, in lib/load_failure.ts; why a closed
+ * image stays mapped, in lib/close_reasons.ts.
  */
 import path from 'node:path';
-import { DlswapError, type DlswapErrorCode } from './errors';
+import { DlswapError } from './errors';
 import { deepbindUnsafeSymbols } from './node_symbols';
-import { checkIsolation, classifyLoadError, isNamespaceExhaustion, isolationCode, preloadedRuntime, type Isolation, TUNABLES_FIX } from './isolation';
+import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from './native';
-import { dependencyCloseResults, dependencyInfos, warnShadowed, type DependencyCloseResult, type DependencyInfo } from './dependencies';
+import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
 import { checkOpenOptions, checkSymbolName } from './options';
 import { rtldTunables } from './tunables';
+import { loadFailure } from './load_failure';
+import { holdersReason, pinReason } from './close_reasons';
+import { liveNamespaces, noteAnchor } from './namespace_budget';
+import type { CloseResult, ElfSummary, HoldingThread, LibraryInfo, OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
 import { debug } from './debug';
 import { MAX_CREATED_NAMESPACES } from './wire';
 
-export { rtldTunables };
 import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from './func';
 import type { AnyFunction, CheckedPrototype, FunctionOf, FunctionOfObject } from './prototype_types';
 import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from './ctypes_types';
@@ -32,89 +36,10 @@ import { attachTypes, typesOf, TypeRegistry } from './ctypes';
 import { callbackSignatureOf, makeRegisteredCallback, ownedCallbacks, releaseOwnedCallbacks, type Callback, type CallbackOptions } from './callbacks';
 import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } from './memory';
 
-export interface OpenOptions<D extends TypeDefs = TypeDefs> {
-  /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
-  isolation?: Isolation;
-  /** Open in `deepbind` even when the library is known to crash there. */
-  force?: boolean;
-  /**
-   * Dependencies to load as they are and share between generations (DT_NEEDED names, sonames or
-   * file names). Every other dependency found outside the system library directories gets a
-   * private copy per open: docs/isolation.md, "Private dependencies per generation".
-   */
-  shareDependencies?: string[];
-  /** Refuse the file unless its content has this sha256 (hex). */
-  sha256?: string;
-  /**
-   * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
-   * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.
-   */
-  types?: TypeRegistry<D>;
-}
-
-/** What the loader reports of the ELF it mapped: what close() needs to explain a pinned image. */
-export interface ElfSummary {
-  soname: string | null;
-  needed: string[];
-  rpath: string | null;
-  runpath: string | null;
-  buildId: string | null;
-  nodelete: boolean;
-  uniqueSymbols: string[];
-  threadLocalDestructors: boolean;
-}
-
-export interface LibraryInfo {
-  /** The path given to open. */
-  path: string;
-  /** realpath of the source file. */
-  realPath: string;
-  /** The path the dynamic loader mapped (the private copy; it is unlinked once mapped). */
-  mappedPath: string;
-  /** Link-map namespace id: 0 for the base namespace (local, deepbind). */
-  lmid: number;
-  isolation: Isolation;
-  /** GNU build-id, hex, or null when the library has none. */
-  buildId: string | null;
-  /** Size in bytes of the file that was loaded. */
-  size: number;
-  /** sha256 of the bytes that were loaded, hex. */
-  sha256: string;
-  soname: string | null;
-  /**
-   * What it needs, found as the dynamic loader would find it: private copies (with their new names),
-   * shared and system libraries, and the file each was bound to.
-   */
-  dependencies: readonly DependencyInfo[];
-}
-
-/** A thread that keeps an image mapped (see docs/isolation.md, "Threads and unloading"). */
-export interface HoldingThread {
-  tid: number;
-  /** The thread's name (/proc comm). */
-  name: string;
-  /** 'started by libx.so' (a thread the library started through dlswap's namespace runtime) or 'running its code'. */
-  why: string;
-}
-
-export interface CloseResult {
-  /** True when the image is gone from the process (no RTLD_NOLOAD hit, no mapping left). */
-  unloaded: boolean;
-  /** Why it is still mapped, when `unloaded` is false. */
-  reason?: string;
-  /** fresh-namespace only: whether glibc freed the namespace itself. */
-  namespaceFreed?: boolean;
-  /** Per private or shared dependency image of this open: unmapped, or why not. */
-  dependencies?: DependencyCloseResult[];
-  /**
-   * Set when threads kept the image mapped: dlclose was not called, because unmapping code a thread
-   * runs or will return to crashes the process. dlswap looks again, with backoff, and closes the
-   * image once they are gone.
-   */
-  threads?: HoldingThread[];
-  /** With `threads`: settles with the final result once the image was closed after they exited. */
-  unmapped?: Promise<CloseResult>;
-}
+export { rtldTunables };
+export { namespaceBudget } from './namespace_budget';
+export type { NamespaceBudget } from './namespace_budget';
+export type { OpenOptions, ElfSummary, LibraryInfo, HoldingThread, CloseResult } from './library_types';
 
 let runtimeConfigured = false;
 /** Tells the addon where the namespace runtime is (beside it), once, before the first load. */
@@ -123,9 +48,6 @@ function configureRuntime(): void {
   addon.configureRuntime(path.join(addonDir(), 'libdlswap_runtime.so'));
   runtimeConfigured = true;
 }
-
-/** lmid of the anchor namespace once a load made it (it lives as long as the process). */
-let anchorLmid: number | null = null;
 
 /** What the loader needs for a plugin generation (HotLibrary). */
 export interface PluginLoad {
@@ -158,7 +80,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
   }
   if (mode === 'fresh-namespace') {
-    const live = addon.freshNamespaceCount() + (anchorLmid !== null ? 1 : 0);
+    const live = liveNamespaces();
     if (live >= MAX_CREATED_NAMESPACES) {
       throw new DlswapError(
         'ERR_DLSWAP_NAMESPACE_EXHAUSTED',
@@ -190,55 +112,11 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   return { spec, mode };
 }
 
-/** The error a failed load means to the user. */
-function loadFailure(r: LoadResult, file: string, mode: Isolation): DlswapError {
-  const err = loadFailureOf(r, file, mode);
-  // A refusal found in a private dependency is about that file: the library itself was fine.
-  if (r.refusedIn) err.message = `its private dependency ${r.refusedIn} is refused: ${err.message.split(file).join(r.refusedIn)}`;
-  return err;
-}
-
-function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapError {
-  let err: DlswapError;
-  if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'refused-imports') {
-    err = new DlswapError(
-      'ERR_DLSWAP_UNSAFE_MODE',
-      `${file} imports ${r.symbols.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND it binds to libstdc++'s uninitialised copy and crashes. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
-    );
-  } else if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'node-init-fini') {
-    err = new DlswapError(
-      'ERR_DLSWAP_UNSAFE_MODE',
-      `${file} has constructor or destructor entries bound by name to ${r.symbols.join(', ')}, which node exports: in isolation 'local' they would run node's function instead of the library's (libuv's would shut node's thread pool down when the library is closed). Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
-    );
-  } else if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'node-interposition') {
-    const shown = r.symbols.slice(0, 5).join(', ') + (r.symbols.length > 5 ? ` and ${r.symbols.length - 5} more` : '');
-    err = new DlswapError(
-      'ERR_DLSWAP_UNSAFE_MODE',
-      `${file} calls its own ${shown} through the dynamic linker, and node exports the same names (it bundles OpenSSL, zlib, brotli, libuv...): in isolation 'local' those calls would run node's copy, another version of the code, which may misbehave or crash. Use isolation 'namespace' (or 'deepbind'), or pass { force: true } to open it anyway.`,
-    );
-  } else if (r.code === 'ERR_DLSWAP_SYMBOL_NOT_FOUND' && r.message === 'missing-functions') {
-    err = new DlswapError(
-      'ERR_DLSWAP_SYMBOL_NOT_FOUND',
-      `${file} does not export ${r.symbols.join(', ')}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported; the generation was rejected.`,
-    );
-  } else if (r.code === 'ERR_DLSWAP_LOAD_FAILED' && r.dlerror) {
-    // The dynamic loader's words, with dlswap's private names replaced by the user's path.
-    const shown = r.loaderPath ? r.dlerror.split(r.loaderPath).join(file) : r.dlerror;
-    err = classifyLoadError(shown, file, r.loaderPath || file, mode);
-  } else {
-    err = new DlswapError(r.code as DlswapErrorCode, r.message ?? r.code ?? 'the load failed');
-  }
-  if (err.code === 'ERR_DLSWAP_NAMESPACE_EXHAUSTED') {
-    noteExhausted();
-    if (!/GLIBC_TUNABLES/.test(err.message)) err.message += ` Raise the budget with ${TUNABLES_FIX}.`;
-  }
-  return err;
-}
 
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
 export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>): Library<D> {
   const ninfo = r.lib!.info();
-  if (mode === 'namespace') anchorLmid = Number(ninfo.lmid);
+  if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
   const info: LibraryInfo = Object.freeze({
     path: file,
     realPath: r.realPath!,
@@ -305,21 +183,6 @@ export async function openAsync<D extends TypeDefs = {}>(file: string, options: 
   return libraryFromResult(result, file, mode, options.types);
 }
 
-/** Why an image can stay mapped after dlclose, from what its ELF says. */
-function pinReason(elf: ElfSummary): string {
-  const reasons: string[] = [];
-  if (elf.uniqueSymbols.length) {
-    reasons.push(
-      `it defines STB_GNU_UNIQUE symbols (${elf.uniqueSymbols.slice(0, 5).join(', ')}${elf.uniqueSymbols.length > 5 ? ', ...' : ''}), which glibc never unloads; build it with -fno-gnu-unique`,
-    );
-  }
-  if (elf.nodelete) reasons.push('it is marked DF_1_NODELETE (linked with -z nodelete)');
-  if (elf.threadLocalDestructors) {
-    reasons.push('it registers thread_local destructors, which pin it while any thread that used them lives');
-  }
-  if (reasons.length === 0) reasons.push('another object still holds a reference to it (a dependency of something loaded, or a dlopen elsewhere)');
-  return reasons.join('; ');
-}
 
 export class Library<D extends TypeDefs = {}> {
   readonly info: LibraryInfo;
@@ -329,8 +192,16 @@ export class Library<D extends TypeDefs = {}> {
   readonly #plan: NativeDependency[];
   /** Why a retirement must leave it mapped ('' when it may be unmapped). */
   readonly #keepMapped: string;
+  // "Closed" has three records, each with its own role. This one (`closed`): close() was called, so
+  // new calls are refused while the ones in flight finish. The native handle's `closed` flag: no call
+  // may start (set when the retirement job starts, or by a handover's gate). A hot generation's state
+  // 'closed': its retirement has finished.
   #closing: Promise<CloseResult> | null = null;
-  #inFlight = 0;
+  // The drain scheduler's count: async calls whose promise has not settled, what close() and a hot
+  // generation's drain wait for (whenIdle), and the `inFlight` users see. The native `in_flight`
+  // count is the dlclose interlock: a native close or retirement refuses while it is above zero. It
+  // falls first (at the native completion, before this promise settles), so it is never read here.
+  #unsettledAsync = 0;
   #idle: (() => void)[] = [];
 
   /** @internal use open() */
@@ -448,9 +319,9 @@ export class Library<D extends TypeDefs = {}> {
 
   /** @internal counts an async call as a reference; close() waits for these. */
   trackAsync<T>(p: Promise<T>): Promise<T> {
-    this.#inFlight++;
+    this.#unsettledAsync++;
     const done = () => {
-      if (--this.#inFlight === 0) for (const f of this.#idle.splice(0)) f();
+      if (--this.#unsettledAsync === 0) for (const f of this.#idle.splice(0)) f();
     };
     return p.then(
       (v) => {
@@ -466,12 +337,12 @@ export class Library<D extends TypeDefs = {}> {
 
   /** Async calls in flight. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#unsettledAsync;
   }
 
   /** Resolves when no async call is in flight. */
   whenIdle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
+    if (this.#unsettledAsync === 0) return Promise.resolve();
     return new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
@@ -561,41 +432,4 @@ export class Library<D extends TypeDefs = {}> {
     this.#closing = Promise.resolve(result);
     return result;
   }
-}
-
-function holdersReason(threads: HoldingThread[]): string {
-  const list = threads.slice(0, 5).map((t) => `tid ${t.tid} '${t.name}' (${t.why})`).join(', ');
-  const more = threads.length > 5 ? `, and ${threads.length - 5} more` : '';
-  return `${threads.length} thread${threads.length === 1 ? ' is' : 's are'} still running or waiting in its code: ${list}${more}. It stays mapped and is closed once they have exited; stop them before closing (a plugin does it in dlswap_fini).`;
-}
-
-/** What is left of glibc's namespace budget, as far as this process can tell. */
-export interface NamespaceBudget {
-  /** Live namespaces created by fresh-namespace opens. */
-  freshNamespaces: number;
-  /** Whether dlswap's shared anchor namespace exists (isolation 'namespace' creates it). */
-  anchor: boolean;
-  /** glibc's hard limit on namespaces besides the base one (DL_NNS - 1). */
-  hardLimit: number;
-  /** The rtld tunables in effect (from GLIBC_TUNABLES; glibc's defaults otherwise). */
-  tunables: { nns: number; optionalStaticTls: number };
-  /** Namespaces that were live when a dlmopen last failed for lack of static TLS, or null. */
-  exhaustedAt: number | null;
-}
-
-let exhaustedAt: number | null = null;
-/** @internal */
-export function noteExhausted(): void {
-  exhaustedAt = addon.freshNamespaceCount() + (anchorLmid !== null ? 1 : 0);
-}
-
-
-export function namespaceBudget(): NamespaceBudget {
-  return {
-    freshNamespaces: addon.freshNamespaceCount(),
-    anchor: anchorLmid !== null,
-    hardLimit: MAX_CREATED_NAMESPACES,
-    tunables: rtldTunables(),
-    exhaustedAt,
-  };
 }

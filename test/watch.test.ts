@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HotLibrary, type ReloadReport } from '../lib/hot_library';
 import { LibraryWatcher, type WatchChange, type WatchSkip } from '../lib/watch';
 import { runWatch } from '../lib/cli/watch';
+import { describeLoad, loadInProgress, ProgressLine } from '../lib/cli/progress';
+import type { GenerationInfo } from '../lib/generation';
 import { privateFiles } from '../lib/temp_area';
 import { fixture, root, runChild } from './helpers';
 
@@ -458,5 +460,66 @@ describe('dlswap watch', () => {
     expect(await runWatch([lib, '--isolation', 'nope'], out, false, { err })).toBe(2);
     expect(await runWatch([path.join(dir, 'missing.so')], out, false, { err })).toBe(1);
     expect(e).toMatch(/ERR_DLSWAP_NOT_FOUND/);
+  });
+});
+
+describe('progress while a load is slow', () => {
+  it('ProgressLine: drawn only when enabled, cleared before other output', () => {
+    const chunks: string[] = [];
+    const out = { write: (s: string) => chunks.push(s) } as unknown as NodeJS.WritableStream;
+    const line = new ProgressLine(out, true);
+    line.show('loading x');
+    line.write('done\n');
+    line.clear();
+    expect(chunks).toEqual(['\r\x1b[2Kloading x', '\r\x1b[2K', 'done\n']);
+    const quiet: string[] = [];
+    const off = new ProgressLine({ write: (s: string) => quiet.push(s) } as unknown as NodeJS.WritableStream, false);
+    off.show('loading x');
+    off.write('done\n');
+    expect(quiet).toEqual(['done\n']);
+  });
+
+  it('loadInProgress finds the generation that is loading, with its file size and age', () => {
+    const at = new Date(1_000_000);
+    const gen = (id: number, state: GenerationInfo['state']): GenerationInfo =>
+      ({ id, state, path: lib, buildId: null, version: null, loadedAt: at, calls: 0, inFlight: 0, leases: 0, errors: 0 }) as GenerationInfo;
+    expect(loadInProgress([gen(1, 'active')], 1_000_500)).toBeUndefined();
+    const load = loadInProgress([gen(1, 'active'), gen(2, 'verifying')], 1_000_500)!;
+    expect(load).toEqual({ generation: 2, path: lib, bytes: V1.length, elapsedMs: 500 });
+    expect(describeLoad(load)).toMatch(/^loading generation 2: libwatched\.so \(.+\), 0\.5 s$/);
+  });
+
+  // The plugin fixture sleeps DLSWAP_FIXTURE_INIT_MS in dlswap_init, on the loader thread: the event
+  // loop must keep redrawing the line through the first open and through a reload.
+  it('dlswap watch on a TTY shows a progress line during a slow open and a slow reload', () => {
+    const r = runChild(
+      `const fs = require('fs');
+      const { runWatch } = require(${JSON.stringify(path.join(root, 'dist', 'cli', 'watch.js'))});
+      const lib = ${JSON.stringify(lib)};
+      let text = '';
+      const out = { write: (d) => { text += d; return true; } };
+      const until = async (re) => { for (let i = 0; i < 400 && !re.test(text); i++) await new Promise((res) => setTimeout(res, 20)); };
+      const ac = new AbortController();
+      (async () => {
+        const done = runWatch([lib, '--interval', '30'], out, true, { signal: ac.signal });
+        await until(/watching/);
+        fs.writeFileSync(lib + '.tmp', fs.readFileSync(${JSON.stringify(fixture('libplugin_v2.so'))}));
+        fs.renameSync(lib + '.tmp', lib);
+        await until(/generation 2 serving/);
+        ac.abort();
+        const code = await done;
+        console.log(JSON.stringify({ code, text }));
+      })();`,
+      { timeout: 30_000, env: { DLSWAP_FIXTURE_INIT_MS: '600', NO_COLOR: '1' } },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const { code, text } = JSON.parse(r.stdout) as { code: number; text: string };
+    expect(code).toBe(0);
+    expect(text).toMatch(/\r\x1b\[2Kloading libwatched\.so \(.+\), 0\.\d s/);
+    expect(text).toMatch(/\r\x1b\[2Kloading generation 2: libwatched\.so \(.+\), 0\.\d s/);
+    // Cleared before the next line: no output lands behind a progress line.
+    expect(text).toMatch(/\r\x1b\[2Kwatching/);
+    for (const segment of text.split('\r\x1b[2K').filter((x) => x.startsWith('loading'))) expect(segment).toMatch(/^loading[^\n]*\d s$/);
   });
 });

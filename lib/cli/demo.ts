@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HotLibrary, type ReloadReport } from '../hot_library';
 import { ISOLATION_MODES, preloadedRuntime, type Isolation } from '../isolation';
+import { describeLoad, fileSize, loadInProgress, SHOW_AFTER_MS } from './progress';
 import { addonDir, packageRoot } from '../native';
 import { colors, colorEnabled, parseCommand, table, usageError, UsageError, type Colors } from './format';
 
@@ -394,21 +395,29 @@ export async function runDemo(argv: string[], out: NodeJS.WritableStream, isTTY 
     const live: Live = { mode, hot: null, version: () => undefined, reloadsDone: 0, reloadsPlanned: 0, calls: 0, inFlight: 0, failed: 0 };
     let lastCalls = 0;
     let lastT = performance.now();
+    const modeStart = lastT;
     const status = setInterval(() => {
       const now = performance.now();
       const rate = ((live.calls - lastCalls) * 1000) / Math.max(1, now - lastT);
       lastCalls = live.calls;
       lastT = now;
       const hot = live.hot;
-      if (!hot) return;
+      if (!hot) {
+        // Opening the first generation: the loader thread works, the event loop redraws.
+        const elapsedMs = performance.now() - modeStart;
+        if (elapsedMs >= SHOW_AFTER_MS) out.write(`\r\x1b[2K${c.bold(mode.padEnd(16))}${c.dim(describeLoad({ path: v1, bytes: fileSize(v1), elapsedMs }))}`);
+        return;
+      }
       const gens = hot.generations();
+      const load = loadInProgress(gens, Date.now());
+      const loading = load && load.elapsedMs >= SHOW_AFTER_MS ? `  ${c.dim(describeLoad(load))}` : '';
       const draining = gens.filter((g) => g.state === 'draining' || g.state === 'finalizing').length;
       const gen = hot.current;
       const failed = live.failed === 0 ? c.green('0') : c.red(String(live.failed));
       out.write(
         `\r\x1b[2K${c.bold(mode.padEnd(16))}generation ${String(gen).padStart(2)} (v${live.version(gen) ?? '?'})  ` +
           `reloads ${live.reloadsDone}/${live.reloadsPlanned}  ${fmtRate(rate).padStart(6)} calls/s  ` +
-          `in flight ${String(live.inFlight).padStart(2)}  draining ${draining}  failed ${failed}`,
+          `in flight ${String(live.inFlight).padStart(2)}  draining ${draining}  failed ${failed}${loading}`,
       );
     }, 100);
     if (!showStatus) clearInterval(status);

@@ -11,6 +11,7 @@ import { MAX_TIMER_MS } from '../options';
 import { parsePrototype } from '../signature';
 import type { WatchSkip } from '../watch';
 import { colors, colorEnabled, parseCommand, usageError, UsageError } from './format';
+import { fileSize, loadInProgress, ProgressLine } from './progress';
 
 const USAGE = `usage: dlswap watch <lib.so> [--isolation MODE] [--call 'int f(void)'] [--interval MS] [--poll MS]
 
@@ -96,6 +97,11 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
   }
   const c = colors(colorEnabled(isTTY, process.env, out));
 
+  // Every line below goes through `line`, which first clears the progress line a load may show.
+  const line = new ProgressLine(out, isTTY);
+  const openedAt = Date.now();
+  const bytes = fileSize(args.file);
+  const stopOpening = line.follow(() => ({ path: args.file, bytes, elapsedMs: Date.now() - openedAt }), c.dim);
   let hot: HotLibrary<Record<string, string>>;
   try {
     hot = await HotLibrary.open(args.file, {
@@ -104,10 +110,14 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
       watch: { debounceMs: args.interval, pollIntervalMs: args.poll },
     });
   } catch (e) {
+    stopOpening();
     const error = e as Error & { code?: string; causeCode?: string };
     err.write(`dlswap watch: ${error.causeCode ?? error.code ?? 'error'}: ${error.message}\n`);
     return 1;
   }
+
+  stopOpening();
+  const stopFollowing = line.follow(() => loadInProgress(hot.generations(), Date.now()), c.dim);
 
   const describe = (id: number): string => {
     const g = hot.generations().find((x) => x.id === id);
@@ -119,21 +129,21 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
     if (!callName) return;
     try {
       const value = (hot.fn[callName] as unknown as () => unknown)();
-      out.write(`  ${callName}() = ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}\n`);
+      line.write(`  ${callName}() = ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}\n`);
     } catch (e) {
-      out.write(`  ${callName}() ${c.red('threw')} ${(e as Error).message}\n`);
+      line.write(`  ${callName}() ${c.red('threw')} ${(e as Error).message}\n`);
     }
   };
 
   let reloads = 0;
   let skips = 0;
-  out.write(`${c.bold('watching')} ${args.file} (isolation ${args.isolation}); generation ${hot.current}  ${describe(hot.current)}\n`);
+  line.write(`${c.bold('watching')} ${args.file} (isolation ${args.isolation}); generation ${hot.current}  ${describe(hot.current)}\n`);
   callOnce();
 
-  hot.on('log', (e: { generation: number; message: string }) => out.write(c.dim(`  [generation ${e.generation}] ${e.message}\n`)));
+  hot.on('log', (e: { generation: number; message: string }) => line.write(c.dim(`  [generation ${e.generation}] ${e.message}\n`)));
   hot.on('watch-reload', (r: ReloadReport) => {
     reloads++;
-    out.write(`${clock()}  ${c.green(`generation ${r.to} serving`)}  ${describe(r.to)}\n`);
+    line.write(`${clock()}  ${c.green(`generation ${r.to} serving`)}  ${describe(r.to)}\n`);
     callOnce();
     // The watcher resolves at the swap; the old generation's drain and close are reported when done.
     void r.retired.then(() => {
@@ -143,20 +153,20 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
         .map((p) => `${p} ${ms(d[p])}`)
         .join(', ');
       const old = r.unloaded === undefined ? '' : r.unloaded ? `; generation ${r.from} unloaded` : `; generation ${r.from} ${c.yellow('still mapped')}: ${r.pinnedReason}`;
-      out.write(c.dim(`  ${phases}${old}\n`));
+      line.write(c.dim(`  ${phases}${old}\n`));
     });
   });
   hot.on('watch-skip', (s: WatchSkip | { reason: 'reload-failed'; error: Error & { causeCode?: string } }) => {
     skips++;
     if (s.reason === 'reload-failed') {
       const e = (s as { error: Error & { causeCode?: string } }).error;
-      out.write(`${clock()}  ${c.red('reload failed')} (${e.causeCode ?? 'error'}): ${e.message}; generation ${hot.current} keeps serving\n`);
+      line.write(`${clock()}  ${c.red('reload failed')} (${e.causeCode ?? 'error'}): ${e.message}; generation ${hot.current} keeps serving\n`);
       return;
     }
     const label = s.reason === 'unchanged' ? c.dim : s.reason === 'vanished' ? c.yellow : c.red;
-    out.write(`${clock()}  ${label(`skipped (${s.reason})`)}: ${(s as WatchSkip).message}\n`);
+    line.write(`${clock()}  ${label(`skipped (${s.reason})`)}: ${(s as WatchSkip).message}\n`);
   });
-  hot.on('pinned', (p: { generation: number; reason: string }) => out.write(c.yellow(`  generation ${p.generation} could not be unmapped: ${p.reason}\n`)));
+  hot.on('pinned', (p: { generation: number; reason: string }) => line.write(c.yellow(`  generation ${p.generation} could not be unmapped: ${p.reason}\n`)));
 
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -171,6 +181,7 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
     else options.signal?.addEventListener('abort', stop);
   });
 
+  stopFollowing();
   if (isTTY) out.write('\n');
   await hot.close();
   const gens = hot.generations();
