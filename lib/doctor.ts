@@ -6,16 +6,16 @@
  * It must work when the addon itself does not load (that is one of the things it diagnoses), so
  * everything that needs the addon is loaded lazily and its failure becomes part of the report.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ElfInfo } from './elf';
 import type { Addon } from './native';
-import { parseTunables, rtldTunables } from './tunables';
-import { MAX_CREATED_NAMESPACES, MAX_NAMESPACES } from './wire';
+import { checkTempDir, type TempDirCheck } from './doctor_temp_dir';
+import { findProbeLibrary, packageRoot, probeInChild, probeRuntimeInChild } from './doctor_probes';
+import { runtimeGlibc } from './platform';
+import { parseTunables, RECOMMENDED_TUNABLES, rtldTunables, staticTlsSurplus } from './tunables';
+import { MAX_CREATED_NAMESPACES } from './wire';
 
-export { parseTunables };
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
 
@@ -39,18 +39,7 @@ export interface DoctorReport {
     optionalStaticTls: number;
   };
   copyRelocations: { count: number; symbols: string[]; deepbindUnsafe: string[] } | null;
-  tempDir: {
-    base: string;
-    source: 'DLSWAP_TMPDIR' | 'os.tmpdir()';
-    /** <base>/dlswap-<uid>, the per-user root dlswap creates (0700). */
-    userRoot: string;
-    writable: boolean;
-    /** Nobody else could replace or read what dlswap puts there. */
-    private: boolean;
-    /** Mounted noexec: libraries copied there cannot be mapped executable. */
-    noexec: boolean;
-    problem: string | null;
-  };
+  tempDir: TempDirCheck;
   addon: {
     loaded: boolean;
     path: string | null;
@@ -107,31 +96,6 @@ export interface DoctorOptions {
   probeTimeoutMs?: number;
 }
 
-// glibc's defaults and constants (elf/dl-tls.c, glibc >= 2.32).
-const LIBC_IE_TLS = 144;
-const OTHER_IE_TLS = 144;
-const packageRoot = path.resolve(__dirname, '..');
-
-
-
-/**
- * glibc's static TLS surplus: room reserved for libraries dlopen'ed later that need static TLS, the
- * libc of every new namespace first. The formula keeps the historic 1664 bytes for the defaults.
- */
-export function staticTlsSurplus(nns: number, optionalStaticTls: number): number {
-  const n = Math.min(Math.max(nns, 1), MAX_NAMESPACES);
-  return (n - 1) * LIBC_IE_TLS + n * OTHER_IE_TLS + optionalStaticTls + LIBC_IE_TLS;
-}
-
-function glibcVersion(): string | null {
-  try {
-    const report = process.report?.getReport() as unknown as { header?: { glibcVersionRuntime?: string } };
-    return report?.header?.glibcVersionRuntime ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /** The libc this process runs on, from /proc/self/maps. */
 function mappedLibc(): string | null {
   try {
@@ -141,79 +105,6 @@ function mappedLibc(): string | null {
   } catch {
     return null;
   }
-}
-
-function mountOptions(dir: string): string[] | null {
-  try {
-    const real = fs.realpathSync(dir);
-    let best: { point: string; opts: string[] } | null = null;
-    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const f = line.split(' ');
-      if (f.length < 6) continue;
-      const point = f[4].replace(/\\040/g, ' ');
-      const inside = real === point || real.startsWith(point === '/' ? '/' : `${point}/`);
-      if (inside && (!best || point.length >= best.point.length)) best = { point, opts: f[5].split(',') };
-    }
-    return best?.opts ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function checkTempDir(): DoctorReport['tempDir'] {
-  const fromEnv = Boolean(process.env.DLSWAP_TMPDIR);
-  const base = process.env.DLSWAP_TMPDIR || os.tmpdir();
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const userRoot = path.join(base, `dlswap-${uid}`);
-  const r: DoctorReport['tempDir'] = {
-    base, source: fromEnv ? 'DLSWAP_TMPDIR' : 'os.tmpdir()', userRoot, writable: false, private: false, noexec: false, problem: null,
-  };
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(base);
-  } catch (e) {
-    r.problem = `${base} does not exist (${(e as NodeJS.ErrnoException).code}). Create it or set DLSWAP_TMPDIR to a writable directory.`;
-    return r;
-  }
-  if (!st.isDirectory()) {
-    r.problem = `${base} is not a directory. Set DLSWAP_TMPDIR to a writable directory.`;
-    return r;
-  }
-  try {
-    fs.rmdirSync(fs.mkdtempSync(path.join(base, '.dlswap-doctor-')));
-    r.writable = true;
-  } catch (e) {
-    r.problem = `${base} is not writable (${(e as NodeJS.ErrnoException).code}). Set DLSWAP_TMPDIR to a writable directory.`;
-  }
-  r.noexec = (mountOptions(base) ?? []).includes('noexec');
-  // Private: the per-user root is ours and closed (or will be created so), and nobody can remove or
-  // rename it out from under us (a world-writable parent must be sticky).
-  const worldWritable = (st.mode & 0o002) !== 0;
-  const sticky = (st.mode & 0o1000) !== 0;
-  let rootOk = true;
-  try {
-    const rs = fs.lstatSync(userRoot);
-    if (rs.isSymbolicLink()) {
-      rootOk = false;
-      r.problem ??= `${userRoot} is a symbolic link; dlswap refuses it. Remove it, or set DLSWAP_TMPDIR.`;
-    } else if (!rs.isDirectory()) {
-      rootOk = false;
-      r.problem ??= `${userRoot} exists and is not a directory. Remove it, or set DLSWAP_TMPDIR.`;
-    } else if (rs.uid !== uid) {
-      rootOk = false;
-      r.problem ??= `${userRoot} belongs to uid ${rs.uid}, not ${uid}; someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.`;
-    }
-  } catch {
-    // Does not exist yet: dlswap creates it 0700.
-  }
-  if (worldWritable && !sticky) {
-    r.problem ??= `${base} is world-writable without the sticky bit: another user could replace dlswap's directory. Set DLSWAP_TMPDIR to a directory only you can write.`;
-  }
-  r.private = rootOk && !(worldWritable && !sticky);
-  if (r.noexec) {
-    r.problem ??= `${base} is mounted noexec: libraries copied there cannot be mapped. Set DLSWAP_TMPDIR to a directory on an exec mount.`;
-  }
-  return r;
 }
 
 interface AddonModules {
@@ -235,101 +126,6 @@ async function loadAddon(): Promise<{ mods: AddonModules | null; error: string |
   }
 }
 
-function findProbeLibrary(): string | null {
-  const candidates = [
-    path.join(packageRoot, 'build', 'fixtures', 'libbasic_v1.so'),
-    ...['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib'].map(
-      (d) => path.join(d, 'libz.so.1'),
-    ),
-  ];
-  return candidates.find((p) => fs.existsSync(p)) ?? null;
-}
-
-/**
- * Runs probeNamespaces in a child node: every namespace it creates takes static TLS that is never
- * given back, and a namespace that loaded libstdc++ is never freed, so the probe must not spend
- * this process's budget.
- */
-function probeInChild(addonPath: string, library: string, max: number, timeoutMs: number): Promise<{ opened: number | null; error: string | null; ms: number }> {
-  const script =
-    'const a = require(process.argv[1]);' +
-    'const r = a.probeNamespaces(process.argv[2], Number(process.argv[3]));' +
-    'process.stdout.write(JSON.stringify(r));';
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', script, addonPath, library, String(max)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ opened: null, error: `could not start the probe: ${e.message}`, ms: Date.now() - t0 });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const ms = Date.now() - t0;
-      if (code === 0) {
-        try {
-          const r = JSON.parse(out) as { opened: number; error: string | null };
-          resolve({ opened: r.opened, error: r.error, ms });
-          return;
-        } catch {
-          // fall through: report what the child printed
-        }
-      }
-      const why = signal ? `killed by ${signal}${signal === 'SIGKILL' ? ` (timeout ${timeoutMs} ms?)` : ''}` : `exit code ${code}`;
-      resolve({ opened: null, error: `the probe process failed (${why}): ${err.trim().split('\n').slice(-3).join(' ') || out.trim()}`, ms });
-    });
-  });
-}
-
-/**
- * Checks the namespace runtime on this glibc, in a child (it creates a namespace): a key a library
- * creates inside a namespace and one node's libc creates must come from one table, and ctype must
- * work on a pool thread.
- */
-function probeRuntimeInChild(library: string, timeoutMs: number): Promise<{ keys: boolean | null; ctype: boolean | null; error: string | null }> {
-  const script = `
-    const d = require(process.argv[1]);
-    // force: only libc's functions are called here, so libz's calls into node's zlib (what 'local'
-    // refuses it for) never run. An installed package has no fixtures, and libz is the library then.
-    const base = d.open(process.argv[2], { isolation: 'local', force: true });
-    const ns = d.open(process.argv[2], { isolation: 'namespace' });
-    const create = (lib) => { const k = Buffer.alloc(4); if (lib.func('int pthread_key_create(void *k, void *d)')(k, null) !== 0) throw new Error('pthread_key_create failed'); return k.readUInt32LE(0); };
-    const del = base.func('int pthread_key_delete(unsigned int k)');
-    const kb = create(base), kn = create(ns);
-    // One table: freeing the namespace's key in node's libc makes node's next key reuse its number.
-    del(kn);
-    const again = create(base);
-    del(kb); del(again);
-    ns.func('int isalpha(int c)').async(65).then((v) => {
-      process.stdout.write(JSON.stringify({ keys: kn !== kb && again === kn, ctype: v !== 0 }));
-    });`;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', script, path.join(packageRoot, 'dist', 'index.js'), library], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ keys: null, ctype: null, error: e.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      try {
-        const r = JSON.parse(out) as { keys: boolean; ctype: boolean };
-        resolve({ ...r, error: null });
-      } catch {
-        resolve({ keys: null, ctype: null, error: `the runtime probe failed (${signal ?? `exit code ${code}`}): ${err.trim().split('\n').slice(-3).join(' ')}` });
-      }
-    });
-  });
-}
-
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   const napi = Number(process.versions.napi);
@@ -337,7 +133,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const values = parseTunables(rawTunables ?? undefined);
   const { nns, optionalStaticTls } = rtldTunables(rawTunables ?? undefined);
 
-  const glibc = glibcVersion();
+  const glibc = runtimeGlibc();
   checks.push(
     glibc
       ? { id: 'glibc', status: 'ok', message: `glibc ${glibc}` }
@@ -363,7 +159,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       addonInfo.error = `cannot read ${mods.addonPath}: ${(e as Error).message}`;
     }
     try {
-      const { deepbindHazards } = await import('./inspect');
+      const { deepbindHazards } = await import('./node_symbols');
       const { nodeCopyRelocatedSymbols } = await import('./elf');
       const symbols = nodeCopyRelocatedSymbols();
       const asImports = { imports: symbols } as ElfInfo;
@@ -407,7 +203,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       estimatedNamespaces === null
         ? `static TLS surplus about ${surplusEstimate} bytes`
         : `static TLS surplus about ${surplusEstimate} bytes; each new namespace's libc takes ${libcTlsBlock}: room for about ${estimatedNamespaces} namespaces${
-            estimatedNamespaces < MAX_CREATED_NAMESPACES ? '. For more (fresh-namespace), start node with GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384' : ''
+            estimatedNamespaces < MAX_CREATED_NAMESPACES ? `. For more (fresh-namespace), start node with ${RECOMMENDED_TUNABLES}` : ''
           }`,
   });
 

@@ -93,11 +93,8 @@ export function selfElf(): ElfInfo {
   return self;
 }
 
-/** The running process's ELF class and machine: what a library must match to be loadable. */
-export function hostMachine(): { class: 64; machine: number; machineName: string } {
-  const s = selfElf();
-  return { class: 64, machine: s.machine, machineName: s.machineName };
-}
+// Beside readElf for its callers; what a library must match is decided with the rest of the verdict.
+export { hostMachine } from './elf_verdict';
 
 /**
  * Symbols that node's executable holds copy relocations for (std::cout, std::cerr, stdout, environ...).

@@ -4,6 +4,7 @@
  */
 import { DlswapError } from './errors';
 import { IsolationCode } from './native';
+import { RECOMMENDED_TUNABLES } from './tunables';
 
 export type Isolation = 'local' | 'deepbind' | 'namespace' | 'fresh-namespace';
 
@@ -40,8 +41,7 @@ export function checkIsolation(mode: unknown): Isolation {
   );
 }
 
-export const TUNABLES_FIX =
-  "GLIBC_TUNABLES=glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384 (set it in the environment before node starts), or use isolation 'namespace', which loads every library into one shared namespace";
+export const TUNABLES_FIX = `${RECOMMENDED_TUNABLES} (set it in the environment before node starts), or use isolation 'namespace', which loads every library into one shared namespace`;
 
 /** A dlmopen failure that means glibc's namespace or static-TLS budget is used up. */
 export function isNamespaceExhaustion(dlerror: string): boolean {

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import { DlswapError } from './errors';
-import { deepbindUnsafeSymbols } from './inspect';
+import { deepbindUnsafeSymbols } from './node_symbols';
 import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from './native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';

@@ -4,14 +4,19 @@
  * LD_LIBRARY_PATH, then /etc/ld.so.cache (what `ldconfig -p` lists; read directly, no process is
  * started), then the default directories. A file for another machine is passed over, as the loader
  * does. What was found shows as `lib.info.realPath`.
+ *
+ * The addon searches too (native/loader/dependency_plan.cc), for a library's dependencies, but it
+ * is not the owner here: it answers only through planDependencies on a whole file, searches on a
+ * requester's behalf (RPATH/RUNPATH, LD_LIBRARY_PATH as the process started, ld.so.conf's
+ * directories, no cache), and this search reads process.env.LD_LIBRARY_PATH at call time and the
+ * cache by soname. Handing it over needs a native export and changes what a bare name finds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { DlswapError } from './errors';
 import { debug } from './debug';
+import { matchesHost, startsWithElfMagic } from './elf_verdict';
 
-/** e_machine of this process's architecture. */
-const MACHINE: Record<string, number> = { x64: 62, arm64: 183 };
 const TRIPLET: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
 
 /** The directories searched after the cache (glibc's defaults, with Debian's multiarch ones first). */
@@ -68,7 +73,8 @@ function loadable(file: string): boolean {
     if (!fs.fstatSync(fd).isFile()) return false;
     const h = Buffer.alloc(20);
     if (fs.readSync(fd, h, 0, 20, 0) < 20) return false;
-    return h.readUInt32BE(0) === 0x7f454c46 && h[4] === 2 && h.readUInt16LE(18) === MACHINE[process.arch];
+    // EI_CLASS 2 is ELFCLASS64; e_machine is read little-endian, the byte order of both hosts.
+    return startsWithElfMagic(h) && matchesHost({ class: h[4] === 2 ? 64 : 32, machine: h.readUInt16LE(18) });
   } catch {
     return false;
   } finally {

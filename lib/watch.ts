@@ -13,10 +13,11 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readElfBytes, type ElfInfo } from './elf';
-import { DlswapError, isDlswapError } from './errors';
+import { isDlswapError } from './errors';
 import { checkPath, checkWatchOptions } from './options';
 import { faultPoint } from './faults';
+import { buildSkip } from './watch_build';
+import { accessDenied, missing, readRegularFile, stateOf, type FileState } from './watch_file';
 
 export interface WatchOptions {
   /** Quiet period after the last change event before the file is examined. Default 100 ms. */
@@ -74,15 +75,6 @@ export interface WatchSkip {
   code?: string;
   size?: number;
   mtimeMs?: number;
-}
-
-interface FileState {
-  /** inode, type, size and mtime in ns: what must hold still while a build settles. */
-  sig: string;
-  size: number;
-  mtimeMs: number;
-  /** A regular file (not a FIFO, device, socket or directory: those are refused as 'unreadable'). */
-  regular: boolean;
 }
 
 const DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 };
@@ -355,51 +347,9 @@ export class LibraryWatcher extends EventEmitter {
     faultPoint('watch-judge');
     const where = { size: st.size, mtimeMs: st.mtimeMs };
     const file = this.path;
-    if (bytes.length === 0) {
-      this.#skip({ reason: 'incomplete', code: 'ERR_DLSWAP_EMPTY_FILE', message: `${file} is empty (a build that has not written it yet?); the current generation keeps serving.`, ...where });
-      return;
-    }
-    const extent = elfExtent(bytes);
-    if (extent !== null && extent > bytes.length) {
-      this.#skip({
-        reason: 'incomplete',
-        message: `${file} has ${bytes.length} bytes but its ELF headers describe ${extent}: the write has not finished (or the file was truncated). The current generation keeps serving; the next complete build is picked up.`,
-        ...where,
-      });
-      return;
-    }
-    let elf: ElfInfo;
-    try {
-      // The bytes that were read and are hashed below, not the path again: the file may have been
-      // replaced since (a FIFO, another build), and what is loaded is pinned to this hash.
-      elf = readElfBytes(bytes, file);
-    } catch (e) {
-      const err = e as Error & { code?: string };
-      const reason: WatchSkipReason =
-        err.code === 'ERR_DLSWAP_NOT_ELF' ? 'not-elf'
-        : err.code === 'ERR_DLSWAP_BAD_ELF' ? (startsWithElfMagic(bytes) && bytes.length < 64 ? 'incomplete' : 'bad-elf')
-        : err.code === 'ERR_DLSWAP_EMPTY_FILE' ? 'incomplete'
-        : err.code === 'ERR_DLSWAP_NOT_FOUND' ? 'vanished'
-        : 'unreadable';
-      this.#skip({ reason, code: err.code, message: `${err.message} The current generation keeps serving.`, ...where });
-      return;
-    }
-    if (elf.truncated) {
-      this.#skip({ reason: 'incomplete', code: 'ERR_DLSWAP_BAD_ELF', message: `${file} is truncated or corrupt: its tables point past the end of the file. The current generation keeps serving.`, ...where });
-      return;
-    }
-    const host = hostElf();
-    if (elf.class !== host.class || elf.machine !== host.machine) {
-      this.#skip({
-        reason: 'wrong-arch',
-        code: 'ERR_DLSWAP_WRONG_ARCH',
-        message: `${file} is a ${elf.class}-bit ${elf.machineName} ELF; this process is ${host.class}-bit ${host.machineName}. The current generation keeps serving.`,
-        ...where,
-      });
-      return;
-    }
-    if (elf.type !== 'dyn') {
-      this.#skip({ reason: 'bad-elf', code: 'ERR_DLSWAP_BAD_ELF', message: `${file} is an ELF of type '${elf.type}', not a shared library (build it with -shared). The current generation keeps serving.`, ...where });
+    const refused = buildSkip(bytes, file);
+    if (refused) {
+      this.#skip({ ...refused, ...where });
       return;
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -481,104 +431,4 @@ export class LibraryWatcher extends EventEmitter {
   #settleIdle(): void {
     for (const f of this.#idle.splice(0)) f();
   }
-}
-
-function stateOf(st: fs.BigIntStats): FileState {
-  const regular = st.isFile();
-  return { sig: `${st.ino}:${regular ? 'f' : 'x'}:${st.size}:${st.mtimeNs}`, size: Number(st.size), mtimeMs: Number(st.mtimeMs), regular };
-}
-
-function fileKind(st: fs.BigIntStats): string {
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  if (st.isDirectory()) return 'a directory';
-  return 'not a regular file';
-}
-
-/**
- * Reads a regular file whole, through one fd. Opened with O_NONBLOCK, so that a FIFO (or a device)
- * at the path cannot block: a FIFO opened for reading without it waits for a writer, forever, in a
- * thread-pool thread that even process.exit() then waits for. Anything but a regular file is
- * refused; the read is bounded by the size fstat gave (a file that grows meanwhile is caught by the
- * stat that follows the read).
- */
-async function readRegularFile(file: string): Promise<Buffer> {
-  const { O_RDONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
-  const fh = await fs.promises.open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  try {
-    const st = await fh.stat({ bigint: true });
-    if (!st.isFile()) {
-      throw new DlswapError(
-        'ERR_DLSWAP_NOT_A_FILE',
-        `${file} is ${fileKind(st)}, not a regular file: the watcher loads only a library file written at this path. The current generation keeps serving; the next real build is picked up.`,
-      );
-    }
-    const size = Number(st.size);
-    const bytes = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(bytes, off, size - off, off);
-      if (bytesRead === 0) break; // shrank: the stat after the read sees it and the file is looked at again
-      off += bytesRead;
-    }
-    return bytes.subarray(0, off);
-  } finally {
-    await fh.close();
-  }
-}
-
-function accessDenied(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'EACCES' || code === 'EPERM';
-}
-
-function missing(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function startsWithElfMagic(b: Buffer): boolean {
-  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
-}
-
-function hostElf(): { class: number; machine: number; machineName: string } {
-  if (process.arch === 'arm64') return { class: 64, machine: 183, machineName: 'aarch64' };
-  return { class: 64, machine: 62, machineName: 'x86_64' };
-}
-
-/**
- * How many bytes a complete file with this ELF header must have: the end of the program header
- * table, of the section header table (linkers write it last, at the end) and of every segment's
- * file image. null when the bytes do not start with a readable ELF header (readElf says why).
- * A half-written build has a correct header and a short tail, which is exactly what this catches.
- */
-export function elfExtent(b: Buffer): number | null {
-  if (!startsWithElfMagic(b) || b.length < 16) return null;
-  const is64 = b[4] === 2;
-  const le = b[5] === 1;
-  if ((b[4] !== 1 && b[4] !== 2) || (b[5] !== 1 && b[5] !== 2)) return null;
-  const headerSize = is64 ? 64 : 52;
-  if (b.length < headerSize) return headerSize;
-  const u16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const word = (o: number) => (is64 ? Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(o));
-  const phoff = word(is64 ? 0x20 : 0x1c);
-  const shoff = word(is64 ? 0x28 : 0x20);
-  const phentsize = u16(is64 ? 0x36 : 0x2a);
-  const phnum = u16(is64 ? 0x38 : 0x2c);
-  const shentsize = u16(is64 ? 0x3a : 0x2e);
-  const shnum = u16(is64 ? 0x3c : 0x30);
-  let end = headerSize;
-  if (phnum > 0) end = Math.max(end, phoff + phnum * phentsize);
-  if (shoff > 0 && shnum > 0) end = Math.max(end, shoff + shnum * shentsize);
-  if (phnum > 0 && phentsize >= (is64 ? 56 : 32) && phoff + phnum * phentsize <= b.length) {
-    for (let i = 0; i < phnum; i++) {
-      const ph = phoff + i * phentsize;
-      const offset = is64 ? word(ph + 8) : u32(ph + 4);
-      const filesz = is64 ? word(ph + 32) : u32(ph + 16);
-      if (filesz > 0) end = Math.max(end, offset + filesz);
-    }
-  }
-  return end;
 }

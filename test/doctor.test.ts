@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { doctor, parseTunables, staticTlsSurplus, type DoctorReport } from '../lib/doctor';
+import { doctor, type DoctorReport } from '../lib/doctor';
+import { parseTunables, staticTlsSurplus } from '../lib/tunables';
 import { runDoctor } from '../lib/cli/doctor';
 
 class Capture extends Writable {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HotLibrary, type ReloadReport } from '../lib/hot_library';
-import { LibraryWatcher, elfExtent, type WatchChange, type WatchSkip } from '../lib/watch';
+import { LibraryWatcher, type WatchChange, type WatchSkip } from '../lib/watch';
 import { runWatch } from '../lib/cli/watch';
 import { describeLoad, loadInProgress, ProgressLine } from '../lib/cli/progress';
 import type { GenerationInfo } from '../lib/generation';
@@ -346,12 +346,6 @@ describe('LibraryWatcher', () => {
 
   it('validates its options', () => {
     expect(() => new LibraryWatcher(lib, { debounceMs: -1 })).toThrow(/debounceMs/);
-  });
-
-  it('elfExtent: the size a complete file must have', () => {
-    expect(elfExtent(V1)).toBe(V1.length);
-    expect(elfExtent(V1.subarray(0, 100))).toBeGreaterThan(100);
-    expect(elfExtent(Buffer.from('hello world, not elf'))).toBeNull();
   });
 });
 
