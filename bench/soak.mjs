@@ -106,7 +106,7 @@ async function soak(mode, reloads) {
     // flight across 100 reloads here (a missing entry would count as a failure, not pass silently).
     versionOfGen.delete(r.to - 100);
   });
-  const { privateDir } = require(join(root, 'dist', 'temp_area.js'));
+  const { privateDir } = require(join(root, 'dist', 'load', 'temp_area.js'));
   const dir = privateDir();
 
   let stop = false;

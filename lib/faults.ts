@@ -17,7 +17,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { DlswapError } from './errors';
 import { addon } from './native';
-import type { ReloadPhase } from './hot_types';
+import type { ReloadPhase } from './hot/hot_types';
 
 /** The points on the path of every reload, in the order a reload reaches them. */
 export const RELOAD_FAULT_POINTS = [
@@ -41,10 +41,10 @@ export const FAULT_POINTS = [...RELOAD_FAULT_POINTS, ...HANDOVER_FAULT_POINTS, .
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /**
- * @internal Which phase function reaches each reload point (lib/hot_phases.ts, and HotLibrary's swap
+ * @internal Which phase function reaches each reload point (lib/hot/hot_phases.ts, and HotLibrary's swap
  * for 'before-swap'). Points named 'in-'/'after-'/'before-' the native steps are reached inside the
  * loader job the phase function runs. Every reload and handover point is in exactly one phase
- * (test/hot_phases.test.ts).
+ * (test/hot/hot_phases.test.ts).
  */
 export const PHASE_FAULT_POINTS = {
   loading: ['after-copy', 'after-open'], // loadGeneration: the load job

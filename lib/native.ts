@@ -5,16 +5,16 @@
  * is missing or does not load is a coded error that says what to do (lib/platform.ts).
  */
 import path from 'node:path';
-import type { DependencyInfo } from './dependencies';
-import type { ElfInfo } from './elf';
-import type { ElfSummary } from './library';
-import type { AnyFunction } from './prototype_types';
+import type { DependencyInfo } from './load/dependencies';
+import type { ElfInfo } from './elf/elf';
+import type { ElfSummary } from './load/library';
+import type { AnyFunction } from './signature/prototype_types';
 import nodeGypBuild = require('node-gyp-build');
-import { addonLoadError, checkPlatform } from './platform';
+import { addonLoadError, checkPlatform, packageRoot } from './platform';
 
-export const packageRoot = path.resolve(__dirname, '..');
+export { packageRoot };
 
-/** Numeric isolation codes shared with native/image/library_handle.h (test/wire_constants.test.ts). */
+/** Numeric isolation codes shared with native/image/library_handle.h (test/package/wire_constants.test.ts). */
 export const enum IsolationCode {
   Local = 0,
   DeepBind = 1,
@@ -194,7 +194,7 @@ export interface NativeCallbackOptions {
   onError?: (error: unknown) => void;
 }
 
-/** The numbers the addon shares with lib/ (native/wire.cc); test/wire_constants.test.ts compares them. */
+/** The numbers the addon shares with lib/ (native/wire.cc); test/package/wire_constants.test.ts compares them. */
 export interface NativeWire {
   kinds: Readonly<Record<string, number>>;
   kindCount: number;
@@ -300,7 +300,7 @@ export interface Addon {
   callbackStats(): { slots: number; live: number; refused: number };
 }
 
-/** The keys of Addon at run time: test/addon_exports.test.ts checks the addon exports exactly these. */
+/** The keys of Addon at run time: test/package/addon_exports.test.ts checks the addon exports exactly these. */
 export const ADDON_EXPORTS = [
   'WIRE',
   'NativeLibrary',

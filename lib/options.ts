@@ -13,9 +13,9 @@
  * Only own enumerable keys are read; `undefined` means "not given" (the default applies).
  */
 import { DlswapError } from './errors';
-import { ISOLATION_MODES, type Isolation } from './isolation';
-import { parsePrototype, signatureFromObject, type SignatureObject } from './signature';
-import type { TypeScope } from './ctype_model';
+import { ISOLATION_MODES, type Isolation } from './load/isolation';
+import { parsePrototype, signatureFromObject, type SignatureObject } from './signature/signature';
+import type { TypeScope } from './signature/ctype_model';
 
 /** setTimeout's largest delay; a larger one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -149,7 +149,7 @@ const signal: Check<AbortSignal> = (v, label) => {
   return v;
 };
 
-// A type registry made by types() (lib/ctypes.ts checks its class where it is used).
+// A type registry made by types() (lib/signature/ctypes.ts checks its class where it is used).
 const registry: Check<object> = (v, label) => {
   if (v === null || typeof v !== 'object') throw argError(`${label} must be a registry made by types() (see docs/types.md), not ${describeValue(v)}`);
   return v;

@@ -10,6 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DlswapError } from './errors';
 
+/** The package's root (dist/ in a package, lib/ in a checkout, is one level down). Here, not in native.ts: knowing it must not load the addon. */
+export const packageRoot = path.resolve(__dirname, '..');
+
 /** What scripts/prebuilds.mjs writes beside a prebuilt addon. */
 export interface PrebuildManifest {
   platform: string;

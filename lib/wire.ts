@@ -1,6 +1,6 @@
 /**
  * Numbers that lib/ and the addon pass each other and that had no single owner on this side. The
- * addon exports its own values as `WIRE` (native/wire.cc); test/wire_constants.test.ts checks them
+ * addon exports its own values as `WIRE` (native/wire.cc); test/package/wire_constants.test.ts checks them
  * against this file and against the other TypeScript copies: KIND_CODES and MAX_PARAMS
  * (signature_kinds.ts), the IsolationCode const enum (native.ts, through isolationCode()), and the
  * DlswapErrorCode list (errors.ts) against every ERR_DLSWAP_* code in native/.

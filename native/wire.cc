@@ -1,7 +1,7 @@
 // WIRE: the numbers lib/ and the addon pass each other, as the addon has them. lib/ keeps its own
-// copies where it needs them at compile time (KIND_CODES and MAX_PARAMS in lib/signature.ts, the
+// copies where it needs them at compile time (KIND_CODES and MAX_PARAMS in lib/signature/signature.ts, the
 // IsolationCode const enum in lib/native.ts, MAX_NAMESPACES in lib/wire.ts), and
-// test/wire_constants.test.ts checks each against this object. The same test checks that every
+// test/package/wire_constants.test.ts checks each against this object. The same test checks that every
 // ERR_DLSWAP_* code of native/ is one of lib/errors.ts's.
 #include "call/kinds.h"
 #include "common/exports.h"
@@ -17,7 +17,7 @@ Napi::Object Frozen(Napi::Object o) {
   return o;
 }
 
-// Keyed by lib/signature.ts's names of the kinds.
+// Keyed by lib/signature/signature.ts's names of the kinds.
 Napi::Object KindCodes(Napi::Env env) {
   static constexpr struct {
     const char *name;
@@ -32,7 +32,7 @@ Napi::Object KindCodes(Napi::Env env) {
   return Frozen(o);
 }
 
-// Keyed by the isolation modes' names in lib/isolation.ts.
+// Keyed by the isolation modes' names in lib/load/isolation.ts.
 Napi::Object IsolationCodes(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("local", static_cast<double>(Isolation::Local));

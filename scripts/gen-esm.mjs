@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes esm/index.mjs, the ESM entry, from the CommonJS build's exports (dist/index.js: run tsc
 // first). `--check` writes nothing and exits 1 if the file is not what it would write
-// (test/package.test.ts runs it, so that an export added to lib/index.ts cannot be missing in ESM).
+// (test/package/package.test.ts runs it, so that an export added to lib/index.ts cannot be missing in ESM).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

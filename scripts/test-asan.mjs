@@ -55,7 +55,7 @@ run(process.execPath, ['scripts/build-fixtures.mjs', '--if-missing'], 'building 
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], 'compiling the TypeScript');
 
 const addonDir = path.join(root, 'build-asan', 'Release');
-const { readElf } = require(path.join(root, 'dist', 'elf.js'));
+const { readElf } = require(path.join(root, 'dist', 'elf', 'elf.js'));
 if (!readElf(path.join(addonDir, 'dlswap.node')).needed.some((n) => n.startsWith('libasan.so'))) {
   console.error(`test:asan: ${path.relative(root, addonDir)}/dlswap.node is not an ASan build`);
   process.exit(1);

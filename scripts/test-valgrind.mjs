@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The loader and call tests under valgrind memcheck (`npm run test:valgrind`).
 //
-//   node scripts/test-valgrind.mjs                    test/loader.test.ts and the test/calls*.test.ts
+//   node scripts/test-valgrind.mjs                    test/load/loader.test.ts and test/call/calls*.test.ts
 //   node scripts/test-valgrind.mjs test/x.test.ts     other test files
 //
 // node under valgrind runs ~50 times slower, so this stays focused: one node process (vitest with
@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-const DEFAULT_FILES = ['test/loader.test.ts', 'test/calls.test.ts', 'test/calls_async.test.ts', 'test/calls_errors.test.ts', 'test/calls_memory.test.ts'];
+const DEFAULT_FILES = ['test/load/loader.test.ts', 'test/call/calls.test.ts', 'test/call/calls_async.test.ts', 'test/call/calls_errors.test.ts', 'test/call/calls_memory.test.ts'];
 // Tests that cannot run in a worker thread, which is where the vitest 'threads' pool runs them.
 export const EXCLUDED = [
   ['getenv inside the namespace survives process.env changes', "a worker thread's process.env is its own copy: the real environment never changes"],

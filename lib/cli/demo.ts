@@ -10,8 +10,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { HotLibrary, type ReloadReport } from '../hot_library';
-import { ISOLATION_MODES, preloadedRuntime, type Isolation } from '../isolation';
+import { HotLibrary, type ReloadReport } from '../hot/hot_library';
+import { ISOLATION_MODES, preloadedRuntime, type Isolation } from '../load/isolation';
 import { describeLoad, fileSize, loadInProgress, SHOW_AFTER_MS } from './progress';
 import { addonDir, packageRoot } from '../native';
 import { colors, colorEnabled, parseCommand, table, usageError, UsageError, type Colors } from './format';

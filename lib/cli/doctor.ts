@@ -3,7 +3,7 @@
  * (warnings may be listed), 1 a check failed (the addon does not load, the temp area is unusable, no
  * namespace can be created, not glibc), 2 usage error.
  */
-import { doctor, type CheckStatus, type DoctorReport } from '../doctor';
+import { doctor, type CheckStatus, type DoctorReport } from '../analysis/doctor';
 import { colors, colorEnabled, parseCommand, table, usageError, wrap, UsageError, type Colors } from './format';
 
 const USAGE = `usage: dlswap doctor [--json] [--no-probe]

@@ -3,7 +3,7 @@
  * and the isolation mode to use. Exit codes: 0 report printed (whatever the hazards), 1 the file
  * could not be read (the error's code and message go to stderr), 2 usage error.
  */
-import { inspect, type Hazard, type InspectReport } from '../inspect';
+import { inspect, type Hazard, type InspectReport } from '../analysis/inspect';
 import { colors, colorEnabled, formatBytes, parseCommand, table, usageError, wrap, UsageError, type Colors } from './format';
 
 const USAGE = `usage: dlswap inspect <lib.so> [--json]

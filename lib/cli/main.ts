@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { packageRoot } from '../platform';
 
 const USAGE = `usage: dlswap <command> [options]
 
@@ -32,8 +33,7 @@ const commands: Record<string, () => Run> = {
 };
 
 function version(): string {
-  // Not packageRoot from ../native: importing that loads the addon.
-  return (require(path.join(__dirname, '..', '..', 'package.json')) as { version: string }).version;
+  return (require(path.join(packageRoot, 'package.json')) as { version: string }).version;
 }
 
 function errorText(e: unknown): string {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GenerationInfo } from '../generation';
+import type { GenerationInfo } from '../hot/generation';
 import { formatBytes } from './format';
 
 /** A load shorter than this is not worth a line that would only flicker. */

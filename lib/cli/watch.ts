@@ -5,11 +5,11 @@
  * after each reload. Runs until SIGINT/SIGTERM, then closes every generation.
  * Exit codes: 0 stopped by a signal, 1 the library could not be opened, 2 usage error.
  */
-import { HotLibrary, type ReloadReport } from '../hot_library';
-import { ISOLATION_MODES, type Isolation } from '../isolation';
+import { HotLibrary, type ReloadReport } from '../hot/hot_library';
+import { ISOLATION_MODES, type Isolation } from '../load/isolation';
 import { MAX_TIMER_MS } from '../options';
-import { parsePrototype } from '../signature';
-import type { WatchSkip } from '../watch';
+import { parsePrototype } from '../signature/signature';
+import type { WatchSkip } from '../watch/watch';
 import { colors, colorEnabled, parseCommand, usageError, UsageError } from './format';
 import { fileSize, loadInProgress, ProgressLine } from './progress';
 

@@ -1,5 +1,5 @@
 // libffi descriptions of structs passed or returned by value (calls) and received or returned by
-// callbacks. lib/ctypes.ts lays the struct out; the JS side sends its shape here as
+// callbacks. lib/signature/ctypes.ts lays the struct out; the JS side sends its shape here as
 //   { size, align, elements: (kindCode | shape)[] }
 // with arrays already expanded into repeated elements (libffi has no array type, and classifies an
 // array member exactly like that many members). libffi recomputes the layout from the elements; the

@@ -1,7 +1,7 @@
 // The kind codes: how lib/ names the C type of each parameter and result to the native side (calls,
-// callbacks, struct shapes), and the limits on how many there are. lib/signature.ts has the same
+// callbacks, struct shapes), and the limits on how many there are. lib/signature/signature.ts has the same
 // numbers as KIND_CODES and MAX_PARAMS; the addon's WIRE export (native/wire.cc) lets
-// test/wire_constants.test.ts check that both sides agree.
+// test/package/wire_constants.test.ts check that both sides agree.
 #pragma once
 #include <ffi.h>
 #include <napi.h>
@@ -32,7 +32,7 @@ enum Kind : uint8_t {
 
 inline bool IsFloatKind(uint8_t k) { return k == kF32 || k == kF64; }
 
-// Fixed parameters a prototype can have (lib/signature.ts MAX_PARAMS).
+// Fixed parameters a prototype can have (lib/signature/signature.ts MAX_PARAMS).
 constexpr size_t kMaxFixedParams = 64;
 
 // Most JS arguments a single call takes (fixed params are capped at 64 by the parser; the rest are

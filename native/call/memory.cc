@@ -1,4 +1,4 @@
-// Typed memory, the native half (lib/memory.ts does the typing): the address of a JS buffer, copies
+// Typed memory, the native half (lib/call/memory.ts does the typing): the address of a JS buffer, copies
 // between buffers and addresses, C strings read at an address, and allocation with a library's own
 // allocator.
 //

@@ -1,6 +1,6 @@
 // Errors thrown from native code carry a stable `code` (ERR_DLSWAP_...) so that the TypeScript layer
 // and users can branch on it without parsing messages. Every code must be one of lib/errors.ts's
-// DlswapErrorCode (test/wire_constants.test.ts checks the string literals of native/).
+// DlswapErrorCode (test/package/wire_constants.test.ts checks the string literals of native/).
 #pragma once
 #include <napi.h>
 

@@ -1,4 +1,4 @@
-// readElf and readElfBytes: the ELF reader (elf/elf_reader.h) as lib/elf.ts sees it.
+// readElf and readElfBytes: the ELF reader (elf/elf_reader.h) as lib/elf/elf.ts sees it.
 #include "elf/elf_js.h"
 
 #include "common/errors.h"

@@ -4,7 +4,7 @@
 // An async call holds a LibraryRef and counts in `in_flight` until it completes; close and retire
 // refuse while the count is above zero. Sync calls run on the JS thread and check `closed` first, so
 // they cannot race a close (which also runs on the JS thread). Leases are not counted here: a
-// HotLibrary generation counts them itself (lib/generation.ts) and retires its image only once its
+// HotLibrary generation counts them itself (lib/hot/generation.ts) and retires its image only once its
 // leases and calls are gone.
 #pragma once
 #include <link.h>
@@ -19,7 +19,7 @@
 
 namespace dlswap {
 
-// lib/native.ts IsolationCode has the same numbers (checked by test/wire_constants.test.ts).
+// lib/native.ts IsolationCode has the same numbers (checked by test/package/wire_constants.test.ts).
 enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamespace = 3 };
 
 struct LibraryHandle {

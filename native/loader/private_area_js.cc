@@ -1,4 +1,4 @@
-// The private area (loader/private_area.h) as lib/temp_area.ts and the tests see it.
+// The private area (loader/private_area.h) as lib/load/temp_area.ts and the tests see it.
 #include <unistd.h>
 
 #include <string>

@@ -18,7 +18,7 @@
  *   async        { name, run: async (fn, ctx) => void }: one check built around an `.async` call.
  *                It may run on several pool threads at once, so it never touches `ctx.state`.
  *   afterClose(cell, generations)  checks once every generation is closed
- *   timeoutMs    per-cell budget when the default (see test/conformance.test.ts) is too short
+ *   timeoutMs    per-cell budget when the default (see test/conformance/conformance.test.ts) is too short
  *
  * `fn` holds the bound functions: a Library's `lib.func` (basic) or `hot.fn` (hot); all calls of one
  * sync check run on one generation. `ctx` is { gen, free, state, cell, readCString }: `free` is the

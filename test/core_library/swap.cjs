@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * The thin-loader architecture, end to end, in one isolation mode (test/core_library.test.ts runs it
+ * The thin-loader architecture, end to end, in one isolation mode (test/hot/core_library.test.ts runs it
  * in a child process per mode, so that a crash fails that mode and nothing else):
  *
  *   node test/core_library/swap.cjs <mode>

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * The seed-001 scenario under load (test/private_deps.test.ts runs it in a child process per mode):
+ * The seed-001 scenario under load (test/load/private_deps.test.ts runs it in a child process per mode):
  *
  *   node test/private_deps/reloads.cjs <mode> <reloads>
  *

@@ -1,0 +1,44 @@
+/**
+ * The events HotLibrary and LibraryWatcher emit, by name, with their listeners' arguments: what
+ * makes `hot.on('relaod', ...)` a compile-time error and types each listener's payload.
+ */
+import type { DlswapError } from '../errors';
+import type { HoldingThread } from '../load/library';
+import type { LogEvent, ReloadReport } from './hot_types';
+import type { WatchChange, WatchSkip } from '../watch/watch';
+
+/** 'watch-skip' on a HotLibrary: the watcher's skips, and a build that changed but did not load. */
+export type HotWatchSkip = WatchSkip | { reason: 'reload-failed'; error: DlswapError };
+
+export interface HotLibraryEvents {
+  /** A new generation serves (right after the swap, before the old one drains). */
+  reload: [report: ReloadReport];
+  /** A reload failed before its swap: the previous generation kept serving. */
+  rollback: [report: ReloadReport];
+  /** An old generation has no call or lease left. */
+  drained: [event: { generation: number }];
+  /** An old generation's image is gone from the process (`afterThreads`: once holding threads exited). */
+  unloaded: [event: { generation: number; afterThreads?: boolean }];
+  /** An old generation stays mapped, and why. */
+  pinned: [event: { generation: number; reason: string; threads?: HoldingThread[] }];
+  /** A drain is taking longer than drainTimeoutMs (it goes on waiting). */
+  'drain-timeout': [event: { generation: number; inFlight: number; leases: number; timeoutMs: number }];
+  /** A line the plugin logged through dlswap_host.log. */
+  log: [event: LogEvent];
+  /** `watch`: a rebuild was loaded and serves. */
+  'watch-reload': [report: ReloadReport];
+  /** `watch`: a rebuild was refused, and why; the current generation keeps serving. */
+  'watch-skip': [skip: HotWatchSkip];
+  /** A failure after the swap (retiring a generation); emitted only if listened to. */
+  error: [error: DlswapError];
+}
+
+export interface WatcherEvents {
+  /** A new, complete, valid build. */
+  change: [change: WatchChange];
+  /** A build that was refused, and why. */
+  skip: [skip: WatchSkip];
+}
+
+/** A listener of event K of the event map E. */
+export type Listener<E, K extends keyof E> = E[K] extends unknown[] ? (...args: E[K]) => void : never;

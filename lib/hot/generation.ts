@@ -1,0 +1,169 @@
+/**
+ * One generation of a hot library: one `Library` (one loaded image) plus what the reload machinery
+ * needs to know about it. State machine (docs/hot-reload.md), enforced by `transition`:
+ *
+ *   loading -> verifying -> active -> draining -> finalizing -> closed
+ *      \-----------\-> rejected (the current generation keeps serving, untouched)
+ */
+import type { DependencyCloseResult } from '../load/dependencies';
+import { DlswapError } from '../errors';
+import type { Library, CloseResult } from '../load/library';
+import type { FunctionTable } from './function_table';
+import type { PluginAbi } from './plugin_abi';
+import type { PluginHostHandle } from '../native';
+
+export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
+
+/**
+ * The legal moves. A drain whose retirement failed twice closes without finalizing (the image stays
+ * mapped, reported pinned); nothing leaves 'closed' or 'rejected'. Everything else is a bug in the
+ * reload machinery, and is thrown as one rather than recorded.
+ */
+const TRANSITIONS: Readonly<Record<GenerationState, readonly GenerationState[]>> = {
+  loading: ['verifying', 'rejected'],
+  verifying: ['active', 'rejected'],
+  active: ['draining'],
+  draining: ['finalizing', 'closed'],
+  finalizing: ['closed'],
+  closed: [],
+  rejected: [],
+};
+
+export interface GenerationInfo {
+  id: number;
+  state: GenerationState;
+  path: string;
+  buildId: string | null;
+  /** What the plugin's dlswap_version() returned, or null. */
+  version: string | null;
+  loadedAt: Date;
+  /** Completed calls (sync and async) on this generation. */
+  calls: number;
+  /** Async calls running on it now. */
+  inFlight: number;
+  /** Leases (hot.pin()) still held on it. */
+  leases: number;
+  /** Calls that failed inside the call machinery (not argument errors). */
+  errors: number;
+  /** Set once closed: whether the image is gone from the process. */
+  unloaded?: boolean;
+  /** Set when closed but still mapped: why (unique symbols, NODELETE, ...). */
+  pinnedReason?: string;
+  /** Set once closed: what happened to each of its private (and shared) dependencies. */
+  dependencies?: DependencyCloseResult[];
+  /** Set when rejected: why. */
+  rejectedReason?: string;
+}
+
+export class Generation {
+  readonly id: number;
+  readonly path: string;
+  readonly loadedAt = new Date();
+  #state: GenerationState = 'loading';
+  lib: Library | null = null;
+  /** What its plugin entry points said while it was verified: the one record of whether init ran. */
+  plugin: PluginAbi | null = null;
+  /** Its declared functions, bound once while it was verified (swap, leases, setup). */
+  functions: FunctionTable | null = null;
+  /**
+   * Its dlswap_host, once init ran. The host's own `finiOwed` is a second record with another role:
+   * who runs dlswap_fini if the environment goes first (native/plugin/plugin_host.h).
+   */
+  host: PluginHostHandle | null = null;
+  /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
+  quarantined = false;
+  leases = 0;
+  closeResult: CloseResult | null = null;
+  rejectedReason: string | undefined;
+  /** Set once its retirement (drain, fini, close) has started: the one retirement, joined by close(). */
+  retiring: Promise<void> | null = null;
+  /** Resolves once the generation is closed (or rejected). */
+  readonly retired: Promise<void>;
+  #retire!: () => void;
+  #leaseWaiters: (() => void)[] = [];
+
+  constructor(id: number, path: string) {
+    this.id = id;
+    this.path = path;
+    this.retired = new Promise<void>((r) => (this.#retire = r));
+  }
+
+  /** dlswap_init returned 0 (or there was none): dlswap_fini is due before the image goes. */
+  get initialized(): boolean {
+    return this.plugin?.initialized ?? false;
+  }
+
+  /** What the plugin's dlswap_version() returned, or null. */
+  get version(): string | null {
+    return this.plugin?.version ?? null;
+  }
+
+  get state(): GenerationState {
+    return this.#state;
+  }
+
+  /** Whether the generation is in one of `states`. */
+  isIn(...states: GenerationState[]): boolean {
+    return states.includes(this.#state);
+  }
+
+  /** The one writer of the state: moves along TRANSITIONS or throws ERR_DLSWAP_INTERNAL. */
+  transition(to: GenerationState): void {
+    if (!TRANSITIONS[this.#state].includes(to)) {
+      throw new DlswapError('ERR_DLSWAP_INTERNAL', `generation ${this.id} cannot go from '${this.#state}' to '${to}'`);
+    }
+    this.#state = to;
+  }
+
+  /** Rejected before it served: why, for generations(). */
+  reject(reason: string): void {
+    this.transition('rejected');
+    this.rejectedReason = reason;
+  }
+
+  get busy(): boolean {
+    return this.leases > 0 || (this.lib !== null && this.lib.inFlight > 0);
+  }
+
+  /** Resolves when nothing references the generation any more (no async call, no lease). */
+  async whenIdle(): Promise<void> {
+    while (this.busy) {
+      if (this.lib && this.lib.inFlight > 0) await this.lib.whenIdle();
+      if (this.leases > 0) await new Promise<void>((resolve) => this.#leaseWaiters.push(resolve));
+    }
+  }
+
+  /** A lease on this generation was released. */
+  releaseLease(): void {
+    this.leases--;
+    if (this.leases === 0) for (const f of this.#leaseWaiters.splice(0)) f();
+  }
+
+  markRetired(): void {
+    this.#retire();
+  }
+
+  info(): GenerationInfo {
+    // Counters only: the in-flight count users see is the Library's (lib/load/library.ts says why).
+    const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0 };
+    const out: GenerationInfo = {
+      id: this.id,
+      state: this.state,
+      path: this.path,
+      buildId: this.lib?.info.buildId ?? null,
+      version: this.version,
+      loadedAt: this.loadedAt,
+      calls: stats.calls,
+      inFlight: this.lib ? this.lib.inFlight : 0,
+      leases: this.leases,
+      errors: stats.errors,
+    };
+    if (this.closeResult) {
+      out.unloaded = this.closeResult.unloaded;
+      if (!this.closeResult.unloaded) out.pinnedReason = this.closeResult.reason;
+      if (this.closeResult.dependencies) out.dependencies = this.closeResult.dependencies;
+    }
+    if (this.rejectedReason) out.rejectedReason = this.rejectedReason;
+    return out;
+  }
+}

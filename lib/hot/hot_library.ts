@@ -1,0 +1,446 @@
+/**
+ * HotLibrary: a library that can be replaced while it serves calls.
+ *
+ * Policy lives here; the mechanism (load, call, count, unload) is native. A reload goes through the
+ * phases of docs/hot-reload.md. Everything before the swap can fail without the current generation
+ * noticing: the new one is closed and the old one was never touched (rollback never re-opens a path).
+ * After the swap the old generation drains: it is closed only once its async calls and leases are gone.
+ *
+ * The phases are functions of their own (lib/hot/hot_phases.ts, the retirement in lib/hot/hot_retire.ts);
+ * this class owns what they act on: which generation serves, `hot.fn`, the reload queue, the
+ * handover gate.
+ */
+import { EventEmitter } from 'node:events';
+import { DlswapError, asDlswapError } from '../errors';
+import { rebind, type BoundFunction } from '../call/func';
+import { Generation, type GenerationInfo } from './generation';
+import type { CheckFunctions } from '../signature/prototype_types';
+import type { HotLibraryEvents, Listener } from './events';
+import { faultPoint } from '../faults';
+import { LibraryWatcher, type WatchOptions } from '../watch/watch';
+import { checkCloseOptions, checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from '../options';
+import { abortedError, raceAbort } from '../abort';
+import { debug } from '../debug';
+import { resolveLibrary } from '../load/search';
+import type { Library } from '../load/library';
+import type { TypeDefs } from '../signature/ctypes_types';
+import type { Callback, CallbackOptions } from '../call/callbacks';
+import type { AnyCallback, CallbackOf } from '../signature/ctypes_types';
+import { HOST_ABI_VERSION } from './plugin_abi';
+import { PhaseTimer } from './phase_timer';
+import { discardGeneration, loadGeneration, reloadError, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
+import { retireGeneration } from './hot_retire';
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_FINI_TIMEOUT_MS,
+  type HotFunctions,
+  type HotOptions,
+  type LogEvent,
+  type ReloadOptions,
+  type ReloadReport,
+  type SwapPolicy,
+  type CloseOptions,
+  type Lease,
+} from './hot_types';
+
+export type { SwapPolicy, HotOptions, GenerationSetup, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, Lease } from './hot_types';
+
+// A service that reloads for months must not keep every generation it ever loaded: finished ones
+// are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
+// most recent of them.
+const FINISHED_HISTORY = 1_000;
+
+// Typed listeners (lib/hot/events.ts): `hot.on('relaod', ...)` does not compile.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> {
+  on<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  once<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  off<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  addListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  removeListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  prependListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+  prependOnceListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
+}
+
+export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends EventEmitter {
+  readonly fn: HotFunctions<F, D>;
+  readonly #options: HotOptions<F, D>;
+  readonly #functions: F;
+  /** The declared functions' C names, parsed once for every generation's load. */
+  readonly #functionNames: string[];
+  #path: string;
+  #current: Generation;
+  /** Generations not yet retired (loading, verifying, active, draining, finalizing). */
+  #all: Generation[] = [];
+  /** Final info of retired and rejected generations, oldest first, at most FINISHED_HISTORY. */
+  #finished: GenerationInfo[] = [];
+  #nextId = 1;
+  #chain: Promise<unknown> = Promise.resolve();
+  #queued: { path: string; promise: Promise<ReloadReport> } | null = null;
+  #gate: Promise<void> | null = null;
+  #closing: Promise<void> | null = null;
+  #watcher: LibraryWatcher | null = null;
+  // Reloads past their swap, by their options: what an abort of the wait says.
+  #swappedBy = new WeakMap<ReloadOptions, ReloadReport>();
+
+  private constructor(path: string, options: HotOptions<F, D>, functionNames: string[], first: Generation) {
+    super();
+    this.#path = path;
+    this.#options = options;
+    this.#functions = (options.functions ?? {}) as F;
+    this.#functionNames = functionNames;
+    this.#current = first;
+    this.#track(first);
+    const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
+    for (const [name, proto] of Object.entries(this.#functions)) {
+      const f = first.lib!.func(proto) as BoundFunction<(...a: unknown[]) => unknown>;
+      const direct = f.async;
+      // Async calls wait while a handover is in progress, then run on whatever is current.
+      Object.defineProperty(f, 'async', {
+        value: (...args: unknown[]) => (this.#gate ? this.#gate.then(() => direct(...args)) : direct(...args)),
+      });
+      fns[name] = f;
+    }
+    this.fn = Object.freeze(fns) as unknown as HotFunctions<F, D>;
+  }
+
+  /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
+  static async open<const F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
+    path: string,
+    options: HotOptions<F, D> & CheckFunctions<F, D> = {} as HotOptions<F, D> & CheckFunctions<F, D>,
+  ): Promise<HotLibrary<F, D>> {
+    // Everything is checked (and read once) before anything is loaded: an invalid watch option or
+    // userData found after dlswap_init would leave an initialised generation nobody can close.
+    path = checkPath(path, 'HotLibrary.open(path, options)');
+    options = checkHotOptions(options, HOST_ABI_VERSION) as HotOptions<F, D>;
+    const functionNames = parseFunctions(options.functions, options.types, 'HotLibrary');
+    if (options.signal?.aborted) throw abortedError(options.signal, `HotLibrary.open(${path}) was aborted before it started`);
+    const gen = new Generation(1, path);
+    const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
+    // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
+    // kept and emitted on a later turn, once the caller had the chance to listen.
+    const early: LogEvent[] = [];
+    const onLog = (e: LogEvent) => (hot ? hot.#emit('log', e) : early.push(e));
+    let hot: HotLibrary<F, D> | undefined;
+    const signal = options.signal;
+    const loading = HotLibrary.#loadAndVerify(gen, functionNames, options, options.sha256, report, onLog);
+    await raceAbort(loading, signal, () => {
+      // Rolled back: the generation is undone once its load returns (never interrupted half-way).
+      void loading.then(() => discardGeneration(gen, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS), () => undefined);
+      return abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`);
+    });
+    gen.transition('active');
+    hot = new HotLibrary(path, options, functionNames, gen);
+    if (early.length) setImmediate(() => early.splice(0).forEach((e) => hot!.emit('log', e)));
+    hot.#nextId = 2;
+    if (options.watch) {
+      try {
+        hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
+      } catch (e) {
+        // Not left half-open: the generation is finalized and closed before the error is reported.
+        await hot.close();
+        throw e;
+      }
+    }
+    return hot;
+  }
+
+  /** The generation that new calls go to. */
+  get current(): number {
+    return this.#current.id;
+  }
+
+  /**
+   * A callback owned by the current generation: released when that generation retires (after its
+   * drain). To give each generation its own, use the `setup` option.
+   */
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>> {
+    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
+    return (this.#current.lib as Library).callback(type as string, fn as AnyCallback, options) as Callback<CallbackOf<T, D>>;
+  }
+
+  get policy(): SwapPolicy {
+    return this.#options.policy ?? 'overlap';
+  }
+
+  /** Every live generation, and the last 1,000 this HotLibrary closed or rejected, oldest first. */
+  generations(): GenerationInfo[] {
+    return [...this.#finished, ...this.#all.map((g) => g.info())].sort((a, b) => a.id - b.id);
+  }
+
+  /** Lists `gen` until it is retired, then keeps only its final info. */
+  #track(gen: Generation): void {
+    this.#all.push(gen);
+    void gen.retired.then(() => {
+      this.#finished.push(gen.info());
+      if (this.#finished.length > FINISHED_HISTORY) this.#finished.shift();
+      this.#all = this.#all.filter((g) => g !== gen);
+    });
+  }
+
+  /**
+   * Loads `path` (default: the path last loaded) as a new generation and swaps to it. Concurrent
+   * reloads run one after the other; a request for the same path as one already waiting joins it.
+   */
+  reload(path?: string, options?: ReloadOptions): Promise<ReloadReport> {
+    // Checked synchronously, before any generation exists: a bad argument is an ERR_DLSWAP_ARG
+    // rejection and nothing else happens.
+    try {
+      path = path === undefined ? this.#path : checkPath(path, 'reload(path, options)');
+      options = checkReloadOptions(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const signal = options.signal;
+    const target = path;
+    return raceAbort(this.#enqueue(path, options), signal, () => {
+      const swapped = this.#swappedBy.get(options!);
+      return abortedError(
+        signal!,
+        swapped
+          ? `reload of ${target} was aborted after its swap: generation ${swapped.to} serves, and generation ${swapped.from} goes on draining and closing`
+          : `reload of ${target} was aborted before its swap: it is rolled back and generation ${this.#current.id} keeps serving`,
+      );
+    });
+  }
+
+  #enqueue(path: string, options: ReloadOptions): Promise<ReloadReport> {
+    if (this.#closing) return Promise.reject(new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed'));
+    if (this.#queued && this.#queued.path === path && options.sha256 === undefined && options.signal === undefined) return this.#queued.promise;
+    const entry = { path, promise: undefined as unknown as Promise<ReloadReport> };
+    entry.promise = this.#chain.then(() => {
+      if (this.#queued === entry) this.#queued = null;
+      return this.#reload(path, options);
+    });
+    this.#queued = entry;
+    this.#chain = entry.promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    return entry.promise;
+  }
+
+  /** Pins the current generation: `lease.fn` calls it until `release()` (or `using`). */
+  pin(): Lease<F, D> {
+    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
+    const gen = this.#current;
+    gen.leases++;
+    const fns = gen.functions!.fns as unknown as HotFunctions<F, D>;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      gen.releaseLease();
+    };
+    return { generation: gen.id, fn: fns, release, [Symbol.dispose]: release };
+  }
+
+  #startWatch(initialSha256: string, options: WatchOptions): void {
+    // A bare soname is watched where it was found (lib/load/search.ts), not in the current directory.
+    const w = new LibraryWatcher(resolveLibrary(this.#path), { ...options, initialSha256 });
+    w.on('change', (change: { sha256: string }) => {
+      let reloading: Promise<ReloadReport>;
+      try {
+        faultPoint('watch-reload');
+        // Resolve at the swap: a long-held lease on the old build must not delay the next rebuild.
+        reloading = this.reload(this.#path, { sha256: change.sha256, wait: 'swap' });
+      } catch (e) {
+        reloading = Promise.reject(e);
+      }
+      reloading.then(
+        (report) => this.#emit('watch-reload', report),
+        (err) => {
+          // A build that did not load is not the baseline: publishing the same bytes again retries it.
+          w.forget(change.sha256, this.#current.lib?.info.sha256 ?? null);
+          this.#emit('watch-skip', { reason: 'reload-failed', error: asDlswapError(err, 'ERR_DLSWAP_RELOAD', `reload of ${this.#path} failed`) });
+        },
+      );
+    });
+    w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
+    this.#watcher = w;
+  }
+
+  /**
+   * Closes every generation once drained. Safe during a reload: the reload is rolled back. An abort
+   * (`signal`) only stops the wait: the closing goes on, and a later close() returns it.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkCloseOptions(options).signal;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!this.#closing) this.#closing = this.#close();
+    return raceAbort(this.#closing, signal, () => abortedError(signal!, 'close() was aborted: it stopped waiting, and the generations go on draining and closing'));
+  }
+
+  /** `await using hot = await HotLibrary.open(...)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#watcher?.close();
+    this.#watcher = null;
+    await this.#chain;
+    const live = this.#all.filter((g) => g.isIn('active', 'draining'));
+    for (const g of live) if (g.isIn('active')) g.transition('draining');
+    await Promise.all(live.map((g) => this.#retire(g, undefined)));
+    await Promise.all(this.#all.map((g) => g.retired));
+  }
+
+  // ---- phases (lib/hot/hot_phases.ts) -------------------------------------------------------------
+
+  /** loading, then verifying: see loadGeneration and verifyGeneration for what a failure leaves. */
+  static async #loadAndVerify<G extends Record<string, string>, DD extends TypeDefs>(
+    gen: Generation,
+    functionNames: string[],
+    options: HotOptions<G, DD>,
+    sha256: string | undefined,
+    report: ReloadReport,
+    onLog: (e: LogEvent) => void,
+  ): Promise<void> {
+    const timer = new PhaseTimer(report.durations);
+    const loaded = await loadGeneration(gen, functionNames, options, sha256, report, timer, onLog);
+    await verifyGeneration(gen, loaded, options, report, timer, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS);
+  }
+
+  get #finiTimeoutMs(): number {
+    return this.#options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS;
+  }
+
+  async #reload(path: string, options: ReloadOptions): Promise<ReloadReport> {
+    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
+    if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);
+    const old = this.#current;
+    const gen = new Generation(this.#nextId++, path);
+    this.#track(gen);
+    debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
+    const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
+    try {
+      await HotLibrary.#loadAndVerify(gen, this.#functionNames, this.#options, options.sha256, report, (e) => this.#emit('log', e));
+    } catch (e) {
+      // The phases retire the generation on every failure; this is the net under it (close() waits for it).
+      if (gen.isIn('loading', 'verifying')) {
+        gen.transition('rejected');
+        gen.markRetired();
+      }
+      debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
+      this.#emit('rollback', report);
+      throw e;
+    }
+    debug('reload %s: generation %d verified (%s ms loading, %s ms verifying)', path, gen.id, report.durations.loading?.toFixed(2), report.durations.verifying?.toFixed(2));
+    await this.#swapPhase(old, gen, options, report);
+    this.#swappedBy.set(options, report);
+    debug('reload %s: swapped, generation %d serves (%s ms); generation %d drains', path, gen.id, report.durations.swap!.toFixed(3), old.id);
+    this.#path = path;
+    this.#emit('reload', report);
+    const retired = this.#retire(old, report);
+    report.retired = retired;
+    if ((options.wait ?? 'closed') === 'closed') await retired;
+    return report;
+  }
+
+  /**
+   * swap: from here new calls go to `gen` ('overlap': at once; 'handover': after the state moved).
+   * Fails with ERR_DLSWAP_RELOAD (failedPhase 'swap'; fault point 'before-swap', an abort, close(),
+   * or the handover's drain or state transfer). Leaves behind: the old generation serving as before,
+   * `gen` rejected and discarded, 'rollback' emitted.
+   */
+  async #swapPhase(old: Generation, gen: Generation, options: ReloadOptions, report: ReloadReport): Promise<void> {
+    const timer = new PhaseTimer(report.durations);
+    try {
+      faultPoint('before-swap');
+      if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${gen.path} was aborted before its swap`);
+      if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'the HotLibrary was closed during the reload');
+      if (this.policy === 'handover') await this.#handover(old, gen);
+      else this.#swap(old, gen);
+    } catch (e) {
+      const err = asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'the swap failed');
+      timer.lap('swap');
+      report.failedPhase = 'swap';
+      report.error = err;
+      gen.reject(err.message);
+      await discardGeneration(gen, this.#finiTimeoutMs);
+      debug('reload %s: swap to generation %d failed (%s), rolled back', gen.path, gen.id, err.code);
+      this.#emit('rollback', report);
+      throw reloadError(report);
+    }
+    timer.lap('swap');
+  }
+
+  /**
+   * The atomic part: from here new calls go to `gen`, at the addresses its function table recorded.
+   * Synchronous, so no call can interleave.
+   */
+  #swap(old: Generation, gen: Generation): void {
+    const table = gen.functions!;
+    for (const [name, f] of Object.entries(this.fn) as [string, BoundFunction<(...a: unknown[]) => unknown>][]) rebind(f, gen.lib!, table.address(name));
+    old.transition('draining');
+    gen.transition('active');
+    this.#current = gen;
+  }
+
+  /**
+   * Handover: new async calls wait at the gate; the old generation drains; its exported state is
+   * imported into the new one (on the loader thread, bounded by the timeouts), and the swap follows.
+   * While the state moves, sync calls are refused with ERR_DLSWAP_BUSY (they would change state that
+   * was already exported). If the drain times out (handoverTimeout 'rollback'), or the transfer fails
+   * or overruns, the gate opens on the old generation (rollback) and the waiting calls run there. The
+   * gate always opens.
+   */
+  async #handover(old: Generation, gen: Generation): Promise<void> {
+    let open!: () => void;
+    this.#gate = new Promise<void>((r) => (open = r));
+    try {
+      const timeouts = { drainTimeoutMs: this.#drainTimeoutMs, finiTimeoutMs: this.#finiTimeoutMs };
+      await transferState(old, gen, this.#options, timeouts, this.#events, () => this.#swap(old, gen));
+    } finally {
+      this.#gate = null;
+      open();
+    }
+  }
+
+  get #drainTimeoutMs(): number {
+    return this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  }
+
+  /** The old generation's way out (lib/hot/hot_retire.ts): once per generation, joined by close(). */
+  #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
+    return retireGeneration(gen, report, { drainTimeoutMs: this.#drainTimeoutMs, finiTimeoutMs: this.#finiTimeoutMs }, this.#events);
+  }
+
+  /** What the phases emit through: guarded, so that a throwing listener stops nothing. */
+  readonly #events: PhaseEvents = {
+    emit: (event, ...payload) => this.#emit(event, payload[0]),
+    reportError: (e) => this.#reportError(e),
+  };
+
+  /**
+   * Emits an event whose listeners are the application's: one that throws must not stop a reload
+   * or a retirement half-way (an old generation never closed, a reload rejected after its swap).
+   * The exception is rethrown on its own tick, as it would be from any other event source.
+   */
+  #emit(event: string, payload: unknown): void {
+    try {
+      this.emit(event, payload);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
+  }
+
+  /** 'error' is emitted only if listened to; a listener that throws must not stop a retirement. */
+  #reportError(e: unknown): void {
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'retiring a generation failed'));
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
+  }
+}

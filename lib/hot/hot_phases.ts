@@ -1,0 +1,321 @@
+/**
+ * The phases of docs/hot-reload.md, one function each, in the order a reload reaches them. Each says
+ * what it does, how it fails, and what a failure leaves behind (cr.h's cr_plugin_* are the model).
+ * The swap itself is HotLibrary's (it repoints `hot.fn`); the retirement that chains draining,
+ * finalizing and closing is lib/hot/hot_retire.ts. Fault points (lib/faults.ts PHASE_FAULT_POINTS) sit in
+ * the phase they are named for.
+ */
+import { DlswapError, asDlswapError, type DlswapErrorCode } from '../errors';
+import type { Generation } from './generation';
+import { libraryFromResult, loadLater, loadNow, type OpenOptions } from '../load/library';
+import type { Isolation } from '../load/isolation';
+import { addon, type LoadResult, type RetireResult } from '../native';
+import { faultPoint } from '../faults';
+import { debug } from '../debug';
+import type { TypeDefs, AnyCallback } from '../signature/ctypes_types';
+import type { CallbackOptions } from '../call/callbacks';
+import type { HotLibraryEvents } from './events';
+import { FunctionTable } from './function_table';
+import { createPluginHost, HOST_ABI_VERSION, quarantineHost, resolvePluginAbi } from './plugin_abi';
+import type { PluginHostHandle } from '../native';
+import type { PhaseTimer } from './phase_timer';
+import type { RetireProgress } from './retire_policy';
+import type { RetireTimeouts } from './hot_retire';
+import { DEFAULT_INIT_TIMEOUT_MS, type GenerationSetup, type HotOptions, type LogEvent, type ReloadPhase, type ReloadReport } from './hot_types';
+
+/** Where phases report what the application listens to (HotLibrary's guarded emit). */
+export interface PhaseEvents {
+  emit<K extends keyof HotLibraryEvents>(event: K, ...payload: HotLibraryEvents[K]): void;
+  /** A failure past the swap: 'error' if listened to. */
+  reportError(e: unknown): void;
+}
+
+/** A generation the loader has mapped and verified natively, not yet adopted by this side. */
+export interface Loaded {
+  result: LoadResult;
+  mode: Isolation;
+  host: PluginHostHandle;
+}
+
+/** The ERR_DLSWAP_RELOAD a failed phase rejects with: the report, and the cause's code. */
+export function reloadError(report: ReloadReport): DlswapError {
+  const cause = report.error as DlswapError | undefined;
+  const err = new DlswapError('ERR_DLSWAP_RELOAD', `reload of ${report.path} failed in phase '${report.failedPhase}': ${cause?.message ?? 'unknown error'}`, { cause });
+  (err as DlswapError & { report: ReloadReport; causeCode?: string }).report = report;
+  (err as DlswapError & { causeCode?: string }).causeCode = cause?.code;
+  return err;
+}
+
+/**
+ * loading (and the native half of verifying): one loader job copies the file, checks it, opens it,
+ * resolves every declared function, checks dlswap_abi_version, reads dlswap_version and runs
+ * dlswap_init (bounded by initTimeoutMs); on `loadOn: 'main'`, the same on this thread. Those checks
+ * run in the job because they must run before it returns an image anyone could call.
+ * Fails with ERR_DLSWAP_RELOAD (failedPhase 'loading' or 'verifying'). Leaves behind: nothing; the job
+ * undid its copy and mapping (fini run if init had), `gen` is rejected and retired. An init that
+ * overran leaves its host quarantined (the plugin may still be in init).
+ */
+export async function loadGeneration<G extends Record<string, string>, DD extends TypeDefs>(
+  gen: Generation,
+  functionNames: string[],
+  options: HotOptions<G, DD>,
+  sha256: string | undefined,
+  report: ReloadReport,
+  timer: PhaseTimer,
+  onLog: (e: LogEvent) => void,
+): Promise<Loaded> {
+  const host = createPluginHost(gen.id, options.userData ?? 0n, (level, message) => onLog({ generation: gen.id, level, message }));
+  try {
+    const plugin = { functions: functionNames, abiMin: options.abi?.min ?? HOST_ABI_VERSION, abiMax: options.abi?.max ?? HOST_ABI_VERSION, host: host.address, hostObject: host };
+    const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256, shareDependencies: options.shareDependencies };
+    const loaded =
+      options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS }).promise;
+    return { ...loaded, host };
+  } catch (e) {
+    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
+    if (err.opened) gen.closeResult = err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' };
+    report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
+    timer.lap(report.failedPhase);
+    report.error = err;
+    gen.reject(err.message);
+    if (err.code === 'ERR_DLSWAP_TIMEOUT') quarantineHost(host);
+    else host.release();
+    gen.markRetired();
+    throw reloadError(report);
+  }
+}
+
+/**
+ * verifying, this side: adopts what the loader verified (its Library, its plugin ABI, its host),
+ * builds the generation's function table (each declared function bound once), then runs the user's
+ * `setup` hook. Fails with ERR_DLSWAP_RELOAD (failedPhase 'verifying'; a throwing hook is
+ * ERR_DLSWAP_INIT_FAILED). Leaves behind: nothing; `gen` is rejected and discarded (fini, close).
+ */
+export async function verifyGeneration<G extends Record<string, string>, DD extends TypeDefs>(
+  gen: Generation,
+  loaded: Loaded,
+  options: HotOptions<G, DD>,
+  report: ReloadReport,
+  timer: PhaseTimer,
+  finiTimeoutMs: number,
+): Promise<void> {
+  const { result, mode, host } = loaded;
+  report.size = result.size;
+  timer.record('loading', result.copyMs + result.openMs);
+  timer.record('verifying', result.verifyMs);
+  gen.lib = libraryFromResult(result, gen.path, mode, options.types);
+  gen.plugin = resolvePluginAbi(result);
+  // The plugin holds the host only if its init ran; otherwise nothing will log through it. From
+  // here fini is owed, and the host runs it if the environment goes first (a terminated worker).
+  if (gen.initialized) {
+    gen.host = host;
+    host.adopt(gen.lib.native);
+  } else {
+    host.release();
+  }
+  gen.transition('verifying');
+  timer.restart();
+  try {
+    gen.functions = new FunctionTable(gen.lib, options.functions ?? {});
+  } catch (e) {
+    return rejectVerified(gen, report, timer, finiTimeoutMs, asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `the functions of generation ${gen.id} could not be bound`));
+  }
+  if (!options.setup) return;
+  try {
+    await runSetup(gen, options);
+  } catch (e) {
+    return rejectVerified(gen, report, timer, finiTimeoutMs, asDlswapError(e, 'ERR_DLSWAP_INIT_FAILED', `the setup hook of generation ${gen.id} failed`));
+  }
+  timer.lap('verifying');
+}
+
+async function rejectVerified(gen: Generation, report: ReloadReport, timer: PhaseTimer, finiTimeoutMs: number, err: DlswapError): Promise<never> {
+  timer.lap('verifying');
+  report.failedPhase = 'verifying';
+  report.error = err;
+  gen.reject(err.message);
+  await discardGeneration(gen, finiTimeoutMs);
+  throw reloadError(report);
+}
+
+/** The user's hook for a new generation (callbacks it keeps, configuration), on this thread. */
+async function runSetup<G extends Record<string, string>, DD extends TypeDefs>(gen: Generation, options: HotOptions<G, DD>): Promise<void> {
+  const lib = gen.lib!;
+  const context = {
+    id: gen.id,
+    lib,
+    fn: gen.functions!.fns,
+    callback: (type: string, fn: AnyCallback, opts?: CallbackOptions) => lib.callback(type, fn, opts),
+  } as unknown as GenerationSetup<G, DD>;
+  await options.setup!(context);
+}
+
+/**
+ * Undoes a generation that was loaded but never served (verification or swap failed, or the open
+ * was aborted): fini if init ran, then close, on the loader thread. Never fails: a retirement that
+ * does not unmap the image is recorded in `gen.closeResult`; a fini that overran quarantines the host.
+ */
+export async function discardGeneration(gen: Generation, finiTimeoutMs: number): Promise<void> {
+  try {
+    if (gen.lib) {
+      gen.host?.disown(); // the retirement runs fini now
+      const r = await gen.lib.retire(gen.initialized, finiTimeoutMs, gen.host).promise;
+      if (r.finalized) gen.host?.release();
+      else if (gen.host) quarantineHost(gen.host);
+      gen.closeResult = r.ok ? gen.lib.closeResultOf(r) : { unloaded: false, reason: r.message ?? 'its retirement failed' };
+    }
+  } finally {
+    gen.markRetired();
+  }
+}
+
+/**
+ * Waits until `gen` has no async call or lease left. After `timeoutMs`, 'drain-timeout' is emitted
+ * (once) and the wait goes on, unless `giveUp`: then it resolves false at that moment.
+ */
+export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => {
+      if (report) report.drainTimedOut = true;
+      events.emit('drain-timeout', { generation: gen.id, inFlight: gen.lib?.inFlight ?? 0, leases: gen.leases, timeoutMs });
+      if (giveUp) resolve(false);
+    }, timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([gen.whenIdle().then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * swap under 'handover': the old generation drains (new async calls wait at HotLibrary's gate),
+ * then its dlswap_state_export is imported by the new one's dlswap_state_import, on the loader thread
+ * and bounded by the timeouts (fault points 'in-state-export', 'in-state-import'), and `swap` runs in
+ * the same tick as the transfer's end; with `loadOn: 'main'`, all in one synchronous step. While the state moves, sync
+ * calls on the old generation are refused with ERR_DLSWAP_BUSY (they would change state already
+ * exported). Fails with ERR_DLSWAP_DRAIN_TIMEOUT (handoverTimeout 'rollback') or the transfer's code.
+ * Leaves behind: the old generation serving again, ungated; an import that overran quarantines the
+ * new generation (its code may still run).
+ */
+export async function transferState<G extends Record<string, string>, DD extends TypeDefs>(
+  old: Generation,
+  gen: Generation,
+  options: HotOptions<G, DD>,
+  timeouts: RetireTimeouts,
+  events: PhaseEvents,
+  swap: () => void,
+): Promise<void> {
+  const oldLib = old.lib!;
+  const drained = await waitIdle(old, timeouts.drainTimeoutMs, events, undefined, true);
+  if (!drained && options.handoverTimeout !== 'proceed') {
+    throw new DlswapError(
+      'ERR_DLSWAP_DRAIN_TIMEOUT',
+      `generation ${old.id} still had ${old.lib?.inFlight ?? 0} async call(s) and ${old.leases} lease(s) after ${timeouts.drainTimeoutMs} ms, so its state could not be handed over; the reload was rolled back and generation ${old.id} keeps serving. Release leases (lease.release()) and let calls return before reloading, raise drainTimeoutMs, or pass handoverTimeout: 'proceed' to hand the state over without waiting.`,
+    );
+  }
+  if (options.loadOn === 'main') {
+    // Export, import and swap in one synchronous step: no call can interleave.
+    const r = addon.handoverSync(oldLib.native, gen.lib!.native, gen.path, 0, 0, old.host, gen.host);
+    if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
+    swap();
+    return;
+  }
+  oldLib.native.gate(true);
+  try {
+    const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, timeouts.finiTimeoutMs, options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS, old.host, gen.host);
+    const r = await job.promise;
+    if (!r.ok) {
+      // An import that overran leaves the new generation's code running: never touch it again.
+      if (r.code === 'ERR_DLSWAP_TIMEOUT' && r.step === 'import') gen.quarantined = true;
+      throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
+    }
+  } finally {
+    oldLib.native.gate(false);
+  }
+  // Ungated and swapped in one tick: no sync call reaches the old generation after its export.
+  swap();
+}
+
+/**
+ * draining: the old generation waits for its async calls and leases, for as long as they take
+ * (code that still runs is never unmapped). Fails only by an injected fault ('during-drain'), before
+ * waiting. Leaves behind: the generation serving its leases and calls, undrained.
+ */
+export async function drainGeneration(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, timer: PhaseTimer): Promise<void> {
+  faultPoint('during-drain');
+  await waitIdle(gen, timeoutMs, events, report, false);
+  debug('generation %d drained', gen.id);
+  timer.lap('draining');
+  events.emit('drained', { generation: gen.id });
+}
+
+/**
+ * finalizing: dlswap_fini (unless it already ran), on the loader thread. The same loader job goes on
+ * to the closing phase (stdio flush, the threads check, dlclose): nothing of this side runs between
+ * fini and dlclose. Fails with the job's code (fault points 'in-fini', 'before-dlclose',
+ * 'after-dlclose'). Leaves behind: a fini that overran (ERR_DLSWAP_TIMEOUT) quarantines the host and
+ * the image for good; any other failure leaves `progress` saying which step to resume at.
+ */
+export async function finalizeGeneration(gen: Generation, progress: RetireProgress, finiTimeoutMs: number, timer: PhaseTimer): Promise<RetireResult> {
+  if (!gen.isIn('finalizing')) gen.transition('finalizing'); // a second pass resumes here
+  if (!progress.finalized) gen.host?.disown(); // the retirement runs fini now
+  const r = await gen.lib!.retire(!progress.finalized, finiTimeoutMs, gen.host).promise;
+  if (r.finalized && !progress.finalized) {
+    progress.finalized = true;
+    gen.host?.release();
+  }
+  timer.record('finalizing', r.finiMs);
+  timer.record('closing', r.closeMs);
+  if (r.code === 'ERR_DLSWAP_TIMEOUT') {
+    // fini did not return: its code may run for good. Never closed, never retried.
+    progress.closed = true;
+    if (gen.host) quarantineHost(gen.host);
+    gen.closeResult = { unloaded: false, reason: `${r.message}; the image stays mapped because the plugin may still be running in it` };
+  }
+  return r;
+}
+
+/**
+ * closing: what the job's stdio flush, threads check and dlclose came to. Records the image's fate
+ * in `gen.closeResult` once it is settled (closed, kept mapped, or held by threads that are waited
+ * for). Throws the job's error when a step failed, for the retry policy (lib/hot/retire_policy.ts).
+ */
+export function closeGeneration(gen: Generation, r: RetireResult, progress: RetireProgress): void {
+  if (progress.closed) return;
+  if (r.closed || r.keptMapped || r.threads.length > 0) {
+    progress.closed = true;
+    gen.closeResult = gen.lib!.closeResultOf(r);
+  }
+  if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? `retirement failed at ${r.step}`);
+}
+
+/**
+ * The end of a retirement, whatever it came to: `gen` is closed, its fate goes into the report and
+ * out as 'unloaded' or 'pinned' (and 'unloaded' again once holding threads let it go).
+ */
+export function publishClosed(gen: Generation, report: ReloadReport | undefined, events: PhaseEvents): void {
+  gen.transition('closed');
+  try {
+    const result = gen.closeResult ?? { unloaded: false, reason: 'it was not closed' };
+    debug('generation %d finalized and closed: %s', gen.id, result.unloaded ? 'unloaded' : `pinned (${result.reason})`);
+    if (report) {
+      report.unloaded = result.unloaded;
+      if (!result.unloaded) report.pinnedReason = result.reason;
+      if (result.dependencies) report.dependencies = result.dependencies;
+    }
+    if (result.unloaded) events.emit('unloaded', { generation: gen.id });
+    else events.emit('pinned', { generation: gen.id, reason: result.reason!, threads: result.threads });
+    // Held by threads: closed once they exit, and announced then.
+    void result.unmapped?.then((final) => {
+      gen.closeResult = final;
+      if (final.unloaded) events.emit('unloaded', { generation: gen.id, afterThreads: true });
+    });
+  } catch (e) {
+    events.reportError(e);
+  } finally {
+    gen.markRetired();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The public shapes of hot reload: HotLibrary's options, its reports, leases and the setup hook's
+ * context. lib/hot/hot_library.ts re-exports them; the machinery that fills them is in lib/hot_*.ts.
+ */
+import type { BoundFunction } from '../call/func';
+import type { Library } from '../load/library';
+import type { DependencyCloseResult } from '../load/dependencies';
+import type { Isolation } from '../load/isolation';
+import type { FunctionOf } from '../signature/prototype_types';
+import type { WatchOptions } from '../watch/watch';
+import type { TypeRegistry } from '../signature/ctypes';
+import type { TypeDefs, CallbackOf } from '../signature/ctypes_types';
+import type { Callback, CallbackOptions } from '../call/callbacks';
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+export const DEFAULT_INIT_TIMEOUT_MS = 30_000;
+export const DEFAULT_FINI_TIMEOUT_MS = 10_000;
+
+export type SwapPolicy = 'overlap' | 'handover';
+
+export interface HotOptions<F extends Record<string, string>, D extends TypeDefs = {}> {
+  isolation?: Isolation;
+  /** The functions `hot.fn` exposes, by name: C prototypes. Each must exist in every generation. */
+  functions?: F;
+  /** 'overlap' (default): old and new serve side by side while the old drains. 'handover': see docs. */
+  policy?: SwapPolicy;
+  /** After this long, a drain that is still waiting emits 'drain-timeout' (and keeps waiting). */
+  drainTimeoutMs?: number;
+  /**
+   * 'handover' only: what a reload does when the old generation has not drained after
+   * `drainTimeoutMs` (a lease never released, a call that never returns). 'rollback' (default): the
+   * reload rejects with ERR_DLSWAP_RELOAD (cause ERR_DLSWAP_DRAIN_TIMEOUT), the waiting calls run on
+   * the old generation, which keeps serving. 'proceed': the state is handed over anyway and the swap
+   * happens; the old generation then drains as in 'overlap'.
+   */
+  handoverTimeout?: 'rollback' | 'proceed';
+  /** Accepted range of the plugin's dlswap_abi_version(). Default: exactly this host's ABI version. */
+  abi?: { min?: number; max?: number };
+  /** Passed to the plugin as dlswap_host.user_data. */
+  userData?: bigint;
+  /** Passed to open(): open even when the mode is known to crash the library. */
+  force?: boolean;
+  /**
+   * How long the plugin's dlswap_init (and dlswap_state_import under handover) may run. Past it the
+   * load is rejected with ERR_DLSWAP_RELOAD, cause ERR_DLSWAP_TIMEOUT, the current generation keeps
+   * serving, and the stuck one is quarantined: never called, never unmapped while init may run.
+   * Default 30,000 ms. Not enforced with `loadOn: 'main'`.
+   */
+  initTimeoutMs?: number;
+  /**
+   * How long dlswap_fini (and dlswap_state_export under handover) may run. Past it the old
+   * generation is reported pinned: it stays mapped, since fini may still be running in it. Default
+   * 10,000 ms. Not enforced with `loadOn: 'main'`.
+   */
+  finiTimeoutMs?: number;
+  /**
+   * Where loading, constructors, dlswap_init, dlswap_fini and the state transfer run: on dlswap's
+   * loader thread (default: the event loop only does the swap), or on the main JS thread for the rare
+   * library that must initialise there (then the event loop stops for as long as they take, and the
+   * timeouts cannot be enforced).
+   */
+  loadOn?: 'loader' | 'main';
+  /** Refuse the initial file unless its sha256 matches (reload takes its own). */
+  sha256?: string;
+  /**
+   * Dependencies every generation shares, loaded as they are (see `open`'s option). By default each
+   * generation gets private copies of the dependencies it ships (docs/isolation.md).
+   */
+  shareDependencies?: string[];
+  /**
+   * Reload whenever the file is rebuilt (see docs/watch.md): once the write has finished, the file
+   * is a valid ELF and its content changed. Invalid builds are reported ('watch-skip') and skipped.
+   */
+  watch?: boolean | WatchOptions;
+  /** The structs, enums, typedefs and callback types the prototypes name (docs/types.md), for every generation. */
+  types?: TypeRegistry<D>;
+  /**
+   * Runs for every generation while it is verified, before it serves: the place to hand it the
+   * callbacks it keeps (`gen.fn.set_logger(gen.callback('log_fn', log))`). A reload registers nothing
+   * by itself. Callbacks made with `gen.callback` belong to that generation: released when it
+   * retires, after its drain. Throwing (or rejecting) rejects the generation (rollback).
+   */
+  setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
+  /**
+   * Aborts the open: open() rejects at once with ERR_DLSWAP_ABORTED, and the generation being
+   * loaded is undone (fini, close) as soon as its load returns. docs/conventions.md#abortsignal.
+   */
+  signal?: AbortSignal;
+}
+
+/** What `setup` gets: one generation, before it serves. */
+export interface GenerationSetup<F extends Record<string, string>, D extends TypeDefs = {}> {
+  /** The generation's number. */
+  readonly id: number;
+  /** Its library (for functions beyond `functions`). */
+  readonly lib: Library<D>;
+  /** The functions of `functions`, bound to this generation. */
+  readonly fn: HotFunctions<F, D>;
+  /** A callback owned by this generation: released when it retires. */
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
+}
+
+export interface ReloadOptions {
+  /** Resolve once the new generation serves ('swap'), or once the old one is closed ('closed', default). */
+  wait?: 'swap' | 'closed';
+  /** Refuse the new file unless its sha256 matches. */
+  sha256?: string;
+  /**
+   * Aborts the reload: it rejects at once with ERR_DLSWAP_ABORTED. Before the swap that is a
+   * rollback (the new generation is undone, 'rollback' is emitted, the current one keeps serving);
+   * after the swap it only stops the wait for the old generation's retirement, which goes on.
+   */
+  signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** Stops waiting: close() rejects with ERR_DLSWAP_ABORTED, and the closing goes on (it cannot be undone). */
+  signal?: AbortSignal;
+}
+
+export type ReloadPhase = 'loading' | 'verifying' | 'swap' | 'draining' | 'finalizing' | 'closing';
+
+export interface ReloadReport {
+  /** The generation that served before. */
+  from: number;
+  /** Bytes copied for the new generation (0 if the load failed before the copy). */
+  size?: number;
+  /** The new generation (also set on failure: the id the attempt had). */
+  to: number;
+  path: string;
+  policy: SwapPolicy;
+  /** Milliseconds spent in each phase that ran. */
+  durations: Partial<Record<ReloadPhase, number>>;
+  /** Set on failure: the phase that failed. The previous generation kept serving. */
+  failedPhase?: ReloadPhase;
+  error?: Error;
+  /** Once the old generation is closed: whether its image is gone, and why not. */
+  unloaded?: boolean;
+  pinnedReason?: string;
+  /** Once the old generation is closed: what happened to each of its private (and shared) dependencies. */
+  dependencies?: DependencyCloseResult[];
+  drainTimedOut?: boolean;
+  /** Resolves when the old generation is closed (immediately when `wait` was 'closed'). */
+  retired: Promise<void>;
+}
+
+export interface LogEvent {
+  generation: number;
+  level: number;
+  message: string;
+}
+
+/** `hot.fn`, `lease.fn` and `setup`'s `fn`: the declared functions, typed from their prototypes. */
+export type HotFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K], D>> };
+
+export interface Lease<F extends Record<string, string>, D extends TypeDefs = {}> extends Disposable {
+  readonly generation: number;
+  readonly fn: HotFunctions<F, D>;
+  release(): void;
+}

@@ -1,0 +1,28 @@
+/**
+ * Why a closed image is still mapped, in words: from what its ELF says, or from the threads that
+ * hold it. The close side of a library; what a failed load means is lib/load/load_failure.ts.
+ */
+import type { ElfSummary, HoldingThread } from './library_types';
+
+/** Why an image can stay mapped after dlclose, from what its ELF says. */
+export function pinReason(elf: ElfSummary): string {
+  const reasons: string[] = [];
+  if (elf.uniqueSymbols.length) {
+    reasons.push(
+      `it defines STB_GNU_UNIQUE symbols (${elf.uniqueSymbols.slice(0, 5).join(', ')}${elf.uniqueSymbols.length > 5 ? ', ...' : ''}), which glibc never unloads; build it with -fno-gnu-unique`,
+    );
+  }
+  if (elf.nodelete) reasons.push('it is marked DF_1_NODELETE (linked with -z nodelete)');
+  if (elf.threadLocalDestructors) {
+    reasons.push('it registers thread_local destructors, which pin it while any thread that used them lives');
+  }
+  if (reasons.length === 0) reasons.push('another object still holds a reference to it (a dependency of something loaded, or a dlopen elsewhere)');
+  return reasons.join('; ');
+}
+
+/** Why threads keep an image mapped, and what to do about it. */
+export function holdersReason(threads: HoldingThread[]): string {
+  const list = threads.slice(0, 5).map((t) => `tid ${t.tid} '${t.name}' (${t.why})`).join(', ');
+  const more = threads.length > 5 ? `, and ${threads.length - 5} more` : '';
+  return `${threads.length} thread${threads.length === 1 ? ' is' : 's are'} still running or waiting in its code: ${list}${more}. It stays mapped and is closed once they have exited; stop them before closing (a plugin does it in dlswap_fini).`;
+}

@@ -1,0 +1,435 @@
+/**
+ * `open(path, options)`, `openAsync(path, options)` and `Library`: one loaded image of a native
+ * library, in one isolation mode.
+ *
+ * The pipeline itself is native (native/loader/load_job.h): open the source without blocking, copy
+ * and hash it into the private area, read the copy's ELF headers (not the source's, which could
+ * change under us), check them against the host and the mode, and only then hand the copy to the
+ * dynamic loader. Every failure path undoes what it made; a successful open removes the copy right
+ * after the mapping exists. `openAsync` runs it on dlswap's loader thread, `open` on this one. What
+ * is checked is decided here; what a failure means to the user, in lib/load/load_failure.ts; why a closed
+ * image stays mapped, in lib/load/close_reasons.ts.
+ */
+import path from 'node:path';
+import { DlswapError } from '../errors';
+import { deepbindUnsafeSymbols } from '../elf/node_symbols';
+import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from './isolation';
+import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
+import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
+import { tempBase } from './temp_area';
+import { checkOpenOptions, checkSymbolName } from '../options';
+import { rtldTunables } from './tunables';
+import { loadFailure } from './load_failure';
+import { holdersReason, pinReason } from './close_reasons';
+import { liveNamespaces, noteAnchor } from './namespace_budget';
+import type { CloseResult, ElfSummary, HoldingThread, LibraryInfo, OpenOptions } from './library_types';
+import { resolveLibrary } from './search';
+import { debug } from '../debug';
+import { MAX_CREATED_NAMESPACES } from '../wire';
+
+import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
+import type { AnyFunction, CheckedPrototype, FunctionOf, FunctionOfObject } from '../signature/prototype_types';
+import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from '../signature/ctypes_types';
+import type { SignatureObject } from '../signature/signature';
+// Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
+import { attachTypes, typesOf, TypeRegistry } from '../signature/ctypes';
+import { callbackSignatureOf, makeRegisteredCallback, ownedCallbacks, releaseOwnedCallbacks, type Callback, type CallbackOptions } from '../call/callbacks';
+import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } from '../call/memory';
+
+export { rtldTunables };
+export { namespaceBudget } from './namespace_budget';
+export type { NamespaceBudget } from './namespace_budget';
+export type { OpenOptions, ElfSummary, LibraryInfo, HoldingThread, CloseResult } from './library_types';
+
+let runtimeConfigured = false;
+/** Tells the addon where the namespace runtime is (beside it), once, before the first load. */
+function configureRuntime(): void {
+  if (runtimeConfigured) return;
+  addon.configureRuntime(path.join(addonDir(), 'libdlswap_runtime.so'));
+  runtimeConfigured = true;
+}
+
+/** What the loader needs for a plugin generation (HotLibrary). */
+export interface PluginLoad {
+  /** Names that must all resolve, or the load fails in 'verifying'. */
+  functions: string[];
+  abiMin: number;
+  abiMax: number;
+  /** Address of the dlswap_host handed to dlswap_init. */
+  host: bigint;
+  /** The PluginHost itself: the loader keeps it alive while plugin code may run. */
+  hostObject?: unknown;
+  /** dlswap_init's bound on the loader thread (0 or absent: none). */
+  initTimeoutMs?: number;
+}
+
+/**
+ * Checks what can be checked without touching the file, and builds the loader's spec. Throws
+ * ERR_DLSWAP_ARG / _MODE_UNSUPPORTED / _NAMESPACE_EXHAUSTED before anything is copied.
+ */
+function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { spec: LoadSpec; mode: Isolation } {
+  if (typeof file !== 'string' || file.length === 0) {
+    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
+  }
+  options = checkOpenOptions(options, file) as OpenOptions; // path and every option checked before anything is copied
+  if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
+    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
+  }
+  const mode = checkIsolation(options.isolation);
+  if (mode === 'deepbind' && preloadedRuntime()) {
+    throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
+  }
+  if (mode === 'fresh-namespace') {
+    const live = liveNamespaces();
+    if (live >= MAX_CREATED_NAMESPACES) {
+      throw new DlswapError(
+        'ERR_DLSWAP_NAMESPACE_EXHAUSTED',
+        `cannot open ${file} in a new namespace: ${live} namespaces are in use and glibc allows ${MAX_CREATED_NAMESPACES} besides the base one. Close libraries opened with 'fresh-namespace', or use isolation 'namespace'.`,
+      );
+    }
+  }
+  configureRuntime();
+  const spec: LoadSpec = {
+    path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/load/search.ts)
+    tempBase: tempBase(),
+    isolation: isolationCode(mode),
+    sha256: options.sha256?.toLowerCase(),
+    // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised
+    // copy of (std::cerr...). local: constructors and destructors that would run node's code.
+    refuseImports: mode === 'deepbind' && !options.force ? deepbindUnsafeSymbols() : [],
+    refuseNodeInitFini: mode === 'local' && !options.force,
+    // local: the library's own calls that node's exports would take over.
+    refuseNodeInterposition: mode === 'local' && !options.force,
+    functions: plugin?.functions ?? [],
+    plugin: plugin !== undefined,
+    abiMin: plugin?.abiMin ?? 0,
+    abiMax: plugin?.abiMax ?? 0,
+    pluginHost: plugin?.host,
+    pluginHostObject: plugin?.hostObject,
+    initTimeoutMs: plugin?.initTimeoutMs ?? 0,
+    shareDependencies: options.shareDependencies ?? [],
+  };
+  return { spec, mode };
+}
+
+
+/** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
+export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>): Library<D> {
+  const ninfo = r.lib!.info();
+  if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
+  const info: LibraryInfo = Object.freeze({
+    path: file,
+    realPath: r.realPath!,
+    mappedPath: ninfo.mappedPath,
+    lmid: Number(ninfo.lmid),
+    isolation: mode,
+    buildId: r.elf!.buildId,
+    size: r.size,
+    sha256: r.sha256!,
+    soname: r.elf!.soname,
+    dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
+  });
+  warnShadowed(file, info.dependencies);
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '');
+  attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
+  return lib;
+}
+
+/** NODE_DEBUG=dlswap: the phases of one load, or where it failed. */
+function traceLoad(file: string, r: LoadResult): void {
+  if (!debug.enabled) return;
+  if (r.ok) debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
+  else debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
+}
+
+/** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */
+export function loadNow(file: string, options: OpenOptions, plugin?: PluginLoad): { result: LoadResult; mode: Isolation } {
+  const { spec, mode } = loadSpec(file, options, plugin);
+  debug('open %s (%s) on the JS thread', spec.path, mode);
+  const result = addon.loadSync(spec);
+  traceLoad(file, result);
+  if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
+  return { result, mode };
+}
+
+/** @internal A load on the loader thread: `promise` settles with the result, `abandon` gives the job up. */
+export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoad): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
+  const { spec, mode } = loadSpec(file, options, plugin);
+  debug('open %s (%s) on the loader thread', spec.path, mode);
+  const job = addon.loadAsync(spec);
+  return {
+    promise: job.promise.then((result) => {
+      traceLoad(file, result);
+      if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
+      return { result, mode };
+    }),
+    abandon: () => void addon.abandonJob(job.id),
+  };
+}
+
+/** Opens a library on this thread. Throws a `DlswapError` with a stable code on any bad input. */
+export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Library<D> {
+  const { result, mode } = loadNow(file, options as OpenOptions);
+  return libraryFromResult(result, file, mode, options.types);
+}
+
+/**
+ * Opens a library on dlswap's loader thread: the copy, the checks, the dynamic loader and the
+ * library's constructors all run there, and the event loop keeps going. Resolves to the same
+ * `Library` as `open()`; rejects with the same coded errors.
+ */
+export async function openAsync<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Promise<Library<D>> {
+  const { result, mode } = await loadLater(file, options as OpenOptions).promise;
+  return libraryFromResult(result, file, mode, options.types);
+}
+
+
+export class Library<D extends TypeDefs = {}> {
+  readonly info: LibraryInfo;
+  /** @internal */ readonly native: NativeLibrary;
+  /** @internal */ readonly elf: ElfSummary;
+  readonly #deps: NativeLibrary[];
+  readonly #plan: NativeDependency[];
+  /** Why a retirement must leave it mapped ('' when it may be unmapped). */
+  readonly #keepMapped: string;
+  // "Closed" has three records, each with its own role. This one (`closed`): close() was called, so
+  // new calls are refused while the ones in flight finish. The native handle's `closed` flag: no call
+  // may start (set when the retirement job starts, or by a handover's gate). A hot generation's state
+  // 'closed': its retirement has finished.
+  #closing: Promise<CloseResult> | null = null;
+  // The drain scheduler's count: async calls whose promise has not settled, what close() and a hot
+  // generation's drain wait for (whenIdle), and the `inFlight` users see. The native `in_flight`
+  // count is the dlclose interlock: a native close or retirement refuses while it is above zero. It
+  // falls first (at the native completion, before this promise settles), so it is never read here.
+  #unsettledAsync = 0;
+  #idle: (() => void)[] = [];
+
+  /** @internal use open() */
+  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '') {
+    this.native = native;
+    this.info = info;
+    this.elf = elf;
+    this.#deps = deps;
+    this.#plan = plan;
+    this.#keepMapped = keepMapped;
+  }
+
+  /** True once close() has been called. */
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  #requireOpen(): void {
+    if (this.#closing) {
+      throw new DlswapError('ERR_DLSWAP_CLOSED', `${this.info.path} is closed; open it again to use it.`);
+    }
+  }
+
+  /** Address of an exported symbol. */
+  symbol(name: string): bigint {
+    this.#requireOpen();
+    checkSymbolName(name, 'symbol(name): name');
+    const addr = this.native.symbol(name);
+    if (addr === undefined) {
+      throw new DlswapError('ERR_DLSWAP_SYMBOL_NOT_FOUND', `symbol '${name}' not found in ${this.info.path}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported.`);
+    }
+    return addr;
+  }
+
+  /** Frees memory the library allocated, with the allocator of the library's own namespace. */
+  free(ptr: bigint | null): void {
+    this.#requireOpen();
+    if (ptr === null || ptr === 0n) return;
+    if (typeof ptr !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'free(ptr): ptr must be a bigint address');
+    this.native.free(ptr);
+    this.#allocations.remove(ptr);
+  }
+
+  // ---- types, callbacks and typed memory (lib/signature/ctypes.ts, lib/call/callbacks.ts, lib/call/memory.ts) ----
+
+  readonly #allocations = new Allocations();
+
+  /** The type registry given to open(), if any. */
+  get types(): TypeRegistry<D> | undefined {
+    return typesOf(this) as TypeRegistry<D> | undefined;
+  }
+
+  /**
+   * A callback C can keep: `lib.callback('int (*)(int)', fn)`, or with a typedef name or a prototype
+   * as its type. Callable from any thread until `release()` or until this library closes (after its
+   * async calls drained). docs/callbacks.md.
+   */
+  callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
+  callback(type: string, fn: AnyCallback, options?: CallbackOptions): Callback<AnyCallback>;
+  callback(type: string, fn: AnyCallback, options: CallbackOptions = {}): Callback<AnyCallback> {
+    this.#requireOpen();
+    const registry = typesOf(this);
+    const sig = callbackSignatureOf(type, registry?.scope, registry ? (t) => registry.type(t) : undefined);
+    return makeRegisteredCallback(sig, fn as AnyFunction, options, ownedCallbacks(this), `of ${path.basename(this.info.path)}`, type);
+  }
+
+  /**
+   * Zeroed memory from the library's own allocator (its namespace's libc), for `count` values of a C
+   * type (`'struct frame'`) or `count` blocks of a size in bytes. Free it with `lib.free`. Decoding
+   * and encoding inside it are bounds-checked.
+   */
+  alloc(typeOrSize: string | number, count?: number): bigint {
+    this.#requireOpen();
+    return allocIn(this.native, typesOf(this), typeOrSize, count, this.#allocations);
+  }
+
+  /** Reads a value of a C type at an address or in a buffer (see docs/types.md). */
+  decode<const T extends string>(source: MemorySource, type: T): Decoded<T, D>;
+  decode<const T extends string>(source: MemorySource, type: T, count: number): Decoded<T, D>[];
+  decode(source: MemorySource, type: string, count?: number): unknown {
+    return decodeValue(typesOf(this), source, type, count, this.#allocations);
+  }
+
+  /** Writes a value of a C type at an address or into a buffer (see docs/types.md). */
+  encode<const T extends string>(target: MemorySource, type: T, value: Encodable<T, D>): void;
+  encode(target: MemorySource, type: string, value: unknown): void {
+    encodeValue(typesOf(this), target, type, value, this.#allocations);
+  }
+
+  /** fflush(NULL) in the library's own libc (its namespace's, in the namespace modes). */
+  flush(): void {
+    this.#requireOpen();
+    this.native.flush();
+  }
+
+  /**
+   * A JS function that calls the C function named by `prototype` (`'int add(int a, int b)'` or
+   * `{ name, returns, args, variadic? }`), typed from the prototype. See docs/calls.md.
+   */
+  func<const P extends string>(prototype: CheckedPrototype<P, D>, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOf<P, D>>;
+  func<const P extends string>(prototype: CheckedPrototype<P, D>, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOf<P, D>>;
+  func<const O extends SignatureObject>(prototype: O, options?: FuncOptions & { errno?: false }): BoundFunction<FunctionOfObject<O, D>>;
+  func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O, D>>;
+  // A prototype whose text is not known at compile time (a `string`, or a Prototype union); a
+  // literal with an unknown type name is refused by the first overload and not let through here.
+  func<const Q extends Prototype>(prototype: string extends Q ? Q : Q extends string ? never : Q, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
+  func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction> {
+    return makeFunc(this, prototype, options);
+  }
+
+  /** errno as the library's libc left it after the last call made on this thread. */
+  errno(): number {
+    return this.native.errno();
+  }
+
+  /** @internal counts an async call as a reference; close() waits for these. */
+  trackAsync<T>(p: Promise<T>): Promise<T> {
+    this.#unsettledAsync++;
+    const done = () => {
+      if (--this.#unsettledAsync === 0) for (const f of this.#idle.splice(0)) f();
+    };
+    return p.then(
+      (v) => {
+        done();
+        return v;
+      },
+      (e) => {
+        done();
+        throw e;
+      },
+    );
+  }
+
+  /** Async calls in flight. */
+  get inFlight(): number {
+    return this.#unsettledAsync;
+  }
+
+  /** Resolves when no async call is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.#unsettledAsync === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Closes the library once its async calls have returned, then checks that the image is really
+   * gone. Resolves `{ unloaded: true }` or `{ unloaded: false, reason }`. Idempotent.
+   */
+  close(): Promise<CloseResult> {
+    if (!this.#closing) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  /** `await using lib = open(...)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<CloseResult> {
+    await this.whenIdle();
+    return this.closeResultOf(await this.retire(false).promise);
+  }
+
+  /**
+   * @internal The retirement pipeline on the loader thread: dlswap_fini if `runFini`, the stdio
+   * flush, the check for threads that hold the image, dlclose and the check that it is gone. From
+   * the first call on, no call of this library can start.
+   */
+  retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
+    let id: number | null = null;
+    let abandoned = false;
+    // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
+    // returns into this image's code).
+    const promise = releaseOwnedCallbacks(this).then(() => {
+      const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host, this.#keepMapped !== '');
+      id = job.id;
+      if (abandoned) addon.abandonJob(job.id);
+      return job.promise;
+    });
+    return {
+      promise,
+      abandon: () => {
+        abandoned = true;
+        if (id !== null) addon.abandonJob(id);
+      },
+    };
+  }
+
+  /**
+   * @internal What a retirement means to the user. Threads that hold the image leave it mapped:
+   * dlswap looks again with a backoff and closes it once they are gone (`unmapped`).
+   */
+  closeResultOf(r: RetireResult): CloseResult {
+    if (r.threads.length > 0) {
+      const threads = this.#named(r.threads);
+      const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
+      return { unloaded: false, reason: holdersReason(threads), threads, unmapped };
+    }
+    const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
+    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
+    if (r.rc !== 0) result.reason = `dlclose failed: ${r.dlcloseError}`;
+    if (this.#deps.length > 0) result.dependencies = dependencyCloseResults(this.#plan, r.depsMapped, r.keptMapped);
+    if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = r.namespaceFreed;
+    return result;
+  }
+
+  #named(threads: HoldingThread[]): HoldingThread[] {
+    const copy = path.basename(this.info.mappedPath);
+    const mine = path.basename(this.info.path);
+    return threads.map((t) => ({ ...t, why: t.why.split(copy).join(mine) }));
+  }
+
+  // Looks again rather than waits on the threads: most holders are threads found running the code,
+  // whose end nothing announces. Unref'd, so a library pinned for good does not keep node alive.
+  #closeWhenReleased(resolve: (r: CloseResult) => void, delayMs: number): void {
+    setTimeout(() => {
+      void this.retire(false).promise.then((r) => {
+        if (r.threads.length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
+        else resolve(this.closeResultOf(r));
+      });
+    }, delayMs).unref();
+  }
+
+  /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */
+  closeNow(): CloseResult {
+    if (!this.#closing) this.#closing = Promise.resolve(undefined as unknown as CloseResult);
+    const result = this.closeResultOf(addon.retireSync(this.native, this.#deps, false, 0, undefined, this.#keepMapped !== ''));
+    this.#closing = Promise.resolve(result);
+    return result;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The shapes of one loaded library: open()'s options, what it reports about the image, and what
+ * close() comes to. lib/load/library.ts re-exports them.
+ */
+import type { Isolation } from './isolation';
+import type { DependencyCloseResult, DependencyInfo } from './dependencies';
+import type { TypeDefs } from '../signature/ctypes_types';
+import type { TypeRegistry } from '../signature/ctypes';
+
+export interface OpenOptions<D extends TypeDefs = TypeDefs> {
+  /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
+  isolation?: Isolation;
+  /** Open in `deepbind` even when the library is known to crash there. */
+  force?: boolean;
+  /**
+   * Dependencies to load as they are and share between generations (DT_NEEDED names, sonames or
+   * file names). Every other dependency found outside the system library directories gets a
+   * private copy per open: docs/isolation.md, "Private dependencies per generation".
+   */
+  shareDependencies?: string[];
+  /** Refuse the file unless its content has this sha256 (hex). */
+  sha256?: string;
+  /**
+   * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
+   * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.
+   */
+  types?: TypeRegistry<D>;
+}
+
+/** What the loader reports of the ELF it mapped: what close() needs to explain a pinned image. */
+export interface ElfSummary {
+  soname: string | null;
+  needed: string[];
+  rpath: string | null;
+  runpath: string | null;
+  buildId: string | null;
+  nodelete: boolean;
+  uniqueSymbols: string[];
+  threadLocalDestructors: boolean;
+}
+
+export interface LibraryInfo {
+  /** The path given to open. */
+  path: string;
+  /** realpath of the source file. */
+  realPath: string;
+  /** The path the dynamic loader mapped (the private copy; it is unlinked once mapped). */
+  mappedPath: string;
+  /** Link-map namespace id: 0 for the base namespace (local, deepbind). */
+  lmid: number;
+  isolation: Isolation;
+  /** GNU build-id, hex, or null when the library has none. */
+  buildId: string | null;
+  /** Size in bytes of the file that was loaded. */
+  size: number;
+  /** sha256 of the bytes that were loaded, hex. */
+  sha256: string;
+  soname: string | null;
+  /**
+   * What it needs, found as the dynamic loader would find it: private copies (with their new names),
+   * shared and system libraries, and the file each was bound to.
+   */
+  dependencies: readonly DependencyInfo[];
+}
+
+/** A thread that keeps an image mapped (see docs/isolation.md, "Threads and unloading"). */
+export interface HoldingThread {
+  tid: number;
+  /** The thread's name (/proc comm). */
+  name: string;
+  /** 'started by libx.so' (a thread the library started through dlswap's namespace runtime) or 'running its code'. */
+  why: string;
+}
+
+export interface CloseResult {
+  /** True when the image is gone from the process (no RTLD_NOLOAD hit, no mapping left). */
+  unloaded: boolean;
+  /** Why it is still mapped, when `unloaded` is false. */
+  reason?: string;
+  /** fresh-namespace only: whether glibc freed the namespace itself. */
+  namespaceFreed?: boolean;
+  /** Per private or shared dependency image of this open: unmapped, or why not. */
+  dependencies?: DependencyCloseResult[];
+  /**
+   * Set when threads kept the image mapped: dlclose was not called, because unmapping code a thread
+   * runs or will return to crashes the process. dlswap looks again, with backoff, and closes the
+   * image once they are gone.
+   */
+  threads?: HoldingThread[];
+  /** With `threads`: settles with the final result once the image was closed after they exited. */
+  unmapped?: Promise<CloseResult>;
+}

@@ -1,0 +1,45 @@
+// The examples of docs/types.md and docs/callbacks.md run, against libraries installed on the
+// machine (libc through libsqlite3, libsqlite3, libcurl) and the fixtures, and print what the docs
+// say they print. Each `<!-- example: name -->` block is written to build/examples-ffi/ (inside the
+// package, so that `import ... from 'dlswap'` resolves to this checkout) and run with node.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { root } from '../helpers';
+
+interface Example {
+  doc: string;
+  name: string;
+  code: string;
+  output: string | null;
+}
+
+function examples(doc: string): Example[] {
+  const text = fs.readFileSync(path.join(root, 'docs', doc), 'utf8');
+  const out: Example[] = [];
+  for (const m of text.matchAll(/<!-- example: ([\w-]+) -->\n```js\n([\s\S]*?)```/g)) {
+    const output = new RegExp(`<!-- output: ${m[1]} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(text);
+    out.push({ doc, name: m[1], code: m[2], output: output ? output[1].replace(/\n$/, '') : null });
+  }
+  return out;
+}
+
+const all = [...examples('types.md'), ...examples('callbacks.md')];
+const dir = path.join(root, 'build', 'examples-ffi');
+
+describe('docs examples', () => {
+  it('include the four against real libraries', () => {
+    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['qsort', 'sqlite3-exec', 'curl-write', 'struct-round-trip']));
+    for (const e of all) expect(e.output, `${e.doc} ${e.name} has no output block`).not.toBeNull();
+  });
+
+  it.each(all.map((e) => [`${e.doc}: ${e.name}`, e] as const))('%s runs and prints what the docs say', (_, e) => {
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${e.name}.mjs`);
+    fs.writeFileSync(file, e.code);
+    const r = spawnSync(process.execPath, [file], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.replace(/\n$/, '')).toBe(e.output);
+  });
+});
