@@ -1,5 +1,5 @@
-/* Structs, unions, enums, out-parameters and callbacks, for test/types_calls.test.ts,
- * test/callbacks.test.ts and bench/calls.mjs. Built twice (FFI_VERSION 1 and 2) so that callbacks
+/* Structs, unions, enums, out-parameters and callbacks, for test/call/types_calls.test.ts,
+ * test/call/callbacks.test.ts and bench/calls.mjs. Built twice (FFI_VERSION 1 and 2) so that callbacks
  * can be handed from one generation of a HotLibrary to the next. */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,6 +1,6 @@
 /* Struct layout cases, each written once. layout.c compiles every declaration and exports, for each,
  * the declaration's own text (stringified by the preprocessor), C's sizeof and _Alignof, and offsetof
- * and sizeof of every member path listed in LAYOUT_MEMBERS. test/types_layout.test.ts declares the
+ * and sizeof of every member path listed in LAYOUT_MEMBERS. test/signature/types_layout.test.ts declares the
  * same text with dlswap and compares, and checks that LAYOUT_MEMBERS lists exactly the member paths
  * dlswap finds, so no member goes unchecked.
  *

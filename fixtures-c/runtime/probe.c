@@ -1,5 +1,5 @@
 /* Probes of the per-copy state of libc, one function per row of docs/isolation.md's audit table.
- * Loaded in each isolation mode by test/namespace_runtime.test.ts. */
+ * Loaded in each isolation mode by test/load/namespace_runtime.test.ts. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
