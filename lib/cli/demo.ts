@@ -14,7 +14,7 @@ import { HotLibrary, type ReloadReport } from '../hot/hot_library';
 import { ISOLATION_MODES, preloadedRuntime, type Isolation } from '../load/isolation';
 import { describeLoad, fileSize, loadInProgress, SHOW_AFTER_MS } from './progress';
 import { addonDir, packageRoot } from '../native';
-import { colors, colorEnabled, parseCommand, table, usageError, UsageError, type Colors } from './format';
+import { colors, colorEnabled, commandArgs, table, type Colors } from './format';
 
 const USAGE = `usage: dlswap demo [--quick] [--json]
 
@@ -352,18 +352,8 @@ export function formatTable(results: ModeResult[], c: Colors): string {
 }
 
 export async function runDemo(argv: string[], out: NodeJS.WritableStream, isTTY = false, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let args;
-  try {
-    args = parseCommand(argv, { quick: { type: 'boolean' }, json: { type: 'boolean' } });
-  } catch (e) {
-    if (e instanceof UsageError) return usageError(err, 'demo', e.message, USAGE);
-    throw e;
-  }
-  if (args.values.help) {
-    out.write(USAGE);
-    return 0;
-  }
-  if (args.positionals.length) return usageError(err, 'demo', `unexpected argument '${args.positionals[0]}'`, USAGE);
+  const args = commandArgs('demo', USAGE, argv, { quick: { type: 'boolean' }, json: { type: 'boolean' } }, 0, out, err);
+  if (typeof args === 'number') return args;
   const quick = args.values.quick === true;
   const json = args.values.json === true;
   const v1 = pluginFile('libplugin_v1.so');

@@ -4,7 +4,7 @@
  * namespace can be created, not glibc), 2 usage error.
  */
 import { doctor, type CheckStatus, type DoctorReport } from '../analysis/doctor';
-import { colors, colorEnabled, parseCommand, table, usageError, wrap, UsageError, type Colors } from './format';
+import { colors, colorEnabled, commandArgs, table, wrap, type Colors } from './format';
 
 const USAGE = `usage: dlswap doctor [--json] [--no-probe]
 
@@ -103,18 +103,8 @@ export async function runDoctor(
   isTTY: boolean,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  let args;
-  try {
-    args = parseCommand(argv, { json: { type: 'boolean' }, 'no-probe': { type: 'boolean' } });
-  } catch (e) {
-    if (e instanceof UsageError) return usageError(err, 'doctor', e.message, USAGE);
-    throw e;
-  }
-  if (args.values.help) {
-    out.write(USAGE);
-    return 0;
-  }
-  if (args.positionals.length) return usageError(err, 'doctor', `unexpected argument '${args.positionals[0]}'`, USAGE);
+  const args = commandArgs('doctor', USAGE, argv, { json: { type: 'boolean' }, 'no-probe': { type: 'boolean' } }, 0, out, err);
+  if (typeof args === 'number') return args;
   const report = await doctor({ probe: !args.values['no-probe'] });
   if (args.values.json) {
     out.write(`${JSON.stringify(report, null, 2)}\n`);

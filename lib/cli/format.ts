@@ -151,3 +151,36 @@ export function usageError(err: NodeJS.WritableStream, command: string, message:
   err.write(`dlswap ${command}: ${message}\n\n${usage}`);
   return 2;
 }
+
+/**
+ * What every command does with its argv: parseCommand; --help prints the usage (exit 0); a usage
+ * error, or positionals other than `positionals` library paths (0 or 1), is written to `err` (exit 2).
+ * Returns the parsed arguments, or the exit code the command returns at once.
+ */
+export function commandArgs<O extends OptionSpec>(
+  command: string,
+  usage: string,
+  argv: string[],
+  options: O,
+  positionals: 0 | 1,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): ParsedArgs<O & { help: { type: 'boolean'; short: 'h' } }> | number {
+  let args;
+  try {
+    args = parseCommand(argv, options);
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(err, command, e.message, usage);
+    throw e;
+  }
+  if (args.values.help) {
+    out.write(usage);
+    return 0;
+  }
+  const given = args.positionals;
+  if (positionals === 0 && given.length) return usageError(err, command, `unexpected argument '${given[0]}'`, usage);
+  if (positionals === 1 && given.length !== 1) {
+    return usageError(err, command, given.length === 0 ? 'missing the library path' : 'expected exactly one library path', usage);
+  }
+  return args;
+}

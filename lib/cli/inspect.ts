@@ -4,7 +4,7 @@
  * could not be read (the error's code and message go to stderr), 2 usage error.
  */
 import { inspect, type Hazard, type InspectReport } from '../analysis/inspect';
-import { colors, colorEnabled, formatBytes, parseCommand, table, usageError, wrap, UsageError, type Colors } from './format';
+import { colors, colorEnabled, commandArgs, formatBytes, table, wrap, type Colors } from './format';
 
 const USAGE = `usage: dlswap inspect <lib.so> [--json]
 
@@ -100,21 +100,9 @@ export function runInspect(
   isTTY: boolean,
   err: NodeJS.WritableStream = process.stderr,
 ): number {
-  let args;
-  try {
-    args = parseCommand(argv, { json: { type: 'boolean' } });
-  } catch (e) {
-    if (e instanceof UsageError) return usageError(err, 'inspect', e.message, USAGE);
-    throw e;
-  }
-  if (args.values.help) {
-    out.write(USAGE);
-    return 0;
-  }
+  const args = commandArgs('inspect', USAGE, argv, { json: { type: 'boolean' } }, 1, out, err);
+  if (typeof args === 'number') return args;
   const positionals = args.positionals;
-  if (positionals.length !== 1) {
-    return usageError(err, 'inspect', positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path', USAGE);
-  }
   let report: InspectReport;
   try {
     report = inspect(positionals[0]);

@@ -10,12 +10,11 @@
  * this class owns what they act on: which generation serves, `hot.fn`, the reload queue, the
  * handover gate.
  */
-import { EventEmitter } from 'node:events';
 import { DlswapError, asDlswapError } from '../errors';
 import { rebind, type BoundFunction } from '../call/func';
 import { Generation, type GenerationInfo } from './generation';
 import type { CheckFunctions } from '../signature/prototype_types';
-import type { HotLibraryEvents, Listener } from './events';
+import { TypedEventEmitter, type HotLibraryEvents } from './events';
 import { faultPoint } from '../faults';
 import { LibraryWatcher, type WatchOptions } from '../watch/watch';
 import { checkCloseOptions, checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from '../options';
@@ -50,19 +49,7 @@ export type { SwapPolicy, HotOptions, GenerationSetup, ReloadOptions, CloseOptio
 // most recent of them.
 const FINISHED_HISTORY = 1_000;
 
-// Typed listeners (lib/hot/events.ts): `hot.on('relaod', ...)` does not compile.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> {
-  on<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-  once<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-  off<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-  addListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-  removeListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-  prependListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-  prependOnceListener<K extends keyof HotLibraryEvents>(event: K, listener: Listener<HotLibraryEvents, K>): this;
-}
-
-export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends EventEmitter {
+export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends TypedEventEmitter<HotLibraryEvents> {
   readonly fn: HotFunctions<F, D>;
   readonly #options: HotOptions<F, D>;
   readonly #functions: F;

@@ -8,9 +8,8 @@
  * the file's identity (inode, size, mtime) to hold still, then checks that the bytes form a whole ELF
  * shared library for this machine, and only then compares the content hash with the last one.
  */
-import type { Listener, WatcherEvents } from '../hot/events';
+import { TypedEventEmitter, type WatcherEvents } from '../hot/events';
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDlswapError } from '../errors';
@@ -83,19 +82,7 @@ const DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 };
  * Emits 'change' (`WatchChange`) for each new, complete, valid build and 'skip' (`WatchSkip`) for
  * each one it refuses. Never emits 'error': a watcher that cannot watch reports a 'watch-error' skip.
  */
-// Typed listeners (lib/hot/events.ts).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface LibraryWatcher {
-  on<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-  once<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-  off<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-  addListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-  removeListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-  prependListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-  prependOnceListener<K extends keyof WatcherEvents>(event: K, listener: Listener<WatcherEvents, K>): this;
-}
-
-export class LibraryWatcher extends EventEmitter {
+export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
   readonly path: string;
   readonly options: Readonly<WatchOptions>;
   readonly #debounceMs: number;
