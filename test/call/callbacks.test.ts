@@ -107,6 +107,28 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     set(null);
   });
 
+  it('release() waits for a call from a library thread that started before it, and that call is served', async () => {
+    const set = lib.func('void set_handler(int (*cb)(int))');
+    const start = lib.func('int start_handler_thread(int calls)');
+    const join = lib.func('int wait_handler_thread(void)');
+    const cb = lib.callback('int_fn', (x: number) => x + 1000, { fallback: -7 });
+    set(cb);
+    expect(start(1)).toBe(0);
+    // The JS thread stays busy here, so the library thread's call waits in the queue: it has started.
+    const t0 = Date.now();
+    while (cb.running === 0 && Date.now() - t0 < 5_000);
+    expect(cb.running).toBe(1);
+    let released = false;
+    const release = cb.release().then(() => (released = true));
+    expect(cb.state).toBe('released');
+    expect(released).toBe(false);
+    await release;
+    expect(cb.running).toBe(0);
+    // Served with the JS function's value, not refused with the fallback.
+    expect(join()).toBe(1000);
+    set(null);
+  });
+
   it('a JS function passed straight to a call is refused once that call returned', () => {
     const set = lib.func('void set_handler(int (*cb)(int))');
     const fire = lib.func('int fire(int x)');
@@ -280,6 +302,23 @@ describe('callbacks across HotLibrary generations', () => {
 
 describe('refusals are logged', () => {
   it('a call through a pointer whose callback was released prints one line to stderr and returns the fallback', () => {
+    const r = runChild(`
+      const lib = dlswap.open(${JSON.stringify(fixture('libffi_v1.so'))});
+      const cb = lib.callback('int (*)(int)', (x) => x, { fallback: -7 });
+      lib.func('void set_handler(int (*cb)(int))')(cb);
+      cb.release().then(() => {
+        const fire = lib.func('int fire(int x)');
+        const out = [fire(5), fire(6)];
+        console.log(JSON.stringify({ out, refused: cb.refused }));
+      });
+    `);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ out: [-7, -7], refused: 2 });
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('dlswap: callback'));
+    expect(lines).toEqual([1, 2].map((n) => `dlswap: callback 'anonymous' (int (*)(int)) of libffi_v1.so was called after it was released; no JS ran and C got the fallback value (refused ${n} time${n === 1 ? '' : 's'})`));
+  });
+
+  it('a JS function passed straight to a call and kept by C prints one line to stderr when C calls it later', () => {
     const r = runChild(`
       const lib = dlswap.open(${JSON.stringify(fixture('libffi_v1.so'))});
       lib.func('void set_handler(int (*cb)(int))')((x) => x);
