@@ -267,3 +267,80 @@ describe('a source that changes while it is being copied', () => {
     await lib.close();
   });
 });
+
+// The source is opened O_NONBLOCK and must be a regular file on that descriptor; the copy is bounded
+// by the size fstat gave. Before that, a symlink flipped to /dev/zero copied without end (313 MB in
+// 2.4 s, the JS thread blocked) and one flipped to a FIFO blocked open() for good. Each case runs in
+// a child with a deadline, so a regression is a failed test, not a hung suite.
+describe('a source path that is not a regular file, or is swapped for one that is not', () => {
+  it('/dev/zero, a FIFO, and symlinks to them are refused at once with ERR_DLSWAP_NOT_A_FILE', () => {
+    const r = runChild(
+      `const fs = require('fs'), os = require('os'), path = require('path'), { execFileSync } = require('child_process');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-src-'));
+      const fifo = path.join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const out = {};
+      const attempt = (label, file) => {
+        const t = performance.now();
+        try { dlswap.open(file); out[label] = 'opened'; } catch (e) { out[label] = e.code; }
+        out[label + ' ms'] = performance.now() - t;
+      };
+      attempt('zero', '/dev/zero');
+      attempt('fifo', fifo);
+      fs.symlinkSync('/dev/zero', path.join(dir, 'to-zero.so'));
+      attempt('link to zero', path.join(dir, 'to-zero.so'));
+      fs.symlinkSync(fifo, path.join(dir, 'to-fifo.so'));
+      attempt('link to fifo', path.join(dir, 'to-fifo.so'));
+      fs.rmSync(dir, { recursive: true });
+      console.log(JSON.stringify(out));`,
+      { timeout: 20_000 },
+    );
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, string | number>;
+    for (const label of ['zero', 'fifo', 'link to zero', 'link to fifo']) {
+      expect(out[label], label).toBe('ERR_DLSWAP_NOT_A_FILE');
+      expect(out[`${label} ms`] as number, label).toBeLessThan(1_000);
+    }
+  });
+
+  it('a symlink flipped between a library and /dev/zero or a FIFO during opens: each open loads the library or is refused, none hangs', () => {
+    const lib = fixture('libbasic_v1.so');
+    const r = runChild(
+      `const fs = require('fs'), os = require('os'), path = require('path'), crypto = require('crypto'), { execFileSync, spawn } = require('child_process');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-flip-'));
+      const fifo = path.join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const link = path.join(dir, 'lib.so');
+      fs.symlinkSync(${JSON.stringify(lib)}, link);
+      const want = crypto.createHash('sha256').update(fs.readFileSync(${JSON.stringify(lib)})).digest('hex');
+      // Another process flips the link as fast as it can (rename over it: the link always exists).
+      const flipper = spawn('sh', ['-c', 'while :; do for t in /dev/zero "$1" "$2"; do ln -s "$t" "$3.tmp" && mv -f "$3.tmp" "$3"; done; done', 'sh', fifo, ${JSON.stringify(lib)}, link], { stdio: 'ignore' });
+      const counts = {};
+      let wrong = 0;
+      const t0 = performance.now();
+      (async () => {
+        for (let i = 0; i < 300; i++) {
+          let l = null;
+          try {
+            l = dlswap.open(link);
+            if (l.info.sha256 !== want) wrong++;
+            counts.opened = (counts.opened || 0) + 1;
+          } catch (e) { counts[e.code] = (counts[e.code] || 0) + 1; }
+          if (l) await l.close();
+        }
+        flipper.kill('SIGKILL');
+        fs.rmSync(dir, { recursive: true, force: true });
+        console.log(JSON.stringify({ counts, wrong, ms: performance.now() - t0 }));
+      })();`,
+      { timeout: 60_000 },
+    );
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const { counts, wrong } = JSON.parse(r.stdout) as { counts: Record<string, number>; wrong: number; ms: number };
+    expect(wrong).toBe(0);
+    // Anything but a load of the real library or a coded refusal of the file it found is a bug.
+    for (const code of Object.keys(counts)) expect(['opened', 'ERR_DLSWAP_NOT_A_FILE', 'ERR_DLSWAP_NOT_FOUND', 'ERR_DLSWAP_EMPTY_FILE', 'ERR_DLSWAP_NOT_ELF']).toContain(code);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(300);
+  });
+});
