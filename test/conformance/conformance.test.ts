@@ -217,6 +217,25 @@ describe.concurrent('cells', () => {
 });
 
 // The matrix of this run, for docs/conformance.md: build/conformance/matrix.md.
+// inspect's advice checked against what ran: the mode it recommends for each real library must be
+// one in which both of its cells passed, never one the loader refuses or one that crashed.
+describe('inspect on the same libraries', () => {
+  it('recommends, for each library, a mode in which its cells passed', async () => {
+    const { inspect } = await import('../../lib/analysis/inspect');
+    let checked = 0;
+    for (const l of libraries) {
+      const file = resolveLibrary(l.soname);
+      if (!file) continue;
+      const mode = inspect(file).recommendation.isolation;
+      const cells = SCENARIOS.map((s) => matrix.get(`${l.name}\t${mode}\t${s}`));
+      if (cells.some((c) => c === undefined)) continue; // those cells were filtered out of this run
+      checked++;
+      expect(cells, `${l.name}: inspect recommends ${mode}`).toEqual(SCENARIOS.map(() => 'ok'));
+    }
+    if (matrix.size > 0) expect(checked).toBeGreaterThan(0);
+  });
+});
+
 afterAll(() => {
   if (matrix.size === 0) return;
   const cols = ISOLATION_MODES.flatMap((m) => SCENARIOS.map((s) => `${m} ${s}`));
