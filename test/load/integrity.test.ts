@@ -315,7 +315,7 @@ describe('a source path that is not a regular file, or is swapped for one that i
       fs.symlinkSync(${JSON.stringify(lib)}, link);
       const want = crypto.createHash('sha256').update(fs.readFileSync(${JSON.stringify(lib)})).digest('hex');
       // Another process flips the link as fast as it can (rename over it: the link always exists).
-      const flipper = spawn('sh', ['-c', 'while :; do for t in /dev/zero "$1" "$2"; do ln -s "$t" "$3.tmp" && mv -f "$3.tmp" "$3"; done; done', 'sh', fifo, ${JSON.stringify(lib)}, link], { stdio: 'ignore' });
+      const flipper = spawn('sh', ['-c', 'while :; do for t in /dev/zero "$1" "$2"; do ln -s "$t" "$3.tmp" && mv -f "$3.tmp" "$3"; done; done', 'sh', fifo, ${JSON.stringify(lib)}, link], { stdio: 'ignore', detached: true });
       const counts = {};
       let wrong = 0;
       const t0 = performance.now();
@@ -329,8 +329,10 @@ describe('a source path that is not a regular file, or is swapped for one that i
           } catch (e) { counts[e.code] = (counts[e.code] || 0) + 1; }
           if (l) await l.close();
         }
-        flipper.kill('SIGKILL');
-        fs.rmSync(dir, { recursive: true, force: true });
+        // The flipper and its ln/mv may still be making a link: kill its whole process group, and
+        // remove the directory once the shell is gone (retrying if a last link still lands).
+        await new Promise((resolve) => { flipper.once('exit', resolve); process.kill(-flipper.pid, 'SIGKILL'); });
+        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
         console.log(JSON.stringify({ counts, wrong, ms: performance.now() - t0 }));
       })();`,
       { timeout: 60_000 },
