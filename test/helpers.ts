@@ -38,3 +38,15 @@ export function runChild(
  * tests of that mode are skipped.
  */
 export const underAsan = /libasan/.test(process.env.LD_PRELOAD ?? '');
+
+/** mulberry32: a tiny, fast seeded random source; good enough that a fuzz failure reproduces from its seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { typeProgram } from '../type_check';
 import { isDlswapError } from '../../lib/errors';
 import {
   KIND_CODES,
@@ -12,18 +13,7 @@ import {
   type Signature,
   type TypeInfo,
 } from '../../lib/signature/signature';
-
-/** mulberry32: tiny, fast, and good enough that failures reproduce from the seed alone. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers';
 
 class Rng {
   private readonly next: () => number;
@@ -431,15 +421,7 @@ describe('type-level agreement', () => {
       noEmit: true,
       skipLibCheck: true,
     };
-    const host = ts.createCompilerHost(options);
-    const getSourceFile = host.getSourceFile.bind(host);
-    host.getSourceFile = (fileName, languageVersion, ...rest) =>
-      path.resolve(fileName) === virtualFile
-        ? ts.createSourceFile(fileName, source, languageVersion)
-        : getSourceFile(fileName, languageVersion, ...rest);
-    const fileExists = host.fileExists.bind(host);
-    host.fileExists = (fileName) => path.resolve(fileName) === virtualFile || fileExists(fileName);
-    const program = ts.createProgram([virtualFile], options, host);
+    const program = typeProgram([], { file: virtualFile, source }, options);
     const problems = ts.getPreEmitDiagnostics(program).map((d) => {
       const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
       if (d.file && path.resolve(d.file.fileName) === virtualFile && d.start !== undefined) {
