@@ -9,10 +9,11 @@
 // build/fixtures/.complete is written only after a successful build and lists the built libraries,
 // so an interrupted or failed build is never mistaken for a complete one.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onPath } from './on_path.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = 'fixtures-c';
@@ -35,19 +36,6 @@ function newestMtime(dir) {
 }
 
 if (ifMissing && existsSync(stamp) && statSync(stamp).mtimeMs >= newestMtime(join(root, sourceDir))) process.exit(0);
-
-function onPath(command) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 // The generator is fixed when a build tree is first configured; cmake refuses to reconfigure the
 // same tree with another one, so a tree made with a different generator is started afresh.

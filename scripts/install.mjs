@@ -10,10 +10,11 @@
 // DLSWAP_BUILD_FROM_SOURCE=1). A build from source needs a toolchain; without one it says which
 // packages to install and how to retry, and fails.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onPath } from './on_path.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -31,19 +32,6 @@ const TOOLCHAIN = `Building dlswap from source needs cmake (>= 3.15), a C++17 co
   Debian/Ubuntu:  sudo apt-get install cmake g++ make libffi-dev
   Fedora/RHEL:    sudo dnf install cmake gcc-c++ make libffi-devel
 then retry with:  npm rebuild dlswap`;
-
-function onPath(command) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
 
 /** What is missing for a build from source, by what a user would install. */
 function missingToolchain() {
