@@ -58,22 +58,32 @@ function startLoad(hot: Hot, workers = 6) {
   const versionOfGen = new Map<number, number>([[hot.current, hot.fn.plugin_version()]]);
   // 'reload' fires in the synchronous step of the swap: no call can be issued in between.
   hot.on('reload', (r: ReloadReport) => versionOfGen.set(r.to, r.path === P1 ? 1 : 2));
+  return runCallers(hot, workers, () => {
+    const gen = hot.current;
+    return {
+      wrong: (v) => (v !== versionOfGen.get(gen) ? `call issued on generation ${gen} returned version ${v}` : null),
+      failed: (message) => `call issued on generation ${gen} failed: ${message}`,
+    };
+  });
+}
+
+/** Async callers of plugin_slow, `workers` of them, each answer judged by what `issue` returned when the call was issued. */
+function runCallers(hot: Hot, workers: number, issue: () => { wrong(v: number): string | null; failed(message: string): string }) {
   const failures: string[] = [];
   let calls = 0;
   let stop = false;
-  const worker = async (w: number) => {
+  const running = Array.from({ length: workers }, async (_, w) => {
     for (let i = 0; !stop; i++) {
-      const gen = hot.current;
+      const judge = issue();
       try {
-        const v = await hot.fn.plugin_slow.async((w + i) % 3);
-        if (v !== versionOfGen.get(gen)) failures.push(`call issued on generation ${gen} returned version ${v}`);
+        const wrong = judge.wrong(await hot.fn.plugin_slow.async((w + i) % 3));
+        if (wrong) failures.push(wrong);
       } catch (e) {
-        failures.push(`call issued on generation ${gen} failed: ${(e as Error).message}`);
+        failures.push(judge.failed((e as Error).message));
       }
       calls++;
     }
-  };
-  const running = Array.from({ length: workers }, (_, w) => worker(w));
+  });
   return {
     failures,
     get calls() {
@@ -355,30 +365,10 @@ describe.skipIf(underAsan)('deepbind', () => {
  * then run on whichever generation serves, so each answer must be a version, never a failure.
  */
 function startAnyLoad(hot: Hot, workers = 6) {
-  const failures: string[] = [];
-  let calls = 0;
-  let stop = false;
-  const running = Array.from({ length: workers }, async (_, w) => {
-    for (let i = 0; !stop; i++) {
-      try {
-        const v = await hot.fn.plugin_slow.async((w + i) % 3);
-        if (v !== 1 && v !== 2) failures.push(`a call returned ${v}`);
-      } catch (e) {
-        failures.push(`a call failed: ${(e as Error).message}`);
-      }
-      calls++;
-    }
-  });
-  return {
-    failures,
-    get calls() {
-      return calls;
-    },
-    async stop() {
-      stop = true;
-      await Promise.all(running);
-    },
-  };
+  return runCallers(hot, workers, () => ({
+    wrong: (v) => (v !== 1 && v !== 2 ? `a call returned ${v}` : null),
+    failed: (message) => `a call failed: ${message}`,
+  }));
 }
 
 describe.each(['namespace', 'local'] as const)('a handover fault under load in %s', (isolation) => {
