@@ -263,6 +263,8 @@ export interface Addon {
   armedFaults(): string[];
   /** A point reached on the JS thread: what to do here ('' for nothing); kill and hang act natively. */
   hitFault(point: string): '' | 'throw' | 'terminate';
+  /** For the tests: the run of mappings of the file at `address`, as the ioctl (or the text) says. */
+  mappingRun(address: bigint, source: 'best' | 'text'): { queried: boolean; run: { start: bigint; end: bigint; exec: boolean; file: string }[] };
   /** Where libdlswap_runtime.so is: the first object of every namespace dlswap makes. */
   configureRuntime(runtimePath: string): void;
   /** Creates the long-lived anchor namespace (runtime first) once; returns its lmid. */
@@ -326,6 +328,7 @@ export const ADDON_EXPORTS = [
   'setTerminator',
   'armedFaults',
   'hitFault',
+  'mappingRun',
   'configureRuntime',
   'anchorNamespace',
   'runtimeStats',

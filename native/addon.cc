@@ -15,6 +15,7 @@ void RegisterLoaderJobs(Napi::Env env, Napi::Object exports);      // loader/: l
 void RegisterPrivateArea(Napi::Env env, Napi::Object exports);     // loader/: the private area
 void RegisterDependencies(Napi::Env env, Napi::Object exports);    // loader/: dependency plans
 void RegisterFaults(Napi::Env env, Napi::Object exports);          // common/: the fault table
+void RegisterProcMaps(Napi::Env env, Napi::Object exports);        // common/: mappingRun (tests)
 void RegisterElf(Napi::Env env, Napi::Object exports);             // elf/: readElf, readElfBytes
 void RegisterCalls(Napi::Env env, Napi::Object exports);           // call/: makeFunction and its kin
 void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: addresses, copies, alloc
@@ -34,6 +35,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   RegisterPrivateArea(env, exports);
   RegisterDependencies(env, exports);
   RegisterFaults(env, exports);
+  RegisterProcMaps(env, exports);
   RegisterElf(env, exports);
   RegisterCalls(env, exports);
   RegisterMemory(env, exports);

@@ -127,21 +127,14 @@ ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keeper
   return out;
 }
 
-std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, const ProcMaps &maps) {
+std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps) {
   // An object is one contiguous run of mappings of one file around its dynamic section. Names are
   // no use for finding it: l_name is the name it was opened by (a symlink, a soname), and two
   // namespaces may map the same file.
-  const std::vector<Mapping> &lines = maps.all();
   std::vector<AddressRange> out;
   for (const struct link_map *m : objects) {
-    const Mapping *hit = maps.Find(reinterpret_cast<uintptr_t>(m->l_ld));
-    if (!hit || hit->file.empty()) continue;
-    size_t i = static_cast<size_t>(hit - lines.data());
-    size_t first = i, last = i;
-    while (first > 0 && lines[first - 1].end == lines[first].start && lines[first - 1].file == hit->file) --first;
-    while (last + 1 < lines.size() && lines[last + 1].start == lines[last].end && lines[last + 1].file == hit->file) ++last;
-    for (size_t k = first; k <= last; ++k) {
-      if (lines[k].exec) out.push_back({lines[k].start, lines[k].end});
+    for (const Mapping &piece : maps.FileRun(reinterpret_cast<uintptr_t>(m->l_ld))) {
+      if (piece.exec) out.push_back({piece.start, piece.end});
     }
   }
   return out;

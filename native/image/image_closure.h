@@ -30,7 +30,7 @@ struct AddressRange {
   uintptr_t end = 0;
 };
 // The executable mappings of these objects.
-std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, const ProcMaps &maps);
+std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps);
 
 std::string ObjectFileName(const struct link_map *m);  // basename of l_name
 

@@ -51,7 +51,7 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
   if (!handle || !map) return {};
   ObjectList scan;
   std::vector<AddressRange> ranges;
-  const ProcMaps maps;
+  ProcMaps maps;
   // Everything that takes the dynamic loader's locks (dladdr, dlinfo) happens before: inside
   // WithLinkMapsLocked only the link maps are read, or the lock order would invert against a dlopen.
   ObjectList keepers = ThreadPinnedObjects();

@@ -10,9 +10,10 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 namespace dlswap {
 
@@ -32,9 +33,8 @@ bool InRanges(uintptr_t a, const std::vector<AddressRange> &ranges, const Addres
   return false;
 }
 
-// A word on a stack that points into code is a return address only if the instruction before it is
-// a call. That rules out most function pointers and stale data, which would otherwise pin an image
-// that nothing runs.
+// Copies another thread's memory through the kernel, which fails instead of faulting on a page
+// that is gone.
 bool ReadBytes(uintptr_t at, void *out, size_t n) {
   struct iovec local{out, n}, remote{reinterpret_cast<void *>(at), n};
   return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
@@ -106,7 +106,7 @@ std::string ThreadName(pid_t tid) {
   return name;
 }
 
-ScanResult ScanThreads(const std::vector<AddressRange> &ranges, const ProcMaps &maps) {
+ScanResult ScanThreads(const std::vector<AddressRange> &ranges, ProcMaps &maps) {
   ScanResult out;
   if (ranges.empty()) return out;
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
@@ -121,29 +121,35 @@ ScanResult ScanThreads(const std::vector<AddressRange> &ranges, const ProcMaps &
       if (g_counted->count(tid)) continue;
     }
     char path[300], raw[256];
-    std::snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    std::snprintf(path, sizeof path, "%s/syscall", e->d_name);
+    int fd = openat(dirfd(dir), path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;  // exited meanwhile
     ssize_t n = read(fd, raw, sizeof raw - 1);
     close(fd);
     if (n <= 0) continue;
-    std::string text(raw, static_cast<size_t>(n));
-    if (text.rfind("running", 0) == 0) {
+    raw[n] = '\0';
+    if (std::strncmp(raw, "running", 7) == 0) {
       out.unknown.push_back(tid);
       continue;
     }
-    // "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" when blocked outside a system call.
-    std::istringstream in(text);
-    std::vector<std::string> fields;
-    for (std::string w; in >> w;) fields.push_back(w);
-    if (fields.size() < 3) continue;
-    const uintptr_t sp = std::stoull(fields[fields.size() - 2], nullptr, 16);
-    const uintptr_t pc = std::stoull(fields[fields.size() - 1], nullptr, 16);
+    // "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" when blocked outside a system call: the last two.
+    uintptr_t fields[2] = {0, 0};
+    int count = 0;
+    for (char *at = raw, *end = nullptr;; at = end) {
+      const unsigned long long v = std::strtoull(at, &end, 16);
+      if (end == at) break;
+      fields[0] = fields[1];
+      fields[1] = static_cast<uintptr_t>(v);
+      ++count;
+    }
+    if (count < 3) continue;
+    const uintptr_t sp = fields[0];
+    const uintptr_t pc = fields[1];
     if (InRanges(pc, ranges)) {
       out.executing.push_back(tid);
       continue;
     }
-    if (const Mapping *stack = maps.Find(sp)) {
+    if (const std::optional<Mapping> stack = maps.At(sp)) {
       if (StackHolds(sp, stack->end, ranges)) out.executing.push_back(tid);
     }
   }

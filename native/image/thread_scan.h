@@ -28,6 +28,6 @@ void NoteCountedThread();
 std::string ThreadName(pid_t tid);
 
 // Every thread of the process but the calling one.
-ScanResult ScanThreads(const std::vector<AddressRange> &ranges, const ProcMaps &maps);
+ScanResult ScanThreads(const std::vector<AddressRange> &ranges, ProcMaps &maps);
 
 }  // namespace dlswap

@@ -261,8 +261,10 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
     out.undone_unloaded = r.closed && !r.still_loaded;
   } else {
     for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) (*it)->Close(nullptr);
-    std::vector<LibraryRef> images = out.deps;
-    ReleaseUnmapped(images);
+    ProcMaps maps;
+    std::vector<bool> mapped;
+    for (const LibraryRef &d : out.deps) mapped.push_back(maps.Maps(d->mapped_path));
+    ReleaseUnmapped(out.deps, mapped);
   }
   // Names reserved for copies that were never loaded.
   for (const std::string &n : out.closure.names) {

@@ -47,7 +47,8 @@ bool CheckBindings(LoadResult &out);
 std::string DerivedFromShared(const LoadResult &out);
 
 // ---- retire_job.cc ------------------------------------------------------------------------------
-// Names and source notes of images that are gone; those of images still mapped stay reserved.
-void ReleaseUnmapped(const std::vector<LibraryRef> &images, const ProcMaps &maps = ProcMaps());
+// Names and source notes of images that are gone (`mapped[i]` false); those of images still mapped
+// stay reserved.
+void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped);
 
 }  // namespace dlswap

@@ -12,10 +12,33 @@
 
 namespace dlswap {
 
-// Names and source notes of images that are gone; those of images still mapped stay reserved.
-void ReleaseUnmapped(const std::vector<LibraryRef> &images, const ProcMaps &maps) {
-  for (const LibraryRef &r : images) {
-    if (!r || r->copy_name.empty() || maps.Maps(r->mapped_path)) continue;
+namespace {
+
+// Where an image's file is mapped, taken while it is loaded: the place to look for it once it is
+// closed. {0, 0} when its mappings could not be found (then the whole listing is searched).
+struct Span {
+  uintptr_t start = 0, end = 0;
+};
+
+Span SpanOf(const LibraryHandle &image, ProcMaps &maps) {
+  if (!image.handle || !image.map) return {};
+  const std::vector<Mapping> run = maps.FileRun(reinterpret_cast<uintptr_t>(image.map->l_ld));
+  if (run.empty()) return {};
+  return {run.front().start, run.back().end};
+}
+
+// Whether the image's file is still mapped. The dynamic loader maps an object in one reservation
+// and unmaps it whole, so its former span is where any of it would be left.
+bool StillMapped(const LibraryHandle &image, const Span &span, ProcMaps &maps) {
+  return span.end ? maps.MapsIn(span.start, span.end, image.mapped_path) : maps.Maps(image.mapped_path);
+}
+
+}  // namespace
+
+void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped) {
+  for (size_t i = 0; i < images.size(); ++i) {
+    const LibraryRef &r = images[i];
+    if (!r || r->copy_name.empty() || mapped[i]) continue;
     ForgetCopySource(r->copy_name);
     for (const std::string &n : r->private_names) ReleasePrivateName(n);
     r->private_names.clear();
@@ -66,10 +89,16 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.message = "injected fault at 'before-dlclose'";
     return;
   }
+  Span lib_span;
+  std::vector<Span> dep_spans;
+  {
+    ProcMaps before;
+    lib_span = SpanOf(lib, before);
+    for (const LibraryRef &d : spec.deps) dep_spans.push_back(SpanOf(*d, before));
+  }
   const Lmid_t lmid = lib.lmid;
   const bool fresh = lib.isolation == Isolation::FreshNamespace;
   const std::string loader_name = lib.loader_name;
-  const std::string shown = lib.mapped_path;
   std::string error;
   out.rc = lib.Close(&error);
   out.dlclose_error = error;
@@ -92,12 +121,15 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   }
   dlerror();
   if (probe) dlclose(probe);
-  const ProcMaps maps;
-  out.still_loaded = probe != nullptr || maps.Maps(shown);
-  for (const LibraryRef &d : spec.deps) out.deps_mapped.push_back(maps.Maps(d->mapped_path));
+  ProcMaps after;
+  const bool lib_mapped = StillMapped(lib, lib_span, after);
+  out.still_loaded = probe != nullptr || lib_mapped;
+  for (size_t i = 0; i < spec.deps.size(); ++i) out.deps_mapped.push_back(StillMapped(*spec.deps[i], dep_spans[i], after));
   std::vector<LibraryRef> images = spec.deps;
   images.push_back(spec.lib);
-  ReleaseUnmapped(images, maps);
+  std::vector<bool> mapped = out.deps_mapped;
+  mapped.push_back(lib_mapped);
+  ReleaseUnmapped(images, mapped);
   if (fresh) out.namespace_freed = !NamespaceAlive(lmid);
   out.close_ms = Ms(t);
   if (HitFault("after-dlclose") == FaultAction::Throw) {
