@@ -44,6 +44,10 @@ struct State {
   uint64_t next_bound = 1;
   std::condition_variable watchdog_wake;
   bool watchdog = false;
+  // When the watchdog wakes next (max: not before it is told). A bound due later needs no wake-up:
+  // most bounds are removed long before they are due, and every needless wake-up is a thread switch
+  // per load and per retirement.
+  std::chrono::steady_clock::time_point watchdog_next = std::chrono::steady_clock::time_point::max();
 };
 State &S() {
   static State *s = new State();
@@ -88,6 +92,7 @@ void Watchdog() {
     for (auto &b : S().bounds) {
       if (!b.second.expired) next = std::min(next, b.second.when);
     }
+    S().watchdog_next = next;
     if (next == std::chrono::steady_clock::time_point::max()) {
       S().watchdog_wake.wait(lock);
       continue;
@@ -115,13 +120,14 @@ LoaderPool::Deadline::Deadline(double ms, Work on_timeout) {
   if (!(ms > 0) || tl_job == 0) return;
   std::lock_guard<std::mutex> lock(S().mutex);
   id_ = S().next_bound++;
-  S().bounds[id_] = {std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000)), tl_job,
-                     std::move(on_timeout)};
+  const auto when = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
+  S().bounds[id_] = {when, tl_job, std::move(on_timeout)};
   if (!S().watchdog) {
     S().watchdog = true;
     std::thread(Watchdog).detach();
+  } else if (when < S().watchdog_next) {
+    S().watchdog_wake.notify_all();
   }
-  S().watchdog_wake.notify_all();
 }
 
 LoaderPool::Deadline::~Deadline() {
