@@ -2,7 +2,8 @@
 // Hot-reload benchmark, all measured side by side in one process:
 //   1. hot.fn call cost against a plain lib.func of the same symbol (target ratio <= 1.05);
 //   2. reload latency p50/p99 per isolation mode for a small plugin (whole reload, and up to the swap);
-//   3. async call throughput during continuous reloads against the same load without reloads;
+//   3. async call throughput during continuous reloads against the same load without reloads, with
+//      controls that load the same library without dlswap;
 //   4. reload latency of a library with a two-library private closure (fixtures-c/seed001: each
 //      generation copies and renames libhelper.so.1 and libinner.so.1) against the dependency-free
 //      plugin, interleaved (target ratio <= 2);
@@ -10,7 +11,7 @@
 //      stays mapped (fixtures-c/closure/nd_*.c).
 //
 //   node bench/reload.mjs [--json] [--reloads N] [--rounds N]
-import { fixture, json, loadDlswap, log, median, option, percentile as pct } from './common.mjs';
+import { fixture, json, loadDlswap, log, median, option, percentile as pct, root } from './common.mjs';
 
 const RELOADS = option('--reloads', 300);
 // Many short interleaved rounds: the two contenders are the same native function, so what the
@@ -92,13 +93,54 @@ async function reloadLatency(mode, reloads) {
 }
 
 // ---- 3. throughput during reloads ------------------------------------------------------------
-async function throughput(withReloads, ms) {
+// One async load runs throughout: IN_FLIGHT calls of plugin_slow(0) in flight on a namespace
+// HotLibrary. Time is cut into windows; every other window is quiet (the load alone), and between
+// the quiet ones run, in turn:
+//   reload     hot.reload() every INTERVAL_MS (what the target is about);
+//   copy+load  a control without dlswap, on a thread of its own at the same cadence: a fresh copy of
+//              the plugin in a new file, loaded, unlinked and closed (fixtures-c/load_cycle), what any
+//              design that keeps generations apart by file does;
+//   load       the same control without the copy: dlopen and dlclose of the one file;
+//   nothing    a window like the quiet ones: what the method reads when nothing happens.
+// Each window's rate is divided by the mean of the two quiet windows around it, and the median of
+// those ratios is printed per kind: the machine's throughput drifts by tens of percent from one
+// second to the next, and a window shares most of that drift with its neighbours.
+const WINDOW_MS = option('--window', 250);
+const CYCLES = option('--cycles', 10);
+const KINDS = ['reload', 'copy+load', 'load', 'nothing'];
+
+async function throughput() {
+  const { Worker } = await import('node:worker_threads');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const scratch = mkdtempSync(join(tmpdir(), 'dlswap-bench-'));
+  // The controls' thread: the kind to run (index into KINDS, -1 for none) in a shared cell.
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  cell[0] = -1;
+  const control = new Worker(
+    `const { workerData: { cell, dist, lib, plugin, dir, interval } } = require('node:worker_threads');
+     const { open } = require(dist);
+     const l = open(lib, { isolation: 'local' });
+     const load = l.func('int load_cycle(const char *path)');
+     const copyLoad = l.func('int copy_load_cycle(const char *path, const char *dir)');
+     const tick = () => {
+       const k = Atomics.load(cell, 0);
+       if (k === -2) return l.close();
+       const rc = k === 1 ? copyLoad(plugin, dir) : k === 2 ? load(plugin) : 0;
+       if (rc !== 0) throw new Error('load_cycle control failed: ' + rc);
+       setTimeout(tick, interval);
+     };
+     tick();`,
+    { eval: true, workerData: { cell, dist: join(root, 'dist', 'index.js'), lib: fixture('libload_cycle.so'), plugin: P1, dir: scratch, interval: INTERVAL_MS } },
+  );
+  const controlFailed = new Promise((_, reject) => control.once('error', reject));
   const hot = await HotLibrary.open(P1, { isolation: 'namespace', functions: { slow: 'int plugin_slow(int ms)' } });
   let stop = false;
   let calls = 0;
   let failures = 0;
   let reloads = 0;
-  const worker = async () => {
+  const caller = async () => {
     while (!stop) {
       try {
         const v = await hot.fn.slow.async(0);
@@ -109,20 +151,46 @@ async function throughput(withReloads, ms) {
       }
     }
   };
-  const workers = Array.from({ length: IN_FLIGHT }, worker);
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    if (withReloads) {
-      await hot.reload(reloads % 2 ? P1 : P2, { wait: 'swap' });
-      reloads++;
+  const callers = Array.from({ length: IN_FLIGHT }, caller);
+  const window = async (kind) => {
+    cell[0] = kind === 'copy+load' ? 1 : kind === 'load' ? 2 : -1;
+    const c0 = calls;
+    const t0 = performance.now();
+    while (performance.now() - t0 < WINDOW_MS) {
+      if (kind === 'reload') {
+        await hot.reload(reloads % 2 ? P1 : P2, { wait: 'swap' });
+        reloads++;
+      }
+      await new Promise((r) => setTimeout(r, INTERVAL_MS));
     }
-    await new Promise((r) => setTimeout(r, INTERVAL_MS));
+    return ((calls - c0) / (performance.now() - t0)) * 1000;
+  };
+  try {
+    await Promise.race([window('quiet'), controlFailed]); // warm up
+    const ratios = Object.fromEntries(KINDS.map((k) => [k, []]));
+    const quiet = [];
+    let before = await window('quiet');
+    quiet.push(before);
+    for (let c = 0; c < CYCLES; c++) {
+      // Each cycle in another order, so that no kind always follows the same one.
+      const order = KINDS.map((_, i) => KINDS[(i + c) % KINDS.length]);
+      for (const kind of order) {
+        const rate = await Promise.race([window(kind), controlFailed]);
+        const after = await window('quiet');
+        quiet.push(after);
+        ratios[kind].push(rate / ((before + after) / 2));
+        before = after;
+      }
+    }
+    return { ratios: Object.fromEntries(KINDS.map((k) => [k, median(ratios[k])])), quietCallsPerSec: median(quiet), reloads, failures };
+  } finally {
+    stop = true;
+    await Promise.all(callers);
+    cell[0] = -2;
+    await new Promise((r) => control.once('exit', r));
+    await hot.close();
+    rmSync(scratch, { recursive: true, force: true });
   }
-  stop = true;
-  await Promise.all(workers);
-  const elapsed = performance.now() - t0;
-  await hot.close();
-  return { callsPerSec: (calls / elapsed) * 1000, failures, reloads };
 }
 
 // ---- 4. reload latency with a private closure ------------------------------------------------
@@ -208,28 +276,15 @@ for (const l of result.latency) {
   );
 }
 
-// Short runs, alternating which goes first, and the median of the ratio of each pair: on a shared
-// machine the throughput of either drifts by tens of percent from one second to the next, and a
-// pair measured back to back shares most of that drift.
-const PAIRS = option('--pairs', 9);
-const base = [];
-const during = [];
-const ratios = [];
-let failures = 0;
-let reloads = 0;
-for (let r = 0; r < PAIRS; r++) {
-  const [a, b] = r % 2 ? [await throughput(true, 500), await throughput(false, 500)].reverse() : [await throughput(false, 500), await throughput(true, 500)];
-  base.push(a.callsPerSec);
-  during.push(b.callsPerSec);
-  ratios.push(b.callsPerSec / a.callsPerSec);
-  failures += a.failures + b.failures;
-  reloads += b.reloads;
-}
-result.throughput = { inFlight: IN_FLIGHT, intervalMs: INTERVAL_MS, withoutReloads: median(base), duringReloads: median(during), ratio: median(ratios), target: 0.9, reloads, failures };
-log(`\nasync throughput, ${IN_FLIGHT} in flight, namespace mode, a reload every ${INTERVAL_MS} ms (${PAIRS} pairs of 0.5 s runs, median of the pair ratios)`);
-log(
-  `  without reloads ${Math.round(result.throughput.withoutReloads)} calls/s   during reloads ${Math.round(result.throughput.duringReloads)} calls/s (${reloads} reloads)   ratio ${result.throughput.ratio.toFixed(3)} (target >= 0.90)   failed calls ${failures}`,
-);
+const tp = await throughput();
+result.throughput = { inFlight: IN_FLIGHT, intervalMs: INTERVAL_MS, windowMs: WINDOW_MS, cycles: CYCLES, ...tp, target: 0.9 };
+log(`\nasync throughput, ${IN_FLIGHT} in flight (plugin_slow(0)), namespace mode, against the quiet windows around each ${WINDOW_MS} ms window`);
+log(`(median of ${CYCLES} windows each; quiet: ${Math.round(tp.quietCallsPerSec)} calls/s)`);
+log(`  a reload every ${INTERVAL_MS} ms                        ${tp.ratios.reload.toFixed(3)}  (target >= 0.90; ${tp.reloads} reloads, failed calls ${tp.failures})`);
+log(`  control, no dlswap: copy, load, unlink, close   ${tp.ratios['copy+load'].toFixed(3)}  (a thread of its own, every ${INTERVAL_MS} ms)`);
+log(`  control, no dlswap: load and close one file     ${tp.ratios.load.toFixed(3)}`);
+log(`  nothing (the method's noise)                    ${tp.ratios.nothing.toFixed(3)}`);
+const failures = tp.failures;
 result.closure = await closureLatency(10, Math.max(10, Math.round(RELOADS / 10)));
 const c = result.closure;
 log(`\nreload latency with a private closure (seed001: libhelper.so.1 + libinner.so.1 copied and renamed per generation)`);
