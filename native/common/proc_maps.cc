@@ -115,7 +115,9 @@ bool ProcMaps::Ask(uintptr_t address, bool or_next, Mapping *out) {
       return AskText(address, or_next, out);
     }
   }
-  char name[4096 + 64];
+  // Zeroed: the kernel writes the name, but a checker that does not know this ioctl (valgrind)
+  // would see it as never written.
+  char name[4096 + 64] = {};
   ProcmapQuery q{};
   q.size = sizeof q;
   q.query_flags = or_next ? kCoveringOrNext : 0;
