@@ -10,7 +10,7 @@
 //   5. what a private dependency linked -z nodelete costs per reload: every generation's copy of it
 //      stays mapped (fixtures-c/closure/nd_*.c).
 //
-//   node bench/reload.mjs [--json] [--reloads N] [--rounds N]
+//   node bench/reload.mjs [--json] [--reloads N] [--rounds N] [--cycles N] [--call-ms MS]
 import { fixture, json, loadDlswap, log, median, option, percentile as pct, root } from './common.mjs';
 
 const RELOADS = option('--reloads', 300);
@@ -108,6 +108,8 @@ async function reloadLatency(mode, reloads) {
 const WINDOW_MS = option('--window', 250);
 const CYCLES = option('--cycles', 10);
 const KINDS = ['reload', 'copy+load', 'load', 'nothing'];
+// How long each call sleeps in the library (plugin_slow(ms)): 0 measures the call machinery alone.
+const CALL_MS = option('--call-ms', 0);
 
 async function throughput() {
   const { Worker } = await import('node:worker_threads');
@@ -143,7 +145,7 @@ async function throughput() {
   const caller = async () => {
     while (!stop) {
       try {
-        const v = await hot.fn.slow.async(0);
+        const v = await hot.fn.slow.async(CALL_MS);
         if (v !== 1 && v !== 2) failures++;
         calls++;
       } catch {
@@ -278,7 +280,7 @@ for (const l of result.latency) {
 
 const tp = await throughput();
 result.throughput = { inFlight: IN_FLIGHT, intervalMs: INTERVAL_MS, windowMs: WINDOW_MS, cycles: CYCLES, ...tp, target: 0.9 };
-log(`\nasync throughput, ${IN_FLIGHT} in flight (plugin_slow(0)), namespace mode, against the quiet windows around each ${WINDOW_MS} ms window`);
+log(`\nasync throughput, ${IN_FLIGHT} in flight (plugin_slow(${CALL_MS})), namespace mode, against the quiet windows around each ${WINDOW_MS} ms window`);
 log(`(median of ${CYCLES} windows each; quiet: ${Math.round(tp.quietCallsPerSec)} calls/s)`);
 log(`  a reload every ${INTERVAL_MS} ms                        ${tp.ratios.reload.toFixed(3)}  (target >= 0.90; ${tp.reloads} reloads, failed calls ${tp.failures})`);
 log(`  control, no dlswap: copy, load, unlink, close   ${tp.ratios['copy+load'].toFixed(3)}  (a thread of its own, every ${INTERVAL_MS} ms)`);
