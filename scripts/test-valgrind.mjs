@@ -36,6 +36,8 @@ const DEFAULT_FILES = ['test/load/loader.test.ts', 'test/call/calls.test.ts', 't
 // Tests that cannot run in a worker thread, which is where the vitest 'threads' pool runs them.
 export const EXCLUDED = [
   ['getenv inside the namespace survives process.env changes', "a worker thread's process.env is its own copy: the real environment never changes"],
+  ['on an init failure', "sets DLSWAP_FIXTURE_INIT_FAIL in a worker thread's own process.env, which the fixture's getenv never sees"],
+  ['DLSWAP_FIXTURE_STATE_', "sets the fixture's DLSWAP_FIXTURE_STATE_* in a worker thread's own process.env, which its getenv never sees"],
 ];
 
 const SUPPRESSIONS = `

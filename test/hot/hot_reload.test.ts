@@ -89,15 +89,18 @@ describe('drain', () => {
 
   it('a lease pins its generation across reloads (using / Symbol.dispose)', async () => {
     const hot = await hotOpen(P1);
+    let retired: Promise<void>;
     {
       using lease = hot.pin();
-      await hot.reload(P2, { wait: 'swap' });
+      const report = await hot.reload(P2, { wait: 'swap' });
+      retired = report.retired;
       expect(lease.generation).toBe(1);
       expect(lease.fn.plugin_version()).toBe(1);
       expect(await lease.fn.plugin_slow.async(1)).toBe(1);
+      expect(hot.generations()[0].state).toBe('draining');
     }
-    await hot.generations().length;
-    await new Promise((res) => setTimeout(res, 10));
+    // The retirement runs once the lease is gone (on the loader thread: waited for, not slept on).
+    await retired;
     expect(hot.generations()[0].state).toBe('closed');
   });
 });
@@ -181,9 +184,14 @@ describe('handover', () => {
 
   it('makes new async calls wait, then run on the new generation', async () => {
     const hot = await hotOpen(P1, { policy: 'handover' });
-    const slow = hot.fn.plugin_slow.async(100);
+    let slowDone = false;
+    const slow = hot.fn.plugin_slow.async(500).finally(() => (slowDone = true));
     const reloading = hot.reload(P2, { wait: 'swap' });
-    await new Promise((res) => setTimeout(res, 10));
+    // The gate goes up in the same turn as the new generation leaves 'loading': wait for that, not
+    // for a fixed time, which a slow machine (valgrind) overruns.
+    const loading = () => (hot.generations().find((g) => g.id === 2)?.state ?? 'loading') === 'loading';
+    while (loading()) await new Promise((res) => setTimeout(res, 1));
+    expect(slowDone).toBe(false); // the old generation still drains: the handover waits for it
     const waiting = hot.fn.plugin_slow.async(1); // issued during the handover
     expect(await slow).toBe(1);
     expect(await waiting).toBe(2);
