@@ -75,7 +75,8 @@ describe('drain', () => {
     hot.on('drain-timeout', (e) => timeouts.push(e));
     const lease = hot.pin();
     const r = await hot.reload(P2, { wait: 'swap' });
-    await new Promise((res) => setTimeout(res, 120));
+    while (timeouts.length === 0) await new Promise((res) => setTimeout(res, 5));
+    await new Promise((res) => setTimeout(res, 60)); // two more timeouts' worth: it is reported once
     expect(timeouts).toEqual([expect.objectContaining({ generation: 1, leases: 1, timeoutMs: 30 })]);
     // Still mapped and callable through the lease.
     expect(hot.generations()[0].state).toBe('draining');
@@ -272,8 +273,10 @@ describe('plugin ABI', () => {
     hot.on('log', (e: LogEvent) => logs.push(e));
     expect(hot.fn.plugin_log_from_thread(50)).toBe(0);
     await hot.reload(P2);
-    await new Promise((res) => setTimeout(res, 20));
-    const g1 = logs.filter((l) => l.generation === 1).map((l) => l.message);
+    // Log lines arrive through the plugin's own channel, not the loader's: wait for fini's.
+    const ofGen1 = () => logs.filter((l) => l.generation === 1).map((l) => l.message);
+    for (let i = 0; i < 500 && ofGen1().at(-1) !== 'fini'; i++) await new Promise((res) => setTimeout(res, 10));
+    const g1 = ofGen1();
     expect(g1.filter((m) => m.startsWith('thread log'))).toHaveLength(50);
     expect(g1.at(-1)).toBe('fini');
     expect(logs.some((l) => l.generation === 2 && l.message === 'init generation 2')).toBe(true);
