@@ -8,11 +8,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <cstdlib>
 #include <fstream>
 
 namespace dlswap {
