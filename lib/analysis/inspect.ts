@@ -15,6 +15,7 @@ import { reloadHazards } from './hazards_reload';
 import { ISOLATION_MODES, type Isolation } from '../load/isolation';
 import { addon } from '../native';
 import { dependencyInfos, type DependencyInfo } from '../load/dependencies';
+import { resolveLibrary } from '../load/search';
 import { nodeExports } from '../elf/node_symbols';
 import { symbolScope, type SymbolScope } from './symbol_scope';
 
@@ -145,8 +146,12 @@ function recommend(facts: Facts): Recommendation {
   };
 }
 
-/** Reads the library at `file` (without loading it) and reports its properties and hazards. */
+/**
+ * Reads the library at `file` (without loading it) and reports its properties and hazards. A name
+ * without '/' (a soname such as 'libz.so.1') is searched for as open() searches for it.
+ */
 export function inspect(file: string): InspectReport {
+  file = resolveLibrary(file);
   const info = readElf(file);
   let realPath: string;
   try {

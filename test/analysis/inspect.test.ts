@@ -309,6 +309,14 @@ describe('system libraries', () => {
     expect(r.recommendation.isolation).toBe('namespace');
   });
 
+  it.skipIf(!libz)('a bare soname is found as open() finds it (and an unknown one is ERR_DLSWAP_NOT_FOUND)', () => {
+    const r = inspect('libz.so.1');
+    expect(path.isAbsolute(r.path)).toBe(true);
+    expect(r.realPath).toBe(fs.realpathSync(libz!));
+    expect(r.soname).toBe('libz.so.1');
+    expect(() => inspect('libdlswap-no-such-library.so.9')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_NOT_FOUND' }));
+  });
+
   it.skipIf(!libstdcxx)('libstdc++ has unique symbols and thread_local destructors', () => {
     const r = inspect(libstdcxx!);
     checkShape(r);
