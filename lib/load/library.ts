@@ -260,7 +260,6 @@ export class Library<D extends TypeDefs = {}> {
    * async calls drained). docs/callbacks.md.
    */
   callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
-  callback(type: string, fn: AnyCallback, options?: CallbackOptions): Callback<AnyCallback>;
   callback(type: string, fn: AnyCallback, options: CallbackOptions = {}): Callback<AnyCallback> {
     this.#requireOpen();
     const registry = typesOf(this);
