@@ -14,7 +14,6 @@
  * the middle of a run of reloads rather than at its first one. An entry from the environment stays
  * armed for every later pass.
  */
-import { isMainThread } from 'node:worker_threads';
 import { DlswapError } from './errors';
 import { addon } from './native';
 import type { ReloadPhase } from './hot/hot_types';
@@ -77,7 +76,8 @@ armFromSpec(process.env.DLSWAP_FAULTS);
 
 /** 'terminate': a worker stops right there, as worker.terminate() would stop it; the main thread is killed. */
 function terminateHere(): never {
-  if (isMainThread) process.kill(process.pid, 'SIGKILL');
+  // node:worker_threads is loaded here, not with the package (bench/startup.mjs).
+  if ((require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread) process.kill(process.pid, 'SIGKILL');
   // Inside a worker, process.exit() stops only that thread, at once (no finally block runs), and its
   // environment is torn down with everything in flight: what worker.terminate() does from outside.
   process.exit(1);

@@ -9,7 +9,7 @@
  * shared library for this machine, and only then compares the content hash with the last one.
  */
 import { TypedEventEmitter, type WatcherEvents } from '../hot/events';
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDlswapError } from '../errors';
@@ -339,7 +339,8 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
       this.#skip({ ...refused, ...where });
       return;
     }
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    // node:crypto is loaded here, on the first hash, not with the package (bench/startup.mjs).
+    const sha256 = (require('node:crypto') as typeof Crypto).createHash('sha256').update(bytes).digest('hex');
     if (first && (this.#lastSha256 === null || sha256 === this.#lastSha256)) {
       this.#lastSha256 = sha256;
       return;
