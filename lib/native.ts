@@ -4,13 +4,16 @@
  * DLSWAP_ADDON_DIR points it at another build tree (the ASan build uses `build-asan`). A binary that
  * is missing or does not load is a coded error that says what to do (lib/platform.ts).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { DependencyInfo } from './load/dependencies';
 import type { ElfInfo } from './elf/elf';
 import type { ElfSummary } from './load/library';
 import type { AnyFunction } from './signature/prototype_types';
 import nodeGypBuild = require('node-gyp-build');
-import { addonLoadError, checkPlatform, packageRoot } from './platform';
+import { debug } from './debug';
+import type { DlswapError } from './errors';
+import { addonLoadError, checkPlatform, damagedPrebuildError, packageRoot, prebuildDamage } from './platform';
 
 export { packageRoot };
 
@@ -357,25 +360,66 @@ export const ADDON_EXPORTS = [
 const everyKeyListed: [Exclude<keyof Addon, (typeof ADDON_EXPORTS)[number]>] extends [never] ? true : never = true;
 void everyKeyListed;
 
-/** The addon binary node-gyp-build would load: a build from source first, then the prebuild for this machine. */
-export function addonFile(): string {
-  const dir = process.env.DLSWAP_ADDON_DIR;
-  if (dir) return path.resolve(dir, 'dlswap.node');
-  return (nodeGypBuild as unknown as { resolve(dir: string): string }).resolve(packageRoot);
+/** The prebuild for this machine, where scripts/prebuilds.mjs puts it. */
+function prebuildFile(): string {
+  return path.join(packageRoot, 'prebuilds', `linux-${process.arch}`, 'node.napi.glibc.node');
 }
 
-function load(): Addon {
-  checkPlatform();
-  let file: string | undefined;
+/**
+ * The addon binaries to try, best first: DLSWAP_ADDON_DIR's alone when set; else what node-gyp-build
+ * finds (a build from source, then the prebuild), then the prebuild if that was not it, so that a
+ * build from source that no longer loads (node_modules copied from another machine) falls back to
+ * a prebuild that does.
+ */
+function addonCandidates(): string[] {
+  const dir = process.env.DLSWAP_ADDON_DIR;
+  if (dir) return [path.resolve(dir, 'dlswap.node')];
+  const first = (nodeGypBuild as unknown as { resolve(dir: string): string }).resolve(packageRoot);
+  const prebuild = prebuildFile();
+  return first !== prebuild && fs.existsSync(prebuild) ? [first, prebuild] : [first];
+}
+
+let loadedFile: string | undefined;
+
+/** Loads `file`, refusing a damaged prebuild before it is mapped. */
+function loadFile(file: string): Addon {
+  const damage = prebuildDamage(path.dirname(file), false);
+  if (damage !== null) throw damagedPrebuildError(damage);
   try {
-    file = addonFile();
     return require(file) as Addon;
   } catch (e) {
     throw addonLoadError(e, file);
   }
 }
 
+function load(): Addon {
+  checkPlatform();
+  let candidates: string[];
+  try {
+    candidates = addonCandidates();
+  } catch (e) {
+    throw addonLoadError(e, undefined);
+  }
+  const failures: DlswapError[] = [];
+  for (const file of candidates) {
+    try {
+      const loaded = loadFile(file);
+      loadedFile = file;
+      if (failures.length) debug('addon: %s does not load (%s); using %s', candidates[0], failures[0].message, file);
+      return loaded;
+    } catch (e) {
+      failures.push(e as DlswapError);
+    }
+  }
+  throw failures[0];
+}
+
 export const addon: Addon = load();
+
+/** The addon binary that was loaded: a build from source, or the prebuild for this machine. */
+export function addonFile(): string {
+  return loadedFile!;
+}
 
 /** Directory of the loaded addon binary: the namespace runtime is built beside it. */
 export function addonDir(): string {

@@ -13,7 +13,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onPath } from './on_path.mjs';
+// The toolchain checks are lib/cli/toolchain.ts's (run tsc first: `npm ci` and `npm test` do).
+import { onPath } from '../dist/cli/toolchain.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = 'fixtures-c';

@@ -24,6 +24,7 @@ import { arch as hostArch } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PACKAGED_PLUGINS, pluginCompileArgs } from '../dist/cli/build.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -84,19 +85,11 @@ function buildAddon(arch) {
   return join(root, out, 'Release');
 }
 
-// The demo's plugin (both versions) and the http-server example's handler: plain C against
-// include/dlswap.h, so one compiler call each.
-const PLUGINS = [
-  { out: 'libplugin_v1.so', src: 'fixtures-c/plugin/plugin.c', defs: ['-DPLUGIN_VERSION=1'] },
-  { out: 'libplugin_v2.so', src: 'fixtures-c/plugin/plugin.c', defs: ['-DPLUGIN_VERSION=2'] },
-  { out: 'libhandler.so', src: 'examples/http-server/handler.c', defs: [] },
-];
-
+// The demo's plugin (both versions) and the http-server example's handler, as `dlswap build`
+// builds them (lib/cli/build.ts owns the list and the compiler command; run tsc first).
 function buildPlugins(arch, dir) {
   mkdirSync(dir, { recursive: true });
-  for (const p of PLUGINS) {
-    run(tool('gcc', arch), ['-std=c11', '-O2', '-shared', '-fPIC', '-Iinclude', ...p.defs, '-o', join(dir, p.out), p.src, '-lpthread']);
-  }
+  for (const p of PACKAGED_PLUGINS) run(tool('gcc', arch), pluginCompileArgs(p, dir));
 }
 
 /** Highest GLIBC_x.y version any of `files` requires. */
@@ -131,7 +124,7 @@ for (const arch of arches) {
   };
   const pluginDir = join(root, 'build-prebuilds', arch, 'plugins');
   buildPlugins(arch, pluginDir);
-  for (const p of PLUGINS) files[`plugins/${p.out}`] = join(pluginDir, p.out);
+  for (const p of PACKAGED_PLUGINS) files[`plugins/${p.out}`] = join(pluginDir, p.out);
   const manifest = { name: pkg.name, version: pkg.version, platform: 'linux', arch, libc: 'glibc', napi: 8, glibc: '', files: {} };
   for (const [name, from] of Object.entries(files)) {
     const to = join(dest, name);

@@ -12,7 +12,7 @@ import type { ElfInfo } from '../elf/elf';
 import type { Addon } from '../native';
 import { checkTempDir, type TempDirCheck } from './doctor_temp_dir';
 import { findProbeLibrary, probeInChild, probeRuntimeInChild } from './doctor_probes';
-import { packageRoot, runtimeGlibc } from '../platform';
+import { BUILD_COMMAND, damagedPrebuildError, packageRoot, prebuildDamage, runtimeGlibc } from '../platform';
 import { parseTunables, RECOMMENDED_TUNABLES, rtldTunables, staticTlsSurplus } from '../load/tunables';
 import { MAX_CREATED_NAMESPACES } from '../wire';
 
@@ -114,6 +114,11 @@ interface AddonModules {
 }
 
 async function loadAddon(): Promise<{ mods: AddonModules | null; error: string | null }> {
+  // A damaged prebuild is never mapped here (a wrong byte can crash the process that maps it):
+  // doctor hashes it first, which require('dlswap') does only after a failed load.
+  const prebuild = path.join(packageRoot, 'prebuilds', `linux-${process.arch}`);
+  const damage = process.env.DLSWAP_ADDON_DIR || fs.existsSync(path.join(packageRoot, 'build', 'Release', 'dlswap.node')) ? null : prebuildDamage(prebuild, true);
+  if (damage !== null) return { mods: null, error: damagedPrebuildError(damage).message };
   try {
     const native = await import('../native');
     const elf = await import('../elf/elf');
@@ -184,7 +189,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
           status: addonInfo.asan && !/libasan/.test(process.env.LD_PRELOAD ?? '') ? 'warn' : 'ok',
           message: `${addonInfo.path}${addonInfo.asan ? ' (AddressSanitizer build: run node with LD_PRELOAD=$(gcc -print-file-name=libasan.so))' : ''}`,
         }
-      : { id: 'addon', status: 'error', message: `the native addon does not load: ${addonError}. Rebuild it: npm rebuild dlswap (needs cmake, a C++ compiler and libffi-dev).` },
+      : { id: 'addon', status: 'error', message: `the native addon does not load: ${addonError}` },
   );
 
   const tempDir = checkTempDir();
@@ -263,7 +268,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       id: 'namespace-runtime',
       status: healthy ? 'ok' : 'error',
       message: runtime.error
-        ? `the namespace runtime does not work here: ${runtime.error}. Rebuild dlswap (npm rebuild dlswap).`
+        ? `the namespace runtime does not work here: ${runtime.error}. Rebuild dlswap: ${BUILD_COMMAND}.`
         : !healthy
           ? `on this glibc the namespace runtime ${runtime.keysFromNodeTable === false ? "did not give a namespace node's key table" : 'left ctype uninitialised on a pool thread'}: libraries that use pthread keys or ctype in a namespace may crash. Use 'local' or 'deepbind' for them, and report this with the output of dlswap doctor --json.`
           : `shares ${runtime.forwards.length} libc functions with node's libc inside every namespace (pthread keys, thread creation, thread_local destructors)${measured ? '; measured: keys come from node\'s table, ctype works on pool threads' : ''}`,

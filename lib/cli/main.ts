@@ -15,6 +15,7 @@ commands:
   demo [--quick] [--json]     zero-downtime swaps under load, in every isolation mode
   watch <lib.so> [--isolation MODE] [--call 'int f(void)'] [--interval MS] [--poll MS]
                               reload a library each time it is rebuilt
+  build [--force]             build the addon from source (where no prebuild fits)
   help [command]              this text, or a command's
 
   dlswap <command> --help     a command's options
@@ -30,6 +31,7 @@ const commands: Record<string, () => Run> = {
   doctor: () => (require('./doctor') as typeof import('./doctor')).runDoctor,
   demo: () => (require('./demo') as typeof import('./demo')).runDemo,
   watch: () => (require('./watch') as typeof import('./watch')).runWatch,
+  build: () => (require('./build') as typeof import('./build')).runBuild,
 };
 
 function version(): string {
