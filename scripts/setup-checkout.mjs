@@ -5,10 +5,11 @@
 // install scripts, and an installed package loads its prebuild; `npx dlswap build` builds from
 // source where none fits. `prepare` would count as an install script of a tarball or git install.)
 //
-// It compiles the TypeScript and regenerates the ESM entry first, so that the CLI and the error
-// messages exist even when the native build cannot run; then checks the toolchain and says, in one
-// message, what to install and what to run again; then builds the addon (incremental) and the
-// fixture libraries.
+// It compiles the TypeScript first, so that the CLI and the error messages exist even when the
+// native build cannot run; then checks the toolchain and says, in one message, what to install and
+// what to run again; then builds the addon (incremental), regenerates the entry points derived from
+// the CommonJS build (scripts/gen-esm.mjs loads it, and with it the addon), and builds the fixture
+// libraries.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,6 @@ function node(args) {
 }
 
 node([join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-node([join(root, 'scripts', 'gen-esm.mjs')]);
 const { missingToolchain, toolchainMessage } = await import('../dist/cli/toolchain.js');
 const missing = missingToolchain();
 if (missing.length) {
@@ -29,4 +29,5 @@ if (missing.length) {
   process.exit(1);
 }
 node([join(root, 'scripts', 'build-native.mjs'), '--force']);
+node([join(root, 'scripts', 'gen-esm.mjs')]);
 node([join(root, 'scripts', 'build-fixtures.mjs')]);
