@@ -22,7 +22,23 @@ export type HazardId =
   | 'starts-threads'
   | 'private-dependencies'
   | 'textrel'
-  | 'execstack';
+  | 'execstack'
+  | 'threads-stopped-by-destructor'
+  | 'loads-modules'
+  | 'signal-handlers'
+  | 'exit-handlers'
+  | 'global-locale'
+  | 'shared-registry';
+
+/** The order of the report's hazards: the table of docs/inspect.md. */
+export const HAZARD_ORDER: readonly HazardId[] = [
+  'wrong-arch', 'not-shared-library', 'missing-dependency', 'unresolved-import', 'needs-node-symbols',
+  'gnu-unique', 'nodelete', 'thread-local-dtor', 'tls',
+  'copy-reloc-import', 'node-export-collision', 'node-import-interposition', 'init-fini-node-binding', 'pthread-key-destructors',
+  'starts-threads', 'threads-stopped-by-destructor',
+  'loads-modules', 'shared-registry', 'signal-handlers', 'exit-handlers', 'global-locale',
+  'private-dependencies', 'textrel', 'execstack',
+];
 
 export type HazardSeverity = 'info' | 'warn' | 'error';
 
@@ -37,6 +53,11 @@ export interface Hazard {
   /** The symbols involved, when the hazard is about symbols. */
   symbols?: string[];
   affects: HazardScope[];
+  /**
+   * The dependencies (DT_NEEDED names) it was found in, when it comes from the library's closure
+   * rather than (or as well as) from the library itself. Absent for the library's own hazards.
+   */
+  from?: string[];
 }
 
 /** Up to `max` symbols of a message, and how many more there are. */

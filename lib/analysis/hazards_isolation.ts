@@ -1,6 +1,6 @@
 /**
  * Hazards of what the library shares with node in each isolation mode: node's exports and copy
- * relocations that take over its symbols, and node's libc that holds its keys and sees its threads.
+ * relocations that take over its symbols, and node's libc that holds its keys.
  */
 import type { ElfInfo } from '../elf/elf';
 import { list, plural, type Hazard } from './hazard';
@@ -8,9 +8,6 @@ import { deepbindHazards, nodeBoundInitFini, nodeExportCollisions, nodeInterpose
 import type { SymbolScope } from './symbol_scope';
 
 const KEY_CREATORS = /^(__)?pthread_key_create$|^tss_create$/;
-// Entry points that start a thread, directly or through the library's own thread pool.
-const THREAD_STARTERS =
-  /^(pthread_create|thrd_create|_ZNSt6thread15_M_start_thread.*|g_thread_(try_)?new|g_thread_pool_new|uv_thread_create(_ex)?|GOMP_parallel(_start)?|GOMP_teams.*)$/;
 
 /** What the recommendation weighs besides the hazards (lib/analysis/inspect.ts). */
 export interface IsolationFacts {
@@ -76,17 +73,6 @@ export function isolationHazards(info: ElfInfo, scope: SymbolScope): { hazards: 
       message: `creates pthread keys (${list(keys)}): a key the library does not delete before it is unloaded keeps its destructor registered in node's libc, which calls it when a thread that set a value exits, in unmapped code. In the namespace modes dlswap's runtime withholds such destructors around every unload; in local and deepbind it cannot.`,
       symbols: keys,
       affects: ['local', 'deepbind'],
-    });
-  }
-
-  const starters = info.imports.filter((s) => THREAD_STARTERS.test(s));
-  if (starters.length) {
-    hazards.push({
-      id: 'starts-threads',
-      severity: 'warn',
-      message: `starts threads (${list(starters)}): close() and reloads keep the image mapped while a thread it started is alive or runs its code, and unmap it once they have exited; stop them before closing (a plugin does it in dlswap_fini). A pool that outlives the call that started it (libgomp) keeps its library mapped for good. The namespace modes see every thread the library starts; local and deepbind see only threads found blocked in its code.`,
-      symbols: starters,
-      affects: ['unload'],
     });
   }
 

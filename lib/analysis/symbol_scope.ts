@@ -7,19 +7,29 @@ import fs from 'node:fs';
 import { readElf, type ElfInfo } from '../elf/elf';
 import { addon } from '../native';
 import { nodeCopyRelocs, nodeExports } from '../elf/node_symbols';
+import type { DependencyKind } from '../load/dependencies';
 
 // Libraries that are the C and C++ runtime: node links the same ones, so an import that node also
 // exports (its copy of std::cout, a libstdc++ template instance) binds to what the library expects.
 const RUNTIME_SONAME = /^(libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|ld-linux|libresolv\.so|libutil\.so)/;
 
-interface Dependency {
+/** One library of the closure, read. */
+export interface ClosureDependency {
   needed: string;
   realPath: string;
   exports: Set<string>;
+  info: ElfInfo;
+  /** What a load does with it: a private copy per generation, or one system object (lib/load/dependencies.ts). */
+  kind: DependencyKind;
+  /** The library or dependency whose DT_NEEDED named it first; null for the library itself. */
+  requiredBy: string | null;
+  /** Part of the C/C++ runtime node itself links (libc, libstdc++, ld.so...): the same objects in every mode. */
+  runtime: boolean;
 }
 
-interface Closure {
-  deps: Dependency[];
+/** What `file` pulls in, found by the loader's own search. */
+export interface Closure {
+  deps: ClosureDependency[];
   /** needed names no directory had (the loader will fail on them too). */
   missing: string[];
   /** Every dependency was found and read: symbol availability can be decided. */
@@ -54,9 +64,9 @@ function cachedElf(realPath: string): ElfInfo | null {
  * The libraries `file` pulls in, each once, found by the loader's own search (the same plan a load
  * makes: native/loader/dependency_plan.cc), with the exports of each.
  */
-function dependencyClosure(file: string): Closure {
+export function dependencyClosure(file: string): Closure {
   const plan = addon.planDependencies(file, [], true);
-  const deps: Dependency[] = [];
+  const deps: ClosureDependency[] = [];
   const missing: string[] = [];
   for (const d of plan.dependencies) {
     const dep = d.file ? cachedElf(d.file) : null;
@@ -64,7 +74,7 @@ function dependencyClosure(file: string): Closure {
       missing.push(d.name);
       continue;
     }
-    deps.push({ needed: d.name, realPath: d.file, exports: new Set(dep.exports) });
+    deps.push({ needed: d.name, realPath: d.file, exports: new Set(dep.exports), info: dep, kind: d.kind, requiredBy: d.requiredBy, runtime: RUNTIME_SONAME.test(d.name) });
   }
   return { deps, missing, complete: missing.length === 0 && !plan.truncated };
 }
@@ -86,6 +96,11 @@ function runtimeScope(): { paths: Set<string>; exports: Set<string> } {
   return runtime;
 }
 
+/** One of the C/C++ runtime libraries node links itself: shared with node in local and deepbind, and present in every namespace. */
+export function isRuntime(d: ClosureDependency): boolean {
+  return d.runtime || runtimeScope().paths.has(d.realPath);
+}
+
 export interface SymbolScope {
   /** Imports that node exports and a non-runtime dependency defines: bound to node's under local. */
   interposed: string[];
@@ -97,15 +112,14 @@ export interface SymbolScope {
   missingDeps: string[];
 }
 
-export function symbolScope(info: ElfInfo, file: string): SymbolScope {
+export function symbolScope(info: ElfInfo, closure: Closure): SymbolScope {
   const node = nodeExports();
   const copies = nodeCopyRelocs();
-  const closure = dependencyClosure(file);
   const rt = runtimeScope();
   const interposed = new Set<string>();
   const interposingDeps: string[] = [];
   for (const d of closure.deps) {
-    if (rt.paths.has(d.realPath) || RUNTIME_SONAME.test(d.needed)) continue;
+    if (isRuntime(d)) continue;
     const hit = info.imports.filter((s) => node.has(s) && !copies.has(s) && d.exports.has(s));
     if (hit.length) {
       interposingDeps.push(d.needed);

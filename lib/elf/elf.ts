@@ -41,6 +41,11 @@ export interface ElfInfo {
   tls: ElfTls | null;
   /** DF_STATIC_TLS: initial-exec TLS, served from the static TLS surplus when dlopen'ed. */
   staticTlsModel: boolean;
+  /**
+   * Entries of DT_FINI_ARRAY. The compiler's own (__do_global_dtors_aux) is one: more than one means
+   * destructors of the library's own (C++ static objects register theirs with __cxa_atexit instead).
+   */
+  finiArrayEntries: number;
   /** Defined dynamic symbols (global/weak/unique; default/protected visibility), deduplicated. */
   exports: string[];
   /** Undefined dynamic symbols, without version suffix, deduplicated. */

@@ -42,6 +42,7 @@ Napi::Value ToJs(Napi::Env env, const ElfInfoStruct &s) {
     o.Set("tls", env.Null());
   }
   o.Set("staticTlsModel", s.static_tls_model);
+  o.Set("finiArrayEntries", static_cast<double>(s.fini_array_entries));
   o.Set("exports", ToArray(env, s.exports));
   o.Set("imports", ToArray(env, s.imports));
   o.Set("weakImports", ToArray(env, s.weak_imports));

@@ -454,6 +454,7 @@ class Parser {
     if (info_.flags & DF_TEXTREL) info_.textrel = true;
     if (info_.flags & DF_STATIC_TLS) info_.static_tls_model = true;
     if (info_.flags1 & DF_1_NODELETE) info_.nodelete = true;
+    if (tags_.fini_arraysz) info_.fini_array_entries = *tags_.fini_arraysz / (info_.elf_class / 8);
   }
 
   // Symbols and their strings come as a pair: either both through the dynamic section (what the

@@ -39,6 +39,9 @@ struct ElfInfoStruct {
   std::optional<bool> execstack;          // absent PT_GNU_STACK: the loader's arch default decides
   std::optional<ElfTlsInfo> tls;
   bool static_tls_model = false;
+  // Entries of DT_FINI_ARRAY (the compiler's own __do_global_dtors_aux is one of them): more than
+  // one means the library has destructors of its own.
+  uint64_t fini_array_entries = 0;
 
   std::vector<std::string> exports;
   std::vector<std::string> imports;

@@ -30,7 +30,8 @@ const preload = /libasan|libtsan|libhwasan|jemalloc|tcmalloc|mimalloc/.test(proc
 const HAZARD_IDS: HazardId[] = [
   'wrong-arch', 'not-shared-library', 'missing-dependency', 'unresolved-import', 'needs-node-symbols', 'gnu-unique', 'nodelete', 'thread-local-dtor', 'tls', 'copy-reloc-import',
   'node-export-collision', 'node-import-interposition', 'private-dependencies', 'textrel', 'execstack', 'init-fini-node-binding',
-  'pthread-key-destructors', 'starts-threads',
+  'pthread-key-destructors', 'starts-threads', 'threads-stopped-by-destructor', 'loads-modules', 'signal-handlers', 'exit-handlers',
+  'global-locale', 'shared-registry',
 ];
 const SCOPES = ['local', 'deepbind', 'namespace', 'fresh-namespace', 'unload'];
 const REPORT_KEYS = [
