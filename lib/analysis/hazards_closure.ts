@@ -20,9 +20,9 @@ const NO_SCOPE: SymbolScope = { interposed: [], interposingDeps: [], nodeOnly: [
 // its own copy and its namespace cannot be freed while it stays, pays per generation.
 const PINS_ITS_OWN_IMAGE = new Set<HazardId>(['gnu-unique', 'nodelete', 'thread-local-dtor']);
 
-/** What one file would be reported for on its own, from its ELF alone. */
-export function imageHazards(info: ElfInfo): Hazard[] {
-  return [...reloadHazards(info), ...isolationHazards(info, NO_SCOPE).hazards, ...threadHazards(info), ...processHazards(info), ...mappingHazards(info)];
+/** What a dependency is reported for, from its ELF alone. */
+function imageHazards(info: ElfInfo): Hazard[] {
+  return [...reloadHazards(info), ...isolationHazards(info, NO_SCOPE).hazards, ...threadHazards(info), ...processHazards(info, true), ...mappingHazards(info)];
 }
 
 export interface InheritedHazard {

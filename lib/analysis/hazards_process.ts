@@ -14,8 +14,16 @@ const MODULE_LOADERS =
 // Imports that ask for RTLD_GLOBAL: GModule opens with it unless G_MODULE_BIND_LOCAL is passed (and
 // its callers rarely pass it); libltdl only when advised to.
 const GLOBAL_REQUESTS = /^(g_module_open|lt_dladvise_global)$/;
-// Libraries known to dlopen with RTLD_GLOBAL on their own, and what they load.
-const GLOBAL_LOADERS: { soname: RegExp; what: string }[] = [{ soname: /^libtbb\.so/, what: 'oneTBB loads libtbbmalloc with RTLD_GLOBAL on first use' }];
+// Libraries that dlopen with RTLD_GLOBAL on their own (byItself), or offer it to their callers as a
+// documented option, and how (the offers measured: a SIGSEGV in the namespace modes,
+// test/conformance). An offer counts when the library is the one opened (its caller is the
+// user); as a dependency, the library above it asks for RTLD_GLOBAL or not (GLOBAL_REQUESTS).
+const GLOBAL_LOADERS: { soname: RegExp; what: string; byItself: boolean }[] = [
+  { soname: /^libtbb\.so/, what: 'oneTBB loads libtbbmalloc with RTLD_GLOBAL on first use', byItself: true },
+  { soname: /^libgmodule-2\.0\.so/, what: 'GModule opens with RTLD_GLOBAL unless its caller passes G_MODULE_BIND_LOCAL', byItself: false },
+  { soname: /^libltdl\.so/, what: 'libltdl opens with RTLD_GLOBAL for a caller that advises lt_dladvise_global', byItself: false },
+  { soname: /^liblua5\.\d+(-c\+\+)?\.so/, what: "Lua's package.loadlib(path, '*') opens with RTLD_GLOBAL", byItself: false },
+];
 
 const SIGNAL_SETTERS = /^(sigaction|__sigaction|signal|sysv_signal|__sysv_signal|bsd_signal|sigset|sigvec|sigaltstack)$/;
 // Not __cxa_atexit: dlclose runs the entries an image registered with it (its C++ static
@@ -26,13 +34,13 @@ const LOCALE_SETTERS = /^(setlocale|uselocale)$/;
 const CRASH =
   "glibc (2.36, measured) crashes with SIGSEGV in add_to_global_resize when code inside a dlmopen namespace calls dlopen with RTLD_GLOBAL (the same call with RTLD_LOCAL works)";
 
-/** What a library that loads libraries at run time meets in each mode. */
-function moduleHazard(info: ElfInfo): Hazard | null {
+/** What a library that loads libraries at run time meets in each mode; `dependency`: it is one of the closure's. */
+function moduleHazard(info: ElfInfo, dependency: boolean): Hazard | null {
   const loaders = info.imports.filter((s) => MODULE_LOADERS.test(s));
   if (!loaders.length) return null;
   const global = [
     ...info.imports.filter((s) => GLOBAL_REQUESTS.test(s)).map((s) => (s === 'g_module_open' ? 'g_module_open (RTLD_GLOBAL unless G_MODULE_BIND_LOCAL)' : `${s} (RTLD_GLOBAL)`)),
-    ...GLOBAL_LOADERS.filter((l) => info.soname && l.soname.test(info.soname)).map((l) => l.what),
+    ...GLOBAL_LOADERS.filter((l) => info.soname && l.soname.test(info.soname) && (l.byItself || !dependency)).map((l) => l.what),
   ];
   const symbols = [...new Set([...loaders, ...info.imports.filter((s) => GLOBAL_REQUESTS.test(s))])];
   const base = `loads libraries at run time (${list(loaders)})`;
@@ -65,9 +73,9 @@ function moduleHazard(info: ElfInfo): Hazard | null {
   };
 }
 
-export function processHazards(info: ElfInfo): Hazard[] {
+export function processHazards(info: ElfInfo, dependency = false): Hazard[] {
   const hazards: Hazard[] = [];
-  const modules = moduleHazard(info);
+  const modules = moduleHazard(info, dependency);
   if (modules) hazards.push(modules);
 
   const signals = info.imports.filter((s) => SIGNAL_SETTERS.test(s));

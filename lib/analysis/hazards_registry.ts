@@ -15,6 +15,11 @@ interface Registry {
   what: string;
   /** What a second registration of the same names does. */
   second: string;
+  /**
+   * The registry keeps pointers into the registrant's image (strings, data), not names: harmless
+   * while that image is never unmapped (a DF_1_NODELETE registrant, as libgobject is).
+   */
+  pointsIntoImage?: boolean;
 }
 
 // What was measured (gflags, GObject) or is documented by the registry itself.
@@ -36,6 +41,13 @@ const REGISTRIES: Registry[] = [
     registers: /^g_(quark_from_static_string|intern_static_string)$/,
     what: "GLib's quark table",
     second: "the table keeps pointers to strings in the generation's image: once that is unmapped, the next lookup of an equal string reads unmapped memory (SIGSEGV)",
+    pointsIntoImage: true,
+  },
+  {
+    soname: /^libfftw3[flq]?\.so/,
+    registers: /^fftw[fq]?l?_(solver_register|mksolver_ct_hook|mksolver_hc2hc_hook|threads_register_planner_hooks)$/,
+    what: "FFTW's planner (the threads library registers its solvers and hooks there)",
+    second: "the planner keeps the old generation's solvers and hooks, which point into its unmapped image (measured: SIGSEGV at the next plan), and the old generation's cleanup resets the new one's thread count",
   },
   {
     soname: /^libprotobuf(-lite)?\.so/,
@@ -60,6 +72,7 @@ const REGISTRIES: Registry[] = [
     registers: /^udata_set(Common|App)Data(_\d+)?$/,
     what: "ICU's data registry",
     second: "ICU keeps reading the data of the old generation's image, unmapped once it is closed",
+    pointsIntoImage: true,
   },
   {
     soname: /^libgstreamer-1\.0\.so/,
@@ -91,6 +104,7 @@ export function registryHazards(info: ElfInfo, closure: Closure): Hazard[] {
     const symbols = new Set<string>();
     const by: string[] = [];
     for (const r of registrants) {
+      if (registry.pointsIntoImage && r.info.nodelete) continue;
       const hit = r.info.imports.filter((s) => registry.registers.test(s) && dep.exports.has(s));
       if (!hit.length) continue;
       hit.forEach((s) => symbols.add(s));

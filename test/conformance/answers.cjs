@@ -7,6 +7,7 @@
  */
 const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const zlib = require('node:zlib');
 
 /** A wrong answer: the cell reports it with what was expected and what came back. */
@@ -295,7 +296,69 @@ function bytes(n, seed = 1) {
   return out;
 }
 
+
+// ---- numerics and the process, for the thread-pool and plugin-loader libraries -----------------
+
+/** C = A x B for row-major integer-valued matrices (exact in doubles while the sums stay below 2^53). */
+function matmul(a, b, m, n, k) {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const x = a[i * k + p];
+      for (let j = 0; j < n; j++) c[i * n + j] += x * b[p * n + j];
+    }
+  }
+  return c;
+}
+
+/** The discrete Fourier transform by its definition, X[k] = sum x[j] e^(-2 pi i jk/n), interleaved re/im. */
+function dft(x) {
+  const n = x.length / 2;
+  const out = new Float64Array(2 * n);
+  for (let k = 0; k < n; k++) {
+    let re = 0;
+    let im = 0;
+    for (let j = 0; j < n; j++) {
+      const t = (-2 * Math.PI * ((j * k) % n)) / n;
+      const c = Math.cos(t);
+      const s = Math.sin(t);
+      re += x[2 * j] * c - x[2 * j + 1] * s;
+      im += x[2 * j] * s + x[2 * j + 1] * c;
+    }
+    out[2 * k] = re;
+    out[2 * k + 1] = im;
+  }
+  return out;
+}
+
+/** The file mapped at `address` in this process (/proc/self/maps), or null. */
+function mappingOf(address) {
+  const a = BigInt(address);
+  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m && a >= BigInt(`0x${m[1]}`) && a < BigInt(`0x${m[2]}`)) return m[3] || null;
+  }
+  return null;
+}
+
+/** Names (comm) of this process's threads. */
+function threadNames() {
+  const names = [];
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    try {
+      names.push(fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return names;
+}
+
 module.exports = {
+  matmul,
+  dft,
+  mappingOf,
+  threadNames,
   WrongAnswer,
   eq,
   check,

@@ -10,7 +10,8 @@
  *   hot    HotLibrary.open(path, { isolation, functions }), RELOADS reload()s while sync and async
  *          checks run continuously on whatever generation is current, then close()
  * Both end by checking that every closed generation is gone from /proc/self/maps (or was reported
- * pinned, with a reason) and that node itself still works (its thread pool and its OpenSSL).
+ * pinned, with a reason), that no signal handler was left pointing into an unmapped generation, and
+ * that node itself still works (OpenSSL, zlib, its thread pool, a worker thread, a signal).
  *
  * Prints one JSON line on stdout: { cell, outcome, ... } where outcome is
  *   ok        every answer was right
@@ -28,6 +29,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
+const { Worker } = require('node:worker_threads');
+const zlib = require('node:zlib');
 
 // libgomp's team size, which its checks expect omp_get_max_threads to report. Set before anything is
 // loaded (a namespace's libc takes its environment at open), here so that a cell run by hand
@@ -140,9 +143,48 @@ function checkClosed(gen, closed, mappedPath) {
   }
 }
 
-/** After the library is gone, node's own thread pool and OpenSSL must still work. */
-async function nodeStillWorks() {
+// ---- node's health ---------------------------------------------------------------------------------
+
+// SIGCHLD is libuv's: node installs its handler the first time it runs a child (dpkg-query, for the
+// answers), whenever that happens.
+const NODE_OWNS = new Set([17]);
+
+/** Signal numbers with a handler installed in this process (SigCgt of /proc/self/status). */
+function caughtSignals() {
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const mask = BigInt(`0x${m[1]}`);
+  const out = [];
+  for (let n = 1; n <= 64; n++) if ((mask >> BigInt(n - 1)) & 1n) out.push(n);
+  return out;
+}
+const signalName = (n) => Object.entries(require('node:os').constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+let signalsBefore = [];
+
+/**
+ * A handler the library installed and left is acceptable only while its code stays mapped: every
+ * generation that was reported unloaded must have left the dispositions as they were before it was
+ * opened (restored), or have been kept mapped with a reason that names the signals.
+ */
+function checkDispositions(closed) {
+  const left = caughtSignals().filter((n) => !signalsBefore.includes(n) && !NODE_OWNS.has(n));
+  if (!left.length) return;
+  const names = left.map(signalName).join(', ');
+  const unmapped = closed.filter((c) => c.unloaded);
+  const keptForSignals = closed.filter((c) => !c.unloaded && /signal|SIG[A-Z]/.test(c.reason ?? ''));
+  if (unmapped.length || keptForSignals.length < closed.length) {
+    record(
+      'signal dispositions after close',
+      new Error(
+        `signal handlers left behind: ${names} now have a handler that was not there before the library was opened, and ${unmapped.length ? `generation(s) ${unmapped.map((c) => c.gen).join(', ')} were unmapped (the next such signal runs unmapped code)` : 'no generation was kept mapped for them'}`,
+      ),
+    );
+  }
+}
+
+/** After the library is gone, node itself must still work: OpenSSL, zlib, its thread pool, a worker, a signal. */
+async function nodeStillWorks(closed) {
   enter('node health');
+  checkDispositions(closed);
   try {
     // FIPS 180-2 test vector.
     eq("node's sha256('abc')", crypto.createHash('sha256').update('abc').digest('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
@@ -155,6 +197,30 @@ async function nodeStillWorks() {
     );
     const text = await within(fs.promises.readFile(__filename, 'utf8'), 5000, "node's thread pool (fs.promises.readFile)");
     eq("node's fs.promises.readFile", text, fs.readFileSync(__filename, 'utf8'));
+    // zlib: a round trip on this thread, and one on the pool.
+    const data = Buffer.from(text);
+    eq("node's gzip round trip", zlib.gunzipSync(zlib.gzipSync(data)), data);
+    const deflated = await within(util.promisify(zlib.deflate)(data), 5000, "node's zlib on the pool (zlib.deflate)");
+    eq("node's deflate (async) then inflate", zlib.inflateSync(deflated), data);
+    // A worker thread: a new V8 isolate and event loop, its own OpenSSL use.
+    const worker = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:crypto').createHash('sha256').update('abc').digest('hex'))", { eval: true });
+    try {
+      const answer = await within(
+        new Promise((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+        10_000,
+        'a worker thread',
+      );
+      eq("a worker's sha256('abc')", answer, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    } finally {
+      await worker.terminate();
+    }
+    // A signal through node's own handling.
+    const delivered = new Promise((resolve) => process.once('SIGUSR2', () => resolve('SIGUSR2')));
+    process.kill(process.pid, 'SIGUSR2');
+    eq("node's SIGUSR2 handler ran", await within(delivered, 5000, "node's SIGUSR2 handler"), 'SIGUSR2');
   } catch (e) {
     record('node health after close', e);
   }
@@ -248,6 +314,7 @@ async function basic(entry, file) {
   result.close = closed;
   checkClosed(1, closed, mappedPath);
   await afterClose(entry, [{ gen: 1, ...closed }]);
+  return [{ gen: 1, unloaded: closed.unloaded, reason: closed.reason }];
 }
 
 // ---- hot ------------------------------------------------------------------------------------------
@@ -417,6 +484,7 @@ async function hot(entry, file) {
     record('load', e);
   }
   await afterClose(entry, closed);
+  return closed;
 }
 
 // ---- main -----------------------------------------------------------------------------------------
@@ -440,6 +508,7 @@ async function main() {
     return;
   }
   result.path = file;
+  signalsBefore = caughtSignals();
   if (entry.setup) {
     enter('setup');
     try {
@@ -450,10 +519,9 @@ async function main() {
       return;
     }
   }
-  if (scenario === 'basic') await basic(entry, file);
-  else await hot(entry, file);
+  const closed = (scenario === 'basic' ? await basic(entry, file) : await hot(entry, file)) ?? [];
   for (const lib of helpers.splice(0)) await lib.close();
-  await nodeStillWorks();
+  await nodeStillWorks(closed);
   enter('done');
   finish();
 }

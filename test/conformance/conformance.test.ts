@@ -38,8 +38,27 @@ interface CellResult {
   hot?: { reloads: unknown[]; sync: number; async: number };
 }
 
+/** How a cell failed: what test/conformance/known_failures.cjs lists. */
+type FailureKind = 'crash' | 'crash-at-exit' | 'hang' | 'exit' | 'wrong' | 'error' | 'refused';
+
+interface KnownFailure {
+  library: string;
+  modes: Isolation[];
+  scenarios: Scenario[];
+  issue: string;
+  kinds: FailureKind[];
+  what: string;
+  /** When given, the failure's text (the reason, the cell's failures and stderr) must match it. */
+  match?: RegExp;
+  /** A budget for a known hang, shorter than the default (still 10 times a quiet cell's time). */
+  timeoutMs?: number;
+}
+
 const requireCjs = createRequire(__filename);
 const libraries = requireCjs('./libraries.cjs') as LibraryEntry[];
+const KNOWN_FAILURES = requireCjs('./known_failures.cjs') as KnownFailure[];
+const knownFailure = (name: string, mode: Isolation, scenario: Scenario): KnownFailure | undefined =>
+  KNOWN_FAILURES.find((k) => k.library === name && k.modes.includes(mode) && k.scenarios.includes(scenario));
 const { resolveLibrary, missingPackages } = requireCjs('./resolve.cjs') as {
   resolveLibrary(soname: string): string | null;
   missingPackages(names: string[]): string[];
@@ -72,6 +91,10 @@ const EXPECTED_REFUSALS: Record<string, Partial<Record<Isolation, { code: Dlswap
   brotlidec: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to BrotliDecoderDecompressStream would run node's bundled brotli (a different version: it crashed)" } },
   icuuc: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports tzname and timezone (node copy-relocates them): stale under RTLD_DEEPBIND' } },
   llvm: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
+  rocksdb: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports std::cout and std::cerr (node copy-relocates them)' } },
+  tcl: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
+  gflags: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports std::cerr (node copy-relocates it)' } },
+  magickcore: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
 };
 
 // Per-cell budgets. Cells take well under a second each on this machine; the budget is for a busy
@@ -81,6 +104,8 @@ const SLOTS = 2;
 const run = limiter(SLOTS);
 
 const matrix = new Map<string, string>();
+/** Cells that failed exactly as known_failures.cjs says, for the matrix. */
+const knownSeen = new Map<string, string>();
 
 function installProblem(entry: LibraryEntry): string | null {
   const file = resolveLibrary(entry.soname);
@@ -92,51 +117,58 @@ function installProblem(entry: LibraryEntry): string | null {
     : `${entry.soname} (${entry.name}) is not installed: install the Debian package ${entry.package} (apt-get install ${pkgs.join(' ')}; .ci/run does)`;
 }
 
-/** Why a cell failed, or null when it passed. Also records the cell in the matrix. */
-function judge(entry: LibraryEntry, mode: Isolation, scenario: Scenario, child: ChildRun, result: CellResult | null): string | null {
+/** Whether the cell left a generation mapped (pinned), for the matrix. */
+function pinned(result: CellResult | null): boolean {
+  const closed = result?.hot ? ((result.hot as { closed?: { unloaded: boolean }[] }).closed ?? []) : result?.close ? [result.close] : [];
+  return closed.some((c) => !c.unloaded);
+}
+
+/** Why a cell failed and how, or null when it passed. Also records the cell in the matrix. */
+function judge(entry: LibraryEntry, mode: Isolation, scenario: Scenario, child: ChildRun, result: CellResult | null): { why: string; kind: FailureKind } | null {
   const key = `${entry.name}\t${mode}\t${scenario}`;
   const expected = EXPECTED_REFUSALS[entry.name]?.[mode];
-  if (child.timedOut) {
-    matrix.set(key, 'TIMEOUT');
-    return `TIMEOUT: killed after ${child.ms} ms`;
-  }
+  const fail = (cell: string, kind: FailureKind, why: string) => {
+    matrix.set(key, cell);
+    return { why, kind };
+  };
+  if (child.timedOut) return fail('TIMEOUT', 'hang', `TIMEOUT: killed after ${child.ms} ms`);
   if (child.signal) {
-    matrix.set(key, `CRASH ${child.signal}`);
-    return result ? `CRASH ${child.signal} after the cell reported '${result.outcome}' (at exit)` : `CRASH ${child.signal}`;
+    return result
+      ? fail(`CRASH ${child.signal} at exit`, 'crash-at-exit', `CRASH ${child.signal} after the cell reported '${result.outcome}' (at exit)`)
+      : fail(`CRASH ${child.signal}`, 'crash', `CRASH ${child.signal}`);
   }
-  if (!result) {
-    matrix.set(key, `ERROR (exit ${child.code})`);
-    return `no result line (exit ${child.code})`;
-  }
+  if (!result) return fail(`EXIT ${child.code}`, 'exit', `no result line (exit ${child.code})`);
   switch (result.outcome) {
     case 'ok':
-      if (child.code !== 0) {
-        matrix.set(key, `ERROR (exit ${child.code})`);
-        return `reported ok but exited ${child.code}`;
-      }
+      if (child.code !== 0) return fail(`EXIT ${child.code} at exit`, 'exit', `reported ok but exited ${child.code}`);
       if (expected) {
-        matrix.set(key, 'ok (refusal expected)');
-        return `expected a refusal with ${expected.code} (${expected.why}), but it ran and every answer was right: remove the entry from EXPECTED_REFUSALS`;
+        return fail(
+          'ok (refusal expected)',
+          'error',
+          `expected a refusal with ${expected.code} (${expected.why}), but it ran and every answer was right: remove the entry from EXPECTED_REFUSALS`,
+        );
       }
-      matrix.set(key, 'ok');
+      matrix.set(key, pinned(result) ? 'ok (pinned)' : 'ok');
       return null;
-    case 'refused':
-      matrix.set(key, `refused ${result.code}${result.refusedAt === 'open' ? '' : ` at ${result.refusedAt}`}`);
-      if (mode === 'namespace') return `refused with ${result.code} in the default mode, which must serve every library: ${result.message}`;
-      if (!expected) return `refused with ${result.code} at ${result.refusedAt}, and no refusal is expected for ${entry.name} in '${mode}': ${result.message}`;
+    case 'refused': {
+      const cell = `refused ${result.code}${result.refusedAt === 'open' ? '' : ` at ${result.refusedAt}`}`;
+      if (mode === 'namespace') return fail(cell, 'refused', `refused with ${result.code} in the default mode, which must serve every library: ${result.message}`);
+      if (!expected) return fail(cell, 'refused', `refused with ${result.code} at ${result.refusedAt}, and no refusal is expected for ${entry.name} in '${mode}': ${result.message}`);
+      matrix.set(key, cell);
       if (expected.code !== result.code || result.refusedAt !== 'open') {
-        return `refused with ${result.code} at ${result.refusedAt}; expected ${expected.code} at open: ${result.message}`;
+        return { why: `refused with ${result.code} at ${result.refusedAt}; expected ${expected.code} at open: ${result.message}`, kind: 'refused' };
       }
       return null;
+    }
     case 'wrong':
-      matrix.set(key, 'WRONG');
-      return `WRONG answers (${result.failureCount})`;
+      return fail('WRONG', 'wrong', `WRONG answers (${result.failureCount})`);
+    case 'timeout':
+      return fail('TIMEOUT (cell deadline)', 'hang', `the cell's own deadline passed in phase '${result.phase}'`);
     case 'missing':
       matrix.set(key, 'MISSING');
-      return result.message ?? 'library missing';
+      return { why: result.message ?? 'library missing', kind: 'error' };
     default:
-      matrix.set(key, result.outcome.toUpperCase());
-      return `${result.outcome} (exit ${child.code})`;
+      return fail(result.outcome.toUpperCase(), 'error', `${result.outcome} (exit ${child.code})`);
   }
 }
 
@@ -154,8 +186,8 @@ function report(why: string, child: ChildRun, result: CellResult | null): string
 }
 
 describe('the conformance table', () => {
-  it('has at least 22 libraries, each with 2-4 sync checks and an async check', () => {
-    expect(libraries.length).toBeGreaterThanOrEqual(22);
+  it('has at least 46 libraries, each with 2-4 sync checks and an async check', () => {
+    expect(libraries.length).toBeGreaterThanOrEqual(46);
     expect(new Set(libraries.map((l) => l.name)).size).toBe(libraries.length);
     for (const l of libraries) {
       const n = Object.keys(l.checks).length;
@@ -163,6 +195,29 @@ describe('the conformance table', () => {
       expect(n, l.name).toBeLessThanOrEqual(4);
       expect(typeof l.async.run, l.name).toBe('function');
       expect(l.package, l.name).toMatch(/^[a-z0-9][a-z0-9+.-]+$/);
+    }
+  });
+
+  it('lists known failures precisely: a library of the table, its cells, how they fail, and why', () => {
+    const kinds: FailureKind[] = ['crash', 'crash-at-exit', 'hang', 'exit', 'wrong', 'error', 'refused'];
+    const cells = new Set<string>();
+    for (const k of KNOWN_FAILURES) {
+      expect(libraries.some((l) => l.name === k.library), k.library).toBe(true);
+      expect(k.modes.length, k.library).toBeGreaterThan(0);
+      for (const m of k.modes) expect(ISOLATION_MODES).toContain(m);
+      for (const sc of k.scenarios) expect(SCENARIOS).toContain(sc);
+      expect(k.kinds.length, k.library).toBeGreaterThan(0);
+      for (const kind of k.kinds) expect(kinds).toContain(kind);
+      expect(k.issue, k.library).toMatch(/^issue \d+ [A-Z]\d+\w*$/);
+      expect(k.what.length, k.library).toBeGreaterThan(20);
+      // One entry per cell: a cell's expectation is in one place.
+      for (const m of k.modes) {
+        for (const sc of k.scenarios) {
+          const cell = `${k.library} ${m} ${sc}`;
+          expect(cells.has(cell), cell).toBe(false);
+          cells.add(cell);
+        }
+      }
     }
   });
 
@@ -188,7 +243,7 @@ describe.concurrent('cells', () => {
       const budget = entry.timeoutMs;
       for (const mode of ISOLATION_MODES) {
         for (const scenario of SCENARIOS) {
-          const timeoutMs = budget ?? CELL_TIMEOUT_MS[scenario];
+          const timeoutMs = knownFailure(entry.name, mode, scenario)?.timeoutMs ?? budget ?? CELL_TIMEOUT_MS[scenario];
           it(
             `${mode} ${scenario}`,
             async () => {
@@ -204,8 +259,26 @@ describe.concurrent('cells', () => {
                 }),
               );
               const result = lastJsonLine<CellResult>(child.stdout, 'cell');
-              const why = judge(entry, mode, scenario, child, result);
-              if (why) expect.fail(report(`${entry.name} ${mode} ${scenario}: ${why}`, child, result));
+              const failed = judge(entry, mode, scenario, child, result);
+              const known = knownFailure(entry.name, mode, scenario);
+              const key = `${entry.name}\t${mode}\t${scenario}`;
+              if (!failed) {
+                if (known) {
+                  expect.fail(
+                    `${entry.name} ${mode} ${scenario} passed, but test/conformance/known_failures.cjs lists it as failing (${known.issue}: ${known.what}): remove it from the list`,
+                  );
+                }
+                return;
+              }
+              const text = report(`${entry.name} ${mode} ${scenario}: ${failed.why}`, child, result);
+              if (known && known.kinds.includes(failed.kind) && (!known.match || known.match.test(text))) {
+                knownSeen.set(key, `${matrix.get(key)} [known: ${known.issue}]`);
+                return;
+              }
+              if (known) {
+                expect.fail(`listed in known_failures.cjs as ${known.kinds.join(' or ')}${known.match ? ` matching ${known.match}` : ''} (${known.issue}: ${known.what}), but it failed as ${failed.kind}:\n${text}`);
+              }
+              expect.fail(text);
             },
             // The cell's budget, plus waiting for a slot behind at most a few other cells.
             3 * timeoutMs + 10_000,
@@ -216,26 +289,31 @@ describe.concurrent('cells', () => {
   }
 });
 
-// The matrix of this run, for docs/conformance.md: build/conformance/matrix.md.
-// inspect's advice checked against what ran: the mode it recommends for each real library must be
-// one in which both of its cells passed, never one the loader refuses or one that crashed.
+// inspect's advice checked against what ran: when some mode passed both of a library's cells, the
+// mode inspect recommends must be one of those, never one the loader refuses or one that crashed
+// (a known H1 crash at exit, dlswap's own bug in the namespace modes, counts as passed here).
 describe('inspect on the same libraries', () => {
-  it('recommends, for each library, a mode in which its cells passed', async () => {
+  it('recommends, for each library, a mode in which its cells passed, when there is one', async () => {
     const { inspect } = await import('../../lib/analysis/inspect');
     let checked = 0;
     for (const l of libraries) {
       const file = resolveLibrary(l.soname);
       if (!file) continue;
-      const mode = inspect(file).recommendation.isolation;
-      const cells = SCENARIOS.map((s) => matrix.get(`${l.name}\t${mode}\t${s}`));
-      if (cells.some((c) => c === undefined)) continue; // those cells were filtered out of this run
+      // A known exit-time crash of dlswap's own (H1) is no fault of the mode: inspect cannot route around it.
+      const passed = (m: Isolation) =>
+        SCENARIOS.every((s) => /^ok/.test(matrix.get(`${l.name}\t${m}\t${s}`) ?? '') || knownFailure(l.name, m, s)?.issue === 'issue 22 H1');
+      if (ISOLATION_MODES.some((m) => SCENARIOS.some((s) => matrix.get(`${l.name}\t${m}\t${s}`) === undefined))) continue; // filtered out of this run
+      const good = ISOLATION_MODES.filter(passed);
+      if (!good.length) continue;
       checked++;
-      expect(cells, `${l.name}: inspect recommends ${mode}`).toEqual(SCENARIOS.map(() => 'ok'));
+      const mode = inspect(file).recommendation.isolation;
+      expect(good, `${l.name}: inspect recommends ${mode}; both cells passed in ${good.join(', ')}`).toContain(mode);
     }
     if (matrix.size > 0) expect(checked).toBeGreaterThan(0);
   });
 });
 
+// The matrix of this run, for docs/conformance.md: build/conformance/matrix.md, with a count per mode.
 afterAll(() => {
   if (matrix.size === 0) return;
   const cols = ISOLATION_MODES.flatMap((m) => SCENARIOS.map((s) => `${m} ${s}`));
@@ -245,6 +323,15 @@ afterAll(() => {
     if (cells.every((c) => c === '—')) continue;
     lines.push(`| ${l.name} (${l.package}) | ${cells.join(' | ')} |`);
   }
+  const kinds = ['ok', 'pinned', 'refused', 'wrong', 'error', 'crash', 'crash at exit', 'hang'];
+  const kindOf = (c: string): string =>
+    c === 'ok' ? 'ok' : c === 'ok (pinned)' ? 'pinned' : c.startsWith('refused') ? 'refused' : c === 'WRONG' ? 'wrong' : /^CRASH .* at exit$|^EXIT .* at exit$/.test(c) ? 'crash at exit' : c.startsWith('CRASH') || c.startsWith('EXIT') ? 'crash' : c.startsWith('TIMEOUT') ? 'hang' : 'error';
+  lines.push('', `| mode | ${kinds.join(' | ')} |`, `|---|${kinds.map(() => '---').join('|')}|`);
+  for (const m of ISOLATION_MODES) {
+    const counts = kinds.map((k) => [...matrix].filter(([key, c]) => key.split('\t')[1] === m && kindOf(c) === k).length);
+    lines.push(`| ${m} | ${counts.join(' | ')} |`);
+  }
+  if (knownSeen.size) lines.push('', 'Known failures seen as listed:', ...[...knownSeen].map(([k, v]) => `- ${k.split('\t').join(' ')}: ${v}`));
   const dir = path.join(root, 'build', 'conformance');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'matrix.md'), `${lines.join('\n')}\n`);

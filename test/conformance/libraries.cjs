@@ -2023,3 +2023,7 @@ function mpzString(fn, ctx, z, base) {
   ctx.free(p); // GMP's default allocator is malloc
   return s;
 }
+
+// The libraries of issue 22's classes (thread pools, runtimes, registries, plugin loaders, signal
+// handlers, static TLS), in a file of their own.
+module.exports.push(...require('./libraries_process.cjs'));
