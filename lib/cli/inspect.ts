@@ -81,6 +81,7 @@ export function formatReport(r: InspectReport, c: Colors, width = 100): string {
         const more = h.symbols.length > MAX_SYMBOLS_SHOWN ? ` (+${h.symbols.length - MAX_SYMBOLS_SHOWN} more; --json lists all)` : '';
         lines.push(...wrap(`symbols: ${shown}${more}`, textWidth).map((l) => c.dim(l)));
       }
+      if (h.from?.some((d) => !h.message.includes(d))) lines.push(...wrap(`from: ${h.from.join(' ')}`, textWidth).map((l) => c.dim(l)));
       rows.push([severityLabel(h, c), h.id, affectsLabel(h), lines[0] ?? '']);
       for (const l of lines.slice(1)) rows.push(['', '', '', l]);
     }

@@ -485,6 +485,163 @@ class Capture extends Writable {
   }
 }
 
+// Issue 22: hazards passed up from the closure (H7), and what a library does to the whole process.
+describe.skipIf(!haveFixtures)('hazards of the closure and of the process', () => {
+  const hz = (name: string): string => path.join(fixtures, 'hazards', name);
+  const dist = path.join(root, 'dist', 'index.js');
+  /** Runs `body` in a child node with dlswap as `d` and the fixture directory as `F`. */
+  const child = (body: string) =>
+    spawnSync(process.execPath, ['-e', `const d = require(${JSON.stringify(dist)}); const F = ${JSON.stringify(path.join(fixtures, 'hazards'))} + '/';\n${body}`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, LD_PRELOAD: '' },
+    });
+
+  it('a plugin that links a dependency starting threads is told so, with the dependency named', () => {
+    const r = inspect(hz('libhz_pool_user.so'));
+    checkShape(r);
+    expect(readElf(hz('libhz_pool_user.so')).imports).not.toContain('pthread_create');
+    const h = hazard(r, 'starts-threads')!;
+    expect(h).toMatchObject({ severity: 'warn', affects: ['unload'], from: ['libhz_pool.so.1'], symbols: ['pthread_create'] });
+    expect(h.message).toMatch(/^through its dependency libhz_pool\.so\.1: starts threads/);
+    // Its destructor (a second DT_FINI_ARRAY entry) is what stops the thread.
+    expect(readElf(hz('libhz_pool.so.1')).finiArrayEntries).toBe(2);
+    expect(readElf(hz('libhz_pool_user.so')).finiArrayEntries).toBe(1);
+    expect(hazard(r, 'threads-stopped-by-destructor')).toMatchObject({ from: ['libhz_pool.so.1'], affects: ['unload'] });
+    expect(hazard(r, 'threads-stopped-by-destructor')!.message).toMatch(/teardown hook/);
+  });
+
+  it('a hazard of the library and of its dependencies is one entry: the library\'s words, the dependencies added', () => {
+    const r = inspect(hz('libhz_pool.so.1'));
+    expect(hazard(r, 'starts-threads')!.from).toBeUndefined();
+    const ids = r.hazards.map((h) => h.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('loads-modules: what inspect says about RTLD_GLOBAL in a namespace is what happens', () => {
+    const r = inspect(hz('libhz_dlopen_user.so'));
+    checkShape(r);
+    const h = hazard(r, 'loads-modules')!;
+    expect(h.symbols).toEqual(['dlopen']);
+    expect(h.affects).toEqual(['namespace', 'fresh-namespace']);
+    // A module loaded with RTLD_GLOBAL (0x100) by code inside the namespace.
+    const run = child(
+      `const lib = d.open(F + 'libhz_dlopen_user.so', { isolation: 'namespace' });
+       const f = lib.func('int load_module(const char *path, int flags, const char *symbol)');
+       console.log('local', f('libz.so.1', 2, 'zlibVersion'));
+       console.log('global', f('libz.so.1', 2 | 0x100, 'zlibVersion'));`,
+    );
+    expect(run.stdout).toContain('local 1');
+    if (h.severity === 'info') {
+      // dlswap's runtime serves dlopen in the namespace: the call works.
+      expect(h.message).toMatch(/dlswap's runtime serves these calls/);
+      expect(run.stdout).toContain('global 1');
+      expect(run.status).toBe(0);
+    } else {
+      // It does not (yet): glibc crashes, as the hazard says.
+      expect(h.severity).toBe('warn');
+      expect(h.message).toMatch(/add_to_global_resize/);
+      expect(run.signal).toBe('SIGSEGV');
+    }
+  });
+
+  it('loads-modules is an error in the namespace modes for a caller that asks GModule or libltdl for RTLD_GLOBAL', () => {
+    const cases = [['gmodule-user.so', ['g_module_open']], ['ltdl-user.so', ['lt_dlopenadvise', 'lt_dladvise_global']]] as const;
+    for (const [name, imports] of cases) {
+      const sym = imports[imports.length - 1];
+      const r = inspect(synth(name, { needed: ['libc.so.6'], symbols: [{ name: 'f' }, ...imports.map((i) => ({ name: i, shndx: 0, bind: 2 }))] }));
+      const h = hazard(r, 'loads-modules')!;
+      expect(h.symbols).toContain(sym);
+      if (h.severity === 'info') continue; // dlswap's runtime handles it
+      expect(h.severity).toBe('error');
+      expect(r.recommendation.isolation).not.toBe('namespace');
+      expect(r.recommendation.isolation).not.toBe('fresh-namespace');
+      expect(r.recommendation.reason).toMatch(/not namespace: loads-modules/);
+    }
+  });
+
+  const libtbb = findSystemLib('libtbb.so.12');
+  it.skipIf(!libtbb)("a plugin linking oneTBB: no longer 'hazards none, local would work too'", () => {
+    const r = inspect(synth('tbb-plugin.so', { needed: ['libtbb.so.12'], symbols: [{ name: 'plugin_run' }] }));
+    checkShape(r);
+    expect(r.hazards.length).toBeGreaterThan(0);
+    expect(r.recommendation.reason).not.toMatch(/local would work too/);
+    expect(hazard(r, 'starts-threads')!.from).toContain('libtbb.so.12');
+    const h = hazard(r, 'loads-modules')!;
+    expect(h.from).toContain('libtbb.so.12');
+    if (h.severity === 'error') expect(['local', 'deepbind']).toContain(r.recommendation.isolation);
+  });
+
+  it('signal-handlers: every mode; the remedy it names (restore before close) leaves node its signals', () => {
+    const r = inspect(hz('libhz_signal_user.so'));
+    checkShape(r);
+    expect(hazard(r, 'signal-handlers')).toMatchObject({ severity: 'warn', symbols: ['sigaction'], affects: ['local', 'deepbind', 'namespace', 'fresh-namespace'] });
+    const run = child(
+      `process.on('SIGUSR2', () => { console.log('node got SIGUSR2'); process.exit(0); });
+       const lib = d.open(F + 'libhz_signal_user.so', { isolation: 'namespace' });
+       console.log('installed', lib.func('int signal_install(void)')());
+       console.log('restored', lib.func('int signal_restore(void)')());
+       lib.close().then((c) => { console.log('unloaded', c.unloaded); process.kill(process.pid, 'SIGUSR2'); });
+       setTimeout(() => process.exit(3), 20000);`,
+    );
+    expect(run.stdout).toContain('installed 1');
+    expect(run.stdout).toContain('restored 1');
+    expect(run.stdout).toContain('node got SIGUSR2');
+    expect(run.status).toBe(0);
+  });
+
+  it('exit-handlers: local and deepbind ruled out; in a namespace, exit after close is clean', () => {
+    const r = inspect(hz('libhz_exit_user.so'));
+    checkShape(r);
+    expect(hazard(r, 'exit-handlers')).toMatchObject({ severity: 'error', symbols: ['on_exit'], affects: ['local', 'deepbind'] });
+    expect(r.recommendation.isolation).toBe('namespace');
+    expect(r.recommendation.reason).toMatch(/under local it would meet exit-handlers/);
+    const run = child(
+      `const lib = d.open(F + 'libhz_exit_user.so', { isolation: 'namespace' });
+       console.log('registered', lib.func('int exit_register(void)')());
+       lib.close().then((c) => { console.log('unloaded', c.unloaded); process.exit(0); });`,
+    );
+    expect(run.stdout).toContain('registered 1');
+    expect(run.stdout).toContain('unloaded true');
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+  });
+
+  it('global-locale: the modes that share a libc with others', () => {
+    const r = inspect(hz('libhz_locale_user.so'));
+    expect(hazard(r, 'global-locale')).toMatchObject({ severity: 'warn', symbols: ['setlocale'], affects: ['local', 'deepbind', 'namespace'] });
+  });
+
+  const libgflags = findSystemLib('libgflags.so.2.2');
+  it.skipIf(!libgflags)('shared-registry: a library that registers gflags flags is sent to fresh-namespace', () => {
+    const registerer = '_ZN6google14FlagRegistererC1IiEEPKcS3_S3_PT_S5_';
+    const r = inspect(synth('flags-user.so', { needed: ['libgflags.so.2.2'], symbols: [{ name: 'f' }, { name: registerer, shndx: 0 }] }));
+    checkShape(r);
+    const h = hazard(r, 'shared-registry')!;
+    expect(h).toMatchObject({ severity: 'error', symbols: [registerer], affects: ['local', 'deepbind', 'namespace'], from: ['libgflags.so.2.2'] });
+    expect(h.message).toMatch(/linked both statically and dynamically/);
+    expect(r.recommendation.isolation).toBe('fresh-namespace');
+    // libgflags itself is the registry: each generation's copy has its own.
+    expect(hazard(inspect(libgflags!), 'shared-registry')).toBeUndefined();
+  });
+
+  const openblas = findSystemLib('libopenblas.so.0');
+  it.skipIf(!openblas)('OpenBLAS: a pool its destructor stops, and its shutdown named', () => {
+    const h = hazard(inspect(openblas!), 'threads-stopped-by-destructor')!;
+    expect(h.symbols).toContain('blas_shutdown');
+    expect(h.message).toMatch(/blas_shutdown/);
+  });
+
+  const magick = findSystemLib('libMagickCore-6.Q16.so.6');
+  it.skipIf(!magick)('MagickCore: signal handlers, threads through libgomp, loaders through libltdl', () => {
+    const r = inspect(magick!);
+    checkShape(r);
+    expect(hazard(r, 'signal-handlers')!.symbols).toContain('sigaction');
+    expect(hazard(r, 'starts-threads')!.from).toContain('libgomp.so.1');
+    expect(hazard(r, 'loads-modules')!.symbols).toContain('lt_dlopen');
+  });
+});
+
 describe('CLI', () => {
   const saved = { NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR, TERM: process.env.TERM };
   afterEach(() => {
