@@ -15,7 +15,8 @@
  *   issue      'issue 22 H1' ...: the class, whose fix removes the entry
  *   what       what happens, in words
  *   match      (optional) a RegExp the failure's report must match
- *   timeoutMs  (optional) a shorter budget for a known hang (at least 10 times a quiet cell's ~1.5 s)
+ *   timeoutMs  (optional) a shorter budget for a known hang (10 times a quiet hot cell's ~1.5 s)
+ *   intermittent  (optional) a race, seen in some runs only ('1 of 6 runs'): the cell may also pass
  */
 const NAMESPACES = ['namespace', 'fresh-namespace'];
 const BOTH = ['basic', 'hot'];
@@ -97,9 +98,9 @@ module.exports = [
     library: 'glog',
     modes: SHARED,
     scenarios: ['hot'],
-    kinds: ['exit'],
+    kinds: ['exit', 'crash'],
     issue: 'issue 22 H5',
-    what: "generation 2's constructor registers glog's flags again in the shared libgflags: \"... linked both statically and dynamically\", exit(1) inside the load",
+    what: "generation 2's constructor registers glog's flags again in the shared libgflags: \"... linked both statically and dynamically\", exit(1) inside the load (exit code 1 in every run seen; exit() racing the process's other threads may end in a signal)",
     match: /linked both statically and dynamically/,
   },
   {
@@ -108,8 +109,8 @@ module.exports = [
     scenarios: ['hot'],
     kinds: ['crash'],
     issue: 'issue 22 H5',
-    what: "reload 1: generation 2 registers RocksDB's gflags flags again in the shared libgflags, SIGABRT",
-    match: /CRASH SIGABRT\n.*last phase: reload 1/,
+    what: "reload 1: generation 2 registers RocksDB's gflags flags again in the shared libgflags, which prints \"... linked both statically and dynamically\" and calls exit(1) inside the load: SIGABRT or SIGSEGV from run to run",
+    match: /linked both statically and dynamically/,
   },
   {
     library: 'rocksdb',
@@ -119,7 +120,7 @@ module.exports = [
     issue: 'issue 22 H5',
     what: "reload 1: generation 2 registers RocksDB's gflags flags again in the shared libgflags, which prints \"... linked both statically and dynamically\" and calls exit(1) inside dlmopen: a hang under the loader lock, or SIGSEGV, from run to run",
     match: /linked both statically and dynamically|last phase: reload 1/,
-    timeoutMs: 20_000,
+    timeoutMs: 15_000,
   },
   {
     library: 'gio',
@@ -129,7 +130,7 @@ module.exports = [
     issue: 'issue 22 H5',
     what: "reload 1 never settles: generation 2 registers GIO's types again in the shared libgobject (\"cannot register existing type\")",
     match: /last phase: reload 1/,
-    timeoutMs: 20_000,
+    timeoutMs: 15_000,
   },
   {
     library: 'fftw-threads',
@@ -137,8 +138,8 @@ module.exports = [
     scenarios: ['hot'],
     kinds: ['crash'],
     issue: 'issue 22 H5',
-    what: "libfftw3's planner, shared by the generations, keeps generation 1's threaded solvers and hooks after it is unmapped (SIGSEGV planning on generation 2), and generation 1's fftw_cleanup_threads resets generation 2's thread count to 1",
-    match: /CRASH SIGSEGV\n.*last phase: (reload \d|load on generation \d)/,
+    what: "libfftw3's planner, shared by the generations, keeps generation 1's threaded solvers and hooks after it is unmapped (SIGSEGV planning on a later generation, at a reload or under load), and generation 1's fftw_cleanup_threads resets the next generation's thread count to 1 (wrong answers before the crash)",
+    match: /CRASH SIGSEGV/,
   },
   {
     library: 'fftw-omp',
@@ -146,8 +147,21 @@ module.exports = [
     scenarios: ['hot'],
     kinds: ['crash'],
     issue: 'issue 22 H5',
-    what: "libfftw3's planner, shared by the generations, keeps generation 1's OpenMP solvers and hooks after it is unmapped (SIGSEGV planning on generation 2)",
-    match: /CRASH SIGSEGV\n.*last phase: (reload \d|load on generation \d)/,
+    what: "libfftw3's planner, shared by the generations, keeps generation 1's OpenMP solvers and hooks after it is unmapped (SIGSEGV planning on a later generation, at a reload or under load)",
+    match: /CRASH SIGSEGV/,
+  },
+
+  // Issue 21 item 4 (loader): a thread still running in the image when close() unmaps it; in local
+  // and deepbind dlswap sees only threads blocked in the image.
+  {
+    library: 'fftw-threads',
+    modes: ['local', 'deepbind'],
+    scenarios: ['basic'],
+    kinds: ['crash'],
+    issue: 'issue 21 I4',
+    what: "SIGSEGV at close(), after fftw_cleanup_threads: FFTW's workers are told to stop but may still be running their last instructions in the image when it is unmapped (the namespace modes see every thread the library started and wait)",
+    match: /CRASH SIGSEGV\n.*last phase: close/,
+    intermittent: 'deepbind: 1 of 6 runs by hand, once in 3 suite runs; local: not seen in 6',
   },
 
   // H6: static TLS diagnosed wrongly (nsload): the refusal is right, its code and words are not.
