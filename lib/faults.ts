@@ -50,6 +50,7 @@ export const PHASE_FAULT_POINTS = {
   verifying: ['in-verify'], // loadGeneration: the load job's plugin checks, right after dlswap_init
   swap: ['before-swap', 'in-state-export', 'in-state-import'], // HotLibrary #swapPhase, transferState
   draining: ['during-drain'], // drainGeneration
+  teardown: [], // teardownGeneration: the user's hook, which fails by itself when it fails
   finalizing: ['in-fini'], // finalizeGeneration: the retire job
   closing: ['before-dlclose', 'after-dlclose'], // the retire job, as closeGeneration reads it
 } as const satisfies Record<ReloadPhase, readonly FaultPoint[]>;

@@ -51,7 +51,7 @@ export const Library = lazyClass('Library', () => library().Library);
 export type Library<D extends TypeDefs = {}> = LibraryModule.Library<D>;
 export const namespaceBudget = lazyFunction('namespaceBudget', () => library().namespaceBudget);
 export const rtldTunables = lazyFunction('rtldTunables', () => library().rtldTunables);
-export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget } from './load/library';
+export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget, LibraryCloseOptions } from './load/library';
 export type { DependencyInfo, DependencyKind, DependencyCloseResult } from './load/dependencies';
 
 // ---- calls (docs/calls.md) ------------------------------------------------------------------------
@@ -69,7 +69,7 @@ export type { FunctionOf, FunctionOfObject, PointerArg, StringArg, Int64Arg, Unk
 // ---- hot reload (docs/hot-reload.md) -------------------------------------------------------------
 export const HotLibrary = lazyClass('HotLibrary', () => hot().HotLibrary);
 export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> = HotModule.HotLibrary<F, D>;
-export type { HotOptions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, GenerationSetup } from './hot/hot_library';
+export type { HotOptions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
 export type { HotLibraryEvents, WatcherEvents, HotWatchSkip } from './hot/events';
 export type { GenerationInfo, GenerationState } from './hot/generation';
 

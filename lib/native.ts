@@ -124,8 +124,12 @@ export interface RetireResult {
   ok: boolean;
   code?: string;
   message?: string;
-  step?: 'fini' | 'dlclose' | 'after-dlclose';
+  step?: 'fini' | 'destructors' | 'dlclose' | 'after-dlclose';
   finalized: boolean;
+  /** Its ELF destructors were run before dlclose, because only threads it started held it. */
+  destructorsRan: boolean;
+  /** Why they could not be ('' when they could, or were not tried). */
+  destructorsError: string;
   closed: boolean;
   rc: number;
   dlcloseError: string;

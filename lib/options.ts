@@ -315,6 +315,7 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
     watch: watchCheck(where),
     types: registry,
     setup: fn,
+    teardown: fn,
     signal,
   });
   parseFunctions(checked.functions, checked.types, where);
@@ -332,4 +333,10 @@ export function checkReloadOptions(options: unknown) {
 
 export function checkCloseOptions(options: unknown) {
   return snapshot(options, 'close(options)', { signal });
+}
+
+// ---- lib.close(options) ------------------------------------------------------------------------
+
+export function checkLibraryCloseOptions(options: unknown) {
+  return snapshot(options, 'lib.close(options)', { teardown: fn, teardownTimeoutMs: ms });
 }

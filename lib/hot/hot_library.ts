@@ -28,7 +28,7 @@ import type { AnyCallback, CallbackOf } from '../signature/ctypes_types';
 import { HOST_ABI_VERSION } from './plugin_abi';
 import { PhaseTimer } from './phase_timer';
 import { discardGeneration, loadGeneration, reloadError, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
-import { retireGeneration } from './hot_retire';
+import { retireGeneration, type RetireHooks } from './hot_retire';
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_FINI_TIMEOUT_MS,
@@ -42,7 +42,7 @@ import {
   type Lease,
 } from './hot_types';
 
-export type { SwapPolicy, HotOptions, GenerationSetup, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, Lease } from './hot_types';
+export type { SwapPolicy, HotOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, Lease } from './hot_types';
 
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
 // are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
@@ -395,7 +395,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /** The old generation's way out (lib/hot/hot_retire.ts): once per generation, joined by close(). */
   #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
-    return retireGeneration(gen, report, { drainTimeoutMs: this.#drainTimeoutMs, finiTimeoutMs: this.#finiTimeoutMs }, this.#events);
+    return retireGeneration(gen, report, { drainTimeoutMs: this.#drainTimeoutMs, finiTimeoutMs: this.#finiTimeoutMs }, this.#events, { teardown: this.#options.teardown as RetireHooks['teardown'] });
   }
 
   /** What the phases emit through: guarded, so that a throwing listener stops nothing. */

@@ -21,7 +21,8 @@ import type { PluginHostHandle } from '../native';
 import type { PhaseTimer } from './phase_timer';
 import type { RetireProgress } from './retire_policy';
 import type { RetireTimeouts } from './hot_retire';
-import { DEFAULT_INIT_TIMEOUT_MS, type GenerationSetup, type HotOptions, type LogEvent, type ReloadPhase, type ReloadReport } from './hot_types';
+import { runTeardown, teardownPinReason } from '../load/teardown';
+import { DEFAULT_INIT_TIMEOUT_MS, type GenerationSetup, type GenerationTeardown, type HotOptions, type LogEvent, type ReloadPhase, type ReloadReport } from './hot_types';
 
 /** Where phases report what the application listens to (HotLibrary's guarded emit). */
 export interface PhaseEvents {
@@ -250,6 +251,33 @@ export async function drainGeneration(gen: Generation, timeoutMs: number, events
   debug('generation %d drained', gen.id);
   timer.lap('draining');
   events.emit('drained', { generation: gen.id });
+}
+
+/**
+ * teardown: the user's `teardown` hook on a drained generation, whose library and functions still
+ * take calls, bounded by `timeoutMs`; then a wait for async calls the hook left running (a retirement
+ * refuses while one runs). Never throws: resolves null when there is no hook or it settled in time,
+ * else the ERR_DLSWAP_TEARDOWN_FAILED it came to (thrown, rejected, not settled in time). Leaves
+ * behind, on failure: the generation marked to stay mapped (finalizing still runs dlswap_fini and
+ * closes it to calls; closing never unmaps it), with the reason its 'pinned' event gives.
+ */
+export async function teardownGeneration<G extends Record<string, string>, DD extends TypeDefs>(
+  gen: Generation,
+  hook: HotOptions<G, DD>['teardown'],
+  timeoutMs: number,
+  timer: PhaseTimer,
+): Promise<DlswapError | null> {
+  if (!hook) return null;
+  const lib = gen.lib!;
+  const context = { id: gen.id, lib, fn: gen.functions!.fns } as unknown as GenerationTeardown<G, DD>;
+  const failure = await runTeardown(() => hook(context), timeoutMs, `the teardown hook of generation ${gen.id}`);
+  await gen.whenIdle();
+  timer.lap('teardown');
+  if (failure) {
+    debug('generation %d: %s', gen.id, failure.message);
+    lib.keepMappedFor(teardownPinReason(failure));
+  }
+  return failure;
 }
 
 /**

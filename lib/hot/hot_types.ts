@@ -50,7 +50,8 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
   /**
    * How long dlswap_fini (and dlswap_state_export under handover) may run. Past it the old
    * generation is reported pinned: it stays mapped, since fini may still be running in it. Default
-   * 10,000 ms. Not enforced with `loadOn: 'main'`.
+   * 10,000 ms. Not enforced with `loadOn: 'main'`. The `teardown` hook has the same bound (on every
+   * `loadOn`: it is JavaScript on the JS thread).
    */
   finiTimeoutMs?: number;
   /**
@@ -82,6 +83,15 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
    */
   setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
   /**
+   * Runs for every generation once it has drained (no async call, no lease left), before
+   * dlswap_fini and the check for threads that precedes dlclose: the place to call the library's
+   * own cleanup when nothing else stops its threads (OpenBLAS: `gen.lib.func('void
+   * blas_thread_shutdown_(void)')()`). Bounded by `finiTimeoutMs`. Throwing, rejecting or not
+   * settling in time emits 'error' (ERR_DLSWAP_TEARDOWN_FAILED) and keeps the generation mapped,
+   * reported pinned with the reason (its threads may still be in its code).
+   */
+  teardown?: (gen: GenerationTeardown<F, D>) => void | Promise<void>;
+  /**
    * Aborts the open: open() rejects at once with ERR_DLSWAP_ABORTED, and the generation being
    * loaded is undone (fini, close) as soon as its load returns. docs/conventions.md#abortsignal.
    */
@@ -98,6 +108,16 @@ export interface GenerationSetup<F extends Record<string, string>, D extends Typ
   readonly fn: HotFunctions<F, D>;
   /** A callback owned by this generation: released when it retires. */
   callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
+}
+
+/** What `teardown` gets: one generation, drained, before it is finalized and closed. */
+export interface GenerationTeardown<F extends Record<string, string>, D extends TypeDefs = {}> {
+  /** The generation's number. */
+  readonly id: number;
+  /** Its library (for the library's own cleanup function: `lib.func('void shutdown(void)')`). */
+  readonly lib: Library<D>;
+  /** The functions of `functions`, bound to this generation. */
+  readonly fn: HotFunctions<F, D>;
 }
 
 export interface ReloadOptions {
@@ -118,7 +138,7 @@ export interface CloseOptions {
   signal?: AbortSignal;
 }
 
-export type ReloadPhase = 'loading' | 'verifying' | 'swap' | 'draining' | 'finalizing' | 'closing';
+export type ReloadPhase = 'loading' | 'verifying' | 'swap' | 'draining' | 'teardown' | 'finalizing' | 'closing';
 
 export interface ReloadReport {
   /** The generation that served before. */

@@ -33,6 +33,8 @@ export async function retryRetirement(pass: () => Promise<void>, onFailure: (e: 
 /** Which step a retirement stopped at, for the reason a generation stays mapped. */
 export interface RetireProgress {
   drained: boolean;
+  /** The teardown hook ran (or there was none to run). */
+  tornDown: boolean;
   finalized: boolean;
   closed: boolean;
 }

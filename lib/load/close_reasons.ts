@@ -20,9 +20,19 @@ export function pinReason(elf: ElfSummary): string {
   return reasons.join('; ');
 }
 
-/** Why threads keep an image mapped, and what to do about it. */
-export function holdersReason(threads: HoldingThread[]): string {
+/**
+ * Why threads keep an image mapped, and what to do about it. `destructorsRan`: its ELF destructors
+ * were run first, because only threads it started held it (docs/isolation.md, "Threads and
+ * unloading"), and these threads outlived them.
+ */
+export function holdersReason(threads: HoldingThread[], destructorsRan = false): string {
   const list = threads.slice(0, 5).map((t) => `tid ${t.tid} '${t.name}' (${t.why})`).join(', ');
   const more = threads.length > 5 ? `, and ${threads.length - 5} more` : '';
-  return `${threads.length} thread${threads.length === 1 ? ' is' : 's are'} still running or waiting in its code: ${list}${more}. It stays mapped and is closed once they have exited; stop them before closing (a plugin does it in dlswap_fini).`;
+  const ran = destructorsRan ? ' Its destructors were run first, to stop the threads it started, and these did not exit.' : '';
+  return (
+    `${threads.length} thread${threads.length === 1 ? ' is' : 's are'} still running or waiting in its code: ${list}${more}.${ran} ` +
+    `It stays mapped and is closed once they have exited. Stop them before it is closed: a plugin does it in dlswap_fini; ` +
+    `for a library whose threads only its own cleanup stops (OpenBLAS: blas_thread_shutdown_), call that cleanup in a teardown hook ` +
+    `(HotLibrary's 'teardown' option, or lib.close({ teardown })).`
+  );
 }

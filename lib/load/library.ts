@@ -17,12 +17,13 @@ import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from 
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
-import { checkOpenOptions, checkSymbolName } from '../options';
+import { checkLibraryCloseOptions, checkOpenOptions, checkSymbolName } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
+import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
-import type { CloseResult, ElfSummary, HoldingThread, LibraryInfo, OpenOptions } from './library_types';
+import { DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
 import { debug } from '../debug';
 import { MAX_CREATED_NAMESPACES } from '../wire';
@@ -39,7 +40,7 @@ import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } fro
 export { rtldTunables };
 export { namespaceBudget } from './namespace_budget';
 export type { NamespaceBudget } from './namespace_budget';
-export type { OpenOptions, ElfSummary, LibraryInfo, HoldingThread, CloseResult } from './library_types';
+export type { OpenOptions, ElfSummary, LibraryInfo, HoldingThread, CloseResult, LibraryCloseOptions } from './library_types';
 
 let runtimeConfigured = false;
 /** Tells the addon where the namespace runtime is (beside it), once, before the first load. */
@@ -191,7 +192,9 @@ export class Library<D extends TypeDefs = {}> {
   readonly #deps: NativeLibrary[];
   readonly #plan: NativeDependency[];
   /** Why a retirement must leave it mapped ('' when it may be unmapped). */
-  readonly #keepMapped: string;
+  #keepMapped: string;
+  /** close()'s teardown hook is running: the library still takes calls (the hook's). */
+  #tearingDown = false;
   // "Closed" has three records, each with its own role. This one (`closed`): close() was called, so
   // new calls are refused while the ones in flight finish. The native handle's `closed` flag: no call
   // may start (set when the retirement job starts, or by a handover's gate). A hot generation's state
@@ -214,13 +217,13 @@ export class Library<D extends TypeDefs = {}> {
     this.#keepMapped = keepMapped;
   }
 
-  /** True once close() has been called. */
+  /** True once close() has been called (and its teardown hook, if any, has returned). */
   get closed(): boolean {
-    return this.#closing !== null;
+    return this.#closing !== null && !this.#tearingDown;
   }
 
   #requireOpen(): void {
-    if (this.#closing) {
+    if (this.closed) {
       throw new DlswapError('ERR_DLSWAP_CLOSED', `${this.info.path} is closed; open it again to use it.`);
     }
   }
@@ -347,10 +350,24 @@ export class Library<D extends TypeDefs = {}> {
 
   /**
    * Closes the library once its async calls have returned, then checks that the image is really
-   * gone. Resolves `{ unloaded: true }` or `{ unloaded: false, reason }`. Idempotent.
+   * gone. Resolves `{ unloaded: true }` or `{ unloaded: false, reason }`. Idempotent: a later call
+   * returns the first one's promise (its options are not read).
+   *
+   * `teardown(lib)` runs first, once the async calls have returned, while the library still takes
+   * calls: the place for the library's own cleanup, when nothing else stops its threads (OpenBLAS:
+   * `lib.func('void blas_thread_shutdown_(void)')()`). It is bounded by `teardownTimeoutMs`
+   * (default 10,000). If it throws, rejects or does not settle in time, close() rejects with
+   * ERR_DLSWAP_TEARDOWN_FAILED, whose `result` is the close's outcome: closed to calls, kept mapped.
    */
-  close(): Promise<CloseResult> {
-    if (!this.#closing) this.#closing = this.#close();
+  close(options?: LibraryCloseOptions<D>): Promise<CloseResult> {
+    if (this.#closing) return this.#closing;
+    let checked: ReturnType<typeof checkLibraryCloseOptions>;
+    try {
+      checked = checkLibraryCloseOptions(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#closing = this.#close(checked.teardown as LibraryCloseOptions<D>['teardown'], checked.teardownTimeoutMs ?? DEFAULT_TEARDOWN_TIMEOUT_MS);
     return this.#closing;
   }
 
@@ -359,9 +376,27 @@ export class Library<D extends TypeDefs = {}> {
     await this.close();
   }
 
-  async #close(): Promise<CloseResult> {
+  async #close(teardown: LibraryCloseOptions<D>['teardown'], teardownTimeoutMs: number): Promise<CloseResult> {
     await this.whenIdle();
-    return this.closeResultOf(await this.retire(false).promise);
+    let failure: TeardownFailure | null = null;
+    if (teardown) {
+      this.#tearingDown = true;
+      try {
+        failure = await runTeardown(() => teardown(this), teardownTimeoutMs, `the teardown hook of ${this.info.path}`);
+      } finally {
+        this.#tearingDown = false;
+      }
+      await this.whenIdle(); // the hook's own async calls
+      if (failure) this.keepMappedFor(teardownPinReason(failure));
+    }
+    const result = this.closeResultOf(await this.retire(false).promise);
+    if (failure) throw Object.assign(failure, { result });
+    return result;
+  }
+
+  /** @internal From now on a retirement leaves the image mapped (finalised, closed to calls), for `reason`. */
+  keepMappedFor(reason: string): void {
+    if (!this.#keepMapped) this.#keepMapped = reason;
   }
 
   /**
@@ -397,7 +432,7 @@ export class Library<D extends TypeDefs = {}> {
     if (r.threads.length > 0) {
       const threads = this.#named(r.threads);
       const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
-      return { unloaded: false, reason: holdersReason(threads), threads, unmapped };
+      return { unloaded: false, reason: holdersReason(threads, r.destructorsRan), threads, unmapped };
     }
     const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
     const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };

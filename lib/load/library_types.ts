@@ -6,6 +6,7 @@ import type { Isolation } from './isolation';
 import type { DependencyCloseResult, DependencyInfo } from './dependencies';
 import type { TypeDefs } from '../signature/ctypes_types';
 import type { TypeRegistry } from '../signature/ctypes';
+import type { Library } from './library';
 
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
@@ -25,6 +26,21 @@ export interface OpenOptions<D extends TypeDefs = TypeDefs> {
    * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.
    */
   types?: TypeRegistry<D>;
+}
+
+/** `lib.close(options)`'s default bound on the teardown hook. */
+export const DEFAULT_TEARDOWN_TIMEOUT_MS = 10_000;
+
+/** `lib.close(options)`. */
+export interface LibraryCloseOptions<D extends TypeDefs = TypeDefs> {
+  /**
+   * Runs once the library's async calls have returned and before dlswap closes it, while it still
+   * takes calls: where the library's own cleanup goes when nothing else stops its threads (a
+   * thread pool only its ELF destructor would stop). docs/isolation.md, "Threads and unloading".
+   */
+  teardown?: (lib: Library<D>) => void | Promise<void>;
+  /** How long `teardown` may take to settle, in ms. Default 10,000. */
+  teardownTimeoutMs?: number;
 }
 
 /** What the loader reports of the ELF it mapped: what close() needs to explain a pinned image. */

@@ -33,6 +33,8 @@ struct ProcmapQuery {
 };
 static_assert(sizeof(ProcmapQuery) == 104, "struct procmap_query is 104 bytes");
 constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);
+constexpr uint64_t kVmaReadable = 0x01;
+constexpr uint64_t kVmaWritable = 0x02;
 constexpr uint64_t kVmaExecutable = 0x04;
 constexpr uint64_t kCoveringOrNext = 0x10;
 
@@ -90,6 +92,8 @@ void ProcMaps::ReadText() {
     ++i;
     m.end = Hex(line, i);
     if (i + 4 >= line.size()) continue;
+    m.readable = line[i + 1] == 'r';
+    m.writable = line[i + 2] == 'w';
     m.exec = line[i + 3] == 'x';
     const size_t slash = line.find('/', i);
     if (slash != std::string_view::npos) m.file = std::string(line.substr(slash));
@@ -136,6 +140,8 @@ bool ProcMaps::Ask(uintptr_t address, bool or_next, Mapping *out) {
   mode_ = Mode::Query;
   out->start = q.vma_start;
   out->end = q.vma_end;
+  out->readable = (q.vma_flags & kVmaReadable) != 0;
+  out->writable = (q.vma_flags & kVmaWritable) != 0;
   out->exec = (q.vma_flags & kVmaExecutable) != 0;
   // vma_name_size counts the NUL. The text names only files ("/..."), not [stack] or [anon:x].
   out->file.clear();

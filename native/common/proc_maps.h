@@ -16,7 +16,7 @@ namespace dlswap {
 
 struct Mapping {
   uintptr_t start = 0, end = 0;
-  bool exec = false;
+  bool readable = false, writable = false, exec = false;
   // What the kernel names: the real path, with " (deleted)" for a removed file; "" when the
   // mapping is not of a file (anonymous, [stack], [heap]...).
   std::string file;

@@ -127,6 +127,39 @@ ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keeper
   return out;
 }
 
+ObjectList DestructorOrder(const ObjectList &objects) {
+  const std::vector<Names> names = NamesOf(objects);
+  std::set<const struct link_map *> done;
+  ObjectList needed_first;
+  // Depth first, each object after what it needs; iterative, so that a long chain of dependencies
+  // cannot exhaust the loader thread's stack.
+  for (const struct link_map *root : objects) {
+    if (done.count(root)) continue;
+    std::vector<std::pair<const struct link_map *, size_t>> stack{{root, 0}};
+    std::set<const struct link_map *> on_path{root};
+    while (!stack.empty()) {
+      auto &[m, next] = stack.back();
+      const std::vector<const char *> needed = ReadDynamic(m).needed;
+      const struct link_map *dep = nullptr;
+      while (next < needed.size() && !dep) {
+        auto it = std::find_if(names.begin(), names.end(), [&](const Names &n) { return n.map != m && n.Match(needed[next]); });
+        ++next;
+        if (it != names.end() && !done.count(it->map) && !on_path.count(it->map)) dep = it->map;
+      }
+      if (dep) {
+        on_path.insert(dep);
+        stack.push_back({dep, 0});
+        continue;
+      }
+      done.insert(m);
+      on_path.erase(m);
+      needed_first.push_back(m);
+      stack.pop_back();
+    }
+  }
+  return ObjectList(needed_first.rbegin(), needed_first.rend());
+}
+
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps) {
   // An object is one contiguous run of mappings of one file around its dynamic section. Names are
   // no use for finding it: l_name is the name it was opened by (a symlink, a soname), and two

@@ -25,6 +25,10 @@ ObjectList Closure(const struct link_map *root, const ObjectList &objects);
 // not marked NODELETE.
 ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keepers);
 
+// `objects` in the order glibc runs destructors when they are unloaded together: each object
+// before the objects of the list it needs.
+ObjectList DestructorOrder(const ObjectList &objects);
+
 struct AddressRange {
   uintptr_t start = 0;
   uintptr_t end = 0;

@@ -47,7 +47,7 @@ LibraryHandle::~LibraryHandle() {
 // The address of a function of the addon itself: its object never unloads, nor what it needs.
 static void AddonMarker() {}
 
-std::vector<ThreadNote> LibraryHandle::Holders() const {
+LibraryHandle::HolderScan LibraryHandle::ScanHolders(const std::vector<const struct link_map *> &closed_with) const {
   if (!handle || !map) return {};
   ObjectList scan;
   std::vector<AddressRange> ranges;
@@ -55,7 +55,9 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
   // Everything that takes the dynamic loader's locks (dladdr, dlinfo) happens before: inside
   // WithLinkMapsLocked only the link maps are read, or the lock order would invert against a dlopen.
   ObjectList keepers = ThreadPinnedObjects();
-  for (const struct link_map *m : OpenImages()) keepers.push_back(m);
+  for (const struct link_map *m : OpenImages()) {
+    if (std::find(closed_with.begin(), closed_with.end(), m) == closed_with.end()) keepers.push_back(m);
+  }
   if (ns && ns->runtime) {
     struct link_map *rt = nullptr;
     if (dlinfo(ns->runtime, RTLD_DI_LINKMAP, &rt) == 0) keepers.push_back(rt);
@@ -77,13 +79,15 @@ std::vector<ThreadNote> LibraryHandle::Holders() const {
     scan = UnmappableWith(map, same_namespace);
     ranges = ExecutableRanges(scan, maps);
   });
-  std::vector<ThreadNote> notes = RuntimeThreadsIn(scan);
+  HolderScan out;
+  out.threads = RuntimeThreadsIn(scan);
   for (pid_t tid : ScanThreads(ranges, maps).executing) {
-    if (std::none_of(notes.begin(), notes.end(), [&](const ThreadNote &n) { return n.tid == tid; })) {
-      notes.push_back({tid, ThreadName(tid), "running its code"});
+    if (std::none_of(out.threads.begin(), out.threads.end(), [&](const ThreadNote &n) { return n.tid == tid; })) {
+      out.threads.push_back({tid, ThreadName(tid), "running its code"});
     }
   }
-  return notes;
+  out.objects = std::move(scan);
+  return out;
 }
 
 }  // namespace dlswap

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "image/image_closure.h"
 #include "namespace/runtime_host.h"
 
 namespace dlswap {
@@ -61,7 +62,15 @@ struct LibraryHandle {
   // Threads that closing the image now could pull code from under: threads the image (or a
   // dependency that would go with it) started and that are alive, and threads found with a live
   // frame in that code. Empty when closing is safe as far as dlswap can see.
-  std::vector<ThreadNote> Holders() const;
+  std::vector<ThreadNote> Holders() const { return ScanHolders({}).threads; }
+
+  struct HolderScan {
+    std::vector<ThreadNote> threads;
+    ObjectList objects;  // what the close would unmap: the code that was looked for
+  };
+  // Holders() of closing this image together with `closed_with` (its private dependencies, closed
+  // right after it: they are not counted as keeping anything), and the objects that would go.
+  HolderScan ScanHolders(const std::vector<const struct link_map *> &closed_with) const;
 
   // Flushes the image's stdio (its own libc's in the namespace modes: buffered output there is lost
   // at dlclose otherwise) and dlcloses, with the namespace's key destructors withheld meanwhile.

@@ -81,6 +81,8 @@ Napi::Object Outcome(Napi::Env env, const std::string &code, const std::string &
 Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   Napi::Object o = Outcome(env, r.code, r.message, r.step);
   o.Set("finalized", r.finalized);
+  o.Set("destructorsRan", r.destructors_ran);
+  o.Set("destructorsError", r.destructors_error);
   o.Set("closed", r.closed);
   o.Set("rc", r.rc);
   o.Set("dlcloseError", r.dlclose_error);
@@ -202,6 +204,9 @@ void ArmDeadline(LoadSpec &spec, const std::shared_ptr<Reply> &reply) {
 void ArmDeadline(RetireSpec &spec, const std::shared_ptr<Reply> &reply) {
   spec.on_fini_timeout = [reply, ms = spec.fini_timeout_ms]() {
     reply->Answer(TimedOut<RetireResult>("fini", Overran("dlswap_fini", ms)));
+  };
+  spec.on_destructors_timeout = [reply, ms = spec.fini_timeout_ms]() {
+    reply->Answer(TimedOut<RetireResult>("destructors", Overran("the library's destructors (run before dlclose to stop the threads it started)", ms)));
   };
 }
 

@@ -5,8 +5,9 @@
 //   RunLoad:   open source -> copy + hash -> ELF checks -> dependency plan -> private copies,
 //              renamed (closure_copy.h) -> namespace -> dependencies -> dlopen -> binding check
 //              -> verify symbols -> plugin ABI (abi_version, version, init)         load_job.cc
-//   RunRetire: fini -> stdio flush -> holders check -> dlclose (library, then its dependencies)
-//              -> unload verification, per image                                    retire_job.cc
+//   RunRetire: fini -> stdio flush -> holders check [-> its destructors, if only threads it
+//              started hold it -> wait for those threads] -> dlclose (library, then its
+//              dependencies) -> unload verification, per image                     retire_job.cc
 //   RunHandover: dlswap_state_export of one image into dlswap_state_import of another
 //                                                                                   handover_job.cc
 //
@@ -91,14 +92,21 @@ struct RetireSpec {
   bool keep_mapped = false;          // run fini and stop calls, but never dlclose (LoadResult::keep_mapped)
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, alive while fini may log
   // dlswap_fini is bounded like init; a retirement whose fini overran goes on when fini returns.
+  // The library's destructors, when they are run before dlclose to stop its threads, have the same
+  // bound.
   double fini_timeout_ms = 0;
   std::function<void()> on_fini_timeout;
+  std::function<void()> on_destructors_timeout;
 };
 
 struct RetireResult {
   std::string code, message;         // a step failed: nothing after it ran
-  std::string step;                  // 'fini' | 'dlclose'
+  std::string step;                  // 'fini' | 'destructors' | 'dlclose' | 'after-dlclose'
   bool finalized = false;            // dlswap_fini ran (or none was due)
+  // The library's ELF destructors were run before dlclose (now or by an earlier pass), because the
+  // only holders were threads it started (image/early_destructors.h).
+  bool destructors_ran = false;
+  std::string destructors_error;     // why they could not be run early
   bool closed = false;               // dlclose was called
   int rc = 0;
   std::string dlclose_error;

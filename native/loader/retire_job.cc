@@ -1,11 +1,14 @@
-// The retire pipeline (load_job.h): fini, the stdio flush, the holders check, dlclose of the library
-// and then of its dependencies, and whether the image is really gone.
+// The retire pipeline (load_job.h): fini, the stdio flush, the holders check (and, when only threads
+// the library started hold it, its destructors run first to stop them), dlclose of the library and
+// then of its dependencies, and whether the image is really gone.
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
+#include "image/early_destructors.h"
 #include "loader/closure_copy.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -31,6 +34,39 @@ Span SpanOf(const LibraryHandle &image, ProcMaps &maps) {
 // and unmaps it whole, so its former span is where any of it would be left.
 bool StillMapped(const LibraryHandle &image, const Span &span, ProcMaps &maps) {
   return span.end ? maps.MapsIn(span.start, span.end, image.mapped_path) : maps.Maps(image.mapped_path);
+}
+
+// How long a retirement waits, once the library's destructors ran, for the threads it started to
+// exit. A destructor that stops its pool usually joins it, so they are gone at the first look.
+constexpr int kThreadExitWaitMs = 1000;
+
+// Whether every holder is a thread the library (or what closes with it) started through the
+// namespace runtime: threads whose exit dlswap sees, and that only the library itself can stop.
+bool OnlyItsOwnThreads(const LibraryHandle::HolderScan &held) {
+  return std::all_of(held.threads.begin(), held.threads.end(), [](const ThreadNote &n) { return n.recorded; });
+}
+
+// Runs the destructors of what the close would unmap (image/early_destructors.h), then waits,
+// bounded, for exactly the holding threads to exit. False when the job must stop here: the
+// destructors overran their bound (the job was abandoned) or an injected fault.
+bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out) {
+  size_t ran = 0;
+  {
+    LoaderPool::Deadline bound(spec.fini_timeout_ms, spec.on_destructors_timeout);
+    const bool ok = RunDestructorsEarly(held.objects, &ran, &out.destructors_error);
+    out.destructors_ran = ok && std::any_of(held.objects.begin(), held.objects.end(), DestructorsRanEarly);
+    if (bound.Expired()) {
+      out.step = "destructors";
+      out.code = "ERR_DLSWAP_TIMEOUT";
+      out.message = "the library's destructors returned only after their timeout";
+      return false;
+    }
+  }
+  if (ran == 0) return true;  // ran in an earlier pass, or there are none: nothing new to wait for
+  std::vector<pid_t> tids;
+  for (const ThreadNote &n : held.threads) tids.push_back(n.tid);
+  WaitForRuntimeThreadsToExit(tids, kThreadExitWaitMs);
+  return true;
 }
 
 }  // namespace
@@ -66,14 +102,22 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.fini_ms = Ms(t);
   }
   t = clock::now();
-  for (const LibraryRef &r : std::vector<LibraryRef>{spec.lib}) {
-    std::vector<ThreadNote> h = r->Holders();
-    out.holders.insert(out.holders.end(), h.begin(), h.end());
-  }
-  // The dependencies loaded with it are in its closure: the library's check covers what closing
-  // them could unmap.
-  if (!out.holders.empty()) return;
-  if (spec.keep_mapped) {
+  if (!spec.keep_mapped) {
+    // The private dependencies loaded with it are closed right after it: what closing them could
+    // unmap is looked at with the library's own code.
+    std::vector<const struct link_map *> closed_with;
+    for (const LibraryRef &d : spec.deps) {
+      if (d->map && !d->copy_name.empty()) closed_with.push_back(d->map);
+    }
+    LibraryHandle::HolderScan held = lib.ScanHolders(closed_with);
+    if (!held.threads.empty() && OnlyItsOwnThreads(held)) {
+      if (!StopThreadsWithDestructors(spec, held, out)) return;
+      held = lib.ScanHolders(closed_with);
+    }
+    out.holders = std::move(held.threads);
+    if (!out.holders.empty()) return;
+  } else {
+    // Nothing is unmapped, so no thread can lose its code: threads are not looked for.
     // Finalised and closed to calls, never unmapped: what its C++ objects point to stays.
     if (lib.fflush_fn) lib.fflush_fn(nullptr);
     lib.keep_mapped = true;

@@ -37,6 +37,7 @@ struct ThreadNote {
   pid_t tid = 0;
   std::string name;    // /proc comm
   std::string why;     // "started by it", "running its code"...
+  bool recorded = false;  // started through the runtime: its exit is seen (WaitForRuntimeThreadsToExit)
 };
 // Threads started through the runtime that are alive and whose creator or start routine is in one
 // of `objects`.
@@ -47,6 +48,9 @@ std::vector<const struct link_map *> ThreadPinnedObjects();
 // Pins whose threads have exited are released here, on a thread that holds no loader lock, never
 // from the exiting thread itself (it may be joined by code running under dlclose).
 void ReleaseExitedThreadPins();
+// Waits until none of `tids` (threads started through the runtime) is alive, for at most
+// `timeout_ms`. True when they are all gone.
+bool WaitForRuntimeThreadsToExit(const std::vector<pid_t> &tids, int timeout_ms);
 // Live threads started through the runtime of `ns` (for doctor and tests).
 int LiveRuntimeThreads(NamespaceRecord *ns);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "namespace/runtime_host.h"
@@ -157,7 +159,7 @@ std::vector<ThreadNote> RuntimeThreadsIn(const std::vector<const struct link_map
     }
   }
   std::vector<ThreadNote> out;
-  for (auto &f : found) out.push_back({f.first, f.first ? ThreadName(f.first) : std::string("(starting)"), f.second});
+  for (auto &f : found) out.push_back({f.first, f.first ? ThreadName(f.first) : std::string("(starting)"), f.second, true});
   return out;
 }
 
@@ -177,6 +179,24 @@ void ReleaseExitedThreadPins() {
     pins.swap(g_exited_pins);
   }
   for (void *h : pins) dlclose(h);
+}
+
+bool WaitForRuntimeThreadsToExit(const std::vector<pid_t> &tids, int timeout_ms) {
+  // Polled: the exit hook (OnThreadExit) runs on threads that may outlive everything but the
+  // records, so it signals nothing. The threads are usually gone by the first look (a destructor
+  // that stops its pool joins it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (int pause_us = 100;; pause_us = std::min(pause_us * 2, 20'000)) {
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      const bool alive = std::any_of(g_threads.begin(), g_threads.end(), [&](const ThreadRecord *r) {
+        return std::find(tids.begin(), tids.end(), r->tid) != tids.end();
+      });
+      if (!alive) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+  }
 }
 
 int LiveRuntimeThreads(NamespaceRecord *ns) {

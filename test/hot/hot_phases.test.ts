@@ -18,7 +18,7 @@ describe('fault points by phase', () => {
   });
 
   it('the phases are the documented ones', () => {
-    expect(Object.keys(PHASE_FAULT_POINTS)).toEqual(['loading', 'verifying', 'swap', 'draining', 'finalizing', 'closing']);
+    expect(Object.keys(PHASE_FAULT_POINTS)).toEqual(['loading', 'verifying', 'swap', 'draining', 'teardown', 'finalizing', 'closing']);
   });
 });
 
