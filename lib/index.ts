@@ -53,6 +53,7 @@ export const namespaceBudget = lazyFunction('namespaceBudget', () => library().n
 export const rtldTunables = lazyFunction('rtldTunables', () => library().rtldTunables);
 export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget, LibraryCloseOptions } from './load/library';
 export type { DependencyInfo, DependencyKind, DependencyCloseResult } from './load/dependencies';
+export type { RestoredHooks } from './load/process_hooks';
 
 // ---- calls (docs/calls.md) ------------------------------------------------------------------------
 export const func = lazyFunction('func', () => funcs().func);

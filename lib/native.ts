@@ -134,6 +134,12 @@ export interface RetireResult {
   rc: number;
   dlcloseError: string;
   threads: { tid: number; name: string; why: string }[];
+  /** Not closed: a library loaded while its handler for these signals was installed may call it. */
+  heldSignals: number[];
+  /** Dispositions that pointed into its code, set back before dlclose. */
+  restoredSignals: number[];
+  /** A thread's alternate signal stack was in its memory, and was disabled. */
+  altstackDisabled: boolean;
   stillLoaded: boolean;
   /** Not closed on purpose (keepMapped). */
   keptMapped: boolean;

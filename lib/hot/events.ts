@@ -18,7 +18,11 @@ export interface HotLibraryEvents {
   rollback: [report: ReloadReport];
   /** An old generation has no call or lease left. */
   drained: [event: { generation: number }];
-  /** An old generation's image is gone from the process (`afterThreads`: once holding threads exited). */
+  /**
+   * An old generation's image is gone from the process (`afterThreads`: later than its retirement,
+   * once what held it let go: threads in its code, or a later library that could call its signal
+   * handlers).
+   */
   unloaded: [event: { generation: number; afterThreads?: boolean }];
   /** An old generation stays mapped, and why. */
   pinned: [event: { generation: number; reason: string; threads?: HoldingThread[] }];

@@ -159,9 +159,16 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #track(gen: Generation): void {
     this.#all.push(gen);
     void gen.retired.then(() => {
-      this.#finished.push(gen.info());
+      const info = gen.info();
+      this.#finished.push(info);
       if (this.#finished.length > FINISHED_HISTORY) this.#finished.shift();
       this.#all = this.#all.filter((g) => g !== gen);
+      // Held for now (threads in its code, a later library that may call its signal handlers):
+      // unloaded later, and its entry says so then.
+      void gen.closeResult?.unmapped?.then((final) => {
+        info.unloaded = final.unloaded;
+        if (final.unloaded) delete info.pinnedReason;
+      });
     });
   }
 

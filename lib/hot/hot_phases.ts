@@ -313,7 +313,7 @@ export async function finalizeGeneration(gen: Generation, progress: RetireProgre
  */
 export function closeGeneration(gen: Generation, r: RetireResult, progress: RetireProgress): void {
   if (progress.closed) return;
-  if (r.closed || r.keptMapped || r.threads.length > 0) {
+  if (r.closed || r.keptMapped || r.threads.length > 0 || r.heldSignals.length > 0) {
     progress.closed = true;
     gen.closeResult = gen.lib!.closeResultOf(r);
   }

@@ -22,6 +22,7 @@ import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
+import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
 import { DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
@@ -429,13 +430,19 @@ export class Library<D extends TypeDefs = {}> {
    * dlswap looks again with a backoff and closes it once they are gone (`unmapped`).
    */
   closeResultOf(r: RetireResult): CloseResult {
-    if (r.threads.length > 0) {
+    if (r.threads.length > 0 || r.heldSignals.length > 0) {
       const threads = this.#named(r.threads);
       const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
-      return { unloaded: false, reason: holdersReason(threads, r.destructorsRan), threads, unmapped };
+      const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
+      return { unloaded: false, reason, threads, unmapped };
     }
     const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
     const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
+    const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, []);
+    if (restored) {
+      result.restored = restored;
+      warnRestored(this.info.path, restored);
+    }
     if (r.rc !== 0) result.reason = `dlclose failed: ${r.dlcloseError}`;
     if (this.#deps.length > 0) result.dependencies = dependencyCloseResults(this.#plan, r.depsMapped, r.keptMapped);
     if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = r.namespaceFreed;
@@ -453,7 +460,7 @@ export class Library<D extends TypeDefs = {}> {
   #closeWhenReleased(resolve: (r: CloseResult) => void, delayMs: number): void {
     setTimeout(() => {
       void this.retire(false).promise.then((r) => {
-        if (r.threads.length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
+        if (r.threads.length > 0 || r.heldSignals.length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
         else resolve(this.closeResultOf(r));
       });
     }, delayMs).unref();

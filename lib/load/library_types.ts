@@ -7,6 +7,7 @@ import type { DependencyCloseResult, DependencyInfo } from './dependencies';
 import type { TypeDefs } from '../signature/ctypes_types';
 import type { TypeRegistry } from '../signature/ctypes';
 import type { Library } from './library';
+import type { RestoredHooks } from './process_hooks';
 
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
@@ -103,6 +104,14 @@ export interface CloseResult {
    * image once they are gone.
    */
   threads?: HoldingThread[];
-  /** With `threads`: settles with the final result once the image was closed after they exited. */
+  /**
+   * With `threads` (or a hold by signal handlers): settles with the final result once the image was
+   * closed after they let it go.
+   */
   unmapped?: Promise<CloseResult>;
+  /**
+   * Process-wide hooks it left pointing into itself, undone before it was unmapped (docs/isolation.md,
+   * "Process-wide hooks"); also announced once per library as a `DLSWAP_PROCESS_HOOKS` warning.
+   */
+  restored?: RestoredHooks;
 }

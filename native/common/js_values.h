@@ -15,6 +15,12 @@ inline Napi::Array ToArray(Napi::Env env, const std::vector<std::string> &v) {
   return a;
 }
 
+inline Napi::Array ToArray(Napi::Env env, const std::vector<int> &v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, v[i]));
+  return a;
+}
+
 // null when absent.
 inline Napi::Value OptString(Napi::Env env, const std::optional<std::string> &s) {
   return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();

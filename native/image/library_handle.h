@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "image/image_closure.h"
+#include "image/process_hooks.h"
 #include "namespace/runtime_host.h"
 
 namespace dlswap {
@@ -36,6 +37,9 @@ struct LibraryHandle {
   // Retired but deliberately never closed (objects of its classes may live on in a shared library):
   // calls are refused, the mapping stays for the life of the process.
   bool keep_mapped = false;
+  // The signal dispositions from before this image (and the private dependencies loaded with it)
+  // first ran: what its retirement restores (image/process_hooks.h). Null for a dependency's handle.
+  std::shared_ptr<ProcessHooks> hooks;
 
   // Resolved in the library's own namespace: its libc's errno, free and fflush. In the namespace
   // modes these are a different libc from node's; using node's would read the wrong errno, corrupt

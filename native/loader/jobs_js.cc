@@ -11,6 +11,7 @@
 #include "common/exports.h"
 #include "elf/elf_js.h"
 #include "image/native_library.h"
+#include "image/process_hooks.h"
 #include "loader/dependencies_js.h"
 #include "loader/job_channel.h"
 #include "loader/load_job.h"
@@ -87,6 +88,9 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   o.Set("rc", r.rc);
   o.Set("dlcloseError", r.dlclose_error);
   o.Set("threads", ThreadNotesToJs(env, r.holders));
+  o.Set("heldSignals", ToArray(env, r.held_signals));
+  o.Set("restoredSignals", ToArray(env, r.restored_signals));
+  o.Set("altstackDisabled", r.altstack_disabled);
   o.Set("stillLoaded", r.still_loaded);
   o.Set("keptMapped", r.kept_mapped);
   Napi::Array deps_mapped = Napi::Array::New(env, r.deps_mapped.size());
@@ -155,6 +159,13 @@ RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
     throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(spec.lib->in_flight.load()) +
                                                  " call(s) still running in this library; wait for them before closing");
   }
+  // This (JS) thread made the sync calls: an alternate signal stack the library gave it is seen here.
+  ObjectList mine;
+  if (spec.lib->map && spec.lib->handle) mine.push_back(spec.lib->map);
+  for (const LibraryRef &d : spec.deps) {
+    if (d->map && d->handle && !d->copy_name.empty()) mine.push_back(d->map);
+  }
+  if (!spec.keep_mapped) spec.js_altstack_disabled = DisableAltStackIn(mine);
   // From here no call may start: the flag is read by every call path on this JS thread.
   spec.lib->closed = true;
   return spec;

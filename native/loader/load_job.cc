@@ -114,6 +114,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     EnsureThreadReady(ns);  // constructors run on this thread, in the namespace's libc
   }
   ReleaseExitedThreadPins();
+  // Before any of its code runs (constructors run in the dlopen calls below).
+  out.hooks = ProcessHooks::Capture();
   struct NamespaceHold {
     NamespaceRecord *ns;
     ~NamespaceHold() {
@@ -167,6 +169,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (ns) RetainNamespace(ns);
   out.lib = MakeHandle(h, spec.isolation, ns, PrivateDirPath() + "/" + copy.name);
   out.lib->copy_name = copy.name;
+  out.lib->hooks = out.hooks;
   if (ns) GiveNamespaceStableEnviron(ns->runtime);
   // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
@@ -260,6 +263,15 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
     RunRetire(undo, r);
     out.undone_unloaded = r.closed && !r.still_loaded;
   } else {
+    if (out.hooks && !out.deps.empty()) {
+      // The dependencies' constructors ran: what they installed goes back before they go.
+      ObjectList going;
+      for (const LibraryRef &d : out.deps) {
+        if (d->map && !d->copy_name.empty()) going.push_back(d->map);
+      }
+      ProcMaps maps;
+      out.hooks->Release(ExecutableRanges(going, maps));
+    }
     for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) (*it)->Close(nullptr);
     ProcMaps maps;
     std::vector<bool> mapped;
@@ -279,6 +291,7 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
   if (!out.lib) ForgetCopySource(copy.name);
   out.initialized = false;
   out.lib.reset();
+  out.hooks.reset();
   out.deps.clear();
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);

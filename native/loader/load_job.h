@@ -6,8 +6,9 @@
 //              renamed (closure_copy.h) -> namespace -> dependencies -> dlopen -> binding check
 //              -> verify symbols -> plugin ABI (abi_version, version, init)         load_job.cc
 //   RunRetire: fini -> stdio flush -> holders check [-> its destructors, if only threads it
-//              started hold it -> wait for those threads] -> dlclose (library, then its
-//              dependencies) -> unload verification, per image                     retire_job.cc
+//              started hold it -> wait for those threads] -> signal handlers pointing into it
+//              (image/process_hooks.h) -> dlclose (library, then its dependencies) -> unload
+//              verification, per image                                              retire_job.cc
 //   RunHandover: dlswap_state_export of one image into dlswap_state_import of another
 //                                                                                   handover_job.cc
 //
@@ -59,6 +60,7 @@ struct LoadResult {
   bool undone_unloaded = false;      // and the undo unmapped it
 
   LibraryRef lib;                    // success: the image, its namespace retained
+  std::shared_ptr<ProcessHooks> hooks;  // the dispositions before any of its code ran (lib->hooks once opened)
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, for whoever retires `lib` unseen
   // Its dependencies as planned (nodes[0] is the library), the private copies made of them, and the
   // images loaded before it: private copies and shared dependencies, in the plan's load order.
@@ -97,6 +99,9 @@ struct RetireSpec {
   double fini_timeout_ms = 0;
   std::function<void()> on_fini_timeout;
   std::function<void()> on_destructors_timeout;
+  // The JS thread's alternate signal stack was in the image's memory and was disabled, when the
+  // retirement was asked for (that thread's own check; the job checks the thread it runs on).
+  bool js_altstack_disabled = false;
 };
 
 struct RetireResult {
@@ -111,6 +116,10 @@ struct RetireResult {
   int rc = 0;
   std::string dlclose_error;
   std::vector<ThreadNote> holders;   // not closed because of these
+  // Not closed because a unit loaded while its handler for these signals was installed may call it.
+  std::vector<int> held_signals;
+  std::vector<int> restored_signals;  // dispositions that pointed into its code, set back before dlclose
+  bool altstack_disabled = false;     // a thread's alternate signal stack was in its memory
   bool still_loaded = false;         // after dlclose: the image is still there
   bool kept_mapped = false;          // not closed on purpose (RetireSpec::keep_mapped)
   std::vector<bool> deps_mapped;     // per RetireSpec::deps: still mapped afterwards

@@ -9,6 +9,7 @@
 #include "common/dl_symbol.h"
 #include "common/faults.h"
 #include "image/early_destructors.h"
+#include "image/process_hooks.h"
 #include "loader/closure_copy.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -34,6 +35,16 @@ Span SpanOf(const LibraryHandle &image, ProcMaps &maps) {
 // and unmaps it whole, so its former span is where any of it would be left.
 bool StillMapped(const LibraryHandle &image, const Span &span, ProcMaps &maps) {
   return span.end ? maps.MapsIn(span.start, span.end, image.mapped_path) : maps.Maps(image.mapped_path);
+}
+
+// What closing `lib` will unmap: the objects the holders check looked at and, in a fresh
+// namespace (freed with its one library), everything in it, its libc included (where the handlers
+// that libc installed return to).
+ObjectList CodeThatGoes(const LibraryHandle &lib, const ObjectList &unmappable) {
+  if (lib.isolation != Isolation::FreshNamespace || !lib.map) return unmappable;
+  ObjectList all;
+  WithLinkMapsLocked([&] { all = NamespaceObjects(lib.map); });
+  return all;
 }
 
 // How long a retirement waits, once the library's destructors ran, for the threads it started to
@@ -102,6 +113,8 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.fini_ms = Ms(t);
   }
   t = clock::now();
+  ObjectList going;                      // what the close will unmap
+  std::vector<AddressRange> going_code;  // its code
   if (!spec.keep_mapped) {
     // The private dependencies loaded with it are closed right after it: what closing them could
     // unmap is looked at with the library's own code.
@@ -116,6 +129,14 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     }
     out.holders = std::move(held.threads);
     if (!out.holders.empty()) return;
+    going = CodeThatGoes(lib, held.objects);
+    if (lib.hooks) {
+      ProcMaps maps;
+      going_code = ExecutableRanges(going, maps);
+      out.held_signals = lib.hooks->BeginRetirement(going_code);
+      if (!out.held_signals.empty()) return;
+    }
+    out.altstack_disabled = spec.js_altstack_disabled || DisableAltStackIn(going);
   } else {
     // Nothing is unmapped, so no thread can lose its code: threads are not looked for.
     // Finalised and closed to calls, never unmapped: what its C++ objects point to stays.
@@ -143,6 +164,8 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   const Lmid_t lmid = lib.lmid;
   const bool fresh = lib.isolation == Isolation::FreshNamespace;
   const std::string loader_name = lib.loader_name;
+  // Nothing may send a signal into it any more (process_hooks.h).
+  if (lib.hooks) out.restored_signals = lib.hooks->Release(going_code);
   std::string error;
   out.rc = lib.Close(&error);
   out.dlclose_error = error;
