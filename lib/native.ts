@@ -138,6 +138,8 @@ export interface RetireResult {
   heldSignals: number[];
   /** Dispositions that pointed into its code, set back before dlclose. */
   restoredSignals: number[];
+  /** Locale categories of its namespace it had changed, set back ('LC_NUMERIC'...). */
+  restoredLocale: string[];
   /** A thread's alternate signal stack was in its memory, and was disabled. */
   altstackDisabled: boolean;
   stillLoaded: boolean;

@@ -438,7 +438,7 @@ export class Library<D extends TypeDefs = {}> {
     }
     const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
     const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
-    const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, []);
+    const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, r.restoredLocale);
     if (restored) {
       result.restored = restored;
       warnRestored(this.info.path, restored);

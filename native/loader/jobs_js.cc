@@ -90,6 +90,7 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   o.Set("threads", ThreadNotesToJs(env, r.holders));
   o.Set("heldSignals", ToArray(env, r.held_signals));
   o.Set("restoredSignals", ToArray(env, r.restored_signals));
+  o.Set("restoredLocale", ToArray(env, r.restored_locale));
   o.Set("altstackDisabled", r.altstack_disabled);
   o.Set("stillLoaded", r.still_loaded);
   o.Set("keptMapped", r.kept_mapped);

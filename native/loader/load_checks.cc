@@ -197,4 +197,24 @@ std::string DerivedFromShared(const LoadResult &out) {
   return "";
 }
 
+// In `local` and `deepbind` the library registers exit handlers with node's libc. glibc ties atexit
+// and at_quick_exit entries to the library (__cxa_atexit with its __dso_handle) and drops them when
+// it is unloaded, but an on_exit handler stays on the process's list and runs at exit, in code that
+// would be gone: such a generation is kept mapped. (In the namespace modes the handler goes on the
+// namespace libc's own list, which exit never runs.)
+std::string ExitHandlersOutlive(const LoadSpec &spec, const LoadResult &out) {
+  if (spec.isolation != Isolation::Local && spec.isolation != Isolation::DeepBind) return "";
+  std::vector<const std::vector<std::string> *> files{&out.elf.imports};
+  for (size_t i = 0; i < out.deps.size(); ++i) {
+    const DependencyNode &n = out.plan.nodes[out.dep_nodes[i]];
+    if (n.kind == DependencyKind::Private && n.elf) files.push_back(&n.elf->imports);
+  }
+  for (const std::vector<std::string> *imports : files) {
+    if (std::find(imports->begin(), imports->end(), "on_exit") == imports->end()) continue;
+    return "it imports on_exit, whose handlers stay on node's exit list after it is closed and run at exit, so its code stays "
+           "(isolation 'namespace' keeps them in the library's own libc, where they never run)";
+  }
+  return "";
+}
+
 }  // namespace dlswap

@@ -178,6 +178,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (Faulted(out, "after-open")) return false;
   if (!CheckBindings(out)) return false;
   out.keep_mapped = DerivedFromShared(out);
+  if (out.keep_mapped.empty()) out.keep_mapped = ExitHandlersOutlive(spec, out);
 
   t = clock::now();
   out.phase = "verifying";

@@ -119,6 +119,7 @@ struct RetireResult {
   // Not closed because a unit loaded while its handler for these signals was installed may call it.
   std::vector<int> held_signals;
   std::vector<int> restored_signals;  // dispositions that pointed into its code, set back before dlclose
+  std::vector<std::string> restored_locale;  // categories of its namespace's locale it changed, set back
   bool altstack_disabled = false;     // a thread's alternate signal stack was in its memory
   bool still_loaded = false;         // after dlclose: the image is still there
   bool kept_mapped = false;          // not closed on purpose (RetireSpec::keep_mapped)

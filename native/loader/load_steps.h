@@ -45,6 +45,7 @@ std::string Unrenamed(std::string text, const LoadResult &out);
 bool CheckBindings(LoadResult &out);
 // Why the generation must stay mapped when retired ("" when it may be unmapped).
 std::string DerivedFromShared(const LoadResult &out);
+std::string ExitHandlersOutlive(const LoadSpec &spec, const LoadResult &out);
 
 // ---- retire_job.cc ------------------------------------------------------------------------------
 // Names and source notes of images that are gone (`mapped[i]` false); those of images still mapped

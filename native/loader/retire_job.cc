@@ -130,9 +130,11 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.holders = std::move(held.threads);
     if (!out.holders.empty()) return;
     going = CodeThatGoes(lib, held.objects);
-    if (lib.hooks) {
+    {
       ProcMaps maps;
       going_code = ExecutableRanges(going, maps);
+    }
+    if (lib.hooks) {
       out.held_signals = lib.hooks->BeginRetirement(going_code);
       if (!out.held_signals.empty()) return;
     }
@@ -164,8 +166,10 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   const Lmid_t lmid = lib.lmid;
   const bool fresh = lib.isolation == Isolation::FreshNamespace;
   const std::string loader_name = lib.loader_name;
-  // Nothing may send a signal into it any more (process_hooks.h).
+  // Nothing may send a signal into it any more (process_hooks.h), and what it did to the locale
+  // its namespace shares with other libraries goes with it (a fresh namespace goes whole).
   if (lib.hooks) out.restored_signals = lib.hooks->Release(going_code);
+  if (lib.ns && lib.isolation == Isolation::Namespace) out.restored_locale = RestoreLocaleOf(lib.ns, going_code);
   std::string error;
   out.rc = lib.Close(&error);
   out.dlclose_error = error;

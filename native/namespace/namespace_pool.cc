@@ -80,8 +80,15 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   ns->free_fn = ResolveSymbol<void (*)(void *)>(h, "dlswap_runtime_free");
   ns->fflush_all = ResolveSymbol<int (*)()>(h, "dlswap_runtime_fflush_all");
   ns->errno_location = ResolveSymbol<int *(*)()>(h, "dlswap_runtime_errno");
+  // libc's own setlocale, past the runtime's: asked of libc's handle, whose scope starts at libc.
+  if (void *libc = dlmopen(ns->lmid, "libc.so.6", RTLD_LAZY | RTLD_NOLOAD)) {
+    ns->setlocale_fn = ResolveSymbol<char *(*)(int, const char *)>(libc, "setlocale");
+    dlclose(libc);
+  }
+  dlerror();
   FillRuntimeHost(&ns->host, ns);
-  if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || attach(&ns->host) != 0) {
+  if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
+      attach(&ns->host) != 0) {
     error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";
     dlclose(h);
     delete ns;

@@ -26,6 +26,7 @@ struct NamespaceRecord {
   void (*free_fn)(void *) = nullptr;
   int (*fflush_all)() = nullptr;
   int *(*errno_location)() = nullptr;
+  char *(*setlocale_fn)(int, const char *) = nullptr;  // the namespace libc's own (the runtime's interposes)
   int users = 0;                 // open images in it, guarded by the pool's mutex
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "image/image_closure.h"
 #include "namespace/namespace_pool.h"
 
 namespace dlswap {
@@ -25,6 +26,15 @@ bool SuspendKeyDestructors(NamespaceRecord *ns, int timeout_ms);
 void ResumeKeyDestructors(NamespaceRecord *ns);
 // Keys created through the runtime that are still live, per namespace (for doctor and tests).
 int LiveNamespaceKeys(NamespaceRecord *ns);
+
+// ---- locale (runtime_locale.cc) ----
+// setlocale(category, locale) in the namespace's libc, for the runtime. A change is recorded with
+// the caller's return address and what the categories it changed were before.
+char *LocaleSet(void *ns, int category, const char *locale, const void *caller);
+// Before code in `code` is unmapped: every locale category of `ns` that code changed is set back to
+// what it was before (or, if another library changed it since, that library's record now says what
+// it was before the first of them). Returns the categories set back ("LC_NUMERIC"...).
+std::vector<std::string> RestoreLocaleOf(NamespaceRecord *ns, const std::vector<AddressRange> &code);
 
 // ---- threads (runtime_threads.cc) ----
 // The images dlswap itself opened. A thread one of them starts does not keep it mapped (closing it

@@ -230,6 +230,7 @@ void FillRuntimeHost(dlswap_runtime_host *host, NamespaceRecord *ns) {
   host->c11_thread_create = &C11ThreadCreate;
   host->thread_exit = &pthread_exit;
   host->thread_atexit = &__cxa_thread_atexit_impl;
+  host->set_locale = &LocaleSet;
 }
 
 }  // namespace dlswap

@@ -9,6 +9,8 @@
  *
  * What is deliberately NOT forwarded (each namespace keeps its own, see docs/isolation.md): malloc,
  * stdio, locale, the resolver, atexit and at_quick_exit lists, pthread_atfork handlers, errno.
+ * setlocale stays in the namespace's libc too, but goes through the host, which records who changed
+ * the namespace's locale, so that closing that library sets it back.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,4 +103,10 @@ EXPORT void thrd_exit(int result) {
 
 EXPORT int __cxa_thread_atexit_impl(void (*destructor)(void *), void *object, void *dso_symbol) {
   return host ? host->thread_atexit(destructor, object, dso_symbol) : -1;
+}
+
+/* ---- locale: the namespace's own, changes recorded by the host ------------------------------ */
+
+EXPORT char *setlocale(int category, const char *locale) {
+  return host ? host->set_locale(host->ns, category, locale, __builtin_return_address(0)) : NULL;
 }

@@ -41,6 +41,10 @@ typedef struct dlswap_runtime_host {
   void (*thread_exit)(void *value) __attribute__((noreturn));
   /* thread_local destructors, in node's libc: they run when the thread node's libc created exits. */
   int (*thread_atexit)(void (*destructor)(void *), void *object, void *dso_symbol);
+  /* setlocale with a locale to set, in the namespace's own libc: the host records who changed which
+   * category from what, so that closing that library can set it back (a query, NULL, goes straight
+   * to libc). Returns what setlocale returns. */
+  char *(*set_locale)(void *ns, int category, const char *locale, const void *caller);
 } dlswap_runtime_host;
 
 #ifdef __cplusplus

@@ -4,13 +4,18 @@
 // SIGUSR2 after close() was a SIGSEGV at an unmapped address, and the next WebAssembly
 // out-of-bounds access (V8 handles it in a SIGSEGV handler) killed node. Each case runs in a child:
 // what is checked is that the child survives the signal, or dies of the right one.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ISOLATION_MODES, type Isolation } from '../../lib/load/isolation';
 import { fixture, runChild, underAsan } from '../helpers';
 
 const SIGNALS = fixture('libsignals.so');
 const SIGNALS_CTOR = fixture('libsignals_ctor.so');
+const EXIT_HOOKS = fixture('libexit_hooks.so');
+const LOCALE = fixture('liblocale.so');
 const modes = ISOLATION_MODES.filter((m) => !(underAsan && m === 'deepbind'));
 
 // A module with one page of memory and `load(i)`: an out-of-bounds index is a fault in V8's guard
@@ -26,8 +31,8 @@ const out = (v) => fs.writeSync(1, JSON.stringify(v) + '\\n');
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 `;
 
-function child(body: string) {
-  const r = runChild(`${prelude}(async () => { ${body} })().catch((e) => { console.error(e); process.exit(3); });`, { timeout: 30_000 });
+function child(body: string, env: NodeJS.ProcessEnv = {}) {
+  const r = runChild(`${prelude}(async () => { ${body} })().catch((e) => { console.error(e); process.exit(3); });`, { timeout: 30_000, env });
   const lines = r.stdout
     .trim()
     .split('\n')
@@ -158,5 +163,96 @@ describe.skipIf(!haveMagick).each(modes)('%s: ImageMagick genesis with signal ha
     expect(res.restored).toEqual(expect.arrayContaining(['SIGHUP', 'SIGQUIT', 'SIGIOT', 'SIGBUS', 'SIGFPE', 'SIGXCPU', 'SIGSEGV']));
     expect(res.oob).toBe('RuntimeError');
     expect(r.signal).toBe('SIGHUP');
+  });
+});
+
+describe.each(modes)('%s: exit handlers a plugin registers in its init', (mode) => {
+  it('atexit and on_exit: exit after close() is clean; an on_exit handler never runs in unmapped code', () => {
+    const r = child(`
+      const hot = await dlswap.HotLibrary.open(${JSON.stringify(EXIT_HOOKS)}, { isolation: ${JSON.stringify(mode)} });
+      await hot.close();
+      const g = hot.generations()[0];
+      out({ unloaded: g.unloaded, reason: g.pinnedReason ?? null });
+      process.exit(0);`);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const ran = (what: string) => (r.stderr.match(new RegExp(`exit_hooks: ${what} handler ran`, 'g')) ?? []).length;
+    if (mode === 'local' || mode === 'deepbind') {
+      // node's libc keeps the on_exit handler: the generation stays mapped, and the handler runs at
+      // exit in code that is still there (atexit's too: the image was never dlclosed).
+      expect(r.lines[0]).toMatchObject({ unloaded: false });
+      expect(r.lines[0].reason).toMatch(/^kept mapped on purpose: it imports on_exit, whose handlers stay on node's exit list/);
+      expect(ran('on_exit')).toBe(1);
+      expect(ran('atexit')).toBe(1);
+    } else {
+      // The namespace's own libc holds both lists: atexit's entry runs at dlclose, on_exit's never.
+      expect(r.lines[0]).toEqual({ unloaded: true, reason: null });
+      expect(ran('atexit')).toBe(1);
+      expect(ran('on_exit')).toBe(0);
+    }
+  });
+});
+
+// A locale with a decimal comma, made for the test (the locales package's sources; no root needed).
+let locpath: string | null = null;
+beforeAll(() => {
+  if (!fs.existsSync('/usr/share/i18n/locales/de_DE')) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-locale-'));
+  const made = spawnSync('localedef', ['-i', 'de_DE', '-f', 'UTF-8', path.join(dir, 'de_DE.UTF-8')], { encoding: 'utf8', timeout: 60_000 });
+  if (made.status === 0) locpath = dir;
+  else fs.rmSync(dir, { recursive: true, force: true });
+}, 90_000);
+afterAll(() => {
+  if (locpath) fs.rmSync(locpath, { recursive: true, force: true });
+});
+
+describe('the locale of the anchor namespace', () => {
+  it("one plugin's setlocale changes how another prints a number while it is loaded, and close() sets it back", (ctx) => {
+    if (!locpath) return ctx.skip(); // localedef or the de_DE source missing: .ci/run installs the locales package
+    const r = child(
+      `const a = dlswap.open(${JSON.stringify(LOCALE)}, { isolation: 'namespace' });
+       const b = dlswap.open(${JSON.stringify(LOCALE)}, { isolation: 'namespace' });
+       const fmt = (lib) => { const o = Buffer.alloc(32); lib.func('int locale_format(char *out, size_t cap, double v)')(o, 32n, 3.14159); return o.toString("latin1").split(String.fromCharCode(0))[0]; };
+       const before = fmt(b);
+       const set = a.func('int locale_set_numeric(const char *name)')('de_DE.UTF-8');
+       const during = [fmt(b), String(3.14159).slice(0, 4)];
+       const closed = await a.close();
+       await pause(10); // process warnings are emitted on a later tick
+       out({ before, set, during, restored: closed.restored, after: fmt(b), numeric: b.func('const char *locale_numeric(void)')(), warnings });
+       await b.close();`,
+      { LOCPATH: locpath },
+    );
+    expect(r.status).toBe(0);
+    expect(r.lines[0]).toEqual({
+      before: '3.14',
+      set: 1,
+      during: ['3,14', '3.14'], // the other plugin follows the shared libc; node's own formatting does not
+      restored: { signals: [], altstack: false, locale: ['LC_NUMERIC'] },
+      after: '3.14',
+      numeric: 'C',
+      warnings: ['DLSWAP_PROCESS_HOOKS'],
+    });
+  });
+
+  it('a change made by a library loaded later, and still loaded, is kept; the first library\'s record goes to it', (ctx) => {
+    if (!locpath) return ctx.skip();
+    const r = child(
+      `const a = dlswap.open(${JSON.stringify(LOCALE)}, { isolation: 'namespace' });
+       const b = dlswap.open(${JSON.stringify(LOCALE)}, { isolation: 'namespace' });
+       const c = dlswap.open(${JSON.stringify(LOCALE)}, { isolation: 'namespace' });
+       const numeric = () => c.func('const char *locale_numeric(void)')();
+       a.func('int locale_set_numeric(const char *name)')('C.UTF-8');
+       b.func('int locale_set_numeric(const char *name)')('de_DE.UTF-8');
+       const closedA = await a.close();
+       const afterA = numeric();
+       const closedB = await b.close();
+       out({ restoredA: closedA.restored ?? null, afterA, restoredB: closedB.restored?.locale, afterB: numeric() });
+       await c.close();`,
+      { LOCPATH: locpath },
+    );
+    expect(r.status).toBe(0);
+    // a's change was under b's: nothing to set back when a closes; b's close goes back to "C", what
+    // the category was before a changed it.
+    expect(r.lines[0]).toEqual({ restoredA: null, afterA: 'de_DE.UTF-8', restoredB: ['LC_NUMERIC'], afterB: 'C' });
   });
 });

@@ -3,6 +3,7 @@
 // (native/image/early_destructors.h). docs/isolation.md, "Threads and unloading". Each case runs in
 // a child: a library kept mapped keeps its threads, and the child's exit is part of what is checked
 // (the destructor must run exactly once in the life of the process, and exit must be clean).
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ISOLATION_MODES, type Isolation } from '../../lib/load/isolation';
 import { fixture, runChild, underAsan } from '../helpers';
@@ -140,5 +141,76 @@ describe('lib.close({ teardown }) failures', () => {
     expect(out.codes[0]).toMatch(/^ERR_DLSWAP_ARG: lib.close\(options\): option 'teardown' must be a function/);
     expect(out.codes[1]).toMatch(/^ERR_DLSWAP_ARG: .*'teardownTimeoutMs'/);
     expect(out.codes[2]).toMatch(/^ERR_DLSWAP_ARG: .*unknown option 'tearDown' \(did you mean 'teardown'\?\)/);
+  });
+});
+
+// OpenBLAS (Debian: libopenblas0-pthread): a pool of worker threads that its constructor starts and
+// only its destructor, or blas_thread_shutdown_(), stops. OPENBLAS_THREAD_TIMEOUT=4 makes its idle
+// workers sleep at once (in the kernel, where dlswap sees them) instead of spinning first.
+const OPENBLAS = '/usr/lib/x86_64-linux-gnu/libopenblas.so.0';
+const haveOpenblas = fs.existsSync(OPENBLAS);
+const blasEnv = { OPENBLAS_NUM_THREADS: '2', OPENBLAS_THREAD_TIMEOUT: '4' };
+const DDOT = 'double cblas_ddot(int n, const double *x, int incx, const double *y, int incy)';
+const blasPrelude = `
+  const n = 100000, x = Buffer.from(new Float64Array(n).fill(1).buffer);
+  const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+  const shutdown = (lib) => { lib.func('void blas_thread_shutdown_(void)')(); };`;
+
+function blasChild(body: string) {
+  const r = runChild(`${blasPrelude}\n(async () => { ${body} })().catch((e) => { console.error(e); process.exit(3); });`, { env: blasEnv, timeout: 60_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return { status: r.status, signal: r.signal, stderr: r.stderr, out: (line.startsWith('{') ? JSON.parse(line) : {}) as Record<string, any> };
+}
+
+describe.skipIf(!haveOpenblas).each(modes)('%s: OpenBLAS', (mode) => {
+  it('plain: close({ teardown }) calling blas_thread_shutdown_ unloads it; without the hook it unloads in the namespace modes, and is pinned naming the hook in the others', () => {
+    const r = blasChild(`
+      const results = [];
+      for (const hook of [true, false]) {
+        const lib = dlswap.open(${JSON.stringify(OPENBLAS)}, { isolation: ${JSON.stringify(mode)} });
+        const dot = lib.func(${JSON.stringify(DDOT)})(n, x, 1, x, 1);
+        await pause(100);
+        const r = await lib.close(hook ? { teardown: shutdown } : undefined);
+        results.push({ hook, dot, unloaded: r.unloaded, reason: r.reason ?? null });
+      }
+      console.log(JSON.stringify({ results }));
+      process.exit(0);`);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const [withHook, without] = r.out.results;
+    expect(withHook).toEqual({ hook: true, dot: 100000, unloaded: true, reason: null });
+    expect(without.dot).toBe(100000);
+    if (NAMESPACE_MODES.includes(mode)) {
+      expect(without).toMatchObject({ unloaded: true, reason: null });
+    } else {
+      expect(without.unloaded).toBe(false);
+      expect(without.reason).toMatch(/still running or waiting in its code/);
+      expect(without.reason).toMatch(/blas_thread_shutdown_\), call that cleanup in a teardown hook \(HotLibrary's 'teardown' option, or lib\.close\(\{ teardown \}\)\)/);
+    }
+  });
+
+  it('hot: every generation unloads over several reloads with the teardown hook; the process keeps no thread per reload', () => {
+    const r = blasChild(`
+      const threads = () => require('node:fs').readdirSync('/proc/self/task').length;
+      const hot = await dlswap.HotLibrary.open(${JSON.stringify(OPENBLAS)}, {
+        isolation: ${JSON.stringify(mode)},
+        functions: { dot: ${JSON.stringify(DDOT)} },
+        teardown: (g) => shutdown(g.lib),
+      });
+      const reports = [];
+      hot.fn.dot(n, x, 1, x, 1);
+      const before = threads();
+      for (let i = 0; i < 4; i++) {
+        const rep = await hot.reload();
+        reports.push({ unloaded: rep.unloaded, dot: hot.fn.dot(n, x, 1, x, 1) });
+      }
+      const after = threads();
+      await hot.close();
+      console.log(JSON.stringify({ reports, before, after, final: hot.generations().map((g) => g.unloaded) }));`);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.out.reports).toEqual(Array(4).fill({ unloaded: true, dot: 100000 }));
+    expect(r.out.final).toEqual([true, true, true, true, true]);
+    expect(r.out.after).toBeLessThanOrEqual(r.out.before);
   });
 });
