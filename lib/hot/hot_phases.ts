@@ -307,9 +307,10 @@ export async function finalizeGeneration(gen: Generation, progress: RetireProgre
 }
 
 /**
- * closing: what the job's stdio flush, threads check and dlclose came to. Records the image's fate
- * in `gen.closeResult` once it is settled (closed, kept mapped, or held by threads that are waited
- * for). Throws the job's error when a step failed, for the retry policy (lib/hot/retire_policy.ts).
+ * closing: what the job's stdio flush, threads check, process-wide hooks and dlclose came to.
+ * Records the image's fate in `gen.closeResult` once it is settled (closed, kept mapped, or held by
+ * threads, or by a later library's claim on its signal handlers, that are waited for). Throws the
+ * job's error when a step failed, for the retry policy (lib/hot/retire_policy.ts).
  */
 export function closeGeneration(gen: Generation, r: RetireResult, progress: RetireProgress): void {
   if (progress.closed) return;

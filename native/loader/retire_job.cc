@@ -80,6 +80,51 @@ bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::Hol
   return true;
 }
 
+// Finalised and closed to calls, never unmapped (what its C++ objects point to stays): nothing is
+// unmapped, so no thread or handler can lose its code, and none is looked for.
+void KeepMapped(const RetireSpec &spec, RetireResult &out) {
+  LibraryHandle &lib = *spec.lib;
+  if (lib.fflush_fn) lib.fflush_fn(nullptr);
+  lib.keep_mapped = true;
+  for (const LibraryRef &d : spec.deps) d->keep_mapped = true;
+  out.kept_mapped = true;
+  out.still_loaded = true;
+  out.deps_mapped.assign(spec.deps.size(), true);
+}
+
+// The holders check: nothing may run in, or return to, or be sent into what the close unmaps.
+// Threads in its code (`out.holders`; the library's destructors run first when only threads it
+// started hold it), and a later library that may call one of its signal handlers
+// (`out.held_signals`). Fills `going_code` with the code the close unmaps; false when something
+// holds it (or the destructors overran) and it must stay mapped for now.
+bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<AddressRange> &going_code) {
+  LibraryHandle &lib = *spec.lib;
+  // The private dependencies loaded with it are closed right after it: what closing them could
+  // unmap is looked at with the library's own code.
+  std::vector<const struct link_map *> closed_with;
+  for (const LibraryRef &d : spec.deps) {
+    if (d->map && !d->copy_name.empty()) closed_with.push_back(d->map);
+  }
+  LibraryHandle::HolderScan held = lib.ScanHolders(closed_with);
+  if (!held.threads.empty() && OnlyItsOwnThreads(held)) {
+    if (!StopThreadsWithDestructors(spec, held, out)) return false;
+    held = lib.ScanHolders(closed_with);
+  }
+  out.holders = std::move(held.threads);
+  if (!out.holders.empty()) return false;
+  const ObjectList going = CodeThatGoes(lib, held.objects);
+  {
+    ProcMaps maps;
+    going_code = ExecutableRanges(going, maps);
+  }
+  if (lib.hooks) {
+    out.held_signals = lib.hooks->BeginRetirement(going_code);
+    if (!out.held_signals.empty()) return false;
+  }
+  out.altstack_disabled = spec.js_altstack_disabled || DisableAltStackIn(going);
+  return true;
+}
+
 }  // namespace
 
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped) {
@@ -113,43 +158,12 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.fini_ms = Ms(t);
   }
   t = clock::now();
-  ObjectList going;                      // what the close will unmap
-  std::vector<AddressRange> going_code;  // its code
-  if (!spec.keep_mapped) {
-    // The private dependencies loaded with it are closed right after it: what closing them could
-    // unmap is looked at with the library's own code.
-    std::vector<const struct link_map *> closed_with;
-    for (const LibraryRef &d : spec.deps) {
-      if (d->map && !d->copy_name.empty()) closed_with.push_back(d->map);
-    }
-    LibraryHandle::HolderScan held = lib.ScanHolders(closed_with);
-    if (!held.threads.empty() && OnlyItsOwnThreads(held)) {
-      if (!StopThreadsWithDestructors(spec, held, out)) return;
-      held = lib.ScanHolders(closed_with);
-    }
-    out.holders = std::move(held.threads);
-    if (!out.holders.empty()) return;
-    going = CodeThatGoes(lib, held.objects);
-    {
-      ProcMaps maps;
-      going_code = ExecutableRanges(going, maps);
-    }
-    if (lib.hooks) {
-      out.held_signals = lib.hooks->BeginRetirement(going_code);
-      if (!out.held_signals.empty()) return;
-    }
-    out.altstack_disabled = spec.js_altstack_disabled || DisableAltStackIn(going);
-  } else {
-    // Nothing is unmapped, so no thread can lose its code: threads are not looked for.
-    // Finalised and closed to calls, never unmapped: what its C++ objects point to stays.
-    if (lib.fflush_fn) lib.fflush_fn(nullptr);
-    lib.keep_mapped = true;
-    for (const LibraryRef &d : spec.deps) d->keep_mapped = true;
-    out.kept_mapped = true;
-    out.still_loaded = true;
-    out.deps_mapped.assign(spec.deps.size(), true);
+  if (spec.keep_mapped) {
+    KeepMapped(spec, out);
     return;
   }
+  std::vector<AddressRange> going_code;  // the code the close will unmap
+  if (!NothingHolds(spec, out, going_code)) return;
   if (HitFault("before-dlclose") == FaultAction::Throw) {
     out.step = "dlclose";
     out.code = "ERR_DLSWAP_INTERNAL";

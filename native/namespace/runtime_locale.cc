@@ -58,6 +58,15 @@ std::string Current(NamespaceRecord *ns, int category) {
   return now ? now : "C";
 }
 
+// A copy with zeroed bytes after the terminator. The namespace's libc reads strings a whole aligned
+// vector at a time (safe: never across a page), which valgrind, checking only the process's own
+// libc exactly, reports as a branch on the uninitialised bytes past the end of a std::string.
+std::vector<char> Padded(const std::string &s) {
+  std::vector<char> out(s.size() + 64, '\0');
+  std::copy(s.begin(), s.end(), out.begin());
+  return out;
+}
+
 bool In(uintptr_t a, const std::vector<AddressRange> &code) {
   return std::any_of(code.begin(), code.end(), [a](const AddressRange &r) { return a >= r.start && a < r.end; });
 }
@@ -93,7 +102,7 @@ std::vector<std::string> RestoreLocaleOf(NamespaceRecord *ns, const std::vector<
     bool set_back = false;
     // Its changes on top are undone, newest first: the category gets what it had before them.
     while (!changes.empty() && In(changes.back().caller, code)) {
-      ns->setlocale_fn(c, changes.back().before.c_str());
+      ns->setlocale_fn(c, Padded(changes.back().before).data());
       changes.pop_back();
       set_back = true;
     }

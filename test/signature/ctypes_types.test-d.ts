@@ -170,6 +170,21 @@ export async function hotSetup(): Promise<void> {
   h.callback('int (*)(int)', (x) => x + 1);
 }
 
+// teardown sees the retiring generation's functions and library, typed as setup's are.
+export async function hotTeardown(): Promise<void> {
+  await HotLibrary.open('./libx.so', {
+    types: t,
+    functions: { next: 'enum color next_color(enum color c)' },
+    async teardown(gen) {
+      expectTypeOf(gen.id).toEqualTypeOf<number>();
+      expectTypeOf(gen.fn.next).parameter(0).toEqualTypeOf<number | 'RED' | 'GREEN' | 'BLUE'>();
+      gen.lib.func('void shutdown(void)')();
+      // @ts-expect-error: a generation being torn down makes no callbacks
+      gen.callback('int (*)(int)', (x: number) => x);
+    },
+  });
+}
+
 export type { AnyFunction, PointerArg };
 
 // Nested bodies, anonymous members (their members belong to the enclosing struct), arrays of
