@@ -10,7 +10,8 @@
  *   hot    HotLibrary.open(path, { isolation, functions }), RELOADS reload()s while sync and async
  *          checks run continuously on whatever generation is current, then close()
  * Both end by checking that every closed generation is gone from /proc/self/maps (or was reported
- * pinned, with a reason), that no signal handler was left pointing into an unmapped generation, and
+ * pinned, with a reason; one held for another generation's signal handlers is given 10 s to be
+ * unloaded once that one is gone), that no signal handler was left pointing into an unmapped generation, and
  * that node itself still works (OpenSSL, zlib, its thread pool, a worker thread, a signal).
  *
  * Prints one JSON line on stdout: { cell, outcome, ... } where outcome is
@@ -111,6 +112,9 @@ function refuse(e, at) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// How long a generation held for another's signal handlers may take to be unloaded once they are
+// gone: dlswap looks again with a backoff of at most 2 s.
+const LATE_UNLOAD_MS = 10_000;
 
 /** Rejects with a WrongAnswer if `p` has not settled within `ms`. */
 function within(p, ms, what) {
@@ -459,6 +463,12 @@ async function hot(entry, file) {
   retire(h.current);
   enter('close');
   await h.close();
+  // A generation kept mapped because a later one was loaded while its signal handlers were installed
+  // (a later one may chain to them) is unloaded once those are gone: wait for that (bounded), so
+  // that what is checked below is where it ends, not the moment between.
+  enter('late unloads');
+  const heldForSignals = () => h.generations().filter((g) => g.state === 'closed' && g.unloaded !== true && /signal|SIG[A-Z]/.test(g.pinnedReason ?? ''));
+  for (let waited = 0; heldForSignals().length > 0 && waited < LATE_UNLOAD_MS; waited += 100) await sleep(100);
 
   const closed = [];
   for (const info of h.generations()) {
