@@ -2,6 +2,8 @@
  * Every error dlswap raises is an `Error` with a stable `code`. Branch on the code, not the message:
  * messages say what to do and may be reworded.
  */
+import type { ReloadReport } from './hot/hot_types';
+
 export type DlswapErrorCode =
   | 'ERR_DLSWAP_ARG'
   | 'ERR_DLSWAP_NOT_FOUND'
@@ -49,6 +51,13 @@ export type DlswapErrorCode =
  */
 export class DlswapError extends Error {
   readonly code: DlswapErrorCode;
+  /**
+   * ERR_DLSWAP_RELOAD: the code of the error that made the reload fail (its `cause`), e.g.
+   * ERR_DLSWAP_INIT_FAILED. Always an ERR_DLSWAP_* code (docs/reliability.md).
+   */
+  declare causeCode?: DlswapErrorCode;
+  /** ERR_DLSWAP_RELOAD: the failed reload's report (`report.failedPhase`, `report.to`, `report.durations`...). */
+  declare report?: ReloadReport;
   constructor(code: DlswapErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DlswapError';

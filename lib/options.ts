@@ -275,8 +275,50 @@ function abiCheck(where: string, hostVersion: number): Check<{ min?: number; max
   };
 }
 
+/** A non-empty string without NUL (the OS would see only the part before it). */
+function text(what: string): Check<string> {
+  return (v, label) => {
+    if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw argError(`${label} must be ${what}: a non-empty string without NUL, not ${describeValue(v)}`);
+    return v;
+  };
+}
+
+function textList(what: string): Check<string[]> {
+  const item = text(what);
+  return (v, label) => {
+    if (!Array.isArray(v) || v.length === 0) throw argError(`${label} must be a non-empty array of ${what}s, not ${describeValue(v)}`);
+    return Object.freeze(v.map((x, i) => item(x, `${label}[${i}]`))) as string[];
+  };
+}
+
+const buildCommand: Check<string | readonly string[]> = (v, label) =>
+  Array.isArray(v) ? textList('program or argument')(v, label) : text("a shell command line (or an argv array: ['cc', '-shared', ...])")(v, label);
+
+// The build step (lib/watch/rebuilder.ts) is HotLibrary's: a LibraryWatcher on its own has none.
+const HOT_WATCH_SCHEMA = {
+  ...WATCH_SCHEMA,
+  build: buildCommand,
+  sources: textList('source path or pattern'),
+  cwd: text('a directory'),
+  buildTimeoutMs: ms,
+};
+
 function watchCheck(where: string): Check<boolean | ReturnType<typeof checkWatchOptions>> {
-  return (v) => (typeof v === 'boolean' ? v : checkWatchOptions(v, where, 'watch.'));
+  return (v) => {
+    if (typeof v === 'boolean') return v;
+    const o = snapshot(v, where, HOT_WATCH_SCHEMA, 'watch.');
+    if ((o.build === undefined) !== (o.sources === undefined)) {
+      throw argError(
+        o.build === undefined
+          ? `${where}: option 'watch.sources' needs 'watch.build', the command that rebuilds the library from them`
+          : `${where}: option 'watch.build' needs 'watch.sources', the files (or patterns) whose changes start it`,
+      );
+    }
+    if (o.build === undefined && (o.cwd !== undefined || o.buildTimeoutMs !== undefined)) {
+      throw argError(`${where}: options 'watch.cwd' and 'watch.buildTimeoutMs' belong to a build step: give 'watch.build' and 'watch.sources' too`);
+    }
+    return o;
+  };
 }
 
 /**

@@ -10,10 +10,14 @@ import { ISOLATION_MODES, type Isolation } from '../load/isolation';
 import { MAX_TIMER_MS } from '../options';
 import { parsePrototype } from '../signature/signature';
 import type { WatchSkip } from '../watch/watch';
+import type { HotWatchSkip } from '../hot/events';
+import type { BuildFailure } from '../watch/rebuilder';
+import path from 'node:path';
 import { colors, colorEnabled, parseCommand, usageError, UsageError } from './format';
 import { fileSize, loadInProgress, ProgressLine } from './progress';
 
 const USAGE = `usage: dlswap watch <lib.so> [--isolation MODE] [--call 'int f(void)'] [--interval MS] [--poll MS]
+                    [--build CMD --source PATH... [--build-timeout MS]]
 
 Loads the library and reloads it each time the file is rebuilt (once the write has finished, the
 file is a valid ELF shared library and its content changed). Invalid or half-written builds are
@@ -25,6 +29,11 @@ reported and skipped; the current generation keeps serving. Ctrl-C stops.
   --interval MS      quiet period after the last change before the file is examined (default 100)
   --poll MS          also check the file every MS ms (for file systems without inotify: NFS, some
                      container mounts)
+  --build CMD        a shell command that rebuilds the library (e.g. 'make'), run when a source changes;
+                     one build at a time, compiler errors shown, the library reloaded as soon as it succeeds
+  --source PATH      a source file, directory or glob ('src/*.c', 'src/**/*.{c,h}') whose changes start
+                     the build; repeat for more (needed with --build)
+  --build-timeout MS a build still running after MS ms is killed (default 300000)
 `;
 
 interface Args {
@@ -33,12 +42,23 @@ interface Args {
   call?: string;
   interval?: number;
   poll?: number;
+  build?: string;
+  sources?: string[];
+  buildTimeout?: number;
 }
 
 function parse(argv: string[]): Args | { help: true } | string {
   let args;
   try {
-    args = parseCommand(argv, { isolation: { type: 'string' }, call: { type: 'string' }, interval: { type: 'string' }, poll: { type: 'string' } });
+    args = parseCommand(argv, {
+      isolation: { type: 'string' },
+      call: { type: 'string' },
+      interval: { type: 'string' },
+      poll: { type: 'string' },
+      build: { type: 'string' },
+      source: { type: 'string', multiple: true },
+      'build-timeout': { type: 'string' },
+    });
   } catch (e) {
     if (e instanceof UsageError) return e.message;
     throw e;
@@ -46,7 +66,7 @@ function parse(argv: string[]): Args | { help: true } | string {
   const v = args.values;
   if (v.help) return { help: true };
   if (v.isolation !== undefined && !(ISOLATION_MODES as readonly string[]).includes(v.isolation)) return `unknown isolation mode '${v.isolation}'`;
-  const millis = (name: 'interval' | 'poll'): number | undefined | string => {
+  const millis = (name: 'interval' | 'poll' | 'build-timeout'): number | undefined | string => {
     const value = v[name];
     if (value === undefined) return undefined;
     const n = Number(value);
@@ -54,11 +74,16 @@ function parse(argv: string[]): Args | { help: true } | string {
   };
   const interval = millis('interval');
   const poll = millis('poll');
+  const buildTimeout = millis('build-timeout');
   if (typeof interval === 'string') return interval;
   if (typeof poll === 'string') return poll;
+  if (typeof buildTimeout === 'string') return buildTimeout;
+  const sources = v.source as string[] | undefined;
+  if (v.build !== undefined && !sources?.length) return `--build needs at least one --source: the files whose changes start the build`;
+  if (v.build === undefined && (sources?.length || buildTimeout !== undefined)) return `--source and --build-timeout need --build, the command that rebuilds the library`;
   const positionals = args.positionals;
   if (positionals.length !== 1) return positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path';
-  return { file: positionals[0], isolation: (v.isolation as Isolation | undefined) ?? 'namespace', call: v.call, interval, poll };
+  return { file: positionals[0], isolation: (v.isolation as Isolation | undefined) ?? 'namespace', call: v.call, interval, poll, build: v.build, sources, buildTimeout };
 }
 
 function clock(): string {
@@ -107,7 +132,11 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
     hot = await HotLibrary.open(args.file, {
       isolation: args.isolation,
       functions: args.call !== undefined && callName ? { [callName]: args.call } : {},
-      watch: { debounceMs: args.interval, pollIntervalMs: args.poll },
+      watch: {
+        debounceMs: args.interval,
+        pollIntervalMs: args.poll,
+        ...(args.build !== undefined ? { build: args.build, sources: args.sources, buildTimeoutMs: args.buildTimeout } : {}),
+      },
     });
   } catch (e) {
     stopOpening();
@@ -156,11 +185,27 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
       line.write(c.dim(`  ${phases}${old}\n`));
     });
   });
-  hot.on('watch-skip', (s: WatchSkip | { reason: 'reload-failed'; error: Error & { causeCode?: string } }) => {
+  const relative = (f: string) => path.relative(process.cwd(), f) || f;
+  const indent = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+  hot.on('watch-build-start', (b) => {
+    line.write(`${clock()}  ${c.bold('building')} (${b.changed.map(relative).join(', ')} changed): ${b.command}\n`);
+  });
+  hot.on('watch-build', (b) => {
+    line.write(c.dim(`  built in ${ms(b.durationMs)}\n`));
+    if (b.output.trim()) line.write(c.dim(`${indent(b.output)}\n`));
+  });
+  hot.on('watch-skip', (s: HotWatchSkip) => {
     skips++;
     if (s.reason === 'reload-failed') {
-      const e = (s as { error: Error & { causeCode?: string } }).error;
+      const e = s.error;
       line.write(`${clock()}  ${c.red('reload failed')} (${e.causeCode ?? 'error'}): ${e.message}; generation ${hot.current} keeps serving\n`);
+      return;
+    }
+    if (s.reason === 'build-failed' || s.reason === 'build-timeout') {
+      const b = s as BuildFailure;
+      const how = b.reason === 'build-timeout' ? 'build timed out' : b.exitCode !== null ? `build failed (exit ${b.exitCode})` : b.signal ? `build killed (${b.signal})` : 'build failed';
+      line.write(`${clock()}  ${c.red(how)} after ${ms(b.durationMs)}; generation ${hot.current} keeps serving\n`);
+      line.write(`${indent(b.output.trim() ? b.output : b.message)}\n`);
       return;
     }
     const label = s.reason === 'unchanged' ? c.dim : s.reason === 'vanished' ? c.yellow : c.red;

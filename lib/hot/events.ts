@@ -7,9 +7,24 @@ import type { DlswapError } from '../errors';
 import type { HoldingThread } from '../load/library';
 import type { LogEvent, ReloadReport } from './hot_types';
 import type { WatchChange, WatchSkip } from '../watch/watch';
+import type { BuildFailure, BuildStart, BuildSuccess } from '../watch/rebuilder';
 
-/** 'watch-skip' on a HotLibrary: the watcher's skips, and a build that changed but did not load. */
-export type HotWatchSkip = WatchSkip | { reason: 'reload-failed'; error: DlswapError };
+/** A build that passed the watcher's checks but whose reload failed (rolled back). */
+export interface ReloadFailedSkip {
+  reason: 'reload-failed';
+  /** The library. */
+  path: string;
+  /** The error's message. */
+  message: string;
+  /** ERR_DLSWAP_RELOAD: `error.causeCode` says why, `error.report` is the failed reload's report. */
+  error: DlswapError;
+}
+
+/**
+ * 'watch-skip' on a HotLibrary: the watcher's skips, a build step's failed build, and a build that
+ * changed but did not load. Every one has `reason`, `path` and `message`; `reason` tells the rest.
+ */
+export type HotWatchSkip = WatchSkip | BuildFailure | ReloadFailedSkip;
 
 export interface HotLibraryEvents {
   /** A new generation serves (right after the swap, before the old one drains). */
@@ -30,10 +45,17 @@ export interface HotLibraryEvents {
   'drain-timeout': [event: { generation: number; inFlight: number; leases: number; timeoutMs: number }];
   /** A line the plugin logged through dlswap_host.log. */
   log: [event: LogEvent];
-  /** `watch`: a rebuild was loaded and serves. */
+  /**
+   * `watch`: a rebuild was loaded and serves. Fires at the swap, as 'reload' does: the old generation
+   * is still draining, `report.unloaded` is not set yet (it is once `report.retired` resolves).
+   */
   'watch-reload': [report: ReloadReport];
   /** `watch`: a rebuild was refused, and why; the current generation keeps serving. */
   'watch-skip': [skip: HotWatchSkip];
+  /** `watch.build`: a source changed and the build command started. */
+  'watch-build-start': [build: BuildStart];
+  /** `watch.build`: the build exited 0; the library is examined at once (then 'watch-reload' or 'watch-skip'). */
+  'watch-build': [build: BuildSuccess];
   /** A failure after the swap (retiring a generation); emitted only if listened to. */
   error: [error: DlswapError];
 }

@@ -16,7 +16,8 @@ import { Generation, type GenerationInfo } from './generation';
 import type { CheckFunctions } from '../signature/prototype_types';
 import { TypedEventEmitter, type HotLibraryEvents } from './events';
 import { faultPoint } from '../faults';
-import { LibraryWatcher, type WatchOptions } from '../watch/watch';
+import { LibraryWatcher, WATCH_DEFAULTS } from '../watch/watch';
+import { Rebuilder, resolveBuildStep, type ResolvedBuildStep } from '../watch/rebuilder';
 import { checkCloseOptions, checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from '../options';
 import { abortedError, raceAbort } from '../abort';
 import { debug } from '../debug';
@@ -39,10 +40,11 @@ import {
   type ReloadReport,
   type SwapPolicy,
   type CloseOptions,
+  type HotWatchOptions,
   type Lease,
 } from './hot_types';
 
-export type { SwapPolicy, HotOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, Lease } from './hot_types';
+export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, Lease, HotFunctions } from './hot_types';
 
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
 // are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
@@ -67,6 +69,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #gate: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
   #watcher: LibraryWatcher | null = null;
+  #rebuilder: Rebuilder | null = null;
   // Reloads past their swap, by their options: what an abort of the wait says.
   #swappedBy = new WeakMap<ReloadOptions, ReloadReport>();
 
@@ -101,6 +104,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     path = checkPath(path, 'HotLibrary.open(path, options)');
     options = checkHotOptions(options, HOST_ABI_VERSION) as HotOptions<F, D>;
     const functionNames = parseFunctions(options.functions, options.types, 'HotLibrary');
+    // The build step's source directories must exist: checked before anything is loaded.
+    const buildStep = typeof options.watch === 'object' ? resolveBuildStep(options.watch) : null;
     if (options.signal?.aborted) throw abortedError(options.signal, `HotLibrary.open(${path}) was aborted before it started`);
     const gen = new Generation(1, path);
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
@@ -122,7 +127,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     hot.#nextId = 2;
     if (options.watch) {
       try {
-        hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch);
+        hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch, buildStep);
       } catch (e) {
         // Not left half-open: the generation is finalized and closed before the error is reported.
         await hot.close();
@@ -229,9 +234,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return { generation: gen.id, fn: fns, release, [Symbol.dispose]: release };
   }
 
-  #startWatch(initialSha256: string, options: WatchOptions): void {
+  #startWatch(initialSha256: string, options: HotWatchOptions, buildStep: ResolvedBuildStep | null): void {
     // A bare soname is watched where it was found (lib/load/search.ts), not in the current directory.
-    const w = new LibraryWatcher(resolveLibrary(this.#path), { ...options, initialSha256 });
+    const file = resolveLibrary(this.#path);
+    const { build: _b, sources: _s, cwd: _c, buildTimeoutMs: _t, ...watchOptions } = options;
+    const w = new LibraryWatcher(file, { ...watchOptions, initialSha256 });
     w.on('change', (change: { sha256: string }) => {
       let reloading: Promise<ReloadReport>;
       try {
@@ -246,12 +253,22 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         (err) => {
           // A build that did not load is not the baseline: publishing the same bytes again retries it.
           w.forget(change.sha256, this.#current.lib?.info.sha256 ?? null);
-          this.#emit('watch-skip', { reason: 'reload-failed', error: asDlswapError(err, 'ERR_DLSWAP_RELOAD', `reload of ${this.#path} failed`) });
+          const error = asDlswapError(err, 'ERR_DLSWAP_RELOAD', `reload of ${this.#path} failed`);
+          this.#emit('watch-skip', { reason: 'reload-failed', path: w.path, message: error.message, error });
         },
       );
     });
     w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
     this.#watcher = w;
+    if (!buildStep) return;
+    this.#rebuilder = new Rebuilder(w.path, buildStep, w, { debounceMs: w.options.debounceMs ?? WATCH_DEFAULTS.debounceMs, persistent: w.options.persistent ?? true }, {
+      start: (e) => this.#emit('watch-build-start', e),
+      success: (e) => this.#emit('watch-build', e),
+      failure: (e) => this.#emit('watch-skip', e),
+      watchError: (message) => this.#emit('watch-skip', { path: w.path, reason: 'watch-error', message }),
+      // The reload a change asked for is on the chain by the time the watcher is idle.
+      settled: () => this.#chain.then(() => undefined),
+    });
   }
 
   /**
@@ -277,6 +294,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   async #close(): Promise<void> {
     this.#watcher?.close();
     this.#watcher = null;
+    // A build still running is stopped with its process group before the generations close.
+    await this.#rebuilder?.close();
+    this.#rebuilder = null;
     await this.#chain;
     const live = this.#all.filter((g) => g.isIn('active', 'draining'));
     for (const g of live) if (g.isIn('active')) g.transition('draining');

@@ -42,8 +42,8 @@ export interface Loaded {
 export function reloadError(report: ReloadReport): DlswapError {
   const cause = report.error as DlswapError | undefined;
   const err = new DlswapError('ERR_DLSWAP_RELOAD', `reload of ${report.path} failed in phase '${report.failedPhase}': ${cause?.message ?? 'unknown error'}`, { cause });
-  (err as DlswapError & { report: ReloadReport; causeCode?: string }).report = report;
-  (err as DlswapError & { causeCode?: string }).causeCode = cause?.code;
+  err.report = report;
+  err.causeCode = cause?.code;
   return err;
 }
 

@@ -8,6 +8,7 @@ import type { DependencyCloseResult } from '../load/dependencies';
 import type { Isolation } from '../load/isolation';
 import type { FunctionOf } from '../signature/prototype_types';
 import type { WatchOptions } from '../watch/watch';
+import type { BuildStepOptions } from '../watch/rebuilder';
 import type { TypeRegistry } from '../signature/ctypes';
 import type { TypeDefs, CallbackOf } from '../signature/ctypes_types';
 import type { Callback, CallbackOptions } from '../call/callbacks';
@@ -71,8 +72,9 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
   /**
    * Reload whenever the file is rebuilt (see docs/watch.md): once the write has finished, the file
    * is a valid ELF and its content changed. Invalid builds are reported ('watch-skip') and skipped.
+   * With `build` and `sources`, dlswap also runs the build when a source changes (docs/watch.md#a-build-step).
    */
-  watch?: boolean | WatchOptions;
+  watch?: boolean | HotWatchOptions;
   /** The structs, enums, typedefs and callback types the prototypes name (docs/types.md), for every generation. */
   types?: TypeRegistry<D>;
   /**
@@ -97,6 +99,9 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
    */
   signal?: AbortSignal;
 }
+
+/** HotLibrary's `watch` option: the watcher's options, and an optional build step. */
+export interface HotWatchOptions extends WatchOptions, BuildStepOptions {}
 
 /** What `setup` gets: one generation, before it serves. */
 export interface GenerationSetup<F extends Record<string, string>, D extends TypeDefs = {}> {

@@ -76,7 +76,8 @@ export interface WatchSkip {
   mtimeMs?: number;
 }
 
-const DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 };
+export const WATCH_DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 } as const;
+const DEFAULTS = WATCH_DEFAULTS;
 
 /**
  * Emits 'change' (`WatchChange`) for each new, complete, valid build and 'skip' (`WatchSkip`) for
@@ -104,6 +105,10 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
   // The look taken at construction: it establishes the baseline and stays quiet if nothing changed.
   #first = true;
   #idle: (() => void)[] = [];
+  // A build step is writing the file (lib/watch/rebuilder.ts): its events are not examined.
+  #held = false;
+  // The next examination skips the quiet wait: the build that wrote the file has exited.
+  #immediate = false;
 
   constructor(file: string, options: WatchOptions = {}) {
     super();
@@ -178,6 +183,39 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
     return this.#closed;
   }
 
+  /**
+   * @internal The build step's: while a build runs, the file's events are dropped (the build is not
+   * finished, and a failed build's output is never loaded). An examination already running goes on.
+   */
+  hold(): void {
+    this.#held = true;
+    if (this.#debounce) clearTimeout(this.#debounce);
+    this.#debounce = null;
+    if (!this.#running) this.#settleIdle();
+  }
+
+  /**
+   * @internal The build step's, once its build succeeded: the file is examined now, with no debounce
+   * and no wait for it to hold still (the build that wrote it has exited), and watched again.
+   */
+  examineNow(): void {
+    this.#held = false;
+    if (this.#closed) return;
+    this.#immediate = true;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (this.#debounce) clearTimeout(this.#debounce);
+    this.#debounce = null;
+    void this.#run();
+  }
+
+  /** @internal The build step's, once its build failed: the file is watched again, and not examined. */
+  release(): void {
+    this.#held = false;
+  }
+
   /** Resolves once nothing is scheduled or being examined (for tests and tools that want a quiet point). */
   idle(): Promise<void> {
     if (!this.#running && !this.#debounce) return Promise.resolve();
@@ -211,7 +249,7 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
   }
 
   #schedule(delay: number): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#held) return;
     if (this.#running) {
       // Looked at again once the current examination ends: it may already have seen this write.
       this.#again = true;
@@ -233,8 +271,10 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
         this.#again = false;
         const first = this.#first;
         this.#first = false;
-        await this.#examine(first);
-      } while (this.#again && !this.#closed && (await this.#sleep(this.#debounceMs)));
+        const immediate = this.#immediate;
+        this.#immediate = false;
+        await this.#examine(first, immediate);
+      } while (this.#again && !this.#closed && (this.#immediate || (await this.#sleep(this.#debounceMs))));
     } catch (e) {
       // #examine reports every expected failure itself; this is the net under the net.
       this.#skip({
@@ -248,10 +288,10 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
     }
   }
 
-  async #examine(first: boolean): Promise<void> {
+  async #examine(first: boolean, immediate: boolean): Promise<void> {
     faultPoint('watch-examine');
     for (;;) {
-      const settled = await this.#settle();
+      const settled = await this.#settle(immediate ? 0 : this.#stableMs);
       if (settled === null) return;
       if (settled.sig === this.#lastSig) return;
 
@@ -294,7 +334,7 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
    * is still missing a whole debounce window later. An empty file is a linker's freshly created
    * output that it has not written yet: it counts as settled only after settleTimeoutMs.
    */
-  async #settle(): Promise<FileState | null> {
+  async #settle(stableMs: number): Promise<FileState | null> {
     const start = performance.now();
     let prev = await this.#present();
     let since = performance.now();
@@ -307,7 +347,7 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
       this.#vanishedReported = false;
       const quiet = performance.now() - since;
       // Empty means "not written yet" only for a regular file: anything else is judged at once.
-      if (quiet >= this.#stableMs && (prev.size > 0 || !prev.regular || performance.now() - start > this.#settleTimeoutMs)) return prev;
+      if (quiet >= stableMs && (prev.size > 0 || !prev.regular || performance.now() - start > this.#settleTimeoutMs)) return prev;
       if (!(await this.#sleep(this.#pollMs))) return null;
       const cur = await this.#present();
       if (cur === 'missing' || cur.sig !== prev.sig) {
