@@ -60,7 +60,7 @@ export const func = lazyFunction('func', () => funcs().func);
 export const rebind = lazyFunction('rebind', () => funcs().rebind);
 export const libraryOf = lazyFunction('libraryOf', () => funcs().libraryOf);
 export const readCString = lazyFunction('readCString', () => funcs().readCString);
-export type { BoundFunction, ErrnoFunction, ErrnoResult, FuncOptions, Prototype } from './call/func';
+export type { BoundFunction, BoundFunctions, ErrnoFunction, ErrnoResult, FuncOptions, Prototype } from './call/func';
 export const parsePrototype = lazyFunction('parsePrototype', () => signature().parsePrototype);
 export const parseType = lazyFunction('parseType', () => signature().parseType);
 export const signatureFromObject = lazyFunction('signatureFromObject', () => signature().signatureFromObject);
@@ -70,8 +70,8 @@ export type { FunctionOf, FunctionOfObject, PointerArg, StringArg, Int64Arg, Unk
 // ---- hot reload (docs/hot-reload.md) -------------------------------------------------------------
 export const HotLibrary = lazyClass('HotLibrary', () => hot().HotLibrary);
 export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> = HotModule.HotLibrary<F, D>;
-export type { HotOptions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
-export type { HotLibraryEvents, WatcherEvents, HotWatchSkip } from './hot/events';
+export type { HotOptions, HotWatchOptions, HotFunctions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
+export type { HotLibraryEvents, WatcherEvents, HotWatchSkip, ReloadFailedSkip } from './hot/events';
 export type { GenerationInfo, GenerationState } from './hot/generation';
 
 // ---- analysis (docs/inspect.md, docs/doctor.md) --------------------------------------------------
@@ -90,7 +90,8 @@ export type { DoctorReport } from './analysis/doctor';
 // ---- watch (docs/watch.md) -----------------------------------------------------------------------
 export const LibraryWatcher = lazyClass('LibraryWatcher', () => watch().LibraryWatcher);
 export type LibraryWatcher = WatchModule.LibraryWatcher;
-export type { WatchOptions, WatchChange, WatchSkip } from './watch/watch';
+export type { WatchOptions, WatchChange, WatchSkip, WatchSkipReason } from './watch/watch';
+export type { BuildStepOptions, BuildStart, BuildSuccess, BuildFailure } from './watch/rebuilder';
 
 // ---- types, callbacks, memory (docs/types.md, docs/callbacks.md) ---------------------------------
 export const types = lazyFunction('types', () => ctypes().types);

@@ -261,6 +261,11 @@ function functionsCheck(where: string): Check<Record<string, string | SignatureO
   };
 }
 
+/** A table of prototypes by name (`functions` of HotLibrary, `lib.bind`): a plain object of prototype strings or objects. */
+export function checkFunctionTable(functions: unknown, where: string): Readonly<Record<string, string | SignatureObject>> {
+  return functionsCheck(where)(functions, `${where}: functions`);
+}
+
 function abiCheck(where: string, hostVersion: number): Check<{ min?: number; max?: number }> {
   return (v) => {
     const r = snapshot(v, where, { min: u32, max: u32 }, 'abi.');

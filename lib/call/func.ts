@@ -13,7 +13,8 @@ import { DlswapError, isDlswapError } from '../errors';
 import type { Library } from '../load/library';
 import { addon, type NativeCallable, type NativeFunctionSpec } from '../native';
 import { checkFuncOptions, describeValue } from '../options';
-import type { AnyFunction } from '../signature/prototype_types';
+import type { AnyFunction, FunctionOf } from '../signature/prototype_types';
+import type { TypeDefs } from '../signature/ctypes_types';
 import type { TypeScope } from '../signature/ctype_model';
 import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from '../signature/signature';
 import { needsWrapper, wrapRich } from './call_wrapper';
@@ -55,6 +56,13 @@ export type BoundFunction<F> = F &
     /** Runs the call on a worker thread; the promise settles with the result. */
     async(...args: ArgsOf<F>): Promise<ResultOf<F>>;
   };
+
+/**
+ * A table of C functions bound at once (`lib.bind(functions)`, `hot.fn`, `lease.fn`): each entry
+ * typed from its prototype string, as `lib.func` types it. D is the declarations of the library's
+ * type registry (docs/types.md).
+ */
+export type BoundFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K], D>> };
 
 /** A C function made with `{ errno: true }`. */
 export type ErrnoFunction<F> = ((...args: ArgsOf<F>) => ErrnoResult<ResultOf<F>>) &

@@ -2,11 +2,10 @@
  * The public shapes of hot reload: HotLibrary's options, its reports, leases and the setup hook's
  * context. lib/hot/hot_library.ts re-exports them; the machinery that fills them is in lib/hot_*.ts.
  */
-import type { BoundFunction } from '../call/func';
+import type { BoundFunctions } from '../call/func';
 import type { Library } from '../load/library';
 import type { DependencyCloseResult } from '../load/dependencies';
 import type { Isolation } from '../load/isolation';
-import type { FunctionOf } from '../signature/prototype_types';
 import type { WatchOptions } from '../watch/watch';
 import type { BuildStepOptions } from '../watch/rebuilder';
 import type { TypeRegistry } from '../signature/ctypes';
@@ -175,8 +174,8 @@ export interface LogEvent {
   message: string;
 }
 
-/** `hot.fn`, `lease.fn` and `setup`'s `fn`: the declared functions, typed from their prototypes. */
-export type HotFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = { readonly [K in keyof F]: BoundFunction<FunctionOf<F[K], D>> };
+/** `hot.fn`, `lease.fn` and `setup`'s `fn`: the declared functions, typed from their prototypes (as `lib.bind` types them). */
+export type HotFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = BoundFunctions<F, D>;
 
 export interface Lease<F extends Record<string, string>, D extends TypeDefs = {}> extends Disposable {
   readonly generation: number;

@@ -17,7 +17,7 @@ import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from 
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
-import { checkLibraryCloseOptions, checkOpenOptions, checkSymbolName } from '../options';
+import { checkFunctionTable, checkLibraryCloseOptions, checkOpenOptions, checkSymbolName, parseFunctions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
@@ -29,8 +29,8 @@ import { resolveLibrary } from './search';
 import { debug } from '../debug';
 import { MAX_CREATED_NAMESPACES } from '../wire';
 
-import { func as makeFunc, type BoundFunction, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
-import type { AnyFunction, CheckedPrototype, FunctionOf, FunctionOfObject } from '../signature/prototype_types';
+import { func as makeFunc, type BoundFunction, type BoundFunctions, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
+import type { AnyFunction, CheckedPrototype, CheckFunctions, FunctionOf, FunctionOfObject } from '../signature/prototype_types';
 import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from '../signature/ctypes_types';
 import type { SignatureObject } from '../signature/signature';
 // Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
@@ -313,6 +313,28 @@ export class Library<D extends TypeDefs = {}> {
   func<const Q extends Prototype>(prototype: string extends Q ? Q : Q extends string ? never : Q, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction> {
     return makeFunc(this, prototype, options);
+  }
+
+  /**
+   * A table of functions at once: `lib.bind({ add: 'int add(int a, int b)', ... })` returns
+   * `{ add, ... }`, each typed from its prototype as `lib.func` types it (`BoundFunctions<F, D>`).
+   * Every prototype is parsed before any symbol is looked up; an error names the entry.
+   */
+  bind<const F extends Record<string, string>>(functions: F & CheckFunctions<F, D>): BoundFunctions<F, D>;
+  bind(functions: Record<string, Prototype>): Readonly<Record<string, BoundFunction<AnyFunction>>> {
+    this.#requireOpen();
+    const table = checkFunctionTable(functions, 'bind(functions)');
+    parseFunctions(table, this.types, 'bind(functions)');
+    const out: Record<string, BoundFunction<AnyFunction>> = {};
+    for (const [name, proto] of Object.entries(table)) {
+      try {
+        out[name] = makeFunc(this, proto);
+      } catch (e) {
+        const err = e as DlswapError;
+        throw new DlswapError(err.code ?? 'ERR_DLSWAP_INTERNAL', `bind(functions): functions.${name}: ${err.message}`, { cause: e });
+      }
+    }
+    return Object.freeze(out);
   }
 
   /** errno as the library's libc left it after the last call made on this thread. */

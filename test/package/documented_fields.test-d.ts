@@ -1,0 +1,179 @@
+// Compile-time tests: every field the docs name, of DlswapError and of every event, is on its type;
+// `lib.bind` and the exported function-table types. Nothing here runs: test/package/package_types.test.ts
+// compiles this file with strict settings and fails on any diagnostic (a field missing from a type
+// is a TS2339 here; each `@ts-expect-error` must really be an error).
+import { expectTypeOf } from 'vitest';
+import {
+  DlswapError,
+  HotLibrary,
+  open,
+  types,
+  type BoundFunction,
+  type BoundFunctions,
+  type BuildFailure,
+  type DlswapErrorCode,
+  type GenerationInfo,
+  type HotFunctions,
+  type HotLibraryEvents,
+  type HotWatchSkip,
+  type LibraryWatcher,
+  type ReloadFailedSkip,
+  type ReloadReport,
+  type WatchChange,
+  type WatcherEvents,
+} from '../../lib/index';
+
+type Ptr = bigint | null | ArrayBufferView | ArrayBuffer;
+type Str = string | null | ArrayBufferView | bigint;
+
+export function bindTypesATable(): void {
+  const lib = open('./libcore.so');
+  const fns = lib.bind({ handle: 'int handle(const char *req, char *out, size_t cap)', slow: 'int core_slow(int ms)' });
+  expectTypeOf(fns.handle).parameters.toEqualTypeOf<[req: Str, out: Ptr, cap: number | bigint]>();
+  expectTypeOf(fns.slow.async(1)).toEqualTypeOf<Promise<number>>();
+  // @ts-expect-error: not in the table
+  fns.nope();
+  // @ts-expect-error: read-only
+  fns.slow = fns.slow;
+  // @ts-expect-error: an unknown type name is refused, naming the entry
+  lib.bind({ f: 'itn f(void)' });
+
+  // A table declared once, its type named: the same type hot.fn has.
+  const functions = { handle: 'int handle(const char *req, char *out, size_t cap)' } as const;
+  type Core = BoundFunctions<typeof functions>;
+  const core: Core = lib.bind(functions);
+  expectTypeOf(core).toEqualTypeOf<HotFunctions<typeof functions>>();
+  expectTypeOf(core.handle).toEqualTypeOf<BoundFunction<(req: Str, out: Ptr, cap: number | bigint) => number>>();
+  const useCore = (f: Core) => f.handle('ping', Buffer.alloc(8), 8);
+  useCore(core);
+
+  // With a type registry, its names are known.
+  const t = types('typedef struct sqlite3 sqlite3;');
+  const sqlite = open('libsqlite3.so.0', { types: t });
+  const s = sqlite.bind({ close: 'int sqlite3_close(sqlite3 *db)' });
+  expectTypeOf(s.close).returns.toEqualTypeOf<number>();
+}
+
+export async function hotFunctionsIsTheTypeOfHotFn(): Promise<void> {
+  const functions = { v: 'int v(void)' } as const;
+  const hot = await HotLibrary.open('./libcore.so', { functions });
+  expectTypeOf(hot.fn).toEqualTypeOf<HotFunctions<typeof functions>>();
+  using lease = hot.pin();
+  expectTypeOf(lease.fn).toEqualTypeOf<HotFunctions<typeof functions>>();
+}
+
+export function dlswapErrorFields(e: DlswapError): void {
+  expectTypeOf(e.code).toEqualTypeOf<DlswapErrorCode>();
+  expectTypeOf(e.message).toEqualTypeOf<string>();
+  expectTypeOf(e).toHaveProperty('cause');
+  // docs/hot-reload.md: err.report.failedPhase, err.causeCode.
+  expectTypeOf(e.causeCode).toEqualTypeOf<DlswapErrorCode | undefined>();
+  expectTypeOf(e.report).toEqualTypeOf<ReloadReport | undefined>();
+  if (e.report) expectTypeOf(e.report.failedPhase).toEqualTypeOf<ReloadReport['failedPhase']>();
+}
+
+type Payload<K extends keyof HotLibraryEvents> = HotLibraryEvents[K][0];
+
+export function reloadReportFields(r: ReloadReport): void {
+  // docs/hot-reload.md (phases, observability) and README.
+  expectTypeOf(r.from).toEqualTypeOf<number>();
+  expectTypeOf(r.to).toEqualTypeOf<number>();
+  expectTypeOf(r.path).toEqualTypeOf<string>();
+  expectTypeOf(r.size).toEqualTypeOf<number | undefined>();
+  expectTypeOf(r.durations.loading).toEqualTypeOf<number | undefined>();
+  expectTypeOf(r.durations.closing).toEqualTypeOf<number | undefined>();
+  expectTypeOf(r).toHaveProperty('failedPhase');
+  expectTypeOf(r).toHaveProperty('error');
+  expectTypeOf(r.unloaded).toEqualTypeOf<boolean | undefined>();
+  expectTypeOf(r.pinnedReason).toEqualTypeOf<string | undefined>();
+  expectTypeOf(r).toHaveProperty('dependencies');
+  expectTypeOf(r).toHaveProperty('drainTimedOut');
+  expectTypeOf(r.retired).toEqualTypeOf<Promise<void>>();
+}
+
+export function eventFields(): void {
+  expectTypeOf<Payload<'reload'>>().toEqualTypeOf<ReloadReport>();
+  expectTypeOf<Payload<'rollback'>>().toEqualTypeOf<ReloadReport>();
+  expectTypeOf<Payload<'drained'>['generation']>().toEqualTypeOf<number>();
+  expectTypeOf<Payload<'unloaded'>['generation']>().toEqualTypeOf<number>();
+  expectTypeOf<Payload<'pinned'>['generation']>().toEqualTypeOf<number>();
+  expectTypeOf<Payload<'pinned'>['reason']>().toEqualTypeOf<string>();
+  const timeout = {} as Payload<'drain-timeout'>;
+  expectTypeOf(timeout.generation).toEqualTypeOf<number>();
+  expectTypeOf(timeout.inFlight).toEqualTypeOf<number>();
+  expectTypeOf(timeout.leases).toEqualTypeOf<number>();
+  expectTypeOf(timeout.timeoutMs).toEqualTypeOf<number>();
+  const log = {} as Payload<'log'>;
+  expectTypeOf(log.generation).toEqualTypeOf<number>();
+  expectTypeOf(log.level).toEqualTypeOf<number>();
+  expectTypeOf(log.message).toEqualTypeOf<string>();
+  expectTypeOf<Payload<'error'>>().toEqualTypeOf<DlswapError>();
+  expectTypeOf<Payload<'watch-reload'>>().toEqualTypeOf<ReloadReport>();
+
+  // docs/watch.md#events
+  const start = {} as Payload<'watch-build-start'>;
+  expectTypeOf(start.path).toEqualTypeOf<string>();
+  expectTypeOf(start.command).toEqualTypeOf<string>();
+  expectTypeOf(start.changed).toEqualTypeOf<string[]>();
+  const built = {} as Payload<'watch-build'>;
+  expectTypeOf(built.exitCode).toEqualTypeOf<0>();
+  expectTypeOf(built.durationMs).toEqualTypeOf<number>();
+  expectTypeOf(built.output).toEqualTypeOf<string>();
+  expectTypeOf(built.changed).toEqualTypeOf<string[]>();
+}
+
+export function watchSkipFields(s: HotWatchSkip): void {
+  expectTypeOf<Payload<'watch-skip'>>().toEqualTypeOf<HotWatchSkip>();
+  // Every skip: reason, path, message.
+  expectTypeOf(s.path).toEqualTypeOf<string>();
+  expectTypeOf(s.message).toEqualTypeOf<string>();
+  switch (s.reason) {
+    case 'reload-failed':
+      expectTypeOf(s).toEqualTypeOf<ReloadFailedSkip>();
+      expectTypeOf(s.error).toEqualTypeOf<DlswapError>();
+      expectTypeOf(s.error.causeCode).toEqualTypeOf<DlswapErrorCode | undefined>();
+      break;
+    case 'build-failed':
+    case 'build-timeout':
+      expectTypeOf(s).toEqualTypeOf<BuildFailure>();
+      expectTypeOf(s.exitCode).toEqualTypeOf<number | null>();
+      expectTypeOf(s.signal).toEqualTypeOf<NodeJS.Signals | null>();
+      expectTypeOf(s.output).toEqualTypeOf<string>();
+      expectTypeOf(s.command).toEqualTypeOf<string>();
+      expectTypeOf(s.changed).toEqualTypeOf<string[]>();
+      expectTypeOf(s.durationMs).toEqualTypeOf<number>();
+      break;
+    default:
+      // The watcher's own: code, size, mtimeMs.
+      expectTypeOf(s.code).toEqualTypeOf<string | undefined>();
+      expectTypeOf(s.size).toEqualTypeOf<number | undefined>();
+      expectTypeOf(s.mtimeMs).toEqualTypeOf<number | undefined>();
+      // @ts-expect-error: only a reload-failed skip has an error
+      void s.error;
+  }
+}
+
+export function watcherFields(w: LibraryWatcher): void {
+  expectTypeOf<WatcherEvents['change'][0]>().toEqualTypeOf<WatchChange>();
+  w.on('change', (c) => {
+    expectTypeOf(c.path).toEqualTypeOf<string>();
+    expectTypeOf(c.sha256).toEqualTypeOf<string>();
+    expectTypeOf(c.size).toEqualTypeOf<number>();
+    expectTypeOf(c.mtimeMs).toEqualTypeOf<number>();
+  });
+}
+
+export function generationInfoFields(g: GenerationInfo): void {
+  // docs/hot-reload.md#observability
+  expectTypeOf(g.id).toEqualTypeOf<number>();
+  expectTypeOf(g.path).toEqualTypeOf<string>();
+  expectTypeOf(g.buildId).toEqualTypeOf<string | null>();
+  expectTypeOf(g.version).toEqualTypeOf<string | null>();
+  expectTypeOf(g.loadedAt).toEqualTypeOf<Date>();
+  for (const n of [g.calls, g.inFlight, g.leases, g.errors]) expectTypeOf(n).toEqualTypeOf<number>();
+  expectTypeOf(g.unloaded).toEqualTypeOf<boolean | undefined>();
+  expectTypeOf(g.pinnedReason).toEqualTypeOf<string | undefined>();
+  expectTypeOf(g).toHaveProperty('dependencies');
+  expectTypeOf(g.rejectedReason).toEqualTypeOf<string | undefined>();
+  expectTypeOf(g).toHaveProperty('state');
+}
