@@ -327,7 +327,8 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
   }
 
   /**
-   * Waits until the file's state holds still for stableMs. null: closed or gone (already reported).
+   * Waits until the file's state holds still for stableMs. null: closed or gone (already reported),
+   * or given up for a build step's examination.
    *
    * Two states are a build in progress, not a verdict. A missing file is the gap between a linker's
    * unlink and its create (or an editor's remove-then-recreate): it counts as vanished only when it
@@ -340,14 +341,18 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
     let since = performance.now();
     for (;;) {
       if (this.#closed) return null;
+      // A build step started (its output is not to be judged yet) or ended (the file is examined
+      // at once, by the examination this one gives way to).
+      if (stableMs > 0 && (this.#held || this.#immediate)) return null;
       if (prev === 'missing') {
         this.#vanished();
         return null;
       }
       this.#vanishedReported = false;
       const quiet = performance.now() - since;
-      // Empty means "not written yet" only for a regular file: anything else is judged at once.
-      if (quiet >= stableMs && (prev.size > 0 || !prev.regular || performance.now() - start > this.#settleTimeoutMs)) return prev;
+      // Empty means "not written yet" only for a regular file that a build may still be writing:
+      // anything else, or any file a build step's finished build left, is judged at once.
+      if (quiet >= stableMs && (stableMs === 0 || prev.size > 0 || !prev.regular || performance.now() - start > this.#settleTimeoutMs)) return prev;
       if (!(await this.#sleep(this.#pollMs))) return null;
       const cur = await this.#present();
       if (cur === 'missing' || cur.sig !== prev.sig) {

@@ -124,6 +124,16 @@ describe('watch build step', () => {
     expect(built.durationMs).toBeGreaterThan(0);
   });
 
+  it("a successful build is loaded without the library watcher's debounce and settling", async () => {
+    // Settling for ten minutes: only an examination that skips it can reload within the guard.
+    const hot = await openBuilt({ stableMs: 600_000 });
+    const rec = record(hot);
+    const reloaded = rec.next('watch-reload');
+    save(path.join(dir, 'v.c'), source(3));
+    await reloaded;
+    expect(hot.fn.version()).toBe(3);
+  });
+
   it('a compiler error is a watch-skip with the output and exit code; nothing loads; the fix loads', async () => {
     const hot = await openBuilt();
     const rec = record(hot);
