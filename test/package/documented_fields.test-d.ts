@@ -97,7 +97,9 @@ export function eventFields(): void {
   expectTypeOf<Payload<'drained'>['generation']>().toEqualTypeOf<number>();
   expectTypeOf<Payload<'unloaded'>['generation']>().toEqualTypeOf<number>();
   expectTypeOf<Payload<'pinned'>['generation']>().toEqualTypeOf<number>();
+  expectTypeOf<Payload<'unloaded'>['afterThreads']>().toEqualTypeOf<boolean | undefined>();
   expectTypeOf<Payload<'pinned'>['reason']>().toEqualTypeOf<string>();
+  expectTypeOf<Payload<'pinned'>>().toHaveProperty('threads');
   const timeout = {} as Payload<'drain-timeout'>;
   expectTypeOf(timeout.generation).toEqualTypeOf<number>();
   expectTypeOf(timeout.inFlight).toEqualTypeOf<number>();
