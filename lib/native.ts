@@ -224,8 +224,11 @@ export interface PluginHostHandle {
   readonly dropped: number;
   /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
   readonly finiOwed: boolean;
-  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
-  adopt(lib: NativeLibrary): void;
+  /**
+   * dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first or the host
+   * is collected (then on the loader thread, bounded by `finiTimeoutMs`).
+   */
+  adopt(lib: NativeLibrary, finiTimeoutMs?: number): void;
   /** The retirement takes fini over; whether it was owed. */
   disown(): boolean;
   release(): void;

@@ -110,7 +110,7 @@ export async function verifyGeneration<G extends Record<string, string>, DD exte
   // here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
     gen.host = host;
-    host.adopt(gen.lib.native);
+    host.adopt(gen.lib.native, finiTimeoutMs);
   } else {
     host.release();
   }

@@ -39,11 +39,6 @@ int LibraryHandle::Close(std::string *error) {
   return rc;
 }
 
-LibraryHandle::~LibraryHandle() {
-  if (keep_mapped || (handle && !Holders().empty())) return;
-  Close(nullptr);
-}
-
 // The address of a function of the addon itself: its object never unloads, nor what it needs.
 static void AddonMarker() {}
 

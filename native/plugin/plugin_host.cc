@@ -13,13 +13,16 @@
 // - the threadsafe function's own finalizer marks the channel closed (under the mutex a plugin
 //   thread's log call takes), and a host released later never touches it;
 // - an env cleanup hook, registered after the channel was created and so run before node closes it,
-//   runs the plugin's dlswap_fini if its dlswap_init succeeded and no one has run fini yet, then
+//   has the plugin's dlswap_fini run if its dlswap_init succeeded and no one has run fini yet, then
 //   releases the channel. Without it a terminated worker would leave the plugin's threads running
-//   in an image that node's finalizers then dlclose.
+//   in an image that is then closed.
 // init runs in the loader's pipeline (native/loader/load_job.cc), fini in the retirement's; in
 // between, this host owes fini (adopt/disown), so that a termination at any point runs it exactly
 // once: a load or retirement in flight when the environment goes finishes on the loader thread and
-// undoes itself, fini included.
+// undoes itself, fini included. An owed fini also runs on the loader thread, never on a JS thread,
+// when the environment goes or this host is collected: queued there, holding the image and this
+// host, while the JS thread goes on (at process exit, the loader finishes what was queued before
+// the libraries' destructors run: loader_pool.h).
 #include <dlfcn.h>
 #include <dlswap.h>
 
@@ -34,6 +37,7 @@
 #include "common/exports.h"
 #include "plugin/plugin_host.h"
 #include "image/native_library.h"
+#include "loader/loader_pool.h"
 #include "namespace/namespace_pool.h"
 
 namespace dlswap {
@@ -61,6 +65,8 @@ struct HostBox {
   void (*fini)(void) = nullptr;
   // The env cleanup hook is registered and has not run. JS thread only.
   bool hook_pending = false;
+  // dlswap_fini's bound when this host runs it (HotLibrary's finiTimeoutMs). JS thread only.
+  double fini_timeout_ms = 0;
 };
 
 using BoxRef = std::shared_ptr<HostBox>;
@@ -112,15 +118,22 @@ void ReleaseChannel(HostBox &box) {
   }
 }
 
-// Runs the plugin's dlswap_fini if it is owed and its image is still mapped. Returns whether it ran.
-bool RunFini(HostBox &box) {
-  void (*fini)(void) = box.fini;
-  LibraryRef lib = std::move(box.lib);
-  box.fini = nullptr;
-  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return false;
-  EnsureThreadReady(lib->ns);
-  fini();
-  return true;
+// Has the plugin's dlswap_fini run if it is owed and its image is still mapped: on the loader thread,
+// bounded like a retirement's fini (past the bound the loader thread is given up, as for a
+// retirement). The job holds the image (mapped until fini returns) and the host (fini may log; its
+// lines are dropped and counted once the channel is released).
+void RunFini(const BoxRef &box) {
+  void (*fini)(void) = box->fini;
+  LibraryRef lib = std::move(box->lib);
+  box->fini = nullptr;
+  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return;
+  const double bound_ms = box->fini_timeout_ms;
+  LoaderPool::Work work = [box, lib, fini, bound_ms] {
+    LoaderPool::Deadline bound(bound_ms, nullptr);
+    EnsureThreadReady(lib->ns);
+    fini();
+  };
+  LoaderPool::RunOrQueue(std::move(work));
 }
 
 class PluginHost : public Napi::ObjectWrap<PluginHost> {
@@ -164,25 +177,25 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     // Registered after the channel: cleanup hooks run in reverse order, so this one runs while the
     // channel is still usable (fini may log).
     env_ = env;
-    box_->hook_pending = napi_add_env_cleanup_hook(env, &PluginHost::OnEnvCleanup, box_.get()) == napi_ok;
+    box_->hook_pending = napi_add_env_cleanup_hook(env, &PluginHost::OnEnvCleanup, this) == napi_ok;
   }
 
   ~PluginHost() override {
     // At teardown the hook has run already (it runs before node finalizes any object).
-    if (box_->hook_pending) napi_remove_env_cleanup_hook(env_, &PluginHost::OnEnvCleanup, box_.get());
+    if (box_->hook_pending) napi_remove_env_cleanup_hook(env_, &PluginHost::OnEnvCleanup, this);
     box_->hook_pending = false;
     // Dropped with fini still owed (a generation left pinned, then collected): its last chance to
-    // run before the image can be closed.
-    RunFini(*box_);
+    // run before the image can be closed (the job holds the image until fini has returned).
+    RunFini(box_);
     ReleaseChannel(*box_);
   }
 
  private:
   static void OnEnvCleanup(void *arg) {
-    auto *box = static_cast<HostBox *>(arg);
-    box->hook_pending = false;
-    RunFini(*box);
-    ReleaseChannel(*box);
+    auto *self = static_cast<PluginHost *>(arg);
+    self->box_->hook_pending = false;
+    RunFini(self->box_);
+    ReleaseChannel(*self->box_);
   }
 
   Napi::Value Address(const Napi::CallbackInfo &info) {
@@ -195,12 +208,14 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     return Napi::Boolean::New(info.Env(), box_->fini != nullptr);
   }
 
-  // adopt(library): the plugin's dlswap_init (run by the loader) returned 0, so dlswap_fini is owed
-  // from here: it runs exactly once, in the generation's retirement (which disown()s it first), or
-  // at the environment's teardown, or when this object is collected, whichever comes first.
+  // adopt(library, finiTimeoutMs): the plugin's dlswap_init (run by the loader) returned 0, so
+  // dlswap_fini is owed from here: it runs exactly once, in the generation's retirement (which
+  // disown()s it first), or at the environment's teardown, or when this object is collected,
+  // whichever comes first; in the last two, bounded by finiTimeoutMs.
   Napi::Value Adopt(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     LibraryRef lib = NativeLibrary::From(env, info[0]);
+    if (info.Length() > 1 && info[1].IsNumber()) box_->fini_timeout_ms = info[1].As<Napi::Number>().DoubleValue();
     if (lib->closed || lib->handle == nullptr) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed");
     dlerror();
     auto fini = reinterpret_cast<void (*)(void)>(dlsym(lib->handle, "dlswap_fini"));
