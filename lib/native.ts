@@ -57,6 +57,10 @@ export interface LoadSpec {
   path: string;
   /** Where the private area is made (opened on the first load, after the source). */
   tempBase: string;
+  /** The current directory, read on the JS thread: what a relative path resolves against (lib/load/process_state.ts). */
+  cwd: string;
+  /** The namespace modes: the environment the namespace's libc is given, read on the JS thread. */
+  environment?: string[];
   isolation: IsolationCode;
   sha256?: string;
   refuseImports: string[];
