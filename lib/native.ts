@@ -220,11 +220,14 @@ export interface NativeWire {
   isolation: Readonly<Record<string, number>>;
   maxParams: number;
   maxNamespaces: number;
+  /** The bound of a plugin's log lines waiting for the JS thread (native/plugin/plugin_host.h). */
+  logQueue: { lines: number; bytes: number };
 }
 
 /** The native dlswap_host of one generation (native/plugin/plugin_host.h). */
 export interface PluginHostHandle {
   readonly address: bigint;
+  /** Lines never delivered: over the queue's bound, or logged after the channel closed. */
   readonly dropped: number;
   /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
   readonly finiOwed: boolean;
@@ -242,7 +245,8 @@ export type PluginHostConstructor = new (
   generation: bigint,
   abi: number,
   userData: bigint,
-  onLog: (level: number, message: string) => void,
+  /** A line the plugin logged; or, with `dropped`, how many lines were dropped over the queue's bound since the last such call. */
+  onLog: (level: number, message: string, dropped?: number) => void,
 ) => PluginHostHandle;
 
 /**

@@ -44,16 +44,27 @@ namespace dlswap {
 
 namespace {
 
+// Past the queue's bound (plugin_host.h), lines are dropped and counted, and JS is told how many
+// ('log-dropped') once the lines queued before them have been delivered.
+constexpr size_t kMaxQueuedLines = kLogQueueLines;
+constexpr size_t kMaxQueuedBytes = kLogQueueBytes;
+
 struct LogMessage {
-  int level;
+  int level = 0;
   std::string text;
+  bool dropped_notice = false;  // not a line: tells JS how many were dropped since the last notice
 };
 
 struct HostPrivate {
   napi_threadsafe_function tsfn = nullptr;
-  std::mutex mutex;  // guards `open` against a release or the channel's finalizer racing a plugin thread's call
+  // Guards `open` against a release or the channel's finalizer racing a plugin thread's call, and
+  // the counts of the queue.
+  std::mutex mutex;
   bool open = false;
-  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> dropped{0};  // every line not delivered: over the bound, or after the channel closed
+  size_t queued_lines = 0, queued_bytes = 0;
+  uint64_t overflow = 0;             // dropped over the bound and not yet reported
+  bool notice_queued = false;
 };
 
 struct HostBox {
@@ -71,17 +82,33 @@ struct HostBox {
 
 using BoxRef = std::shared_ptr<HostBox>;
 
-void CallLogJs(napi_env env, napi_value js_cb, void * /*context*/, void *data) {
+// onLog(level, message) for a line; onLog(0, '', dropped) for a notice of lines dropped over the bound.
+void CallLogJs(napi_env env, napi_value js_cb, void *context, void *data) {
   std::unique_ptr<LogMessage> msg(static_cast<LogMessage *>(data));
+  auto *priv = static_cast<HostPrivate *>(context);
+  uint64_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(priv->mutex);
+    if (msg->dropped_notice) {
+      dropped = priv->overflow;
+      priv->overflow = 0;
+      priv->notice_queued = false;
+    } else {
+      priv->queued_lines--;
+      priv->queued_bytes -= msg->text.size();
+    }
+  }
   if (env == nullptr || js_cb == nullptr) return;  // environment shutting down: drop
-  napi_value args[2];
+  napi_value args[3];
+  size_t argc = msg->dropped_notice ? 3 : 2;
   if (napi_create_int32(env, msg->level, &args[0]) != napi_ok ||
-      napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]) != napi_ok) {
+      napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]) != napi_ok ||
+      (argc == 3 && napi_create_double(env, static_cast<double>(dropped), &args[2]) != napi_ok)) {
     return;
   }
   napi_value undefined;
   napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, js_cb, 2, args, nullptr);
+  napi_call_function(env, undefined, js_cb, argc, args, nullptr);
 }
 
 // The threadsafe function is being destroyed (released by us, or closed by node at teardown): from
@@ -99,15 +126,32 @@ extern "C" void HostLog(const dlswap_host *host, int level, const char *message)
   if (priv == nullptr) return;
   // Bounded copy: a plugin passing an unterminated buffer costs at most 64 KiB of reading.
   size_t len = message ? strnlen(message, 64 * 1024) : 0;
-  auto *msg = new LogMessage{level, std::string(message ? message : "", len)};
   std::lock_guard<std::mutex> lock(priv->mutex);
-  napi_status st = priv->open ? napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) : napi_closing;
-  if (st != napi_ok) {
-    // napi_closing also gave up our use of the channel: it must not be released again.
-    if (st == napi_closing) priv->open = false;
+  if (priv->open && (priv->queued_lines >= kMaxQueuedLines || priv->queued_bytes + len > kMaxQueuedBytes)) {
     priv->dropped++;
-    delete msg;
+    priv->overflow++;
+    if (!priv->notice_queued) {
+      // Over the bound itself: one notice at a time, and it carries no text.
+      auto *notice = new LogMessage{0, std::string(), true};
+      if (napi_call_threadsafe_function(priv->tsfn, notice, napi_tsfn_nonblocking) == napi_ok) {
+        priv->notice_queued = true;
+      } else {
+        delete notice;
+      }
+    }
+    return;
   }
+  auto *msg = priv->open ? new LogMessage{level, std::string(message ? message : "", len)} : nullptr;
+  napi_status st = msg ? napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) : napi_closing;
+  if (st == napi_ok) {
+    priv->queued_lines++;
+    priv->queued_bytes += len;
+    return;
+  }
+  // napi_closing also gave up our use of the channel: it must not be released again.
+  if (st == napi_closing) priv->open = false;
+  priv->dropped++;
+  delete msg;
 }
 
 void ReleaseChannel(HostBox &box) {
@@ -148,7 +192,8 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
                         InstanceAccessor("dropped", &PluginHost::Dropped, nullptr)});
   }
 
-  // new PluginHost(generation: bigint, abiVersion: number, userData: bigint, onLog: (level, msg) => void)
+  // new PluginHost(generation: bigint, abiVersion: number, userData: bigint,
+  //                onLog: (level, msg) => void, and (0, '', dropped) after lines were dropped)
   explicit PluginHost(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PluginHost>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsBigInt() || !info[1].IsNumber() || !info[2].IsBigInt() || !info[3].IsFunction()) {
@@ -166,7 +211,7 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     napi_create_string_utf8(env, "dlswap.log", NAPI_AUTO_LENGTH, &name);
     auto *shared = new BoxRef(box_);
     napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, shared, ChannelFinalized,
-                                                     nullptr, CallLogJs, &box_->priv.tsfn);
+                                                     &box_->priv, CallLogJs, &box_->priv.tsfn);
     if (st != napi_ok) {
       delete shared;
       throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the plugin log channel");
