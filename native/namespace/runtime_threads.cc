@@ -181,7 +181,10 @@ void ResolveRuntimeThreads() {
       std::lock_guard<std::mutex> lock(g_mutex);
       image = g_images->count(p.creator) != 0;
     }
-    if (p.creator && !image && p.creator->l_name && p.creator->l_name[0]) {
+    // Only into a namespace that is still there: glibc (2.36) takes the loader lock before it
+    // rejects an emptied one and never releases it (namespace_pool.cc, NamespaceAlive).
+    const bool live = FindNamespace(p.ns->lmid) == p.ns && NamespaceAlive(p.ns->lmid);
+    if (p.creator && !image && live && p.creator->l_name && p.creator->l_name[0]) {
       // A reference of our own (RTLD_NOLOAD: the object is loaded, by name), dropped after the
       // thread exits: a dependency that started a thread (libgomp's pool) stays mapped under it
       // however the images using it are closed.
