@@ -70,7 +70,7 @@ export type { FunctionOf, FunctionOfObject, PointerArg, StringArg, Int64Arg, Unk
 // ---- hot reload (docs/hot-reload.md) -------------------------------------------------------------
 export const HotLibrary = lazyClass('HotLibrary', () => hot().HotLibrary);
 export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> = HotModule.HotLibrary<F, D>;
-export type { HotOptions, HotWatchOptions, HotFunctions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
+export type { HotOptions, HotWatchOptions, HotFunctions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, LogDroppedEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
 export type { HotLibraryEvents, WatcherEvents, HotWatchSkip, ReloadFailedSkip } from './hot/events';
 export type { GenerationInfo, GenerationState } from './hot/generation';
 

@@ -57,6 +57,10 @@ export interface LoadSpec {
   path: string;
   /** Where the private area is made (opened on the first load, after the source). */
   tempBase: string;
+  /** The current directory, read on the JS thread: what a relative path resolves against (lib/load/process_state.ts). */
+  cwd: string;
+  /** The namespace modes: the environment the namespace's libc is given, read on the JS thread. */
+  environment?: string[];
   isolation: IsolationCode;
   sha256?: string;
   refuseImports: string[];
@@ -216,16 +220,22 @@ export interface NativeWire {
   isolation: Readonly<Record<string, number>>;
   maxParams: number;
   maxNamespaces: number;
+  /** The bound of a plugin's log lines waiting for the JS thread (native/plugin/plugin_host.h). */
+  logQueue: { lines: number; bytes: number };
 }
 
 /** The native dlswap_host of one generation (native/plugin/plugin_host.h). */
 export interface PluginHostHandle {
   readonly address: bigint;
+  /** Lines never delivered: over the queue's bound, or logged after the channel closed. */
   readonly dropped: number;
   /** Whether dlswap_init succeeded and dlswap_fini has not run yet (and the host would run it at teardown). */
   readonly finiOwed: boolean;
-  /** dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first. */
-  adopt(lib: NativeLibrary): void;
+  /**
+   * dlswap_init returned 0: dlswap_fini is owed, by the host if the environment goes first or the host
+   * is collected (then on the loader thread, bounded by `finiTimeoutMs`).
+   */
+  adopt(lib: NativeLibrary, finiTimeoutMs?: number): void;
   /** The retirement takes fini over; whether it was owed. */
   disown(): boolean;
   release(): void;
@@ -235,7 +245,8 @@ export type PluginHostConstructor = new (
   generation: bigint,
   abi: number,
   userData: bigint,
-  onLog: (level: number, message: string) => void,
+  /** A line the plugin logged; or, with `dropped`, how many lines were dropped over the queue's bound since the last such call. */
+  onLog: (level: number, message: string, dropped?: number) => void,
 ) => PluginHostHandle;
 
 /**

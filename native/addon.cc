@@ -2,8 +2,11 @@
 // what they add up to. Per environment (each worker_thread loads the addon anew), the state they
 // share is an AddonData.
 #include <napi.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/addon_data.h"
+#include "common/process_end.h"
 
 namespace dlswap {
 
@@ -27,6 +30,9 @@ void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: P
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   using namespace dlswap;
   env.SetInstanceData(new AddonData());
+  // The main environment runs on the process's first thread; its teardown is the process ending.
+  // Registered first, so it runs after every other hook of the addon (they run in reverse).
+  if (syscall(SYS_gettid) == getpid()) env.AddCleanupHook([] { NoteProcessEnding(); });
   RegisterWire(env, exports);
   RegisterNativeLibrary(env, exports);
   RegisterNamespaces(env, exports);

@@ -7,6 +7,7 @@
 #include "common/exports.h"
 #include "image/library_handle.h"
 #include "namespace/namespace_pool.h"
+#include "plugin/plugin_host.h"
 
 namespace dlswap {
 
@@ -51,6 +52,10 @@ void RegisterWire(Napi::Env env, Napi::Object exports) {
   wire.Set("isolation", IsolationCodes(env));
   wire.Set("maxParams", static_cast<double>(kMaxFixedParams));
   wire.Set("maxNamespaces", static_cast<double>(kMaxNamespaces));
+  Napi::Object log_queue = Napi::Object::New(env);
+  log_queue.Set("lines", static_cast<double>(kLogQueueLines));
+  log_queue.Set("bytes", static_cast<double>(kLogQueueBytes));
+  wire.Set("logQueue", Frozen(log_queue));
   exports.Set("WIRE", Frozen(wire));
 }
 

@@ -8,8 +8,9 @@
  * only as it was when the namespace was created): DLSWAP_FIXTURE_INIT_FAIL=1 (init refuses),
  * DLSWAP_FIXTURE_INIT_EXIT=exit|_exit|abort (init ends the process), DLSWAP_FIXTURE_INIT_MS=<ms>
  * (init sleeps that long), DLSWAP_FIXTURE_STATE_EXPORT=max|lie and DLSWAP_FIXTURE_STATE_IMPORT=fail
- * (a broken handover). */
-#define _POSIX_C_SOURCE 200809L
+ * (a broken handover). plugin_report_to(path) makes dlswap_fini, the ELF destructor and
+ * plugin_report_here() append which thread ran them to a file. */
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,12 +93,39 @@ int dlswap_init(const dlswap_host *host) {
   return 0;
 }
 
+/* Where dlswap_fini and the ELF destructor note which thread ran them (plugin_report_to), for the
+ * tests of what runs where when a generation nobody closed is collected. */
+static char report_path[512];
+
+static void report(const char *what) {
+  if (report_path[0] == '\0') return;
+  FILE *f = fopen(report_path, "a");
+  if (f == NULL) return;
+  fprintf(f, "%s %ld %ld\n", what, (long)syscall(SYS_gettid), (long)getpid());
+  fclose(f);
+}
+
+int plugin_report_to(const char *path) {
+  if (path == NULL || strlen(path) >= sizeof report_path) return -1;
+  strcpy(report_path, path);
+  return 0;
+}
+
+/* Notes the calling thread ("call <tid> <pid>"). */
+int plugin_report_here(void) {
+  report("call");
+  return report_path[0] != '\0';
+}
+
+__attribute__((destructor)) static void plugin_unloaded(void) { report("dtor"); }
+
 void dlswap_fini(void) {
   /* Joined first: every "thread log" line reaches the host before "fini", and no plugin thread can
    * still be running when the host unmaps this code. */
   join_log_thread();
   plugin_log(DLSWAP_LOG_INFO, "fini");
   plugin_host = NULL;
+  report("fini");
 }
 
 #ifndef PLUGIN_MISSING_HANDLE

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { DlswapError } from '../errors';
 import type { HoldingThread } from '../load/library';
-import type { LogEvent, ReloadReport } from './hot_types';
+import type { LogDroppedEvent, LogEvent, ReloadReport } from './hot_types';
 import type { WatchChange, WatchSkip } from '../watch/watch';
 import type { BuildFailure, BuildStart, BuildSuccess } from '../watch/rebuilder';
 
@@ -45,6 +45,8 @@ export interface HotLibraryEvents {
   'drain-timeout': [event: { generation: number; inFlight: number; leases: number; timeoutMs: number }];
   /** A line the plugin logged through dlswap_host.log. */
   log: [event: LogEvent];
+  /** Lines the plugin logged faster than they were taken were dropped (the queue's bound: docs/hot-reload.md). */
+  'log-dropped': [event: LogDroppedEvent];
   /**
    * `watch`: a rebuild was loaded and serves. Fires at the swap, as 'reload' does: the old generation
    * is still draining, `report.unloaded` is not set yet (it is once `report.retired` resolves).

@@ -36,6 +36,8 @@ import {
   type HotFunctions,
   type HotOptions,
   type LogEvent,
+  type LogDroppedEvent,
+  type PluginLogEvent,
   type ReloadOptions,
   type ReloadReport,
   type SwapPolicy,
@@ -44,7 +46,7 @@ import {
   type Lease,
 } from './hot_types';
 
-export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, Lease, HotFunctions } from './hot_types';
+export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, LogDroppedEvent, Lease, HotFunctions } from './hot_types';
 
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
 // are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
@@ -111,8 +113,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
     // kept and emitted on a later turn, once the caller had the chance to listen.
-    const early: LogEvent[] = [];
-    const onLog = (e: LogEvent) => (hot ? hot.#emit('log', e) : early.push(e));
+    // Lines that arrive after the open but before those are emitted queue behind them: the plugin's
+    // order is kept.
+    const early: PluginLogEvent[] = [];
+    const onLog = (e: PluginLogEvent) => (hot && early.length === 0 ? hot.#emit(e.name, e.event) : early.push(e));
     let hot: HotLibrary<F, D> | undefined;
     const signal = options.signal;
     const loading = HotLibrary.#loadAndVerify(gen, functionNames, options, options.sha256, report, onLog);
@@ -123,7 +127,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     });
     gen.transition('active');
     hot = new HotLibrary(path, options, functionNames, gen);
-    if (early.length) setImmediate(() => early.splice(0).forEach((e) => hot!.emit('log', e)));
+    if (early.length) {
+      setImmediate(() => {
+        // Emitting may make more lines arrive (a listener calling the plugin): all in order.
+        for (let e = early.shift(); e; e = early.shift()) hot!.emit(e.name, e.event);
+      });
+    }
     hot.#nextId = 2;
     if (options.watch) {
       try {
@@ -313,7 +322,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     options: HotOptions<G, DD>,
     sha256: string | undefined,
     report: ReloadReport,
-    onLog: (e: LogEvent) => void,
+    onLog: (e: PluginLogEvent) => void,
   ): Promise<void> {
     const timer = new PhaseTimer(report.durations);
     const loaded = await loadGeneration(gen, functionNames, options, sha256, report, timer, onLog);
@@ -333,7 +342,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#loadAndVerify(gen, this.#functionNames, this.#options, options.sha256, report, (e) => this.#emit('log', e));
+      await HotLibrary.#loadAndVerify(gen, this.#functionNames, this.#options, options.sha256, report, (e) => this.#emit(e.name, e.event));
     } catch (e) {
       // The phases retire the generation on every failure; this is the net under it (close() waits for it).
       if (gen.isIn('loading', 'verifying')) {

@@ -22,7 +22,7 @@ import type { PhaseTimer } from './phase_timer';
 import type { RetireProgress } from './retire_policy';
 import type { RetireTimeouts } from './hot_retire';
 import { runTeardown, teardownPinReason } from '../load/teardown';
-import { DEFAULT_INIT_TIMEOUT_MS, type GenerationSetup, type GenerationTeardown, type HotOptions, type LogEvent, type ReloadPhase, type ReloadReport } from './hot_types';
+import { DEFAULT_INIT_TIMEOUT_MS, type GenerationSetup, type GenerationTeardown, type HotOptions, type PluginLogEvent, type ReloadPhase, type ReloadReport } from './hot_types';
 
 /** Where phases report what the application listens to (HotLibrary's guarded emit). */
 export interface PhaseEvents {
@@ -63,9 +63,14 @@ export async function loadGeneration<G extends Record<string, string>, DD extend
   sha256: string | undefined,
   report: ReloadReport,
   timer: PhaseTimer,
-  onLog: (e: LogEvent) => void,
+  onLog: (e: PluginLogEvent) => void,
 ): Promise<Loaded> {
-  const host = createPluginHost(gen.id, options.userData ?? 0n, (level, message) => onLog({ generation: gen.id, level, message }));
+  const host = createPluginHost(
+    gen.id,
+    options.userData ?? 0n,
+    (level, message) => onLog({ name: 'log', event: { generation: gen.id, level, message } }),
+    (dropped, total) => onLog({ name: 'log-dropped', event: { generation: gen.id, dropped, total } }),
+  );
   try {
     const plugin = { functions: functionNames, abiMin: options.abi?.min ?? HOST_ABI_VERSION, abiMax: options.abi?.max ?? HOST_ABI_VERSION, host: host.address, hostObject: host };
     const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256, shareDependencies: options.shareDependencies };
@@ -110,7 +115,7 @@ export async function verifyGeneration<G extends Record<string, string>, DD exte
   // here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
     gen.host = host;
-    host.adopt(gen.lib.native);
+    host.adopt(gen.lib.native, finiTimeoutMs);
   } else {
     host.release();
   }

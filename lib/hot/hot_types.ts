@@ -174,6 +174,21 @@ export interface LogEvent {
   message: string;
 }
 
+/**
+ * 'log-dropped': a plugin logged faster than the JS thread took its lines. At most 10,000 lines (and
+ * 4 MiB of text) wait for JS per generation; past that, lines are dropped. The event comes after
+ * the lines queued before the drop: `dropped` lines were lost since the previous 'log-dropped' of
+ * this generation, `total` since it was loaded.
+ */
+export interface LogDroppedEvent {
+  generation: number;
+  dropped: number;
+  total: number;
+}
+
+/** What a generation's host reports, by event name (HotLibrary emits each as is). */
+export type PluginLogEvent = { name: 'log'; event: LogEvent } | { name: 'log-dropped'; event: LogDroppedEvent };
+
 /** `hot.fn`, `lease.fn` and `setup`'s `fn`: the declared functions, typed from their prototypes (as `lib.bind` types them). */
 export type HotFunctions<F extends Record<string, string>, D extends TypeDefs = {}> = BoundFunctions<F, D>;
 

@@ -38,9 +38,21 @@ export function resolvePluginAbi(result: LoadResult): PluginAbi {
   });
 }
 
-/** The dlswap_host handed to generation `id`'s dlswap_init. */
-export function createPluginHost(id: number, userData: bigint, onLog: (level: number, message: string) => void): PluginHostHandle {
-  return new addon.PluginHost(BigInt(id), HOST_ABI_VERSION, userData, onLog);
+/**
+ * The dlswap_host handed to generation `id`'s dlswap_init. `onLog` gets each line the plugin logs;
+ * `onDropped`, how many lines were dropped since its last call when the plugin logged faster than
+ * this thread took them (the queue's bound: WIRE.logQueue), and how many the host dropped in all.
+ */
+export function createPluginHost(
+  id: number,
+  userData: bigint,
+  onLog: (level: number, message: string) => void,
+  onDropped: (dropped: number, total: number) => void,
+): PluginHostHandle {
+  const host: PluginHostHandle = new addon.PluginHost(BigInt(id), HOST_ABI_VERSION, userData, (level, message, dropped) =>
+    dropped === undefined ? onLog(level, message) : onDropped(dropped, host.dropped),
+  );
+  return host;
 }
 
 // Hosts of plugins whose init or fini overran: the plugin may still hold and use the struct from the

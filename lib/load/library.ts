@@ -17,6 +17,7 @@ import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from 
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
+import { currentDirectory, environmentEntries } from './process_state';
 import { checkFunctionTable, checkLibraryCloseOptions, checkOpenOptions, checkSymbolName, parseFunctions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
@@ -94,6 +95,9 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
   const spec: LoadSpec = {
     path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/load/search.ts)
     tempBase: tempBase(),
+    // What the loader thread needs of process-wide state, read here (lib/load/process_state.ts).
+    cwd: currentDirectory(),
+    environment: mode === 'namespace' || mode === 'fresh-namespace' ? environmentEntries() : undefined,
     isolation: isolationCode(mode),
     sha256: options.sha256?.toLowerCase(),
     // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised

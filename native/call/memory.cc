@@ -156,7 +156,7 @@ Napi::Value ReadCStringJs(const Napi::CallbackInfo &info) {
 // global scope in 'local', where an allocator node was started with is the one the library uses),
 // else the namespace runtime's libc.
 void *(*CallocOf(const LibraryHandle &h))(size_t, size_t) {
-  void *scope = h.isolation == Isolation::Local ? RTLD_DEFAULT : h.handle;
+  void *scope = h.isolation == Isolation::Local ? RTLD_DEFAULT : h.handle.load();
   dlerror();
   void *p = dlsym(scope, "calloc");
   dlerror();

@@ -23,6 +23,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/errno_text.h"
+
 namespace dlswap {
 namespace {
 
@@ -805,7 +807,7 @@ bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (fd.get() < 0) {
     const int e = errno;
-    const std::string why = strerror(e);
+    const std::string why = ErrnoText(e);
     switch (e) {
       case ENOENT:
       case ENOTDIR:
@@ -831,7 +833,7 @@ bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, std::st
   info = ElfInfoStruct();
   struct stat st;
   if (fstat(fd_num, &st) != 0) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS", path + ": cannot stat: " + strerror(errno) + ".");
+    return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS", path + ": cannot stat: " + ErrnoText(errno) + ".");
   }
   if (S_ISDIR(st.st_mode)) {
     return Fail(err_code, err_msg, "ERR_DLSWAP_NOT_A_FILE",

@@ -19,6 +19,9 @@ namespace dlswap {
 int LibraryHandle::Close(std::string *error) {
   if (!handle) return 0;
   if (fflush_fn) fflush_fn(nullptr);
+  // Which objects started the namespace's threads, while they are all still mapped: a dependency
+  // that started one is pinned before this dlclose could unmap it.
+  if (ns) ResolveRuntimeThreads();
   if (ns && !SuspendKeyDestructors(ns, 1000)) {
     ResumeKeyDestructors(ns);
     if (error) *error = "a pthread key destructor of the library is still running in its code";
@@ -39,16 +42,12 @@ int LibraryHandle::Close(std::string *error) {
   return rc;
 }
 
-LibraryHandle::~LibraryHandle() {
-  if (keep_mapped || (handle && !Holders().empty())) return;
-  Close(nullptr);
-}
-
 // The address of a function of the addon itself: its object never unloads, nor what it needs.
 static void AddonMarker() {}
 
 LibraryHandle::HolderScan LibraryHandle::ScanHolders(const std::vector<const struct link_map *> &closed_with) const {
   if (!handle || !map) return {};
+  ResolveRuntimeThreads();
   ObjectList scan;
   std::vector<AddressRange> ranges;
   ProcMaps maps;
@@ -80,7 +79,7 @@ LibraryHandle::HolderScan LibraryHandle::ScanHolders(const std::vector<const str
     ranges = ExecutableRanges(scan, maps);
   });
   HolderScan out;
-  out.threads = RuntimeThreadsIn(scan);
+  out.threads = RuntimeThreadsIn(scan, ns);
   for (pid_t tid : ScanThreads(ranges, maps).executing) {
     if (std::none_of(out.threads.begin(), out.threads.end(), [&](const ThreadNote &n) { return n.tid == tid; })) {
       out.threads.push_back({tid, ThreadName(tid), "running its code"});

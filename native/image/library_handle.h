@@ -2,10 +2,18 @@
 // runs in it.
 //
 // An async call holds a LibraryRef and counts in `in_flight` until it completes; close and retire
-// refuse while the count is above zero. Sync calls run on the JS thread and check `closed` first, so
-// they cannot race a close (which also runs on the JS thread). Leases are not counted here: a
-// HotLibrary generation counts them itself (lib/hot/generation.ts) and retires its image only once its
-// leases and calls are gone.
+// refuse while the count is above zero. Sync calls run on the JS thread and check `closed` first;
+// the JS thread raises `closed` before it hands the image to a retirement (which runs on the loader
+// thread), so no call can start once a close is under way. Leases are not counted here: a
+// HotLibrary generation counts them itself (lib/hot/generation.ts) and retires its image only once
+// its leases and calls are gone.
+//
+// Who writes what: the fields set when the image is opened (handle's first value, isolation,
+// lmid, paths, map, ns, hooks, the libc entry points) are written by the thread that opened it,
+// before the handle is shared, and only read afterwards. `handle`, `closed` and `keep_mapped` change later, on
+// whichever thread closes or retires the image, and are atomic. `copy_name` and `private_names`
+// belong to the thread that runs the load and retire jobs (the loader thread, or the JS thread for
+// the synchronous open() and close). `gated` and `last_errno` are the JS thread's.
 #pragma once
 #include <link.h>
 
@@ -25,7 +33,7 @@ namespace dlswap {
 enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamespace = 3 };
 
 struct LibraryHandle {
-  void *handle = nullptr;       // from dlopen/dlmopen; null once closed
+  std::atomic<void *> handle{nullptr};  // from dlopen/dlmopen; null once closed
   Isolation isolation = Isolation::Local;
   long lmid = 0;                // link-map namespace (0 = base)
   std::string mapped_path;      // the file that is mapped: the private copy's path in the private area
@@ -36,7 +44,7 @@ struct LibraryHandle {
   std::vector<std::string> private_names;  // names reserved for it (a private dependency's new SONAME...)
   // Retired but deliberately never closed (objects of its classes may live on in a shared library):
   // calls are refused, the mapping stays for the life of the process.
-  bool keep_mapped = false;
+  std::atomic<bool> keep_mapped{false};
   // The signal dispositions from before this image (and the private dependencies loaded with it)
   // first ran: what its retirement restores (image/process_hooks.h). Null for a dependency's handle.
   std::shared_ptr<ProcessHooks> hooks;
@@ -52,7 +60,9 @@ struct LibraryHandle {
   std::atomic<int64_t> in_flight{0};   // async calls running or queued on this image
   std::atomic<uint64_t> calls{0};      // completed calls (sync + async), for observability
   std::atomic<uint64_t> errors{0};     // calls that raised (argument errors excluded)
-  bool closed = false;                 // written and read on the JS thread only
+  // No call may start: raised by the JS thread when a retirement or a handover's gate begins, and by
+  // Close (on the thread that dlcloses).
+  std::atomic<bool> closed{false};
   // A handover is moving this image's state: `closed` is raised too (the one check every call path
   // makes), and a call is refused as busy rather than closed. JS thread only.
   bool gated = false;
@@ -82,10 +92,8 @@ struct LibraryHandle {
   // destructor of the namespace kept running in its code.
   int Close(std::string *error);
 
-  // A handle nobody closed explicitly (its Library and every function made from it were collected)
-  // is closed here so that it does not stay mapped for the life of the process, unless threads
-  // still hold it (then it stays mapped: leaked, never pulled from under them).
-  ~LibraryHandle();
+  // A handle nobody closed (its Library and every function made from it were collected) is closed
+  // by the deleter its LibraryRef was made with, on the loader thread (loader/unreferenced.cc).
 };
 
 using LibraryRef = std::shared_ptr<LibraryHandle>;

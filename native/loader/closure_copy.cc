@@ -8,6 +8,8 @@
 #include <mutex>
 #include <set>
 
+#include "common/errno_text.h"
+#include "common/immortal.h"
 #include "loader/dynamic_names.h"
 #include "loader/private_area.h"
 
@@ -16,9 +18,9 @@ namespace dlswap {
 namespace {
 
 std::mutex g_names_mutex;
-std::set<std::string> g_names_in_use;
-std::map<std::string, uint64_t> g_next_for;  // per original name: where the next search starts
-std::map<std::string, std::string> g_sources;
+Immortal<std::set<std::string>> g_names_in_use;
+Immortal<std::map<std::string, uint64_t>> g_next_for;  // per original name: where the next search starts
+Immortal<std::map<std::string, std::string>> g_sources;
 
 constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -32,13 +34,13 @@ bool ReserveName(const std::string &like, std::string &out) {
   uint64_t capacity = 1;
   for (size_t i = 0; i < digits; ++i) capacity *= 62;
   std::lock_guard<std::mutex> lock(g_names_mutex);
-  uint64_t &next = g_next_for[like];
+  uint64_t &next = (*g_next_for)[like];
   for (uint64_t tried = 0; tried < capacity; ++tried, ++next) {
     uint64_t n = next % capacity;
     std::string tag(digits, '0');
     for (size_t i = digits; i-- > 0; n /= 62) tag[i] = kDigits[n % 62];
     std::string name = (len == 1 ? "" : "~") + tag + like.substr(tag.size() + (len == 1 ? 0 : 1));
-    if (g_names_in_use.insert(name).second) {
+    if (g_names_in_use->insert(name).second) {
       ++next;
       out = name;
       return true;
@@ -60,23 +62,23 @@ bool Fail(ClosureCopies &out, CopyError &err, const std::string &code, const std
 
 void ReleasePrivateName(const std::string &name) {
   std::lock_guard<std::mutex> lock(g_names_mutex);
-  g_names_in_use.erase(name);
+  g_names_in_use->erase(name);
 }
 
 std::string SourceOfCopy(const std::string &copy_name) {
   std::lock_guard<std::mutex> lock(g_names_mutex);
-  auto it = g_sources.find(copy_name);
-  return it == g_sources.end() ? std::string() : it->second;
+  auto it = g_sources->find(copy_name);
+  return it == g_sources->end() ? std::string() : it->second;
 }
 
 void NoteCopySource(const std::string &copy_name, const std::string &file) {
   std::lock_guard<std::mutex> lock(g_names_mutex);
-  g_sources[copy_name] = file;
+  (*g_sources)[copy_name] = file;
 }
 
 void ForgetCopySource(const std::string &copy_name) {
   std::lock_guard<std::mutex> lock(g_names_mutex);
-  g_sources.erase(copy_name);
+  g_sources->erase(copy_name);
 }
 
 bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &out, CopyError &err) {
@@ -155,7 +157,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
     for (const std::string &alias : c.aliases) {
       if (linkat(PrivateDirFd(), c.copy.name.c_str(), PrivateDirFd(), alias.c_str(), 0) != 0) {
-        return Fail(out, err, "ERR_DLSWAP_TEMP_AREA", "cannot link a copy in " + PrivateDirPath() + ": " + std::strerror(errno));
+        return Fail(out, err, "ERR_DLSWAP_TEMP_AREA", "cannot link a copy in " + PrivateDirPath() + ": " + ErrnoText(errno));
       }
     }
     NoteCopySource(c.copy.name, n.file);

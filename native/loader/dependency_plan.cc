@@ -20,6 +20,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/immortal.h"
 #include "elf/elf_reader.h"
 
 namespace dlswap {
@@ -73,15 +74,15 @@ bool Loadable(const std::string &p) {
 
 // $LIB is the directory libc lives in, relative to /: what the loader was built with.
 const std::string &LibToken() {
-  static const std::string lib = [] {
+  static Immortal<const std::string> lib([] {
     Dl_info info;
     if (dladdr(reinterpret_cast<void *>(&strlen), &info) && info.dli_fname && info.dli_fname[0] == '/') {
       const std::string d = DirName(info.dli_fname);
       return d.substr(1);
     }
     return std::string("lib");
-  }();
-  return lib;
+  }());
+  return *lib;
 }
 
 // A search-path entry with its dynamic string tokens replaced, as the loader does.
@@ -132,9 +133,10 @@ const char *KindName(DependencyKind k) {
 }
 
 const std::vector<std::string> &SystemLibraryDirs() {
-  static std::vector<std::string> dirs;
+  static Immortal<std::vector<std::string>> all;
   static std::once_flag once;
-  std::call_once(once, [] {
+  std::vector<std::string> &dirs = *all;
+  std::call_once(once, [&dirs] {
     std::vector<std::string> listed;
     ReadLdSoConf("/etc/ld.so.conf", 0, listed);
     // The loader's built-in defaults come after the cache.
@@ -165,7 +167,8 @@ bool InSystemDir(const std::string &file) {
 bool InSystemDirectory(const std::string &path) {
   // Few directories ever hold what a library binds: their realpaths are worth keeping.
   static std::mutex mutex;
-  static std::map<std::string, bool> known;
+  static Immortal<std::map<std::string, bool>> known_dirs;
+  std::map<std::string, bool> &known = *known_dirs;
   const std::string dir = DirName(path);
   std::lock_guard<std::mutex> lock(mutex);
   auto it = known.find(dir);
@@ -178,9 +181,10 @@ bool InSystemDirectory(const std::string &path) {
 }
 
 const std::vector<std::string> &StartupLibraryPath() {
-  static std::vector<std::string> dirs;
+  static Immortal<std::vector<std::string>> all;
   static std::once_flag once;
-  std::call_once(once, [] {
+  std::vector<std::string> &dirs = *all;
+  std::call_once(once, [&dirs] {
     if (getauxval(AT_SECURE)) return;
     // /proc/self/environ is the environment the process started with: what the loader read.
     std::ifstream in("/proc/self/environ", std::ios::binary);
@@ -212,7 +216,7 @@ class Planner {
   bool Run(const std::string &path, const std::optional<std::string> &rpath, const std::optional<std::string> &runpath,
            const std::vector<std::string> &needed, std::string &code, std::string &message) {
     DependencyNode root;
-    root.path = path[0] == '/' ? path : Cwd() + "/" + path;
+    root.path = Absolute(path);
     root.file = RealPath(root.path);
     root.rpath = rpath;
     root.runpath = runpath;
@@ -261,9 +265,13 @@ class Planner {
   }
 
  private:
-  static std::string Cwd() {
+  // A relative name as the dynamic loader would take it, from the current directory (the one the
+  // plan was given, when it was given one).
+  std::string Absolute(const std::string &p) const {
+    if (p.empty() || p[0] == '/') return p;
+    if (!options_.cwd.empty()) return options_.cwd + "/" + p;
     char buf[PATH_MAX];
-    return getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
+    return (getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".")) + "/" + p;
   }
 
   // The node for `name` as `from` needs it: an existing node for the same file, or a new one.
@@ -327,14 +335,15 @@ class Planner {
   Found Search(int from, const std::string &name) {
     Found f;
     if (name.find('/') != std::string::npos) {
-      if (Loadable(name)) f = {name, "path", "", ""};
+      const std::string file = Absolute(name);
+      if (Loadable(file)) f = {file, "path", "", ""};
       return f;
     }
     const DependencyNode &req = out_.nodes[from];
     auto try_list = [&](const std::string &list, const std::string &origin, const char *via) {
       for (const std::string &entry : Split(list)) {
         if (entry.empty()) continue;
-        const std::string candidate = Expand(entry, origin) + "/" + name;
+        const std::string candidate = Absolute(Expand(entry, origin)) + "/" + name;
         if (Loadable(candidate)) {
           f = {candidate, via, entry, ""};
           return true;
@@ -351,8 +360,8 @@ class Planner {
     }
     for (const std::string &d : StartupLibraryPath()) {
       // $ORIGIN in LD_LIBRARY_PATH is the executable's directory.
-      static const std::string exe_dir = DirName(RealPath("/proc/self/exe"));
-      const std::string candidate = Expand(d, exe_dir) + "/" + name;
+      static Immortal<const std::string> exe_dir(DirName(RealPath("/proc/self/exe")));
+      const std::string candidate = Absolute(Expand(d, *exe_dir)) + "/" + name;
       if (!Loadable(candidate)) continue;
       f = {candidate, "LD_LIBRARY_PATH", d, ""};
       // What the library would have had without it, for the warning that names both files.

@@ -64,6 +64,10 @@ struct PlanOptions {
   // Look system libraries up, and resolve their dependencies too (inspect). A load leaves them to
   // the dynamic loader and checks afterwards that what it bound is in a system directory.
   bool follow_system = false;
+  // What relative names resolve against: the current directory of the JS thread that asked (a
+  // loader job never reads the process's, which process.chdir() may change meanwhile). "": the
+  // process's current directory, read now (a plan made on the JS thread).
+  std::string cwd;
 };
 
 // Plans the closure of the library at `path` (as the user gave it: $ORIGIN is relative to it, as

@@ -33,7 +33,7 @@ void *OpenLoaded(Isolation iso, NamespaceRecord *ns, const std::string &name) {
 }
 
 LibraryRef MakeHandle(void *h, Isolation iso, NamespaceRecord *ns, const std::string &shown_path) {
-  auto ref = std::make_shared<LibraryHandle>();
+  LibraryRef ref(new LibraryHandle(), &DeleteLibraryHandle);
   ref->handle = h;
   ref->isolation = iso;
   ref->ns = ns;

@@ -22,17 +22,21 @@ struct Completion {
 };
 
 // Undoes a load nobody will receive (its environment is gone, or it timed out and was answered
-// already): what the caller would have closed.
+// already): what the caller would have closed. On the loader thread, whichever thread found it
+// unwanted (the JS thread of an environment being torn down).
 void Dispose(std::unique_ptr<LoadResult> &load) {
   if (!load || !load->lib) return;
-  RetireSpec spec;
-  spec.lib = load->lib;
-  spec.deps = load->deps;
-  spec.run_fini = load->initialized;
-  spec.host_keepalive = load->host_keepalive;
-  spec.keep_mapped = !load->keep_mapped.empty();
-  RetireResult ignored;
-  RunRetire(spec, ignored);
+  auto spec = std::make_shared<RetireSpec>();
+  spec->lib = load->lib;
+  spec->deps = load->deps;
+  spec->run_fini = load->initialized;
+  spec->host_keepalive = load->host_keepalive;
+  spec->keep_mapped = !load->keep_mapped.empty();
+  load.reset();
+  LoaderPool::RunOrQueue([spec] {
+    RetireResult ignored;
+    RunRetire(*spec, ignored);
+  });
 }
 
 // Only a load leaves something behind to undo.

@@ -121,6 +121,11 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   if (!o.Get("path").IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec.path must be a string");
   spec.path = o.Get("path").As<Napi::String>().Utf8Value();
   if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
+  if (o.Get("cwd").IsString()) spec.cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+  if (o.Get("environment").IsArray()) {
+    spec.environment = Strings(o.Get("environment"));
+    spec.has_environment = true;
+  }
   const int iso = o.Get("isolation").ToNumber().Int32Value();
   if (iso < 0 || iso > static_cast<int>(Isolation::FreshNamespace)) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");

@@ -12,6 +12,7 @@
 
 #include "common/dl_symbol.h"
 #include "image/image_closure.h"
+#include "common/immortal.h"
 #include "loader/load_steps.h"
 #include "loader/private_area.h"
 
@@ -21,14 +22,14 @@ namespace {
 
 // node's exports (~74,000): read from the running executable once.
 const std::unordered_set<std::string> &NodeExports() {
-  static std::unordered_set<std::string> set;
+  static Immortal<std::unordered_set<std::string>> set;
   static std::once_flag once;
   std::call_once(once, [] {
     ElfInfoStruct self;
     std::string code, msg;
-    if (ReadElfFile("/proc/self/exe", self, code, msg)) set.insert(self.exports.begin(), self.exports.end());
+    if (ReadElfFile("/proc/self/exe", self, code, msg)) set->insert(self.exports.begin(), self.exports.end());
   });
-  return set;
+  return *set;
 }
 
 bool SameFile(const std::string &a, const std::string &b) {

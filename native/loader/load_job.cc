@@ -43,7 +43,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   auto t = clock::now();
   SourceFile src;
   CopyError cerr;
-  if (!OpenSource(spec.path, src, cerr)) return Fail(out, cerr.code, cerr.message);
+  if (!OpenSource(spec.path, src, cerr, spec.cwd)) return Fail(out, cerr.code, cerr.message);
   AreaError aerr;
   if (!EnsurePrivateArea(spec.temp_base, aerr)) {
     CloseSource(src);
@@ -85,6 +85,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   {
     PlanOptions plan_options;
     plan_options.share = spec.share_dependencies;
+    plan_options.cwd = spec.cwd;
     if (!PlanDependencies(spec.path, elf.rpath, elf.runpath, elf.needed, plan_options, out.plan, code, msg)) {
       return Fail(out, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code, msg);
     }
@@ -112,6 +113,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     // The caller's reference for the time of the load; each image takes its own.
     RetainNamespace(ns);
     EnsureThreadReady(ns);  // constructors run on this thread, in the namespace's libc
+    // Before any code of the load runs: constructors read the environment the load was asked with.
+    GiveNamespaceEnvironment(ns, spec.has_environment ? &spec.environment : nullptr);
   }
   ReleaseExitedThreadPins();
   // Before any of its code runs (constructors run in the dlopen calls below).
@@ -170,7 +173,6 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.lib = MakeHandle(h, spec.isolation, ns, PrivateDirPath() + "/" + copy.name);
   out.lib->copy_name = copy.name;
   out.lib->hooks = out.hooks;
-  if (ns) GiveNamespaceStableEnviron(ns->runtime);
   // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);

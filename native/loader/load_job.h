@@ -31,6 +31,13 @@ namespace dlswap {
 struct LoadSpec {
   std::string path;                  // as the user gave it: every message names it
   std::string temp_base;             // where the private area is (made on the first load)
+  // Process-wide state the job needs, read by the JS thread that asked (a loader thread never reads
+  // what a JS thread may be writing): the current directory that a relative `path` and relative
+  // search paths resolve against, and, for the namespace modes, the environment the namespace's libc
+  // is given (process.env as that JS thread sees it; has_environment false: keep the last one).
+  std::string cwd;
+  std::vector<std::string> environment;
+  bool has_environment = false;
   Isolation isolation = Isolation::Namespace;
   std::string expect_sha256;         // lowercase hex; empty: not pinned
   // Refusals decided by lib/ before the library runs any code (the policy and its wording are

@@ -29,8 +29,13 @@ inline bool Fail(LoadResult &out, const std::string &code, const std::string &me
 void *OpenImage(Isolation iso, NamespaceRecord *ns, const std::string &file);
 // The object already loaded under `name` in the namespace the load goes to, or null.
 void *OpenLoaded(Isolation iso, NamespaceRecord *ns, const std::string &name);
-// The handle's libc entry points and identity, as NativeLibrary exposes them.
+// The handle's libc entry points and identity, as NativeLibrary exposes them. Its last reference
+// going closes it if nobody did (DeleteLibraryHandle).
 LibraryRef MakeHandle(void *h, Isolation iso, NamespaceRecord *ns, const std::string &shown_path);
+
+// ---- unreferenced.cc ----------------------------------------------------------------------------
+// The deleter of every LibraryRef: an image still open is closed on the loader thread, then freed.
+void DeleteLibraryHandle(LibraryHandle *image);
 // dlerror's text, or a stand-in when it has none.
 std::string TakeDlerror();
 

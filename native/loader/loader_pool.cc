@@ -3,12 +3,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/process_end.h"
 
 namespace dlswap {
 
@@ -48,6 +51,10 @@ struct State {
   // most bounds are removed long before they are due, and every needless wake-up is a thread switch
   // per load and per retirement.
   std::chrono::steady_clock::time_point watchdog_next = std::chrono::steady_clock::time_point::max();
+  // Process exit: `idle` is signalled when a job ends, for the drain; once `stopped`, no job starts.
+  std::condition_variable idle;
+  bool stopped = false;
+  bool exit_hook = false;
 };
 State &S() {
   static State *s = new State();
@@ -57,20 +64,44 @@ State &S() {
 thread_local uint64_t tl_job = 0;          // the job this loader thread runs now
 thread_local std::shared_ptr<Worker> tl_worker;
 
+// With S().mutex held: a job is queued, or running on a thread that was not given up.
+bool BusyLocked() {
+  if (!S().queue.empty()) return true;
+  for (const auto &r : S().running) {
+    if (!r.second->abandoned) return true;
+  }
+  return false;
+}
+
+// At exit, before the libraries' destructors (loader_pool.h).
+constexpr auto kExitDrain = std::chrono::milliseconds(2000);
+void DrainAtExit() {
+  std::unique_lock<std::mutex> lock(S().mutex);
+  // exit() called from a job (a library's code on a loader thread) cannot wait for itself.
+  NoteProcessEnding();
+  if (!tl_worker) S().idle.wait_for(lock, kExitDrain, [] { return !BusyLocked(); });
+  S().stopped = true;
+}
+
 void Loop(std::shared_ptr<Worker> self) {
   tl_worker = self;
   std::unique_lock<std::mutex> lock(S().mutex);
   for (;;) {
-    S().wake.wait(lock, [&] { return !S().queue.empty(); });
+    S().wake.wait(lock, [&] { return !S().queue.empty() && !S().stopped; });
     Job job = std::move(S().queue.front());
     S().queue.pop_front();
-    S().running[job.id] = self;
+    const uint64_t id = job.id;
+    S().running[id] = self;
     tl_job = job.id;
     lock.unlock();
     job.work();
+    // Destroyed before the lock is taken again: what the job held may be released now (the last
+    // reference to an image closes it, on this thread).
+    job = Job{};
     lock.lock();
     tl_job = 0;
-    S().running.erase(job.id);
+    S().running.erase(id);
+    S().idle.notify_all();
     if (self->abandoned) {
       --S().abandoned_running;
       return;  // its job outlived its deadline: this thread serves no more
@@ -80,6 +111,10 @@ void Loop(std::shared_ptr<Worker> self) {
 
 // With S().mutex held.
 void SpawnLocked() {
+  if (!S().exit_hook) {
+    S().exit_hook = true;
+    std::atexit(&DrainAtExit);
+  }
   ++S().live;
   std::thread(Loop, std::make_shared<Worker>()).detach();
 }
@@ -182,6 +217,16 @@ bool LoaderPool::Abandon(uint64_t id) {
   }
   cancelled();
   return true;
+}
+
+bool LoaderPool::OnLoaderThread() { return tl_worker != nullptr; }
+
+void LoaderPool::RunOrQueue(Work work) {
+  if (OnLoaderThread()) {
+    work();
+    return;
+  }
+  Submit(std::move(work), [] {});
 }
 
 int LoaderPool::AbandonedRunning() {

@@ -6,6 +6,11 @@
 // A job that does not finish in time (a plugin init or fini that hangs) can be abandoned: the
 // thread running it is given up, never reused (it may still be running plugin code), and a new
 // loader thread takes the jobs that were waiting.
+//
+// At process exit (an atexit handler, which runs before _dl_fini runs the libraries' destructors),
+// the jobs queued or running then are given kExitDrainMs to finish (a fini owed by a collected
+// host, the close of an image nobody closed, a load in flight), and from then on no job starts: a
+// loader thread never runs a library's code or the dynamic loader while exit() destroys them.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -22,6 +27,12 @@ class LoaderPool {
   static bool Abandon(uint64_t id);
   // Threads that were given up and are still running their job (for tests and doctor).
   static int AbandonedRunning();
+
+  // Whether the calling thread is a loader thread.
+  static bool OnLoaderThread();
+  // Runs `work` here if this is a loader thread, or queues it: for what must never run on a JS
+  // thread (plugin code, dlclose) when it becomes due there (a finalizer, an environment's teardown).
+  static void RunOrQueue(Work work);
 
   // Bounds one step of the job running on this loader thread (a plugin's init or fini, whose code
   // may never return): if the step is still running after `ms`, the job is abandoned and

@@ -15,6 +15,9 @@
 #include <mutex>
 #include <regex>
 
+#include "common/errno_text.h"
+#include "common/immortal.h"
+
 namespace dlswap {
 
 namespace {
@@ -22,9 +25,10 @@ namespace {
 std::mutex g_mutex;
 int g_root_fd = -1;
 int g_dir_fd = -1;
-std::string g_root_path, g_dir_path, g_dir_name;
+// Read at exit (RemoveProcessDirAtExit) and by a load that may still be running then.
+Immortal<std::string> g_root_path, g_dir_path, g_dir_name;
 
-std::string Errno(int e) { return std::strerror(e); }
+std::string Errno(int e) { return ErrnoText(e); }
 
 // Field 22 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
 std::string StartTime(long pid) {
@@ -73,18 +77,18 @@ void RemoveTree(int parent, const char *name) {
 }
 
 void RemoveProcessDirAtExit() {
-  if (g_root_fd >= 0 && !g_dir_name.empty()) RemoveTree(g_root_fd, g_dir_name.c_str());
+  if (g_root_fd >= 0 && !g_dir_name->empty()) RemoveTree(g_root_fd, g_dir_name->c_str());
 }
 
 std::vector<std::string> SweepLocked() {
   std::vector<std::string> removed;
   DIR *d = OpenDirOf(g_root_fd);
   if (!d) return removed;
-  static const std::regex kName("^([0-9]+)-([0-9]+)-[0-9a-f]+$");
+  static Immortal<const std::regex> kName("^([0-9]+)-([0-9]+)-[0-9a-f]+$");
   std::vector<std::string> stale;
   while (struct dirent *e = readdir(d)) {
     std::cmatch m;
-    if (!std::regex_match(e->d_name, m, kName) || g_dir_name == e->d_name) continue;
+    if (!std::regex_match(e->d_name, m, *kName) || (*g_dir_name) == e->d_name) continue;
     // Alive with the same start time: another live process's directory, not ours to touch.
     if (StartTime(std::strtol(m[1].str().c_str(), nullptr, 10)) == m[2].str()) continue;
     stale.emplace_back(e->d_name);
@@ -160,8 +164,8 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
                   "); someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.";
     return false;
   }
-  // Ours, but too open (an old umask, a copied directory): tighten rather than refuse.
-  if ((rst.st_mode & 077) != 0) fchmod(root_fd, 0700);
+  // Ours, but too open or too closed (an umask, a copied directory): set it rather than refuse.
+  if ((rst.st_mode & 0777) != 0700) fchmod(root_fd, 0700);
 
   unsigned char rnd[4] = {0, 0, 0, 0};
   if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
@@ -184,11 +188,13 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
     close(root_fd);
     return false;
   }
+  // The mode asked for, whatever the umask (which the JS thread may be changing meanwhile).
+  fchmod(dir_fd, 0700);
   g_root_fd = root_fd;
   g_dir_fd = dir_fd;
-  g_root_path = root_path;
-  g_dir_name = name;
-  g_dir_path = root_path + "/" + name;
+  (*g_root_path) = root_path;
+  (*g_dir_name) = name;
+  (*g_dir_path) = root_path + "/" + name;
   // At exit (normal or process.exit); a process killed with SIGKILL leaves its directory to the
   // next process's sweep.
   std::atexit(RemoveProcessDirAtExit);
@@ -199,12 +205,12 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
 
 std::string PrivateDirPath() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return g_dir_path;
+  return (*g_dir_path);
 }
 
 std::string UserRootPath() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return g_root_path;
+  return (*g_root_path);
 }
 
 int PrivateDirFd() {

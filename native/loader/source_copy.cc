@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/errno_text.h"
 #include "loader/private_area.h"
 #include "loader/sha256.h"
 
@@ -80,26 +81,31 @@ bool SameContent(int src, int copy, uint64_t size, std::vector<uint8_t> &a) {
 std::string SafeLabel(const std::string &label) {
   std::string base = label.substr(label.rfind('/') == std::string::npos ? 0 : label.rfind('/') + 1);
   std::string out;
-  for (char c : base) out.push_back((isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' || c == '-') ? c : '_');
+  // ASCII by hand: isalnum() would read the locale, which another thread may be changing.
+  auto plain = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '+' || c == '-';
+  };
+  for (char c : base) out.push_back(plain(c) ? c : '_');
   if (out.size() > 80) out.resize(80);
   return out.empty() ? "lib" : out;
 }
 
 }  // namespace
 
-bool OpenSource(const std::string &path, SourceFile &out, CopyError &err) {
+bool OpenSource(const std::string &path, SourceFile &out, CopyError &err, const std::string &cwd) {
+  const std::string file = cwd.empty() || path.empty() || path[0] == '/' ? path : cwd + "/" + path;
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
-  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  int fd = open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     const int e = errno;
     if (e == ENOENT || e == ENOTDIR) {
       err = {"ERR_DLSWAP_NOT_FOUND", path + " does not exist. Check the path (relative paths resolve against the current directory)."};
     } else if (e == EACCES || e == EPERM) {
-      err = {"ERR_DLSWAP_ACCESS", path + " cannot be read (" + std::strerror(e) + "). Give this user read permission on it and its directories."};
+      err = {"ERR_DLSWAP_ACCESS", path + " cannot be read (" + ErrnoText(e) + "). Give this user read permission on it and its directories."};
     } else if (e == EISDIR) {
       err = {"ERR_DLSWAP_NOT_A_FILE", path + " is a directory; give the path of a shared library (.so)."};
     } else {
-      err = {"ERR_DLSWAP_NOT_FOUND", "cannot open " + path + ": " + std::strerror(e)};
+      err = {"ERR_DLSWAP_NOT_FOUND", "cannot open " + path + ": " + ErrnoText(e)};
     }
     return false;
   }
@@ -150,10 +156,12 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
   // O_EXCL: never write into a file that exists (it could be mapped).
   out.fd = openat(dir, out.name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
   if (out.fd < 0) {
-    err = {"ERR_DLSWAP_TEMP_AREA", "cannot create a copy in dlswap's private directory " + PrivateDirPath() + ": " + std::strerror(errno) +
+    err = {"ERR_DLSWAP_TEMP_AREA", "cannot create a copy in dlswap's private directory " + PrivateDirPath() + ": " + ErrnoText(errno) +
                                        ". Set DLSWAP_TMPDIR to a writable directory with free space."};
     return false;
   }
+  // The mode asked for, whatever the umask (which the JS thread may be changing).
+  fchmod(out.fd, 0700);
   auto fail = [&](const std::string &code, const std::string &message) {
     DiscardCopy(out);
     err = {code, message};
@@ -181,12 +189,12 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
     size_t got = 0;
     if (!ReadFull(cloned ? out.fd : src.fd, buf.data(), want, off, got)) {
-      return fail("ERR_DLSWAP_ACCESS", "cannot read " + label + ": " + std::strerror(errno));
+      return fail("ERR_DLSWAP_ACCESS", "cannot read " + label + ": " + ErrnoText(errno));
     }
     if (got == 0) break;  // shrank: caught below
     if (with_hash) hash.Update(buf.data(), got);
     if (!cloned && !WriteFull(out.fd, buf.data(), got, off)) {
-      return fail("ERR_DLSWAP_TEMP_AREA", "cannot write a copy in " + PrivateDirPath() + ": " + std::strerror(errno) +
+      return fail("ERR_DLSWAP_TEMP_AREA", "cannot write a copy in " + PrivateDirPath() + ": " + ErrnoText(errno) +
                                               ". Set DLSWAP_TMPDIR to a directory with free space.");
     }
     off += got;

@@ -23,8 +23,11 @@ struct CopyError {
   std::string message;  // names the user's path
 };
 
-// Opens `path` (as the user gave it) for copying. On failure nothing is left open.
-bool OpenSource(const std::string &path, SourceFile &out, CopyError &err);
+// Opens `path` (as the user gave it; messages name it) for copying: a relative path is taken from
+// `cwd` when one is given (the directory the JS thread was in when it asked: a loader thread never
+// reads the process's current directory, which process.chdir() may change meanwhile). On failure
+// nothing is left open.
+bool OpenSource(const std::string &path, SourceFile &out, CopyError &err, const std::string &cwd = "");
 void CloseSource(SourceFile &src);
 
 struct PrivateCopy {

@@ -9,58 +9,32 @@
 #include <vector>
 
 #include "common/dl_symbol.h"
+#include "common/immortal.h"
 #include "namespace/runtime_host.h"
-
-extern char **environ;
 
 namespace dlswap {
 
 namespace {
 
 std::mutex g_mutex;
-std::string g_runtime_path;
+Immortal<std::string> g_runtime_path;
 NamespaceRecord *g_anchor = nullptr;
 // Every fresh namespace ever made (see NamespaceRecord: records are never freed).
-std::vector<NamespaceRecord *> g_fresh;
+Immortal<std::vector<NamespaceRecord *>> g_fresh;
 
 // Per thread: the namespace whose libc this thread was made ready for, per lmid. A pointer, not a
 // flag, because glibc reuses the lmid of a freed namespace for the next one.
 thread_local const NamespaceRecord *tl_ready[kMaxNamespaces];
 
-// Every snapshot ever handed out stays alive: a namespace thread may be reading it. They are only
-// made when the environment changed, so the total is bounded by the number of env changes.
-struct EnvSnapshot {
-  std::string flat;              // the entries, concatenated, for comparison
-  std::vector<std::string> strings;
-  std::vector<char *> pointers;  // NULL-terminated, into `strings`
-};
-std::vector<EnvSnapshot *> g_env_snapshots;
-
-char **CurrentEnvSnapshot() {
-  std::string flat;
-  for (char **e = environ; e && *e; ++e) {
-    flat.append(*e);
-    flat.push_back('\0');
-  }
-  if (!g_env_snapshots.empty() && g_env_snapshots.back()->flat == flat) return g_env_snapshots.back()->pointers.data();
-  auto *snap = new EnvSnapshot();
-  snap->flat = flat;
-  for (char **e = environ; e && *e; ++e) snap->strings.emplace_back(*e);
-  for (auto &str : snap->strings) snap->pointers.push_back(&str[0]);
-  snap->pointers.push_back(nullptr);
-  g_env_snapshots.push_back(snap);
-  return snap->pointers.data();
-}
-
 // dlmopen(LM_ID_NEWLM) of the runtime, attached to a new record. Called with g_mutex held. On
 // failure nothing is left open.
 NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
-  if (g_runtime_path.empty()) {
+  if (g_runtime_path->empty()) {
     error = "dlswap's namespace runtime was not configured (internal error)";
     return nullptr;
   }
   dlerror();
-  void *h = dlmopen(LM_ID_NEWLM, g_runtime_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void *h = dlmopen(LM_ID_NEWLM, g_runtime_path->c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char *e = dlerror();
     error = e ? e : "dlmopen of the namespace runtime failed";
@@ -89,14 +63,16 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   FillRuntimeHost(&ns->host, ns);
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
       attach(&ns->host) != 0) {
-    error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";
+    error = "the namespace runtime " + *g_runtime_path + " does not match this addon; rebuild dlswap";
     dlclose(h);
     delete ns;
     return nullptr;
   }
+  ns->environ_slot = reinterpret_cast<char ***>(dlsym(h, "__environ"));
+  dlerror();
   // glibc initialised the new libc's per-thread state on this thread while it loaded it.
   tl_ready[ns->lmid] = ns;
-  GiveNamespaceStableEnviron(h);
+  GiveNamespaceEnvironment(ns, nullptr);
   return ns;
 }
 
@@ -104,7 +80,7 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
 
 void SetRuntimePath(const std::string &path) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_runtime_path = path;
+  *g_runtime_path = path;
 }
 
 NamespaceRecord *EnsureAnchor(std::string &error) {
@@ -134,14 +110,14 @@ NamespaceRecord *Anchor() {
 NamespaceRecord *CreateNamespace(std::string &error) {
   std::lock_guard<std::mutex> lock(g_mutex);
   NamespaceRecord *ns = OpenNamespace(false, error);
-  if (ns) g_fresh.push_back(ns);
+  if (ns) g_fresh->push_back(ns);
   return ns;
 }
 
 NamespaceRecord *FindNamespace(Lmid_t lmid) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_anchor && g_anchor->lmid == lmid) return g_anchor;
-  for (NamespaceRecord *ns : g_fresh) {
+  for (NamespaceRecord *ns : *g_fresh) {
     if (ns->lmid == lmid && ns->runtime) return ns;
   }
   return nullptr;
@@ -150,7 +126,7 @@ NamespaceRecord *FindNamespace(Lmid_t lmid) {
 NamespaceRecord *LastNamespace(Lmid_t lmid) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_anchor && g_anchor->lmid == lmid) return g_anchor;
-  for (auto it = g_fresh.rbegin(); it != g_fresh.rend(); ++it) {
+  for (auto it = g_fresh->rbegin(); it != g_fresh->rend(); ++it) {
     if ((*it)->lmid == lmid) return *it;
   }
   return nullptr;
@@ -184,17 +160,6 @@ void EnsureThreadReady(NamespaceRecord *ns) {
   tl_ready[ns->lmid] = ns;
 }
 
-void GiveNamespaceStableEnviron(void *handle) {
-  dlerror();
-  auto **ns_environ = reinterpret_cast<char ***>(dlsym(handle, "__environ"));
-  dlerror();
-  // Not found, or the base libc's own variable (the library shares node's libc): nothing to fix.
-  if (!ns_environ || ns_environ == &environ) return;
-  static std::mutex env_mutex;
-  std::lock_guard<std::mutex> lock(env_mutex);
-  *ns_environ = CurrentEnvSnapshot();
-}
-
 bool NamespaceAlive(Lmid_t lmid) {
   if (lmid == LM_ID_BASE) return true;
   // Never probe with dlmopen: glibc (2.36) takes the loader lock before it rejects an emptied
@@ -215,7 +180,7 @@ int LiveFreshNamespaces() {
   // A namespace whose images were all closed still counts while glibc has not freed it (one that
   // loaded libstdc++ never is). lmids, not records: a freed lmid is reused by a later record.
   std::set<Lmid_t> live;
-  for (NamespaceRecord *ns : g_fresh) {
+  for (NamespaceRecord *ns : *g_fresh) {
     if (NamespaceAlive(ns->lmid)) live.insert(ns->lmid);
   }
   if (g_anchor) live.erase(g_anchor->lmid);

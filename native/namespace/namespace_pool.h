@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 
 #include <string>
+#include <vector>
 
 #include "runtime/runtime_abi.h"
 
@@ -27,6 +28,7 @@ struct NamespaceRecord {
   int (*fflush_all)() = nullptr;
   int *(*errno_location)() = nullptr;
   char *(*setlocale_fn)(int, const char *) = nullptr;  // the namespace libc's own (the runtime's interposes)
+  char ***environ_slot = nullptr;  // the namespace libc's __environ
   int users = 0;                 // open images in it, guarded by the pool's mutex
 };
 
@@ -54,11 +56,14 @@ void ReleaseNamespace(NamespaceRecord *ns);
 // this before the thread runs any code of the namespace, constructors included.
 void EnsureThreadReady(NamespaceRecord *ns);
 
-// A namespace's libc takes the base libc's `environ` pointer when it is created. node's setenv
-// (process.env.X = ...) reallocates and frees that array, leaving the namespace reading freed memory
-// in getenv. Points the namespace's `__environ` (found through `handle`) at a private, never-freed
-// snapshot of the current environment instead. Snapshots are shared until the environment changes.
-void GiveNamespaceStableEnviron(void *handle);
+// The environment a namespace's libc reads (getenv and what is built on it). A namespace's libc
+// starts with the base libc's `environ` pointer, and node's setenv (process.env.X = ...) reallocates
+// and frees that array: the namespace would read freed memory. So its `__environ` points at a
+// private, never-freed copy instead, refreshed by each load into it with the environment the JS
+// thread that asked for the load saw (`entries`, from process.env, which node reads under its own
+// lock): no other thread ever reads node's environment. nullptr: the copy given last (an empty one
+// before any). Copies are shared while the environment does not change.
+void GiveNamespaceEnvironment(NamespaceRecord *ns, const std::vector<std::string> *entries);
 
 // True while namespace `lmid` still holds at least one object.
 bool NamespaceAlive(Lmid_t lmid);

@@ -16,12 +16,14 @@ namespace dlswap {
 void FillRuntimeHost(dlswap_runtime_host *host, NamespaceRecord *ns);
 
 // ---- keys (runtime_keys.cc) ----
-// A key a namespace library created has its destructor called through a slot of dlswap's, so that
-// it can be withheld while the library may be unmapped. Around every dlclose in a namespace:
-// SuspendKeyDestructors first (it waits for destructors already running; false if one did not
-// return within `timeout_ms`), then ResumeKeyDestructors, which retires the slots whose destructor
-// went away with the unmapped code. A thread exiting in between skips those destructors: its values
-// leak, nothing jumps into unmapped code.
+// A key a namespace library created belongs to that namespace (no other code may get, set or
+// delete it) and has its destructor called through a slot of dlswap's, so that it can be withheld
+// while the library may be unmapped. Around every dlclose in a namespace: SuspendKeyDestructors
+// first (it finds which objects made the keys made since the last time, then waits for destructors
+// already running; false if one did not return within `timeout_ms`), then ResumeKeyDestructors,
+// which deletes the keys whose creator or destructor went away with the unmapped code. A thread
+// exiting in between skips those destructors: its values leak, nothing jumps into unmapped code.
+// Both take the dynamic loader's lock (dladdr): call them only where a dlclose is made.
 bool SuspendKeyDestructors(NamespaceRecord *ns, int timeout_ms);
 void ResumeKeyDestructors(NamespaceRecord *ns);
 // Keys created through the runtime that are still live, per namespace (for doctor and tests).
@@ -37,6 +39,10 @@ char *LocaleSet(void *ns, int category, const char *locale, const void *caller);
 std::vector<std::string> RestoreLocaleOf(NamespaceRecord *ns, const std::vector<AddressRange> &code);
 
 // ---- threads (runtime_threads.cc) ----
+// Threads are recorded by raw addresses when they start (creation never waits for the dynamic
+// loader's lock); ResolveRuntimeThreads finds their objects and takes the pins of dependencies that
+// started them. Call it before deciding what an unload may unmap (it takes the loader lock).
+void ResolveRuntimeThreads();
 // The images dlswap itself opened. A thread one of them starts does not keep it mapped (closing it
 // checks for such threads instead); a thread a dependency starts (libgomp's pool) keeps that
 // dependency mapped for as long as the thread lives, because nothing else knows when to stop it.
@@ -50,8 +56,9 @@ struct ThreadNote {
   bool recorded = false;  // started through the runtime: its exit is seen (WaitForRuntimeThreadsToExit)
 };
 // Threads started through the runtime that are alive and whose creator or start routine is in one
-// of `objects`.
-std::vector<ThreadNote> RuntimeThreadsIn(const std::vector<const struct link_map *> &objects);
+// of `objects`, and threads of namespace `ns` started since the last ResolveRuntimeThreads (not
+// known yet, so taken as holding).
+std::vector<ThreadNote> RuntimeThreadsIn(const std::vector<const struct link_map *> &objects, NamespaceRecord *ns);
 // Objects kept mapped because threads they started are alive (dependencies such as libgomp, whose
 // pool threads outlive the call that started them).
 std::vector<const struct link_map *> ThreadPinnedObjects();

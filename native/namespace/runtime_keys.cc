@@ -3,12 +3,25 @@
 // A namespace's libc has a key table of its own, but the per-thread key values live in the thread
 // descriptor that every libc copy shares: keys handed out by two tables collide, and a library in a
 // namespace would read and overwrite node's own per-thread values (OpenSSL crashed on its first
-// SHA256). So every key comes from node's table.
+// SHA256). So every key comes from node's table, and each is recorded with the namespace that
+// created it:
+// - a namespace may get, set and delete only its own keys. A foreign key (node's, another
+//   namespace's, one never created) reads as NULL, and setting or deleting it fails with EINVAL,
+//   which is what glibc answers for a key that does not exist. A plugin deleting key 0 would
+//   otherwise delete one of node's (a worker's crypto never answers again);
+// - a key is reclaimed once the code that created it (or holds its destructor) is unmapped, with
+//   or without a destructor: a plugin that creates a key in its init and never deletes it would
+//   otherwise use up node's 1,024 keys in as many reloads.
 //
 // The destructor is the other half. node's libc runs it when a thread exits, possibly long after
 // the library that registered it was unmapped. Each key with a destructor is therefore created with
 // one of kSlots trampolines of ours (they live in the addon, which is never unloaded), and the
 // trampoline calls the library's destructor only while that library's code may be mapped.
+//
+// Creating, getting, setting and deleting never call into the dynamic linker (a key can be created
+// by a thread that a constructor started and waits for, while the load holds the loader lock):
+// which object created a key is looked up before the next unload in its namespace
+// (SuspendKeyDestructors), on the thread that unloads.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
@@ -27,8 +40,45 @@ namespace dlswap {
 
 namespace {
 
-// PTHREAD_KEYS_MAX on glibc: the whole key table.
-constexpr size_t kSlots = 1024;
+// PTHREAD_KEYS_MAX on glibc: the whole key table, and as many destructor slots.
+constexpr size_t kKeys = 1024;
+constexpr size_t kSlots = kKeys;
+
+// Where one address was found: the object's link map and load address. `found` false: in no
+// loaded object.
+struct Place {
+  bool found = false;
+  const void *map = nullptr;
+  const void *base = nullptr;
+};
+
+// Takes the dynamic loader's lock: only on an unloading thread.
+Place Locate(const void *address) {
+  Place p;
+  Dl_info info;
+  void *map = nullptr;
+  if (address && dladdr1(address, &info, &map, RTLD_DL_LINKMAP) != 0) p = {true, map, info.dli_fbase};
+  return p;
+}
+
+// Whether the object found at `was` is still mapped where it was.
+bool StillThere(const void *address, const Place &was) {
+  const Place now = Locate(address);
+  return now.found && now.map == was.map && now.base == was.base;
+}
+
+// One key of node's table created through a namespace's runtime. All trivially destructible: the
+// tables below outlive exit() (thread-exit code reads them).
+struct KeyRecord {
+  std::atomic<NamespaceRecord *> owner{nullptr};  // read without the lock by get and set
+  // The rest guarded by g_mutex.
+  uint64_t serial = 0;
+  const void *caller = nullptr;             // return address in the code that created it
+  void (*destructor)(void *) = nullptr;     // the library's, or null
+  int slot = -1;                            // its destructor's trampoline slot
+  bool resolved = false;                    // caller_at and destructor_at are known
+  Place caller_at, destructor_at;
+};
 
 struct KeySlot {
   std::atomic<void (*)(void *)> destructor{nullptr};
@@ -39,18 +89,15 @@ struct KeySlot {
   // Guarded by g_mutex.
   bool used = false;
   pthread_key_t key = 0;
-  NamespaceRecord *ns = nullptr;
-  const void *owner_map = nullptr;   // link_map of the object the destructor is in
-  const void *owner_base = nullptr;
 };
 
 std::mutex g_mutex;
+std::array<KeyRecord, kKeys> g_keys;
 std::array<KeySlot, kSlots> g_slots;
+uint64_t g_serial = 1;
 // Slots are handed out round-robin: a thread that read a trampoline's address just before its key
 // was deleted must not find the slot already serving another key's destructor.
 size_t g_cursor = 0;
-// Slot index + 1 of each node key created through the runtime; 0 for keys created elsewhere.
-std::array<uint16_t, kSlots> g_slot_of_key{};
 
 void RunDestructor(size_t i, void *value) {
   KeySlot &s = g_slots[i];
@@ -80,126 +127,175 @@ bool WaitIdle(KeySlot &s, std::chrono::steady_clock::time_point deadline) {
   return true;
 }
 
-// Whether the object that held the destructor at registration is still mapped where it was.
-bool OwnerStillMapped(void (*destructor)(void *), const void *owner_map, const void *owner_base) {
-  Dl_info info;
-  void *map = nullptr;
-  if (dladdr1(reinterpret_cast<void *>(destructor), &info, &map, RTLD_DL_LINKMAP) == 0) return false;
-  return map == owner_map && info.dli_fbase == owner_base;
-}
-
-void FreeSlot(size_t i) {
-  KeySlot &s = g_slots[i];
-  g_slot_of_key[s.key] = 0;
-  s.destructor.store(nullptr, std::memory_order_release);
-  s.suspended.store(false, std::memory_order_relaxed);
-  s.used = false;
-  s.ns = nullptr;
-}
-
-int KeyCreate(void *ns_ptr, pthread_key_t *key, void (*destructor)(void *)) {
-  if (key == nullptr) return EINVAL;
-  if (destructor == nullptr) return pthread_key_create(key, nullptr);
-  // dladdr takes the dynamic loader's lock: never under g_mutex (a constructor running under that
-  // lock may be creating a key, and would wait for g_mutex).
-  Dl_info info;
-  void *map = nullptr;
-  const bool located = dladdr1(reinterpret_cast<void *>(destructor), &info, &map, RTLD_DL_LINKMAP) != 0;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  size_t i = kSlots;
-  for (size_t n = 0; n < kSlots; ++n) {
-    size_t c = (g_cursor + n) % kSlots;
-    if (!g_slots[c].used) {
-      i = c;
-      break;
-    }
+// With g_mutex held: the key leaves node's table and every record of it goes. A thread exiting
+// through its slot right now (glibc has the same race between pthread_key_delete and thread exit)
+// is let finish before the slot can be reused.
+void ForgetKeyLocked(pthread_key_t k) {
+  KeyRecord &r = g_keys[k];
+  r.owner.store(nullptr, std::memory_order_release);
+  pthread_key_delete(k);
+  if (r.slot >= 0) {
+    KeySlot &s = g_slots[static_cast<size_t>(r.slot)];
+    s.destructor.store(nullptr, std::memory_order_release);
+    WaitIdle(s, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    s.suspended.store(false, std::memory_order_relaxed);
+    s.used = false;
   }
-  if (i == kSlots) return EAGAIN;
-  KeySlot &s = g_slots[i];
-  if (!located) {
-    // A destructor outside every loaded object (JIT code?): nothing can unmap it under us, but
-    // nothing tells us when it goes either. Let node's libc call it directly.
-    return pthread_key_create(key, destructor);
+  r.serial = 0;
+  r.caller = nullptr;
+  r.destructor = nullptr;
+  r.slot = -1;
+  r.resolved = false;
+}
+
+bool OwnedBy(pthread_key_t key, const void *ns) {
+  return key < kKeys && g_keys[key].owner.load(std::memory_order_acquire) == ns;
+}
+
+int KeyCreate(void *ns_ptr, pthread_key_t *key, void (*destructor)(void *), const void *caller) {
+  if (key == nullptr) return EINVAL;
+  auto *ns = static_cast<NamespaceRecord *>(ns_ptr);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  size_t slot = kSlots;
+  if (destructor) {
+    for (size_t n = 0; n < kSlots; ++n) {
+      const size_t c = (g_cursor + n) % kSlots;
+      if (!g_slots[c].used) {
+        slot = c;
+        break;
+      }
+    }
+    if (slot == kSlots) return EAGAIN;
   }
   pthread_key_t k;
-  int rc = pthread_key_create(&k, kTrampolines[i]);
+  const int rc = pthread_key_create(&k, destructor ? kTrampolines[slot] : nullptr);
   if (rc != 0) return rc;
-  if (k >= kSlots) {  // not glibc's table layout: keep the slot scheme out of it
+  if (k >= kKeys) {  // not glibc's table: nothing here could track it
     pthread_key_delete(k);
-    return pthread_key_create(key, destructor);
+    return EAGAIN;
   }
-  s.used = true;
-  s.key = k;
-  s.ns = static_cast<NamespaceRecord *>(ns_ptr);
-  s.owner_map = map;
-  s.owner_base = info.dli_fbase;
-  s.suspended.store(false, std::memory_order_relaxed);
-  s.destructor.store(destructor, std::memory_order_release);
-  g_slot_of_key[k] = static_cast<uint16_t>(i + 1);
-  g_cursor = (i + 1) % kSlots;
+  KeyRecord &r = g_keys[k];
+  r.serial = g_serial++;
+  r.caller = caller;
+  r.destructor = destructor;
+  r.resolved = false;
+  r.slot = -1;
+  if (destructor) {
+    KeySlot &s = g_slots[slot];
+    s.used = true;
+    s.key = k;
+    s.suspended.store(false, std::memory_order_relaxed);
+    s.destructor.store(destructor, std::memory_order_release);
+    r.slot = static_cast<int>(slot);
+    g_cursor = (slot + 1) % kSlots;
+  }
+  r.owner.store(ns, std::memory_order_release);
   *key = k;
   return 0;
 }
 
-int KeyDelete(void *, pthread_key_t key) {
+int KeyDelete(void *ns, pthread_key_t key) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  int rc = pthread_key_delete(key);
-  if (rc == 0 && key < kSlots && g_slot_of_key[key] != 0) {
-    size_t i = g_slot_of_key[key] - 1;
-    // A thread may be exiting through this slot right now (glibc has the same race between
-    // pthread_key_delete and thread exit); let it finish before the slot can be reused.
-    WaitIdle(g_slots[i], std::chrono::steady_clock::now() + std::chrono::seconds(1));
-    FreeSlot(i);
+  if (!OwnedBy(key, ns)) return EINVAL;
+  ForgetKeyLocked(key);
+  return 0;
+}
+
+void *GetSpecific(void *ns, pthread_key_t key) { return OwnedBy(key, ns) ? pthread_getspecific(key) : nullptr; }
+
+int SetSpecific(void *ns, pthread_key_t key, const void *value) {
+  return OwnedBy(key, ns) ? pthread_setspecific(key, value) : EINVAL;
+}
+
+// Finds the objects of the namespace's keys created since the last look (their creator and their
+// destructor), while those are still mapped: before a dlclose in the namespace.
+void ResolveKeys(NamespaceRecord *ns) {
+  struct Pending {
+    pthread_key_t key;
+    uint64_t serial;
+    const void *caller, *destructor;
+    Place caller_at, destructor_at;
+  };
+  std::vector<Pending> pending;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    for (pthread_key_t k = 0; k < kKeys; ++k) {
+      const KeyRecord &r = g_keys[k];
+      if (r.owner.load(std::memory_order_relaxed) != ns || r.resolved) continue;
+      pending.push_back({k, r.serial, r.caller, reinterpret_cast<const void *>(r.destructor), {}, {}});
+    }
   }
-  return rc;
+  for (Pending &p : pending) {
+    p.caller_at = Locate(p.caller);
+    p.destructor_at = Locate(p.destructor);
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  for (const Pending &p : pending) {
+    KeyRecord &r = g_keys[p.key];
+    if (r.serial != p.serial) continue;  // deleted (and maybe created again) meanwhile
+    r.caller_at = p.caller_at;
+    r.destructor_at = p.destructor_at;
+    r.resolved = true;
+  }
 }
 
 }  // namespace
 
 bool SuspendKeyDestructors(NamespaceRecord *ns, int timeout_ms) {
+  ResolveKeys(ns);
   std::lock_guard<std::mutex> lock(g_mutex);
   for (auto &s : g_slots) {
-    if (s.used && s.ns == ns) s.suspended.store(true, std::memory_order_seq_cst);
+    if (s.used && g_keys[s.key].owner.load(std::memory_order_relaxed) == ns) s.suspended.store(true, std::memory_order_seq_cst);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   bool idle = true;
   for (auto &s : g_slots) {
-    if (s.used && s.ns == ns && !WaitIdle(s, deadline)) idle = false;
+    if (s.used && g_keys[s.key].owner.load(std::memory_order_relaxed) == ns && !WaitIdle(s, deadline)) idle = false;
   }
   return idle;
 }
 
 void ResumeKeyDestructors(NamespaceRecord *ns) {
-  // Which owners are still mapped is asked without g_mutex (dladdr takes the loader lock); slots
-  // stay suspended meanwhile, so nothing can change under the answer but a key being deleted.
+  // Keys made since the suspension too (by code that may have just been unmapped): every key of
+  // the namespace that is suspended now is a candidate below.
+  ResolveKeys(ns);
+  // Every object of a fresh namespace is gone with the namespace.
+  const bool namespace_gone = !ns->shared && !NamespaceAlive(ns->lmid);
+  // Which objects are still mapped is asked without g_mutex (dladdr takes the loader lock); the
+  // slots stay suspended meanwhile, and a key deleted (or made again) meanwhile is left alone.
   struct Candidate {
-    size_t slot;
     pthread_key_t key;
-    void (*destructor)(void *);
-    const void *map, *base;
-    bool mapped;
+    uint64_t serial;
+    const void *caller, *destructor;
+    Place caller_at, destructor_at;
+    bool gone = false;
   };
   std::vector<Candidate> candidates;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    for (size_t i = 0; i < kSlots; ++i) {
-      KeySlot &s = g_slots[i];
-      if (!s.used || s.ns != ns || !s.suspended.load(std::memory_order_relaxed)) continue;
-      candidates.push_back({i, s.key, s.destructor.load(std::memory_order_relaxed), s.owner_map, s.owner_base, false});
+    for (pthread_key_t k = 0; k < kKeys; ++k) {
+      const KeyRecord &r = g_keys[k];
+      if (r.owner.load(std::memory_order_relaxed) != ns || !r.resolved) continue;
+      candidates.push_back({k, r.serial, r.caller, reinterpret_cast<const void *>(r.destructor), r.caller_at, r.destructor_at});
     }
   }
-  for (Candidate &c : candidates) c.mapped = OwnerStillMapped(c.destructor, c.map, c.base);
+  for (Candidate &c : candidates) {
+    // A key goes with the code that made it or would run its destructor. An address that was in no
+    // object when it was looked for was in code unmapped before that (a module the library closed
+    // itself): gone too.
+    auto gone = [](const void *address, const Place &at) { return address && !(at.found && StillThere(address, at)); };
+    c.gone = namespace_gone || gone(c.caller, c.caller_at) || gone(c.destructor, c.destructor_at);
+  }
   std::lock_guard<std::mutex> lock(g_mutex);
   for (const Candidate &c : candidates) {
-    KeySlot &s = g_slots[c.slot];
-    if (!s.used || s.key != c.key || s.ns != ns) continue;  // deleted meanwhile
-    if (c.mapped) {
-      s.suspended.store(false, std::memory_order_seq_cst);
-    } else {
-      // The library left without deleting its key. Deleting it now means no thread will ever
-      // call the destructor (their values are leaked, as glibc does for a deleted key).
-      pthread_key_delete(s.key);
-      FreeSlot(c.slot);
+    KeyRecord &r = g_keys[c.key];
+    if (r.serial != c.serial || r.owner.load(std::memory_order_relaxed) != ns) continue;
+    if (c.gone) {
+      // No thread will ever call its destructor again: values still set are leaked, as glibc does
+      // for a deleted key, rather than passed to unmapped code.
+      ForgetKeyLocked(c.key);
+    } else if (r.slot >= 0) {
+      g_slots[static_cast<size_t>(r.slot)].suspended.store(false, std::memory_order_seq_cst);
     }
   }
 }
@@ -207,7 +303,7 @@ void ResumeKeyDestructors(NamespaceRecord *ns) {
 int LiveNamespaceKeys(NamespaceRecord *ns) {
   std::lock_guard<std::mutex> lock(g_mutex);
   int n = 0;
-  for (auto &s : g_slots) n += s.used && s.ns == ns;
+  for (const KeyRecord &r : g_keys) n += r.owner.load(std::memory_order_relaxed) == ns;
   return n;
 }
 
@@ -224,8 +320,8 @@ void FillRuntimeHost(dlswap_runtime_host *host, NamespaceRecord *ns) {
   host->ns = ns;
   host->key_create = &KeyCreate;
   host->key_delete = &KeyDelete;
-  host->getspecific = &pthread_getspecific;
-  host->setspecific = &pthread_setspecific;
+  host->getspecific = &GetSpecific;
+  host->setspecific = &SetSpecific;
   host->thread_create = &ThreadCreate;
   host->c11_thread_create = &C11ThreadCreate;
   host->thread_exit = &pthread_exit;

@@ -13,13 +13,16 @@
 // - the threadsafe function's own finalizer marks the channel closed (under the mutex a plugin
 //   thread's log call takes), and a host released later never touches it;
 // - an env cleanup hook, registered after the channel was created and so run before node closes it,
-//   runs the plugin's dlswap_fini if its dlswap_init succeeded and no one has run fini yet, then
+//   has the plugin's dlswap_fini run if its dlswap_init succeeded and no one has run fini yet, then
 //   releases the channel. Without it a terminated worker would leave the plugin's threads running
-//   in an image that node's finalizers then dlclose.
+//   in an image that is then closed.
 // init runs in the loader's pipeline (native/loader/load_job.cc), fini in the retirement's; in
 // between, this host owes fini (adopt/disown), so that a termination at any point runs it exactly
 // once: a load or retirement in flight when the environment goes finishes on the loader thread and
-// undoes itself, fini included.
+// undoes itself, fini included. An owed fini also runs on the loader thread, never on a JS thread,
+// when the environment goes or this host is collected: queued there, holding the image and this
+// host, while the JS thread goes on (at process exit, the loader finishes what was queued before
+// the libraries' destructors run: loader_pool.h).
 #include <dlfcn.h>
 #include <dlswap.h>
 
@@ -34,22 +37,34 @@
 #include "common/exports.h"
 #include "plugin/plugin_host.h"
 #include "image/native_library.h"
+#include "loader/loader_pool.h"
 #include "namespace/namespace_pool.h"
 
 namespace dlswap {
 
 namespace {
 
+// Past the queue's bound (plugin_host.h), lines are dropped and counted, and JS is told how many
+// ('log-dropped') once the lines queued before them have been delivered.
+constexpr size_t kMaxQueuedLines = kLogQueueLines;
+constexpr size_t kMaxQueuedBytes = kLogQueueBytes;
+
 struct LogMessage {
-  int level;
+  int level = 0;
   std::string text;
+  bool dropped_notice = false;  // not a line: tells JS how many were dropped since the last notice
 };
 
 struct HostPrivate {
   napi_threadsafe_function tsfn = nullptr;
-  std::mutex mutex;  // guards `open` against a release or the channel's finalizer racing a plugin thread's call
+  // Guards `open` against a release or the channel's finalizer racing a plugin thread's call, and
+  // the counts of the queue.
+  std::mutex mutex;
   bool open = false;
-  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> dropped{0};  // every line not delivered: over the bound, or after the channel closed
+  size_t queued_lines = 0, queued_bytes = 0;
+  uint64_t overflow = 0;             // dropped over the bound and not yet reported
+  bool notice_queued = false;
 };
 
 struct HostBox {
@@ -61,21 +76,39 @@ struct HostBox {
   void (*fini)(void) = nullptr;
   // The env cleanup hook is registered and has not run. JS thread only.
   bool hook_pending = false;
+  // dlswap_fini's bound when this host runs it (HotLibrary's finiTimeoutMs). JS thread only.
+  double fini_timeout_ms = 0;
 };
 
 using BoxRef = std::shared_ptr<HostBox>;
 
-void CallLogJs(napi_env env, napi_value js_cb, void * /*context*/, void *data) {
+// onLog(level, message) for a line; onLog(0, '', dropped) for a notice of lines dropped over the bound.
+void CallLogJs(napi_env env, napi_value js_cb, void *context, void *data) {
   std::unique_ptr<LogMessage> msg(static_cast<LogMessage *>(data));
+  auto *priv = static_cast<HostPrivate *>(context);
+  uint64_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(priv->mutex);
+    if (msg->dropped_notice) {
+      dropped = priv->overflow;
+      priv->overflow = 0;
+      priv->notice_queued = false;
+    } else {
+      priv->queued_lines--;
+      priv->queued_bytes -= msg->text.size();
+    }
+  }
   if (env == nullptr || js_cb == nullptr) return;  // environment shutting down: drop
-  napi_value args[2];
+  napi_value args[3];
+  size_t argc = msg->dropped_notice ? 3 : 2;
   if (napi_create_int32(env, msg->level, &args[0]) != napi_ok ||
-      napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]) != napi_ok) {
+      napi_create_string_utf8(env, msg->text.data(), msg->text.size(), &args[1]) != napi_ok ||
+      (argc == 3 && napi_create_double(env, static_cast<double>(dropped), &args[2]) != napi_ok)) {
     return;
   }
   napi_value undefined;
   napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, js_cb, 2, args, nullptr);
+  napi_call_function(env, undefined, js_cb, argc, args, nullptr);
 }
 
 // The threadsafe function is being destroyed (released by us, or closed by node at teardown): from
@@ -93,15 +126,32 @@ extern "C" void HostLog(const dlswap_host *host, int level, const char *message)
   if (priv == nullptr) return;
   // Bounded copy: a plugin passing an unterminated buffer costs at most 64 KiB of reading.
   size_t len = message ? strnlen(message, 64 * 1024) : 0;
-  auto *msg = new LogMessage{level, std::string(message ? message : "", len)};
   std::lock_guard<std::mutex> lock(priv->mutex);
-  napi_status st = priv->open ? napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) : napi_closing;
-  if (st != napi_ok) {
-    // napi_closing also gave up our use of the channel: it must not be released again.
-    if (st == napi_closing) priv->open = false;
+  if (priv->open && (priv->queued_lines >= kMaxQueuedLines || priv->queued_bytes + len > kMaxQueuedBytes)) {
     priv->dropped++;
-    delete msg;
+    priv->overflow++;
+    if (!priv->notice_queued) {
+      // Over the bound itself: one notice at a time, and it carries no text.
+      auto *notice = new LogMessage{0, std::string(), true};
+      if (napi_call_threadsafe_function(priv->tsfn, notice, napi_tsfn_nonblocking) == napi_ok) {
+        priv->notice_queued = true;
+      } else {
+        delete notice;
+      }
+    }
+    return;
   }
+  auto *msg = priv->open ? new LogMessage{level, std::string(message ? message : "", len)} : nullptr;
+  napi_status st = msg ? napi_call_threadsafe_function(priv->tsfn, msg, napi_tsfn_nonblocking) : napi_closing;
+  if (st == napi_ok) {
+    priv->queued_lines++;
+    priv->queued_bytes += len;
+    return;
+  }
+  // napi_closing also gave up our use of the channel: it must not be released again.
+  if (st == napi_closing) priv->open = false;
+  priv->dropped++;
+  delete msg;
 }
 
 void ReleaseChannel(HostBox &box) {
@@ -112,15 +162,22 @@ void ReleaseChannel(HostBox &box) {
   }
 }
 
-// Runs the plugin's dlswap_fini if it is owed and its image is still mapped. Returns whether it ran.
-bool RunFini(HostBox &box) {
-  void (*fini)(void) = box.fini;
-  LibraryRef lib = std::move(box.lib);
-  box.fini = nullptr;
-  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return false;
-  EnsureThreadReady(lib->ns);
-  fini();
-  return true;
+// Has the plugin's dlswap_fini run if it is owed and its image is still mapped: on the loader thread,
+// bounded like a retirement's fini (past the bound the loader thread is given up, as for a
+// retirement). The job holds the image (mapped until fini returns) and the host (fini may log; its
+// lines are dropped and counted once the channel is released).
+void RunFini(const BoxRef &box) {
+  void (*fini)(void) = box->fini;
+  LibraryRef lib = std::move(box->lib);
+  box->fini = nullptr;
+  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return;
+  const double bound_ms = box->fini_timeout_ms;
+  LoaderPool::Work work = [box, lib, fini, bound_ms] {
+    LoaderPool::Deadline bound(bound_ms, nullptr);
+    EnsureThreadReady(lib->ns);
+    fini();
+  };
+  LoaderPool::RunOrQueue(std::move(work));
 }
 
 class PluginHost : public Napi::ObjectWrap<PluginHost> {
@@ -135,7 +192,8 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
                         InstanceAccessor("dropped", &PluginHost::Dropped, nullptr)});
   }
 
-  // new PluginHost(generation: bigint, abiVersion: number, userData: bigint, onLog: (level, msg) => void)
+  // new PluginHost(generation: bigint, abiVersion: number, userData: bigint,
+  //                onLog: (level, msg) => void, and (0, '', dropped) after lines were dropped)
   explicit PluginHost(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PluginHost>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsBigInt() || !info[1].IsNumber() || !info[2].IsBigInt() || !info[3].IsFunction()) {
@@ -153,7 +211,7 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     napi_create_string_utf8(env, "dlswap.log", NAPI_AUTO_LENGTH, &name);
     auto *shared = new BoxRef(box_);
     napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, shared, ChannelFinalized,
-                                                     nullptr, CallLogJs, &box_->priv.tsfn);
+                                                     &box_->priv, CallLogJs, &box_->priv.tsfn);
     if (st != napi_ok) {
       delete shared;
       throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the plugin log channel");
@@ -164,25 +222,25 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     // Registered after the channel: cleanup hooks run in reverse order, so this one runs while the
     // channel is still usable (fini may log).
     env_ = env;
-    box_->hook_pending = napi_add_env_cleanup_hook(env, &PluginHost::OnEnvCleanup, box_.get()) == napi_ok;
+    box_->hook_pending = napi_add_env_cleanup_hook(env, &PluginHost::OnEnvCleanup, this) == napi_ok;
   }
 
   ~PluginHost() override {
     // At teardown the hook has run already (it runs before node finalizes any object).
-    if (box_->hook_pending) napi_remove_env_cleanup_hook(env_, &PluginHost::OnEnvCleanup, box_.get());
+    if (box_->hook_pending) napi_remove_env_cleanup_hook(env_, &PluginHost::OnEnvCleanup, this);
     box_->hook_pending = false;
     // Dropped with fini still owed (a generation left pinned, then collected): its last chance to
-    // run before the image can be closed.
-    RunFini(*box_);
+    // run before the image can be closed (the job holds the image until fini has returned).
+    RunFini(box_);
     ReleaseChannel(*box_);
   }
 
  private:
   static void OnEnvCleanup(void *arg) {
-    auto *box = static_cast<HostBox *>(arg);
-    box->hook_pending = false;
-    RunFini(*box);
-    ReleaseChannel(*box);
+    auto *self = static_cast<PluginHost *>(arg);
+    self->box_->hook_pending = false;
+    RunFini(self->box_);
+    ReleaseChannel(*self->box_);
   }
 
   Napi::Value Address(const Napi::CallbackInfo &info) {
@@ -195,12 +253,14 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     return Napi::Boolean::New(info.Env(), box_->fini != nullptr);
   }
 
-  // adopt(library): the plugin's dlswap_init (run by the loader) returned 0, so dlswap_fini is owed
-  // from here: it runs exactly once, in the generation's retirement (which disown()s it first), or
-  // at the environment's teardown, or when this object is collected, whichever comes first.
+  // adopt(library, finiTimeoutMs): the plugin's dlswap_init (run by the loader) returned 0, so
+  // dlswap_fini is owed from here: it runs exactly once, in the generation's retirement (which
+  // disown()s it first), or at the environment's teardown, or when this object is collected,
+  // whichever comes first; in the last two, bounded by finiTimeoutMs.
   Napi::Value Adopt(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     LibraryRef lib = NativeLibrary::From(env, info[0]);
+    if (info.Length() > 1 && info[1].IsNumber()) box_->fini_timeout_ms = info[1].As<Napi::Number>().DoubleValue();
     if (lib->closed || lib->handle == nullptr) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed");
     dlerror();
     auto fini = reinterpret_cast<void (*)(void)>(dlsym(lib->handle, "dlswap_fini"));

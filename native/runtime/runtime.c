@@ -47,21 +47,25 @@ EXPORT int *dlswap_runtime_errno(void) { return &errno; }
 
 /* ---- pthread keys: one table, node's -------------------------------------------------------- */
 
+/* `caller` says which code created the key: it is reclaimed once that code is unmapped. */
+static int key_create(pthread_key_t *key, void (*destructor)(void *), const void *caller) {
+  return host ? host->key_create(host->ns, key, destructor, caller) : EAGAIN;
+}
 EXPORT int pthread_key_create(pthread_key_t *key, void (*destructor)(void *)) {
-  return host ? host->key_create(host->ns, key, destructor) : EAGAIN;
+  return key_create(key, destructor, __builtin_return_address(0));
 }
 EXPORT int __pthread_key_create(pthread_key_t *key, void (*destructor)(void *)) {
-  return pthread_key_create(key, destructor);
+  return key_create(key, destructor, __builtin_return_address(0));
 }
 EXPORT int pthread_key_delete(pthread_key_t key) { return host ? host->key_delete(host->ns, key) : EINVAL; }
-EXPORT void *pthread_getspecific(pthread_key_t key) { return host ? host->getspecific(key) : NULL; }
+EXPORT void *pthread_getspecific(pthread_key_t key) { return host ? host->getspecific(host->ns, key) : NULL; }
 EXPORT void *__pthread_getspecific(pthread_key_t key) { return pthread_getspecific(key); }
 /* glibc declares the value "not accessed" (access attribute none), which makes GCC warn that passing
  * it on may read an uninitialised object; passing a pointer on is all this does. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 EXPORT int pthread_setspecific(pthread_key_t key, const void *value) {
-  return host ? host->setspecific(key, value) : EINVAL;
+  return host ? host->setspecific(host->ns, key, value) : EINVAL;
 }
 #pragma GCC diagnostic pop
 EXPORT int __pthread_setspecific(pthread_key_t key, const void *value) { return pthread_setspecific(key, value); }
@@ -69,7 +73,7 @@ EXPORT int __pthread_setspecific(pthread_key_t key, const void *value) { return 
 /* C11 thread-specific storage is the same table under other names. */
 EXPORT int tss_create(tss_t *key, tss_dtor_t destructor) {
   pthread_key_t k;
-  if (pthread_key_create(&k, destructor) != 0) return thrd_error;
+  if (key_create(&k, destructor, __builtin_return_address(0)) != 0) return thrd_error;
   *key = k;
   return thrd_success;
 }

@@ -22,18 +22,20 @@
 extern "C" {
 #endif
 
-#define DLSWAP_RUNTIME_ABI 1u
+#define DLSWAP_RUNTIME_ABI 2u
 
 typedef struct dlswap_runtime_host {
   uint32_t abi;
   uint32_t struct_size;
   /* The host's record of this namespace, passed back on every call that needs it. */
   void *ns;
-  /* pthread keys, in node's libc. `destructor` may be NULL. */
-  int (*key_create)(void *ns, pthread_key_t *key, void (*destructor)(void *));
+  /* pthread keys, in node's libc. `destructor` may be NULL; `caller` is the return address in the
+   * code that asked. A namespace may get, set and delete only keys it created: any other key reads
+   * as NULL, and setting or deleting it fails with EINVAL. */
+  int (*key_create)(void *ns, pthread_key_t *key, void (*destructor)(void *), const void *caller);
   int (*key_delete)(void *ns, pthread_key_t key);
-  void *(*getspecific)(pthread_key_t key);
-  int (*setspecific)(pthread_key_t key, const void *value);
+  void *(*getspecific)(void *ns, pthread_key_t key);
+  int (*setspecific)(void *ns, pthread_key_t key, const void *value);
   /* Threads, created by node's libc. `caller` is the return address in the code that asked. */
   int (*thread_create)(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
                        const void *caller);

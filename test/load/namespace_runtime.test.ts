@@ -333,3 +333,28 @@ describe("constructors and destructors bound to node's exports", () => {
     expect(r.status === 0 && r.signal === null).toBe(false);
   });
 });
+
+describe('threads started while the library is still loading', () => {
+  // libctor_threads's constructor starts a thread that starts another (which makes a pthread key),
+  // and joins both, while the loading thread holds the dynamic loader's lock. Starting a thread in a
+  // namespace used to look its creator up with dladdr, which waits for that lock: a deadlock. The
+  // guard turns a hang into a failure (quiet, the child takes well under a second).
+  it.each(ISOLATION_MODES.filter((m) => !(underAsan && m === 'deepbind')))('%s: the load finishes, both threads ran', (mode) => {
+    const r = runChild(
+      `(async () => {
+         const sync = dlswap.open(${JSON.stringify(fixture('libctor_threads.so'))}, { isolation: ${JSON.stringify(mode)} });
+         const a = sync.func('int ctor_threads_result(void)')();
+         await sync.close();
+         const async = await dlswap.openAsync(${JSON.stringify(fixture('libctor_threads.so'))}, { isolation: ${JSON.stringify(mode)} });
+         const b = async.func('int ctor_threads_result(void)')();
+         const closed = await async.close();
+         console.log(JSON.stringify({ a, b, unloaded: closed.unloaded }));
+       })();`,
+      { timeout: 60_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ a: 3, b: 3, unloaded: true });
+  });
+});

@@ -1,0 +1,27 @@
+// A loaded image that nobody closed: its Library, the functions made from it and every job that
+// held it are gone, and the last reference was dropped wherever that happened (a GC finalizer on a
+// JS thread, the end of a job). It is closed on the loader thread, where every other dlclose of
+// dlswap runs, so that no JS thread runs a dlclose it did not ask for (docs/ARCHITECTURE.md,
+// Threads).
+#include "common/process_end.h"
+#include "image/library_handle.h"
+#include "loader/load_steps.h"
+#include "loader/loader_pool.h"
+
+namespace dlswap {
+
+void DeleteLibraryHandle(LibraryHandle *image) {
+  if (image == nullptr) return;
+  // At the process's end it stays mapped: _dl_fini runs its destructors with everyone else's.
+  if (!image->handle.load() || image->keep_mapped.load() || ProcessEnding()) {
+    delete image;
+    return;
+  }
+  LoaderPool::RunOrQueue([image] {
+    // Threads still in its code keep it mapped: leaked, never pulled from under them.
+    if (image->Holders().empty()) image->Close(nullptr);
+    delete image;
+  });
+}
+
+}  // namespace dlswap
