@@ -6,6 +6,7 @@ import { DlswapError, type DlswapErrorCode } from '../errors';
 import { classifyLoadError, type Isolation, TUNABLES_FIX } from './isolation';
 import type { LoadResult } from '../native';
 import { noteExhausted } from './namespace_budget';
+import { staticTlsFailure } from './static_tls';
 
 /** The error a failed load means to the user. */
 export function loadFailure(r: LoadResult, file: string, mode: Isolation): DlswapError {
@@ -15,12 +16,25 @@ export function loadFailure(r: LoadResult, file: string, mode: Isolation): Dlswa
   return err;
 }
 
+/**
+ * Whose copy a copy-relocated import binds to under RTLD_DEEPBIND: libstdc++'s for the C++ objects
+ * (std::cout, std::cerr: mangled names), libc's for the C variables (environ, tzname, timezone).
+ */
+function copyOwners(symbols: string[]): string {
+  const cxx = symbols.filter((s) => s.startsWith('_Z'));
+  const c = symbols.filter((s) => !s.startsWith('_Z'));
+  const parts: string[] = [];
+  if (cxx.length) parts.push(`${cxx.join(', ')} to libstdc++'s own ${cxx.length === 1 ? 'copy' : 'copies'}`);
+  if (c.length) parts.push(`${c.join(', ')} to libc's own ${c.length === 1 ? 'copy' : 'copies'}`);
+  return parts.join(' and ');
+}
+
 function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapError {
   let err: DlswapError;
   if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'refused-imports') {
     err = new DlswapError(
       'ERR_DLSWAP_UNSAFE_MODE',
-      `${file} imports ${r.symbols.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND it binds to libstdc++'s uninitialised copy and crashes. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
+      `${file} imports ${r.symbols.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND the library binds ${copyOwners(r.symbols)}, which the process never initialised (it uses node's copy), and crashes or reads stale values. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
     );
   } else if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'node-init-fini') {
     err = new DlswapError(
@@ -41,7 +55,9 @@ function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapErro
   } else if (r.code === 'ERR_DLSWAP_LOAD_FAILED' && r.dlerror) {
     // The dynamic loader's words, with dlswap's private names replaced by the user's path.
     const shown = r.loaderPath ? r.dlerror.split(r.loaderPath).join(file) : r.dlerror;
-    err = classifyLoadError(shown, file, r.loaderPath || file, mode);
+    // A static-TLS refusal is about the library first (lib/load/static_tls.ts); the rest, or a fresh
+    // namespace's own C library finding no room, is the loader's words classified.
+    err = staticTlsFailure(shown, file, mode) ?? classifyLoadError(shown, file, r.loaderPath || file, mode);
   } else {
     err = new DlswapError(r.code as DlswapErrorCode, r.message ?? r.code ?? 'the load failed');
   }
