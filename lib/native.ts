@@ -290,6 +290,8 @@ export interface Addon {
   freshNamespaceCount(): number;
   /** Whether namespace `lmid` still holds objects. */
   namespaceAlive(lmid: bigint): boolean;
+  /** What the namespace runtime did on libraries' behalf since the last call (lib/load/runtime_notes.ts). */
+  takeRuntimeNotes(): { notes: string[]; dropped: number };
   /** How many namespaces this process can still create, by creating them: only ever in a throwaway child. */
   probeNamespaces(path: string, max: number): { opened: number; error: string | null };
 
@@ -349,6 +351,7 @@ export const ADDON_EXPORTS = [
   'runtimeStats',
   'freshNamespaceCount',
   'namespaceAlive',
+  'takeRuntimeNotes',
   'probeNamespaces',
   'readElf',
   'readElfBytes',

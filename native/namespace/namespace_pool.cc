@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/dl_symbol.h"
+#include "namespace/namespace_scope.h"
 #include "namespace/runtime_host.h"
 
 extern char **environ;
@@ -86,7 +87,11 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
     dlclose(libc);
   }
   dlerror();
+  struct link_map *runtime_map = nullptr;
+  dlinfo(h, RTLD_DI_LINKMAP, &runtime_map);
+  ns->runtime_name = runtime_map && runtime_map->l_name ? runtime_map->l_name : g_runtime_path;
   FillRuntimeHost(&ns->host, ns);
+  FillRuntimeDl(&ns->host, ns);
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
       attach(&ns->host) != 0) {
     error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";
@@ -94,6 +99,9 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
     delete ns;
     return nullptr;
   }
+  std::string why;
+  ns->host.global_scope = EnableGlobalScope(ns, runtime_map, why) ? 1 : 0;
+  if (!ns->host.global_scope) NoteGlobalScopeWithheld(ns, why);
   // glibc initialised the new libc's per-thread state on this thread while it loaded it.
   tl_ready[ns->lmid] = ns;
   GiveNamespaceStableEnviron(h);
@@ -175,6 +183,7 @@ void ReleaseNamespace(NamespaceRecord *ns) {
     SuspendKeyDestructors(ns, 1000);
     dlclose(runtime);
     ResumeKeyDestructors(ns);
+    ForgetGlobalScope(ns);
   }
 }
 

@@ -11,6 +11,8 @@
  * stdio, locale, the resolver, atexit and at_quick_exit lists, pthread_atfork handlers, errno.
  * setlocale stays in the namespace's libc too, but goes through the host, which records who changed
  * the namespace's locale, so that closing that library sets it back.
+ *
+ * A file of its own stands in front of dynamic loading (runtime_dl.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,16 +22,15 @@
 #include <stdlib.h>
 #include <threads.h>
 
-#include "runtime_abi.h"
-
-#define EXPORT __attribute__((visibility("default")))
+#include "runtime_internal.h"
 
 /* Written once by dlswap_runtime_attach, before any other library is loaded into the namespace, and
  * only read afterwards. */
-static const dlswap_runtime_host *host;
+const dlswap_runtime_host *host;
 
 EXPORT int dlswap_runtime_attach(const dlswap_runtime_host *h) {
   if (h == NULL || h->abi != DLSWAP_RUNTIME_ABI || h->struct_size < sizeof(dlswap_runtime_host)) return -1;
+  if (dlswap_runtime_dl_attach() != 0) return -1;
   host = h;
   return 0;
 }
