@@ -2,10 +2,12 @@
  * What a failed load means to the user: the loader's result turned into a coded error that says
  * what to do. The open side of a library; what a close comes to is lib/load/close_reasons.ts.
  */
+import path from 'node:path';
 import { DlswapError, type DlswapErrorCode } from '../errors';
 import { classifyLoadError, type Isolation, TUNABLES_FIX } from './isolation';
 import type { LoadResult } from '../native';
 import { noteExhausted } from './namespace_budget';
+import { shownName } from './runtime_notes';
 import { staticTlsFailure } from './static_tls';
 
 /** The error a failed load means to the user. */
@@ -29,6 +31,32 @@ function copyOwners(symbols: string[]): string {
   return parts.join(' and ');
 }
 
+/**
+ * ERR_DLSWAP_EXIT_DURING_LOAD: library code of the load called exit(), abort() or the like, and the
+ * namespace runtime unwound it (native/namespace/runtime_exit.h).
+ */
+function endedFailure(r: LoadResult, file: string, mode: Isolation): DlswapError {
+  const e = r.ended!;
+  // The object that called it, as the user knows it: the library under its own path, not its copy's.
+  const copy = r.loaderPath ? path.basename(r.loaderPath) : '';
+  const by = !e.by || e.by === copy ? file : shownName(e.by);
+  const image = e.image === r.loaderPath ? file : e.image;
+  const entry = e.in === 'constructor' ? 'a constructor' : e.in;
+  const what =
+    by === image
+      ? `${entry} of ${image} called ${e.call}`
+      : `${by} called ${e.call} in ${entry} of ${image}`;
+  const whileLoading = image === file ? 'while it was being loaded' : `while ${file} was being loaded`;
+  const advice =
+    mode === 'namespace'
+      ? "A library that ends the process when it is loaded a second time has usually found itself already registered in a process-wide registry that a dependency keeps, shared by every generation in the namespace (gflags: \"flag ... defined more than once\"; GObject: \"cannot register existing type\"; protobuf descriptors): open it with isolation 'fresh-namespace', which gives each generation its own copy of its dependencies. Its own message, on stderr, says why."
+      : 'Its own message, on stderr, says why.';
+  return new DlswapError(
+    'ERR_DLSWAP_EXIT_DURING_LOAD',
+    `${what} ${whileLoading} (isolation '${mode}'): dlswap stopped the call and failed the load instead of ending the process. What that code had done stays as it left it: the half-initialised image stays mapped, unused, until the process exits. ${advice}`,
+  );
+}
+
 function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapError {
   let err: DlswapError;
   if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'refused-imports') {
@@ -36,6 +64,8 @@ function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapErro
       'ERR_DLSWAP_UNSAFE_MODE',
       `${file} imports ${r.symbols.join(', ')}, which node copy-relocates: under RTLD_DEEPBIND the library binds ${copyOwners(r.symbols)}, which the process never initialised (it uses node's copy), and crashes or reads stale values. Use isolation 'namespace' (or pass { force: true } to open it anyway).`,
     );
+  } else if (r.code === 'ERR_DLSWAP_EXIT_DURING_LOAD' && r.ended) {
+    err = endedFailure(r, file, mode);
   } else if (r.code === 'ERR_DLSWAP_UNSAFE_MODE' && r.message === 'node-init-fini') {
     err = new DlswapError(
       'ERR_DLSWAP_UNSAFE_MODE',

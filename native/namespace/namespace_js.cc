@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/exports.h"
 #include "namespace/namespace_pool.h"
+#include "namespace/runtime_exit.h"
 #include "namespace/runtime_host.h"
 #include "namespace/runtime_notes.h"
 
@@ -73,12 +74,16 @@ Napi::Value TakeRuntimeNotesJs(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// Images kept mapped because library code of their load tried to end the process (runtime_exit.h).
+Napi::Value InterruptedImagesJs(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), InterruptedImages()); }
+
 }  // namespace
 
 void RegisterNamespaces(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"configureRuntime", ConfigureRuntimeJs}, {"anchorNamespace", AnchorNamespaceJs},
                         {"runtimeStats", RuntimeStatsJs}, {"freshNamespaceCount", FreshNamespaceCountJs},
-                        {"namespaceAlive", NamespaceAliveJs}, {"takeRuntimeNotes", TakeRuntimeNotesJs}});
+                        {"namespaceAlive", NamespaceAliveJs}, {"takeRuntimeNotes", TakeRuntimeNotesJs},
+                        {"interruptedImages", InterruptedImagesJs}});
 }
 
 }  // namespace dlswap

@@ -92,6 +92,7 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   ns->runtime_name = runtime_map && runtime_map->l_name ? runtime_map->l_name : g_runtime_path;
   FillRuntimeHost(&ns->host, ns);
   FillRuntimeDl(&ns->host, ns);
+  FillRuntimeEnd(&ns->host);
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
       attach(&ns->host) != 0) {
     error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";

@@ -70,4 +70,7 @@ int LiveRuntimeThreads(NamespaceRecord *ns);
 void FillRuntimeDl(dlswap_runtime_host *host, NamespaceRecord *ns);
 void NoteGlobalScopeWithheld(NamespaceRecord *ns, const std::string &why);
 
+// ---- library code ending the process (runtime_exit.cc) ----
+void FillRuntimeEnd(dlswap_runtime_host *host);
+
 }  // namespace dlswap

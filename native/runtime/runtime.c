@@ -12,7 +12,8 @@
  * setlocale stays in the namespace's libc too, but goes through the host, which records who changed
  * the namespace's locale, so that closing that library sets it back.
  *
- * A file of its own stands in front of dynamic loading (runtime_dl.c).
+ * Files of their own stand in front of dynamic loading (runtime_dl.c) and of the functions that end
+ * the process (runtime_exit.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +31,7 @@ const dlswap_runtime_host *host;
 
 EXPORT int dlswap_runtime_attach(const dlswap_runtime_host *h) {
   if (h == NULL || h->abi != DLSWAP_RUNTIME_ABI || h->struct_size < sizeof(dlswap_runtime_host)) return -1;
-  if (dlswap_runtime_dl_attach() != 0) return -1;
+  if (dlswap_runtime_dl_attach() != 0 || dlswap_runtime_end_attach() != 0) return -1;
   host = h;
   return 0;
 }
@@ -92,12 +93,16 @@ EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg) {
   return rc == 0 ? thrd_success : rc == ENOMEM ? thrd_nomem : thrd_error;
 }
 
+/* On the thread running a load, the load's library code ending that thread would leave the loader
+ * lock held for good: the load fails instead (runtime_exit.c). */
 EXPORT void pthread_exit(void *value) {
+  host->process_end(host->ns, DLSWAP_END_THREAD_EXIT, 0, __builtin_return_address(0));
   host->thread_exit(value);
   __builtin_unreachable();
 }
 
 EXPORT void thrd_exit(int result) {
+  host->process_end(host->ns, DLSWAP_END_THREAD_EXIT, result, __builtin_return_address(0));
   host->thread_exit((void *)(intptr_t)result);
   __builtin_unreachable();
 }

@@ -60,6 +60,17 @@ typedef struct dlswap_runtime_host {
   int (*dl_call)(void *ns, int call, const char *file, int mode, const void *caller);
   /* The runtime's destructor: it is being unloaded, with the namespace (the loader lock is held). */
   void (*runtime_closing)(void *ns);
+
+  /* ---- ending the process (namespace/runtime_exit.cc) ---- */
+  /* Library code called exit, _exit, _Exit, quick_exit or abort, failed an assert, or ended its
+   * thread (DLSWAP_END_*).
+   * Does not return when the call was made by a load's library code on the loader thread: the load is
+   * unwound and fails instead. Returns otherwise, and the runtime ends the process as asked. */
+  void (*process_end)(void *ns, int how, int status, const void *caller);
+  /* Nonzero while the calling thread runs library code of a load (process_end would unwind it). */
+  int (*in_load)(void);
+  /* node's exit(): what exit() from a namespace means outside a load. */
+  void (*exit)(int status) __attribute__((noreturn));
 } dlswap_runtime_host;
 
 /* dl_call's `call`. */
@@ -68,6 +79,17 @@ enum {
   DLSWAP_DL_SELF = 2,     /* dlopen(NULL, ...) or dlmopen(LM_ID_BASE, NULL, ...) */
   DLSWAP_DL_BASE = 3,     /* dlmopen(LM_ID_BASE, file, ...) */
   DLSWAP_DL_OWN = 4       /* dlmopen(<this namespace>, file, ...|RTLD_GLOBAL) */
+};
+
+/* process_end's `how`. */
+enum {
+  DLSWAP_END_EXIT = 1,
+  DLSWAP_END__EXIT = 2,
+  DLSWAP_END_QUICK_EXIT = 3,
+  DLSWAP_END_ABORT = 4,
+  DLSWAP_END_ASSERT = 5,
+  DLSWAP_END__EXIT_C99 = 6, /* _Exit */
+  DLSWAP_END_THREAD_EXIT = 7 /* pthread_exit, thrd_exit: the thread, not the process */
 };
 
 #ifdef __cplusplus
