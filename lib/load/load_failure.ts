@@ -49,7 +49,7 @@ function endedFailure(r: LoadResult, file: string, mode: Isolation): DlswapError
   const whileLoading = image === file ? 'while it was being loaded' : `while ${file} was being loaded`;
   const advice =
     mode === 'namespace'
-      ? "A library that ends the process when it is loaded a second time has usually found itself already registered in a process-wide registry that a dependency keeps, shared by every generation in the namespace (gflags: \"flag ... defined more than once\"; GObject: \"cannot register existing type\"; protobuf descriptors): open it with isolation 'fresh-namespace', which gives each generation its own copy of its dependencies. Its own message, on stderr, says why."
+      ? "A library that ends the process when it is loaded a second time has usually found itself already registered in a process-wide registry that a dependency keeps, shared by every generation in the namespace (gflags: \"flag ... defined more than once\"; GObject: \"cannot register existing type\"; protobuf descriptors): open it with isolation 'fresh-namespace', which gives each generation its own copy of its dependencies. A lock that code held stays held: the serving generation's calls that take it wait for ever (gflags' registry: GetCommandLineOption). Its own message, on stderr, says why."
       : 'Its own message, on stderr, says why.';
   return new DlswapError(
     'ERR_DLSWAP_EXIT_DURING_LOAD',

@@ -20,6 +20,7 @@ bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const st
   site.doing = "loading " + shown;
   site.lmid = ns ? ns->lmid : 0;
   site.file = file;
+  site.constructors_in_node_libc = ns == nullptr;
   if (CallLibraryCode(site, [&] { opened = OpenImage(spec.isolation, ns, file); }, end)) {
     handle = opened;
     return true;

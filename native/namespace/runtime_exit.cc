@@ -35,36 +35,48 @@ struct Unwinder {
   _Unwind_Ptr (*get_region_start)(_Unwind_Context *);
 };
 
-// The copy dlswap itself is linked with (node's namespace).
-Unwinder OwnUnwinder() {
-  return {&_Unwind_ForcedUnwind, &_Unwind_Backtrace, &_Unwind_GetCFA, &_Unwind_GetLanguageSpecificData, &_Unwind_GetIPInfo,
-          &_Unwind_GetRegionStart};
+const struct link_map *ObjectAt(const void *address) {
+  Dl_info info;
+  void *map = nullptr;
+  if (!address || dladdr1(address, &info, &map, RTLD_DL_LINKMAP) == 0) return nullptr;
+  return static_cast<const struct link_map *>(map);
 }
 
-// The copy the image's own code uses (its dependency tree's libgcc_s), or dlswap's if it has none.
-// A namespace loads its own libgcc_s; the personality routines of its C++ code call that copy, and
-// a copy whose unwinder never ran has not set up the register table those calls read (libgcc aborts).
-// Unwinding with the image's copy sets it up, and keeps every frame's work within one copy.
-Unwinder UnwinderOf(void *image) {
-  Unwinder u = OwnUnwinder();
-  if (!image) return u;
+// The unwinder the image's own C++ code unwinds with: the libgcc_s of its dependency tree, found
+// through the symbol only libgcc_s defines, provided every unwinder entry point the tree resolves
+// first is that copy's. A namespace loads its own libgcc_s, and its personality routines call the
+// copy they were bound to: one whose unwinder never ran has not set up the register table those
+// calls read (libgcc aborts), and glog's tree puts libunwind's _Unwind_* before libgcc_s's. false
+// when there is none, or the tree is ambiguous: the call is then unwound without cleanups.
+bool UnwinderOf(void *image, Unwinder &u) {
+  if (!image) return false;
   auto find = [&](const char *name) {
     dlerror();
     void *p = dlsym(image, name);
     dlerror();
     return p;
   };
-  Unwinder theirs;
-  theirs.forced_unwind = reinterpret_cast<decltype(theirs.forced_unwind)>(find("_Unwind_ForcedUnwind"));
-  theirs.backtrace = reinterpret_cast<decltype(theirs.backtrace)>(find("_Unwind_Backtrace"));
-  theirs.get_cfa = reinterpret_cast<decltype(theirs.get_cfa)>(find("_Unwind_GetCFA"));
-  theirs.get_lsda = reinterpret_cast<decltype(theirs.get_lsda)>(find("_Unwind_GetLanguageSpecificData"));
-  theirs.get_ip_info = reinterpret_cast<decltype(theirs.get_ip_info)>(find("_Unwind_GetIPInfo"));
-  theirs.get_region_start = reinterpret_cast<decltype(theirs.get_region_start)>(find("_Unwind_GetRegionStart"));
-  if (theirs.forced_unwind && theirs.backtrace && theirs.get_cfa && theirs.get_lsda && theirs.get_ip_info && theirs.get_region_start) {
-    return theirs;
+  const struct link_map *libgcc = ObjectAt(find("__gcc_personality_v0"));
+  if (!libgcc) return false;
+  void *fns[6];
+  const char *names[6] = {"_Unwind_ForcedUnwind", "_Unwind_Backtrace", "_Unwind_GetCFA", "_Unwind_GetLanguageSpecificData",
+                          "_Unwind_GetIPInfo", "_Unwind_GetRegionStart"};
+  for (int i = 0; i < 6; ++i) {
+    fns[i] = find(names[i]);
+    if (!fns[i] || ObjectAt(fns[i]) != libgcc) return false;
   }
-  return u;
+  // The entry points a C++ runtime calls when it throws and catches: the same copy, or it may be
+  // bound to another one.
+  for (const char *name : {"_Unwind_RaiseException", "_Unwind_Resume", "_Unwind_SetGR", "_Unwind_SetIP"}) {
+    if (ObjectAt(find(name)) != libgcc) return false;
+  }
+  u.forced_unwind = reinterpret_cast<decltype(u.forced_unwind)>(fns[0]);
+  u.backtrace = reinterpret_cast<decltype(u.backtrace)>(fns[1]);
+  u.get_cfa = reinterpret_cast<decltype(u.get_cfa)>(fns[2]);
+  u.get_lsda = reinterpret_cast<decltype(u.get_lsda)>(fns[3]);
+  u.get_ip_info = reinterpret_cast<decltype(u.get_ip_info)>(fns[4]);
+  u.get_region_start = reinterpret_cast<decltype(u.get_region_start)>(fns[5]);
+  return true;
 }
 
 // The load in progress on this thread. Thread-local storage rather than the landing frame's: the
@@ -200,19 +212,25 @@ void ProcessEnd(void *, int how, int status, const void *caller) {
     image = dlmopen(l.site->lmid, l.site->file.c_str(), RTLD_LAZY | RTLD_NOLOAD);
     dlerror();
   }
-  l.unwinder = UnwinderOf(image);
-  l.reachable = false;
-  l.unwinder.backtrace(&Reach, &l);
-  if (!l.reachable) return;
   l.how = how;
   l.status = status;
   l.caller = caller;
   l.unwinding = true;
-  std::memset(&l.exception, 0, sizeof l.exception);
-  l.exception.exception_class = kEndClass;
-  l.exception.exception_cleanup = &DropException;
-  l.unwinder.forced_unwind(&l.exception, &Stop, &l);
-  // The unwinder gave up (it returns only on failure): the process ends as the library asked.
+  l.reachable = false;
+  // The landing's frame is an ancestor of this one: library code runs inside CallLibraryCode on this
+  // thread. With an unwinder that is safe to use and walks all the way there, the frames' cleanups
+  // run on the way; otherwise the longjmp skips them, as it skips the loader's frames anyway.
+  if (UnwinderOf(image, l.unwinder)) {
+    l.unwinder.backtrace(&Reach, &l);
+    if (l.reachable) {
+      std::memset(&l.exception, 0, sizeof l.exception);
+      l.exception.exception_class = kEndClass;
+      l.exception.exception_cleanup = &DropException;
+      l.unwinder.forced_unwind(&l.exception, &Stop, &l);
+      // Returns only if the unwinder gave up before any frame: cross them all instead.
+    }
+  }
+  siglongjmp(l.env, 1);
 }
 
 int InLoad() { return tl_landing.active && !tl_landing.unwinding; }
@@ -247,8 +265,17 @@ Kept &K() {
 }  // namespace
 
 __attribute__((noinline)) bool CallLibraryCode(const LibraryCodeSite &site, void (*fn)(void *), void *arg, LibraryEnd &end) {
-  static std::once_flag on_exit_once;
-  std::call_once(on_exit_once, [] { on_exit(&OnProcessExit, nullptr); });
+  // exit() runs handlers newest first, and node's own (its static destructors) were registered long
+  // before. In local and deepbind the handler is registered again before each load, so that it
+  // comes before the handlers of every library loaded since (RocksDB's destructors aborted first):
+  // 32 bytes of libc's per load, never freed. In the namespace modes the runtime catches the call
+  // before libc's exit, and the handler only serves when it could not be unwound.
+  static std::once_flag once;
+  if (site.constructors_in_node_libc) {
+    on_exit(&OnProcessExit, nullptr);
+  } else {
+    std::call_once(once, [] { on_exit(&OnProcessExit, nullptr); });
+  }
   Landing &l = tl_landing;
   if (l.active) {  // library code calling back into a load: the outer landing covers it
     fn(arg);

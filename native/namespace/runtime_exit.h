@@ -10,15 +10,17 @@
 // runs the library's C++ cleanups (destructors, lock guards) frame by frame, up to the first frame
 // whose own exception tables would stop an exception (a catch clause, a noexcept or static
 // initialiser region: the C++ runtime would call terminate there), and a longjmp crosses the rest:
-// the rest of the library's frames and the dynamic loader's, which have no cleanups. dlopen's loader
-// lock, which no cleanup gives back, is released afterwards (rtld_layout.h). The load then fails with
-// ERR_DLSWAP_EXIT_DURING_LOAD and the half-initialised image is kept mapped, unused, for the life of
-// the process: running its destructors or unmapping it could run or drop code its constructor left
-// half-way.
+// the rest of the library's frames and the dynamic loader's, which have no cleanups. The forced
+// unwind uses the unwinder the image's own C++ runtime is bound to (its libgcc_s); when that is not
+// clear (glog's tree puts libunwind first) or it has none, the longjmp crosses every frame. dlopen's
+// loader lock, which no cleanup gives back, is released afterwards (rtld_layout.h). The load then
+// fails with ERR_DLSWAP_EXIT_DURING_LOAD and the half-initialised image is kept mapped, unused, for
+// the life of the process: running its destructors or unmapping it could run or drop code its
+// constructor left half-way. A lock the library held when it called exit stays held.
 //
 // Only when it is safe: the loader must be running constructors (they run after dlopen dropped its
-// TLS lock, with ld.so's own error handling off) or no loader code at all, and every frame up to
-// the load must have unwind information. Otherwise the process ends as the library asked.
+// TLS lock, with ld.so's own error handling off) or no loader code at all. Otherwise the process
+// ends as the library asked.
 //
 // In local and deepbind nothing can stand in front of libc's exit. An on_exit handler sees an exit
 // called by library code of a load and ends the process at once with the library's status and a
@@ -44,6 +46,9 @@ struct LibraryCodeSite {
   void *handle = nullptr;
   long lmid = 0;
   std::string file;
+  // The code is a library's constructors, loaded where it calls node's libc (local, deepbind):
+  // nothing stands in front of its exit, and dlswap's exit handler must be the newest (see .cc).
+  bool constructors_in_node_libc = false;
 };
 
 // Runs fn(arg): library code of a load, on this thread. Returns false when the code called one of
