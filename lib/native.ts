@@ -107,6 +107,12 @@ export interface LoadResult {
   unloaded?: boolean;
   /** A refusal is about this private dependency of the library, not the library itself. */
   refusedIn?: string;
+  /**
+   * ERR_DLSWAP_EXIT_DURING_LOAD: library code of the load tried to end the process. `call` is what it
+   * called ("exit(1)"), `by` the file name of the object whose code called it, `in` the entry it was
+   * in ('constructor', 'dlswap_init'...), `image` the file being loaded (the library or a dependency).
+   */
+  ended?: { call: string; by: string; in: string; image: string };
   // success
   lib?: NativeLibrary;
   deps?: NativeLibrary[];
@@ -301,6 +307,10 @@ export interface Addon {
   freshNamespaceCount(): number;
   /** Whether namespace `lmid` still holds objects. */
   namespaceAlive(lmid: bigint): boolean;
+  /** What the namespace runtime did on libraries' behalf since the last call (lib/load/runtime_notes.ts). */
+  takeRuntimeNotes(): { notes: string[]; dropped: number };
+  /** Images kept mapped because library code of their load tried to end the process. */
+  interruptedImages(): number;
   /** How many namespaces this process can still create, by creating them: only ever in a throwaway child. */
   probeNamespaces(path: string, max: number): { opened: number; error: string | null };
 
@@ -360,6 +370,8 @@ export const ADDON_EXPORTS = [
   'runtimeStats',
   'freshNamespaceCount',
   'namespaceAlive',
+  'takeRuntimeNotes',
+  'interruptedImages',
   'probeNamespaces',
   'readElf',
   'readElfBytes',

@@ -68,8 +68,9 @@ int dlswap_init(const dlswap_host *host) {
    * loaded, not later changes to process.env. */
   const char *fail = getenv("DLSWAP_FIXTURE_INIT_FAIL");
   if (fail != NULL && strcmp(fail, "1") == 0) return 7;
-  /* A plugin that ends the process from its init: what no in-process host can prevent
-   * (docs/hot-reload.md, "What a plugin can do to the process"). */
+  /* A plugin that ends the process from its init: in local and deepbind nothing can prevent it; in
+   * the namespace modes the load fails instead (docs/hot-reload.md, "What a plugin can do to the
+   * process"). */
   const char *end = getenv("DLSWAP_FIXTURE_INIT_EXIT");
   if (end != NULL && strcmp(end, "exit") == 0) exit(42);
   if (end != NULL && strcmp(end, "_exit") == 0) _exit(43);

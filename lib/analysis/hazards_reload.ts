@@ -5,7 +5,8 @@
 import type { ElfInfo } from '../elf/elf';
 import { list, plural, type Hazard } from './hazard';
 import { ISOLATION_MODES } from '../load/isolation';
-import { DEFAULT_OPTIONAL_STATIC_TLS, DEFAULT_STATIC_TLS_SURPLUS } from '../load/tunables';
+import { staticTlsTunables } from '../load/static_tls';
+import { DEFAULT_OPTIONAL_STATIC_TLS, rtldTunables, staticTlsSurplus } from '../load/tunables';
 
 export function reloadHazards(info: ElfInfo): Hazard[] {
   const hazards: Hazard[] = [];
@@ -39,11 +40,15 @@ export function reloadHazards(info: ElfInfo): Hazard[] {
   if (info.tls || info.staticTlsModel) {
     const size = info.tls ? `${info.tls.memsz} bytes of TLS per thread (align ${info.tls.align})` : 'no TLS of its own';
     if (info.staticTlsModel) {
-      const tooBig = info.tls !== null && info.tls.memsz > DEFAULT_STATIC_TLS_SURPLUS;
+      // The surplus this process started with (GLIBC_TUNABLES), which is what a load here gets.
+      const tunables = rtldTunables();
+      const surplus = staticTlsSurplus(tunables.nns, tunables.optionalStaticTls);
+      const tooBig = info.tls !== null && info.tls.memsz > surplus;
+      const fix = staticTlsTunables(info.tls?.memsz ?? 0, 'namespace');
       hazards.push({
         id: 'tls',
         severity: tooBig ? 'error' : 'warn',
-        message: `${size}, initial-exec model (DF_STATIC_TLS): every loaded copy takes a block of the static TLS surplus (glibc.rtld.optional_static_tls, default ${DEFAULT_OPTIONAL_STATIC_TLS} bytes), in every mode, and glibc does not reliably reuse the blocks of closed generations, so reloads run out ("cannot allocate memory in static TLS block")${tooBig ? `; this one is larger than the whole default surplus (${DEFAULT_STATIC_TLS_SURPLUS} bytes) and fails on the first load` : ''}. Build it with -ftls-model=global-dynamic, or raise the tunable in GLIBC_TUNABLES before node starts.`,
+        message: `${size}, initial-exec model (DF_STATIC_TLS): every loaded copy takes a block of the static TLS surplus (glibc.rtld.optional_static_tls, default ${DEFAULT_OPTIONAL_STATIC_TLS} bytes), in every mode, and glibc does not reliably reuse the blocks of closed generations, so reloads run out ("cannot allocate memory in static TLS block")${tooBig ? `; this one is larger than the whole surplus this process has (${surplus} bytes) and is refused on the first load (ERR_DLSWAP_STATIC_TLS)` : ''}. Build it with -ftls-model=global-dynamic, or start node with ${fix ?? 'more room in GLIBC_TUNABLES'}.`,
         affects: [...ISOLATION_MODES],
       });
     } else {

@@ -28,6 +28,7 @@ import { liveNamespaces, noteAnchor } from './namespace_budget';
 import { DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
 import { debug } from '../debug';
+import { traceRuntimeNotes } from './runtime_notes';
 import { MAX_CREATED_NAMESPACES } from '../wire';
 
 import { func as makeFunc, type BoundFunction, type BoundFunctions, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
@@ -143,6 +144,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
 
 /** NODE_DEBUG=dlswap: the phases of one load, or where it failed. */
 function traceLoad(file: string, r: LoadResult): void {
+  traceRuntimeNotes();
   if (!debug.enabled) return;
   if (r.ok) debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
   else debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
@@ -456,6 +458,7 @@ export class Library<D extends TypeDefs = {}> {
    * dlswap looks again with a backoff and closes it once they are gone (`unmapped`).
    */
   closeResultOf(r: RetireResult): CloseResult {
+    traceRuntimeNotes();
     if (r.threads.length > 0 || r.heldSignals.length > 0) {
       const threads = this.#named(r.threads);
       const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));

@@ -25,6 +25,19 @@ export function staticTlsSurplus(nns: number, optionalStaticTls: number): number
   return (n - 1) * LIBC_IE_TLS + n * OTHER_IE_TLS + optionalStaticTls + LIBC_IE_TLS;
 }
 
+/**
+ * The largest surplus node itself survives. Node 20 starts its inspector thread with a small stack,
+ * out of which glibc carves every thread's static TLS: past about 27 KiB that thread's pthread_create
+ * fails with EINVAL and node prints "pthread_create: Invalid argument" at startup (measured with node
+ * 20 on glibc 2.36: a surplus of 27,136 bytes starts cleanly, 28,160 does not).
+ */
+export const MAX_NODE_STATIC_TLS_SURPLUS = 27136;
+
+/** The largest glibc.rtld.optional_static_tls node survives with `nns` namespaces, in 4 KiB steps. */
+export function maxOptionalStaticTls(nns: number): number {
+  return Math.floor((MAX_NODE_STATIC_TLS_SURPLUS - staticTlsSurplus(nns, 0)) / 4096) * 4096;
+}
+
 /** The whole surplus the default tunables give, shared by every library that needs static TLS. */
 export const DEFAULT_STATIC_TLS_SURPLUS = staticTlsSurplus(DEFAULT_NNS, DEFAULT_OPTIONAL_STATIC_TLS);
 

@@ -38,6 +38,14 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
     o.Set("opened", r.opened);
     o.Set("unloaded", r.undone_unloaded);
     o.Set("refusedIn", r.refused_in);
+    if (!r.ended_call.empty()) {
+      Napi::Object ended = Napi::Object::New(env);
+      ended.Set("call", r.ended_call);
+      ended.Set("by", r.ended_by);
+      ended.Set("in", r.ended_in);
+      ended.Set("image", r.ended_image);
+      o.Set("ended", ended);
+    }
     return o;
   }
   o.Set("lib", NativeLibrary::Wrap(env, r.lib));

@@ -138,7 +138,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
       if (!h && n.path.empty()) continue;  // nothing to share yet: the loader says it is missing
       dlerror();
-      if (!h) h = OpenImage(spec.isolation, ns, n.path);
+      if (!h && !OpenRunningConstructors(spec, ns, n.path, n.path, out, h)) return false;
     } else {
       auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
       copy_name = c->copy.name;
@@ -146,7 +146,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       if (!c->new_soname.empty()) names.push_back(c->new_soname);
       names.insert(names.end(), c->aliases.begin(), c->aliases.end());
       dlerror();
-      h = OpenImage(spec.isolation, ns, LoaderPathOf(copy_name));
+      if (!OpenRunningConstructors(spec, ns, LoaderPathOf(copy_name), n.path.empty() ? n.needed : n.path, out, h)) return false;
     }
     if (!h) {
       out.dlerror = Unrenamed(TakeDlerror(), out);
@@ -164,7 +164,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   t = clock::now();
   out.loader_path = LoaderPathOf(copy.name);
   dlerror();
-  void *h = OpenImage(spec.isolation, ns, out.loader_path);
+  void *h = nullptr;
+  if (!OpenRunningConstructors(spec, ns, out.loader_path, spec.path, out, h)) return false;
   if (!h) {
     out.dlerror = Unrenamed(TakeDlerror(), out);
     return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
@@ -192,7 +193,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
     if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-      out.abi = abi();
+      if (!RunEntryPoint(spec, out, "dlswap_abi_version", [&] { out.abi = abi(); })) return false;
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
                                                                : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
@@ -202,7 +203,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       }
     }
     if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
-      const char *v = version();
+      const char *v = nullptr;
+      if (!RunEntryPoint(spec, out, "dlswap_version", [&] { v = version(); })) return false;
       out.has_version = true;
       if (v) out.version.assign(v, strnlen(v, 4096));
     }
@@ -210,7 +212,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       // The bound covers init and the 'in-verify' point right after it, where a test makes an
       // init that never returns ('hang').
       LoaderPool::Deadline bound(spec.init_timeout_ms, spec.on_init_timeout);
-      const int rc = init(static_cast<const dlswap_host *>(spec.plugin_host));
+      int rc = -1;
+      if (!RunEntryPoint(spec, out, "dlswap_init", [&] { rc = init(static_cast<const dlswap_host *>(spec.plugin_host)); })) return false;
       out.initialized = rc == 0;  // from here a failure runs fini before the close
       if (rc != 0) {
         return Fail(out, "ERR_DLSWAP_INIT_FAILED",

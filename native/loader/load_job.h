@@ -77,6 +77,10 @@ struct LoadResult {
   std::vector<int> dep_nodes;        // deps[i] is plan.nodes[dep_nodes[i]]
   std::vector<std::string> bound_to; // per node: the file the loader bound it to ("" unknown)
   std::string refused_in;            // a refusal is about this private dependency, not the library
+  // ERR_DLSWAP_EXIT_DURING_LOAD: what the library's code called ("exit(1)"), the object whose code
+  // called it, in which entry ("constructor", "dlswap_init"...), of which image (the library or a
+  // dependency).
+  std::string ended_call, ended_by, ended_in, ended_image;
   // The generation must stay mapped when retired (set by the load, e.g. its C++ classes derive
   // from a shared library's, which may keep objects of them): why.
   std::string keep_mapped;

@@ -10,6 +10,7 @@
 #include "image/library_handle.h"
 #include "loader/load_job.h"
 #include "namespace/namespace_pool.h"
+#include "namespace/runtime_exit.h"
 
 namespace dlswap {
 
@@ -38,6 +39,30 @@ LibraryRef MakeHandle(void *h, Isolation iso, NamespaceRecord *ns, const std::st
 void DeleteLibraryHandle(LibraryHandle *image);
 // dlerror's text, or a stand-in when it has none.
 std::string TakeDlerror();
+
+// ---- library_code.cc -----------------------------------------------------------------------------
+// Library code the load runs, with exit(), abort() and the like in it turned into a failed load
+// (namespace/runtime_exit.h) where the mode allows: ERR_DLSWAP_EXIT_DURING_LOAD in `out`, and what
+// the code left behind is kept mapped, unused, for the life of the process.
+//
+// OpenImage, constructors included; `shown` names the image in messages. false: a constructor tried
+// to end the process, and `handle` is null.
+bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const std::string &file, const std::string &shown,
+                             LoadResult &out, void *&handle);
+// Records in `out` that `entry` (a constructor, dlswap_init...) of `image` tried to end the process.
+bool FailEnded(LoadResult &out, const LibraryEnd &end, const std::string &entry, const std::string &image);
+// A plugin entry point of the library (out.lib), the same way: false, and out.lib kept mapped, if it
+// tried to end the process.
+template <typename F>
+bool RunEntryPoint(const LoadSpec &spec, LoadResult &out, const char *entry, F &&f) {
+  LibraryEnd end;
+  LibraryCodeSite site;
+  site.doing = std::string(entry) + " of " + spec.path + " ran";
+  site.handle = out.lib ? out.lib->handle : nullptr;
+  if (CallLibraryCode(site, std::forward<F>(f), end)) return true;
+  out.keep_mapped = std::string("its ") + entry + " called " + EndCallText(end);
+  return FailEnded(out, end, entry, spec.path);
+}
 
 // ---- load_checks.cc -----------------------------------------------------------------------------
 // The mode's refusals, decided on one file's headers (the library's or a private dependency's)

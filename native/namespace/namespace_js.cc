@@ -7,7 +7,9 @@
 #include "common/errors.h"
 #include "common/exports.h"
 #include "namespace/namespace_pool.h"
+#include "namespace/runtime_exit.h"
 #include "namespace/runtime_host.h"
+#include "namespace/runtime_notes.h"
 
 namespace dlswap {
 
@@ -59,12 +61,29 @@ Napi::Value NamespaceAliveJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), NamespaceAlive(LmidFromJs(info.Env(), info[0])));
 }
 
+// What the runtime did on libraries' behalf since the last call (lib/load/runtime_notes.ts).
+Napi::Value TakeRuntimeNotesJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint64_t dropped = 0;
+  const std::vector<std::string> notes = TakeRuntimeNotes(dropped);
+  Napi::Array list = Napi::Array::New(env, notes.size());
+  for (size_t i = 0; i < notes.size(); ++i) list.Set(static_cast<uint32_t>(i), Napi::String::New(env, notes[i]));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("notes", list);
+  o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped)));
+  return o;
+}
+
+// Images kept mapped because library code of their load tried to end the process (runtime_exit.h).
+Napi::Value InterruptedImagesJs(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), InterruptedImages()); }
+
 }  // namespace
 
 void RegisterNamespaces(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"configureRuntime", ConfigureRuntimeJs}, {"anchorNamespace", AnchorNamespaceJs},
                         {"runtimeStats", RuntimeStatsJs}, {"freshNamespaceCount", FreshNamespaceCountJs},
-                        {"namespaceAlive", NamespaceAliveJs}});
+                        {"namespaceAlive", NamespaceAliveJs}, {"takeRuntimeNotes", TakeRuntimeNotesJs},
+                        {"interruptedImages", InterruptedImagesJs}});
 }
 
 }  // namespace dlswap

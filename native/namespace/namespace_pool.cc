@@ -10,6 +10,7 @@
 
 #include "common/dl_symbol.h"
 #include "common/immortal.h"
+#include "namespace/namespace_scope.h"
 #include "namespace/runtime_host.h"
 
 namespace dlswap {
@@ -60,7 +61,12 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
     dlclose(libc);
   }
   dlerror();
+  struct link_map *runtime_map = nullptr;
+  dlinfo(h, RTLD_DI_LINKMAP, &runtime_map);
+  ns->runtime_name = runtime_map && runtime_map->l_name ? runtime_map->l_name : g_runtime_path;
   FillRuntimeHost(&ns->host, ns);
+  FillRuntimeDl(&ns->host, ns);
+  FillRuntimeEnd(&ns->host);
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
       attach(&ns->host) != 0) {
     error = "the namespace runtime " + *g_runtime_path + " does not match this addon; rebuild dlswap";
@@ -70,6 +76,9 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   }
   ns->environ_slot = reinterpret_cast<char ***>(dlsym(h, "__environ"));
   dlerror();
+  std::string why;
+  ns->host.global_scope = EnableGlobalScope(ns, runtime_map, why) ? 1 : 0;
+  if (!ns->host.global_scope) NoteGlobalScopeWithheld(ns, why);
   // glibc initialised the new libc's per-thread state on this thread while it loaded it.
   tl_ready[ns->lmid] = ns;
   GiveNamespaceEnvironment(ns, nullptr);
@@ -151,6 +160,7 @@ void ReleaseNamespace(NamespaceRecord *ns) {
     SuspendKeyDestructors(ns, 1000);
     dlclose(runtime);
     ResumeKeyDestructors(ns);
+    ForgetGlobalScope(ns);
   }
 }
 

@@ -4,6 +4,7 @@
 // duplicated with node's libc.
 #pragma once
 #include <dlfcn.h>
+#include <link.h>
 
 #include <string>
 #include <vector>
@@ -30,6 +31,11 @@ struct NamespaceRecord {
   char *(*setlocale_fn)(int, const char *) = nullptr;  // the namespace libc's own (the runtime's interposes)
   char ***environ_slot = nullptr;  // the namespace libc's __environ
   int users = 0;                 // open images in it, guarded by the pool's mutex
+  std::string runtime_name;      // the runtime's l_name (host.runtime_path points into it)
+  // Its global scope (namespace_scope.h): the search list RTLD_GLOBAL extends (null: RTLD_GLOBAL is
+  // withheld inside it), and the array glibc allocated for it, noted as the namespace is torn down.
+  struct RtldScope *global_scope_list = nullptr;
+  struct link_map **global_scope_array = nullptr;
 };
 
 // Where libdlswap_runtime.so is (beside the addon). Set once before the first namespace is made.

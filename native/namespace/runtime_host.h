@@ -71,4 +71,13 @@ bool WaitForRuntimeThreadsToExit(const std::vector<pid_t> &tids, int timeout_ms)
 // Live threads started through the runtime of `ns` (for doctor and tests).
 int LiveRuntimeThreads(NamespaceRecord *ns);
 
+// ---- dynamic loading from inside a namespace (runtime_dl.cc) ----
+// The runtime's dlopen/dlmopen entries of the table: notes for NODE_DEBUG=dlswap, RTLD_GLOBAL
+// withheld where the namespace has no global scope (namespace_scope.h).
+void FillRuntimeDl(dlswap_runtime_host *host, NamespaceRecord *ns);
+void NoteGlobalScopeWithheld(NamespaceRecord *ns, const std::string &why);
+
+// ---- library code ending the process (runtime_exit.cc) ----
+void FillRuntimeEnd(dlswap_runtime_host *host);
+
 }  // namespace dlswap

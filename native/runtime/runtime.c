@@ -11,6 +11,9 @@
  * stdio, locale, the resolver, atexit and at_quick_exit lists, pthread_atfork handlers, errno.
  * setlocale stays in the namespace's libc too, but goes through the host, which records who changed
  * the namespace's locale, so that closing that library sets it back.
+ *
+ * Files of their own stand in front of dynamic loading (runtime_dl.c) and of the functions that end
+ * the process (runtime_exit.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,16 +23,15 @@
 #include <stdlib.h>
 #include <threads.h>
 
-#include "runtime_abi.h"
-
-#define EXPORT __attribute__((visibility("default")))
+#include "runtime_internal.h"
 
 /* Written once by dlswap_runtime_attach, before any other library is loaded into the namespace, and
  * only read afterwards. */
-static const dlswap_runtime_host *host;
+const dlswap_runtime_host *host;
 
 EXPORT int dlswap_runtime_attach(const dlswap_runtime_host *h) {
   if (h == NULL || h->abi != DLSWAP_RUNTIME_ABI || h->struct_size < sizeof(dlswap_runtime_host)) return -1;
+  if (dlswap_runtime_dl_attach() != 0 || dlswap_runtime_end_attach() != 0) return -1;
   host = h;
   return 0;
 }
@@ -95,12 +97,16 @@ EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg) {
   return rc == 0 ? thrd_success : rc == ENOMEM ? thrd_nomem : thrd_error;
 }
 
+/* On the thread running a load, the load's library code ending that thread would leave the loader
+ * lock held for good: the load fails instead (runtime_exit.c). */
 EXPORT void pthread_exit(void *value) {
+  host->process_end(host->ns, DLSWAP_END_THREAD_EXIT, 0, __builtin_return_address(0));
   host->thread_exit(value);
   __builtin_unreachable();
 }
 
 EXPORT void thrd_exit(int result) {
+  host->process_end(host->ns, DLSWAP_END_THREAD_EXIT, result, __builtin_return_address(0));
   host->thread_exit((void *)(intptr_t)result);
   __builtin_unreachable();
 }

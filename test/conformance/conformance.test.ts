@@ -23,6 +23,8 @@ interface LibraryEntry {
   checks: Record<string, unknown>;
   async: { name: string; run: unknown };
   timeoutMs?: number;
+  /** The environment node must start with for the library (read by glibc at startup). */
+  env?: Record<string, string>;
 }
 
 interface CellResult {
@@ -261,7 +263,7 @@ describe.concurrent('cells', () => {
               const child = await run(() =>
                 runNode(CELL, [entry.name, mode, scenario], {
                   timeoutMs,
-                  env: { DLSWAP_CELL_DEADLINE_MS: String(timeoutMs - 3_000) },
+                  env: { ...entry.env, DLSWAP_CELL_DEADLINE_MS: String(timeoutMs - 3_000) },
                 }),
               );
               const result = lastJsonLine<CellResult>(child.stdout, 'cell');
@@ -312,7 +314,16 @@ describe('inspect on the same libraries', () => {
       const good = ISOLATION_MODES.filter(passed);
       if (!good.length) continue;
       checked++;
-      const mode = inspect(file).recommendation.isolation;
+      // inspect judges by this process's environment: the one the library's cells ran with.
+      const saved = process.env.GLIBC_TUNABLES;
+      if (l.env?.GLIBC_TUNABLES !== undefined) process.env.GLIBC_TUNABLES = l.env.GLIBC_TUNABLES;
+      let mode: Isolation | null;
+      try {
+        mode = inspect(file).recommendation.isolation;
+      } finally {
+        if (saved === undefined) delete process.env.GLIBC_TUNABLES;
+        else process.env.GLIBC_TUNABLES = saved;
+      }
       expect(good, `${l.name}: inspect recommends ${mode}; both cells passed in ${good.join(', ')}`).toContain(mode);
     }
     if (matrix.size > 0) expect(checked).toBeGreaterThan(0);

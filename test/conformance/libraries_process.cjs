@@ -853,6 +853,10 @@ module.exports = [
     name: 'jemalloc',
     package: 'libjemalloc2',
     soname: 'libjemalloc.so.2',
+    // 2,632 bytes of initial-exec TLS, more than glibc keeps for later loads by default: every mode
+    // refuses it with ERR_DLSWAP_STATIC_TLS, as plain dlopen fails (test/load/static_tls.test.ts),
+    // naming this tunable, with which it loads in every mode (fresh-namespace's setting covers all).
+    env: { GLIBC_TUNABLES: 'glibc.rtld.nns=16:glibc.rtld.optional_static_tls=20480' },
     functions: {
       mallctl: 'int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)',
     },
