@@ -19,8 +19,10 @@ import { kindCode, parsePrototype, parseType, type Signature, type TypeInfo } fr
 import type { TypeScope } from '../signature/ctype_model';
 import type { CallbackRef } from '../signature/ctypes_types';
 import type { AnyFunction } from '../signature/prototype_types';
+import { checkByValue, checkCallable } from '../signature/value_limits';
+import { resolveCallbackOptions } from '../options';
 
-/** The libffi shape of a struct passed by value (lib/signature/ctypes.ts has refused unions and packed ones). */
+/** The libffi shape of a struct passed by value: built only for one checkByValue allows (lib/signature/value_limits.ts). */
 export function ffiShape(t: CType): FfiShape | number {
   switch (t.tag) {
     case 'scalar':
@@ -35,10 +37,8 @@ export function ffiShape(t: CType): FfiShape | number {
     }
     case 'struct':
     case 'union': {
-      if (t.tag === 'union' || t.packed || t.fields === null) {
-        throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t.c}' cannot be passed by value (${t.tag === 'union' ? 'a union' : t.packed ? 'packed' : 'incomplete'}); pass a pointer`);
-      }
-      return { size: t.size, align: t.align, elements: t.fields.map((f) => ffiShape(f.type)) };
+      checkByValue(t, `'${t.c}'`);
+      return { size: t.size, align: t.align, elements: t.fields!.map((f) => ffiShape(f.type)) };
     }
     default:
       throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t.c}' has no value to pass`);
@@ -84,6 +84,7 @@ export function prepareCallback(sig: Signature): PreparedCallback {
       `a callback cannot return a string ('${sig.returns.c}' in '${c}'): the memory would have to outlive the call. Declare the result 'void *' and return an address`,
     );
   }
+  checkCallable(sig, `callback ${c}`);
   const paramShapes = sig.params.map((p) => (p.type.kind === 'aggregate' ? recordShape(p.type.ctype!) : null));
   const returnShape = sig.returns.kind === 'aggregate' ? recordShape(sig.returns.ctype!) : undefined;
   const spec: CallbackSpec = {
@@ -281,33 +282,24 @@ function describeFn(fn: AnyFunction, name?: string): string {
 export function makeRegisteredCallback<F>(
   sig: Signature,
   fn: AnyFunction,
-  options: CallbackOptions,
+  options: CallbackOptions | undefined,
   owner: Set<Callback<AnyFunction>> | null,
   context: string,
   typeName?: string,
 ): Callback<F> {
   if (typeof fn !== 'function') throw new DlswapError('ERR_DLSWAP_ARG', `callback(type, fn): fn must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  checkOptions(options);
+  const o = resolveCallbackOptions(options);
   const p = prepareCallback(sig);
   // Named after the function, else after the type it was made as when that is a name ('log_fn').
-  const name = options.name ?? (fn.name || (typeName && /^[A-Za-z_]\w*$/.test(typeName) ? typeName : undefined) || (sig.name ? sig.name : undefined));
+  const name = o.name ?? (fn.name || (typeName && /^[A-Za-z_]\w*$/.test(typeName) ? typeName : undefined) || (sig.name ? sig.name : undefined));
   const label = `'${describeFn(fn, name)}' (${p.c}) ${context}`;
-  const fallback = p.fallbackBits(options.fallback, `callback ${label}`);
+  const fallback = p.fallbackBits(o.fallback, `callback ${label}`);
   return new Callback<F>(
     p.c,
     (target) =>
-      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, fallback, onError: options.onError }),
+      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, fallback, onError: o.onError }),
     owner,
   );
-}
-
-function checkOptions(options: CallbackOptions): void {
-  if (options === null || typeof options !== 'object') throw new DlswapError('ERR_DLSWAP_ARG', 'callback options must be an object');
-  for (const k of Object.keys(options)) {
-    if (k !== 'fallback' && k !== 'onError' && k !== 'name') throw new DlswapError('ERR_DLSWAP_ARG', `unknown callback option '${k}' (known: fallback, onError, name)`);
-  }
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new DlswapError('ERR_DLSWAP_ARG', 'callback option onError must be a function');
-  if (options.name !== undefined && typeof options.name !== 'string') throw new DlswapError('ERR_DLSWAP_ARG', 'callback option name must be a string');
 }
 
 // ---------------------------------------------------------------------------------------------------
