@@ -309,6 +309,8 @@ export interface Addon {
   readCString(address: bigint, maxBytes?: number): string | null;
   /** Zeroed memory from the library's own allocator (its namespace's libc). */
   allocIn(lib: NativeLibrary, count: number, size: number): bigint;
+  /** Gives the whole pages inside [address, address + length) back to the system (their content is lost); the block stays allocated. */
+  discardPages(address: bigint, length: number): void;
 
   makeCallback(target: object, spec: NativeCallbackSpec, fn: AnyFunction, options: NativeCallbackOptions): bigint;
   setCallbackState(target: object, state: 0 | 1 | 2): void;
@@ -361,6 +363,7 @@ export const ADDON_EXPORTS = [
   'copyToAddress',
   'readCString',
   'allocIn',
+  'discardPages',
   'makeCallback',
   'setCallbackState',
   'releaseCallback',

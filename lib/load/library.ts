@@ -262,13 +262,25 @@ export class Library<D extends TypeDefs = {}> {
     return addr;
   }
 
-  /** Frees memory the library allocated, with the allocator of the library's own namespace. */
+  /**
+   * Frees memory the library allocated (lib.alloc, or its own malloc), with the allocator of the
+   * library's own namespace. A lib.alloc block freed twice, or an address inside one, is refused
+   * (ERR_DLSWAP_FREED, ERR_DLSWAP_ARG) rather than abort the process in glibc: see Allocations.
+   */
   free(ptr: bigint | null): void {
     this.#requireOpen();
     if (ptr === null || ptr === 0n) return;
     if (typeof ptr !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'free(ptr): ptr must be a bigint address');
-    this.native.free(ptr);
-    this.#allocations.remove(ptr);
+    this.#allocations.free(ptr, (p) => this.native.free(p));
+  }
+
+  /** Gives the lib.alloc blocks lib.free held back to the allocator, while the image is still mapped. */
+  #releaseHeld(): void {
+    try {
+      this.#allocations.release((p) => this.native.free(p));
+    } catch {
+      // Already closed natively: the namespace's heap, and the blocks with it, are gone.
+    }
   }
 
   // ---- types, callbacks and typed memory (lib/signature/ctypes.ts, lib/call/callbacks.ts, lib/call/memory.ts) ----
@@ -449,6 +461,7 @@ export class Library<D extends TypeDefs = {}> {
    * the first call on, no call of this library can start.
    */
   retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
+    this.#releaseHeld();
     let id: number | null = null;
     let abandoned = false;
     // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
@@ -512,6 +525,7 @@ export class Library<D extends TypeDefs = {}> {
   /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */
   closeNow(): CloseResult {
     if (!this.#closing) this.#closing = Promise.resolve(undefined as unknown as CloseResult);
+    this.#releaseHeld();
     const result = this.closeResultOf(addon.retireSync(this.native, this.#deps, false, 0, undefined, this.#keepMapped !== ''));
     this.#closing = Promise.resolve(result);
     return result;
