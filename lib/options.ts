@@ -15,6 +15,7 @@ import { checkCallable } from './signature/value_limits';
 import { TypeRegistry } from './signature/ctypes';
 import { DlswapError } from './errors';
 import {
+  MAX_TIMER_MS,
   argError,
   bool,
   checkPath,
@@ -176,16 +177,32 @@ export function resolveFuncOptions(options: unknown): ResolvedFuncOptions {
 
 // ---- lib.callback(type, fn, options), hot.callback, gen.callback -------------------------------
 
-const CALLBACK_SCHEMA = { fallback, onError: fn, name: text };
+/** A deadline in milliseconds: at least 1 (a wait is never unbounded, and never zero). */
+const deadlineMs: Check<number> = (v, label) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > MAX_TIMER_MS) {
+    throw argError(`${label} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}, not ${describeValue(v)}`);
+  }
+  return Math.floor(v);
+};
+
+const CALLBACK_SCHEMA = { fallback, onError: fn, name: text, timeoutMs: deadlineMs };
+
+/**
+ * timeoutMs: how long C, calling from another thread, waits for the JS thread to run the function;
+ * then it gets the fallback value (docs/callbacks.md#deadlines). Temporary callbacks (a JS function
+ * passed straight to an .async call) have this default too.
+ */
+export const CALLBACK_DEFAULTS = Object.freeze({ timeoutMs: 30_000 });
 
 export interface ResolvedCallbackOptions {
   readonly fallback?: number | bigint | boolean | null;
   readonly onError?: (error: unknown) => void;
   readonly name?: string;
+  readonly timeoutMs: number;
 }
 
 export function resolveCallbackOptions(options: unknown): ResolvedCallbackOptions {
-  return snapshot(options, 'callback(type, fn, options)', CALLBACK_SCHEMA) as ResolvedCallbackOptions;
+  return Object.freeze({ ...CALLBACK_DEFAULTS, ...snapshot(options, 'callback(type, fn, options)', CALLBACK_SCHEMA) }) as ResolvedCallbackOptions;
 }
 
 // ---- decode, encode, encodeToBuffer, sizeof, alignof, offsetof: { types } -----------------------

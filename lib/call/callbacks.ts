@@ -20,7 +20,7 @@ import type { TypeScope } from '../signature/ctype_model';
 import type { CallbackRef } from '../signature/ctypes_types';
 import type { AnyFunction } from '../signature/prototype_types';
 import { checkByValue, checkCallable } from '../signature/value_limits';
-import { resolveCallbackOptions } from '../options';
+import { CALLBACK_DEFAULTS, resolveCallbackOptions } from '../options';
 
 /** The libffi shape of a struct passed by value: built only for one checkByValue allows (lib/signature/value_limits.ts). */
 export function ffiShape(t: CType): FfiShape | number {
@@ -205,6 +205,13 @@ export interface CallbackOptions {
   onError?: (error: unknown) => void;
   /** A name for messages (default: the function's name). */
   name?: string;
+  /**
+   * How long C, calling from another thread, waits for the JS thread to run the function (it waits
+   * while the JS thread is busy). After it, C gets the fallback value, the call is counted
+   * (`cb.timedOut`, `callbackStats().timedOut`) and logged to stderr. 1 to 2^31 - 1 ms; default
+   * 30,000. docs/callbacks.md#deadlines.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -243,6 +250,16 @@ export class Callback<F = AnyFunction> extends CallbackObject implements Callbac
   /** Calls refused since it was made: made after the release (and logged to stderr). */
   get refused(): number {
     return native.callbackInfo(this).refused;
+  }
+
+  /** Calls from other threads that gave up waiting for the JS thread after `timeoutMs` (C got the fallback). */
+  get timedOut(): number {
+    return native.callbackInfo(this).timedOut;
+  }
+
+  /** Calls from another thread given up at once because the JS thread was joining that thread (a deadlock). */
+  get deadlocked(): number {
+    return native.callbackInfo(this).deadlocked;
   }
 
   get released(): boolean {
@@ -297,7 +314,7 @@ export function makeRegisteredCallback<F>(
   return new Callback<F>(
     p.c,
     (target) =>
-      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, fallback, onError: o.onError }),
+      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, timeoutMs: o.timeoutMs, fallback, onError: o.onError }),
     owner,
   );
 }
@@ -320,6 +337,7 @@ export class TempCallback extends CallbackObject {
     this.address = native.makeCallback(this, p.spec, p.wrap(fn), {
       state: 'idle',
       label: `'${describeFn(fn)}' (${p.c}) ${label}`,
+      timeoutMs: CALLBACK_DEFAULTS.timeoutMs,
       onError: sink
         ? (e: unknown) => {
             if (!this.failed) {
@@ -364,7 +382,18 @@ export async function releaseOwnedCallbacks(owner: object): Promise<void> {
   await Promise.all(list.map((cb) => cb.release()));
 }
 
-/** This environment's callback slots: how many exist, how many are callable, calls refused. */
-export function callbackStats(): { slots: number; live: number; refused: number } {
+/**
+ * This environment's callback slots: how many exist, how many are callable, and the calls C made
+ * that got the fallback value instead of running: refused (after a release...), timed out (the JS
+ * thread did not run them within their timeoutMs) and deadlocked (the JS thread was joining the
+ * calling thread).
+ */
+export function callbackStats(): { slots: number; live: number; refused: number; timedOut: number; deadlocked: number } {
   return native.callbackStats();
 }
+
+// process.exit(): node joins the thread pool right after the 'exit' event, and a pool thread (or a
+// library thread) waiting for this JS thread to run a callback would hold that join for ever. Every
+// such wait gets its fallback value here; exit() from C is covered natively (an atexit handler).
+// (node:worker_threads is loaded there, not with the package: bench/startup.mjs.)
+process.on('exit', () => native.releaseCallbacksAtExit((require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread));

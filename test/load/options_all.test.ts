@@ -61,6 +61,7 @@ const BAD: Record<string, unknown[]> = {
   fallback: ['x', {}, Symbol('s')],
   onError: [1, 'log'],
   name: [5, {}],
+  timeoutMs: [0, -1, NaN, Infinity, 2 ** 31, '100'],
 };
 
 /** Not an options object at all, an unknown key, a throwing getter: refused by every entry point. */
