@@ -160,8 +160,10 @@ async function reloadScenario(name, s) {
     error = e;
   }
   testing.clearFaults();
-  // An abort rejects at once; the generation is undone once its guard sees it (bounded wait).
-  for (let i = 0; i < 500 && hot.generations().some((g) => g.state === 'loading' || g.state === 'verifying'); i++) await new Promise((r) => setTimeout(r, 10));
+  // An abort rejects at once; the generation is undone once its guard sees it, and its image closed
+  // a moment later (a bounded wait: it must come).
+  const undone = () => hot.generations().every((g) => g.state !== 'loading' && g.state !== 'verifying') && mappedCopies().length <= 1;
+  for (let i = 0; i < 1000 && !undone(); i++) await new Promise((r) => setTimeout(r, 10));
   const serving = s.closeInSetup ? null : hot.fn.gen();
   const generations = hot.generations().map((g) => [g.id, g.state, g.unloaded ?? null]);
   const mapped = mappedCopies().length;
