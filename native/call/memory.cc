@@ -11,9 +11,11 @@
 #include <cstdint>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "common/addresses.h"
 #include "common/errors.h"
 #include "common/exports.h"
 #include "image/library_handle.h"
@@ -24,11 +26,22 @@ namespace dlswap {
 
 namespace {
 
+// Refuses an address no mapping can hold (common/addresses.h); 0 is the caller's to judge.
+void RefuseNeverMapped(Napi::Env env, uint64_t a, const char *what) {
+  if (a == 0 || !NeverMapped(a)) return;
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(a));
+  throw CodedError(env, "ERR_DLSWAP_ARG",
+                   std::string(what) + ": " + hex +
+                       " is not an address this process can have memory at (below 64 KiB, or past the user address space)");
+}
+
 uint64_t AddressArg(Napi::Env env, Napi::Value v, const char *what) {
   if (!v.IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address must be a bigint");
   bool lossless = false;
   uint64_t a = v.As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address out of range");
+  RefuseNeverMapped(env, a, what);
   return a;
 }
 
@@ -159,6 +172,7 @@ Napi::Value ReadCStringJs(const Napi::CallbackInfo &info) {
   uint64_t a = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: address out of range");
   if (a == 0) return env.Null();
+  RefuseNeverMapped(env, a, "readCString");
   const char *p = reinterpret_cast<const char *>(static_cast<uintptr_t>(a));
   size_t len = 0;
   if (info.Length() >= 2 && !info[1].IsUndefined()) {

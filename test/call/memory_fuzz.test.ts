@@ -102,6 +102,16 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
       expect(expectTyped('', () => readBytes(p, NaN)).code).toBe('ERR_DLSWAP_ARG');
       expect(expectTyped('', () => readBytes(0n, 4)).code).toBe('ERR_DLSWAP_ARG');
       expect(expectTyped('', () => readBytes(-1n, 4)).code).toBe('ERR_DLSWAP_ARG');
+      // Where no memory can be: refused rather than read (a crash) or freed (an abort).
+      for (const bad of [1n, 0xfffn, 2n ** 63n]) {
+        expect(expectTyped('', () => readBytes(bad, 4)).code).toBe('ERR_DLSWAP_ARG');
+        expect(expectTyped('', () => decode(bad, 'int32_t')).code).toBe('ERR_DLSWAP_ARG');
+        expect(expectTyped('', () => encode(bad, 'int32_t', 1)).code).toBe('ERR_DLSWAP_ARG');
+        expect(expectTyped('', () => readCString(bad)).code).toBe('ERR_DLSWAP_ARG');
+        expect(expectTyped('', () => lib.free(bad)).code).toBe('ERR_DLSWAP_ARG');
+      }
+      expect(expectTyped('', () => lib.free(p + 3n)).code).toBe('ERR_DLSWAP_ARG'); // inside a block
+      expect(expectTyped('', () => lib.free(0x7f00_0000_0003n)).code).toBe('ERR_DLSWAP_ARG'); // misaligned
       expect(readBytes(p, 16n)).toHaveLength(16);
       expect(expectTyped('', () => readCString(p, -1)).code).toBe('ERR_DLSWAP_ARG');
       expect(readCString(p, 4)).toBe('');
@@ -149,7 +159,8 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
         return b.p + BigInt(int(b.size));
       }
       if (r === 2 && freed.length) return pick(freed);
-      return pick([0n, -1n, 2n ** 64n, 2n ** 64n + 1n, 1, 'p', null, undefined]);
+      // Addresses no mapping can hold (below 64 KiB, past the user address space) are refused, not read.
+      return pick([0n, 1n, 0x1000n, 12345n, 2n ** 63n, 0xffff_8000_0000_0000n, -1n, 2n ** 64n, 2n ** 64n + 1n, 1, 'p', null, undefined]);
     };
     const values = (): unknown => pick([0, 1, -1, 255, 256, 2 ** 31, NaN, 1n, -1n, 2n ** 64n, 'text', '', null, {}, { a: 1, b: [1, 2, 3], d: 1.5 }, [1, 2, 3], true, new Uint8Array(16)]);
     const counts: Record<string, number> = {};
@@ -183,7 +194,7 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
         case 1: {
           // Frees only what the walk owns: a live block, a freed one, an interior, or a non-address.
           const k = int(4);
-          let target: unknown = pick([0n, null, -1n, 'p', 2n ** 64n]);
+          let target: unknown = pick([0n, null, -1n, 'p', 2n ** 64n, 1n, 12345n, 0x10001n, 2n ** 63n]);
           let index = -1;
           if (k === 0 && live.length) target = live[(index = int(live.length))].p;
           else if (k === 1 && freed.length) target = pick(freed);
@@ -209,7 +220,7 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
           // Reads only inside the walk's live blocks (or at non-addresses).
           const a = addresses();
           const inLive = typeof a === 'bigint' && live.some((b) => b.p === a);
-          r = expectTyped(what, () => readBytes(inLive ? a : 0n, inLive ? pick([0, 1, -1, NaN, 2 ** 40, 2n ** 64n, 1n]) : (numbers() as never)));
+          r = expectTyped(what, () => readBytes(inLive ? a : (pick([0n, 1n, 2n ** 63n, 'x']) as never), inLive ? pick([0, 1, -1, NaN, 2 ** 40, 2n ** 64n, 1n]) : (numbers() as never)));
           break;
         }
         case 7:
@@ -221,7 +232,7 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
         case 9: {
           const a = addresses();
           const inLive = typeof a === 'bigint' && live.some((b) => b.p === a);
-          r = expectTyped(what, () => readCString(inLive ? (a as bigint) : null, inLive ? 1 : (numbers() as never)));
+          r = expectTyped(what, () => readCString(inLive ? (a as bigint) : (pick([null, 1n, 0x1000n, 2n ** 63n]) as never), inLive ? 1 : (numbers() as never)));
           break;
         }
         default:
