@@ -42,7 +42,11 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_UNSUPPORTED_PLATFORM'
   | 'ERR_DLSWAP_TEARDOWN_FAILED'
   | 'ERR_DLSWAP_STATIC_TLS'
-  | 'ERR_DLSWAP_EXIT_DURING_LOAD';
+  | 'ERR_DLSWAP_EXIT_DURING_LOAD'
+  /** A type, value or length beyond a documented limit (docs/types.md#limits). */
+  | 'ERR_DLSWAP_TOO_LARGE'
+  /** Memory that lib.free already freed: freed again, or read or written (docs/types.md#memory). */
+  | 'ERR_DLSWAP_FREED';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,
@@ -73,9 +77,13 @@ export class DlswapError extends Error {
 }
 
 export function isDlswapError(e: unknown, code?: DlswapErrorCode): e is DlswapError {
-  if (!(e instanceof Error)) return false;
-  const c = (e as Error & { code?: unknown }).code;
-  return typeof c === 'string' && c.startsWith('ERR_DLSWAP_') && (code === undefined || c === code);
+  try {
+    if (!(e instanceof Error)) return false;
+    const c = (e as Error & { code?: unknown }).code;
+    return typeof c === 'string' && c.startsWith('ERR_DLSWAP_') && (code === undefined || c === code);
+  } catch {
+    return false; // a thrown Proxy or a throwing `code` getter: not one of ours
+  }
 }
 
 /**
@@ -85,6 +93,14 @@ export function isDlswapError(e: unknown, code?: DlswapErrorCode): e is DlswapEr
  */
 export function asDlswapError(e: unknown, code: DlswapErrorCode, context: string): DlswapError {
   if (isDlswapError(e)) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  return new DlswapError(code, `${context}: ${message}`, { cause: e });
+  return new DlswapError(code, `${context}: ${describeThrown(e)}`, { cause: e });
+}
+
+/** What was thrown, as text, without letting a throwing toString (or message getter) escape. */
+function describeThrown(e: unknown): string {
+  try {
+    return e instanceof Error ? String(e.message) : String(e);
+  } catch {
+    return 'a value that cannot be turned into text';
+  }
 }

@@ -1,18 +1,21 @@
 /**
  * Fault injection points in the load and reload path, the handover, and the watcher, for tests that
- * prove a reload can fail anywhere without losing a call (docs/reliability.md). Inert unless armed:
- * through the environment (DLSWAP_FAULTS="before-swap:throw,in-fini:kill@3") or the test-only
- * `injectFault()`. Unarmed, a fault point costs one Map size check.
+ * prove a reload can fail anywhere without losing a call (docs/reliability.md). Inert unless armed,
+ * and armed only by an explicit call: `injectFault()`, or `armFaults(spec)` from the test-only entry
+ * point `dlswap/testing` (lib/testing.ts). The environment arms nothing by itself: a variable such as
+ * DLSWAP_FAULTS, inherited by every process a test or a shell starts, must never make a production
+ * `open()` fail or kill its process; a test that wants faults from the environment passes it on
+ * (`armFaults(process.env.DLSWAP_FAULTS)`). Unarmed, a fault point costs one boolean check.
  *
- * Environment syntax: a comma-separated list of `point[:action][@n]`. `action` is `throw` (the
+ * Spec syntax: a comma-separated list of `point[:action][@n]`. `action` is `throw` (the
  * default: the step fails with ERR_DLSWAP_INTERNAL), `kill` (SIGKILL to this process, as a crash
  * or an OOM kill would), `hang` (the thread that reaches the point blocks until clearFaults(), as a
  * plugin init or fini that never returns) or `terminate` (in a worker_thread: that thread stops right
  * there, as `worker.terminate()` would stop it, its environment torn down with whatever was in
  * flight, a load on the loader thread included; in the main thread, the same as `kill`). `@n` fires
  * from the n-th time the point is reached (default: the first), so that a process can be killed in
- * the middle of a run of reloads rather than at its first one. An entry from the environment stays
- * armed for every later pass.
+ * the middle of a run of reloads rather than at its first one. An entry of a spec stays armed for
+ * every later pass.
  */
 import { DlswapError } from './errors';
 import { addon } from './native';
@@ -60,20 +63,30 @@ export type FaultAction = 'throw' | 'kill' | 'hang' | 'terminate';
 // points reached here consume the same entries. This flag only spares the unarmed path a call.
 let maybeArmed = false;
 
-/** @internal exported for tests; parses DLSWAP_FAULTS syntax and arms what it names. */
-export function armFromSpec(spec: string | undefined): void {
-  for (const item of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([a-z-]+)(?::(throw|kill|hang|terminate))?(?:@(\d+))?$/.exec(item);
-    if (!m || !(FAULT_POINTS as readonly string[]).includes(m[1]) || (m[3] !== undefined && Number(m[3]) < 1)) {
-      // A typo must not make a fault test pass by silently injecting nothing.
-      process.emitWarning(`DLSWAP_FAULTS: ignoring '${item}'; expected point[:throw|kill|hang|terminate][@n] with point one of ${FAULT_POINTS.join(', ')}`);
-      continue;
-    }
-    addon.armFault(m[1], (m[2] ?? 'throw') as FaultAction, Number(m[3] ?? 1) - 1, Infinity);
-    maybeArmed = true;
-  }
+const SPEC_ENTRY = /^([a-z-]+)(?::(throw|kill|hang|terminate))?(?:@(\d+))?$/;
+
+/**
+ * Arms every entry of `spec` (`'before-swap:throw,in-fini:kill@3'`), each for every pass from its
+ * n-th on. Test-only: exported by `dlswap/testing`, never run on its own. The whole spec is checked
+ * before anything is armed: a typo throws ERR_DLSWAP_ARG rather than make a fault test pass by
+ * injecting nothing. An empty or absent spec arms nothing.
+ */
+export function armFaults(spec: string | undefined): void {
+  if (spec !== undefined && typeof spec !== 'string') throw new DlswapError('ERR_DLSWAP_ARG', `armFaults(spec): spec must be a string, not ${typeof spec}`);
+  const entries = (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const m = SPEC_ENTRY.exec(item);
+      if (!m || !(FAULT_POINTS as readonly string[]).includes(m[1]) || (m[3] !== undefined && Number(m[3]) < 1)) {
+        throw new DlswapError('ERR_DLSWAP_ARG', `armFaults(spec): '${item}' is not point[:throw|kill|hang|terminate][@n] with point one of ${FAULT_POINTS.join(', ')}`);
+      }
+      return { point: m[1], action: (m[2] ?? 'throw') as FaultAction, skip: Number(m[3] ?? 1) - 1 };
+    });
+  for (const e of entries) addon.armFault(e.point, e.action, e.skip, Infinity);
+  if (entries.length) maybeArmed = true;
 }
-armFromSpec(process.env.DLSWAP_FAULTS);
 
 /** 'terminate': a worker stops right there, as worker.terminate() would stop it; the main thread is killed. */
 function terminateHere(): never {

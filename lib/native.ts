@@ -215,6 +215,8 @@ export interface NativeCallbackSpec {
 export interface NativeCallbackOptions {
   state: 'live' | 'idle';
   label: string;
+  /** How long a call from another thread waits for the JS thread (1 .. 2^31 - 1). */
+  timeoutMs: number;
   fallback?: bigint;
   onError?: (error: unknown) => void;
 }
@@ -330,12 +332,16 @@ export interface Addon {
   readCString(address: bigint, maxBytes?: number): string | null;
   /** Zeroed memory from the library's own allocator (its namespace's libc). */
   allocIn(lib: NativeLibrary, count: number, size: number): bigint;
+  /** Gives the whole pages inside [address, address + length) back to the system (their content is lost); the block stays allocated. */
+  discardPages(address: bigint, length: number): void;
 
   makeCallback(target: object, spec: NativeCallbackSpec, fn: AnyFunction, options: NativeCallbackOptions): bigint;
   setCallbackState(target: object, state: 0 | 1 | 2): void;
   releaseCallback(target: object): number;
-  callbackInfo(target: object): { address: bigint; state: string; running: number; refused: number };
-  callbackStats(): { slots: number; live: number; refused: number };
+  callbackInfo(target: object): { address: bigint; state: string; running: number; refused: number; timedOut: number; deadlocked: number };
+  callbackStats(): { slots: number; live: number; refused: number; timedOut: number; deadlocked: number };
+  /** This environment's JS thread is exiting (the whole process, on the main thread): every call waiting for it gets its fallback now. */
+  releaseCallbacksAtExit(processExits: boolean): void;
 }
 
 /** The keys of Addon at run time: test/package/addon_exports.test.ts checks the addon exports exactly these. */
@@ -384,11 +390,13 @@ export const ADDON_EXPORTS = [
   'copyToAddress',
   'readCString',
   'allocIn',
+  'discardPages',
   'makeCallback',
   'setCallbackState',
   'releaseCallback',
   'callbackInfo',
   'callbackStats',
+  'releaseCallbacksAtExit',
 ] as const satisfies readonly (keyof Addon)[];
 
 // A key declared in Addon but missing from ADDON_EXPORTS fails to compile here.

@@ -1,272 +1,115 @@
 /**
- * Validation of every options object the API takes (`open`, `HotLibrary.open`, `reload`, `func`,
- * `watch`), in one place, before anything is copied, loaded or started.
+ * Every option of every entry point, checked before anything is copied, loaded or started, and
+ * returned with its default applied: the one owner of each option's check and of its default.
  *
- * Each entry point passes what it was given through one of the functions below and then uses only
- * what came back: a plain, frozen snapshot. So every getter runs exactly once, here (one that throws
- * becomes an ERR_DLSWAP_ARG naming the option); unknown keys are refused with the closest known
- * one suggested (`isolaton` -> `isolation`), never silently ignored; and a value of the wrong type
- * or out of range is refused with the option's name and what it accepts, rather than failing later
- * with a plain TypeError half-way through a load, or being quietly misread (`abi: { min: 'a' }`
- * used to disable the ABI check, `drainTimeoutMs: NaN` to fire after 1 ms).
- *
- * Only own enumerable keys are read; `undefined` means "not given" (the default applies).
+ * Each entry point (open, openAsync, HotLibrary.open, hot.reload, hot.close, LibraryWatcher and the
+ * `watch` of HotLibrary, lib.func and func, lib.callback and its HotLibrary forms, the typed memory
+ * functions' `{ types }`) passes what it was given through its `resolve*Options` function below and
+ * reads only what came back: a frozen object with every default filled in. An option that two entry
+ * points share (`types`, `sha256`, `signal`, `isolation`...) has one check, used by both. How an
+ * options object is read (once, unknown keys refused) is lib/option_values.ts.
  */
-import { DlswapError } from './errors';
 import { ISOLATION_MODES, type Isolation } from './load/isolation';
-import { parsePrototype, signatureFromObject, type SignatureObject } from './signature/signature';
-import type { TypeScope } from './signature/ctype_model';
+import { parsePrototype, signatureFromObject, type Signature, type SignatureObject } from './signature/signature';
+import { checkCallable } from './signature/value_limits';
+import { TypeRegistry } from './signature/ctypes';
+import { DlswapError } from './errors';
+import {
+  MAX_TIMER_MS,
+  argError,
+  bool,
+  checkPath,
+  checkSymbolName,
+  describeValue,
+  entries,
+  fn,
+  ms,
+  oneOf,
+  sha256,
+  signal,
+  snapshot,
+  text,
+  u32,
+  u64,
+  type Check,
+} from './option_values';
 
-/** setTimeout's largest delay; a larger one fires after 1 ms. */
-export const MAX_TIMER_MS = 2_147_483_647;
+export { MAX_TIMER_MS, checkPath, checkSymbolName, describeValue } from './option_values';
 
-type Check<T> = (value: unknown, label: string) => T;
+// ---- the checks of options that more than a type check says something about ------------------
 
-function argError(message: string, cause?: unknown): DlswapError {
-  return new DlswapError('ERR_DLSWAP_ARG', message, cause === undefined ? undefined : { cause });
-}
-
-/** A short, safe description of a value for messages (never runs user code). */
-export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  switch (typeof v) {
-    case 'string':
-      return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
-    case 'number':
-    case 'boolean':
-      return String(v);
-    case 'bigint':
-      return `${v}n`;
-    case 'undefined':
-      return 'undefined';
-    case 'symbol':
-      return 'a symbol';
-    case 'function':
-      return 'a function';
-    default:
-      return Array.isArray(v) ? 'an array' : 'an object';
-  }
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
-}
-
-function suggestion(key: string, known: string[], prefix: string): string {
-  const lower = key.toLowerCase();
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const k of known) {
-    const dist = k.toLowerCase() === lower ? 0 : distance(lower.slice(0, 64), k.toLowerCase());
-    if (dist < bestD) {
-      best = k;
-      bestD = dist;
-    }
-  }
-  return best !== null && bestD <= Math.max(2, Math.floor(best.length / 4)) ? ` (did you mean '${prefix}${best}'?)` : '';
-}
-
-/**
- * Reads `options` once into a plain object, checking each key against `schema`. `where` names the
- * call for messages (`open(path, options)`), `prefix` the nesting (`watch.`).
- */
-function snapshot<S extends Record<string, Check<unknown>>>(
-  options: unknown,
-  where: string,
-  schema: S,
-  prefix = '',
-): { [K in keyof S]?: ReturnType<S[K]> } {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    const what = prefix ? `option '${prefix.slice(0, -1)}'` : 'options';
-    throw argError(`${where}: ${what} must be an object, not ${describeValue(options)}`);
-  }
-  let keys: string[];
-  try {
-    keys = Object.keys(options);
-  } catch (e) {
-    throw argError(`${where}: the options object could not be read: ${(e as Error)?.message ?? String(e)}`, e);
-  }
-  const known = Object.keys(schema);
-  const out: Record<string, unknown> = {};
-  for (const key of keys) {
-    const name = `${prefix}${key}`;
-    if (!Object.prototype.hasOwnProperty.call(schema, key)) {
-      throw argError(`${where}: unknown option '${name}'${suggestion(key, known, prefix)}. Known options: ${known.map((k) => `${prefix}${k}`).join(', ')}.`);
-    }
-    let value: unknown;
-    try {
-      value = (options as Record<string, unknown>)[key];
-    } catch (e) {
-      throw argError(`${where}: reading option '${name}' threw: ${(e as Error)?.message ?? String(e)}`, e);
-    }
-    if (value === undefined) continue;
-    out[key] = schema[key](value, `${where}: option '${name}'`);
-  }
-  return Object.freeze(out) as { [K in keyof S]?: ReturnType<S[K]> };
-}
-
-const bool: Check<boolean> = (v, label) => {
-  if (typeof v !== 'boolean') throw argError(`${label} must be true or false, not ${describeValue(v)}`);
-  return v;
-};
-
-function oneOf<T extends string>(values: readonly T[]): Check<T> {
-  return (v, label) => {
-    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
-      throw argError(`${label} must be one of ${values.map((x) => `'${x}'`).join(', ')}, not ${describeValue(v)}`);
-    }
-    return v as T;
-  };
-}
-
-/** A duration in milliseconds: a finite number in [0, MAX_TIMER_MS]. */
-const ms: Check<number> = (v, label) => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_TIMER_MS) {
-    throw argError(`${label} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${describeValue(v)}`);
-  }
-  return v;
-};
-
-const sha256: Check<string> = (v, label) => {
-  if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) {
-    throw argError(`${label} must be a sha256 digest: 64 hexadecimal digits, not ${describeValue(v)}`);
-  }
+/** `types`: a registry made by types() (a look-alike with TypeRegistry's prototype is not one). */
+const types: Check<TypeRegistry> = (v, label) => {
+  if (!TypeRegistry.isRegistry(v)) throw argError(`${label} must be a registry made by types() (see docs/types.md), not ${describeValue(v)}`);
   return v;
 };
 
 const isolation: Check<Isolation> = oneOf(ISOLATION_MODES);
 
-const signal: Check<AbortSignal> = (v, label) => {
-  if (!(v instanceof AbortSignal)) throw argError(`${label} must be an AbortSignal (from an AbortController, or AbortSignal.timeout(ms)), not ${describeValue(v)}`);
-  return v;
-};
-
-// A type registry made by types() (lib/signature/ctypes.ts checks its class where it is used).
-const registry: Check<object> = (v, label) => {
-  if (v === null || typeof v !== 'object') throw argError(`${label} must be a registry made by types() (see docs/types.md), not ${describeValue(v)}`);
-  return v;
-};
-
-const fn: Check<(...args: never[]) => unknown> = (v, label) => {
-  if (typeof v !== 'function') throw argError(`${label} must be a function, not ${describeValue(v)}`);
-  return v as (...args: never[]) => unknown;
-};
-
-const u32: Check<number> = (v, label) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
-    throw argError(`${label} must be an integer from 0 to 4294967295, not ${describeValue(v)}`);
-  }
-  return v;
-};
-
-const u64: Check<bigint> = (v, label) => {
-  if (typeof v !== 'bigint' || v < 0n || v > 0xffff_ffff_ffff_ffffn) {
-    throw argError(`${label} must be a bigint from 0n to 2n ** 64n - 1n, not ${describeValue(v)}`);
-  }
-  return v;
-};
-
-/** A C symbol name: non-empty, and without NUL (C would see only the part before it). */
-export function checkSymbolName(v: unknown, label: string): string {
-  if (typeof v !== 'string' || v.length === 0) throw argError(`${label} must be a non-empty string, not ${describeValue(v)}`);
-  if (v.includes('\0')) {
-    throw argError(`${label} contains a NUL character at index ${v.indexOf('\0')}; C would see only ${JSON.stringify(v.slice(0, v.indexOf('\0')))}. Pass the symbol's name alone.`);
-  }
-  return v;
-}
-
-/** A library path argument: a non-empty string without NUL. */
-export function checkPath(v: unknown, where: string): string {
-  if (typeof v !== 'string' || v.length === 0) throw argError(`${where}: path must be a non-empty string, not ${describeValue(v)}`);
-  if (v.includes('\0')) throw argError(`${where}: path contains a NUL character; pass the file's path alone`);
-  return v;
-}
-
-// ---- open(path, options) ----------------------------------------------------------------------
-
-/** Names of dependencies (DT_NEEDED names, sonames or file names): non-empty strings without '/' or NUL. */
-const dependencyNames: Check<string[]> = (v, label) => {
+/** `shareDependencies`: names of dependencies (DT_NEEDED names, sonames or file names), copied. */
+const dependencyNames: Check<readonly string[]> = (v, label) => {
   if (!Array.isArray(v)) throw argError(`${label} must be an array of dependency names (like 'libhelper.so.1'), not ${describeValue(v)}`);
   return Object.freeze(
-    v.map((n, i) => {
+    Array.from(v, (n, i) => {
       if (typeof n !== 'string' || n.length === 0 || n.includes('\0') || n.includes('/')) {
         throw argError(`${label}[${i}] must be a dependency's name (a DT_NEEDED name, soname or file name, without '/'), not ${describeValue(n)}`);
       }
       return n;
     }),
-  ) as string[];
+  );
 };
 
-const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types: registry };
-export type CheckedOpenOptions = ReturnType<typeof checkOpenOptions>;
-export function checkOpenOptions(options: unknown, path?: unknown) {
-  if (path !== undefined) checkPath(path, 'open(path, options)');
-  return snapshot(options, 'open(path, options)', OPEN_SCHEMA);
+export type Prototype = string | SignatureObject;
+
+/** A signature object copied once, so that nothing reads the caller's object (or its getters) again. */
+function copySignatureObject(v: object, label: string): SignatureObject {
+  const o = Object.fromEntries(entries(v, label)) as Record<string, unknown>;
+  const args = Array.isArray(o.args) ? Object.freeze([...(o.args as unknown[])]) : o.args;
+  return Object.freeze({ ...o, args }) as unknown as SignatureObject;
 }
 
-// ---- lib.func(prototype, options) ----------------------------------------------------------------
-
-const FUNC_SCHEMA = { symbol: checkSymbolName, errno: bool };
-export function checkFuncOptions(options: unknown) {
-  return snapshot(options, 'func(prototype, options)', FUNC_SCHEMA);
+/**
+ * One prototype, parsed in the type scope of `registry` and checked as a call would check it (structs
+ * by value: passable and within the limits): what `lib.func` would refuse, refused now.
+ */
+export function checkPrototype(proto: Prototype, registry: TypeRegistry | undefined, label: string): Signature {
+  const scope = registry?.scope;
+  try {
+    const sig = typeof proto === 'string' ? parsePrototype(proto, scope) : signatureFromObject(proto, scope);
+    checkCallable(sig);
+    return sig;
+  } catch (e) {
+    const err = e as DlswapError;
+    const code = err?.code === 'ERR_DLSWAP_SIGNATURE' || err?.code === 'ERR_DLSWAP_TOO_LARGE' ? err.code : 'ERR_DLSWAP_ARG';
+    throw new DlswapError(code, `${label} ${err?.message ?? String(e)}`, { cause: e });
+  }
 }
 
-// ---- watch options -----------------------------------------------------------------------------
+/**
+ * A table of prototypes by name (HotLibrary's `functions`, `lib.bind(functions)`), read once and
+ * each prototype checked as `lib.func` would check it, in the scope of `registry`: the table (with
+ * signature objects copied) and each entry's C name.
+ */
+export function checkFunctionTable(table: unknown, registry: TypeRegistry | undefined, where: string): { functions: Readonly<Record<string, Prototype>>; names: readonly string[] } {
+  const fns = functions(table, `${where}: option 'functions'`);
+  const names = Object.freeze(Object.entries(fns).map(([name, proto]) => checkPrototype(proto, registry, `${where}: functions.${name}`).name));
+  return { functions: fns, names };
+}
 
-const WATCH_SCHEMA = {
-  debounceMs: ms,
-  stableMs: ms,
-  settleTimeoutMs: ms,
-  pollIntervalMs: ms,
-  persistent: bool,
-  initialSha256: sha256,
+/** `functions` of HotLibrary: C prototypes by name, each read once (parsed with `types`, later). */
+const functions: Check<Readonly<Record<string, Prototype>>> = (v, label) => {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw argError(`${label} must be an object of C prototypes by name, not ${describeValue(v)}`);
+  const out: Record<string, Prototype> = {};
+  for (const [name, proto] of entries(v, label)) {
+    if (typeof proto === 'string') out[name] = proto;
+    else if (proto !== null && typeof proto === 'object') out[name] = copySignatureObject(proto, `${label}.${name}`);
+    else throw argError(`${label.replace(/option 'functions'$/, '')}functions.${name} must be a C prototype string (or { name, returns, args }), not ${describeValue(proto)}`);
+  }
+  return Object.freeze(out);
 };
-export function checkWatchOptions(options: unknown, where = 'LibraryWatcher(path, options)', prefix = '') {
-  return snapshot(options, where, WATCH_SCHEMA, prefix);
-}
 
-// ---- HotLibrary.open(path, options) -------------------------------------------------------------
-
-function functionsCheck(where: string): Check<Record<string, string | SignatureObject>> {
-  return (v, label) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw argError(`${label} must be an object of C prototypes by name, not ${describeValue(v)}`);
-    const out: Record<string, string | SignatureObject> = {};
-    let keys: string[];
-    try {
-      keys = Object.keys(v);
-    } catch (e) {
-      throw argError(`${label} could not be read: ${(e as Error)?.message ?? String(e)}`, e);
-    }
-    for (const name of keys) {
-      let proto: unknown;
-      try {
-        proto = (v as Record<string, unknown>)[name];
-      } catch (e) {
-        throw argError(`${where}: reading functions.${name} threw: ${(e as Error)?.message ?? String(e)}`, e);
-      }
-      if (typeof proto !== 'string' && (proto === null || typeof proto !== 'object')) {
-        throw argError(`${where}: functions.${name} must be a C prototype string (or { name, returns, args }), not ${describeValue(proto)}`);
-      }
-      out[name] = proto as string | SignatureObject;
-    }
-    return Object.freeze(out);
-  };
-}
-
-/** A table of prototypes by name (`functions` of HotLibrary, `lib.bind`): a plain object of prototype strings or objects. */
-export function checkFunctionTable(functions: unknown, where: string): Readonly<Record<string, string | SignatureObject>> {
-  return functionsCheck(where)(functions, `${where}: functions`);
-}
-
-function abiCheck(where: string, hostVersion: number): Check<{ min?: number; max?: number }> {
+/** `abi`: the range of dlswap_abi_version() accepted; both ends default to this host's version. */
+function abi(where: string, hostVersion: number): Check<Readonly<{ min: number; max: number }>> {
   return (v) => {
     const r = snapshot(v, where, { min: u32, max: u32 }, 'abi.');
     const min = r.min ?? hostVersion;
@@ -276,114 +119,284 @@ function abiCheck(where: string, hostVersion: number): Check<{ min?: number; max
         `${where}: option 'abi' accepts no version at all: min ${min} is above max ${max}${r.max === undefined ? ` (max defaults to this host's ABI version, ${hostVersion}; give abi.max too)` : ''}`,
       );
     }
-    return r;
+    return Object.freeze({ min, max });
   };
 }
 
+/** `fallback` of a callback: a value of some C type; whether it fits the callback's is checked where the type is known. */
+const fallback: Check<number | bigint | boolean | null> = (v, label) => {
+  if (v === null || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
+  throw argError(`${label} must be a number, a bigint, a boolean or null, not ${describeValue(v)}`);
+};
+
+// ---- defaults: each lives here and nowhere else ------------------------------------------------
+
+export const OPEN_DEFAULTS = Object.freeze({ isolation: 'namespace' as Isolation, force: false, shareDependencies: Object.freeze([]) as readonly string[] });
+export const HOT_DEFAULTS = Object.freeze({
+  policy: 'overlap' as const,
+  drainTimeoutMs: 10_000,
+  handoverTimeout: 'rollback' as const,
+  initTimeoutMs: 30_000,
+  finiTimeoutMs: 10_000,
+  loadOn: 'loader' as const,
+  userData: 0n,
+});
+export const WATCH_DEFAULTS = Object.freeze({ debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000, persistent: true });
+/** HotLibrary's build step (lib/watch/rebuilder.ts): how long a build may run before it is killed. */
+export const BUILD_STEP_DEFAULTS = Object.freeze({ buildTimeoutMs: 300_000 });
+export const RELOAD_DEFAULTS = Object.freeze({ wait: 'closed' as const });
+
+// ---- open(path, options), openAsync(path, options) ---------------------------------------------
+
+const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types };
+
+export interface ResolvedOpenOptions {
+  readonly isolation: Isolation;
+  readonly force: boolean;
+  readonly shareDependencies: readonly string[];
+  readonly sha256?: string;
+  readonly types?: TypeRegistry;
+}
+
+export function resolveOpenOptions(options: unknown, where = 'open(path, options)'): ResolvedOpenOptions {
+  return Object.freeze({ ...OPEN_DEFAULTS, ...snapshot(options, where, OPEN_SCHEMA) });
+}
+
+// ---- lib.func(prototype, options) --------------------------------------------------------------
+
+const FUNC_SCHEMA = { symbol: checkSymbolName, errno: bool };
+
+export interface ResolvedFuncOptions {
+  readonly symbol?: string;
+  readonly errno: boolean;
+}
+
+export function resolveFuncOptions(options: unknown): ResolvedFuncOptions {
+  return Object.freeze({ errno: false, ...snapshot(options, 'func(prototype, options)', FUNC_SCHEMA) });
+}
+
+// ---- lib.callback(type, fn, options), hot.callback, gen.callback -------------------------------
+
+/** A deadline in milliseconds: at least 1 (a wait is never unbounded, and never zero). */
+const deadlineMs: Check<number> = (v, label) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > MAX_TIMER_MS) {
+    throw argError(`${label} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}, not ${describeValue(v)}`);
+  }
+  return Math.floor(v);
+};
+
+const CALLBACK_SCHEMA = { fallback, onError: fn, name: text, timeoutMs: deadlineMs };
+
+/**
+ * timeoutMs: how long C, calling from another thread, waits for the JS thread to run the function;
+ * then it gets the fallback value (docs/callbacks.md#deadlines). Temporary callbacks (a JS function
+ * passed straight to an .async call) have this default too.
+ */
+export const CALLBACK_DEFAULTS = Object.freeze({ timeoutMs: 30_000 });
+
+export interface ResolvedCallbackOptions {
+  readonly fallback?: number | bigint | boolean | null;
+  readonly onError?: (error: unknown) => void;
+  readonly name?: string;
+  readonly timeoutMs: number;
+}
+
+export function resolveCallbackOptions(options: unknown): ResolvedCallbackOptions {
+  return Object.freeze({ ...CALLBACK_DEFAULTS, ...snapshot(options, 'callback(type, fn, options)', CALLBACK_SCHEMA) }) as ResolvedCallbackOptions;
+}
+
+// ---- decode, encode, encodeToBuffer, sizeof, alignof, offsetof: { types } -----------------------
+
+export function resolveMemoryOptions(options: unknown, where: string): { readonly types?: TypeRegistry } {
+  return snapshot(options, where, { types });
+}
+
+// ---- LibraryWatcher(path, options), and HotLibrary's `watch` ------------------------------------
+
+const WATCH_SCHEMA = {
+  debounceMs: ms,
+  stableMs: ms,
+  settleTimeoutMs: ms,
+  pollIntervalMs: ms,
+  persistent: bool,
+  initialSha256: sha256,
+};
+
+export interface ResolvedWatchOptions {
+  readonly debounceMs: number;
+  readonly stableMs: number;
+  readonly settleTimeoutMs: number;
+  /** Absent: no polling. */
+  readonly pollIntervalMs?: number;
+  readonly persistent: boolean;
+  readonly initialSha256?: string;
+}
+
+export function resolveWatchOptions(options: unknown, where = 'LibraryWatcher(path, options)', prefix = ''): ResolvedWatchOptions {
+  return Object.freeze({ ...WATCH_DEFAULTS, ...snapshot(options, where, WATCH_SCHEMA, prefix) });
+}
+
+// ---- HotLibrary's `watch`: the watcher's options, and a build step --------------------------------
+
 /** A non-empty string without NUL (the OS would see only the part before it). */
-function text(what: string): Check<string> {
+function nonEmptyText(what: string): Check<string> {
   return (v, label) => {
     if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw argError(`${label} must be ${what}: a non-empty string without NUL, not ${describeValue(v)}`);
     return v;
   };
 }
 
-function textList(what: string): Check<string[]> {
-  const item = text(what);
+function textList(what: string): Check<readonly string[]> {
+  const item = nonEmptyText(what);
   return (v, label) => {
     if (!Array.isArray(v) || v.length === 0) throw argError(`${label} must be a non-empty array of ${what}s, not ${describeValue(v)}`);
-    return Object.freeze(v.map((x, i) => item(x, `${label}[${i}]`))) as string[];
+    return Object.freeze(Array.from(v, (x, i) => item(x, `${label}[${i}]`)));
   };
 }
 
 const buildCommand: Check<string | readonly string[]> = (v, label) =>
-  Array.isArray(v) ? textList('program or argument')(v, label) : text("a shell command line (or an argv array: ['cc', '-shared', ...])")(v, label);
+  Array.isArray(v) ? textList('program or argument')(v, label) : nonEmptyText("a shell command line (or an argv array: ['cc', '-shared', ...])")(v, label);
 
 // The build step (lib/watch/rebuilder.ts) is HotLibrary's: a LibraryWatcher on its own has none.
-const HOT_WATCH_SCHEMA = {
-  ...WATCH_SCHEMA,
+const BUILD_STEP_SCHEMA = {
   build: buildCommand,
   sources: textList('source path or pattern'),
-  cwd: text('a directory'),
+  cwd: nonEmptyText('a directory'),
   buildTimeoutMs: ms,
 };
 
-function watchCheck(where: string): Check<boolean | ReturnType<typeof checkWatchOptions>> {
-  return (v) => {
-    if (typeof v === 'boolean') return v;
-    const o = snapshot(v, where, HOT_WATCH_SCHEMA, 'watch.');
-    if ((o.build === undefined) !== (o.sources === undefined)) {
-      throw argError(
-        o.build === undefined
-          ? `${where}: option 'watch.sources' needs 'watch.build', the command that rebuilds the library from them`
-          : `${where}: option 'watch.build' needs 'watch.sources', the files (or patterns) whose changes start it`,
-      );
-    }
-    if (o.build === undefined && (o.cwd !== undefined || o.buildTimeoutMs !== undefined)) {
-      throw argError(`${where}: options 'watch.cwd' and 'watch.buildTimeoutMs' belong to a build step: give 'watch.build' and 'watch.sources' too`);
-    }
-    return o;
-  };
+export interface ResolvedHotWatchOptions extends ResolvedWatchOptions {
+  readonly build?: string | readonly string[];
+  readonly sources?: readonly string[];
+  readonly cwd?: string;
+  /** Set (default applied) when `build` is. */
+  readonly buildTimeoutMs?: number;
 }
 
-/**
- * Parses each prototype now, so that a typo is reported before any generation is loaded; in the
- * type scope of `types`, whose struct and typedef names they may use. Returns each function's
- * symbol name.
- */
-export function parseFunctions(functions: Record<string, string | SignatureObject> | undefined, types: unknown, where: string): string[] {
-  const scope = (types as { scope?: TypeScope } | undefined)?.scope;
-  return Object.entries(functions ?? {}).map(([name, proto]) => {
-    try {
-      return typeof proto === 'string' ? parsePrototype(proto, scope).name : signatureFromObject(proto).name;
-    } catch (e) {
-      const err = e as DlswapError;
-      throw new DlswapError(err.code === 'ERR_DLSWAP_SIGNATURE' ? 'ERR_DLSWAP_SIGNATURE' : 'ERR_DLSWAP_ARG', `${where}: functions.${name} ${err.message}`, { cause: e });
-    }
-  });
+function resolveHotWatchOptions(v: unknown, where: string): ResolvedHotWatchOptions {
+  const o = snapshot(v === true ? {} : v, where, { ...WATCH_SCHEMA, ...BUILD_STEP_SCHEMA }, 'watch.');
+  if ((o.build === undefined) !== (o.sources === undefined)) {
+    throw argError(
+      o.build === undefined
+        ? `${where}: option 'watch.sources' needs 'watch.build', the command that rebuilds the library from them`
+        : `${where}: option 'watch.build' needs 'watch.sources', the files (or patterns) whose changes start it`,
+    );
+  }
+  if (o.build === undefined && (o.cwd !== undefined || o.buildTimeoutMs !== undefined)) {
+    throw argError(`${where}: options 'watch.cwd' and 'watch.buildTimeoutMs' belong to a build step: give 'watch.build' and 'watch.sources' too`);
+  }
+  return Object.freeze({ ...WATCH_DEFAULTS, ...(o.build !== undefined ? BUILD_STEP_DEFAULTS : {}), ...o }) as ResolvedHotWatchOptions;
 }
 
-export function checkHotOptions(options: unknown, hostAbiVersion: number) {
-  const where = 'HotLibrary.open(path, options)';
-  const checked = snapshot(options, where, {
-    isolation,
-    functions: functionsCheck(where),
+// ---- HotLibrary.open(path, options) -------------------------------------------------------------
+
+export interface ResolvedHotOptions extends ResolvedOpenOptions {
+  /** The declared functions, by name, as given (each already parsed and checked once). */
+  readonly functions: Readonly<Record<string, Prototype>>;
+  /** Their C names: what every generation's load must resolve. */
+  readonly functionNames: readonly string[];
+  readonly policy: 'overlap' | 'handover';
+  readonly drainTimeoutMs: number;
+  readonly handoverTimeout: 'rollback' | 'proceed';
+  readonly initTimeoutMs: number;
+  readonly finiTimeoutMs: number;
+  readonly loadOn: 'loader' | 'main';
+  readonly abi: Readonly<{ min: number; max: number }>;
+  readonly userData: bigint;
+  /** null: not watched. */
+  readonly watch: ResolvedHotWatchOptions | null;
+  readonly setup?: (gen: never) => void | Promise<void>;
+  readonly teardown?: (gen: never) => void | Promise<void>;
+  readonly signal?: AbortSignal;
+}
+
+const HOT_WHERE = 'HotLibrary.open(path, options)';
+
+/** The schema of HotLibrary.open; `abi`'s defaults depend on the host's ABI version. */
+function hotSchema(hostAbiVersion: number) {
+  return {
+    ...OPEN_SCHEMA,
+    functions,
     policy: oneOf(['overlap', 'handover'] as const),
     drainTimeoutMs: ms,
     handoverTimeout: oneOf(['rollback', 'proceed'] as const),
     initTimeoutMs: ms,
     finiTimeoutMs: ms,
     loadOn: oneOf(['loader', 'main'] as const),
-    abi: abiCheck(where, hostAbiVersion),
+    abi: abi(HOT_WHERE, hostAbiVersion),
     userData: u64,
-    force: bool,
-    shareDependencies: dependencyNames,
-    sha256,
-    watch: watchCheck(where),
-    types: registry,
+    watch: (v: unknown): ResolvedHotWatchOptions | null => (v === false ? null : resolveHotWatchOptions(v, HOT_WHERE)),
     setup: fn,
     teardown: fn,
     signal,
-  });
-  parseFunctions(checked.functions, checked.types, where);
-  return checked;
+  };
+}
+
+export function resolveHotOptions(options: unknown, hostAbiVersion: number): ResolvedHotOptions {
+  const o = snapshot(options, HOT_WHERE, hotSchema(hostAbiVersion));
+  const fns = o.functions ?? Object.freeze({});
+  // Every prototype parsed, in the scope of `types`, before anything is loaded.
+  const functionNames = Object.freeze(Object.entries(fns).map(([name, proto]) => checkPrototype(proto as Prototype, o.types, `${HOT_WHERE}: functions.${name}`).name));
+  return Object.freeze({
+    ...OPEN_DEFAULTS,
+    ...HOT_DEFAULTS,
+    abi: Object.freeze({ min: hostAbiVersion, max: hostAbiVersion }),
+    watch: null,
+    ...o,
+    functions: fns,
+    functionNames,
+  }) as ResolvedHotOptions;
 }
 
 // ---- hot.reload(path, options) -----------------------------------------------------------------
 
 const RELOAD_SCHEMA = { wait: oneOf(['swap', 'closed'] as const), sha256, signal };
-export function checkReloadOptions(options: unknown) {
-  return snapshot(options, 'reload(path, options)', RELOAD_SCHEMA);
+
+export interface ResolvedReloadOptions {
+  readonly wait: 'swap' | 'closed';
+  readonly sha256?: string;
+  readonly signal?: AbortSignal;
+}
+
+export function resolveReloadOptions(options: unknown): ResolvedReloadOptions {
+  return Object.freeze({ ...RELOAD_DEFAULTS, ...snapshot(options, 'reload(path, options)', RELOAD_SCHEMA) });
 }
 
 // ---- hot.close(options) ------------------------------------------------------------------------
 
-export function checkCloseOptions(options: unknown) {
+export function resolveCloseOptions(options: unknown): { readonly signal?: AbortSignal } {
   return snapshot(options, 'close(options)', { signal });
 }
 
 // ---- lib.close(options) ------------------------------------------------------------------------
 
-export function checkLibraryCloseOptions(options: unknown) {
-  return snapshot(options, 'lib.close(options)', { teardown: fn, teardownTimeoutMs: ms });
+const LIBRARY_CLOSE_SCHEMA = { teardown: fn, teardownTimeoutMs: ms };
+
+/** `lib.close(options)`'s default bound on the teardown hook. */
+export const LIBRARY_CLOSE_DEFAULTS = Object.freeze({ teardownTimeoutMs: 10_000 });
+
+export interface ResolvedLibraryCloseOptions {
+  readonly teardown?: (lib: never) => void | Promise<void>;
+  readonly teardownTimeoutMs: number;
 }
+
+export function resolveLibraryCloseOptions(options: unknown): ResolvedLibraryCloseOptions {
+  return Object.freeze({ ...LIBRARY_CLOSE_DEFAULTS, ...snapshot(options, 'lib.close(options)', LIBRARY_CLOSE_SCHEMA) }) as ResolvedLibraryCloseOptions;
+}
+
+/**
+ * The options each entry point takes, by name (for the test that tries a bad value of every one of
+ * them: test/load/options_all.test.ts).
+ */
+export const OPTION_NAMES = Object.freeze({
+  open: Object.keys(OPEN_SCHEMA),
+  hotOpen: Object.keys(hotSchema(0)),
+  reload: Object.keys(RELOAD_SCHEMA),
+  close: ['signal'],
+  watch: Object.keys(WATCH_SCHEMA),
+  hotWatch: [...Object.keys(WATCH_SCHEMA), ...Object.keys(BUILD_STEP_SCHEMA)],
+  func: Object.keys(FUNC_SCHEMA),
+  callback: Object.keys(CALLBACK_SCHEMA),
+  memory: ['types'],
+  libraryClose: Object.keys(LIBRARY_CLOSE_SCHEMA),
+});

@@ -25,6 +25,7 @@ import { addon } from '../native';
 import { CallbackObject, TempCallback } from './callbacks';
 import { callbackSignature, type CType, type EnumCType, type PointerCType, type RecordCType } from '../signature/ctype_model';
 import type { Signature, TypeInfo } from '../signature/signature';
+import { MAX_VALUE_SIZE } from '../signature/value_limits';
 
 type NativeCallable = (...args: unknown[]) => unknown;
 
@@ -58,7 +59,9 @@ function classify(t: TypeInfo): { cls: ParamPlan['cls'] } {
   if (ct.tag === 'enum') return { cls: 'enum' };
   if (ct.tag === 'pointer') {
     if (ct.to.tag === 'function') return { cls: 'callback' };
-    if ((ct.to.tag === 'struct' || ct.to.tag === 'union') && ct.to.fields) return { cls: 'record' };
+    // A struct an object can be encoded into for the call; one beyond MAX_VALUE_SIZE takes addresses
+    // only (its region would be part of every call's frame).
+    if ((ct.to.tag === 'struct' || ct.to.tag === 'union') && ct.to.fields && ct.to.size + ct.to.align <= MAX_VALUE_SIZE) return { cls: 'record' };
   }
   return { cls: 'plain' };
 }

@@ -19,8 +19,10 @@ import { kindCode, parsePrototype, parseType, type Signature, type TypeInfo } fr
 import type { TypeScope } from '../signature/ctype_model';
 import type { CallbackRef } from '../signature/ctypes_types';
 import type { AnyFunction } from '../signature/prototype_types';
+import { checkByValue, checkCallable } from '../signature/value_limits';
+import { CALLBACK_DEFAULTS, resolveCallbackOptions } from '../options';
 
-/** The libffi shape of a struct passed by value (lib/signature/ctypes.ts has refused unions and packed ones). */
+/** The libffi shape of a struct passed by value: built only for one checkByValue allows (lib/signature/value_limits.ts). */
 export function ffiShape(t: CType): FfiShape | number {
   switch (t.tag) {
     case 'scalar':
@@ -35,10 +37,8 @@ export function ffiShape(t: CType): FfiShape | number {
     }
     case 'struct':
     case 'union': {
-      if (t.tag === 'union' || t.packed || t.fields === null) {
-        throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t.c}' cannot be passed by value (${t.tag === 'union' ? 'a union' : t.packed ? 'packed' : 'incomplete'}); pass a pointer`);
-      }
-      return { size: t.size, align: t.align, elements: t.fields.map((f) => ffiShape(f.type)) };
+      checkByValue(t, `'${t.c}'`);
+      return { size: t.size, align: t.align, elements: t.fields!.map((f) => ffiShape(f.type)) };
     }
     default:
       throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t.c}' has no value to pass`);
@@ -84,6 +84,7 @@ export function prepareCallback(sig: Signature): PreparedCallback {
       `a callback cannot return a string ('${sig.returns.c}' in '${c}'): the memory would have to outlive the call. Declare the result 'void *' and return an address`,
     );
   }
+  checkCallable(sig, `callback ${c}`);
   const paramShapes = sig.params.map((p) => (p.type.kind === 'aggregate' ? recordShape(p.type.ctype!) : null));
   const returnShape = sig.returns.kind === 'aggregate' ? recordShape(sig.returns.ctype!) : undefined;
   const spec: CallbackSpec = {
@@ -204,6 +205,13 @@ export interface CallbackOptions {
   onError?: (error: unknown) => void;
   /** A name for messages (default: the function's name). */
   name?: string;
+  /**
+   * How long C, calling from another thread, waits for the JS thread to run the function (it waits
+   * while the JS thread is busy). After it, C gets the fallback value, the call is counted
+   * (`cb.timedOut`, `callbackStats().timedOut`) and logged to stderr. 1 to 2^31 - 1 ms; default
+   * 30,000. docs/callbacks.md#deadlines.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -244,6 +252,16 @@ export class Callback<F = AnyFunction> extends CallbackObject implements Callbac
     return native.callbackInfo(this).refused;
   }
 
+  /** Calls from other threads that gave up waiting for the JS thread after `timeoutMs` (C got the fallback). */
+  get timedOut(): number {
+    return native.callbackInfo(this).timedOut;
+  }
+
+  /** Calls from another thread given up at once because the JS thread was joining that thread (a deadlock). */
+  get deadlocked(): number {
+    return native.callbackInfo(this).deadlocked;
+  }
+
   get released(): boolean {
     return this.#release !== null;
   }
@@ -281,33 +299,24 @@ function describeFn(fn: AnyFunction, name?: string): string {
 export function makeRegisteredCallback<F>(
   sig: Signature,
   fn: AnyFunction,
-  options: CallbackOptions,
+  options: CallbackOptions | undefined,
   owner: Set<Callback<AnyFunction>> | null,
   context: string,
   typeName?: string,
 ): Callback<F> {
   if (typeof fn !== 'function') throw new DlswapError('ERR_DLSWAP_ARG', `callback(type, fn): fn must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  checkOptions(options);
+  const o = resolveCallbackOptions(options);
   const p = prepareCallback(sig);
   // Named after the function, else after the type it was made as when that is a name ('log_fn').
-  const name = options.name ?? (fn.name || (typeName && /^[A-Za-z_]\w*$/.test(typeName) ? typeName : undefined) || (sig.name ? sig.name : undefined));
+  const name = o.name ?? (fn.name || (typeName && /^[A-Za-z_]\w*$/.test(typeName) ? typeName : undefined) || (sig.name ? sig.name : undefined));
   const label = `'${describeFn(fn, name)}' (${p.c}) ${context}`;
-  const fallback = p.fallbackBits(options.fallback, `callback ${label}`);
+  const fallback = p.fallbackBits(o.fallback, `callback ${label}`);
   return new Callback<F>(
     p.c,
     (target) =>
-      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, fallback, onError: options.onError }),
+      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, timeoutMs: o.timeoutMs, fallback, onError: o.onError }),
     owner,
   );
-}
-
-function checkOptions(options: CallbackOptions): void {
-  if (options === null || typeof options !== 'object') throw new DlswapError('ERR_DLSWAP_ARG', 'callback options must be an object');
-  for (const k of Object.keys(options)) {
-    if (k !== 'fallback' && k !== 'onError' && k !== 'name') throw new DlswapError('ERR_DLSWAP_ARG', `unknown callback option '${k}' (known: fallback, onError, name)`);
-  }
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new DlswapError('ERR_DLSWAP_ARG', 'callback option onError must be a function');
-  if (options.name !== undefined && typeof options.name !== 'string') throw new DlswapError('ERR_DLSWAP_ARG', 'callback option name must be a string');
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -328,6 +337,7 @@ export class TempCallback extends CallbackObject {
     this.address = native.makeCallback(this, p.spec, p.wrap(fn), {
       state: 'idle',
       label: `'${describeFn(fn)}' (${p.c}) ${label}`,
+      timeoutMs: CALLBACK_DEFAULTS.timeoutMs,
       onError: sink
         ? (e: unknown) => {
             if (!this.failed) {
@@ -372,7 +382,18 @@ export async function releaseOwnedCallbacks(owner: object): Promise<void> {
   await Promise.all(list.map((cb) => cb.release()));
 }
 
-/** This environment's callback slots: how many exist, how many are callable, calls refused. */
-export function callbackStats(): { slots: number; live: number; refused: number } {
+/**
+ * This environment's callback slots: how many exist, how many are callable, and the calls C made
+ * that got the fallback value instead of running: refused (after a release...), timed out (the JS
+ * thread did not run them within their timeoutMs) and deadlocked (the JS thread was joining the
+ * calling thread).
+ */
+export function callbackStats(): { slots: number; live: number; refused: number; timedOut: number; deadlocked: number } {
   return native.callbackStats();
 }
+
+// process.exit(): node joins the thread pool right after the 'exit' event, and a pool thread (or a
+// library thread) waiting for this JS thread to run a callback would hold that join for ever. Every
+// such wait gets its fallback value here; exit() from C is covered natively (an atexit handler).
+// (node:worker_threads is loaded there, not with the package: bench/startup.mjs.)
+process.on('exit', () => native.releaseCallbacksAtExit((require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread));

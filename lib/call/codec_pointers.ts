@@ -7,6 +7,7 @@ import { codecOf, H } from './codec';
 import { argError, type EncodeCtx, where } from './codec_errors';
 import { callbackSignature, type CType, type PointerCType } from '../signature/ctype_model';
 import { addon } from '../native';
+import { checkValueSize } from '../signature/value_limits';
 
 interface Chunk {
   dv: DataView;
@@ -42,8 +43,9 @@ export class Arena {
     if (first) this.chunks.push(first);
   }
 
-  /** A region of `size` bytes aligned to `align`, with its address. */
+  /** A region of `size` bytes aligned to `align`, with its address (within MAX_VALUE_SIZE, or ERR_DLSWAP_TOO_LARGE). */
   alloc(size: number, align: number): { chunk: Chunk; off: number } {
+    checkValueSize(size + align - 1, `memory for a value ${this.callLabel}`);
     for (const c of this.chunks) {
       const off = Math.ceil(c.used / align) * align;
       if (off + size <= c.end) {

@@ -12,7 +12,8 @@
 import { DlswapError, isDlswapError } from '../errors';
 import type { Library } from '../load/library';
 import { addon, type NativeCallable, type NativeFunctionSpec } from '../native';
-import { checkFuncOptions, describeValue } from '../options';
+import { describeValue, resolveFuncOptions } from '../options';
+import { checkCallable } from '../signature/value_limits';
 import type { AnyFunction, FunctionOf } from '../signature/prototype_types';
 import type { TypeDefs } from '../signature/ctypes_types';
 import type { TypeScope } from '../signature/ctype_model';
@@ -105,11 +106,6 @@ function closedError(sig: Signature, lib: Library): DlswapError {
   return new DlswapError('ERR_DLSWAP_CLOSED', `${sig.name}(): ${lib.info.path} is closed (or closing); open it again to call it.`);
 }
 
-function checkOptions(options: FuncOptions | undefined): { symbol?: string; errno: boolean } {
-  const o = checkFuncOptions(options);
-  return { symbol: o.symbol, errno: o.errno === true };
-}
-
 /**
  * Makes a callable for a C function of `lib`. Prefer `lib.func(...)`, which is this with better
  * types.
@@ -124,16 +120,14 @@ function requireLibrary(lib: unknown, where: string): asserts lib is Library {
 
 export function func(lib: Library, prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> {
   requireLibrary(lib, 'func(lib, prototype, options)');
-  const opts = checkOptions(options);
+  const opts = resolveFuncOptions(options);
   // The types the library was opened with: their names resolve in the prototype (docs/types.md).
   const scope = typesOf(lib)?.scope;
   let sig: Signature;
   if (typeof prototype === 'string') sig = parsePrototype(prototype, scope);
   else if (prototype !== null && typeof prototype === 'object') sig = signatureFromObject(prototype, scope);
   else throw new DlswapError('ERR_DLSWAP_SIGNATURE', 'func(prototype): prototype must be a C prototype string or { name, returns, args }');
-  if (sig.variadic && sig.params.some((p) => p.type.kind === 'aggregate')) {
-    throw new DlswapError('ERR_DLSWAP_SIGNATURE', `${sig.name}(): structs by value are not supported in variadic functions; pass a pointer`);
-  }
+  checkCallable(sig);
 
   const symbol = opts.symbol ?? sig.name;
   const address = lib.symbol(symbol);

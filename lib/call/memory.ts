@@ -3,8 +3,9 @@
  * allocate with a library's own allocator. docs/types.md.
  *
  * Bounds: a buffer's length is always checked; an address inside memory allocated with `lib.alloc`
- * is checked against that allocation (ERR_DLSWAP_OUT_OF_BOUNDS); any other address is trusted, as in
- * C, and a bad one crashes the process.
+ * is checked against that allocation (ERR_DLSWAP_OUT_OF_BOUNDS), and one inside a block lib.free has
+ * freed is refused (ERR_DLSWAP_FREED); any other address is trusted, as in C, and a bad one crashes
+ * the process. Sizes: at most MAX_VALUE_SIZE bytes are converted at once (lib/signature/value_limits.ts).
  */
 import { DlswapError } from '../errors';
 import { codecOf } from './codec';
@@ -13,12 +14,24 @@ import { Arena } from './codec_pointers';
 import type { CType } from '../signature/ctype_model';
 import { TypeRegistry } from '../signature/ctypes';
 import { addon, type NativeLibrary } from '../native';
+import { checkValueSize } from '../signature/value_limits';
+import { describeValue } from '../options';
 
 export type MemorySource = bigint | ArrayBuffer | ArrayBufferView;
 
 const builtins = new TypeRegistry();
 
+/** `decode("uint32_t")`: how a call names its type in messages (any value, never throwing). */
+function label(fn: string, type: unknown): string {
+  if (typeof type === 'string') return `${fn}(${JSON.stringify(type.length > 60 ? `${type.slice(0, 60)}...` : type)})`;
+  const c = type !== null && typeof type === 'object' ? (type as { c?: unknown }).c : undefined;
+  return `${fn}(${typeof c === 'string' ? c : describeValue(type)})`;
+}
+
 function resolve(registry: TypeRegistry | undefined, type: string | CType, what: string): CType {
+  if (typeof type !== 'string' && (type === null || typeof type !== 'object' || typeof (type as CType).tag !== 'string')) {
+    throw argError(false, `${what}: the type must be a C type name (a string), not ${describeValue(type)}`);
+  }
   const t = typeof type === 'string' ? (registry ?? builtins).type(type) : type;
   if (t.tag === 'void' || t.tag === 'function' || ((t.tag === 'struct' || t.tag === 'union') && t.fields === null)) {
     throw new DlswapError('ERR_DLSWAP_ARG', `${what}: '${t.c}' has no size (${t.tag === 'void' ? 'void' : t.tag === 'function' ? 'a function type' : 'declared without its members'})`);
@@ -36,8 +49,15 @@ function outOfBounds(message: string): DlswapError {
   return new DlswapError('ERR_DLSWAP_OUT_OF_BOUNDS', message);
 }
 
-/** Allocations made with lib.alloc, for bounds checks: sorted by address. */
-export class Allocations {
+/** Blocks from this size on give their whole pages back while held (smaller ones have none, or one). */
+const DISCARD_FROM = 2 * 4096;
+
+function freedError(message: string): DlswapError {
+  return new DlswapError('ERR_DLSWAP_FREED', message);
+}
+
+/** Blocks of memory sorted by address: which one holds an address, in O(log n). */
+class Blocks {
   readonly #starts: bigint[] = [];
   readonly #sizes: number[] = [];
 
@@ -47,7 +67,7 @@ export class Allocations {
     this.#sizes.splice(i, 0, size);
   }
 
-  /** Forgets the allocation starting at `start`; false if there is none. */
+  /** Forgets the block starting at `start`; false if there is none. */
   remove(start: bigint): boolean {
     const i = this.#index(start);
     if (this.#starts[i] !== start) return false;
@@ -56,7 +76,7 @@ export class Allocations {
     return true;
   }
 
-  /** The allocation holding `address`, or null. */
+  /** The block holding `address`, or null. */
   find(address: bigint): { start: bigint; size: number } | null {
     const i = this.#index(address + 1n) - 1;
     if (i < 0) return null;
@@ -80,11 +100,91 @@ export class Allocations {
     }
     return lo;
   }
+}
 
-  /** Throws unless [address, address + length) fits the allocation holding `address` (if any). */
+/**
+ * The blocks of one library's lib.alloc, for bounds checks and for lib.free: the live ones, sorted by
+ * address, and the last HOLD_BLOCKS ones lib.free freed, held back from the allocator. Held back, a
+ * freed block's address cannot be handed out again (by lib.alloc or by the library's own malloc), so
+ * a second lib.free of it is certainly a double free, refused with ERR_DLSWAP_FREED instead of
+ * glibc's abort; reading or writing it with decode/encode is refused the same way. A held block keeps
+ * its address, not its memory: the whole pages inside it go back to the system at once (so holding
+ * costs at most about two pages per block, whatever its size). Older blocks go back to the allocator,
+ * oldest first, and all of them before the library closes.
+ */
+export class Allocations {
+  static readonly HOLD_BLOCKS = 1024;
+  readonly #live = new Blocks();
+  /** Freed blocks held back, and the order they were freed in (oldest first). */
+  readonly #held = new Blocks();
+  readonly #heldOrder: bigint[] = [];
+
+  add(start: bigint, size: number): void {
+    this.#live.add(start, size);
+  }
+
+  /** Forgets the allocation starting at `start`; false if there is none. */
+  remove(start: bigint): boolean {
+    return this.#live.remove(start);
+  }
+
+  /**
+   * lib.free(`address`): a live block is held back (its pages discarded now, the block given to
+   * `freeNow` later); a block already freed, or an address inside a block, is refused; any other
+   * address is memory the library allocated itself, freed at once.
+   */
+  free(address: bigint, freeNow: (p: bigint) => void): void {
+    const held = this.#held.find(address);
+    if (held) {
+      throw freedError(
+        held.start === address
+          ? `free(ptr): 0x${address.toString(16)} was already freed by lib.free (a double free, which would abort the process); free each block once`
+          : `free(ptr): 0x${address.toString(16)} is inside a block that lib.free already freed`,
+      );
+    }
+    const live = this.#live.find(address);
+    if (!live) {
+      freeNow(address);
+      return;
+    }
+    if (live.start !== address) {
+      throw new DlswapError('ERR_DLSWAP_ARG', `free(ptr): 0x${address.toString(16)} is ${address - live.start} bytes into a block of lib.alloc; free the address lib.alloc returned`);
+    }
+    this.#live.remove(address);
+    if (live.size >= DISCARD_FROM) addon.discardPages(address, live.size);
+    this.#held.add(address, live.size);
+    this.#heldOrder.push(address);
+    if (this.#heldOrder.length > Allocations.HOLD_BLOCKS) {
+      const oldest = this.#heldOrder.shift()!;
+      this.#held.remove(oldest);
+      freeNow(oldest);
+    }
+  }
+
+  /** Gives every held-back block to the allocator (before the library, and its allocator, go). */
+  release(freeNow: (p: bigint) => void): void {
+    for (const p of this.#heldOrder.splice(0)) {
+      this.#held.remove(p);
+      freeNow(p);
+    }
+  }
+
+  /** The live allocation holding `address`, or null. */
+  find(address: bigint): { start: bigint; size: number } | null {
+    return this.#live.find(address);
+  }
+
+  get count(): number {
+    return this.#live.count;
+  }
+
+  /** Throws unless [address, address + length) fits the allocation holding `address` (if any) and was not freed. */
   check(address: bigint, length: number, what: string): void {
-    const a = this.find(address);
-    if (!a) return;
+    const a = this.#live.find(address);
+    if (!a) {
+      if (this.#held.count > 0 && this.#held.find(address)) throw freedError(`${what}: 0x${address.toString(16)} is in a block that lib.free freed (a use after free)`);
+      return;
+    }
     const end = address + BigInt(length);
     if (end > a.start + BigInt(a.size)) {
       throw outOfBounds(
@@ -94,8 +194,13 @@ export class Allocations {
   }
 }
 
-function viewBytes(v: ArrayBuffer | ArrayBufferView): Uint8Array {
-  return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+function viewBytes(v: ArrayBuffer | ArrayBufferView, what: string): Uint8Array {
+  try {
+    return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  } catch (e) {
+    // The one way a view of a real buffer cannot be made: its memory was transferred away.
+    throw Object.assign(argError(false, `${what}: the buffer is detached (transferred): it has no memory any more`), { cause: e });
+  }
 }
 
 /**
@@ -103,10 +208,11 @@ function viewBytes(v: ArrayBuffer | ArrayBufferView): Uint8Array {
  * `decode(p, 'struct frame')`, `decode(buf, 'uint32_t', 4)`, `decode(p, 'const char *')`.
  */
 export function decodeValue(registry: TypeRegistry | undefined, source: MemorySource, type: string | CType, count?: number, allocations?: Allocations): unknown {
-  const what = `decode(${typeof type === 'string' ? JSON.stringify(type) : type.c})`;
+  const what = label('decode', type);
   const t = resolve(registry, type, what);
   const n = checkCount(count, what);
   const length = t.size * n;
+  checkValueSize(length, what);
   const c = codecOf(t);
   let dv: DataView;
   if (typeof source === 'bigint') {
@@ -116,7 +222,7 @@ export function decodeValue(registry: TypeRegistry | undefined, source: MemorySo
     addon.copyFromAddress(source, bytes, 0, length);
     dv = new DataView(bytes.buffer);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
-    const bytes = viewBytes(source);
+    const bytes = viewBytes(source, what);
     if (bytes.byteLength < length) throw outOfBounds(`${what}: needs ${length} bytes; the buffer has ${bytes.byteLength}`);
     dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   } else {
@@ -135,8 +241,9 @@ const owned = new WeakMap<object, Arena[]>();
  * memory that lives as long as that buffer; at a raw address they are refused (give addresses).
  */
 export function encodeValue(registry: TypeRegistry | undefined, target: MemorySource, type: string | CType, value: unknown, allocations?: Allocations): void {
-  const what = `encode(${typeof type === 'string' ? JSON.stringify(type) : type.c})`;
+  const what = label('encode', type);
   const t = resolve(registry, type, what);
+  checkValueSize(t.size, what);
   const staging = new Uint8Array(t.size);
   const dv = new DataView(staging.buffer);
   if (typeof target === 'bigint') {
@@ -154,7 +261,7 @@ export function encodeValue(registry: TypeRegistry | undefined, target: MemorySo
   if (!(target instanceof ArrayBuffer || ArrayBuffer.isView(target))) {
     throw argError(false, `${what}: target must be a bigint address or a buffer; got ${target === null ? 'null' : typeof target}`);
   }
-  const bytes = viewBytes(target);
+  const bytes = viewBytes(target, what);
   if (bytes.byteLength < t.size) throw outOfBounds(`${what}: needs ${t.size} bytes; the buffer has ${bytes.byteLength}`);
   const arena = new Arena(0, what);
   codecOf(t).enc(value, dv, 0, { label: what, arena, noArena: undefined }, '');
@@ -168,7 +275,9 @@ export function encodeValue(registry: TypeRegistry | undefined, target: MemorySo
 
 /** `value` as a new Buffer of `type`'s size (which owns what its pointer members point to). */
 export function encodeToBuffer(registry: TypeRegistry | undefined, type: string | CType, value: unknown): Buffer {
-  const t = resolve(registry, type, `encode(${typeof type === 'string' ? JSON.stringify(type) : type.c})`);
+  const what = label('encode', type);
+  const t = resolve(registry, type, what);
+  checkValueSize(t.size, what);
   const buf = Buffer.alloc(t.size);
   encodeValue(registry, buf, t, value);
   return buf;
@@ -176,7 +285,7 @@ export function encodeToBuffer(registry: TypeRegistry | undefined, type: string 
 
 /** Zeroed memory from the library's own allocator (its namespace's libc): free it with lib.free. */
 export function allocIn(native: NativeLibrary, registry: TypeRegistry | undefined, typeOrSize: string | number, count: number | undefined, allocations: Allocations): bigint {
-  const what = `alloc(${JSON.stringify(typeOrSize)})`;
+  const what = label('alloc', typeOrSize);
   const n = checkCount(count, what);
   let size: number;
   if (typeof typeOrSize === 'number') {

@@ -16,9 +16,9 @@ import { Generation, type GenerationInfo } from './generation';
 import type { CheckFunctions } from '../signature/prototype_types';
 import { TypedEventEmitter, type HotLibraryEvents } from './events';
 import { faultPoint } from '../faults';
-import { LibraryWatcher, WATCH_DEFAULTS } from '../watch/watch';
+import { LibraryWatcher } from '../watch/watch';
 import { Rebuilder, resolveBuildStep, type ResolvedBuildStep } from '../watch/rebuilder';
-import { checkCloseOptions, checkHotOptions, checkPath, checkReloadOptions, parseFunctions } from '../options';
+import { checkPath, resolveCloseOptions, resolveHotOptions, resolveReloadOptions, type ResolvedHotOptions, type ResolvedHotWatchOptions, type ResolvedReloadOptions } from '../options';
 import { abortedError, raceAbort } from '../abort';
 import { debug } from '../debug';
 import { resolveLibrary } from '../load/search';
@@ -28,11 +28,10 @@ import type { Callback, CallbackOptions } from '../call/callbacks';
 import type { AnyCallback, CallbackOf } from '../signature/ctypes_types';
 import { HOST_ABI_VERSION } from './plugin_abi';
 import { PhaseTimer } from './phase_timer';
-import { discardGeneration, loadGeneration, reloadError, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
-import { retireGeneration, type RetireHooks } from './hot_retire';
+import { loadGeneration, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
+import { guardGeneration, type GenerationGuard } from './generation_guard';
+import { retireGeneration, type RetireHooks, type RetireTimeouts } from './hot_retire';
 import {
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  DEFAULT_FINI_TIMEOUT_MS,
   type HotFunctions,
   type HotOptions,
   type LogEvent,
@@ -42,7 +41,6 @@ import {
   type ReloadReport,
   type SwapPolicy,
   type CloseOptions,
-  type HotWatchOptions,
   type Lease,
 } from './hot_types';
 
@@ -55,10 +53,8 @@ const FINISHED_HISTORY = 1_000;
 
 export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends TypedEventEmitter<HotLibraryEvents> {
   readonly fn: HotFunctions<F, D>;
-  readonly #options: HotOptions<F, D>;
-  readonly #functions: F;
-  /** The declared functions' C names, parsed once for every generation's load. */
-  readonly #functionNames: string[];
+  /** The options in force, checked once and with every default filled in (lib/options.ts). */
+  readonly #options: ResolvedHotOptions;
   #path: string;
   #current: Generation;
   /** Generations not yet retired (loading, verifying, active, draining, finalizing). */
@@ -73,18 +69,16 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #watcher: LibraryWatcher | null = null;
   #rebuilder: Rebuilder | null = null;
   // Reloads past their swap, by their options: what an abort of the wait says.
-  #swappedBy = new WeakMap<ReloadOptions, ReloadReport>();
+  #swappedBy = new WeakMap<ResolvedReloadOptions, ReloadReport>();
 
-  private constructor(path: string, options: HotOptions<F, D>, functionNames: string[], first: Generation) {
+  /** Binds `hot.fn` to the first generation, which is verified and not yet active (its guard is on). */
+  private constructor(path: string, options: ResolvedHotOptions, first: Generation) {
     super();
     this.#path = path;
     this.#options = options;
-    this.#functions = (options.functions ?? {}) as F;
-    this.#functionNames = functionNames;
     this.#current = first;
-    this.#track(first);
     const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
-    for (const [name, proto] of Object.entries(this.#functions)) {
+    for (const [name, proto] of Object.entries(options.functions)) {
       const f = first.lib!.func(proto) as BoundFunction<(...a: unknown[]) => unknown>;
       const direct = f.async;
       // Async calls wait while a handover is in progress, then run on whatever is current.
@@ -94,6 +88,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       fns[name] = f;
     }
     this.fn = Object.freeze(fns) as unknown as HotFunctions<F, D>;
+    this.#track(first);
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
@@ -104,46 +99,47 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     // Everything is checked (and read once) before anything is loaded: an invalid watch option or
     // userData found after dlswap_init would leave an initialised generation nobody can close.
     path = checkPath(path, 'HotLibrary.open(path, options)');
-    options = checkHotOptions(options, HOST_ABI_VERSION) as HotOptions<F, D>;
-    const functionNames = parseFunctions(options.functions, options.types, 'HotLibrary');
+    const o = resolveHotOptions(options, HOST_ABI_VERSION);
     // The build step's source directories must exist: checked before anything is loaded.
-    const buildStep = typeof options.watch === 'object' ? resolveBuildStep(options.watch) : null;
-    if (options.signal?.aborted) throw abortedError(options.signal, `HotLibrary.open(${path}) was aborted before it started`);
+    const buildStep = o.watch ? resolveBuildStep(o.watch) : null;
+    const signal = o.signal;
+    if (signal?.aborted) throw abortedError(signal, `HotLibrary.open(${path}) was aborted before it started`);
     const gen = new Generation(1, path);
-    const report: ReloadReport = { from: 0, to: 1, path, policy: options.policy ?? 'overlap', durations: {}, retired: gen.retired };
+    const report: ReloadReport = { from: 0, to: 1, path, policy: o.policy, durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
     // kept and emitted on a later turn, once the caller had the chance to listen.
     // Lines that arrive after the open but before those are emitted queue behind them: the plugin's
     // order is kept.
     const early: PluginLogEvent[] = [];
-    const onLog = (e: PluginLogEvent) => (hot && early.length === 0 ? hot.#emit(e.name, e.event) : early.push(e));
     let hot: HotLibrary<F, D> | undefined;
-    const signal = options.signal;
-    const loading = HotLibrary.#loadAndVerify(gen, functionNames, options, options.sha256, report, onLog);
-    await raceAbort(loading, signal, () => {
-      // Rolled back: the generation is undone once its load returns (never interrupted half-way).
-      void loading.then(() => discardGeneration(gen, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS), () => undefined);
-      return abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`);
+    const onLog = (e: PluginLogEvent) => (hot && early.length === 0 ? hot.#emit(e.name, e.event) : early.push(e));
+    const opening = HotLibrary.#bringUp(gen, o, o.sha256, report, onLog, async (guard) => {
+      // An abort while the load ran: the generation is undone by its guard, never half-served.
+      if (signal?.aborted) throw abortedError(signal, `HotLibrary.open(${path}) was aborted`);
+      const made = new HotLibrary<F, D>(path, o, gen);
+      gen.transition('active');
+      guard.release();
+      return made;
     });
-    gen.transition('active');
-    hot = new HotLibrary(path, options, functionNames, gen);
+    hot = await raceAbort(opening, signal, () => abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`));
+    const opened = hot;
     if (early.length) {
       setImmediate(() => {
         // Emitting may make more lines arrive (a listener calling the plugin): all in order.
-        for (let e = early.shift(); e; e = early.shift()) hot!.emit(e.name, e.event);
+        for (let e = early.shift(); e; e = early.shift()) opened.emit(e.name, e.event);
       });
     }
-    hot.#nextId = 2;
-    if (options.watch) {
+    opened.#nextId = 2;
+    if (o.watch) {
       try {
-        hot.#startWatch(gen.lib!.info.sha256, options.watch === true ? {} : options.watch, buildStep);
+        opened.#startWatch(gen.lib!.info.sha256, o.watch, buildStep);
       } catch (e) {
         // Not left half-open: the generation is finalized and closed before the error is reported.
-        await hot.close();
-        throw e;
+        await opened.close();
+        throw asDlswapError(e, 'ERR_DLSWAP_ARG', `HotLibrary.open(${path}): the watch could not start`);
       }
     }
-    return hot;
+    return opened;
   }
 
   /** The generation that new calls go to. */
@@ -161,7 +157,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   get policy(): SwapPolicy {
-    return this.#options.policy ?? 'overlap';
+    return this.#options.policy;
   }
 
   /** Every live generation, and the last 1,000 this HotLibrary closed or rejected, oldest first. */
@@ -193,16 +189,17 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   reload(path?: string, options?: ReloadOptions): Promise<ReloadReport> {
     // Checked synchronously, before any generation exists: a bad argument is an ERR_DLSWAP_ARG
     // rejection and nothing else happens.
+    let o: ResolvedReloadOptions;
     try {
       path = path === undefined ? this.#path : checkPath(path, 'reload(path, options)');
-      options = checkReloadOptions(options);
+      o = resolveReloadOptions(options);
     } catch (e) {
       return Promise.reject(e);
     }
-    const signal = options.signal;
+    const signal = o.signal;
     const target = path;
-    return raceAbort(this.#enqueue(path, options), signal, () => {
-      const swapped = this.#swappedBy.get(options!);
+    return raceAbort(this.#enqueue(path, o), signal, () => {
+      const swapped = this.#swappedBy.get(o);
       return abortedError(
         signal!,
         swapped
@@ -212,7 +209,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     });
   }
 
-  #enqueue(path: string, options: ReloadOptions): Promise<ReloadReport> {
+  #enqueue(path: string, options: ResolvedReloadOptions): Promise<ReloadReport> {
     if (this.#closing) return Promise.reject(new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed'));
     if (this.#queued && this.#queued.path === path && options.sha256 === undefined && options.signal === undefined) return this.#queued.promise;
     const entry = { path, promise: undefined as unknown as Promise<ReloadReport> };
@@ -243,7 +240,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return { generation: gen.id, fn: fns, release, [Symbol.dispose]: release };
   }
 
-  #startWatch(initialSha256: string, options: HotWatchOptions, buildStep: ResolvedBuildStep | null): void {
+  #startWatch(initialSha256: string, options: ResolvedHotWatchOptions, buildStep: ResolvedBuildStep | null): void {
     // A bare soname is watched where it was found (lib/load/search.ts), not in the current directory.
     const file = resolveLibrary(this.#path);
     const { build: _b, sources: _s, cwd: _c, buildTimeoutMs: _t, ...watchOptions } = options;
@@ -270,7 +267,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
     this.#watcher = w;
     if (!buildStep) return;
-    this.#rebuilder = new Rebuilder(w.path, buildStep, w, { debounceMs: w.options.debounceMs ?? WATCH_DEFAULTS.debounceMs, persistent: w.options.persistent ?? true }, {
+    this.#rebuilder = new Rebuilder(w.path, buildStep, w, { debounceMs: w.options.debounceMs, persistent: w.options.persistent }, {
       start: (e) => this.#emit('watch-build-start', e),
       success: (e) => this.#emit('watch-build', e),
       failure: (e) => this.#emit('watch-skip', e),
@@ -287,7 +284,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   close(options?: CloseOptions): Promise<void> {
     let signal: AbortSignal | undefined;
     try {
-      signal = checkCloseOptions(options).signal;
+      signal = resolveCloseOptions(options).signal;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -315,25 +312,29 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   // ---- phases (lib/hot/hot_phases.ts) -------------------------------------------------------------
 
-  /** loading, then verifying: see loadGeneration and verifyGeneration for what a failure leaves. */
-  static async #loadAndVerify<G extends Record<string, string>, DD extends TypeDefs>(
+  /**
+   * loading, then (under the generation's guard, lib/hot/generation_guard.ts) verifying and `activate`:
+   * whatever fails after the load returned, the generation is discarded and the failure is an
+   * ERR_DLSWAP_RELOAD naming the phase. `activate` releases the guard when the generation serves.
+   */
+  static async #bringUp<T>(
     gen: Generation,
-    functionNames: string[],
-    options: HotOptions<G, DD>,
+    options: ResolvedHotOptions,
     sha256: string | undefined,
     report: ReloadReport,
     onLog: (e: PluginLogEvent) => void,
-  ): Promise<void> {
+    activate: (guard: GenerationGuard, timer: PhaseTimer) => Promise<T>,
+  ): Promise<T> {
     const timer = new PhaseTimer(report.durations);
-    const loaded = await loadGeneration(gen, functionNames, options, sha256, report, timer, onLog);
-    await verifyGeneration(gen, loaded, options, report, timer, options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS);
+    const loaded = await loadGeneration(gen, options, sha256, report, timer, onLog);
+    return guardGeneration(gen, loaded, report, timer, options.finiTimeoutMs, async (guard) => {
+      await verifyGeneration(gen, loaded, options, report, timer);
+      guard.enter('swap');
+      return activate(guard, timer);
+    });
   }
 
-  get #finiTimeoutMs(): number {
-    return this.#options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS;
-  }
-
-  async #reload(path: string, options: ReloadOptions): Promise<ReloadReport> {
+  async #reload(path: string, options: ResolvedReloadOptions): Promise<ReloadReport> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
     if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);
     const old = this.#current;
@@ -342,54 +343,40 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#loadAndVerify(gen, this.#functionNames, this.#options, options.sha256, report, (e) => this.#emit(e.name, e.event));
+      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, (e) => this.#emit(e.name, e.event), (guard, timer) => this.#swapPhase(old, gen, options, report, guard, timer));
     } catch (e) {
-      // The phases retire the generation on every failure; this is the net under it (close() waits for it).
-      if (gen.isIn('loading', 'verifying')) {
-        gen.transition('rejected');
-        gen.markRetired();
-      }
       debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
       this.#emit('rollback', report);
       throw e;
     }
-    debug('reload %s: generation %d verified (%s ms loading, %s ms verifying)', path, gen.id, report.durations.loading?.toFixed(2), report.durations.verifying?.toFixed(2));
-    await this.#swapPhase(old, gen, options, report);
     this.#swappedBy.set(options, report);
-    debug('reload %s: swapped, generation %d serves (%s ms); generation %d drains', path, gen.id, report.durations.swap!.toFixed(3), old.id);
+    debug('reload %s: swapped, generation %d serves (%s ms); generation %d drains', path, gen.id, report.durations.swap?.toFixed(3), old.id);
     this.#path = path;
     this.#emit('reload', report);
     const retired = this.#retire(old, report);
     report.retired = retired;
-    if ((options.wait ?? 'closed') === 'closed') await retired;
+    if (options.wait === 'closed') await retired;
     return report;
   }
 
   /**
    * swap: from here new calls go to `gen` ('overlap': at once; 'handover': after the state moved).
-   * Fails with ERR_DLSWAP_RELOAD (failedPhase 'swap'; fault point 'before-swap', an abort, close(),
-   * or the handover's drain or state transfer). Leaves behind: the old generation serving as before,
-   * `gen` rejected and discarded, 'rollback' emitted.
+   * Runs under `gen`'s guard, which it releases in the step that makes `gen` serve. Fails (and the
+   * guard discards `gen`) on the fault point 'before-swap', an abort, close(), or the handover's
+   * drain or state transfer. Leaves behind: the old generation serving as before.
    */
-  async #swapPhase(old: Generation, gen: Generation, options: ReloadOptions, report: ReloadReport): Promise<void> {
-    const timer = new PhaseTimer(report.durations);
-    try {
-      faultPoint('before-swap');
-      if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${gen.path} was aborted before its swap`);
-      if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'the HotLibrary was closed during the reload');
-      if (this.policy === 'handover') await this.#handover(old, gen);
-      else this.#swap(old, gen);
-    } catch (e) {
-      const err = asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'the swap failed');
-      timer.lap('swap');
-      report.failedPhase = 'swap';
-      report.error = err;
-      gen.reject(err.message);
-      await discardGeneration(gen, this.#finiTimeoutMs);
-      debug('reload %s: swap to generation %d failed (%s), rolled back', gen.path, gen.id, err.code);
-      this.#emit('rollback', report);
-      throw reloadError(report);
-    }
+  async #swapPhase(old: Generation, gen: Generation, options: ResolvedReloadOptions, report: ReloadReport, guard: GenerationGuard, timer: PhaseTimer): Promise<void> {
+    const d = report.durations;
+    debug('reload %s: generation %d verified (%s ms loading, %s ms verifying)', gen.path, gen.id, d.loading?.toFixed(2), d.verifying?.toFixed(2));
+    faultPoint('before-swap');
+    if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${gen.path} was aborted before its swap`);
+    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'the HotLibrary was closed during the reload');
+    const swap = () => {
+      this.#swap(old, gen);
+      guard.release();
+    };
+    if (this.policy === 'handover') await this.#handover(old, gen, swap);
+    else swap();
     timer.lap('swap');
   }
 
@@ -399,7 +386,20 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    */
   #swap(old: Generation, gen: Generation): void {
     const table = gen.functions!;
-    for (const [name, f] of Object.entries(this.fn) as [string, BoundFunction<(...a: unknown[]) => unknown>][]) rebind(f, gen.lib!, table.address(name));
+    const fns = Object.entries(this.fn) as [string, BoundFunction<(...a: unknown[]) => unknown>][];
+    // All or nothing: a rebind that fails puts back the ones done, so that no hot.fn is left calling
+    // into a generation that its guard is about to discard.
+    let done = 0;
+    try {
+      for (const [name, f] of fns) {
+        rebind(f, gen.lib!, table.address(name));
+        done++;
+      }
+    } catch (e) {
+      const back = old.functions!;
+      for (const [name, f] of fns.slice(0, done)) rebind(f, old.lib!, back.address(name));
+      throw e;
+    }
     old.transition('draining');
     gen.transition('active');
     this.#current = gen;
@@ -407,31 +407,30 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /**
    * Handover: new async calls wait at the gate; the old generation drains; its exported state is
-   * imported into the new one (on the loader thread, bounded by the timeouts), and the swap follows.
+   * imported into the new one (on the loader thread, bounded by the timeouts), and `swap` follows.
    * While the state moves, sync calls are refused with ERR_DLSWAP_BUSY (they would change state that
    * was already exported). If the drain times out (handoverTimeout 'rollback'), or the transfer fails
    * or overruns, the gate opens on the old generation (rollback) and the waiting calls run there. The
    * gate always opens.
    */
-  async #handover(old: Generation, gen: Generation): Promise<void> {
+  async #handover(old: Generation, gen: Generation, swap: () => void): Promise<void> {
     let open!: () => void;
     this.#gate = new Promise<void>((r) => (open = r));
     try {
-      const timeouts = { drainTimeoutMs: this.#drainTimeoutMs, finiTimeoutMs: this.#finiTimeoutMs };
-      await transferState(old, gen, this.#options, timeouts, this.#events, () => this.#swap(old, gen));
+      await transferState(old, gen, this.#options, this.#timeouts, this.#events, swap);
     } finally {
       this.#gate = null;
       open();
     }
   }
 
-  get #drainTimeoutMs(): number {
-    return this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  get #timeouts(): RetireTimeouts {
+    return { drainTimeoutMs: this.#options.drainTimeoutMs, finiTimeoutMs: this.#options.finiTimeoutMs };
   }
 
   /** The old generation's way out (lib/hot/hot_retire.ts): once per generation, joined by close(). */
   #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
-    return retireGeneration(gen, report, { drainTimeoutMs: this.#drainTimeoutMs, finiTimeoutMs: this.#finiTimeoutMs }, this.#events, { teardown: this.#options.teardown as RetireHooks['teardown'] });
+    return retireGeneration(gen, report, this.#timeouts, this.#events, { teardown: this.#options.teardown as RetireHooks['teardown'] });
   }
 
   /** What the phases emit through: guarded, so that a throwing listener stops nothing. */

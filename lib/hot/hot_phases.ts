@@ -7,22 +7,25 @@
  */
 import { DlswapError, asDlswapError, type DlswapErrorCode } from '../errors';
 import type { Generation } from './generation';
-import { libraryFromResult, loadLater, loadNow, type OpenOptions } from '../load/library';
+import { libraryFromResult, loadLater, loadNow } from '../load/library';
+import type { ResolvedHotOptions } from '../options';
+import type { TypeRegistry } from '../signature/ctypes';
 import type { Isolation } from '../load/isolation';
 import { addon, type LoadResult, type RetireResult } from '../native';
 import { faultPoint } from '../faults';
 import { debug } from '../debug';
-import type { TypeDefs, AnyCallback } from '../signature/ctypes_types';
+import type { AnyCallback } from '../signature/ctypes_types';
 import type { CallbackOptions } from '../call/callbacks';
 import type { HotLibraryEvents } from './events';
 import { FunctionTable } from './function_table';
-import { createPluginHost, HOST_ABI_VERSION, quarantineHost, resolvePluginAbi } from './plugin_abi';
+import { createPluginHost, quarantineHost, resolvePluginAbi } from './plugin_abi';
 import type { PluginHostHandle } from '../native';
 import type { PhaseTimer } from './phase_timer';
 import type { RetireProgress } from './retire_policy';
 import type { RetireTimeouts } from './hot_retire';
 import { runTeardown, teardownPinReason } from '../load/teardown';
-import { DEFAULT_INIT_TIMEOUT_MS, type GenerationSetup, type GenerationTeardown, type HotOptions, type PluginLogEvent, type ReloadPhase, type ReloadReport } from './hot_types';
+import type { TypeDefs } from '../signature/ctypes_types';
+import type { GenerationSetup, GenerationTeardown, HotOptions, PluginLogEvent, ReloadPhase, ReloadReport } from './hot_types';
 
 /** Where phases report what the application listens to (HotLibrary's guarded emit). */
 export interface PhaseEvents {
@@ -56,10 +59,9 @@ export function reloadError(report: ReloadReport): DlswapError {
  * undid its copy and mapping (fini run if init had), `gen` is rejected and retired. An init that
  * overran leaves its host quarantined (the plugin may still be in init).
  */
-export async function loadGeneration<G extends Record<string, string>, DD extends TypeDefs>(
+export async function loadGeneration(
   gen: Generation,
-  functionNames: string[],
-  options: HotOptions<G, DD>,
+  options: ResolvedHotOptions,
   sha256: string | undefined,
   report: ReloadReport,
   timer: PhaseTimer,
@@ -67,15 +69,14 @@ export async function loadGeneration<G extends Record<string, string>, DD extend
 ): Promise<Loaded> {
   const host = createPluginHost(
     gen.id,
-    options.userData ?? 0n,
+    options.userData,
     (level, message) => onLog({ name: 'log', event: { generation: gen.id, level, message } }),
     (dropped, total) => onLog({ name: 'log-dropped', event: { generation: gen.id, dropped, total } }),
   );
   try {
-    const plugin = { functions: functionNames, abiMin: options.abi?.min ?? HOST_ABI_VERSION, abiMax: options.abi?.max ?? HOST_ABI_VERSION, host: host.address, hostObject: host };
-    const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256, shareDependencies: options.shareDependencies };
-    const loaded =
-      options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS }).promise;
+    const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host };
+    const open = { ...options, sha256 };
+    const loaded = options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
     return { ...loaded, host };
   } catch (e) {
     const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
@@ -94,82 +95,76 @@ export async function loadGeneration<G extends Record<string, string>, DD extend
 /**
  * verifying, this side: adopts what the loader verified (its Library, its plugin ABI, its host),
  * builds the generation's function table (each declared function bound once), then runs the user's
- * `setup` hook. Fails with ERR_DLSWAP_RELOAD (failedPhase 'verifying'; a throwing hook is
- * ERR_DLSWAP_INIT_FAILED). Leaves behind: nothing; `gen` is rejected and discarded (fini, close).
+ * `setup` hook. Runs under the generation's guard (lib/hot/generation_guard.ts). Fails with the step's
+ * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a table that cannot be bound
+ * ERR_DLSWAP_INTERNAL). Leaves behind: whatever it adopted, for the guard to discard.
  */
-export async function verifyGeneration<G extends Record<string, string>, DD extends TypeDefs>(
-  gen: Generation,
-  loaded: Loaded,
-  options: HotOptions<G, DD>,
-  report: ReloadReport,
-  timer: PhaseTimer,
-  finiTimeoutMs: number,
-): Promise<void> {
+export async function verifyGeneration(gen: Generation, loaded: Loaded, options: ResolvedHotOptions, report: ReloadReport, timer: PhaseTimer): Promise<void> {
   const { result, mode, host } = loaded;
   report.size = result.size;
   timer.record('loading', result.copyMs + result.openMs);
   timer.record('verifying', result.verifyMs);
-  gen.lib = libraryFromResult(result, gen.path, mode, options.types);
   gen.plugin = resolvePluginAbi(result);
-  // The plugin holds the host only if its init ran; otherwise nothing will log through it. From
-  // here fini is owed, and the host runs it if the environment goes first (a terminated worker).
+  // The plugin holds the host only if its init ran; otherwise nothing will log through it.
+  if (!gen.initialized) host.release();
+  gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined);
+  // From here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
     gen.host = host;
-    host.adopt(gen.lib.native, finiTimeoutMs);
-  } else {
-    host.release();
+    host.adopt(gen.lib.native, options.finiTimeoutMs);
   }
   gen.transition('verifying');
   timer.restart();
   try {
-    gen.functions = new FunctionTable(gen.lib, options.functions ?? {});
+    gen.functions = new FunctionTable(gen.lib, options.functions);
   } catch (e) {
-    return rejectVerified(gen, report, timer, finiTimeoutMs, asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `the functions of generation ${gen.id} could not be bound`));
+    throw asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `the functions of generation ${gen.id} could not be bound`);
   }
-  if (!options.setup) return;
-  try {
-    await runSetup(gen, options);
-  } catch (e) {
-    return rejectVerified(gen, report, timer, finiTimeoutMs, asDlswapError(e, 'ERR_DLSWAP_INIT_FAILED', `the setup hook of generation ${gen.id} failed`));
+  if (options.setup) {
+    try {
+      await runSetup(gen, options);
+    } catch (e) {
+      throw asDlswapError(e, 'ERR_DLSWAP_INIT_FAILED', `the setup hook of generation ${gen.id} failed`);
+    }
   }
   timer.lap('verifying');
-}
-
-async function rejectVerified(gen: Generation, report: ReloadReport, timer: PhaseTimer, finiTimeoutMs: number, err: DlswapError): Promise<never> {
-  timer.lap('verifying');
-  report.failedPhase = 'verifying';
-  report.error = err;
-  gen.reject(err.message);
-  await discardGeneration(gen, finiTimeoutMs);
-  throw reloadError(report);
 }
 
 /** The user's hook for a new generation (callbacks it keeps, configuration), on this thread. */
-async function runSetup<G extends Record<string, string>, DD extends TypeDefs>(gen: Generation, options: HotOptions<G, DD>): Promise<void> {
+async function runSetup(gen: Generation, options: ResolvedHotOptions): Promise<void> {
   const lib = gen.lib!;
   const context = {
     id: gen.id,
     lib,
     fn: gen.functions!.fns,
     callback: (type: string, fn: AnyCallback, opts?: CallbackOptions) => lib.callback(type, fn, opts),
-  } as unknown as GenerationSetup<G, DD>;
-  await options.setup!(context);
+  } as unknown as GenerationSetup<Record<string, string>>;
+  await options.setup!(context as never);
 }
 
 /**
- * Undoes a generation that was loaded but never served (verification or swap failed, or the open
- * was aborted): fini if init ran, then close, on the loader thread. Never fails: a retirement that
- * does not unmap the image is recorded in `gen.closeResult`; a fini that overran quarantines the host.
+ * Undoes a generation that was loaded but never served (its guard saw a failure: verification, the
+ * swap, an abort): dlswap_fini if its init ran (exactly once), then dlclose and the unload check, on
+ * the loader thread. Works however far the adoption went: with the Library made (its callbacks are
+ * released first) or only the loader's result. Never fails: a retirement that does not unmap the
+ * image is recorded in `gen.closeResult`; a fini that overran quarantines the host.
  */
-export async function discardGeneration(gen: Generation, finiTimeoutMs: number): Promise<void> {
+export async function discardGeneration(gen: Generation, finiTimeoutMs: number, loaded: Loaded): Promise<void> {
+  const { result, host } = loaded;
+  const initialized = result.initialized === true;
   try {
-    if (gen.lib) {
-      gen.host?.disown(); // the retirement runs fini now
-      const r = await gen.lib.retire(gen.initialized, finiTimeoutMs, gen.host).promise;
-      if (r.finalized) gen.host?.release();
-      else if (gen.host) quarantineHost(gen.host);
-      gen.closeResult = r.ok ? gen.lib.closeResultOf(r) : { unloaded: false, reason: r.message ?? 'its retirement failed' };
-    }
+    if (initialized) host.disown(); // the retirement runs fini now
+    const finiHost = initialized ? host : undefined;
+    const r = gen.lib
+      ? await gen.lib.retire(initialized, finiTimeoutMs, finiHost).promise
+      : await addon.retireAsync(result.lib!, result.deps ?? [], initialized, finiTimeoutMs, finiHost, (result.keepMapped ?? '') !== '').promise;
+    if (!initialized || r.finalized) host.release();
+    else quarantineHost(host);
+    if (!r.ok) gen.closeResult = { unloaded: false, reason: r.message ?? 'its retirement failed' };
+    else if (gen.lib) gen.closeResult = gen.lib.closeResultOf(r);
+    else gen.closeResult = r.stillLoaded ? { unloaded: false, reason: 'its image stayed mapped after it was closed' } : { unloaded: true };
+  } catch (e) {
+    gen.closeResult = { unloaded: false, reason: `its retirement failed: ${asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'retire').message}` };
   } finally {
     gen.markRetired();
   }
@@ -206,10 +201,10 @@ export async function waitIdle(gen: Generation, timeoutMs: number, events: Phase
  * Leaves behind: the old generation serving again, ungated; an import that overran quarantines the
  * new generation (its code may still run).
  */
-export async function transferState<G extends Record<string, string>, DD extends TypeDefs>(
+export async function transferState(
   old: Generation,
   gen: Generation,
-  options: HotOptions<G, DD>,
+  options: ResolvedHotOptions,
   timeouts: RetireTimeouts,
   events: PhaseEvents,
   swap: () => void,
@@ -231,7 +226,7 @@ export async function transferState<G extends Record<string, string>, DD extends
   }
   oldLib.native.gate(true);
   try {
-    const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, timeouts.finiTimeoutMs, options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS, old.host, gen.host);
+    const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, timeouts.finiTimeoutMs, options.initTimeoutMs, old.host, gen.host);
     const r = await job.promise;
     if (!r.ok) {
       // An import that overran leaves the new generation's code running: never touch it again.

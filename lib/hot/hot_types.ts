@@ -12,9 +12,7 @@ import type { TypeRegistry } from '../signature/ctypes';
 import type { TypeDefs, CallbackOf } from '../signature/ctypes_types';
 import type { Callback, CallbackOptions } from '../call/callbacks';
 
-export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-export const DEFAULT_INIT_TIMEOUT_MS = 30_000;
-export const DEFAULT_FINI_TIMEOUT_MS = 10_000;
+// The defaults of these options live in lib/options.ts (HOT_DEFAULTS, RELOAD_DEFAULTS), with their checks.
 
 export type SwapPolicy = 'overlap' | 'handover';
 

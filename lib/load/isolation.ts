@@ -32,15 +32,6 @@ export function preloadedRuntime(): boolean {
   return /libasan|libtsan|jemalloc|tcmalloc|mimalloc/.test(process.env.LD_PRELOAD ?? '');
 }
 
-export function checkIsolation(mode: unknown): Isolation {
-  if (mode === undefined) return 'namespace';
-  if (typeof mode === 'string' && (ISOLATION_MODES as readonly string[]).includes(mode)) return mode as Isolation;
-  throw new DlswapError(
-    'ERR_DLSWAP_ARG',
-    `unknown isolation mode ${JSON.stringify(mode)}; use one of ${ISOLATION_MODES.map((m) => `'${m}'`).join(', ')}`,
-  );
-}
-
 export const TUNABLES_FIX = `${RECOMMENDED_TUNABLES} (set it in the environment before node starts), or use isolation 'namespace', which loads every library into one shared namespace`;
 
 /** A dlmopen failure that means glibc's namespace or static-TLS budget is used up. */

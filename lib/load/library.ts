@@ -11,21 +11,21 @@
  * image stays mapped, in lib/load/close_reasons.ts.
  */
 import path from 'node:path';
-import { DlswapError } from '../errors';
+import { DlswapError, asDlswapError } from '../errors';
 import { deepbindUnsafeSymbols } from '../elf/node_symbols';
-import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from './isolation';
+import { isolationCode, preloadedRuntime, type Isolation } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
-import { checkFunctionTable, checkLibraryCloseOptions, checkOpenOptions, checkSymbolName, parseFunctions } from '../options';
+import { checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
-import { DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
+import { type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
 import { debug } from '../debug';
 import { traceRuntimeNotes } from './runtime_notes';
@@ -68,18 +68,12 @@ export interface PluginLoad {
 }
 
 /**
- * Checks what can be checked without touching the file, and builds the loader's spec. Throws
- * ERR_DLSWAP_ARG / _MODE_UNSUPPORTED / _NAMESPACE_EXHAUSTED before anything is copied.
+ * Checks what the options (already resolved: lib/options.ts) say against this process, and builds
+ * the loader's spec. Throws ERR_DLSWAP_MODE_UNSUPPORTED / _NAMESPACE_EXHAUSTED before anything is
+ * copied.
  */
-function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { spec: LoadSpec; mode: Isolation } {
-  if (typeof file !== 'string' || file.length === 0) {
-    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path): path must be a non-empty string');
-  }
-  options = checkOpenOptions(options, file) as OpenOptions; // path and every option checked before anything is copied
-  if (options.types !== undefined && !(options.types instanceof TypeRegistry)) {
-    throw new DlswapError('ERR_DLSWAP_ARG', 'open(path, options): options.types must be a registry made by types() (see docs/types.md)');
-  }
-  const mode = checkIsolation(options.isolation);
+function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoad): { spec: LoadSpec; mode: Isolation } {
+  const mode = options.isolation;
   if (mode === 'deepbind' && preloadedRuntime()) {
     throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
   }
@@ -100,7 +94,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     cwd: currentDirectory(),
     environment: mode === 'namespace' || mode === 'fresh-namespace' ? environmentEntries() : undefined,
     isolation: isolationCode(mode),
-    sha256: options.sha256?.toLowerCase(),
+    sha256: options.sha256,
     // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised
     // copy of (std::cerr...). local: constructors and destructors that would run node's code.
     refuseImports: mode === 'deepbind' && !options.force ? deepbindUnsafeSymbols() : [],
@@ -114,7 +108,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     pluginHost: plugin?.host,
     pluginHostObject: plugin?.hostObject,
     initTimeoutMs: plugin?.initTimeoutMs ?? 0,
-    shareDependencies: options.shareDependencies ?? [],
+    shareDependencies: [...options.shareDependencies],
   };
   return { spec, mode };
 }
@@ -151,7 +145,7 @@ function traceLoad(file: string, r: LoadResult): void {
 }
 
 /** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */
-export function loadNow(file: string, options: OpenOptions, plugin?: PluginLoad): { result: LoadResult; mode: Isolation } {
+export function loadNow(file: string, options: ResolvedOpenOptions, plugin?: PluginLoad): { result: LoadResult; mode: Isolation } {
   const { spec, mode } = loadSpec(file, options, plugin);
   debug('open %s (%s) on the JS thread', spec.path, mode);
   const result = addon.loadSync(spec);
@@ -161,7 +155,7 @@ export function loadNow(file: string, options: OpenOptions, plugin?: PluginLoad)
 }
 
 /** @internal A load on the loader thread: `promise` settles with the result, `abandon` gives the job up. */
-export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoad): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
+export function loadLater(file: string, options: ResolvedOpenOptions, plugin?: PluginLoad): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
   const { spec, mode } = loadSpec(file, options, plugin);
   debug('open %s (%s) on the loader thread', spec.path, mode);
   const job = addon.loadAsync(spec);
@@ -175,10 +169,31 @@ export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoa
   };
 }
 
+/**
+ * @internal Undoes a successful load that nothing adopted (a plain library: no plugin init ran),
+ * on the loader thread (`async`) or this one: the image is closed and its copy is gone.
+ */
+export function undoLoad(r: LoadResult, async: boolean): Promise<unknown> | void {
+  const keepMapped = (r.keepMapped ?? '') !== '';
+  if (async) return addon.retireAsync(r.lib!, r.deps!, false, 0, undefined, keepMapped).promise;
+  addon.retireSync(r.lib!, r.deps!, false, 0, undefined, keepMapped);
+}
+
+function adoptionError(e: unknown, file: string): DlswapError {
+  return asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `${file} was loaded, but could not be made a Library (it was closed again)`);
+}
+
 /** Opens a library on this thread. Throws a `DlswapError` with a stable code on any bad input. */
 export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Library<D> {
-  const { result, mode } = loadNow(file, options as OpenOptions);
-  return libraryFromResult(result, file, mode, options.types);
+  file = checkPath(file, 'open(path, options)');
+  const o = resolveOpenOptions(options); // every option checked before anything is copied
+  const { result, mode } = loadNow(file, o);
+  try {
+    return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined);
+  } catch (e) {
+    undoLoad(result, false);
+    throw adoptionError(e, file);
+  }
 }
 
 /**
@@ -187,8 +202,15 @@ export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions
  * `Library` as `open()`; rejects with the same coded errors.
  */
 export async function openAsync<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Promise<Library<D>> {
-  const { result, mode } = await loadLater(file, options as OpenOptions).promise;
-  return libraryFromResult(result, file, mode, options.types);
+  file = checkPath(file, 'openAsync(path, options)');
+  const o = resolveOpenOptions(options, 'openAsync(path, options)');
+  const { result, mode } = await loadLater(file, o).promise;
+  try {
+    return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined);
+  } catch (e) {
+    await undoLoad(result, true);
+    throw adoptionError(e, file);
+  }
 }
 
 
@@ -246,13 +268,25 @@ export class Library<D extends TypeDefs = {}> {
     return addr;
   }
 
-  /** Frees memory the library allocated, with the allocator of the library's own namespace. */
+  /**
+   * Frees memory the library allocated (lib.alloc, or its own malloc), with the allocator of the
+   * library's own namespace. A lib.alloc block freed twice, or an address inside one, is refused
+   * (ERR_DLSWAP_FREED, ERR_DLSWAP_ARG) rather than abort the process in glibc: see Allocations.
+   */
   free(ptr: bigint | null): void {
     this.#requireOpen();
     if (ptr === null || ptr === 0n) return;
     if (typeof ptr !== 'bigint') throw new DlswapError('ERR_DLSWAP_ARG', 'free(ptr): ptr must be a bigint address');
-    this.native.free(ptr);
-    this.#allocations.remove(ptr);
+    this.#allocations.free(ptr, (p) => this.native.free(p));
+  }
+
+  /** Gives the lib.alloc blocks lib.free held back to the allocator, while the image is still mapped. */
+  #releaseHeld(): void {
+    try {
+      this.#allocations.release((p) => this.native.free(p));
+    } catch {
+      // Already closed natively: the namespace's heap, and the blocks with it, are gone.
+    }
   }
 
   // ---- types, callbacks and typed memory (lib/signature/ctypes.ts, lib/call/callbacks.ts, lib/call/memory.ts) ----
@@ -270,7 +304,7 @@ export class Library<D extends TypeDefs = {}> {
    * async calls drained). docs/callbacks.md.
    */
   callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
-  callback(type: string, fn: AnyCallback, options: CallbackOptions = {}): Callback<AnyCallback> {
+  callback(type: string, fn: AnyCallback, options?: CallbackOptions): Callback<AnyCallback> {
     this.#requireOpen();
     const registry = typesOf(this);
     const sig = callbackSignatureOf(type, registry?.scope, registry ? (t) => registry.type(t) : undefined);
@@ -329,8 +363,7 @@ export class Library<D extends TypeDefs = {}> {
   bind<const F extends Record<string, string>>(functions: F & CheckFunctions<F, D>): BoundFunctions<F, D>;
   bind(functions: Record<string, Prototype>): Readonly<Record<string, BoundFunction<AnyFunction>>> {
     this.#requireOpen();
-    const table = checkFunctionTable(functions, 'bind(functions)');
-    parseFunctions(table, this.types, 'bind(functions)');
+    const table = checkFunctionTable(functions, this.types, 'bind(functions)').functions;
     const out: Record<string, BoundFunction<AnyFunction>> = {};
     for (const [name, proto] of Object.entries(table)) {
       try {
@@ -390,13 +423,13 @@ export class Library<D extends TypeDefs = {}> {
    */
   close(options?: LibraryCloseOptions<D>): Promise<CloseResult> {
     if (this.#closing) return this.#closing;
-    let checked: ReturnType<typeof checkLibraryCloseOptions>;
+    let checked: ResolvedLibraryCloseOptions;
     try {
-      checked = checkLibraryCloseOptions(options);
+      checked = resolveLibraryCloseOptions(options);
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#closing = this.#close(checked.teardown as LibraryCloseOptions<D>['teardown'], checked.teardownTimeoutMs ?? DEFAULT_TEARDOWN_TIMEOUT_MS);
+    this.#closing = this.#close(checked.teardown as LibraryCloseOptions<D>['teardown'], checked.teardownTimeoutMs);
     return this.#closing;
   }
 
@@ -434,6 +467,7 @@ export class Library<D extends TypeDefs = {}> {
    * the first call on, no call of this library can start.
    */
   retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
+    this.#releaseHeld();
     let id: number | null = null;
     let abandoned = false;
     // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
@@ -498,6 +532,7 @@ export class Library<D extends TypeDefs = {}> {
   /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */
   closeNow(): CloseResult {
     if (!this.#closing) this.#closing = Promise.resolve(undefined as unknown as CloseResult);
+    this.#releaseHeld();
     const result = this.closeResultOf(addon.retireSync(this.native, this.#deps, false, 0, undefined, this.#keepMapped !== ''));
     this.#closing = Promise.resolve(result);
     return result;

@@ -29,8 +29,7 @@ export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   types?: TypeRegistry<D>;
 }
 
-/** `lib.close(options)`'s default bound on the teardown hook. */
-export const DEFAULT_TEARDOWN_TIMEOUT_MS = 10_000;
+// The default of teardownTimeoutMs lives in lib/options.ts (LIBRARY_CLOSE_DEFAULTS), with its check.
 
 /** `lib.close(options)`. */
 export interface LibraryCloseOptions<D extends TypeDefs = TypeDefs> {

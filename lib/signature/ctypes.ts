@@ -38,6 +38,14 @@ export class TypeRegistry<D extends TypeDefs = {}> {
   readonly #typeCache = new Map<string, CType>();
 
   /**
+   * @internal Whether `v` was made by this class's constructor (lib/options.ts checks the `types`
+   * option with it): an object that only has TypeRegistry's prototype has none of its state.
+   */
+  static isRegistry(v: unknown): v is TypeRegistry {
+    return typeof v === 'object' && v !== null && #typeCache in v;
+  }
+
+  /**
    * Declares types, as C: `'struct point { int32_t x, y; }'`, `'typedef struct frame frame_t'`,
    * `'enum mode { MODE_A, MODE_B = 4 }'`, `'typedef int (*cmp_fn)(const void *, const void *)'`.
    * Several declarations may be given, separated by ';'. Nothing is added unless all of the text is
@@ -161,13 +169,9 @@ export function types<const S extends string = ''>(text?: S): TypeRegistry<Decla
 // resolves type names in it.
 const libraryTypes = new WeakMap<object, TypeRegistry<TypeDefs>>();
 
-/** @internal */
+/** @internal `registry` was checked by the options of open() (lib/options.ts). */
 export function attachTypes(lib: object, registry: TypeRegistry<TypeDefs> | undefined): void {
-  if (registry === undefined) return;
-  if (!(registry instanceof TypeRegistry)) {
-    throw new DlswapError('ERR_DLSWAP_ARG', 'options.types must be a registry made by types() (see docs/types.md)');
-  }
-  libraryTypes.set(lib, registry);
+  if (registry !== undefined) libraryTypes.set(lib, registry);
 }
 
 /** @internal */

@@ -6,8 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export const DEFAULT_BUILD_TIMEOUT_MS = 300_000;
-
 /** How long a stopped build gets to exit on SIGTERM (a compiler removes its half-written output) before SIGKILL. */
 const STOP_GRACE_MS = 2_000;
 /** How long the output pipes may stay open after the command exited (held by something it started). */

@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startBuild, describeCommand, DEFAULT_BUILD_TIMEOUT_MS, type RunningBuild } from './build_command';
+import { startBuild, describeCommand, type RunningBuild } from './build_command';
+import { BUILD_STEP_DEFAULTS } from '../options';
 import { sourcePatterns } from './source_patterns';
 import { SourceWatcher } from './source_watcher';
 import type { LibraryWatcher } from './watch';
@@ -80,7 +81,7 @@ export interface ResolvedBuildStep {
 export function resolveBuildStep(options: BuildStepOptions | undefined): ResolvedBuildStep | null {
   if (!options?.build) return null;
   const cwd = path.resolve(options.cwd ?? '.');
-  return { command: options.build, cwd, timeoutMs: options.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, patterns: sourcePatterns(options.sources ?? [], cwd) };
+  return { command: options.build, cwd, timeoutMs: options.buildTimeoutMs ?? BUILD_STEP_DEFAULTS.buildTimeoutMs, patterns: sourcePatterns(options.sources ?? [], cwd) };
 }
 
 export class Rebuilder {

@@ -13,7 +13,7 @@ import type * as Crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDlswapError } from '../errors';
-import { checkPath, checkWatchOptions } from '../options';
+import { checkPath, resolveWatchOptions, type ResolvedWatchOptions } from '../options';
 import { faultPoint } from '../faults';
 import { buildSkip } from './watch_build';
 import { accessDenied, missing, readRegularFile, stateOf, type FileState } from './watch_file';
@@ -76,16 +76,14 @@ export interface WatchSkip {
   mtimeMs?: number;
 }
 
-export const WATCH_DEFAULTS = { debounceMs: 100, stableMs: 50, settleTimeoutMs: 30_000 } as const;
-const DEFAULTS = WATCH_DEFAULTS;
-
 /**
  * Emits 'change' (`WatchChange`) for each new, complete, valid build and 'skip' (`WatchSkip`) for
  * each one it refuses. Never emits 'error': a watcher that cannot watch reports a 'watch-error' skip.
  */
 export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
   readonly path: string;
-  readonly options: Readonly<WatchOptions>;
+  /** The options in force, every default filled in. */
+  readonly options: ResolvedWatchOptions;
   readonly #debounceMs: number;
   readonly #stableMs: number;
   readonly #settleTimeoutMs: number;
@@ -113,14 +111,14 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
   constructor(file: string, options: WatchOptions = {}) {
     super();
     this.path = path.resolve(checkPath(file, 'LibraryWatcher(path, options)'));
-    const o = checkWatchOptions(options);
+    const o = resolveWatchOptions(options);
     this.options = o;
-    this.#debounceMs = o.debounceMs ?? DEFAULTS.debounceMs;
-    this.#stableMs = o.stableMs ?? DEFAULTS.stableMs;
-    this.#settleTimeoutMs = o.settleTimeoutMs ?? DEFAULTS.settleTimeoutMs;
+    this.#debounceMs = o.debounceMs;
+    this.#stableMs = o.stableMs;
+    this.#settleTimeoutMs = o.settleTimeoutMs;
     this.#pollMs = Math.max(5, Math.min(25, Math.round(this.#stableMs / 3)));
-    this.#persistent = o.persistent ?? true;
-    this.#lastSha256 = o.initialSha256?.toLowerCase() ?? null;
+    this.#persistent = o.persistent;
+    this.#lastSha256 = o.initialSha256 ?? null;
 
     // Watch the directory, not the file: a rename over the file (how editors, `install` and many
     // build tools publish a result) replaces the inode, and an inotify watch on the old inode would

@@ -4,11 +4,18 @@
 //
 // Addresses are trusted, as in C: a bad one crashes. Every JS buffer access is bounds-checked here.
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "common/addresses.h"
 #include "common/errors.h"
 #include "common/exports.h"
 #include "image/library_handle.h"
@@ -19,24 +26,37 @@ namespace dlswap {
 
 namespace {
 
+// Refuses an address no mapping can hold (common/addresses.h); 0 is the caller's to judge.
+void RefuseNeverMapped(Napi::Env env, uint64_t a, const char *what) {
+  if (a == 0 || !NeverMapped(a)) return;
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(a));
+  throw CodedError(env, "ERR_DLSWAP_ARG",
+                   std::string(what) + ": " + hex +
+                       " is not an address this process can have memory at (below 64 KiB, or past the user address space)");
+}
+
 uint64_t AddressArg(Napi::Env env, Napi::Value v, const char *what) {
   if (!v.IsBigInt()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address must be a bigint");
   bool lossless = false;
   uint64_t a = v.As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", std::string(what) + ": address out of range");
+  RefuseNeverMapped(env, a, what);
   return a;
 }
 
 // Data pointer and length of a buffer-like JS value (ArrayBuffer, TypedArray, DataView), or false.
-bool BufferOf(Napi::Env env, Napi::Value v, uint8_t **data, size_t *length) {
+// `detached` (if given) says whether its memory was transferred away (then data is null, length 0).
+bool BufferOf(Napi::Env env, Napi::Value v, uint8_t **data, size_t *length, bool *detached = nullptr) {
   napi_value raw = v;
+  napi_value backing = nullptr;
   bool is = false;
   void *p = nullptr;
   size_t len = 0;
   if (napi_is_typedarray(env, raw, &is) == napi_ok && is) {
     napi_typedarray_type type;
     size_t count = 0;
-    if (napi_get_typedarray_info(env, raw, &type, &count, &p, nullptr, nullptr) != napi_ok) return false;
+    if (napi_get_typedarray_info(env, raw, &type, &count, &p, &backing, nullptr) != napi_ok) return false;
     size_t elem = 1;
     switch (type) {
       case napi_int16_array:
@@ -58,11 +78,16 @@ bool BufferOf(Napi::Env env, Napi::Value v, uint8_t **data, size_t *length) {
     }
     len = count * elem;
   } else if (napi_is_dataview(env, raw, &is) == napi_ok && is) {
-    if (napi_get_dataview_info(env, raw, &len, &p, nullptr, nullptr) != napi_ok) return false;
+    if (napi_get_dataview_info(env, raw, &len, &p, &backing, nullptr) != napi_ok) return false;
   } else if (napi_is_arraybuffer(env, raw, &is) == napi_ok && is) {
     if (napi_get_arraybuffer_info(env, raw, &p, &len) != napi_ok) return false;
+    backing = raw;
   } else {
     return false;
+  }
+  if (detached) {
+    *detached = false;
+    if (backing != nullptr) napi_is_detached_arraybuffer(env, backing, detached);
   }
   *data = static_cast<uint8_t *>(p);
   *length = len;
@@ -83,8 +108,15 @@ Napi::Value AddressOfJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   uint8_t *data = nullptr;
   size_t len = 0;
-  if (info.Length() < 1 || !BufferOf(env, info[0], &data, &len)) {
+  bool detached = false;
+  if (info.Length() < 1 || !BufferOf(env, info[0], &data, &len, &detached)) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "addressOf(buffer): expected an ArrayBuffer, TypedArray, DataView or Buffer");
+  }
+  // A detached buffer has no memory: its "address" would be NULL, which C would write through.
+  if (detached) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG",
+                         "addressOf(buffer): the buffer is detached (transferred, or structuredClone'd with transfer): it has "
+                         "no memory any more. Take the address of a buffer that is still attached.");
   }
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)));
 }
@@ -140,15 +172,27 @@ Napi::Value ReadCStringJs(const Napi::CallbackInfo &info) {
   uint64_t a = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: address out of range");
   if (a == 0) return env.Null();
+  RefuseNeverMapped(env, a, "readCString");
   const char *p = reinterpret_cast<const char *>(static_cast<uintptr_t>(a));
+  size_t len = 0;
   if (info.Length() >= 2 && !info[1].IsUndefined()) {
-    double max = info[1].ToNumber().DoubleValue();
+    if (!info[1].IsNumber()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: maxBytes must be a number");
+    double max = info[1].As<Napi::Number>().DoubleValue();
     if (!(max >= 0 && max <= 9007199254740991.0) || max != std::floor(max)) {
       throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readCString: maxBytes must be a non-negative integer");
     }
-    return Napi::String::New(env, p, strnlen(p, static_cast<size_t>(max)));
+    len = strnlen(p, static_cast<size_t>(max));
+  } else {
+    len = strlen(p);
   }
-  return Napi::String::New(env, p);
+  // V8's longest string (String::kMaxLength on 64-bit): beyond it the string cannot be made at all.
+  constexpr size_t kMaxStringBytes = (size_t(1) << 29) - 24;
+  if (len > kMaxStringBytes) {
+    throw CodedError(env, "ERR_DLSWAP_TOO_LARGE",
+                     "readCString: the string is " + std::to_string(len) + " bytes, more than a JS string can hold (" +
+                         std::to_string(kMaxStringBytes) + "); read it with readBytes in parts");
+  }
+  return Napi::String::New(env, p, len);
 }
 
 
@@ -184,11 +228,33 @@ Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
 }
 
+// discardPages(address, length): the whole pages inside [address, address + length) are given back to
+// the system (MADV_DONTNEED: they read as zero when touched again). For a block lib.free holds back
+// from the allocator (lib/call/memory.ts): it keeps its address, not its memory. The allocator's own
+// bookkeeping lives outside the block (its chunk header before it, the next chunk's after it), and
+// what free() later writes into the block lands on fresh zero pages.
+Napi::Value DiscardPagesJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const uint64_t addr = AddressArg(env, info[0], "discardPages");
+  const size_t len = SizeArg(env, info[1], "length");
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (addr == 0 || len > UINT64_MAX - page || addr > UINT64_MAX - page - len) {
+    throw CodedError(env, "ERR_DLSWAP_ARG", "discardPages: not a range of the address space");
+  }
+  const uint64_t first = (addr + page - 1) / page * page;
+  const uint64_t end = (addr + len) / page * page;
+  if (end > first && madvise(reinterpret_cast<void *>(static_cast<uintptr_t>(first)), end - first, MADV_DONTNEED) != 0) {
+    throw CodedError(env, "ERR_DLSWAP_INTERNAL", std::string("discardPages: madvise failed: ") + std::strerror(errno));
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void RegisterMemory(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"addressOf", AddressOfJs}, {"copyFromAddress", CopyFromAddressJs},
-                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs}, {"allocIn", AllocInJs}});
+                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs}, {"allocIn", AllocInJs},
+                        {"discardPages", DiscardPagesJs}});
 }
 
 }  // namespace dlswap

@@ -18,6 +18,11 @@
 // A refused call is logged to stderr (the first few per slot, then at powers of two), counted, and
 // returns the slot's fallback value (zero unless given) without running any JS.
 //
+// A call from another thread waits for the JS thread, but never without bound (cross_thread.cc): it
+// gives up, with the fallback value, after the slot's deadline (`timeout_ms`), at once when the JS
+// thread is joining the calling thread (a certain deadlock), and when the environment or the process
+// exits. Each is counted and logged like a refusal.
+//
 // `running` counts calls admitted and not finished; it is decremented on the JS thread only (after
 // the function ran, or in the refusal path by the caller itself before any JS runs). A slot's JS
 // references are deleted once it is released and nothing runs on it; lib.close() waits for that.
@@ -25,6 +30,7 @@
 #include <ffi.h>
 #include <napi.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstddef>
@@ -94,7 +100,10 @@ struct Slot {
   uint64_t serial = 0;
   Rec *rec = nullptr;
   uint64_t fallback[2] = {0, 0};   // returned when refused or when the function fails
+  uint32_t timeout_ms = 0;         // how long a call from another thread waits for the JS thread
   char label[kLabelBytes] = {};
+  std::atomic<uint64_t> timed_out{0};   // calls that gave up at the deadline
+  std::atomic<uint64_t> deadlocked{0};  // calls given up because the JS thread was joining the caller
 };
 
 struct Pending;
@@ -102,6 +111,7 @@ struct Pending;
 struct CallbackEnv {
   napi_env env = nullptr;
   pthread_t js_thread{};
+  pid_t js_tid = 0;     // the JS thread's kernel id, to see what it is blocked in
   napi_threadsafe_function tsfn = nullptr;
   std::mutex mutex;     // guards `alive` against the environment's teardown racing a queued call
   bool alive = true;
@@ -109,6 +119,8 @@ struct CallbackEnv {
   std::vector<Slot *> slots;                          // JS thread
   std::map<std::string, std::deque<Slot *>> released; // JS thread: by signature, oldest first
   std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> timed_out{0};
+  std::atomic<uint64_t> deadlocked{0};
   uint64_t created = 0;
 
   // Calls from other threads (callback/cross_thread.cc).
@@ -116,9 +128,14 @@ struct CallbackEnv {
   std::deque<Pending *> queue;
   bool js_active = false;    // the JS thread is running queued calls: no wakeup needed
   bool wake_posted = false;  // a wakeup is on its way through the threadsafe function
-  bool queue_open = true;    // false once the environment shuts down
+  bool queue_open = true;    // false once the environment shuts down (or the process exits)
+  Pending *current = nullptr;  // the queued call the JS thread is running now
   std::atomic<uint64_t> pushed{0};
 };
+
+// Set once the process exits (process.exit, or exit() from any thread): calls from other threads
+// get their fallback value at once instead of waiting for a JS thread that will never run them.
+extern std::atomic<bool> g_process_exiting;
 
 // The environment whose JS thread this is (one per main or worker thread), once it made a callback.
 extern thread_local CallbackEnv *t_env;
@@ -130,11 +147,16 @@ inline bool Callable(uint32_t st) { return st == kSlotLive || st == kSlotSyncAct
 void Invoke(Slot *s, void *ret, void **args);
 // A libffi closure's entry.
 void Entry(ffi_cif *cif, void *ret, void **args, void *user_data);
-// Runs the function of `s` on the JS thread. `queued`: it came from another thread through the
-// threadsafe function (no JS frame of ours is below it to rethrow into).
-void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, bool queued);
+// Runs the function of `s` on the JS thread. `queued` (the call that came from another thread
+// through the threadsafe function: no JS frame of ours is below it to rethrow into) is told when
+// `args` have been read (ArgsTaken), since its caller may give up waiting from then on.
+void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, Pending *queued);
 // Refuses a call C made: logged, counted, and C gets the fallback value. `st` says why.
 void RefuseCall(Slot *s, void *ret, uint32_t st);
+// A call from another thread that stopped waiting for the JS thread (its deadline passed, or the
+// JS thread was joining the caller): logged and counted; C gets the fallback value.
+enum class GaveUp { kDeadline, kDeadlock };
+void ReportGaveUp(Slot *s, GaveUp why);
 void WriteFallback(const Slot *s, void *ret);
 // JS thread: the slot's JS references are deleted once it is released and nothing runs on it.
 void DeleteRec(napi_env env, Slot *s);
@@ -143,12 +165,27 @@ void Collect(CallbackEnv *cenv, Slot *s);
 void AfterRun(CallbackEnv *cenv, Slot *s);
 
 // ---- cross_thread.cc: calls from threads other than the JS thread ---------------------------------
-// Queues the call for the JS thread and waits for its result (or refuses it, the queue closed).
+// Queues the call for the JS thread and waits for its result, until the slot's deadline at most
+// (or refuses it: the queue is closed).
 void QueueAndWait(CallbackEnv *cenv, Slot *s, void *ret, void **args);
 // The threadsafe function's callback: the JS thread runs what is queued.
 void CallJs(napi_env env, napi_value js_cb, void *context, void *data);
-// Every queued call gets the fallback value (the environment is shutting down).
-void DrainWithFallback(CallbackEnv *cenv);
+// RunOnJsThread has read the arguments of the queued call `p`.
+void ArgsTaken(Pending *p);
+// Closes the queue: every call waiting for this environment's JS thread (queued, or being run by
+// it) gets the fallback value now, and later ones are refused. The environment is shutting down, or
+// the JS thread is about to exit the process (it will never finish what it runs).
+void ReleaseWaiting(CallbackEnv *cenv);
+
+// ---- deadlock.cc: what the JS thread is blocked in -----------------------------------------------
+// True when thread `tid` is blocked joining the calling thread (pthread_join waits on the futex of
+// the caller's thread id, which the kernel clears when the caller exits): the caller waiting for it
+// would wait for ever.
+bool JoinsCallingThread(pid_t tid);
+
+// ---- exit (slots.cc) ------------------------------------------------------------------------------
+// Every environment's waiting calls get their fallback: the process is exiting.
+void ReleaseAllForExit();
 
 // ---- values.cc: C values and JS values ----------------------------------------------------------
 // The C value at `p` (a parameter of kind `kind`, `size` bytes for a struct) as a JS value, or

@@ -43,7 +43,9 @@ void FinalizeHandle(napi_env, void *data, void *) { delete static_cast<Handle *>
 
 // makeCallback(target, spec, fn, options) -> address
 //   spec: { key, returns, params, returnShape?, paramShapes? }  (key: identifies the signature)
-//   options: { state: 'live' | 'idle', label, fallback?: bigint bits, onError?: function }
+//   options: { state: 'live' | 'idle', label, timeoutMs, fallback?: bigint bits, onError?: function }
+//   (timeoutMs: how long a call from another thread waits for the JS thread; lib/options.ts checks
+//   and defaults it)
 // `target` (an object) becomes the callback's handle: tagged, and accepted wherever a pointer is.
 Napi::Value MakeCallbackJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -76,6 +78,12 @@ Napi::Value MakeCallbackJs(const Napi::CallbackInfo &info) {
   s->rec = rec.release();
   std::string label = options.Get("label").IsString() ? options.Get("label").As<Napi::String>().Utf8Value() : "(unnamed)";
   std::snprintf(s->label, sizeof s->label, "%s", label.c_str());
+  Napi::Value timeout = options.Get("timeoutMs");
+  const double timeout_ms = timeout.IsNumber() ? timeout.As<Napi::Number>().DoubleValue() : 0;
+  if (!(timeout_ms >= 1 && timeout_ms <= 2147483647.0)) {
+    throw CodedTypeError(env, "ERR_DLSWAP_INTERNAL", "makeCallback: options.timeoutMs must be a number of milliseconds");
+  }
+  s->timeout_ms = static_cast<uint32_t>(timeout_ms);
   s->fallback[0] = s->fallback[1] = 0;
   Napi::Value fallback = options.Get("fallback");
   if (fallback.IsBigInt()) {
@@ -124,7 +132,7 @@ Napi::Value ReleaseCallbackJs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, s->running.load());
 }
 
-// callbackInfo(handle) -> { address, state, running, refused, current }
+// callbackInfo(handle) -> { address, state, running, refused, timedOut, deadlocked }
 Napi::Value CallbackInfoJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Handle *h = RequireHandle(env, info[0]);
@@ -137,10 +145,12 @@ Napi::Value CallbackInfoJs(const Napi::CallbackInfo &info) {
   o.Set("state", Napi::String::New(env, names[st <= kSlotDead ? st : kSlotDead]));
   o.Set("running", Napi::Number::New(env, current ? s->running.load() : 0));
   o.Set("refused", Napi::Number::New(env, static_cast<double>(s->refused.load())));
+  o.Set("timedOut", Napi::Number::New(env, static_cast<double>(s->timed_out.load())));
+  o.Set("deadlocked", Napi::Number::New(env, static_cast<double>(s->deadlocked.load())));
   return o;
 }
 
-// callbackStats() -> { slots, live, refused }: this environment's.
+// callbackStats() -> { slots, live, refused, timedOut, deadlocked }: this environment's.
 Napi::Value CallbackStatsJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -152,7 +162,20 @@ Napi::Value CallbackStatsJs(const Napi::CallbackInfo &info) {
   o.Set("slots", Napi::Number::New(env, cenv ? static_cast<double>(cenv->slots.size()) : 0));
   o.Set("live", Napi::Number::New(env, static_cast<double>(live)));
   o.Set("refused", Napi::Number::New(env, cenv ? static_cast<double>(cenv->refused.load()) : 0));
+  o.Set("timedOut", Napi::Number::New(env, cenv ? static_cast<double>(cenv->timed_out.load()) : 0));
+  o.Set("deadlocked", Napi::Number::New(env, cenv ? static_cast<double>(cenv->deadlocked.load()) : 0));
   return o;
+}
+
+// releaseCallbacksAtExit(processExits): this environment's JS thread is exiting (process.exit: its
+// 'exit' event; `processExits` on the main thread, where the whole process goes). Every call waiting
+// for it gets the fallback now, and later ones are refused: node joins the thread pool next, and a
+// pool thread waiting here would hold that join for ever.
+Napi::Value ReleaseCallbacksAtExitJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && info[0].ToBoolean().Value()) ReleaseAllForExit();
+  else if (t_env && t_env->env == static_cast<napi_env>(env)) ReleaseWaiting(t_env);
+  return env.Undefined();
 }
 
 }  // namespace
@@ -170,7 +193,7 @@ void RegisterCallbacks(Napi::Env env, Napi::Object exports) {
   using namespace callback;
   Export(env, exports, {{"makeCallback", MakeCallbackJs}, {"setCallbackState", SetCallbackStateJs},
                         {"releaseCallback", ReleaseCallbackJs}, {"callbackInfo", CallbackInfoJs},
-                        {"callbackStats", CallbackStatsJs}});
+                        {"callbackStats", CallbackStatsJs}, {"releaseCallbacksAtExit", ReleaseCallbacksAtExitJs}});
 }
 
 }  // namespace dlswap

@@ -31,7 +31,8 @@ const char *WhyRefused(uint32_t st) {
     case kSlotFree:
       return "was called after it was released";
     default:
-      return "was called after its JS environment shut down";
+      return g_process_exiting.load(std::memory_order_relaxed) ? "was called from another thread while the process exits"
+                                                                 : "was called after its JS environment shut down";
   }
 }
 
@@ -82,6 +83,30 @@ void RefuseCall(Slot *s, void *ret, uint32_t st) {
   WriteFallback(s, ret);
 }
 
+void ReportGaveUp(Slot *s, GaveUp why) {
+  const bool deadlock = why == GaveUp::kDeadlock;
+  uint64_t n = (deadlock ? s->deadlocked : s->timed_out).fetch_add(1, std::memory_order_relaxed) + 1;
+  if (s->cenv) (deadlock ? s->cenv->deadlocked : s->cenv->timed_out).fetch_add(1, std::memory_order_relaxed);
+  if (n > 3 && (n & (n - 1)) != 0) return;
+  char label[kLabelBytes];
+  std::memcpy(label, s->label, sizeof label);
+  label[kLabelBytes - 1] = 0;
+  const char *ret = s->ret_kind == kVoid ? "nothing" : "the fallback value";
+  if (deadlock) {
+    std::fprintf(stderr,
+                 "dlswap: callback %s was called from another thread while the JS thread was joining that very thread "
+                 "(a synchronous call waits for it to end): it could never run, so C got %s at once (deadlock %llu). "
+                 "Make that call with .async.\n",
+                 label, ret, static_cast<unsigned long long>(n));
+  } else {
+    std::fprintf(stderr,
+                 "dlswap: callback %s was called from another thread and the JS thread did not run it within %u ms "
+                 "(busy, or blocked): C got %s (timed out %llu time%s). Keep the JS thread free, or raise the "
+                 "callback's timeoutMs.\n",
+                 label, s->timeout_ms, ret, static_cast<unsigned long long>(n), n == 1 ? "" : "s");
+  }
+}
+
 void DeleteRec(napi_env env, Slot *s) {
   if (!s->rec) return;
   if (s->rec->fn) napi_delete_reference(env, s->rec->fn);
@@ -101,7 +126,7 @@ void AfterRun(CallbackEnv *cenv, Slot *s) {
   if (s->running.fetch_sub(1) == 1 && s->state.load() == kSlotDead) Collect(cenv, s);
 }
 
-void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, bool queued) {
+void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, Pending *queued) {
   napi_env env = cenv->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
@@ -117,6 +142,8 @@ void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, bool queu
     argv[i] = ArgToJs(env, s->kinds[i], args[i], s->sizes[i]);
     ok = argv[i] != nullptr;
   }
+  // The arguments are JS values now: a caller on another thread may stop waiting from here on.
+  if (queued) ArgsTaken(queued);
   napi_status st = ok ? napi_call_function(env, recv, fn, n, argv, &result) : napi_generic_failure;
   napi_value error = nullptr;
   if (st == napi_ok) {
@@ -132,10 +159,10 @@ void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, bool queu
     // JS may run until it is handled).
     bool pending = false;
     napi_is_exception_pending(env, &pending);
-    if (pending && queued) napi_get_and_clear_last_exception(env, &error);
+    if (pending && queued != nullptr) napi_get_and_clear_last_exception(env, &error);
   }
   if (error) {
-    if (!queued) {
+    if (queued == nullptr) {
       // Thrown by the call JS is in: the C caller returns first, with the fallback value.
       napi_throw(env, error);
     } else {
@@ -156,7 +183,7 @@ void Invoke(Slot *s, void *ret, void **args) {
     // The JS thread: the state only changes here, so plain loads suffice (see AfterJsThreadRun).
     uint32_t st = s->state.load(std::memory_order_relaxed);
     if (DLSWAP_UNLIKELY(!Callable(st) || !cenv->alive)) return RefuseCall(s, ret, Callable(st) ? kEnvGone : st);
-    RunOnJsThread(cenv, s, ret, args, false);
+    RunOnJsThread(cenv, s, ret, args, nullptr);
     AfterJsThreadRun(cenv, s);
     return;
   }
@@ -164,7 +191,7 @@ void Invoke(Slot *s, void *ret, void **args) {
   // sees this call running or this call sees the release (both sequentially consistent).
   s->running.fetch_add(1);
   uint32_t st = s->state.load();
-  if (!Callable(st) || !cenv->alive_fast.load(std::memory_order_acquire)) {
+  if (!Callable(st) || !cenv->alive_fast.load(std::memory_order_acquire) || g_process_exiting.load(std::memory_order_acquire)) {
     s->running.fetch_sub(1);
     return RefuseCall(s, ret, Callable(st) ? kEnvGone : st);
   }

@@ -4,8 +4,12 @@
 // gets one of the fixed stubs of native/abi/callbacks_*.S (no code made at run time, and a direct
 // path from the registers to the JS values); any other signature a libffi closure.
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -28,6 +32,17 @@ namespace {
 std::mutex g_stub_mutex;
 uint32_t g_stub_next = 0;
 
+// Every environment that made a callback, for the process's exit. Never destroyed: exit() runs it
+// after static destructors may have run.
+struct Envs {
+  std::mutex mutex;
+  std::vector<CallbackEnv *> list;
+};
+Envs &AllEnvs() {
+  static Envs *envs = new Envs();
+  return *envs;
+}
+
 void EnvCleanup(void *arg) {
   auto *cenv = static_cast<CallbackEnv *>(arg);
   {
@@ -38,17 +53,38 @@ void EnvCleanup(void *arg) {
   // Slots stay allocated forever (C may still hold their addresses); their JS references go with the
   // environment.
   for (Slot *s : cenv->slots) s->state.store(kSlotDead);
-  DrainWithFallback(cenv);
+  ReleaseWaiting(cenv);
+  {
+    std::lock_guard<std::mutex> lock(AllEnvs().mutex);
+    auto &list = AllEnvs().list;
+    list.erase(std::remove(list.begin(), list.end(), cenv), list.end());
+  }
   if (t_env == cenv) t_env = nullptr;
 }
 
+// exit() from any thread (a library's, or node's own after process.exit): runs before the dynamic
+// loader's destructors, and so before libuv's, which joins the thread pool. A pool thread waiting
+// for a JS thread that will never run again would keep that join, and the process, for ever.
+void AtExit() { ReleaseAllForExit(); }
+
 }  // namespace
+
+void ReleaseAllForExit() {
+  g_process_exiting.store(true, std::memory_order_release);
+  std::vector<CallbackEnv *> envs;
+  {
+    std::lock_guard<std::mutex> lock(AllEnvs().mutex);
+    envs = AllEnvs().list;
+  }
+  for (CallbackEnv *cenv : envs) ReleaseWaiting(cenv);
+}
 
 CallbackEnv *EnvFor(Napi::Env env) {
   if (t_env && t_env->env == env) return t_env;
   auto *cenv = new CallbackEnv();  // never freed: slots keep pointing at it
   cenv->env = env;
   cenv->js_thread = pthread_self();
+  cenv->js_tid = static_cast<pid_t>(syscall(SYS_gettid));
   napi_value name;
   napi_create_string_utf8(env, "dlswap:callback", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, cenv, CallJs, &cenv->tsfn) !=
@@ -59,6 +95,12 @@ CallbackEnv *EnvFor(Napi::Env env) {
   // Callbacks do not keep the event loop alive by themselves.
   napi_unref_threadsafe_function(env, cenv->tsfn);
   napi_add_env_cleanup_hook(env, EnvCleanup, cenv);
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit(AtExit); });
+  {
+    std::lock_guard<std::mutex> lock(AllEnvs().mutex);
+    AllEnvs().list.push_back(cenv);
+  }
   t_env = cenv;
   return cenv;
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/addon_data.h"
+#include "common/addresses.h"
 #include "common/errors.h"
 #include "common/exports.h"
 
@@ -79,6 +80,12 @@ Napi::Value NativeLibrary::Free(const Napi::CallbackInfo &info) {
   bool lossless = false;
   uint64_t addr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "free(ptr): ptr is not a valid address");
+  // Every allocator returns blocks aligned to 8 bytes at least, where memory can be: anything else
+  // would make free() abort the process.
+  if (addr != 0 && (NeverMapped(addr) || addr % 8 != 0)) {
+    throw CodedError(env, "ERR_DLSWAP_ARG", "free(ptr): " + std::to_string(addr) + " cannot be a block an allocator returned (" +
+                                                (addr % 8 != 0 ? "not aligned to 8 bytes" : "no memory can be there") + ")");
+  }
   if (!ref_->free_fn) {
     throw CodedError(env, "ERR_DLSWAP_MODE_UNSUPPORTED",
                      "this library has no libc in its namespace, so it cannot have allocated with malloc");

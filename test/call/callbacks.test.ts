@@ -151,7 +151,8 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     expect(() => lib.callback('int', () => 0)).toThrow(/'int' is not a function pointer type/);
     expect(() => lib.callback('char *f(void)', () => 0)).toThrow(/a callback cannot return a string/);
     expect(() => lib.callback('int f(int, ...)', () => 0)).toThrow(/a callback cannot be variadic/);
-    expect(() => lib.callback('int (*)(int)', () => 0, { fallback: 'x' as never })).toThrow(/fallback "x" does not fit/);
+    expect(() => lib.callback('int (*)(int)', () => 0, { fallback: 'x' as never })).toThrow(/option 'fallback' must be a number, a bigint, a boolean or null, not "x"/);
+    expect(() => lib.callback('int (*)(int)', () => 0, { fallback: 2 ** 40 })).toThrow(/fallback 1099511627776 does not fit/);
   });
 
   it('from the thread pool during an .async call', async () => {

@@ -12,7 +12,7 @@ import {
   HANDOVER_FAULT_POINTS,
   RELOAD_FAULT_POINTS,
   WATCH_FAULT_POINTS,
-  armFromSpec,
+  armFaults,
   armedFaults,
   clearFaults,
   faultPoint,
@@ -20,7 +20,7 @@ import {
   type FaultPoint,
 } from '../../lib/faults';
 import { privateDir, privateFiles } from '../../lib/load/temp_area';
-import { fixture, runChild, underAsan } from '../helpers';
+import { fixture, root, runChild, underAsan } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
 const P2 = fixture('libplugin_v2.so');
@@ -137,31 +137,46 @@ describe('fault points', () => {
     expect(() => injectFault('before-swap', 'throw', 0)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
   });
 
-  it('DLSWAP_FAULTS: point[:action][@n], armed for every pass from the n-th; typos are warned about', async () => {
-    armFromSpec('in-fini:throw@3, after-copy');
+  it('armFaults(spec): point[:action][@n], armed for every pass from the n-th; a typo arms nothing and throws', () => {
+    armFaults('in-fini:throw@3, after-copy');
     expect(armedFaults().sort()).toEqual(['after-copy', 'in-fini']);
     faultPoint('in-fini');
     faultPoint('in-fini');
     for (let i = 0; i < 3; i++) expect(() => faultPoint('in-fini')).toThrow();
     expect(() => faultPoint('after-copy')).toThrow();
     clearFaults();
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    try {
-      armFromSpec('before-swop:throw,in-fini:explode,during-drain@0');
-      await new Promise((res) => setTimeout(res, 10)); // warnings are emitted on a later tick
-    } finally {
-      process.removeListener('warning', onWarning);
+    for (const bad of ['before-swop:throw', 'in-fini:explode', 'during-drain@0', 'after-copy,before-swop']) {
+      expect(() => armFaults(bad)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringContaining('armFaults(spec)') }));
+      expect(armedFaults()).toEqual([]);
     }
+    expect(() => armFaults(42 as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+    armFaults(undefined);
+    armFaults('');
     expect(armedFaults()).toEqual([]);
-    expect(warnings).toHaveLength(3);
-    expect(warnings[0]).toContain("ignoring 'before-swop:throw'");
   });
 
-  it('DLSWAP_FAULTS in the environment: every reload fails, the first generation serves on', () => {
+  it('DLSWAP_FAULTS in the environment arms nothing: a plain open() and reload work, and nothing is killed', () => {
     const r = runChild(
       `(async () => {
+        const lib = dlswap.open(${JSON.stringify(P1)});
+        const v = lib.func('int plugin_version(void)')();
+        await lib.close();
+        const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { functions: { v: 'int plugin_version(void)' } });
+        await hot.reload(${JSON.stringify(P2)});
+        console.log(JSON.stringify({ v, hot: hot.fn.v(), armed: require(${JSON.stringify(path.join(root, 'dist', 'testing.js'))}).armedFaults() }));
+        await hot.close();
+      })();`,
+      { env: { DLSWAP_FAULTS: 'after-copy:throw,after-open:kill,before-swap:throw' } },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ v: 1, hot: 2, armed: [] });
+  });
+
+  it('DLSWAP_FAULTS passed to armFaults (dlswap/testing): every reload fails, the first generation serves on', () => {
+    const r = runChild(
+      `(async () => {
+        require(${JSON.stringify(path.join(root, 'dist', 'testing.js'))}).armFaults(process.env.DLSWAP_FAULTS);
         const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { functions: { v: 'int plugin_version(void)' } });
         const phases = [];
         for (let i = 0; i < 3; i++) await hot.reload(${JSON.stringify(P2)}).catch((e) => phases.push(e.report.failedPhase + ':' + e.causeCode));
