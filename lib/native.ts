@@ -73,6 +73,8 @@ export interface LoadSpec {
   initTimeoutMs?: number;
   /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
   shareDependencies: string[];
+  /** Load even from files another user could replace (the user's `force`). */
+  allowReplaceable: boolean;
 }
 
 /** One dependency as the loader planned it (native/loader/dependency_plan.h DependencyNode). */
@@ -216,6 +218,7 @@ export interface NativeWire {
   isolation: Readonly<Record<string, number>>;
   maxParams: number;
   maxNamespaces: number;
+  maxDependencies: number;
 }
 
 /** The native dlswap_host of one generation (native/plugin/plugin_host.h). */

@@ -110,6 +110,8 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     pluginHostObject: plugin?.hostObject,
     initTimeoutMs: plugin?.initTimeoutMs ?? 0,
     shareDependencies: options.shareDependencies ?? [],
+    // A file another user could replace (a directory others can write, not sticky): refused unless forced.
+    allowReplaceable: options.force === true,
   };
   return { spec, mode };
 }

@@ -12,7 +12,11 @@ import type { RestoredHooks } from './process_hooks';
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
   isolation?: Isolation;
-  /** Open in `deepbind` even when the library is known to crash there. */
+  /**
+   * Open even when dlswap would refuse: in `deepbind` or `local` when the library is known to break
+   * there, and from a file another user could replace (the library or a dependency in a directory
+   * others can write without the sticky bit; docs/isolation.md, "Files other users can replace").
+   */
   force?: boolean;
   /**
    * Dependencies to load as they are and share between generations (DT_NEEDED names, sonames or

@@ -132,6 +132,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.share_dependencies = Strings(o.Get("shareDependencies"));
+  spec.allow_replaceable = o.Get("allowReplaceable").ToBoolean();
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
   spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();

@@ -32,6 +32,18 @@ constexpr uint16_t kHostMachine = EM_AARCH64;
 constexpr const char *kHostMachineName = "aarch64";
 #endif
 
+// The name the kernel shows for an image of the private directory: the file it was opened as. A
+// copy in a dependency cycle may have been loaded by the dynamic loader under its second name,
+// before dlswap opened it under its first.
+std::string MappedName(void *h, const std::string &shown) {
+  struct link_map *lm = nullptr;
+  const std::string dir = LoaderPathOf("");
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name) return shown;
+  const std::string name = lm->l_name;
+  if (shown.empty() || name.compare(0, dir.size(), dir) != 0) return shown;
+  return PrivateDirPath() + "/" + name.substr(dir.size());
+}
+
 bool Faulted(LoadResult &out, const char *point) {
   if (HitFault(point) != FaultAction::Throw) return false;
   return !Fail(out, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
@@ -88,6 +100,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     if (!PlanDependencies(spec.path, elf.rpath, elf.runpath, elf.needed, plan_options, out.plan, code, msg)) {
       return Fail(out, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code, msg);
     }
+    if (PlanRefused(spec, out)) return false;
     for (const DependencyNode &n : out.plan.nodes) {
       if (n.kind != DependencyKind::Private || !n.elf) continue;
       if (Refused(spec, *n.elf, out)) {
@@ -150,7 +163,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
     }
     if (ns) RetainNamespace(ns);
-    LibraryRef dep = MakeHandle(h, spec.isolation, ns, shown);
+    LibraryRef dep = MakeHandle(h, spec.isolation, ns, MappedName(h, shown));
     dep->copy_name = copy_name;
     dep->private_names = names;
     out.deps.push_back(dep);
@@ -167,9 +180,11 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
   }
   if (ns) RetainNamespace(ns);
-  out.lib = MakeHandle(h, spec.isolation, ns, PrivateDirPath() + "/" + copy.name);
+  out.lib = MakeHandle(h, spec.isolation, ns, MappedName(h, PrivateDirPath() + "/" + copy.name));
   out.lib->copy_name = copy.name;
   out.lib->hooks = out.hooks;
+  if (!out.closure.root_soname.empty()) out.lib->private_names.push_back(out.closure.root_soname);
+  out.lib->private_names.insert(out.lib->private_names.end(), out.closure.root_aliases.begin(), out.closure.root_aliases.end());
   if (ns) GiveNamespaceStableEnviron(ns->runtime);
   // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
@@ -279,11 +294,10 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
     for (const LibraryRef &d : out.deps) mapped.push_back(maps.Maps(d->mapped_path));
     ReleaseUnmapped(out.deps, mapped);
   }
-  // Names reserved for copies that were never loaded.
+  // Names reserved for copies that were never loaded, or that are gone.
   for (const std::string &n : out.closure.names) {
-    const bool held = std::any_of(out.deps.begin(), out.deps.end(), [&](const LibraryRef &d) {
-      return std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end();
-    });
+    auto holds = [&](const LibraryRef &d) { return d && std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end(); };
+    const bool held = holds(out.lib) || std::any_of(out.deps.begin(), out.deps.end(), holds);
     if (!held) ReleasePrivateName(n);
   }
   for (const ClosureCopy &c : out.closure.copies) {

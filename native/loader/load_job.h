@@ -40,6 +40,9 @@ struct LoadSpec {
   bool refuse_node_interposition = false;    // its own calls to symbols node exports too
   std::vector<std::string> functions;        // must all resolve, or the load fails in 'verifying'
   std::vector<std::string> share_dependencies;  // loaded as they are, shared by every generation
+  // Load from a file that another user could replace (a directory others can write, not sticky): the
+  // user's `force`. Refused otherwise (common/dir_safety.h).
+  bool allow_replaceable = false;
   bool plugin = false;               // run dlswap_abi_version, dlswap_version and dlswap_init
   uint32_t abi_min = 0, abi_max = 0;
   const void *plugin_host = nullptr; // the dlswap_host handed to dlswap_init

@@ -38,6 +38,11 @@ std::string TakeDlerror();
 // The mode's refusals, decided on one file's headers (the library's or a private dependency's)
 // before any of its code runs. Fills out.code, out.message and out.symbols when it refuses.
 bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out);
+// What the dependency plan found that no load may go on with: a closure too large to plan, a file
+// in a search path that the dynamic loader would stop at (a FIFO would block it for ever, holding
+// its lock), a file another user could replace (unless spec.allow_replaceable). Fills out.code and
+// out.message when it refuses.
+bool PlanRefused(const LoadSpec &spec, LoadResult &out);
 // The dynamic loader's words with dlswap's private names put back.
 std::string Unrenamed(std::string text, const LoadResult &out);
 // Every dependency bound to the file it would load on its own; ERR_DLSWAP_DEPENDENCY_MISMATCH in
