@@ -39,7 +39,8 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_NO_BINARY'
   | 'ERR_DLSWAP_UNSUPPORTED_PLATFORM'
   | 'ERR_DLSWAP_TEARDOWN_FAILED'
-  | 'ERR_DLSWAP_UNSAFE_DIRECTORY';
+  | 'ERR_DLSWAP_UNSAFE_DIRECTORY'
+  | 'ERR_DLSWAP_LOADER_HUNG';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,

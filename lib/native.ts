@@ -69,8 +69,10 @@ export interface LoadSpec {
   pluginHost?: bigint;
   /** The PluginHost object: the job keeps its dlswap_host alive while plugin code may run. */
   pluginHostObject?: unknown;
-  /** dlswap_init's bound on the loader thread (0: none). */
+  /** The bound on the library's code a load runs on the loader thread: constructors, version and init calls (0: none). */
   initTimeoutMs?: number;
+  /** The bound on what the undo of a failed load runs: dlswap_fini, destructors (0: none). */
+  finiTimeoutMs?: number;
   /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
   shareDependencies: string[];
   /** Load even from files another user could replace (the user's `force`). */

@@ -205,7 +205,7 @@ const dependencyNames: Check<string[]> = (v, label) => {
   ) as string[];
 };
 
-const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types: registry };
+const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types: registry, initTimeoutMs: ms, finiTimeoutMs: ms };
 export type CheckedOpenOptions = ReturnType<typeof checkOpenOptions>;
 export function checkOpenOptions(options: unknown, path?: unknown) {
   if (path !== undefined) checkPath(path, 'open(path, options)');

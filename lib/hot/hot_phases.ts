@@ -68,7 +68,7 @@ export async function loadGeneration<G extends Record<string, string>, DD extend
   const host = createPluginHost(gen.id, options.userData ?? 0n, (level, message) => onLog({ generation: gen.id, level, message }));
   try {
     const plugin = { functions: functionNames, abiMin: options.abi?.min ?? HOST_ABI_VERSION, abiMax: options.abi?.max ?? HOST_ABI_VERSION, host: host.address, hostObject: host };
-    const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256, shareDependencies: options.shareDependencies };
+    const open: OpenOptions = { isolation: options.isolation, force: options.force, sha256, shareDependencies: options.shareDependencies, finiTimeoutMs: options.finiTimeoutMs };
     const loaded =
       options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS }).promise;
     return { ...loaded, host };
@@ -104,7 +104,7 @@ export async function verifyGeneration<G extends Record<string, string>, DD exte
   report.size = result.size;
   timer.record('loading', result.copyMs + result.openMs);
   timer.record('verifying', result.verifyMs);
-  gen.lib = libraryFromResult(result, gen.path, mode, options.types);
+  gen.lib = libraryFromResult(result, gen.path, mode, options.types, options.finiTimeoutMs);
   gen.plugin = resolvePluginAbi(result);
   // The plugin holds the host only if its init ran; otherwise nothing will log through it. From
   // here fini is owed, and the host runs it if the environment goes first (a terminated worker).

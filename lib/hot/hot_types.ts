@@ -13,8 +13,7 @@ import type { TypeDefs, CallbackOf } from '../signature/ctypes_types';
 import type { Callback, CallbackOptions } from '../call/callbacks';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-export const DEFAULT_INIT_TIMEOUT_MS = 30_000;
-export const DEFAULT_FINI_TIMEOUT_MS = 10_000;
+export { DEFAULT_INIT_TIMEOUT_MS, DEFAULT_FINI_TIMEOUT_MS } from '../load/library_types';
 
 export type SwapPolicy = 'overlap' | 'handover';
 

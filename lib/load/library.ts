@@ -24,7 +24,7 @@ import { holdersReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
-import { DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
+import { DEFAULT_FINI_TIMEOUT_MS, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
 import { debug } from '../debug';
 import { MAX_CREATED_NAMESPACES } from '../wire';
@@ -108,7 +108,9 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     abiMax: plugin?.abiMax ?? 0,
     pluginHost: plugin?.host,
     pluginHostObject: plugin?.hostObject,
-    initTimeoutMs: plugin?.initTimeoutMs ?? 0,
+    // Bounds on the loader thread only (a synchronous load runs on this thread: nothing can bound it).
+    initTimeoutMs: plugin?.initTimeoutMs ?? options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS,
+    finiTimeoutMs: options.finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS,
     shareDependencies: options.shareDependencies ?? [],
     // A file another user could replace (a directory others can write, not sticky): refused unless forced.
     allowReplaceable: options.force === true,
@@ -118,7 +120,7 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
 
 
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
-export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>): Library<D> {
+export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>, finiTimeoutMs?: number): Library<D> {
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
   const info: LibraryInfo = Object.freeze({
@@ -134,7 +136,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
     dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
   });
   warnShadowed(file, info.dependencies);
-  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '');
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs ?? DEFAULT_FINI_TIMEOUT_MS);
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
@@ -174,7 +176,7 @@ export function loadLater(file: string, options: OpenOptions, plugin?: PluginLoa
 /** Opens a library on this thread. Throws a `DlswapError` with a stable code on any bad input. */
 export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Library<D> {
   const { result, mode } = loadNow(file, options as OpenOptions);
-  return libraryFromResult(result, file, mode, options.types);
+  return libraryFromResult(result, file, mode, options.types, options.finiTimeoutMs);
 }
 
 /**
@@ -184,7 +186,7 @@ export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions
  */
 export async function openAsync<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Promise<Library<D>> {
   const { result, mode } = await loadLater(file, options as OpenOptions).promise;
-  return libraryFromResult(result, file, mode, options.types);
+  return libraryFromResult(result, file, mode, options.types, options.finiTimeoutMs);
 }
 
 
@@ -198,6 +200,8 @@ export class Library<D extends TypeDefs = {}> {
   #keepMapped: string;
   /** close()'s teardown hook is running: the library still takes calls (the hook's). */
   #tearingDown = false;
+  /** The bound on its destructors when close() (or a later look at a pinned image) unloads it. */
+  readonly #finiTimeoutMs: number;
   // "Closed" has three records, each with its own role. This one (`closed`): close() was called, so
   // new calls are refused while the ones in flight finish. The native handle's `closed` flag: no call
   // may start (set when the retirement job starts, or by a handover's gate). A hot generation's state
@@ -211,13 +215,14 @@ export class Library<D extends TypeDefs = {}> {
   #idle: (() => void)[] = [];
 
   /** @internal use open() */
-  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '') {
+  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '', finiTimeoutMs = DEFAULT_FINI_TIMEOUT_MS) {
     this.native = native;
     this.info = info;
     this.elf = elf;
     this.#deps = deps;
     this.#plan = plan;
     this.#keepMapped = keepMapped;
+    this.#finiTimeoutMs = finiTimeoutMs;
   }
 
   /** True once close() has been called (and its teardown hook, if any, has returned). */
@@ -407,7 +412,7 @@ export class Library<D extends TypeDefs = {}> {
    * flush, the check for threads that hold the image, dlclose and the check that it is gone. From
    * the first call on, no call of this library can start.
    */
-  retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
+  retire(runFini: boolean, finiTimeoutMs = this.#finiTimeoutMs, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
     let id: number | null = null;
     let abandoned = false;
     // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
@@ -432,6 +437,10 @@ export class Library<D extends TypeDefs = {}> {
    * dlswap looks again with a backoff and closes it once they are gone (`unmapped`).
    */
   closeResultOf(r: RetireResult): CloseResult {
+    if (!r.ok && !r.closed && r.threads.length === 0 && r.heldSignals.length === 0) {
+      // A step overran (its code may still run in the image) or could not start: it stays mapped.
+      return { unloaded: false, reason: `${r.message ?? `its retirement failed at ${r.step}`}; the image stays mapped` };
+    }
     if (r.threads.length > 0 || r.heldSignals.length > 0) {
       const threads = this.#named(r.threads);
       const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));

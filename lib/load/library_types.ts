@@ -9,6 +9,11 @@ import type { TypeRegistry } from '../signature/ctypes';
 import type { Library } from './library';
 import type { RestoredHooks } from './process_hooks';
 
+/** How long library code may run on dlswap's loader thread while it is loaded (constructors, version and init calls). */
+export const DEFAULT_INIT_TIMEOUT_MS = 30_000;
+/** How long library code may run on dlswap's loader thread while it is closed (dlswap_fini, destructors). */
+export const DEFAULT_FINI_TIMEOUT_MS = 10_000;
+
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
   isolation?: Isolation;
@@ -26,6 +31,20 @@ export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   shareDependencies?: string[];
   /** Refuse the file unless its content has this sha256 (hex). */
   sha256?: string;
+  /**
+   * `openAsync` only: how long the library's constructors (and its dependencies') may run on the
+   * loader thread. Past it the open rejects with ERR_DLSWAP_TIMEOUT; since constructors run inside
+   * the dynamic loader, holding its lock, every later load and close is then refused at once with
+   * ERR_DLSWAP_LOADER_HUNG until they return. Default 30,000 ms. (`open()` runs them on the calling
+   * thread, which nothing can take over: no bound.)
+   */
+  initTimeoutMs?: number;
+  /**
+   * How long `close()` lets the library's destructors (run by dlclose, on the loader thread) run.
+   * Past it close() resolves `{ unloaded: false }` with the reason, and as for initTimeoutMs every
+   * later load and close is refused until they return. Default 10,000 ms.
+   */
+  finiTimeoutMs?: number;
   /**
    * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
    * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.

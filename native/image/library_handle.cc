@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/loader_lock.h"
 #include "common/proc_maps.h"
 #include "image/image_closure.h"
 #include "image/thread_scan.h"
@@ -18,6 +19,13 @@ namespace dlswap {
 
 int LibraryHandle::Close(std::string *error) {
   if (!handle) return 0;
+  // dlclose would wait for the dynamic loader's lock, held by library code that hung: it stays
+  // mapped (leaked) rather than block this thread.
+  const std::string hung = LoaderLockRefusal("not closed");
+  if (!hung.empty()) {
+    if (error) *error = hung;
+    return -1;
+  }
   if (fflush_fn) fflush_fn(nullptr);
   if (ns && !SuspendKeyDestructors(ns, 1000)) {
     ResumeKeyDestructors(ns);
@@ -40,7 +48,7 @@ int LibraryHandle::Close(std::string *error) {
 }
 
 LibraryHandle::~LibraryHandle() {
-  if (keep_mapped || (handle && !Holders().empty())) return;
+  if (keep_mapped || !LoaderLockHolder().empty() || (handle && !Holders().empty())) return;
   Close(nullptr);
 }
 

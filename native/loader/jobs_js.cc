@@ -15,6 +15,7 @@
 #include "loader/dependencies_js.h"
 #include "loader/job_channel.h"
 #include "loader/load_job.h"
+#include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 #include "plugin/plugin_host.h"
 
@@ -137,6 +138,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
   spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();
   if (o.Get("initTimeoutMs").IsNumber()) spec.init_timeout_ms = o.Get("initTimeoutMs").As<Napi::Number>().DoubleValue();
+  if (o.Get("finiTimeoutMs").IsNumber()) spec.fini_timeout_ms = o.Get("finiTimeoutMs").As<Napi::Number>().DoubleValue();
   spec.host_keepalive = HostKeepAlive(env, o.Get("pluginHostObject"));
   Napi::Value host = o.Get("pluginHost");
   if (host.IsBigInt()) {
@@ -202,31 +204,20 @@ std::unique_ptr<Result> TimedOut(const std::string &step, const std::string &why
   return r;
 }
 
-std::string Overran(const std::string &what, double ms) {
-  return what + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms";
-}
-
-// The deadline hooks of a job on the loader thread: past its bound, the plugin entry point it is in
+// The deadline hooks of a job on the loader thread: past its bound, the library code it is in
 // answers the promise with a timeout (the job goes on, and its late result is undone).
 void ArmDeadline(LoadSpec &spec, const std::shared_ptr<Reply> &reply) {
-  spec.on_init_timeout = [reply, path = spec.path, ms = spec.init_timeout_ms]() {
-    reply->Answer(TimedOut<LoadResult>("verifying", Overran("dlswap_init of " + path, ms)));
-  };
+  spec.on_timeout = [reply](const std::string &message, const std::string &phase) { reply->Answer(TimedOut<LoadResult>(phase, message)); };
 }
 
 void ArmDeadline(RetireSpec &spec, const std::shared_ptr<Reply> &reply) {
-  spec.on_fini_timeout = [reply, ms = spec.fini_timeout_ms]() {
-    reply->Answer(TimedOut<RetireResult>("fini", Overran("dlswap_fini", ms)));
-  };
-  spec.on_destructors_timeout = [reply, ms = spec.fini_timeout_ms]() {
-    reply->Answer(TimedOut<RetireResult>("destructors", Overran("the library's destructors (run before dlclose to stop the threads it started)", ms)));
-  };
+  spec.on_timeout = [reply](const std::string &message, const std::string &step) { reply->Answer(TimedOut<RetireResult>(step, message)); };
 }
 
 void ArmDeadline(HandoverSpec &spec, const std::shared_ptr<Reply> &reply) {
   spec.on_timeout = [reply, export_ms = spec.export_timeout_ms, import_ms = spec.import_timeout_ms](const std::string &step) {
     const double ms = step == "export" ? export_ms : import_ms;
-    reply->Answer(TimedOut<HandoverResult>(step, Overran("dlswap_state_" + step, ms)));
+    reply->Answer(TimedOut<HandoverResult>(step, Overran("dlswap_state_" + step, ms, false)));
   };
 }
 

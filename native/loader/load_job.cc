@@ -13,6 +13,7 @@
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
+#include "common/loader_lock.h"
 #include "image/thread_scan.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -44,6 +45,20 @@ std::string MappedName(void *h, const std::string &shown) {
   return PrivateDirPath() + "/" + name.substr(dir.size());
 }
 
+// Runs `step`, library code, bounded by `ms` on a loader thread. Returns false with
+// ERR_DLSWAP_TIMEOUT in `out` when it overran (its job was answered with that meanwhile, and what it
+// made is undone now that it returned). `holds_lock`: it runs inside the dynamic loader.
+template <typename Step>
+bool Bounded(const LoadSpec &spec, LoadResult &out, double ms, const std::string &what, const char *phase, bool holds_lock, Step step) {
+  const std::string message = Overran(what, ms, holds_lock);
+  LoaderPool::Deadline bound(
+      ms, [cb = spec.on_timeout, message, phase = std::string(phase)] { if (cb) cb(message, phase); }, holds_lock ? what : std::string());
+  step();
+  if (!bound.Expired()) return true;
+  out.phase = phase;
+  return Fail(out, "ERR_DLSWAP_TIMEOUT", what + " returned only after its timeout");
+}
+
 bool Faulted(LoadResult &out, const char *point) {
   if (HitFault(point) != FaultAction::Throw) return false;
   return !Fail(out, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
@@ -53,6 +68,8 @@ bool Faulted(LoadResult &out, const char *point) {
 bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   using clock = std::chrono::steady_clock;
   auto t = clock::now();
+  const std::string hung = LoaderLockRefusal("cannot load " + spec.path);
+  if (!hung.empty()) return Fail(out, "ERR_DLSWAP_LOADER_HUNG", hung);
   SourceFile src;
   CopyError cerr;
   if (!OpenSource(spec.path, src, cerr)) return Fail(out, cerr.code, cerr.message);
@@ -142,23 +159,28 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   for (int i : out.plan.load_order) {
     const DependencyNode &n = out.plan.nodes[i];
     void *h = nullptr;
-    std::string shown, copy_name;
+    std::string shown, copy_name, file;
     std::vector<std::string> names;
     if (n.kind == DependencyKind::Shared) {
       h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
       if (!h && n.path.empty()) continue;  // nothing to share yet: the loader says it is missing
-      dlerror();
-      if (!h) h = OpenImage(spec.isolation, ns, n.path);
+      file = n.path;
     } else {
       auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
       copy_name = c->copy.name;
       shown = PrivateDirPath() + "/" + copy_name;
       if (!c->new_soname.empty()) names.push_back(c->new_soname);
       names.insert(names.end(), c->aliases.begin(), c->aliases.end());
+      file = LoaderPathOf(copy_name);
+    }
+    bool in_time = true;
+    if (!h) {
       dlerror();
-      h = OpenImage(spec.isolation, ns, LoaderPathOf(copy_name));
+      in_time = Bounded(spec, out, spec.init_timeout_ms, "the constructors of " + n.path + " (a dependency of " + spec.path + ")", "loading", true,
+                        [&] { h = OpenImage(spec.isolation, ns, file); });
     }
     if (!h) {
+      if (!in_time) return false;
       out.dlerror = Unrenamed(TakeDlerror(), out);
       return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
     }
@@ -168,14 +190,18 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     dep->private_names = names;
     out.deps.push_back(dep);
     out.dep_nodes.push_back(i);
+    if (!in_time) return false;
   }
 
   out.copy_ms = Ms(t);
   t = clock::now();
   out.loader_path = LoaderPathOf(copy.name);
   dlerror();
-  void *h = OpenImage(spec.isolation, ns, out.loader_path);
+  void *h = nullptr;
+  const bool in_time = Bounded(spec, out, spec.init_timeout_ms, "the constructors of " + spec.path, "loading", true,
+                               [&] { h = OpenImage(spec.isolation, ns, out.loader_path); });
   if (!h) {
+    if (!in_time) return false;
     out.dlerror = Unrenamed(TakeDlerror(), out);
     return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
   }
@@ -185,6 +211,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.lib->hooks = out.hooks;
   if (!out.closure.root_soname.empty()) out.lib->private_names.push_back(out.closure.root_soname);
   out.lib->private_names.insert(out.lib->private_names.end(), out.closure.root_aliases.begin(), out.closure.root_aliases.end());
+  if (!in_time) return false;
   if (ns) GiveNamespaceStableEnviron(ns->runtime);
   // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
@@ -205,7 +232,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
     if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-      out.abi = abi();
+      if (!Bounded(spec, out, spec.init_timeout_ms, "dlswap_abi_version of " + spec.path, "verifying", false, [&] { out.abi = abi(); })) return false;
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
                                                                : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
@@ -215,14 +242,17 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       }
     }
     if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
-      const char *v = version();
+      const char *v = nullptr;
+      if (!Bounded(spec, out, spec.init_timeout_ms, "dlswap_version of " + spec.path, "verifying", false, [&] { v = version(); })) return false;
       out.has_version = true;
       if (v) out.version.assign(v, strnlen(v, 4096));
     }
     if (auto init = ResolveSymbol<int (*)(const dlswap_host *)>(h, "dlswap_init")) {
       // The bound covers init and the 'in-verify' point right after it, where a test makes an
       // init that never returns ('hang').
-      LoaderPool::Deadline bound(spec.init_timeout_ms, spec.on_init_timeout);
+      LoaderPool::Deadline bound(spec.init_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_init of " + spec.path, spec.init_timeout_ms, false)] {
+        if (cb) cb(message, "verifying");
+      });
       const int rc = init(static_cast<const dlswap_host *>(spec.plugin_host));
       out.initialized = rc == 0;  // from here a failure runs fini before the close
       if (rc != 0) {
@@ -275,6 +305,12 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
     undo.deps = out.deps;
     undo.run_fini = out.initialized;
     undo.keep_mapped = !out.keep_mapped.empty();
+    // The undo runs library code too: bounded, and its overrun answers the load (unless a bound
+    // of the load itself did so first).
+    undo.fini_timeout_ms = spec.fini_timeout_ms;
+    undo.on_timeout = [cb = spec.on_timeout, phase = out.phase](const std::string &message, const std::string &) {
+      if (cb) cb(message, phase);
+    };
     RetireResult r;
     RunRetire(undo, r);
     out.undone_unloaded = r.closed && !r.still_loaded;
@@ -288,7 +324,16 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
       ProcMaps maps;
       out.hooks->Release(ExecutableRanges(going, maps));
     }
-    for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) (*it)->Close(nullptr);
+    for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) {
+      LibraryHandle &d = **it;
+      LoaderPool::Deadline bound(
+          spec.fini_timeout_ms,
+          [cb = spec.on_timeout, phase = out.phase, message = Overran("the destructors of " + SourceName(d), spec.fini_timeout_ms, true)] {
+            if (cb) cb(message, phase);
+          },
+          "the destructors of " + SourceName(d));
+      d.Close(nullptr);
+    }
     ProcMaps maps;
     std::vector<bool> mapped;
     for (const LibraryRef &d : out.deps) mapped.push_back(maps.Maps(d->mapped_path));

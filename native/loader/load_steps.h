@@ -17,6 +17,11 @@ inline double Ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
 }
 
+// What a step of library code that overran its bound is told as: "<what> did not return within N
+// ms", and, for a step that holds the dynamic loader's lock (constructors, destructors), what that
+// means to the process.
+std::string Overran(const std::string &what, double ms, bool holds_loader_lock);
+
 // A failed step: the code and message in `out`, and false for the caller to return.
 inline bool Fail(LoadResult &out, const std::string &code, const std::string &message) {
   out.code = code;
@@ -53,6 +58,8 @@ std::string DerivedFromShared(const LoadResult &out);
 std::string ExitHandlersOutlive(const LoadSpec &spec, const LoadResult &out);
 
 // ---- retire_job.cc ------------------------------------------------------------------------------
+// The user's name for an image in messages: the file its copy was made from.
+std::string SourceName(const LibraryHandle &image);
 // Names and source notes of images that are gone (`mapped[i]` false); those of images still mapped
 // stay reserved.
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped);

@@ -8,6 +8,7 @@
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
+#include "common/loader_lock.h"
 #include "image/early_destructors.h"
 #include "image/process_hooks.h"
 #include "loader/closure_copy.h"
@@ -63,7 +64,10 @@ bool OnlyItsOwnThreads(const LibraryHandle::HolderScan &held) {
 bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out) {
   size_t ran = 0;
   {
-    LoaderPool::Deadline bound(spec.fini_timeout_ms, spec.on_destructors_timeout);
+    // Called from here, not from dlclose: the dynamic loader's lock is not held.
+    LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, ms = spec.fini_timeout_ms] {
+      if (cb) cb(Overran("the library's destructors (run before dlclose to stop the threads it started)", ms, false), "destructors");
+    });
     const bool ok = RunDestructorsEarly(held.objects, &ran, &out.destructors_error);
     out.destructors_ran = ok && std::any_of(held.objects.begin(), held.objects.end(), DestructorsRanEarly);
     if (bound.Expired()) {
@@ -125,7 +129,41 @@ bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<Address
   return true;
 }
 
+// Refuses at once while library code that hung holds the dynamic loader's lock (everything below
+// would wait for it).
+bool RefusedWhileHung(const RetireSpec &spec, RetireResult &out) {
+  const std::string hung = LoaderLockRefusal("cannot close " + SourceName(*spec.lib));
+  if (hung.empty()) return false;
+  out.step = spec.run_fini ? "fini" : "dlclose";
+  out.code = "ERR_DLSWAP_LOADER_HUNG";
+  out.message = hung;
+  return true;
+}
+
+// The image's dlclose, its destructors bounded like fini (they run with the dynamic loader's
+// lock held).
+int CloseBounded(const RetireSpec &spec, LibraryHandle &image, std::string *error) {
+  const std::string what = "the destructors of " + SourceName(image);
+  LoaderPool::Deadline bound(
+      spec.fini_timeout_ms, [cb = spec.on_timeout, message = Overran(what, spec.fini_timeout_ms, true)] { if (cb) cb(message, "dlclose"); }, what);
+  return image.Close(error);
+}
+
 }  // namespace
+
+std::string SourceName(const LibraryHandle &image) {
+  const std::string source = image.copy_name.empty() ? std::string() : SourceOfCopy(image.copy_name);
+  return source.empty() ? image.mapped_path : source;
+}
+
+std::string Overran(const std::string &what, double ms, bool holds_loader_lock) {
+  std::string text = what + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms";
+  if (holds_loader_lock) {
+    text += "; they hold the dynamic loader's lock, so until they return dlswap refuses every load and unload in this process at once "
+            "(ERR_DLSWAP_LOADER_HUNG), and exit ends the process without running library destructors";
+  }
+  return text;
+}
 
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped) {
   for (size_t i = 0; i < images.size(); ++i) {
@@ -142,10 +180,13 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   LibraryHandle &lib = *spec.lib;
   auto t = clock::now();
   out.finalized = !spec.run_fini;
+  if (RefusedWhileHung(spec, out)) return;
   if (spec.run_fini) {
     if (auto fini = ResolveSymbol<void (*)()>(lib.handle, "dlswap_fini")) {
       // The bound covers the 'in-fini' point too, where a test makes a fini that never returns.
-      LoaderPool::Deadline bound(spec.fini_timeout_ms, spec.on_fini_timeout);
+      LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_fini", spec.fini_timeout_ms, false)] {
+        if (cb) cb(message, "fini");
+      });
       if (HitFault("in-fini") == FaultAction::Throw) {
         out.step = "fini";
         out.code = "ERR_DLSWAP_INTERNAL";
@@ -185,10 +226,10 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   if (lib.hooks) out.restored_signals = lib.hooks->Release(going_code);
   if (lib.ns && lib.isolation == Isolation::Namespace) out.restored_locale = RestoreLocaleOf(lib.ns, going_code);
   std::string error;
-  out.rc = lib.Close(&error);
+  out.rc = CloseBounded(spec, lib, &error);
   out.dlclose_error = error;
   out.closed = lib.closed;
-  for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) (*it)->Close(nullptr);
+  for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) CloseBounded(spec, **it, nullptr);
   if (!out.closed) {
     out.step = "dlclose";
     out.code = "ERR_DLSWAP_BUSY";
