@@ -265,6 +265,8 @@ export interface Addon {
   abandonJob(id: number): boolean;
   /** Loader threads given up that are still running their job. */
   abandonedLoaderThreads(): number;
+  /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal. */
+  threadScanStats(): { scans: number; threads: number; sampled: number };
   /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
   privateArea(base: string): { root: string; dir: string };
   privateFiles(): string[];
@@ -336,6 +338,7 @@ export const ADDON_EXPORTS = [
   'handoverAsync',
   'abandonJob',
   'abandonedLoaderThreads',
+  'threadScanStats',
   'privateArea',
   'privateFiles',
   'sweepStale',

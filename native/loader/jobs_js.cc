@@ -10,6 +10,7 @@
 #include "common/js_values.h"
 #include "common/exports.h"
 #include "elf/elf_js.h"
+#include "image/thread_scan.h"
 #include "image/native_library.h"
 #include "image/process_hooks.h"
 #include "loader/dependencies_js.h"
@@ -261,6 +262,16 @@ Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
   return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export");
 }
 
+// threadScanStats(): what the scans for threads in an image have cost so far (image/thread_scan.h).
+Napi::Value ThreadScanStatsJs(const Napi::CallbackInfo &info) {
+  const ScanCounters c = ScanCountersNow();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("scans", static_cast<double>(c.scans));
+  o.Set("threads", static_cast<double>(c.threads));
+  o.Set("sampled", static_cast<double>(c.sampled));
+  return o;
+}
+
 Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), LoaderPool::Abandon(static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
 }
@@ -275,7 +286,7 @@ void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
                         {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
                         {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
-                        {"abandonedLoaderThreads", AbandonedThreadsJs}});
+                        {"abandonedLoaderThreads", AbandonedThreadsJs}, {"threadScanStats", ThreadScanStatsJs}});
 }
 
 }  // namespace dlswap
