@@ -265,6 +265,11 @@ export interface Addon {
   abandonJob(id: number): boolean;
   /** Loader threads given up that are still running their job. */
   abandonedLoaderThreads(): number;
+  /**
+   * Images a retirement left mapped because threads held them, looked at again together (one look
+   * at the threads for all): one result per entry. Does not keep the event loop alive.
+   */
+  retireHeldAsync(entries: [lib: NativeLibrary, deps: NativeLibrary[], keepMapped: boolean][], finiTimeoutMs: number): LoaderJob<RetireResult[]>;
   /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal. */
   threadScanStats(): { scans: number; threads: number; sampled: number };
   /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
@@ -338,6 +343,7 @@ export const ADDON_EXPORTS = [
   'handoverAsync',
   'abandonJob',
   'abandonedLoaderThreads',
+  'retireHeldAsync',
   'threadScanStats',
   'privateArea',
   'privateFiles',

@@ -26,6 +26,7 @@ import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
 import { DEFAULT_FINI_TIMEOUT_MS, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
+import { watchHeldImage } from './pinned_images';
 import { debug } from '../debug';
 import { MAX_CREATED_NAMESPACES } from '../wire';
 
@@ -443,7 +444,7 @@ export class Library<D extends TypeDefs = {}> {
     }
     if (r.threads.length > 0 || r.heldSignals.length > 0) {
       const threads = this.#named(r.threads);
-      const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
+      const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, threads));
       const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
       return { unloaded: false, reason, threads, unmapped };
     }
@@ -467,14 +468,17 @@ export class Library<D extends TypeDefs = {}> {
   }
 
   // Looks again rather than waits on the threads: most holders are threads found running the code,
-  // whose end nothing announces. Unref'd, so a library pinned for good does not keep node alive.
-  #closeWhenReleased(resolve: (r: CloseResult) => void, delayMs: number): void {
-    setTimeout(() => {
-      void this.retire(false).promise.then((r) => {
-        if (r.threads.length > 0 || r.heldSignals.length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
-        else resolve(this.closeResultOf(r));
-      });
-    }, delayMs).unref();
+  // whose end nothing announces. One watcher looks at every held image together, each with its own
+  // backoff, and never keeps node alive (lib/load/pinned_images.ts).
+  #closeWhenReleased(resolve: (r: CloseResult) => void, threads: HoldingThread[]): void {
+    watchHeldImage({
+      native: this.native,
+      deps: this.#deps,
+      keepMapped: this.#keepMapped !== '',
+      finiTimeoutMs: this.#finiTimeoutMs,
+      holders: threads.map((t) => t.tid),
+      settle: (r) => resolve(this.closeResultOf(r)),
+    });
   }
 
   /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */

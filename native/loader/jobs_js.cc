@@ -105,6 +105,12 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   return o;
 }
 
+Napi::Array ResultToJs(Napi::Env env, const RetireBatchResult &r) {
+  Napi::Array a = Napi::Array::New(env, r.results.size());
+  for (size_t i = 0; i < r.results.size(); ++i) a.Set(static_cast<uint32_t>(i), ResultToJs(env, r.results[i]));
+  return a;
+}
+
 Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
   Napi::Object o = Outcome(env, r.code, r.message, r.step);
   o.Set("bytes", static_cast<double>(r.bytes));
@@ -262,6 +268,66 @@ Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
   return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export");
 }
 
+// retireHeldAsync([[lib, deps[], keepMapped], ...], finiTimeoutMs): images a retirement left mapped
+// because threads held them, looked at again together (RunRetireHeld). In the background: the
+// promise does not keep the event loop alive.
+Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "retireHeldAsync(entries): entries must be an array");
+  Napi::Array entries = info[0].As<Napi::Array>();
+  const double fini_timeout_ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  std::vector<RetireSpec> specs;
+  for (uint32_t i = 0; i < entries.Length(); ++i) {
+    Napi::Value e = entries.Get(i);
+    if (!e.IsArray()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "retireHeldAsync(entries): each entry must be [lib, deps, keepMapped]");
+    Napi::Array entry = e.As<Napi::Array>();
+    RetireSpec spec;
+    spec.lib = NativeLibrary::From(env, entry.Get(0u));
+    if (entry.Get(1u).IsArray()) {
+      Napi::Array deps = entry.Get(1u).As<Napi::Array>();
+      for (uint32_t j = 0; j < deps.Length(); ++j) spec.deps.push_back(NativeLibrary::From(env, deps.Get(j)));
+    }
+    spec.keep_mapped = entry.Get(2u).ToBoolean();
+    spec.fini_timeout_ms = fini_timeout_ms;
+    if (spec.lib->in_flight.load() > 0 || !spec.lib->closed) {
+      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "retireHeldAsync: only an image a retirement closed to calls can be looked at again");
+    }
+    specs.push_back(std::move(spec));
+  }
+  return Submit(
+      env,
+      [specs](std::shared_ptr<Reply> reply) mutable {
+        // A destructor that overran answers for the whole batch: that image's result says so, the
+        // others were not closed and are looked at again later.
+        for (size_t i = 0; i < specs.size(); ++i) {
+          specs[i].on_timeout = [reply, i, n = specs.size()](const std::string &message, const std::string &step) {
+            auto r = std::make_unique<RetireBatchResult>();
+            r->results.resize(n);
+            for (size_t j = 0; j < n; ++j) {
+              r->results[j].code = j == i ? "ERR_DLSWAP_TIMEOUT" : "ERR_DLSWAP_BUSY";
+              r->results[j].message = j == i ? message : "not looked at: another image's destructors overran";
+              r->results[j].step = step;
+            }
+            reply->Answer(std::move(r));
+          };
+        }
+        auto r = std::make_unique<RetireBatchResult>();
+        RunRetireHeld(specs, r->results);
+        reply->Answer(std::move(r));
+      },
+      [n = specs.size()](std::shared_ptr<Reply> reply) {
+        auto r = std::make_unique<RetireBatchResult>();
+        r->results.resize(n);
+        for (RetireResult &x : r->results) {
+          x.code = "ERR_DLSWAP_BUSY";
+          x.message = "abandoned before it started";
+          x.step = "dlclose";
+        }
+        reply->Answer(std::move(r));
+      },
+      false);
+}
+
 // threadScanStats(): what the scans for threads in an image have cost so far (image/thread_scan.h).
 Napi::Value ThreadScanStatsJs(const Napi::CallbackInfo &info) {
   const ScanCounters c = ScanCountersNow();
@@ -286,7 +352,8 @@ void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
                         {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
                         {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
-                        {"abandonedLoaderThreads", AbandonedThreadsJs}, {"threadScanStats", ThreadScanStatsJs}});
+                        {"abandonedLoaderThreads", AbandonedThreadsJs}, {"retireHeldAsync", RetireHeldAsyncJs},
+                        {"threadScanStats", ThreadScanStatsJs}});
 }
 
 }  // namespace dlswap

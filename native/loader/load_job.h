@@ -135,6 +135,14 @@ struct RetireResult {
 
 void RunRetire(const RetireSpec &spec, RetireResult &out);
 
+// Images a retirement left mapped because threads held them (no fini is due any more), looked at
+// again together: one look at the threads for all of them (HoldersOf), then each one nothing holds
+// is closed as RunRetire would. One result per spec, in order.
+struct RetireBatchResult {
+  std::vector<RetireResult> results;
+};
+void RunRetireHeld(const std::vector<RetireSpec> &specs, std::vector<RetireResult> &out);
+
 // The state transfer of the handover policy: the old generation's dlswap_state_export, passed to the
 // new one's dlswap_state_import. Each call bounded like init and fini.
 struct HandoverSpec {
