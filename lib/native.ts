@@ -300,6 +300,8 @@ export interface Addon {
   runtimeStats(lmid: bigint): { keys: number; threads: number };
   /** Live namespaces created by fresh-namespace opens (the anchor's not counted). */
   freshNamespaceCount(): number;
+  /** Namespaces dlswap made in this process (the anchor included, freed or not), and the static TLS each new one's libc takes. */
+  namespacesCreated(): { created: number; libcStaticTls: number };
   /** Whether namespace `lmid` still holds objects. */
   namespaceAlive(lmid: bigint): boolean;
   /** How many namespaces this process can still create, by creating them: only ever in a throwaway child. */
@@ -362,6 +364,7 @@ export const ADDON_EXPORTS = [
   'anchorNamespace',
   'runtimeStats',
   'freshNamespaceCount',
+  'namespacesCreated',
   'namespaceAlive',
   'probeNamespaces',
   'readElf',
