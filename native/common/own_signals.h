@@ -7,9 +7,9 @@
 // them only for a thread blocked in a system call; a thread running in user space (libgomp's team
 // spinning after a parallel region) is asked instead: it is sent a real-time signal, and the
 // handler, on that thread, hands its registers over. The signal is the highest real-time one that
-// nobody handles when the first sample is needed; it is sent with rt_tgsigqueueinfo and carries a
-// tag of dlswap's, so that only dlswap's own signals are answered, a late one is dropped, and any
-// other goes to the previous handler.
+// nobody handles when the addon is loaded (its handler is installed then, before any library runs);
+// it is sent with rt_tgsigqueueinfo and carries a tag of dlswap's, so that only dlswap's own signals
+// are answered, a late one is dropped, and any other goes to the previous handler.
 #pragma once
 #include <sys/types.h>
 
@@ -25,7 +25,7 @@ struct SampledRegisters {
 // Runs on the signalled thread, inside the handler: async-signal-safe code only.
 using SampleReceiver = void (*)(uint64_t tag, const SampledRegisters &regs);
 
-// Installs the handler on first use; later calls only check it. Returns the signal, or 0 when no
+// Installs the handler on the first call; later calls only check it. Returns the signal, or 0 when no
 // real-time signal is free or a library has since put its own handler in dlswap's place (then
 // nothing is sent: the signal would reach code that does not expect it).
 int ThreadSampleSignal(SampleReceiver receiver);

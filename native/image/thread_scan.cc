@@ -349,6 +349,11 @@ std::string ThreadName(pid_t tid) {
   return name;
 }
 
+void PrepareThreadSamples() {
+  std::lock_guard<std::mutex> lock(g_sample_mutex);
+  ThreadSampleSignal(&Receive);
+}
+
 ScanCounters ScanCountersNow() { return {g_scans.load(), g_threads.load(), g_sampled.load()}; }
 
 MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps, std::chrono::milliseconds patience) {

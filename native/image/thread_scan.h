@@ -50,6 +50,10 @@ struct MultiScanResult {
 MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps,
                                std::chrono::milliseconds patience = kScanPatience);
 
+// Installs the sampling signal's handler (common/own_signals.h) if it is not yet: with the addon, so
+// that it is there before any library is loaded. Idempotent.
+void PrepareThreadSamples();
+
 // What the scans cost since the process started: for tests and benchmarks that count work.
 struct ScanCounters {
   uint64_t scans = 0;     // ScanThreads/ScanThreadsFor calls that looked at threads
