@@ -9,6 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { open } from '../../lib/load/library';
+import { addon } from '../../lib/native';
 import { fixture, root, runChild, underAsan } from '../helpers';
 
 const MODES = ['local', 'deepbind', 'namespace', 'fresh-namespace'].filter((m) => !(underAsan && m === 'deepbind'));
@@ -91,6 +93,29 @@ describe('a thread of the image running in user space in another library (a call
     expect(out.first.threads).toHaveLength(1);
     expect(out.first.threads[0]).toMatch(/^(running its code|started by libspin_caller\.so)$/);
     expect(out.final).toBe(true);
+  });
+});
+
+describe('in this process (where test:valgrind and test:asan look at the sampling itself)', () => {
+  it('local: a thread spinning in another library, with the image on its stack, holds it until it returns', async () => {
+    const callee = open(fixture('libspin_callee.so'), { isolation: 'local' });
+    const set = callee.func('void spin_set(int on)');
+    const lib = open(fixture('libspin_caller.so'), { isolation: 'local' });
+    const before = addon.threadScanStats().sampled;
+    set(1);
+    try {
+      expect(lib.func('int spin_start(void *fn)')(callee.symbol('spin_while_set'))).toBe(0);
+      await new Promise((res) => setTimeout(res, 50));
+      const first = await lib.close();
+      expect(first.unloaded).toBe(false);
+      expect(first.threads?.map((t) => t.why)).toEqual(['running its code']);
+      expect(addon.threadScanStats().sampled).toBeGreaterThan(before);
+      set(0);
+      expect((await first.unmapped!).unloaded).toBe(true);
+    } finally {
+      set(0);
+      await callee.close();
+    }
   });
 });
 
