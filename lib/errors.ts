@@ -46,7 +46,9 @@ export type DlswapErrorCode =
   /** A type, value or length beyond a documented limit (docs/types.md#limits). */
   | 'ERR_DLSWAP_TOO_LARGE'
   /** Memory that lib.free already freed: freed again, or read or written (docs/types.md#memory). */
-  | 'ERR_DLSWAP_FREED';
+  | 'ERR_DLSWAP_FREED'
+  | 'ERR_DLSWAP_UNSAFE_DIRECTORY'
+  | 'ERR_DLSWAP_LOADER_HUNG';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,

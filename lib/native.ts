@@ -73,10 +73,14 @@ export interface LoadSpec {
   pluginHost?: bigint;
   /** The PluginHost object: the job keeps its dlswap_host alive while plugin code may run. */
   pluginHostObject?: unknown;
-  /** dlswap_init's bound on the loader thread (0: none). */
+  /** The bound on the library's code a load runs on the loader thread: constructors, version and init calls (0: none). */
   initTimeoutMs?: number;
+  /** The bound on what the undo of a failed load runs: dlswap_fini, destructors (0: none). */
+  finiTimeoutMs?: number;
   /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
   shareDependencies: string[];
+  /** Load even from files another user could replace (the user's `force`). */
+  allowReplaceable: boolean;
 }
 
 /** One dependency as the loader planned it (native/loader/dependency_plan.h DependencyNode). */
@@ -230,6 +234,7 @@ export interface NativeWire {
   maxNamespaces: number;
   /** The bound of a plugin's log lines waiting for the JS thread (native/plugin/plugin_host.h). */
   logQueue: { lines: number; bytes: number };
+  maxDependencies: number;
 }
 
 /** The native dlswap_host of one generation (native/plugin/plugin_host.h). */
@@ -279,6 +284,13 @@ export interface Addon {
   abandonJob(id: number): boolean;
   /** Loader threads given up that are still running their job. */
   abandonedLoaderThreads(): number;
+  /**
+   * Images a retirement left mapped because threads held them, looked at again together (one look
+   * at the threads for all): one result per entry. Does not keep the event loop alive.
+   */
+  retireHeldAsync(entries: [lib: NativeLibrary, deps: NativeLibrary[], keepMapped: boolean][], finiTimeoutMs: number): LoaderJob<RetireResult[]>;
+  /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal. */
+  threadScanStats(): { scans: number; threads: number; sampled: number };
   /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
   privateArea(base: string): { root: string; dir: string };
   privateFiles(): string[];
@@ -307,6 +319,8 @@ export interface Addon {
   runtimeStats(lmid: bigint): { keys: number; threads: number };
   /** Live namespaces created by fresh-namespace opens (the anchor's not counted). */
   freshNamespaceCount(): number;
+  /** Namespaces dlswap made in this process (the anchor included, freed or not), and the static TLS each new one's libc takes. */
+  namespacesCreated(): { created: number; libcStaticTls: number };
   /** Whether namespace `lmid` still holds objects. */
   namespaceAlive(lmid: bigint): boolean;
   /** What the namespace runtime did on libraries' behalf since the last call (lib/load/runtime_notes.ts). */
@@ -358,6 +372,8 @@ export const ADDON_EXPORTS = [
   'handoverAsync',
   'abandonJob',
   'abandonedLoaderThreads',
+  'retireHeldAsync',
+  'threadScanStats',
   'privateArea',
   'privateFiles',
   'sweepStale',
@@ -375,6 +391,7 @@ export const ADDON_EXPORTS = [
   'anchorNamespace',
   'runtimeStats',
   'freshNamespaceCount',
+  'namespacesCreated',
   'namespaceAlive',
   'takeRuntimeNotes',
   'interruptedImages',

@@ -131,13 +131,19 @@ const fallback: Check<number | bigint | boolean | null> = (v, label) => {
 
 // ---- defaults: each lives here and nowhere else ------------------------------------------------
 
-export const OPEN_DEFAULTS = Object.freeze({ isolation: 'namespace' as Isolation, force: false, shareDependencies: Object.freeze([]) as readonly string[] });
+export const OPEN_DEFAULTS = Object.freeze({
+  isolation: 'namespace' as Isolation,
+  force: false,
+  shareDependencies: Object.freeze([]) as readonly string[],
+  // How long library code may run on the loader thread while it is loaded (constructors, version
+  // and init calls), and while it is closed (dlswap_fini, destructors).
+  initTimeoutMs: 30_000,
+  finiTimeoutMs: 10_000,
+});
 export const HOT_DEFAULTS = Object.freeze({
   policy: 'overlap' as const,
   drainTimeoutMs: 10_000,
   handoverTimeout: 'rollback' as const,
-  initTimeoutMs: 30_000,
-  finiTimeoutMs: 10_000,
   loadOn: 'loader' as const,
   userData: 0n,
 });
@@ -148,7 +154,7 @@ export const RELOAD_DEFAULTS = Object.freeze({ wait: 'closed' as const });
 
 // ---- open(path, options), openAsync(path, options) ---------------------------------------------
 
-const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types };
+const OPEN_SCHEMA = { isolation, force: bool, shareDependencies: dependencyNames, sha256, types, initTimeoutMs: ms, finiTimeoutMs: ms };
 
 export interface ResolvedOpenOptions {
   readonly isolation: Isolation;
@@ -156,6 +162,8 @@ export interface ResolvedOpenOptions {
   readonly shareDependencies: readonly string[];
   readonly sha256?: string;
   readonly types?: TypeRegistry;
+  readonly initTimeoutMs: number;
+  readonly finiTimeoutMs: number;
 }
 
 export function resolveOpenOptions(options: unknown, where = 'open(path, options)'): ResolvedOpenOptions {
@@ -298,8 +306,6 @@ export interface ResolvedHotOptions extends ResolvedOpenOptions {
   readonly policy: 'overlap' | 'handover';
   readonly drainTimeoutMs: number;
   readonly handoverTimeout: 'rollback' | 'proceed';
-  readonly initTimeoutMs: number;
-  readonly finiTimeoutMs: number;
   readonly loadOn: 'loader' | 'main';
   readonly abi: Readonly<{ min: number; max: number }>;
   readonly userData: bigint;
@@ -320,8 +326,6 @@ function hotSchema(hostAbiVersion: number) {
     policy: oneOf(['overlap', 'handover'] as const),
     drainTimeoutMs: ms,
     handoverTimeout: oneOf(['rollback', 'proceed'] as const),
-    initTimeoutMs: ms,
-    finiTimeoutMs: ms,
     loadOn: oneOf(['loader', 'main'] as const),
     abi: abi(HOT_WHERE, hostAbiVersion),
     userData: u64,

@@ -13,3 +13,6 @@ export const MAX_NAMESPACES = 16;
 
 /** Namespaces a process can create: all but the base one (the anchor and each fresh-namespace). */
 export const MAX_CREATED_NAMESPACES = MAX_NAMESPACES - 1;
+
+/** The most libraries one load plans besides the library itself: its dependencies, theirs, and so on. */
+export const MAX_DEPENDENCIES = 1023;

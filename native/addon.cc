@@ -24,6 +24,7 @@ void RegisterCalls(Napi::Env env, Napi::Object exports);           // call/: mak
 void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: addresses, copies, alloc
 void RegisterCallbacks(Napi::Env env, Napi::Object exports);       // callback/: JS functions as C pointers
 void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: PluginHost, PLUGIN_ABI_VERSION
+void PrepareThreadSamples();                                        // image/thread_scan.cc: the sampling signal
 
 }  // namespace dlswap
 
@@ -47,6 +48,9 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   RegisterMemory(env, exports);
   RegisterCallbacks(env, exports);
   RegisterPluginHost(env, exports);
+  // Installed with the addon, before any library is loaded: its handler is dlswap's own, there
+  // before every library (which the checks of what a closed library leaves behind rely on).
+  PrepareThreadSamples();
   return exports;
 }
 

@@ -1,11 +1,12 @@
 // WIRE: the numbers lib/ and the addon pass each other, as the addon has them. lib/ keeps its own
 // copies where it needs them at compile time (KIND_CODES and MAX_PARAMS in lib/signature/signature.ts, the
-// IsolationCode const enum in lib/native.ts, MAX_NAMESPACES in lib/wire.ts), and
+// IsolationCode const enum in lib/native.ts, MAX_NAMESPACES and MAX_DEPENDENCIES in lib/wire.ts), and
 // test/package/wire_constants.test.ts checks each against this object. The same test checks that every
 // ERR_DLSWAP_* code of native/ is one of lib/errors.ts's.
 #include "call/kinds.h"
 #include "common/exports.h"
 #include "image/library_handle.h"
+#include "loader/dependency_plan.h"
 #include "namespace/namespace_pool.h"
 #include "plugin/plugin_host.h"
 
@@ -56,6 +57,7 @@ void RegisterWire(Napi::Env env, Napi::Object exports) {
   log_queue.Set("lines", static_cast<double>(kLogQueueLines));
   log_queue.Set("bytes", static_cast<double>(kLogQueueBytes));
   wire.Set("logQueue", Frozen(log_queue));
+  wire.Set("maxDependencies", static_cast<double>(kMaxPlanNodes - 1));
   exports.Set("WIRE", Frozen(wire));
 }
 

@@ -107,7 +107,7 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   gen.plugin = resolvePluginAbi(result);
   // The plugin holds the host only if its init ran; otherwise nothing will log through it.
   if (!gen.initialized) host.release();
-  gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined);
+  gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
   // From here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
     gen.host = host;

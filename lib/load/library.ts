@@ -18,7 +18,7 @@ import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency,
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
-import { checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
+import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
@@ -27,6 +27,7 @@ import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
 import { type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
 import { resolveLibrary } from './search';
+import { watchHeldImage } from './pinned_images';
 import { debug } from '../debug';
 import { traceRuntimeNotes } from './runtime_notes';
 import { MAX_CREATED_NAMESPACES } from '../wire';
@@ -107,15 +108,19 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
     abiMax: plugin?.abiMax ?? 0,
     pluginHost: plugin?.host,
     pluginHostObject: plugin?.hostObject,
-    initTimeoutMs: plugin?.initTimeoutMs ?? 0,
+    // Bounds on the loader thread only (a synchronous load runs on this thread: nothing can bound it).
+    initTimeoutMs: plugin?.initTimeoutMs ?? options.initTimeoutMs,
+    finiTimeoutMs: options.finiTimeoutMs,
     shareDependencies: [...options.shareDependencies],
+    // A file another user could replace (a directory others can write, not sticky): refused unless forced.
+    allowReplaceable: options.force,
   };
   return { spec, mode };
 }
 
 
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
-export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>): Library<D> {
+export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>, finiTimeoutMs?: number): Library<D> {
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
   const info: LibraryInfo = Object.freeze({
@@ -131,7 +136,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
     dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
   });
   warnShadowed(file, info.dependencies);
-  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '');
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs ?? OPEN_DEFAULTS.finiTimeoutMs);
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
@@ -189,7 +194,7 @@ export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions
   const o = resolveOpenOptions(options); // every option checked before anything is copied
   const { result, mode } = loadNow(file, o);
   try {
-    return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined);
+    return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined, o.finiTimeoutMs);
   } catch (e) {
     undoLoad(result, false);
     throw adoptionError(e, file);
@@ -206,7 +211,7 @@ export async function openAsync<D extends TypeDefs = {}>(file: string, options: 
   const o = resolveOpenOptions(options, 'openAsync(path, options)');
   const { result, mode } = await loadLater(file, o).promise;
   try {
-    return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined);
+    return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined, o.finiTimeoutMs);
   } catch (e) {
     await undoLoad(result, true);
     throw adoptionError(e, file);
@@ -224,6 +229,8 @@ export class Library<D extends TypeDefs = {}> {
   #keepMapped: string;
   /** close()'s teardown hook is running: the library still takes calls (the hook's). */
   #tearingDown = false;
+  /** The bound on its destructors when close() (or a later look at a pinned image) unloads it. */
+  readonly #finiTimeoutMs: number;
   // "Closed" has three records, each with its own role. This one (`closed`): close() was called, so
   // new calls are refused while the ones in flight finish. The native handle's `closed` flag: no call
   // may start (set when the retirement job starts, or by a handover's gate). A hot generation's state
@@ -237,13 +244,14 @@ export class Library<D extends TypeDefs = {}> {
   #idle: (() => void)[] = [];
 
   /** @internal use open() */
-  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '') {
+  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '', finiTimeoutMs: number = OPEN_DEFAULTS.finiTimeoutMs) {
     this.native = native;
     this.info = info;
     this.elf = elf;
     this.#deps = deps;
     this.#plan = plan;
     this.#keepMapped = keepMapped;
+    this.#finiTimeoutMs = finiTimeoutMs;
   }
 
   /** True once close() has been called (and its teardown hook, if any, has returned). */
@@ -466,7 +474,7 @@ export class Library<D extends TypeDefs = {}> {
    * flush, the check for threads that hold the image, dlclose and the check that it is gone. From
    * the first call on, no call of this library can start.
    */
-  retire(runFini: boolean, finiTimeoutMs = 0, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
+  retire(runFini: boolean, finiTimeoutMs = this.#finiTimeoutMs, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
     this.#releaseHeld();
     let id: number | null = null;
     let abandoned = false;
@@ -493,9 +501,13 @@ export class Library<D extends TypeDefs = {}> {
    */
   closeResultOf(r: RetireResult): CloseResult {
     traceRuntimeNotes();
+    if (!r.ok && !r.closed && r.threads.length === 0 && r.heldSignals.length === 0) {
+      // A step overran (its code may still run in the image) or could not start: it stays mapped.
+      return { unloaded: false, reason: `${r.message ?? `its retirement failed at ${r.step}`}; the image stays mapped` };
+    }
     if (r.threads.length > 0 || r.heldSignals.length > 0) {
       const threads = this.#named(r.threads);
-      const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));
+      const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, threads));
       const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
       return { unloaded: false, reason, threads, unmapped };
     }
@@ -519,14 +531,17 @@ export class Library<D extends TypeDefs = {}> {
   }
 
   // Looks again rather than waits on the threads: most holders are threads found running the code,
-  // whose end nothing announces. Unref'd, so a library pinned for good does not keep node alive.
-  #closeWhenReleased(resolve: (r: CloseResult) => void, delayMs: number): void {
-    setTimeout(() => {
-      void this.retire(false).promise.then((r) => {
-        if (r.threads.length > 0 || r.heldSignals.length > 0) this.#closeWhenReleased(resolve, Math.min(delayMs * 2, 2_000));
-        else resolve(this.closeResultOf(r));
-      });
-    }, delayMs).unref();
+  // whose end nothing announces. One watcher looks at every held image together, each with its own
+  // backoff, and never keeps node alive (lib/load/pinned_images.ts).
+  #closeWhenReleased(resolve: (r: CloseResult) => void, threads: HoldingThread[]): void {
+    watchHeldImage({
+      native: this.native,
+      deps: this.#deps,
+      keepMapped: this.#keepMapped !== '',
+      finiTimeoutMs: this.#finiTimeoutMs,
+      holders: threads.map((t) => t.tid),
+      settle: (r) => resolve(this.closeResultOf(r)),
+    });
   }
 
   /** @internal synchronous close, on this thread, for callers that know nothing is in flight. */

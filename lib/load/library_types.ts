@@ -9,10 +9,15 @@ import type { TypeRegistry } from '../signature/ctypes';
 import type { Library } from './library';
 import type { RestoredHooks } from './process_hooks';
 
+
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
   isolation?: Isolation;
-  /** Open in `deepbind` even when the library is known to crash there. */
+  /**
+   * Open even when dlswap would refuse: in `deepbind` or `local` when the library is known to break
+   * there, and from a file another user could replace (the library or a dependency in a directory
+   * others can write without the sticky bit; docs/isolation.md, "Files other users can replace").
+   */
   force?: boolean;
   /**
    * Dependencies to load as they are and share between generations (DT_NEEDED names, sonames or
@@ -22,6 +27,20 @@ export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   shareDependencies?: string[];
   /** Refuse the file unless its content has this sha256 (hex). */
   sha256?: string;
+  /**
+   * `openAsync` only: how long the library's constructors (and its dependencies') may run on the
+   * loader thread. Past it the open rejects with ERR_DLSWAP_TIMEOUT; since constructors run inside
+   * the dynamic loader, holding its lock, every later load and close is then refused at once with
+   * ERR_DLSWAP_LOADER_HUNG until they return. Default 30,000 ms. (`open()` runs them on the calling
+   * thread, which nothing can take over: no bound.)
+   */
+  initTimeoutMs?: number;
+  /**
+   * How long `close()` lets the library's destructors (run by dlclose, on the loader thread) run.
+   * Past it close() resolves `{ unloaded: false }` with the reason, and as for initTimeoutMs every
+   * later load and close is refused until they return. Default 10,000 ms.
+   */
+  finiTimeoutMs?: number;
   /**
    * The structs, unions, enums and typedefs its prototypes name (a registry made by `types()`):
    * `lib.func`, `lib.callback` and `lib.decode` resolve type names in it. docs/types.md.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DlswapError, type DlswapErrorCode } from '../errors';
 import { classifyLoadError, type Isolation, TUNABLES_FIX } from './isolation';
 import type { LoadResult } from '../native';
-import { noteExhausted } from './namespace_budget';
+import { noteExhausted, staticTlsFigure } from './namespace_budget';
 import { shownName } from './runtime_notes';
 import { staticTlsFailure } from './static_tls';
 
@@ -93,6 +93,7 @@ function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapErro
   }
   if (err.code === 'ERR_DLSWAP_NAMESPACE_EXHAUSTED') {
     noteExhausted();
+    if (mode === 'fresh-namespace' && /static TLS/.test(err.message)) err.message += ` ${staticTlsFigure()}`;
     if (!/GLIBC_TUNABLES/.test(err.message)) err.message += ` Raise the budget with ${TUNABLES_FIX}.`;
   }
   return err;

@@ -18,6 +18,7 @@
 #include "common/addresses.h"
 #include "common/errors.h"
 #include "common/exports.h"
+#include "common/loader_lock.h"
 #include "image/library_handle.h"
 #include "image/native_library.h"
 #include "namespace/namespace_pool.h"
@@ -216,6 +217,9 @@ Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   LibraryRef lib = NativeLibrary::From(env, info[0]);
   if (lib->closed || !lib->handle) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed; open it again");
+  // Finding its calloc takes the dynamic loader's lock.
+  const std::string hung = LoaderLockRefusal("cannot allocate in the library's namespace");
+  if (!hung.empty()) throw CodedError(env, "ERR_DLSWAP_LOADER_HUNG", hung);
   size_t count = SizeArg(env, info[1], "count"), size = SizeArg(env, info[2], "size");
   if (count == 0 || size == 0) throw CodedError(env, "ERR_DLSWAP_ARG", "alloc: the size must be at least 1 byte");
   auto calloc_fn = CallocOf(*lib);

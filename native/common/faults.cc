@@ -32,7 +32,10 @@ State &S() {
   return *s;
 }
 std::atomic<bool> g_any{false};
-thread_local std::function<void()> tl_terminate;
+// A pointer, not a std::function: a thread_local with a destructor registers it through
+// __cxa_thread_atexit_impl, which takes the dynamic loader's lock, and a loader thread that takes
+// over from one abandoned in a constructor must never wait for that lock.
+thread_local std::function<void()> *tl_terminate = nullptr;
 thread_local const void *tl_env = nullptr;
 
 }  // namespace
@@ -93,13 +96,16 @@ FaultAction HitFault(const char *point) {
     case FaultAction::Terminate:
       if (!tl_terminate) return action;  // a JS thread: the caller acts
       lock.unlock();
-      tl_terminate();
+      (*tl_terminate)();
       return FaultAction::None;
     default:
       return action;
   }
 }
 
-void SetTerminateHandler(std::function<void()> handler) { tl_terminate = std::move(handler); }
+void SetTerminateHandler(std::function<void()> handler) {
+  delete tl_terminate;
+  tl_terminate = handler ? new std::function<void()>(std::move(handler)) : nullptr;
+}
 
 }  // namespace dlswap

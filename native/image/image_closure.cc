@@ -6,6 +6,8 @@
 #include <cstring>
 #include <deque>
 #include <set>
+#include <string>
+#include <unordered_map>
 
 namespace dlswap {
 
@@ -112,17 +114,75 @@ std::vector<std::pair<std::string, const struct link_map *>> BoundNeeded(const s
 
 ObjectList Closure(const struct link_map *root, const ObjectList &objects) { return ClosureOf(root, NamesOf(objects)); }
 
-ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keepers) {
-  const std::vector<Names> names = NamesOf(NamespaceObjects(image));
-  std::set<const struct link_map *> kept;
-  for (const struct link_map *k : keepers) {
-    if (k == image || kept.count(k)) continue;
-    for (const struct link_map *m : ClosureOf(k, names)) kept.insert(m);
+namespace {
+
+// The objects of one namespace by every name a DT_NEEDED entry can match them by: the first object
+// (in load order) that carries the name, as the linear search of ClosureOf finds it. For many
+// closures in one namespace at once.
+class NameIndex {
+ public:
+  explicit NameIndex(const ObjectList &objects) {
+    for (const struct link_map *m : objects) {
+      const DynamicInfo d = ReadDynamic(m);
+      info_[m] = d;
+      if (m->l_name) by_name_.emplace(m->l_name, m);
+      if (d.soname) by_name_.emplace(d.soname, m);
+      by_name_.emplace(ObjectFileName(m), m);
+    }
   }
-  ObjectList out;
-  for (const struct link_map *m : ClosureOf(image, names)) {
-    if (kept.count(m) || (m != image && ReadDynamic(m).nodelete)) continue;
-    out.push_back(m);
+  const DynamicInfo &Info(const struct link_map *m) { return info_[m]; }
+  // `root` and what it needs, breadth first.
+  ObjectList ClosureOf(const struct link_map *root) {
+    ObjectList out;
+    if (!root) return out;
+    std::set<const struct link_map *> seen{root};
+    std::deque<const struct link_map *> todo{root};
+    while (!todo.empty()) {
+      const struct link_map *m = todo.front();
+      todo.pop_front();
+      out.push_back(m);
+      for (const char *name : Info(m).needed) {
+        auto it = by_name_.find(name);
+        if (it != by_name_.end() && seen.insert(it->second).second) todo.push_back(it->second);
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::unordered_map<std::string, const struct link_map *> by_name_;
+  std::unordered_map<const struct link_map *, DynamicInfo> info_;
+};
+
+}  // namespace
+
+ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keepers) { return UnmappableEach({image}, keepers)[0]; }
+
+std::vector<ObjectList> UnmappableEach(const ObjectList &images, const ObjectList &keepers, const std::vector<ObjectList> &not_keeping) {
+  std::vector<ObjectList> out(images.size());
+  if (images.empty()) return out;
+  NameIndex index(NamespaceObjects(images.front()));
+  // How many distinct keepers need each object. An image that is a keeper itself counts for the
+  // objects of its own closure; what only it needs goes with it.
+  std::set<const struct link_map *> distinct(keepers.begin(), keepers.end());
+  std::unordered_map<const struct link_map *, int> needed_by;
+  for (const struct link_map *k : distinct) {
+    for (const struct link_map *m : index.ClosureOf(k)) ++needed_by[m];
+  }
+  for (size_t i = 0; i < images.size(); ++i) {
+    const struct link_map *image = images[i];
+    // The keepers that do not count for this image: itself and what closes with it.
+    std::set<const struct link_map *> own{image};
+    if (i < not_keeping.size()) own.insert(not_keeping[i].begin(), not_keeping[i].end());
+    std::unordered_map<const struct link_map *, int> own_need;
+    for (const struct link_map *k : own) {
+      if (!distinct.count(k)) continue;
+      for (const struct link_map *m : index.ClosureOf(k)) ++own_need[m];
+    }
+    for (const struct link_map *m : index.ClosureOf(image)) {
+      if (needed_by[m] > own_need[m] || (m != image && index.Info(m).nodelete)) continue;
+      out[i].push_back(m);
+    }
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include <link.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -74,8 +75,9 @@ struct LibraryHandle {
   int ReadErrno() const { return errno_location ? *errno_location() : 0; }
 
   // Threads that closing the image now could pull code from under: threads the image (or a
-  // dependency that would go with it) started and that are alive, and threads found with a live
-  // frame in that code. Empty when closing is safe as far as dlswap can see.
+  // dependency that would go with it) started and that are alive, threads found with the program
+  // counter or a live frame in that code (running ones asked with dlswap's signal), and running
+  // threads that could not be looked at. Empty when closing is safe as far as dlswap can see.
   std::vector<ThreadNote> Holders() const { return ScanHolders({}).threads; }
 
   struct HolderScan {
@@ -97,5 +99,14 @@ struct LibraryHandle {
 };
 
 using LibraryRef = std::shared_ptr<LibraryHandle>;
+
+// ScanHolders() of several images at once, at the cost of one: each thread of the process is looked
+// at once, and each namespace's objects indexed once, however many images are asked about (pinned
+// generations looked at again together). Each image's answer is as if it alone were closed (with
+// its `closed_with[i]`). `patience`: how long threads running in user space may take to answer
+// (image/thread_scan.h); one that does not is a holder.
+std::vector<LibraryHandle::HolderScan> ScanHoldersOf(const std::vector<const LibraryHandle *> &images,
+                                                     const std::vector<std::vector<const struct link_map *>> &closed_with,
+                                                     std::chrono::milliseconds patience = std::chrono::milliseconds(1000));
 
 }  // namespace dlswap

@@ -10,6 +10,7 @@
 #include "common/addresses.h"
 #include "common/errors.h"
 #include "common/exports.h"
+#include "common/loader_lock.h"
 
 namespace dlswap {
 
@@ -67,6 +68,9 @@ Napi::Value NativeLibrary::Symbol(const Napi::CallbackInfo &info) {
   RequireOpen(env, *ref_);
   if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "symbol name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
+  // dlsym takes the dynamic loader's lock: never wait on this thread for code that hung holding it.
+  const std::string hung = LoaderLockRefusal("cannot look up " + name);
+  if (!hung.empty()) throw CodedError(env, "ERR_DLSWAP_LOADER_HUNG", hung);
   dlerror();
   void *p = dlsym(ref_->handle, name.c_str());
   if (dlerror() != nullptr || p == nullptr) return env.Undefined();

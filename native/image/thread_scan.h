@@ -1,11 +1,16 @@
-// Finds threads that are executing in given code, without stopping them: a thread blocked in a
-// system call has its registers and its stack in /proc/self/task/<tid>/syscall, and a return
-// address into the code on its stack means a frame of that code is live. A thread running in user
-// space cannot be seen this way (its registers are not published); callers say so.
+// Finds threads that are executing in given code, without stopping them. A thread blocked in a
+// system call has its registers and its stack in /proc/self/task/<tid>/syscall; a thread running in
+// user space is asked for its registers with a signal (common/own_signals.h). Then a program
+// counter in the code, or a return address into it on the thread's stack, means a frame of that
+// code is live. A thread that can be neither read nor asked (it blocks the signal, or does not
+// answer in time) is reported as unknown: it may be in the code, and the caller must assume it is.
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "image/image_closure.h"
@@ -13,8 +18,8 @@
 namespace dlswap {
 
 struct ScanResult {
-  std::vector<pid_t> executing;   // threads with the program counter or a live frame in `ranges`
-  std::vector<pid_t> unknown;     // threads running in user space: could not be looked at
+  std::vector<pid_t> executing;                       // threads with the PC or a live frame in `ranges`
+  std::vector<std::pair<pid_t, std::string>> unknown;  // threads that could not be looked at, and why
 };
 
 // Marks the calling thread as one that runs a library's code only through dlswap's counted entry
@@ -27,7 +32,34 @@ void NoteCountedThread();
 // /proc's name of a thread of this process ("" once it has exited).
 std::string ThreadName(pid_t tid);
 
+// How long threads running in user space have, in all, to answer the request for their registers:
+// one that is runnable but not scheduled answers when it next runs, which on a busy machine can take
+// a while. Paid only while one has not answered; past it, it is reported unknown.
+constexpr std::chrono::milliseconds kScanPatience{1000};
+
 // Every thread of the process but the calling one.
-ScanResult ScanThreads(const std::vector<AddressRange> &ranges, ProcMaps &maps);
+ScanResult ScanThreads(const std::vector<AddressRange> &ranges, ProcMaps &maps, std::chrono::milliseconds patience = kScanPatience);
+
+// The same scan for several images at once, each thread looked at once whatever the number of
+// images: per image (in the order of `images`), the threads in its code. `unknown` threads may be
+// in any of them.
+struct MultiScanResult {
+  std::vector<std::vector<pid_t>> executing;
+  std::vector<std::pair<pid_t, std::string>> unknown;
+};
+MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps,
+                               std::chrono::milliseconds patience = kScanPatience);
+
+// Installs the sampling signal's handler (common/own_signals.h) if it is not yet: with the addon, so
+// that it is there before any library is loaded. Idempotent.
+void PrepareThreadSamples();
+
+// What the scans cost since the process started: for tests and benchmarks that count work.
+struct ScanCounters {
+  uint64_t scans = 0;     // ScanThreads/ScanThreadsFor calls that looked at threads
+  uint64_t threads = 0;   // threads looked at in them
+  uint64_t sampled = 0;   // of which asked for their registers with the signal
+};
+ScanCounters ScanCountersNow();
 
 }  // namespace dlswap

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -93,11 +94,25 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
                     "' is taken by a generation still loaded. Give it a longer SONAME, or list it in shareDependencies.");
   };
 
-  // A requester that finds a nameless copy by file name needs a search path to point at it.
-  auto no_search_path = [&](const DependencyNode &n) {
+  // A requester that must find a copy by file name needs a search path to point at it.
+  std::map<int, std::string> cycle_of;  // requester -> the cycle that makes it need one
+  auto no_search_path = [&](int node) {
+    const DependencyNode &n = nodes[node];
+    auto cycle = cycle_of.find(node);
+    if (cycle != cycle_of.end()) {
+      return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
+                  n.path + " is in a dependency cycle (" + cycle->second +
+                      "). dlswap loads private copies one at a time, so the first one loaded must find the other in dlswap's private directory through its search path, and " +
+                      n.path + " has no RUNPATH or RPATH that dlswap could point there. Link it with one (-Wl,-rpath,'$ORIGIN' -Wl,--enable-new-dtags), or list the libraries of the cycle in shareDependencies to load them as they are.");
+    }
     return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
                 n.path + " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. Give the dependency a SONAME (-Wl,-soname,...).");
   };
+
+  // Where each node is loaded: private and shared nodes in the plan's order, the library last.
+  std::map<int, size_t> position;
+  for (size_t i = 0; i < plan.load_order.size(); ++i) position[plan.load_order[i]] = i;
+  position[0] = plan.load_order.size();
 
   // Names first: the new SONAME of each private node, and a name per by-file-name match.
   std::map<int, size_t> copy_of;  // node -> index in out.copies
@@ -112,12 +127,27 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
   }
   std::set<int> needs_own_directory;  // requesters that find a copy by file name
   for (const DependencyEdge &e : plan.edges) {
+    const bool to_root = e.to == 0;
     auto it = copy_of.find(e.to);
-    if (it == copy_of.end()) continue;
-    ClosureCopy &c = out.copies[it->second];
+    if (it == copy_of.end() && !to_root) continue;
+    // Only a private copy's request can be renamed to find the library's copy.
+    if (to_root && !copy_of.count(e.from)) continue;
     const DependencyNode &n = nodes[e.to];
+    std::string &new_soname = to_root ? out.root_soname : out.copies[it->second].new_soname;
+    std::vector<std::string> &aliases = to_root ? out.root_aliases : out.copies[it->second].aliases;
+    // Loaded no earlier than its requester (a cycle): it cannot be matched by a name already loaded.
+    const bool later = position.count(e.from) && position[e.to] >= position[e.from];
+    if (later) {
+      const std::string cycle = CycleThrough(plan, e.from, e.to);
+      cycle_of.emplace(e.from, cycle.empty() ? n.needed : cycle);
+    }
     if (n.soname && *n.soname == e.needed) {
-      out.edge_names[{e.from, e.needed}] = c.new_soname;
+      if (new_soname.empty() && !reserve(*n.soname, n, new_soname)) return false;
+      out.edge_names[{e.from, e.needed}] = new_soname;
+      if (later) {
+        if (std::find(aliases.begin(), aliases.end(), new_soname) == aliases.end()) aliases.push_back(new_soname);
+        needs_own_directory.insert(e.from);
+      }
       continue;
     }
     if (e.needed.find('/') != std::string::npos) {
@@ -126,7 +156,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     }
     std::string alias;
     if (!reserve(e.needed, n, alias)) return false;
-    c.aliases.push_back(alias);
+    aliases.push_back(alias);
     out.edge_names[{e.from, e.needed}] = alias;
     needs_own_directory.insert(e.from);
   }
@@ -141,6 +171,14 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     edit.search_own_directory = needs_own_directory.count(node) > 0;
     return edit;
   };
+  auto link_aliases = [&](const std::string &name, const std::vector<std::string> &aliases) {
+    for (const std::string &alias : aliases) {
+      if (linkat(PrivateDirFd(), name.c_str(), PrivateDirFd(), alias.c_str(), 0) != 0) {
+        return Fail(out, err, "ERR_DLSWAP_TEMP_AREA", "cannot link a copy in " + PrivateDirPath() + ": " + std::strerror(errno));
+      }
+    }
+    return true;
+  };
   for (ClosureCopy &c : out.copies) {
     const DependencyNode &n = nodes[c.node];
     SourceFile src;
@@ -152,27 +190,26 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     if (!copied) return Fail(out, err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
     NameEdit edit = edit_for(c.node);
     if (n.soname) edit.renames[*n.soname] = c.new_soname;
-    if (edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(n);
+    if (edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(c.node);
     std::string why;
     if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
-    for (const std::string &alias : c.aliases) {
-      if (linkat(PrivateDirFd(), c.copy.name.c_str(), PrivateDirFd(), alias.c_str(), 0) != 0) {
-        return Fail(out, err, "ERR_DLSWAP_TEMP_AREA", "cannot link a copy in " + PrivateDirPath() + ": " + ErrnoText(errno));
-      }
-    }
+    if (!link_aliases(c.copy.name, c.aliases)) return false;
     NoteCopySource(c.copy.name, n.file);
   }
   NameEdit root_edit = edit_for(0);
+  if (!out.root_soname.empty() && nodes[0].soname) root_edit.renames[*nodes[0].soname] = out.root_soname;
   if (!root_edit.renames.empty() || root_edit.search_own_directory) {
     const DependencyNode &n = nodes[0];
-    if (root_edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(n);
+    if (root_edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(0);
     std::string why;
     if (!RewriteDynamicNames(root.fd, n.path, root_edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List its private dependencies in shareDependencies to load them as they are.");
   }
+  if (!link_aliases(root.name, out.root_aliases)) return false;
   return true;
 }
 
 void DiscardClosureFiles(ClosureCopies &c) {
+  for (const std::string &alias : c.root_aliases) RemovePrivateFile(alias);
   for (ClosureCopy &cc : c.copies) {
     for (const std::string &alias : cc.aliases) RemovePrivateFile(alias);
     DiscardCopy(cc.copy);

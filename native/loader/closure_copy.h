@@ -6,6 +6,12 @@
 // in the other copies, is renamed with it. A dependency without a SONAME is matched by file name: its
 // copy gets a second name (a hard link) of the needed name's length, and the requester's search path
 // is pointed at the private directory.
+//
+// Copies are loaded one at a time, dependencies first, and a DT_NEEDED is matched by name against
+// what is already loaded. In a cycle (a needs b, b needs a, as plain dlopen allows) one of them is
+// loaded before the other exists: its request must find the other by file name, so that copy gets a
+// second name that is its new SONAME, and the requester's search path is pointed at the private
+// directory; the dynamic loader then loads the whole cycle at once, as plain dlopen does.
 #pragma once
 #include <map>
 #include <string>
@@ -27,6 +33,10 @@ struct ClosureCopies {
   std::vector<ClosureCopy> copies;                  // in the plan's load order (private nodes only)
   std::map<std::pair<int, std::string>, std::string> edge_names;  // (from, needed) -> new name
   std::vector<std::string> names;                   // every private name reserved for this load
+  // A dependency that needs the library back (a cycle through it): the library's copy gets a new
+  // SONAME and further names too, like a private dependency's.
+  std::string root_soname;
+  std::vector<std::string> root_aliases;
 };
 
 // Copies the plan's private nodes and rewrites names in them and in `root` (the library's copy, not

@@ -21,13 +21,12 @@
 #include <sstream>
 
 #include "common/immortal.h"
+#include "common/dir_safety.h"
 #include "elf/elf_reader.h"
 
 namespace dlswap {
 
 namespace {
-
-constexpr size_t kMaxNodes = 256;
 
 #if defined(__x86_64__)
 constexpr uint16_t kMachine = EM_X86_64;
@@ -58,19 +57,50 @@ std::vector<std::string> Split(const std::string &list) {
   return out;
 }
 
-// What the loader would accept in a search: a regular file with an ELF header of this machine's
-// class and architecture. It skips anything else and goes on searching (a 32-bit library of the
-// same name earlier in the path does not stop it).
-bool Loadable(const std::string &p) {
-  const int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return false;
+// What the dynamic loader does with a file of the name it looks for in a search directory (glibc's
+// open_verify): it opens it (O_RDONLY, blocking) and reads its header. Nothing there, a file it
+// cannot open (a socket, no permission) or an ELF of another class or machine: it goes on to the
+// next directory (a 32-bit library of the same name earlier in the path does not stop it). A
+// regular ELF of this machine: found. Anything else stops the search: a FIFO blocks the open until
+// a writer comes, for ever, with the loader's lock held (no other load, and no exit, can proceed);
+// a device is read as if it were a library; a directory, a short file or one that is not ELF fails
+// the whole load.
+enum class Probe { Absent, Skipped, Loadable, Stops };
+
+Probe ProbeCandidate(const std::string &p, std::string *what = nullptr) {
   struct stat st;
+  if (stat(p.c_str(), &st) != 0) return Probe::Absent;
+  const char *kind = S_ISFIFO(st.st_mode)
+                         ? "a FIFO: opening it waits for a writer, for ever, and the loader would wait holding its lock, so that no other load and no exit could go on"
+                     : S_ISCHR(st.st_mode) ? "a character device: it would read the device as if it were a library (and may block there, holding its lock)"
+                     : S_ISBLK(st.st_mode) ? "a block device: it would read the device as if it were a library"
+                     : S_ISDIR(st.st_mode) ? "a directory: the load would fail there"
+                                           : nullptr;
+  if (kind) {
+    if (what) *what = kind;
+    return Probe::Stops;
+  }
+  if (!S_ISREG(st.st_mode)) return Probe::Skipped;  // a socket: the loader's open fails, it goes on
+  // O_NONBLOCK: the file may have become a FIFO since the stat.
+  const int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Probe::Skipped;
   Elf64_Ehdr h;
-  const bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h) &&
-                  std::memcmp(h.e_ident, ELFMAG, SELFMAG) == 0 && h.e_ident[EI_CLASS] == ELFCLASS64 && h.e_machine == kMachine;
+  struct stat fst;
+  const bool regular = fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode);
+  const ssize_t n = regular ? pread(fd, &h, sizeof h, 0) : -1;
   close(fd);
-  return ok;
+  if (!regular) {
+    if (what) *what = "not a regular file any more";
+    return Probe::Stops;
+  }
+  if (n < static_cast<ssize_t>(sizeof h) || std::memcmp(h.e_ident, ELFMAG, SELFMAG) != 0) {
+    if (what) *what = n < static_cast<ssize_t>(sizeof h) ? "too short to be a library: the load would fail there" : "not an ELF file: the load would fail there";
+    return Probe::Stops;
+  }
+  return h.e_ident[EI_CLASS] == ELFCLASS64 && h.e_machine == kMachine ? Probe::Loadable : Probe::Skipped;
 }
+
+bool Loadable(const std::string &p) { return ProbeCandidate(p) == Probe::Loadable; }
 
 // $LIB is the directory libc lives in, relative to /: what the loader was built with.
 const std::string &LibToken() {
@@ -207,7 +237,17 @@ namespace {
 
 struct Found {
   std::string path, via, entry, shadowed;
+  std::string blocked;  // a file the loader would stop at before finding one (see ProbeCandidate)
 };
+
+// Why another user could replace the file a search found: as it is named (its directory, resolved)
+// and, when that is a link, what it points to.
+std::string Replaceable(const std::string &path, const std::string &file) {
+  const std::string dir = RealPath(DirName(path));
+  std::string why = dir.empty() ? std::string() : ReplaceableBy(dir + (dir == "/" ? "" : "/") + BaseName(path));
+  if (why.empty() && !file.empty()) why = ReplaceableBy(file);
+  return why;
+}
 
 class Planner {
  public:
@@ -222,7 +262,10 @@ class Planner {
     root.runpath = runpath;
     root.needed_names = needed;
     root.reason = "the library itself";
+    root.needed = BaseName(path);
+    root.replaceable = Replaceable(root.path, root.file);
     out_.nodes.push_back(root);
+    expanded_.insert({0, true});
     std::deque<int> todo{0};
     while (!todo.empty()) {
       const int from = todo.front();
@@ -274,15 +317,21 @@ class Planner {
     return (getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".")) + "/" + p;
   }
 
-  // The node for `name` as `from` needs it: an existing node for the same file, or a new one.
+  // The node for `name` as `from` needs it: an existing node for the same file (the library itself
+  // too: a dependency may need it back), or a new one.
   int Resolve(int from, const std::string &name) {
     Found f = Search(from, name);
     const std::string file = f.path.empty() ? std::string() : RealPath(f.path);
-    for (size_t i = 1; i < out_.nodes.size(); ++i) {
+    for (size_t i = 0; i < out_.nodes.size(); ++i) {
       const DependencyNode &n = out_.nodes[i];
-      if (file.empty() ? (n.file.empty() && n.needed == name) : n.file == file) return static_cast<int>(i);
+      if (i == 0 ? (!file.empty() && n.file == file) : file.empty() ? (n.file.empty() && n.needed == name && n.blocked == f.blocked) : n.file == file) {
+        return static_cast<int>(i);
+      }
     }
-    if (out_.nodes.size() >= kMaxNodes) return -1;
+    if (out_.nodes.size() >= kMaxPlanNodes) {
+      if (out_.first_left_out.empty()) out_.first_left_out = name;
+      return -1;
+    }
     DependencyNode n;
     n.needed = name;
     n.path = f.path;
@@ -290,13 +339,20 @@ class Planner {
     n.found_via = f.via;
     n.search_entry = f.entry;
     n.shadowed = f.shadowed;
+    n.blocked = f.blocked;
     n.requester = from;
     Classify(n);
+    if (n.kind == DependencyKind::Private || n.kind == DependencyKind::Shared) n.replaceable = Replaceable(n.path, n.file);
     out_.nodes.push_back(std::move(n));
     return static_cast<int>(out_.nodes.size()) - 1;
   }
 
   void Classify(DependencyNode &n) {
+    if (!n.blocked.empty()) {
+      n.kind = DependencyKind::Missing;
+      n.reason = "the dynamic loader would stop at " + n.blocked;
+      return;
+    }
     if (n.file.empty() && n.found_via == "system" && !ShareListed(n)) {
       n.kind = DependencyKind::System;
       n.reason = "not in its own search paths: the dynamic loader takes it from the system library directories, one copy for the whole process";
@@ -334,20 +390,27 @@ class Planner {
   // then the system directories.
   Found Search(int from, const std::string &name) {
     Found f;
+    // Found, or a candidate the loader would stop at (which ends the search there, as it would).
+    auto ends_at = [&](const std::string &candidate, const char *via, const std::string &entry) {
+      std::string what;
+      switch (ProbeCandidate(candidate, &what)) {
+        case Probe::Loadable: f = {candidate, via, entry, "", ""}; return true;
+        case Probe::Stops:
+          f = {};
+          f.blocked = candidate + (entry.empty() ? std::string(" (named by path)") : std::string(" (in ") + via + " entry '" + entry + "')") + ", which is " + what;
+          return true;
+        default: return false;
+      }
+    };
     if (name.find('/') != std::string::npos) {
-      const std::string file = Absolute(name);
-      if (Loadable(file)) f = {file, "path", "", ""};
+      ends_at(Absolute(name), "path", "");
       return f;
     }
     const DependencyNode &req = out_.nodes[from];
     auto try_list = [&](const std::string &list, const std::string &origin, const char *via) {
       for (const std::string &entry : Split(list)) {
         if (entry.empty()) continue;
-        const std::string candidate = Absolute(Expand(entry, origin)) + "/" + name;
-        if (Loadable(candidate)) {
-          f = {candidate, via, entry, ""};
-          return true;
-        }
+        if (ends_at(Absolute(Expand(entry, origin)) + "/" + name, via, entry)) return true;
       }
       return false;
     };
@@ -362,8 +425,8 @@ class Planner {
       // $ORIGIN in LD_LIBRARY_PATH is the executable's directory.
       static Immortal<const std::string> exe_dir(DirName(RealPath("/proc/self/exe")));
       const std::string candidate = Absolute(Expand(d, *exe_dir)) + "/" + name;
-      if (!Loadable(candidate)) continue;
-      f = {candidate, "LD_LIBRARY_PATH", d, ""};
+      if (!ends_at(candidate, "LD_LIBRARY_PATH", d)) continue;
+      if (!f.blocked.empty()) return f;
       // What the library would have had without it, for the warning that names both files.
       if (req.runpath) {
         Found own;
@@ -374,9 +437,9 @@ class Planner {
       return f;
     }
     if (req.runpath && try_list(*req.runpath, DirName(req.path), "RUNPATH")) return f;
-    if (!options_.follow_system) return {"", "system", "", ""};  // left to the loader; checked once bound
+    if (!options_.follow_system) return {"", "system", "", "", ""};  // left to the loader; checked once bound
     const std::string sys = FindInSystemDirs(name);
-    if (!sys.empty()) return {sys, "system", "", ""};
+    if (!sys.empty()) return {sys, "system", "", "", ""};
     return f;
   }
 
@@ -401,6 +464,31 @@ class Planner {
 };
 
 }  // namespace
+
+std::string CycleThrough(const DependencyPlan &plan, int from, int to) {
+  // Breadth first from `to` back to `from`: the shortest way round.
+  std::vector<int> prev(plan.nodes.size(), -2);
+  std::deque<int> todo{to};
+  prev[to] = -1;
+  while (!todo.empty() && prev[from] == -2) {
+    const int at = todo.front();
+    todo.pop_front();
+    for (const DependencyEdge &e : plan.edges) {
+      if (e.from != at || prev[e.to] != -2) continue;
+      prev[e.to] = at;
+      todo.push_back(e.to);
+    }
+  }
+  if (from != to && prev[from] == -2) return "";
+  std::vector<int> chain{from};
+  for (int at = from; at != to;) {
+    at = prev[at];
+    chain.push_back(at);
+  }
+  std::string text = plan.nodes[from].needed;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) text += " -> " + plan.nodes[*it].needed;
+  return text;
+}
 
 bool PlanDependencies(const std::string &path, const std::optional<std::string> &root_rpath,
                       const std::optional<std::string> &root_runpath, const std::vector<std::string> &root_needed,

@@ -43,6 +43,10 @@ struct DependencyNode {
   bool nodelete = false;
   size_t unique_symbols = 0;
   std::shared_ptr<const ElfInfoStruct> elf;  // all of it, for the load's checks on private copies
+  // What a load must refuse it for ("" when nothing): `blocked`, a file in its search path that the
+  // dynamic loader would open and stop at (a FIFO, a device, a directory, a file that is not ELF);
+  // `replaceable`, why another user could replace the file it was found as (common/dir_safety.h).
+  std::string blocked, replaceable;
 };
 
 // A DT_NEEDED entry of one node, resolved.
@@ -52,12 +56,22 @@ struct DependencyEdge {
   int to = 0;
 };
 
+// The most nodes a plan holds (the library included). A closure larger than that is not planned
+// further: a load refuses it (lib/wire.ts MAX_DEPENDENCIES has the same number).
+constexpr size_t kMaxPlanNodes = 1024;
+
 struct DependencyPlan {
   std::vector<DependencyNode> nodes;  // nodes[0] is the library itself
+  // Edges may point back at the library (to 0) and form cycles, as DT_NEEDED entries may.
   std::vector<DependencyEdge> edges;
   std::vector<int> load_order;        // private and shared nodes, dependencies before what needs them
-  bool truncated = false;             // more than the cap of nodes: the rest was not looked at
+  bool truncated = false;             // more than kMaxPlanNodes: the rest was not looked at
+  std::string first_left_out;         // the first name not planned when truncated
 };
+
+// The names of a chain of edges that leads from `from` back to `from` through `to` (a cycle), as
+// "a -> b -> a"; "" when there is none.
+std::string CycleThrough(const DependencyPlan &plan, int from, int to);
 
 struct PlanOptions {
   std::vector<std::string> share;     // needed names, sonames or file names to share on purpose

@@ -6,6 +6,7 @@
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
+#include "common/loader_lock.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 
@@ -13,6 +14,13 @@ namespace dlswap {
 
 void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
   const auto t = std::chrono::steady_clock::now();
+  const std::string hung = LoaderLockRefusal("cannot hand the state over to " + spec.path);
+  if (!hung.empty()) {
+    out.step = "export";
+    out.code = "ERR_DLSWAP_LOADER_HUNG";
+    out.message = hung;
+    return;
+  }
   auto exp = ResolveSymbol<size_t (*)(void *, size_t)>(spec.from->handle, "dlswap_state_export");
   auto imp = ResolveSymbol<int (*)(const void *, size_t)>(spec.to->handle, "dlswap_state_import");
   if (!exp || !imp) return;  // nothing to move: the swap alone is the handover

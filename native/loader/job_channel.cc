@@ -15,10 +15,12 @@ namespace {
 
 struct Completion {
   bool terminate = false;  // the 'terminate' fault: stop this environment's thread (a worker)
+  bool keeps_alive = true; // counted in EnvLink::pending
   napi_deferred deferred = nullptr;
   std::unique_ptr<LoadResult> load;
   std::unique_ptr<RetireResult> retire;
   std::unique_ptr<HandoverResult> handover;
+  std::unique_ptr<RetireBatchResult> batch;
 };
 
 // Undoes a load nobody will receive (its environment is gone, or it timed out and was answered
@@ -42,10 +44,12 @@ void Dispose(std::unique_ptr<LoadResult> &load) {
 // Only a load leaves something behind to undo.
 void Dispose(std::unique_ptr<RetireResult> &) {}
 void Dispose(std::unique_ptr<HandoverResult> &) {}
+void Dispose(std::unique_ptr<RetireBatchResult> &) {}
 
 void Put(Completion &c, std::unique_ptr<LoadResult> r) { c.load = std::move(r); }
 void Put(Completion &c, std::unique_ptr<RetireResult> r) { c.retire = std::move(r); }
 void Put(Completion &c, std::unique_ptr<HandoverResult> r) { c.handover = std::move(r); }
+void Put(Completion &c, std::unique_ptr<RetireBatchResult> r) { c.batch = std::move(r); }
 
 }  // namespace
 
@@ -92,6 +96,7 @@ void Deliver(Reply &reply, std::unique_ptr<Result> r) {
   }
   auto *c = new Completion();
   c->deferred = reply.deferred;
+  c->keeps_alive = reply.keeps_alive;
   Put(*c, std::move(r));
   reply.link->Post(c);
 }
@@ -115,11 +120,12 @@ void CallJs(napi_env env, napi_value, void *context, void *data) {
       if (!data.terminator.IsEmpty()) data.terminator.Call({});
       return;
     }
-    if (--link->pending == 0) napi_unref_threadsafe_function(env, link->tsfn);
+    if (c->keeps_alive && --link->pending == 0) napi_unref_threadsafe_function(env, link->tsfn);
     try {
-      Napi::Value v = c->load      ? Napi::Value(ResultToJs(e, *c->load))
-                       : c->retire ? Napi::Value(ResultToJs(e, *c->retire))
-                                   : Napi::Value(ResultToJs(e, *c->handover));
+      Napi::Value v = c->load        ? Napi::Value(ResultToJs(e, *c->load))
+                       : c->retire   ? Napi::Value(ResultToJs(e, *c->retire))
+                       : c->handover ? Napi::Value(ResultToJs(e, *c->handover))
+                                     : Napi::Value(ResultToJs(e, *c->batch));
       napi_resolve_deferred(env, c->deferred, v);
     } catch (const Napi::Error &err) {
       napi_reject_deferred(env, c->deferred, err.Value());
@@ -159,15 +165,17 @@ std::shared_ptr<EnvLink> LinkOf(Napi::Env env) {
 void Reply::Answer(std::unique_ptr<LoadResult> r) { Deliver(*this, std::move(r)); }
 void Reply::Answer(std::unique_ptr<RetireResult> r) { Deliver(*this, std::move(r)); }
 void Reply::Answer(std::unique_ptr<HandoverResult> r) { Deliver(*this, std::move(r)); }
+void Reply::Answer(std::unique_ptr<RetireBatchResult> r) { Deliver(*this, std::move(r)); }
 
-Napi::Value Submit(Napi::Env env, Job run, Job cancelled) {
+Napi::Value Submit(Napi::Env env, Job run, Job cancelled, bool keeps_alive) {
   auto reply = std::make_shared<Reply>();
   reply->link = LinkOf(env);
+  reply->keeps_alive = keeps_alive;
   napi_value promise;
   if (napi_create_promise(env, &reply->deferred, &promise) != napi_ok) {
     throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create a promise");
   }
-  if (reply->link->pending++ == 0) napi_ref_threadsafe_function(env, reply->link->tsfn);
+  if (keeps_alive && reply->link->pending++ == 0) napi_ref_threadsafe_function(env, reply->link->tsfn);
   const void *owner = static_cast<napi_env>(env);
   const uint64_t id = LoaderPool::Submit(
       [run, reply, owner]() {

@@ -10,11 +10,13 @@
 #include "common/js_values.h"
 #include "common/exports.h"
 #include "elf/elf_js.h"
+#include "image/thread_scan.h"
 #include "image/native_library.h"
 #include "image/process_hooks.h"
 #include "loader/dependencies_js.h"
 #include "loader/job_channel.h"
 #include "loader/load_job.h"
+#include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 #include "plugin/plugin_host.h"
 
@@ -111,6 +113,12 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   return o;
 }
 
+Napi::Array ResultToJs(Napi::Env env, const RetireBatchResult &r) {
+  Napi::Array a = Napi::Array::New(env, r.results.size());
+  for (size_t i = 0; i < r.results.size(); ++i) a.Set(static_cast<uint32_t>(i), ResultToJs(env, r.results[i]));
+  return a;
+}
+
 Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
   Napi::Object o = Outcome(env, r.code, r.message, r.step);
   o.Set("bytes", static_cast<double>(r.bytes));
@@ -145,10 +153,12 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.share_dependencies = Strings(o.Get("shareDependencies"));
+  spec.allow_replaceable = o.Get("allowReplaceable").ToBoolean();
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
   spec.abi_max = o.Get("abiMax").ToNumber().Uint32Value();
   if (o.Get("initTimeoutMs").IsNumber()) spec.init_timeout_ms = o.Get("initTimeoutMs").As<Napi::Number>().DoubleValue();
+  if (o.Get("finiTimeoutMs").IsNumber()) spec.fini_timeout_ms = o.Get("finiTimeoutMs").As<Napi::Number>().DoubleValue();
   spec.host_keepalive = HostKeepAlive(env, o.Get("pluginHostObject"));
   Napi::Value host = o.Get("pluginHost");
   if (host.IsBigInt()) {
@@ -214,31 +224,20 @@ std::unique_ptr<Result> TimedOut(const std::string &step, const std::string &why
   return r;
 }
 
-std::string Overran(const std::string &what, double ms) {
-  return what + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms";
-}
-
-// The deadline hooks of a job on the loader thread: past its bound, the plugin entry point it is in
+// The deadline hooks of a job on the loader thread: past its bound, the library code it is in
 // answers the promise with a timeout (the job goes on, and its late result is undone).
 void ArmDeadline(LoadSpec &spec, const std::shared_ptr<Reply> &reply) {
-  spec.on_init_timeout = [reply, path = spec.path, ms = spec.init_timeout_ms]() {
-    reply->Answer(TimedOut<LoadResult>("verifying", Overran("dlswap_init of " + path, ms)));
-  };
+  spec.on_timeout = [reply](const std::string &message, const std::string &phase) { reply->Answer(TimedOut<LoadResult>(phase, message)); };
 }
 
 void ArmDeadline(RetireSpec &spec, const std::shared_ptr<Reply> &reply) {
-  spec.on_fini_timeout = [reply, ms = spec.fini_timeout_ms]() {
-    reply->Answer(TimedOut<RetireResult>("fini", Overran("dlswap_fini", ms)));
-  };
-  spec.on_destructors_timeout = [reply, ms = spec.fini_timeout_ms]() {
-    reply->Answer(TimedOut<RetireResult>("destructors", Overran("the library's destructors (run before dlclose to stop the threads it started)", ms)));
-  };
+  spec.on_timeout = [reply](const std::string &message, const std::string &step) { reply->Answer(TimedOut<RetireResult>(step, message)); };
 }
 
 void ArmDeadline(HandoverSpec &spec, const std::shared_ptr<Reply> &reply) {
   spec.on_timeout = [reply, export_ms = spec.export_timeout_ms, import_ms = spec.import_timeout_ms](const std::string &step) {
     const double ms = step == "export" ? export_ms : import_ms;
-    reply->Answer(TimedOut<HandoverResult>(step, Overran("dlswap_state_" + step, ms)));
+    reply->Answer(TimedOut<HandoverResult>(step, Overran("dlswap_state_" + step, ms, false)));
   };
 }
 
@@ -282,6 +281,76 @@ Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
   return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export");
 }
 
+// retireHeldAsync([[lib, deps[], keepMapped], ...], finiTimeoutMs): images a retirement left mapped
+// because threads held them, looked at again together (RunRetireHeld). In the background: the
+// promise does not keep the event loop alive.
+Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "retireHeldAsync(entries): entries must be an array");
+  Napi::Array entries = info[0].As<Napi::Array>();
+  const double fini_timeout_ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  std::vector<RetireSpec> specs;
+  for (uint32_t i = 0; i < entries.Length(); ++i) {
+    Napi::Value e = entries.Get(i);
+    if (!e.IsArray()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "retireHeldAsync(entries): each entry must be [lib, deps, keepMapped]");
+    Napi::Array entry = e.As<Napi::Array>();
+    RetireSpec spec;
+    spec.lib = NativeLibrary::From(env, entry.Get(0u));
+    if (entry.Get(1u).IsArray()) {
+      Napi::Array deps = entry.Get(1u).As<Napi::Array>();
+      for (uint32_t j = 0; j < deps.Length(); ++j) spec.deps.push_back(NativeLibrary::From(env, deps.Get(j)));
+    }
+    spec.keep_mapped = entry.Get(2u).ToBoolean();
+    spec.fini_timeout_ms = fini_timeout_ms;
+    if (spec.lib->in_flight.load() > 0 || !spec.lib->closed) {
+      throw CodedError(env, "ERR_DLSWAP_INTERNAL", "retireHeldAsync: only an image a retirement closed to calls can be looked at again");
+    }
+    specs.push_back(std::move(spec));
+  }
+  return Submit(
+      env,
+      [specs](std::shared_ptr<Reply> reply) mutable {
+        // A destructor that overran answers for the whole batch: that image's result says so, the
+        // others were not closed and are looked at again later.
+        for (size_t i = 0; i < specs.size(); ++i) {
+          specs[i].on_timeout = [reply, i, n = specs.size()](const std::string &message, const std::string &step) {
+            auto r = std::make_unique<RetireBatchResult>();
+            r->results.resize(n);
+            for (size_t j = 0; j < n; ++j) {
+              r->results[j].code = j == i ? "ERR_DLSWAP_TIMEOUT" : "ERR_DLSWAP_BUSY";
+              r->results[j].message = j == i ? message : "not looked at: another image's destructors overran";
+              r->results[j].step = step;
+            }
+            reply->Answer(std::move(r));
+          };
+        }
+        auto r = std::make_unique<RetireBatchResult>();
+        RunRetireHeld(specs, r->results);
+        reply->Answer(std::move(r));
+      },
+      [n = specs.size()](std::shared_ptr<Reply> reply) {
+        auto r = std::make_unique<RetireBatchResult>();
+        r->results.resize(n);
+        for (RetireResult &x : r->results) {
+          x.code = "ERR_DLSWAP_BUSY";
+          x.message = "abandoned before it started";
+          x.step = "dlclose";
+        }
+        reply->Answer(std::move(r));
+      },
+      false);
+}
+
+// threadScanStats(): what the scans for threads in an image have cost so far (image/thread_scan.h).
+Napi::Value ThreadScanStatsJs(const Napi::CallbackInfo &info) {
+  const ScanCounters c = ScanCountersNow();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("scans", static_cast<double>(c.scans));
+  o.Set("threads", static_cast<double>(c.threads));
+  o.Set("sampled", static_cast<double>(c.sampled));
+  return o;
+}
+
 Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), LoaderPool::Abandon(static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
 }
@@ -296,7 +365,8 @@ void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
                         {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
                         {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
-                        {"abandonedLoaderThreads", AbandonedThreadsJs}});
+                        {"abandonedLoaderThreads", AbandonedThreadsJs}, {"retireHeldAsync", RetireHeldAsyncJs},
+                        {"threadScanStats", ThreadScanStatsJs}});
 }
 
 }  // namespace dlswap

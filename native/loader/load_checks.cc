@@ -77,6 +77,32 @@ bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out) {
          (spec.refuse_node_interposition && refuse_any(elf.self_bound_symbols, node_exports, "node-interposition"));
 }
 
+bool PlanRefused(const LoadSpec &spec, LoadResult &out) {
+  const DependencyPlan &plan = out.plan;
+  if (plan.truncated) {
+    return !Fail(out, "ERR_DLSWAP_DEPENDENCY",
+                 spec.path + " needs more than " + std::to_string(kMaxPlanNodes - 1) + " libraries in all (its dependencies, theirs, and so on; " +
+                     plan.first_left_out + " was the first beyond the limit), the most dlswap plans for one load. List the dependencies that need no private copy in shareDependencies: they are loaded as they are, and what they need is left to them.");
+  }
+  for (const DependencyNode &n : plan.nodes) {
+    if (n.blocked.empty()) continue;
+    const std::string who = n.requester <= 0 ? spec.path : plan.nodes[n.requester].path + " (a dependency of " + spec.path + ")";
+    return !Fail(out, "ERR_DLSWAP_NOT_A_FILE",
+                 "cannot load " + spec.path + ": looking for " + n.needed + ", which " + who + " needs, the dynamic loader would stop at " + n.blocked +
+                     ". Remove or rename that file, or fix the search path.");
+  }
+  if (spec.allow_replaceable) return false;
+  for (const DependencyNode &n : plan.nodes) {
+    if (n.replaceable.empty()) continue;
+    const bool root = &n == &plan.nodes[0];
+    return !Fail(out, "ERR_DLSWAP_UNSAFE_DIRECTORY",
+                 "refusing to load " + spec.path + (root ? std::string() : ", whose dependency " + n.needed + " is " + n.path) + ": " + n.replaceable +
+                     ", so the code loaded could be theirs. Move " + (root ? "the library" : "it") +
+                     " to a directory only you (or root) can write, as dlswap requires of its own temp area, or pass { force: true } to load it anyway.");
+  }
+  return false;
+}
+
 // The copy of a dependency becomes the file it was made from, a renamed DT_NEEDED the name the
 // library asked for.
 std::string Unrenamed(std::string text, const LoadResult &out) {
@@ -135,7 +161,12 @@ bool CheckBindings(LoadResult &out) {
     const std::string source = SourceOf(b->l_name);
     if (out.bound_to[e.to].empty()) out.bound_to[e.to] = source;
     bool ok = true;
-    switch (n.kind) {
+    // A dependency that needs the library back (a cycle) must be bound to this copy of it.
+    if (e.to == 0) {
+      if (b->map == out.lib->map) continue;
+      ok = false;
+    }
+    if (ok) switch (n.kind) {
       case DependencyKind::Private: {
         auto d = std::find(out.dep_nodes.begin(), out.dep_nodes.end(), e.to);
         ok = d != out.dep_nodes.end() && out.deps[d - out.dep_nodes.begin()]->map == b->map;

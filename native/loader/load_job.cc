@@ -13,6 +13,7 @@
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
+#include "common/loader_lock.h"
 #include "image/thread_scan.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -32,6 +33,32 @@ constexpr uint16_t kHostMachine = EM_AARCH64;
 constexpr const char *kHostMachineName = "aarch64";
 #endif
 
+// The name the kernel shows for an image of the private directory: the file it was opened as. A
+// copy in a dependency cycle may have been loaded by the dynamic loader under its second name,
+// before dlswap opened it under its first.
+std::string MappedName(void *h, const std::string &shown) {
+  struct link_map *lm = nullptr;
+  const std::string dir = LoaderPathOf("");
+  if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name) return shown;
+  const std::string name = lm->l_name;
+  if (shown.empty() || name.compare(0, dir.size(), dir) != 0) return shown;
+  return PrivateDirPath() + "/" + name.substr(dir.size());
+}
+
+// Runs `step`, library code, bounded by `ms` on a loader thread. Returns false with
+// ERR_DLSWAP_TIMEOUT in `out` when it overran (its job was answered with that meanwhile, and what it
+// made is undone now that it returned). `holds_lock`: it runs inside the dynamic loader.
+template <typename Step>
+bool Bounded(const LoadSpec &spec, LoadResult &out, double ms, const std::string &what, const char *phase, bool holds_lock, Step step) {
+  const std::string message = Overran(what, ms, holds_lock);
+  LoaderPool::Deadline bound(
+      ms, [cb = spec.on_timeout, message, phase = std::string(phase)] { if (cb) cb(message, phase); }, holds_lock ? what : std::string());
+  step();
+  if (!bound.Expired()) return true;
+  out.phase = phase;
+  return Fail(out, "ERR_DLSWAP_TIMEOUT", what + " returned only after its timeout");
+}
+
 bool Faulted(LoadResult &out, const char *point) {
   if (HitFault(point) != FaultAction::Throw) return false;
   return !Fail(out, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
@@ -41,6 +68,8 @@ bool Faulted(LoadResult &out, const char *point) {
 bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   using clock = std::chrono::steady_clock;
   auto t = clock::now();
+  const std::string hung = LoaderLockRefusal("cannot load " + spec.path);
+  if (!hung.empty()) return Fail(out, "ERR_DLSWAP_LOADER_HUNG", hung);
   SourceFile src;
   CopyError cerr;
   if (!OpenSource(spec.path, src, cerr, spec.cwd)) return Fail(out, cerr.code, cerr.message);
@@ -89,6 +118,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     if (!PlanDependencies(spec.path, elf.rpath, elf.runpath, elf.needed, plan_options, out.plan, code, msg)) {
       return Fail(out, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code, msg);
     }
+    if (PlanRefused(spec, out)) return false;
     for (const DependencyNode &n : out.plan.nodes) {
       if (n.kind != DependencyKind::Private || !n.elf) continue;
       if (Refused(spec, *n.elf, out)) {
@@ -132,32 +162,42 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   for (int i : out.plan.load_order) {
     const DependencyNode &n = out.plan.nodes[i];
     void *h = nullptr;
-    std::string shown, copy_name;
+    std::string shown, copy_name, file, from;
     std::vector<std::string> names;
     if (n.kind == DependencyKind::Shared) {
       h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
       if (!h && n.path.empty()) continue;  // nothing to share yet: the loader says it is missing
-      dlerror();
-      if (!h && !OpenRunningConstructors(spec, ns, n.path, n.path, out, h)) return false;
+      file = n.path;
+      from = n.path;
     } else {
       auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
       copy_name = c->copy.name;
       shown = PrivateDirPath() + "/" + copy_name;
       if (!c->new_soname.empty()) names.push_back(c->new_soname);
       names.insert(names.end(), c->aliases.begin(), c->aliases.end());
+      file = LoaderPathOf(copy_name);
+      from = n.path.empty() ? n.needed : n.path;
+    }
+    bool in_time = true;
+    if (!h) {
       dlerror();
-      if (!OpenRunningConstructors(spec, ns, LoaderPathOf(copy_name), n.path.empty() ? n.needed : n.path, out, h)) return false;
+      bool ran = true;
+      in_time = Bounded(spec, out, spec.init_timeout_ms, "the constructors of " + from + " (a dependency of " + spec.path + ")", "loading", true,
+                        [&] { ran = OpenRunningConstructors(spec, ns, file, from, out, h); });
+      if (!ran) return false;
     }
     if (!h) {
+      if (!in_time) return false;
       out.dlerror = Unrenamed(TakeDlerror(), out);
       return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
     }
     if (ns) RetainNamespace(ns);
-    LibraryRef dep = MakeHandle(h, spec.isolation, ns, shown);
+    LibraryRef dep = MakeHandle(h, spec.isolation, ns, MappedName(h, shown));
     dep->copy_name = copy_name;
     dep->private_names = names;
     out.deps.push_back(dep);
     out.dep_nodes.push_back(i);
+    if (!in_time) return false;
   }
 
   out.copy_ms = Ms(t);
@@ -165,15 +205,22 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.loader_path = LoaderPathOf(copy.name);
   dlerror();
   void *h = nullptr;
-  if (!OpenRunningConstructors(spec, ns, out.loader_path, spec.path, out, h)) return false;
+  bool ran = true;
+  const bool in_time = Bounded(spec, out, spec.init_timeout_ms, "the constructors of " + spec.path, "loading", true,
+                               [&] { ran = OpenRunningConstructors(spec, ns, out.loader_path, spec.path, out, h); });
+  if (!ran) return false;
   if (!h) {
+    if (!in_time) return false;
     out.dlerror = Unrenamed(TakeDlerror(), out);
     return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
   }
   if (ns) RetainNamespace(ns);
-  out.lib = MakeHandle(h, spec.isolation, ns, PrivateDirPath() + "/" + copy.name);
+  out.lib = MakeHandle(h, spec.isolation, ns, MappedName(h, PrivateDirPath() + "/" + copy.name));
   out.lib->copy_name = copy.name;
   out.lib->hooks = out.hooks;
+  if (!out.closure.root_soname.empty()) out.lib->private_names.push_back(out.closure.root_soname);
+  out.lib->private_names.insert(out.lib->private_names.end(), out.closure.root_aliases.begin(), out.closure.root_aliases.end());
+  if (!in_time) return false;
   // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);
@@ -193,7 +240,10 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
     if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-      if (!RunEntryPoint(spec, out, "dlswap_abi_version", [&] { out.abi = abi(); })) return false;
+      bool ran = true;
+      if (!Bounded(spec, out, spec.init_timeout_ms, "dlswap_abi_version of " + spec.path, "verifying", false,
+                   [&] { ran = RunEntryPoint(spec, out, "dlswap_abi_version", [&] { out.abi = abi(); }); })) return false;
+      if (!ran) return false;
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
                                                                : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
@@ -204,14 +254,19 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     }
     if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
       const char *v = nullptr;
-      if (!RunEntryPoint(spec, out, "dlswap_version", [&] { v = version(); })) return false;
+      bool ran = true;
+      if (!Bounded(spec, out, spec.init_timeout_ms, "dlswap_version of " + spec.path, "verifying", false,
+                   [&] { ran = RunEntryPoint(spec, out, "dlswap_version", [&] { v = version(); }); })) return false;
+      if (!ran) return false;
       out.has_version = true;
       if (v) out.version.assign(v, strnlen(v, 4096));
     }
     if (auto init = ResolveSymbol<int (*)(const dlswap_host *)>(h, "dlswap_init")) {
       // The bound covers init and the 'in-verify' point right after it, where a test makes an
       // init that never returns ('hang').
-      LoaderPool::Deadline bound(spec.init_timeout_ms, spec.on_init_timeout);
+      LoaderPool::Deadline bound(spec.init_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_init of " + spec.path, spec.init_timeout_ms, false)] {
+        if (cb) cb(message, "verifying");
+      });
       int rc = -1;
       if (!RunEntryPoint(spec, out, "dlswap_init", [&] { rc = init(static_cast<const dlswap_host *>(spec.plugin_host)); })) return false;
       out.initialized = rc == 0;  // from here a failure runs fini before the close
@@ -265,6 +320,12 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
     undo.deps = out.deps;
     undo.run_fini = out.initialized;
     undo.keep_mapped = !out.keep_mapped.empty();
+    // The undo runs library code too: bounded, and its overrun answers the load (unless a bound
+    // of the load itself did so first).
+    undo.fini_timeout_ms = spec.fini_timeout_ms;
+    undo.on_timeout = [cb = spec.on_timeout, phase = out.phase](const std::string &message, const std::string &) {
+      if (cb) cb(message, phase);
+    };
     RetireResult r;
     RunRetire(undo, r);
     out.undone_unloaded = r.closed && !r.still_loaded;
@@ -278,17 +339,25 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
       ProcMaps maps;
       out.hooks->Release(ExecutableRanges(going, maps));
     }
-    for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) (*it)->Close(nullptr);
+    for (auto it = out.deps.rbegin(); it != out.deps.rend(); ++it) {
+      LibraryHandle &d = **it;
+      LoaderPool::Deadline bound(
+          spec.fini_timeout_ms,
+          [cb = spec.on_timeout, phase = out.phase, message = Overran("the destructors of " + SourceName(d), spec.fini_timeout_ms, true)] {
+            if (cb) cb(message, phase);
+          },
+          "the destructors of " + SourceName(d));
+      d.Close(nullptr);
+    }
     ProcMaps maps;
     std::vector<bool> mapped;
     for (const LibraryRef &d : out.deps) mapped.push_back(maps.Maps(d->mapped_path));
     ReleaseUnmapped(out.deps, mapped);
   }
-  // Names reserved for copies that were never loaded.
+  // Names reserved for copies that were never loaded, or that are gone.
   for (const std::string &n : out.closure.names) {
-    const bool held = std::any_of(out.deps.begin(), out.deps.end(), [&](const LibraryRef &d) {
-      return std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end();
-    });
+    auto holds = [&](const LibraryRef &d) { return d && std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end(); };
+    const bool held = holds(out.lib) || std::any_of(out.deps.begin(), out.deps.end(), holds);
     if (!held) ReleasePrivateName(n);
   }
   for (const ClosureCopy &c : out.closure.copies) {

@@ -47,14 +47,20 @@ struct LoadSpec {
   bool refuse_node_interposition = false;    // its own calls to symbols node exports too
   std::vector<std::string> functions;        // must all resolve, or the load fails in 'verifying'
   std::vector<std::string> share_dependencies;  // loaded as they are, shared by every generation
+  // Load from a file that another user could replace (a directory others can write, not sticky): the
+  // user's `force`. Refused otherwise (common/dir_safety.h).
+  bool allow_replaceable = false;
   bool plugin = false;               // run dlswap_abi_version, dlswap_version and dlswap_init
   uint32_t abi_min = 0, abi_max = 0;
   const void *plugin_host = nullptr; // the dlswap_host handed to dlswap_init
   std::shared_ptr<void> host_keepalive;  // keeps it alive while the job may run plugin code
-  // dlswap_init is bounded on a loader thread: past it the job is abandoned and this runs (on the
-  // watchdog thread); the load then fails with ERR_DLSWAP_TIMEOUT whenever init returns.
-  double init_timeout_ms = 0;
-  std::function<void()> on_init_timeout;
+  // Library code the job runs is bounded on a loader thread: the constructors (in the dlopen of the
+  // library and of each dependency it loads), dlswap_abi_version, dlswap_version and dlswap_init by
+  // init_timeout_ms; what the undo of a failed load runs (dlswap_fini, destructors) by
+  // fini_timeout_ms. Past a bound the job is abandoned and on_timeout(message, phase) runs (on the
+  // watchdog thread); the load then fails whenever that code returns.
+  double init_timeout_ms = 0, fini_timeout_ms = 0;
+  std::function<void(const std::string &message, const std::string &phase)> on_timeout;
 };
 
 struct LoadResult {
@@ -104,12 +110,11 @@ struct RetireSpec {
   bool run_fini = false;             // the plugin's dlswap_init ran and it exports dlswap_fini
   bool keep_mapped = false;          // run fini and stop calls, but never dlclose (LoadResult::keep_mapped)
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, alive while fini may log
-  // dlswap_fini is bounded like init; a retirement whose fini overran goes on when fini returns.
-  // The library's destructors, when they are run before dlclose to stop its threads, have the same
-  // bound.
+  // dlswap_fini and the destructors are bounded like a load's code (those dlclose runs, and those run
+  // before it to stop the library's threads); a retirement whose step overran goes on when the step
+  // returns. on_timeout(message, step) runs on the watchdog thread.
   double fini_timeout_ms = 0;
-  std::function<void()> on_fini_timeout;
-  std::function<void()> on_destructors_timeout;
+  std::function<void(const std::string &message, const std::string &step)> on_timeout;
   // The JS thread's alternate signal stack was in the image's memory and was disabled, when the
   // retirement was asked for (that thread's own check; the job checks the thread it runs on).
   bool js_altstack_disabled = false;
@@ -140,6 +145,14 @@ struct RetireResult {
 };
 
 void RunRetire(const RetireSpec &spec, RetireResult &out);
+
+// Images a retirement left mapped because threads held them (no fini is due any more), looked at
+// again together: one look at the threads for all of them (HoldersOf), then each one nothing holds
+// is closed as RunRetire would. One result per spec, in order.
+struct RetireBatchResult {
+  std::vector<RetireResult> results;
+};
+void RunRetireHeld(const std::vector<RetireSpec> &specs, std::vector<RetireResult> &out);
 
 // The state transfer of the handover policy: the old generation's dlswap_state_export, passed to the
 // new one's dlswap_state_import. Each call bounded like init and fini.

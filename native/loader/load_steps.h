@@ -18,6 +18,11 @@ inline double Ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
 }
 
+// What a step of library code that overran its bound is told as: "<what> did not return within N
+// ms", and, for a step that holds the dynamic loader's lock (constructors, destructors), what that
+// means to the process.
+std::string Overran(const std::string &what, double ms, bool holds_loader_lock);
+
 // A failed step: the code and message in `out`, and false for the caller to return.
 inline bool Fail(LoadResult &out, const std::string &code, const std::string &message) {
   out.code = code;
@@ -68,6 +73,11 @@ bool RunEntryPoint(const LoadSpec &spec, LoadResult &out, const char *entry, F &
 // The mode's refusals, decided on one file's headers (the library's or a private dependency's)
 // before any of its code runs. Fills out.code, out.message and out.symbols when it refuses.
 bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out);
+// What the dependency plan found that no load may go on with: a closure too large to plan, a file
+// in a search path that the dynamic loader would stop at (a FIFO would block it for ever, holding
+// its lock), a file another user could replace (unless spec.allow_replaceable). Fills out.code and
+// out.message when it refuses.
+bool PlanRefused(const LoadSpec &spec, LoadResult &out);
 // The dynamic loader's words with dlswap's private names put back.
 std::string Unrenamed(std::string text, const LoadResult &out);
 // Every dependency bound to the file it would load on its own; ERR_DLSWAP_DEPENDENCY_MISMATCH in
@@ -78,6 +88,8 @@ std::string DerivedFromShared(const LoadResult &out);
 std::string ExitHandlersOutlive(const LoadSpec &spec, const LoadResult &out);
 
 // ---- retire_job.cc ------------------------------------------------------------------------------
+// The user's name for an image in messages: the file its copy was made from.
+std::string SourceName(const LibraryHandle &image);
 // Names and source notes of images that are gone (`mapped[i]` false); those of images still mapped
 // stay reserved.
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped);

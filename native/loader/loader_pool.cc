@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/process_end.h"
+#include "common/loader_lock.h"
 
 namespace dlswap {
 
@@ -42,6 +43,8 @@ struct State {
     uint64_t job;
     LoaderPool::Work on_timeout;
     bool expired = false;
+    std::string holds_loader_lock;  // what runs with the dynamic loader's lock held ("" if not)
+    double ms = 0;
   };
   std::map<uint64_t, Bound> bounds;
   uint64_t next_bound = 1;
@@ -61,8 +64,11 @@ State &S() {
   return *s;
 }
 
+// Plain values only: a thread_local with a destructor is registered through __cxa_thread_atexit_impl,
+// which takes the dynamic loader's lock, and a loader thread that takes over from one abandoned in
+// a constructor must never wait for that lock.
 thread_local uint64_t tl_job = 0;          // the job this loader thread runs now
-thread_local std::shared_ptr<Worker> tl_worker;
+thread_local Worker *tl_worker = nullptr;  // owned by the thread's Loop
 
 // With S().mutex held: a job is queued, or running on a thread that was not given up.
 bool BusyLocked() {
@@ -84,7 +90,7 @@ void DrainAtExit() {
 }
 
 void Loop(std::shared_ptr<Worker> self) {
-  tl_worker = self;
+  tl_worker = self.get();
   std::unique_lock<std::mutex> lock(S().mutex);
   for (;;) {
     S().wake.wait(lock, [&] { return !S().queue.empty() && !S().stopped; });
@@ -138,6 +144,9 @@ void Watchdog() {
     for (auto &b : S().bounds) {
       if (b.second.expired || b.second.when > now) continue;
       b.second.expired = true;
+      // Known before the job is abandoned, so before another loader thread can start a job that
+      // would wait for the lock.
+      if (!b.second.holds_loader_lock.empty()) NoteLoaderLockHeld(b.first, b.second.holds_loader_lock, b.second.ms);
       due.emplace_back(b.second.job, b.second.on_timeout);
     }
     lock.unlock();
@@ -151,12 +160,12 @@ void Watchdog() {
 
 }  // namespace
 
-LoaderPool::Deadline::Deadline(double ms, Work on_timeout) {
+LoaderPool::Deadline::Deadline(double ms, Work on_timeout, std::string holds_loader_lock) {
   if (!(ms > 0) || tl_job == 0) return;
   std::lock_guard<std::mutex> lock(S().mutex);
   id_ = S().next_bound++;
   const auto when = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
-  S().bounds[id_] = {when, tl_job, std::move(on_timeout)};
+  S().bounds[id_] = {when, tl_job, std::move(on_timeout), false, std::move(holds_loader_lock), ms};
   if (!S().watchdog) {
     S().watchdog = true;
     std::thread(Watchdog).detach();
@@ -168,6 +177,8 @@ LoaderPool::Deadline::Deadline(double ms, Work on_timeout) {
 LoaderPool::Deadline::~Deadline() {
   if (id_ == 0) return;
   std::lock_guard<std::mutex> lock(S().mutex);
+  auto it = S().bounds.find(id_);
+  if (it != S().bounds.end() && it->second.expired && !it->second.holds_loader_lock.empty()) NoteLoaderLockReleased(id_);
   S().bounds.erase(id_);
 }
 

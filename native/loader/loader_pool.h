@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace dlswap {
 
@@ -34,14 +35,19 @@ class LoaderPool {
   // thread (plugin code, dlclose) when it becomes due there (a finalizer, an environment's teardown).
   static void RunOrQueue(Work work);
 
-  // Bounds one step of the job running on this loader thread (a plugin's init or fini, whose code
-  // may never return): if the step is still running after `ms`, the job is abandoned and
-  // `on_timeout` runs on the watchdog thread. The step itself cannot be stopped; it goes on, on a
-  // thread that is never reused. Ends with the scope. ms <= 0: no bound. Outside a loader thread
-  // (the synchronous open()), there is no bound either: nothing could take over the thread.
+  // Bounds one step of the job running on this loader thread (library code, which may never
+  // return: constructors, destructors, plugin entry points): if the step is still running after
+  // `ms`, the job is abandoned and `on_timeout` runs on the watchdog thread. The step itself cannot
+  // be stopped; it goes on, on a thread that is never reused. Ends with the scope. ms <= 0: no
+  // bound. Outside a loader thread (the synchronous open()), there is no bound either: nothing
+  // could take over the thread.
+  //
+  // `holds_loader_lock` names a step that runs with the dynamic loader's lock held ("the
+  // constructors of /x/liby.so"): once it overran, common/loader_lock.h knows the lock is held,
+  // before any other job can start, until the step returns.
   class Deadline {
    public:
-    Deadline(double ms, Work on_timeout);
+    Deadline(double ms, Work on_timeout, std::string holds_loader_lock = {});
     ~Deadline();
     Deadline(const Deadline &) = delete;
     Deadline &operator=(const Deadline &) = delete;

@@ -17,6 +17,7 @@
 
 #include "common/errno_text.h"
 #include "common/immortal.h"
+#include "common/dir_safety.h"
 
 namespace dlswap {
 
@@ -121,8 +122,7 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
   fstat(base_fd, &bst);
   // Another user who can rename entries of the base could swap our root for theirs between two
   // uses: only a base nobody else can write, or a sticky one (like /tmp), is safe.
-  const bool others_write = (bst.st_mode & S_IWOTH) != 0 || ((bst.st_mode & S_IWGRP) != 0 && bst.st_gid != getgid());
-  if ((others_write && !(bst.st_mode & S_ISVTX)) || (bst.st_uid != uid && bst.st_uid != 0)) {
+  if ((WritableByOthers(bst) && !(bst.st_mode & S_ISVTX)) || (bst.st_uid != uid && bst.st_uid != 0)) {
     close(base_fd);
     err.message = base + (bst.st_uid != uid && bst.st_uid != 0
                               ? " belongs to uid " + std::to_string(bst.st_uid) + ", who could replace dlswap's directory in it"

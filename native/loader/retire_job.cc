@@ -8,6 +8,7 @@
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
+#include "common/loader_lock.h"
 #include "image/early_destructors.h"
 #include "image/process_hooks.h"
 #include "loader/closure_copy.h"
@@ -59,11 +60,15 @@ bool OnlyItsOwnThreads(const LibraryHandle::HolderScan &held) {
 
 // Runs the destructors of what the close would unmap (image/early_destructors.h), then waits,
 // bounded, for exactly the holding threads to exit. False when the job must stop here: the
-// destructors overran their bound (the job was abandoned) or an injected fault.
-bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out) {
-  size_t ran = 0;
+// destructors overran their bound (the job was abandoned) or an injected fault. `ran` counts the
+// destructor arrays run now (none when they ran in an earlier pass).
+bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out, size_t &ran) {
+  ran = 0;
   {
-    LoaderPool::Deadline bound(spec.fini_timeout_ms, spec.on_destructors_timeout);
+    // Called from here, not from dlclose: the dynamic loader's lock is not held.
+    LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, ms = spec.fini_timeout_ms] {
+      if (cb) cb(Overran("the library's destructors (run before dlclose to stop the threads it started)", ms, false), "destructors");
+    });
     const bool ok = RunDestructorsEarly(held.objects, &ran, &out.destructors_error);
     out.destructors_ran = ok && std::any_of(held.objects.begin(), held.objects.end(), DestructorsRanEarly);
     if (bound.Expired()) {
@@ -92,27 +97,22 @@ void KeepMapped(const RetireSpec &spec, RetireResult &out) {
   out.deps_mapped.assign(spec.deps.size(), true);
 }
 
-// The holders check: nothing may run in, or return to, or be sent into what the close unmaps.
-// Threads in its code (`out.holders`; the library's destructors run first when only threads it
-// started hold it), and a later library that may call one of its signal handlers
-// (`out.held_signals`). Fills `going_code` with the code the close unmaps; false when something
-// holds it (or the destructors overran) and it must stay mapped for now.
-bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<AddressRange> &going_code) {
-  LibraryHandle &lib = *spec.lib;
-  // The private dependencies loaded with it are closed right after it: what closing them could
-  // unmap is looked at with the library's own code.
+// The private dependencies loaded with it are closed right after it: what closing them could unmap
+// is looked at with the library's own code.
+std::vector<const struct link_map *> ClosedWith(const RetireSpec &spec) {
   std::vector<const struct link_map *> closed_with;
   for (const LibraryRef &d : spec.deps) {
     if (d->map && !d->copy_name.empty()) closed_with.push_back(d->map);
   }
-  LibraryHandle::HolderScan held = lib.ScanHolders(closed_with);
-  if (!held.threads.empty() && OnlyItsOwnThreads(held)) {
-    if (!StopThreadsWithDestructors(spec, held, out)) return false;
-    held = lib.ScanHolders(closed_with);
-  }
-  out.holders = std::move(held.threads);
-  if (!out.holders.empty()) return false;
-  const ObjectList going = CodeThatGoes(lib, held.objects);
+  return closed_with;
+}
+
+// The rest of the holders check once no thread holds it: the code the close unmaps
+// (`going_code`), a later library that may call one of its signal handlers (`out.held_signals`),
+// an alternate signal stack in its memory. False when it must stay mapped for now.
+bool NothingElseHolds(const RetireSpec &spec, const ObjectList &objects, RetireResult &out, std::vector<AddressRange> &going_code) {
+  LibraryHandle &lib = *spec.lib;
+  const ObjectList going = CodeThatGoes(lib, objects);
   {
     ProcMaps maps;
     going_code = ExecutableRanges(going, maps);
@@ -125,7 +125,66 @@ bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<Address
   return true;
 }
 
+// What to do with `held`, the threads that hold it: when they are all threads the library started,
+// its destructors run first to stop them, and it is looked at again. Leaves the final answer in
+// `held`; false when the destructors overran.
+bool StopOwnThreads(const RetireSpec &spec, LibraryHandle::HolderScan &held, RetireResult &out) {
+  if (held.threads.empty() || !OnlyItsOwnThreads(held)) return true;
+  size_t ran = 0;
+  if (!StopThreadsWithDestructors(spec, held, out, ran)) return false;
+  // Looked at again only if destructors ran now: those of an earlier pass changed nothing since.
+  if (ran > 0) held = spec.lib->ScanHolders(ClosedWith(spec));
+  return true;
+}
+
+// The holders check: nothing may run in, or return to, or be sent into what the close unmaps.
+// Threads in its code (`out.holders`; the library's destructors run first when only threads it
+// started hold it), and a later library that may call one of its signal handlers
+// (`out.held_signals`). Fills `going_code` with the code the close unmaps; false when something
+// holds it (or the destructors overran) and it must stay mapped for now.
+bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<AddressRange> &going_code) {
+  LibraryHandle::HolderScan held = spec.lib->ScanHolders(ClosedWith(spec));
+  if (!StopOwnThreads(spec, held, out)) return false;
+  out.holders = std::move(held.threads);
+  if (!out.holders.empty()) return false;
+  return NothingElseHolds(spec, held.objects, out, going_code);
+}
+
+// Refuses at once while library code that hung holds the dynamic loader's lock (everything below
+// would wait for it).
+bool RefusedWhileHung(const RetireSpec &spec, RetireResult &out) {
+  const std::string hung = LoaderLockRefusal("cannot close " + SourceName(*spec.lib));
+  if (hung.empty()) return false;
+  out.step = spec.run_fini ? "fini" : "dlclose";
+  out.code = "ERR_DLSWAP_LOADER_HUNG";
+  out.message = hung;
+  return true;
+}
+
+// The image's dlclose, its destructors bounded like fini (they run with the dynamic loader's
+// lock held).
+int CloseBounded(const RetireSpec &spec, LibraryHandle &image, std::string *error) {
+  const std::string what = "the destructors of " + SourceName(image);
+  LoaderPool::Deadline bound(
+      spec.fini_timeout_ms, [cb = spec.on_timeout, message = Overran(what, spec.fini_timeout_ms, true)] { if (cb) cb(message, "dlclose"); }, what);
+  return image.Close(error);
+}
+
 }  // namespace
+
+std::string SourceName(const LibraryHandle &image) {
+  const std::string source = image.copy_name.empty() ? std::string() : SourceOfCopy(image.copy_name);
+  return source.empty() ? image.mapped_path : source;
+}
+
+std::string Overran(const std::string &what, double ms, bool holds_loader_lock) {
+  std::string text = what + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms";
+  if (holds_loader_lock) {
+    text += "; they hold the dynamic loader's lock, so until they return dlswap refuses every load and unload in this process at once "
+            "(ERR_DLSWAP_LOADER_HUNG), and exit ends the process without running library destructors";
+  }
+  return text;
+}
 
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped) {
   for (size_t i = 0; i < images.size(); ++i) {
@@ -137,33 +196,13 @@ void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bo
   }
 }
 
-void RunRetire(const RetireSpec &spec, RetireResult &out) {
-  using clock = std::chrono::steady_clock;
+namespace {
+
+// The close itself, once nothing holds the image (`going_code`: what it unmaps): its signal
+// handlers and locale changes given back, dlclose of the library and then of its dependencies
+// (their destructors bounded), and whether the image is really gone.
+void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector<AddressRange> &going_code, std::chrono::steady_clock::time_point t) {
   LibraryHandle &lib = *spec.lib;
-  auto t = clock::now();
-  out.finalized = !spec.run_fini;
-  if (spec.run_fini) {
-    if (auto fini = ResolveSymbol<void (*)()>(lib.handle, "dlswap_fini")) {
-      // The bound covers the 'in-fini' point too, where a test makes a fini that never returns.
-      LoaderPool::Deadline bound(spec.fini_timeout_ms, spec.on_fini_timeout);
-      if (HitFault("in-fini") == FaultAction::Throw) {
-        out.step = "fini";
-        out.code = "ERR_DLSWAP_INTERNAL";
-        out.message = "injected fault at 'in-fini'";
-        return;
-      }
-      fini();
-    }
-    out.finalized = true;
-    out.fini_ms = Ms(t);
-  }
-  t = clock::now();
-  if (spec.keep_mapped) {
-    KeepMapped(spec, out);
-    return;
-  }
-  std::vector<AddressRange> going_code;  // the code the close will unmap
-  if (!NothingHolds(spec, out, going_code)) return;
   if (HitFault("before-dlclose") == FaultAction::Throw) {
     out.step = "dlclose";
     out.code = "ERR_DLSWAP_INTERNAL";
@@ -185,10 +224,10 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   if (lib.hooks) out.restored_signals = lib.hooks->Release(going_code);
   if (lib.ns && lib.isolation == Isolation::Namespace) out.restored_locale = RestoreLocaleOf(lib.ns, going_code);
   std::string error;
-  out.rc = lib.Close(&error);
+  out.rc = CloseBounded(spec, lib, &error);
   out.dlclose_error = error;
   out.closed = lib.closed;
-  for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) (*it)->Close(nullptr);
+  for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) CloseBounded(spec, **it, nullptr);
   if (!out.closed) {
     out.step = "dlclose";
     out.code = "ERR_DLSWAP_BUSY";
@@ -221,6 +260,74 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.step = "after-dlclose";
     out.code = "ERR_DLSWAP_INTERNAL";
     out.message = "injected fault at 'after-dlclose'";
+  }
+}
+
+}  // namespace
+
+void RunRetire(const RetireSpec &spec, RetireResult &out) {
+  using clock = std::chrono::steady_clock;
+  LibraryHandle &lib = *spec.lib;
+  auto t = clock::now();
+  out.finalized = !spec.run_fini;
+  if (RefusedWhileHung(spec, out)) return;
+  if (spec.run_fini) {
+    if (auto fini = ResolveSymbol<void (*)()>(lib.handle, "dlswap_fini")) {
+      // The bound covers the 'in-fini' point too, where a test makes a fini that never returns.
+      LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_fini", spec.fini_timeout_ms, false)] {
+        if (cb) cb(message, "fini");
+      });
+      if (HitFault("in-fini") == FaultAction::Throw) {
+        out.step = "fini";
+        out.code = "ERR_DLSWAP_INTERNAL";
+        out.message = "injected fault at 'in-fini'";
+        return;
+      }
+      fini();
+    }
+    out.finalized = true;
+    out.fini_ms = Ms(t);
+  }
+  t = clock::now();
+  if (spec.keep_mapped) {
+    KeepMapped(spec, out);
+    return;
+  }
+  std::vector<AddressRange> going_code;  // the code the close will unmap
+  if (!NothingHolds(spec, out, going_code)) return;
+  CloseAndVerify(spec, out, going_code, t);
+}
+
+void RunRetireHeld(const std::vector<RetireSpec> &specs, std::vector<RetireResult> &out) {
+  out.assign(specs.size(), RetireResult());
+  const auto t = std::chrono::steady_clock::now();
+  std::vector<const LibraryHandle *> images;
+  std::vector<std::vector<const struct link_map *>> closed_with;
+  bool hung = false;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    out[i].finalized = true;
+    hung = RefusedWhileHung(specs[i], out[i]) || hung;
+    images.push_back(specs[i].lib.get());
+    closed_with.push_back(ClosedWith(specs[i]));
+  }
+  if (hung) return;
+  // A look again in the background: a thread that does not answer soon is simply looked at again
+  // next time, rather than hold up the loads queued behind.
+  std::vector<LibraryHandle::HolderScan> held = ScanHoldersOf(images, closed_with, std::chrono::milliseconds(100));
+  bool closed_one = false;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const RetireSpec &spec = specs[i];
+    RetireResult &r = out[i];
+    // Each answer assumed the others stay: once one image was closed, what it shared with the
+    // next one may now be the next one's alone, so that one is looked at again first.
+    if (closed_one && held[i].threads.empty()) held[i] = spec.lib->ScanHolders(closed_with[i]);
+    if (!StopOwnThreads(spec, held[i], r)) return;  // its destructors overran: the job was answered
+    r.holders = std::move(held[i].threads);
+    if (!r.holders.empty()) continue;
+    std::vector<AddressRange> going_code;
+    if (!NothingElseHolds(spec, held[i].objects, r, going_code)) continue;
+    CloseAndVerify(spec, r, going_code, t);
+    closed_one = true;
   }
 }
 

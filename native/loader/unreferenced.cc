@@ -3,6 +3,7 @@
 // JS thread, the end of a job). It is closed on the loader thread, where every other dlclose of
 // dlswap runs, so that no JS thread runs a dlclose it did not ask for (docs/ARCHITECTURE.md,
 // Threads).
+#include "common/loader_lock.h"
 #include "common/process_end.h"
 #include "image/library_handle.h"
 #include "loader/load_steps.h"
@@ -18,8 +19,9 @@ void DeleteLibraryHandle(LibraryHandle *image) {
     return;
   }
   LoaderPool::RunOrQueue([image] {
-    // Threads still in its code keep it mapped: leaked, never pulled from under them.
-    if (image->Holders().empty()) image->Close(nullptr);
+    // Threads still in its code keep it mapped: leaked, never pulled from under them. So does library
+    // code that hung holding the dynamic loader's lock (the scan and dlclose would wait for it).
+    if (LoaderLockHolder().empty() && image->Holders().empty()) image->Close(nullptr);
     delete image;
   });
 }

@@ -57,6 +57,15 @@ Napi::Value FreshNamespaceCountJs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), LiveFreshNamespaces());
 }
 
+// namespacesCreated(): how many namespaces dlswap made in this process (anchor included, freed or
+// not), and the static TLS each new one's libc takes.
+Napi::Value NamespacesCreatedJs(const Napi::CallbackInfo &info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("created", CreatedNamespaces());
+  o.Set("libcStaticTls", static_cast<double>(LibcStaticTls()));
+  return o;
+}
+
 Napi::Value NamespaceAliveJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), NamespaceAlive(LmidFromJs(info.Env(), info[0])));
 }
@@ -82,8 +91,8 @@ Napi::Value InterruptedImagesJs(const Napi::CallbackInfo &info) { return Napi::N
 void RegisterNamespaces(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"configureRuntime", ConfigureRuntimeJs}, {"anchorNamespace", AnchorNamespaceJs},
                         {"runtimeStats", RuntimeStatsJs}, {"freshNamespaceCount", FreshNamespaceCountJs},
-                        {"namespaceAlive", NamespaceAliveJs}, {"takeRuntimeNotes", TakeRuntimeNotesJs},
-                        {"interruptedImages", InterruptedImagesJs}});
+                        {"namespaceAlive", NamespaceAliveJs}, {"namespacesCreated", NamespacesCreatedJs},
+                        {"takeRuntimeNotes", TakeRuntimeNotesJs}, {"interruptedImages", InterruptedImagesJs}});
 }
 
 }  // namespace dlswap

@@ -185,6 +185,33 @@ bool NamespaceAlive(Lmid_t lmid) {
   return false;
 }
 
+int CreatedNamespaces() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return static_cast<int>(g_fresh.size()) + (g_anchor ? 1 : 0);
+}
+
+size_t LibcStaticTls() {
+  static const size_t size = [] {
+    size_t found = 0;
+    dl_iterate_phdr(
+        [](struct dl_phdr_info *info, size_t, void *data) -> int {
+          const char *name = info->dlpi_name ? std::strrchr(info->dlpi_name, '/') : nullptr;
+          if (!name || std::strncmp(name, "/libc.so", 8) != 0) return 0;
+          for (int i = 0; i < info->dlpi_phnum; ++i) {
+            const ElfW(Phdr) &p = info->dlpi_phdr[i];
+            if (p.p_type != PT_TLS) continue;
+            const size_t align = p.p_align ? p.p_align : 1;
+            *static_cast<size_t *>(data) = (p.p_memsz + align - 1) / align * align;
+            return 1;
+          }
+          return 0;
+        },
+        &found);
+    return found;
+  }();
+  return size;
+}
+
 int LiveFreshNamespaces() {
   std::lock_guard<std::mutex> lock(g_mutex);
   // A namespace whose images were all closed still counts while glibc has not freed it (one that

@@ -77,4 +77,11 @@ bool NamespaceAlive(Lmid_t lmid);
 // Live namespaces created for fresh-namespace opens.
 int LiveFreshNamespaces();
 
+// Namespaces dlswap has created in this process, the anchor included, freed or not: each took its
+// libc's static TLS, which glibc gives back only when it was the last allocated.
+int CreatedNamespaces();
+
+// The static TLS one namespace's libc takes: its PT_TLS size, aligned (node's libc is the same file).
+size_t LibcStaticTls();
+
 }  // namespace dlswap

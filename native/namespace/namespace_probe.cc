@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "common/exports.h"
+#include "common/loader_lock.h"
 #include "namespace/namespace_pool.h"
 
 namespace dlswap {
@@ -29,6 +30,8 @@ Napi::Value ProbeNamespaces(const Napi::CallbackInfo &cb) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "probeNamespaces: max must be between 0 and 1024");
   }
   const uint32_t max = static_cast<uint32_t>(max_d);
+  const std::string hung = LoaderLockRefusal("cannot probe namespaces");
+  if (!hung.empty()) throw CodedError(env, "ERR_DLSWAP_LOADER_HUNG", hung);
   std::vector<void *> handles;
   std::string first_error;
   bool failed = false;

@@ -339,6 +339,44 @@ describe('fresh-namespace budget', () => {
     expect(out.opened).toBeGreaterThan(3);
     expect(out.opened).toBeLessThan(16);
   });
+
+  // Reloads open the new generation before they close the old one: glibc gives a namespace's static
+  // TLS back only when it is the last one allocated, so nothing is ever given back, however many
+  // generations closed. namespaceBudget().lifetimeLimit is the exact count; closing first is not limited.
+  const reloadPattern = (closeFirst: boolean) => `
+    const f = ${JSON.stringify(fixture('libbasic_v1.so'))};
+    (async () => {
+      let prev = dlswap.open(f, { isolation: 'fresh-namespace' }), opens = 1, error = null;
+      for (let i = 0; i < 60; i++) {
+        try {
+          if (${closeFirst}) { await prev.close(); prev = dlswap.open(f, { isolation: 'fresh-namespace' }); }
+          else { const next = dlswap.open(f, { isolation: 'fresh-namespace' }); await prev.close(); prev = next; }
+          opens++;
+        } catch (e) { error = { code: e.code, message: e.message }; break; }
+      }
+      console.log(JSON.stringify({ opens, error, budget: dlswap.namespaceBudget() }));
+    })();`;
+
+  it.each([
+    ['default tunables', '', 11],
+    ['glibc.rtld.nns=8', 'glibc.rtld.nns=8', 19],
+  ])('reloads with %s: exactly lifetimeLimit namespaces in all, and the error says why in numbers', (_, tunables, expected) => {
+    const r = runChild(reloadPattern(false), { env: { GLIBC_TUNABLES: tunables } });
+    const out = JSON.parse(r.stdout);
+    expect(out.budget.lifetimeLimit).toBe(expected);
+    expect(out.opens).toBe(expected);
+    expect(out.budget.created).toBe(expected);
+    expect(out.error.code).toBe('ERR_DLSWAP_NAMESPACE_EXHAUSTED');
+    expect(out.error.message).toContain(`This process has created ${expected} namespaces`);
+    expect(out.error.message).toContain(`so a process can create ${expected} that way in all (the first open and ${expected - 1} reloads)`);
+    expect(out.budget.staticTls).toEqual({ surplus: expect.any(Number), perNamespace: expect.any(Number) });
+  });
+
+  it('closing the old generation first gives its static TLS back: no such limit', () => {
+    const out = JSON.parse(runChild(reloadPattern(true)).stdout);
+    expect(out.error).toBeNull();
+    expect(out.opens).toBe(61);
+  });
 });
 
 describe('temp area', () => {

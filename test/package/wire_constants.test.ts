@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isolationCode, ISOLATION_MODES } from '../../lib/load/isolation';
 import { addon } from '../../lib/native';
 import { KIND_CODES, MAX_PARAMS } from '../../lib/signature/signature';
-import { MAX_CREATED_NAMESPACES, MAX_NAMESPACES } from '../../lib/wire';
+import { MAX_CREATED_NAMESPACES, MAX_DEPENDENCIES, MAX_NAMESPACES } from '../../lib/wire';
 import { root } from '../helpers';
 
 const WIRE = addon.WIRE;
@@ -62,6 +62,10 @@ describe('wire constants: lib/ and the addon agree', () => {
   it("namespaces per process: lib/wire.ts MAX_NAMESPACES and kMaxNamespaces (glibc's DL_NNS)", () => {
     expect(MAX_NAMESPACES).toBe(WIRE.maxNamespaces);
     expect(MAX_CREATED_NAMESPACES).toBe(WIRE.maxNamespaces - 1);
+  });
+
+  it('dependencies one load plans: lib/wire.ts MAX_DEPENDENCIES and kMaxPlanNodes - 1', () => {
+    expect(MAX_DEPENDENCIES).toBe(WIRE.maxDependencies);
   });
 
   it('every ERR_DLSWAP_* code in native/ is one of lib/errors.ts DlswapErrorCode', () => {
