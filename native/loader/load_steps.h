@@ -63,7 +63,7 @@ bool RunEntryPoint(const LoadSpec &spec, LoadResult &out, const char *entry, F &
   LibraryEnd end;
   LibraryCodeSite site;
   site.doing = std::string(entry) + " of " + spec.path + " ran";
-  site.handle = out.lib ? out.lib->handle : nullptr;
+  site.handle = out.lib ? out.lib->handle.load() : nullptr;
   if (CallLibraryCode(site, std::forward<F>(f), end)) return true;
   out.keep_mapped = std::string("its ") + entry + " called " + EndCallText(end);
   return FailEnded(out, end, entry, spec.path);

@@ -63,7 +63,7 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   dlerror();
   struct link_map *runtime_map = nullptr;
   dlinfo(h, RTLD_DI_LINKMAP, &runtime_map);
-  ns->runtime_name = runtime_map && runtime_map->l_name ? runtime_map->l_name : g_runtime_path;
+  ns->runtime_name = runtime_map && runtime_map->l_name ? runtime_map->l_name : *g_runtime_path;
   FillRuntimeHost(&ns->host, ns);
   FillRuntimeDl(&ns->host, ns);
   FillRuntimeEnd(&ns->host);
@@ -187,7 +187,7 @@ bool NamespaceAlive(Lmid_t lmid) {
 
 int CreatedNamespaces() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return static_cast<int>(g_fresh.size()) + (g_anchor ? 1 : 0);
+  return static_cast<int>(g_fresh->size()) + (g_anchor ? 1 : 0);
 }
 
 size_t LibcStaticTls() {
