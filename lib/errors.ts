@@ -40,7 +40,9 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_ABORTED'
   | 'ERR_DLSWAP_NO_BINARY'
   | 'ERR_DLSWAP_UNSUPPORTED_PLATFORM'
-  | 'ERR_DLSWAP_TEARDOWN_FAILED';
+  | 'ERR_DLSWAP_TEARDOWN_FAILED'
+  | 'ERR_DLSWAP_FAULT'
+  | 'ERR_DLSWAP_FAULTED';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,

@@ -113,3 +113,5 @@ export const offsetof = lazyFunction('offsetof', () => memory().offsetof);
 export const addressOf = lazyFunction('addressOf', () => memory().addressOf);
 export const readBytes = lazyFunction('readBytes', () => memory().readBytes);
 export type { MemorySource } from './call/memory';
+export { faultHandlers } from './containment';
+export type { FaultInfo, FaultFrame, FaultError } from './containment';

@@ -21,6 +21,7 @@ void RegisterCalls(Napi::Env env, Napi::Object exports);           // call/: mak
 void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: addresses, copies, alloc
 void RegisterCallbacks(Napi::Env env, Napi::Object exports);       // callback/: JS functions as C pointers
 void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: PluginHost, PLUGIN_ABI_VERSION
+void RegisterFaultContainment(Napi::Env env, Napi::Object exports);  // signals/: fault handlers, describe, listener
 
 }  // namespace dlswap
 
@@ -41,6 +42,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   RegisterMemory(env, exports);
   RegisterCallbacks(env, exports);
   RegisterPluginHost(env, exports);
+  RegisterFaultContainment(env, exports);
   return exports;
 }
 

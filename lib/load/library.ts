@@ -28,6 +28,7 @@ import { DEFAULT_TEARDOWN_TIMEOUT_MS, type CloseResult, type ElfSummary, type Ho
 import { resolveLibrary } from './search';
 import { debug } from '../debug';
 import { MAX_CREATED_NAMESPACES } from '../wire';
+import { describeImage, forgetImage, imageFault, type FaultError, type FaultInfo } from '../containment';
 
 import { func as makeFunc, type BoundFunction, type BoundFunctions, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
 import type { AnyFunction, CheckedPrototype, CheckFunctions, FunctionOf, FunctionOfObject } from '../signature/prototype_types';
@@ -207,6 +208,9 @@ export class Library<D extends TypeDefs = {}> {
   // falls first (at the native completion, before this promise settles), so it is never read here.
   #unsettledAsync = 0;
   #idle: (() => void)[] = [];
+  /** Its id for the fault listener (lib/containment.ts), and who hears of a fault in its calls. */
+  readonly #faultId: bigint;
+  #faultListener: ((error: FaultError) => void) | null = null;
 
   /** @internal use open() */
   constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '') {
@@ -216,6 +220,34 @@ export class Library<D extends TypeDefs = {}> {
     this.#deps = deps;
     this.#plan = plan;
     this.#keepMapped = keepMapped;
+    this.#faultId = describeImage(native, info.path, 0, info.buildId, undefined, (e) => this.#faultListener?.(e));
+    this.#describeDependencies(0);
+  }
+
+  /** Fault reports name a dependency dlswap loaded by its DT_NEEDED name and the library it serves. */
+  #describeDependencies(generation: number): void {
+    this.#deps.forEach((d, i) => {
+      const name = this.#plan.find((p) => p.image === i)?.name ?? 'a dependency';
+      describeImage(d, this.info.path, generation, null, `${name} (a dependency of ${this.info.path})`);
+    });
+  }
+
+  /**
+   * @internal What fault reports call this library (its HotLibrary generation), and who hears of a
+   * fault in one of its calls, before the caller gets the error (lib/hot/fault_policy.ts).
+   */
+  describeGeneration(generation: number, onFault: ((error: FaultError) => void) | null): void {
+    this.#faultListener = onFault;
+    describeImage(this.native, this.info.path, generation, this.info.buildId);
+    this.#describeDependencies(generation);
+  }
+
+  /**
+   * The first fault contained in one of its calls, or null. Once set, the library is quarantined:
+   * every call is refused with ERR_DLSWAP_FAULTED and it is never unmapped (docs/faults.md).
+   */
+  get fault(): (FaultInfo & { message: string }) | null {
+    return imageFault(this.native);
   }
 
   /** True once close() has been called (and its teardown hook, if any, has returned). */
@@ -452,6 +484,11 @@ export class Library<D extends TypeDefs = {}> {
    * dlswap looks again with a backoff and closes it once they are gone (`unmapped`).
    */
   closeResultOf(r: RetireResult): CloseResult {
+    forgetImage(this.#faultId);
+    if (r.quarantined) {
+      const fault = this.fault;
+      return { unloaded: false, quarantined: true, reason: `quarantined after a fault, so never unmapped: ${fault?.message ?? 'a call faulted'}`, ...(fault ? { fault } : {}) };
+    }
     if (r.threads.length > 0 || r.heldSignals.length > 0) {
       const threads = this.#named(r.threads);
       const unmapped = new Promise<CloseResult>((resolve) => this.#closeWhenReleased(resolve, 20));

@@ -8,6 +8,7 @@
 #include "call/call_paths.h"
 #include "call/convert.h"
 #include "call/trampoline.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -93,8 +94,9 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
   const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
   if (DLSWAP_UNLIKELY(argc != N)) return ThrowArgCount(env, rec, argc, N, false);
   LibraryHandle *lib = rec.lib.get();
-  // A closed library's code is unmapped: calling into it would be a SIGSEGV.
-  if (DLSWAP_UNLIKELY(lib->closed)) return ThrowClosed(env, rec);
+  // A closed library's code is unmapped: calling into it would be a SIGSEGV. A faulted one is
+  // quarantined (its state may be inconsistent).
+  if (DLSWAP_UNLIKELY(lib->closed || lib->faulted.load(std::memory_order_relaxed))) return ThrowClosed(env, rec);
 
   // Registers no parameter uses get zero rather than whatever the stack held. Without float
   // arguments only the integer registers are passed, and only their slots exist.
@@ -124,7 +126,13 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
     }
   }
   if (kErrno) *rec.errno_ptr = 0;
-  uint64_t r = CallWithRegs(rec.address, regs, kFloats, rec.ret_kind);
+  // A fault in the library ends the call here (frame.outcome) rather than the process.
+  ThreadFaults *tf = rec.faults;
+  RecoveryFrame frame;
+  PushFrame(tf, &frame, FrameKind::kCall);
+  uint64_t r = GuardedCallWithRegs(rec.address, regs, kFloats, rec.ret_kind, &frame);
+  PopFrame(tf, &frame);
+  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *tf);
   int err = AfterSyncCall(rec, lib);
   napi_value result = ConvertResult(env, rec.ret_kind, r);
   return kErrno ? WithErrno(env, result, err) : result;

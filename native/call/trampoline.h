@@ -7,6 +7,7 @@
 
 #include "call/kinds.h"
 #include "common/hints.h"
+#include "signals/recovery.h"
 
 namespace dlswap {
 
@@ -38,6 +39,14 @@ extern "C" uint64_t dlswap_call_i(DLSWAP_GPR_ARGS, const void *fn);
 extern "C" VecBits dlswap_call_iv(DLSWAP_GPR_ARGS, const void *fn);
 extern "C" uint64_t dlswap_call_m(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn);
 extern "C" VecBits dlswap_call_mv(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn);
+// native/abi/guard_*.S: the same, storing in `frame` where to resume if the call faults
+// (signals/recovery.h). The caller links `frame` into its thread's record around the call.
+extern "C" uint64_t dlswap_guard_i(DLSWAP_GPR_ARGS, const void *fn, RecoveryFrame *frame);
+extern "C" VecBits dlswap_guard_iv(DLSWAP_GPR_ARGS, const void *fn, RecoveryFrame *frame);
+extern "C" uint64_t dlswap_guard_m(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn, RecoveryFrame *frame);
+extern "C" VecBits dlswap_guard_mv(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn, RecoveryFrame *frame);
+// Continues at `frame`'s call site as if its call had returned 0 (the outcome is set before).
+extern "C" [[noreturn]] void dlswap_guard_resume(RecoveryFrame *frame);
 #undef DLSWAP_GPR_ARGS
 #undef DLSWAP_FPR_ARGS
 
@@ -64,6 +73,42 @@ DLSWAP_HOT uint64_t CallUnpacked(const void *fn, const uint64_t *r, bool floats,
 DLSWAP_HOT uint64_t CallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind) {
   return CallUnpacked(fn, regs, floats, IsFloatKind(ret_kind), std::make_index_sequence<kGprSlots>(),
                       std::make_index_sequence<kFprSlots>());
+}
+
+template <size_t... G, size_t... F>
+DLSWAP_HOT uint64_t GuardedUnpacked(const void *fn, const uint64_t *r, bool floats, bool vec_result, RecoveryFrame *frame,
+                                    std::index_sequence<G...>, std::index_sequence<F...>) {
+  if (floats) {
+    if (vec_result) return dlswap_guard_mv(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame)[0];
+    return dlswap_guard_m(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame);
+  }
+  if (vec_result) return dlswap_guard_iv(r[G]..., fn, frame)[0];
+  return dlswap_guard_i(r[G]..., fn, frame);
+}
+
+// CallWithRegs through the guard: `frame` (already pushed on the thread's record) says afterwards
+// whether the call returned (outcome kReturned) or was ended by a contained fault.
+DLSWAP_HOT uint64_t GuardedCallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind,
+                                        RecoveryFrame *frame) {
+  return GuardedUnpacked(fn, regs, floats, IsFloatKind(ret_kind), frame, std::make_index_sequence<kGprSlots>(),
+                         std::make_index_sequence<kFprSlots>());
+}
+
+template <size_t... G>
+inline void GuardedThunk(void (*fn)(void *), void *arg, RecoveryFrame *frame, std::index_sequence<G...>) {
+  dlswap_guard_i(reinterpret_cast<uint64_t>(arg), (static_cast<void>(G), uint64_t{0})..., reinterpret_cast<const void *>(fn),
+                 frame);
+}
+
+// Runs fn(arg) under a frame of its own on `tf` (the calling thread's record): for what the
+// register path does not cover (libffi calls, a plugin's entry points). Returns the frame's
+// outcome: kReturned, or how a contained fault ended it (the details are in tf->last).
+inline int32_t GuardedRun(ThreadFaults *tf, void (*fn)(void *), void *arg) {
+  RecoveryFrame frame;
+  PushFrame(tf, &frame, FrameKind::kCall);
+  GuardedThunk(fn, arg, &frame, std::make_index_sequence<kGprSlots - 1>());
+  PopFrame(tf, &frame);
+  return frame.outcome;
 }
 
 }  // namespace dlswap

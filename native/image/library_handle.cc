@@ -13,6 +13,7 @@
 #include "image/thread_scan.h"
 #include "namespace/namespace_pool.h"
 #include "namespace/runtime_host.h"
+#include "signals/image_registry.h"
 
 namespace dlswap {
 
@@ -32,6 +33,7 @@ int LibraryHandle::Close(std::string *error) {
   }
   if (ns) ResumeKeyDestructors(ns);
   NoteImageClosed(map);
+  UnregisterImage(map);
   handle = nullptr;
   closed = true;
   if (ns) ReleaseNamespace(ns);
@@ -40,7 +42,8 @@ int LibraryHandle::Close(std::string *error) {
 }
 
 LibraryHandle::~LibraryHandle() {
-  if (keep_mapped || (handle && !Holders().empty())) return;
+  // A faulted image is quarantined: never unmapped (its state may be half-changed).
+  if (keep_mapped || faulted.load() || (handle && !Holders().empty())) return;
   Close(nullptr);
 }
 

@@ -17,6 +17,7 @@
 #include "loader/load_job.h"
 #include "loader/loader_pool.h"
 #include "plugin/plugin_host.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -38,6 +39,7 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
     o.Set("opened", r.opened);
     o.Set("unloaded", r.undone_unloaded);
     o.Set("refusedIn", r.refused_in);
+    if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
     return o;
   }
   o.Set("lib", NativeLibrary::Wrap(env, r.lib));
@@ -100,6 +102,8 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   o.Set("namespaceFreed", r.namespace_freed);
   o.Set("finiMs", r.fini_ms);
   o.Set("closeMs", r.close_ms);
+  o.Set("quarantined", r.quarantined);
+  if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
   return o;
 }
 
@@ -108,6 +112,7 @@ Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
   o.Set("bytes", static_cast<double>(r.bytes));
   o.Set("transferred", r.transferred);
   o.Set("ms", r.ms);
+  if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
   return o;
 }
 

@@ -19,6 +19,7 @@
 #include "loader/private_area.h"
 #include "loader/source_copy.h"
 #include "namespace/runtime_host.h"
+#include "signals/plugin_code.h"
 
 namespace dlswap {
 
@@ -189,8 +190,17 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   dlerror();
   if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
+    // Plugin code from here: a fault in it fails the load and quarantines the image
+    // (signals/plugin_code.h), which the undo below then leaves mapped.
+    const auto *host = static_cast<const dlswap_host *>(spec.plugin_host);
+    out.lib->display_path = spec.path;
+    out.lib->generation = host ? static_cast<int>(host->generation) : 0;
+    auto faulted = [&](const char *function, auto &&body) {
+      out.fault = RunPluginCode(*out.lib, function, body);
+      return out.fault ? Fail(out, "ERR_DLSWAP_FAULT", out.fault->message) : true;
+    };
     if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-      out.abi = abi();
+      if (!faulted("dlswap_abi_version", [&] { out.abi = abi(); })) return false;
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
                                                                : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
@@ -200,7 +210,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       }
     }
     if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
-      const char *v = version();
+      const char *v = nullptr;
+      if (!faulted("dlswap_version", [&] { v = version(); })) return false;
       out.has_version = true;
       if (v) out.version.assign(v, strnlen(v, 4096));
     }
@@ -208,7 +219,8 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       // The bound covers init and the 'in-verify' point right after it, where a test makes an
       // init that never returns ('hang').
       LoaderPool::Deadline bound(spec.init_timeout_ms, spec.on_init_timeout);
-      const int rc = init(static_cast<const dlswap_host *>(spec.plugin_host));
+      int rc = 0;
+      if (!faulted("dlswap_init", [&] { rc = init(host); })) return false;
       out.initialized = rc == 0;  // from here a failure runs fini before the close
       if (rc != 0) {
         return Fail(out, "ERR_DLSWAP_INIT_FAILED",

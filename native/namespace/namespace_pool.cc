@@ -10,6 +10,7 @@
 
 #include "common/dl_symbol.h"
 #include "namespace/runtime_host.h"
+#include "signals/code_ranges.h"
 
 extern char **environ;
 
@@ -93,6 +94,11 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
     dlclose(h);
     delete ns;
     return nullptr;
+  }
+  // A fault under this libc's dl_iterate_phdr is never contained (signals/code_ranges.h).
+  if (void *libc = dlmopen(ns->lmid, "libc.so.6", RTLD_LAZY | RTLD_NOLOAD)) {
+    NoteNamespaceLibc(ns->lmid, dlsym(libc, "dl_iterate_phdr"));
+    dlclose(libc);
   }
   // glibc initialised the new libc's per-thread state on this thread while it loaded it.
   tl_ready[ns->lmid] = ns;

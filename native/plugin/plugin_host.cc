@@ -35,6 +35,7 @@
 #include "plugin/plugin_host.h"
 #include "image/native_library.h"
 #include "namespace/namespace_pool.h"
+#include "signals/plugin_code.h"
 
 namespace dlswap {
 
@@ -117,9 +118,10 @@ bool RunFini(HostBox &box) {
   void (*fini)(void) = box.fini;
   LibraryRef lib = std::move(box.lib);
   box.fini = nullptr;
-  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return false;
+  // A quarantined image's fini is never run (signals/fault_record.h).
+  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr || lib->faulted.load()) return false;
   EnsureThreadReady(lib->ns);
-  fini();
+  RunPluginCode(*lib, "dlswap_fini", [&] { fini(); });
   return true;
 }
 
