@@ -115,3 +115,4 @@ export const readBytes = lazyFunction('readBytes', () => memory().readBytes);
 export type { MemorySource } from './call/memory';
 export { faultHandlers } from './containment';
 export type { FaultInfo, FaultFrame, FaultError } from './containment';
+export type { FaultPolicy } from './hot/fault_policy';

@@ -349,6 +349,7 @@ export function checkHotOptions(options: unknown, hostAbiVersion: number) {
     isolation,
     functions: functionsCheck(where),
     policy: oneOf(['overlap', 'handover'] as const),
+    onFault: oneOf(['rollback', 'quarantine'] as const),
     drainTimeoutMs: ms,
     handoverTimeout: oneOf(['rollback', 'proceed'] as const),
     initTimeoutMs: ms,

@@ -125,9 +125,11 @@ uint32_t dlswap_abi_version(void) { return DLSWAP_ABI_VERSION; }
 
 int dlswap_init(const dlswap_host *host) {
   plugin_host = host;
-  /* user_data: 0 = a good init, otherwise the fault kind to raise inside init. */
-  int kind = (int)(uintptr_t)host->user_data;
-  if (kind != K_NONE) return faults(kind, 0) == -12345;
+  /* user_data: bits 0-7 the fault kind to raise inside init (0: none), bits 8-15 the generation
+   * whose init raises it (0: every generation's). */
+  uintptr_t ud = (uintptr_t)host->user_data;
+  int kind = (int)(ud & 0xff), at = (int)((ud >> 8) & 0xff);
+  if (kind != K_NONE && (at == 0 || (uint64_t)at == host->generation)) return faults(kind, 0) == -12345;
   return 0;
 }
 

@@ -19,6 +19,7 @@ import { FunctionTable } from './function_table';
 import { createPluginHost, HOST_ABI_VERSION, quarantineHost, resolvePluginAbi } from './plugin_abi';
 import type { PluginHostHandle } from '../native';
 import type { PhaseTimer } from './phase_timer';
+import type { FaultError, FaultInfo } from '../containment';
 import type { RetireProgress } from './retire_policy';
 import type { RetireTimeouts } from './hot_retire';
 import { runTeardown, teardownPinReason } from '../load/teardown';
@@ -73,8 +74,13 @@ export async function loadGeneration<G extends Record<string, string>, DD extend
       options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS }).promise;
     return { ...loaded, host };
   } catch (e) {
-    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
+    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean; fault?: FaultInfo };
     if (err.opened) gen.closeResult = err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' };
+    if (err.code === 'ERR_DLSWAP_FAULT' && err.fault) {
+      // A plugin entry point (dlswap_init...) faulted: the image is quarantined, never unmapped.
+      gen.closeResult = { unloaded: false, quarantined: true, fault: err.fault, reason: `quarantined after a fault, so never unmapped: ${err.message}` };
+      gen.onFault?.(err as FaultError);
+    }
     report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
     timer.lap(report.failedPhase);
     report.error = err;
@@ -105,6 +111,8 @@ export async function verifyGeneration<G extends Record<string, string>, DD exte
   timer.record('loading', result.copyMs + result.openMs);
   timer.record('verifying', result.verifyMs);
   gen.lib = libraryFromResult(result, gen.path, mode, options.types);
+  // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
+  gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
   gen.plugin = resolvePluginAbi(result);
   // The plugin holds the host only if its init ran; otherwise nothing will log through it. From
   // here fini is owed, and the host runs it if the environment goes first (a terminated worker).
@@ -174,7 +182,7 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number):
  * Waits until `gen` has no async call or lease left. After `timeoutMs`, 'drain-timeout' is emitted
  * (once) and the wait goes on, unless `giveUp`: then it resolves false at that moment.
  */
-export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean): Promise<boolean> {
+export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean, stop?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => {
@@ -185,7 +193,7 @@ export async function waitIdle(gen: Generation, timeoutMs: number, events: Phase
     timer.unref();
   });
   try {
-    return await Promise.race([gen.whenIdle().then(() => true), timedOut]);
+    return await Promise.race([gen.whenIdle().then(() => true), timedOut, ...(stop ? [stop.then(() => false)] : [])]);
   } finally {
     clearTimeout(timer);
   }
@@ -242,12 +250,15 @@ export async function transferState<G extends Record<string, string>, DD extends
 
 /**
  * draining: the old generation waits for its async calls and leases, for as long as they take
- * (code that still runs is never unmapped). Fails only by an injected fault ('during-drain'), before
- * waiting. Leaves behind: the generation serving its leases and calls, undrained.
+ * (code that still runs is never unmapped), or until a rollback after a fault revives it
+ * (lib/hot/fault_policy.ts; it is then 'active' again and its retirement ends here). Fails only by an
+ * injected fault ('during-drain'), before waiting. Leaves behind: the generation serving its leases
+ * and calls, undrained.
  */
 export async function drainGeneration(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, timer: PhaseTimer): Promise<void> {
   faultPoint('during-drain');
-  await waitIdle(gen, timeoutMs, events, report, false);
+  await waitIdle(gen, timeoutMs, events, report, false, gen.whenRevived());
+  if (gen.isIn('active')) return;
   debug('generation %d drained', gen.id);
   timer.lap('draining');
   events.emit('drained', { generation: gen.id });

@@ -50,7 +50,7 @@ describe.each(MODES)('isolation %s: not contained', (mode) => {
     expect(r.stdout).not.toContain('survived');
     expect(r.signal).toBe('SIGSEGV');
     expect(r.stderr).toMatch(REPORT_INSIDE);
-    expect(r.stderr).toMatch(/log_bad_pointer\+0x[0-9a-f]+ in .*libfaults_v1\.so/);
+    expect(r.stderr).toMatch(/log_bad_pointer\+0x[0-9a-f]+ in .*libfaults_v1\.so \(generation 1\)/);
   });
 
   it("a fault in a thread the library started, outside any call: one report, then the process ends with SIGSEGV", () => {
