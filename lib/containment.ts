@@ -19,6 +19,8 @@ export interface FaultFrame {
   symbol: string | null;
   /** Of `pc` in `symbol`, or in `object` when there is no symbol. */
   offset: number;
+  /** `pc` as an address of the object's file (link-time): what `addr2line -e <file>` takes. */
+  objectAddress: number;
   /** In the called library or a dependency dlswap loaded for it. */
   inLibrary: boolean;
 }

@@ -7,15 +7,15 @@
 
 #include "call/kinds.h"
 #include "common/hints.h"
-#include "signals/recovery.h"
+#include "signals/guard.h"
 
 namespace dlswap {
 
 #if defined(__x86_64__)
-constexpr int kGprSlots = 6;  // rdi rsi rdx rcx r8 r9
+constexpr int kGprSlots = kGuardGprArgs;  // rdi rsi rdx rcx r8 r9
 constexpr int kFprSlots = 8;  // xmm0-xmm7
 #elif defined(__aarch64__)
-constexpr int kGprSlots = 8;  // x0-x7
+constexpr int kGprSlots = kGuardGprArgs;  // x0-x7
 constexpr int kFprSlots = 8;  // d0-d7 (s0-s7 for floats: the same registers' low lanes)
 #else
 #error "dlswap's call trampolines exist for x86-64 SysV and AAPCS64 only"
@@ -28,7 +28,6 @@ constexpr int kRegSlots = kGprSlots + kFprSlots;
 // a double's); the `_v` forms read the vector return register instead of the integer one. See the
 // .S files for why. Going through assembly means no C++ code ever calls through a function pointer
 // of the wrong type.
-using VecBits = uint64_t __attribute__((vector_size(16)));
 #if defined(__x86_64__)
 #define DLSWAP_GPR_ARGS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 #else
@@ -39,14 +38,6 @@ extern "C" uint64_t dlswap_call_i(DLSWAP_GPR_ARGS, const void *fn);
 extern "C" VecBits dlswap_call_iv(DLSWAP_GPR_ARGS, const void *fn);
 extern "C" uint64_t dlswap_call_m(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn);
 extern "C" VecBits dlswap_call_mv(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn);
-// native/abi/guard_*.S: the same, storing in `frame` where to resume if the call faults
-// (signals/recovery.h). The caller links `frame` into its thread's record around the call.
-extern "C" uint64_t dlswap_guard_i(DLSWAP_GPR_ARGS, const void *fn, RecoveryFrame *frame);
-extern "C" VecBits dlswap_guard_iv(DLSWAP_GPR_ARGS, const void *fn, RecoveryFrame *frame);
-extern "C" uint64_t dlswap_guard_m(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn, RecoveryFrame *frame);
-extern "C" VecBits dlswap_guard_mv(DLSWAP_GPR_ARGS, DLSWAP_FPR_ARGS, const void *fn, RecoveryFrame *frame);
-// Continues at `frame`'s call site as if its call had returned 0 (the outcome is set before).
-extern "C" [[noreturn]] void dlswap_guard_resume(RecoveryFrame *frame);
 #undef DLSWAP_GPR_ARGS
 #undef DLSWAP_FPR_ARGS
 
@@ -92,23 +83,6 @@ DLSWAP_HOT uint64_t GuardedCallWithRegs(const void *fn, const uint64_t *regs, bo
                                         RecoveryFrame *frame) {
   return GuardedUnpacked(fn, regs, floats, IsFloatKind(ret_kind), frame, std::make_index_sequence<kGprSlots>(),
                          std::make_index_sequence<kFprSlots>());
-}
-
-template <size_t... G>
-inline void GuardedThunk(void (*fn)(void *), void *arg, RecoveryFrame *frame, std::index_sequence<G...>) {
-  dlswap_guard_i(reinterpret_cast<uint64_t>(arg), (static_cast<void>(G), uint64_t{0})..., reinterpret_cast<const void *>(fn),
-                 frame);
-}
-
-// Runs fn(arg) under a frame of its own on `tf` (the calling thread's record): for what the
-// register path does not cover (libffi calls, a plugin's entry points). Returns the frame's
-// outcome: kReturned, or how a contained fault ended it (the details are in tf->last).
-inline int32_t GuardedRun(ThreadFaults *tf, void (*fn)(void *), void *arg) {
-  RecoveryFrame frame;
-  PushFrame(tf, &frame, FrameKind::kCall);
-  GuardedThunk(fn, arg, &frame, std::make_index_sequence<kGprSlots - 1>());
-  PopFrame(tf, &frame);
-  return frame.outcome;
 }
 
 }  // namespace dlswap

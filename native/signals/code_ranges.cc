@@ -52,12 +52,15 @@ FindObjectFn g_find_object = nullptr;
 struct Wanted {
   uintptr_t addon = 0;   // a code address of the addon
   uintptr_t loader = 0;  // the dynamic loader's base address
+  bool program = true;   // the executable is node
+  bool first = true;
 };
 
 int AddObject(struct dl_phdr_info *info, size_t, void *p) {
-  const Wanted &w = *static_cast<Wanted *>(p);
+  Wanted &w = *static_cast<Wanted *>(p);
   // The first object listed is the program (node); the addon and the loader are found by address.
-  const bool program = g_count == 0 && (info->dlpi_name == nullptr || info->dlpi_name[0] == '\0');
+  const bool program = w.first && w.program && (info->dlpi_name == nullptr || info->dlpi_name[0] == '\0');
+  w.first = false;
   const bool loader = w.loader != 0 && info->dlpi_addr == w.loader;
   bool addon = false;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -77,11 +80,13 @@ int AddObject(struct dl_phdr_info *info, size_t, void *p) {
 
 }  // namespace
 
-void ComputeCodeRanges() {
+void ComputeCodeRanges(bool program_is_node) {
   if (g_count > 0) return;
   g_find_object = reinterpret_cast<FindObjectFn>(dlsym(RTLD_DEFAULT, "_dl_find_object"));
   Wanted w;
-  w.addon = reinterpret_cast<uintptr_t>(&AddonMarker);
+  w.program = program_is_node;
+  // The self-test links this code into its program, which stands for a library: no dlswap range.
+  w.addon = program_is_node ? reinterpret_cast<uintptr_t>(&AddonMarker) : 0;
   w.loader = static_cast<uintptr_t>(getauxval(AT_BASE));
   dl_iterate_phdr(&AddObject, &w);
   // dl_iterate_phdr's own code: its size from libc's symbol table.

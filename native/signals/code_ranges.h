@@ -10,7 +10,9 @@ namespace dlswap {
 enum class CodeOwner : uint8_t { kOther, kDlswap, kNode, kLoader, kLoaderCallback };
 
 // Fills the table (not async-signal-safe; called once from InstallFaultHandlers's caller).
-void ComputeCodeRanges();
+// `program_is_node`: the executable is node's and this code is the addon's (false only for
+// scripts/guard-smoke.cc, whose program holds this code and stands for a library).
+void ComputeCodeRanges(bool program_is_node = true);
 // A namespace's own libc: its dl_iterate_phdr takes the same loader lock (namespace_pool.cc).
 void NoteNamespaceLibc(long lmid, void *dl_iterate_phdr_fn);
 // Whose code `pc` is, of the owners above. Async-signal-safe.

@@ -21,9 +21,11 @@
 #include <unistd.h>
 #include <unwind.h>
 
-#include "call/trampoline.h"
+#include <cstring>
+
 #include "signals/code_ranges.h"
 #include "signals/containment.h"
+#include "signals/guard.h"
 #include "signals/outside_report.h"
 #include "signals/recovery.h"
 #include "signals/signals.h"
@@ -40,19 +42,13 @@ uintptr_t PcOf(const ucontext_t *uc) {
 #endif
 }
 
-uintptr_t SpOf(const ucontext_t *uc) {
 #if defined(__x86_64__)
-  return static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
-#else
-  return static_cast<uintptr_t>(uc->uc_mcontext.sp);
-#endif
-}
-
 // Reads a word without faulting if it is not mapped (the kernel copies it or fails).
 bool SafeRead(uintptr_t at, uintptr_t *out) {
   struct iovec local{out, sizeof *out}, remote{reinterpret_cast<void *>(at), sizeof *out};
   return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof *out);
 }
+#endif
 
 // Whether the signal was raised by the faulting code itself: an instruction (the kernel's si_code),
 // or abort()/raise() in this process (SI_TKILL from our own pid). kill(2) from elsewhere is not a
@@ -105,7 +101,7 @@ void Trace(ThreadFaults *tf, const ucontext_t *uc, FaultDetails *d, uintptr_t ca
   RecoveryFrame frame;
   PushFrame(tf, &frame, FrameKind::kTrace);
   pthread_sigmask(SIG_UNBLOCK, &faults, &old);
-  GuardedThunk(&WalkStack, &w, &frame, std::make_index_sequence<kGprSlots - 1>());
+  GuardedCall(&WalkStack, &w, &frame);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   PopFrame(tf, &frame);
   if (!w.started || d->depth == 0) {
@@ -117,7 +113,7 @@ void Trace(ThreadFaults *tf, const ucontext_t *uc, FaultDetails *d, uintptr_t ca
   if (d->depth == 1 && !d->reached_call && OwnerOf(d->pc) == CodeOwner::kOther) {
     uintptr_t ret = 0;
 #if defined(__x86_64__)
-    SafeRead(SpOf(uc), &ret);
+    SafeRead(static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]), &ret);
 #else
     ret = static_cast<uintptr_t>(uc->uc_mcontext.regs[30]);
 #endif
@@ -170,6 +166,38 @@ bool Containable(const FaultDetails &d) {
 
 namespace {
 
+#if defined(__aarch64__)
+// d8-d15 (the low halves of v8-v15) in the records of the context's extension area: the FP/SIMD
+// record, and the SVE record when it carries registers (the kernel then restores the vector
+// registers from it instead), which an extra_context record may have moved out of the frame.
+void PatchVectorRecords(unsigned char *area, size_t size, const uint64_t *d8_15, uint32_t fpcr) {
+  for (size_t off = 0; off + sizeof(struct _aarch64_ctx) <= size;) {
+    auto *h = reinterpret_cast<struct _aarch64_ctx *>(area + off);
+    if (h->magic == 0 || h->size == 0 || h->size > size - off) break;
+    if (h->magic == FPSIMD_MAGIC) {
+      auto *fp = reinterpret_cast<struct fpsimd_context *>(h);
+      for (int i = 0; i < 8; ++i) fp->vregs[8 + i] = d8_15[i];
+      fp->vregs[0] = 0;
+      fp->fpcr = fpcr;
+    } else if (h->magic == SVE_MAGIC) {
+      auto *sve = reinterpret_cast<struct sve_context *>(h);
+      const unsigned vq = sve_vq_from_vl(sve->vl);
+      if (h->size >= SVE_SIG_CONTEXT_SIZE(vq)) {
+        for (int i = 0; i < 8; ++i) {
+          auto *z = reinterpret_cast<unsigned char *>(h) + SVE_SIG_ZREG_OFFSET(vq, 8 + i);
+          std::memset(z, 0, SVE_SIG_ZREG_SIZE(vq));
+          std::memcpy(z, &d8_15[i], sizeof d8_15[i]);
+        }
+      }
+    } else if (h->magic == EXTRA_MAGIC) {
+      auto *extra = reinterpret_cast<struct extra_context *>(h);
+      PatchVectorRecords(reinterpret_cast<unsigned char *>(extra->datap), extra->size, d8_15, fpcr);
+    }
+    off += h->size;
+  }
+}
+#endif
+
 // Rewrites the interrupted context so that sigreturn lands at `f`'s call site, as if the call had
 // returned 0, with the callee-saved registers and the floating-point control the call began with.
 // The signal mask comes back from the context itself (the mask of the interrupted code).
@@ -202,19 +230,7 @@ void ResumeAt(ucontext_t *uc, const ThreadFaults *tf, const RecoveryFrame &f) {
   m.sp = s[kSavedSp];
   m.pc = s[kSavedReturn];
   m.regs[0] = 0;
-  // d8-d15 live in the FP/SIMD record of the context's extension area.
-  for (size_t off = 0; off + sizeof(struct _aarch64_ctx) <= sizeof m.__reserved;) {
-    auto *h = reinterpret_cast<struct _aarch64_ctx *>(m.__reserved + off);
-    if (h->magic == 0 || h->size == 0) break;
-    if (h->magic == FPSIMD_MAGIC) {
-      auto *fp = reinterpret_cast<struct fpsimd_context *>(h);
-      for (int i = 0; i < 8; ++i) fp->vregs[8 + i] = s[13 + i];
-      fp->vregs[0] = 0;
-      fp->fpcr = tf->fp_control;
-      break;
-    }
-    off += h->size;
-  }
+  PatchVectorRecords(m.__reserved, sizeof m.__reserved, s + 13, tf->fp_control);
 #endif
 }
 

@@ -56,6 +56,7 @@ Napi::Object FaultObject(Napi::Env env, const FaultRecord &r) {
     fo.Set("object", f.object);
     fo.Set("symbol", f.symbol.empty() ? env.Null() : Napi::Value(Napi::String::New(env, f.symbol)));
     fo.Set("offset", Napi::Number::New(env, static_cast<double>(f.offset)));
+    fo.Set("objectAddress", Napi::Number::New(env, static_cast<double>(f.object_address)));
     fo.Set("inLibrary", f.in_library);
     frames.Set(static_cast<uint32_t>(i), fo);
   }

@@ -39,6 +39,7 @@ FaultFrame Symbolize(uintptr_t pc, bool return_address, const LibraryHandle &lib
   if (FindImage(at, &hit)) {
     f.object = hit.name;
     f.in_library = true;
+    f.object_address = pc - hit.base;
     FileSymbol fs;
     const char *name = nullptr;
     uintptr_t off = 0;
@@ -58,6 +59,7 @@ FaultFrame Symbolize(uintptr_t pc, bool return_address, const LibraryHandle &lib
   if (pc != 0 && dladdr1(reinterpret_cast<void *>(at), &info, reinterpret_cast<void **>(&map), RTLD_DL_LINKMAP) && map) {
     f.object = BaseName(info.dli_fname);
     if (f.object.empty()) f.object = "node";
+    f.object_address = pc - map->l_addr;
     if (info.dli_sname && info.dli_saddr) {
       f.symbol = info.dli_sname;
       f.offset = pc - reinterpret_cast<uintptr_t>(info.dli_saddr);

@@ -24,6 +24,7 @@ struct FaultFrame {
   std::string object;       // the library's path as the user gave it, or the object's file name
   std::string symbol;       // "" when unknown
   uint64_t offset = 0;      // of pc in `symbol`, or in `object` when there is no symbol
+  uint64_t object_address = 0;  // pc in the object's link-time addresses (what addr2line takes)
   bool in_library = false;  // the called library or one of its dependencies that dlswap loaded
 };
 

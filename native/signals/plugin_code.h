@@ -5,7 +5,7 @@
 #pragma once
 #include <memory>
 
-#include "call/trampoline.h"
+#include "signals/guard.h"
 #include "image/library_handle.h"
 #include "signals/fault_record.h"
 

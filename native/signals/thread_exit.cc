@@ -21,8 +21,8 @@
 
 #include <cstring>
 
-#include "call/trampoline.h"
 #include "signals/containment.h"
+#include "signals/guard.h"
 #include "signals/recovery.h"
 #include "signals/thread_exit.h"
 
