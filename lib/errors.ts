@@ -42,7 +42,8 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_UNSUPPORTED_PLATFORM'
   | 'ERR_DLSWAP_TEARDOWN_FAILED'
   | 'ERR_DLSWAP_FAULT'
-  | 'ERR_DLSWAP_FAULTED';
+  | 'ERR_DLSWAP_FAULTED'
+  | 'ERR_DLSWAP_BUILD_FAILED';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,

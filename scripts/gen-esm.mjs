@@ -6,6 +6,7 @@
 //   dist/typescript-too-old.d.ts    what TypeScript < 5.0 reads instead of dist/index.d.ts (package.json
 //                                   typesVersions and the "types@<5.0" condition): every export, typed
 //                                   so that using it names the fix (the declarations need 5.0)
+//   esm/testing.mjs, .d.mts         the same pair for `dlswap/testing` (dist/testing/index.js)
 // `--check` writes nothing and exits 1 if a file is not what it would write
 // (test/package/package.test.ts runs it, so that an export added to lib/index.ts cannot be missing).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const values = Object.keys(createRequire(import.meta.url)(join(root, 'dist', 'index.js'))).filter((n) => n !== 'default' && n !== '__esModule');
+const exportsOf = (file) => Object.keys(createRequire(import.meta.url)(join(root, 'dist', file))).filter((n) => n !== 'default' && n !== '__esModule');
+const values = exportsOf('index.js');
+const testingValues = exportsOf('testing/index.js');
 
 // Every name dist/index.d.ts exports, types included: `export { a, b as c } from`, `export type {...}`,
 // `export declare function|const|class NAME`.
@@ -43,6 +46,19 @@ ${values.map((n) => `  ${n},`).join('\n')}
   'esm/index.d.mts': `${header('Declarations of the ESM entry (esm/index.mjs): the CommonJS build\'s, as an ES module.')}export * from '../dist/index.js';
 import * as dlswap from '../dist/index.js';
 export default dlswap;
+`,
+  'esm/testing.mjs': `${header('ESM entry of dlswap/testing: re-exports the CommonJS build (dist/testing/index.js).')}import { createRequire } from 'node:module';
+
+const cjs = createRequire(import.meta.url)('../dist/testing/index.js');
+
+export default cjs;
+export const {
+${testingValues.map((n) => `  ${n},`).join('\n')}
+} = cjs;
+`,
+  'esm/testing.d.mts': `${header('Declarations of esm/testing.mjs: the CommonJS build\'s, as an ES module.')}export * from '../dist/testing/index.js';
+import * as testing from '../dist/testing/index.js';
+export default testing;
 `,
   'dist/typescript-too-old.d.ts': `${header("What TypeScript < 5.0 reads instead of dlswap's declarations, which need TypeScript 5.0 or newer\n// (const type parameters infer the C prototypes' literal types). Every export is a value and a type\n// of one shape, so that using any of them says what to do: install typescript@5 or newer.")}declare const dlswapNeedsTypeScript5: unique symbol;
 /** dlswap's declarations need TypeScript 5.0 or newer: npm install --save-dev typescript@5 */
