@@ -93,7 +93,7 @@ afterAll(() => {
 const PACKED = [
   /^(LICENSE|README\.md|CHANGELOG\.md|SECURITY\.md|package\.json|CMakeLists\.txt)$/,
   /^dist\/.+\.(js|js\.map|d\.ts)$/,
-  /^esm\/index\.(mjs|d\.mts)$/,
+  /^esm\/(index|testing)\.(mjs|d\.mts)$/,
   /^bin\/dlswap\.js$/,
   new RegExp(`^prebuilds/${tag}/(node\\.napi\\.glibc\\.node|libdlswap_runtime\\.so|dlswap\\.json|plugins/lib(plugin_v1|plugin_v2|handler)\\.so)$`),
   /^include\/dlswap\.h$/,
@@ -101,6 +101,7 @@ const PACKED = [
   /^cmake\/.+\.cmake$/,
   /^fixtures-c\/plugin\/plugin\.c$/,
   /^examples\/http-server\/(README\.md|Makefile|handler\.c|server\.mjs)$/,
+  /^examples\/c-testing\/(README\.md|Makefile|vitest\.config\.mjs|src\/stack\.[ch]|test\/(build\.setup|stack\.test)\.ts)$/,
   /^docs\/.+\.md$/,
 ];
 
