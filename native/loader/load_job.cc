@@ -40,6 +40,8 @@ bool Faulted(LoadResult &out, const char *point) {
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` for the caller to undo.
 bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
+  // A fault in a constructor (inside the dynamic loader) is reported with this name (docs/faults.md).
+  LoadingNote loading(spec.path.c_str());
   using clock = std::chrono::steady_clock;
   auto t = clock::now();
   SourceFile src;

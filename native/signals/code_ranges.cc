@@ -119,4 +119,13 @@ bool InLoadedObject(uintptr_t pc) {
   return g_find_object && g_find_object(reinterpret_cast<void *>(pc), &found) == 0;
 }
 
+bool ObjectAt(uintptr_t pc, const char **name, uintptr_t *base) {
+  FoundObject found;
+  if (!g_find_object || g_find_object(reinterpret_cast<void *>(pc), &found) != 0 || !found.link_map) return false;
+  const auto *map = static_cast<const struct link_map *>(found.link_map);
+  *name = map->l_name && map->l_name[0] ? map->l_name : "the program";
+  *base = map->l_addr;
+  return true;
+}
+
 }  // namespace dlswap

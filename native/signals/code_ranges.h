@@ -20,5 +20,8 @@ CodeOwner OwnerOf(uintptr_t pc);
 // Whether `pc` is in a loaded object (not JIT code, not a wild address). Async-signal-safe where
 // glibc has _dl_find_object (2.35 and later); false without it.
 bool InLoadedObject(uintptr_t pc);
+// The file name (the dynamic loader's) and load bias of the object that holds `pc`, under the
+// same condition. Async-signal-safe.
+bool ObjectAt(uintptr_t pc, const char **name, uintptr_t *base);
 
 }  // namespace dlswap

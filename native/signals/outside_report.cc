@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "signals/code_ranges.h"
 #include "signals/image_registry.h"
 #include "signals/signal_text.h"
 
@@ -75,6 +76,22 @@ void Frame(Line &l, const ImageHit &hit, uintptr_t pc) {
   if (hit.generation > 0) l.Str(" (generation ").Dec(hit.generation).Str(")");
 }
 
+// A fault while dlswap loads a library on this thread: in one of its constructors (or its
+// dependencies'), which the dynamic loader runs under its lock.
+void ReportDuringLoad(int sig, const siginfo_t *info, uintptr_t pc, const ThreadFaults *tf) {
+  if (g_reported.exchange(true)) return;
+  Line l;
+  l.Str("dlswap: ").Str(SignalName(sig)).Str(" (").Str(SignalCodeText(sig, info ? info->si_code : 0)).Str(")");
+  if (sig != SIGABRT && info) l.Str(" at address ").Hex(reinterpret_cast<uintptr_t>(info->si_addr));
+  const char *object = nullptr;
+  uintptr_t base = 0;
+  if (ObjectAt(pc, &object, &base)) l.Str(" at offset ").Hex(pc - base).Str(" of ").Str(object);
+  l.Str(" while dlswap was loading ").Str(tf->loading).Str(", thread ").Dec(syscall(SYS_gettid));
+  l.Str(": a fault in a constructor happens inside the dynamic loader and cannot be contained; the signal goes on "
+        "to its previous handler (by default the process ends with it).");
+  l.Write(2);
+}
+
 }  // namespace
 
 void ReportOutsideCall(int sig, const siginfo_t *info, const ucontext_t *uc, ThreadFaults *tf, const FaultDetails *traced) {
@@ -98,7 +115,10 @@ void ReportOutsideCall(int sig, const siginfo_t *info, const ucontext_t *uc, Thr
       }
     }
   }
-  if (!at) return;
+  if (!at) {
+    if (tf && tf->loading[0]) ReportDuringLoad(sig, info, pc, tf);
+    return;
+  }
   if (g_reported.exchange(true)) return;
   Line l;
   l.Str("dlswap: ").Str(SignalName(sig)).Str(" (").Str(SignalCodeText(sig, info ? info->si_code : 0)).Str(")");

@@ -80,6 +80,22 @@ struct ThreadFaults {
   // back (a library may change the rounding mode or the exception mask and then fault).
   uint32_t fp_control = 0;
   uint32_t fp_status = 0;
+  // The library dlswap is loading on this thread ("" when none): a fault in one of its constructors
+  // runs inside the dynamic loader, cannot be contained, and its report names the library by this.
+  char loading[256] = {};
+};
+
+// Names the library a load job is loading on this thread for as long as it lives (the constructors
+// the dynamic loader runs in it included).
+class LoadingNote {
+ public:
+  explicit LoadingNote(const char *path);
+  ~LoadingNote();
+  LoadingNote(const LoadingNote &) = delete;
+  LoadingNote &operator=(const LoadingNote &) = delete;
+
+ private:
+  ThreadFaults *tf_;
 };
 
 // The calling thread's record, made on first use (with an alternate signal stack when the thread

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 
 #include "signals/recovery.h"
@@ -144,6 +145,12 @@ ThreadFaults *ThisThreadFaults(ThreadRole role) {
   Insert(reinterpret_cast<uintptr_t>(pthread_self()), o->tf);
   return o->tf;
 }
+
+LoadingNote::LoadingNote(const char *path) : tf_(ThisThreadFaults(ThreadRole::kLoader)) {
+  std::strncpy(tf_->loading, path ? path : "", sizeof tf_->loading - 1);
+}
+
+LoadingNote::~LoadingNote() { tf_->loading[0] = '\0'; }
 
 ThreadFaults *RegisteredThreadFaults() { return tl_owned ? tl_owned->tf : nullptr; }
 

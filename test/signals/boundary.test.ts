@@ -53,6 +53,13 @@ describe.each(MODES)('isolation %s: not contained', (mode) => {
     expect(r.stderr).toMatch(/log_bad_pointer\+0x[0-9a-f]+ in .*libfaults_v1\.so \(generation 1\)/);
   });
 
+  it("a fault in a constructor while dlswap loads the library (inside the dynamic loader): one report naming it", () => {
+    const r = runChild(`dlswap.openAsync(${CTOR}, { isolation: ${JSON.stringify(mode)} }).then(() => console.log('survived'));`);
+    expect(r.stdout).not.toContain('survived');
+    expect(r.signal).toBe('SIGSEGV');
+    expect(r.stderr).toMatch(/^dlswap: SIGSEGV .* while dlswap was loading .*libctor_fault\.so, thread \d+: a fault in a constructor happens inside the dynamic loader/m);
+  });
+
   it("a fault in a thread the library started, outside any call: one report, then the process ends with SIGSEGV", () => {
     const r = runChild(`${open} lib.func('int start_crashing_thread(int ms)')(20); setTimeout(() => console.log('survived'), 5000);`);
     expect(r.stdout).not.toContain('survived');
