@@ -94,9 +94,8 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
   const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
   if (DLSWAP_UNLIKELY(argc != N)) return ThrowArgCount(env, rec, argc, N, false);
   LibraryHandle *lib = rec.lib.get();
-  // A closed library's code is unmapped: calling into it would be a SIGSEGV. A faulted one is
-  // quarantined (its state may be inconsistent).
-  if (DLSWAP_UNLIKELY(lib->closed || lib->faulted.load(std::memory_order_relaxed))) return ThrowClosed(env, rec);
+  // A closed library's code is unmapped: calling into it would be a SIGSEGV.
+  if (DLSWAP_UNLIKELY(lib->closed)) return ThrowClosed(env, rec);
 
   // Registers no parameter uses get zero rather than whatever the stack held. Without float
   // arguments only the integer registers are passed, and only their slots exist.
@@ -126,13 +125,17 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
     }
   }
   if (kErrno) *rec.errno_ptr = 0;
-  // A fault in the library ends the call here (frame.outcome) rather than the process.
-  ThreadFaults *tf = rec.faults;
+  // A fault in the library ends the call here (frame.outcome) rather than the process. The
+  // thread's record is read from the function record again after the call rather than kept in a
+  // register across it: one load instead of a callee-saved register and the spills it costs.
+  // A faulted one is quarantined: its state may be inconsistent (checked here, after the
+  // conversions, where nothing else needs the register).
+  if (DLSWAP_UNLIKELY(lib->faulted.load(std::memory_order_relaxed))) return ThrowClosed(env, rec);
   RecoveryFrame frame;
-  PushFrame(tf, &frame, FrameKind::kCall);
+  PushFrame(rec.faults, &frame, FrameKind::kCall);
   uint64_t r = GuardedCallWithRegs(rec.address, regs, kFloats, rec.ret_kind, &frame);
-  PopFrame(tf, &frame);
-  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *tf);
+  PopFrame(rec.faults, &frame);
+  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *rec.faults);
   int err = AfterSyncCall(rec, lib);
   napi_value result = ConvertResult(env, rec.ret_kind, r);
   return kErrno ? WithErrno(env, result, err) : result;

@@ -2,6 +2,8 @@
 
 #include <napi.h>
 
+#include <mutex>
+
 #include "common/addon_data.h"
 #include "common/errors.h"
 #include "common/exports.h"
@@ -179,8 +181,12 @@ napi_value ThrowFaulted(napi_env env, const std::string &function, const Library
 }
 
 void RegisterFaultContainment(Napi::Env env, Napi::Object exports) {
-  ComputeCodeRanges();
-  InstallFaultHandlers();
+  // Once per process, whichever environment (the main thread, a worker) loads the addon first.
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    ComputeCodeRanges();
+    InstallFaultHandlers();
+  });
   Export(env, exports, {{"describeLibrary", Describe}, {"setFaultListener", SetFaultListener}, {"libraryFault", FaultOf},
                         {"faultHandlers", FaultHandlers}});
 }

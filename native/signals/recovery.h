@@ -42,16 +42,18 @@ enum class FrameKind : int32_t {
 // How the call of a frame ended. Anything but kReturned means its callee did not return.
 enum : int32_t { kReturned = 0, kThreadExit = -1 };  // otherwise the signal number
 
+// No initializers: PushFrame writes every field, and the sync path pays for each store.
 struct RecoveryFrame {
   uint64_t saved[kSavedWords];  // written by the guard trampoline
-  RecoveryFrame *prev = nullptr;
-  FrameKind kind = FrameKind::kCall;
-  int32_t outcome = kReturned;
+  RecoveryFrame *prev;
+  FrameKind kind;
+  int32_t outcome;
 };
 static_assert(offsetof(RecoveryFrame, saved) == 0, "the guard trampolines store at offset 0");
 static_assert(sizeof(RecoveryFrame::saved) == kSavedWords * 8, "layout of native/abi/guard_*.S");
 
-// What a thread does for dlswap: it says how a fault report names the thread.
+// What a thread does for dlswap: it says how a fault report names the thread. In order of strength:
+// a thread registered again with a stronger role takes it (a JS thread that ran a load inline).
 enum class ThreadRole : uint8_t { kJs, kPool, kLoader, kLibrary, kOther };
 
 constexpr int kMaxTrace = 24;

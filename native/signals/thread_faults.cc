@@ -132,7 +132,12 @@ void CaptureFpControl(ThreadFaults *tf) {
 }  // namespace
 
 ThreadFaults *ThisThreadFaults(ThreadRole role) {
-  if (tl_owned) return tl_owned->tf;
+  if (tl_owned) {
+    // A JS thread that ran a load job inline (open()) first registered as the loader: the stronger
+    // role (ThreadRole's order) names it.
+    if (role < tl_owned->tf->role) tl_owned->tf->role = role;
+    return tl_owned->tf;
+  }
   std::call_once(g_exit_key_once, [] { g_exit_key_ok = pthread_key_create(&g_exit_key, &OnThreadExit) == 0; });
   auto *o = new Owned();
   o->tf = new ThreadFaults();
