@@ -4,6 +4,7 @@
 // default: the process ends with the signal). And node's and V8's own handling keeps working:
 // a WebAssembly out-of-bounds access still throws WebAssembly.RuntimeError after a contained fault,
 // whether the other handler was installed before dlswap's (node's) or after it (a chaining one).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,6 +105,30 @@ describe("node's and V8's own handlers", () => {
     expect(r.signal).toBe('SIGSEGV');
     expect(r.stderr).not.toMatch(/dlswap:/);
   });
+
+  // core_pattern 'core' (or a path): the kernel writes the file itself; a pipe to a collector
+  // (systemd-coredump, apport) is the system's business and not checked here.
+  const corePattern = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
+  it.skipIf(corePattern.startsWith('|') || corePattern.includes('/'))(
+    'a fault dlswap does not contain still dumps core: a library thread\'s crash, and node\'s own',
+    () => {
+      for (const body of [
+        `const lib = dlswap.open(${LIB}); lib.func('int start_crashing_thread(int ms)')(10); setTimeout(() => {}, 5000);`,
+        `const lib = dlswap.open(${LIB}); lib.func('int ok(int x)')(1); process.kill(process.pid, 'SIGSEGV');`,
+      ]) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-core-'));
+        try {
+          const script = path.join(dir, 'crash.js');
+          fs.writeFileSync(script, `const dlswap = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'index.js'))});\n${body}`);
+          const r = spawnSync('bash', ['-c', `ulimit -c unlimited; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+          expect(r.signal).toBe('SIGSEGV');
+          expect(fs.readdirSync(dir).some((f) => f === 'core' || f.startsWith('core.')), body).toBe(true);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    },
+  );
 
   it('abort() outside any call keeps its exit status (SIGABRT)', () => {
     const r = runChild(`
