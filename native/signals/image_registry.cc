@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "signals/loaded_image.h"
+
 namespace dlswap {
 
 namespace {
@@ -25,15 +27,11 @@ struct Entry {
 Entry g_entries[kMaxEntries];
 std::mutex g_writer;  // one writer at a time
 
-// glibc rewrites the dynamic section's addresses to run-time ones where the section is writable
-// (x86-64, aarch64); a value below the load bias is still a link-time one.
-uintptr_t RunTime(ElfW(Addr) a, uintptr_t base) { return base != 0 && a < base ? a + base : a; }
-
 uint32_t CountSymbols(const ElfW(Dyn) *dyn, uintptr_t base) {
   const uint32_t *hash = nullptr, *gnu = nullptr;
   for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; ++d) {
-    if (d->d_tag == DT_HASH) hash = reinterpret_cast<const uint32_t *>(RunTime(d->d_un.d_ptr, base));
-    if (d->d_tag == DT_GNU_HASH) gnu = reinterpret_cast<const uint32_t *>(RunTime(d->d_un.d_ptr, base));
+    if (d->d_tag == DT_HASH) hash = reinterpret_cast<const uint32_t *>(DynamicAddress(d->d_un.d_ptr, base));
+    if (d->d_tag == DT_GNU_HASH) gnu = reinterpret_cast<const uint32_t *>(DynamicAddress(d->d_un.d_ptr, base));
   }
   if (hash) return hash[1];  // nchain: one per symbol
   if (!gnu) return 0;
@@ -49,18 +47,13 @@ uint32_t CountSymbols(const ElfW(Dyn) *dyn, uintptr_t base) {
 }
 
 void FillSpans(Entry &e, const struct link_map *map) {
-  // A shared library's first segment maps its ELF header at the load bias, and its program
-  // headers right after (the loader keeps its own pointer to them private).
-  const auto *eh = reinterpret_cast<const ElfW(Ehdr) *>(map->l_addr);
-  int n = 0;
-  if (map->l_addr != 0 && std::memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0) {
-    const auto *ph = reinterpret_cast<const ElfW(Phdr) *>(map->l_addr + eh->e_phoff);
-    for (int i = 0; i < eh->e_phnum && n < kMaxSpans; ++i) {
-      if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
-        e.lo[n] = map->l_addr + ph[i].p_vaddr;
-        e.hi[n] = e.lo[n] + ph[i].p_memsz;
-        ++n;
-      }
+  int n = 0, count = 0;
+  const ElfW(Phdr) *ph = ProgramHeaders(map, &count);
+  for (int i = 0; i < count && n < kMaxSpans; ++i) {
+    if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
+      e.lo[n] = map->l_addr + ph[i].p_vaddr;
+      e.hi[n] = e.lo[n] + ph[i].p_memsz;
+      ++n;
     }
   }
   for (; n < kMaxSpans; ++n) e.lo[n] = e.hi[n] = 0;
@@ -98,8 +91,8 @@ void RegisterImage(const struct link_map *map, const std::string &name, int gene
   h.generation = generation;
   std::strncpy(h.name, name.c_str(), sizeof h.name - 1);
   for (const ElfW(Dyn) *d = map->l_ld; d && d->d_tag != DT_NULL; ++d) {
-    if (d->d_tag == DT_SYMTAB) h.symtab = reinterpret_cast<const ElfW(Sym) *>(RunTime(d->d_un.d_ptr, map->l_addr));
-    if (d->d_tag == DT_STRTAB) h.strtab = reinterpret_cast<const char *>(RunTime(d->d_un.d_ptr, map->l_addr));
+    if (d->d_tag == DT_SYMTAB) h.symtab = reinterpret_cast<const ElfW(Sym) *>(DynamicAddress(d->d_un.d_ptr, map->l_addr));
+    if (d->d_tag == DT_STRTAB) h.strtab = reinterpret_cast<const char *>(DynamicAddress(d->d_un.d_ptr, map->l_addr));
   }
   h.nsyms = map->l_ld ? CountSymbols(map->l_ld, map->l_addr) : 0;
   slot->seq.fetch_add(1, std::memory_order_release);

@@ -23,6 +23,7 @@
 
 #include "signals/containment.h"
 #include "signals/guard.h"
+#include "signals/loaded_image.h"
 #include "signals/recovery.h"
 #include "signals/thread_exit.h"
 
@@ -59,8 +60,6 @@ constexpr uint32_t kJumpSlot = R_X86_64_JUMP_SLOT, kGlobDat = R_X86_64_GLOB_DAT;
 #else
 constexpr uint32_t kJumpSlot = R_AARCH64_JUMP_SLOT, kGlobDat = R_AARCH64_GLOB_DAT;
 #endif
-
-uintptr_t RunTime(ElfW(Addr) a, uintptr_t base) { return base != 0 && a < base ? a + base : a; }
 
 // Writes `value` into the relocated slot at `slot`, lifting RELRO's protection for the write.
 void WriteSlot(uintptr_t slot, uintptr_t value, uintptr_t relro_start, uintptr_t relro_end) {
@@ -104,28 +103,25 @@ void InterposeThreadExit(const struct link_map *map) {
   bool plt_is_rela = true;
   for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; ++d) {
     switch (d->d_tag) {
-      case DT_SYMTAB: symtab = reinterpret_cast<const ElfW(Sym) *>(RunTime(d->d_un.d_ptr, base)); break;
-      case DT_STRTAB: strtab = reinterpret_cast<const char *>(RunTime(d->d_un.d_ptr, base)); break;
-      case DT_RELA: rela = RunTime(d->d_un.d_ptr, base); break;
+      case DT_SYMTAB: symtab = reinterpret_cast<const ElfW(Sym) *>(DynamicAddress(d->d_un.d_ptr, base)); break;
+      case DT_STRTAB: strtab = reinterpret_cast<const char *>(DynamicAddress(d->d_un.d_ptr, base)); break;
+      case DT_RELA: rela = DynamicAddress(d->d_un.d_ptr, base); break;
       case DT_RELASZ: relasz = d->d_un.d_val; break;
-      case DT_JMPREL: jmprel = RunTime(d->d_un.d_ptr, base); break;
+      case DT_JMPREL: jmprel = DynamicAddress(d->d_un.d_ptr, base); break;
       case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
       case DT_PLTREL: plt_is_rela = d->d_un.d_val == DT_RELA; break;
       default: break;
     }
   }
   if (!symtab || !strtab || !plt_is_rela) return;
-  // RELRO: the span the loader made read-only after relocating (from the program headers, which a
-  // shared library maps right after its ELF header).
+  // RELRO: the span the loader made read-only after relocating.
   uintptr_t relro_start = 0, relro_end = 0;
-  const auto *eh = reinterpret_cast<const ElfW(Ehdr) *>(base);
-  if (std::memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0) {
-    const auto *ph = reinterpret_cast<const ElfW(Phdr) *>(base + eh->e_phoff);
-    for (int i = 0; i < eh->e_phnum; ++i) {
-      if (ph[i].p_type == PT_GNU_RELRO) {
-        relro_start = base + ph[i].p_vaddr;
-        relro_end = relro_start + ph[i].p_memsz;
-      }
+  int count = 0;
+  const ElfW(Phdr) *ph = ProgramHeaders(map, &count);
+  for (int i = 0; i < count; ++i) {
+    if (ph[i].p_type == PT_GNU_RELRO) {
+      relro_start = base + ph[i].p_vaddr;
+      relro_end = relro_start + ph[i].p_memsz;
     }
   }
   auto patch = [&](uintptr_t table, size_t size) {
