@@ -3,7 +3,7 @@
 // instance. The faulting test is one failed test with the fault report, the other four pass, under
 // both of vitest's pools with their default settings; a compile error is a failed run showing the
 // compiler's output; watch mode rebuilds on a .c change and reruns with the new build.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,10 @@ const ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', CI: '' };
 delete (ENV as Record<string, string | undefined>).VITEST_POOL_ID;
 
 const scratch: string[] = [];
+const children: ChildProcess[] = [];
 afterEach(() => {
+  // Also when a test timed out before its own cleanup: no watcher outlives its test.
+  for (const c of children.splice(0)) c.kill('SIGKILL');
   for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -48,7 +51,7 @@ describe('examples/c-testing', () => {
     expect(r.out).toMatch(/FAIL\s+test\/stack\.test\.ts > stack > returns -1 when popping an empty stack/);
     expect(r.out).toMatch(/stack_pop\(\) raised SIGSEGV \(address not mapped\) reading address 0x0 at stack_pop\+0x[0-9a-f]+ in .*libstack\.so/);
     if (hasAddr2line) expect(r.out).toMatch(/stack_pop \(.*src\/stack\.c:\d+\)/);
-  });
+  }, 400_000); // above vitestRun's hang guard
 
   it('a compile error is a failed run that shows the compiler output; no test runs the previous build', () => {
     const dir = project();
@@ -60,11 +63,12 @@ describe('examples/c-testing', () => {
     expect(r.out).toMatch(/ERR_DLSWAP_BUILD_FAILED|the build of libstack\.so failed/);
     expect(r.out).toMatch(/src\/stack\.c:\d+:\d+: error:/);
     expect(r.out).not.toMatch(/\d+ passed/);
-  });
+  }, 400_000);
 
   it('watch mode rebuilds when a .c file changes and reruns with the new build, without a restart', async () => {
     const dir = project();
     const child = spawn(process.execPath, [VITEST, 'watch'], { cwd: dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -81,5 +85,5 @@ describe('examples/c-testing', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }, 300_000); // above the two hang guards of 120 s each
 });
