@@ -278,7 +278,9 @@ export async function teardownGeneration<G extends Record<string, string>, DD ex
   timeoutMs: number,
   timer: PhaseTimer,
 ): Promise<DlswapError | null> {
-  if (!hook) return null;
+  // A quarantined generation (a call faulted: lib/hot/fault_policy.ts) refuses every call, the
+  // hook's too: its cleanup cannot run, and the image stays mapped anyway.
+  if (!hook || gen.lib?.fault) return null;
   const lib = gen.lib!;
   const context = { id: gen.id, lib, fn: gen.functions!.fns } as unknown as GenerationTeardown<G, DD>;
   const failure = await runTeardown(() => hook(context), timeoutMs, `the teardown hook of generation ${gen.id}`);

@@ -434,7 +434,9 @@ export class Library<D extends TypeDefs = {}> {
   async #close(teardown: LibraryCloseOptions<D>['teardown'], teardownTimeoutMs: number): Promise<CloseResult> {
     await this.whenIdle();
     let failure: TeardownFailure | null = null;
-    if (teardown) {
+    // Quarantined after a fault (docs/faults.md): the hook's calls would be refused; it is skipped,
+    // and the close says why the image stays.
+    if (teardown && !this.fault) {
       this.#tearingDown = true;
       try {
         failure = await runTeardown(() => teardown(this), teardownTimeoutMs, `the teardown hook of ${this.info.path}`);
