@@ -7,13 +7,16 @@
 //   --rounds N                      rounds per contender (default 9)
 //   --ms N                          target duration of one sync sample in ms (default 100)
 //   --thread-calls N                callbacks per sample from a library thread (default 2000)
+//   --baseline DIR                  also time the sync calls through another dlswap checkout (its
+//                                   dist/ and build/ built), side by side in the same rounds: the
+//                                   cost of a change is (this dlswap/raw) against (baseline/raw)
 //
 // Contenders are interleaved and their order rotates every round, so that drift of the machine
 // (frequency, other load) spreads over all of them; the median of the rounds is reported. Each
 // contender runs in a loop of its own generated source, so that no call site becomes polymorphic.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { json, loadDlswap, log, median, option, require, root, run } from './common.mjs';
+import { args, json, loadDlswap, log, median, option, require, root, run } from './common.mjs';
 
 const ROUNDS = option('--rounds', 9);
 const SAMPLE_MS = option('--ms', 100);
@@ -37,6 +40,8 @@ raw.load(fixture);
 
 const lib = dlswap.open(fixture, { isolation: 'namespace' });
 const klib = koffi.load(fixture);
+const baselineDir = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : null;
+const blib = baselineDir ? require(join(baselineDir, 'dist', 'index.js')).open(fixture, { isolation: 'namespace' }) : null;
 
 const STR = 'hello, world';
 const cases = [
@@ -45,6 +50,7 @@ const cases = [
     title: 'int add(int, int)',
     call: 'f(i & 65535, 3)',
     dlswap: lib.func('int add(int a, int b)'),
+    baseline: blib?.func('int add(int a, int b)'),
     raw: raw.add,
     koffi: klib.func('int add(int a, int b)'),
   },
@@ -53,6 +59,7 @@ const cases = [
     title: 'double hypot_d(double, double)',
     call: 'f(i & 255, 4.5)',
     dlswap: lib.func('double hypot_d(double x, double y)'),
+    baseline: blib?.func('double hypot_d(double x, double y)'),
     raw: raw.hypot,
     koffi: klib.func('double hypot_d(double x, double y)'),
   },
@@ -61,6 +68,7 @@ const cases = [
     title: 'int sum6(int x6)',
     call: 'f(i & 255, 1, 2, 3, 4, 5)',
     dlswap: lib.func('int sum6(int a, int b, int c, int d, int e, int f)'),
+    baseline: blib?.func('int sum6(int a, int b, int c, int d, int e, int f)'),
     raw: raw.sum6,
     koffi: klib.func('int sum6(int a, int b, int c, int d, int e, int f)'),
   },
@@ -69,11 +77,12 @@ const cases = [
     title: 'int str_len(const char *)',
     call: 'f(s)',
     dlswap: lib.func('int str_len(const char *s)'),
+    baseline: blib?.func('int str_len(const char *s)'),
     raw: raw.str_len,
     koffi: klib.func('int str_len(const char *s)'),
   },
 ];
-const CONTENDERS = ['raw', 'dlswap', 'koffi'];
+const CONTENDERS = ['raw', 'dlswap', 'koffi', ...(blib ? ['baseline'] : [])];
 
 // Sanity: every contender computes the same thing.
 for (const c of cases) {
@@ -130,7 +139,7 @@ for (const c of cases) {
     // The fastest round: least disturbed by other load on the machine.
     best: Object.fromEntries(CONTENDERS.map((who) => [who, Math.min(...samples[who])])),
     samples,
-    ratios: { 'dlswap/raw': med.dlswap / med.raw, 'dlswap/koffi': med.dlswap / med.koffi },
+    ratios: { 'dlswap/raw': med.dlswap / med.raw, 'dlswap/koffi': med.dlswap / med.koffi, ...(blib ? { 'baseline/raw': med.baseline / med.raw } : {}) },
   };
 }
 
@@ -350,14 +359,16 @@ if (json) {
   const lpad = (s, n) => String(s).padStart(n);
   log(`dlswap call benchmark: node ${process.version}, koffi ${koffi.version}, median of ${ROUNDS} rounds`);
   log('');
-  log(`${pad('sync, ns per call', 34)}${lpad('raw N-API', 10)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/raw', 12)}${lpad('dlswap/koffi', 14)}`);
+  const base = (s) => (blib ? `${lpad(s.ns.baseline.toFixed(1), 10)}${lpad(s.ratios['baseline/raw'].toFixed(3), 14)}` : '');
+  log(`${pad('sync, ns per call', 34)}${lpad('raw N-API', 10)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/raw', 12)}${lpad('dlswap/koffi', 14)}${blib ? `${lpad('baseline', 10)}${lpad('baseline/raw', 14)}` : ''}`);
   for (const c of cases) {
     const s = sync[c.name];
     log(
       `${pad(s.title, 34)}${lpad(s.ns.raw.toFixed(1), 10)}${lpad(s.ns.dlswap.toFixed(1), 10)}${lpad(s.ns.koffi.toFixed(1), 10)}` +
-        `${lpad(s.ratios['dlswap/raw'].toFixed(3), 12)}${lpad(s.ratios['dlswap/koffi'].toFixed(3), 14)}`,
+        `${lpad(s.ratios['dlswap/raw'].toFixed(3), 12)}${lpad(s.ratios['dlswap/koffi'].toFixed(3), 14)}${base(s)}`,
     );
   }
+  if (blib) log(`baseline: ${baselineDir}`);
   log('');
   log(`${pad('structs and callbacks, ns per call', 44)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/koffi', 14)}`);
   for (const s of Object.values(ffi)) {

@@ -50,4 +50,5 @@ export const {
   offsetof,
   addressOf,
   readBytes,
+  faultHandlers,
 } = cjs;

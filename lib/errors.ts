@@ -3,6 +3,7 @@
  * messages say what to do and may be reworded.
  */
 import type { ReloadReport } from './hot/hot_types';
+import type { FaultInfo } from './containment';
 
 export type DlswapErrorCode =
   | 'ERR_DLSWAP_ARG'
@@ -48,7 +49,10 @@ export type DlswapErrorCode =
   /** Memory that lib.free already freed: freed again, or read or written (docs/types.md#memory). */
   | 'ERR_DLSWAP_FREED'
   | 'ERR_DLSWAP_UNSAFE_DIRECTORY'
-  | 'ERR_DLSWAP_LOADER_HUNG';
+  | 'ERR_DLSWAP_LOADER_HUNG'
+  | 'ERR_DLSWAP_FAULT'
+  | 'ERR_DLSWAP_FAULTED'
+  | 'ERR_DLSWAP_BUILD_FAILED';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,
@@ -66,6 +70,8 @@ export class DlswapError extends Error {
   declare causeCode?: DlswapErrorCode;
   /** ERR_DLSWAP_RELOAD: the failed reload's report (`report.failedPhase`, `report.to`, `report.durations`...). */
   declare report?: ReloadReport;
+  /** ERR_DLSWAP_FAULT, ERR_DLSWAP_FAULTED: the fault (the first one, for a quarantined library): docs/faults.md. */
+  declare fault?: FaultInfo;
   constructor(code: DlswapErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DlswapError';

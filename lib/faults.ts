@@ -2,7 +2,7 @@
  * Fault injection points in the load and reload path, the handover, and the watcher, for tests that
  * prove a reload can fail anywhere without losing a call (docs/reliability.md). Inert unless armed,
  * and armed only by an explicit call: `injectFault()`, or `armFaults(spec)` from the test-only entry
- * point `dlswap/testing` (lib/testing.ts). The environment arms nothing by itself: a variable such as
+ * point `dlswap/testing` (lib/testing/index.ts). The environment arms nothing by itself: a variable such as
  * DLSWAP_FAULTS, inherited by every process a test or a shell starts, must never make a production
  * `open()` fail or kill its process; a test that wants faults from the environment passes it on
  * (`armFaults(process.env.DLSWAP_FAULTS)`). Unarmed, a fault point costs one boolean check.

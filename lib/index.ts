@@ -21,6 +21,7 @@ import type * as WatchModule from './watch/watch';
 import type * as CtypesModule from './signature/ctypes';
 import type * as CallbacksModule from './call/callbacks';
 import type * as MemoryApiModule from './call/memory_api';
+import type * as ContainmentModule from './containment';
 import type { TypeDefs } from './signature/ctypes_types';
 import type { AnyFunction } from './signature/prototype_types';
 
@@ -43,6 +44,7 @@ const watch = once(() => require('./watch/watch') as typeof WatchModule);
 const ctypes = once(() => require('./signature/ctypes') as typeof CtypesModule);
 const callbacks = once(() => require('./call/callbacks') as typeof CallbacksModule);
 const memory = once(() => require('./call/memory_api') as typeof MemoryApiModule);
+const containment = once(() => require('./containment') as typeof ContainmentModule);
 
 // ---- loading (docs/isolation.md) ------------------------------------------------------------------
 export const open = lazyFunction('open', () => library().open);
@@ -113,3 +115,8 @@ export const offsetof = lazyFunction('offsetof', () => memory().offsetof);
 export const addressOf = lazyFunction('addressOf', () => memory().addressOf);
 export const readBytes = lazyFunction('readBytes', () => memory().readBytes);
 export type { MemorySource } from './call/memory';
+
+// ---- faults (docs/faults.md) ---------------------------------------------------------------------
+export const faultHandlers = lazyFunction('faultHandlers', () => containment().faultHandlers);
+export type { FaultInfo, FaultFrame, FaultError } from './containment';
+export type { FaultPolicy } from './hot/fault_policy';

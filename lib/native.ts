@@ -103,6 +103,8 @@ export interface LoadResult {
   // failure
   code?: string;
   message?: string;
+  /** code ERR_DLSWAP_FAULT: the fault a plugin entry point (dlswap_init...) raised; the image is quarantined. */
+  fault?: import('./containment').FaultInfo;
   dlerror?: string;
   symbols: string[];
   loaderPath?: string;
@@ -164,6 +166,10 @@ export interface RetireResult {
   namespaceFreed: boolean;
   finiMs: number;
   closeMs: number;
+  /** Not finalized nor closed: the image is quarantined after a fault (native/signals/fault_record.h). */
+  quarantined: boolean;
+  /** The fault that dlswap_fini raised (code ERR_DLSWAP_FAULT). */
+  fault?: import('./containment').FaultInfo;
 }
 
 /** What the handover's state transfer did. */
@@ -172,6 +178,8 @@ export interface HandoverResult {
   code?: string;
   message?: string;
   step?: 'export' | 'import';
+  /** code ERR_DLSWAP_FAULT: the fault the export or import raised. */
+  fault?: import('./containment').FaultInfo;
   bytes: number;
   transferred: boolean;
   ms: number;
@@ -356,6 +364,15 @@ export interface Addon {
   callbackStats(): { slots: number; live: number; refused: number; timedOut: number; deadlocked: number };
   /** This environment's JS thread is exiting (the whole process, on the main thread): every call waiting for it gets its fallback now. */
   releaseCallbacksAtExit(processExits: boolean): void;
+
+  /** What fault reports call this image; returns the id the fault listener names it by (native/signals/fault_js.cc). */
+  describeLibrary(lib: NativeLibrary, path: string, generation: number, buildId: string | null, label?: string): bigint;
+  /** This environment's listener of contained faults: (the ERR_DLSWAP_FAULT error, the image's id). */
+  setFaultListener(fn: (error: Error, library: bigint) => void): void;
+  /** The first fault of a quarantined image, or null. */
+  libraryFault(lib: NativeLibrary): (import('./containment').FaultInfo & { message: string }) | null;
+  /** Whether dlswap's fault handler is each signal's disposition now. */
+  faultHandlers(): { installed: Record<string, boolean> };
 }
 
 /** The keys of Addon at run time: test/package/addon_exports.test.ts checks the addon exports exactly these. */
@@ -414,6 +431,10 @@ export const ADDON_EXPORTS = [
   'callbackInfo',
   'callbackStats',
   'releaseCallbacksAtExit',
+  'describeLibrary',
+  'setFaultListener',
+  'libraryFault',
+  'faultHandlers',
 ] as const satisfies readonly (keyof Addon)[];
 
 // A key declared in Addon but missing from ADDON_EXPORTS fails to compile here.

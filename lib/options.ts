@@ -142,6 +142,7 @@ export const OPEN_DEFAULTS = Object.freeze({
 });
 export const HOT_DEFAULTS = Object.freeze({
   policy: 'overlap' as const,
+  onFault: 'rollback' as const,
   drainTimeoutMs: 10_000,
   handoverTimeout: 'rollback' as const,
   loadOn: 'loader' as const,
@@ -304,6 +305,7 @@ export interface ResolvedHotOptions extends ResolvedOpenOptions {
   /** Their C names: what every generation's load must resolve. */
   readonly functionNames: readonly string[];
   readonly policy: 'overlap' | 'handover';
+  readonly onFault: 'rollback' | 'quarantine';
   readonly drainTimeoutMs: number;
   readonly handoverTimeout: 'rollback' | 'proceed';
   readonly loadOn: 'loader' | 'main';
@@ -324,6 +326,7 @@ function hotSchema(hostAbiVersion: number) {
     ...OPEN_SCHEMA,
     functions,
     policy: oneOf(['overlap', 'handover'] as const),
+    onFault: oneOf(['rollback', 'quarantine'] as const),
     drainTimeoutMs: ms,
     handoverTimeout: oneOf(['rollback', 'proceed'] as const),
     loadOn: oneOf(['loader', 'main'] as const),

@@ -25,6 +25,7 @@ void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: add
 void RegisterCallbacks(Napi::Env env, Napi::Object exports);       // callback/: JS functions as C pointers
 void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: PluginHost, PLUGIN_ABI_VERSION
 void PrepareThreadSamples();                                        // image/thread_scan.cc: the sampling signal
+void RegisterFaultContainment(Napi::Env env, Napi::Object exports);  // signals/: fault handlers, describe, listener
 
 }  // namespace dlswap
 
@@ -51,6 +52,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   // Installed with the addon, before any library is loaded: its handler is dlswap's own, there
   // before every library (which the checks of what a closed library leaves behind rely on).
   PrepareThreadSamples();
+  RegisterFaultContainment(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@ import type { HoldingThread } from '../load/library';
 import type { LogDroppedEvent, LogEvent, ReloadReport } from './hot_types';
 import type { WatchChange, WatchSkip } from '../watch/watch';
 import type { BuildFailure, BuildStart, BuildSuccess } from '../watch/rebuilder';
+import type { FaultError, FaultInfo } from '../containment';
 
 /** A build that passed the watcher's checks but whose reload failed (rolled back). */
 export interface ReloadFailedSkip {
@@ -29,8 +30,13 @@ export type HotWatchSkip = WatchSkip | BuildFailure | ReloadFailedSkip;
 export interface HotLibraryEvents {
   /** A new generation serves (right after the swap, before the old one drains). */
   reload: [report: ReloadReport];
-  /** A reload failed before its swap: the previous generation kept serving. */
+  /**
+   * A reload failed before its swap: the previous generation kept serving. Or (`report.fault` set)
+   * the current generation faulted and the previous one serves again (`onFault: 'rollback'`).
+   */
   rollback: [report: ReloadReport];
+  /** A call into a generation faulted (ERR_DLSWAP_FAULT): that generation is quarantined. */
+  fault: [event: { generation: number; error: FaultError; fault: FaultInfo }];
   /** An old generation has no call or lease left. */
   drained: [event: { generation: number }];
   /**

@@ -11,6 +11,7 @@ import type { Library, CloseResult } from '../load/library';
 import type { FunctionTable } from './function_table';
 import type { PluginAbi } from './plugin_abi';
 import type { PluginHostHandle } from '../native';
+import type { FaultError, FaultInfo } from '../containment';
 
 export type GenerationState = 'loading' | 'verifying' | 'active' | 'draining' | 'finalizing' | 'closed' | 'rejected';
 
@@ -23,7 +24,8 @@ const TRANSITIONS: Readonly<Record<GenerationState, readonly GenerationState[]>>
   loading: ['verifying', 'rejected'],
   verifying: ['active', 'rejected'],
   active: ['draining'],
-  draining: ['finalizing', 'closed'],
+  // 'active' again: a rollback after a fault of the generation that replaced it (fault_policy.ts).
+  draining: ['finalizing', 'closed', 'active'],
   finalizing: ['closed'],
   closed: [],
   rejected: [],
@@ -53,6 +55,8 @@ export interface GenerationInfo {
   dependencies?: DependencyCloseResult[];
   /** Set when rejected: why. */
   rejectedReason?: string;
+  /** Set when a call into it faulted: the first fault. It is quarantined (docs/faults.md). */
+  fault?: FaultInfo;
 }
 
 export class Generation {
@@ -72,6 +76,8 @@ export class Generation {
   host: PluginHostHandle | null = null;
   /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
   quarantined = false;
+  /** Told of a fault in a call into this generation (HotLibrary's fault policy, lib/hot/fault_policy.ts). */
+  onFault: ((error: FaultError) => void) | null = null;
   leases = 0;
   closeResult: CloseResult | null = null;
   rejectedReason: string | undefined;
@@ -81,6 +87,7 @@ export class Generation {
   readonly retired: Promise<void>;
   #retire!: () => void;
   #leaseWaiters: (() => void)[] = [];
+  #revivalWaiters: (() => void)[] = [];
 
   constructor(id: number, path: string) {
     this.id = id;
@@ -143,6 +150,18 @@ export class Generation {
     this.#retire();
   }
 
+  /** A draining generation serves again (a rollback): its retirement, waiting on its drain, stops. */
+  revive(): void {
+    this.transition('active');
+    this.retiring = null;
+    for (const f of this.#revivalWaiters.splice(0)) f();
+  }
+
+  /** Resolves when the generation is revived (see revive()). */
+  whenRevived(): Promise<void> {
+    return new Promise<void>((resolve) => this.#revivalWaiters.push(resolve));
+  }
+
   info(): GenerationInfo {
     // Counters only: the in-flight count users see is the Library's (lib/load/library.ts says why).
     const stats = this.lib ? this.lib.native.stats() : { calls: 0, errors: 0 };
@@ -164,6 +183,8 @@ export class Generation {
       if (this.closeResult.dependencies) out.dependencies = this.closeResult.dependencies;
     }
     if (this.rejectedReason) out.rejectedReason = this.rejectedReason;
+    const fault = this.lib?.fault;
+    if (fault) out.fault = fault;
     return out;
   }
 }

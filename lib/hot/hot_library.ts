@@ -31,6 +31,8 @@ import { PhaseTimer } from './phase_timer';
 import { loadGeneration, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
 import { guardGeneration, type GenerationGuard } from './generation_guard';
 import { retireGeneration, type RetireHooks, type RetireTimeouts } from './hot_retire';
+import { DEFAULT_FAULT_POLICY, onGenerationFault, type FaultPolicyHost } from './fault_policy';
+import type { FaultError } from '../containment';
 import {
   type HotFunctions,
   type HotOptions,
@@ -77,6 +79,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#path = path;
     this.#options = options;
     this.#current = first;
+    this.#track(first);
+    this.#faultPolicyHost.policy = options.onFault;
+    this.#faultPolicyHost.swapPolicy = options.policy;
     const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
     for (const [name, proto] of Object.entries(options.functions)) {
       const f = first.lib!.func(proto) as BoundFunction<(...a: unknown[]) => unknown>;
@@ -105,6 +110,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const signal = o.signal;
     if (signal?.aborted) throw abortedError(signal, `HotLibrary.open(${path}) was aborted before it started`);
     const gen = new Generation(1, path);
+    gen.onFault = (e) => {
+      if (hot) hot.#onFault(gen, e);
+    };
     const report: ReloadReport = { from: 0, to: 1, path, policy: o.policy, durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
     // kept and emitted on a later turn, once the caller had the chance to listen.
@@ -339,6 +347,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);
     const old = this.#current;
     const gen = new Generation(this.#nextId++, path);
+    gen.onFault = (e) => this.#onFault(gen, e);
     this.#track(gen);
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
@@ -428,6 +437,28 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return { drainTimeoutMs: this.#options.drainTimeoutMs, finiTimeoutMs: this.#options.finiTimeoutMs };
   }
 
+  // ---- faults (lib/hot/fault_policy.ts) -----------------------------------------------------------
+
+  /** A call into `gen` faulted: the `onFault` policy decides (called before the caller sees the error). */
+  #onFault(gen: Generation, error: FaultError): void {
+    onGenerationFault(gen, error, this.#faultPolicyHost);
+  }
+
+  /**
+   * The rollback after a fault: `hot.fn` calls `to` again (revived from its drain), and `from`, the
+   * faulted current generation, is retired (quarantined: neither finalized nor unmapped).
+   * Synchronous, as the swap is: no call can interleave.
+   */
+  #swapBack(from: Generation, to: Generation): void {
+    const table = to.functions!;
+    for (const [name, f] of Object.entries(this.fn) as [string, BoundFunction<(...a: unknown[]) => unknown>][]) rebind(f, to.lib!, table.address(name));
+    to.revive();
+    from.transition('draining');
+    this.#current = to;
+    this.#path = to.path;
+    void this.#retire(from, undefined);
+  }
+
   /** The old generation's way out (lib/hot/hot_retire.ts): once per generation, joined by close(). */
   #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
     return retireGeneration(gen, report, this.#timeouts, this.#events, { teardown: this.#options.teardown as RetireHooks['teardown'] });
@@ -437,6 +468,16 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   readonly #events: PhaseEvents = {
     emit: (event, ...payload) => this.#emit(event, payload[0]),
     reportError: (e) => this.#reportError(e),
+  };
+
+  /** What the fault policy acts on (declared after #events, which it uses). */
+  readonly #faultPolicyHost: FaultPolicyHost = {
+    policy: DEFAULT_FAULT_POLICY,
+    swapPolicy: 'overlap',
+    current: () => this.#current,
+    live: () => this.#all,
+    swapBack: (from, to) => this.#swapBack(from, to),
+    events: this.#events,
   };
 
   /**

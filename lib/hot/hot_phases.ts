@@ -21,6 +21,7 @@ import { FunctionTable } from './function_table';
 import { createPluginHost, quarantineHost, resolvePluginAbi } from './plugin_abi';
 import type { PluginHostHandle } from '../native';
 import type { PhaseTimer } from './phase_timer';
+import type { FaultError, FaultInfo } from '../containment';
 import type { RetireProgress } from './retire_policy';
 import type { RetireTimeouts } from './hot_retire';
 import { runTeardown, teardownPinReason } from '../load/teardown';
@@ -79,8 +80,13 @@ export async function loadGeneration(
     const loaded = options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
     return { ...loaded, host };
   } catch (e) {
-    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean };
+    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean; fault?: FaultInfo };
     if (err.opened) gen.closeResult = err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' };
+    if (err.code === 'ERR_DLSWAP_FAULT' && err.fault) {
+      // A plugin entry point (dlswap_init...) faulted: the image is quarantined, never unmapped.
+      gen.closeResult = { unloaded: false, quarantined: true, fault: err.fault, reason: `quarantined after a fault, so never unmapped: ${err.message}` };
+      gen.onFault?.(err as FaultError);
+    }
     report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
     timer.lap(report.failedPhase);
     report.error = err;
@@ -108,6 +114,10 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   // The plugin holds the host only if its init ran; otherwise nothing will log through it.
   if (!gen.initialized) host.release();
   gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
+  // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
+  gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
+  // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
+  gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
   // From here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
     gen.host = host;
@@ -174,7 +184,7 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number, 
  * Waits until `gen` has no async call or lease left. After `timeoutMs`, 'drain-timeout' is emitted
  * (once) and the wait goes on, unless `giveUp`: then it resolves false at that moment.
  */
-export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean): Promise<boolean> {
+export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean, stop?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => {
@@ -185,7 +195,7 @@ export async function waitIdle(gen: Generation, timeoutMs: number, events: Phase
     timer.unref();
   });
   try {
-    return await Promise.race([gen.whenIdle().then(() => true), timedOut]);
+    return await Promise.race([gen.whenIdle().then(() => true), timedOut, ...(stop ? [stop.then(() => false)] : [])]);
   } finally {
     clearTimeout(timer);
   }
@@ -242,12 +252,15 @@ export async function transferState(
 
 /**
  * draining: the old generation waits for its async calls and leases, for as long as they take
- * (code that still runs is never unmapped). Fails only by an injected fault ('during-drain'), before
- * waiting. Leaves behind: the generation serving its leases and calls, undrained.
+ * (code that still runs is never unmapped), or until a rollback after a fault revives it
+ * (lib/hot/fault_policy.ts; it is then 'active' again and its retirement ends here). Fails only by an
+ * injected fault ('during-drain'), before waiting. Leaves behind: the generation serving its leases
+ * and calls, undrained.
  */
 export async function drainGeneration(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, timer: PhaseTimer): Promise<void> {
   faultPoint('during-drain');
-  await waitIdle(gen, timeoutMs, events, report, false);
+  await waitIdle(gen, timeoutMs, events, report, false, gen.whenRevived());
+  if (gen.isIn('active')) return;
   debug('generation %d drained', gen.id);
   timer.lap('draining');
   events.emit('drained', { generation: gen.id });
@@ -267,7 +280,9 @@ export async function teardownGeneration<G extends Record<string, string>, DD ex
   timeoutMs: number,
   timer: PhaseTimer,
 ): Promise<DlswapError | null> {
-  if (!hook) return null;
+  // A quarantined generation (a call faulted: lib/hot/fault_policy.ts) refuses every call, the
+  // hook's too: its cleanup cannot run, and the image stays mapped anyway.
+  if (!hook || gen.lib?.fault) return null;
   const lib = gen.lib!;
   const context = { id: gen.id, lib, fn: gen.functions!.fns } as unknown as GenerationTeardown<G, DD>;
   const failure = await runTeardown(() => hook(context), timeoutMs, `the teardown hook of generation ${gen.id}`);

@@ -38,6 +38,7 @@ async function retireOnce(gen: Generation, report: ReloadReport | undefined, tim
   const pass = async () => {
     if (!progress.drained) {
       await drainGeneration(gen, timeouts.drainTimeoutMs, events, report, timer);
+      if (gen.isIn('active')) return; // revived by a rollback (lib/hot/fault_policy.ts)
       progress.drained = true;
     }
     if (!progress.tornDown) {
@@ -50,6 +51,7 @@ async function retireOnce(gen: Generation, report: ReloadReport | undefined, tim
     closeGeneration(gen, r, progress);
   };
   const failure = await retryRetirement(pass, (e) => events.reportError(e));
+  if (gen.isIn('active')) return; // serves again: retired later, by whatever replaces it
   if (failure && !progress.closed) gen.closeResult = { unloaded: false, reason: pinnedByFailure(failure.error, progress) };
   publishClosed(gen, report, events);
 }

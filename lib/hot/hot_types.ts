@@ -11,6 +11,8 @@ import type { BuildStepOptions } from '../watch/rebuilder';
 import type { TypeRegistry } from '../signature/ctypes';
 import type { TypeDefs, CallbackOf } from '../signature/ctypes_types';
 import type { Callback, CallbackOptions } from '../call/callbacks';
+import type { FaultInfo } from '../containment';
+import type { FaultPolicy } from './fault_policy';
 
 // The defaults of these options live in lib/options.ts (HOT_DEFAULTS, RELOAD_DEFAULTS), with their checks.
 
@@ -22,6 +24,14 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
   functions?: F;
   /** 'overlap' (default): old and new serve side by side while the old drains. 'handover': see docs. */
   policy?: SwapPolicy;
+  /**
+   * What a fault in a call of the current generation does (docs/faults.md). Either way the call
+   * fails with ERR_DLSWAP_FAULT and the faulted generation is quarantined (never called again, never
+   * unmapped). 'rollback' (default): `hot.fn` goes back to the previous generation when it is still
+   * draining (mapped, not finalized), with the events 'fault' then 'rollback'. 'quarantine': the
+   * faulted generation stays current and refuses calls (ERR_DLSWAP_FAULTED) until a reload.
+   */
+  onFault?: FaultPolicy;
   /** After this long, a drain that is still waiting emits 'drain-timeout' (and keeps waiting). */
   drainTimeoutMs?: number;
   /**
@@ -156,13 +166,21 @@ export interface ReloadReport {
   /** Set on failure: the phase that failed. The previous generation kept serving. */
   failedPhase?: ReloadPhase;
   error?: Error;
+  /**
+   * Set on a 'rollback' after a fault (`onFault: 'rollback'`): generation `to` faulted in a call and
+   * generation `from` serves again.
+   */
+  fault?: FaultInfo;
   /** Once the old generation is closed: whether its image is gone, and why not. */
   unloaded?: boolean;
   pinnedReason?: string;
   /** Once the old generation is closed: what happened to each of its private (and shared) dependencies. */
   dependencies?: DependencyCloseResult[];
   drainTimedOut?: boolean;
-  /** Resolves when the old generation is closed (immediately when `wait` was 'closed'). */
+  /**
+   * Resolves when the old generation is closed (immediately when `wait` was 'closed'), or when a
+   * rollback after a fault of the new one brought it back to serve.
+   */
   retired: Promise<void>;
 }
 

@@ -31,6 +31,7 @@ import { watchHeldImage } from './pinned_images';
 import { debug } from '../debug';
 import { traceRuntimeNotes } from './runtime_notes';
 import { MAX_CREATED_NAMESPACES } from '../wire';
+import { describeImage, forgetImage, imageFault, type FaultError, type FaultInfo } from '../containment';
 
 import { func as makeFunc, type BoundFunction, type BoundFunctions, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
 import type { AnyFunction, CheckedPrototype, CheckFunctions, FunctionOf, FunctionOfObject } from '../signature/prototype_types';
@@ -242,6 +243,9 @@ export class Library<D extends TypeDefs = {}> {
   // falls first (at the native completion, before this promise settles), so it is never read here.
   #unsettledAsync = 0;
   #idle: (() => void)[] = [];
+  /** Its id for the fault listener (lib/containment.ts), and who hears of a fault in its calls. */
+  readonly #faultId: bigint;
+  #faultListener: ((error: FaultError) => void) | null = null;
 
   /** @internal use open() */
   constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '', finiTimeoutMs: number = OPEN_DEFAULTS.finiTimeoutMs) {
@@ -252,6 +256,34 @@ export class Library<D extends TypeDefs = {}> {
     this.#plan = plan;
     this.#keepMapped = keepMapped;
     this.#finiTimeoutMs = finiTimeoutMs;
+    this.#faultId = describeImage(native, info.path, 0, info.buildId, undefined, (e) => this.#faultListener?.(e));
+    this.#describeDependencies(0);
+  }
+
+  /** Fault reports name a dependency dlswap loaded by its DT_NEEDED name and the library it serves. */
+  #describeDependencies(generation: number): void {
+    this.#deps.forEach((d, i) => {
+      const name = this.#plan.find((p) => p.image === i)?.name ?? 'a dependency';
+      describeImage(d, this.info.path, generation, null, `${name} (a dependency of ${this.info.path})`);
+    });
+  }
+
+  /**
+   * @internal What fault reports call this library (its HotLibrary generation), and who hears of a
+   * fault in one of its calls, before the caller gets the error (lib/hot/fault_policy.ts).
+   */
+  describeGeneration(generation: number, onFault: ((error: FaultError) => void) | null): void {
+    this.#faultListener = onFault;
+    describeImage(this.native, this.info.path, generation, this.info.buildId);
+    this.#describeDependencies(generation);
+  }
+
+  /**
+   * The first fault contained in one of its calls, or null. Once set, the library is quarantined:
+   * every call is refused with ERR_DLSWAP_FAULTED and it is never unmapped (docs/faults.md).
+   */
+  get fault(): (FaultInfo & { message: string }) | null {
+    return imageFault(this.native);
   }
 
   /** True once close() has been called (and its teardown hook, if any, has returned). */
@@ -449,7 +481,9 @@ export class Library<D extends TypeDefs = {}> {
   async #close(teardown: LibraryCloseOptions<D>['teardown'], teardownTimeoutMs: number): Promise<CloseResult> {
     await this.whenIdle();
     let failure: TeardownFailure | null = null;
-    if (teardown) {
+    // Quarantined after a fault (docs/faults.md): the hook's calls would be refused; it is skipped,
+    // and the close says why the image stays.
+    if (teardown && !this.fault) {
       this.#tearingDown = true;
       try {
         failure = await runTeardown(() => teardown(this), teardownTimeoutMs, `the teardown hook of ${this.info.path}`);
@@ -501,6 +535,11 @@ export class Library<D extends TypeDefs = {}> {
    */
   closeResultOf(r: RetireResult): CloseResult {
     traceRuntimeNotes();
+    forgetImage(this.#faultId);
+    if (r.quarantined) {
+      const fault = this.fault;
+      return { unloaded: false, quarantined: true, reason: `quarantined after a fault, so never unmapped: ${fault?.message ?? 'a call faulted'}`, ...(fault ? { fault } : {}) };
+    }
     if (!r.ok && !r.closed && r.threads.length === 0 && r.heldSignals.length === 0) {
       // A step overran (its code may still run in the image) or could not start: it stays mapped.
       return { unloaded: false, reason: `${r.message ?? `its retirement failed at ${r.step}`}; the image stays mapped` };

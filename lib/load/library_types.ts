@@ -8,6 +8,7 @@ import type { TypeDefs } from '../signature/ctypes_types';
 import type { TypeRegistry } from '../signature/ctypes';
 import type { Library } from './library';
 import type { RestoredHooks } from './process_hooks';
+import type { FaultInfo } from '../containment';
 
 
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
@@ -132,4 +133,11 @@ export interface CloseResult {
    * "Process-wide hooks"); also announced once per library as a `DLSWAP_PROCESS_HOOKS` warning.
    */
   restored?: RestoredHooks;
+  /**
+   * Set when a call faulted (docs/faults.md): the image is quarantined, so it was neither finalized
+   * nor unmapped (its locks and memory may be inconsistent), and `reason` names the first fault.
+   */
+  quarantined?: boolean;
+  /** With `quarantined`: the first fault. */
+  fault?: FaultInfo;
 }

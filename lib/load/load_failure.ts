@@ -90,6 +90,8 @@ function loadFailureOf(r: LoadResult, file: string, mode: Isolation): DlswapErro
     err = staticTlsFailure(shown, file, mode) ?? classifyLoadError(shown, file, r.loaderPath || file, mode);
   } else {
     err = new DlswapError(r.code as DlswapErrorCode, r.message ?? r.code ?? 'the load failed');
+    // A plugin entry point faulted (docs/faults.md): the fault, as a call's ERR_DLSWAP_FAULT has it.
+    if (r.fault) Object.assign(err, { fault: r.fault });
   }
   if (err.code === 'ERR_DLSWAP_NAMESPACE_EXHAUSTED') {
     noteExhausted();

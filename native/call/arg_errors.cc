@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -168,6 +169,7 @@ napi_value ThrowArgCount(napi_env env, const FunctionRecord &rec, size_t got, si
 
 napi_value ThrowClosed(napi_env env, const FunctionRecord &rec) {
   try {
+    if (rec.lib && rec.lib->faulted.load(std::memory_order_acquire)) return ThrowFaulted(env, rec.name, *rec.lib);
     if (rec.lib && rec.lib->gated) {
       return ThrowCode(env, "ERR_DLSWAP_BUSY",
                        rec.name + "(): a handover is moving this library's state to its next generation; call again "

@@ -10,6 +10,7 @@
 #include "call/trampoline.h"
 #include "common/errors.h"
 #include "image/thread_scan.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -28,6 +29,8 @@ struct AsyncCall {
   bool errno_result = false;
   bool floats = false;   // trampoline: some argument is in a vector register
   bool counted = false;  // in_flight was incremented
+  bool refused = false;  // the library was quarantined before the call could start
+  std::shared_ptr<const FaultRecord> fault;  // the call faulted (contained)
 
   int err = 0;
   alignas(16) uint64_t ret[2] = {};
@@ -51,17 +54,35 @@ void Execute(napi_env, void *data) {
   // Worker thread: no napi_* calls here.
   AsyncCall &call = *static_cast<AsyncCall *>(data);
   LibraryHandle &lib = *call.lib;
+  // Quarantined since the call was queued (a fault on another thread): refused, never entered.
+  if (lib.faulted.load(std::memory_order_acquire)) {
+    call.refused = true;
+    return;
+  }
   // A pool thread is node's: the namespace's libc has no per-thread state for it until told (one
   // thread-local compare after the first call).
   EnsureThreadReady(lib.ns);
   NoteCountedThread();
+  ThreadFaults *tf = ThisThreadFaults(ThreadRole::kPool);
   // errno is per thread: this thread's, in the library's own libc.
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
+  int32_t outcome;
   if (call.cif) {
-    ffi_call(const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.rvalue ? call.rvalue : call.ret,
-             call.avalues.get());
+    FfiInvocation ffi{const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.rvalue ? call.rvalue : call.ret,
+                      call.avalues.get()};
+    outcome = GuardedRun(tf, &InvokeFfi, &ffi);
   } else {
-    call.ret[0] = CallWithRegs(call.address, call.regs, call.floats, call.ret_kind);
+    RecoveryFrame frame;
+    PushFrame(tf, &frame, FrameKind::kCall);
+    call.ret[0] = GuardedCallWithRegs(call.address, call.regs, call.floats, call.ret_kind, &frame);
+    PopFrame(tf, &frame);
+    outcome = frame.outcome;
+  }
+  if (outcome != kReturned) {
+    // Quarantined at once, from this thread: calls queued behind this one are refused as they start.
+    call.fault = MakeFaultRecord(tf->last, lib, call.rec->name, *tf);
+    Quarantine(lib, call.fault);
+    return;
   }
   call.err = lib.ReadErrno();
 }
@@ -74,6 +95,17 @@ void Complete(napi_env env, napi_status status, void *data) {
   call->counted = false;
   if (status != napi_ok) {
     napi_reject_deferred(env, call->deferred, MakeCodedError(env, "ERR_DLSWAP_INTERNAL", "the async call was cancelled"));
+    return;
+  }
+  if (call->refused) {
+    napi_reject_deferred(env, call->deferred, MakeFaultedError(env, call->rec->name, lib));
+    return;
+  }
+  if (call->fault) {
+    lib.errors.fetch_add(1, std::memory_order_relaxed);
+    napi_value err = MakeFaultError(env, *call->fault);
+    NotifyFault(env, lib, err);
+    napi_reject_deferred(env, call->deferred, err);
     return;
   }
   lib.last_errno = call->err;
@@ -104,7 +136,7 @@ napi_value Submit(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_
 napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
                       const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic) {
   LibraryHandle *lib = rec.lib.get();
-  if (lib->closed) return ThrowClosed(env, rec);
+  if (lib->closed || lib->faulted.load(std::memory_order_acquire)) return ThrowClosed(env, rec);
   auto call = std::make_unique<AsyncCall>();
   call->env = env;
   call->keep.env = env;

@@ -17,6 +17,18 @@ namespace dlswap {
 // types, so the type of this pointer is never used for a call.
 inline void (*FfiTarget(const void *address))(void) { return FFI_FN(const_cast<void *>(address)); }
 
+// One ffi_call, packed so that GuardedRun (call/trampoline.h) can run it under a recovery frame.
+struct FfiInvocation {
+  ffi_cif *cif;
+  void (*target)(void);
+  void *rvalue;
+  void **avalues;
+};
+inline void InvokeFfi(void *p) {
+  auto *c = static_cast<FfiInvocation *>(p);
+  ffi_call(c->cif, c->target, c->rvalue, c->avalues);
+}
+
 // Rewrites a converted variadic value as its promoted type (float -> double). Integers are already
 // sign/zero-extended to 64 bits, which as an int is the promoted value.
 inline void PromoteVariadic(uint8_t kind, uint64_t *slot) {

@@ -14,6 +14,7 @@
 #include "call/aggregate.h"
 #include "call/kinds.h"
 #include "image/library_handle.h"
+#include "signals/recovery.h"
 
 namespace dlswap {
 
@@ -41,6 +42,9 @@ struct FunctionRecord {
   // The library's errno for the JS thread, resolved once: every sync call runs on this thread, and
   // __errno_location of the library's own libc would otherwise be an indirect call per call.
   int *errno_ptr = nullptr;
+  // The JS thread's fault record (signals/recovery.h), for the same reason: sync calls link their
+  // recovery frame into it without a thread-local lookup.
+  ThreadFaults *faults = nullptr;
 
   uint8_t ret_kind = kVoid;
   uint8_t flags = 0;

@@ -10,6 +10,7 @@
 #include "image/native_library.h"
 #include "image/thread_scan.h"
 #include "namespace/namespace_pool.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -64,6 +65,7 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
   }
   LibraryRef lib = NativeLibrary::From(env, info[0]);
   if (lib->closed) throw CodedError(env, "ERR_DLSWAP_CLOSED", "the library is closed; open it again");
+  if (lib->faulted.load(std::memory_order_acquire)) throw Napi::Error(env, MakeFaultedError(env, "lib.func", *lib));
   const void *address = AddressFromJs(env, info[1]);
   Napi::Object spec = info[2].As<Napi::Object>();
   Napi::Value params_v = spec.Get("params"), names_v = spec.Get("names"), types_v = spec.Get("types");
@@ -81,6 +83,7 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
   EnsureThreadReady(lib->ns);
   NoteCountedThread();
   auto rec = std::make_unique<FunctionRecord>();
+  rec->faults = ThisThreadFaults(ThreadRole::kJs);
   rec->lib = lib;
   rec->address = address;
   rec->name = spec.Get("name").As<Napi::String>().Utf8Value();

@@ -8,6 +8,7 @@
 #include "call/call_paths.h"
 #include "call/convert.h"
 #include "call/trampoline.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -124,7 +125,17 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
     }
   }
   if (kErrno) *rec.errno_ptr = 0;
-  uint64_t r = CallWithRegs(rec.address, regs, kFloats, rec.ret_kind);
+  // A fault in the library ends the call here (frame.outcome) rather than the process. The
+  // thread's record is read from the function record again after the call rather than kept in a
+  // register across it: one load instead of a callee-saved register and the spills it costs.
+  // A faulted one is quarantined: its state may be inconsistent (checked here, after the
+  // conversions, where nothing else needs the register).
+  if (DLSWAP_UNLIKELY(lib->faulted.load(std::memory_order_relaxed))) return ThrowClosed(env, rec);
+  RecoveryFrame frame;
+  PushFrame(rec.faults, &frame, FrameKind::kCall);
+  uint64_t r = GuardedCallWithRegs(rec.address, regs, kFloats, rec.ret_kind, &frame);
+  PopFrame(rec.faults, &frame);
+  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *rec.faults);
   int err = AfterSyncCall(rec, lib);
   napi_value result = ConvertResult(env, rec.ret_kind, r);
   return kErrno ? WithErrno(env, result, err) : result;

@@ -2,6 +2,8 @@
 // Their cif is prepared once (at lib.func() time, or once per variadic type list).
 #include "call/call_paths.h"
 #include "call/ffi_args.h"
+#include "call/trampoline.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -12,7 +14,7 @@ namespace {
 napi_value Call(napi_env env, const FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
                 const ffi_cif *cif, bool with_result) {
   LibraryHandle *lib = rec.lib.get();
-  if (lib->closed) return ThrowClosed(env, rec);
+  if (lib->closed || lib->faulted.load(std::memory_order_relaxed)) return ThrowClosed(env, rec);
   uint64_t slots[kMaxArgs];
   void *avalues[kMaxArgs];
   char string_buf[kSyncStringBytes];
@@ -22,7 +24,8 @@ napi_value Call(napi_env env, const FunctionRecord &rec, const uint8_t *kinds, s
   if (rec.errno_result()) *rec.errno_ptr = 0;
   // Large enough for any scalar libffi returns (it widens small integers to ffi_arg).
   alignas(16) uint64_t ret[2] = {};
-  ffi_call(const_cast<ffi_cif *>(cif), FfiTarget(rec.address), rvalue ? rvalue : ret, avalues);
+  FfiInvocation call{const_cast<ffi_cif *>(cif), FfiTarget(rec.address), rvalue ? rvalue : ret, avalues};
+  if (GuardedRun(rec.faults, &InvokeFfi, &call) != kReturned) return HandleSyncFault(env, rec.name, *lib, *rec.faults);
   int err = AfterSyncCall(rec, lib);
   napi_value result = ConvertResult(env, rec.ret_kind, ret[0]);
   return rec.errno_result() ? WithErrno(env, result, err) : result;

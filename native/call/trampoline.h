@@ -7,14 +7,15 @@
 
 #include "call/kinds.h"
 #include "common/hints.h"
+#include "signals/guard.h"
 
 namespace dlswap {
 
 #if defined(__x86_64__)
-constexpr int kGprSlots = 6;  // rdi rsi rdx rcx r8 r9
+constexpr int kGprSlots = kGuardGprArgs;  // rdi rsi rdx rcx r8 r9
 constexpr int kFprSlots = 8;  // xmm0-xmm7
 #elif defined(__aarch64__)
-constexpr int kGprSlots = 8;  // x0-x7
+constexpr int kGprSlots = kGuardGprArgs;  // x0-x7
 constexpr int kFprSlots = 8;  // d0-d7 (s0-s7 for floats: the same registers' low lanes)
 #else
 #error "dlswap's call trampolines exist for x86-64 SysV and AAPCS64 only"
@@ -27,7 +28,6 @@ constexpr int kRegSlots = kGprSlots + kFprSlots;
 // a double's); the `_v` forms read the vector return register instead of the integer one. See the
 // .S files for why. Going through assembly means no C++ code ever calls through a function pointer
 // of the wrong type.
-using VecBits = uint64_t __attribute__((vector_size(16)));
 #if defined(__x86_64__)
 #define DLSWAP_GPR_ARGS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 #else
@@ -64,6 +64,25 @@ DLSWAP_HOT uint64_t CallUnpacked(const void *fn, const uint64_t *r, bool floats,
 DLSWAP_HOT uint64_t CallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind) {
   return CallUnpacked(fn, regs, floats, IsFloatKind(ret_kind), std::make_index_sequence<kGprSlots>(),
                       std::make_index_sequence<kFprSlots>());
+}
+
+template <size_t... G, size_t... F>
+DLSWAP_HOT uint64_t GuardedUnpacked(const void *fn, const uint64_t *r, bool floats, bool vec_result, RecoveryFrame *frame,
+                                    std::index_sequence<G...>, std::index_sequence<F...>) {
+  if (floats) {
+    if (vec_result) return dlswap_guard_mv(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame)[0];
+    return dlswap_guard_m(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame);
+  }
+  if (vec_result) return dlswap_guard_iv(r[G]..., fn, frame)[0];
+  return dlswap_guard_i(r[G]..., fn, frame);
+}
+
+// CallWithRegs through the guard: `frame` (already pushed on the thread's record) says afterwards
+// whether the call returned (outcome kReturned) or was ended by a contained fault.
+DLSWAP_HOT uint64_t GuardedCallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind,
+                                        RecoveryFrame *frame) {
+  return GuardedUnpacked(fn, regs, floats, IsFloatKind(ret_kind), frame, std::make_index_sequence<kGprSlots>(),
+                         std::make_index_sequence<kFprSlots>());
 }
 
 }  // namespace dlswap

@@ -14,6 +14,7 @@
 #include "callback/callback_slot.h"
 #include "common/errors.h"
 #include "common/hints.h"
+#include "signals/recovery.h"
 
 namespace dlswap::callback {
 
@@ -183,6 +184,9 @@ void Invoke(Slot *s, void *ret, void **args) {
     // The JS thread: the state only changes here, so plain loads suffice (see AfterJsThreadRun).
     uint32_t st = s->state.load(std::memory_order_relaxed);
     if (DLSWAP_UNLIKELY(!Callable(st) || !cenv->alive)) return RefuseCall(s, ret, Callable(st) ? kEnvGone : st);
+    // JS (and V8's own fault handling, a WebAssembly trap) runs above the library's frames: a
+    // fault there is never the library's to contain.
+    FaultBarrier barrier(RegisteredThreadFaults());
     RunOnJsThread(cenv, s, ret, args, nullptr);
     AfterJsThreadRun(cenv, s);
     return;

@@ -14,6 +14,8 @@ struct AddonData {
   std::shared_ptr<void> loader_link;
   // What the 'terminate' fault does in this environment (set by lib/faults.ts).
   Napi::FunctionReference terminator;
+  // Told of every fault contained in a call made in this environment (signals/fault_js.h).
+  Napi::FunctionReference fault_listener;
 };
 
 inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

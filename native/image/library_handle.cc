@@ -15,6 +15,7 @@
 #include "image/thread_scan.h"
 #include "namespace/namespace_pool.h"
 #include "namespace/runtime_host.h"
+#include "signals/image_registry.h"
 
 namespace dlswap {
 
@@ -44,6 +45,7 @@ int LibraryHandle::Close(std::string *error) {
   }
   if (ns) ResumeKeyDestructors(ns);
   NoteImageClosed(map);
+  UnregisterImage(map);
   handle = nullptr;
   closed = true;
   if (ns) ReleaseNamespace(ns);

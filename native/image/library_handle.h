@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@
 #include "namespace/runtime_host.h"
 
 namespace dlswap {
+
+struct FaultRecord;
 
 // lib/native.ts IsolationCode has the same numbers (checked by test/package/wire_constants.test.ts).
 enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamespace = 3 };
@@ -67,6 +70,18 @@ struct LibraryHandle {
   // A handover is moving this image's state: `closed` is raised too (the one check every call path
   // makes), and a call is refused as busy rather than closed. JS thread only.
   bool gated = false;
+
+  // What fault reports call it (signals/fault_record.h): the path the user gave, the generation (0
+  // for a plain library), the build-id of the mapped copy. Set by NativeLibrary.describe on the JS
+  // thread before it serves calls; read by the fault paths afterwards.
+  std::string display_path;
+  int generation = 0;
+  std::string build_id;
+  // Quarantine (signals/fault_record.h): set by the first fault contained in a call of this image.
+  // Every call path refuses a faulted image; it is never finalized or unmapped.
+  std::atomic<bool> faulted{false};
+  std::mutex fault_mutex;
+  std::shared_ptr<const FaultRecord> first_fault;  // guarded by fault_mutex
 
   // Errno captured right after the last call on this thread (JS thread for sync calls, copied back
   // on completion for async calls).

@@ -9,6 +9,7 @@
 #include "common/loader_lock.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
+#include "signals/plugin_code.h"
 
 namespace dlswap {
 
@@ -35,7 +36,10 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
   {
     LoaderPool::Deadline bound(spec.export_timeout_ms, [cb = spec.on_timeout] { if (cb) cb("export"); });
     if (HitFault("in-state-export") == FaultAction::Throw) return fail("export", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-export'");
-    const size_t size = exp(nullptr, 0);
+    size_t size = 0;
+    if ((out.fault = RunPluginCode(*spec.from, "dlswap_state_export", [&] { size = exp(nullptr, 0); }))) {
+      return fail("export", "ERR_DLSWAP_FAULT", out.fault->message);
+    }
     if (size > kMaxState) {
       return fail("export", "ERR_DLSWAP_STATE_TRANSFER",
                   "dlswap_state_export of the old generation announced " + std::to_string(size) +
@@ -43,7 +47,10 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
                       "dlswap_state_export(NULL, 0).");
     }
     buf.resize(size);
-    const size_t written = exp(buf.data(), size);
+    size_t written = 0;
+    if ((out.fault = RunPluginCode(*spec.from, "dlswap_state_export", [&] { written = exp(buf.data(), size); }))) {
+      return fail("export", "ERR_DLSWAP_FAULT", out.fault->message);
+    }
     if (bound.Expired()) return fail("export", "ERR_DLSWAP_TIMEOUT", "dlswap_state_export returned only after its timeout");
     if (written != size) {
       return fail("export", "ERR_DLSWAP_STATE_TRANSFER",
@@ -54,7 +61,10 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
   {
     LoaderPool::Deadline bound(spec.import_timeout_ms, [cb = spec.on_timeout] { if (cb) cb("import"); });
     if (HitFault("in-state-import") == FaultAction::Throw) return fail("import", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-import'");
-    const int rc = imp(buf.data(), buf.size());
+    int rc = 0;
+    if ((out.fault = RunPluginCode(*spec.to, "dlswap_state_import", [&] { rc = imp(buf.data(), buf.size()); }))) {
+      return fail("import", "ERR_DLSWAP_FAULT", out.fault->message);
+    }
     if (bound.Expired()) return fail("import", "ERR_DLSWAP_TIMEOUT", "dlswap_state_import returned only after its timeout");
     if (rc != 0) {
       return fail("import", "ERR_DLSWAP_STATE_TRANSFER",

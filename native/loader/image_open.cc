@@ -5,6 +5,7 @@
 #include "common/dl_symbol.h"
 #include "loader/load_steps.h"
 #include "namespace/runtime_host.h"
+#include "signals/thread_exit.h"
 
 namespace dlswap {
 
@@ -47,6 +48,8 @@ LibraryRef MakeHandle(void *h, Isolation iso, NamespaceRecord *ns, const std::st
   dlerror();
   ref->mapped_path = shown_path.empty() ? ref->loader_name : shown_path;
   NoteImageOpened(ref->map);
+  // The namespace modes reach dlswap's pthread_exit through the runtime; these, through their GOT.
+  if (iso == Isolation::Local || iso == Isolation::DeepBind) InterposeThreadExit(ref->map);
   // In `local` the library's own malloc binds through the global scope first, so an allocator that
   // node was started with (LD_PRELOAD jemalloc, ASan) is the one that allocated: free through the
   // same scope. The other modes bind the library to its own dependencies first; in the namespace

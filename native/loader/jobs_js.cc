@@ -19,6 +19,7 @@
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 #include "plugin/plugin_host.h"
+#include "signals/fault_js.h"
 
 namespace dlswap {
 
@@ -48,6 +49,7 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
       ended.Set("image", r.ended_image);
       o.Set("ended", ended);
     }
+    if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
     return o;
   }
   o.Set("lib", NativeLibrary::Wrap(env, r.lib));
@@ -110,6 +112,8 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   o.Set("namespaceFreed", r.namespace_freed);
   o.Set("finiMs", r.fini_ms);
   o.Set("closeMs", r.close_ms);
+  o.Set("quarantined", r.quarantined);
+  if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
   return o;
 }
 
@@ -124,6 +128,7 @@ Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
   o.Set("bytes", static_cast<double>(r.bytes));
   o.Set("transferred", r.transferred);
   o.Set("ms", r.ms);
+  if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
   return o;
 }
 

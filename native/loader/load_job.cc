@@ -20,6 +20,7 @@
 #include "loader/private_area.h"
 #include "loader/source_copy.h"
 #include "namespace/runtime_host.h"
+#include "signals/plugin_code.h"
 
 namespace dlswap {
 
@@ -66,6 +67,8 @@ bool Faulted(LoadResult &out, const char *point) {
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` for the caller to undo.
 bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
+  // A fault in a constructor (inside the dynamic loader) is reported with this name (docs/faults.md).
+  LoadingNote loading(spec.path.c_str());
   using clock = std::chrono::steady_clock;
   auto t = clock::now();
   const std::string hung = LoaderLockRefusal("cannot load " + spec.path);
@@ -239,11 +242,23 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   dlerror();
   if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
+    // Plugin code from here: a fault in it fails the load and quarantines the image
+    // (signals/plugin_code.h), which the undo below then leaves mapped.
+    const auto *host = static_cast<const dlswap_host *>(spec.plugin_host);
+    out.lib->display_path = spec.path;
+    out.lib->generation = host ? static_cast<int>(host->generation) : 0;
+    // An entry point of the plugin: contained if it faults, failed if it tries to end the process.
+    auto entry = [&](const char *function, auto &&body) {
+      if (!RunEntryPoint(spec, out, function, [&] { out.fault = RunPluginCode(*out.lib, function, body); })) return false;
+      return out.fault ? Fail(out, "ERR_DLSWAP_FAULT", out.fault->message) : true;
+    };
+    // The same, bounded by initTimeoutMs.
+    auto bounded_entry = [&](const char *function, auto &&body) {
+      bool ok = true;
+      return Bounded(spec, out, spec.init_timeout_ms, std::string(function) + " of " + spec.path, "verifying", false, [&] { ok = entry(function, body); }) && ok;
+    };
     if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-      bool ran = true;
-      if (!Bounded(spec, out, spec.init_timeout_ms, "dlswap_abi_version of " + spec.path, "verifying", false,
-                   [&] { ran = RunEntryPoint(spec, out, "dlswap_abi_version", [&] { out.abi = abi(); }); })) return false;
-      if (!ran) return false;
+      if (!bounded_entry("dlswap_abi_version", [&] { out.abi = abi(); })) return false;
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
                                                                : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
@@ -254,10 +269,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     }
     if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
       const char *v = nullptr;
-      bool ran = true;
-      if (!Bounded(spec, out, spec.init_timeout_ms, "dlswap_version of " + spec.path, "verifying", false,
-                   [&] { ran = RunEntryPoint(spec, out, "dlswap_version", [&] { v = version(); }); })) return false;
-      if (!ran) return false;
+      if (!bounded_entry("dlswap_version", [&] { v = version(); })) return false;
       out.has_version = true;
       if (v) out.version.assign(v, strnlen(v, 4096));
     }
@@ -268,7 +280,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
         if (cb) cb(message, "verifying");
       });
       int rc = -1;
-      if (!RunEntryPoint(spec, out, "dlswap_init", [&] { rc = init(static_cast<const dlswap_host *>(spec.plugin_host)); })) return false;
+      if (!entry("dlswap_init", [&] { rc = init(host); })) return false;
       out.initialized = rc == 0;  // from here a failure runs fini before the close
       if (rc != 0) {
         return Fail(out, "ERR_DLSWAP_INIT_FAILED",

@@ -99,6 +99,7 @@ struct LoadResult {
   std::string version;               // dlswap_version()
   bool initialized = false;          // dlswap_init returned 0
   uint32_t abi = 0;
+  std::shared_ptr<const FaultRecord> fault;  // code ERR_DLSWAP_FAULT: what a plugin entry point raised
   double copy_ms = 0, deps_ms = 0, open_ms = 0, verify_ms = 0;
 };
 
@@ -142,6 +143,8 @@ struct RetireResult {
   std::vector<bool> deps_mapped;     // per RetireSpec::deps: still mapped afterwards
   bool namespace_freed = false;      // fresh-namespace: glibc freed the namespace
   double fini_ms = 0, close_ms = 0;
+  bool quarantined = false;          // a call faulted: neither finalized nor closed (signals/fault_record.h)
+  std::shared_ptr<const FaultRecord> fault;  // code ERR_DLSWAP_FAULT: what dlswap_fini raised
 };
 
 void RunRetire(const RetireSpec &spec, RetireResult &out);
@@ -169,6 +172,7 @@ struct HandoverResult {
   std::string step;                  // 'export' | 'import' (where it failed)
   uint64_t bytes = 0;
   bool transferred = false;          // both exist and the import returned 0
+  std::shared_ptr<const FaultRecord> fault;  // code ERR_DLSWAP_FAULT: what the export or import raised
   double ms = 0;
 };
 

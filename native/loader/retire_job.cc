@@ -14,6 +14,7 @@
 #include "loader/closure_copy.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
+#include "signals/plugin_code.h"
 
 namespace dlswap {
 
@@ -94,6 +95,15 @@ void KeepMapped(const RetireSpec &spec, RetireResult &out) {
   for (const LibraryRef &d : spec.deps) d->keep_mapped = true;
   out.kept_mapped = true;
   out.still_loaded = true;
+  out.deps_mapped.assign(spec.deps.size(), true);
+}
+
+// Quarantined (a call faulted): neither finalized nor unmapped, and none of its code run again, its
+// stdio flush included.
+void Quarantined(const RetireSpec &spec, RetireResult &out) {
+  spec.lib->keep_mapped = true;
+  for (const LibraryRef &d : spec.deps) d->keep_mapped = true;
+  out.quarantined = out.kept_mapped = out.still_loaded = true;
   out.deps_mapped.assign(spec.deps.size(), true);
 }
 
@@ -270,6 +280,12 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   LibraryHandle &lib = *spec.lib;
   auto t = clock::now();
   out.finalized = !spec.run_fini;
+  if (lib.faulted.load(std::memory_order_acquire)) {
+    // Quarantined after a fault (signals/fault_record.h): its fini is never run (its locks and
+    // memory may be inconsistent) and it is never unmapped (a thread may still be in its code).
+    Quarantined(spec, out);
+    return;
+  }
   if (RefusedWhileHung(spec, out)) return;
   if (spec.run_fini) {
     if (auto fini = ResolveSymbol<void (*)()>(lib.handle, "dlswap_fini")) {
@@ -283,7 +299,10 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
         out.message = "injected fault at 'in-fini'";
         return;
       }
-      fini();
+      if ((out.fault = RunPluginCode(lib, "dlswap_fini", [&] { fini(); }))) {
+        Quarantined(spec, out);
+        return;
+      }
     }
     out.finalized = true;
     out.fini_ms = Ms(t);

@@ -14,7 +14,8 @@ namespace dlswap {
 void DeleteLibraryHandle(LibraryHandle *image) {
   if (image == nullptr) return;
   // At the process's end it stays mapped: _dl_fini runs its destructors with everyone else's.
-  if (!image->handle.load() || image->keep_mapped.load() || ProcessEnding()) {
+  // A faulted image is quarantined: never unmapped (its state may be half-changed).
+  if (!image->handle.load() || image->keep_mapped.load() || image->faulted.load() || ProcessEnding()) {
     delete image;
     return;
   }

@@ -12,6 +12,7 @@
 #include "common/immortal.h"
 #include "namespace/namespace_scope.h"
 #include "namespace/runtime_host.h"
+#include "signals/code_ranges.h"
 
 namespace dlswap {
 
@@ -79,6 +80,11 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   std::string why;
   ns->host.global_scope = EnableGlobalScope(ns, runtime_map, why) ? 1 : 0;
   if (!ns->host.global_scope) NoteGlobalScopeWithheld(ns, why);
+  // A fault under this libc's dl_iterate_phdr is never contained (signals/code_ranges.h).
+  if (void *libc = dlmopen(ns->lmid, "libc.so.6", RTLD_LAZY | RTLD_NOLOAD)) {
+    NoteNamespaceLibc(ns->lmid, dlsym(libc, "dl_iterate_phdr"));
+    dlclose(libc);
+  }
   // glibc initialised the new libc's per-thread state on this thread while it loaded it.
   tl_ready[ns->lmid] = ns;
   GiveNamespaceEnvironment(ns, nullptr);

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "namespace/runtime_host.h"
+#include "signals/thread_exit.h"
 
 namespace dlswap {
 
@@ -324,7 +325,7 @@ void FillRuntimeHost(dlswap_runtime_host *host, NamespaceRecord *ns) {
   host->setspecific = &SetSpecific;
   host->thread_create = &ThreadCreate;
   host->c11_thread_create = &C11ThreadCreate;
-  host->thread_exit = &pthread_exit;
+  host->thread_exit = &ThreadExitDuringCall;  // a plain pthread_exit outside a call (signals/thread_exit.h)
   host->thread_atexit = &__cxa_thread_atexit_impl;
   host->set_locale = &LocaleSet;
 }

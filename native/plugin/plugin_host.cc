@@ -39,6 +39,7 @@
 #include "image/native_library.h"
 #include "loader/loader_pool.h"
 #include "namespace/namespace_pool.h"
+#include "signals/plugin_code.h"
 
 namespace dlswap {
 
@@ -170,12 +171,13 @@ void RunFini(const BoxRef &box) {
   void (*fini)(void) = box->fini;
   LibraryRef lib = std::move(box->lib);
   box->fini = nullptr;
-  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr) return;
+  // A quarantined image's fini is never run (signals/fault_record.h).
+  if (fini == nullptr || !lib || lib->closed || lib->handle == nullptr || lib->faulted.load()) return;
   const double bound_ms = box->fini_timeout_ms;
   LoaderPool::Work work = [box, lib, fini, bound_ms] {
     LoaderPool::Deadline bound(bound_ms, nullptr);
     EnsureThreadReady(lib->ns);
-    fini();
+    RunPluginCode(*lib, "dlswap_fini", [&] { fini(); });
   };
   LoaderPool::RunOrQueue(std::move(work));
 }

@@ -163,7 +163,7 @@ describe('fault points', () => {
         await lib.close();
         const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { functions: { v: 'int plugin_version(void)' } });
         await hot.reload(${JSON.stringify(P2)});
-        console.log(JSON.stringify({ v, hot: hot.fn.v(), armed: require(${JSON.stringify(path.join(root, 'dist', 'testing.js'))}).armedFaults() }));
+        console.log(JSON.stringify({ v, hot: hot.fn.v(), armed: require(${JSON.stringify(path.join(root, 'dist', 'testing', 'index.js'))}).armedFaults() }));
         await hot.close();
       })();`,
       { env: { DLSWAP_FAULTS: 'after-copy:throw,after-open:kill,before-swap:throw' } },
@@ -176,7 +176,7 @@ describe('fault points', () => {
   it('DLSWAP_FAULTS passed to armFaults (dlswap/testing): every reload fails, the first generation serves on', () => {
     const r = runChild(
       `(async () => {
-        require(${JSON.stringify(path.join(root, 'dist', 'testing.js'))}).armFaults(process.env.DLSWAP_FAULTS);
+        require(${JSON.stringify(path.join(root, 'dist', 'testing', 'index.js'))}).armFaults(process.env.DLSWAP_FAULTS);
         const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { functions: { v: 'int plugin_version(void)' } });
         const phases = [];
         for (let i = 0; i < 3; i++) await hot.reload(${JSON.stringify(P2)}).catch((e) => phases.push(e.report.failedPhase + ':' + e.causeCode));

@@ -8,7 +8,7 @@ const LEGAL: Record<GenerationState, GenerationState[]> = {
   loading: ['verifying', 'rejected'],
   verifying: ['active', 'rejected'],
   active: ['draining'],
-  draining: ['finalizing', 'closed'],
+  draining: ['finalizing', 'closed', 'active'], // active: a rollback after a fault of its successor
   finalizing: ['closed'],
   closed: [],
   rejected: [],

@@ -20,7 +20,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
 const dlswap = require(path.join(root, 'dist', 'index.js'));
-const testing = require(path.join(root, 'dist', 'testing.js'));
+const testing = require(path.join(root, 'dist', 'testing', 'index.js'));
 const { privateDir } = require(path.join(root, 'dist', 'load', 'temp_area.js'));
 
 const mode = process.argv[2] ?? 'namespace';

@@ -462,11 +462,16 @@ describe('a plugin that ends the process from dlswap_init', () => {
   it.each([
     ['exit', 42, null],
     ['_exit', 43, null],
-    ['abort', null, 'SIGABRT'],
   ])('%s() in dlswap_init of a reload ends the process; no JS runs after it, not even process.on("exit")', (mode, status, signal) => {
     const r = runChild(script(mode), { timeout: 20_000 });
     expect(r.stdout).toBe('serving 1\n');
     expect(r.status).toBe(status);
     expect(r.signal).toBe(signal);
+  });
+
+  it('abort() in dlswap_init is a fault: contained, the reload fails and the process goes on (docs/faults.md)', () => {
+    const r = runChild(script('abort'), { timeout: 20_000 });
+    expect(r.stdout).toBe('serving 1\ncaught ERR_DLSWAP_RELOAD\nstill alive\nexit handler ran\n');
+    expect(r.status).toBe(0);
   });
 });

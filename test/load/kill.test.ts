@@ -19,7 +19,7 @@ const uid = process.getuid!();
 // the second reload's).
 const victim = `
 const { HotLibrary } = require(${JSON.stringify(dist)});
-require(${JSON.stringify(path.join(root, 'dist', 'testing.js'))}).armFaults(process.env.DLSWAP_FAULTS);
+require(${JSON.stringify(path.join(root, 'dist', 'testing', 'index.js'))}).armFaults(process.env.DLSWAP_FAULTS);
 (async () => {
   const hot = await HotLibrary.open(${JSON.stringify(P1)}, {
     functions: { slow: 'int plugin_slow(int ms)', thread: 'int plugin_log_from_thread(int count)' },

@@ -143,7 +143,7 @@ describe('worker.terminate() during hot reloads', () => {
     const phased = `
       const { parentPort, workerData: d } = require('node:worker_threads');
       const { HotLibrary } = require(d.dist + '/index.js');
-      require(d.dist + '/testing.js').armFaults(d.point + ':terminate@3');
+      require(d.dist + '/testing/index.js').armFaults(d.point + ':terminate@3');
       const fns = { slow: 'int plugin_slow(int ms)', thread: 'int plugin_log_from_thread(int count)' };
       (async () => {
         const hot = await HotLibrary.open(d.p1, { isolation: d.mode, functions: fns, policy: d.policy });

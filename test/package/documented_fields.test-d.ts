@@ -11,6 +11,8 @@ import {
   type BoundFunction,
   type BoundFunctions,
   type BuildFailure,
+  type CloseResult,
+  type FaultInfo,
   type DlswapErrorCode,
   type GenerationInfo,
   type HotFunctions,
@@ -70,6 +72,37 @@ export function dlswapErrorFields(e: DlswapError): void {
   expectTypeOf(e.causeCode).toEqualTypeOf<DlswapErrorCode | undefined>();
   expectTypeOf(e.report).toEqualTypeOf<ReloadReport | undefined>();
   if (e.report) expectTypeOf(e.report.failedPhase).toEqualTypeOf<ReloadReport['failedPhase']>();
+  // docs/faults.md#what-the-error-says: e.fault on ERR_DLSWAP_FAULT and ERR_DLSWAP_FAULTED.
+  expectTypeOf(e.fault).toEqualTypeOf<FaultInfo | undefined>();
+  if (e.fault) faultInfoFields(e.fault);
+}
+
+export function faultInfoFields(f: FaultInfo): void {
+  for (const s of [f.signal, f.signalCode, f.reason, f.function, f.library, f.where]) expectTypeOf(s).toEqualTypeOf<string>();
+  expectTypeOf(f.access).toEqualTypeOf<'read' | 'write' | 'execute' | 'unknown'>();
+  expectTypeOf(f.address).toEqualTypeOf<bigint>();
+  expectTypeOf(f.generation).toEqualTypeOf<number | null>();
+  expectTypeOf(f.thread.tid).toEqualTypeOf<number>();
+  expectTypeOf(f.thread.role).toEqualTypeOf<'main' | 'worker' | 'pool' | 'loader' | 'library'>();
+  const frame = f.frames[0];
+  expectTypeOf(frame.pc).toEqualTypeOf<bigint>();
+  expectTypeOf(frame.object).toEqualTypeOf<string>();
+  expectTypeOf(frame.symbol).toEqualTypeOf<string | null>();
+  expectTypeOf(frame.offset).toEqualTypeOf<number>();
+  expectTypeOf(frame.objectAddress).toEqualTypeOf<number>();
+  expectTypeOf(frame.inLibrary).toEqualTypeOf<boolean>();
+}
+
+export function quarantineFields(c: CloseResult, g: GenerationInfo, r: ReloadReport): void {
+  // docs/faults.md#quarantine, #hot-libraries
+  expectTypeOf(c.quarantined).toEqualTypeOf<boolean | undefined>();
+  expectTypeOf(c.fault).toEqualTypeOf<FaultInfo | undefined>();
+  expectTypeOf(g.fault).toEqualTypeOf<FaultInfo | undefined>();
+  expectTypeOf(r.fault).toEqualTypeOf<FaultInfo | undefined>();
+  const fault = {} as Payload<'fault'>;
+  expectTypeOf(fault.generation).toEqualTypeOf<number>();
+  expectTypeOf(fault.fault).toEqualTypeOf<FaultInfo>();
+  expectTypeOf(fault.error.code).toEqualTypeOf<'ERR_DLSWAP_FAULT' | 'ERR_DLSWAP_FAULTED'>();
 }
 
 type Payload<K extends keyof HotLibraryEvents> = HotLibraryEvents[K][0];
