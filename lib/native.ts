@@ -57,6 +57,8 @@ export interface LoadSpec {
   path: string;
   /** Where the private area is made (opened on the first load, after the source). */
   tempBase: string;
+  /** DLSWAP_KEEP_COPIES: from this load on, no copy is removed (at unload, at exit, by a sweep). */
+  keepCopies: boolean;
   isolation: IsolationCode;
   sha256?: string;
   refuseImports: string[];
@@ -267,6 +269,10 @@ export interface Addon {
   /** The copy step alone, for tests: the copy stays in the private directory. */
   copyForTest(path: string): { name: string; path: string; sha256: string; size: number };
   removePrivateFile(name: string): void;
+  /** The main thread's 'exit': copies of images unloaded from now on stay, for profilers (private_area.h). */
+  processExiting(): void;
+  /** Why copies are loaded through /proc/self/fd rather than their real path ('' when they are not). */
+  loaderPathNote(): string;
   /** What a load of `path` would copy, share or leave to the system; loads nothing. */
   planDependencies(path: string, share: string[], followSystem: boolean): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[] };
   /** The private-copy rename alone, on a file a test made. */
@@ -336,6 +342,8 @@ export const ADDON_EXPORTS = [
   'sweepStale',
   'copyForTest',
   'removePrivateFile',
+  'processExiting',
+  'loaderPathNote',
   'planDependencies',
   'renameForTest',
   'armFault',

@@ -17,6 +17,7 @@ import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from 
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
+import { keepCopiesRequested, watchProcessExit } from './mapped_images';
 import { checkFunctionTable, checkLibraryCloseOptions, checkOpenOptions, checkSymbolName, parseFunctions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
@@ -91,9 +92,11 @@ function loadSpec(file: string, options: OpenOptions, plugin?: PluginLoad): { sp
     }
   }
   configureRuntime();
+  watchProcessExit();
   const spec: LoadSpec = {
     path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/load/search.ts)
     tempBase: tempBase(),
+    keepCopies: keepCopiesRequested(),
     isolation: isolationCode(mode),
     sha256: options.sha256?.toLowerCase(),
     // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised
@@ -140,8 +143,13 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
 /** NODE_DEBUG=dlswap: the phases of one load, or where it failed. */
 function traceLoad(file: string, r: LoadResult): void {
   if (!debug.enabled) return;
-  if (r.ok) debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
-  else debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
+  if (!r.ok) {
+    debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
+    return;
+  }
+  debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
+  const why = addon.loaderPathNote();
+  debug('open %s: mapped from %s%s', file, r.loaderPath, why ? ` (not its real path, which debuggers could open: ${why})` : '');
 }
 
 /** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */

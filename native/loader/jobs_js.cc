@@ -46,6 +46,7 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   o.Set("deps", deps);
   o.Set("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes));
   o.Set("keepMapped", r.keep_mapped);
+  o.Set("loaderPath", r.loader_path);
   o.Set("realPath", r.real_path);
   o.Set("sha256", r.sha256);
   o.Set("mtimeMs", r.mtime_ms);
@@ -121,6 +122,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   if (!o.Get("path").IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec.path must be a string");
   spec.path = o.Get("path").As<Napi::String>().Utf8Value();
   if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
+  spec.keep_copies = o.Get("keepCopies").ToBoolean();
   const int iso = o.Get("isolation").ToNumber().Int32Value();
   if (iso < 0 || iso > static_cast<int>(Isolation::FreshNamespace)) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,6 +49,11 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (!EnsurePrivateArea(spec.temp_base, aerr)) {
     CloseSource(src);
     return Fail(out, aerr.code, aerr.message);
+  }
+  std::string keep_why;
+  if (spec.keep_copies && !KeepCopies(keep_why)) {
+    CloseSource(src);
+    return Fail(out, "ERR_DLSWAP_TEMP_AREA", keep_why + ". Unset DLSWAP_KEEP_COPIES, or set DLSWAP_TMPDIR to a writable directory.");
   }
   out.real_path = src.real_path;
   const bool copied = CopyToPrivate(src, spec.path, copy, cerr);
@@ -142,6 +148,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       shown = PrivateDirPath() + "/" + copy_name;
       if (!c->new_soname.empty()) names.push_back(c->new_soname);
       names.insert(names.end(), c->aliases.begin(), c->aliases.end());
+      fchmod(c->copy.fd, 0500);  // read-only from here: nothing may write into a mapped file
       dlerror();
       h = OpenImage(spec.isolation, ns, LoaderPathOf(copy_name));
     }
@@ -153,6 +160,11 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     LibraryRef dep = MakeHandle(h, spec.isolation, ns, shown);
     dep->copy_name = copy_name;
     dep->private_names = names;
+    if (n.kind == DependencyKind::Private) {
+      auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
+      c->copy.mapped = true;
+      HoldCopy(copy_name);
+    }
     out.deps.push_back(dep);
     out.dep_nodes.push_back(i);
   }
@@ -160,6 +172,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.copy_ms = Ms(t);
   t = clock::now();
   out.loader_path = LoaderPathOf(copy.name);
+  fchmod(copy.fd, 0500);
   dlerror();
   void *h = OpenImage(spec.isolation, ns, out.loader_path);
   if (!h) {
@@ -171,7 +184,10 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.lib->copy_name = copy.name;
   out.lib->hooks = out.hooks;
   if (ns) GiveNamespaceStableEnviron(ns->runtime);
-  // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
+  // Mapped: the copy's file stays as long as the image (the name in the link map and in
+  // /proc/self/maps is what debuggers, profilers and core files read); the aliases go.
+  copy.mapped = true;
+  HoldCopy(copy.name);
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);
   out.open_ms = Ms(t);

@@ -31,6 +31,7 @@ namespace dlswap {
 struct LoadSpec {
   std::string path;                  // as the user gave it: every message names it
   std::string temp_base;             // where the private area is (made on the first load)
+  bool keep_copies = false;          // from this load on, no copy is ever removed (DLSWAP_KEEP_COPIES)
   Isolation isolation = Isolation::Namespace;
   std::string expect_sha256;         // lowercase hex; empty: not pinned
   // Refusals decided by lib/ before the library runs any code (the policy and its wording are
