@@ -52,6 +52,20 @@ export interface NativeLibrary {
   errno(): number;
 }
 
+/** One image mapped from a private copy (native/image/image_origins.h ImageOrigin). */
+export interface NativeMappedImage {
+  start: bigint;
+  end: bigint;
+  loadedAs: string;
+  mappedPath: string;
+  source: string;
+  buildId: string | null;
+  dependencyOf: string | null;
+  isolation: 'local' | 'deepbind' | 'namespace' | 'fresh-namespace';
+  lmid: number;
+  redirected: boolean;
+}
+
 /** What lib/ asks the loader to do (native/loader/load_job.h LoadSpec). */
 export interface LoadSpec {
   path: string;
@@ -111,6 +125,8 @@ export interface LoadResult {
   dependencies?: NativeDependency[];
   /** Why the generation must stay mapped when retired ('' when it may be unmapped). */
   keepMapped?: string;
+  /** Why what it asks about where it lives gets its private copy's answers ('' when it gets its source's). */
+  originNote?: string;
   realPath?: string;
   sha256?: string;
   mtimeMs?: number;
@@ -273,6 +289,8 @@ export interface Addon {
   processExiting(): void;
   /** Why copies are loaded through /proc/self/fd rather than their real path ('' when they are not). */
   loaderPathNote(): string;
+  /** Every image mapped from a copy, and where it came from (native/image/image_origins.h). */
+  mappedImages(): NativeMappedImage[];
   /** What a load of `path` would copy, share or leave to the system; loads nothing. */
   planDependencies(path: string, share: string[], followSystem: boolean): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[] };
   /** The private-copy rename alone, on a file a test made. */
@@ -344,6 +362,7 @@ export const ADDON_EXPORTS = [
   'removePrivateFile',
   'processExiting',
   'loaderPathNote',
+  'mappedImages',
   'planDependencies',
   'renameForTest',
   'armFault',

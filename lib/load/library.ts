@@ -17,7 +17,7 @@ import { checkIsolation, isolationCode, preloadedRuntime, type Isolation } from 
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
-import { keepCopiesRequested, watchProcessExit } from './mapped_images';
+import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
 import { checkFunctionTable, checkLibraryCloseOptions, checkOpenOptions, checkSymbolName, parseFunctions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
@@ -135,6 +135,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
     dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
   });
   warnShadowed(file, info.dependencies);
+  warnOriginNote(r.originNote);
   const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '');
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;

@@ -10,6 +10,7 @@
 
 #include "common/proc_maps.h"
 #include "image/image_closure.h"
+#include "image/image_origins.h"
 #include "image/thread_scan.h"
 #include "loader/private_area.h"
 #include "namespace/namespace_pool.h"
@@ -43,8 +44,11 @@ int LibraryHandle::Close(std::string *error) {
 LibraryHandle::~LibraryHandle() {
   if (keep_mapped || (handle && !Holders().empty())) return;
   Close(nullptr);
-  // Its copy's file goes with the mapping, as after a retirement (loader/private_area.h).
-  if (!copy_name.empty() && !ProcMaps().Maps(mapped_path)) ReleaseCopy(copy_name);
+  // Its copy's file and record go with the mapping, as after a retirement (loader/origin_step.h).
+  if (!copy_name.empty() && !ProcMaps().Maps(mapped_path)) {
+    UnregisterImage(map, loader_name);
+    ReleaseCopy(copy_name);
+  }
 }
 
 // The address of a function of the addon itself: its object never unloads, nor what it needs.

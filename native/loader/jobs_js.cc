@@ -46,6 +46,7 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   o.Set("deps", deps);
   o.Set("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes));
   o.Set("keepMapped", r.keep_mapped);
+  o.Set("originNote", r.origin_note);
   o.Set("loaderPath", r.loader_path);
   o.Set("realPath", r.real_path);
   o.Set("sha256", r.sha256);

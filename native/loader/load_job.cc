@@ -17,6 +17,7 @@
 #include "image/thread_scan.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
+#include "loader/origin_step.h"
 #include "loader/private_area.h"
 #include "loader/source_copy.h"
 #include "namespace/runtime_host.h"
@@ -103,6 +104,12 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     }
     CopyError derr;
     if (!CopyClosure(out.plan, copy, out.closure, derr)) return Fail(out, derr.code, derr.message);
+    // What the library asks about where it lives is answered with the source's place.
+    RedirectOriginImports(spec.isolation, copy.fd, elf.imports, spec.path, out.origin_note);
+    for (ClosureCopy &c : out.closure.copies) {
+      const DependencyNode &n = out.plan.nodes[c.node];
+      if (n.elf) RedirectOriginImports(spec.isolation, c.copy.fd, n.elf->imports, n.path, out.origin_note);
+    }
   }
   NoteCopySource(copy.name, out.real_path);
   out.deps_ms = Ms(t_deps);
@@ -163,7 +170,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     if (n.kind == DependencyKind::Private) {
       auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
       c->copy.mapped = true;
-      HoldCopy(copy_name);
+      NoteMapped(*dep, {n.file, n.rpath.value_or(""), n.runpath.value_or(""), n.build_id.value_or(""), out.real_path}, out.origin_note);
     }
     out.deps.push_back(dep);
     out.dep_nodes.push_back(i);
@@ -187,7 +194,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   // Mapped: the copy's file stays as long as the image (the name in the link map and in
   // /proc/self/maps is what debuggers, profilers and core files read); the aliases go.
   copy.mapped = true;
-  HoldCopy(copy.name);
+  NoteMapped(*out.lib, {out.real_path, elf.rpath.value_or(""), elf.runpath.value_or(""), elf.build_id.value_or(""), ""}, out.origin_note);
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);
   out.open_ms = Ms(t);

@@ -74,6 +74,9 @@ struct LoadResult {
   // The generation must stay mapped when retired (set by the load, e.g. its C++ classes derive
   // from a shared library's, which may keep objects of them): why.
   std::string keep_mapped;
+  // Set when the library (or a private dependency) asks where it lives and gets its private copy's
+  // answers instead of its source's (origin_step.h): what the user should know.
+  std::string origin_note;
   std::string real_path, sha256;
   uint64_t size = 0;
   double mtime_ms = 0;

@@ -48,8 +48,8 @@ std::string DerivedFromShared(const LoadResult &out);
 std::string ExitHandlersOutlive(const LoadSpec &spec, const LoadResult &out);
 
 // ---- retire_job.cc ------------------------------------------------------------------------------
-// Names, source notes and copy files of images that are gone (`mapped[i]` false); those of images
-// still mapped stay.
+// Names, source notes, origin records and copy files of images that are gone (`mapped[i]` false);
+// those of images still mapped stay.
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped);
 
 }  // namespace dlswap

@@ -13,7 +13,7 @@
 #include "loader/closure_copy.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
-#include "loader/private_area.h"
+#include "loader/origin_step.h"
 
 namespace dlswap {
 
@@ -132,7 +132,7 @@ void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bo
   for (size_t i = 0; i < images.size(); ++i) {
     const LibraryRef &r = images[i];
     if (!r || r->copy_name.empty() || mapped[i]) continue;
-    ReleaseCopy(r->copy_name);
+    NoteUnmapped(*r);
     ForgetCopySource(r->copy_name);
     for (const std::string &n : r->private_names) ReleasePrivateName(n);
     r->private_names.clear();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/dl_symbol.h"
+#include "image/image_origins.h"
 #include "namespace/runtime_host.h"
 
 extern char **environ;
@@ -87,8 +88,10 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   }
   dlerror();
   FillRuntimeHost(&ns->host, ns);
+  // The origin functions the namespace's copies bind to (runtime/origin_abi.h, image/image_origins.h).
+  auto attach_origin = ResolveSymbol<int (*)(const dlswap_origin_host *)>(h, "dlswap_origin_attach");
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
-      attach(&ns->host) != 0) {
+      attach(&ns->host) != 0 || !attach_origin || attach_origin(OriginHost()) != 0) {
     error = "the namespace runtime " + g_runtime_path + " does not match this addon; rebuild dlswap";
     dlclose(h);
     delete ns;
