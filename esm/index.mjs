@@ -21,6 +21,8 @@ export const {
   Library,
   namespaceBudget,
   rtldTunables,
+  mappedImages,
+  imageAt,
   func,
   rebind,
   libraryOf,

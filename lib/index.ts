@@ -10,6 +10,7 @@
 import './native';
 import { lazyClass, lazyFunction, once } from './lazy';
 import type * as LibraryModule from './load/library';
+import type * as MappedImagesModule from './load/mapped_images';
 import type * as FuncModule from './call/func';
 import type * as SignatureModule from './signature/signature';
 import type * as HotModule from './hot/hot_library';
@@ -33,6 +34,7 @@ export { FAULT_POINTS, RELOAD_FAULT_POINTS, HANDOVER_FAULT_POINTS, WATCH_FAULT_P
 export type { FaultPoint, FaultAction } from './faults';
 
 const library = once(() => require('./load/library') as typeof LibraryModule);
+const mapped = once(() => require('./load/mapped_images') as typeof MappedImagesModule);
 const funcs = once(() => require('./call/func') as typeof FuncModule);
 const signature = once(() => require('./signature/signature') as typeof SignatureModule);
 const hot = once(() => require('./hot/hot_library') as typeof HotModule);
@@ -56,6 +58,11 @@ export const rtldTunables = lazyFunction('rtldTunables', () => library().rtldTun
 export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget, LibraryCloseOptions } from './load/library';
 export type { DependencyInfo, DependencyKind, DependencyCloseResult } from './load/dependencies';
 export type { RestoredHooks } from './load/process_hooks';
+
+// ---- debugging (docs/debugging.md) ---------------------------------------------------------------
+export const mappedImages = lazyFunction('mappedImages', () => mapped().mappedImages);
+export const imageAt = lazyFunction('imageAt', () => mapped().imageAt);
+export type { MappedImage } from './load/mapped_images';
 
 // ---- calls (docs/calls.md) ------------------------------------------------------------------------
 export const func = lazyFunction('func', () => funcs().func);

@@ -52,6 +52,20 @@ export interface NativeLibrary {
   errno(): number;
 }
 
+/** One image mapped from a private copy (native/image/image_origins.h ImageOrigin). */
+export interface NativeMappedImage {
+  start: bigint;
+  end: bigint;
+  loadedAs: string;
+  mappedPath: string;
+  source: string;
+  buildId: string | null;
+  dependencyOf: string | null;
+  isolation: 'local' | 'deepbind' | 'namespace' | 'fresh-namespace';
+  lmid: number;
+  redirected: boolean;
+}
+
 /** What lib/ asks the loader to do (native/loader/load_job.h LoadSpec). */
 export interface LoadSpec {
   path: string;
@@ -61,6 +75,8 @@ export interface LoadSpec {
   cwd: string;
   /** The namespace modes: the environment the namespace's libc is given, read on the JS thread. */
   environment?: string[];
+  /** DLSWAP_KEEP_COPIES: from this load on, no copy is removed (at unload, at exit, by a sweep). */
+  keepCopies: boolean;
   isolation: IsolationCode;
   sha256?: string;
   refuseImports: string[];
@@ -125,6 +141,8 @@ export interface LoadResult {
   dependencies?: NativeDependency[];
   /** Why the generation must stay mapped when retired ('' when it may be unmapped). */
   keepMapped?: string;
+  /** Why what it asks about where it lives gets its private copy's answers ('' when it gets its source's). */
+  originNote?: string;
   realPath?: string;
   sha256?: string;
   mtimeMs?: number;
@@ -306,6 +324,12 @@ export interface Addon {
   /** The copy step alone, for tests: the copy stays in the private directory. */
   copyForTest(path: string): { name: string; path: string; sha256: string; size: number };
   removePrivateFile(name: string): void;
+  /** The main thread's 'exit': copies of images unloaded from now on stay, for profilers (private_area.h). */
+  processExiting(): void;
+  /** Why copies are loaded through /proc/self/fd rather than their real path ('' when they are not). */
+  loaderPathNote(): string;
+  /** Every image mapped from a copy, and where it came from (native/image/image_origins.h). */
+  mappedImages(): NativeMappedImage[];
   /** What a load of `path` would copy, share or leave to the system; loads nothing. */
   planDependencies(path: string, share: string[], followSystem: boolean): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[] };
   /** The private-copy rename alone, on a file a test made. */
@@ -396,6 +420,9 @@ export const ADDON_EXPORTS = [
   'sweepStale',
   'copyForTest',
   'removePrivateFile',
+  'processExiting',
+  'loaderPathNote',
+  'mappedImages',
   'planDependencies',
   'renameForTest',
   'armFault',

@@ -12,6 +12,7 @@ namespace dlswap {
 
 void RegisterWire(Napi::Env env, Napi::Object exports);            // wire.cc: WIRE, the numbers lib/ shares
 void RegisterNativeLibrary(Napi::Env env, Napi::Object exports);   // image/: NativeLibrary, a loaded image
+void RegisterImageOrigins(Napi::Env env, Napi::Object exports);    // image/: mappedImages, where each image lives
 void RegisterNamespaces(Napi::Env env, Napi::Object exports);      // namespace/: the runtime, the anchor, stats
 void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports);  // namespace/: probeNamespaces (doctor)
 void RegisterLoaderJobs(Napi::Env env, Napi::Object exports);      // loader/: load, retire, handover
@@ -37,6 +38,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   if (syscall(SYS_gettid) == getpid()) env.AddCleanupHook([] { NoteProcessEnding(); });
   RegisterWire(env, exports);
   RegisterNativeLibrary(env, exports);
+  RegisterImageOrigins(env, exports);
   RegisterNamespaces(env, exports);
   RegisterNamespaceProbe(env, exports);
   RegisterLoaderJobs(env, exports);

@@ -1,10 +1,28 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { privateFiles } from '../lib/load/temp_area';
 
 export const root = path.resolve(__dirname, '..');
 export const fixturesDir = path.join(root, 'build', 'fixtures');
 export const fixture = (name: string): string => path.join(fixturesDir, name);
+
+/**
+ * Files of this process's private directory that no mapping of the process is of: a finished test
+ * leaves none. A copy stays as long as its image is mapped (a pinned generation's, a NODELETE
+ * dependency's), for debuggers and profilers; /proc/self/maps, not dlswap, says which are.
+ */
+export function strayPrivateFiles(): string[] {
+  const mapped = new Set(
+    fs
+      .readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .map((l) => l.split(/\s+/).slice(5).join(' '))
+      .filter((f) => f.startsWith('/'))
+      .map((f) => path.basename(f)),
+  );
+  return privateFiles().filter((f) => !mapped.has(f));
+}
 
 /** Lines of /proc/self/maps that belong to dlswap's private copies (of this process). */
 export function privateMappings(dir: string): string[] {

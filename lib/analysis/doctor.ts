@@ -251,7 +251,9 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     const native = await import('../native');
     runtime.library = path.join(native.addonDir(), 'libdlswap_runtime.so');
     try {
-      runtime.forwards = mods.readElf(runtime.library).exports.filter((e) => !e.startsWith('dlswap_runtime_')).sort();
+      // Not libc's: its own entry points (dlswap_*) and what dlswap's copies call instead of dladdr,
+      // dlopen... (dlsw*, native/runtime/origin_abi.h).
+      runtime.forwards = mods.readElf(runtime.library).exports.filter((e) => !e.startsWith('dlswap_') && !/^dlsw[A-Z_]/.test(e)).sort();
     } catch (e) {
       runtime.error = `cannot read ${runtime.library}: ${(e as Error).message}`;
     }

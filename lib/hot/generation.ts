@@ -36,6 +36,11 @@ export interface GenerationInfo {
   state: GenerationState;
   path: string;
   buildId: string | null;
+  /**
+   * The private copy this generation's code is mapped from (what gdb, perf and core files name),
+   * or null before it is loaded (docs/debugging.md).
+   */
+  mappedPath: string | null;
   /** What the plugin's dlswap_version() returned, or null. */
   version: string | null;
   loadedAt: Date;
@@ -170,6 +175,7 @@ export class Generation {
       state: this.state,
       path: this.path,
       buildId: this.lib?.info.buildId ?? null,
+      mappedPath: this.lib?.info.mappedPath ?? null,
       version: this.version,
       loadedAt: this.loadedAt,
       calls: stats.calls,

@@ -18,6 +18,7 @@ import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency,
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
 import { tempBase } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
+import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
 import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
@@ -89,12 +90,14 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
     }
   }
   configureRuntime();
+  watchProcessExit();
   const spec: LoadSpec = {
     path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/load/search.ts)
     tempBase: tempBase(),
     // What the loader thread needs of process-wide state, read here (lib/load/process_state.ts).
     cwd: currentDirectory(),
     environment: mode === 'namespace' || mode === 'fresh-namespace' ? environmentEntries() : undefined,
+    keepCopies: keepCopiesRequested(),
     isolation: isolationCode(mode),
     sha256: options.sha256,
     // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised
@@ -137,6 +140,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
     dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
   });
   warnShadowed(file, info.dependencies);
+  warnOriginNote(r.originNote);
   const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs ?? OPEN_DEFAULTS.finiTimeoutMs);
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
@@ -146,8 +150,13 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
 function traceLoad(file: string, r: LoadResult): void {
   traceRuntimeNotes();
   if (!debug.enabled) return;
-  if (r.ok) debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
-  else debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
+  if (!r.ok) {
+    debug('open %s: failed while %s: %s %s', file, r.phase, r.code, r.message ?? r.dlerror ?? '');
+    return;
+  }
+  debug('open %s: copied %d bytes in %s ms, opened in %s ms, verified in %s ms', file, r.size, r.copyMs.toFixed(2), r.openMs.toFixed(2), r.verifyMs.toFixed(2));
+  const why = addon.loaderPathNote();
+  debug('open %s: mapped from %s%s', file, r.loaderPath, why ? ` (not its real path, which debuggers could open: ${why})` : '');
 }
 
 /** @internal Runs the load pipeline on this thread; throws the coded error of a failure. */

@@ -80,7 +80,10 @@ export interface LibraryInfo {
   path: string;
   /** realpath of the source file. */
   realPath: string;
-  /** The path the dynamic loader mapped (the private copy; it is unlinked once mapped). */
+  /**
+   * The file the dynamic loader mapped: the private copy, which stays as long as it is mapped
+   * (debuggers and profilers read it: docs/debugging.md).
+   */
   mappedPath: string;
   /** Link-map namespace id: 0 for the base namespace (local, deepbind). */
   lmid: number;

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -86,8 +88,8 @@ uint32_t ElfHash(const std::string &s) {
 // A reference into .dynstr, and whether the edit may rewrite the string it starts.
 struct Ref {
   uint64_t off;
-  enum What { Needed, Soname, SearchPath, VersionFile, VersionBase, Other } what;
-  uint64_t where = 0;  // VersionBase: file offset of the Verdef, whose hash follows the name
+  enum What { Needed, Soname, SearchPath, VersionFile, VersionBase, Import, Other } what;
+  uint64_t where = 0;  // VersionBase: file offset of the Verdef, whose hash follows the name; Import: of the Elf64_Sym
 };
 
 class Editor {
@@ -101,9 +103,13 @@ class Editor {
       throw Failure{"it is not a 64-bit ELF file of this machine's byte order"};
     }
     if (eh.e_phentsize != sizeof(Elf64_Phdr)) throw Failure{"unexpected program header size"};
+    eh_ = eh;
     for (uint32_t i = 0; i < eh.e_phnum; ++i) {
       const auto ph = f_.Get<Elf64_Phdr>(eh.e_phoff + uint64_t(i) * sizeof(Elf64_Phdr));
-      if (ph.p_type == PT_LOAD) loads_.push_back(ph);
+      if (ph.p_type == PT_LOAD) {
+        loads_.push_back(ph);
+        load_at_.push_back(eh.e_phoff + uint64_t(i) * sizeof(Elf64_Phdr));
+      }
       if (ph.p_type == PT_DYNAMIC && !dynamic_) dynamic_ = ph;
     }
     if (!dynamic_) throw Failure{"it has no dynamic section"};
@@ -225,7 +231,9 @@ class Editor {
     for (uint64_t i = 0; i < count; ++i) {
       Elf64_Sym s;
       std::memcpy(&s, syms.data() + i * sizeof s, sizeof s);
-      if (s.st_name) refs_.push_back({s.st_name, Ref::Other});
+      if (!s.st_name) continue;
+      const bool import = s.st_shndx == SHN_UNDEF && !edit_.imports.empty() && edit_.imports.count(StrAt(s.st_name));
+      refs_.push_back({s.st_name, import ? Ref::Import : Ref::Other, sym_off + i * sizeof s});
     }
   }
 
@@ -234,16 +242,30 @@ class Editor {
     std::string text;
   };
 
+  // Whether bytes of the string at `off` serve another reference too: one that starts inside it, or
+  // a longer string it is the tail of (the linker merges "dlopen" into "lt_dlopen").
+  bool Shared(const Ref &r) const {
+    const uint64_t len = StrAt(r.off).size();
+    if (r.off > 0 && strings_[r.off - 1] != '\0') return true;
+    return std::any_of(refs_.begin(), refs_.end(), [&](const Ref &o) { return &o != &r && o.off > r.off && o.off < r.off + len; });
+  }
+
   void Plan() {
     for (const Ref &r : refs_) {
       std::optional<std::string> text;
       const std::string old = StrAt(r.off);
+      if (r.what == Ref::Import && Shared(r)) {
+        // Its name cannot change in place: the symbol is pointed at a new string instead (Apply).
+        moves_.push_back({r.where, edit_.imports.at(old)});
+        continue;
+      }
       if (r.what == Ref::SearchPath && edit_.search_own_directory) {
         if (old.size() < 7) throw Failure{"its search path '" + old + "' is too short to become $ORIGIN"};
         text = "$ORIGIN" + std::string(old.size() - 7, '/');
       } else if (r.what != Ref::Other && r.what != Ref::SearchPath) {
-        auto it = edit_.renames.find(old);
-        if (it != edit_.renames.end()) {
+        const std::map<std::string, std::string> &names = r.what == Ref::Import ? edit_.imports : edit_.renames;
+        auto it = names.find(old);
+        if (it != names.end()) {
           if (it->second.size() != old.size() || it->second.find('\0') != std::string::npos) {
             throw Failure{"internal: the new name of " + old + " is not of the same length"};
           }
@@ -259,9 +281,12 @@ class Editor {
     if (!writes_.empty() && !symbols_known_) {
       throw Failure{"its symbol table cannot be counted (no section headers, no DT_HASH), so a shared name cannot be ruled out"};
     }
-    // Every other reference must start outside the rewritten bytes.
+    // Every other reference must start outside the rewritten bytes, and not run into them.
     for (const Ref &r : refs_) {
       for (const Edit &w : writes_) {
+        if (r.off < w.off && std::memchr(strings_.data() + r.off, '\0', w.off - r.off) == nullptr) {
+          throw Failure{"the name '" + StrAt(w.off) + "' shares its bytes with '" + StrAt(r.off) + "' in the string table"};
+        }
         if (r.off < w.off || r.off >= w.off + w.text.size()) continue;
         if (r.off == w.off) {
           const bool rewritable = r.what != Ref::Other && (r.what != Ref::SearchPath || edit_.search_own_directory);
@@ -272,7 +297,61 @@ class Editor {
     }
   }
 
+  // Room for `bytes` more bytes at the end of a loaded, read-only segment without .bss: the file's
+  // bytes from the segment's end to the end of its last page are mapped with it (the loader maps
+  // whole pages) and, when nothing else of the file is there (-z separate-code leaves padding),
+  // free. Returns the index in loads_, or -1.
+  int Room(uint64_t bytes) {
+    constexpr uint64_t kPage = 4096;  // the smallest page size of the machines dlswap runs on
+    std::vector<std::pair<uint64_t, uint64_t>> used;  // file ranges of the segments and sections
+    for (const Elf64_Phdr &s : loads_) used.push_back({s.p_offset, s.p_offset + s.p_filesz});
+    if (eh_.e_shoff && eh_.e_shentsize == sizeof(Elf64_Shdr) && eh_.e_shnum < kMaxChain) {
+      for (uint32_t i = 0; i < eh_.e_shnum; ++i) {
+        const auto sh = f_.Get<Elf64_Shdr>(eh_.e_shoff + uint64_t(i) * sizeof(Elf64_Shdr));
+        if (sh.sh_type != SHT_NOBITS && sh.sh_size) used.push_back({sh.sh_offset, sh.sh_offset + sh.sh_size});
+      }
+      used.push_back({eh_.e_shoff, eh_.e_shoff + uint64_t(eh_.e_shnum) * sizeof(Elf64_Shdr)});
+    }
+    for (size_t i = 0; i < loads_.size(); ++i) {
+      const Elf64_Phdr &s = loads_[i];
+      if ((s.p_flags & PF_W) || s.p_memsz != s.p_filesz || !strtab_ || s.p_vaddr + s.p_filesz < *strtab_) continue;
+      const uint64_t end = s.p_offset + s.p_filesz;
+      const uint64_t page_end = (s.p_vaddr + s.p_filesz + kPage - 1) / kPage * kPage;
+      if (page_end - (s.p_vaddr + s.p_filesz) < bytes || !f_.In(end, bytes)) continue;
+      const bool taken = std::any_of(used.begin(), used.end(), [&](const auto &u) { return u.first < end + bytes && u.second > end; });
+      const uint64_t vaddr = s.p_vaddr + s.p_filesz;
+      const bool overlaps = std::any_of(loads_.begin(), loads_.end(), [&](const Elf64_Phdr &o) {
+        return &o != &s && o.p_vaddr < vaddr + bytes && o.p_vaddr + o.p_memsz > vaddr;
+      });
+      if (taken || overlaps) continue;
+      const std::vector<char> there = f_.Bytes(end, bytes);
+      if (std::any_of(there.begin(), there.end(), [](char c) { return c != 0; })) continue;
+      return static_cast<int>(i);
+    }
+    return -1;
+  }
+
   void Apply() {
+    if (!moves_.empty()) {
+      std::string names;
+      std::map<std::string, uint64_t> at;  // new name -> offset in `names`
+      for (const Move &m : moves_) {
+        if (at.emplace(m.name, names.size()).second) names += m.name + '\0';
+      }
+      const int seg = Room(names.size());
+      if (seg < 0) throw Failure{"its imports' names are shared with other names, and no segment has room for new ones"};
+      Elf64_Phdr &s = loads_[seg];
+      const uint64_t file_at = s.p_offset + s.p_filesz, vaddr = s.p_vaddr + s.p_filesz;
+      if (vaddr - *strtab_ + names.size() > UINT32_MAX) throw Failure{"its string table is too far from the room for new names"};
+      if (!f_.Put(file_at, names.data(), names.size())) throw Failure{"writing the copy failed"};
+      s.p_filesz += names.size();
+      s.p_memsz += names.size();
+      if (!f_.Put(load_at_[seg], &s, sizeof s)) throw Failure{"writing the copy failed"};
+      for (const Move &m : moves_) {
+        const uint32_t name = static_cast<uint32_t>(vaddr - *strtab_ + at[m.name]);
+        if (!f_.Put(m.symbol + offsetof(Elf64_Sym, st_name), &name, sizeof name)) throw Failure{"writing the copy failed"};
+      }
+    }
     for (const Edit &w : writes_) {
       if (!f_.Put(str_off_ + w.off, w.text.data(), w.text.size())) throw Failure{"writing the copy failed"};
     }
@@ -281,9 +360,16 @@ class Editor {
     }
   }
 
+  struct Move {
+    uint64_t symbol;  // file offset of the Elf64_Sym
+    std::string name;
+  };
+
   File f_;
   const NameEdit &edit_;
+  Elf64_Ehdr eh_{};
   std::vector<Elf64_Phdr> loads_;
+  std::vector<uint64_t> load_at_;  // file offset of each of loads_' program headers
   std::optional<Elf64_Phdr> dynamic_;
   std::optional<uint64_t> strtab_, strsz_, verneed_, verdef_, symtab_, hash_;
   uint64_t verneednum_ = 0, verdefnum_ = 0;
@@ -292,6 +378,7 @@ class Editor {
   std::vector<Ref> refs_;
   bool symbols_known_ = true;
   std::vector<Edit> writes_;
+  std::vector<Move> moves_;
   std::vector<std::pair<uint64_t, uint32_t>> hashes_;
 };
 

@@ -58,6 +58,8 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   o.Set("deps", deps);
   o.Set("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes));
   o.Set("keepMapped", r.keep_mapped);
+  o.Set("originNote", r.origin_note);
+  o.Set("loaderPath", r.loader_path);
   o.Set("realPath", r.real_path);
   o.Set("sha256", r.sha256);
   o.Set("mtimeMs", r.mtime_ms);
@@ -147,6 +149,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
     spec.environment = Strings(o.Get("environment"));
     spec.has_environment = true;
   }
+  spec.keep_copies = o.Get("keepCopies").ToBoolean();
   const int iso = o.Get("isolation").ToNumber().Int32Value();
   if (iso < 0 || iso > static_cast<int>(Isolation::FreshNamespace)) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): unknown isolation code");

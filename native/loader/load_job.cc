@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "image/thread_scan.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
+#include "loader/origin_step.h"
 #include "loader/private_area.h"
 #include "loader/source_copy.h"
 #include "namespace/runtime_host.h"
@@ -81,6 +83,11 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     CloseSource(src);
     return Fail(out, aerr.code, aerr.message);
   }
+  std::string keep_why;
+  if (spec.keep_copies && !KeepCopies(keep_why)) {
+    CloseSource(src);
+    return Fail(out, "ERR_DLSWAP_TEMP_AREA", keep_why + ". Unset DLSWAP_KEEP_COPIES, or set DLSWAP_TMPDIR to a writable directory.");
+  }
   out.real_path = src.real_path;
   const bool copied = CopyToPrivate(src, spec.path, copy, cerr);
   CloseSource(src);
@@ -131,6 +138,12 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     }
     CopyError derr;
     if (!CopyClosure(out.plan, copy, out.closure, derr)) return Fail(out, derr.code, derr.message);
+    // What the library asks about where it lives is answered with the source's place.
+    RedirectOriginImports(spec.isolation, copy.fd, elf.imports, spec.path, out.origin_note);
+    for (ClosureCopy &c : out.closure.copies) {
+      const DependencyNode &n = out.plan.nodes[c.node];
+      if (n.elf) RedirectOriginImports(spec.isolation, c.copy.fd, n.elf->imports, n.path, out.origin_note);
+    }
   }
   NoteCopySource(copy.name, out.real_path);
   out.deps_ms = Ms(t_deps);
@@ -178,6 +191,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       shown = PrivateDirPath() + "/" + copy_name;
       if (!c->new_soname.empty()) names.push_back(c->new_soname);
       names.insert(names.end(), c->aliases.begin(), c->aliases.end());
+      fchmod(c->copy.fd, 0500);  // read-only from here: nothing may write into a mapped file
       file = LoaderPathOf(copy_name);
       from = n.path.empty() ? n.needed : n.path;
     }
@@ -198,6 +212,11 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     LibraryRef dep = MakeHandle(h, spec.isolation, ns, MappedName(h, shown));
     dep->copy_name = copy_name;
     dep->private_names = names;
+    if (n.kind == DependencyKind::Private) {
+      auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
+      c->copy.mapped = true;
+      NoteMapped(*dep, {n.file, n.rpath.value_or(""), n.runpath.value_or(""), n.build_id.value_or(""), out.real_path}, out.origin_note);
+    }
     out.deps.push_back(dep);
     out.dep_nodes.push_back(i);
     if (!in_time) return false;
@@ -206,6 +225,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.copy_ms = Ms(t);
   t = clock::now();
   out.loader_path = LoaderPathOf(copy.name);
+  fchmod(copy.fd, 0500);
   dlerror();
   void *h = nullptr;
   bool ran = true;
@@ -223,8 +243,11 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.lib->hooks = out.hooks;
   if (!out.closure.root_soname.empty()) out.lib->private_names.push_back(out.closure.root_soname);
   out.lib->private_names.insert(out.lib->private_names.end(), out.closure.root_aliases.begin(), out.closure.root_aliases.end());
+  // Mapped: the copy's file stays as long as the image (the name in the link map and in
+  // /proc/self/maps is what debuggers, profilers and core files read); the aliases go.
+  copy.mapped = true;
+  NoteMapped(*out.lib, {out.real_path, elf.rpath.value_or(""), elf.runpath.value_or(""), elf.build_id.value_or(""), ""}, out.origin_note);
   if (!in_time) return false;
-  // Mapped: the name stays in the link map and /proc/self/maps (as "(deleted)"), the file goes.
   DiscardCopy(copy);
   DiscardClosureFiles(out.closure);
   out.open_ms = Ms(t);

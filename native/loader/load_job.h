@@ -38,6 +38,7 @@ struct LoadSpec {
   std::string cwd;
   std::vector<std::string> environment;
   bool has_environment = false;
+  bool keep_copies = false;          // from this load on, no copy is ever removed (DLSWAP_KEEP_COPIES)
   Isolation isolation = Isolation::Namespace;
   std::string expect_sha256;         // lowercase hex; empty: not pinned
   // Refusals decided by lib/ before the library runs any code (the policy and its wording are
@@ -90,6 +91,9 @@ struct LoadResult {
   // The generation must stay mapped when retired (set by the load, e.g. its C++ classes derive
   // from a shared library's, which may keep objects of them): why.
   std::string keep_mapped;
+  // Set when the library (or a private dependency) asks where it lives and gets its private copy's
+  // answers instead of its source's (origin_step.h): what the user should know.
+  std::string origin_note;
   std::string real_path, sha256;
   uint64_t size = 0;
   double mtime_ms = 0;

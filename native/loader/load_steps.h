@@ -90,8 +90,8 @@ std::string ExitHandlersOutlive(const LoadSpec &spec, const LoadResult &out);
 // ---- retire_job.cc ------------------------------------------------------------------------------
 // The user's name for an image in messages: the file its copy was made from.
 std::string SourceName(const LibraryHandle &image);
-// Names and source notes of images that are gone (`mapped[i]` false); those of images still mapped
-// stay reserved.
+// Names, source notes, origin records and copy files of images that are gone (`mapped[i]` false);
+// those of images still mapped stay.
 void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bool> &mapped);
 
 }  // namespace dlswap

@@ -14,6 +14,9 @@
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <set>
+
+#include "common/trusted_path.h"
 
 #include "common/errno_text.h"
 #include "common/immortal.h"
@@ -26,8 +29,16 @@ namespace {
 std::mutex g_mutex;
 int g_root_fd = -1;
 int g_dir_fd = -1;
-// Read at exit (RemoveProcessDirAtExit) and by a load that may still be running then.
+// Read at exit (RemoveProcessDirAtExit) and by a load that may still be running then: never destroyed.
 Immortal<std::string> g_root_path, g_dir_path, g_dir_name;
+Immortal<std::string> g_loader_prefix;   // what LoaderPathOf puts before a name
+Immortal<std::string> g_loader_note;     // why it is the descriptor's /proc path ("" when it is the real one)
+Immortal<std::set<std::string>> g_held;  // copies whose image is mapped (HoldCopy)
+bool g_keep = false;                     // KeepCopies: nothing is removed, by anyone, ever
+bool g_exiting = false;                  // ProcessExiting: held copies stay held
+
+// In a process directory whose copies are kept for post-mortem work: the sweep leaves it alone.
+constexpr const char *kKeepMarker = ".dlswap-keep";
 
 std::string Errno(int e) { return ErrnoText(e); }
 
@@ -77,8 +88,53 @@ void RemoveTree(int parent, const char *name) {
   unlinkat(parent, name, AT_REMOVEDIR);
 }
 
+// At exit (normal or process.exit): what no mapped image is made from goes, and the directory with
+// it once it is empty. A copy whose image is mapped stays: the image is mapped until the process is
+// gone, and a profiler reads the file after that (perf record collects what its samples hit when
+// the program it ran has exited). The next process's sweep removes it. Kept copies all stay.
 void RemoveProcessDirAtExit() {
-  if (g_root_fd >= 0 && !g_dir_name->empty()) RemoveTree(g_root_fd, g_dir_name->c_str());
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_root_fd < 0 || (*g_dir_name).empty() || g_keep) return;
+  if ((*g_held).empty()) {
+    RemoveTree(g_root_fd, (*g_dir_name).c_str());
+    return;
+  }
+  if (DIR *d = OpenDirOf(g_dir_fd)) {
+    std::vector<std::string> names;
+    while (struct dirent *e = readdir(d)) {
+      if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") && !(*g_held).count(e->d_name)) names.emplace_back(e->d_name);
+    }
+    closedir(d);
+    for (const std::string &n : names) unlinkat(g_dir_fd, n.c_str(), 0);
+  }
+}
+
+// The prefix the dynamic loader gets for the copies. Their real path when nobody but this user and
+// root can change what it resolves to (the loader resolves it again): then the link map names a
+// file that other processes can open too (gdb, perf, a core file's reader). Otherwise the verified
+// descriptor's /proc path, which only this process can resolve.
+void ChooseLoaderPrefix(int dir_fd) {
+  const std::string real = PathOfDescriptor(dir_fd);
+  std::string why;
+  int fd = -1;
+  bool same = false;
+  if (!real.empty() && TrustedDirectory(real, why, &fd)) {
+    struct stat a, b;
+    same = fstat(fd, &a) == 0 && fstat(dir_fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    close(fd);
+    if (!same) why = real + " does not lead to dlswap's directory";
+  } else if (real.empty()) {
+    why = "the directory has no path";
+  }
+  if (same) {
+    (*g_loader_prefix) = real + "/";
+    (*g_dir_path) = real;
+    (*g_root_path) = real.substr(0, real.rfind('/'));
+    (*g_loader_note).clear();
+  } else {
+    (*g_loader_prefix) = "/proc/self/fd/" + std::to_string(dir_fd) + "/";
+    (*g_loader_note) = why;
+  }
 }
 
 std::vector<std::string> SweepLocked() {
@@ -89,7 +145,9 @@ std::vector<std::string> SweepLocked() {
   std::vector<std::string> stale;
   while (struct dirent *e = readdir(d)) {
     std::cmatch m;
-    if (!std::regex_match(e->d_name, m, *kName) || (*g_dir_name) == e->d_name) continue;
+    if (!std::regex_match(e->d_name, m, (*kName)) || (*g_dir_name) == e->d_name) continue;
+    // Kept on purpose by a process that asked for its copies to outlive it.
+    if (faccessat(g_root_fd, (std::string(e->d_name) + "/" + kKeepMarker).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) continue;
     // Alive with the same start time: another live process's directory, not ours to touch.
     if (StartTime(std::strtol(m[1].str().c_str(), nullptr, 10)) == m[2].str()) continue;
     stale.emplace_back(e->d_name);
@@ -195,6 +253,7 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
   (*g_root_path) = root_path;
   (*g_dir_name) = name;
   (*g_dir_path) = root_path + "/" + name;
+  ChooseLoaderPrefix(dir_fd);
   // At exit (normal or process.exit); a process killed with SIGKILL leaves its directory to the
   // next process's sweep.
   std::atexit(RemoveProcessDirAtExit);
@@ -218,11 +277,58 @@ int PrivateDirFd() {
   return g_dir_fd;
 }
 
-std::string LoaderPathOf(const std::string &name) { return "/proc/self/fd/" + std::to_string(PrivateDirFd()) + "/" + name; }
+std::string LoaderPathOf(const std::string &name) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return (*g_loader_prefix) + name;
+}
+
+std::string LoaderPathNote() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return (*g_loader_note);
+}
+
+void HoldCopy(const std::string &name) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  (*g_held).insert(name);
+}
+
+void ReleaseCopy(const std::string &name) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_exiting) return;
+  (*g_held).erase(name);
+  if (!g_keep && g_dir_fd >= 0) unlinkat(g_dir_fd, name.c_str(), 0);
+}
+
+void ProcessExiting() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_exiting = true;
+}
+
+bool KeepCopies(std::string &why) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_keep) return true;
+  if (g_dir_fd < 0) {
+    why = "dlswap's private directory is not open";
+    return false;
+  }
+  const int fd = openat(g_dir_fd, kKeepMarker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    why = "cannot mark " + (*g_dir_path) + " as kept: " + Errno(errno);
+    return false;
+  }
+  close(fd);
+  g_keep = true;
+  return true;
+}
+
+bool KeepingCopies() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_keep;
+}
 
 void RemovePrivateFile(const std::string &name) {
   int fd = PrivateDirFd();
-  if (fd >= 0) unlinkat(fd, name.c_str(), 0);
+  if (fd >= 0 && !KeepingCopies()) unlinkat(fd, name.c_str(), 0);
 }
 
 std::vector<std::string> PrivateFiles() {
@@ -231,7 +337,7 @@ std::vector<std::string> PrivateFiles() {
   if (!d) return out;
   rewinddir(d);
   while (struct dirent *e = readdir(d)) {
-    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) out.emplace_back(e->d_name);
+    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") && std::strcmp(e->d_name, kKeepMarker)) out.emplace_back(e->d_name);
   }
   closedir(d);
   return out;

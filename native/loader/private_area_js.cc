@@ -53,11 +53,19 @@ Napi::Value RemovePrivateFileJs(const Napi::CallbackInfo &info) {
 Napi::Value PrivateFilesJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), PrivateFiles()); }
 Napi::Value SweepStaleJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), SweepStaleDirectories()); }
 
+Napi::Value ProcessExitingJs(const Napi::CallbackInfo &info) {
+  ProcessExiting();
+  return info.Env().Undefined();
+}
+
+Napi::Value LoaderPathNoteJs(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), LoaderPathNote()); }
+
 }  // namespace
 
 void RegisterPrivateArea(Napi::Env env, Napi::Object exports) {
   Export(env, exports, {{"privateArea", PrivateAreaJs}, {"privateFiles", PrivateFilesJs}, {"sweepStale", SweepStaleJs},
-                        {"copyForTest", CopyForTestJs}, {"removePrivateFile", RemovePrivateFileJs}});
+                        {"copyForTest", CopyForTestJs}, {"removePrivateFile", RemovePrivateFileJs},
+                        {"processExiting", ProcessExitingJs}, {"loaderPathNote", LoaderPathNoteJs}});
 }
 
 }  // namespace dlswap

@@ -15,6 +15,7 @@
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 #include "signals/plugin_code.h"
+#include "loader/origin_step.h"
 
 namespace dlswap {
 
@@ -200,6 +201,7 @@ void ReleaseUnmapped(const std::vector<LibraryRef> &images, const std::vector<bo
   for (size_t i = 0; i < images.size(); ++i) {
     const LibraryRef &r = images[i];
     if (!r || r->copy_name.empty() || mapped[i]) continue;
+    NoteUnmapped(*r);
     ForgetCopySource(r->copy_name);
     for (const std::string &n : r->private_names) ReleasePrivateName(n);
     r->private_names.clear();

@@ -217,7 +217,7 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
 void DiscardCopy(PrivateCopy &copy) {
   if (copy.fd >= 0) close(copy.fd);
   copy.fd = -1;
-  if (!copy.name.empty()) RemovePrivateFile(copy.name);
+  if (!copy.name.empty() && !copy.mapped) RemovePrivateFile(copy.name);
 }
 
 }  // namespace dlswap

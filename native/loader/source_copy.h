@@ -36,6 +36,7 @@ struct PrivateCopy {
   uint64_t size = 0;
   std::string sha256;   // of the bytes copied
   double mtime_ms = 0;  // of the source
+  bool mapped = false;  // its image is loaded: the file is the image's now (HoldCopy), not the copy step's
 };
 
 // Copies the source into a new file of the private directory, named after `label`, hashing it in
@@ -43,8 +44,8 @@ struct PrivateCopy {
 // the copy is removed.
 bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err, bool with_hash = true);
 
-// Closes the copy's descriptor and removes it from the private directory (the mapping, if any,
-// stays).
+// Closes the copy's descriptor and removes it from the private directory, unless its image was
+// mapped (then the file stays with the image: private_area.h, HoldCopy).
 void DiscardCopy(PrivateCopy &copy);
 
 }  // namespace dlswap

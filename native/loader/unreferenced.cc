@@ -5,7 +5,10 @@
 // Threads).
 #include "common/loader_lock.h"
 #include "common/process_end.h"
+#include "common/proc_maps.h"
+#include "image/image_origins.h"
 #include "image/library_handle.h"
+#include "loader/private_area.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 
@@ -22,7 +25,14 @@ void DeleteLibraryHandle(LibraryHandle *image) {
   LoaderPool::RunOrQueue([image] {
     // Threads still in its code keep it mapped: leaked, never pulled from under them. So does library
     // code that hung holding the dynamic loader's lock (the scan and dlclose would wait for it).
-    if (LoaderLockHolder().empty() && image->Holders().empty()) image->Close(nullptr);
+    if (LoaderLockHolder().empty() && image->Holders().empty()) {
+      image->Close(nullptr);
+      // Its copy's file and record go with the mapping, as after a retirement (loader/origin_step.h).
+      if (!image->copy_name.empty() && !ProcMaps().Maps(image->mapped_path)) {
+        UnregisterImage(image->map, image->loader_name);
+        ReleaseCopy(image->copy_name);
+      }
+    }
     delete image;
   });
 }

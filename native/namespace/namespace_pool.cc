@@ -11,6 +11,7 @@
 #include "common/dl_symbol.h"
 #include "common/immortal.h"
 #include "namespace/namespace_scope.h"
+#include "image/image_origins.h"
 #include "namespace/runtime_host.h"
 #include "signals/code_ranges.h"
 
@@ -68,8 +69,10 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   FillRuntimeHost(&ns->host, ns);
   FillRuntimeDl(&ns->host, ns);
   FillRuntimeEnd(&ns->host);
+  // The origin functions the namespace's copies bind to (runtime/origin_abi.h, image/image_origins.h).
+  auto attach_origin = ResolveSymbol<int (*)(const dlswap_origin_host *)>(h, "dlswap_origin_attach");
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
-      attach(&ns->host) != 0) {
+      attach(&ns->host) != 0 || !attach_origin || attach_origin(OriginHost()) != 0) {
     error = "the namespace runtime " + *g_runtime_path + " does not match this addon; rebuild dlswap";
     dlclose(h);
     delete ns;

@@ -92,6 +92,7 @@ describe('doctor()', () => {
     expect(r.runtime.error).toBeNull();
     expect(r.runtime.library).toMatch(/libdlswap_runtime\.so$/);
     expect(r.runtime.forwards).toEqual(expect.arrayContaining(['pthread_key_create', 'pthread_setspecific', 'pthread_create', '__cxa_thread_atexit_impl', 'tss_create']));
+    expect(r.runtime.forwards.filter((f) => f.startsWith('dlsw'))).toEqual([]);
     expect(r.runtime.keysFromNodeTable).toBe(true);
     expect(r.runtime.ctypeOnPoolThreads).toBe(true);
     expect(check(r, 'namespace-runtime')!.status).toBe('ok');

@@ -19,8 +19,8 @@ import {
   injectFault,
   type FaultPoint,
 } from '../../lib/faults';
-import { privateDir, privateFiles } from '../../lib/load/temp_area';
-import { fixture, root, runChild, underAsan } from '../helpers';
+import { privateDir } from '../../lib/load/temp_area';
+import { fixture, root, runChild, underAsan, strayPrivateFiles } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
 const P2 = fixture('libplugin_v2.so');
@@ -196,7 +196,7 @@ describe('fault points', () => {
   it('after-copy in a plain open(): the copy is removed', () => {
     injectFault('after-copy');
     expect(() => open(P1)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_INTERNAL' }));
-    expect(privateFiles()).toEqual([]);
+    expect(strayPrivateFiles()).toEqual([]);
   });
 });
 
@@ -256,7 +256,7 @@ describe.each(['namespace', 'local'] as const)('a fault under load in %s', (isol
     expect(mappedCopies()).toHaveLength(1); // the generation that serves, nothing else
     await hot.close();
     expect(hot.generations().every((g) => g.state === 'closed' || g.state === 'rejected')).toBe(true);
-    expect(privateFiles()).toEqual([]);
+    expect(strayPrivateFiles()).toEqual([]);
     expect(mappedCopies()).toEqual([]);
     expect(fdCount()).toBe(fds);
   });
@@ -414,7 +414,7 @@ describe.each(['namespace', 'local'] as const)('a handover fault under load in %
     expect(hot.generations().every((g) => g.errors === 0)).toBe(true);
     expect(mappedCopies()).toHaveLength(1);
     await hot.close();
-    expect(privateFiles()).toEqual([]);
+    expect(strayPrivateFiles()).toEqual([]);
     expect(mappedCopies()).toEqual([]);
     expect(fdCount()).toBe(fds);
   });
@@ -479,7 +479,7 @@ describe('a watcher fault under load', () => {
       await report.retired;
       expect(failures).toEqual([]);
       await hot.close();
-      expect(privateFiles()).toEqual([]);
+      expect(strayPrivateFiles()).toEqual([]);
       expect(mappedCopies()).toEqual([]);
       expect(fdCount()).toBe(fds);
     } finally {

@@ -7,8 +7,7 @@ import { HotLibrary, type LogEvent, type ReloadReport } from '../../lib/hot/hot_
 import { ISOLATION_MODES } from '../../lib/load/isolation';
 import { clearFaults, injectFault } from '../../lib/faults';
 import { DlswapError, asDlswapError } from '../../lib/errors';
-import { privateFiles } from '../../lib/load/temp_area';
-import { fixture, root, runChild } from '../helpers';
+import { fixture, root, runChild, strayPrivateFiles } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
 const P2 = fixture('libplugin_v2.so');
@@ -30,7 +29,7 @@ async function hotOpen(file: string, options: Parameters<typeof HotLibrary.open>
 afterEach(async () => {
   clearFaults();
   for (const h of hots.splice(0)) await h.close();
-  expect(privateFiles()).toEqual([]);
+  expect(strayPrivateFiles()).toEqual([]);
 });
 
 describe.each(ISOLATION_MODES)('reload in %s', (isolation) => {
@@ -119,7 +118,7 @@ describe('rollback', () => {
     expect(hot.fn.plugin_version()).toBe(1);
     const rejected = hot.generations().at(-1)!;
     expect(rejected.state).toBe('rejected');
-    expect(privateFiles()).toEqual([]);
+    expect(strayPrivateFiles()).toEqual([]);
   }
 
   it('on a missing symbol', async () => {

@@ -20,9 +20,14 @@ function load(name: string, isolation: Isolation, extra: Record<string, unknown>
 afterEach(async () => {
   for (const lib of opened.splice(0)) await lib.close();
   // Nothing of a finished test stays behind: no private copy, no mapping of one.
-  expect(privateFiles()).toEqual([]);
+  expect(leftFiles()).toEqual([]);
   expect(leftMappings()).toEqual([]);
 });
+
+/** Files of the private directory, except the copies of images a test proved pinned (a copy stays as long as its image). */
+function leftFiles(): string[] {
+  return privateFiles().filter((f) => ![...pinned].some((p) => path.basename(p) === f));
+}
 
 /** Mappings of private copies, except images a test proved pinned. */
 function leftMappings(): string[] {
@@ -47,8 +52,10 @@ describe.each(ISOLATION_MODES)('isolation %s', (mode) => {
     expect(info.size).toBe(fs.statSync(fixture('libbasic_v1.so')).size);
     if (mode === 'local' || mode === 'deepbind') expect(info.lmid).toBe(0);
     else expect(info.lmid).toBeGreaterThan(0);
-    // The copy is unlinked as soon as it is mapped; the mapping itself stays until close.
-    expect(fs.existsSync(info.mappedPath)).toBe(false);
+    // The copy stays as long as it is mapped, under the name the link map and the mappings give
+    // (what debuggers and profilers open); it goes with the mapping (afterEach).
+    expect(fs.existsSync(info.mappedPath)).toBe(true);
+    expect(fs.statSync(info.mappedPath).size).toBe(info.size);
     expect(privateMappings(privateDir()).length).toBeGreaterThan(0);
     expect(typeof lib.symbol('add')).toBe('bigint');
     expect(lib.symbol('add')).toBeGreaterThan(0n);
@@ -139,7 +146,7 @@ describe.each(ISOLATION_MODES)('isolation %s', (mode) => {
     ];
     for (const [file, code] of cases) {
       expect(() => open(file, { isolation: mode }), file).toThrow(expect.objectContaining({ code }));
-      expect(privateFiles()).toEqual([]);
+      expect(leftFiles()).toEqual([]);
     }
   });
 });
@@ -191,7 +198,7 @@ describe('bad files', () => {
       // The message names the user's file, never dlswap's private copy.
       expect((err as Error).message).toContain(path.join(dir, name));
       expect((err as Error).message).not.toContain(privateDir());
-      expect(privateFiles()).toEqual([]);
+      expect(leftFiles()).toEqual([]);
       expect(leftMappings()).toEqual([]);
     }
   });
@@ -217,14 +224,14 @@ describe('bad files', () => {
     expect(() => open(fixture('libpriv_v1.so'), { shareDependencies: ['dir/libprivdep.so'] })).toThrow(
       expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringContaining("without '/'") }),
     );
-    expect(privateFiles()).toEqual([]);
+    expect(leftFiles()).toEqual([]);
   });
 
   it('refuses a file whose content differs from the pinned sha256', () => {
     expect(() => open(fixture('libbasic_v1.so'), { sha256: '0'.repeat(64) })).toThrow(
       expect.objectContaining({ code: 'ERR_DLSWAP_INTEGRITY' }),
     );
-    expect(privateFiles()).toEqual([]);
+    expect(leftFiles()).toEqual([]);
   });
 });
 
@@ -239,7 +246,7 @@ describe('C++ and the deepbind hazard', () => {
     expect(err.code).toBe('ERR_DLSWAP_UNSAFE_MODE');
     expect(err.message).toContain('_ZSt4cerr');
     expect(err.message).toContain("'namespace'");
-    expect(privateFiles()).toEqual([]);
+    expect(leftFiles()).toEqual([]);
   });
 
   it.each(['local', 'namespace', 'fresh-namespace'] as const)('writes to std::cerr safely in %s', (mode) => {
@@ -387,12 +394,23 @@ describe('temp area', () => {
     expect(fs.statSync(path.dirname(privateDir())).mode & 0o777).toBe(0o700);
   });
 
-  it('leaves nothing at exit, even without close', () => {
+  it('at exit, leaves only the copies of libraries still open, for profilers; the next process sweeps them', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-exit-'));
     try {
-      const r = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}); console.log('ok');`, { env: { DLSWAP_TMPDIR: tmp } });
-      expect(r.stdout.trim()).toBe('ok');
       const userRoot = path.join(tmp, `dlswap-${process.getuid!()}`);
+      // Closed before exit: nothing is left.
+      const closed = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, { env: { DLSWAP_TMPDIR: tmp } });
+      expect(closed.stdout.trim()).toBe('ok');
+      expect(fs.readdirSync(userRoot)).toEqual([]);
+      // Open at exit: its copy stays (perf reads the files it sampled once the program has exited).
+      const open = runChild(`console.log(dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).info.mappedPath);`, { env: { DLSWAP_TMPDIR: tmp } });
+      const copy = open.stdout.trim();
+      expect(fs.existsSync(copy)).toBe(true);
+      expect(fs.readdirSync(userRoot)).toEqual([path.basename(path.dirname(copy))]);
+      expect(fs.readdirSync(path.dirname(copy))).toEqual([path.basename(copy)]);
+      // The next process removes it, as it removes what a killed process left.
+      const next = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, { env: { DLSWAP_TMPDIR: tmp } });
+      expect(next.stdout.trim()).toBe('ok');
       expect(fs.readdirSync(userRoot)).toEqual([]);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -415,7 +433,8 @@ describe('temp area', () => {
         { env: { DLSWAP_TMPDIR: tmp } },
       );
       expect(next.stdout.trim()).toBe('1'); // its own directory only
-      expect(fs.readdirSync(userRoot)).toEqual([]);
+      // Which stays, with the copy of the library it left open, for the process after it to sweep.
+      expect(fs.readdirSync(userRoot)).toHaveLength(1);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

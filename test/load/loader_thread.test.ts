@@ -13,8 +13,8 @@ import { HotLibrary } from '../../lib/hot/hot_library';
 import { openAsync } from '../../lib/load/library';
 import { clearFaults, injectFault } from '../../lib/faults';
 import { addon } from '../../lib/native';
-import { privateDir, privateFiles } from '../../lib/load/temp_area';
-import { fixture, privateMappings, runChild } from '../helpers';
+import { privateDir } from '../../lib/load/temp_area';
+import { fixture, privateMappings, runChild, strayPrivateFiles } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
 const P2 = fixture('libplugin_v2.so');
@@ -143,7 +143,7 @@ describe('a load that fails on the loader thread', () => {
     for (const file of files) {
       injectFault(point, 'throw');
       await expect(openAsync(file, { isolation })).rejects.toMatchObject({ code: 'ERR_DLSWAP_INTERNAL' });
-      expect(privateFiles()).toEqual([]);
+      expect(strayPrivateFiles()).toEqual([]);
       expect(privateMappings(privateDir())).toEqual([]);
       expect(addon.freshNamespaceCount()).toBe(namespacesBefore);
     }
@@ -162,7 +162,7 @@ describe('a load that fails on the loader thread', () => {
       expect(err?.message).toContain('libinner.so.1');
       // The loader's words name the helper's file, not its private copy or private name.
       expect(err?.message).not.toContain(privateDir());
-      expect(privateFiles()).toEqual([]);
+      expect(strayPrivateFiles()).toEqual([]);
       expect(privateMappings(privateDir())).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -10,8 +10,7 @@ import { runWatch } from '../../lib/cli/watch';
 import { PassThrough } from 'node:stream';
 import { LibraryWatcher } from '../../lib/watch/watch';
 import { armedFaults, clearFaults, injectFault } from '../../lib/faults';
-import { privateFiles } from '../../lib/load/temp_area';
-import { fixture } from '../helpers';
+import { fixture, strayPrivateFiles } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
 const P2 = fixture('libplugin_v2.so');
@@ -24,7 +23,7 @@ const hots: HotLibrary[] = [];
 afterEach(async () => {
   clearFaults();
   for (const h of hots.splice(0)) await withTimeout(h.close());
-  expect(privateFiles()).toEqual([]);
+  expect(strayPrivateFiles()).toEqual([]);
 });
 
 /** Asserts `run` fails with ERR_DLSWAP_ARG (or `code`) whose message matches, and loaded nothing. */
@@ -41,7 +40,7 @@ async function refused(run: () => unknown, message: RegExp, code = 'ERR_DLSWAP_A
   expect(error).toMatchObject({ code });
   expect((error as Error).message).toMatch(message);
   expect(armedFaults()).toEqual(['after-copy']); // nothing was copied, so nothing was loaded
-  expect(privateFiles()).toEqual([]);
+  expect(strayPrivateFiles()).toEqual([]);
   expect(fdCount()).toBe(fds);
   clearFaults();
   return error as Error & { code: string; cause?: unknown };

@@ -12,9 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { open, type Library } from '../../lib/load/library';
 import { ISOLATION_MODES, type Isolation } from '../../lib/load/isolation';
 import { addon } from '../../lib/native';
-import { privateDir, privateFiles } from '../../lib/load/temp_area';
+import { privateDir } from '../../lib/load/temp_area';
 import { lastJsonLine, runNode } from '../child';
-import { fixture, privateMappings, runChild, underAsan } from '../helpers';
+import { fixture, privateMappings, runChild, underAsan, strayPrivateFiles } from '../helpers';
 import { buildElf } from '../fuzz/elf_builder';
 import { hostMachine, readElf } from '../../lib/elf/elf';
 
@@ -30,7 +30,7 @@ function load(file: string, isolation: Isolation, extra: Record<string, unknown>
 }
 afterEach(async () => {
   for (const lib of opened.splice(0).reverse()) await lib.close();
-  expect(privateFiles()).toEqual([]);
+  expect(strayPrivateFiles()).toEqual([]);
 });
 
 describe('seed-001: a C++ core whose versions ship dependencies of the same SONAMEs', () => {

@@ -13,8 +13,7 @@ import { open } from '../../lib/load/library';
 import { findLibrary, ldCache } from '../../lib/load/search';
 import { addonLoadError, BUILD_COMMAND } from '../../lib/platform';
 import { colorEnabled, colors } from '../../lib/cli/format';
-import { privateFiles } from '../../lib/load/temp_area';
-import { fixture, fixturesDir, root, runChild } from '../helpers';
+import { fixture, fixturesDir, root, runChild, strayPrivateFiles } from '../helpers';
 
 const V1 = fixture('libplugin_v1.so');
 const V2 = fixture('libplugin_v2.so');
@@ -120,7 +119,7 @@ describe('NODE_DEBUG=dlswap', () => {
 
 describe('AbortSignal', () => {
   afterEach(() => {
-    expect(privateFiles()).toEqual([]);
+    expect(strayPrivateFiles()).toEqual([]);
   });
 
   it('HotLibrary.open with an aborted signal loads nothing', async () => {

@@ -8,8 +8,7 @@ import { LibraryWatcher, type WatchChange, type WatchSkip } from '../../lib/watc
 import { runWatch } from '../../lib/cli/watch';
 import { describeLoad, loadInProgress, ProgressLine } from '../../lib/cli/progress';
 import type { GenerationInfo } from '../../lib/hot/generation';
-import { privateFiles } from '../../lib/load/temp_area';
-import { fixture, root, runChild } from '../helpers';
+import { fixture, root, runChild, strayPrivateFiles } from '../helpers';
 
 const V1 = fs.readFileSync(fixture('libplugin_v1.so'));
 const V2 = fs.readFileSync(fixture('libplugin_v2.so'));
@@ -35,7 +34,7 @@ beforeEach(() => {
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
   fs.rmSync(dir, { recursive: true, force: true });
-  expect(privateFiles()).toEqual([]);
+  expect(strayPrivateFiles()).toEqual([]);
 });
 
 interface Recorder {

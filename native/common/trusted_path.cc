@@ -1,0 +1,84 @@
+#include "common/trusted_path.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace dlswap {
+
+namespace {
+
+// What is wrong with one directory of the walk ("" when nothing is).
+std::string Untrusted(const struct stat &st, const std::string &shown) {
+  if (!S_ISDIR(st.st_mode)) return shown + " is not a directory";
+  if (st.st_uid != 0 && st.st_uid != getuid()) return shown + " belongs to uid " + std::to_string(st.st_uid);
+  const bool others_write = (st.st_mode & S_IWOTH) != 0 || ((st.st_mode & S_IWGRP) != 0 && st.st_gid != getgid());
+  if (others_write && !(st.st_mode & S_ISVTX)) return shown + " is writable by other users";
+  return "";
+}
+
+}  // namespace
+
+bool TrustedDirectory(const std::string &path, std::string &why, int *out_fd) {
+  if (path.empty() || path[0] != '/') {
+    why = "'" + path + "' is not an absolute path";
+    return false;
+  }
+  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    why = std::string("cannot open /: ") + std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  why = Untrusted(st, "/");
+  std::string walked;
+  for (size_t at = 1; why.empty() && at < path.size();) {
+    size_t end = path.find('/', at);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(at, end - at);
+    at = end + 1;
+    if (part.empty() || part == ".") continue;
+    walked += "/" + part;
+    if (part == "..") {
+      why = path + " is not a canonical path";
+      break;
+    }
+    const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) {
+      why = walked + (errno == ELOOP || errno == ENOTDIR ? " is not a directory (a symbolic link?)" : ": " + std::string(std::strerror(errno)));
+      break;
+    }
+    close(fd);
+    fd = next;
+    if (fstat(fd, &st) != 0) {
+      why = walked + ": " + std::strerror(errno);
+      break;
+    }
+    why = Untrusted(st, walked);
+  }
+  if (!why.empty()) {
+    close(fd);
+    return false;
+  }
+  if (out_fd) *out_fd = fd;
+  else close(fd);
+  return true;
+}
+
+std::string PathOfDescriptor(int fd) {
+  char buf[PATH_MAX];
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = readlink(proc.c_str(), buf, sizeof buf - 1);
+  if (n <= 0 || buf[0] != '/') return "";
+  std::string p(buf, static_cast<size_t>(n));
+  static const std::string kDeleted = " (deleted)";
+  if (p.size() > kDeleted.size() && p.compare(p.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) return "";
+  return p;
+}
+
+}  // namespace dlswap
