@@ -93,7 +93,6 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       fns[name] = f;
     }
     this.fn = Object.freeze(fns) as unknown as HotFunctions<F, D>;
-    this.#track(first);
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */

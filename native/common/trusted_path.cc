@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 namespace dlswap {
 
@@ -76,7 +77,7 @@ std::string PathOfDescriptor(int fd) {
   const ssize_t n = readlink(proc.c_str(), buf, sizeof buf - 1);
   if (n <= 0 || buf[0] != '/') return "";
   std::string p(buf, static_cast<size_t>(n));
-  static const std::string kDeleted = " (deleted)";
+  constexpr std::string_view kDeleted = " (deleted)";
   if (p.size() > kDeleted.size() && p.compare(p.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) return "";
   return p;
 }

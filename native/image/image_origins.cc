@@ -1,3 +1,4 @@
+#include "common/immortal.h"
 #include "image/image_origins.h"
 
 #include <dlfcn.h>
@@ -197,38 +198,39 @@ std::vector<ImageOrigin> RegisteredImages() {
 }
 
 const dlswap_origin_host *OriginHost() {
-  static const std::string library_path = JoinedLibraryPath();
+  // Immortal: the runtime of a namespace reads it from library code, at exit too.
+  static Immortal<const std::string> library_path(JoinedLibraryPath());
   static const dlswap_origin_host host = {DLSWAP_ORIGIN_ABI, sizeof(dlswap_origin_host), ImageAtC, ImageOfC, TrustedDirC,
-                                          library_path.c_str()};
+                                          library_path->c_str()};
   return &host;
 }
 
 bool EnsureBaseOrigin(std::string &why) {
   static std::once_flag once;
   static bool ok = false;
-  static std::string failure;
+  static Immortal<std::string> failure;
   std::call_once(once, [] {
     // The addon in the global scope: a copy's renamed imports are then found in `local` (whose
     // lookups start there) and `deepbind` (which looks there after the library's own objects).
     Dl_info info;
     if (!dladdr(reinterpret_cast<void *>(&dlswOp), &info) || !info.dli_fname) {
-      failure = "the addon cannot find its own file";
+      (*failure) = "the addon cannot find its own file";
       return;
     }
     dlerror();
     void *self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
     if (!self) {
       const char *e = dlerror();
-      failure = std::string("the addon cannot add itself to the global scope: ") + (e ? e : "no reason given");
+      (*failure) = std::string("the addon cannot add itself to the global scope: ") + (e ? e : "no reason given");
       return;
     }
     if (dlswap_origin_attach(OriginHost()) != 0 || dlsym(RTLD_DEFAULT, "dlswOp") != reinterpret_cast<void *>(&dlswOp)) {
-      failure = "another object in the global scope defines dlswap's origin functions";
+      (*failure) = "another object in the global scope defines dlswap's origin functions";
       return;
     }
     ok = true;
   });
-  why = failure;
+  why = *failure;
   return ok;
 }
 

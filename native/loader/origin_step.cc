@@ -1,3 +1,4 @@
+#include "common/immortal.h"
 #include "loader/origin_step.h"
 
 #include <algorithm>
@@ -14,12 +15,12 @@ namespace dlswap {
 namespace {
 
 const std::map<std::string, std::string> &OriginRenames() {
-  static const std::map<std::string, std::string> renames = {
+  static Immortal<const std::map<std::string, std::string>> renames(std::map<std::string, std::string>{
 #define DLSWAP_RENAME(from, to) {#from, #to},
       DLSWAP_ORIGIN_RENAMES(DLSWAP_RENAME)
 #undef DLSWAP_RENAME
-  };
-  return renames;
+  });
+  return *renames;
 }
 
 }  // namespace

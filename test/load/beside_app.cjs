@@ -2,13 +2,14 @@
 // node's namespace is process-wide): a library that finds a module, a data file and its bundled
 // libz.so.1 beside itself, asked each way such libraries ask.
 //
-//   node beside_app.cjs <isolation|plain-dlopen> <open|hot> <dir>
+//   node beside_app.cjs <isolation|plain-dlopen> <open|hot> <dir> [force]
+// force: open with { force: true } (a directory other users can write is refused otherwise).
 //
 // plain-dlopen: the same calls through koffi, which loads the file itself with dlopen: the control.
 // Prints one JSON line per generation asked.
 const path = require('node:path');
 const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
-const [mode, how, dir] = process.argv.slice(2);
+const [mode, how, dir, force] = process.argv.slice(2);
 const lib = (v) => path.join(dir, `libbeside_v${v}.so`);
 
 const PROTOTYPES = {
@@ -59,7 +60,7 @@ function ask(fn) {
   }
   const dlswap = require(dist);
   if (how === 'open') {
-    const l = dlswap.open(lib(1), { isolation: mode });
+    const l = dlswap.open(lib(1), { isolation: mode, force: force === 'force' });
     const fn = Object.fromEntries(Object.entries(PROTOTYPES).map(([name, proto]) => [name, l.func(proto)]));
     console.log(JSON.stringify(ask(fn)));
     return;

@@ -33,6 +33,7 @@ const BAD: Record<string, unknown[]> = {
   types: [{}, Object.create(TypeRegistry.prototype), 'int', null, new Proxy({}, {})],
   functions: [[], 'int f(void)', { f: 42 }, { f: null }, { f: 'int f(' }, { f: 'int f(struct nope x)' }, { f: { name: 'f', returns: 'int', args: 'int' } }],
   policy: ['swap', 1],
+  onFault: ['restart', true, null],
   drainTimeoutMs: [NaN, -1, Infinity, 2 ** 31, '100', 1n],
   handoverTimeout: ['later', true],
   initTimeoutMs: [NaN, -5, 1e12],
