@@ -23,8 +23,6 @@ const BOTH = ['basic', 'hot'];
 const SHARED = ['local', 'deepbind', 'namespace']; // the modes where generations share system dependencies
 
 module.exports = [
-  },
-
   // H5: a process-wide registry in a dependency every generation shares: the second generation
   // registers again (fresh-namespace, where each generation has its own copy, passes).
   {
