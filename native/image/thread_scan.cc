@@ -22,7 +22,7 @@
 #include <optional>
 #include <set>
 
-#include "common/own_signals.h"
+#include "signals/thread_sample.h"
 
 namespace dlswap {
 
@@ -133,7 +133,7 @@ thread_local bool tl_counted = false;
 
 std::atomic<uint64_t> g_scans{0}, g_threads{0}, g_sampled{0};
 
-// ---- samples of running threads (common/own_signals.h) ---------------------------------------
+// ---- samples of running threads (signals/thread_sample.h) ---------------------------------------
 //
 // One round of samples at a time (g_sample_mutex). Each asked thread gets a slot whose `claim` is
 // tag << 2 | state: the handler may fill it only while it reads (tag, waiting), and says so by

@@ -1,6 +1,6 @@
 // Finds threads that are executing in given code, without stopping them. A thread blocked in a
 // system call has its registers and its stack in /proc/self/task/<tid>/syscall; a thread running in
-// user space is asked for its registers with a signal (common/own_signals.h). Then a program
+// user space is asked for its registers with a signal (signals/thread_sample.h). Then a program
 // counter in the code, or a return address into it on the thread's stack, means a frame of that
 // code is live. A thread that can be neither read nor asked (it blocks the signal, or does not
 // answer in time) is reported as unknown: it may be in the code, and the caller must assume it is.
@@ -50,7 +50,7 @@ struct MultiScanResult {
 MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps,
                                std::chrono::milliseconds patience = kScanPatience);
 
-// Installs the sampling signal's handler (common/own_signals.h) if it is not yet: with the addon, so
+// Installs the sampling signal's handler (signals/thread_sample.h) if it is not yet: with the addon, so
 // that it is there before any library is loaded. Idempotent.
 void PrepareThreadSamples();
 

@@ -1,7 +1,7 @@
 /**
  * Threads running in user space when an image is closed (docs/isolation.md, "Threads and
  * unloading"). The kernel publishes the registers of a blocked thread only; a running one is asked
- * for them with dlswap's sampling signal (native/common/own_signals.cc). close() must never say
+ * for them with dlswap's sampling signal (native/signals/thread_sample.cc). close() must never say
  * `unloaded: true` while a thread can be in the image: either it keeps the image mapped and names
  * the thread, or the image really was safe to unmap and the process goes on unharmed. Each case runs
  * in a child process, whose exit is the verdict (a wrong unmap is a SIGSEGV).

@@ -1,4 +1,4 @@
-#include "common/own_signals.h"
+#include "signals/thread_sample.h"
 
 #include <signal.h>
 #include <sys/syscall.h>
@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+
+#include "signals/signals.h"
 
 namespace dlswap {
 
@@ -21,26 +23,6 @@ constexpr uint64_t kTagMask = (uint64_t(1) << 48) - 1;
 std::mutex g_install_mutex;
 std::atomic<int> g_sample_signal{0};
 std::atomic<SampleReceiver> g_receiver{nullptr};
-struct sigaction g_previous;  // written once, before the handler is installed
-
-// What the handler that was there before would have done with a signal that is not dlswap's.
-void Chain(int sig, siginfo_t *info, void *context) {
-  if (g_previous.sa_flags & SA_SIGINFO) {
-    if (g_previous.sa_sigaction) g_previous.sa_sigaction(sig, info, context);
-    return;
-  }
-  if (g_previous.sa_handler == SIG_IGN) return;
-  if (g_previous.sa_handler == SIG_DFL) {
-    // A real-time signal's default action ends the process: take it, as without dlswap.
-    struct sigaction dfl;
-    std::memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, nullptr);
-    syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
-    return;
-  }
-  g_previous.sa_handler(sig);
-}
 
 SampledRegisters RegistersOf(void *context) {
   SampledRegisters r;
@@ -56,21 +38,16 @@ SampledRegisters RegistersOf(void *context) {
   return r;
 }
 
-void OnSignal(int sig, siginfo_t *info, void *context) {
+void OnSampleSignal(int sig, siginfo_t *info, void *context) {
   const int saved_errno = errno;
   const uint64_t value = info ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(info->si_value.sival_ptr)) : 0;
   if (info && info->si_code == SI_QUEUE && info->si_pid == getpid() && (value & ~kTagMask) == kSampleMark) {
     // dlswap's own, current or late: never passed on.
     if (SampleReceiver receiver = g_receiver.load(std::memory_order_acquire)) receiver(value & kTagMask, RegistersOf(context));
   } else {
-    Chain(sig, info, context);
+    ChainToPrevious(sig, info, context);
   }
   errno = saved_errno;
-}
-
-bool Ours(int sig) {
-  struct sigaction now;
-  return sigaction(sig, nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == &OnSignal;
 }
 
 }  // namespace
@@ -78,20 +55,14 @@ bool Ours(int sig) {
 int ThreadSampleSignal(SampleReceiver receiver) {
   std::lock_guard<std::mutex> lock(g_install_mutex);
   int sig = g_sample_signal.load();
-  if (sig != 0) return Ours(sig) ? sig : 0;
+  if (sig != 0) return HandlerInstalled(sig, &OnSampleSignal) ? sig : 0;
   // The highest real-time signal nobody handles (SIGRTMIN and the one after it are the ones
   // libraries that use real-time signals usually take).
   for (int s = SIGRTMAX; s >= SIGRTMIN + 2; --s) {
     struct sigaction now;
     if (sigaction(s, nullptr, &now) != 0 || (now.sa_flags & SA_SIGINFO) || now.sa_handler != SIG_DFL) continue;
-    g_previous = now;
     g_receiver.store(receiver, std::memory_order_release);
-    struct sigaction mine;
-    std::memset(&mine, 0, sizeof mine);
-    mine.sa_sigaction = &OnSignal;
-    mine.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-    sigemptyset(&mine.sa_mask);
-    if (sigaction(s, &mine, nullptr) != 0) continue;
+    if (!InstallHandler(s, &OnSampleSignal, SA_RESTART)) continue;
     g_sample_signal.store(s);
     return s;
   }
