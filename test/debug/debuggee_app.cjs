@@ -1,9 +1,12 @@
 // The program docs/debugging.md debugs: a HotLibrary of the debuggee fixture, reloaded once while a
 // lease keeps the first generation mapped, then one call into the generation asked for.
 //
-//   node debuggee_app.cjs <isolation> <fault|park|spin> <current|old>
+//   node debuggee_app.cjs <isolation> <fault|crash|park|spin> <current|old>
 //
-// fault: a NULL read in ring_len (debuggee.c); park: waits 60 s in debuggee_park for a debugger to
+// fault: a NULL read in ring_len (debuggee.c), in the call: dlswap contains it, the call throws
+// ERR_DLSWAP_FAULT (uncaught here: exit status 1, unless a debugger stopped at the signal first);
+// crash: the same read in a thread the library starts, outside any call through dlswap: not
+// contained, the process dies with SIGSEGV; park: waits 60 s in debuggee_park for a debugger to
 // attach (after printing "parked <pid>"); spin: 1 s of CPU in debuggee_spin_inner, then exits with
 // the library open, as most programs do (a profiler reads its copy after the process has ended;
 // one closed before that is gone, unless DLSWAP_KEEP_COPIES=1).
@@ -18,6 +21,7 @@ const [isolation, action, which] = process.argv.slice(2);
     functions: {
       version: 'int debuggee_version(void)',
       fault: 'int debuggee_fault(void)',
+      crash: 'int debuggee_fault_in_thread(void)',
       park: 'void debuggee_park(unsigned seconds)',
       spin: 'unsigned long debuggee_spin(unsigned ms)',
     },
@@ -27,6 +31,7 @@ const [isolation, action, which] = process.argv.slice(2);
   const fn = which === 'old' ? lease.fn : hot.fn;
   console.log(JSON.stringify({ old: lease.fn.version(), current: hot.fn.version() }));
   if (action === 'fault') fn.fault();
+  else if (action === 'crash') fn.crash();
   else if (action === 'park') {
     console.log(`parked ${process.pid}`);
     fn.park(60);

@@ -14,6 +14,7 @@ export const APP = path.join(__dirname, 'debuggee_app.cjs');
 export const SOURCE = path.join(root, 'fixtures-c', 'debuggee', 'debuggee.c');
 const sourceLine = (marker: string): number => fs.readFileSync(SOURCE, 'utf8').split('\n').findIndex((l) => l.includes(marker)) + 1;
 export const FAULT_LINE = sourceLine('DEBUGGEE_FAULT_LINE');
+export const THREAD_LINE = sourceLine('DEBUGGEE_THREAD_LINE');
 export const PARK_LINE = sourceLine('DEBUGGEE_PARK_LINE');
 // Under a loaded machine node starts slowly under gdb, and very slowly under valgrind.
 export const TOOL_MS = 240_000;
