@@ -116,8 +116,6 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
   // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
   gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
-  // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
-  gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
   // From here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
     gen.host = host;
