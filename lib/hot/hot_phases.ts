@@ -78,6 +78,9 @@ export async function loadGeneration(
     const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host };
     const open = { ...options, sha256 };
     const loaded = options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
+    // What dlswap_init logged reaches onLog before the generation goes on: its lines are not left
+    // in the queue (they would count against its bound), nor arrive after open() resolved.
+    await host.delivered();
     return { ...loaded, host };
   } catch (e) {
     const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean; fault?: FaultInfo };
