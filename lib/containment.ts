@@ -54,33 +54,61 @@ export interface FaultInfo {
 /** An error with code ERR_DLSWAP_FAULT or ERR_DLSWAP_FAULTED. */
 export type FaultError = Error & { code: 'ERR_DLSWAP_FAULT' | 'ERR_DLSWAP_FAULTED'; fault: FaultInfo };
 
-type FaultListener = (error: FaultError) => void;
+/**
+ * Who hears of a fault in an image's calls: `onFault(owner, error)`. The owner (a Library) is held
+ * weakly, and `onFault` must not capture it: a Library nobody closes must still be collected, so
+ * that its image is closed on the loader thread (native/loader/unreferenced.cc).
+ */
+export interface FaultListener<T extends object = object> {
+  owner: T;
+  onFault: (owner: T, error: FaultError) => void;
+}
+
+interface Hearing {
+  owner: WeakRef<object>;
+  onFault: (owner: object, error: FaultError) => void;
+}
 
 // Listeners by image: the native handle's id (its address, unique while it lives). Module state,
 // so per environment, as the native listener is.
-const listeners = new Map<bigint, FaultListener>();
+const listeners = new Map<bigint, Hearing>();
+// A collected owner's entry goes with it, unless its address has been reused by a later image.
+const collected = new FinalizationRegistry<{ id: bigint; hearing: Hearing }>(({ id, hearing }) => {
+  if (listeners.get(id) === hearing) listeners.delete(id);
+});
 let installed = false;
+
+function hear(library: bigint, error: FaultError): void {
+  const hearing = listeners.get(library);
+  const owner = hearing?.owner.deref();
+  if (hearing && owner) hearing.onFault(owner, error);
+}
 
 /**
  * What fault reports call `native` (the path the user gave, its HotLibrary generation or 0, the
- * build-id of the mapped copy, and a label when it is not the library itself), and `onFault`, told
+ * build-id of the mapped copy, and a label when it is not the library itself), and `listener`, told
  * of a fault in one of its calls before the caller gets the error. Called again, it replaces both.
  */
-export function describeImage(native: NativeLibrary, path: string, generation: number, buildId: string | null, label?: string, onFault?: FaultListener): bigint {
+export function describeImage<T extends object>(native: NativeLibrary, path: string, generation: number, buildId: string | null, label?: string, listener?: FaultListener<T>): bigint {
   const id = addon.describeLibrary(native, path, generation, buildId, label);
-  if (onFault) {
+  if (listener) {
     if (!installed) {
-      addon.setFaultListener((error, library) => listeners.get(library)?.(error as FaultError));
+      addon.setFaultListener((error, library) => hear(library, error as FaultError));
       installed = true;
     }
-    listeners.set(id, onFault);
+    const hearing: Hearing = { owner: new WeakRef(listener.owner), onFault: listener.onFault as Hearing['onFault'] };
+    listeners.set(id, hearing);
+    collected.register(listener.owner, { id, hearing }, hearing);
   }
   return id;
 }
 
 /** Stops telling `id`'s listener (its image is closed). */
 export function forgetImage(id: bigint): void {
+  const hearing = listeners.get(id);
+  if (!hearing) return;
   listeners.delete(id);
+  collected.unregister(hearing);
 }
 
 /** The first fault of a quarantined image (with its message), or null. */

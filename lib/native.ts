@@ -278,6 +278,8 @@ export interface PluginHostHandle {
   /** The retirement takes fini over; whether it was owed. */
   disown(): boolean;
   release(): void;
+  /** Settles once every line logged before this call was handed to onLog (at once if none waits). */
+  delivered(): Promise<void>;
 }
 
 export type PluginHostConstructor = new (

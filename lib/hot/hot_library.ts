@@ -341,17 +341,32 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     });
   }
 
+  // The closures a generation keeps for its life (its fault listener, its plugin's log) are made
+  // here and in #emitPluginLog, never in #reload: there they would share #reload's context, which
+  // holds the generation being replaced, and every generation would keep its predecessor alive.
+
+  /** Generation `#nextId` of `path`, with its fault listener, listed until it is retired. */
+  #newGeneration(path: string): Generation {
+    const gen = new Generation(this.#nextId++, path);
+    gen.onFault = (e) => this.#onFault(gen, e);
+    this.#track(gen);
+    return gen;
+  }
+
+  /** Where a generation's plugin log lines (and drop notes) go once the HotLibrary exists. */
+  readonly #emitPluginLog = (e: PluginLogEvent): void => {
+    this.#emit(e.name, e.event);
+  };
+
   async #reload(path: string, options: ResolvedReloadOptions): Promise<ReloadReport> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
     if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);
     const old = this.#current;
-    const gen = new Generation(this.#nextId++, path);
-    gen.onFault = (e) => this.#onFault(gen, e);
-    this.#track(gen);
+    const gen = this.#newGeneration(path);
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, (e) => this.#emit(e.name, e.event), (guard, timer) => this.#swapPhase(old, gen, options, report, guard, timer));
+      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, (guard, timer) => this.#swapPhase(old, gen, options, report, guard, timer));
     } catch (e) {
       debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
       this.#emit('rollback', report);

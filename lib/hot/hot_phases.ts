@@ -78,6 +78,9 @@ export async function loadGeneration(
     const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host };
     const open = { ...options, sha256 };
     const loaded = options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
+    // What dlswap_init logged reaches onLog before the generation goes on: its lines are not left
+    // in the queue (they would count against its bound), nor arrive after open() resolved.
+    await host.delivered();
     return { ...loaded, host };
   } catch (e) {
     const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean; fault?: FaultInfo };
@@ -114,8 +117,6 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   // The plugin holds the host only if its init ran; otherwise nothing will log through it.
   if (!gen.initialized) host.release();
   gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
-  // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
-  gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
   // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
   gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
   // From here fini is owed, and the host runs it if the environment goes first (a terminated worker).

@@ -265,8 +265,13 @@ export class Library<D extends TypeDefs = {}> {
     this.#plan = plan;
     this.#keepMapped = keepMapped;
     this.#finiTimeoutMs = finiTimeoutMs;
-    this.#faultId = describeImage(native, info.path, 0, info.buildId, undefined, (e) => this.#faultListener?.(e));
+    this.#faultId = describeImage(native, info.path, 0, info.buildId, undefined, { owner: this, onFault: Library.#hearFault });
     this.#describeDependencies(0);
+  }
+
+  // Static, so that the fault listener's registry does not keep this library alive (lib/containment.ts).
+  static #hearFault(lib: Library<TypeDefs>, error: FaultError): void {
+    lib.#faultListener?.(error);
   }
 
   /** Fault reports name a dependency dlswap loaded by its DT_NEEDED name and the library it serves. */

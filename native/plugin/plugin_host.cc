@@ -54,6 +54,9 @@ struct LogMessage {
   int level = 0;
   std::string text;
   bool dropped_notice = false;  // not a line: tells JS how many were dropped since the last notice
+  // Not a line either: settles delivered()'s promise once every line queued before it was handed
+  // to JS.
+  napi_deferred delivered = nullptr;
 };
 
 struct HostPrivate {
@@ -66,6 +69,8 @@ struct HostPrivate {
   size_t queued_lines = 0, queued_bytes = 0;
   uint64_t overflow = 0;             // dropped over the bound and not yet reported
   bool notice_queued = false;
+  // delivered() markers in the queue: the channel keeps node alive while one is (JS thread only).
+  size_t markers = 0;
 };
 
 struct HostBox {
@@ -87,6 +92,15 @@ using BoxRef = std::shared_ptr<HostBox>;
 void CallLogJs(napi_env env, napi_value js_cb, void *context, void *data) {
   std::unique_ptr<LogMessage> msg(static_cast<LogMessage *>(data));
   auto *priv = static_cast<HostPrivate *>(context);
+  if (msg->delivered) {
+    if (env == nullptr) return;  // environment shutting down: nobody waits any more
+    std::lock_guard<std::mutex> lock(priv->mutex);
+    if (--priv->markers == 0 && priv->tsfn) napi_unref_threadsafe_function(env, priv->tsfn);
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, msg->delivered, undefined);
+    return;
+  }
   uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(priv->mutex);
@@ -190,6 +204,7 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
                         InstanceMethod("adopt", &PluginHost::Adopt),
                         InstanceMethod("disown", &PluginHost::Disown),
                         InstanceMethod("release", &PluginHost::Release),
+                        InstanceMethod("delivered", &PluginHost::Delivered),
                         InstanceAccessor("finiOwed", &PluginHost::FiniOwed, nullptr),
                         InstanceAccessor("dropped", &PluginHost::Dropped, nullptr)});
   }
@@ -280,6 +295,30 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     box_->fini = nullptr;
     box_->lib.reset();
     return Napi::Boolean::New(info.Env(), owed);
+  }
+
+  // delivered() -> a promise settled once every line logged before this call has been handed to
+  // onLog (at once when none waits): the channel is first in, first out, so a marker queued behind
+  // them settles it. Bounded: at most the queue's bound of lines, and a notice, are ahead of it.
+  Napi::Value Delivered(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    napi_deferred deferred;
+    napi_value promise, undefined;
+    if (napi_create_promise(env, &deferred, &promise) != napi_ok) throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create a promise");
+    napi_get_undefined(env, &undefined);
+    HostPrivate &priv = box_->priv;
+    std::lock_guard<std::mutex> lock(priv.mutex);
+    if (priv.open && (priv.queued_lines > 0 || priv.notice_queued)) {
+      auto *marker = new LogMessage{0, std::string(), false, deferred};
+      if (napi_call_threadsafe_function(priv.tsfn, marker, napi_tsfn_nonblocking) == napi_ok) {
+        // The log channel does not keep node alive on its own, but a caller awaits this.
+        if (priv.markers++ == 0) napi_ref_threadsafe_function(env, priv.tsfn);
+        return Napi::Value(env, promise);
+      }
+      delete marker;
+    }
+    napi_resolve_deferred(env, deferred, undefined);
+    return Napi::Value(env, promise);
   }
 
   // After dlswap_fini: further log calls are dropped (and counted), never delivered late.

@@ -45,9 +45,27 @@ static int redirected_image_at(const void *address, dlswap_origin_image *img) {
   return origin_host && origin_host->image_at(address, img) && img->redirect;
 }
 
+#ifdef DLSWAP_ORIGIN_IN_RUNTIME
+#include "runtime_internal.h"
+
+/* In a namespace the request was served once, on entry (served_request below): glibc's own open,
+ * past the runtime's dlopen, which would note origin.c as the caller of every step. */
+static void *open_in(int use_lmid, Lmid_t lmid, const char *file, int mode) {
+  const dlswap_dl_request r = {use_lmid, lmid, file, mode};
+  return dlswap_runtime_dl_open(r);
+}
+
+/* What the namespace's runtime makes of the library's request (runtime_dl.c: dlopen(NULL), RTLD_GLOBAL,
+ * LM_ID_BASE), said for the library that asked. */
+static dlswap_dl_request served_request(int use_lmid, Lmid_t lmid, const char *file, int mode, const void *caller) {
+  const dlswap_dl_request r = {use_lmid, lmid, file, mode};
+  return dlswap_runtime_dl_serve(r, caller);
+}
+#else
 static void *open_in(int use_lmid, Lmid_t lmid, const char *file, int mode) {
   return use_lmid ? dlmopen(lmid, file, mode) : dlopen(file, mode);
 }
+#endif
 
 /* dlopen fails, and dlerror then says `why` (its path does not exist: it names no directory). The
  * library's own error handling prints dlerror, so the reason reaches whoever reads its output. */
@@ -189,10 +207,19 @@ static const char *answer_name(const void *base, const char *name) {
   return name;
 }
 
-EXPORT void *dlswOp(const char *file, int mode) { return origin_open(0, 0, file, mode, __builtin_return_address(0)); }
+#ifdef DLSWAP_ORIGIN_IN_RUNTIME
+static void *served_open(int use_lmid, Lmid_t lmid, const char *file, int mode, const void *caller) {
+  const dlswap_dl_request r = served_request(use_lmid, lmid, file, mode, caller);
+  return origin_open(r.use_lmid, r.lmid, r.file, r.mode, caller);
+}
+#else
+#define served_open origin_open
+#endif
+
+EXPORT void *dlswOp(const char *file, int mode) { return served_open(0, 0, file, mode, __builtin_return_address(0)); }
 
 EXPORT void *dlswMop(Lmid_t lmid, const char *file, int mode) {
-  return origin_open(1, lmid, file, mode, __builtin_return_address(0));
+  return served_open(1, lmid, file, mode, __builtin_return_address(0));
 }
 
 EXPORT int dlswAa(const void *address, Dl_info *info) {

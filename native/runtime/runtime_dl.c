@@ -31,29 +31,42 @@ int dlswap_runtime_dl_attach(void) {
   return next_dlopen && next_dlmopen ? 0 : -1;
 }
 
-/* The namespace's global scope as a handle: the runtime itself, already loaded (RTLD_NOLOAD takes a
- * reference the caller's dlclose gives back). The call is the runtime's own: its path is absolute
- * and the runtime is in this namespace, so glibc needs no caller of the library's. */
-static void *global_scope_handle(int mode, const void *caller) {
-  host->dl_call(host->ns, DLSWAP_DL_SELF, NULL, mode, caller);
-  return next_dlopen(host->runtime_path, (mode & (RTLD_LAZY | RTLD_NOW | RTLD_NODELETE)) | RTLD_NOLOAD);
+/* The request as this namespace serves it, noted for `caller` where it differs from what glibc
+ * would do. dlopen(NULL) becomes a reopen of the runtime: the namespace's global scope as a handle
+ * (RTLD_NOLOAD takes a reference the caller's dlclose gives back; the runtime's path is absolute and
+ * it is in this namespace, so glibc needs no caller of the library's). */
+static inline dlswap_dl_request serve(dlswap_dl_request r, const void *caller) {
+  const int self = r.file == NULL && (!r.use_lmid || r.lmid == LM_ID_BASE);
+  const int ours = !r.use_lmid || r.lmid == LM_ID_BASE || r.lmid == host->lmid;
+  if (self) {
+    host->dl_call(host->ns, DLSWAP_DL_SELF, NULL, r.mode, caller);
+    r.file = host->runtime_path;
+    r.mode = (r.mode & (RTLD_LAZY | RTLD_NOW | RTLD_NODELETE)) | RTLD_NOLOAD;
+  } else if (ours && r.file != NULL) {
+    const int call = !r.use_lmid ? DLSWAP_DL_GLOBAL : r.lmid == LM_ID_BASE ? DLSWAP_DL_BASE : DLSWAP_DL_OWN;
+    if (call == DLSWAP_DL_BASE || (r.mode & RTLD_GLOBAL)) r.mode = host->dl_call(host->ns, call, r.file, r.mode, caller);
+  } else {
+    return r;  /* another namespace, or dlmopen(<this lmid>, NULL): glibc's answer */
+  }
+  r.use_lmid = 0;
+  return r;
 }
 
+dlswap_dl_request dlswap_runtime_dl_serve(dlswap_dl_request r, const void *caller) { return host ? serve(r, caller) : r; }
+
+void *dlswap_runtime_dl_open(dlswap_dl_request r) { return r.use_lmid ? next_dlmopen(r.lmid, r.file, r.mode) : next_dlopen(r.file, r.mode); }
+
 EXPORT void *dlopen(const char *file, int mode) {
-  if (host && file == NULL) return global_scope_handle(mode, __builtin_return_address(0));
-  if (host && (mode & RTLD_GLOBAL)) mode = host->dl_call(host->ns, DLSWAP_DL_GLOBAL, file, mode, __builtin_return_address(0));
-  return next_dlopen(file, mode);
+  dlswap_dl_request r = {0, 0, file, mode};
+  if (host) r = serve(r, __builtin_return_address(0));
+  return next_dlopen(r.file, r.mode);
 }
 
 EXPORT void *dlmopen(Lmid_t lmid, const char *file, int mode) {
-  if (host && (lmid == LM_ID_BASE || lmid == host->lmid) && (file != NULL || lmid == LM_ID_BASE)) {
-    if (file == NULL) return global_scope_handle(mode, __builtin_return_address(0));
-    if (lmid == LM_ID_BASE || (mode & RTLD_GLOBAL)) {
-      mode = host->dl_call(host->ns, lmid == LM_ID_BASE ? DLSWAP_DL_BASE : DLSWAP_DL_OWN, file, mode, __builtin_return_address(0));
-    }
-    return next_dlopen(file, mode);
-  }
-  return next_dlmopen(lmid, file, mode);
+  dlswap_dl_request r = {1, lmid, file, mode};
+  if (host) r = serve(r, __builtin_return_address(0));
+  if (!r.use_lmid) return next_dlopen(r.file, r.mode);
+  return next_dlmopen(r.lmid, r.file, r.mode);
 }
 
 /* The runtime is unloaded with its namespace (nothing of the namespace is left that binds to it):

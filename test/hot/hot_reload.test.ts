@@ -281,6 +281,20 @@ describe('plugin ABI', () => {
     expect(logs.some((l) => l.generation === 2 && l.message === 'init generation 2')).toBe(true);
   });
 
+  it("has delivered what dlswap_init logged when open() and reload() resolve", async () => {
+    // open(): the lines are kept for the caller and emitted on a later turn, once it listens.
+    const hot = await hotOpen(P1);
+    const logs: LogEvent[] = [];
+    hot.on('log', (e: LogEvent) => logs.push(e));
+    await new Promise((res) => setImmediate(res));
+    expect(logs.map((l) => `${l.generation} ${l.message}`)).toEqual(['1 init generation 1']);
+    // reload(): already emitted, none left in the queue to count against its bound.
+    for (let to = 2; to <= 6; to++) {
+      await hot.reload(to % 2 ? P1 : P2, { wait: 'swap' });
+      expect(logs.map((l) => l.message)).toContain(`init generation ${to}`);
+    }
+  });
+
   it('reports each phase duration and the plugin version per generation', async () => {
     const hot = await hotOpen(P1);
     const r = await hot.reload(P2);

@@ -118,6 +118,7 @@ describe.each(NAMESPACE_MODES)('inside a namespace (%s)', (mode) => {
        lib.func('int loader_open_global(const char *m)')(${JSON.stringify(MODULE)});
        lib.func('int loader_call_self(const char *s)')('pl_module_answer');
        lib.func('long loader_dlmopen_base(const char *m)')(${JSON.stringify(DEPENDENT)});
+       lib.func('int loader_open_by_runpath(const char *name, const char *symbol)')('libpl_rp_module.so', 'pl_rp_answer');
        lib.close().then(() => console.log('closed'));`,
       { env: { NODE_DEBUG: 'dlswap' } },
     );
@@ -128,6 +129,11 @@ describe.each(NAMESPACE_MODES)('inside a namespace (%s)', (mode) => {
     expect(lines.some((l) => l.includes(`${base} called dlopen("${MODULE}", RTLD_NOW|RTLD_GLOBAL)`) && l.includes("global scope"))).toBe(true);
     expect(lines.some((l) => l.includes(`${base} called dlopen(NULL)`) && l.includes("not node's executable"))).toBe(true);
     expect(lines.some((l) => l.includes(`${base} called dlmopen(LM_ID_BASE, "${DEPENDENT}"`))).toBe(true);
+    expect(lines.some((l) => l.includes(`${base} called dlopen("libpl_rp_module.so", RTLD_NOW|RTLD_GLOBAL)`))).toBe(true);
+    // Every call is the library's, said once: dlswap's own steps on its behalf (origin.c looking a
+    // bare name up along the library's RUNPATH) are not calls to report.
+    expect(lines.filter((l) => !l.includes(`${base} called `))).toEqual([]);
+    expect(lines).toHaveLength(4);
   });
 });
 

@@ -1,7 +1,8 @@
 // What runs where when nobody closes (issue 21 item 16; docs/ARCHITECTURE.md, Threads): a Library
 // that is collected without close() is unloaded on the loader thread, and a plugin's owed
 // dlswap_fini at a worker's teardown runs there too, never on a JS thread. The fixture notes which
-// thread ran its destructor, its fini and a plain call (plugin_report_to).
+// thread ran its destructor, its fini and a plain call (plugin_report_to). And what nobody refers to
+// any more is collected: a HotLibrary's retired generations.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, root, runChild } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
+const P2 = fixture('libplugin_v2.so');
 const dist = path.join(root, 'dist', 'index.js');
 
 let dir = '';
@@ -91,5 +93,38 @@ describe.each(['namespace', 'local'] as const)('%s', (mode) => {
     expect(fini.tid).not.toBe(pid);
     expect(dtor.tid).not.toBe(call.tid);
     expect(dtor.tid).not.toBe(pid);
+  });
+
+  it('a retired generation is collected: the generations after it keep nothing of it', () => {
+    // Each generation's function table (a lease's `fn`) is held weakly; after its retirement only a
+    // leak (a closure of a later generation over it, a registry) could keep it. deref() keeps its
+    // target until the end of the job, so each collection runs in a job of its own.
+    const r = runChild(
+      `require('node:v8').setFlagsFromString('--expose-gc');
+       const gc = require('node:vm').runInNewContext('gc');
+       function tableOf(hot) {
+         const lease = hot.pin();
+         lease.release();
+         return new WeakRef(lease.fn);
+       }
+       (async () => {
+         const hot = await dlswap.HotLibrary.open(${JSON.stringify(P1)}, { isolation: ${JSON.stringify(mode)},
+             functions: { version: 'int plugin_version(void)' } });
+         const tables = [];
+         for (let i = 0; i < 5; i++) {
+           tables.push(tableOf(hot));
+           await hot.reload(i % 2 ? ${JSON.stringify(P1)} : ${JSON.stringify(P2)}, { wait: 'closed' });
+         }
+         for (let i = 0; i < 50 && tables.some((t) => t.deref()); i++) {
+           await new Promise((r) => setTimeout(r, 10));
+           gc();
+         }
+         console.log(JSON.stringify({ collected: tables.map((t) => t.deref() === undefined), current: hot.fn.version() }));
+         await hot.close();
+       })();`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ collected: [true, true, true, true, true], current: 2 });
   });
 });
