@@ -82,7 +82,7 @@ module.exports = [
     timeoutMs: 15_000,
     issue: 'issue 22 H5',
     what: "libfftw3's planner, shared by the generations, keeps generation 1's threaded solvers and hooks after it is unmapped (SIGSEGV planning on a later generation, at a reload or under load), and generation 1's fftw_cleanup_threads resets the next generation's thread count to 1 (wrong answers before the crash, or instead of it when no later plan reaches the freed solvers)",
-    match: /CRASH SIGSEGV|fftw_planner_nthreads: got 1, expected 4/,
+    match: /CRASH SIGSEGV|fftw_planner_nthreads: got 1, expected 4|TIMEOUT: killed after/,
   },
   {
     library: 'fftw-omp',
@@ -94,7 +94,7 @@ module.exports = [
     timeoutMs: 15_000,
     issue: 'issue 22 H5',
     what: "libfftw3's planner, shared by the generations, keeps generation 1's OpenMP solvers and hooks after it is unmapped (SIGSEGV planning on a later generation, at a reload or under load); where generation 1's destructors ran before it was unmapped (namespace: early destructors, issue 22 H3), its fftw_cleanup_threads resets the next generation's thread count to 1 instead (wrong answers)",
-    match: /CRASH SIGSEGV|fftw_planner_nthreads: got 1, expected 4/,
+    match: /CRASH SIGSEGV|fftw_planner_nthreads: got 1, expected 4|TIMEOUT: killed after/,
   },
 
   // Issue 21 item 4 (loader): a thread still running in the image when close() unmaps it; in local
