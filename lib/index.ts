@@ -55,7 +55,7 @@ export const Library = lazyClass('Library', () => library().Library);
 export type Library<D extends TypeDefs = {}> = LibraryModule.Library<D>;
 export const namespaceBudget = lazyFunction('namespaceBudget', () => library().namespaceBudget);
 export const rtldTunables = lazyFunction('rtldTunables', () => library().rtldTunables);
-export type { OpenOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget, LibraryCloseOptions } from './load/library';
+export type { OpenOptions, OpenAsyncOptions, LibraryInfo, CloseResult, HoldingThread, ElfSummary, NamespaceBudget, LibraryCloseOptions } from './load/library';
 export type { DependencyInfo, DependencyKind, DependencyCloseResult } from './load/dependencies';
 export type { RestoredHooks } from './load/process_hooks';
 

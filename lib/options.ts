@@ -167,8 +167,20 @@ export interface ResolvedOpenOptions {
   readonly finiTimeoutMs: number;
 }
 
-export function resolveOpenOptions(options: unknown, where = 'open(path, options)'): ResolvedOpenOptions {
-  return Object.freeze({ ...OPEN_DEFAULTS, ...snapshot(options, where, OPEN_SCHEMA) });
+export function resolveOpenOptions(options: unknown): ResolvedOpenOptions {
+  return Object.freeze({ ...OPEN_DEFAULTS, ...snapshot(options, 'open(path, options)', OPEN_SCHEMA) });
+}
+
+// ---- openAsync(path, options): open()'s, and a signal ------------------------------------------
+
+const OPEN_ASYNC_SCHEMA = { ...OPEN_SCHEMA, signal };
+
+export interface ResolvedOpenAsyncOptions extends ResolvedOpenOptions {
+  readonly signal?: AbortSignal;
+}
+
+export function resolveOpenAsyncOptions(options: unknown): ResolvedOpenAsyncOptions {
+  return Object.freeze({ ...OPEN_DEFAULTS, ...snapshot(options, 'openAsync(path, options)', OPEN_ASYNC_SCHEMA) });
 }
 
 // ---- lib.func(prototype, options) --------------------------------------------------------------
@@ -397,6 +409,7 @@ export function resolveLibraryCloseOptions(options: unknown): ResolvedLibraryClo
  */
 export const OPTION_NAMES = Object.freeze({
   open: Object.keys(OPEN_SCHEMA),
+  openAsync: Object.keys(OPEN_ASYNC_SCHEMA),
   hotOpen: Object.keys(hotSchema(0)),
   reload: Object.keys(RELOAD_SCHEMA),
   close: ['signal'],

@@ -27,16 +27,20 @@ export interface VirtualFile {
   source: string;
 }
 
-/** The program of `files` (the virtual file first, if any). */
-export function typeProgram(files: string[], virtual?: VirtualFile, options: ts.CompilerOptions = STRICT_CONSUMER): ts.Program {
+/** The program of `files` (the virtual files first, if any). */
+export function typeProgram(files: string[], virtual?: VirtualFile | VirtualFile[], options: ts.CompilerOptions = STRICT_CONSUMER): ts.Program {
   const host = ts.createCompilerHost(options);
-  if (virtual) {
+  const virtuals = new Map((virtual === undefined ? [] : Array.isArray(virtual) ? virtual : [virtual]).map((v) => [path.resolve(v.file), v.source]));
+  if (virtuals.size) {
     const getSourceFile = host.getSourceFile.bind(host);
-    host.getSourceFile = (f, v, ...rest) => (path.resolve(f) === virtual.file ? ts.createSourceFile(f, virtual.source, v) : getSourceFile(f, v, ...rest));
+    host.getSourceFile = (f, v, ...rest) => {
+      const source = virtuals.get(path.resolve(f));
+      return source !== undefined ? ts.createSourceFile(f, source, v) : getSourceFile(f, v, ...rest);
+    };
     const exists = host.fileExists.bind(host);
-    host.fileExists = (f) => path.resolve(f) === virtual.file || exists(f);
+    host.fileExists = (f) => virtuals.has(path.resolve(f)) || exists(f);
   }
-  return ts.createProgram(virtual ? [virtual.file, ...files] : files, options, host);
+  return ts.createProgram([...virtuals.keys(), ...files], options, host);
 }
 
 /** The errors of compiling `files`, formatted as tsc prints them: '' when there are none. */

@@ -19,14 +19,15 @@ import { dependencyCloseResults, dependencyInfos, warnShadowed } from './depende
 import { tempBase } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
-import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
+import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
-import { type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenOptions } from './library_types';
+import { type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenAsyncOptions, type OpenOptions } from './library_types';
+import { abortedError, raceAbort } from '../abort';
 import { resolveLibrary } from './search';
 import { watchHeldImage } from './pinned_images';
 import { debug } from '../debug';
@@ -46,7 +47,7 @@ import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } fro
 export { rtldTunables };
 export { namespaceBudget } from './namespace_budget';
 export type { NamespaceBudget } from './namespace_budget';
-export type { OpenOptions, ElfSummary, LibraryInfo, HoldingThread, CloseResult, LibraryCloseOptions } from './library_types';
+export type { OpenOptions, OpenAsyncOptions, ElfSummary, LibraryInfo, HoldingThread, CloseResult, LibraryCloseOptions } from './library_types';
 
 let runtimeConfigured = false;
 /** Tells the addon where the namespace runtime is (beside it), once, before the first load. */
@@ -215,11 +216,24 @@ export function open<D extends TypeDefs = {}>(file: string, options: OpenOptions
  * Opens a library on dlswap's loader thread: the copy, the checks, the dynamic loader and the
  * library's constructors all run there, and the event loop keeps going. Resolves to the same
  * `Library` as `open()`; rejects with the same coded errors.
+ *
+ * `signal` aborts it: rejected at once with ERR_DLSWAP_ABORTED. Aborted before the call, nothing is
+ * loaded. Aborted while the load runs, the load goes on (the loader thread is never interrupted
+ * inside the dynamic loader) and is undone as soon as it returns: closed, its copy removed.
  */
-export async function openAsync<D extends TypeDefs = {}>(file: string, options: OpenOptions<D> = {}): Promise<Library<D>> {
+export async function openAsync<D extends TypeDefs = {}>(file: string, options: OpenAsyncOptions<D> = {}): Promise<Library<D>> {
   file = checkPath(file, 'openAsync(path, options)');
-  const o = resolveOpenOptions(options, 'openAsync(path, options)');
-  const { result, mode } = await loadLater(file, o).promise;
+  const o = resolveOpenAsyncOptions(options);
+  const signal = o.signal;
+  if (signal?.aborted) throw abortedError(signal, `openAsync(${file}) was aborted before it started; nothing was loaded`);
+  const loading = loadLater(file, o).promise;
+  const { result, mode } = await raceAbort(
+    loading,
+    signal,
+    () => abortedError(signal!, `openAsync(${file}) was aborted; the library being loaded is closed as soon as its load returns`),
+    // Loaded for nobody: closed on the loader thread (a failure to close is only worth a trace).
+    ({ result: late }) => void Promise.resolve(undoLoad(late, true)).catch((e) => debug('openAsync %s: closing the library loaded after the abort failed: %s', file, e)),
+  );
   try {
     return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined, o.finiTimeoutMs);
   } catch (e) {
@@ -227,7 +241,6 @@ export async function openAsync<D extends TypeDefs = {}>(file: string, options: 
     throw adoptionError(e, file);
   }
 }
-
 
 export class Library<D extends TypeDefs = {}> {
   readonly info: LibraryInfo;

@@ -49,6 +49,17 @@ export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   types?: TypeRegistry<D>;
 }
 
+/** `openAsync(path, options)`: open()'s options, and a signal that aborts the open. */
+export interface OpenAsyncOptions<D extends TypeDefs = TypeDefs> extends OpenOptions<D> {
+  /**
+   * Aborts the open: openAsync() rejects at once with ERR_DLSWAP_ABORTED (its `cause` the signal's
+   * reason). Aborted before the call, nothing is loaded; aborted while the load runs on the loader
+   * thread (which is never interrupted half-way), the library is closed and its copy removed as
+   * soon as the load returns. docs/conventions.md#abortsignal.
+   */
+  signal?: AbortSignal;
+}
+
 // The default of teardownTimeoutMs lives in lib/options.ts (LIBRARY_CLOSE_DEFAULTS), with its check.
 
 /** `lib.close(options)`. */

@@ -1,31 +1,16 @@
 // The examples of docs/types.md and docs/callbacks.md run, against libraries installed on the
 // machine (libc through libsqlite3, libsqlite3, libcurl) and the fixtures, and print what the docs
-// say they print. Each `<!-- example: name -->` block is written to build/examples-ffi/ (inside the
-// package, so that `import ... from 'dlswap'` resolves to this checkout) and run with node.
+// say they print. Each `<!-- example: name -->` block, with the blocks that continue it
+// (test/docs/doc_blocks.ts), is written to build/examples-ffi/ (inside the package, so that
+// `import ... from 'dlswap'` resolves to this checkout) and run with node.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers';
+import { ffiExamples } from '../docs/doc_blocks';
 
-interface Example {
-  doc: string;
-  name: string;
-  code: string;
-  output: string | null;
-}
-
-function examples(doc: string): Example[] {
-  const text = fs.readFileSync(path.join(root, 'docs', doc), 'utf8');
-  const out: Example[] = [];
-  for (const m of text.matchAll(/<!-- example: ([\w-]+) -->\n```js\n([\s\S]*?)```/g)) {
-    const output = new RegExp(`<!-- output: ${m[1]} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(text);
-    out.push({ doc, name: m[1], code: m[2], output: output ? output[1].replace(/\n$/, '') : null });
-  }
-  return out;
-}
-
-const all = [...examples('types.md'), ...examples('callbacks.md')];
+const all = ffiExamples();
 const dir = path.join(root, 'build', 'examples-ffi');
 
 describe('docs examples', () => {

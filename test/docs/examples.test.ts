@@ -1,36 +1,22 @@
-// The runnable examples of docs/hot-reload.md and docs/jobs/*.md: each `<!-- example: name -->` js
-// block is written to build/examples-docs/ (inside the package, so that `import ... from 'dlswap'`
-// resolves to this checkout) and run with node from the repository root; it must print what its
-// `<!-- output: name -->` block says. (docs/types.md and docs/callbacks.md have their own runner,
-// test/call/examples_ffi.test.ts.)
+// The runnable examples of README.md and docs/ (all but those of docs/types.md and docs/callbacks.md,
+// which test/call/examples_ffi.test.ts runs): each `<!-- example: name -->` js block, with the blocks
+// that continue it, is written to build/examples-docs/ (inside the package, so that
+// `import ... from 'dlswap'` resolves to this checkout) and run with node from the repository root,
+// one child each; it must print what its `<!-- output: name -->` block says, and nothing on stderr.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers';
+import { examplesRunHere } from './doc_blocks';
 
-interface Example {
-  doc: string;
-  name: string;
-  code: string;
-  output: string | null;
-}
-
-const docs = ['docs/hot-reload.md', ...fs.readdirSync(path.join(root, 'docs', 'jobs')).map((f) => `docs/jobs/${f}`)];
-const all: Example[] = docs.flatMap((doc) => {
-  const text = fs.readFileSync(path.join(root, doc), 'utf8');
-  return [...text.matchAll(/<!-- example: ([\w-]+) -->\n```js\n([\s\S]*?)```/g)].map((m) => {
-    const output = new RegExp(`<!-- output: ${m[1]} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(text);
-    return { doc, name: m[1], code: m[2], output: output ? output[1].replace(/\n$/, '') : null };
-  });
-});
+const all = examplesRunHere();
 const dir = path.join(root, 'build', 'examples-docs');
 
-describe('docs examples (hot reload, jobs)', () => {
-  it('include the handles pattern and the side-by-side versions, each with its output', () => {
-    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['handles-and-generations', 'two-versions']));
+describe('docs examples', () => {
+  it('include the handles pattern, the side-by-side versions and an aborted openAsync, each with its output', () => {
+    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['handles-and-generations', 'two-versions', 'open-async-signal']));
     for (const e of all) expect(e.output, `${e.doc} ${e.name} has no output block`).not.toBeNull();
-    expect(new Set(all.map((e) => e.name)).size).toBe(all.length);
   });
 
   it.each(all.map((e) => [`${e.doc}: ${e.name}`, e] as const))('%s runs and prints what the docs say', (_, e) => {

@@ -110,7 +110,7 @@ describe('the tarball', () => {
     const names = files.map((f) => f.path);
     expect(names.filter((n) => !PACKED.some((p) => p.test(n)))).toEqual([]);
     expect(PACKED.filter((p) => !names.some((n) => p.test(n)))).toEqual([]);
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/typescript-too-old.d.ts', 'esm/index.mjs', 'esm/index.d.mts', 'esm/testing.mjs', 'dist/testing/index.js', 'bin/dlswap.js', 'dist/cli/build.js', 'docs/hot-reload.md', 'include/dlswap.h']) {
+    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'SECURITY.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/typescript-too-old.d.ts', 'esm/index.mjs', 'esm/index.d.mts', 'esm/testing.mjs', 'dist/testing/index.js', 'bin/dlswap.js', 'dist/cli/build.js', 'docs/hot-reload.md', 'include/dlswap.h']) {
       expect(names, f).toContain(f);
     }
     for (const f of ['node.napi.glibc.node', 'libdlswap_runtime.so', 'dlswap.json', 'plugins/libplugin_v1.so', 'plugins/libplugin_v2.so', 'plugins/libhandler.so']) {
