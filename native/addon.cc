@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/addon_data.h"
+#include "common/pool_exit.h"
 #include "common/process_end.h"
 
 namespace dlswap {
@@ -32,6 +33,8 @@ void RegisterFaultContainment(Napi::Env env, Napi::Object exports);  // signals/
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   using namespace dlswap;
+  // Before any other exit handler of the addon: it must run after all of them (common/pool_exit.h).
+  JoinThreadPoolAtExitRegister();
   env.SetInstanceData(new AddonData());
   // The main environment runs on the process's first thread; its teardown is the process ending.
   // Registered first, so it runs after every other hook of the addon (they run in reverse).

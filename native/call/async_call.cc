@@ -9,6 +9,7 @@
 #include "call/ffi_args.h"
 #include "call/trampoline.h"
 #include "common/errors.h"
+#include "common/pool_exit.h"
 #include "image/thread_scan.h"
 #include "signals/fault_js.h"
 
@@ -54,6 +55,7 @@ void Execute(napi_env, void *data) {
   // Worker thread: no napi_* calls here.
   AsyncCall &call = *static_cast<AsyncCall *>(data);
   LibraryHandle &lib = *call.lib;
+  NotePoolThread();
   // Quarantined since the call was queued (a fault on another thread): refused, never entered.
   if (lib.faulted.load(std::memory_order_acquire)) {
     call.refused = true;
