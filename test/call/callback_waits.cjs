@@ -7,9 +7,9 @@
  *   node test/call/callback_waits.cjs <scenario>
  *
  * exit-*: the process (or a worker) exits while a call from another thread waits, or from inside
- * the callback itself: it must exit with code 7 (9 for exit() from C), at once. deadline: the JS
- * thread is busy past the callback's timeoutMs. deadlock: a synchronous call joins the very thread
- * that calls back. Those two print one JSON line.
+ * the callback itself: it must exit with code 7 (9 for exit() from C, also while an .async call
+ * returns), at once. deadline: the JS thread is busy past the callback's timeoutMs. deadlock: a
+ * synchronous call joins the very thread that calls back. Those two print one JSON line.
  */
 const path = require('node:path');
 const { Worker, isMainThread, workerData } = require('node:worker_threads');
@@ -24,7 +24,8 @@ const busy = (ms) => {
   while (Date.now() < until);
 };
 
-const lib = dlswap.open(FFI, { isolation: scenario === 'exit-from-c' ? 'local' : 'namespace' });
+// exit() from C: node's own libc's, reached through a library that shares it.
+const lib = dlswap.open(FFI, { isolation: scenario.startsWith('exit-from-c') ? 'local' : 'namespace' });
 const fpCall = lib.func('int fp_call(int (*cb)(int), int x)');
 
 const scenarios = {
@@ -66,6 +67,15 @@ const scenarios = {
     const exit = lib.symbol('exit');
     fpCall.async((x) => x, 1);
     busy(300);
+    lib.func('int call_ptr(void *fp, int x)')(exit, 9);
+  },
+  // exit() from C while a plain .async call is about to return: its pool thread ends its work item
+  // in node's code after exit() began (the first work item of the process to end, which reads node's
+  // tracing controller; freed by node's static destructors unless the pool is joined before them).
+  'exit-from-c-while-call-returns': () => {
+    const exit = lib.symbol('exit');
+    lib.func('int usleep(uint32_t us)').async(100_000);
+    busy(50);
     lib.func('int call_ptr(void *fp, int x)')(exit, 9);
   },
   // A worker exits from inside a callback; the process goes on, then ends on its own.
