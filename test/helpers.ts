@@ -33,8 +33,9 @@ export function privateMappings(dir: string): string[] {
 }
 
 /**
- * Runs a CommonJS script in a child node that has dlswap's dist build as `dlswap`. For hazards that
- * crash the process, and for tests that need a process of their own (namespace budgets, exit).
+ * Runs a CommonJS script in a child node that has dlswap's dist build as `dlswap` (the same code as
+ * lib/: test/setup/compiled_dist.ts compiles it before the run). For hazards that crash the process,
+ * and for tests that need a process of their own (namespace budgets, exit).
  */
 export function runChild(
   script: string,
