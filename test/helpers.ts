@@ -39,17 +39,34 @@ export function privateMappings(dir: string): string[] {
  */
 export function runChild(
   script: string,
-  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeout?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; as?: readonly string[]; timeout?: number } = {},
 ): SpawnSyncReturns<string> {
   const prelude = `const dlswap = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});\n`;
-  return spawnSync(process.execPath, ['-e', prelude + script], {
-    encoding: 'utf8',
-    env: { ...process.env, ...opts.env },
-    uid: opts.uid,
-    gid: opts.gid,
-    timeout: opts.timeout ?? 60_000,
-  });
+  const node = [process.execPath, '-e', prelude + script];
+  const [cmd, ...args] = opts.as ? ['setpriv', ...opts.as, ...node] : node;
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: opts.timeout ?? 60_000 });
+  if (r.error && opts.as) throw new Error(`setpriv (util-linux) could not run the child: ${r.error.message}`);
+  return r;
 }
+
+// Who a child runs as, for tests run by root (`runChild(script, { as })`: setpriv's arguments). Each
+// keeps the checkout reachable wherever it lives (root's home, a 0700 `mktemp -d`), so the suite does
+// not depend on where it was cloned.
+
+/** Root without root's bypass of file permissions: a file of mode 000 is as unreadable as for anyone. */
+export const ROOT_WITHOUT_BYPASS = ['--bounding-set=-dac_override,-dac_read_search'] as const;
+
+/**
+ * User `nobody` (65534), which may read and search every directory (CAP_DAC_READ_SEARCH, so the
+ * checkout is reachable) and write nothing it does not own: for checks of who owns what.
+ */
+export const NOBODY_READING = [
+  '--reuid=65534',
+  '--regid=65534',
+  '--clear-groups',
+  '--inh-caps=+dac_read_search',
+  '--ambient-caps=+dac_read_search',
+] as const;
 
 /**
  * True when the suite runs under AddressSanitizer (scripts/test-asan.mjs preloads libasan). dlswap
