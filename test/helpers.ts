@@ -86,3 +86,15 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * CPU milliseconds (user + system, this process) that `f` took. For hang guards on work the test
+ * thread does itself (a parser on a pathological input): unlike the wall clock, a loaded machine does
+ * not stretch it. CONTRIBUTING.md says how large a guard must be (10x the quiet figure at least).
+ */
+export function cpuMs(f: () => void): number {
+  const before = process.cpuUsage();
+  f();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}

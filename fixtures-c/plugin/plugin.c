@@ -7,7 +7,8 @@
  * Tests make it misbehave through the environment (read with getenv, so inside a dlmopen namespace
  * only as it was when the namespace was created): DLSWAP_FIXTURE_INIT_FAIL=1 (init refuses),
  * DLSWAP_FIXTURE_INIT_EXIT=exit|_exit|abort (init ends the process), DLSWAP_FIXTURE_INIT_MS=<ms>
- * (init sleeps that long), DLSWAP_FIXTURE_STATE_EXPORT=max|lie and DLSWAP_FIXTURE_STATE_IMPORT=fail
+ * (init sleeps that long), DLSWAP_FIXTURE_INIT_WAIT=<file> (init waits until the file exists),
+ * DLSWAP_FIXTURE_STATE_EXPORT=max|lie and DLSWAP_FIXTURE_STATE_IMPORT=fail
  * (a broken handover). plugin_report_to(path) makes dlswap_fini, the ELF destructor and
  * plugin_report_here() append which thread ran them to a file. */
 #define _GNU_SOURCE
@@ -85,6 +86,19 @@ int dlswap_init(const dlswap_host *host) {
       while (nanosleep(&t, &t) != 0) {
       }
     }
+  }
+
+  /* An init that waits until the file DLSWAP_FIXTURE_INIT_WAIT names exists (30 s at most, then it
+   * refuses with 8): a test's event loop creates it from a timer, which proves that the loop ran
+   * while init did, with no clock in the test. */
+  const char *gate = getenv("DLSWAP_FIXTURE_INIT_WAIT");
+  if (gate != NULL && *gate != '\0') {
+    int open_gate = 0;
+    for (int i = 0; i < 30000 && !(open_gate = access(gate, F_OK) == 0); i++) {
+      struct timespec t = {0, 1000000L};
+      nanosleep(&t, NULL);
+    }
+    if (!open_gate) return 8;
   }
 
   plugin_host = host;

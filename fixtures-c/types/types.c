@@ -170,6 +170,33 @@ int slow_add(int a, int b, int ms) {
   return a + b;
 }
 
+/* Returns once `n` callers are inside it at the same time, or after `ms` (a hang guard); returns
+ * how many were inside at once at most while it waited. n concurrent `.async` calls all return n
+ * only if they really ran side by side: a test of parallelism that times nothing. */
+static pthread_mutex_t meet_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t meet_cond = PTHREAD_COND_INITIALIZER;
+static int meet_inside, meet_most;
+
+int meet(int n, int ms) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += ms / 1000;
+  deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&meet_lock);
+  if (++meet_inside > meet_most) meet_most = meet_inside;
+  pthread_cond_broadcast(&meet_cond);
+  while (meet_most < n && pthread_cond_timedwait(&meet_cond, &meet_lock, &deadline) == 0) {
+  }
+  int most = meet_most;
+  if (--meet_inside == 0) meet_most = 0;
+  pthread_mutex_unlock(&meet_lock);
+  return most;
+}
+
 /* Different from the JS thread's value when a call really ran on a worker thread. */
 uint64_t thread_id(void) { return (uint64_t)pthread_self(); }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostMachine, nodeCopyRelocatedSymbols, readElf, readElfBytes, type ElfInfo } from '../../lib/elf/elf';
 import { buildElf, ehdrField, writeField, type SynthOptions } from '../fuzz/elf_builder';
-import { ROOT_WITHOUT_BYPASS, runChild } from '../helpers';
+import { cpuMs, ROOT_WITHOUT_BYPASS, runChild } from '../helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(root, 'build', 'fixtures');
@@ -71,10 +71,10 @@ function readelfTool(args: string[]): string | null {
 
 describe('node itself', () => {
   it('reads /usr/bin/node (74k symbols) quickly', () => {
-    const t0 = performance.now();
-    const info = readElf('/usr/bin/node');
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(1000);
+    let info!: ElfInfo;
+    const used = cpuMs(() => (info = readElf('/usr/bin/node')));
+    // A hang guard in CPU time, far above the quiet figure (~140 ms); speed is bench/'s to measure.
+    expect(used).toBeLessThan(5_000);
     expect(info.class).toBe(64);
     expect(info.endian).toBe('little');
     expect(info.type === 'exec' || info.type === 'dyn').toBe(true);

@@ -318,15 +318,20 @@ describe("constructors and destructors bound to node's exports", () => {
 
   it("the hazard is real: forced into local, closing libuv shuts node's thread pool down (in a child)", () => {
     // The pool must be running for the shutdown to take it down: one fs call first. After the
-    // close, the next fs call never completes (the child is killed by the timeout) or aborts.
+    // close, the next fs call never completes or aborts: the child gives it 2 s (a read takes well
+    // under 1 ms) and then kills itself; the runChild timeout is only the hang guard.
     const r = runChild(
       `const fs = require('node:fs');
        fs.readFile(__filename, () => {
          console.log('pool up');
          const lib = dlswap.open(${JSON.stringify(libuv)}, { isolation: 'local', force: true });
-         lib.close().then(() => fs.readFile(__filename, () => console.log('pool alive')));
+         lib.close().then(() => {
+           console.log('closed');
+           setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2_000);
+           fs.readFile(__filename, () => console.log('pool alive'));
+         });
        });`,
-      { timeout: 5_000 },
+      { timeout: 60_000 },
     );
     expect(r.stdout).toContain('pool up');
     expect(r.stdout).not.toContain('pool alive');

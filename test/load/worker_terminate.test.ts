@@ -194,26 +194,30 @@ describe('worker.terminate() during hot reloads', () => {
     // look up the addon's own link map (dladdr1, which takes the loader's lock) while holding the
     // link-map lock, the reverse of the order a dlopen takes them in. Two workers close images in
     // 'local' (where that lookup happens) while the main thread opens and closes in 'namespace'.
+    // Each of the three goes on until all three have done ROUNDS (counted in shared memory), so
+    // they overlap however slow the machine; a deadlock shows as the child's timeout (the hang guard).
+    const ROUNDS = 30;
     const r = runChild(
       `const { Worker } = require('node:worker_threads');
       const P1 = ${JSON.stringify(P1)}, dist = ${JSON.stringify(path.join(dist, 'index.js'))};
+      const rounds = new Int32Array(new SharedArrayBuffer(12));
       const src = \`const { workerData: d, parentPort } = require('node:worker_threads');
         const dl = require(d.dist);
+        const done = () => d.rounds.every((_, i) => Atomics.load(d.rounds, i) >= ${ROUNDS});
         (async () => {
-          let n = 0;
-          for (const end = Date.now() + 1500; Date.now() < end; n++) await dl.open(d.p1, { isolation: 'local' }).close();
-          parentPort.postMessage(n);
+          while (!done()) { await dl.open(d.p1, { isolation: 'local' }).close(); Atomics.add(d.rounds, d.me, 1); }
+          parentPort.postMessage(Atomics.load(d.rounds, d.me));
         })();\`;
+      const done = () => rounds.every((_, i) => Atomics.load(rounds, i) >= ${ROUNDS});
       (async () => {
-        const done = [0, 1].map(() => new Promise((resolve) => new Worker(src, { eval: true, workerData: { dist, p1: P1 } }).once('message', resolve)));
-        let n = 0;
-        for (const end = Date.now() + 1500; Date.now() < end; n++) await dlswap.open(P1).close();
-        console.log(JSON.stringify([n, ...(await Promise.all(done))]));
+        const workers = [1, 2].map((me) => new Promise((resolve) => new Worker(src, { eval: true, workerData: { dist, p1: P1, rounds, me } }).once('message', resolve)));
+        while (!done()) { await dlswap.open(P1).close(); Atomics.add(rounds, 0, 1); }
+        console.log(JSON.stringify([Atomics.load(rounds, 0), ...(await Promise.all(workers))]));
       })();`,
-      { timeout: 30_000 },
+      { timeout: 120_000 },
     );
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout).every((n: number) => n > 10)).toBe(true);
-  }, 40_000);
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).every((n: number) => n >= ROUNDS)).toBe(true);
+  }, 130_000);
 });
