@@ -255,6 +255,8 @@ export interface NativeCallbackOptions {
 export interface NativeWire {
   kinds: Readonly<Record<string, number>>;
   kindCount: number;
+  /** What a JS number may carry into each integer kind (native/call/int_ranges.h). */
+  intRanges: Readonly<Record<string, { lo: number; hi: number }>>;
   isolation: Readonly<Record<string, number>>;
   maxParams: number;
   maxNamespaces: number;

@@ -19,6 +19,7 @@ import { kindCode, parsePrototype, parseType, type Signature, type TypeInfo } fr
 import type { TypeScope } from '../signature/ctype_model';
 import type { CallbackRef } from '../signature/ctypes_types';
 import type { AnyFunction } from '../signature/prototype_types';
+import { INT_RANGES, type IntKind } from '../signature/int_ranges';
 import { checkByValue, checkCallable } from '../signature/value_limits';
 import { CALLBACK_DEFAULTS, resolveCallbackOptions } from '../options';
 
@@ -143,11 +144,7 @@ function fallbackToBits(t: TypeInfo, v: unknown, where: string): bigint {
       if (typeof v !== 'bigint' || v < 0n || v >= 2n ** 64n) bad();
       return v as bigint;
     default: {
-      const ranges: Record<string, [bigint, bigint]> = {
-        i8: [-128n, 127n], u8: [0n, 255n], i16: [-32768n, 32767n], u16: [0n, 65535n], i32: [-(2n ** 31n), 2n ** 31n - 1n],
-        u32: [0n, 2n ** 32n - 1n], i64: [-(2n ** 63n), 2n ** 63n - 1n], u64: [0n, 2n ** 64n - 1n],
-      };
-      const [lo, hi] = ranges[t.kind];
+      const { lo, hi } = INT_RANGES[t.kind as IntKind];
       let b: bigint;
       if (typeof v === 'bigint') b = v;
       else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);

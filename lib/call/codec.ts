@@ -28,6 +28,7 @@ import { structCodecHooks } from './callbacks';
 import { argError, describe, type EncodeCtx, where } from './codec_errors';
 import { encodePointer } from './codec_pointers';
 import type { ArrayCType, CType, EnumCType, PointerCType, RecordCType } from '../signature/ctype_model';
+import { INT_RANGES, integerExpectation, type IntKind } from '../signature/int_ranges';
 import { DlswapError } from '../errors';
 import { addon } from '../native';
 
@@ -108,15 +109,6 @@ export interface Codec {
 
 const codecs = new WeakMap<CType, Codec>();
 
-const INT_RANGES: Record<string, [number, number, string, string]> = {
-  i8: [-128, 127, 'Int8', 'an integer in [-128, 127]'],
-  u8: [0, 255, 'Uint8', 'an integer in [0, 255]'],
-  i16: [-32768, 32767, 'Int16', 'an integer in [-32768, 32767]'],
-  u16: [0, 65535, 'Uint16', 'an integer in [0, 65535]'],
-  i32: [-2147483648, 2147483647, 'Int32', 'an integer in [-2147483648, 2147483647]'],
-  u32: [0, 4294967295, 'Uint32', 'an integer in [0, 4294967295]'],
-};
-
 /** Constants the generated code refers to by index. */
 class Consts {
   list: unknown[] = [];
@@ -146,17 +138,18 @@ function encSource(t: CType, o: string, path: string, K: Consts): string {
         return `${pre}if (typeof x !== 'number') { if (x === undefined) H.missing(ctx, ${P}, ${T}); H.bad(ctx, ${P}, ${T}, 'a number', x, false); }\ndv.set${kind === 'f32' ? 'Float32' : 'Float64'}(${o}, x, true);`;
       }
       if (kind === 'i64' || kind === 'u64') {
-        const lo = kind === 'i64' ? '-9223372036854775808n' : '0n';
-        const hi = kind === 'i64' ? '9223372036854775807n' : '18446744073709551615n';
-        const expect = kind === 'i64' ? 'a bigint in [-9223372036854775808n, 9223372036854775807n] (or a safe-integer number)' : 'a bigint in [0n, 18446744073709551615n] (or a non-negative safe-integer number)';
+        const lo = `${INT_RANGES[kind].lo}n`;
+        const hi = `${INT_RANGES[kind].hi}n`;
+        const expect = integerExpectation(kind);
         return (
           `${pre}if (typeof x === 'bigint') { if (x < ${lo} || x > ${hi}) H.bad(ctx, ${P}, ${T}, ${JSON.stringify(expect)}, x, true); }\n` +
           `else if (typeof x === 'number' && Number.isSafeInteger(x)${kind === 'u64' ? ' && x >= 0' : ''}) x = BigInt(x);\n` +
           `else { if (x === undefined) H.missing(ctx, ${P}, ${T}); H.bad(ctx, ${P}, ${T}, ${JSON.stringify(expect)}, x, typeof x === 'number'); }\n` +
-          `dv.set${kind === 'i64' ? 'BigInt64' : 'BigUint64'}(${o}, x, true);`
+          `dv.set${INT_RANGES[kind].view}(${o}, x, true);`
         );
       }
-      const [lo, hi, method, expect] = INT_RANGES[kind];
+      const { lo, hi, view: method } = INT_RANGES[kind as IntKind];
+      const expect = integerExpectation(kind as IntKind);
       return (
         `${pre}if (typeof x !== 'number' || !(x >= ${lo} && x <= ${hi}) || Math.trunc(x) !== x) { if (x === undefined) H.missing(ctx, ${P}, ${T}); H.bad(ctx, ${P}, ${T}, ${JSON.stringify(expect)}, x, typeof x === 'number'); }\n` +
         `dv.set${method}(${o}, x${method.endsWith('8') ? '' : ', true'});`
@@ -191,7 +184,7 @@ function decSource(t: CType, o: string, chase: boolean, K: Consts): string {
         case 'u64':
           return `dv.getBigUint64(${o}, true)`;
         default: {
-          const method = INT_RANGES[t.kind][2];
+          const method = INT_RANGES[t.kind as IntKind].view;
           return `dv.get${method}(${o}${method.endsWith('8') ? '' : ', true'})`;
         }
       }

@@ -1,7 +1,7 @@
 /* Callback trampolines for AAPCS64 (aarch64 Linux): see callbacks_x86_64_sysv.S, the same design.
  *
- * Each stub is 16 bytes: `bti c` (a landing pad for the indirect call C makes; a NOP without BTI),
- * its index into w9 (a temporary no argument uses), a branch to the common part. The common part
+ * Each stub is 16 bytes (DLSWAP_CB_STUB_BYTES, abi/callback_stubs.h): `bti c` (a landing pad for
+ * the indirect call C makes; a NOP without BTI), its index into w9 (a temporary no argument uses), a branch to the common part. The common part
  * saves the frame pointer and link register with x0-x7 and d0-d7 in a 160-byte frame (16-byte
  * aligned, as sp must be), calls
  *
@@ -23,7 +23,7 @@
 #define DLSWAP_GNU_PROPERTY_PAC 0
 #endif
 
-#define DLSWAP_CB_STUBS 4096
+#include "abi/callback_stubs.h"
 
 	.text
 	.p2align 4
@@ -62,22 +62,16 @@ dlswap_cb_common:
 dlswap_cb_stubs:
 	.set	dlswap_cb_i, 0
 	.rept	DLSWAP_CB_STUBS
-	.p2align 4
+	.balign	DLSWAP_CB_STUB_BYTES
 	DLSWAP_BTI_C
 	mov	w9, #dlswap_cb_i
 	b	dlswap_cb_common
 	.set	dlswap_cb_i, dlswap_cb_i + 1
 	.endr
+	/* The stubs end exactly where C++ computes (abi/callback_stubs.h): the assembler refuses to move
+	 * .org backwards, so a stub longer than DLSWAP_CB_STUB_BYTES fails the build. */
+	.org	dlswap_cb_stubs + DLSWAP_CB_STUBS * DLSWAP_CB_STUB_BYTES
 	.size	dlswap_cb_stubs, .-dlswap_cb_stubs
-
-	.section .rodata
-	.p2align 2
-	.globl	dlswap_cb_stub_count
-	.hidden	dlswap_cb_stub_count
-	.type	dlswap_cb_stub_count, %object
-dlswap_cb_stub_count:
-	.word	DLSWAP_CB_STUBS
-	.size	dlswap_cb_stub_count, 4
 
 	.section .note.GNU-stack,"",%progbits
 

@@ -2,9 +2,9 @@
  * per callback slot (native/callback/), for callbacks whose arguments all arrive in registers
  * (at most 6 integer/pointer and 8 floating-point ones) and whose result is a scalar.
  *
- * Each stub is 16 bytes: it puts its own index in %r10d (a scratch register no argument uses) and
- * jumps to the common part, which stores the six integer and eight vector argument registers in a
- * frame on the stack, calls
+ * Each stub is 16 bytes (DLSWAP_CB_STUB_BYTES, abi/callback_stubs.h): it puts its own index in
+ * %r10d (a scratch register no argument uses) and jumps to the common part, which stores the six
+ * integer and eight vector argument registers in a frame on the stack, calls
  *
  *   void dlswap_cb_dispatch(uint32_t index, uint64_t frame[16]);
  *
@@ -22,7 +22,7 @@
 #define _CET_ENDBR
 #endif
 
-#define DLSWAP_CB_STUBS 4096
+#include "abi/callback_stubs.h"
 
 	.text
 	.p2align 4
@@ -65,21 +65,15 @@ dlswap_cb_common:
 dlswap_cb_stubs:
 	.set	dlswap_cb_i, 0
 	.rept	DLSWAP_CB_STUBS
-	.p2align 4
+	.balign	DLSWAP_CB_STUB_BYTES
 	_CET_ENDBR
 	movl	$dlswap_cb_i, %r10d
 	jmp	dlswap_cb_common
 	.set	dlswap_cb_i, dlswap_cb_i + 1
 	.endr
+	/* The stubs end exactly where C++ computes (abi/callback_stubs.h): the assembler refuses to move
+	 * .org backwards, so a stub longer than DLSWAP_CB_STUB_BYTES fails the build. */
+	.org	dlswap_cb_stubs + DLSWAP_CB_STUBS * DLSWAP_CB_STUB_BYTES
 	.size	dlswap_cb_stubs, .-dlswap_cb_stubs
-
-	.section .rodata
-	.p2align 2
-	.globl	dlswap_cb_stub_count
-	.hidden	dlswap_cb_stub_count
-	.type	dlswap_cb_stub_count, @object
-dlswap_cb_stub_count:
-	.long	DLSWAP_CB_STUBS
-	.size	dlswap_cb_stub_count, 4
 
 	.section .note.GNU-stack,"",@progbits

@@ -2,8 +2,10 @@
 #include "call/arg_errors.h"
 
 #include <cstdio>
+#include <limits>
 #include <string>
 
+#include "call/int_ranges.h"
 #include "common/errors.h"
 #include "signals/fault_js.h"
 
@@ -18,26 +20,36 @@ const char *KindName(uint8_t kind) {
   return kind < kKindCount ? names[kind] : "?";
 }
 
-const char *Expectation(uint8_t kind) {
+// "an integer in [lo, hi]", from the table the conversion itself checks against.
+std::string IntegerIn(uint8_t kind) {
+  IntRange r = NumberRangeOf(kind);
+  char text[64];
+  std::snprintf(text, sizeof text, "an integer in [%.0f, %.0f]", r.lo, r.hi);
+  return text;
+}
+
+// A bigint's bounds, from the C type.
+template <typename T>
+std::string BigintIn() {
+  return "a bigint in [" + std::to_string(std::numeric_limits<T>::min()) + "n, " +
+         std::to_string(std::numeric_limits<T>::max()) + "n]";
+}
+
+std::string Expectation(uint8_t kind) {
   switch (kind) {
     case kBool:
       return "a boolean (or the number 0 or 1)";
     case kI8:
-      return "an integer in [-128, 127]";
     case kU8:
-      return "an integer in [0, 255]";
     case kI16:
-      return "an integer in [-32768, 32767]";
     case kU16:
-      return "an integer in [0, 65535]";
     case kI32:
-      return "an integer in [-2147483648, 2147483647]";
     case kU32:
-      return "an integer in [0, 4294967295]";
+      return IntegerIn(kind);
     case kI64:
-      return "a bigint in [-9223372036854775808n, 9223372036854775807n] (or a safe-integer number)";
+      return BigintIn<int64_t>() + " (or a safe-integer number)";
     case kU64:
-      return "a bigint in [0n, 18446744073709551615n] (or a non-negative safe-integer number)";
+      return BigintIn<uint64_t>() + " (or a non-negative safe-integer number)";
     case kF32:
     case kF64:
       return "a number";

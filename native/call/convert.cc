@@ -41,7 +41,7 @@ ArgBits ConvertWideArg(napi_env env, const FunctionRecord &rec, size_t index, ui
     if (napi_get_value_bigint_int64(env, v, &i, &lossless) == napi_ok) {
       if (lossless) return {static_cast<uint64_t>(i), true};
     } else {
-      ArgBits r = IntFromNumber(env, v, -9007199254740991.0, 9007199254740991.0);
+      ArgBits r = IntArg<kI64>(env, v);
       if (r.ok) return r;
     }
   } else if (kind == kU64) {
@@ -50,7 +50,7 @@ ArgBits ConvertWideArg(napi_env env, const FunctionRecord &rec, size_t index, ui
     if (napi_get_value_bigint_uint64(env, v, &u, &lossless) == napi_ok) {
       if (lossless) return {u, true};
     } else {
-      ArgBits r = IntFromNumber(env, v, 0.0, 9007199254740991.0);
+      ArgBits r = IntArg<kU64>(env, v);
       if (r.ok) return r;
     }
   }

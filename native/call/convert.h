@@ -16,6 +16,7 @@
 #include "call/arg_errors.h"
 #include "call/arg_storage.h"
 #include "call/function_record.h"
+#include "call/int_ranges.h"
 #include "call/kinds.h"
 #include "common/hints.h"
 
@@ -60,6 +61,14 @@ DLSWAP_HOT ArgBits IntFromNumber(napi_env env, napi_value v, double lo, double h
   // Sign- or zero-extended to 64 bits: the ABI leaves the upper bits to the callee, but compilers
   // rely on at least 32-bit extension, and full extension is right for every reader.
   return {static_cast<uint64_t>(i), static_cast<double>(i) == d};
+}
+
+// IntFromNumber over the kind's range (call/int_ranges.h), with the bounds as compile-time constants.
+template <uint8_t K>
+DLSWAP_HOT ArgBits IntArg(napi_env env, napi_value v) {
+  constexpr IntRange r = NumberRangeOf(K);
+  static_assert(r.lo < r.hi, "an integer kind");
+  return IntFromNumber(env, v, r.lo, r.hi);
 }
 
 DLSWAP_HOT ArgBits Checked(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, ArgBits r) {
@@ -118,7 +127,7 @@ DLSWAP_HOT ArgBits StringFast(napi_env env, const FunctionRecord &rec, size_t in
 DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
                           StringStore *strings, KeepAlive *keep) {
   // The two commonest kinds skip the switch: a compare is cheaper than its indirect jump.
-  if (DLSWAP_LIKELY(kind == kI32)) return Checked(env, rec, index, kind, v, IntFromNumber(env, v, -2147483648.0, 2147483647.0));
+  if (DLSWAP_LIKELY(kind == kI32)) return Checked(env, rec, index, kind, v, IntArg<kI32>(env, v));
   if (DLSWAP_LIKELY(kind == kF64)) {
     double d;
     bool ok = napi_get_value_double(env, v, &d) == napi_ok;
@@ -128,15 +137,15 @@ DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t in
   }
   switch (kind) {
     case kU32:
-      return Checked(env, rec, index, kind, v, IntFromNumber(env, v, 0.0, 4294967295.0));
+      return Checked(env, rec, index, kind, v, IntArg<kU32>(env, v));
     case kI8:
-      return Checked(env, rec, index, kind, v, IntFromNumber(env, v, -128.0, 127.0));
+      return Checked(env, rec, index, kind, v, IntArg<kI8>(env, v));
     case kU8:
-      return Checked(env, rec, index, kind, v, IntFromNumber(env, v, 0.0, 255.0));
+      return Checked(env, rec, index, kind, v, IntArg<kU8>(env, v));
     case kI16:
-      return Checked(env, rec, index, kind, v, IntFromNumber(env, v, -32768.0, 32767.0));
+      return Checked(env, rec, index, kind, v, IntArg<kI16>(env, v));
     case kU16:
-      return Checked(env, rec, index, kind, v, IntFromNumber(env, v, 0.0, 65535.0));
+      return Checked(env, rec, index, kind, v, IntArg<kU16>(env, v));
     case kF32: {
       double d;
       bool ok = napi_get_value_double(env, v, &d) == napi_ok;

@@ -42,12 +42,13 @@
 #include <string>
 #include <vector>
 
+#include "abi/callback_stubs.h"
 #include "call/aggregate.h"
 #include "call/kinds.h"
 
-// native/abi/callbacks_*.S: the fixed stubs, 16 bytes apart, and the function each one calls.
+// native/abi/callbacks_*.S: the fixed stubs (how many, how far apart: abi/callback_stubs.h), and the
+// function each one calls.
 extern "C" char dlswap_cb_stubs[];
-extern "C" const uint32_t dlswap_cb_stub_count;
 extern "C" void dlswap_cb_dispatch(uint32_t index, uint64_t *frame) __attribute__((visibility("hidden")));
 
 namespace dlswap::callback {

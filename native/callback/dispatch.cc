@@ -211,7 +211,7 @@ void Entry(ffi_cif * /*cif*/, void *ret, void **args, void *user_data) { Invoke(
 // A fixed stub was called: its frame holds the integer argument registers, then the vector ones,
 // then the two result slots (integer, vector).
 void DispatchStub(uint32_t index, uint64_t *frame) {
-  Slot *s = index < dlswap_cb_stub_count ? StubSlots()[index].load(std::memory_order_acquire) : nullptr;
+  Slot *s = index < DLSWAP_CB_STUBS ? StubSlots()[index].load(std::memory_order_acquire) : nullptr;
   if (DLSWAP_UNLIKELY(s == nullptr)) {
     std::fprintf(stderr, "dlswap: callback stub %u was called but never handed out; C got 0\n", index);
     return;

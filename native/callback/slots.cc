@@ -23,7 +23,7 @@ thread_local CallbackEnv *t_env = nullptr;
 
 // The fixed stubs (native/abi/callbacks_*.S) and the slots they serve, process-wide.
 std::atomic<Slot *> *StubSlots() {
-  static std::atomic<Slot *> *slots = new std::atomic<Slot *>[4096]();  // never freed, as the stubs
+  static std::atomic<Slot *> *slots = new std::atomic<Slot *>[DLSWAP_CB_STUBS]();  // never freed, as the stubs
   return slots;
 }
 
@@ -160,10 +160,10 @@ Slot *NewSlot(Napi::Env env, CallbackEnv *cenv, Napi::Object spec, const std::st
   regs_only = regs_only && gpr <= kGprSlots && fpr <= kFprSlots;
   if (regs_only) {
     std::lock_guard<std::mutex> lock(g_stub_mutex);
-    if (g_stub_next < dlswap_cb_stub_count) slot->stub = static_cast<int32_t>(g_stub_next++);
+    if (g_stub_next < DLSWAP_CB_STUBS) slot->stub = static_cast<int32_t>(g_stub_next++);
   }
   if (slot->stub >= 0) {
-    slot->code = dlswap_cb_stubs + 16 * static_cast<size_t>(slot->stub);
+    slot->code = dlswap_cb_stubs + DLSWAP_CB_STUB_BYTES * static_cast<size_t>(slot->stub);
     StubSlots()[slot->stub].store(slot.get(), std::memory_order_release);
   } else {
     slot->closure = static_cast<ffi_closure *>(ffi_closure_alloc(sizeof(ffi_closure), &slot->code));

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "call/convert.h"
+#include "call/int_ranges.h"
 #include "callback/callback_slot.h"
 
 namespace dlswap::callback {
@@ -105,7 +106,8 @@ bool RetFromJs(napi_env env, const Slot *s, napi_value v, void *ret, const char 
         return false;
       }
     } else if (kind != kPointer && t == napi_number) {
-      ArgBits a = IntFromNumber(env, v, kind == kI64 ? -9007199254740991.0 : 0.0, 9007199254740991.0);
+      IntRange r = NumberRangeOf(kind);
+      ArgBits a = IntFromNumber(env, v, r.lo, r.hi);
       if (!a.ok) {
         *why = "returned a number that is not a safe integer of the type's range (return a bigint)";
         return false;
@@ -118,28 +120,8 @@ bool RetFromJs(napi_env env, const Slot *s, napi_value v, void *ret, const char 
     std::memcpy(ret, &bits, sizeof bits);
     return true;
   }
-  double lo = 0, hi = 0;
-  switch (kind) {
-    case kI8:
-      lo = -128, hi = 127;
-      break;
-    case kU8:
-      hi = 255;
-      break;
-    case kI16:
-      lo = -32768, hi = 32767;
-      break;
-    case kU16:
-      hi = 65535;
-      break;
-    case kI32:
-      lo = -2147483648.0, hi = 2147483647.0;
-      break;
-    default:  // kU32
-      hi = 4294967295.0;
-      break;
-  }
-  ArgBits a = IntFromNumber(env, v, lo, hi);
+  IntRange r = NumberRangeOf(kind);  // an integer kind of 32 bits or less here
+  ArgBits a = IntFromNumber(env, v, r.lo, r.hi);
   if (!a.ok) {
     *why = "must return an integer in its C type's range";
     return false;

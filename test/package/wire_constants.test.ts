@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isolationCode, ISOLATION_MODES } from '../../lib/load/isolation';
 import { addon } from '../../lib/native';
+import { INT_RANGES, type IntKind } from '../../lib/signature/int_ranges';
 import { KIND_CODES, MAX_PARAMS } from '../../lib/signature/signature';
 import { MAX_CREATED_NAMESPACES, MAX_DEPENDENCIES, MAX_NAMESPACES } from '../../lib/wire';
 import { root } from '../helpers';
@@ -48,6 +49,18 @@ describe('wire constants: lib/ and the addon agree', () => {
   it('kind codes: lib/signature/signature.ts KIND_CODES and native/call/kinds.h', () => {
     expect(WIRE.kinds).toEqual(KIND_CODES);
     expect(WIRE.kindCount).toBe(Object.keys(KIND_CODES).length);
+  });
+
+  it('integer ranges: lib/signature/int_ranges.ts and native/call/int_ranges.h (a 64-bit number only as a safe integer)', () => {
+    expect(Object.keys(WIRE.intRanges).sort()).toEqual(Object.keys(INT_RANGES).sort());
+    for (const kind of Object.keys(INT_RANGES) as IntKind[]) {
+      const { lo, hi } = INT_RANGES[kind];
+      const safe = kind === 'i64' || kind === 'u64';
+      expect(WIRE.intRanges[kind], kind).toEqual({
+        lo: safe ? Math.max(Number(lo), -Number.MAX_SAFE_INTEGER) : Number(lo),
+        hi: safe ? Number.MAX_SAFE_INTEGER : Number(hi),
+      });
+    }
   });
 
   it('isolation codes: lib/native.ts IsolationCode (through isolationCode()) and native/image/library_handle.h', () => {
