@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { DependencyInfo } from './load/dependencies';
 import type { ElfInfo } from './elf/elf';
 import type { ElfSummary } from './load/library';
+import type { MappedImage } from './load/mapped_images';
 import type { AnyFunction } from './signature/prototype_types';
 import nodeGypBuild = require('node-gyp-build');
 import { debug } from './debug';
@@ -50,20 +51,6 @@ export interface NativeLibrary {
   /** While a handover moves state: sync calls are refused as busy (true), or served again (false). */
   gate(on: boolean): void;
   errno(): number;
-}
-
-/** One image mapped from a private copy (native/image/image_origins.h ImageOrigin). */
-export interface NativeMappedImage {
-  start: bigint;
-  end: bigint;
-  loadedAs: string;
-  mappedPath: string;
-  source: string;
-  buildId: string | null;
-  dependencyOf: string | null;
-  isolation: 'local' | 'deepbind' | 'namespace' | 'fresh-namespace';
-  lmid: number;
-  redirected: boolean;
 }
 
 /** What lib/ asks the loader to do (native/loader/load_job.h LoadSpec). */
@@ -333,7 +320,7 @@ export interface Addon {
   /** Why copies are loaded through /proc/self/fd rather than their real path ('' when they are not). */
   loaderPathNote(): string;
   /** Every image mapped from a copy, and where it came from (native/image/image_origins.h). */
-  mappedImages(): NativeMappedImage[];
+  mappedImages(): MappedImage[];
   /** What a load of `path` would copy, share or leave to the system; loads nothing. */
   planDependencies(path: string, share: string[], followSystem: boolean): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[] };
   /** The private-copy rename alone, on a file a test made. */

@@ -4,6 +4,7 @@
  * could not be read (the error's code and message go to stderr), 2 usage error.
  */
 import { inspect, type Hazard, type InspectReport } from '../analysis/inspect';
+import { ISOLATION_MODES } from '../load/isolation';
 import { colors, colorEnabled, commandArgs, formatBytes, table, wrap, type Colors } from './format';
 
 const USAGE = `usage: dlswap inspect <lib.so> [--json]
@@ -24,7 +25,7 @@ const TYPE_NAMES: Record<InspectReport['type'], string> = {
 
 const MAX_SYMBOLS_SHOWN = 8;
 
-const MODES = ['local', 'deepbind', 'namespace', 'fresh-namespace'];
+const MODES: readonly string[] = ISOLATION_MODES;
 
 function affectsLabel(h: Hazard): string {
   if (h.affects.length === 0) return '-';

@@ -16,7 +16,10 @@ import { isMainThread } from 'node:worker_threads';
 import { addon } from '../native';
 import type { Isolation } from './isolation';
 
-/** One image mapped from a private copy. */
+/**
+ * One image mapped from a private copy. The addon's mappedImages() returns these as they are
+ * (native/image/image_origins.h ImageOrigin).
+ */
 export interface MappedImage {
   /** The span of addresses its file is mapped at. */
   start: bigint;

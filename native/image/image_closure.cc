@@ -83,7 +83,10 @@ ObjectList NamespaceObjects(const struct link_map *member) {
 
 namespace {
 
-ObjectList ClosureOf(const struct link_map *root, const std::vector<Names> &names) {
+// `root` and what it needs, breadth first. `needed(m)`: the names of m's DT_NEEDED entries;
+// `find(name)`: the object that name resolves to, or null.
+template <typename Needed, typename Find>
+ObjectList BreadthFirst(const struct link_map *root, Needed needed, Find find) {
   ObjectList out;
   if (!root) return out;
   std::set<const struct link_map *> seen{root};
@@ -92,12 +95,21 @@ ObjectList ClosureOf(const struct link_map *root, const std::vector<Names> &name
     const struct link_map *m = todo.front();
     todo.pop_front();
     out.push_back(m);
-    for (const char *name : ReadDynamic(m).needed) {
-      auto it = std::find_if(names.begin(), names.end(), [&](const Names &n) { return n.Match(name); });
-      if (it != names.end() && seen.insert(it->map).second) todo.push_back(it->map);
+    for (const char *name : needed(m)) {
+      const struct link_map *next = find(name);
+      if (next && seen.insert(next).second) todo.push_back(next);
     }
   }
   return out;
+}
+
+ObjectList ClosureOf(const struct link_map *root, const std::vector<Names> &names) {
+  return BreadthFirst(
+      root, [](const struct link_map *m) { return ReadDynamic(m).needed; },
+      [&](const char *name) -> const struct link_map * {
+        auto it = std::find_if(names.begin(), names.end(), [&](const Names &n) { return n.Match(name); });
+        return it == names.end() ? nullptr : it->map;
+      });
 }
 
 }  // namespace
@@ -133,20 +145,12 @@ class NameIndex {
   const DynamicInfo &Info(const struct link_map *m) { return info_[m]; }
   // `root` and what it needs, breadth first.
   ObjectList ClosureOf(const struct link_map *root) {
-    ObjectList out;
-    if (!root) return out;
-    std::set<const struct link_map *> seen{root};
-    std::deque<const struct link_map *> todo{root};
-    while (!todo.empty()) {
-      const struct link_map *m = todo.front();
-      todo.pop_front();
-      out.push_back(m);
-      for (const char *name : Info(m).needed) {
-        auto it = by_name_.find(name);
-        if (it != by_name_.end() && seen.insert(it->second).second) todo.push_back(it->second);
-      }
-    }
-    return out;
+    return BreadthFirst(
+        root, [this](const struct link_map *m) -> const std::vector<const char *> & { return Info(m).needed; },
+        [this](const char *name) -> const struct link_map * {
+          auto it = by_name_.find(name);
+          return it == by_name_.end() ? nullptr : it->second;
+        });
   }
 
  private:
