@@ -4,7 +4,6 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotLibrary, type LogEvent, type ReloadReport } from '../../lib/hot/hot_library';
-import { ISOLATION_MODES } from '../../lib/load/isolation';
 import { clearFaults, injectFault } from '../../lib/faults';
 import { DlswapError, asDlswapError } from '../../lib/errors';
 import { fixture, root, runChild, strayPrivateFiles } from '../helpers';
@@ -30,27 +29,6 @@ afterEach(async () => {
   clearFaults();
   for (const h of hots.splice(0)) await h.close();
   expect(strayPrivateFiles()).toEqual([]);
-});
-
-describe.each(ISOLATION_MODES)('reload in %s', (isolation) => {
-  it('swaps v1 -> v2 -> v1; calls after each swap see the new generation', async () => {
-    const hot = await hotOpen(P1, { isolation });
-    expect(hot.fn.plugin_version()).toBe(1);
-    const r = await hot.reload(P2);
-    expect(r.from).toBe(1);
-    expect(r.to).toBe(2);
-    expect(r.unloaded).toBe(true);
-    expect(hot.fn.plugin_version()).toBe(2);
-    const out = Buffer.alloc(64);
-    const n = hot.fn.handle('ping', out, BigInt(out.length));
-    expect(out.subarray(0, n).toString()).toBe('v2:ping');
-    await hot.reload(P1);
-    expect(hot.fn.plugin_version()).toBe(1);
-    const gens = hot.generations();
-    expect(gens.map((g) => g.state)).toEqual(['closed', 'closed', 'active']);
-    expect(gens.map((g) => g.version)).toEqual(['plugin-1.0.0', 'plugin-2.0.0', 'plugin-1.0.0']);
-    expect(gens.slice(0, 2).every((g) => g.unloaded === true)).toBe(true);
-  });
 });
 
 describe('drain', () => {

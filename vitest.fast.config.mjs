@@ -1,0 +1,27 @@
+// `npm run test:fast`: the inner loop (CONTRIBUTING.md). In-process tests only, no child processes and
+// no conformance matrix: the prototype and declaration parser, the options, the wire and export
+// checks, open/call/close in every isolation mode, and a reload in every mode. The whole suite is
+// `npm test`.
+import base from './vitest.config.mjs';
+
+export const FAST = [
+  'test/signature/signature.test.ts',
+  'test/signature/signature_types.test.ts',
+  'test/signature/types_layout.test.ts',
+  'test/signature/types_inference.test.ts',
+  'test/load/options.test.ts',
+  'test/load/options_all.test.ts',
+  'test/call/calls.test.ts',
+  'test/call/calls_errors.test.ts',
+  'test/hot/reload_modes.test.ts',
+  'test/hot/hot_phases.test.ts',
+  'test/hot/generation_states.test.ts',
+  'test/package/wire_constants.test.ts',
+  'test/package/addon_exports.test.ts',
+  'test/package/compiled_dist.test.ts',
+  'test/docs/architecture.test.ts',
+];
+
+// The suite's own settings (pool, timeouts, the compile of dist/), with these files only. Not
+// mergeConfig: it would add FAST to the suite's include instead of replacing it.
+export default { ...base, test: { ...base.test, include: FAST } };
