@@ -21,6 +21,7 @@ import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
 import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
+import { registryRules } from './registries';
 import { loadFailure } from './load_failure';
 import { holdersReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
@@ -116,6 +117,9 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
     initTimeoutMs: plugin?.initTimeoutMs ?? options.initTimeoutMs,
     finiTimeoutMs: options.finiTimeoutMs,
     shareDependencies: [...options.shareDependencies],
+    // Where generations share system libraries, a registry they register in is copied per generation
+    // (lib/load/registries.ts); a fresh namespace loads every dependency anew anyway.
+    registries: mode === 'fresh-namespace' ? [] : registryRules(),
     // A file another user could replace (a directory others can write, not sticky): refused unless forced.
     allowReplaceable: options.force,
   };

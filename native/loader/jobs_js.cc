@@ -41,6 +41,7 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
     o.Set("opened", r.opened);
     o.Set("unloaded", r.undone_unloaded);
     o.Set("refusedIn", r.refused_in);
+    o.Set("refusedInRegistry", r.refused_in_registry);
     if (!r.ended_call.empty()) {
       Napi::Object ended = Napi::Object::New(env);
       ended.Set("call", r.ended_call);
@@ -161,6 +162,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.share_dependencies = Strings(o.Get("shareDependencies"));
+  spec.registries = RegistryRules(o.Get("registries"));
   spec.allow_replaceable = o.Get("allowReplaceable").ToBoolean();
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
