@@ -174,6 +174,8 @@ export interface RetireResult {
   threads: { tid: number; name: string; why: string }[];
   /** Not closed: a library loaded while its handler for these signals was installed may call it. */
   heldSignals: number[];
+  /** Kept mapped for good: node's libc's thread-specific data keys whose destructor is in its code (local, deepbind). */
+  heldKeys: number[];
   /** Dispositions that pointed into its code, set back before dlclose. */
   restoredSignals: number[];
   /** Locale categories of its namespace it had changed, set back ('LC_NUMERIC'...). */

@@ -23,7 +23,7 @@ import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveL
 import { rtldTunables } from './tunables';
 import { registryRules } from './registries';
 import { loadFailure } from './load_failure';
-import { holdersReason, pinReason } from './close_reasons';
+import { holdersReason, keyHoldReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
@@ -568,7 +568,7 @@ export class Library<D extends TypeDefs = {}> {
       const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
       return { unloaded: false, reason, threads, unmapped };
     }
-    const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
+    const reason = r.heldKeys.length > 0 ? keyHoldReason(r.heldKeys) : r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
     const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
     const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, r.restoredLocale);
     if (restored) {

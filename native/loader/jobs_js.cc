@@ -104,6 +104,7 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   o.Set("dlcloseError", r.dlclose_error);
   o.Set("threads", ThreadNotesToJs(env, r.holders));
   o.Set("heldSignals", ToArray(env, r.held_signals));
+  o.Set("heldKeys", ToArray(env, std::vector<int>(r.held_keys.begin(), r.held_keys.end())));
   o.Set("restoredSignals", ToArray(env, r.restored_signals));
   o.Set("restoredLocale", ToArray(env, r.restored_locale));
   o.Set("altstackDisabled", r.altstack_disabled);

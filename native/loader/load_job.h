@@ -143,6 +143,9 @@ struct RetireResult {
   std::vector<ThreadNote> holders;   // not closed because of these
   // Not closed because a unit loaded while its handler for these signals was installed may call it.
   std::vector<int> held_signals;
+  // Kept mapped for good: thread-specific data keys of node's libc whose destructor is in its code,
+  // still in use after its destructors ran (local, deepbind: image/thread_keys.h).
+  std::vector<unsigned> held_keys;
   std::vector<int> restored_signals;  // dispositions that pointed into its code, set back before dlclose
   std::vector<std::string> restored_locale;  // categories of its namespace's locale it changed, set back
   bool altstack_disabled = false;     // a thread's alternate signal stack was in its memory

@@ -18,7 +18,6 @@
  *   timeoutMs  (optional) a shorter budget for a known hang (10 times a quiet hot cell's ~1.5 s)
  *   intermittent  (optional) a race, seen in some runs only ('1 of 6 runs'): the cell may also pass
  */
-const BOTH = ['basic', 'hot'];
 
 module.exports = [
   // Issue 21 item 4 (loader): a thread still running in the image when close() unmaps it; in local
@@ -32,17 +31,5 @@ module.exports = [
     what: "SIGSEGV at close(), after fftw_cleanup_threads: FFTW's workers are told to stop but may still be running their last instructions in the image when it is unmapped (the namespace modes see every thread the library started and wait)",
     match: /CRASH SIGSEGV\n.*last phase: close/,
     intermittent: 'deepbind: 1 of 6 runs by hand, once in 3 suite runs; local: not seen in 6',
-  },
-
-  // H4b: process-wide hooks left pointing into an unloaded image. jemalloc loads in every mode with
-  // the tunable its ERR_DLSWAP_STATIC_TLS names (libraries_process.cjs).
-  {
-    library: 'jemalloc',
-    modes: ['local', 'deepbind'],
-    scenarios: BOTH,
-    kinds: ['crash-at-exit'],
-    issue: 'issue 22 H4b',
-    what: "every answer right and close() unloads it, then SIGSEGV at exit: its thread-specific-data key lives in node's libc (local, deepbind), whose destructor runs when a thread that used it exits, in the unmapped image (__nptl_deallocate_tsd); the namespace modes withhold the destructors of keys whose code went away",
-    match: /CRASH SIGSEGV after the cell reported 'ok'/,
   },
 ];
