@@ -20,16 +20,4 @@
  */
 
 module.exports = [
-  // Issue 21 item 4 (loader): a thread still running in the image when close() unmaps it; in local
-  // and deepbind dlswap sees only threads blocked in the image.
-  {
-    library: 'fftw-threads',
-    modes: ['local', 'deepbind'],
-    scenarios: ['basic'],
-    kinds: ['crash'],
-    issue: 'issue 21 I4',
-    what: "SIGSEGV at close(), after fftw_cleanup_threads: FFTW's workers are told to stop but may still be running their last instructions in the image when it is unmapped (the namespace modes see every thread the library started and wait)",
-    match: /CRASH SIGSEGV\n.*last phase: close/,
-    intermittent: 'deepbind: 1 of 6 runs by hand, once in 3 suite runs; local: not seen in 6',
-  },
 ];
