@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Isolation } from '../../lib/load/isolation';
 import { fixture, runChild, underAsan } from '../helpers';
+import { addon } from '../../lib/native';
+import { registryRules } from '../../lib/load/registries';
 
 const GFLAGS_V1 = fixture('libgflags_user_v1.so');
 const GFLAGS_V2 = fixture('libgflags_user_v2.so');
@@ -138,5 +140,15 @@ describe.each(COPYING)('%s: a registry that keeps pointers into the registrant',
       expect(unloaded).toBe(false);
       expect(why).toMatch(/GLib's quark table \(g_quark_from_static_string, in libglib-2\.0\.so\.0\), which keeps pointers into its image/);
     }
+  });
+});
+
+describe('the plan, in this process (where test:valgrind and test:asan look at it)', () => {
+  it('a registry and what needs it are private; with shareDependencies, or no registries, they stay system', () => {
+    const kinds = (share: string[], rules = registryRules()) =>
+      Object.fromEntries(addon.planDependencies(GLOG_V1, share, false, rules).dependencies.filter((d) => /gflags|glog/.test(d.name)).map((d) => [d.name, [d.kind, d.registry]]));
+    expect(kinds([])).toEqual({ 'libglog.so.1': ['private', null], 'libgflags.so.2.2': ['private', "gflags' flag registry"] });
+    expect(kinds(['libgflags.so.2.2'])).toEqual({ 'libglog.so.1': ['system', null], 'libgflags.so.2.2': ['shared', null] });
+    expect(kinds([], [])).toEqual({ 'libglog.so.1': ['system', null], 'libgflags.so.2.2': ['system', null] });
   });
 });

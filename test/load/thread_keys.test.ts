@@ -76,3 +76,19 @@ it('namespace: the keys are the namespace\'s, whose destructors dlswap withholds
   expect(r.status, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ unloaded: true, mapped: false });
 });
+
+describe('in this process (where test:valgrind and test:asan look at the key table read)', () => {
+  it('local: a key its destructor deletes lets the image go; one left keeps it, naming the key', async () => {
+    const { open } = await import('../../lib/load/library');
+    const clean = open(fixture('libkey_dtor_clean.so'), { isolation: 'local' });
+    clean.func('int key_dtor_make(void)')();
+    expect(clean.func('int key_dtor_set(long value)')(5)).toBe(0);
+    expect(await clean.close()).toMatchObject({ unloaded: true });
+    const kept = open(fixture('libkey_dtor.so'), { isolation: 'local' });
+    const key = kept.func('int key_dtor_make(void)')();
+    expect(kept.func('int key_dtor_set(long value)')(6)).toBe(0);
+    const r = await kept.close();
+    expect(r.unloaded).toBe(false);
+    expect(r.reason).toContain(`thread-specific data key ${key} in node's libc`);
+  });
+});
