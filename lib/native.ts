@@ -82,6 +82,8 @@ export interface LoadSpec {
   finiTimeoutMs?: number;
   /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
   shareDependencies: string[];
+  /** Process-wide registries a generation gets its own copy of when it registers in one (lib/load/registries.ts); empty in fresh-namespace. */
+  registries: import('./load/registries').RegistryRuleWire[];
   /** Load even from files another user could replace (the user's `force`). */
   allowReplaceable: boolean;
 }
@@ -116,6 +118,8 @@ export interface LoadResult {
   unloaded?: boolean;
   /** A refusal is about this private dependency of the library, not the library itself. */
   refusedIn?: string;
+  /** That dependency is a system library copied per generation because it holds this registry ('' otherwise). */
+  refusedInRegistry?: string;
   /**
    * ERR_DLSWAP_EXIT_DURING_LOAD: library code of the load tried to end the process. `call` is what it
    * called ("exit(1)"), `by` the file name of the object whose code called it, `in` the entry it was
@@ -157,6 +161,8 @@ export interface RetireResult {
   threads: { tid: number; name: string; why: string }[];
   /** Not closed: a library loaded while its handler for these signals was installed may call it. */
   heldSignals: number[];
+  /** Kept mapped for good: node's libc's thread-specific data keys whose destructor is in its code (local, deepbind). */
+  heldKeys: number[];
   /** Dispositions that pointed into its code, set back before dlclose. */
   restoredSignals: number[];
   /** Locale categories of its namespace it had changed, set back ('LC_NUMERIC'...). */
@@ -322,7 +328,12 @@ export interface Addon {
   /** Every image mapped from a copy, and where it came from (native/image/image_origins.h). */
   mappedImages(): MappedImage[];
   /** What a load of `path` would copy, share or leave to the system; loads nothing. */
-  planDependencies(path: string, share: string[], followSystem: boolean): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[] };
+  planDependencies(
+    path: string,
+    share: string[],
+    followSystem: boolean,
+    registries?: import('./load/registries').RegistryRuleWire[],
+  ): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[]; keepMapped: string };
   /** The private-copy rename alone, on a file a test made. */
   renameForTest(file: string, renames: Record<string, string>, searchOwnDirectory: boolean): void;
   armFault(point: string, action: 'throw' | 'kill' | 'hang' | 'terminate', skip: number, times: number): void;

@@ -8,15 +8,19 @@ import { list, plural, type Hazard } from './hazard';
 export function dependencyHazards(dependencies: DependencyInfo[]): Hazard[] {
   const hazards: Hazard[] = [];
   const copied = dependencies.filter((d) => d.kind === 'private');
-  if (copied.length) {
-    const names = copied.map((d) => d.name);
+  // System libraries copied for a registry are hazards_registry.ts's to explain.
+  const shipped = copied.filter((d) => d.foundVia !== 'system');
+  if (shipped.length) {
+    const names = shipped.map((d) => d.name);
     hazards.push({
       id: 'private-dependencies',
       severity: 'info',
-      message: `ships ${plural(copied.length, 'dependency')} outside the system library directories (${list(names)}): each open copies ${copied.length === 1 ? 'it' : 'them'} with the library, under a new SONAME, so that every generation runs with its own. \`dependencies\` says where each was found; list one in shareDependencies to share it instead.`,
+      message: `ships ${plural(shipped.length, 'dependency')} outside the system library directories (${list(names)}): each open copies ${shipped.length === 1 ? 'it' : 'them'} with the library, under a new SONAME, so that every generation runs with its own. \`dependencies\` says where each was found; list one in shareDependencies to share it instead.`,
       symbols: names,
       affects: [],
     });
+  }
+  if (copied.length) {
     const pinned = copied.filter((d) => d.nodelete).map((d) => d.name);
     if (pinned.length) {
       hazards.push({

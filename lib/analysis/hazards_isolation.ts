@@ -70,7 +70,7 @@ export function isolationHazards(info: ElfInfo, scope: SymbolScope): { hazards: 
     hazards.push({
       id: 'pthread-key-destructors',
       severity: 'warn',
-      message: `creates pthread keys (${list(keys)}): a key the library does not delete before it is unloaded keeps its destructor registered in node's libc, which calls it when a thread that set a value exits, in unmapped code. In the namespace modes dlswap's runtime withholds such destructors around every unload; in local and deepbind it cannot.`,
+      message: `creates pthread keys (${list(keys)}): a key the library does not delete before it is unloaded keeps its destructor registered in node's libc, which calls it when a thread that set a value exits, in unmapped code. In the namespace modes dlswap's runtime withholds such destructors around every unload; in local and deepbind a generation that leaves such a key after its destructors ran is kept mapped for good (close() names the key): its size per reload.`,
       symbols: keys,
       affects: ['local', 'deepbind'],
     });

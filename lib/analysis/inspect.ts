@@ -20,6 +20,7 @@ import { ISOLATION_MODES, type Isolation } from '../load/isolation';
 import { addon } from '../native';
 import { dependencyInfos, type DependencyInfo } from '../load/dependencies';
 import { resolveLibrary } from '../load/search';
+import { registryRules } from '../load/registries';
 import { nodeExports } from '../elf/node_symbols';
 import { dependencyClosure, symbolScope, type Closure, type SymbolScope } from './symbol_scope';
 
@@ -95,7 +96,7 @@ function collectHazards(info: ElfInfo, dependencies: DependencyInfo[], closure: 
     ...isolation.hazards,
     ...threadHazards(info),
     ...processHazards(info),
-    ...(closure ? registryHazards(info, closure) : []),
+    ...(closure ? registryHazards(info, closure, dependencies) : []),
     ...dependencyHazards(dependencies),
     ...mappingHazards(info),
   ];
@@ -213,7 +214,7 @@ export function inspect(file: string): InspectReport {
     throw asDlswapError(e, 'ERR_DLSWAP_NOT_FOUND', `${file} disappeared while it was being inspected`);
   }
   const sameArch = matchesHost(info);
-  const dependencies = sameArch ? dependencyInfos(addon.planDependencies(file, [], false).dependencies) : [];
+  const dependencies = sameArch ? dependencyInfos(addon.planDependencies(file, [], false, registryRules()).dependencies) : [];
   const { hazards, facts } = collectHazards(info, dependencies, sameArch ? dependencyClosure(file) : null);
   return {
     schema: 1,

@@ -36,3 +36,17 @@ export function holdersReason(threads: HoldingThread[], destructorsRan = false):
     `(HotLibrary's 'teardown' option, or lib.close({ teardown })).`
   );
 }
+
+/**
+ * Why an image loaded in local or deepbind stays mapped for good: node's libc holds thread-specific
+ * data keys it made, whose destructor is in its code and which its destructors did not delete
+ * (docs/isolation.md, "Thread-specific data keys in local and deepbind").
+ */
+export function keyHoldReason(keys: number[]): string {
+  const which = keys.length === 1 ? `key ${keys[0]}` : `keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''}`;
+  return (
+    `kept mapped for good: it made thread-specific data ${which} in node's libc (pthread_key_create) with a destructor in its code, and its destructors did not delete ${keys.length === 1 ? 'it' : 'them'}. ` +
+    `That libc calls the destructor when a thread that set the key exits, which after an unmap would run code that is gone (SIGSEGV at exit). ` +
+    `In isolation 'namespace' its keys are its namespace's, whose destructors dlswap withholds once its code is gone.`
+  );
+}

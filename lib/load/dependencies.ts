@@ -13,7 +13,8 @@ export interface DependencyInfo {
   /** The name a DT_NEEDED entry gives. */
   name: string;
   /**
-   * `private`: copied with each generation under a name of its own; `shared`: listed in
+   * `private`: copied with each generation under a name of its own (a system library too, when it
+   * holds a process-wide registry the generation registers in); `shared`: listed in
    * `shareDependencies`, one object for every generation; `system`: in a system library directory,
    * one object for the process; `missing`: in no directory the loader searches.
    */
@@ -36,6 +37,12 @@ export interface DependencyInfo {
   buildId: string | null;
   /** Linked with -z nodelete: its copies are never unmapped. */
   nodelete: boolean;
+  /**
+   * A system library copied per generation because it holds this process-wide registry, which the
+   * library (or a private dependency) registers in ("gflags' flag registry"); null otherwise.
+   * docs/isolation.md, "Process-wide registries".
+   */
+  registry: string | null;
   /** Names of its own dependencies. */
   needs: string[];
   /** A private dependency's copy in the private area (unlinked once mapped). */

@@ -21,8 +21,9 @@ import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
 import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
+import { registryRules } from './registries';
 import { loadFailure } from './load_failure';
-import { holdersReason, pinReason } from './close_reasons';
+import { holdersReason, keyHoldReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
@@ -117,6 +118,9 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
     initTimeoutMs: plugin?.initTimeoutMs ?? options.initTimeoutMs,
     finiTimeoutMs: options.finiTimeoutMs,
     shareDependencies: [...options.shareDependencies],
+    // Where generations share system libraries, a registry they register in is copied per generation
+    // (lib/load/registries.ts); a fresh namespace loads every dependency anew anyway.
+    registries: mode === 'fresh-namespace' ? [] : registryRules(),
     // A file another user could replace (a directory others can write, not sticky): refused unless forced.
     allowReplaceable: options.force,
   };
@@ -577,7 +581,7 @@ export class Library<D extends TypeDefs = {}> {
       const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
       return { unloaded: false, reason, threads, unmapped };
     }
-    const reason = r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
+    const reason = r.heldKeys.length > 0 ? keyHoldReason(r.heldKeys) : r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
     const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
     const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, r.restoredLocale);
     if (restored) {

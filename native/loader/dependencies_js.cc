@@ -36,6 +36,7 @@ Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const Cl
     o.Set("buildId", OptString(env, n.build_id));
     o.Set("nodelete", n.nodelete);
     o.Set("uniqueSymbols", static_cast<double>(n.unique_symbols));
+    o.Set("registry", StringOrNull(env, n.registry));
     Napi::Array needs = Napi::Array::New(env);
     for (const DependencyEdge &e : plan.edges) {
       if (e.from == static_cast<int>(i)) needs.Set(needs.Length(), plan.nodes[e.to].needed);
@@ -58,10 +59,28 @@ Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const Cl
   return a;
 }
 
+std::vector<RegistryRule> RegistryRules(Napi::Value v) {
+  std::vector<RegistryRule> out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) continue;
+    Napi::Object o = e.As<Napi::Object>();
+    RegistryRule r;
+    if (o.Get("what").IsString()) r.what = o.Get("what").As<Napi::String>().Utf8Value();
+    r.sonames = Strings(o.Get("sonames"));
+    r.registers = Strings(o.Get("registers"));
+    r.points_into_image = o.Get("pointsIntoImage").ToBoolean();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 namespace {
 
-// planDependencies(path, share[], followSystem): what a load would copy, share or leave to the
-// system, without loading anything (inspect).
+// planDependencies(path, share[], followSystem, registries[]): what a load would copy, share or
+// leave to the system, without loading anything (inspect).
 Napi::Value PlanDependenciesJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "planDependencies(path): path must be a string");
@@ -72,13 +91,15 @@ Napi::Value PlanDependenciesJs(const Napi::CallbackInfo &info) {
   PlanOptions options;
   options.share = Strings(info[1]);
   options.follow_system = info[2].ToBoolean();
+  options.registries = RegistryRules(info[3]);
   DependencyPlan plan;
-  if (!PlanDependencies(path, elf.rpath, elf.runpath, elf.needed, options, plan, code, msg)) {
+  if (!PlanDependencies(path, elf, options, plan, code, msg)) {
     throw CodedError(env, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code.c_str(), msg);
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("dependencies", DependenciesToJs(env, plan, nullptr, nullptr, {}));
   o.Set("truncated", plan.truncated);
+  o.Set("keepMapped", plan.keep_mapped);
   Napi::Array dirs = Napi::Array::New(env);
   for (const std::string &d : SystemLibraryDirs()) dirs.Set(dirs.Length(), d);
   o.Set("systemDirs", dirs);

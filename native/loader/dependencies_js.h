@@ -15,4 +15,8 @@ namespace dlswap {
 Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const ClosureCopies *closure,
                              const std::vector<std::string> *bound_to, const std::vector<int> &dep_nodes);
 
+// The registries of lib/load/registries.ts as the planner takes them: an array of
+// { what, sonames[], registers[], pointsIntoImage }; anything else is skipped.
+std::vector<RegistryRule> RegistryRules(Napi::Value v);
+
 }  // namespace dlswap

@@ -23,6 +23,7 @@
 #include "common/immortal.h"
 #include "common/dir_safety.h"
 #include "elf/elf_reader.h"
+#include "loader/registry_plan.h"
 
 namespace dlswap {
 
@@ -249,18 +250,20 @@ std::string Replaceable(const std::string &path, const std::string &file) {
   return why;
 }
 
+using Privatized = std::map<std::string, RegistryCopy>;
+
 class Planner {
  public:
-  Planner(const PlanOptions &options, DependencyPlan &out) : options_(options), out_(out) {}
+  // `privatize`: system dependencies to plan as private, by DT_NEEDED name (registry_plan.h).
+  Planner(const PlanOptions &options, const Privatized &privatize, DependencyPlan &out) : options_(options), privatize_(privatize), out_(out) {}
 
-  bool Run(const std::string &path, const std::optional<std::string> &rpath, const std::optional<std::string> &runpath,
-           const std::vector<std::string> &needed, std::string &code, std::string &message) {
+  bool Run(const std::string &path, const ElfInfoStruct &elf, std::string &code, std::string &message) {
     DependencyNode root;
     root.path = Absolute(path);
     root.file = RealPath(root.path);
-    root.rpath = rpath;
-    root.runpath = runpath;
-    root.needed_names = needed;
+    root.rpath = elf.rpath;
+    root.runpath = elf.runpath;
+    root.needed_names = elf.needed;
     root.reason = "the library itself";
     root.needed = BaseName(path);
     root.replaceable = Replaceable(root.path, root.file);
@@ -321,6 +324,9 @@ class Planner {
   // too: a dependency may need it back), or a new one.
   int Resolve(int from, const std::string &name) {
     Found f = Search(from, name);
+    // A system library planned as private is looked up here, so that every requester finds the
+    // same node (and copy).
+    if (f.path.empty() && f.blocked.empty() && f.via == "system" && privatize_.count(name)) f.path = FindInSystemDirs(name);
     const std::string file = f.path.empty() ? std::string() : RealPath(f.path);
     for (size_t i = 0; i < out_.nodes.size(); ++i) {
       const DependencyNode &n = out_.nodes[i];
@@ -351,6 +357,12 @@ class Planner {
     if (!n.blocked.empty()) {
       n.kind = DependencyKind::Missing;
       n.reason = "the dynamic loader would stop at " + n.blocked;
+      return;
+    }
+    if (auto p = ShareListed(n) ? privatize_.end() : privatize_.find(n.needed); p != privatize_.end() && !n.file.empty()) {
+      n.kind = DependencyKind::Private;
+      n.reason = "a system library that " + p->second.reason;
+      n.registry = p->second.registry;
       return;
     }
     if (n.file.empty() && n.found_via == "system" && !ShareListed(n)) {
@@ -459,6 +471,7 @@ class Planner {
   }
 
   const PlanOptions &options_;
+  const Privatized &privatize_;
   DependencyPlan &out_;
   std::map<int, bool> expanded_;
 };
@@ -490,11 +503,26 @@ std::string CycleThrough(const DependencyPlan &plan, int from, int to) {
   return text;
 }
 
-bool PlanDependencies(const std::string &path, const std::optional<std::string> &root_rpath,
-                      const std::optional<std::string> &root_runpath, const std::vector<std::string> &root_needed,
-                      const PlanOptions &options, DependencyPlan &out, std::string &code, std::string &message) {
+bool PlanDependencies(const std::string &path, const ElfInfoStruct &root, const PlanOptions &options, DependencyPlan &out,
+                      std::string &code, std::string &message) {
   out = DependencyPlan{};
-  return Planner(options, out).Run(path, root_rpath, root_runpath, root_needed, code, message);
+  const Privatized none;
+  if (!Planner(options, none, out).Run(path, root, code, message)) return false;
+  if (!MentionsRegistry(out, root, options.registries)) return true;
+  // A registry is in sight: which system libraries need it is known only from the whole graph.
+  DependencyPlan whole;
+  if (!options.follow_system) {
+    PlanOptions all = options;
+    all.follow_system = true;
+    if (!Planner(all, none, whole).Run(path, root, code, message)) return false;
+  }
+  const RegistryChoice choice = ChooseRegistryCopies(options.follow_system ? out : whole, root, options.registries);
+  if (!choice.copies.empty()) {
+    out = DependencyPlan{};
+    if (!Planner(options, choice.copies, out).Run(path, root, code, message)) return false;
+  }
+  out.keep_mapped = choice.keep_mapped;
+  return true;
 }
 
 }  // namespace dlswap

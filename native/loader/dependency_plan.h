@@ -42,6 +42,9 @@ struct DependencyNode {
   std::vector<std::string> needed_names;
   bool nodelete = false;
   size_t unique_symbols = 0;
+  // Private because it holds a process-wide registry a generation registers in (registry_plan.h):
+  // that registry, in words ("gflags' flag registry"); "" otherwise.
+  std::string registry;
   std::shared_ptr<const ElfInfoStruct> elf;  // all of it, for the load's checks on private copies
   // What a load must refuse it for ("" when nothing): `blocked`, a file in its search path that the
   // dynamic loader would open and stop at (a FIFO, a device, a directory, a file that is not ELF);
@@ -67,14 +70,32 @@ struct DependencyPlan {
   std::vector<int> load_order;        // private and shared nodes, dependencies before what needs them
   bool truncated = false;             // more than kMaxPlanNodes: the rest was not looked at
   std::string first_left_out;         // the first name not planned when truncated
+  // Why every generation must stay mapped once retired: it registers pointers into its own image in
+  // a registry that outlives it (registry_plan.h); "" when nothing says so.
+  std::string keep_mapped;
 };
 
 // The names of a chain of edges that leads from `from` back to `from` through `to` (a cycle), as
 // "a -> b -> a"; "" when there is none.
 std::string CycleThrough(const DependencyPlan &plan, int from, int to);
 
+// A process-wide registry a library may hold (lib/load/registries.ts owns the list): a second
+// generation that registers the same names in it again fails (gflags: exit(1)) or leaves it pointing
+// into an unmapped image. Patterns: '*' stands for any run of characters, the rest is literal.
+struct RegistryRule {
+  std::string what;                    // "gflags' flag registry"
+  std::vector<std::string> sonames;    // the registry's library, by DT_NEEDED name or SONAME
+  std::vector<std::string> registers;  // the imports that register something in it
+  // It keeps pointers into the registrant's image rather than copies: a registrant that can be
+  // unmapped is kept mapped instead of the registry being copied.
+  bool points_into_image = false;
+};
+
 struct PlanOptions {
   std::vector<std::string> share;     // needed names, sonames or file names to share on purpose
+  // Registries each generation gets its own copy of, when it registers in one (registry_plan.h).
+  // Empty: none (fresh-namespace loads every dependency anew anyway).
+  std::vector<RegistryRule> registries;
   // Look system libraries up, and resolve their dependencies too (inspect). A load leaves them to
   // the dynamic loader and checks afterwards that what it bound is in a system directory.
   bool follow_system = false;
@@ -85,11 +106,10 @@ struct PlanOptions {
 };
 
 // Plans the closure of the library at `path` (as the user gave it: $ORIGIN is relative to it, as
-// for the dynamic loader) whose headers are `root_*`. Fails only on a private dependency that cannot
+// for the dynamic loader) whose headers are `root`. Fails only on a private dependency that cannot
 // be read as an ELF file of this machine (code/message as ReadElfFile's).
-bool PlanDependencies(const std::string &path, const std::optional<std::string> &root_rpath,
-                      const std::optional<std::string> &root_runpath, const std::vector<std::string> &root_needed,
-                      const PlanOptions &options, DependencyPlan &out, std::string &code, std::string &message);
+bool PlanDependencies(const std::string &path, const ElfInfoStruct &root, const PlanOptions &options, DependencyPlan &out,
+                      std::string &code, std::string &message);
 
 // realpaths of the system library directories, in the loader's order (ld.so.conf, then defaults).
 const std::vector<std::string> &SystemLibraryDirs();

@@ -41,6 +41,7 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
     o.Set("opened", r.opened);
     o.Set("unloaded", r.undone_unloaded);
     o.Set("refusedIn", r.refused_in);
+    o.Set("refusedInRegistry", r.refused_in_registry);
     if (!r.ended_call.empty()) {
       Napi::Object ended = Napi::Object::New(env);
       ended.Set("call", r.ended_call);
@@ -103,6 +104,7 @@ Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   o.Set("dlcloseError", r.dlclose_error);
   o.Set("threads", ThreadNotesToJs(env, r.holders));
   o.Set("heldSignals", ToArray(env, r.held_signals));
+  o.Set("heldKeys", ToArray(env, std::vector<int>(r.held_keys.begin(), r.held_keys.end())));
   o.Set("restoredSignals", ToArray(env, r.restored_signals));
   o.Set("restoredLocale", ToArray(env, r.restored_locale));
   o.Set("altstackDisabled", r.altstack_disabled);
@@ -161,6 +163,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.share_dependencies = Strings(o.Get("shareDependencies"));
+  spec.registries = RegistryRules(o.Get("registries"));
   spec.allow_replaceable = o.Get("allowReplaceable").ToBoolean();
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();

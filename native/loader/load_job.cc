@@ -124,8 +124,9 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   {
     PlanOptions plan_options;
     plan_options.share = spec.share_dependencies;
+    plan_options.registries = spec.registries;
     plan_options.cwd = spec.cwd;
-    if (!PlanDependencies(spec.path, elf.rpath, elf.runpath, elf.needed, plan_options, out.plan, code, msg)) {
+    if (!PlanDependencies(spec.path, elf, plan_options, out.plan, code, msg)) {
       return Fail(out, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code, msg);
     }
     if (PlanRefused(spec, out)) return false;
@@ -133,6 +134,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       if (n.kind != DependencyKind::Private || !n.elf) continue;
       if (Refused(spec, *n.elf, out)) {
         out.refused_in = n.path;
+        out.refused_in_registry = n.registry;
         return false;
       }
     }
@@ -254,6 +256,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (Faulted(out, "after-open")) return false;
   if (!CheckBindings(out)) return false;
   out.keep_mapped = DerivedFromShared(out);
+  if (out.keep_mapped.empty()) out.keep_mapped = out.plan.keep_mapped;
   if (out.keep_mapped.empty()) out.keep_mapped = ExitHandlersOutlive(spec, out);
 
   t = clock::now();

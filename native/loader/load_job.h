@@ -48,6 +48,9 @@ struct LoadSpec {
   bool refuse_node_interposition = false;    // its own calls to symbols node exports too
   std::vector<std::string> functions;        // must all resolve, or the load fails in 'verifying'
   std::vector<std::string> share_dependencies;  // loaded as they are, shared by every generation
+  // Process-wide registries a generation gets its own copy of when it registers in one (policy of
+  // lib/load/registries.ts; loader/registry_plan.h). Empty in fresh-namespace.
+  std::vector<RegistryRule> registries;
   // Load from a file that another user could replace (a directory others can write, not sticky): the
   // user's `force`. Refused otherwise (common/dir_safety.h).
   bool allow_replaceable = false;
@@ -84,6 +87,7 @@ struct LoadResult {
   std::vector<int> dep_nodes;        // deps[i] is plan.nodes[dep_nodes[i]]
   std::vector<std::string> bound_to; // per node: the file the loader bound it to ("" unknown)
   std::string refused_in;            // a refusal is about this private dependency, not the library
+  std::string refused_in_registry;   // which is a system library copied for this registry (registry_plan.h)
   // ERR_DLSWAP_EXIT_DURING_LOAD: what the library's code called ("exit(1)"), the object whose code
   // called it, in which entry ("constructor", "dlswap_init"...), of which image (the library or a
   // dependency).
@@ -139,6 +143,9 @@ struct RetireResult {
   std::vector<ThreadNote> holders;   // not closed because of these
   // Not closed because a unit loaded while its handler for these signals was installed may call it.
   std::vector<int> held_signals;
+  // Kept mapped for good: thread-specific data keys of node's libc whose destructor is in its code,
+  // still in use after its destructors ran (local, deepbind: image/thread_keys.h).
+  std::vector<unsigned> held_keys;
   std::vector<int> restored_signals;  // dispositions that pointed into its code, set back before dlclose
   std::vector<std::string> restored_locale;  // categories of its namespace's locale it changed, set back
   bool altstack_disabled = false;     // a thread's alternate signal stack was in its memory

@@ -11,6 +11,7 @@
 #include "common/loader_lock.h"
 #include "image/early_destructors.h"
 #include "image/process_hooks.h"
+#include "image/thread_keys.h"
 #include "loader/closure_copy.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -64,22 +65,26 @@ bool OnlyItsOwnThreads(const LibraryHandle::HolderScan &held) {
 // bounded, for exactly the holding threads to exit. False when the job must stop here: the
 // destructors overran their bound (the job was abandoned) or an injected fault. `ran` counts the
 // destructor arrays run now (none when they ran in an earlier pass).
-bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out, size_t &ran) {
+// Runs the destructors of what the close would unmap, `why` (for the timeout's message), bounded by
+// the fini timeout. False when they overran (the job was answered meanwhile); `ran` counts the arrays
+// run now.
+bool RunDestructorsBounded(const RetireSpec &spec, const ObjectList &objects, const char *why, RetireResult &out, size_t &ran) {
   ran = 0;
-  {
-    // Called from here, not from dlclose: the dynamic loader's lock is not held.
-    LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, ms = spec.fini_timeout_ms] {
-      if (cb) cb(Overran("the library's destructors (run before dlclose to stop the threads it started)", ms, false), "destructors");
-    });
-    const bool ok = RunDestructorsEarly(held.objects, &ran, &out.destructors_error);
-    out.destructors_ran = ok && std::any_of(held.objects.begin(), held.objects.end(), DestructorsRanEarly);
-    if (bound.Expired()) {
-      out.step = "destructors";
-      out.code = "ERR_DLSWAP_TIMEOUT";
-      out.message = "the library's destructors returned only after their timeout";
-      return false;
-    }
-  }
+  // Called from here, not from dlclose: the dynamic loader's lock is not held.
+  LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, ms = spec.fini_timeout_ms, why = std::string(why)] {
+    if (cb) cb(Overran("the library's destructors (run before dlclose " + why + ")", ms, false), "destructors");
+  });
+  const bool ok = RunDestructorsEarly(objects, &ran, &out.destructors_error);
+  out.destructors_ran = ok && std::any_of(objects.begin(), objects.end(), DestructorsRanEarly);
+  if (!bound.Expired()) return true;
+  out.step = "destructors";
+  out.code = "ERR_DLSWAP_TIMEOUT";
+  out.message = "the library's destructors returned only after their timeout";
+  return false;
+}
+
+bool StopThreadsWithDestructors(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out, size_t &ran) {
+  if (!RunDestructorsBounded(spec, held.objects, "to stop the threads it started", out, ran)) return false;
   if (ran == 0) return true;  // ran in an earlier pass, or there are none: nothing new to wait for
   std::vector<pid_t> tids;
   for (const ThreadNote &n : held.threads) tids.push_back(n.tid);
@@ -118,6 +123,26 @@ std::vector<const struct link_map *> ClosedWith(const RetireSpec &spec) {
   return closed_with;
 }
 
+// In `local` and `deepbind` the library's thread-specific data keys are node's libc's
+// (image/thread_keys.h): a key still in use whose destructor is in `code` would have that destructor
+// called in unmapped code when a thread that set it exits. Its destructors run first (a library that
+// deletes its keys there, as it should, is then unmapped as usual); a key left after them keeps the
+// image mapped for good (`out.held_keys`, kept_mapped). True when it must stay; false also when its
+// destructors overran (out.code says so).
+bool KeysHold(const RetireSpec &spec, const ObjectList &objects, const std::vector<AddressRange> &code, RetireResult &out) {
+  const LibraryHandle &lib = *spec.lib;
+  if (lib.isolation != Isolation::Local && lib.isolation != Isolation::DeepBind) return false;
+  std::optional<std::vector<unsigned>> keys = KeysWithDestructorsIn(code);
+  if (!keys || keys->empty()) return false;
+  size_t ran = 0;
+  if (!RunDestructorsBounded(spec, objects, "to let it delete its thread-specific data keys", out, ran)) return true;
+  if (ran > 0) keys = KeysWithDestructorsIn(code);
+  if (!keys || keys->empty()) return false;
+  out.held_keys = *keys;
+  KeepMapped(spec, out);
+  return true;
+}
+
 // The rest of the holders check once no thread holds it: the code the close unmaps
 // (`going_code`), a later library that may call one of its signal handlers (`out.held_signals`),
 // an alternate signal stack in its memory. False when it must stay mapped for now.
@@ -128,6 +153,7 @@ bool NothingElseHolds(const RetireSpec &spec, const ObjectList &objects, RetireR
     ProcMaps maps;
     going_code = ExecutableRanges(going, maps);
   }
+  if (KeysHold(spec, objects, going_code, out)) return false;
   if (lib.hooks) {
     out.held_signals = lib.hooks->BeginRetirement(going_code);
     if (!out.held_signals.empty()) return false;

@@ -613,16 +613,31 @@ describe.skipIf(!haveFixtures)('hazards of the closure and of the process', () =
   });
 
   const libgflags = findSystemLib('libgflags.so.2.2');
-  it.skipIf(!libgflags)('shared-registry: a library that registers gflags flags is sent to fresh-namespace', () => {
+  it.skipIf(!libgflags)('shared-registry: a library that registers gflags flags gets its own libgflags per generation', () => {
     const registerer = '_ZN6google14FlagRegistererC1IiEEPKcS3_S3_PT_S5_';
     const r = inspect(synth('flags-user.so', { needed: ['libgflags.so.2.2'], symbols: [{ name: 'f' }, { name: registerer, shndx: 0 }] }));
     checkShape(r);
     const h = hazard(r, 'shared-registry')!;
-    expect(h).toMatchObject({ severity: 'error', symbols: [registerer], affects: ['local', 'deepbind', 'namespace'], from: ['libgflags.so.2.2'] });
+    expect(h).toMatchObject({ severity: 'info', symbols: [registerer], affects: ['local', 'deepbind', 'namespace'], from: ['libgflags.so.2.2'] });
     expect(h.message).toMatch(/linked both statically and dynamically/);
-    expect(r.recommendation.isolation).toBe('fresh-namespace');
+    expect(h.message).toMatch(/each generation its own copy of libgflags\.so\.2\.2/);
+    // As a load plans it: a copy per generation, saying why.
+    expect(r.dependencies.find((d) => d.name === 'libgflags.so.2.2')).toMatchObject({ kind: 'private', registry: "gflags' flag registry", foundVia: 'system' });
+    expect(hazard(r, 'private-dependencies')).toBeUndefined();
+    expect(r.recommendation.isolation).toBe('namespace');
     // libgflags itself is the registry: each generation's copy has its own.
     expect(hazard(inspect(libgflags!), 'shared-registry')).toBeUndefined();
+  });
+
+  const libglib = findSystemLib('libglib-2.0.so.0');
+  it.skipIf(!libglib)("shared-registry: a registrant GLib's quark table keeps pointers into is kept mapped (unless -z nodelete)", () => {
+    const sym = 'g_quark_from_static_string';
+    const r = inspect(synth('quark-user.so', { needed: ['libglib-2.0.so.0'], symbols: [{ name: 'f' }, { name: sym, shndx: 0 }] }));
+    const h = hazard(r, 'shared-registry')!;
+    expect(h).toMatchObject({ severity: 'warn', symbols: [sym], from: ['libglib-2.0.so.0'] });
+    expect(h.message).toMatch(/a retired generation stays mapped/);
+    expect(r.dependencies.find((d) => d.name === 'libglib-2.0.so.0')!.kind).toBe('system');
+    expect(r.recommendation.isolation).toBe('namespace');
   });
 
   const openblas = findSystemLib('libopenblas.so.0');

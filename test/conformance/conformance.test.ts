@@ -101,6 +101,9 @@ const EXPECTED_REFUSALS: Record<string, Partial<Record<Isolation, { code: Dlswap
   rocksdb: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports std::cout and std::cerr (node copy-relocates them)' } },
   tcl: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
   gflags: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports std::cerr (node copy-relocates it)' } },
+  // Each generation gets its own libgflags (a process-wide registry glog registers in), loaded
+  // RTLD_DEEPBIND like the library: that copy imports std::cerr.
+  glog: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'its copy of libgflags (one per generation: it holds the flag registry) imports std::cerr' } },
   magickcore: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
 };
 

@@ -126,13 +126,15 @@ describe.each(NAMESPACE_MODES)('%s: exit() outside a load', (mode) => {
   });
 });
 
-describe('gflags, a real registry: a flag registered again by a second generation', () => {
+// A load gives each generation its own libgflags (test/load/registry_copies.test.ts); shared on
+// purpose, the second generation registers its flag again in the same registry.
+describe('gflags, a real registry shared on purpose: a flag registered again by a second generation', () => {
   const V1 = fixture('libgflags_user_v1.so');
   const V2 = fixture('libgflags_user_v2.so');
   const reload = (mode: Isolation) =>
     runChild(
       `(async () => {
-         const hot = await dlswap.HotLibrary.open(${JSON.stringify(V1)}, { isolation: ${JSON.stringify(mode)}, functions: { flag: 'int gflags_user_flag(void)' } });
+         const hot = await dlswap.HotLibrary.open(${JSON.stringify(V1)}, { isolation: ${JSON.stringify(mode)}, shareDependencies: ['libgflags.so.2.2'], functions: { flag: 'int gflags_user_flag(void)' } });
          const errors = [];
          for (let i = 0; i < 3; i++) await hot.reload(${JSON.stringify(V2)}).catch((e) => errors.push(e.cause ? e.cause.code : e.code));
          console.log(JSON.stringify({ errors, flag: hot.fn.flag() }));
