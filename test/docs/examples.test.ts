@@ -27,8 +27,8 @@ const all: Example[] = docs.flatMap((doc) => {
 const dir = path.join(root, 'build', 'examples-docs');
 
 describe('docs examples (hot reload, jobs)', () => {
-  it('include the handles pattern and the side-by-side versions, each with its output', () => {
-    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['handles-and-generations', 'two-versions']));
+  it('include the handles, the connection pool and the side-by-side versions, each with its output', () => {
+    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['handles-and-generations', 'pool-migrates', 'two-versions']));
     for (const e of all) expect(e.output, `${e.doc} ${e.name} has no output block`).not.toBeNull();
     expect(new Set(all.map((e) => e.name)).size).toBe(all.length);
   });
