@@ -9,12 +9,12 @@
  * through the generation that made it, releases it (and its pin). A generation that is closed or
  * quarantined releases its handles without calling anything.
  *
- * Every function of a generation that meets a handle (`wrap`) refuses a handle it cannot take, with
- * a typed error and before any C runs: another generation's (ERR_DLSWAP_STALE_HANDLE: what a
- * lease of another generation, or setup's `gen.fn`, would do), another library's, a released one
- * (so a destructor never runs twice), an address given instead of a handle, or a handle of another
- * type (ERR_DLSWAP_ARG). Calls that do not go through these functions (`lib.func` of any library)
- * are checked natively (native/call/handle_args.cc).
+ * Every function of a generation that meets a handle (`wrap`) refuses, before any C runs, a handle
+ * it cannot take: another generation's (what a lease of another generation, or setup's `gen.fn`,
+ * would be given), another library's, or a released one, so that a destructor never runs twice
+ * (ERR_DLSWAP_STALE_HANDLE); and an address given instead of a handle, or a handle of another type
+ * (ERR_DLSWAP_ARG). Calls that do not go through these functions (`lib.func` of any library) are
+ * checked natively (native/call/handle_args.cc).
  *
  * Functions that meet no handle are not wrapped: `hot.fn` calls them natively, as before.
  */
@@ -85,11 +85,6 @@ export class HandleRegistry {
   /** Whether declared function `name` takes, returns or releases a handle (hot.fn routes it). */
   meets(name: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.#plans, name);
-  }
-
-  /** How many handles of `gen` are live (each is one of its pins). */
-  count(gen: Generation): number {
-    return this.#live.get(gen)?.size ?? 0;
   }
 
   /**
