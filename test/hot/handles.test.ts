@@ -118,7 +118,7 @@ describe.each(MODES)('handles in %s', (isolation) => {
     expect(hot.fn.close(b)).toBe(0);
     expect(hot.fn.close(c)).toBe(0);
     await report.retired;
-    expect(report.unloaded).toBe(true);
+    expect(report.unloaded, report.pinnedReason).toBe(true);
     expect(foreign()).toEqual([0]);
     expect(gens.get(2)!.fn.live()).toBe(0);
   });
@@ -146,7 +146,7 @@ describe.each(MODES)('handles in %s', (isolation) => {
 
     expect(await hot.fn.close.async(b)).toBe(0); // the last one, through generation 1's code
     await first.retired;
-    expect(first.unloaded).toBe(true);
+    expect(first.unloaded, first.pinnedReason).toBe(true);
     expect(unloaded).toEqual([2, 1]);
     expect(info(hot, 1)).toMatchObject({ state: 'closed', handles: 0, unloaded: true });
     expect(foreign()).toEqual([0]);
@@ -215,7 +215,7 @@ describe.each(MODES)('handles in %s', (isolation) => {
     expect(foreign()).toEqual([0, 0]);
     expect(hot.fn.close(b)).toBe(0);
     await report.retired;
-    expect(report.unloaded).toBe(true);
+    expect(report.unloaded, report.pinnedReason).toBe(true);
     expect(await codeOf(() => hot.fn.query(b))).toBe('ERR_DLSWAP_STALE_HANDLE');
     expect(await codeOf(() => hot.fn.close(b))).toBe('ERR_DLSWAP_STALE_HANDLE');
     expect(await codeOf(() => plain.func('int conn_query(void *c)')(b as never))).toBe('ERR_DLSWAP_STALE_HANDLE');
@@ -281,7 +281,7 @@ describe.each(MODES)('handles in %s', (isolation) => {
     expect(foreign()).toEqual([0, 0]);
     expect(hot.fn.close(a)).toBe(0);
     await report.retired;
-    expect(report.unloaded).toBe(true);
+    expect(report.unloaded, report.pinnedReason).toBe(true);
     expect(foreign()).toEqual([0]);
   });
 });
