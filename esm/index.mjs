@@ -31,6 +31,7 @@ export const {
   parseType,
   signatureFromObject,
   HotLibrary,
+  Handle,
   inspect,
   deepbindHazards,
   nodeExportCollisions,

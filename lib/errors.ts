@@ -52,7 +52,13 @@ export type DlswapErrorCode =
   | 'ERR_DLSWAP_LOADER_HUNG'
   | 'ERR_DLSWAP_FAULT'
   | 'ERR_DLSWAP_FAULTED'
-  | 'ERR_DLSWAP_BUILD_FAILED';
+  | 'ERR_DLSWAP_BUILD_FAILED'
+  /**
+   * A handle (docs/hot-reload.md#handles-and-generations) given where it cannot go: to a function
+   * of a generation (or library) that did not make it, or after it was released, or once its
+   * generation was closed or quarantined.
+   */
+  | 'ERR_DLSWAP_STALE_HANDLE';
 
 /**
  * The one error class of dlswap. `e instanceof DlswapError` is true for every error dlswap raises,

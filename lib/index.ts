@@ -14,6 +14,7 @@ import type * as MappedImagesModule from './load/mapped_images';
 import type * as FuncModule from './call/func';
 import type * as SignatureModule from './signature/signature';
 import type * as HotModule from './hot/hot_library';
+import type * as HandleModule from './hot/handle';
 import type * as NodeSymbolsModule from './elf/node_symbols';
 import type * as ElfModule from './elf/elf';
 import type * as InspectModule from './analysis/inspect';
@@ -78,7 +79,10 @@ export type { FunctionOf, FunctionOfObject, PointerArg, StringArg, Int64Arg, Unk
 
 // ---- hot reload (docs/hot-reload.md) -------------------------------------------------------------
 export const HotLibrary = lazyClass('HotLibrary', () => hot().HotLibrary);
-export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> = HotModule.HotLibrary<F, D>;
+export const Handle = lazyClass('Handle', () => hot().Handle);
+export type Handle<T extends string = string> = HandleModule.Handle<T>;
+export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}, H extends HotModule.HandleDeclarations = {}> = HotModule.HotLibrary<F, D, H>;
+export type { HandleDeclarations, WithHandles } from './hot/hot_library';
 export type { HotOptions, HotWatchOptions, HotFunctions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, LogDroppedEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
 export type { HotLibraryEvents, WatcherEvents, HotWatchSkip, ReloadFailedSkip } from './hot/events';
 export type { GenerationInfo, GenerationState } from './hot/generation';

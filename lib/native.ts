@@ -391,6 +391,11 @@ export interface Addon {
   /** This environment's JS thread is exiting (the whole process, on the main thread): every call waiting for it gets its fallback now. */
   releaseCallbacksAtExit(processExits: boolean): void;
 
+  /** Makes `target` the handle of `address`, a pointer the image of `lib` made (native/call/handle_args.cc). */
+  tagHandle(target: object, lib: NativeLibrary, address: bigint): void;
+  /** A handle that is not live is refused by every call; returns whether it was live. */
+  setHandleLive(target: object, live: boolean): boolean;
+
   /** What fault reports call this image; returns the id the fault listener names it by (native/signals/fault_js.cc). */
   describeLibrary(lib: NativeLibrary, path: string, generation: number, buildId: string | null, label?: string): bigint;
   /** This environment's listener of contained faults: (the ERR_DLSWAP_FAULT error, the image's id). */
@@ -460,6 +465,8 @@ export const ADDON_EXPORTS = [
   'callbackInfo',
   'callbackStats',
   'releaseCallbacksAtExit',
+  'tagHandle',
+  'setHandleLive',
   'describeLibrary',
   'setFaultListener',
   'libraryFault',

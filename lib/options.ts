@@ -14,6 +14,7 @@ import { parsePrototype, signatureFromObject, type Signature, type SignatureObje
 import { checkCallable } from './signature/value_limits';
 import { TypeRegistry } from './signature/ctypes';
 import { DlswapError } from './errors';
+import { handleDeclarations, resolveHandles, type ResolvedHandles } from './hot/handle_plan';
 import {
   MAX_TIMER_MS,
   argError,
@@ -316,6 +317,8 @@ export interface ResolvedHotOptions extends ResolvedOpenOptions {
   readonly functions: Readonly<Record<string, Prototype>>;
   /** Their C names: what every generation's load must resolve. */
   readonly functionNames: readonly string[];
+  /** The handle types (`handles`), and where each declared function takes, returns or releases one. */
+  readonly handles: ResolvedHandles;
   readonly policy: 'overlap' | 'handover';
   readonly onFault: 'rollback' | 'quarantine';
   readonly drainTimeoutMs: number;
@@ -337,6 +340,7 @@ function hotSchema(hostAbiVersion: number) {
   return {
     ...OPEN_SCHEMA,
     functions,
+    handles: handleDeclarations,
     policy: oneOf(['overlap', 'handover'] as const),
     onFault: oneOf(['rollback', 'quarantine'] as const),
     drainTimeoutMs: ms,
@@ -355,7 +359,9 @@ export function resolveHotOptions(options: unknown, hostAbiVersion: number): Res
   const o = snapshot(options, HOT_WHERE, hotSchema(hostAbiVersion));
   const fns = o.functions ?? Object.freeze({});
   // Every prototype parsed, in the scope of `types`, before anything is loaded.
-  const functionNames = Object.freeze(Object.entries(fns).map(([name, proto]) => checkPrototype(proto as Prototype, o.types, `${HOT_WHERE}: functions.${name}`).name));
+  const signatures = Object.fromEntries(Object.entries(fns).map(([name, proto]) => [name, checkPrototype(proto as Prototype, o.types, `${HOT_WHERE}: functions.${name}`)]));
+  const functionNames = Object.freeze(Object.values(signatures).map((sig) => sig.name));
+  const handles = resolveHandles(o.handles ?? {}, signatures, o.types, HOT_WHERE);
   return Object.freeze({
     ...OPEN_DEFAULTS,
     ...HOT_DEFAULTS,
@@ -364,6 +370,7 @@ export function resolveHotOptions(options: unknown, hostAbiVersion: number): Res
     ...o,
     functions: fns,
     functionNames,
+    handles,
   }) as ResolvedHotOptions;
 }
 

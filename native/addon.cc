@@ -25,6 +25,7 @@ void RegisterElf(Napi::Env env, Napi::Object exports);             // elf/: read
 void RegisterCalls(Napi::Env env, Napi::Object exports);           // call/: makeFunction and its kin
 void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: addresses, copies, alloc
 void RegisterCallbacks(Napi::Env env, Napi::Object exports);       // callback/: JS functions as C pointers
+void RegisterHandles(Napi::Env env, Napi::Object exports);         // call/: handles, pointers of one image
 void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: PluginHost, PLUGIN_ABI_VERSION
 void PrepareThreadSamples();                                        // image/thread_scan.cc: the sampling signal
 void RegisterFaultContainment(Napi::Env env, Napi::Object exports);  // signals/: fault handlers, describe, listener
@@ -53,6 +54,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   RegisterCalls(env, exports);
   RegisterMemory(env, exports);
   RegisterCallbacks(env, exports);
+  RegisterHandles(env, exports);
   RegisterPluginHost(env, exports);
   // Installed with the addon, before any library is loaded: its handler is dlswap's own, there
   // before every library (which the checks of what a closed library leaves behind rely on).

@@ -22,10 +22,12 @@
 // - The dynamic loader's own strncmp (not one valgrind replaces) compares a library's RPATH/RUNPATH
 //   entries with "ORIGIN" a word at a time, past the end of its strdup'ed copy of "$ORIGIN" but not
 //   past the word: any library whose RUNPATH is $ORIGIN (the seed001 and closure fixtures) shows it.
-// And one kind on purpose: the faults fixture's write through a null pointer (fixtures-c/faults,
-// write_null), which the fault containment tests make and contain. Memcheck reports the invalid
-// write before it delivers the SIGSEGV that dlswap's handler then contains; the suppression names
-// that one function of the fixture, so any other invalid write still fails the run.
+// And two kinds on purpose: the faults fixture's write through a null pointer (fixtures-c/faults,
+// write_null), which the fault containment tests make and contain, and the conn fixture's read
+// through one (fixtures-c/conn, conn_crash), with which test/hot/handles.test.ts quarantines a
+// generation. Memcheck reports the invalid access before it delivers the SIGSEGV that dlswap's
+// handler then contains; each suppression names that one function of its fixture, so any other
+// invalid access still fails the run.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -82,6 +84,11 @@ const SUPPRESSIONS = `
    fault-containment-planted-null-write
    Memcheck:Addr4
    fun:write_null
+}
+{
+   handles-quarantine-planted-null-read
+   Memcheck:Addr4
+   fun:conn_crash
 }
 `;
 

@@ -9,17 +9,27 @@ import type { Library } from '../load/library';
 type AnyBound = BoundFunction<(...a: unknown[]) => unknown>;
 
 export class FunctionTable {
-  /** Bound to this generation for good (never rebound): what leases and `setup` get. */
+  /**
+   * Bound to this generation for good (never rebound): what leases, `setup`, `teardown` and the
+   * routing of handles (lib/hot/handles.ts) call. Those that meet a handle are wrapped by `wrap`.
+   */
   readonly fns: Readonly<Record<string, AnyBound>>;
+  /** As lib.func made them: their addresses are what the swap repoints `hot.fn` at. */
+  readonly #bound: Readonly<Record<string, AnyBound>>;
 
-  constructor(lib: Library, functions: Readonly<Record<string, Prototype>>) {
+  constructor(lib: Library, functions: Readonly<Record<string, Prototype>>, wrap: (name: string, fn: AnyBound) => AnyBound = (_, fn) => fn) {
+    const bound: Record<string, AnyBound> = {};
     const made: Record<string, AnyBound> = {};
-    for (const [name, proto] of Object.entries(functions)) made[name] = lib.func(proto) as AnyBound;
+    for (const [name, proto] of Object.entries(functions)) {
+      bound[name] = lib.func(proto) as AnyBound;
+      made[name] = wrap(name, bound[name]);
+    }
+    this.#bound = Object.freeze(bound);
     this.fns = Object.freeze(made);
   }
 
   /** The address `name` resolved to in this generation. */
   address(name: string): bigint {
-    return this.fns[name].address;
+    return this.#bound[name].address;
   }
 }

@@ -50,6 +50,12 @@ export interface GenerationInfo {
   inFlight: number;
   /** Leases (hot.pin()) still held on it. */
   leases: number;
+  /**
+   * Handles it made that are not released yet (docs/hot-reload.md#handles-and-generations). A
+   * draining generation with no call in flight and no lease, but handles, is held by them alone:
+   * it retires once the last one is released.
+   */
+  handles: number;
   /** Calls that failed inside the call machinery (not argument errors). */
   errors: number;
   /** Set once closed: whether the image is gone from the process. */
@@ -83,7 +89,10 @@ export class Generation {
   quarantined = false;
   /** Told of a fault in a call into this generation (HotLibrary's fault policy, lib/hot/fault_policy.ts). */
   onFault: ((error: FaultError) => void) | null = null;
+  /** Pins held by leases (hot.pin()). */
   leases = 0;
+  /** Pins held by live handles it made (lib/hot/handles.ts). */
+  handles = 0;
   closeResult: CloseResult | null = null;
   rejectedReason: string | undefined;
   /** Set once its retirement (drain, fini, close) has started: the one retirement, joined by close(). */
@@ -91,13 +100,25 @@ export class Generation {
   /** Resolves once the generation is closed (or rejected). */
   readonly retired: Promise<void>;
   #retire!: () => void;
-  #leaseWaiters: (() => void)[] = [];
+  #pinWaiters: (() => void)[] = [];
   #revivalWaiters: (() => void)[] = [];
+  #heldByHandles!: () => void;
+  /**
+   * Resolves when its drain has only handles left to wait for (calls and leases are gone): what a
+   * reload with `wait: 'closed'` waits for instead of the close (it does not wait for handles).
+   * Made anew when a rollback revives it, for its next drain.
+   */
+  onlyHandlesLeft!: Promise<void>;
 
   constructor(id: number, path: string) {
     this.id = id;
     this.path = path;
     this.retired = new Promise<void>((r) => (this.#retire = r));
+    this.#newDrain();
+  }
+
+  #newDrain(): void {
+    this.onlyHandlesLeft = new Promise<void>((r) => (this.#heldByHandles = r));
   }
 
   /** dlswap_init returned 0 (or there was none): dlswap_fini is due before the image goes. */
@@ -133,22 +154,44 @@ export class Generation {
     this.rejectedReason = reason;
   }
 
-  get busy(): boolean {
-    return this.leases > 0 || (this.lib !== null && this.lib.inFlight > 0);
+  /** Whether an async call, a lease or (with `handles`) a live handle still references it. */
+  busy(handles = true): boolean {
+    return this.leases > 0 || (handles && this.handles > 0) || (this.lib !== null && this.lib.inFlight > 0);
   }
 
-  /** Resolves when nothing references the generation any more (no async call, no lease). */
-  async whenIdle(): Promise<void> {
-    while (this.busy) {
+  /**
+   * Resolves when nothing references the generation any more: no async call, no lease, and unless
+   * `handles` is false, no live handle.
+   */
+  async whenIdle(handles = true): Promise<void> {
+    while (this.busy(handles)) {
       if (this.lib && this.lib.inFlight > 0) await this.lib.whenIdle();
-      if (this.leases > 0) await new Promise<void>((resolve) => this.#leaseWaiters.push(resolve));
+      if (this.leases > 0 || (handles && this.handles > 0)) await new Promise<void>((resolve) => this.#pinWaiters.push(resolve));
     }
   }
 
-  /** A lease on this generation was released. */
-  releaseLease(): void {
-    this.leases--;
-    if (this.leases === 0) for (const f of this.#leaseWaiters.splice(0)) f();
+  /**
+   * Pins the generation: it is not retired while a pin is held. A lease (hot.pin()) is a pin, and so
+   * is each live handle the generation made; they differ only in who waits for them (a reload waits
+   * for leases, not for handles). Returns the release, which acts once.
+   */
+  pin(kind: 'lease' | 'handle'): () => void {
+    if (kind === 'lease') this.leases++;
+    else this.handles++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (kind === 'lease') this.leases--;
+      else this.handles--;
+      // Both kinds share the waiters: each rechecks what it waits for (whenIdle's loop).
+      for (const f of this.#pinWaiters.splice(0)) f();
+    };
+  }
+
+  /** Its drain is down to handles (see onlyHandlesLeft). */
+  markHeldByHandles(): void {
+    this.#heldByHandles();
   }
 
   markRetired(): void {
@@ -159,6 +202,7 @@ export class Generation {
   revive(): void {
     this.transition('active');
     this.retiring = null;
+    this.#newDrain();
     for (const f of this.#revivalWaiters.splice(0)) f();
   }
 
@@ -181,6 +225,7 @@ export class Generation {
       calls: stats.calls,
       inFlight: this.lib ? this.lib.inFlight : 0,
       leases: this.leases,
+      handles: this.handles,
       errors: stats.errors,
     };
     if (this.closeResult) {

@@ -32,6 +32,7 @@ import { loadGeneration, transferState, verifyGeneration, type PhaseEvents } fro
 import { guardGeneration, type GenerationGuard } from './generation_guard';
 import { retireGeneration, type RetireHooks, type RetireTimeouts } from './hot_retire';
 import { DEFAULT_FAULT_POLICY, onGenerationFault, type FaultPolicyHost } from './fault_policy';
+import { HandleRegistry } from './handles';
 import type { FaultError } from '../containment';
 import {
   type HotFunctions,
@@ -44,8 +45,12 @@ import {
   type SwapPolicy,
   type CloseOptions,
   type Lease,
+  type HandleDeclarations,
+  type WithHandles,
 } from './hot_types';
 
+export { Handle } from './handle';
+export type { HandleDeclarations, WithHandles } from './hot_types';
 export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, LogDroppedEvent, Lease, HotFunctions } from './hot_types';
 
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
@@ -53,10 +58,15 @@ export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, Generati
 // most recent of them.
 const FINISHED_HISTORY = 1_000;
 
-export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}> extends TypedEventEmitter<HotLibraryEvents> {
-  readonly fn: HotFunctions<F, D>;
+export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}, H extends HandleDeclarations = {}> extends TypedEventEmitter<HotLibraryEvents> {
+  /** The declared functions, on the current generation; a call given a handle runs on the handle's (docs/hot-reload.md#handles-and-generations). */
+  readonly fn: HotFunctions<F, WithHandles<D, H>>;
   /** The options in force, checked once and with every default filled in (lib/options.ts). */
   readonly #options: ResolvedHotOptions;
+  /** Its handles (lib/hot/handles.ts): every live one, and the hot.fn entries that route them. */
+  readonly #handles: HandleRegistry;
+  /** The hot.fn entries the swap repoints natively: those that meet no handle (the others route each call). */
+  readonly #direct: [string, BoundFunction<(...a: unknown[]) => unknown>][] = [];
   #path: string;
   #current: Generation;
   /** Generations not yet retired (loading, verifying, active, draining, finalizing). */
@@ -74,16 +84,21 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #swappedBy = new WeakMap<ResolvedReloadOptions, ReloadReport>();
 
   /** Binds `hot.fn` to the first generation, which is verified and not yet active (its guard is on). */
-  private constructor(path: string, options: ResolvedHotOptions, first: Generation) {
+  private constructor(path: string, options: ResolvedHotOptions, first: Generation, handles: HandleRegistry) {
     super();
     this.#path = path;
     this.#options = options;
+    this.#handles = handles;
     this.#current = first;
     this.#track(first);
     this.#faultPolicyHost.policy = options.onFault;
     this.#faultPolicyHost.swapPolicy = options.policy;
     const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
     for (const [name, proto] of Object.entries(options.functions)) {
+      if (handles.meets(name)) {
+        fns[name] = handles.route(name, () => this.#current, () => this.#gate);
+        continue;
+      }
       const f = first.lib!.func(proto) as BoundFunction<(...a: unknown[]) => unknown>;
       const direct = f.async;
       // Async calls wait while a handover is in progress, then run on whatever is current.
@@ -91,15 +106,16 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         value: (...args: unknown[]) => (this.#gate ? this.#gate.then(() => direct(...args)) : direct(...args)),
       });
       fns[name] = f;
+      this.#direct.push([name, f]);
     }
-    this.fn = Object.freeze(fns) as unknown as HotFunctions<F, D>;
+    this.fn = Object.freeze(fns) as unknown as HotFunctions<F, WithHandles<D, H>>;
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
-  static async open<const F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}>(
+  static async open<const F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}, const H extends HandleDeclarations = {}>(
     path: string,
-    options: HotOptions<F, D> & CheckFunctions<F, D> = {} as HotOptions<F, D> & CheckFunctions<F, D>,
-  ): Promise<HotLibrary<F, D>> {
+    options: HotOptions<F, D, H> & CheckFunctions<F, D> = {} as HotOptions<F, D, H> & CheckFunctions<F, D>,
+  ): Promise<HotLibrary<F, D, H>> {
     // Everything is checked (and read once) before anything is loaded: an invalid watch option or
     // userData found after dlswap_init would leave an initialised generation nobody can close.
     path = checkPath(path, 'HotLibrary.open(path, options)');
@@ -109,8 +125,10 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const signal = o.signal;
     if (signal?.aborted) throw abortedError(signal, `HotLibrary.open(${path}) was aborted before it started`);
     const gen = new Generation(1, path);
+    const handles = new HandleRegistry(o.handles);
     gen.onFault = (e) => {
       if (hot) hot.#onFault(gen, e);
+      else handles.drop(gen, 'was dropped when its generation was quarantined after a fault');
     };
     const report: ReloadReport = { from: 0, to: 1, path, policy: o.policy, durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
@@ -118,12 +136,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     // Lines that arrive after the open but before those are emitted queue behind them: the plugin's
     // order is kept.
     const early: PluginLogEvent[] = [];
-    let hot: HotLibrary<F, D> | undefined;
+    let hot: HotLibrary<F, D, H> | undefined;
     const onLog = (e: PluginLogEvent) => (hot && early.length === 0 ? hot.#emit(e.name, e.event) : early.push(e));
-    const opening = HotLibrary.#bringUp(gen, o, o.sha256, report, onLog, async (guard) => {
+    const opening = HotLibrary.#bringUp(gen, o, o.sha256, report, onLog, handles, async (guard) => {
       // An abort while the load ran: the generation is undone by its guard, never half-served.
       if (signal?.aborted) throw abortedError(signal, `HotLibrary.open(${path}) was aborted`);
-      const made = new HotLibrary<F, D>(path, o, gen);
+      const made = new HotLibrary<F, D, H>(path, o, gen, handles);
       gen.transition('active');
       guard.release();
       return made;
@@ -176,6 +194,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #track(gen: Generation): void {
     this.#all.push(gen);
     void gen.retired.then(() => {
+      // Handles kept past its close (made by a teardown hook, or before it was rejected) go with it.
+      this.#handles.drop(gen, 'was dropped when its generation closed');
       const info = gen.info();
       this.#finished.push(info);
       if (this.#finished.length > FINISHED_HISTORY) this.#finished.shift();
@@ -233,17 +253,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   /** Pins the current generation: `lease.fn` calls it until `release()` (or `using`). */
-  pin(): Lease<F, D> {
+  pin(): Lease<F, WithHandles<D, H>> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
     const gen = this.#current;
-    gen.leases++;
-    const fns = gen.functions!.fns as unknown as HotFunctions<F, D>;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      gen.releaseLease();
-    };
+    const release = gen.pin('lease');
+    const fns = gen.functions!.fns as unknown as HotFunctions<F, WithHandles<D, H>>;
     return { generation: gen.id, fn: fns, release, [Symbol.dispose]: release };
   }
 
@@ -313,7 +327,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     await this.#chain;
     const live = this.#all.filter((g) => g.isIn('active', 'draining'));
     for (const g of live) if (g.isIn('active')) g.transition('draining');
-    await Promise.all(live.map((g) => this.#retire(g, undefined)));
+    const retiring = live.map((g) => this.#retire(g, undefined));
+    // The handles still open are released through their destructors, once their generation's
+    // calls and leases are done: nothing else would, and each generation waits for its handles.
+    await Promise.all(live.map((g) => this.#handles.releaseAll(g, (e) => this.#reportError(e))));
+    await Promise.all(retiring);
     await Promise.all(this.#all.map((g) => g.retired));
   }
 
@@ -330,12 +348,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     sha256: string | undefined,
     report: ReloadReport,
     onLog: (e: PluginLogEvent) => void,
+    handles: HandleRegistry,
     activate: (guard: GenerationGuard, timer: PhaseTimer) => Promise<T>,
   ): Promise<T> {
     const timer = new PhaseTimer(report.durations);
     const loaded = await loadGeneration(gen, options, sha256, report, timer, onLog);
     return guardGeneration(gen, loaded, report, timer, options.finiTimeoutMs, async (guard) => {
-      await verifyGeneration(gen, loaded, options, report, timer);
+      await verifyGeneration(gen, loaded, options, report, timer, handles);
       guard.enter('swap');
       return activate(guard, timer);
     });
@@ -366,7 +385,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, (guard, timer) => this.#swapPhase(old, gen, options, report, guard, timer));
+      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, this.#handles, (guard, timer) => this.#swapPhase(old, gen, options, report, guard, timer));
     } catch (e) {
       debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
       this.#emit('rollback', report);
@@ -378,7 +397,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#emit('reload', report);
     const retired = this.#retire(old, report);
     report.retired = retired;
-    if (options.wait === 'closed') await retired;
+    // Not for handles: a pool keeps its connections on the old generation for as long as it likes.
+    if (options.wait === 'closed') await Promise.race([retired, old.onlyHandlesLeft]);
     return report;
   }
 
@@ -409,7 +429,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    */
   #swap(old: Generation, gen: Generation): void {
     const table = gen.functions!;
-    const fns = Object.entries(this.fn) as [string, BoundFunction<(...a: unknown[]) => unknown>][];
+    const fns = this.#direct;
     // All or nothing: a rebind that fails puts back the ones done, so that no hot.fn is left calling
     // into a generation that its guard is about to discard.
     let done = 0;
@@ -455,6 +475,8 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /** A call into `gen` faulted: the `onFault` policy decides (called before the caller sees the error). */
   #onFault(gen: Generation, error: FaultError): void {
+    // Its code is never called again: its handles are released without calling their destructors.
+    this.#handles.drop(gen, 'was dropped when its generation was quarantined after a fault');
     onGenerationFault(gen, error, this.#faultPolicyHost);
   }
 
@@ -465,7 +487,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    */
   #swapBack(from: Generation, to: Generation): void {
     const table = to.functions!;
-    for (const [name, f] of Object.entries(this.fn) as [string, BoundFunction<(...a: unknown[]) => unknown>][]) rebind(f, to.lib!, table.address(name));
+    for (const [name, f] of this.#direct) rebind(f, to.lib!, table.address(name));
     to.revive();
     from.transition('draining');
     this.#current = to;

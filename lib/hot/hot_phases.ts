@@ -18,6 +18,7 @@ import type { AnyCallback } from '../signature/ctypes_types';
 import type { CallbackOptions } from '../call/callbacks';
 import type { HotLibraryEvents } from './events';
 import { FunctionTable } from './function_table';
+import type { HandleRegistry } from './handles';
 import { createPluginHost, quarantineHost, resolvePluginAbi } from './plugin_abi';
 import type { PluginHostHandle } from '../native';
 import type { PhaseTimer } from './phase_timer';
@@ -103,12 +104,13 @@ export async function loadGeneration(
 
 /**
  * verifying, this side: adopts what the loader verified (its Library, its plugin ABI, its host),
- * builds the generation's function table (each declared function bound once), then runs the user's
+ * builds the generation's function table (each declared function bound once, those that meet a
+ * handle wrapped by the HotLibrary's handle registry), then runs the user's
  * `setup` hook. Runs under the generation's guard (lib/hot/generation_guard.ts). Fails with the step's
  * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a table that cannot be bound
  * ERR_DLSWAP_INTERNAL). Leaves behind: whatever it adopted, for the guard to discard.
  */
-export async function verifyGeneration(gen: Generation, loaded: Loaded, options: ResolvedHotOptions, report: ReloadReport, timer: PhaseTimer): Promise<void> {
+export async function verifyGeneration(gen: Generation, loaded: Loaded, options: ResolvedHotOptions, report: ReloadReport, timer: PhaseTimer, handles: HandleRegistry): Promise<void> {
   const { result, mode, host } = loaded;
   report.size = result.size;
   timer.record('loading', result.copyMs + result.openMs);
@@ -127,7 +129,7 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   gen.transition('verifying');
   timer.restart();
   try {
-    gen.functions = new FunctionTable(gen.lib, options.functions);
+    gen.functions = new FunctionTable(gen.lib, options.functions, (name, fn) => handles.wrap(gen, name, fn));
   } catch (e) {
     throw asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `the functions of generation ${gen.id} could not be bound`);
   }
@@ -182,8 +184,9 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number, 
 }
 
 /**
- * Waits until `gen` has no async call or lease left. After `timeoutMs`, 'drain-timeout' is emitted
- * (once) and the wait goes on, unless `giveUp`: then it resolves false at that moment.
+ * Waits until `gen` has no async call or lease left (handles are not waited for here: see
+ * drainGeneration). After `timeoutMs`, 'drain-timeout' is emitted (once) and the wait goes on,
+ * unless `giveUp`: then it resolves false at that moment.
  */
 export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean, stop?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -196,7 +199,7 @@ export async function waitIdle(gen: Generation, timeoutMs: number, events: Phase
     timer.unref();
   });
   try {
-    return await Promise.race([gen.whenIdle().then(() => true), timedOut, ...(stop ? [stop.then(() => false)] : [])]);
+    return await Promise.race([gen.whenIdle(false).then(() => true), timedOut, ...(stop ? [stop.then(() => false)] : [])]);
   } finally {
     clearTimeout(timer);
   }
@@ -253,15 +256,27 @@ export async function transferState(
 
 /**
  * draining: the old generation waits for its async calls and leases, for as long as they take
- * (code that still runs is never unmapped), or until a rollback after a fault revives it
- * (lib/hot/fault_policy.ts; it is then 'active' again and its retirement ends here). Fails only by an
- * injected fault ('during-drain'), before waiting. Leaves behind: the generation serving its leases
- * and calls, undrained.
+ * (code that still runs is never unmapped; after `timeoutMs` 'drain-timeout' says so), then for its
+ * live handles, for as long as they are kept (a pool keeps its connections as long as it likes: no
+ * timeout there). When only handles are left it says so (`report.heldByHandles`,
+ * `gen.onlyHandlesLeft`: a reload stops waiting there). Calls made through those handles run on it
+ * meanwhile, and it is drained once no call, lease or handle is left. A rollback after a fault
+ * (lib/hot/fault_policy.ts) revives it at any point: it is then 'active' again and its retirement
+ * ends here. Fails only by an injected fault ('during-drain'), before waiting. Leaves behind: the
+ * generation serving its leases, calls and handles, undrained.
  */
 export async function drainGeneration(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, timer: PhaseTimer): Promise<void> {
   faultPoint('during-drain');
-  await waitIdle(gen, timeoutMs, events, report, false, gen.whenRevived());
+  const revived = gen.whenRevived();
+  await waitIdle(gen, timeoutMs, events, report, false, revived);
   if (gen.isIn('active')) return;
+  if (gen.handles > 0) {
+    debug('generation %d: only its %d handle(s) are left', gen.id, gen.handles);
+    if (report) report.heldByHandles = gen.handles;
+    gen.markHeldByHandles();
+    await Promise.race([gen.whenIdle(true), revived]);
+    if (gen.isIn('active')) return;
+  }
   debug('generation %d drained', gen.id);
   timer.lap('draining');
   events.emit('drained', { generation: gen.id });
@@ -287,7 +302,7 @@ export async function teardownGeneration<G extends Record<string, string>, DD ex
   const lib = gen.lib!;
   const context = { id: gen.id, lib, fn: gen.functions!.fns } as unknown as GenerationTeardown<G, DD>;
   const failure = await runTeardown(() => hook(context), timeoutMs, `the teardown hook of generation ${gen.id}`);
-  await gen.whenIdle();
+  await gen.whenIdle(false); // handles the hook made and kept are released when the generation closes
   timer.lap('teardown');
   if (failure) {
     debug('generation %d: %s', gen.id, failure.message);

@@ -10,6 +10,7 @@ import type { WatchOptions } from '../watch/watch';
 import type { BuildStepOptions } from '../watch/rebuilder';
 import type { TypeRegistry } from '../signature/ctypes';
 import type { TypeDefs, CallbackOf } from '../signature/ctypes_types';
+import type { Def, HandleDef, PtrDef } from '../signature/ctypes_defs_types';
 import type { Callback, CallbackOptions } from '../call/callbacks';
 import type { FaultInfo } from '../containment';
 import type { FaultPolicy } from './fault_policy';
@@ -18,10 +19,32 @@ import type { FaultPolicy } from './fault_policy';
 
 export type SwapPolicy = 'overlap' | 'handover';
 
-export interface HotOptions<F extends Record<string, string>, D extends TypeDefs = {}> {
+/** HotOptions.handles: each handle type, by name, with the key of `functions` that releases one. */
+export type HandleDeclarations = { readonly [type: string]: string };
+
+/**
+ * The declarations a HotLibrary's functions are typed with once its handle types are known: a
+ * pointer to one (`sqlite3 *`) is a `Handle<'sqlite3'>`, a pointer to that pointer (`sqlite3 **`)
+ * an array its handle comes back in. D itself when there is none.
+ */
+export type WithHandles<D extends TypeDefs, H> = [keyof H] extends [never]
+  ? D
+  : Omit<D, keyof H> & {
+      readonly [K in keyof H & string]: K extends keyof D ? (D[K] extends PtrDef<Def, boolean> ? PtrDef<HandleDef<K>, false> : HandleDef<K>) : HandleDef<K>;
+    };
+
+export interface HotOptions<F extends Record<string, string>, D extends TypeDefs = {}, H extends HandleDeclarations = {}> {
   isolation?: Isolation;
   /** The functions `hot.fn` exposes, by name: C prototypes. Each must exist in every generation. */
   functions?: F;
+  /**
+   * Handle types, each with the function of `functions` that releases one: `{ sqlite3: 'close' }`.
+   * A handle type is an opaque struct `types` declares (`typedef struct sqlite3 sqlite3;`), or a
+   * pointer typedef to one. A function that returns one (or fills a `sqlite3 **`) gives back a
+   * `Handle` that carries the generation that made it; `hot.fn` runs every call that takes it on
+   * that generation, which is not retired while it is live. docs/hot-reload.md#handles-and-generations.
+   */
+  handles?: H & { readonly [K in keyof H]: keyof F & string };
   /** 'overlap' (default): old and new serve side by side while the old drains. 'handover': see docs. */
   policy?: SwapPolicy;
   /**
@@ -90,7 +113,7 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
    * by itself. Callbacks made with `gen.callback` belong to that generation: released when it
    * retires, after its drain. Throwing (or rejecting) rejects the generation (rollback).
    */
-  setup?: (gen: GenerationSetup<F, D>) => void | Promise<void>;
+  setup?: (gen: GenerationSetup<F, D, H>) => void | Promise<void>;
   /**
    * Runs for every generation once it has drained (no async call, no lease left), before
    * dlswap_fini and the check for threads that precedes dlclose: the place to call the library's
@@ -99,7 +122,7 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
    * settling in time emits 'error' (ERR_DLSWAP_TEARDOWN_FAILED) and keeps the generation mapped,
    * reported pinned with the reason (its threads may still be in its code).
    */
-  teardown?: (gen: GenerationTeardown<F, D>) => void | Promise<void>;
+  teardown?: (gen: GenerationTeardown<F, D, H>) => void | Promise<void>;
   /**
    * Aborts the open: open() rejects at once with ERR_DLSWAP_ABORTED, and the generation being
    * loaded is undone (fini, close) as soon as its load returns. docs/conventions.md#abortsignal.
@@ -111,25 +134,25 @@ export interface HotOptions<F extends Record<string, string>, D extends TypeDefs
 export interface HotWatchOptions extends WatchOptions, BuildStepOptions {}
 
 /** What `setup` gets: one generation, before it serves. */
-export interface GenerationSetup<F extends Record<string, string>, D extends TypeDefs = {}> {
+export interface GenerationSetup<F extends Record<string, string>, D extends TypeDefs = {}, H extends HandleDeclarations = {}> {
   /** The generation's number. */
   readonly id: number;
   /** Its library (for functions beyond `functions`). */
   readonly lib: Library<D>;
   /** The functions of `functions`, bound to this generation. */
-  readonly fn: HotFunctions<F, D>;
+  readonly fn: HotFunctions<F, WithHandles<D, H>>;
   /** A callback owned by this generation: released when it retires. */
   callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>>;
 }
 
 /** What `teardown` gets: one generation, drained, before it is finalized and closed. */
-export interface GenerationTeardown<F extends Record<string, string>, D extends TypeDefs = {}> {
+export interface GenerationTeardown<F extends Record<string, string>, D extends TypeDefs = {}, H extends HandleDeclarations = {}> {
   /** The generation's number. */
   readonly id: number;
   /** Its library (for the library's own cleanup function: `lib.func('void shutdown(void)')`). */
   readonly lib: Library<D>;
   /** The functions of `functions`, bound to this generation. */
-  readonly fn: HotFunctions<F, D>;
+  readonly fn: HotFunctions<F, WithHandles<D, H>>;
 }
 
 export interface ReloadOptions {
@@ -177,6 +200,12 @@ export interface ReloadReport {
   /** Once the old generation is closed: what happened to each of its private (and shared) dependencies. */
   dependencies?: DependencyCloseResult[];
   drainTimedOut?: boolean;
+  /**
+   * Set when the old generation's calls and leases were done but handles it made were still open
+   * (docs/hot-reload.md#handles-and-generations): how many. A reload does not wait for handles:
+   * with `wait: 'closed'` it resolved then, and `retired` resolves once the last one is released.
+   */
+  heldByHandles?: number;
   /**
    * Resolves when the old generation is closed (immediately when `wait` was 'closed'), or when a
    * rollback after a fault of the new one brought it back to serve.

@@ -6,6 +6,7 @@
  */
 import type { Invalid } from './prototype_lex_types';
 import type { AnyFunction, PointerArg, StringArg } from './prototype_types';
+import type { Handle } from '../hot/handle';
 
 /** The type of a callback whose C type could not be read at compile time: any function. */
 export type AnyCallback = (...args: any[]) => any;
@@ -19,7 +20,7 @@ export type TypeDefs = { readonly [name: string]: Def };
  * never followed.
  */
 export interface Def {
-  k: 'num' | 'big' | 'bool' | 'char' | 'void' | 'enum' | 'record' | 'union' | 'ptr' | 'arr' | 'fn' | 'unknown';
+  k: 'num' | 'big' | 'bool' | 'char' | 'void' | 'enum' | 'record' | 'union' | 'ptr' | 'arr' | 'fn' | 'handle' | 'unknown';
   in: unknown;
   out: unknown;
   raw: unknown;
@@ -37,6 +38,13 @@ export interface EnumDef<N extends string> extends Def { k: 'enum'; names: N; in
 export interface RecordDef<In, Out, Raw> extends Def { k: 'record'; in: In; out: Out; raw: Raw }
 export interface UnionDef<In, Out> extends Def { k: 'union'; in: In; out: Out; raw: Out }
 export interface FnDef<F> extends Def { k: 'fn'; fn: F; in: never; out: never; raw: never }
+/**
+ * A handle type of a HotLibrary (its `handles` option, lib/hot/hot_types.ts WithHandles): a pointer
+ * to it is a Handle<N>, a pointer to that pointer an out-parameter a Handle<N> comes back in.
+ */
+export interface HandleDef<N extends string> extends Def { k: 'handle'; name: N; in: never; out: never; raw: never }
+/** What a `T **` parameter of a handle type T takes: an array whose element 0 gets the handle (or null). */
+export type HandleOut<N extends string> = (Handle<N> | null)[] | null;
 export interface PtrDef<To extends Def, C extends boolean> extends Def {
   k: 'ptr';
   to: To;
@@ -79,7 +87,11 @@ type PtrIn<To extends Def> = To['k'] extends 'char'
 
 /** A function parameter of this type. */
 export type DefParam<T extends Def> = T extends PtrDef<infer To, infer C>
-  ? To['k'] extends 'char'
+  ? To extends HandleDef<infer N>
+    ? Handle<N> | null
+    : To extends PtrDef<HandleDef<infer N>, boolean>
+      ? HandleOut<N>
+  : To['k'] extends 'char'
     ? C extends true ? StringArg : PointerArg
     : To['k'] extends 'record' | 'union'
       ? To['in'] | readonly To['in'][] | PointerArg
@@ -96,7 +108,9 @@ export type DefParam<T extends Def> = T extends PtrDef<infer To, infer C>
 
 /** A function result of this type. */
 export type DefReturn<T extends Def> = T extends PtrDef<infer To, boolean>
-  ? To['k'] extends 'char' ? string | null : bigint
+  ? To extends HandleDef<infer N>
+    ? Handle<N> | null
+    : To['k'] extends 'char' ? string | null : bigint
   : T['k'] extends 'fn' | 'union'
     ? Invalid
     : T['out'];

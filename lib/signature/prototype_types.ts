@@ -12,7 +12,7 @@
  * lib/signature/prototype_lex_types.ts, the unknown-name checks in lib/signature/prototype_checks_types.ts.
  */
 import type { CallbackFunction } from './ctypes_types';
-import type { CallbackArg, Def, DefParam, DefReturn, PtrDef, TypeDefs, UnknownDef } from './ctypes_defs_types';
+import type { CallbackArg, Def, DefParam, DefReturn, HandleDef, PtrDef, TypeDefs, UnknownDef } from './ctypes_defs_types';
 import type { Category, Groups, IntegerCategory, IntegerWord, Invalid, IsName, Lex, NamedCategory, OrAny, Qualifier, RestrictWord, SplitAt, SplitClose, TagWord } from './prototype_lex_types';
 
 // Checked where prototypes are accepted; re-exported so that prototype types stay one import.
@@ -152,8 +152,17 @@ type StripName<P extends string[]> =
       : P
     : P;
 
-/** The Def a declared type's shape stands for: itself, a pointer to it, or a pointer to a pointer. */
-type DefAtDepth<S extends Shape> = S['depth'] extends 0 ? S['def'] : S['depth'] extends 1 ? PtrDef<S['def'], S['constBase']> : PtrDef<PtrDef<UnknownDef, false>, false>;
+/**
+ * The Def a declared type's shape stands for: itself, a pointer to it, or a pointer to a pointer
+ * (which keeps the declared type only for a handle type: its out-parameter).
+ */
+type DefAtDepth<S extends Shape> = S['depth'] extends 0
+  ? S['def']
+  : S['depth'] extends 1
+    ? PtrDef<S['def'], S['constBase']>
+    : S['def'] extends HandleDef<string>
+      ? PtrDef<PtrDef<S['def'], false>, false>
+      : PtrDef<PtrDef<UnknownDef, false>, false>;
 
 type ParamJs<S> = S extends Shape
   ? S['category'] extends 'def'

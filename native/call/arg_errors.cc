@@ -167,6 +167,15 @@ napi_value ThrowArgError(napi_env env, const FunctionRecord &rec, size_t index, 
   }
 }
 
+napi_value ThrowStaleHandle(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, const std::string &detail) {
+  try {
+    return ThrowCode(env, "ERR_DLSWAP_STALE_HANDLE", rec.name + "(): " + ArgLabel(rec, index, kind) + " " + detail);
+  } catch (...) {
+    napi_throw_error(env, "ERR_DLSWAP_STALE_HANDLE", "a handle was given to a library that did not make it");
+    return nullptr;
+  }
+}
+
 napi_value ThrowArgCount(napi_env env, const FunctionRecord &rec, size_t got, size_t want, bool variadic) {
   char msg[96];
   snprintf(msg, sizeof msg, "() takes %s%zu argument%s, got %zu", variadic ? "at least " : "", want, want == 1 ? "" : "s",

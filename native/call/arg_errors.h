@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "call/function_record.h"
 
@@ -16,6 +17,9 @@ namespace dlswap {
 napi_value ThrowArgError(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value value,
                          const char *detail = nullptr);
 napi_value ThrowArgCount(napi_env env, const FunctionRecord &rec, size_t got, size_t want, bool variadic);
+// ERR_DLSWAP_STALE_HANDLE: a handle argument (call/handle_args.h) this call may not pass; `detail`
+// says why, after the argument's label.
+napi_value ThrowStaleHandle(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, const std::string &detail);
 // ERR_DLSWAP_CLOSED, or ERR_DLSWAP_BUSY while a handover has the library gated.
 napi_value ThrowClosed(napi_env env, const FunctionRecord &rec);
 

@@ -1,6 +1,7 @@
-// The out-of-line conversions of call/convert.h: pointers (buffers, addresses, callbacks), strings
+// The out-of-line conversions of call/convert.h: pointers (buffers, addresses, callbacks, handles), strings
 // that do not fit the fast copy, and the 64-bit and bool kinds.
 #include "call/convert.h"
+#include "call/handle_args.h"
 
 #include <cstdio>
 
@@ -113,6 +114,10 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
       }
       return {code, true};
     }
+    // A handle (lib/hot/handle.ts): its pointer, if this call goes to the image that made it.
+    uint64_t pointer = 0;
+    bool passable = false;
+    if (HandleArgAddress(env, rec, index, kind, v, &pointer, &passable)) return {pointer, passable};
   }
   ThrowArgError(env, rec, index, kind, v);
   return {0, false};

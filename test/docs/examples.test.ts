@@ -14,8 +14,8 @@ const all = examplesRunHere();
 const dir = path.join(root, 'build', 'examples-docs');
 
 describe('docs examples', () => {
-  it('include the handles pattern, the side-by-side versions and an aborted openAsync, each with its output', () => {
-    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['handles-and-generations', 'two-versions', 'open-async-signal']));
+  it('include the handles pattern, the connection pool, the side-by-side versions and an aborted openAsync, each with its output', () => {
+    expect(all.map((e) => e.name)).toEqual(expect.arrayContaining(['handles-and-generations', 'pool-migrates', 'two-versions', 'open-async-signal']));
     for (const e of all) expect(e.output, `${e.doc} ${e.name} has no output block`).not.toBeNull();
   });
 

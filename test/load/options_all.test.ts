@@ -31,6 +31,8 @@ const BAD: Record<string, unknown[]> = {
   shareDependencies: ['libx.so', [1], ['a/b'], [''], ['x\0y']],
   sha256: [1234, 'abc', 'g'.repeat(64), null],
   types: [{}, Object.create(TypeRegistry.prototype), 'int', null, new Proxy({}, {})],
+  // Without `types` (as this file opens HotLibrary) every handle type is refused; test/hot/handles.test.ts has the rest.
+  handles: [[], 'conn', null, { conn: 5 }, { conn: '' }, { conn: 'gen' }],
   functions: [[], 'int f(void)', { f: 42 }, { f: null }, { f: 'int f(' }, { f: 'int f(struct nope x)' }, { f: { name: 'f', returns: 'int', args: 'int' } }],
   policy: ['swap', 1],
   onFault: ['restart', true, null],

@@ -14,6 +14,7 @@ import {
   type CloseResult,
   type FaultInfo,
   type DlswapErrorCode,
+  Handle,
   type GenerationInfo,
   type HotFunctions,
   type HotLibraryEvents,
@@ -62,6 +63,37 @@ export async function hotFunctionsIsTheTypeOfHotFn(): Promise<void> {
   expectTypeOf(hot.fn).toEqualTypeOf<HotFunctions<typeof functions>>();
   using lease = hot.pin();
   expectTypeOf(lease.fn).toEqualTypeOf<HotFunctions<typeof functions>>();
+}
+
+export async function handlesAreTyped(): Promise<void> {
+  // docs/hot-reload.md#handles-and-generations: a handle type's pointer is a Handle, its `**` an out array.
+  const hot = await HotLibrary.open('libsqlite3.so.0', {
+    types: types('typedef struct sqlite3 sqlite3;'),
+    functions: {
+      open: 'int sqlite3_open(const char *filename, sqlite3 **db)',
+      changes: 'int sqlite3_total_changes(sqlite3 *db)',
+      close: 'int sqlite3_close_v2(sqlite3 *db)',
+    },
+    handles: { sqlite3: 'close' },
+  });
+  expectTypeOf(hot.fn.open).parameters.toEqualTypeOf<[filename: Str, db: (Handle<'sqlite3'> | null)[] | null]>();
+  expectTypeOf(hot.fn.changes).parameters.toEqualTypeOf<[db: Handle<'sqlite3'> | null]>();
+  const out: (Handle<'sqlite3'> | null)[] = [];
+  hot.fn.open(':memory:', out);
+  const db = out[0]!;
+  expectTypeOf(db.generation).toEqualTypeOf<number>();
+  expectTypeOf(db.address).toEqualTypeOf<bigint>();
+  expectTypeOf(db.released).toEqualTypeOf<boolean>();
+  // @ts-expect-error: an address is not a handle
+  hot.fn.changes(db.address);
+  using lease = hot.pin();
+  expectTypeOf(lease.fn.changes).parameters.toEqualTypeOf<[db: Handle<'sqlite3'> | null]>();
+  await HotLibrary.open('libsqlite3.so.0', {
+    types: types('typedef struct sqlite3 sqlite3;'),
+    functions: { close: 'int sqlite3_close_v2(sqlite3 *db)' },
+    // @ts-expect-error: the destructor must be a key of `functions`
+    handles: { sqlite3: 'sqlite3_close_v2' },
+  });
 }
 
 export function dlswapErrorFields(e: DlswapError): void {
@@ -121,6 +153,7 @@ export function reloadReportFields(r: ReloadReport): void {
   expectTypeOf(r.pinnedReason).toEqualTypeOf<string | undefined>();
   expectTypeOf(r).toHaveProperty('dependencies');
   expectTypeOf(r).toHaveProperty('drainTimedOut');
+  expectTypeOf(r.heldByHandles).toEqualTypeOf<number | undefined>();
   expectTypeOf(r.retired).toEqualTypeOf<Promise<void>>();
 }
 
@@ -205,7 +238,7 @@ export function generationInfoFields(g: GenerationInfo): void {
   expectTypeOf(g.buildId).toEqualTypeOf<string | null>();
   expectTypeOf(g.version).toEqualTypeOf<string | null>();
   expectTypeOf(g.loadedAt).toEqualTypeOf<Date>();
-  for (const n of [g.calls, g.inFlight, g.leases, g.errors]) expectTypeOf(n).toEqualTypeOf<number>();
+  for (const n of [g.calls, g.inFlight, g.leases, g.handles, g.errors]) expectTypeOf(n).toEqualTypeOf<number>();
   expectTypeOf(g.unloaded).toEqualTypeOf<boolean | undefined>();
   expectTypeOf(g.pinnedReason).toEqualTypeOf<string | undefined>();
   expectTypeOf(g).toHaveProperty('dependencies');
