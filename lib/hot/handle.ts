@@ -3,17 +3,17 @@
  * generation (docs/hot-reload.md#handles-and-generations). Made by lib/hot/handles.ts only, when a
  * declared function returns one; what it may be passed to is decided there (routing, the checks)
  * and natively for every other call (native/call/handle_args.cc).
+ *
+ * This file imports nothing: the type level (lib/signature/ctypes_defs_types.ts) names `Handle`,
+ * and must compile without the rest of lib/ or node's types.
  */
-import { inspect } from 'node:util';
-import type { Generation } from './generation';
-import type { HandleType } from './handle_plan';
 
-/** @internal What lib/hot/handles.ts keeps about a handle. */
-export interface HandleState {
-  /** The HotLibrary's handle registry that made it (another library's handle is refused). */
+/** @internal What lib/hot/handles.ts keeps about a handle (it narrows `gen` and `type` to its own types). */
+export interface HandleCore {
+  /** The registry that made it (another HotLibrary's handle is refused). */
   readonly owner: object;
-  readonly gen: Generation;
-  readonly type: HandleType;
+  readonly gen: { readonly id: number };
+  readonly type: { readonly name: string };
   /** The pointer (also the handle's `address`). */
   readonly address: bigint;
   /** 'releasing' while its destructor runs (an async one may take a while): it takes no other call. */
@@ -26,7 +26,7 @@ export interface HandleState {
 
 // Only this module makes handles: a constructor call without it is refused.
 const MAKE = Symbol('dlswap handle');
-let stateOf: (v: unknown) => HandleState | undefined;
+let stateOf: (v: unknown) => HandleCore | undefined;
 
 export class Handle<T extends string = string> {
   /** The handle type, as the `handles` option names it ('sqlite3'). */
@@ -35,10 +35,10 @@ export class Handle<T extends string = string> {
   readonly generation: number;
   /** The pointer, for logs and debuggers. Passing it instead of the handle is refused: an address does not say which generation made it. */
   readonly address: bigint;
-  readonly #state: HandleState;
+  readonly #state: HandleCore;
 
   /** @internal Handles come from the functions of a HotLibrary (docs/hot-reload.md#handles-and-generations). */
-  constructor(token: symbol, state: HandleState, address: bigint) {
+  constructor(token: symbol, state: HandleCore, address: bigint) {
     if (token !== MAKE) throw new TypeError('a Handle is made by a HotLibrary function that returns one; it cannot be constructed');
     this.type = state.type.name as T;
     this.generation = state.gen.id;
@@ -51,7 +51,8 @@ export class Handle<T extends string = string> {
     return this.#state.status !== 'live';
   }
 
-  [inspect.custom](): string {
+  /** What util.inspect and console.log show: `Handle<sqlite3> 0x55d0c3a8 (generation 2)`. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
     const state = this.#state.status === 'live' ? '' : `, ${this.#state.status}`;
     return `Handle<${this.type}> 0x${this.address.toString(16)} (generation ${this.generation}${state})`;
   }
@@ -62,7 +63,7 @@ export class Handle<T extends string = string> {
 }
 
 /** @internal A new handle (lib/hot/handles.ts); `tag` marks it natively before it is frozen. */
-export function makeHandle(state: HandleState, address: bigint, tag: (h: Handle) => void): Handle {
+export function makeHandle<S extends HandleCore>(state: S, address: bigint, tag: (h: Handle) => void): Handle {
   const h = new Handle(MAKE, state, address);
   tag(h);
   Object.freeze(h);
@@ -70,6 +71,6 @@ export function makeHandle(state: HandleState, address: bigint, tag: (h: Handle)
 }
 
 /** @internal The state of `v` if it is a handle, else undefined (a look-alike is not one). */
-export function handleState(v: unknown): HandleState | undefined {
+export function handleState(v: unknown): HandleCore | undefined {
   return stateOf(v);
 }

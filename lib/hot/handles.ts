@@ -24,10 +24,21 @@ import { describeValue } from '../option_values';
 import type { BoundFunction } from '../call/func';
 import type { Signature } from '../signature/signature';
 import type { Generation } from './generation';
-import { handleState, makeHandle, type Handle, type HandleState } from './handle';
+import { handleState as coreOf, makeHandle, type Handle, type HandleCore } from './handle';
 import type { HandlePlan, HandleType, ResolvedHandles } from './handle_plan';
 
 type AnyBound = BoundFunction<(...a: unknown[]) => unknown>;
+
+/** What this registry keeps about each handle it made. */
+interface HandleState extends HandleCore {
+  readonly gen: Generation;
+  readonly type: HandleType;
+}
+
+/** The state of `v` if it is a handle (of any registry: `owner` says whose). */
+function handleState(v: unknown): HandleState | undefined {
+  return coreOf(v) as HandleState | undefined;
+}
 
 function argLabel(sig: Signature, i: number): string {
   const p = sig.params[i];
