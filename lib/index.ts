@@ -14,7 +14,7 @@ import type * as MappedImagesModule from './load/mapped_images';
 import type * as FuncModule from './call/func';
 import type * as SignatureModule from './signature/signature';
 import type * as HotModule from './hot/hot_library';
-import type * as HandleModule from './hot/handle';
+import type * as HandleModule from './signature/handle';
 import type * as NodeSymbolsModule from './elf/node_symbols';
 import type * as ElfModule from './elf/elf';
 import type * as InspectModule from './analysis/inspect';

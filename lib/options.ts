@@ -14,7 +14,7 @@ import { parsePrototype, signatureFromObject, type Signature, type SignatureObje
 import { checkCallable } from './signature/value_limits';
 import { TypeRegistry } from './signature/ctypes';
 import { DlswapError } from './errors';
-import { handleDeclarations, resolveHandles, type ResolvedHandles } from './hot/handle_plan';
+import { handleDeclarations, resolveHandles, type ResolvedHandles } from './signature/handle_plan';
 import {
   MAX_TIMER_MS,
   argError,

@@ -24,8 +24,8 @@ import { describeValue } from '../option_values';
 import type { BoundFunction } from '../call/func';
 import type { Signature } from '../signature/signature';
 import type { Generation } from './generation';
-import { handleState as coreOf, makeHandle, type Handle, type HandleCore } from './handle';
-import type { HandlePlan, HandleType, ResolvedHandles } from './handle_plan';
+import { handleState as coreOf, makeHandle, type Handle, type HandleCore } from '../signature/handle';
+import type { HandlePlan, HandleType, ResolvedHandles } from '../signature/handle_plan';
 
 type AnyBound = BoundFunction<(...a: unknown[]) => unknown>;
 

@@ -49,7 +49,7 @@ import {
   type WithHandles,
 } from './hot_types';
 
-export { Handle } from './handle';
+export { Handle } from '../signature/handle';
 export type { HandleDeclarations, WithHandles } from './hot_types';
 export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, LogDroppedEvent, Lease, HotFunctions } from './hot_types';
 

@@ -6,7 +6,7 @@
  */
 import type { Invalid } from './prototype_lex_types';
 import type { AnyFunction, PointerArg, StringArg } from './prototype_types';
-import type { Handle } from '../hot/handle';
+import type { Handle } from './handle';
 
 /** The type of a callback whose C type could not be read at compile time: any function. */
 export type AnyCallback = (...args: any[]) => any;

@@ -114,7 +114,7 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
       }
       return {code, true};
     }
-    // A handle (lib/hot/handle.ts): its pointer, if this call goes to the image that made it.
+    // A handle (lib/signature/handle.ts): its pointer, if this call goes to the image that made it.
     uint64_t pointer = 0;
     bool passable = false;
     if (HandleArgAddress(env, rec, index, kind, v, &pointer, &passable)) return {pointer, passable};

@@ -1,4 +1,4 @@
-// Handles (lib/hot/handle.ts): JS objects that stand for a C pointer one image made. A function
+// Handles (lib/signature/handle.ts): JS objects that stand for a C pointer one image made. A function
 // takes one as a pointer argument only if it calls that image, and only until the handle is
 // released; anything else is ERR_DLSWAP_STALE_HANDLE, never a call with a pointer into another
 // image's memory (or into memory that is gone).

@@ -2,7 +2,7 @@
  * HotLibrary's `handles` option, resolved against `types` and `functions` before anything is loaded
  * (lib/options.ts calls it): which opaque types are handles, the function that releases each, and
  * for every declared function, where it takes, returns or releases a handle. What happens at a call
- * is lib/hot/handles.ts's; this file only reads the declarations.
+ * is lib/hot/handles.ts's; this file only reads the declarations (which is why it lives with them).
  *
  * A handle type is an opaque struct the registry declares without its members (`typedef struct
  * sqlite3 sqlite3;`), or a pointer typedef to one (`typedef struct ctx *ctx_t;`). In a prototype,
@@ -11,9 +11,9 @@
  * handle as its one parameter, so that close() can call it for the handles still open.
  */
 import { argError, describeValue, entries } from '../option_values';
-import type { CType, RecordCType } from '../signature/ctype_model';
-import type { TypeRegistry } from '../signature/ctypes';
-import type { Signature, TypeInfo } from '../signature/signature';
+import type { CType, RecordCType } from './ctype_model';
+import type { TypeRegistry } from './ctypes';
+import type { Signature, TypeInfo } from './signature';
 
 /** One handle type. */
 export interface HandleType {

@@ -4,8 +4,9 @@
  * declared function returns one; what it may be passed to is decided there (routing, the checks)
  * and natively for every other call (native/call/handle_args.cc).
  *
- * This file imports nothing: the type level (lib/signature/ctypes_defs_types.ts) names `Handle`,
- * and must compile without the rest of lib/ or node's types.
+ * It lives with the types because the type level (lib/signature/ctypes_defs_types.ts) names
+ * `Handle`, and it imports nothing: the type level must compile without the rest of lib/ or node's
+ * types.
  */
 
 /** @internal What lib/hot/handles.ts keeps about a handle (it narrows `gen` and `type` to its own types). */
