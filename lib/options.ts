@@ -87,14 +87,17 @@ export function checkPrototype(proto: Prototype, registry: TypeRegistry | undefi
 }
 
 /**
- * A table of prototypes by name (HotLibrary's `functions`, `lib.bind(functions)`), read once and
- * each prototype checked as `lib.func` would check it, in the scope of `registry`: the table (with
- * signature objects copied) and each entry's C name.
+ * A table of prototypes by name, each parsed once and checked as `lib.func` would check it, in the
+ * scope of `registry`: what is bound from it (`bindSignature`, lib/call/func.ts) is never parsed
+ * again. HotLibrary's `functions` (resolveHotOptions) and `lib.bind(functions)`.
  */
-export function checkFunctionTable(table: unknown, registry: TypeRegistry | undefined, where: string): { functions: Readonly<Record<string, Prototype>>; names: readonly string[] } {
-  const fns = functions(table, `${where}: option 'functions'`);
-  const names = Object.freeze(Object.entries(fns).map(([name, proto]) => checkPrototype(proto, registry, `${where}: functions.${name}`).name));
-  return { functions: fns, names };
+function parseFunctionTable(fns: Readonly<Record<string, Prototype>>, registry: TypeRegistry | undefined, where: string): Readonly<Record<string, Signature>> {
+  return Object.freeze(Object.fromEntries(Object.entries(fns).map(([name, proto]) => [name, checkPrototype(proto, registry, `${where}: functions.${name}`)])));
+}
+
+/** `lib.bind(functions)`'s table, read once and parsed once (parseFunctionTable). */
+export function checkFunctionTable(table: unknown, registry: TypeRegistry | undefined, where: string): Readonly<Record<string, Signature>> {
+  return parseFunctionTable(functions(table, `${where}: option 'functions'`), registry, where);
 }
 
 /** `functions` of HotLibrary: C prototypes by name, each read once (parsed with `types`, later). */
@@ -193,8 +196,10 @@ export interface ResolvedFuncOptions {
   readonly errno: boolean;
 }
 
+export const FUNC_DEFAULTS: ResolvedFuncOptions = Object.freeze({ errno: false });
+
 export function resolveFuncOptions(options: unknown): ResolvedFuncOptions {
-  return Object.freeze({ errno: false, ...snapshot(options, 'func(prototype, options)', FUNC_SCHEMA) });
+  return Object.freeze({ ...FUNC_DEFAULTS, ...snapshot(options, 'func(prototype, options)', FUNC_SCHEMA) });
 }
 
 // ---- lib.callback(type, fn, options), hot.callback, gen.callback -------------------------------
@@ -313,8 +318,11 @@ function resolveHotWatchOptions(v: unknown, where: string): ResolvedHotWatchOpti
 // ---- HotLibrary.open(path, options) -------------------------------------------------------------
 
 export interface ResolvedHotOptions extends ResolvedOpenOptions {
-  /** The declared functions, by name, as given (each already parsed and checked once). */
-  readonly functions: Readonly<Record<string, Prototype>>;
+  /**
+   * The declared functions (`functions`), by name: each prototype parsed and checked here, once per
+   * HotLibrary, in the scope of `types`. Every generation binds these (lib/hot/function_table.ts).
+   */
+  readonly signatures: Readonly<Record<string, Signature>>;
   /** Their C names: what every generation's load must resolve. */
   readonly functionNames: readonly string[];
   /** The handle types (`handles`), and where each declared function takes, returns or releases one. */
@@ -356,10 +364,9 @@ function hotSchema(hostAbiVersion: number) {
 }
 
 export function resolveHotOptions(options: unknown, hostAbiVersion: number): ResolvedHotOptions {
-  const o = snapshot(options, HOT_WHERE, hotSchema(hostAbiVersion));
-  const fns = o.functions ?? Object.freeze({});
-  // Every prototype parsed, in the scope of `types`, before anything is loaded.
-  const signatures = Object.fromEntries(Object.entries(fns).map(([name, proto]) => [name, checkPrototype(proto as Prototype, o.types, `${HOT_WHERE}: functions.${name}`)]));
+  const { functions: fns, ...o } = snapshot(options, HOT_WHERE, hotSchema(hostAbiVersion));
+  // Every prototype parsed, in the scope of `types`, before anything is loaded; never again.
+  const signatures = parseFunctionTable(fns ?? {}, o.types, HOT_WHERE);
   const functionNames = Object.freeze(Object.values(signatures).map((sig) => sig.name));
   const handles = resolveHandles(o.handles ?? {}, signatures, o.types, HOT_WHERE);
   return Object.freeze({
@@ -368,7 +375,7 @@ export function resolveHotOptions(options: unknown, hostAbiVersion: number): Res
     abi: Object.freeze({ min: hostAbiVersion, max: hostAbiVersion }),
     watch: null,
     ...o,
-    functions: fns,
+    signatures,
     functionNames,
     handles,
   }) as ResolvedHotOptions;

@@ -12,7 +12,7 @@
 import { DlswapError, isDlswapError } from '../errors';
 import type { Library } from '../load/library';
 import { addon, type NativeCallable, type NativeFunctionSpec } from '../native';
-import { describeValue, resolveFuncOptions } from '../options';
+import { FUNC_DEFAULTS, describeValue, resolveFuncOptions, type ResolvedFuncOptions } from '../options';
 import { checkCallable } from '../signature/value_limits';
 import type { AnyFunction, FunctionOf } from '../signature/prototype_types';
 import type { TypeDefs } from '../signature/ctypes_types';
@@ -128,7 +128,15 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
   else if (prototype !== null && typeof prototype === 'object') sig = signatureFromObject(prototype, scope);
   else throw new DlswapError('ERR_DLSWAP_SIGNATURE', 'func(prototype): prototype must be a C prototype string or { name, returns, args }');
   checkCallable(sig);
+  return bindSignature(lib, sig, opts);
+}
 
+/**
+ * @internal `func` for a prototype already parsed and checked (`checkPrototype`, lib/options.ts) in
+ * `lib`'s type scope: what a table of functions (HotLibrary's, `lib.bind`) binds once per library
+ * without parsing each prototype again. Resolves the symbol and makes the native function.
+ */
+export function bindSignature(lib: Library, sig: Signature, opts: ResolvedFuncOptions = FUNC_DEFAULTS): BoundFunction<AnyFunction> {
   const symbol = opts.symbol ?? sig.name;
   const address = lib.symbol(symbol);
   const spec: NativeFunctionSpec = {
@@ -147,7 +155,7 @@ export function func(lib: Library, prototype: Prototype, options?: FuncOptions):
   const [nativeSync, nativeAsync] = addon.makeFunction(lib.native, address, spec);
 
   const fnState: FunctionState = { symbol, trackedOn: lib, native: nativeSync };
-  const shape = sig.variadic ? variadicShapes(sig, nativeSync, scope) : null;
+  const shape = sig.variadic ? variadicShapes(sig, nativeSync, typesOf(lib)?.scope) : null;
   // Structs, callbacks and enum names: converted in JS around the native call (lib/call/call_wrapper.ts).
   const rich = !sig.variadic && needsWrapper(sig) ? wrapRich(sig, nativeSync, nativeAsync, opts.errno) : null;
   let fn: NativeCallable;

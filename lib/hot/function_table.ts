@@ -1,10 +1,12 @@
 /**
  * One generation's declared functions (HotOptions.functions), made once, while it is verified: each
- * prototype parsed and each symbol resolved there, once. The swap repoints `hot.fn` at the addresses
- * recorded here (no second lookup), and leases and the setup hook call the functions bound here.
+ * symbol resolved there, once, from the signatures its HotLibrary parsed once for all its
+ * generations (ResolvedHotOptions.signatures). The swap repoints `hot.fn` at the addresses recorded
+ * here (no second lookup), and leases and the setup hook call the functions bound here.
  */
-import type { BoundFunction, Prototype } from '../call/func';
+import { bindSignature, type BoundFunction } from '../call/func';
 import type { Library } from '../load/library';
+import type { Signature } from '../signature/signature';
 
 type AnyBound = BoundFunction<(...a: unknown[]) => unknown>;
 
@@ -17,11 +19,11 @@ export class FunctionTable {
   /** As lib.func made them: their addresses are what the swap repoints `hot.fn` at. */
   readonly #bound: Readonly<Record<string, AnyBound>>;
 
-  constructor(lib: Library, functions: Readonly<Record<string, Prototype>>, wrap: (name: string, fn: AnyBound) => AnyBound = (_, fn) => fn) {
+  constructor(lib: Library, signatures: Readonly<Record<string, Signature>>, wrap: (name: string, fn: AnyBound) => AnyBound = (_, fn) => fn) {
     const bound: Record<string, AnyBound> = {};
     const made: Record<string, AnyBound> = {};
-    for (const [name, proto] of Object.entries(functions)) {
-      bound[name] = lib.func(proto) as AnyBound;
+    for (const [name, sig] of Object.entries(signatures)) {
+      bound[name] = bindSignature(lib, sig) as AnyBound;
       made[name] = wrap(name, bound[name]);
     }
     this.#bound = Object.freeze(bound);

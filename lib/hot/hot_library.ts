@@ -11,7 +11,7 @@
  * handover gate.
  */
 import { DlswapError, asDlswapError } from '../errors';
-import { rebind, type BoundFunction } from '../call/func';
+import { bindSignature, rebind, type BoundFunction } from '../call/func';
 import { Generation, type GenerationInfo } from './generation';
 import type { CheckFunctions } from '../signature/prototype_types';
 import { TypedEventEmitter, type HotLibraryEvents } from './events';
@@ -30,7 +30,7 @@ import { HOST_ABI_VERSION } from './plugin_abi';
 import { PhaseTimer } from './phase_timer';
 import { loadGeneration, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
 import { guardGeneration, type GenerationGuard } from './generation_guard';
-import { retireGeneration, type RetireHooks, type RetireTimeouts } from './hot_retire';
+import { retireGeneration, type RetireHooks } from './hot_retire';
 import { DEFAULT_FAULT_POLICY, onGenerationFault, type FaultPolicyHost } from './fault_policy';
 import { HandleRegistry } from './handles';
 import type { FaultError } from '../containment';
@@ -94,12 +94,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#faultPolicyHost.policy = options.onFault;
     this.#faultPolicyHost.swapPolicy = options.policy;
     const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
-    for (const [name, proto] of Object.entries(options.functions)) {
+    for (const [name, sig] of Object.entries(options.signatures)) {
       if (handles.meets(name)) {
         fns[name] = handles.route(name, () => this.#current, () => this.#gate);
         continue;
       }
-      const f = first.lib!.func(proto) as BoundFunction<(...a: unknown[]) => unknown>;
+      const f = bindSignature(first.lib!, sig) as BoundFunction<(...a: unknown[]) => unknown>;
       const direct = f.async;
       // Async calls wait while a handover is in progress, then run on whatever is current.
       Object.defineProperty(f, 'async', {
@@ -460,15 +460,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     let open!: () => void;
     this.#gate = new Promise<void>((r) => (open = r));
     try {
-      await transferState(old, gen, this.#options, this.#timeouts, this.#events, swap);
+      await transferState(old, gen, this.#options, this.#options, this.#events, swap);
     } finally {
       this.#gate = null;
       open();
     }
-  }
-
-  get #timeouts(): RetireTimeouts {
-    return { drainTimeoutMs: this.#options.drainTimeoutMs, finiTimeoutMs: this.#options.finiTimeoutMs };
   }
 
   // ---- faults (lib/hot/fault_policy.ts) -----------------------------------------------------------
@@ -497,7 +493,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /** The old generation's way out (lib/hot/hot_retire.ts): once per generation, joined by close(). */
   #retire(gen: Generation, report: ReloadReport | undefined): Promise<void> {
-    return retireGeneration(gen, report, this.#timeouts, this.#events, { teardown: this.#options.teardown as RetireHooks['teardown'] });
+    return retireGeneration(gen, report, this.#options, this.#events, { teardown: this.#options.teardown as RetireHooks['teardown'] });
   }
 
   /** What the phases emit through: guarded, so that a throwing listener stops nothing. */

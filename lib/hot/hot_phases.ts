@@ -129,7 +129,7 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   gen.transition('verifying');
   timer.restart();
   try {
-    gen.functions = new FunctionTable(gen.lib, options.functions, (name, fn) => handles.wrap(gen, name, fn));
+    gen.functions = new FunctionTable(gen.lib, options.signatures, (name, fn) => handles.wrap(gen, name, fn));
   } catch (e) {
     throw asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `the functions of generation ${gen.id} could not be bound`);
   }

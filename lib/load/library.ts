@@ -19,7 +19,7 @@ import { dependencyCloseResults, dependencyInfos, warnShadowed } from './depende
 import { tempBase } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
-import { OPEN_DEFAULTS, checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
+import { checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
 import { rtldTunables } from './tunables';
 import { registryRules } from './registries';
 import { loadFailure } from './load_failure';
@@ -36,7 +36,7 @@ import { traceRuntimeNotes } from './runtime_notes';
 import { MAX_CREATED_NAMESPACES } from '../wire';
 import { describeImage, forgetImage, imageFault, type FaultError, type FaultInfo } from '../containment';
 
-import { func as makeFunc, type BoundFunction, type BoundFunctions, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
+import { bindSignature, func as makeFunc, type BoundFunction, type BoundFunctions, type ErrnoFunction, type FuncOptions, type Prototype } from '../call/func';
 import type { AnyFunction, CheckedPrototype, CheckFunctions, FunctionOf, FunctionOfObject } from '../signature/prototype_types';
 import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from '../signature/ctypes_types';
 import type { SignatureObject } from '../signature/signature';
@@ -129,7 +129,7 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
 
 
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
-export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types?: TypeRegistry<D>, finiTimeoutMs?: number): Library<D> {
+export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types: TypeRegistry<D> | undefined, finiTimeoutMs: number): Library<D> {
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
   const info: LibraryInfo = Object.freeze({
@@ -146,7 +146,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
   });
   warnShadowed(file, info.dependencies);
   warnOriginNote(r.originNote);
-  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs ?? OPEN_DEFAULTS.finiTimeoutMs);
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs);
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
@@ -274,7 +274,7 @@ export class Library<D extends TypeDefs = {}> {
   #faultListener: ((error: FaultError) => void) | null = null;
 
   /** @internal use open() */
-  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[] = [], keepMapped = '', finiTimeoutMs: number = OPEN_DEFAULTS.finiTimeoutMs) {
+  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[], keepMapped: string, finiTimeoutMs: number) {
     this.native = native;
     this.info = info;
     this.elf = elf;
@@ -434,11 +434,11 @@ export class Library<D extends TypeDefs = {}> {
   bind<const F extends Record<string, string>>(functions: F & CheckFunctions<F, D>): BoundFunctions<F, D>;
   bind(functions: Record<string, Prototype>): Readonly<Record<string, BoundFunction<AnyFunction>>> {
     this.#requireOpen();
-    const table = checkFunctionTable(functions, this.types, 'bind(functions)').functions;
+    const table = checkFunctionTable(functions, this.types, 'bind(functions)');
     const out: Record<string, BoundFunction<AnyFunction>> = {};
-    for (const [name, proto] of Object.entries(table)) {
+    for (const [name, sig] of Object.entries(table)) {
       try {
-        out[name] = makeFunc(this, proto);
+        out[name] = bindSignature(this, sig);
       } catch (e) {
         const err = e as DlswapError;
         throw new DlswapError(err.code ?? 'ERR_DLSWAP_INTERNAL', `bind(functions): functions.${name}: ${err.message}`, { cause: e });

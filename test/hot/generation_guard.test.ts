@@ -34,7 +34,9 @@ interface Run {
 
 const script = path.join(__dirname, 'guard_scenarios.cjs');
 const MODES = ['local', ...(underAsan ? [] : ['deepbind']), 'namespace', 'fresh-namespace'];
-const SCENARIOS = 21;
+// (The type registry is read once, by the options check, before anything is loaded: a getter of it
+// that throws fails there, not inside a generation: test/hot/hot_reload.test.ts 'declared functions'.)
+const SCENARIOS = 18;
 // fresh-namespace: glibc's namespace and static TLS budget lasts about ten loads per process.
 const CHUNK: Record<string, number> = { 'fresh-namespace': 3 };
 const two = limiter(2);

@@ -10,7 +10,7 @@
  * budget does not last through all of them).
  * Each scenario opens (or reloads) fixtures-c/record's librecord.so, which appends a line to <file>
  * for each constructor, init, fini and destructor run, and makes the step fail: a fault point
- * (lib/faults.ts), a throwing user hook (setup, a listener, a getter of the type registry), an abort,
+ * (lib/faults.ts), a throwing user hook (setup, a listener), an abort,
  * close() during the reload, a handover that cannot drain. After each it records what the caller got
  * and what was left: the private copies still mapped, and the init and fini runs of the failed
  * generation. Prints one JSON line: { mode, results: [...], uncaught: [...] }.
@@ -65,19 +65,6 @@ function describe(e) {
 const tick = () => new Promise((r) => setImmediate(r));
 
 /** A type registry whose `scope` getter throws from its `n`-th read on. */
-function trapRegistry(n) {
-  const t = dlswap.types('typedef int gen_t');
-  const scope = t.scope;
-  let reads = 0;
-  Object.defineProperty(t, 'scope', {
-    get() {
-      if (++reads >= n) throw new Error(`scope read #${reads}`);
-      return scope;
-    },
-  });
-  return t;
-}
-
 const OPEN = {
   'fault after-copy': { fault: 'after-copy' },
   'fault after-open': { fault: 'after-open' },
@@ -85,10 +72,6 @@ const OPEN = {
   'setup throws': { options: { setup() { throw new Error('setup says no'); } } },
   'setup rejects': { options: { async setup() { await tick(); throw new RangeError('later'); } } },
   'setup throws a value that cannot be printed': { options: { setup() { throw { toString() { throw new Error('no'); } }; } } },
-  // Its first read is the options check's; the second binds the generation's function table, the
-  // third binds hot.fn (the activation itself).
-  'a getter of the type registry throws while verifying': { options: { types: trapRegistry(2), functions: { gen: 'gen_t record_generation(void)' } } },
-  'a getter of the type registry throws while activating': { options: { types: trapRegistry(3), functions: { gen: 'gen_t record_generation(void)' } } },
   'aborted while the load runs': {
     options: (() => {
       const ac = new AbortController();
@@ -105,8 +88,6 @@ const RELOAD = {
   'fault before-swap': { fault: 'before-swap' },
   'setup throws': { setup: (gen) => { if (gen.id > 1) throw new TypeError('generation 2 refused'); } },
   'setup throws a non-Error': { setup: (gen) => { if (gen.id > 1) throw Symbol('odd'); } },
-  // Reads 1-3 were the open's (see OPEN); the 4th binds generation 2's function table.
-  'a getter of the type registry throws': { types: () => trapRegistry(4) },
   'aborted before the swap': { abortInSetup: true },
   'close() during the reload': { closeInSetup: true },
   'handover: fault in-state-export': { policy: 'handover', fault: 'in-state-export' },
@@ -138,7 +119,7 @@ async function reloadScenario(name, s) {
   let hot;
   const options = {
     isolation: mode,
-    ...(s.types ? { types: s.types(), functions: { gen: 'gen_t record_generation(void)' } } : { functions }),
+    functions,
     policy: s.policy ?? 'overlap',
     drainTimeoutMs: s.lease ? 50 : 10_000,
     setup(gen) {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HotLibrary, type LogEvent, type ReloadReport } from '../../lib/hot/hot_library';
 import { clearFaults, injectFault } from '../../lib/faults';
 import { DlswapError, asDlswapError } from '../../lib/errors';
+import { types } from '../../lib/signature/ctypes';
 import { fixture, root, runChild, strayPrivateFiles } from '../helpers';
 
 const P1 = fixture('libplugin_v1.so');
@@ -185,6 +186,43 @@ describe('handover', () => {
     expect(err.report.failedPhase).toBe('swap');
     expect(await waiting).toBe(1);
     expect(hot.fn.plugin_version()).toBe(1);
+  });
+});
+
+describe('declared functions', () => {
+  it('each prototype is parsed once per HotLibrary: every generation binds the same signature', async () => {
+    const hot = await hotOpen(P1);
+    const first = hot.pin();
+    await hot.reload(P2, { wait: 'swap' }); // generation 1 drains once its lease is released
+    const second = hot.pin();
+    expect(second.generation).toBe(2);
+    for (const name of Object.keys(plugin) as (keyof typeof plugin)[]) {
+      // One parse: the same Signature object, not an equal one made again per generation.
+      expect(second.fn[name].signature).toBe(first.fn[name].signature);
+      expect(hot.fn[name].signature).toBe(first.fn[name].signature);
+    }
+    expect(first.fn.plugin_version()).toBe(1);
+    expect(second.fn.plugin_version()).toBe(2);
+    first.release();
+    second.release();
+  });
+
+  it('the type registry is read when the options are checked, never again by a generation', async () => {
+    const registry = types('typedef int request_len_t');
+    const scope = registry.scope;
+    let reads = 0;
+    Object.defineProperty(registry, 'scope', {
+      get() {
+        reads++;
+        return scope;
+      },
+    });
+    const hot = await hotOpen(P1, { types: registry });
+    const atOpen = reads;
+    expect(atOpen).toBeGreaterThan(0); // the options check parsed the prototypes in its scope
+    await hot.reload(P2);
+    expect(hot.fn.plugin_version()).toBe(2);
+    expect(reads).toBe(atOpen);
   });
 });
 
