@@ -43,15 +43,15 @@ export const FAULT_POINTS = [...RELOAD_FAULT_POINTS, ...HANDOVER_FAULT_POINTS, .
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /**
- * @internal Which phase function reaches each reload point (lib/hot/hot_phases.ts, and HotLibrary's swap
- * for 'before-swap'). Points named 'in-'/'after-'/'before-' the native steps are reached inside the
+ * @internal Which phase function reaches each reload point (lib/hot/hot_phases.ts, and the swap's,
+ * lib/hot/swap.ts). Points named 'in-'/'after-'/'before-' the native steps are reached inside the
  * loader job the phase function runs. Every reload and handover point is in exactly one phase
  * (test/hot/hot_phases.test.ts).
  */
 export const PHASE_FAULT_POINTS = {
   loading: ['after-copy', 'after-open'], // loadGeneration: the load job
   verifying: ['in-verify'], // loadGeneration: the load job's plugin checks, right after dlswap_init
-  swap: ['before-swap', 'in-state-export', 'in-state-import'], // HotLibrary #swapPhase, transferState
+  swap: ['before-swap', 'in-state-export', 'in-state-import'], // Switchboard.swapIn, transferState (lib/hot/swap.ts)
   draining: ['during-drain'], // drainGeneration
   teardown: [], // teardownGeneration: the user's hook, which fails by itself when it fails
   finalizing: ['in-fini'], // finalizeGeneration: the retire job

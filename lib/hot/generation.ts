@@ -70,55 +70,178 @@ export interface GenerationInfo {
   fault?: FaultInfo;
 }
 
+/**
+ * A generation's state changes only through its own methods, each saying when it may be called:
+ * the phases (lib/hot/hot_phases.ts), the swap (lib/hot/swap.ts) and the retirement
+ * (lib/hot/hot_retire.ts) read its fields and ask it to change.
+ */
 export class Generation {
   readonly id: number;
   readonly path: string;
   readonly loadedAt = new Date();
   #state: GenerationState = 'loading';
-  lib: Library | null = null;
-  /** What its plugin entry points said while it was verified: the one record of whether init ran. */
-  plugin: PluginAbi | null = null;
-  /** Its declared functions, bound once while it was verified (swap, leases, setup). */
-  functions: FunctionTable | null = null;
-  /**
-   * Its dlswap_host, once init ran. The host's own `finiOwed` is a second record with another role:
-   * who runs dlswap_fini if the environment goes first (native/plugin/plugin_host.h).
-   */
-  host: PluginHostHandle | null = null;
-  /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
-  quarantined = false;
+  #lib: Library | null = null;
+  #plugin: PluginAbi | null = null;
+  #functions: FunctionTable | null = null;
+  #host: PluginHostHandle | null = null;
+  #quarantined = false;
   /** Told of a fault in a call into this generation (HotLibrary's fault policy, lib/hot/fault_policy.ts). */
-  onFault: ((error: FaultError) => void) | null = null;
-  /** Pins held by leases (hot.pin()). */
-  leases = 0;
-  /** Pins held by live handles it made (lib/hot/handles.ts). */
-  handles = 0;
-  closeResult: CloseResult | null = null;
-  rejectedReason: string | undefined;
-  /** Set once its retirement (drain, fini, close) has started: the one retirement, joined by close(). */
-  retiring: Promise<void> | null = null;
-  /** Resolves once the generation is closed (or rejected). */
-  readonly retired: Promise<void>;
+  readonly #onFault: ((error: FaultError) => void) | null;
+  #leases = 0;
+  #handles = 0;
+  #closeResult: CloseResult | null = null;
+  #rejectedReason: string | undefined;
+  #retiring: Promise<void> | null = null;
+  readonly #retired: Promise<void>;
   #retire!: () => void;
   #pinWaiters: (() => void)[] = [];
   #revivalWaiters: (() => void)[] = [];
   #heldByHandles!: () => void;
+  #onlyHandlesLeft!: Promise<void>;
+
+  /** `onFault`: told of a fault in a call into it, for its whole life (its HotLibrary's fault policy). */
+  constructor(id: number, path: string, onFault: ((error: FaultError) => void) | null = null) {
+    this.id = id;
+    this.path = path;
+    this.#onFault = onFault;
+    this.#retired = new Promise<void>((r) => (this.#retire = r));
+    this.#newDrain();
+  }
+
+  #newDrain(): void {
+    this.#onlyHandlesLeft = new Promise<void>((r) => (this.#heldByHandles = r));
+  }
+
+  /** Resolves once the generation is closed (or rejected): markRetired(). */
+  get retired(): Promise<void> {
+    return this.#retired;
+  }
+
+  // ---- what it is made of: each adopted once, while it is verified (lib/hot/hot_phases.ts) --------
+
+  /** Its Library (one loaded image), once verifying adopted it; null before (and if it never was). */
+  get lib(): Library | null {
+    return this.#lib;
+  }
+
+  /** What its plugin entry points said while it was verified: the one record of whether init ran. */
+  get plugin(): PluginAbi | null {
+    return this.#plugin;
+  }
+
+  /** Its declared functions, bound once while it was verified (swap, leases, setup). */
+  get functions(): FunctionTable | null {
+    return this.#functions;
+  }
+
+  /**
+   * Its dlswap_host, once init ran. The host's own `finiOwed` is a second record with another role:
+   * who runs dlswap_fini if the environment goes first (native/plugin/plugin_host.h).
+   */
+  get host(): PluginHostHandle | null {
+    return this.#host;
+  }
+
+  /**
+   * Records what the loader found of its plugin ABI (resolvePluginAbi). Once, while it is loaded and
+   * not yet verified; a second call is a bug of the reload machinery (ERR_DLSWAP_INTERNAL).
+   */
+  recordPlugin(plugin: PluginAbi): void {
+    this.#once(this.#plugin, 'its plugin ABI');
+    this.#plugin = plugin;
+  }
+
+  /** Adopts the Library made of its image. Once, before it is verified (else ERR_DLSWAP_INTERNAL). */
+  adoptLibrary(lib: Library): void {
+    this.#once(this.#lib, 'its Library');
+    this.#lib = lib;
+  }
+
+  /**
+   * Keeps its dlswap_host: its init ran, so fini is owed, and its retirement hands the host to the
+   * fini. Once, after adoptLibrary (else ERR_DLSWAP_INTERNAL).
+   */
+  adoptHost(host: PluginHostHandle): void {
+    this.#once(this.#host, 'its host');
+    this.#host = host;
+  }
+
+  /** Keeps its function table, bound from its Library. Once (else ERR_DLSWAP_INTERNAL). */
+  bindFunctions(table: FunctionTable): void {
+    this.#once(this.#functions, 'its function table');
+    this.#functions = table;
+  }
+
+  #once(current: unknown, what: string): void {
+    if (current !== null) throw new DlswapError('ERR_DLSWAP_INTERNAL', `generation ${this.id} was given ${what} twice`);
+  }
+
+  // ---- faults --------------------------------------------------------------------------------------
+
+  /** Plugin code of this generation overran its timeout: it is never called or unmapped again. */
+  get quarantined(): boolean {
+    return this.#quarantined;
+  }
+
+  /** Its plugin code overran (a state import): from now on it is never called or unmapped. For good. */
+  quarantine(): void {
+    this.#quarantined = true;
+  }
+
+  /** A call into it (or one of its plugin entry points) faulted: tells its HotLibrary's fault policy. */
+  reportFault(error: FaultError): void {
+    this.#onFault?.(error);
+  }
+
+  // ---- its close ---------------------------------------------------------------------------------
+
+  /** What its close came to, once known: unloaded, or mapped and why; null before. */
+  get closeResult(): CloseResult | null {
+    return this.#closeResult;
+  }
+
+  /**
+   * Records what its close (or the undoing of its load) came to. The latest word wins: an image held
+   * by threads when it was closed is recorded again once they let it go.
+   */
+  recordClose(result: CloseResult): void {
+    this.#closeResult = result;
+  }
+
+  /** Why it was rejected, if it was. */
+  get rejectedReason(): string | undefined {
+    return this.#rejectedReason;
+  }
+
+  /**
+   * Its one retirement (drain, fini, close: lib/hot/hot_retire.ts): started with `start` unless one
+   * is already running, which is then joined (close() during a drain). A rollback that revives it
+   * ends that retirement (revive()), and its next one starts afresh.
+   */
+  retireWith(start: () => Promise<void>): Promise<void> {
+    this.#retiring ??= start();
+    return this.#retiring;
+  }
+
+  // ---- what references it --------------------------------------------------------------------------
+
+  /** Pins held by leases (hot.pin()). */
+  get leases(): number {
+    return this.#leases;
+  }
+
+  /** Pins held by live handles it made (lib/hot/handles.ts). */
+  get handles(): number {
+    return this.#handles;
+  }
+
   /**
    * Resolves when its drain has only handles left to wait for (calls and leases are gone): what a
    * reload with `wait: 'closed'` waits for instead of the close (it does not wait for handles).
    * Made anew when a rollback revives it, for its next drain.
    */
-  onlyHandlesLeft!: Promise<void>;
-
-  constructor(id: number, path: string) {
-    this.id = id;
-    this.path = path;
-    this.retired = new Promise<void>((r) => (this.#retire = r));
-    this.#newDrain();
-  }
-
-  #newDrain(): void {
-    this.onlyHandlesLeft = new Promise<void>((r) => (this.#heldByHandles = r));
+  get onlyHandlesLeft(): Promise<void> {
+    return this.#onlyHandlesLeft;
   }
 
   /** dlswap_init returned 0 (or there was none): dlswap_fini is due before the image goes. */
@@ -151,12 +274,12 @@ export class Generation {
   /** Rejected before it served: why, for generations(). */
   reject(reason: string): void {
     this.transition('rejected');
-    this.rejectedReason = reason;
+    this.#rejectedReason = reason;
   }
 
   /** Whether an async call, a lease or (with `handles`) a live handle still references it. */
   busy(handles = true): boolean {
-    return this.leases > 0 || (handles && this.handles > 0) || (this.lib !== null && this.lib.inFlight > 0);
+    return this.#leases > 0 || (handles && this.#handles > 0) || (this.#lib !== null && this.#lib.inFlight > 0);
   }
 
   /**
@@ -165,8 +288,8 @@ export class Generation {
    */
   async whenIdle(handles = true): Promise<void> {
     while (this.busy(handles)) {
-      if (this.lib && this.lib.inFlight > 0) await this.lib.whenIdle();
-      if (this.leases > 0 || (handles && this.handles > 0)) await new Promise<void>((resolve) => this.#pinWaiters.push(resolve));
+      if (this.#lib && this.#lib.inFlight > 0) await this.#lib.whenIdle();
+      if (this.#leases > 0 || (handles && this.#handles > 0)) await new Promise<void>((resolve) => this.#pinWaiters.push(resolve));
     }
   }
 
@@ -176,14 +299,14 @@ export class Generation {
    * for leases, not for handles). Returns the release, which acts once.
    */
   pin(kind: 'lease' | 'handle'): () => void {
-    if (kind === 'lease') this.leases++;
-    else this.handles++;
+    if (kind === 'lease') this.#leases++;
+    else this.#handles++;
     let held = true;
     return () => {
       if (!held) return;
       held = false;
-      if (kind === 'lease') this.leases--;
-      else this.handles--;
+      if (kind === 'lease') this.#leases--;
+      else this.#handles--;
       // Both kinds share the waiters: each rechecks what it waits for (whenIdle's loop).
       for (const f of this.#pinWaiters.splice(0)) f();
     };
@@ -194,6 +317,7 @@ export class Generation {
     this.#heldByHandles();
   }
 
+  /** Its retirement (or its rejection's undoing) is over, whatever it came to: `retired` resolves. Idempotent. */
   markRetired(): void {
     this.#retire();
   }
@@ -201,7 +325,7 @@ export class Generation {
   /** A draining generation serves again (a rollback): its retirement, waiting on its drain, stops. */
   revive(): void {
     this.transition('active');
-    this.retiring = null;
+    this.#retiring = null;
     this.#newDrain();
     for (const f of this.#revivalWaiters.splice(0)) f();
   }

@@ -6,12 +6,11 @@
  * noticing: the new one is closed and the old one was never touched (rollback never re-opens a path).
  * After the swap the old generation drains: it is closed only once its async calls and leases are gone.
  *
- * The phases are functions of their own (lib/hot/hot_phases.ts, the retirement in lib/hot/hot_retire.ts);
- * this class owns what they act on: which generation serves, `hot.fn`, the reload queue, the
- * handover gate.
+ * The phases are functions of their own (lib/hot/hot_phases.ts, the swap in lib/hot/swap.ts, the
+ * retirement in lib/hot/hot_retire.ts); this class owns what they act on: the generations, the
+ * reload queue, the watcher; `hot.fn` and which generation it calls are its Switchboard's (swap.ts).
  */
 import { DlswapError, asDlswapError } from '../errors';
-import { bindSignature, rebind, type BoundFunction } from '../call/func';
 import { Generation, type GenerationInfo } from './generation';
 import type { CheckFunctions } from '../signature/prototype_types';
 import { TypedEventEmitter, type HotLibraryEvents } from './events';
@@ -28,7 +27,8 @@ import type { Callback, CallbackOptions } from '../call/callbacks';
 import type { AnyCallback, CallbackOf } from '../signature/ctypes_types';
 import { HOST_ABI_VERSION } from './plugin_abi';
 import { PhaseTimer } from './phase_timer';
-import { loadGeneration, transferState, verifyGeneration, type PhaseEvents } from './hot_phases';
+import { loadGeneration, verifyGeneration, type PhaseEvents } from './hot_phases';
+import { Switchboard } from './swap';
 import { guardGeneration, type GenerationGuard } from './generation_guard';
 import { retireGeneration, type RetireHooks } from './hot_retire';
 import { DEFAULT_FAULT_POLICY, onGenerationFault, type FaultPolicyHost } from './fault_policy';
@@ -65,10 +65,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   readonly #options: ResolvedHotOptions;
   /** Its handles (lib/hot/handles.ts): every live one, and the hot.fn entries that route them. */
   readonly #handles: HandleRegistry;
-  /** The hot.fn entries the swap repoints natively: those that meet no handle (the others route each call). */
-  readonly #direct: [string, BoundFunction<(...a: unknown[]) => unknown>][] = [];
+  /** `hot.fn` and the generation it calls (lib/hot/swap.ts): the swap's one owner. */
+  readonly #board: Switchboard;
   #path: string;
-  #current: Generation;
   /** Generations not yet retired (loading, verifying, active, draining, finalizing). */
   #all: Generation[] = [];
   /** Final info of retired and rejected generations, oldest first, at most FINISHED_HISTORY. */
@@ -76,7 +75,6 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   #nextId = 1;
   #chain: Promise<unknown> = Promise.resolve();
   #queued: { path: string; promise: Promise<ReloadReport> } | null = null;
-  #gate: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
   #watcher: LibraryWatcher | null = null;
   #rebuilder: Rebuilder | null = null;
@@ -89,26 +87,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#path = path;
     this.#options = options;
     this.#handles = handles;
-    this.#current = first;
     this.#track(first);
     this.#faultPolicyHost.policy = options.onFault;
     this.#faultPolicyHost.swapPolicy = options.policy;
-    const fns: Record<string, BoundFunction<(...a: unknown[]) => unknown>> = {};
-    for (const [name, sig] of Object.entries(options.signatures)) {
-      if (handles.meets(name)) {
-        fns[name] = handles.route(name, () => this.#current, () => this.#gate);
-        continue;
-      }
-      const f = bindSignature(first.lib!, sig) as BoundFunction<(...a: unknown[]) => unknown>;
-      const direct = f.async;
-      // Async calls wait while a handover is in progress, then run on whatever is current.
-      Object.defineProperty(f, 'async', {
-        value: (...args: unknown[]) => (this.#gate ? this.#gate.then(() => direct(...args)) : direct(...args)),
-      });
-      fns[name] = f;
-      this.#direct.push([name, f]);
-    }
-    this.fn = Object.freeze(fns) as unknown as HotFunctions<F, WithHandles<D, H>>;
+    this.#board = new Switchboard(first, options, handles, this.#events, () => this.#closing !== null);
+    this.fn = this.#board.fn as unknown as HotFunctions<F, WithHandles<D, H>>;
   }
 
   /** Loads the first generation. Rejects (nothing left loaded) if it fails verification. */
@@ -124,19 +107,18 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     const buildStep = o.watch ? resolveBuildStep(o.watch) : null;
     const signal = o.signal;
     if (signal?.aborted) throw abortedError(signal, `HotLibrary.open(${path}) was aborted before it started`);
-    const gen = new Generation(1, path);
     const handles = new HandleRegistry(o.handles);
-    gen.onFault = (e) => {
+    let hot: HotLibrary<F, D, H> | undefined;
+    const gen: Generation = new Generation(1, path, (e) => {
       if (hot) hot.#onFault(gen, e);
       else handles.drop(gen, 'was dropped when its generation was quarantined after a fault');
-    };
+    });
     const report: ReloadReport = { from: 0, to: 1, path, policy: o.policy, durations: {}, retired: gen.retired };
     // The plugin may log from dlswap_init, before there is a HotLibrary to emit on: those lines are
     // kept and emitted on a later turn, once the caller had the chance to listen.
     // Lines that arrive after the open but before those are emitted queue behind them: the plugin's
     // order is kept.
     const early: PluginLogEvent[] = [];
-    let hot: HotLibrary<F, D, H> | undefined;
     const onLog = (e: PluginLogEvent) => (hot && early.length === 0 ? hot.#emit(e.name, e.event) : early.push(e));
     const opening = HotLibrary.#bringUp(gen, o, o.sha256, report, onLog, handles, async (guard) => {
       // An abort while the load ran: the generation is undone by its guard, never half-served.
@@ -169,7 +151,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /** The generation that new calls go to. */
   get current(): number {
-    return this.#current.id;
+    return this.#board.current.id;
   }
 
   /**
@@ -178,7 +160,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
    */
   callback<const T extends string>(type: T, fn: CallbackOf<T, D>, options?: CallbackOptions): Callback<CallbackOf<T, D>> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
-    return (this.#current.lib as Library).callback(type as string, fn as AnyCallback, options) as Callback<CallbackOf<T, D>>;
+    return (this.#board.current.lib as Library).callback(type as string, fn as AnyCallback, options) as Callback<CallbackOf<T, D>>;
   }
 
   get policy(): SwapPolicy {
@@ -231,7 +213,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         signal!,
         swapped
           ? `reload of ${target} was aborted after its swap: generation ${swapped.to} serves, and generation ${swapped.from} goes on draining and closing`
-          : `reload of ${target} was aborted before its swap: it is rolled back and generation ${this.#current.id} keeps serving`,
+          : `reload of ${target} was aborted before its swap: it is rolled back and generation ${this.#board.current.id} keeps serving`,
       );
     });
   }
@@ -255,7 +237,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   /** Pins the current generation: `lease.fn` calls it until `release()` (or `using`). */
   pin(): Lease<F, WithHandles<D, H>> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary is closed');
-    const gen = this.#current;
+    const gen = this.#board.current;
     const release = gen.pin('lease');
     const fns = gen.functions!.fns as unknown as HotFunctions<F, WithHandles<D, H>>;
     return { generation: gen.id, fn: fns, release, [Symbol.dispose]: release };
@@ -279,7 +261,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
         (report) => this.#emit('watch-reload', report),
         (err) => {
           // A build that did not load is not the baseline: publishing the same bytes again retries it.
-          w.forget(change.sha256, this.#current.lib?.info.sha256 ?? null);
+          w.forget(change.sha256, this.#board.current.lib?.info.sha256 ?? null);
           const error = asDlswapError(err, 'ERR_DLSWAP_RELOAD', `reload of ${this.#path} failed`);
           this.#emit('watch-skip', { reason: 'reload-failed', path: w.path, message: error.message, error });
         },
@@ -366,8 +348,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
 
   /** Generation `#nextId` of `path`, with its fault listener, listed until it is retired. */
   #newGeneration(path: string): Generation {
-    const gen = new Generation(this.#nextId++, path);
-    gen.onFault = (e) => this.#onFault(gen, e);
+    const gen: Generation = new Generation(this.#nextId++, path, (e) => this.#onFault(gen, e));
     this.#track(gen);
     return gen;
   }
@@ -380,12 +361,12 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   async #reload(path: string, options: ResolvedReloadOptions): Promise<ReloadReport> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
     if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);
-    const old = this.#current;
+    const old = this.#board.current;
     const gen = this.#newGeneration(path);
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, this.#handles, (guard, timer) => this.#swapPhase(old, gen, options, report, guard, timer));
+      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, this.#handles, (guard, timer) => this.#board.swapIn(old, gen, options, report, guard, timer));
     } catch (e) {
       debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
       this.#emit('rollback', report);
@@ -402,71 +383,6 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     return report;
   }
 
-  /**
-   * swap: from here new calls go to `gen` ('overlap': at once; 'handover': after the state moved).
-   * Runs under `gen`'s guard, which it releases in the step that makes `gen` serve. Fails (and the
-   * guard discards `gen`) on the fault point 'before-swap', an abort, close(), or the handover's
-   * drain or state transfer. Leaves behind: the old generation serving as before.
-   */
-  async #swapPhase(old: Generation, gen: Generation, options: ResolvedReloadOptions, report: ReloadReport, guard: GenerationGuard, timer: PhaseTimer): Promise<void> {
-    const d = report.durations;
-    debug('reload %s: generation %d verified (%s ms loading, %s ms verifying)', gen.path, gen.id, d.loading?.toFixed(2), d.verifying?.toFixed(2));
-    faultPoint('before-swap');
-    if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${gen.path} was aborted before its swap`);
-    if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'the HotLibrary was closed during the reload');
-    const swap = () => {
-      this.#swap(old, gen);
-      guard.release();
-    };
-    if (this.policy === 'handover') await this.#handover(old, gen, swap);
-    else swap();
-    timer.lap('swap');
-  }
-
-  /**
-   * The atomic part: from here new calls go to `gen`, at the addresses its function table recorded.
-   * Synchronous, so no call can interleave.
-   */
-  #swap(old: Generation, gen: Generation): void {
-    const table = gen.functions!;
-    const fns = this.#direct;
-    // All or nothing: a rebind that fails puts back the ones done, so that no hot.fn is left calling
-    // into a generation that its guard is about to discard.
-    let done = 0;
-    try {
-      for (const [name, f] of fns) {
-        rebind(f, gen.lib!, table.address(name));
-        done++;
-      }
-    } catch (e) {
-      const back = old.functions!;
-      for (const [name, f] of fns.slice(0, done)) rebind(f, old.lib!, back.address(name));
-      throw e;
-    }
-    old.transition('draining');
-    gen.transition('active');
-    this.#current = gen;
-  }
-
-  /**
-   * Handover: new async calls wait at the gate; the old generation drains; its exported state is
-   * imported into the new one (on the loader thread, bounded by the timeouts), and `swap` follows.
-   * While the state moves, sync calls are refused with ERR_DLSWAP_BUSY (they would change state that
-   * was already exported). If the drain times out (handoverTimeout 'rollback'), or the transfer fails
-   * or overruns, the gate opens on the old generation (rollback) and the waiting calls run there. The
-   * gate always opens.
-   */
-  async #handover(old: Generation, gen: Generation, swap: () => void): Promise<void> {
-    let open!: () => void;
-    this.#gate = new Promise<void>((r) => (open = r));
-    try {
-      await transferState(old, gen, this.#options, this.#options, this.#events, swap);
-    } finally {
-      this.#gate = null;
-      open();
-    }
-  }
-
   // ---- faults (lib/hot/fault_policy.ts) -----------------------------------------------------------
 
   /** A call into `gen` faulted: the `onFault` policy decides (called before the caller sees the error). */
@@ -477,16 +393,11 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   }
 
   /**
-   * The rollback after a fault: `hot.fn` calls `to` again (revived from its drain), and `from`, the
-   * faulted current generation, is retired (quarantined: neither finalized nor unmapped).
-   * Synchronous, as the swap is: no call can interleave.
+   * The rollback after a fault: `hot.fn` calls `to` again (lib/hot/swap.ts), and `from`, the faulted
+   * current generation, is retired (quarantined: neither finalized nor unmapped).
    */
   #swapBack(from: Generation, to: Generation): void {
-    const table = to.functions!;
-    for (const [name, f] of this.#direct) rebind(f, to.lib!, table.address(name));
-    to.revive();
-    from.transition('draining');
-    this.#current = to;
+    this.#board.swapBack(from, to);
     this.#path = to.path;
     void this.#retire(from, undefined);
   }
@@ -506,7 +417,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
   readonly #faultPolicyHost: FaultPolicyHost = {
     policy: DEFAULT_FAULT_POLICY,
     swapPolicy: 'overlap',
-    current: () => this.#current,
+    current: () => this.#board.current,
     live: () => this.#all,
     swapBack: (from, to) => this.#swapBack(from, to),
     events: this.#events,

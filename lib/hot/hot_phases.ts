@@ -1,7 +1,7 @@
 /**
  * The phases of docs/hot-reload.md, one function each, in the order a reload reaches them. Each says
  * what it does, how it fails, and what a failure leaves behind (cr.h's cr_plugin_* are the model).
- * The swap itself is HotLibrary's (it repoints `hot.fn`); the retirement that chains draining,
+ * The swap itself is lib/hot/swap.ts's (it repoints `hot.fn`); the retirement that chains draining,
  * finalizing and closing is lib/hot/hot_retire.ts. Fault points (lib/faults.ts PHASE_FAULT_POINTS) sit in
  * the phase they are named for.
  */
@@ -85,11 +85,11 @@ export async function loadGeneration(
     return { ...loaded, host };
   } catch (e) {
     const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean; fault?: FaultInfo };
-    if (err.opened) gen.closeResult = err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' };
+    if (err.opened) gen.recordClose(err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' });
     if (err.code === 'ERR_DLSWAP_FAULT' && err.fault) {
       // A plugin entry point (dlswap_init...) faulted: the image is quarantined, never unmapped.
-      gen.closeResult = { unloaded: false, quarantined: true, fault: err.fault, reason: `quarantined after a fault, so never unmapped: ${err.message}` };
-      gen.onFault?.(err as FaultError);
+      gen.recordClose({ unloaded: false, quarantined: true, fault: err.fault, reason: `quarantined after a fault, so never unmapped: ${err.message}` });
+      gen.reportFault(err as FaultError);
     }
     report.failedPhase = err.phase === 'verifying' ? 'verifying' : 'loading';
     timer.lap(report.failedPhase);
@@ -115,21 +115,22 @@ export async function verifyGeneration(gen: Generation, loaded: Loaded, options:
   report.size = result.size;
   timer.record('loading', result.copyMs + result.openMs);
   timer.record('verifying', result.verifyMs);
-  gen.plugin = resolvePluginAbi(result);
+  gen.recordPlugin(resolvePluginAbi(result));
   // The plugin holds the host only if its init ran; otherwise nothing will log through it.
   if (!gen.initialized) host.release();
-  gen.lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
+  const lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
+  gen.adoptLibrary(lib);
   // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
-  gen.lib.describeGeneration(gen.id, (e) => gen.onFault?.(e));
+  lib.describeGeneration(gen.id, (e) => gen.reportFault(e));
   // From here fini is owed, and the host runs it if the environment goes first (a terminated worker).
   if (gen.initialized) {
-    gen.host = host;
-    host.adopt(gen.lib.native, options.finiTimeoutMs);
+    gen.adoptHost(host);
+    host.adopt(lib.native, options.finiTimeoutMs);
   }
   gen.transition('verifying');
   timer.restart();
   try {
-    gen.functions = new FunctionTable(gen.lib, options.signatures, (name, fn) => handles.wrap(gen, name, fn));
+    gen.bindFunctions(new FunctionTable(lib, options.signatures, (name, fn) => handles.wrap(gen, name, fn)));
   } catch (e) {
     throw asDlswapError(e, 'ERR_DLSWAP_INTERNAL', `the functions of generation ${gen.id} could not be bound`);
   }
@@ -173,11 +174,11 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number, 
       : await addon.retireAsync(result.lib!, result.deps ?? [], initialized, finiTimeoutMs, finiHost, (result.keepMapped ?? '') !== '').promise;
     if (!initialized || r.finalized) host.release();
     else quarantineHost(host);
-    if (!r.ok) gen.closeResult = { unloaded: false, reason: r.message ?? 'its retirement failed' };
-    else if (gen.lib) gen.closeResult = gen.lib.closeResultOf(r);
-    else gen.closeResult = r.stillLoaded ? { unloaded: false, reason: 'its image stayed mapped after it was closed' } : { unloaded: true };
+    if (!r.ok) gen.recordClose({ unloaded: false, reason: r.message ?? 'its retirement failed' });
+    else if (gen.lib) gen.recordClose(gen.lib.closeResultOf(r));
+    else gen.recordClose(r.stillLoaded ? { unloaded: false, reason: 'its image stayed mapped after it was closed' } : { unloaded: true });
   } catch (e) {
-    gen.closeResult = { unloaded: false, reason: `its retirement failed: ${asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'retire').message}` };
+    gen.recordClose({ unloaded: false, reason: `its retirement failed: ${asDlswapError(e, 'ERR_DLSWAP_INTERNAL', 'retire').message}` });
   } finally {
     gen.markRetired();
   }
@@ -203,55 +204,6 @@ export async function waitIdle(gen: Generation, timeoutMs: number, events: Phase
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * swap under 'handover': the old generation drains (new async calls wait at HotLibrary's gate),
- * then its dlswap_state_export is imported by the new one's dlswap_state_import, on the loader thread
- * and bounded by the timeouts (fault points 'in-state-export', 'in-state-import'), and `swap` runs in
- * the same tick as the transfer's end; with `loadOn: 'main'`, all in one synchronous step. While the state moves, sync
- * calls on the old generation are refused with ERR_DLSWAP_BUSY (they would change state already
- * exported). Fails with ERR_DLSWAP_DRAIN_TIMEOUT (handoverTimeout 'rollback') or the transfer's code.
- * Leaves behind: the old generation serving again, ungated; an import that overran quarantines the
- * new generation (its code may still run).
- */
-export async function transferState(
-  old: Generation,
-  gen: Generation,
-  options: ResolvedHotOptions,
-  timeouts: RetireTimeouts,
-  events: PhaseEvents,
-  swap: () => void,
-): Promise<void> {
-  const oldLib = old.lib!;
-  const drained = await waitIdle(old, timeouts.drainTimeoutMs, events, undefined, true);
-  if (!drained && options.handoverTimeout !== 'proceed') {
-    throw new DlswapError(
-      'ERR_DLSWAP_DRAIN_TIMEOUT',
-      `generation ${old.id} still had ${old.lib?.inFlight ?? 0} async call(s) and ${old.leases} lease(s) after ${timeouts.drainTimeoutMs} ms, so its state could not be handed over; the reload was rolled back and generation ${old.id} keeps serving. Release leases (lease.release()) and let calls return before reloading, raise drainTimeoutMs, or pass handoverTimeout: 'proceed' to hand the state over without waiting.`,
-    );
-  }
-  if (options.loadOn === 'main') {
-    // Export, import and swap in one synchronous step: no call can interleave.
-    const r = addon.handoverSync(oldLib.native, gen.lib!.native, gen.path, 0, 0, old.host, gen.host);
-    if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
-    swap();
-    return;
-  }
-  oldLib.native.gate(true);
-  try {
-    const job = addon.handoverAsync(oldLib.native, gen.lib!.native, gen.path, timeouts.finiTimeoutMs, options.initTimeoutMs, old.host, gen.host);
-    const r = await job.promise;
-    if (!r.ok) {
-      // An import that overran leaves the new generation's code running: never touch it again.
-      if (r.code === 'ERR_DLSWAP_TIMEOUT' && r.step === 'import') gen.quarantined = true;
-      throw new DlswapError(r.code as DlswapErrorCode, r.message ?? 'the state transfer failed');
-    }
-  } finally {
-    oldLib.native.gate(false);
-  }
-  // Ungated and swapped in one tick: no sync call reaches the old generation after its export.
-  swap();
 }
 
 /**
@@ -332,7 +284,7 @@ export async function finalizeGeneration(gen: Generation, progress: RetireProgre
     // fini did not return: its code may run for good. Never closed, never retried.
     progress.closed = true;
     if (gen.host) quarantineHost(gen.host);
-    gen.closeResult = { unloaded: false, reason: `${r.message}; the image stays mapped because the plugin may still be running in it` };
+    gen.recordClose({ unloaded: false, reason: `${r.message}; the image stays mapped because the plugin may still be running in it` });
   }
   return r;
 }
@@ -347,7 +299,7 @@ export function closeGeneration(gen: Generation, r: RetireResult, progress: Reti
   if (progress.closed) return;
   if (r.closed || r.keptMapped || r.threads.length > 0 || r.heldSignals.length > 0) {
     progress.closed = true;
-    gen.closeResult = gen.lib!.closeResultOf(r);
+    gen.recordClose(gen.lib!.closeResultOf(r));
   }
   if (!r.ok) throw new DlswapError(r.code as DlswapErrorCode, r.message ?? `retirement failed at ${r.step}`);
 }
@@ -370,7 +322,7 @@ export function publishClosed(gen: Generation, report: ReloadReport | undefined,
     else events.emit('pinned', { generation: gen.id, reason: result.reason!, threads: result.threads });
     // Held by threads: closed once they exit, and announced then.
     void result.unmapped?.then((final) => {
-      gen.closeResult = final;
+      gen.recordClose(final);
       if (final.unloaded) events.emit('unloaded', { generation: gen.id, afterThreads: true });
     });
   } catch (e) {

@@ -27,8 +27,7 @@ export interface RetireHooks {
  * 'error', and to the reason the image stays mapped).
  */
 export function retireGeneration(gen: Generation, report: ReloadReport | undefined, timeouts: RetireTimeouts, events: PhaseEvents, hooks: RetireHooks = {}): Promise<void> {
-  gen.retiring ??= retireOnce(gen, report, timeouts, events, hooks);
-  return gen.retiring;
+  return gen.retireWith(() => retireOnce(gen, report, timeouts, events, hooks));
 }
 
 async function retireOnce(gen: Generation, report: ReloadReport | undefined, timeouts: RetireTimeouts, events: PhaseEvents, hooks: RetireHooks): Promise<void> {
@@ -52,6 +51,6 @@ async function retireOnce(gen: Generation, report: ReloadReport | undefined, tim
   };
   const failure = await retryRetirement(pass, (e) => events.reportError(e));
   if (gen.isIn('active')) return; // serves again: retired later, by whatever replaces it
-  if (failure && !progress.closed) gen.closeResult = { unloaded: false, reason: pinnedByFailure(failure.error, progress) };
+  if (failure && !progress.closed) gen.recordClose({ unloaded: false, reason: pinnedByFailure(failure.error, progress) });
   publishClosed(gen, report, events);
 }

@@ -59,3 +59,53 @@ describe('Generation.transition', () => {
     expect(() => at('active').reject('late')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_INTERNAL' }));
   });
 });
+
+describe('Generation is changed only through its own methods', () => {
+  // Everything a phase, the swap or the retirement records about a generation: read from outside,
+  // written by the generation's own methods (adoptLibrary, recordClose, retireWith...).
+  const FIELDS = ['state', 'lib', 'plugin', 'functions', 'host', 'quarantined', 'closeResult', 'rejectedReason', 'leases', 'handles', 'onlyHandlesLeft', 'retired'];
+
+  it('no field can be assigned from outside', () => {
+    const gen = new Generation(1, 'x');
+    for (const field of FIELDS) {
+      expect(field in gen, field).toBe(true);
+      expect(() => {
+        (gen as unknown as Record<string, unknown>)[field] = 1;
+      }, field).toThrow(TypeError);
+    }
+    // Its own fields: id, path and loadedAt, fixed at construction (readonly).
+    expect(Object.keys(gen).sort()).toEqual(['id', 'loadedAt', 'path']);
+  });
+
+  it('what it is made of is given once', () => {
+    const gen = new Generation(1, 'x');
+    gen.recordPlugin({ initialized: false, version: null } as never);
+    expect(() => gen.recordPlugin({ initialized: true, version: null } as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_INTERNAL' }));
+    expect(gen.initialized).toBe(false);
+  });
+
+  it('its retirement is one: a second start joins the first, a revival ends it', async () => {
+    const gen = new Generation(1, 'x');
+    let starts = 0;
+    const start = () => (starts++, Promise.resolve());
+    const first = gen.retireWith(start);
+    expect(gen.retireWith(start)).toBe(first);
+    expect(starts).toBe(1);
+    for (const s of ['verifying', 'active', 'draining'] as const) gen.transition(s);
+    gen.revive();
+    gen.retireWith(start);
+    expect(starts).toBe(2);
+  });
+});
+
+describe('the swap is one module', () => {
+  it('only lib/hot/swap.ts repoints functions (rebind)', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const lib = path.join(__dirname, '..', '..', 'lib');
+    const callers = (fs.readdirSync(lib, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && f !== path.join('call', 'func.ts'))
+      .filter((f) => /(^|[^\w.])rebind\(/.test(fs.readFileSync(path.join(lib, f), 'utf8').replace(/^\s*(\*|\/\/).*$/gm, '')));
+    expect(callers).toEqual([path.join('hot', 'swap.ts')]);
+  });
+});
