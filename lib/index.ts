@@ -29,8 +29,8 @@ import type { AnyFunction } from './signature/prototype_types';
 
 export { DlswapError, isDlswapError } from './errors';
 export type { DlswapErrorCode } from './errors';
-export { ISOLATION_MODES } from './load/isolation';
-export type { Isolation } from './load/isolation';
+export { ISOLATION_MODES } from './isolation_modes';
+export type { Isolation } from './isolation_modes';
 export { FAULT_POINTS, RELOAD_FAULT_POINTS, HANDOVER_FAULT_POINTS, WATCH_FAULT_POINTS, injectFault, clearFaults } from './faults';
 export type { FaultPoint, FaultAction } from './faults';
 
@@ -84,7 +84,8 @@ export type Handle<T extends string = string> = HandleModule.Handle<T>;
 export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}, H extends HotModule.HandleDeclarations = {}> = HotModule.HotLibrary<F, D, H>;
 export type { HandleDeclarations, WithHandles } from './hot/hot_library';
 export type { HotOptions, HotWatchOptions, HotFunctions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, LogDroppedEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
-export type { HotLibraryEvents, WatcherEvents, HotWatchSkip, ReloadFailedSkip } from './hot/events';
+export type { HotLibraryEvents, HotWatchSkip, ReloadFailedSkip } from './hot/events';
+export type { WatcherEvents } from './watch/watch';
 export type { GenerationInfo, GenerationState } from './hot/generation';
 
 // ---- analysis (docs/inspect.md, docs/doctor.md) --------------------------------------------------

@@ -10,6 +10,7 @@ import type { DependencyInfo } from './load/dependencies';
 import type { ElfInfo } from './elf/elf';
 import type { ElfSummary } from './load/library';
 import type { MappedImage } from './load/mapped_images';
+import type { RegistryRuleWire } from './load/registries';
 import type { AnyFunction } from './signature/prototype_types';
 import nodeGypBuild = require('node-gyp-build');
 import { debug } from './debug';
@@ -83,7 +84,7 @@ export interface LoadSpec {
   /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
   shareDependencies: string[];
   /** Process-wide registries a generation gets its own copy of when it registers in one (lib/load/registries.ts); empty in fresh-namespace. */
-  registries: import('./load/registries').RegistryRuleWire[];
+  registries: RegistryRuleWire[];
   /** Load even from files another user could replace (the user's `force`). */
   allowReplaceable: boolean;
 }
@@ -332,7 +333,7 @@ export interface Addon {
     path: string,
     share: string[],
     followSystem: boolean,
-    registries?: import('./load/registries').RegistryRuleWire[],
+    registries?: RegistryRuleWire[],
   ): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[]; keepMapped: string };
   /** The private-copy rename alone, on a file a test made. */
   renameForTest(file: string, renames: Record<string, string>, searchOwnDirectory: boolean): void;

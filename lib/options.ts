@@ -9,7 +9,7 @@
  * points share (`types`, `sha256`, `signal`, `isolation`...) has one check, used by both. How an
  * options object is read (once, unknown keys refused) is lib/option_values.ts.
  */
-import { ISOLATION_MODES, type Isolation } from './load/isolation';
+import { ISOLATION_MODES, type Isolation } from './isolation_modes';
 import { parsePrototype, signatureFromObject, type Signature, type SignatureObject } from './signature/signature';
 import { checkCallable } from './signature/value_limits';
 import { TypeRegistry } from './signature/ctypes';

@@ -1,12 +1,12 @@
 /**
- * The events HotLibrary and LibraryWatcher emit, by name, with their listeners' arguments: what
- * makes `hot.on('relaod', ...)` a compile-time error and types each listener's payload.
+ * The events HotLibrary emits, by name, with their listeners' arguments: what makes
+ * `hot.on('relaod', ...)` a compile-time error and types each listener's payload (through
+ * lib/typed_events.ts). LibraryWatcher's are lib/watch/watch.ts's WatcherEvents.
  */
-import { EventEmitter } from 'node:events';
 import type { DlswapError } from '../errors';
 import type { HoldingThread } from '../load/library';
 import type { LogDroppedEvent, LogEvent, ReloadReport } from './hot_types';
-import type { WatchChange, WatchSkip } from '../watch/watch';
+import type { WatchSkip } from '../watch/watch';
 import type { BuildFailure, BuildStart, BuildSuccess } from '../watch/rebuilder';
 import type { FaultError, FaultInfo } from '../containment';
 
@@ -67,33 +67,3 @@ export interface HotLibraryEvents {
   /** A failure after the swap (retiring a generation); emitted only if listened to. */
   error: [error: DlswapError];
 }
-
-export interface WatcherEvents {
-  /** A new, complete, valid build. */
-  change: [change: WatchChange];
-  /** A build that was refused, and why. */
-  skip: [skip: WatchSkip];
-}
-
-/** A listener of event K of the event map E. */
-export type Listener<E, K extends keyof E> = E[K] extends unknown[] ? (...args: E[K]) => void : never;
-
-/** The listener methods of an EventEmitter whose events are the map E. */
-export interface TypedListeners<E> {
-  on<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  once<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  off<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  addListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  removeListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  prependListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  prependOnceListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-}
-
-type ListenerMethod = keyof TypedListeners<unknown>;
-
-/**
- * node's EventEmitter with listeners typed by the event map E: a misspelt event name or a listener
- * of the wrong shape is a compile-time error (`hot.on('relaod', ...)`). The same class at run time.
- */
-export type TypedEventEmitter<E> = Omit<EventEmitter, ListenerMethod> & TypedListeners<E>;
-export const TypedEventEmitter = EventEmitter as unknown as new <E>() => TypedEventEmitter<E>;

@@ -13,7 +13,8 @@
 import { DlswapError, asDlswapError } from '../errors';
 import { Generation, type GenerationInfo } from './generation';
 import type { CheckFunctions } from '../signature/prototype_types';
-import { TypedEventEmitter, type HotLibraryEvents } from './events';
+import { TypedEventEmitter } from '../typed_events';
+import type { HotLibraryEvents } from './events';
 import { faultPoint } from '../faults';
 import { LibraryWatcher } from '../watch/watch';
 import { Rebuilder, resolveBuildStep, type ResolvedBuildStep } from '../watch/rebuilder';

@@ -1,14 +1,14 @@
 /**
- * The four isolation modes and what the dynamic loader's errors mean in each of them.
- * See docs/isolation.md for the table of what each mode isolates and what it breaks.
+ * The isolation modes at load: each one's code for the native side, and what the dynamic loader's
+ * errors mean in each of them. The modes themselves are lib/isolation_modes.ts's (re-exported here
+ * for the loader's users). See docs/isolation.md for what each mode isolates and what it breaks.
  */
 import { DlswapError } from '../errors';
 import { IsolationCode } from '../native';
+import type { Isolation } from '../isolation_modes';
 import { RECOMMENDED_TUNABLES } from './tunables';
 
-export type Isolation = 'local' | 'deepbind' | 'namespace' | 'fresh-namespace';
-
-export const ISOLATION_MODES: readonly Isolation[] = ['local', 'deepbind', 'namespace', 'fresh-namespace'];
+export { ISOLATION_MODES, type Isolation } from '../isolation_modes';
 
 export function isolationCode(mode: Isolation): IsolationCode {
   switch (mode) {

@@ -8,7 +8,7 @@
  * the file's identity (inode, size, mtime) to hold still, then checks that the bytes form a whole ELF
  * shared library for this machine, and only then compares the content hash with the last one.
  */
-import { TypedEventEmitter, type WatcherEvents } from '../hot/events';
+import { TypedEventEmitter } from '../typed_events';
 import type * as Crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -74,6 +74,14 @@ export interface WatchSkip {
   code?: string;
   size?: number;
   mtimeMs?: number;
+}
+
+/** The events a LibraryWatcher emits, by name, with their listeners' arguments. */
+export interface WatcherEvents {
+  /** A new, complete, valid build. */
+  change: [change: WatchChange];
+  /** A build that was refused, and why. */
+  skip: [skip: WatchSkip];
 }
 
 /**

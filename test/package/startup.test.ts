@@ -21,7 +21,7 @@ const LOADED = `(() => Object.keys(require.cache).filter((f) => f.startsWith(${J
 describe("require('dlswap')", () => {
   it('loads the addon, the error type and the constants, and no loader, call, hot, analysis or watch module', () => {
     const loaded = JSON.parse(child(`require(${JSON.stringify(path.join(dist, 'index.js'))}); process.stdout.write(JSON.stringify(${LOADED}))`)) as string[];
-    expect(loaded).toEqual(['debug.js', 'errors.js', 'faults.js', 'index.js', 'lazy.js', 'load/isolation.js', 'load/tunables.js', 'native.js', 'platform.js', 'wire.js']);
+    expect(loaded).toEqual(['debug.js', 'errors.js', 'faults.js', 'index.js', 'isolation_modes.js', 'lazy.js', 'native.js', 'platform.js']);
   });
 
   it('loads the loader and the call machinery on the first open(), and the analysis only on inspect()', () => {
