@@ -264,8 +264,14 @@ export async function teardownGeneration<G extends Record<string, string>, DD ex
 }
 
 /**
- * finalizing: dlswap_fini (unless it already ran), on the loader thread. The same loader job goes on
- * to the closing phase (stdio flush, the threads check, dlclose): nothing of this side runs between
+ * finalizing: dlswap_fini (unless it already ran), on the loader thread. The same loader job
+ * (native RunRetire, docs/ARCHITECTURE.md "One reload") goes on to the closing phase, in this order:
+ * an image kept mapped for good stops after fini (its stdio flushed); then the holders check (threads in its code, its
+ * own destructors run first when only threads it started hold it; a signal handler or alternate
+ * stack another library may still use; a thread-specific data key whose destructor is in it), the
+ * process-wide hooks it left set back (signal handlers, locale), its stdio flushed and dlclose, its
+ * private dependencies' dlclose, and the check that it is gone. (A quarantined image, or one while
+ * hung library code holds the loader lock, stops before fini.) Nothing of this side runs between
  * fini and dlclose. Fails with the job's code (fault points 'in-fini', 'before-dlclose',
  * 'after-dlclose'). Leaves behind: a fini that overran (ERR_DLSWAP_TIMEOUT) quarantines the host and
  * the image for good; any other failure leaves `progress` saying which step to resume at.
@@ -290,7 +296,7 @@ export async function finalizeGeneration(gen: Generation, progress: RetireProgre
 }
 
 /**
- * closing: what the job's stdio flush, threads check, process-wide hooks and dlclose came to.
+ * closing: what the job's holders check, process-wide hooks, stdio flush and dlclose came to.
  * Records the image's fate in `gen.closeResult` once it is settled (closed, kept mapped, or held by
  * threads, or by a later library's claim on its signal handlers, that are waited for). Throws the
  * job's error when a step failed, for the retry policy (lib/hot/retire_policy.ts).

@@ -535,9 +535,10 @@ export class Library<D extends TypeDefs = {}> {
   }
 
   /**
-   * @internal The retirement pipeline on the loader thread: dlswap_fini if `runFini`, the stdio
-   * flush, the check for threads that hold the image, dlclose and the check that it is gone. From
-   * the first call on, no call of this library can start.
+   * @internal The retirement pipeline on the loader thread: dlswap_fini if `runFini`, the check for
+   * threads (and signal handlers, keys) that hold the image, the process-wide hooks it left set back,
+   * the stdio flush and dlclose, and the check that it is gone (native RunRetire). From the first
+   * call on, no call of this library can start.
    */
   retire(runFini: boolean, finiTimeoutMs = this.#finiTimeoutMs, host?: unknown): { promise: Promise<RetireResult>; abandon(): void } {
     this.#releaseHeld();

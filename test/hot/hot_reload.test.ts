@@ -349,8 +349,6 @@ describe('worker_threads', () => {
   });
 });
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 describe('close() while an old generation is still draining', () => {
   it('retires it once: drained and unloaded fire once per generation, and no error event', async () => {
     const hot = await hotOpen(P1);
@@ -377,12 +375,14 @@ describe('handover with a lease that is never released', () => {
   it("rolls back after drainTimeoutMs by default (handoverTimeout: 'rollback'); calls waiting at the gate run on the old generation", async () => {
     const hot = await hotOpen(P1, { policy: 'handover', drainTimeoutMs: 50 });
     const timeouts: unknown[] = [];
-    hot.on('drain-timeout', (e) => timeouts.push(e));
+    // Issued inside the handover (the drain-timeout fires there, the gate up): held at the gate.
+    let waiting: Promise<number> | undefined;
+    hot.on('drain-timeout', (e) => {
+      timeouts.push(e);
+      waiting ??= hot.fn.plugin_slow.async(1);
+    });
     const lease = hot.pin();
-    const reloading = hot.reload(P2).catch((e) => e);
-    await sleep(10);
-    const waiting = hot.fn.plugin_slow.async(1); // held at the gate
-    const err = await reloading;
+    const err = await hot.reload(P2).catch((e) => e);
     expect(err).toMatchObject({ code: 'ERR_DLSWAP_RELOAD', causeCode: 'ERR_DLSWAP_DRAIN_TIMEOUT' });
     expect(err.report.failedPhase).toBe('swap');
     expect(err.message).toMatch(/1 lease\(s\) after 50 ms.*handoverTimeout: 'proceed'/);
@@ -401,10 +401,16 @@ describe('handover with a lease that is never released', () => {
     const hot = await hotOpen(P1, { policy: 'handover', drainTimeoutMs: 50, handoverTimeout: 'proceed' });
     for (let i = 0; i < 3; i++) hot.fn.plugin_counter();
     const lease = hot.pin();
-    const reloading = hot.reload(P2, { wait: 'swap' });
-    await sleep(10);
-    const waiting = hot.fn.plugin_slow.async(1);
-    const r = await reloading;
+    // The drain-timeout fires inside the handover, with the gate up and the state not yet moved: a
+    // call issued right there waits at the gate, then runs on the new generation. (Issued after a
+    // fixed sleep instead, it ran on the old one whenever the load outlasted the sleep.)
+    let waiting: Promise<number> | undefined;
+    hot.once('drain-timeout', (e) => {
+      expect(e).toMatchObject({ generation: 1, leases: 1 });
+      waiting = hot.fn.plugin_slow.async(1);
+    });
+    const r = await hot.reload(P2, { wait: 'swap' });
+    expect(waiting).toBeDefined();
     expect(await waiting).toBe(2);
     expect(hot.fn.plugin_counter()).toBe(4);
     expect(hot.generations()[0].state).toBe('draining');
