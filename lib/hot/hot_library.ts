@@ -318,7 +318,7 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     await Promise.all(this.#all.map((g) => g.retired));
   }
 
-  // ---- phases (lib/hot/hot_phases.ts) -------------------------------------------------------------
+  // ---- phases (lib/hot/hot_phases.ts, the swap: lib/hot/swap.ts) ----------------------------------
 
   /**
    * loading, then (under the generation's guard, lib/hot/generation_guard.ts) verifying and `activate`:
@@ -359,6 +359,13 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     this.#emit(e.name, e.event);
   };
 
+  /**
+   * One reload, in its named steps: loading (`loadGeneration`, one loader job), then under the new
+   * generation's guard verifying (`verifyGeneration`) and the swap (`Switchboard.swapIn`), then the
+   * old generation's retirement (`retireGeneration`: draining, teardown, finalizing, closing), which
+   * the reload waits for only with `wait: 'closed'`. Fails before the swap with ERR_DLSWAP_RELOAD and
+   * a 'rollback' event; leaves behind then: the old generation serving, the new one discarded.
+   */
   async #reload(path: string, options: ResolvedReloadOptions): Promise<ReloadReport> {
     if (this.#closing) throw new DlswapError('ERR_DLSWAP_CLOSED', 'this HotLibrary was closed before the reload started');
     if (options.signal?.aborted) throw abortedError(options.signal, `reload of ${path} was aborted before it started`);

@@ -24,7 +24,6 @@ import type { PluginHostHandle } from '../native';
 import type { PhaseTimer } from './phase_timer';
 import type { FaultError, FaultInfo } from '../containment';
 import type { RetireProgress } from './retire_policy';
-import type { RetireTimeouts } from './hot_retire';
 import { runTeardown, teardownPinReason } from '../load/teardown';
 import type { TypeDefs } from '../signature/ctypes_types';
 import type { GenerationSetup, GenerationTeardown, HotOptions, PluginLogEvent, ReloadPhase, ReloadReport } from './hot_types';
