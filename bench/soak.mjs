@@ -235,7 +235,7 @@ for (const [mode, reloads] of plan) {
 }
 const pass = results.every((r) => r.pass);
 if (json) {
-  process.stdout.write(JSON.stringify({ pass, warmup: WARMUP, thresholds: THRESHOLDS, results }, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify({ pass, warmup: WARMUP, thresholds: THRESHOLDS, results }, null, 2)}\n`);
 } else {
   log(pass ? 'soak: PASS' : 'soak: FAIL');
 }

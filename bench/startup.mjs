@@ -22,7 +22,7 @@ process.stdout.write(JSON.stringify({ ms, modules: Object.keys(require.cache).le
 }
 
 const samples = { dlswap: [], koffi: [] };
-let modules = {};
+const modules = {};
 for (const name of Object.keys(packages)) once(packages[name]); // warm the page cache
 for (let i = 0; i < runs; i++) {
   for (const [name, file] of Object.entries(packages)) {

@@ -85,6 +85,7 @@ export class DlswapError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` asked about, a subclass included
     if (this !== DlswapError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return isDlswapError(value);
   }

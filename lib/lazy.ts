@@ -37,6 +37,7 @@ export function lazyFunction<F extends (...args: never[]) => unknown>(name: stri
 export function lazyClass<C extends Function>(name: string, get: () => C): C {
   // A strict-mode plain function: constructible, and its only non-configurable own property is
   // `prototype` (which the traps below redirect), so the proxy's invariants allow every forward.
+  // biome-ignore lint/complexity/useArrowFunction: an arrow function is not constructible
   const target = { [name]: function () {} }[name];
   const real = () => get() as unknown as new (...a: unknown[]) => object;
   const proxy: object = new Proxy(target, {

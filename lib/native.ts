@@ -20,7 +20,7 @@ import { addonLoadError, checkPlatform, damagedPrebuildError, packageRoot, prebu
 export { packageRoot };
 
 /** Numeric isolation codes shared with native/image/library_handle.h (test/package/wire_constants.test.ts). */
-export const enum IsolationCode {
+export enum IsolationCode {
   Local = 0,
   DeepBind = 1,
   Namespace = 2,

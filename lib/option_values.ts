@@ -99,7 +99,7 @@ export function snapshot<S extends Record<string, Check<unknown>>>(
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const name = `${prefix}${key}`;
-    if (!Object.prototype.hasOwnProperty.call(schema, key)) {
+    if (!Object.hasOwn(schema, key)) {
       throw argError(`${where}: unknown option '${name}'${suggestion(key, known, prefix)}. Known options: ${known.map((k) => `${prefix}${k}`).join(', ')}.`);
     }
     let value: unknown;

@@ -19,7 +19,6 @@ import {
   MAX_TIMER_MS,
   argError,
   bool,
-  checkPath,
   checkSymbolName,
   describeValue,
   entries,

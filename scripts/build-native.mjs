@@ -6,8 +6,12 @@
 //   node scripts/build-native.mjs            build unless build/Release/dlswap.node exists (npm install)
 //   node scripts/build-native.mjs --force    always rebuild
 //   DLSWAP_SANITIZE=address ...              ASan build into build-asan/
+//
+// A checkout's plain build treats warnings as errors (DLSWAP_WERROR): the compiler is the C++
+// linter (CONTRIBUTING.md). The ASan build does not: its instrumentation can warn where the code
+// is fine.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +26,16 @@ if (!force && !sanitize && existsSync(join(root, out, 'Release', 'dlswap.node'))
 }
 const require = createRequire(import.meta.url);
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const defs = sanitize ? { DLSWAP_SANITIZE: sanitize } : { DLSWAP_WERROR: 'ON' };
+const flags = [...Object.entries(defs).map(([k, v]) => `--CD${k}=${v}`), '--out', out, '--log-level', 'warn'];
+// 'build' configures a new build tree only: one configured before with other values (a checkout
+// built before DLSWAP_WERROR existed) is configured again first.
+const cache = join(root, out, 'CMakeCache.txt');
+const cached = existsSync(cache) ? readFileSync(cache, 'utf8') : null;
+if (cached !== null && Object.entries(defs).some(([k, v]) => !new RegExp(`^${k}:\\w+=${v}$`, 'm').test(cached))) {
+  const c = spawnSync(process.execPath, [cmakeJs, 'configure', ...flags], { cwd: root, stdio: 'inherit' });
+  if (c.status !== 0) process.exit(c.status ?? 1);
+}
 // 'build', not 'compile': compile wipes the whole build tree (fixtures included) after a failure.
-const args = [cmakeJs, 'build', '--out', out, '--log-level', 'warn'];
-if (sanitize) args.push(`--CDDLSWAP_SANITIZE=${sanitize}`);
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [cmakeJs, 'build', ...flags], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -43,7 +43,7 @@ export const {
 ${names.map((n) => `  ${n},`).join('\n')}
 } = cjs;
 `,
-  [`esm/${entry}.d.mts`]: `${header(`Declarations of the ESM entry (esm/${entry}.mjs): the CommonJS build\'s, as an ES module.`, built)}export * from '../dist/${built}.js';
+  [`esm/${entry}.d.mts`]: `${header(`Declarations of the ESM entry (esm/${entry}.mjs): the CommonJS build's, as an ES module.`, built)}export * from '../dist/${built}.js';
 import * as dlswap from '../dist/${built}.js';
 export default dlswap;
 `,

@@ -3,6 +3,8 @@
 //
 //   node scripts/test-asan.mjs                 build the ASan addon, then run every test file
 //   node scripts/test-asan.mjs test/x.test.ts  extra arguments go to vitest
+//   node scripts/test-asan.mjs --subset        the files of SUBSET only: what `npm test` runs last
+//                                              (its posttest), so CI runs it
 //
 // The addon is built with -fsanitize=address into build-asan/ and loaded from there
 // (DLSWAP_ADDON_DIR). node itself is not instrumented, so libasan must be the first object in the
@@ -29,6 +31,18 @@ const require = createRequire(import.meta.url);
 // Test names (vitest matches "file-level describe > ... > test" joined with spaces) left out, and why.
 export const EXCLUDED = [
   ['deepbind', "isolation 'deepbind' is refused under ASan (ERR_DLSWAP_MODE_UNSUPPORTED)"],
+];
+
+// The subset `npm test` runs under ASan (posttest): files that drive the addon's memory handling in
+// process, a few minutes in all on two cores. The whole suite under ASan takes far longer: run it
+// when you change how native code handles memory (CONTRIBUTING.md).
+const SUBSET = [
+  ['test/call/calls.test.ts', 'arguments converted and calls made on every path (native/call/)'],
+  ['test/call/calls_errors.test.ts', 'every refused argument: the error paths of the conversions'],
+  ['test/call/calls_memory.test.ts', 'copies to and from addresses, C strings, alloc and free'],
+  ['test/call/callbacks.test.ts', 'callback slots, their queues and their release (native/callback/)'],
+  ['test/elf/elf_reader.test.ts', 'the ELF parser on real and damaged files (native/elf/)'],
+  ['test/hot/reload_modes.test.ts', 'load, swap and retire in every isolation mode (native/loader/)'],
 ];
 
 function run(cmd, args, what, env = process.env) {
@@ -76,7 +90,9 @@ console.log(`test:asan: ${asan} preloaded, addon from ${path.relative(root, addo
 for (const [p, why] of EXCLUDED) console.log(`  "${p}": ${why}`);
 
 const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
-const child = spawn(process.execPath, [vitest, 'run', '-t', filter, ...process.argv.slice(2)], { cwd: root, env, stdio: ['inherit', 'inherit', 'pipe'] });
+const args = process.argv.slice(2).flatMap((a) => (a === '--subset' ? SUBSET.map(([file]) => file) : [a]));
+if (process.argv.includes('--subset')) console.log(`test:asan: the subset: ${SUBSET.map(([file]) => path.basename(file)).join(', ')}`);
+const child = spawn(process.execPath, [vitest, 'run', '-t', filter, ...args], { cwd: root, env, stdio: ['inherit', 'inherit', 'pipe'] });
 // stderr is scanned (and passed through) so that a report from ASan is named in the verdict even
 // when it came from a child process whose test did not look at its stderr.
 let stderr = '';

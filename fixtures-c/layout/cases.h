@@ -5,6 +5,8 @@
  * dlswap finds, so no member goes unchecked.
  *
  * X(id, type name, declaration...) -- declarations may use the types of earlier cases. */
+/* The cases are a table, one declaration per row: clang-format leaves them as written. */
+/* clang-format off */
 #define LAYOUT_CASES(X)                                                                                   \
   X(scalars, struct scalars,                                                                            \
     struct scalars { char c; short s; int i; long l; float f; double d; bool b; uint8_t u8;             \
@@ -85,3 +87,4 @@
   R(bits, struct bits { unsigned a : 3; unsigned b : 5; int c; })                                       \
   R(flex, struct flex { int n; int data[]; })                                                           \
   R(ldbl, struct ldbl { long double x; })
+/* clang-format on */

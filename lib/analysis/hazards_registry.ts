@@ -42,7 +42,7 @@ function findRegistrations(info: ElfInfo, closure: Closure, planned: readonly De
       if (r.name === dep.needed || (registry.pointsIntoImage && r.info.nodelete)) continue;
       const hit = registrations(registry, r.info.imports).filter((s) => dep.exports.has(s));
       if (!hit.length) continue;
-      hit.forEach((s) => symbols.add(s));
+      for (const s of hit) symbols.add(s);
       by.push(r.name);
     }
     if (symbols.size) found.push({ registry, dep: dep.needed, symbols: [...symbols], by });

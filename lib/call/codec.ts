@@ -223,7 +223,7 @@ function recordEncoderSource(rec: RecordCType, K: Consts): string {
       const groups = r.fields!.map((f) => (f.name !== null ? [f.name] : flatMembers(f.type as RecordCType).map((m) => m.name)));
       const names = groups.map((g) => (g.length === 1 ? g[0] : `{${g.join(', ')}}`));
       lines.push(`{ let n = 0, w = -1;`);
-      groups.forEach((g, i) => lines.push(`if (${g.map((nm) => `v[${JSON.stringify(nm)}] !== undefined`).join(' || ')}) { n++; w = ${i}; }`));
+      for (const [i, g] of groups.entries()) lines.push(`if (${g.map((nm) => `v[${JSON.stringify(nm)}] !== undefined`).join(' || ')}) { n++; w = ${i}; }`);
       lines.push(`if (n !== 1) H.union(ctx, p, ${K.ref(r)}, ${JSON.stringify(names)}, n);`);
       lines.push(`new Uint8Array(dv.buffer, dv.byteOffset + ${base}, ${r.size}).fill(0);`);
       lines.push(`switch (w) {`);

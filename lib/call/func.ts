@@ -181,7 +181,7 @@ export function bindSignature(lib: Library, sig: Signature, opts: ResolvedFuncOp
   }
   // Rejects rather than throws, like node's promise APIs. Checking `closed` here (not only the native
   // "unmapped" flag) refuses new calls once close() has started waiting for the ones in flight.
-  const asyncCall = function (...args: unknown[]): Promise<unknown> {
+  const asyncCall = (...args: unknown[]): Promise<unknown> => {
     const current = fnState.trackedOn;
     if (current.closed) return Promise.reject(closedError(sig, current));
     let p: Promise<unknown>;

@@ -267,9 +267,9 @@ export function encodeValue(registry: TypeRegistry | undefined, target: MemorySo
   codecOf(t).enc(value, dv, 0, { label: what, arena, noArena: undefined }, '');
   bytes.set(staging);
   if (arena.chunks.length || arena.keep.length) {
-    let list = owned.get(target);
-    if (!list) owned.set(target, (list = []));
-    list.push(arena);
+    const list = owned.get(target);
+    if (list) list.push(arena);
+    else owned.set(target, [arena]);
   }
 }
 

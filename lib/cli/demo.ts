@@ -226,7 +226,7 @@ async function runMode(mode: Isolation, plan: Plan, v1: string, v2: string, live
   // all answer with the leased generation's version, even after newer generations took over.
   const leaseWorker = async () => {
     while (!stop) {
-      let lease;
+      let lease: ReturnType<typeof hot.pin>;
       try {
         lease = hot.pin();
       } catch (e) {

@@ -59,7 +59,7 @@ export function colors(enabled: boolean): Colors {
   };
 }
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the colour escapes this module writes
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** Display width of `s`, ignoring colour escapes. */
@@ -166,7 +166,7 @@ export function commandArgs<O extends OptionSpec>(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): ParsedArgs<O & { help: { type: 'boolean'; short: 'h' } }> | number {
-  let args;
+  let args: ParsedArgs<O & { help: { type: 'boolean'; short: 'h' } }>;
   try {
     args = parseCommand(argv, options);
   } catch (e) {

@@ -77,7 +77,7 @@ export function formatReport(r: InspectReport, c: Colors, width = 100): string {
     for (const h of r.hazards) {
       const lines = wrap(h.message, textWidth);
       // The message already names a few symbols; list them separately only when it could not name all.
-      if (h.symbols && h.symbols.some((sym) => !h.message.includes(sym))) {
+      if (h.symbols?.some((sym) => !h.message.includes(sym))) {
         const shown = h.symbols.slice(0, MAX_SYMBOLS_SHOWN).join(' ');
         const more = h.symbols.length > MAX_SYMBOLS_SHOWN ? ` (+${h.symbols.length - MAX_SYMBOLS_SHOWN} more; --json lists all)` : '';
         lines.push(...wrap(`symbols: ${shown}${more}`, textWidth).map((l) => c.dim(l)));

@@ -40,7 +40,7 @@ function version(): string {
 
 function errorText(e: unknown): string {
   const err = e as { code?: unknown; message?: unknown } | null | undefined;
-  return `${err && err.code ? `${err.code}: ` : ''}${err && err.message ? err.message : e}`;
+  return `${err?.code ? `${err.code}: ` : ''}${err?.message ? err.message : e}`;
 }
 
 /** Runs the command line `argv` (without node and the script) and returns the exit code. */
@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     run = load();
   } catch (e) {
     const err = e as { code?: unknown; message?: unknown } | null;
-    process.stderr.write(`dlswap: the '${cmd}' command is not available: ${err && err.code ? `${err.code}: ` : ''}${err?.message}\n`);
+    process.stderr.write(`dlswap: the '${cmd}' command is not available: ${err?.code ? `${err.code}: ` : ''}${err?.message}\n`);
     return 1;
   }
   return await run(rest, process.stdout, Boolean(process.stdout.isTTY));

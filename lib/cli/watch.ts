@@ -47,18 +47,21 @@ interface Args {
   buildTimeout?: number;
 }
 
+const parseWatchCommand = (argv: string[]) =>
+  parseCommand(argv, {
+    isolation: { type: 'string' },
+    call: { type: 'string' },
+    interval: { type: 'string' },
+    poll: { type: 'string' },
+    build: { type: 'string' },
+    source: { type: 'string', multiple: true },
+    'build-timeout': { type: 'string' },
+  });
+
 function parse(argv: string[]): Args | { help: true } | string {
-  let args;
+  let args: ReturnType<typeof parseWatchCommand>;
   try {
-    args = parseCommand(argv, {
-      isolation: { type: 'string' },
-      call: { type: 'string' },
-      interval: { type: 'string' },
-      poll: { type: 'string' },
-      build: { type: 'string' },
-      source: { type: 'string', multiple: true },
-      'build-timeout': { type: 'string' },
-    });
+    args = parseWatchCommand(argv);
   } catch (e) {
     if (e instanceof UsageError) return e.message;
     throw e;

@@ -8,7 +8,7 @@
  * No addon import: the search runs before the addon is needed, and these are numbers of the header.
  */
 import type { ElfInfo } from './elf';
-import { checkPlatform, SUPPORTED_ARCHES } from '../platform';
+import { checkPlatform, type SUPPORTED_ARCHES } from '../platform';
 
 export interface HostMachine {
   class: 64;

@@ -95,7 +95,7 @@ export class HandleRegistry {
 
   /** Whether declared function `name` takes, returns or releases a handle (hot.fn routes it). */
   meets(name: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.#plans, name);
+    return Object.hasOwn(this.#plans, name);
   }
 
   /**
@@ -262,7 +262,10 @@ export class HandleRegistry {
   /** The handle for `address`, which `gen` just returned: the live one it already is, or a new one. */
   #adopt(gen: Generation, type: HandleType, address: bigint): Handle {
     let live = this.#live.get(gen);
-    if (!live) this.#live.set(gen, (live = new Map()));
+    if (!live) {
+      live = new Map();
+      this.#live.set(gen, live);
+    }
     const key = keyOf(type, address);
     // A function that hands back a handle it already gave (sqlite3_db_handle) gives the same one:
     // one handle per live pointer, so that it is released once.

@@ -35,19 +35,17 @@ import { retireGeneration, type RetireHooks } from './hot_retire';
 import { DEFAULT_FAULT_POLICY, onGenerationFault, type FaultPolicyHost } from './fault_policy';
 import { HandleRegistry } from './handles';
 import type { FaultError } from '../containment';
-import {
-  type HotFunctions,
-  type HotOptions,
-  type LogEvent,
-  type LogDroppedEvent,
-  type PluginLogEvent,
-  type ReloadOptions,
-  type ReloadReport,
-  type SwapPolicy,
-  type CloseOptions,
-  type Lease,
-  type HandleDeclarations,
-  type WithHandles,
+import type {
+  HotFunctions,
+  HotOptions,
+  PluginLogEvent,
+  ReloadOptions,
+  ReloadReport,
+  SwapPolicy,
+  CloseOptions,
+  Lease,
+  HandleDeclarations,
+  WithHandles,
 } from './hot_types';
 
 export { Handle } from '../signature/handle';

@@ -27,7 +27,7 @@ import { holdersReason, keyHoldReason, pinReason } from './close_reasons';
 import { runTeardown, teardownPinReason, type TeardownFailure } from './teardown';
 import { restoredHooks, signalHoldReason, warnRestored } from './process_hooks';
 import { liveNamespaces, noteAnchor } from './namespace_budget';
-import { type CloseResult, type ElfSummary, type HoldingThread, type LibraryCloseOptions, type LibraryInfo, type OpenAsyncOptions, type OpenOptions } from './library_types';
+import type { CloseResult, ElfSummary, HoldingThread, LibraryCloseOptions, LibraryInfo, OpenAsyncOptions, OpenOptions } from './library_types';
 import { abortedError, raceAbort } from '../abort';
 import { resolveLibrary } from './search';
 import { watchHeldImage } from './pinned_images';
@@ -41,7 +41,7 @@ import type { AnyFunction, CheckedPrototype, CheckFunctions, FunctionOf, Functio
 import type { AnyCallback, CallbackOf, Decoded, Encodable, TypeDefs } from '../signature/ctypes_types';
 import type { SignatureObject } from '../signature/signature';
 // Types beyond scalars, callbacks and typed memory (docs/types.md, docs/callbacks.md).
-import { attachTypes, typesOf, TypeRegistry } from '../signature/ctypes';
+import { attachTypes, typesOf, type TypeRegistry } from '../signature/ctypes';
 import { callbackSignatureOf, makeRegisteredCallback, ownedCallbacks, releaseOwnedCallbacks, type Callback, type CallbackOptions } from '../call/callbacks';
 import { allocIn, Allocations, decodeValue, encodeValue, type MemorySource } from '../call/memory';
 
@@ -193,7 +193,7 @@ export function loadLater(file: string, options: ResolvedOpenOptions, plugin?: P
  * @internal Undoes a successful load that nothing adopted (a plain library: no plugin init ran),
  * on the loader thread (`async`) or this one: the image is closed and its copy is gone.
  */
-export function undoLoad(r: LoadResult, async: boolean): Promise<unknown> | void {
+export function undoLoad(r: LoadResult, async: boolean): Promise<unknown> | undefined {
   const keepMapped = (r.keepMapped ?? '') !== '';
   if (async) return addon.retireAsync(r.lib!, r.deps!, false, 0, undefined, keepMapped).promise;
   addon.retireSync(r.lib!, r.deps!, false, 0, undefined, keepMapped);

@@ -90,7 +90,10 @@ function wake(): void {
   const now = Date.now();
   // What is due, and what is nearly due (one job serves them all), and what its threads let go.
   const batch = [...entries].filter((e) => e.due <= now || (e.image.holders.length > 0 && e.image.holders.every(exited)));
-  if (batch.length === 0) return schedule();
+  if (batch.length === 0) {
+    schedule();
+    return;
+  }
   looking = true;
   const started = Date.now();
   const finiTimeoutMs = Math.max(...batch.map((e) => e.image.finiTimeoutMs));
@@ -105,8 +108,12 @@ function wake(): void {
   }
   job
     .then(
-      (results) => batch.forEach((e, i) => settleOrBackOff(e, results[i])),
-      () => batch.forEach((e) => settleOrBackOff(e, undefined)),
+      (results) => {
+        for (const [i, e] of batch.entries()) settleOrBackOff(e, results[i]);
+      },
+      () => {
+        for (const e of batch) settleOrBackOff(e, undefined);
+      },
     )
     .finally(() => {
       looking = false;

@@ -214,7 +214,7 @@ export function callbackSignature(t: CType | undefined): Signature | null {
 
 /** The struct or union a pointer points at, when it is complete (objects can be encoded into it). */
 export function recordPointee(t: CType | undefined): RecordCType | null {
-  if (!t || t.tag !== 'pointer') return null;
+  if (t?.tag !== 'pointer') return null;
   const to = t.to;
   return (to.tag === 'struct' || to.tag === 'union') && to.fields !== null ? to : null;
 }

@@ -54,7 +54,7 @@ export class DeclParser extends ConstantParser {
 
   // ---- specifiers --------------------------------------------------------------------------
 
-  protected override parseTagSpecifier(word: 'struct' | 'union' | 'enum', col: number): { c: string; ctype: CType | null } {
+  protected override parseTagSpecifier(word: 'struct' | 'union' | 'enum', _col: number): { c: string; ctype: CType | null } {
     const before = this.parseAttributes(word);
     const t = this.peek();
     let name: string | null = null;

@@ -9,6 +9,7 @@ import type { AnyFunction, PointerArg, StringArg } from './prototype_types';
 import type { Handle } from './handle';
 
 /** The type of a callback whose C type could not be read at compile time: any function. */
+// biome-ignore lint/suspicious/noExplicitAny: any function must be assignable to it, whatever its parameters (unknown[] would refuse them)
 export type AnyCallback = (...args: any[]) => any;
 
 /** The types a registry declares, by name: 'struct point', 'enum color', 'frame_t'. */
@@ -32,7 +33,13 @@ export interface BigDef extends Def { k: 'big'; in: bigint | number; out: bigint
 export interface BoolDef extends Def { k: 'bool'; in: boolean; out: boolean; raw: boolean }
 /** Plain char: a number, except that arrays of it are strings and pointers to it are strings. */
 export interface CharDef extends Def { k: 'char'; in: number; out: number; raw: number }
-export interface VoidDef extends Def { k: 'void'; in: never; out: void; raw: never }
+export interface VoidDef extends Def {
+  k: 'void';
+  in: never;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a C function returning void returns JS's void
+  out: void;
+  raw: never;
+}
 export interface UnknownDef extends Def { k: 'unknown'; in: unknown; out: unknown; raw: unknown }
 export interface EnumDef<N extends string> extends Def { k: 'enum'; names: N; in: number | N; out: number; raw: number }
 export interface RecordDef<In, Out, Raw> extends Def { k: 'record'; in: In; out: Out; raw: Raw }
@@ -128,6 +135,7 @@ export type CallbackArgJs<T extends Def> = T extends PtrDef<infer To, infer C>
 export type CallbackReturnJs<T extends Def> = T extends PtrDef<Def, boolean>
   ? bigint | null | CallbackRef<AnyFunction>
   : T['k'] extends 'void'
+    // biome-ignore lint/suspicious/noConfusingVoidType: a C function returning void returns JS's void
     ? void
     : T['k'] extends 'big'
       ? bigint | number

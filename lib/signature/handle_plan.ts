@@ -122,7 +122,7 @@ export function resolveHandles(
     const twin = byRecord.get(record);
     if (twin) throw argError(`${label}: '${name}' is the same type as '${twin.name}', already a handle type; declare each once`);
     const destructor = declared[name];
-    if (!Object.prototype.hasOwnProperty.call(signatures, destructor)) {
+    if (!Object.hasOwn(signatures, destructor)) {
       throw argError(`${label}: its destructor '${destructor}' is not one of option 'functions' (${Object.keys(signatures).join(', ') || 'none'}); declare it there ('${destructor}: "int close_it(${name} *h)"')`);
     }
     byRecord.set(record, Object.freeze({ name, record, destructor }));

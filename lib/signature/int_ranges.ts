@@ -31,7 +31,7 @@ export const INT_RANGES: Readonly<Record<IntKind, IntRange>> = Object.freeze(
 );
 
 export function isIntKind(kind: string): kind is IntKind {
-  return Object.prototype.hasOwnProperty.call(WIDTHS, kind);
+  return Object.hasOwn(WIDTHS, kind);
 }
 
 /** What an argument error says a value of `kind` must be (the wording the addon's errors use too). */

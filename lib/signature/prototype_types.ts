@@ -189,6 +189,7 @@ type ReturnJs<S> = S extends Shape
     ? DefReturn<DefAtDepth<S>>
   : S['depth'] extends 0
     ? S['category'] extends 'void'
+      // biome-ignore lint/suspicious/noConfusingVoidType: a C function returning void returns JS's void
       ? void
       : S['category'] extends 'number' | 'char'
         ? number

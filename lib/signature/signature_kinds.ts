@@ -77,7 +77,7 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
 });
 
 export function kindCode(k: Kind): number {
-  if (!Object.prototype.hasOwnProperty.call(KIND_CODES, k)) {
+  if (!Object.hasOwn(KIND_CODES, k)) {
     throw new DlswapError('ERR_DLSWAP_SIGNATURE', `Unknown type kind ${JSON.stringify(String(k))}`);
   }
   return KIND_CODES[k];

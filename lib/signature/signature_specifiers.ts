@@ -94,7 +94,7 @@ export class SpecifierParser {
    * After `struct`, `union` or `enum`: the tag name and what the scope knows of it. Declarations
    * (lib/signature/ctypes_declarations.ts) override this to parse bodies and attributes.
    */
-  protected parseTagSpecifier(word: 'struct' | 'union' | 'enum', col: number): { c: string; ctype: CType | null } {
+  protected parseTagSpecifier(word: 'struct' | 'union' | 'enum', _col: number): { c: string; ctype: CType | null } {
     const tag = this.peek();
     if (tag.type !== 'ident' || RESERVED.has(tag.value)) {
       this.fail(tag.col, `expected a ${word} tag name after '${word}', found ${describeToken(tag)}`);

@@ -51,7 +51,7 @@ export function checkCallable(sig: Signature, what = `${sig.name || 'the functio
     throw new DlswapError('ERR_DLSWAP_SIGNATURE', `${sig.name}(): structs by value are not supported in variadic functions; pass a pointer`);
   }
   checkValue(sig.returns, `${what}: the result`);
-  sig.params.forEach((p, i) => checkValue(p.type, `${what}: argument #${i + 1}`));
+  for (const [i, p] of sig.params.entries()) checkValue(p.type, `${what}: argument #${i + 1}`);
 }
 
 /** Throws unless `bytes` may be converted between C memory and JS values in one go. */

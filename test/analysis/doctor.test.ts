@@ -184,7 +184,7 @@ describe('CLI', () => {
     expect(out.text).toMatch(/glibc\s+\d+\.\d+/);
     expect(out.text).toMatch(/namespaces\s+\d+ created in a child process/);
     expect(out.text).toMatch(/STATUS\s+CHECK\s+DETAILS/);
-    expect(out.text).not.toMatch(/\x1b\[/);
+    expect(out.text).not.toContain('\x1b[');
   }, 60_000);
 
   it('exit 1 when a check fails, 2 on usage errors', async () => {

@@ -4,7 +4,7 @@
 // setup hook, released when its generation retires, and refused (never a jump into freed memory)
 // when C calls it afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callbackStats, type Callback } from '../../lib/call/callbacks';
+import { callbackStats } from '../../lib/call/callbacks';
 import { types, type DefsOf } from '../../lib/signature/ctypes';
 import { HotLibrary } from '../../lib/hot/hot_library';
 import { ISOLATION_MODES } from '../../lib/load/isolation';
@@ -37,14 +37,24 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     expect(fp((x) => x * 2, 21)).toBe(42);
     const n = lib.func('int fp_call_n(int (*cb)(int), int n)');
     const seen: number[] = [];
-    expect(n((i) => (seen.push(i), i), 5)).toBe(10);
+    expect(
+      n((i) => {
+        seen.push(i);
+        return i;
+      }, 5),
+    ).toBe(10);
     expect(seen).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('converts every argument kind and the result', () => {
     const d = lib.func('double fp_call_d(double (*cb)(double, float, int64_t, bool), double x)');
     let got: unknown[] = [];
-    expect(d((a, b, c, e) => ((got = [a, b, c, e]), a + b), 5)).toBe(7.5);
+    expect(
+      d((a, b, c, e) => {
+        got = [a, b, c, e];
+        return a + b;
+      }, 5),
+    ).toBe(7.5);
     expect(got).toEqual([5, 2.5, 15n, true]);
     const words: [string, number][] = [];
     lib.func('void each_word(const char *text, void (*cb)(const char *word, int index))')('one two  three', (w, i) => {
@@ -65,7 +75,10 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
   it('reentrant: C -> JS -> C -> JS', () => {
     const reenter = lib.func('int reenter(int (*cb)(int), int depth)');
     const depths: number[] = [];
-    const cb = (d: number): number => (depths.push(d), reenter(cb, d));
+    const cb = (d: number): number => {
+      depths.push(d);
+      return reenter(cb, d);
+    };
     expect(reenter(cb, 6)).toBe(6);
     expect(depths).toEqual([5, 4, 3, 2, 1, 0]);
   });
@@ -180,7 +193,12 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     const run = lib.func('int run_in_thread(int (*cb)(int), int x)');
     const { refused } = callbackStats();
     let ran = false;
-    expect(run(() => ((ran = true), 5), 1)).toBe(0);
+    expect(
+      run(() => {
+        ran = true;
+        return 5;
+      }, 1),
+    ).toBe(0);
     expect(ran).toBe(false);
     expect(callbackStats().refused).toBe(refused + 1);
   });
@@ -266,7 +284,12 @@ describe('callbacks across HotLibrary generations', () => {
         wait: 'int wait_handler_thread(void)',
       },
       setup(gen) {
-        gen.fn.set_handler(gen.callback('int_fn', (x: number) => (calls++, x)));
+        gen.fn.set_handler(
+          gen.callback('int_fn', (x: number) => {
+            calls++;
+            return x;
+          }),
+        );
       },
     });
     try {
@@ -332,4 +355,3 @@ describe('refusals are logged', () => {
   });
 });
 
-export type { Callback };

@@ -66,7 +66,7 @@ describe('async calls', () => {
       pending.push(fill.async(b, 64n, i));
     }
     await Promise.all(pending);
-    buffers.forEach((b, i) => expect(b.every((x) => x === i)).toBe(true));
+    for (const [i, b] of buffers.entries()) expect(b.every((x) => x === i)).toBe(true);
     // Not kept by the caller at all: the call's own reference keeps it alive.
     expect(await sum.async(Buffer.from([1, 2, 3]), 3n)).toBe(6n);
   });

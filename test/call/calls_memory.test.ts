@@ -99,7 +99,7 @@ describe.each(['namespace', 'local'] as const)('memory with isolation %s', (isol
       const echo = lib.func('const char *echo_str(const char *s)');
       for (let n = 490; n < 530; n++) {
         for (const tail of ['😀', '€', 'é', 'x']) {
-          const s = 'a'.repeat(n) + tail + 'b';
+          const s = `${'a'.repeat(n)}${tail}b`;
           expect(echo(s)).toBe(s);
         }
       }
@@ -132,7 +132,7 @@ describe.each(['namespace', 'local'] as const)('memory with isolation %s', (isol
         expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/'s'.*NUL character at byte 2/) }),
       );
       expect(() => len('\0')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
-      expect(() => len('x'.repeat(600) + '\0')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
+      expect(() => len(`${'x'.repeat(600)}\0`)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
       // The bytes, NUL included, can still be passed as a Buffer.
       expect(len(Buffer.from('ab\0cd'))).toBe(2);
     });

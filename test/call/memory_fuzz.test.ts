@@ -196,8 +196,10 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
           const k = int(4);
           let target: unknown = pick([0n, null, -1n, 'p', 2n ** 64n, 1n, 12345n, 0x10001n, 2n ** 63n]);
           let index = -1;
-          if (k === 0 && live.length) target = live[(index = int(live.length))].p;
-          else if (k === 1 && freed.length) target = pick(freed);
+          if (k === 0 && live.length) {
+            index = int(live.length);
+            target = live[index].p;
+          } else if (k === 1 && freed.length) target = pick(freed);
           else if (k === 2 && live.some((b) => b.size > 1)) target = pick(live.filter((b) => b.size > 1)).p + 1n;
           if (process.env.FUZZ_TRACE) fs.writeSync(2, `free ${String(target)} k=${k} live=${live.map((b) => `${b.p}+${b.size}`).join(',')} freed=${freed.join(',')}\n`);
           r = expectTyped(what, () => lib.free(target as never));

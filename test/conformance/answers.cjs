@@ -62,6 +62,7 @@ const dpkgCache = new Map();
 /** The installed version of a Debian package (`dpkg-query -W -f='${Version}'`), e.g. '1:1.2.13.dfsg-1'. */
 function dpkgVersion(pkg) {
   if (!dpkgCache.has(pkg)) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
     dpkgCache.set(pkg, execFileSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' }).trim());
   }
   return dpkgCache.get(pkg);
@@ -225,7 +226,7 @@ function makeTar(files) {
     const data = Buffer.from(content);
     const h = Buffer.alloc(512);
     const put = (s, off, len) => h.write(s, off, len, 'latin1');
-    const oct = (n, len) => n.toString(8).padStart(len - 1, '0') + '\0';
+    const oct = (n, len) => `${n.toString(8).padStart(len - 1, '0')}\0`;
     put(name, 0, 100);
     put(oct(0o644, 8), 100, 8);
     put(oct(0, 8), 108, 8);

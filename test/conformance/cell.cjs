@@ -72,9 +72,9 @@ function record(what, e) {
     f.got = e.got;
     f.expected = e.expected;
   } else {
-    f.message = e && e.message ? e.message : String(e);
-    if (e && e.code) f.code = e.code;
-    if (e && e.causeCode) f.causeCode = e.causeCode;
+    f.message = e?.message ? e.message : String(e);
+    if (e?.code) f.code = e.code;
+    if (e?.causeCode) f.causeCode = e.causeCode;
   }
   if (failures.length < MAX_FAILURES_KEPT) failures.push(f);
   process.stderr.write(`[cell ${result.cell}] FAIL ${what}: ${f.message}\n`);

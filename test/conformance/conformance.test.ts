@@ -282,7 +282,7 @@ describe.concurrent('cells', () => {
                 return;
               }
               const text = report(`${entry.name} ${mode} ${scenario}: ${failed.why}`, child, result);
-              if (known && known.kinds.includes(failed.kind) && (!known.match || known.match.test(text))) {
+              if (known?.kinds.includes(failed.kind) && (!known.match || known.match.test(text))) {
                 knownSeen.set(key, `${matrix.get(key)} [known: ${known.issue}]`);
                 return;
               }

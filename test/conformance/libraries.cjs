@@ -581,6 +581,7 @@ module.exports = [
         const row = withDb(fn, (db) =>
           queryRow(fn, db, "select 6*7, upper('dlswap'), printf('%08.3f', 3.14159), length(x'00ff00')", ['int', 'text', 'text', 'int']),
         );
+        // biome-ignore lint/suspicious/noApproximativeNumericConstant: the number the C side was given, not pi
         eq('row', row, [42n, 'DLSWAP', (3.14159).toFixed(3).padStart(8, '0'), 3n]);
       },
     },

@@ -38,7 +38,7 @@ function stdStringText(s) {
 function argvOf(args) {
   const strings = args.map((x) => cstr(x));
   const argv = Buffer.alloc(8 * (args.length + 1));
-  strings.forEach((b, i) => argv.writeBigUInt64LE(dlswap().addressOf(b), 8 * i));
+  for (const [i, b] of strings.entries()) argv.writeBigUInt64LE(dlswap().addressOf(b), 8 * i);
   return { argv, keep: strings };
 }
 
@@ -313,7 +313,7 @@ module.exports = [
       nonNull('rocksdb_open', s.handle);
       return s;
     },
-    fini(fn, ctx, s) {
+    fini(fn, _ctx, s) {
       rocksClose(fn, s);
     },
     checks: {
@@ -373,7 +373,7 @@ module.exports = [
       fn.luaL_openlibs(L);
       return L;
     },
-    fini(fn, ctx, L) {
+    fini(fn, _ctx, L) {
       fn.lua_close(L);
     },
     checks: {
@@ -383,6 +383,7 @@ module.exports = [
       },
       'arithmetic, strings and formatting = JavaScript'(fn, ctx) {
         eq('6 * 7', luaEval(fn, ctx.state, 'return 6 * 7'), '42');
+        // biome-ignore lint/suspicious/noApproximativeNumericConstant: the number the C side was given, not pi
         eq("string.format('%08.3f', 3.14159)", luaEval(fn, ctx.state, "return string.format('%08.3f', 3.14159)"), (3.14159).toFixed(3).padStart(8, '0'));
         eq("('dlswap'):rep(3):upper()", luaEval(fn, ctx.state, "return ('dlswap'):rep(3):upper()"), 'dlswap'.repeat(3).toUpperCase());
       },
@@ -429,7 +430,7 @@ module.exports = [
       nonNull('Tcl_CreateInterp', interp);
       return interp;
     },
-    fini(fn, ctx, interp) {
+    fini(fn, _ctx, interp) {
       fn.Tcl_DeleteInterp(interp);
       fn.Tcl_Finalize();
     },

@@ -48,12 +48,15 @@ function resolveLibrary(soname) {
 // one too (zlib1g:arm64 beside zlib1g:amd64), and only this one's counts.
 const DEB_ARCH = { x64: 'amd64', arm64: 'arm64' };
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
+const STATUS_FORMAT = '-f=${Status}';
+
 /** Debian packages of `names` that dpkg does not list as installed for this architecture. */
 function missingPackages(names) {
   return names.filter((name) => {
     const qualified = DEB_ARCH[process.arch] && !name.includes(':') ? `${name}:${DEB_ARCH[process.arch]}` : name;
     try {
-      return execFileSync('dpkg-query', ['-W', '-f=${Status}', qualified], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== 'install ok installed';
+      return execFileSync('dpkg-query', ['-W', STATUS_FORMAT, qualified], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== 'install ok installed';
     } catch {
       return true;
     }

@@ -171,11 +171,15 @@ async function main() {
   };
   const asyncLoops = Array.from({ length: ASYNC_LOOPS }, asyncLoop);
 
+  const installAndReload = (file) => {
+    install(file, serving);
+    return hot.reload();
+  };
   const swaps = [
-    ['copy v2 over the serving path, reload()', 2, () => (install(v2, serving), hot.reload())],
+    ['copy v2 over the serving path, reload()', 2, () => installAndReload(v2)],
     ['reload(libcore_v1.so)', 1, () => hot.reload(v1)],
     ['reload(serving path), which holds v2', 2, () => hot.reload(serving)],
-    ['copy v1 over the serving path, reload()', 1, () => (install(v1, serving), hot.reload())],
+    ['copy v1 over the serving path, reload()', 1, () => installAndReload(v1)],
   ];
   result.swaps = [];
   enter('load on generation 1');
@@ -225,7 +229,7 @@ process.on('uncaughtException', (e) => {
   finish();
 });
 process.on('unhandledRejection', (e) => {
-  fail(`unhandled rejection in phase '${phase}'`, { message: e && e.message });
+  fail(`unhandled rejection in phase '${phase}'`, { message: e?.message });
   finish();
 });
 main().catch((e) => {

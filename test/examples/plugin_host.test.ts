@@ -75,7 +75,7 @@ describe('examples/plugin-host', () => {
     expect(await served('/hello/ada')).toBe('Howdy, ada!\n');
 
     save(hello, withGreeting('Hey').replace('return 0;\n}', 'return 0\n}'));
-    await server.waitFor(/\[hello\] build failed \(exit [1-9]\d*\); the running build keeps serving:\n(?:    .*\n)*?    hello\/hello\.c:\d+:\d+: error/g);
+    await server.waitFor(/\[hello\] build failed \(exit [1-9]\d*\); the running build keeps serving:\n(?: {4}.*\n)*? {4}hello\/hello\.c:\d+:\d+: error/g);
     expect(await served('/hello/ada')).toBe('Howdy, ada!\n');
 
     save(hello, withGreeting(''));

@@ -440,7 +440,10 @@ describe('a watcher fault under load', () => {
       const next = <T>(event: string) =>
         new Promise<T>((resolve, reject) => {
           const t = setTimeout(() => reject(new Error(`no ${event} within 5 s`)), 5_000);
-          hot.once(event, (e: T) => (clearTimeout(t), resolve(e)));
+          hot.once(event, (e: T) => {
+            clearTimeout(t);
+            resolve(e);
+          });
         });
       // Overlap: a call runs on the generation it was issued on, whose version the swap records.
       const versionOfGen = new Map<number, number>([[1, 1]]);

@@ -29,7 +29,7 @@ const LIB = path.join(root, 'build', 'fixtures', 'librecord.so');
 const functions = { gen: 'int record_generation(void)' };
 
 const uncaught = [];
-process.on('uncaughtException', (e) => uncaught.push(String(e && e.message)));
+process.on('uncaughtException', (e) => uncaught.push(String(e?.message)));
 
 /** Distinct private copies mapped in this process. */
 function mappedCopies() {
@@ -56,8 +56,8 @@ function describe(e) {
   if (!(e instanceof Error)) return { thrown: String(typeof e) };
   return {
     code: e.code,
-    causeCode: e.cause && e.cause.code,
-    failedPhase: e.report && e.report.failedPhase,
+    causeCode: e.cause?.code,
+    failedPhase: e.report?.failedPhase,
     isDlswapError: e instanceof dlswap.DlswapError,
   };
 }

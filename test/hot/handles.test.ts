@@ -253,7 +253,9 @@ describe.each(MODES)('handles in %s', (isolation) => {
       functions: FUNCTIONS,
       handles: HANDLES,
       setup: (gen) => void gens.set(gen.id, gen),
-      teardown: (gen) => void (seen[gen.id] = { live: gen.fn.live(), cursors: gen.fn.cursors() }),
+      teardown: (gen) => {
+        seen[gen.id] = { live: gen.fn.live(), cursors: gen.fn.cursors() };
+      },
     });
     const a = hot.fn.open('a')!;
     hot.fn.cursor(a); // conn_close refuses (-2) while a cursor is open: the cursor must go first

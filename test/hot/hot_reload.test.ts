@@ -340,7 +340,7 @@ describe('worker_threads', () => {
     const run = () =>
       new Promise<number[]>((resolve, reject) => {
         const w = new Worker(script, { eval: true, workerData: { dist: path.join(root, 'dist', 'index.js'), p1: P1, p2: P2 } });
-        w.once('message', (m) => (m && m.error ? reject(new Error(m.error)) : resolve(m)));
+        w.once('message', (m) => (m?.error ? reject(new Error(m.error)) : resolve(m)));
         w.once('error', reject);
         w.once('exit', (code) => reject(new Error(`worker exited with ${code} before answering`)));
       });

@@ -56,6 +56,6 @@ async function settle() {
   await probe.close();
   process.stdout.write(`${JSON.stringify({ mode, control, samples })}\n`);
 })().catch((e) => {
-  process.stderr.write(`${e && e.stack}\n`);
+  process.stderr.write(`${e?.stack}\n`);
   process.exitCode = 1;
 });

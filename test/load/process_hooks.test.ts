@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ISOLATION_MODES, type Isolation } from '../../lib/load/isolation';
+import { ISOLATION_MODES } from '../../lib/load/isolation';
 import { fixture, runChild, underAsan } from '../helpers';
 
 const SIGNALS = fixture('libsignals.so');
@@ -62,6 +62,7 @@ describe.each(modes)('%s: signal handlers left in a closed library', (mode) => {
       out({ before, installed, loaded, closed, after: { oob: oob(), js, altstack }, warnings });`);
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
+    // biome-ignore lint/suspicious/noExplicitAny: the child's JSON report, read field by field
     const res = r.lines[0] as Record<string, any>;
     expect(res.before).toBe('RuntimeError');
     expect(res.installed).toEqual([0, 0, 0]);
@@ -126,6 +127,7 @@ describe('a hot library whose every generation installs chaining handlers at loa
       out({ during, unloaded: hot.generations().map((g) => g.unloaded), events, after: oob(), js });`);
     expect(r.stderr).not.toMatch(/Segmentation/);
     expect(r.status).toBe(0);
+    // biome-ignore lint/suspicious/noExplicitAny: the child's JSON report, read field by field
     const res = r.lines[0] as Record<string, any>;
     // Each generation's handler chains to the one before it: generation 4 -> 3 -> 2 -> 1 -> V8.
     expect(res.during).toEqual(Array(4).fill(['RuntimeError', 1]));
@@ -157,6 +159,7 @@ describe.skipIf(!haveMagick).each(modes)('%s: ImageMagick genesis with signal ha
       await pause(2000);
       out({ survived: true });`);
     expect(r.lines).toHaveLength(1);
+    // biome-ignore lint/suspicious/noExplicitAny: the child's JSON report, read field by field
     const res = r.lines[0] as Record<string, any>;
     expect(res.version).toMatch(/^ImageMagick 6/);
     expect(res.unloaded).toBe(true);

@@ -159,6 +159,7 @@ const blasPrelude = `
 function blasChild(body: string) {
   const r = runChild(`${blasPrelude}\n(async () => { ${body} })().catch((e) => { console.error(e); process.exit(3); });`, { env: blasEnv, timeout: 60_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
+  // biome-ignore lint/suspicious/noExplicitAny: the child's JSON report, read field by field
   return { status: r.status, signal: r.signal, stderr: r.stderr, out: (line.startsWith('{') ? JSON.parse(line) : {}) as Record<string, any> };
 }
 

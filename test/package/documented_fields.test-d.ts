@@ -4,7 +4,7 @@
 // is a TS2339 here; each `@ts-expect-error` must really be an error).
 import { expectTypeOf } from 'vitest';
 import {
-  DlswapError,
+  type DlswapError,
   HotLibrary,
   open,
   types,
@@ -14,7 +14,7 @@ import {
   type CloseResult,
   type FaultInfo,
   type DlswapErrorCode,
-  Handle,
+  type Handle,
   type GenerationInfo,
   type HotFunctions,
   type HotLibraryEvents,
@@ -36,8 +36,9 @@ export function bindTypesATable(): void {
   expectTypeOf(fns.slow.async(1)).toEqualTypeOf<Promise<number>>();
   // @ts-expect-error: not in the table
   fns.nope();
+  const slow = fns.slow;
   // @ts-expect-error: read-only
-  fns.slow = fns.slow;
+  fns.slow = slow;
   // @ts-expect-error: an unknown type name is refused, naming the entry
   lib.bind({ f: 'itn f(void)' });
 

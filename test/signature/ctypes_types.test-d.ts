@@ -140,7 +140,7 @@ const cmp = lib.callback('cmp_fn', (a, b) => {
 expectTypeOf(cmp).toEqualTypeOf<Callback<(a: bigint, b: bigint) => number>>();
 lib.func('void sort(void *base, size_t n, size_t size, cmp_fn cmp)')(null, 0n, 4n, cmp);
 // @ts-expect-error: the callback's parameter is an int (a number), not a string
-lib.callback('int (*)(int)', (x: string) => 1);
+lib.callback('int (*)(int)', (_x: string) => 1);
 // @ts-expect-error: cmp_fn takes two pointers (bigints)
 lib.callback('cmp_fn', (a: number, b: number) => a - b);
 // A prototype known only at run time (a string) takes any callback: it is checked when made.

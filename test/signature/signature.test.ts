@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NODE_GYP_BUILD_TYPES, typeErrors } from '../type_check';
 import { cpuMs } from '../helpers';
 import { DlswapError, isDlswapError } from '../../lib/errors';

@@ -69,7 +69,13 @@ function record(hot: HotLibrary<typeof functions>) {
   const next = <K extends keyof HotLibraryEvents>(event: K): Promise<HotLibraryEvents[K][0]> =>
     new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no ${event} within ${GUARD_MS} ms; events so far: ${events.map((e) => e.event).join(', ')}`)), GUARD_MS);
-      waiters.push({ event, resolve: (v) => (clearTimeout(t), resolve(v as HotLibraryEvents[K][0])) });
+      waiters.push({
+        event,
+        resolve: (v) => {
+          clearTimeout(t);
+          resolve(v as HotLibraryEvents[K][0]);
+        },
+      });
     });
   return { events, next };
 }
