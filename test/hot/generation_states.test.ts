@@ -87,7 +87,10 @@ describe('Generation is changed only through its own methods', () => {
   it('its retirement is one: a second start joins the first, a revival ends it', async () => {
     const gen = new Generation(1, 'x');
     let starts = 0;
-    const start = () => (starts++, Promise.resolve());
+    const start = () => {
+      starts++;
+      return Promise.resolve();
+    };
     const first = gen.retireWith(start);
     expect(gen.retireWith(start)).toBe(first);
     expect(starts).toBe(1);
