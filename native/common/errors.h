@@ -6,12 +6,25 @@
 
 #include <string>
 
+#include "common/native_error.h"
+
 namespace dlswap {
 
 inline Napi::Error CodedError(Napi::Env env, const char *code, const std::string &message) {
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
   return err;
+}
+
+// A failure of a native step (common/native_error.h), to throw.
+inline Napi::Error CodedError(Napi::Env env, const NativeError &err) { return CodedError(env, err.code.c_str(), err.message); }
+
+// A job's result as lib/ reads it: { ok } and, when it failed, { code, message }.
+inline void SetOutcome(Napi::Object o, const NativeError &err) {
+  o.Set("ok", !err.failed());
+  if (!err.failed()) return;
+  o.Set("code", err.code);
+  o.Set("message", err.message);
 }
 
 inline Napi::Error CodedTypeError(Napi::Env env, const char *code, const std::string &message) {

@@ -64,8 +64,8 @@ Napi::Value ReadElfJs(const Napi::CallbackInfo &cb) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readElf(path): path must be a non-empty string without NUL bytes");
   }
   ElfInfoStruct s;
-  std::string code, msg;
-  if (!ReadElfFile(path, s, code, msg)) throw CodedError(env, code.c_str(), msg);
+  NativeError err;
+  if (!ReadElfFile(path, s, err)) throw CodedError(env, err);
   return ToJs(env, s);
 }
 
@@ -81,8 +81,8 @@ Napi::Value ReadElfBytesJs(const Napi::CallbackInfo &cb) {
   Napi::Uint8Array bytes = cb[0].As<Napi::Uint8Array>();
   const std::string name = cb[1].As<Napi::String>().Utf8Value();
   ElfInfoStruct s;
-  std::string code, msg;
-  if (!ReadElfBytes(bytes.Data(), bytes.ElementLength(), name, s, code, msg)) throw CodedError(env, code.c_str(), msg);
+  NativeError err;
+  if (!ReadElfBytes(bytes.Data(), bytes.ElementLength(), name, s, err)) throw CodedError(env, err);
   return ToJs(env, s);
 }
 

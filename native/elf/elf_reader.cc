@@ -776,12 +776,6 @@ class Parser {
 
 #undef ELF_FIELD
 
-bool Fail(std::string &code, std::string &msg, const char *c, std::string m) {
-  code = c;
-  msg = std::move(m);
-  return false;
-}
-
 // A friendlier NOT_ELF message for the files people most often pass by mistake.
 std::string DescribeNonElf(const std::vector<uint8_t> &head) {
   std::string_view s(reinterpret_cast<const char *>(head.data()), head.size());
@@ -798,10 +792,10 @@ std::string DescribeNonElf(const std::vector<uint8_t> &head) {
 
 namespace {
 // The ELF checks proper, on whatever FileReader holds the bytes. `path` names them in messages.
-bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg);
+bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, NativeError &err);
 }  // namespace
 
-bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg) {
+bool ReadElfFile(const std::string &path, ElfInfoStruct &info, NativeError &err) {
   info = ElfInfoStruct();
   // O_NONBLOCK so that a FIFO passed by mistake cannot block the JS thread in open().
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
@@ -813,80 +807,79 @@ bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_
       case ENOTDIR:
       case ELOOP:
       case ENAMETOOLONG:
-        return Fail(err_code, err_msg, "ERR_DLSWAP_NOT_FOUND",
+        return Fail(err, "ERR_DLSWAP_NOT_FOUND",
                     path + ": " + why + ". Check the path (relative paths resolve against the current directory).");
       case EACCES:
       case EPERM:
-        return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS",
+        return Fail(err, "ERR_DLSWAP_ACCESS",
                     path + ": " + why + ". Make the file (and its directories) readable by this process.");
       case EISDIR:
-        return Fail(err_code, err_msg, "ERR_DLSWAP_NOT_A_FILE",
+        return Fail(err, "ERR_DLSWAP_NOT_A_FILE",
                     path + " is a directory. Pass the path of a shared library file (.so).");
       default:
-        return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS", path + ": cannot open: " + why + ".");
+        return Fail(err, "ERR_DLSWAP_ACCESS", path + ": cannot open: " + why + ".");
     }
   }
-  return ReadElfFd(fd.get(), path, info, err_code, err_msg);
+  return ReadElfFd(fd.get(), path, info, err);
 }
 
-bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg) {
+bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, NativeError &err) {
   info = ElfInfoStruct();
   struct stat st;
   if (fstat(fd_num, &st) != 0) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_ACCESS", path + ": cannot stat: " + ErrnoText(errno) + ".");
+    return Fail(err, "ERR_DLSWAP_ACCESS", path + ": cannot stat: " + ErrnoText(errno) + ".");
   }
   if (S_ISDIR(st.st_mode)) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_NOT_A_FILE",
+    return Fail(err, "ERR_DLSWAP_NOT_A_FILE",
                 path + " is a directory. Pass the path of a shared library file (.so).");
   }
   if (!S_ISREG(st.st_mode)) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_NOT_A_FILE",
+    return Fail(err, "ERR_DLSWAP_NOT_A_FILE",
                 path + " is not a regular file (a device, FIFO or socket). Pass the path of a shared library file (.so).");
   }
   if (st.st_size == 0) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_EMPTY_FILE",
+    return Fail(err, "ERR_DLSWAP_EMPTY_FILE",
                 path + " is empty (0 bytes). If a build is writing it, wait for the build to finish; otherwise rebuild it.");
   }
   FileReader f(fd_num, static_cast<uint64_t>(st.st_size));
-  return ParseElf(f, path, info, err_code, err_msg);
+  return ParseElf(f, path, info, err);
 }
 
-bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info, std::string &err_code,
-                  std::string &err_msg) {
+bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info, NativeError &err) {
   info = ElfInfoStruct();
   if (size == 0) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_EMPTY_FILE",
+    return Fail(err, "ERR_DLSWAP_EMPTY_FILE",
                 name + " is empty (0 bytes). If a build is writing it, wait for the build to finish; otherwise rebuild it.");
   }
   FileReader f(data, static_cast<uint64_t>(size));
-  return ParseElf(f, name, info, err_code, err_msg);
+  return ParseElf(f, name, info, err);
 }
 
 namespace {
 
-bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg) {
+bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, NativeError &err) {
   info.file_size = f.size();
   const std::string damaged = " The file is damaged or was truncated; rebuild it.";
 
   std::vector<uint8_t> ident;
   const uint64_t head = std::min<uint64_t>(f.size(), 64);
   if (!f.Read(0, head, ident)) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_BAD_ELF", path + ": the file shrank while being read." + damaged);
+    return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": the file shrank while being read." + damaged);
   }
   if (ident.size() < SELFMAG || memcmp(ident.data(), ELFMAG, SELFMAG) != 0) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_NOT_ELF", path + " is not an ELF file: " + DescribeNonElf(ident) + ".");
+    return Fail(err, "ERR_DLSWAP_NOT_ELF", path + " is not an ELF file: " + DescribeNonElf(ident) + ".");
   }
   if (ident.size() < EI_NIDENT) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_BAD_ELF",
+    return Fail(err, "ERR_DLSWAP_BAD_ELF",
                 path + ": truncated ELF header (" + std::to_string(ident.size()) + " bytes)." + damaged);
   }
   const uint8_t cls = ident[EI_CLASS], data = ident[EI_DATA];
   if (cls != ELFCLASS32 && cls != ELFCLASS64) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_BAD_ELF",
+    return Fail(err, "ERR_DLSWAP_BAD_ELF",
                 path + ": invalid ELF class " + std::to_string(cls) + " (expected 1 or 2)." + damaged);
   }
   if (data != ELFDATA2LSB && data != ELFDATA2MSB) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_BAD_ELF",
+    return Fail(err, "ERR_DLSWAP_BAD_ELF",
                 path + ": invalid ELF byte order " + std::to_string(data) + " (expected 1 or 2)." + damaged);
   }
   info.elf_class = cls == ELFCLASS64 ? 64 : 32;
@@ -898,9 +891,9 @@ bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, std::
       Parser<Elf32Types>(f, info, info.big_endian).Parse();
     }
   } catch (const BadElf &e) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_BAD_ELF", path + ": " + e.what + "." + damaged);
+    return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": " + e.what + "." + damaged);
   } catch (const std::bad_alloc &) {
-    return Fail(err_code, err_msg, "ERR_DLSWAP_BAD_ELF",
+    return Fail(err, "ERR_DLSWAP_BAD_ELF",
                 path + ": its tables are too large to read into memory." + damaged);
   }
   return true;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/native_error.h"
+
 namespace dlswap {
 
 struct ElfTlsInfo {
@@ -60,15 +62,14 @@ struct ElfInfoStruct {
 
 // Codes match lib/errors.ts (ERR_DLSWAP_NOT_FOUND, _NOT_A_FILE, _ACCESS, _EMPTY_FILE, _NOT_ELF,
 // _BAD_ELF). On failure `info` is left partially filled and must not be used.
-bool ReadElfFile(const std::string &path, ElfInfoStruct &info, std::string &err_code,
-                 std::string &err_msg);
+bool ReadElfFile(const std::string &path, ElfInfoStruct &info, NativeError &err);
 // The same, from a file already open (pread only: the offset is left alone). `path` names it in
 // messages.
-bool ReadElfFd(int fd, const std::string &path, ElfInfoStruct &info, std::string &err_code, std::string &err_msg);
+bool ReadElfFd(int fd, const std::string &path, ElfInfoStruct &info, NativeError &err);
 
 // The same checks on bytes already in memory; `name` stands for the file in messages. A detached or
 // empty buffer is ERR_DLSWAP_EMPTY_FILE.
 bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info,
-                  std::string &err_code, std::string &err_msg);
+                  NativeError &err);
 
 }  // namespace dlswap

@@ -50,14 +50,18 @@ bool ReserveName(const std::string &like, std::string &out) {
   return false;
 }
 
-bool Fail(ClosureCopies &out, CopyError &err, const std::string &code, const std::string &message) {
-  for (const ClosureCopy &c : out.copies) ForgetCopySource(c.copy.name);
-  DiscardClosureFiles(out);
-  for (const std::string &n : out.names) ReleasePrivateName(n);
-  out.names.clear();
-  err = {code, message};
-  return false;
-}
+// What CopyClosure made, undone when it returns before the end: files, sources noted, names reserved.
+struct UndoUnlessDone {
+  ClosureCopies &out;
+  bool done = false;
+  ~UndoUnlessDone() {
+    if (done) return;
+    for (const ClosureCopy &c : out.copies) ForgetCopySource(c.copy.name);
+    DiscardClosureFiles(out);
+    for (const std::string &n : out.names) ReleasePrivateName(n);
+    out.names.clear();
+  }
+};
 
 }  // namespace
 
@@ -82,14 +86,15 @@ void ForgetCopySource(const std::string &copy_name) {
   g_sources->erase(copy_name);
 }
 
-bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &out, CopyError &err) {
+bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &out, NativeError &err) {
   const std::vector<DependencyNode> &nodes = plan.nodes;
+  UndoUnlessDone undo{out};
   auto reserve = [&](const std::string &like, const DependencyNode &n, std::string &name) {
     if (ReserveName(like, name)) {
       out.names.push_back(name);
       return true;
     }
-    return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
+    return Fail(err, "ERR_DLSWAP_DEPENDENCY",
                 "cannot give " + n.path + " a private name: every name of the length of '" + like +
                     "' is taken by a generation still loaded. Give it a longer SONAME, or list it in shareDependencies.");
   };
@@ -100,12 +105,12 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     const DependencyNode &n = nodes[node];
     auto cycle = cycle_of.find(node);
     if (cycle != cycle_of.end()) {
-      return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
+      return Fail(err, "ERR_DLSWAP_DEPENDENCY",
                   n.path + " is in a dependency cycle (" + cycle->second +
                       "). dlswap loads private copies one at a time, so the first one loaded must find the other in dlswap's private directory through its search path, and " +
                       n.path + " has no RUNPATH or RPATH that dlswap could point there. Link it with one (-Wl,-rpath,'$ORIGIN' -Wl,--enable-new-dtags), or list the libraries of the cycle in shareDependencies to load them as they are.");
     }
-    return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
+    return Fail(err, "ERR_DLSWAP_DEPENDENCY",
                 n.path + " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. Give the dependency a SONAME (-Wl,-soname,...).");
   };
 
@@ -151,7 +156,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
       continue;
     }
     if (e.needed.find('/') != std::string::npos) {
-      return Fail(out, err, "ERR_DLSWAP_DEPENDENCY",
+      return Fail(err, "ERR_DLSWAP_DEPENDENCY",
                   nodes[e.from].path + " needs " + e.needed + " by path and it has no SONAME of that name, so a private copy cannot stand in for it. Give it a SONAME (-Wl,-soname,...) and link against that, or list it in shareDependencies.");
     }
     std::string alias;
@@ -174,7 +179,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
   auto link_aliases = [&](const std::string &name, const std::vector<std::string> &aliases) {
     for (const std::string &alias : aliases) {
       if (linkat(PrivateDirFd(), name.c_str(), PrivateDirFd(), alias.c_str(), 0) != 0) {
-        return Fail(out, err, "ERR_DLSWAP_TEMP_AREA", "cannot link a copy in " + PrivateDirPath() + ": " + std::strerror(errno));
+        return Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot link a copy in " + PrivateDirPath() + ": " + std::strerror(errno));
       }
     }
     return true;
@@ -182,17 +187,17 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
   for (ClosureCopy &c : out.copies) {
     const DependencyNode &n = nodes[c.node];
     SourceFile src;
-    CopyError cerr;
-    if (!OpenSource(n.path, src, cerr)) return Fail(out, err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
+    NativeError cerr;
+    if (!OpenSource(n.path, src, cerr)) return Fail(err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
     // Not hashed: what identifies a dependency to the user is its build-id and path (lib.info).
     const bool copied = CopyToPrivate(src, n.path, c.copy, cerr, false);
     CloseSource(src);
-    if (!copied) return Fail(out, err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
+    if (!copied) return Fail(err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
     NameEdit edit = edit_for(c.node);
     if (n.soname) edit.renames[*n.soname] = c.new_soname;
     if (edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(c.node);
     std::string why;
-    if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
+    if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why)) return Fail(err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
     if (!link_aliases(c.copy.name, c.aliases)) return false;
     NoteCopySource(c.copy.name, n.file);
   }
@@ -202,9 +207,10 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     const DependencyNode &n = nodes[0];
     if (root_edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(0);
     std::string why;
-    if (!RewriteDynamicNames(root.fd, n.path, root_edit, why)) return Fail(out, err, "ERR_DLSWAP_DEPENDENCY", why + ". List its private dependencies in shareDependencies to load them as they are.");
+    if (!RewriteDynamicNames(root.fd, n.path, root_edit, why)) return Fail(err, "ERR_DLSWAP_DEPENDENCY", why + ". List its private dependencies in shareDependencies to load them as they are.");
   }
   if (!link_aliases(root.name, out.root_aliases)) return false;
+  undo.done = true;
   return true;
 }
 

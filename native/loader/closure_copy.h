@@ -41,7 +41,7 @@ struct ClosureCopies {
 
 // Copies the plan's private nodes and rewrites names in them and in `root` (the library's copy, not
 // yet loaded). On failure everything it made is removed and its names released.
-bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &out, CopyError &err);
+bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &out, NativeError &err);
 
 // Removes the files (copies and aliases); the mappings, if any, stay.
 void DiscardClosureFiles(ClosureCopies &c);

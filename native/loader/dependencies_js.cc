@@ -86,16 +86,14 @@ Napi::Value PlanDependenciesJs(const Napi::CallbackInfo &info) {
   if (!info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "planDependencies(path): path must be a string");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   ElfInfoStruct elf;
-  std::string code, msg;
-  if (!ReadElfFile(path, elf, code, msg)) throw CodedError(env, code.c_str(), msg);
+  NativeError err;
+  if (!ReadElfFile(path, elf, err)) throw CodedError(env, err);
   PlanOptions options;
   options.share = Strings(info[1]);
   options.follow_system = info[2].ToBoolean();
   options.registries = RegistryRules(info[3]);
   DependencyPlan plan;
-  if (!PlanDependencies(path, elf, options, plan, code, msg)) {
-    throw CodedError(env, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code.c_str(), msg);
-  }
+  if (!PlanDependencies(path, elf, options, plan, err)) throw CodedError(env, err);
   Napi::Object o = Napi::Object::New(env);
   o.Set("dependencies", DependenciesToJs(env, plan, nullptr, nullptr, {}));
   o.Set("truncated", plan.truncated);

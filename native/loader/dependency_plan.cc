@@ -257,7 +257,7 @@ class Planner {
   // `privatize`: system dependencies to plan as private, by DT_NEEDED name (registry_plan.h).
   Planner(const PlanOptions &options, const Privatized &privatize, DependencyPlan &out) : options_(options), privatize_(privatize), out_(out) {}
 
-  bool Run(const std::string &path, const ElfInfoStruct &elf, std::string &code, std::string &message) {
+  bool Run(const std::string &path, const ElfInfoStruct &elf, NativeError &err) {
     DependencyNode root;
     root.path = Absolute(path);
     root.file = RealPath(root.path);
@@ -288,10 +288,10 @@ class Planner {
                           (options_.follow_system && n.kind == DependencyKind::System);
         if (!read) continue;
         ElfInfoStruct info;
-        if (!ReadElfFile(n.path, info, code, message)) {
+        NativeError unread;
+        if (!ReadElfFile(n.path, info, unread)) {
           if (n.kind != DependencyKind::Private) continue;  // the loader will say what is wrong with it
-          message = "dependency " + n.needed + " (" + n.path + "): " + message;
-          return false;
+          return Fail(err, unread.code, "dependency " + n.needed + " (" + n.path + "): " + unread.message);
         }
         n.soname = info.soname;
         n.build_id = info.build_id;
@@ -504,22 +504,22 @@ std::string CycleThrough(const DependencyPlan &plan, int from, int to) {
 }
 
 bool PlanDependencies(const std::string &path, const ElfInfoStruct &root, const PlanOptions &options, DependencyPlan &out,
-                      std::string &code, std::string &message) {
+                      NativeError &err) {
   out = DependencyPlan{};
   const Privatized none;
-  if (!Planner(options, none, out).Run(path, root, code, message)) return false;
+  if (!Planner(options, none, out).Run(path, root, err)) return false;
   if (!MentionsRegistry(out, root, options.registries)) return true;
   // A registry is in sight: which system libraries need it is known only from the whole graph.
   DependencyPlan whole;
   if (!options.follow_system) {
     PlanOptions all = options;
     all.follow_system = true;
-    if (!Planner(all, none, whole).Run(path, root, code, message)) return false;
+    if (!Planner(all, none, whole).Run(path, root, err)) return false;
   }
   const RegistryChoice choice = ChooseRegistryCopies(options.follow_system ? out : whole, root, options.registries);
   if (!choice.copies.empty()) {
     out = DependencyPlan{};
-    if (!Planner(options, choice.copies, out).Run(path, root, code, message)) return false;
+    if (!Planner(options, choice.copies, out).Run(path, root, err)) return false;
   }
   out.keep_mapped = choice.keep_mapped;
   return true;

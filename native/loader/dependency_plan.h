@@ -107,9 +107,9 @@ struct PlanOptions {
 
 // Plans the closure of the library at `path` (as the user gave it: $ORIGIN is relative to it, as
 // for the dynamic loader) whose headers are `root`. Fails only on a private dependency that cannot
-// be read as an ELF file of this machine (code/message as ReadElfFile's).
+// be read as an ELF file of this machine (the code ReadElfFile gave, the message naming the dependency).
 bool PlanDependencies(const std::string &path, const ElfInfoStruct &root, const PlanOptions &options, DependencyPlan &out,
-                      std::string &code, std::string &message);
+                      NativeError &err);
 
 // realpaths of the system library directories, in the loader's order (ld.so.conf, then defaults).
 const std::vector<std::string> &SystemLibraryDirs();

@@ -18,8 +18,7 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
   const std::string hung = LoaderLockRefusal("cannot hand the state over to " + spec.path);
   if (!hung.empty()) {
     out.step = "export";
-    out.code = "ERR_DLSWAP_LOADER_HUNG";
-    out.message = hung;
+    Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
     return;
   }
   auto exp = ResolveSymbol<size_t (*)(void *, size_t)>(spec.from->handle, "dlswap_state_export");
@@ -27,10 +26,9 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
   if (!exp || !imp) return;  // nothing to move: the swap alone is the handover
   // A plugin that announces more than this is broken; refusing is better than allocating it.
   constexpr size_t kMaxState = size_t(1) << 30;
-  auto fail = [&](const char *step, const std::string &code, const std::string &message) {
+  auto fail = [&](const char *step, const char *code, const std::string &message) {
     out.step = step;
-    out.code = code;
-    out.message = message;
+    Fail(out.error, code, message);
   };
   std::vector<uint8_t> buf;
   {

@@ -25,16 +25,14 @@ namespace dlswap {
 
 Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("ok", r.code.empty());
+  SetOutcome(o, r.error);
   o.Set("phase", r.phase);
   o.Set("copyMs", r.copy_ms);
   o.Set("openMs", r.open_ms);
   o.Set("verifyMs", r.verify_ms);
   o.Set("depsMs", r.deps_ms);
   o.Set("size", static_cast<double>(r.size));
-  if (!r.code.empty()) {
-    o.Set("code", r.code);
-    o.Set("message", r.message);
+  if (r.error.failed()) {
     o.Set("dlerror", r.dlerror);
     o.Set("symbols", ToArray(env, r.symbols));
     o.Set("loaderPath", r.loader_path);
@@ -81,21 +79,18 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
 namespace {
 
 // { ok } and, when a step failed, { code, message, step }.
-Napi::Object Outcome(Napi::Env env, const std::string &code, const std::string &message, const std::string &step) {
+template <typename Result>
+Napi::Object Outcome(Napi::Env env, const Result &r) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("ok", code.empty());
-  if (!code.empty()) {
-    o.Set("code", code);
-    o.Set("message", message);
-    o.Set("step", step);
-  }
+  SetOutcome(o, r.error);
+  if (r.error.failed()) o.Set("step", r.step);
   return o;
 }
 
 }  // namespace
 
 Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
-  Napi::Object o = Outcome(env, r.code, r.message, r.step);
+  Napi::Object o = Outcome(env, r);
   o.Set("finalized", r.finalized);
   o.Set("destructorsRan", r.destructors_ran);
   o.Set("destructorsError", r.destructors_error);
@@ -128,7 +123,7 @@ Napi::Array ResultToJs(Napi::Env env, const RetireBatchResult &r) {
 }
 
 Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
-  Napi::Object o = Outcome(env, r.code, r.message, r.step);
+  Napi::Object o = Outcome(env, r);
   o.Set("bytes", static_cast<double>(r.bytes));
   o.Set("transferred", r.transferred);
   o.Set("ms", r.ms);
@@ -229,8 +224,7 @@ void SetStep(HandoverResult &r, const std::string &step) { r.step = step; }
 template <typename Result>
 std::unique_ptr<Result> TimedOut(const std::string &step, const std::string &why) {
   auto r = std::make_unique<Result>();
-  r->code = "ERR_DLSWAP_TIMEOUT";
-  r->message = why;
+  Fail(r->error, "ERR_DLSWAP_TIMEOUT", why);
   SetStep(*r, step);
   return r;
 }
@@ -328,8 +322,7 @@ Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
             auto r = std::make_unique<RetireBatchResult>();
             r->results.resize(n);
             for (size_t j = 0; j < n; ++j) {
-              r->results[j].code = j == i ? "ERR_DLSWAP_TIMEOUT" : "ERR_DLSWAP_BUSY";
-              r->results[j].message = j == i ? message : "not looked at: another image's destructors overran";
+              Fail(r->results[j].error, j == i ? "ERR_DLSWAP_TIMEOUT" : "ERR_DLSWAP_BUSY", j == i ? message : "not looked at: another image's destructors overran");
               r->results[j].step = step;
             }
             reply->Answer(std::move(r));
@@ -343,8 +336,7 @@ Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
         auto r = std::make_unique<RetireBatchResult>();
         r->results.resize(n);
         for (RetireResult &x : r->results) {
-          x.code = "ERR_DLSWAP_BUSY";
-          x.message = "abandoned before it started";
+          Fail(x.error, "ERR_DLSWAP_BUSY", "abandoned before it started");
           x.step = "dlclose";
         }
         reply->Answer(std::move(r));

@@ -8,7 +8,7 @@ bool FailEnded(LoadResult &out, const LibraryEnd &end, const std::string &entry,
   out.ended_by = end.object;
   out.ended_in = entry;
   out.ended_image = image;
-  return Fail(out, "ERR_DLSWAP_EXIT_DURING_LOAD", "library-ended-process");
+  return Fail(out.error, "ERR_DLSWAP_EXIT_DURING_LOAD", "library-ended-process");
 }
 
 bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const std::string &file, const std::string &shown,

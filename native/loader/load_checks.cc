@@ -26,8 +26,8 @@ const std::unordered_set<std::string> &NodeExports() {
   static std::once_flag once;
   std::call_once(once, [] {
     ElfInfoStruct self;
-    std::string code, msg;
-    if (ReadElfFile("/proc/self/exe", self, code, msg)) set->insert(self.exports.begin(), self.exports.end());
+    NativeError unread;
+    if (ReadElfFile("/proc/self/exe", self, unread)) set->insert(self.exports.begin(), self.exports.end());
   });
   return *set;
 }
@@ -64,8 +64,7 @@ bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out) {
       if (matches(s)) out.symbols.push_back(s);
     }
     if (out.symbols.empty()) return false;
-    out.code = "ERR_DLSWAP_UNSAFE_MODE";
-    out.message = why;
+    Fail(out.error, "ERR_DLSWAP_UNSAFE_MODE", why);
     return true;
   };
   auto listed = [&](const std::string &s) {
@@ -80,14 +79,14 @@ bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out) {
 bool PlanRefused(const LoadSpec &spec, LoadResult &out) {
   const DependencyPlan &plan = out.plan;
   if (plan.truncated) {
-    return !Fail(out, "ERR_DLSWAP_DEPENDENCY",
+    return !Fail(out.error, "ERR_DLSWAP_DEPENDENCY",
                  spec.path + " needs more than " + std::to_string(kMaxPlanNodes - 1) + " libraries in all (its dependencies, theirs, and so on; " +
                      plan.first_left_out + " was the first beyond the limit), the most dlswap plans for one load. List the dependencies that need no private copy in shareDependencies: they are loaded as they are, and what they need is left to them.");
   }
   for (const DependencyNode &n : plan.nodes) {
     if (n.blocked.empty()) continue;
     const std::string who = n.requester <= 0 ? spec.path : plan.nodes[n.requester].path + " (a dependency of " + spec.path + ")";
-    return !Fail(out, "ERR_DLSWAP_NOT_A_FILE",
+    return !Fail(out.error, "ERR_DLSWAP_NOT_A_FILE",
                  "cannot load " + spec.path + ": looking for " + n.needed + ", which " + who + " needs, the dynamic loader would stop at " + n.blocked +
                      ". Remove or rename that file, or fix the search path.");
   }
@@ -95,7 +94,7 @@ bool PlanRefused(const LoadSpec &spec, LoadResult &out) {
   for (const DependencyNode &n : plan.nodes) {
     if (n.replaceable.empty()) continue;
     const bool root = &n == &plan.nodes[0];
-    return !Fail(out, "ERR_DLSWAP_UNSAFE_DIRECTORY",
+    return !Fail(out.error, "ERR_DLSWAP_UNSAFE_DIRECTORY",
                  "refusing to load " + spec.path + (root ? std::string() : ", whose dependency " + n.needed + " is " + n.path) + ": " + n.replaceable +
                      ", so the code loaded could be theirs. Move " + (root ? "the library" : "it") +
                      " to a directory only you (or root) can write, as dlswap requires of its own temp area, or pass { force: true } to load it anyway.");
@@ -190,7 +189,7 @@ bool CheckBindings(LoadResult &out) {
     const std::string who = e.from == 0 ? out.plan.nodes[0].path : out.plan.nodes[e.from].path + " (a private dependency of " + out.plan.nodes[0].path + ")";
     std::string own = n.path.empty() && n.kind == DependencyKind::System ? FindInSystemDirs(e.needed) : n.path;
     own = own.empty() ? "no file of that name in the directories it searches" : own + (n.found_via.empty() ? "" : " (" + n.found_via + ")");
-    return Fail(out, "ERR_DLSWAP_DEPENDENCY_MISMATCH",
+    return Fail(out.error, "ERR_DLSWAP_DEPENDENCY_MISMATCH",
                 who + " needs " + e.needed + ": on its own it would load " + own + ", but the dynamic loader bound it to " + source +
                     ", already loaded under that name. A different file must not serve it unannounced, so the load was refused. "
                     "Close whatever loaded the other file, or list " + e.needed + " in shareDependencies to accept the loaded one.");

@@ -59,12 +59,12 @@ bool Bounded(const LoadSpec &spec, LoadResult &out, double ms, const std::string
   step();
   if (!bound.Expired()) return true;
   out.phase = phase;
-  return Fail(out, "ERR_DLSWAP_TIMEOUT", what + " returned only after its timeout");
+  return Fail(out.error, "ERR_DLSWAP_TIMEOUT", what + " returned only after its timeout");
 }
 
 bool Faulted(LoadResult &out, const char *point) {
   if (HitFault(point) != FaultAction::Throw) return false;
-  return !Fail(out, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
+  return !Fail(out.error, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
 }
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` for the caller to undo.
@@ -74,47 +74,44 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   using clock = std::chrono::steady_clock;
   auto t = clock::now();
   const std::string hung = LoaderLockRefusal("cannot load " + spec.path);
-  if (!hung.empty()) return Fail(out, "ERR_DLSWAP_LOADER_HUNG", hung);
+  if (!hung.empty()) return Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
   SourceFile src;
-  CopyError cerr;
-  if (!OpenSource(spec.path, src, cerr, spec.cwd)) return Fail(out, cerr.code, cerr.message);
-  AreaError aerr;
-  if (!EnsurePrivateArea(spec.temp_base, aerr)) {
+  if (!OpenSource(spec.path, src, out.error, spec.cwd)) return false;
+  if (!EnsurePrivateArea(spec.temp_base, out.error)) {
     CloseSource(src);
-    return Fail(out, aerr.code, aerr.message);
+    return false;
   }
   std::string keep_why;
   if (spec.keep_copies && !KeepCopies(keep_why)) {
     CloseSource(src);
-    return Fail(out, "ERR_DLSWAP_TEMP_AREA", keep_why + ". Unset DLSWAP_KEEP_COPIES, or set DLSWAP_TMPDIR to a writable directory.");
+    return Fail(out.error, "ERR_DLSWAP_TEMP_AREA", keep_why + ". Unset DLSWAP_KEEP_COPIES, or set DLSWAP_TMPDIR to a writable directory.");
   }
   out.real_path = src.real_path;
-  const bool copied = CopyToPrivate(src, spec.path, copy, cerr);
+  const bool copied = CopyToPrivate(src, spec.path, copy, out.error);
   CloseSource(src);
-  if (!copied) return Fail(out, cerr.code, cerr.message);
+  if (!copied) return false;
   out.size = copy.size;
   out.sha256 = copy.sha256;
   out.mtime_ms = copy.mtime_ms;
   if (Faulted(out, "after-copy")) return false;
   if (!spec.expect_sha256.empty() && spec.expect_sha256 != copy.sha256) {
-    return Fail(out, "ERR_DLSWAP_INTEGRITY",
+    return Fail(out.error, "ERR_DLSWAP_INTEGRITY",
                 spec.path + " has sha256 " + copy.sha256 + ", not the pinned " + spec.expect_sha256 + "; refusing to load it.");
   }
 
   // The copy's headers, not the source's: the source could change under us, the copy cannot.
-  std::string code, msg;
-  if (!ReadElfFd(copy.fd, spec.path, out.elf, code, msg)) return Fail(out, code, msg);
+  if (!ReadElfFd(copy.fd, spec.path, out.elf, out.error)) return false;
   const ElfInfoStruct &elf = out.elf;
   if (elf.truncated) {
-    return Fail(out, "ERR_DLSWAP_BAD_ELF", spec.path + " is truncated or corrupt: its tables point past the end of the file. Rebuild it.");
+    return Fail(out.error, "ERR_DLSWAP_BAD_ELF", spec.path + " is truncated or corrupt: its tables point past the end of the file. Rebuild it.");
   }
   if (elf.elf_class != 64 || elf.machine != kHostMachine) {
-    return Fail(out, "ERR_DLSWAP_WRONG_ARCH",
+    return Fail(out.error, "ERR_DLSWAP_WRONG_ARCH",
                 spec.path + " is a " + std::to_string(elf.elf_class) + "-bit " + elf.machine_name + " ELF; this process is 64-bit " +
                     kHostMachineName + ". Build the library for this machine.");
   }
   if (elf.type != "dyn") {
-    return Fail(out, "ERR_DLSWAP_BAD_ELF", spec.path + " is an ELF of type '" + elf.type + "', not a shared library; build it with -shared.");
+    return Fail(out.error, "ERR_DLSWAP_BAD_ELF", spec.path + " is an ELF of type '" + elf.type + "', not a shared library; build it with -shared.");
   }
   if (Refused(spec, elf, out)) return false;
 
@@ -126,9 +123,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     plan_options.share = spec.share_dependencies;
     plan_options.registries = spec.registries;
     plan_options.cwd = spec.cwd;
-    if (!PlanDependencies(spec.path, elf, plan_options, out.plan, code, msg)) {
-      return Fail(out, code.empty() ? "ERR_DLSWAP_DEPENDENCY" : code, msg);
-    }
+    if (!PlanDependencies(spec.path, elf, plan_options, out.plan, out.error)) return false;
     if (PlanRefused(spec, out)) return false;
     for (const DependencyNode &n : out.plan.nodes) {
       if (n.kind != DependencyKind::Private || !n.elf) continue;
@@ -138,8 +133,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
         return false;
       }
     }
-    CopyError derr;
-    if (!CopyClosure(out.plan, copy, out.closure, derr)) return Fail(out, derr.code, derr.message);
+    if (!CopyClosure(out.plan, copy, out.closure, out.error)) return false;
     // What the library asks about where it lives is answered with the source's place.
     RedirectOriginImports(spec.isolation, copy.fd, elf.imports, spec.path, out.origin_note);
     for (ClosureCopy &c : out.closure.copies) {
@@ -156,7 +150,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     ns = spec.isolation == Isolation::Namespace ? EnsureAnchor(why) : CreateNamespace(why);
     if (!ns) {
       out.dlerror = why;
-      return Fail(out, "ERR_DLSWAP_LOAD_FAILED", why);
+      return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", why);
     }
     // The caller's reference for the time of the load; each image takes its own.
     RetainNamespace(ns);
@@ -208,7 +202,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     if (!h) {
       if (!in_time) return false;
       out.dlerror = Unrenamed(TakeDlerror(), out);
-      return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
+      return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
     }
     if (ns) RetainNamespace(ns);
     LibraryRef dep = MakeHandle(h, spec.isolation, ns, MappedName(h, shown));
@@ -237,7 +231,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (!h) {
     if (!in_time) return false;
     out.dlerror = Unrenamed(TakeDlerror(), out);
-    return Fail(out, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
+    return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
   }
   if (ns) RetainNamespace(ns);
   out.lib = MakeHandle(h, spec.isolation, ns, MappedName(h, PrivateDirPath() + "/" + copy.name));
@@ -266,7 +260,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     if (!dlsym(h, name.c_str())) out.symbols.push_back(name);
   }
   dlerror();
-  if (!out.symbols.empty()) return Fail(out, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
+  if (!out.symbols.empty()) return Fail(out.error, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
   if (spec.plugin) {
     // Plugin code from here: a fault in it fails the load and quarantines the image
     // (signals/plugin_code.h), which the undo below then leaves mapped.
@@ -276,7 +270,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     // An entry point of the plugin: contained if it faults, failed if it tries to end the process.
     auto entry = [&](const char *function, auto &&body) {
       if (!RunEntryPoint(spec, out, function, [&] { out.fault = RunPluginCode(*out.lib, function, body); })) return false;
-      return out.fault ? Fail(out, "ERR_DLSWAP_FAULT", out.fault->message) : true;
+      return out.fault ? Fail(out.error, "ERR_DLSWAP_FAULT", out.fault->message) : true;
     };
     // The same, bounded by initTimeoutMs.
     auto bounded_entry = [&](const char *function, auto &&body) {
@@ -288,7 +282,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
         const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
                                                                : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
-        return Fail(out, "ERR_DLSWAP_ABI_VERSION",
+        return Fail(out.error, "ERR_DLSWAP_ABI_VERSION",
                     spec.path + " speaks plugin ABI version " + std::to_string(out.abi) + "; this host accepts " + range +
                         ". Rebuild the plugin against this dlswap's include/dlswap.h.");
       }
@@ -309,12 +303,12 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       if (!entry("dlswap_init", [&] { rc = init(host); })) return false;
       out.initialized = rc == 0;  // from here a failure runs fini before the close
       if (rc != 0) {
-        return Fail(out, "ERR_DLSWAP_INIT_FAILED",
+        return Fail(out.error, "ERR_DLSWAP_INIT_FAILED",
                     "dlswap_init of " + spec.path + " returned " + std::to_string(rc) +
                         "; the generation was rejected and the previous one keeps serving.");
       }
       const bool fault = Faulted(out, "in-verify");
-      if (bound.Expired()) return Fail(out, "ERR_DLSWAP_TIMEOUT", "dlswap_init of " + spec.path + " returned only after its timeout");
+      if (bound.Expired()) return Fail(out.error, "ERR_DLSWAP_TIMEOUT", "dlswap_init of " + spec.path + " returned only after its timeout");
       if (fault) return false;
       out.verify_ms = Ms(t);
       return true;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/native_error.h"
 #include "elf/elf_reader.h"
 #include "image/library_handle.h"
 #include "loader/closure_copy.h"
@@ -69,7 +70,8 @@ struct LoadSpec {
 
 struct LoadResult {
   // Failure: an ERR_DLSWAP_* code, a message that names the user's path, and where it failed.
-  std::string code, message, dlerror;
+  NativeError error;
+  std::string dlerror;
   std::string phase = "loading";     // 'loading' | 'verifying'
   std::vector<std::string> symbols;  // the symbols a refusal or a missing function is about
   std::string loader_path;           // the name the dynamic loader was given (for messages)
@@ -130,7 +132,7 @@ struct RetireSpec {
 };
 
 struct RetireResult {
-  std::string code, message;         // a step failed: nothing after it ran
+  NativeError error;                 // a step failed: nothing after it ran
   std::string step;                  // 'fini' | 'destructors' | 'dlclose' | 'after-dlclose'
   bool finalized = false;            // dlswap_fini ran (or none was due)
   // The library's ELF destructors were run before dlclose (now or by an earlier pass), because the
@@ -179,7 +181,7 @@ struct HandoverSpec {
 };
 
 struct HandoverResult {
-  std::string code, message;
+  NativeError error;
   std::string step;                  // 'export' | 'import' (where it failed)
   uint64_t bytes = 0;
   bool transferred = false;          // both exist and the import returned 0

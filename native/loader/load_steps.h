@@ -23,13 +23,6 @@ inline double Ms(std::chrono::steady_clock::time_point since) {
 // means to the process.
 std::string Overran(const std::string &what, double ms, bool holds_loader_lock);
 
-// A failed step: the code and message in `out`, and false for the caller to return.
-inline bool Fail(LoadResult &out, const std::string &code, const std::string &message) {
-  out.code = code;
-  out.message = message;
-  return false;
-}
-
 // ---- image_open.cc ------------------------------------------------------------------------------
 // dlopen or dlmopen of `file` in the isolation mode (`ns`: the namespace modes' namespace).
 void *OpenImage(Isolation iso, NamespaceRecord *ns, const std::string &file);
@@ -71,12 +64,12 @@ bool RunEntryPoint(const LoadSpec &spec, LoadResult &out, const char *entry, F &
 
 // ---- load_checks.cc -----------------------------------------------------------------------------
 // The mode's refusals, decided on one file's headers (the library's or a private dependency's)
-// before any of its code runs. Fills out.code, out.message and out.symbols when it refuses.
+// before any of its code runs. Fills out.error and out.symbols when it refuses.
 bool Refused(const LoadSpec &spec, const ElfInfoStruct &elf, LoadResult &out);
 // What the dependency plan found that no load may go on with: a closure too large to plan, a file
 // in a search path that the dynamic loader would stop at (a FIFO would block it for ever, holding
-// its lock), a file another user could replace (unless spec.allow_replaceable). Fills out.code and
-// out.message when it refuses.
+// its lock), a file another user could replace (unless spec.allow_replaceable). Fills out.error when
+// it refuses.
 bool PlanRefused(const LoadSpec &spec, LoadResult &out);
 // The dynamic loader's words with dlswap's private names put back.
 std::string Unrenamed(std::string text, const LoadResult &out);

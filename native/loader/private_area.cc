@@ -162,18 +162,17 @@ std::vector<std::string> SweepLocked() {
 
 }  // namespace
 
-bool EnsurePrivateArea(const std::string &base, AreaError &err) {
+bool EnsurePrivateArea(const std::string &base, NativeError &err) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_dir_fd >= 0) return true;
-  err.code = "ERR_DLSWAP_TEMP_AREA";
   const uid_t uid = getuid();
   const std::string root_name = "dlswap-" + std::to_string(uid);
   const std::string root_path = base + "/" + root_name;
 
   int base_fd = open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (base_fd < 0) {
-    err.message = "cannot use " + base + " for dlswap's private copies: " + Errno(errno) +
-                  ". Set DLSWAP_TMPDIR to a writable directory.";
+    Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot use " + base + " for dlswap's private copies: " + Errno(errno) +
+                  ". Set DLSWAP_TMPDIR to a writable directory.");
     return false;
   }
   struct stat bst;
@@ -182,18 +181,18 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
   // uses: only a base nobody else can write, or a sticky one (like /tmp), is safe.
   if ((WritableByOthers(bst) && !(bst.st_mode & S_ISVTX)) || (bst.st_uid != uid && bst.st_uid != 0)) {
     close(base_fd);
-    err.message = base + (bst.st_uid != uid && bst.st_uid != 0
+    Fail(err, "ERR_DLSWAP_TEMP_AREA", base + (bst.st_uid != uid && bst.st_uid != 0
                               ? " belongs to uid " + std::to_string(bst.st_uid) + ", who could replace dlswap's directory in it"
                               : " is writable by other users and not sticky: another user could replace dlswap's directory in it") +
-                  ". Set DLSWAP_TMPDIR to a directory only you can write (or a sticky one, like /tmp).";
+                  ". Set DLSWAP_TMPDIR to a directory only you can write (or a sticky one, like /tmp).");
     return false;
   }
 
   int root_fd = openat(base_fd, root_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root_fd < 0 && errno == ENOENT) {
     if (mkdirat(base_fd, root_name.c_str(), 0700) != 0 && errno != EEXIST) {
-      err.message = "cannot create dlswap's private directory " + root_path + ": " + Errno(errno) +
-                    ". Set DLSWAP_TMPDIR to a writable directory.";
+      Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot create dlswap's private directory " + root_path + ": " + Errno(errno) +
+                    ". Set DLSWAP_TMPDIR to a writable directory.");
       close(base_fd);
       return false;
     }
@@ -205,11 +204,11 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
     const bool link = fstatat(base_fd, root_name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
     close(base_fd);
     if (link || e == ELOOP) {
-      err.message = root_path + " is a symbolic link; dlswap refuses to use it. Remove it, or set DLSWAP_TMPDIR.";
+      Fail(err, "ERR_DLSWAP_TEMP_AREA", root_path + " is a symbolic link; dlswap refuses to use it. Remove it, or set DLSWAP_TMPDIR.");
     } else if (e == ENOTDIR) {
-      err.message = root_path + " exists and is not a directory. Remove it, or set DLSWAP_TMPDIR.";
+      Fail(err, "ERR_DLSWAP_TEMP_AREA", root_path + " exists and is not a directory. Remove it, or set DLSWAP_TMPDIR.");
     } else {
-      err.message = "cannot open dlswap's private directory " + root_path + ": " + Errno(e) + ". Set DLSWAP_TMPDIR.";
+      Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot open dlswap's private directory " + root_path + ": " + Errno(e) + ". Set DLSWAP_TMPDIR.");
     }
     return false;
   }
@@ -218,8 +217,8 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
   fstat(root_fd, &rst);
   if (rst.st_uid != uid) {
     close(root_fd);
-    err.message = root_path + " is owned by uid " + std::to_string(rst.st_uid) + ", not by this user (" + std::to_string(uid) +
-                  "); someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.";
+    Fail(err, "ERR_DLSWAP_TEMP_AREA", root_path + " is owned by uid " + std::to_string(rst.st_uid) + ", not by this user (" + std::to_string(uid) +
+                  "); someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.");
     return false;
   }
   // Ours, but too open or too closed (an umask, a copied directory): set it rather than refuse.
@@ -235,13 +234,13 @@ bool EnsurePrivateArea(const std::string &base, AreaError &err) {
   std::snprintf(name, sizeof name, "%ld-%s-%02x%02x%02x%02x", static_cast<long>(getpid()),
                 StartTime(getpid()).empty() ? "0" : StartTime(getpid()).c_str(), rnd[0], rnd[1], rnd[2], rnd[3]);
   if (mkdirat(root_fd, name, 0700) != 0) {
-    err.message = "cannot create " + root_path + "/" + name + ": " + Errno(errno) + ". Set DLSWAP_TMPDIR.";
+    Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot create " + root_path + "/" + name + ": " + Errno(errno) + ". Set DLSWAP_TMPDIR.");
     close(root_fd);
     return false;
   }
   int dir_fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir_fd < 0) {
-    err.message = "cannot open " + root_path + "/" + name + ": " + Errno(errno) + ". Set DLSWAP_TMPDIR.";
+    Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot open " + root_path + "/" + name + ": " + Errno(errno) + ". Set DLSWAP_TMPDIR.");
     unlinkat(root_fd, name, AT_REMOVEDIR);
     close(root_fd);
     return false;

@@ -13,18 +13,15 @@
 #include <string>
 #include <vector>
 
-namespace dlswap {
+#include "common/native_error.h"
 
-struct AreaError {
-  std::string code;     // ERR_DLSWAP_TEMP_AREA
-  std::string message;  // says what to do
-};
+namespace dlswap {
 
 // Opens, creating them if needed, the per-user root under `base` and this process's directory. The
 // base must be safe: not writable by other users unless sticky, and owned by this user or root.
-// Idempotent: the first successful call fixes the area for the life of the process. Sweeps
+// Fails with ERR_DLSWAP_TEMP_AREA. Idempotent: the first successful call fixes the area for the life of the process. Sweeps
 // directories left by processes that died. Thread-safe.
-bool EnsurePrivateArea(const std::string &base, AreaError &err);
+bool EnsurePrivateArea(const std::string &base, NativeError &err);
 
 // After EnsurePrivateArea: the directory's path (for messages and tests) and descriptor.
 std::string PrivateDirPath();

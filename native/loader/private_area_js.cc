@@ -16,8 +16,8 @@ namespace {
 Napi::Value PrivateAreaJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "privateArea(base)");
-  AreaError err;
-  if (!EnsurePrivateArea(info[0].As<Napi::String>().Utf8Value(), err)) throw CodedError(env, err.code.c_str(), err.message);
+  NativeError err;
+  if (!EnsurePrivateArea(info[0].As<Napi::String>().Utf8Value(), err)) throw CodedError(env, err);
   Napi::Object o = Napi::Object::New(env);
   o.Set("root", UserRootPath());
   o.Set("dir", PrivateDirPath());
@@ -30,12 +30,12 @@ Napi::Value CopyForTestJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   SourceFile src;
-  CopyError err;
-  if (!OpenSource(path, src, err)) throw CodedError(env, err.code.c_str(), err.message);
+  NativeError err;
+  if (!OpenSource(path, src, err)) throw CodedError(env, err);
   PrivateCopy copy;
   const bool ok = CopyToPrivate(src, path, copy, err);
   CloseSource(src);
-  if (!ok) throw CodedError(env, err.code.c_str(), err.message);
+  if (!ok) throw CodedError(env, err);
   close(copy.fd);
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", copy.name);

@@ -78,8 +78,7 @@ bool RunDestructorsBounded(const RetireSpec &spec, const ObjectList &objects, co
   out.destructors_ran = ok && std::any_of(objects.begin(), objects.end(), DestructorsRanEarly);
   if (!bound.Expired()) return true;
   out.step = "destructors";
-  out.code = "ERR_DLSWAP_TIMEOUT";
-  out.message = "the library's destructors returned only after their timeout";
+  Fail(out.error, "ERR_DLSWAP_TIMEOUT", "the library's destructors returned only after their timeout");
   return false;
 }
 
@@ -128,7 +127,7 @@ std::vector<const struct link_map *> ClosedWith(const RetireSpec &spec) {
 // called in unmapped code when a thread that set it exits. Its destructors run first (a library that
 // deletes its keys there, as it should, is then unmapped as usual); a key left after them keeps the
 // image mapped for good (`out.held_keys`, kept_mapped). True when it must stay; false also when its
-// destructors overran (out.code says so).
+// destructors overran (out.error says so).
 bool KeysHold(const RetireSpec &spec, const ObjectList &objects, const std::vector<AddressRange> &code, RetireResult &out) {
   const LibraryHandle &lib = *spec.lib;
   if (lib.isolation != Isolation::Local && lib.isolation != Isolation::DeepBind) return false;
@@ -193,8 +192,7 @@ bool RefusedWhileHung(const RetireSpec &spec, RetireResult &out) {
   const std::string hung = LoaderLockRefusal("cannot close " + SourceName(*spec.lib));
   if (hung.empty()) return false;
   out.step = spec.run_fini ? "fini" : "dlclose";
-  out.code = "ERR_DLSWAP_LOADER_HUNG";
-  out.message = hung;
+  Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
   return true;
 }
 
@@ -243,8 +241,7 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
   LibraryHandle &lib = *spec.lib;
   if (HitFault("before-dlclose") == FaultAction::Throw) {
     out.step = "dlclose";
-    out.code = "ERR_DLSWAP_INTERNAL";
-    out.message = "injected fault at 'before-dlclose'";
+    Fail(out.error, "ERR_DLSWAP_INTERNAL", "injected fault at 'before-dlclose'");
     return;
   }
   Span lib_span;
@@ -268,8 +265,7 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
   for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) CloseBounded(spec, **it, nullptr);
   if (!out.closed) {
     out.step = "dlclose";
-    out.code = "ERR_DLSWAP_BUSY";
-    out.message = error;
+    Fail(out.error, "ERR_DLSWAP_BUSY", error);
     return;
   }
   // Is it really gone? An RTLD_NOLOAD probe of the name it was loaded under, in its namespace, and
@@ -296,8 +292,7 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
   out.close_ms = Ms(t);
   if (HitFault("after-dlclose") == FaultAction::Throw) {
     out.step = "after-dlclose";
-    out.code = "ERR_DLSWAP_INTERNAL";
-    out.message = "injected fault at 'after-dlclose'";
+    Fail(out.error, "ERR_DLSWAP_INTERNAL", "injected fault at 'after-dlclose'");
   }
 }
 
@@ -323,8 +318,7 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
       });
       if (HitFault("in-fini") == FaultAction::Throw) {
         out.step = "fini";
-        out.code = "ERR_DLSWAP_INTERNAL";
-        out.message = "injected fault at 'in-fini'";
+        Fail(out.error, "ERR_DLSWAP_INTERNAL", "injected fault at 'in-fini'");
         return;
       }
       if ((out.fault = RunPluginCode(lib, "dlswap_fini", [&] { fini(); }))) {

@@ -92,7 +92,7 @@ std::string SafeLabel(const std::string &label) {
 
 }  // namespace
 
-bool OpenSource(const std::string &path, SourceFile &out, CopyError &err, const std::string &cwd) {
+bool OpenSource(const std::string &path, SourceFile &out, NativeError &err, const std::string &cwd) {
   const std::string file = cwd.empty() || path.empty() || path[0] == '/' ? path : cwd + "/" + path;
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
   int fd = open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -138,7 +138,7 @@ void CloseSource(SourceFile &src) {
   src.fd = -1;
 }
 
-bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err, bool with_hash) {
+bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, NativeError &err, bool with_hash) {
   const int dir = PrivateDirFd();
   if (dir < 0) {
     err = {"ERR_DLSWAP_TEMP_AREA", "dlswap's private directory is not open (internal error)"};

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/native_error.h"
+
 namespace dlswap {
 
 struct SourceFile {
@@ -18,16 +20,14 @@ struct SourceFile {
   uint64_t size = 0;
 };
 
-struct CopyError {
-  std::string code;     // ERR_DLSWAP_NOT_FOUND, _ACCESS, _NOT_A_FILE, _EMPTY_FILE, _INTEGRITY, _TEMP_AREA
-  std::string message;  // names the user's path
-};
-
+// Failures are ERR_DLSWAP_NOT_FOUND, _ACCESS, _NOT_A_FILE, _EMPTY_FILE, _INTEGRITY or _TEMP_AREA, with
+// a message that names the user's path.
+//
 // Opens `path` (as the user gave it; messages name it) for copying: a relative path is taken from
 // `cwd` when one is given (the directory the JS thread was in when it asked: a loader thread never
 // reads the process's current directory, which process.chdir() may change meanwhile). On failure
 // nothing is left open.
-bool OpenSource(const std::string &path, SourceFile &out, CopyError &err, const std::string &cwd = "");
+bool OpenSource(const std::string &path, SourceFile &out, NativeError &err, const std::string &cwd = "");
 void CloseSource(SourceFile &src);
 
 struct PrivateCopy {
@@ -42,7 +42,7 @@ struct PrivateCopy {
 // Copies the source into a new file of the private directory, named after `label`, hashing it in
 // the same pass unless `with_hash` is false (then the kernel copies it: copy_file_range). On failure
 // the copy is removed.
-bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, CopyError &err, bool with_hash = true);
+bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, NativeError &err, bool with_hash = true);
 
 // Closes the copy's descriptor and removes it from the private directory, unless its image was
 // mapped (then the file stays with the image: private_area.h, HoldCopy).

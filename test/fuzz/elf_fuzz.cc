@@ -89,8 +89,8 @@ void Rename(const std::string &scratch, const dlswap::ElfInfoStruct &info) {
   }
   g_outcomes["rename-ok"]++;
   dlswap::ElfInfoStruct after;
-  std::string code, msg;
-  if (!dlswap::ReadElfFile(scratch, after, code, msg)) abort();  // it read before; a rename must not break it
+  dlswap::NativeError err;
+  if (!dlswap::ReadElfFile(scratch, after, err)) abort();  // it read before; a rename must not break it
   Check(after);
   if (after.needed.size() != info.needed.size()) abort();
 }
@@ -101,14 +101,14 @@ void RunOne(const std::string &scratch, const std::vector<uint8_t> &data) {
     exit(2);
   }
   dlswap::ElfInfoStruct info;
-  std::string code, msg;
-  if (dlswap::ReadElfFile(scratch, info, code, msg)) {
+  dlswap::NativeError err;
+  if (dlswap::ReadElfFile(scratch, info, err)) {
     Check(info);
     g_outcomes[info.truncated ? "ok-truncated" : "ok"]++;
     Rename(scratch, info);
   } else {
-    if (code.rfind("ERR_DLSWAP_", 0) != 0 || msg.empty()) abort();
-    g_outcomes[code]++;
+    if (err.code.rfind("ERR_DLSWAP_", 0) != 0 || err.message.empty()) abort();
+    g_outcomes[err.code]++;
   }
 }
 
