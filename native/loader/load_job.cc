@@ -67,24 +67,29 @@ bool Faulted(LoadResult &out, const char *point) {
   return !Fail(out.error, "ERR_DLSWAP_INTERNAL", std::string("injected fault at '") + point + "'");
 }
 
-// The steps up to a mapped, verified image. Leaves what it made in `out` for the caller to undo.
-bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
-  // A fault in a constructor (inside the dynamic loader) is reported with this name (docs/faults.md).
-  LoadingNote loading(spec.path.c_str());
-  using clock = std::chrono::steady_clock;
-  auto t = clock::now();
+// ---- The steps of Load, in order. Each returns false with the failure in out.error; what it made
+// ---- is left in `out` (and `copy`) for RunLoad's undo, which removes it whatever step failed.
+
+// Refuses at once while library code that hung holds the dynamic loader's lock: nothing made.
+bool LoaderFree(const LoadSpec &spec, LoadResult &out) {
   const std::string hung = LoaderLockRefusal("cannot load " + spec.path);
-  if (!hung.empty()) return Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
+  return hung.empty() || Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
+}
+
+// The user's file copied into the private area (made on the first load), hashed in the same pass,
+// and checked against a sha256 pin. Fills out.real_path, size, sha256 and mtime_ms. On failure the
+// source is closed; a copy made is in `copy`.
+bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   SourceFile src;
   if (!OpenSource(spec.path, src, out.error, spec.cwd)) return false;
-  if (!EnsurePrivateArea(spec.temp_base, out.error)) {
+  std::string keep_why;
+  bool ready = EnsurePrivateArea(spec.temp_base, out.error);
+  if (ready && spec.keep_copies && !KeepCopies(keep_why)) {
+    ready = Fail(out.error, "ERR_DLSWAP_TEMP_AREA", keep_why + ". Unset DLSWAP_KEEP_COPIES, or set DLSWAP_TMPDIR to a writable directory.");
+  }
+  if (!ready) {
     CloseSource(src);
     return false;
-  }
-  std::string keep_why;
-  if (spec.keep_copies && !KeepCopies(keep_why)) {
-    CloseSource(src);
-    return Fail(out.error, "ERR_DLSWAP_TEMP_AREA", keep_why + ". Unset DLSWAP_KEEP_COPIES, or set DLSWAP_TMPDIR to a writable directory.");
   }
   out.real_path = src.real_path;
   const bool copied = CopyToPrivate(src, spec.path, copy, out.error);
@@ -98,8 +103,13 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     return Fail(out.error, "ERR_DLSWAP_INTEGRITY",
                 spec.path + " has sha256 " + copy.sha256 + ", not the pinned " + spec.expect_sha256 + "; refusing to load it.");
   }
+  return true;
+}
 
-  // The copy's headers, not the source's: the source could change under us, the copy cannot.
+// The copy's headers (not the source's: the source could change under us, the copy cannot) read
+// into out.elf and checked: a whole 64-bit shared library of this machine, not refused by the mode.
+// Makes nothing.
+bool CheckHeaders(const LoadSpec &spec, LoadResult &out, const PrivateCopy &copy) {
   if (!ReadElfFd(copy.fd, spec.path, out.elf, out.error)) return false;
   const ElfInfoStruct &elf = out.elf;
   if (elf.truncated) {
@@ -113,38 +123,44 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   if (elf.type != "dyn") {
     return Fail(out.error, "ERR_DLSWAP_BAD_ELF", spec.path + " is an ELF of type '" + elf.type + "', not a shared library; build it with -shared.");
   }
-  if (Refused(spec, elf, out)) return false;
+  return !Refused(spec, elf, out);
+}
 
-  // Its dependencies, planned from where the user's file is (what it would load by itself); the
-  // private ones are copied and renamed with it, and checked like it.
-  auto t_deps = clock::now();
-  {
-    PlanOptions plan_options;
-    plan_options.share = spec.share_dependencies;
-    plan_options.registries = spec.registries;
-    plan_options.cwd = spec.cwd;
-    if (!PlanDependencies(spec.path, elf, plan_options, out.plan, out.error)) return false;
-    if (PlanRefused(spec, out)) return false;
-    for (const DependencyNode &n : out.plan.nodes) {
-      if (n.kind != DependencyKind::Private || !n.elf) continue;
-      if (Refused(spec, *n.elf, out)) {
-        out.refused_in = n.path;
-        out.refused_in_registry = n.registry;
-        return false;
-      }
-    }
-    if (!CopyClosure(out.plan, copy, out.closure, out.error)) return false;
-    // What the library asks about where it lives is answered with the source's place.
-    RedirectOriginImports(spec.isolation, copy.fd, elf.imports, spec.path, out.origin_note);
-    for (ClosureCopy &c : out.closure.copies) {
-      const DependencyNode &n = out.plan.nodes[c.node];
-      if (n.elf) RedirectOriginImports(spec.isolation, c.copy.fd, n.elf->imports, n.path, out.origin_note);
+// Its dependencies planned from where the user's file is (what it would load by itself) into
+// out.plan; the private ones checked like the library, copied and renamed with it (out.closure),
+// and the questions of every copy about where it lives answered with its source's place. Fills
+// out.deps_ms. On failure the closure's files and names are already gone (CopyClosure).
+bool CopyDependencies(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
+  const auto t = std::chrono::steady_clock::now();
+  PlanOptions plan_options;
+  plan_options.share = spec.share_dependencies;
+  plan_options.registries = spec.registries;
+  plan_options.cwd = spec.cwd;
+  if (!PlanDependencies(spec.path, out.elf, plan_options, out.plan, out.error)) return false;
+  if (PlanRefused(spec, out)) return false;
+  for (const DependencyNode &n : out.plan.nodes) {
+    if (n.kind != DependencyKind::Private || !n.elf) continue;
+    if (Refused(spec, *n.elf, out)) {
+      out.refused_in = n.path;
+      out.refused_in_registry = n.registry;
+      return false;
     }
   }
+  if (!CopyClosure(out.plan, copy, out.closure, out.error)) return false;
+  RedirectOriginImports(spec.isolation, copy.fd, out.elf.imports, spec.path, out.origin_note);
+  for (ClosureCopy &c : out.closure.copies) {
+    const DependencyNode &n = out.plan.nodes[c.node];
+    if (n.elf) RedirectOriginImports(spec.isolation, c.copy.fd, n.elf->imports, n.path, out.origin_note);
+  }
   NoteCopySource(copy.name, out.real_path);
-  out.deps_ms = Ms(t_deps);
+  out.deps_ms = Ms(t);
+  return true;
+}
 
-  NamespaceRecord *ns = nullptr;
+// The namespace modes' namespace (the anchor, or a fresh one) made ready for the load's code: `ns`
+// holds the caller's reference, which it releases (NamespaceHold). Then, in every mode, the process
+// hooks as they were before any of the library's code ran (out.hooks). On failure nothing is held.
+bool EnterNamespace(const LoadSpec &spec, LoadResult &out, NamespaceRecord *&ns) {
   if (spec.isolation == Isolation::Namespace || spec.isolation == Isolation::FreshNamespace) {
     std::string why;
     ns = spec.isolation == Isolation::Namespace ? EnsureAnchor(why) : CreateNamespace(why);
@@ -152,87 +168,93 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
       out.dlerror = why;
       return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", why);
     }
-    // The caller's reference for the time of the load; each image takes its own.
     RetainNamespace(ns);
     EnsureThreadReady(ns);  // constructors run on this thread, in the namespace's libc
     // Before any code of the load runs: constructors read the environment the load was asked with.
     GiveNamespaceEnvironment(ns, spec.has_environment ? &spec.environment : nullptr);
   }
   ReleaseExitedThreadPins();
-  // Before any of its code runs (constructors run in the dlopen calls below).
   out.hooks = ProcessHooks::Capture();
-  struct NamespaceHold {
-    NamespaceRecord *ns;
-    ~NamespaceHold() {
-      if (ns) ReleaseNamespace(ns);
-    }
-  } hold{ns};
+  return true;
+}
 
-  // The dependencies before the library, so that its requests find them by name: private copies
-  // under their new names, shared ones as they are (the object already loaded under the name, if
-  // any: sharing means binding that one).
-  for (int i : out.plan.load_order) {
-    const DependencyNode &n = out.plan.nodes[i];
-    void *h = nullptr;
-    std::string shown, copy_name, file, from;
-    std::vector<std::string> names;
-    if (n.kind == DependencyKind::Shared) {
-      h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
-      if (!h && n.path.empty()) continue;  // nothing to share yet: the loader says it is missing
-      file = n.path;
-      from = n.path;
-    } else {
-      auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
-      copy_name = c->copy.name;
-      shown = PrivateDirPath() + "/" + copy_name;
-      if (!c->new_soname.empty()) names.push_back(c->new_soname);
-      names.insert(names.end(), c->aliases.begin(), c->aliases.end());
-      fchmod(c->copy.fd, 0500);  // read-only from here: nothing may write into a mapped file
-      file = LoaderPathOf(copy_name);
-      from = n.path.empty() ? n.needed : n.path;
-    }
-    bool in_time = true;
-    if (!h) {
-      dlerror();
-      bool ran = true;
-      in_time = Bounded(spec, out, spec.init_timeout_ms, "the constructors of " + from + " (a dependency of " + spec.path + ")", "loading", true,
-                        [&] { ran = OpenRunningConstructors(spec, ns, file, from, out, h); });
-      if (!ran) return false;
-    }
-    if (!h) {
-      if (!in_time) return false;
-      out.dlerror = Unrenamed(TakeDlerror(), out);
-      return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
-    }
-    if (ns) RetainNamespace(ns);
-    LibraryRef dep = MakeHandle(h, spec.isolation, ns, MappedName(h, shown));
-    dep->copy_name = copy_name;
-    dep->private_names = names;
-    if (n.kind == DependencyKind::Private) {
-      auto c = std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
-      c->copy.mapped = true;
-      NoteMapped(*dep, {n.file, n.rpath.value_or(""), n.runpath.value_or(""), n.build_id.value_or(""), out.real_path}, out.origin_note);
-    }
-    out.deps.push_back(dep);
-    out.dep_nodes.push_back(i);
-    if (!in_time) return false;
+// The caller's reference to the load's namespace, for the time of the load; each image takes its own.
+struct NamespaceHold {
+  NamespaceRecord *ns;
+  ~NamespaceHold() {
+    if (ns) ReleaseNamespace(ns);
   }
+};
 
-  out.copy_ms = Ms(t);
-  t = clock::now();
+// Maps `file` (`from` names it in messages) into the load's namespace, its constructors running on
+// this thread, bounded by initTimeoutMs as `what`. True with `h` once mapped, even when it returned
+// only after its bound (`in_time` false: the caller records the image for the undo, then fails).
+// False with the failure in out.error and nothing mapped.
+bool OpenBounded(const LoadSpec &spec, LoadResult &out, NamespaceRecord *ns, const std::string &file, const std::string &from,
+                 const std::string &what, void *&h, bool &in_time) {
+  dlerror();
+  bool ran = true;
+  in_time = Bounded(spec, out, spec.init_timeout_ms, what, "loading", true, [&] { ran = OpenRunningConstructors(spec, ns, file, from, out, h); });
+  if (!ran) return false;
+  if (h) return true;
+  if (!in_time) return false;
+  out.dlerror = Unrenamed(TakeDlerror(), out);
+  return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
+}
+
+// Dependency `i` of the plan loaded before the library, so that its requests find it by name: a
+// private copy under its new names, a shared one as it is (the object already loaded under the
+// name, if any: sharing means binding that one). Appends the image to out.deps, its copy marked
+// mapped, before failing for an overrun bound.
+bool OpenDependency(const LoadSpec &spec, LoadResult &out, NamespaceRecord *ns, int i) {
+  const DependencyNode &n = out.plan.nodes[i];
+  void *h = nullptr;
+  std::string shown, copy_name, file, from;
+  std::vector<std::string> names;
+  ClosureCopy *c = nullptr;
+  if (n.kind == DependencyKind::Shared) {
+    h = OpenLoaded(spec.isolation, ns, n.soname ? *n.soname : n.needed);
+    if (!h && n.path.empty()) return true;  // nothing to share yet: the loader says it is missing
+    file = n.path;
+    from = n.path;
+  } else {
+    c = &*std::find_if(out.closure.copies.begin(), out.closure.copies.end(), [&](const ClosureCopy &x) { return x.node == i; });
+    copy_name = c->copy.name;
+    shown = PrivateDirPath() + "/" + copy_name;
+    if (!c->new_soname.empty()) names.push_back(c->new_soname);
+    names.insert(names.end(), c->aliases.begin(), c->aliases.end());
+    fchmod(c->copy.fd, 0500);  // read-only from here: nothing may write into a mapped file
+    file = LoaderPathOf(copy_name);
+    from = n.path.empty() ? n.needed : n.path;
+  }
+  bool in_time = true;
+  if (!h && !OpenBounded(spec, out, ns, file, from, "the constructors of " + from + " (a dependency of " + spec.path + ")", h, in_time)) {
+    return false;
+  }
+  if (ns) RetainNamespace(ns);
+  LibraryRef dep = MakeHandle(h, spec.isolation, ns, MappedName(h, shown));
+  dep->copy_name = copy_name;
+  dep->private_names = names;
+  if (c) {
+    c->copy.mapped = true;
+    NoteMapped(*dep, {n.file, n.rpath.value_or(""), n.runpath.value_or(""), n.build_id.value_or(""), out.real_path}, out.origin_note);
+  }
+  out.deps.push_back(dep);
+  out.dep_nodes.push_back(i);
+  return in_time;
+}
+
+// The library's copy mapped (constructors bounded like a dependency's) as out.lib, its files in the
+// private directory left to the image (the copy's aliases and the closure's go), and the bindings
+// its dependencies got checked. Fills out.loader_path, open_ms and keep_mapped. out.lib is set
+// before any failure after the mapping.
+bool OpenLibrary(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy, NamespaceRecord *ns) {
+  const auto t = std::chrono::steady_clock::now();
   out.loader_path = LoaderPathOf(copy.name);
   fchmod(copy.fd, 0500);
-  dlerror();
   void *h = nullptr;
-  bool ran = true;
-  const bool in_time = Bounded(spec, out, spec.init_timeout_ms, "the constructors of " + spec.path, "loading", true,
-                               [&] { ran = OpenRunningConstructors(spec, ns, out.loader_path, spec.path, out, h); });
-  if (!ran) return false;
-  if (!h) {
-    if (!in_time) return false;
-    out.dlerror = Unrenamed(TakeDlerror(), out);
-    return Fail(out.error, "ERR_DLSWAP_LOAD_FAILED", out.dlerror);
-  }
+  bool in_time = true;
+  if (!OpenBounded(spec, out, ns, out.loader_path, spec.path, "the constructors of " + spec.path, h, in_time)) return false;
   if (ns) RetainNamespace(ns);
   out.lib = MakeHandle(h, spec.isolation, ns, MappedName(h, PrivateDirPath() + "/" + copy.name));
   out.lib->copy_name = copy.name;
@@ -242,6 +264,7 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   // Mapped: the copy's file stays as long as the image (the name in the link map and in
   // /proc/self/maps is what debuggers, profilers and core files read); the aliases go.
   copy.mapped = true;
+  const ElfInfoStruct &elf = out.elf;
   NoteMapped(*out.lib, {out.real_path, elf.rpath.value_or(""), elf.runpath.value_or(""), elf.build_id.value_or(""), ""}, out.origin_note);
   if (!in_time) return false;
   DiscardCopy(copy);
@@ -252,75 +275,103 @@ bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   out.keep_mapped = DerivedFromShared(out);
   if (out.keep_mapped.empty()) out.keep_mapped = out.plan.keep_mapped;
   if (out.keep_mapped.empty()) out.keep_mapped = ExitHandlersOutlive(spec, out);
+  return true;
+}
 
-  t = clock::now();
+// The plugin's entry points, in order: dlswap_abi_version (checked against the host's range),
+// dlswap_version, dlswap_init, each contained if it faults and bounded by initTimeoutMs. Plugin
+// code from here: a fault in it fails the load and quarantines the image (signals/plugin_code.h),
+// which the undo then leaves mapped. out.initialized true once init returned 0 (or there is none):
+// from then on the undo runs dlswap_fini.
+bool StartPlugin(const LoadSpec &spec, LoadResult &out, void *h) {
+  const auto *host = static_cast<const dlswap_host *>(spec.plugin_host);
+  out.lib->display_path = spec.path;
+  out.lib->generation = host ? static_cast<int>(host->generation) : 0;
+  // An entry point of the plugin: contained if it faults, failed if it tries to end the process.
+  auto entry = [&](const char *function, auto &&body) {
+    if (!RunEntryPoint(spec, out, function, [&] { out.fault = RunPluginCode(*out.lib, function, body); })) return false;
+    return out.fault ? Fail(out.error, "ERR_DLSWAP_FAULT", out.fault->message) : true;
+  };
+  // The same, bounded by initTimeoutMs.
+  auto bounded_entry = [&](const char *function, auto &&body) {
+    bool ok = true;
+    return Bounded(spec, out, spec.init_timeout_ms, std::string(function) + " of " + spec.path, "verifying", false, [&] { ok = entry(function, body); }) && ok;
+  };
+  if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
+    if (!bounded_entry("dlswap_abi_version", [&] { out.abi = abi(); })) return false;
+    if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
+      const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
+                                                             : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
+      return Fail(out.error, "ERR_DLSWAP_ABI_VERSION",
+                  spec.path + " speaks plugin ABI version " + std::to_string(out.abi) + "; this host accepts " + range +
+                      ". Rebuild the plugin against this dlswap's include/dlswap.h.");
+    }
+  }
+  if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
+    const char *v = nullptr;
+    if (!bounded_entry("dlswap_version", [&] { v = version(); })) return false;
+    out.has_version = true;
+    if (v) out.version.assign(v, strnlen(v, 4096));
+  }
+  auto init = ResolveSymbol<int (*)(const dlswap_host *)>(h, "dlswap_init");
+  if (!init) {
+    // No init: the plugin is ready as it is, and its fini (if any) is due at retirement.
+    out.initialized = true;
+    return !Faulted(out, "in-verify");
+  }
+  // The bound covers init and the 'in-verify' point right after it, where a test makes an init that
+  // never returns ('hang').
+  LoaderPool::Deadline bound(spec.init_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_init of " + spec.path, spec.init_timeout_ms, false)] {
+    if (cb) cb(message, "verifying");
+  });
+  int rc = -1;
+  if (!entry("dlswap_init", [&] { rc = init(host); })) return false;
+  out.initialized = rc == 0;
+  if (rc != 0) {
+    return Fail(out.error, "ERR_DLSWAP_INIT_FAILED",
+                "dlswap_init of " + spec.path + " returned " + std::to_string(rc) + "; the generation was rejected and the previous one keeps serving.");
+  }
+  const bool fault = Faulted(out, "in-verify");
+  if (bound.Expired()) return Fail(out.error, "ERR_DLSWAP_TIMEOUT", "dlswap_init of " + spec.path + " returned only after its timeout");
+  return !fault;
+}
+
+// Phase 'verifying': every function the caller declared resolves (the missing ones in out.symbols),
+// then, for a plugin, its entry points run. Fills out.verify_ms. Makes nothing but what
+// StartPlugin says.
+bool Verify(const LoadSpec &spec, LoadResult &out) {
+  const auto t = std::chrono::steady_clock::now();
   out.phase = "verifying";
+  void *h = out.lib->handle.load();
   for (const std::string &name : spec.functions) {
     dlerror();
     if (!dlsym(h, name.c_str())) out.symbols.push_back(name);
   }
   dlerror();
   if (!out.symbols.empty()) return Fail(out.error, "ERR_DLSWAP_SYMBOL_NOT_FOUND", "missing-functions");
-  if (spec.plugin) {
-    // Plugin code from here: a fault in it fails the load and quarantines the image
-    // (signals/plugin_code.h), which the undo below then leaves mapped.
-    const auto *host = static_cast<const dlswap_host *>(spec.plugin_host);
-    out.lib->display_path = spec.path;
-    out.lib->generation = host ? static_cast<int>(host->generation) : 0;
-    // An entry point of the plugin: contained if it faults, failed if it tries to end the process.
-    auto entry = [&](const char *function, auto &&body) {
-      if (!RunEntryPoint(spec, out, function, [&] { out.fault = RunPluginCode(*out.lib, function, body); })) return false;
-      return out.fault ? Fail(out.error, "ERR_DLSWAP_FAULT", out.fault->message) : true;
-    };
-    // The same, bounded by initTimeoutMs.
-    auto bounded_entry = [&](const char *function, auto &&body) {
-      bool ok = true;
-      return Bounded(spec, out, spec.init_timeout_ms, std::string(function) + " of " + spec.path, "verifying", false, [&] { ok = entry(function, body); }) && ok;
-    };
-    if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-      if (!bounded_entry("dlswap_abi_version", [&] { out.abi = abi(); })) return false;
-      if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
-        const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
-                                                               : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
-        return Fail(out.error, "ERR_DLSWAP_ABI_VERSION",
-                    spec.path + " speaks plugin ABI version " + std::to_string(out.abi) + "; this host accepts " + range +
-                        ". Rebuild the plugin against this dlswap's include/dlswap.h.");
-      }
-    }
-    if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
-      const char *v = nullptr;
-      if (!bounded_entry("dlswap_version", [&] { v = version(); })) return false;
-      out.has_version = true;
-      if (v) out.version.assign(v, strnlen(v, 4096));
-    }
-    if (auto init = ResolveSymbol<int (*)(const dlswap_host *)>(h, "dlswap_init")) {
-      // The bound covers init and the 'in-verify' point right after it, where a test makes an
-      // init that never returns ('hang').
-      LoaderPool::Deadline bound(spec.init_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_init of " + spec.path, spec.init_timeout_ms, false)] {
-        if (cb) cb(message, "verifying");
-      });
-      int rc = -1;
-      if (!entry("dlswap_init", [&] { rc = init(host); })) return false;
-      out.initialized = rc == 0;  // from here a failure runs fini before the close
-      if (rc != 0) {
-        return Fail(out.error, "ERR_DLSWAP_INIT_FAILED",
-                    "dlswap_init of " + spec.path + " returned " + std::to_string(rc) +
-                        "; the generation was rejected and the previous one keeps serving.");
-      }
-      const bool fault = Faulted(out, "in-verify");
-      if (bound.Expired()) return Fail(out.error, "ERR_DLSWAP_TIMEOUT", "dlswap_init of " + spec.path + " returned only after its timeout");
-      if (fault) return false;
-      out.verify_ms = Ms(t);
-      return true;
-    }
-    // No init: the plugin is ready as it is, and its fini (if any) is due at retirement.
-    out.initialized = true;
-  }
-  if (Faulted(out, "in-verify")) return false;
+  if (spec.plugin ? !StartPlugin(spec, out, h) : Faulted(out, "in-verify")) return false;
   out.verify_ms = Ms(t);
   return true;
 }
 
+// The steps up to a mapped, verified image. Leaves what it made in `out` and `copy` for the caller
+// (RunLoad) to undo.
+bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
+  // A fault in a constructor (inside the dynamic loader) is reported with this name (docs/faults.md).
+  LoadingNote loading(spec.path.c_str());
+  const auto t = std::chrono::steady_clock::now();
+  if (!LoaderFree(spec, out) || !CopySource(spec, out, copy) || !CheckHeaders(spec, out, copy) || !CopyDependencies(spec, out, copy)) {
+    return false;
+  }
+  NamespaceRecord *ns = nullptr;
+  if (!EnterNamespace(spec, out, ns)) return false;
+  NamespaceHold hold{ns};
+  for (int i : out.plan.load_order) {
+    if (!OpenDependency(spec, out, ns, i)) return false;
+  }
+  out.copy_ms = Ms(t);  // up to here: the copies, the plan and the dependencies' mappings
+  return OpenLibrary(spec, out, copy, ns) && Verify(spec, out);
+}
 }  // namespace
 
 // What the JS thread needs of a loaded image's headers is a few fields; the symbol lists of a large

@@ -2,9 +2,11 @@
 // the plugin's entry points, with no Node-API in sight, so that it runs on a loader thread (or
 // inline, for the synchronous open()). The JS thread does the swap and nothing else.
 //
-//   RunLoad:   open source -> copy + hash -> ELF checks -> dependency plan -> private copies,
-//              renamed (closure_copy.h) -> namespace -> dependencies -> dlopen -> binding check
-//              -> verify symbols -> plugin ABI (abi_version, version, init)         load_job.cc
+//   RunLoad:   LoaderFree -> CopySource (copy + hash, sha256 pin) -> CheckHeaders (ELF checks)
+//              -> CopyDependencies (dependency plan, private copies renamed: closure_copy.h)
+//              -> EnterNamespace -> OpenDependency, each in the plan's order -> OpenLibrary
+//              (dlopen, binding check) -> Verify (functions, then StartPlugin: abi_version,
+//              version, init); then the undo of all of it if a step failed       load_job.cc
 //   RunRetire: fini -> stdio flush -> holders check [-> its destructors, if only threads it
 //              started hold it -> wait for those threads] -> signal handlers pointing into it
 //              (image/process_hooks.h) -> dlclose (library, then its dependencies) -> unload
