@@ -174,13 +174,17 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   return spec;
 }
 
+// The images a retirement closes: the library and its dependencies (an array, or nothing).
+void ParseImages(Napi::Env env, Napi::Value lib, Napi::Value deps, RetireSpec &spec) {
+  spec.lib = NativeLibrary::From(env, lib);
+  if (!deps.IsArray()) return;
+  Napi::Array a = deps.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) spec.deps.push_back(NativeLibrary::From(env, a.Get(i)));
+}
+
 RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   RetireSpec spec;
-  spec.lib = NativeLibrary::From(env, info[0]);
-  if (info[1].IsArray()) {
-    Napi::Array a = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) spec.deps.push_back(NativeLibrary::From(env, a.Get(i)));
-  }
+  ParseImages(env, info[0], info[1], spec);
   spec.run_fini = info[2].ToBoolean();
   if (info.Length() > 3 && info[3].IsNumber()) spec.fini_timeout_ms = info[3].As<Napi::Number>().DoubleValue();
   if (info.Length() > 4) spec.host_keepalive = HostKeepAlive(env, info[4]);
@@ -286,6 +290,18 @@ Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
   return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export");
 }
 
+// A batch of `n` retirements none of which went on, each failed at `step` with `error_of(i)`.
+template <typename ErrorOf>
+std::unique_ptr<RetireBatchResult> FailedBatch(size_t n, const std::string &step, ErrorOf error_of) {
+  auto r = std::make_unique<RetireBatchResult>();
+  r->results.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    r->results[i].error = error_of(i);
+    r->results[i].step = step;
+  }
+  return r;
+}
+
 // retireHeldAsync([[lib, deps[], keepMapped], ...], finiTimeoutMs): images a retirement left mapped
 // because threads held them, looked at again together (RunRetireHeld). In the background: the
 // promise does not keep the event loop alive.
@@ -300,11 +316,7 @@ Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
     if (!e.IsArray()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "retireHeldAsync(entries): each entry must be [lib, deps, keepMapped]");
     Napi::Array entry = e.As<Napi::Array>();
     RetireSpec spec;
-    spec.lib = NativeLibrary::From(env, entry.Get(0u));
-    if (entry.Get(1u).IsArray()) {
-      Napi::Array deps = entry.Get(1u).As<Napi::Array>();
-      for (uint32_t j = 0; j < deps.Length(); ++j) spec.deps.push_back(NativeLibrary::From(env, deps.Get(j)));
-    }
+    ParseImages(env, entry.Get(0u), entry.Get(1u), spec);
     spec.keep_mapped = entry.Get(2u).ToBoolean();
     spec.fini_timeout_ms = fini_timeout_ms;
     if (spec.lib->in_flight.load() > 0 || !spec.lib->closed) {
@@ -319,13 +331,10 @@ Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
         // others were not closed and are looked at again later.
         for (size_t i = 0; i < specs.size(); ++i) {
           specs[i].on_timeout = [reply, i, n = specs.size()](const std::string &message, const std::string &step) {
-            auto r = std::make_unique<RetireBatchResult>();
-            r->results.resize(n);
-            for (size_t j = 0; j < n; ++j) {
-              Fail(r->results[j].error, j == i ? "ERR_DLSWAP_TIMEOUT" : "ERR_DLSWAP_BUSY", j == i ? message : "not looked at: another image's destructors overran");
-              r->results[j].step = step;
-            }
-            reply->Answer(std::move(r));
+            reply->Answer(FailedBatch(n, step, [&](size_t j) {
+              return j == i ? NativeError{"ERR_DLSWAP_TIMEOUT", message}
+                            : NativeError{"ERR_DLSWAP_BUSY", "not looked at: another image's destructors overran"};
+            }));
           };
         }
         auto r = std::make_unique<RetireBatchResult>();
@@ -333,13 +342,7 @@ Napi::Value RetireHeldAsyncJs(const Napi::CallbackInfo &info) {
         reply->Answer(std::move(r));
       },
       [n = specs.size()](std::shared_ptr<Reply> reply) {
-        auto r = std::make_unique<RetireBatchResult>();
-        r->results.resize(n);
-        for (RetireResult &x : r->results) {
-          Fail(x.error, "ERR_DLSWAP_BUSY", "abandoned before it started");
-          x.step = "dlclose";
-        }
-        reply->Answer(std::move(r));
+        reply->Answer(FailedBatch(n, "dlclose", [](size_t) { return NativeError{"ERR_DLSWAP_BUSY", "abandoned before it started"}; }));
       },
       false);
 }
