@@ -22,6 +22,12 @@ struct Mapping {
   std::string file;
 };
 
+// A span of addresses, [start, end): code that an unload would take away, for instance.
+struct AddressRange {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+};
+
 class ProcMaps {
  public:
   enum class Source { Best, Text };

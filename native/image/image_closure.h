@@ -34,10 +34,6 @@ std::vector<ObjectList> UnmappableEach(const ObjectList &images, const ObjectLis
 // before the objects of the list it needs.
 ObjectList DestructorOrder(const ObjectList &objects);
 
-struct AddressRange {
-  uintptr_t start = 0;
-  uintptr_t end = 0;
-};
 // The executable mappings of these objects.
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps);
 

@@ -1,6 +1,7 @@
 // The registry of mapped images (image/image_origins.h) as lib/load/mapped_images.ts sees it.
 #include "common/exports.h"
 #include "image/image_origins.h"
+#include "namespace/namespace_pool.h"
 
 namespace dlswap {
 
@@ -36,6 +37,10 @@ Napi::Value MappedImagesJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void RegisterImageOrigins(Napi::Env env, Napi::Object exports) { Export(env, exports, {{"mappedImages", MappedImagesJs}}); }
+void RegisterImageOrigins(Napi::Env env, Napi::Object exports) {
+  // Before any namespace is made: their runtimes answer dladdr and $ORIGIN through these.
+  SetOriginHost(OriginHost());
+  Export(env, exports, {{"mappedImages", MappedImagesJs}});
+}
 
 }  // namespace dlswap

@@ -11,6 +11,7 @@
 
 #include "common/loader_lock.h"
 #include "common/proc_maps.h"
+#include "common/thread_name.h"
 #include "image/image_closure.h"
 #include "image/image_origins.h"
 #include "image/thread_scan.h"

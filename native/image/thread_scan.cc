@@ -342,13 +342,6 @@ void NoteCountedThread() {
   g_counted->insert(static_cast<pid_t>(syscall(SYS_gettid)));
 }
 
-std::string ThreadName(pid_t tid) {
-  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/comm");
-  std::string name;
-  std::getline(f, name);
-  return name;
-}
-
 void PrepareThreadSamples() {
   std::lock_guard<std::mutex> lock(g_sample_mutex);
   ThreadSampleSignal(&Receive);

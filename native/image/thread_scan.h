@@ -29,9 +29,6 @@ struct ScanResult {
 // earlier call would otherwise look like live frames. One thread-local test after the first call.
 void NoteCountedThread();
 
-// /proc's name of a thread of this process ("" once it has exited).
-std::string ThreadName(pid_t tid);
-
 // How long threads running in user space have, in all, to answer the request for their registers:
 // one that is runnable but not scheduled answers when it next runs, which on a busy machine can take
 // a while. Paid only while one has not answered; past it, it is reported unknown.

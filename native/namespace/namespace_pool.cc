@@ -11,7 +11,6 @@
 #include "common/dl_symbol.h"
 #include "common/immortal.h"
 #include "namespace/namespace_scope.h"
-#include "image/image_origins.h"
 #include "namespace/runtime_host.h"
 #include "signals/code_ranges.h"
 
@@ -21,6 +20,7 @@ namespace {
 
 std::mutex g_mutex;
 Immortal<std::string> g_runtime_path;
+const dlswap_origin_host *g_origin_host = nullptr;  // SetOriginHost
 NamespaceRecord *g_anchor = nullptr;
 // Every fresh namespace ever made (see NamespaceRecord: records are never freed).
 Immortal<std::vector<NamespaceRecord *>> g_fresh;
@@ -69,10 +69,10 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
   FillRuntimeHost(&ns->host, ns);
   FillRuntimeDl(&ns->host, ns);
   FillRuntimeEnd(&ns->host);
-  // The origin functions the namespace's copies bind to (runtime/origin_abi.h, image/image_origins.h).
+  // The origin functions the namespace's copies bind to (runtime/origin_abi.h, SetOriginHost).
   auto attach_origin = ResolveSymbol<int (*)(const dlswap_origin_host *)>(h, "dlswap_origin_attach");
   if (!attach || !ns->thread_init || !ns->free_fn || !ns->fflush_all || !ns->errno_location || !ns->setlocale_fn ||
-      attach(&ns->host) != 0 || !attach_origin || attach_origin(OriginHost()) != 0) {
+      attach(&ns->host) != 0 || !attach_origin || !g_origin_host || attach_origin(g_origin_host) != 0) {
     error = "the namespace runtime " + *g_runtime_path + " does not match this addon; rebuild dlswap";
     dlclose(h);
     delete ns;
@@ -95,6 +95,11 @@ NamespaceRecord *OpenNamespace(bool shared, std::string &error) {
 }
 
 }  // namespace
+
+void SetOriginHost(const dlswap_origin_host *host) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_origin_host = host;
+}
 
 void SetRuntimePath(const std::string &path) {
   std::lock_guard<std::mutex> lock(g_mutex);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/origin_abi.h"
 #include "runtime/runtime_abi.h"
 
 namespace dlswap {
@@ -40,6 +41,10 @@ struct NamespaceRecord {
 
 // Where libdlswap_runtime.so is (beside the addon). Set once before the first namespace is made.
 void SetRuntimePath(const std::string &path);
+// The origin functions every namespace's runtime is attached to, so that the copies in it answer
+// dladdr and $ORIGIN with their sources (image/image_origins.h owns them). Set with the addon,
+// before the first namespace is made; a namespace made without them is refused.
+void SetOriginHost(const dlswap_origin_host *host);
 
 // The anchor namespace, created on first use. nullptr and `error` on failure.
 NamespaceRecord *EnsureAnchor(std::string &error);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "image/image_closure.h"
+#include "common/proc_maps.h"
 #include "namespace/namespace_pool.h"
 
 namespace dlswap {

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "common/immortal.h"
-#include "image/thread_scan.h"
+#include "common/thread_name.h"
 #include "namespace/runtime_host.h"
 
 namespace dlswap {

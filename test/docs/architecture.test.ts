@@ -89,6 +89,14 @@ describe(`${DOC} is true`, () => {
     expect(libEdges()).toEqual(documented);
   });
 
+  it('native/namespace/ includes nothing of native/image/, as it says (the edge goes one way)', () => {
+    expect(doc).toContain('and `namespace/` includes nothing of `image/`');
+    const includes = (from: string, to: string) =>
+      [...text].filter(([f, src]) => f.startsWith(`native/${from}/`) && new RegExp(`^#include "${to}/`, 'm').test(src)).map(([f]) => f);
+    expect(includes('image', 'namespace').length).toBeGreaterThan(0); // the check reads the includes, not nothing
+    expect(includes('namespace', 'image')).toEqual([]);
+  });
+
   it("its row for changing an isolation mode names every file that decides something per mode", () => {
     const row = doc.split('\n').find((l) => l.startsWith('| an isolation mode |'));
     expect(row, 'the "Where to look" table has its isolation mode row').toBeDefined();
