@@ -278,44 +278,54 @@ bool OpenLibrary(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy, Names
   return true;
 }
 
-// The plugin's entry points, in order: dlswap_abi_version (checked against the host's range),
-// dlswap_version, dlswap_init, each contained if it faults and bounded by initTimeoutMs. Plugin
-// code from here: a fault in it fails the load and quarantines the image (signals/plugin_code.h),
-// which the undo then leaves mapped. out.initialized true once init returned 0 (or there is none):
-// from then on the undo runs dlswap_fini.
-bool StartPlugin(const LoadSpec &spec, LoadResult &out, void *h) {
-  const auto *host = static_cast<const dlswap_host *>(spec.plugin_host);
-  out.lib->display_path = spec.path;
-  out.lib->generation = host ? static_cast<int>(host->generation) : 0;
-  // An entry point of the plugin: contained if it faults, failed if it tries to end the process.
-  auto entry = [&](const char *function, auto &&body) {
-    if (!RunEntryPoint(spec, out, function, [&] { out.fault = RunPluginCode(*out.lib, function, body); })) return false;
-    return out.fault ? Fail(out.error, "ERR_DLSWAP_FAULT", out.fault->message) : true;
-  };
-  // The same, bounded by initTimeoutMs.
-  auto bounded_entry = [&](const char *function, auto &&body) {
-    bool ok = true;
-    return Bounded(spec, out, spec.init_timeout_ms, std::string(function) + " of " + spec.path, "verifying", false, [&] { ok = entry(function, body); }) && ok;
-  };
-  if (auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version")) {
-    if (!bounded_entry("dlswap_abi_version", [&] { out.abi = abi(); })) return false;
-    if (out.abi < spec.abi_min || out.abi > spec.abi_max) {
-      const std::string range = spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min)
-                                                             : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
-      return Fail(out.error, "ERR_DLSWAP_ABI_VERSION",
-                  spec.path + " speaks plugin ABI version " + std::to_string(out.abi) + "; this host accepts " + range +
-                      ". Rebuild the plugin against this dlswap's include/dlswap.h.");
-    }
-  }
-  if (auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version")) {
-    const char *v = nullptr;
-    if (!bounded_entry("dlswap_version", [&] { v = version(); })) return false;
-    out.has_version = true;
-    if (v) out.version.assign(v, strnlen(v, 4096));
-  }
+// An entry point of the plugin: contained if it faults (a fault fails the load and quarantines the
+// image, signals/plugin_code.h, which the undo then leaves mapped), failed if it tries to end the
+// process.
+template <typename Body>
+bool RunPluginEntry(const LoadSpec &spec, LoadResult &out, const char *function, Body &&body) {
+  if (!RunEntryPoint(spec, out, function, [&] { out.fault = RunPluginCode(*out.lib, function, body); })) return false;
+  return out.fault ? Fail(out.error, "ERR_DLSWAP_FAULT", out.fault->message) : true;
+}
+
+// The same, bounded by initTimeoutMs.
+template <typename Body>
+bool RunBoundedEntry(const LoadSpec &spec, LoadResult &out, const char *function, Body &&body) {
+  bool ok = true;
+  return Bounded(spec, out, spec.init_timeout_ms, std::string(function) + " of " + spec.path, "verifying", false,
+                 [&] { ok = RunPluginEntry(spec, out, function, body); }) &&
+         ok;
+}
+
+// dlswap_abi_version, if it has one, within the host's range (out.abi). Runs no other code.
+bool CheckPluginAbi(const LoadSpec &spec, LoadResult &out, void *h) {
+  auto abi = ResolveSymbol<uint32_t (*)()>(h, "dlswap_abi_version");
+  if (!abi) return true;
+  if (!RunBoundedEntry(spec, out, "dlswap_abi_version", [&] { out.abi = abi(); })) return false;
+  if (out.abi >= spec.abi_min && out.abi <= spec.abi_max) return true;
+  const std::string range =
+      spec.abi_min == spec.abi_max ? std::to_string(spec.abi_min) : std::to_string(spec.abi_min) + " to " + std::to_string(spec.abi_max);
+  return Fail(out.error, "ERR_DLSWAP_ABI_VERSION",
+              spec.path + " speaks plugin ABI version " + std::to_string(out.abi) + "; this host accepts " + range +
+                  ". Rebuild the plugin against this dlswap's include/dlswap.h.");
+}
+
+// dlswap_version, if it has one (out.has_version, out.version).
+bool ReadPluginVersion(const LoadSpec &spec, LoadResult &out, void *h) {
+  auto version = ResolveSymbol<const char *(*)()>(h, "dlswap_version");
+  if (!version) return true;
+  const char *v = nullptr;
+  if (!RunBoundedEntry(spec, out, "dlswap_version", [&] { v = version(); })) return false;
+  out.has_version = true;
+  if (v) out.version.assign(v, strnlen(v, 4096));
+  return true;
+}
+
+// dlswap_init, or nothing when it has none (the plugin is ready as it is, and its fini, if any, is
+// due at retirement). out.initialized true once init returned 0 (or there is none): from then on
+// the undo runs dlswap_fini. The fault point 'in-verify' is passed here.
+bool InitPlugin(const LoadSpec &spec, LoadResult &out, void *h, const dlswap_host *host) {
   auto init = ResolveSymbol<int (*)(const dlswap_host *)>(h, "dlswap_init");
   if (!init) {
-    // No init: the plugin is ready as it is, and its fini (if any) is due at retirement.
     out.initialized = true;
     return !Faulted(out, "in-verify");
   }
@@ -325,7 +335,7 @@ bool StartPlugin(const LoadSpec &spec, LoadResult &out, void *h) {
     if (cb) cb(message, "verifying");
   });
   int rc = -1;
-  if (!entry("dlswap_init", [&] { rc = init(host); })) return false;
+  if (!RunPluginEntry(spec, out, "dlswap_init", [&] { rc = init(host); })) return false;
   out.initialized = rc == 0;
   if (rc != 0) {
     return Fail(out.error, "ERR_DLSWAP_INIT_FAILED",
@@ -334,6 +344,16 @@ bool StartPlugin(const LoadSpec &spec, LoadResult &out, void *h) {
   const bool fault = Faulted(out, "in-verify");
   if (bound.Expired()) return Fail(out.error, "ERR_DLSWAP_TIMEOUT", "dlswap_init of " + spec.path + " returned only after its timeout");
   return !fault;
+}
+
+// The plugin's entry points, in order, each bounded by initTimeoutMs: its ABI version checked, its
+// version read, its init run. What a failure leaves: the image, for the undo (with fini when
+// out.initialized).
+bool StartPlugin(const LoadSpec &spec, LoadResult &out, void *h) {
+  const auto *host = static_cast<const dlswap_host *>(spec.plugin_host);
+  out.lib->display_path = spec.path;
+  out.lib->generation = host ? static_cast<int>(host->generation) : 0;
+  return CheckPluginAbi(spec, out, h) && ReadPluginVersion(spec, out, h) && InitPlugin(spec, out, h, host);
 }
 
 // Phase 'verifying': every function the caller declared resolves (the missing ones in out.symbols),
