@@ -14,9 +14,8 @@
 // Contenders are interleaved and their order rotates every round, so that drift of the machine
 // (frequency, other load) spreads over all of them; the median of the rounds is reported. Each
 // contender runs in a loop of its own generated source, so that no call site becomes polymorphic.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { args, json, loadDlswap, log, median, option, require, root, run } from './common.mjs';
+import { args, buildRawBinding, json, loadDlswap, log, median, option, require, root } from './common.mjs';
 
 const ROUNDS = option('--rounds', 9);
 const SAMPLE_MS = option('--ms', 100);
@@ -26,13 +25,7 @@ const ASYNC_IN_FLIGHT = option('--in-flight', 64);
 // --- prerequisites, built on demand and offline ------------------------------------------------
 const dlswap = loadDlswap();
 const fixture = join(root, 'build', 'fixtures', 'libtypes.so');
-const rawDir = join(root, 'build', 'bench-raw');
-const rawAddon = join(rawDir, 'raw_binding.node');
-if (!existsSync(rawAddon)) {
-  const headers = require('node-api-headers').include_dir;
-  run('cmake', ['-S', join(root, 'bench', 'raw'), '-B', rawDir, '-G', 'Ninja', `-DNODE_API_HEADERS_DIR=${headers}`, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${rawDir}`], 'configuring bench/raw');
-  run('cmake', ['--build', rawDir], 'building bench/raw');
-}
+const rawAddon = buildRawBinding();
 
 const raw = require(rawAddon);
 const koffi = require('koffi');

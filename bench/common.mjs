@@ -54,3 +54,15 @@ export function loadDlswap() {
 }
 
 export const fixture = (name) => join(root, 'build', 'fixtures', name);
+
+/** Builds the hand-written raw Node-API binding of bench/raw if missing; returns its path. */
+export function buildRawBinding() {
+  const dir = join(root, 'build', 'bench-raw');
+  const addon = join(dir, 'raw_binding.node');
+  if (!existsSync(addon)) {
+    const headers = require('node-api-headers').include_dir;
+    run('cmake', ['-S', join(root, 'bench', 'raw'), '-B', dir, '-G', 'Ninja', `-DNODE_API_HEADERS_DIR=${headers}`, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${dir}`], 'configuring bench/raw');
+    run('cmake', ['--build', dir], 'building bench/raw');
+  }
+  return addon;
+}
