@@ -13,6 +13,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "call/arg_errors.h"
 #include "call/arg_storage.h"
 #include "call/function_record.h"
@@ -64,11 +68,36 @@ DLSWAP_HOT ArgBits IntFromNumber(napi_env env, napi_value v, double lo, double h
 }
 
 // IntFromNumber over the kind's range (call/int_ranges.h), with the bounds as compile-time constants.
+// On x86-64 the kinds of 32 bits and less take a shorter test with the same answer: the truncating
+// conversion instruction is defined for every double (NaN and out-of-range values give the
+// "integer indefinite", the most negative integer), so "converts back to the same double" alone
+// says "an integer that fits", and for the narrower kinds an integer compare does the range. Two
+// double compares and their branches fewer per argument, on every call.
 template <uint8_t K>
 DLSWAP_HOT ArgBits IntArg(napi_env env, napi_value v) {
   constexpr IntRange r = NumberRangeOf(K);
   static_assert(r.lo < r.hi, "an integer kind");
+#if defined(__x86_64__)
+  if constexpr (K == kI32) {
+    double d;
+    if (DLSWAP_UNLIKELY(napi_get_value_double(env, v, &d) != napi_ok)) return {0, false};
+    // -2^31 comes back as itself, correctly: it is in range.
+    const int32_t i = _mm_cvttsd_si32(_mm_set_sd(d));
+    return {static_cast<uint64_t>(static_cast<int64_t>(i)), static_cast<double>(i) == d};
+  } else if constexpr (r.hi <= 4294967295.0) {
+    double d;
+    if (DLSWAP_UNLIKELY(napi_get_value_double(env, v, &d) != napi_ok)) return {0, false};
+    // -2^63, the indefinite value, is outside every range tested here.
+    const int64_t i = _mm_cvttsd_si64(_mm_set_sd(d));
+    constexpr int64_t lo = static_cast<int64_t>(r.lo);
+    constexpr uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(r.hi) - lo);
+    return {static_cast<uint64_t>(i), static_cast<double>(i) == d && static_cast<uint64_t>(i) - static_cast<uint64_t>(lo) <= span};
+  } else {
+    return IntFromNumber(env, v, r.lo, r.hi);
+  }
+#else
   return IntFromNumber(env, v, r.lo, r.hi);
+#endif
 }
 
 DLSWAP_HOT ArgBits Checked(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, ArgBits r) {
