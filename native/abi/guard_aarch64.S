@@ -3,11 +3,11 @@
  *
  * C++ calls it as if it were
  *
- *   R dlswap_guard_*(uint64_t a0, ..., uint64_t a7, [double f0, ..., double f7,] const void *fn,
- *                    RecoveryFrame *frame);
+ *   R dlswap_guard_*K(uint64_t a0, ..., uint64_t a<K-1>, [double f0, ..., double f7,] const void *fn,
+ *                     RecoveryFrame *frame);
  *
- * `fn` and `frame`, the ninth and tenth integer arguments, are on the stack at [sp] and [sp, #8].
- * Before it branches to `fn` (a tail call: x30 still holds our caller's return address) it stores
+ * `fn` and `frame` come right after the K integer arguments the target takes (see below for
+ * where). Before it branches to `fn` (a tail call: x30 still holds our caller's return address) it stores
  * in `frame` what a return to our caller needs: x19-x28, x29, x30, the stack pointer and d8-d15
  * (the callee-saved registers of AAPCS64). The fault handler (native/signals/containment.cc)
  * rewrites the faulting thread's context from them, and dlswap_guard_resume does the same without
@@ -28,27 +28,40 @@
 #define DLSWAP_GNU_PROPERTY_PAC 0
 #endif
 
-	.text
+/* One entry per count K of integer-register arguments the target takes (0..8): `fn` and `frame`
+ * travel as the next two integer arguments, in x<K> and x<K+1> as long as they fit, on the stack
+ * past them. The four names of each entry differ only in their C++ declaration, as in the
+ * unguarded trampoline. The branch goes through x16 whatever register `fn` came in: with BTI, a
+ * `br x16` may land on a function's `bti c`, a branch through another register may not. */
+.macro GUARD_NAMES k
+	.globl	dlswap_guard_i\k
+	.hidden	dlswap_guard_i\k
+	.type	dlswap_guard_i\k, %function
+	.globl	dlswap_guard_iv\k
+	.hidden	dlswap_guard_iv\k
+	.type	dlswap_guard_iv\k, %function
+	.globl	dlswap_guard_m\k
+	.hidden	dlswap_guard_m\k
+	.type	dlswap_guard_m\k, %function
+	.globl	dlswap_guard_mv\k
+	.hidden	dlswap_guard_mv\k
+	.type	dlswap_guard_mv\k, %function
 	.p2align 3
-	.globl	dlswap_guard_i
-	.hidden	dlswap_guard_i
-	.type	dlswap_guard_i, %function
-	.globl	dlswap_guard_iv
-	.hidden	dlswap_guard_iv
-	.type	dlswap_guard_iv, %function
-	.globl	dlswap_guard_m
-	.hidden	dlswap_guard_m
-	.type	dlswap_guard_m, %function
-	.globl	dlswap_guard_mv
-	.hidden	dlswap_guard_mv
-	.type	dlswap_guard_mv, %function
-dlswap_guard_i:
-dlswap_guard_iv:
-dlswap_guard_m:
-dlswap_guard_mv:
-	.cfi_startproc
-	DLSWAP_BTI_C
-	ldr	x17, [sp, #8]
+dlswap_guard_i\k:
+dlswap_guard_iv\k:
+dlswap_guard_m\k:
+dlswap_guard_mv\k:
+.endm
+
+.macro GUARD_SIZES k
+	.size	dlswap_guard_i\k, .-dlswap_guard_i\k
+	.size	dlswap_guard_iv\k, .-dlswap_guard_iv\k
+	.size	dlswap_guard_m\k, .-dlswap_guard_m\k
+	.size	dlswap_guard_mv\k, .-dlswap_guard_mv\k
+.endm
+
+/* The record, into the frame whose address is in x17. */
+.macro GUARD_SAVE
 	stp	x19, x20, [x17, #0]
 	stp	x21, x22, [x17, #16]
 	stp	x23, x24, [x17, #32]
@@ -61,13 +74,51 @@ dlswap_guard_mv:
 	stp	d10, d11, [x17, #120]
 	stp	d12, d13, [x17, #136]
 	stp	d14, d15, [x17, #152]
+.endm
+
+/* K <= 6: fn in x<K>, frame in x<K+1>. */
+.macro GUARD_IN_REGS k, fn, frame
+	GUARD_NAMES \k
+	.cfi_startproc
+	DLSWAP_BTI_C
+	mov	x17, \frame
+	GUARD_SAVE
+	mov	x16, \fn
+	br	x16
+	.cfi_endproc
+	GUARD_SIZES \k
+.endm
+
+	.text
+	GUARD_IN_REGS 0, x0, x1
+	GUARD_IN_REGS 1, x1, x2
+	GUARD_IN_REGS 2, x2, x3
+	GUARD_IN_REGS 3, x3, x4
+	GUARD_IN_REGS 4, x4, x5
+	GUARD_IN_REGS 5, x5, x6
+	GUARD_IN_REGS 6, x6, x7
+
+	/* K = 7: fn in x7, frame on the stack at [sp]. */
+	GUARD_NAMES 7
+	.cfi_startproc
+	DLSWAP_BTI_C
+	ldr	x17, [sp]
+	GUARD_SAVE
+	mov	x16, x7
+	br	x16
+	.cfi_endproc
+	GUARD_SIZES 7
+
+	/* K = 8: fn at [sp], frame at [sp, #8]. */
+	GUARD_NAMES 8
+	.cfi_startproc
+	DLSWAP_BTI_C
+	ldr	x17, [sp, #8]
+	GUARD_SAVE
 	ldr	x16, [sp]
 	br	x16
 	.cfi_endproc
-	.size	dlswap_guard_i, .-dlswap_guard_i
-	.size	dlswap_guard_iv, .-dlswap_guard_iv
-	.size	dlswap_guard_m, .-dlswap_guard_m
-	.size	dlswap_guard_mv, .-dlswap_guard_mv
+	GUARD_SIZES 8
 
 /* void dlswap_guard_resume(RecoveryFrame *frame): continues at `frame`'s call site as if the call
  * had returned 0. For an end of the call that is not a signal (pthread_exit in the library). */

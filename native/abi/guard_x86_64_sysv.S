@@ -3,11 +3,11 @@
  *
  * C++ calls it as if it were
  *
- *   R dlswap_guard_*(uint64_t a0, ..., uint64_t a5, [double f0, ..., double f7,] const void *fn,
- *                    RecoveryFrame *frame);
+ *   R dlswap_guard_*K(uint64_t a0, ..., uint64_t a<K-1>, [double f0, ..., double f7,] const void *fn,
+ *                     RecoveryFrame *frame);
  *
- * `fn` and `frame`, the seventh and eighth integer arguments, are on the stack at 8(%rsp) and
- * 16(%rsp). Before it jumps to `fn` (a tail call, as in the unguarded trampoline) it stores in
+ * `fn` and `frame` come right after the K integer arguments the target takes (see below for
+ * where). Before it jumps to `fn` (a tail call, as in the unguarded trampoline) it stores in
  * `frame` what a return to our caller needs: the callee-saved registers, the stack pointer at entry
  * and the return address. The fault handler (native/signals/containment.cc) rewrites the faulting
  * thread's context from them, and dlswap_guard_resume does the same without a signal: either way
@@ -25,43 +25,90 @@
 #define DLSWAP_NOTRACK
 #endif
 
-	.text
+/* One entry per count K of integer-register arguments the target takes (0..6): `fn` and `frame`
+ * travel as the next two integer arguments, in the argument registers after the target's own (no
+ * stack traffic, and no unused argument register to fill) as long as they fit, on the stack past
+ * them. The four names of each entry differ only in their C++ declaration, as in the unguarded
+ * trampoline (`_m`: also the eight vector argument registers, which the integer registers'
+ * numbering does not count; `_v`: the result read from xmm0). */
+.macro GUARD_NAMES k
+	.globl	dlswap_guard_i\k
+	.hidden	dlswap_guard_i\k
+	.type	dlswap_guard_i\k, @function
+	.globl	dlswap_guard_iv\k
+	.hidden	dlswap_guard_iv\k
+	.type	dlswap_guard_iv\k, @function
+	.globl	dlswap_guard_m\k
+	.hidden	dlswap_guard_m\k
+	.type	dlswap_guard_m\k, @function
+	.globl	dlswap_guard_mv\k
+	.hidden	dlswap_guard_mv\k
+	.type	dlswap_guard_mv\k, @function
 	.p2align 4
-	.globl	dlswap_guard_i
-	.hidden	dlswap_guard_i
-	.type	dlswap_guard_i, @function
-	.globl	dlswap_guard_iv
-	.hidden	dlswap_guard_iv
-	.type	dlswap_guard_iv, @function
-	.globl	dlswap_guard_m
-	.hidden	dlswap_guard_m
-	.type	dlswap_guard_m, @function
-	.globl	dlswap_guard_mv
-	.hidden	dlswap_guard_mv
-	.type	dlswap_guard_mv, @function
-dlswap_guard_i:
-dlswap_guard_iv:
-dlswap_guard_m:
-dlswap_guard_mv:
+dlswap_guard_i\k:
+dlswap_guard_iv\k:
+dlswap_guard_m\k:
+dlswap_guard_mv\k:
+.endm
+
+.macro GUARD_SIZES k
+	.size	dlswap_guard_i\k, .-dlswap_guard_i\k
+	.size	dlswap_guard_iv\k, .-dlswap_guard_iv\k
+	.size	dlswap_guard_m\k, .-dlswap_guard_m\k
+	.size	dlswap_guard_mv\k, .-dlswap_guard_mv\k
+.endm
+
+/* The record, into the frame whose address is in register `frame`; %al as for a variadic callee. */
+.macro GUARD_SAVE frame
+	movq	%rbx, 0(\frame)
+	movq	%rbp, 8(\frame)
+	movq	%r12, 16(\frame)
+	movq	%r13, 24(\frame)
+	movq	%r14, 32(\frame)
+	movq	%r15, 40(\frame)
+	movq	%rsp, 48(\frame)
+	movq	(%rsp), %rax
+	movq	%rax, 56(\frame)
+	movl	$8, %eax
+.endm
+
+/* K <= 4: fn and frame in registers. */
+.macro GUARD_IN_REGS k, fn, frame
+	GUARD_NAMES \k
+	.cfi_startproc
+	_CET_ENDBR
+	GUARD_SAVE \frame
+	jmp	*\fn
+	.cfi_endproc
+	GUARD_SIZES \k
+.endm
+
+	.text
+	GUARD_IN_REGS 0, %rdi, %rsi
+	GUARD_IN_REGS 1, %rsi, %rdx
+	GUARD_IN_REGS 2, %rdx, %rcx
+	GUARD_IN_REGS 3, %rcx, %r8
+	GUARD_IN_REGS 4, %r8, %r9
+
+	/* K = 5: fn in r9, frame on the stack at 8(%rsp). */
+	GUARD_NAMES 5
+	.cfi_startproc
+	_CET_ENDBR
+	movq	8(%rsp), %r11
+	GUARD_SAVE %r11
+	jmp	*%r9
+	.cfi_endproc
+	GUARD_SIZES 5
+
+	/* K = 6: fn at 8(%rsp), frame at 16(%rsp). */
+	GUARD_NAMES 6
 	.cfi_startproc
 	_CET_ENDBR
 	movq	16(%rsp), %r11
-	movq	%rbx, 0(%r11)
-	movq	%rbp, 8(%r11)
-	movq	%r12, 16(%r11)
-	movq	%r13, 24(%r11)
-	movq	%r14, 32(%r11)
-	movq	%r15, 40(%r11)
-	movq	%rsp, 48(%r11)
-	movq	(%rsp), %rax
-	movq	%rax, 56(%r11)
-	movl	$8, %eax
+	GUARD_SAVE %r11
 	jmp	*8(%rsp)
 	.cfi_endproc
-	.size	dlswap_guard_i, .-dlswap_guard_i
-	.size	dlswap_guard_iv, .-dlswap_guard_iv
-	.size	dlswap_guard_m, .-dlswap_guard_m
-	.size	dlswap_guard_mv, .-dlswap_guard_mv
+	GUARD_SIZES 6
 
 /* void dlswap_guard_resume(RecoveryFrame *frame): continues at `frame`'s call site as if the call
  * had returned 0. For an end of the call that is not a signal (pthread_exit in the library). */

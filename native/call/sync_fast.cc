@@ -101,6 +101,9 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
   // arguments only the integer registers are passed, and only their slots exist.
   constexpr bool kFloats = kMask != 0;
   constexpr size_t kSlots = kFloats ? kRegSlots : kGprSlots;
+  // The integer registers the target takes, when known here: the guard gets only those, and its
+  // own two arguments in the registers after them.
+  constexpr int kIntArgs = kMask == kDynamic ? kGprSlots : static_cast<int>(N) - __builtin_popcount(kMask);
   uint64_t regs[kSlots];
   if constexpr (kMask != kDynamic) {
     // Every index is a constant here, so the compiler keeps the array in registers: plain zeros
@@ -133,7 +136,7 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
   if (DLSWAP_UNLIKELY(lib->faulted.load(std::memory_order_relaxed))) return ThrowClosed(env, rec);
   RecoveryFrame frame;
   PushFrame(rec.faults, &frame, FrameKind::kCall);
-  uint64_t r = GuardedCallWithRegs(rec.address, regs, kFloats, rec.ret_kind, &frame);
+  uint64_t r = GuardedCallWithRegs<kIntArgs>(rec.address, regs, kFloats, rec.ret_kind, &frame);
   PopFrame(rec.faults, &frame);
   if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *rec.faults);
   int err = AfterSyncCall(rec, lib);

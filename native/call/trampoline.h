@@ -66,23 +66,28 @@ DLSWAP_HOT uint64_t CallWithRegs(const void *fn, const uint64_t *regs, bool floa
                       std::make_index_sequence<kFprSlots>());
 }
 
-template <size_t... G, size_t... F>
+template <int K, size_t... G, size_t... F>
 DLSWAP_HOT uint64_t GuardedUnpacked(const void *fn, const uint64_t *r, bool floats, bool vec_result, RecoveryFrame *frame,
                                     std::index_sequence<G...>, std::index_sequence<F...>) {
+  using Guard = GuardForms<K>;
   if (floats) {
-    if (vec_result) return dlswap_guard_mv(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame)[0];
-    return dlswap_guard_m(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame);
+    if (vec_result) return Guard::mv(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame)[0];
+    return Guard::m(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn, frame);
   }
-  if (vec_result) return dlswap_guard_iv(r[G]..., fn, frame)[0];
-  return dlswap_guard_i(r[G]..., fn, frame);
+  if (vec_result) return Guard::iv(r[G]..., fn, frame)[0];
+  return Guard::i(r[G]..., fn, frame);
 }
 
 // CallWithRegs through the guard: `frame` (already pushed on the thread's record) says afterwards
-// whether the call returned (outcome kReturned) or was ended by a contained fault.
+// whether the call returned (outcome kReturned) or was ended by a contained fault. kInts: how many
+// of the integer slots the target takes (regs[0..kInts)), when the caller knows at compile time;
+// only those are loaded into registers.
+template <int kInts = kGprSlots>
 DLSWAP_HOT uint64_t GuardedCallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind,
                                         RecoveryFrame *frame) {
-  return GuardedUnpacked(fn, regs, floats, IsFloatKind(ret_kind), frame, std::make_index_sequence<kGprSlots>(),
-                         std::make_index_sequence<kFprSlots>());
+  static_assert(kInts >= 0 && kInts <= kGprSlots, "integer argument registers");
+  return GuardedUnpacked<kInts>(fn, regs, floats, IsFloatKind(ret_kind), frame, std::make_index_sequence<kInts>(),
+                                std::make_index_sequence<kFprSlots>());
 }
 
 }  // namespace dlswap
