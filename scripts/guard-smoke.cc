@@ -15,6 +15,8 @@
 #include <stdlib.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "signals/code_ranges.h"
 #include "signals/guard.h"
@@ -85,6 +87,54 @@ __attribute__((noinline)) static bool KeepsCalleeSaved(ThreadFaults *tf) {
          z == 10.5;
 }
 
+// The guard's entries per count K of integer arguments (fn and frame right after them, in
+// registers or on the stack): each passes the target its K integers (and, in the `_m` forms, the
+// vector registers) unchanged, and each resumes a fault.
+template <size_t I>
+using U64 = uint64_t;
+template <size_t... I>
+__attribute__((noinline)) uint64_t Weighted(U64<I>... a) {
+  uint64_t s = 0;
+  ((s += a * (I + 1)), ...);
+  return s;
+}
+template <size_t... I>
+__attribute__((noinline)) uint64_t WeightedPlus(U64<I>... a, double d) {
+  return Weighted<I...>(a...) + static_cast<uint64_t>(d);
+}
+template <size_t... I>
+__attribute__((noinline)) uint64_t FaultsOnZero(U64<I>... a) {
+  if (((a == 0) || ...) || sizeof...(I) == 0) *static_cast<volatile int *>(nullptr) = zero;
+  return 1;
+}
+
+template <int K, size_t... I>
+static bool GuardFormWorks(ThreadFaults *tf, std::index_sequence<I...>) {
+  using Guard = GuardForms<K>;
+  const uint64_t want = ((uint64_t{I + 1} * (I + 1)) + ... + 0);
+  RecoveryFrame frame;
+  PushFrame(tf, &frame, FrameKind::kCall);
+  const uint64_t i = Guard::i(U64<I>{I + 1}..., reinterpret_cast<const void *>(&Weighted<I...>), &frame);
+  PopFrame(tf, &frame);
+  bool ok = frame.outcome == kReturned && i == want;
+  PushFrame(tf, &frame, FrameKind::kCall);
+  const uint64_t m = Guard::m(U64<I>{I + 1}..., 1000.0, 0, 0, 0, 0, 0, 0, 0, reinterpret_cast<const void *>(&WeightedPlus<I...>), &frame);
+  PopFrame(tf, &frame);
+  ok = ok && frame.outcome == kReturned && m == want + 1000;
+  PushFrame(tf, &frame, FrameKind::kCall);
+  Guard::i(U64<I>{0}..., reinterpret_cast<const void *>(&FaultsOnZero<I...>), &frame);
+  PopFrame(tf, &frame);
+  return ok && frame.outcome == SIGSEGV && tf->top == nullptr;
+}
+
+template <int... K>
+static void GuardFormsWork(ThreadFaults *tf, std::integer_sequence<int, K...>) {
+  char what[96];
+  ((snprintf(what, sizeof what, "the guard entry for %d integer arguments passes them on and resumes a fault", K),
+    Check(GuardFormWorks<K>(tf, std::make_index_sequence<K>()), what)),
+   ...);
+}
+
 static bool SegvUnblocked() {
   sigset_t now;
   pthread_sigmask(SIG_SETMASK, nullptr, &now);
@@ -118,6 +168,7 @@ int main(int argc, char **argv) {
   Check(GuardedRun(tf, &RoundUpThenFault, nullptr) == SIGSEGV && fegetround() == FE_TONEAREST,
         "the floating-point rounding mode comes back as it was");
   Check(GuardedRun(tf, &ResumeWithoutSignal, nullptr) == kThreadExit, "dlswap_guard_resume ends a call without a signal");
+  GuardFormsWork(tf, std::make_integer_sequence<int, kGuardGprArgs + 1>());
   Check(GuardedRun(tf, &ClobberThenFault, nullptr) == SIGSEGV, "containment works again after all of that");
   if (threads) {
     pthread_t t;
