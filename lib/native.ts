@@ -315,6 +315,11 @@ export interface Addon {
   retireHeldAsync(entries: [lib: NativeLibrary, deps: NativeLibrary[], keepMapped: boolean][], finiTimeoutMs: number): LoaderJob<RetireResult[]>;
   /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal. */
   threadScanStats(): { scans: number; threads: number; sampled: number };
+  /**
+   * Timings of the loader jobs that ended since the last call, recorded only while on (`on` turns them
+   * on or off): for bench/reload.mjs's breakdown of a reload. Times are ms of process.hrtime's clock.
+   */
+  jobTimings(on?: boolean): { kind: string; queuedAt: number; startedAt: number; endedAt: number; steps: [string, number][] }[];
   /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
   privateArea(base: string): { root: string; dir: string };
   privateFiles(): string[];
@@ -423,6 +428,7 @@ export const ADDON_EXPORTS = [
   'abandonedLoaderThreads',
   'retireHeldAsync',
   'threadScanStats',
+  'jobTimings',
   'privateArea',
   'privateFiles',
   'sweepStale',

@@ -15,6 +15,7 @@
 #include "image/process_hooks.h"
 #include "loader/dependencies_js.h"
 #include "loader/job_channel.h"
+#include "loader/job_timings.h"
 #include "loader/load_job.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -270,10 +271,12 @@ Napi::Value RunOnLoader(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env,
   Spec spec = parse(env, info);
   return Submit(
       env,
-      [spec, run](std::shared_ptr<Reply> reply) mutable {
+      [spec, run, first_step, queued = MonotonicMs()](std::shared_ptr<Reply> reply) mutable {
+        JobTimer timer(first_step, queued);
         ArmDeadline(spec, reply);
         auto r = std::make_unique<Result>();
         run(spec, *r);
+        timer.End();
         reply->Answer(std::move(r));
       },
       [first_step](std::shared_ptr<Reply> reply) {
@@ -357,6 +360,33 @@ Napi::Value ThreadScanStatsJs(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// jobTimings(on?): turns the loader jobs' timings on or off (loader/job_timings.h) when given a
+// boolean, and returns those of the jobs that ended since the last call, for bench/reload.mjs:
+// [{ kind, queuedAt, startedAt, endedAt (ms, the clock of process.hrtime), steps: [[name, ms]...] }].
+Napi::Value JobTimingsJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && info[0].IsBoolean()) SetJobTimings(info[0].As<Napi::Boolean>().Value());
+  const std::vector<JobTiming> jobs = TakeJobTimings();
+  Napi::Array out = Napi::Array::New(env, jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", jobs[i].kind);
+    o.Set("queuedAt", jobs[i].queued_at);
+    o.Set("startedAt", jobs[i].started_at);
+    o.Set("endedAt", jobs[i].ended_at);
+    Napi::Array steps = Napi::Array::New(env, jobs[i].steps.size());
+    for (size_t j = 0; j < jobs[i].steps.size(); ++j) {
+      Napi::Array step = Napi::Array::New(env, 2);
+      step.Set(0u, jobs[i].steps[j].first);
+      step.Set(1u, jobs[i].steps[j].second);
+      steps.Set(static_cast<uint32_t>(j), step);
+    }
+    o.Set("steps", steps);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
 Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), LoaderPool::Abandon(static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
 }
@@ -372,7 +402,7 @@ void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
                         {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
                         {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
                         {"abandonedLoaderThreads", AbandonedThreadsJs}, {"retireHeldAsync", RetireHeldAsyncJs},
-                        {"threadScanStats", ThreadScanStatsJs}});
+                        {"threadScanStats", ThreadScanStatsJs}, {"jobTimings", JobTimingsJs}});
 }
 
 }  // namespace dlswap

@@ -17,6 +17,7 @@
 #include "common/loader_lock.h"
 #include "image/thread_scan.h"
 #include "loader/load_steps.h"
+#include "loader/job_timings.h"
 #include "loader/loader_pool.h"
 #include "loader/origin_step.h"
 #include "loader/private_area.h"
@@ -376,21 +377,29 @@ bool Verify(const LoadSpec &spec, LoadResult &out) {
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` and `copy` for the caller
 // (RunLoad) to undo.
+// `ok`, the result of the step `name` that just ended; its time goes to the job's timings
+// (loader/job_timings.h, for bench/reload.mjs's breakdown of a reload).
+bool Timed(const char *name, bool ok) {
+  StepDone(name);
+  return ok;
+}
+
 bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   // A fault in a constructor (inside the dynamic loader) is reported with this name (docs/faults.md).
   LoadingNote loading(spec.path.c_str());
   const auto t = std::chrono::steady_clock::now();
-  if (!LoaderFree(spec, out) || !CopySource(spec, out, copy) || !CheckHeaders(spec, out, copy) || !CopyDependencies(spec, out, copy)) {
+  if (!Timed("loader-free", LoaderFree(spec, out)) || !Timed("copy", CopySource(spec, out, copy)) ||
+      !Timed("headers", CheckHeaders(spec, out, copy)) || !Timed("dependencies", CopyDependencies(spec, out, copy))) {
     return false;
   }
   NamespaceRecord *ns = nullptr;
-  if (!EnterNamespace(spec, out, ns)) return false;
+  if (!Timed("namespace", EnterNamespace(spec, out, ns))) return false;
   NamespaceHold hold{ns};
   for (int i : out.plan.load_order) {
-    if (!OpenDependency(spec, out, ns, i)) return false;
+    if (!Timed("open-dependency", OpenDependency(spec, out, ns, i))) return false;
   }
   out.copy_ms = Ms(t);  // up to here: the copies, the plan and the dependencies' mappings
-  return OpenLibrary(spec, out, copy, ns) && Verify(spec, out);
+  return Timed("dlopen", OpenLibrary(spec, out, copy, ns)) && Timed("verify", Verify(spec, out));
 }
 }  // namespace
 
@@ -413,6 +422,7 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
   out.host_keepalive = spec.host_keepalive;
   if (Load(spec, out, copy)) {
     DropSymbolLists(out);
+    StepDone("drop-symbol-lists");
     return;
   }
   // Undo: the plugin's fini if its init succeeded, then every image, as a retirement would.
