@@ -67,6 +67,8 @@ export interface LoadSpec {
   keepCopies: boolean;
   isolation: IsolationCode;
   sha256?: string;
+  /** The copy's digest is read (a pin, info.sha256 at once): taken while copying. False: only if the copy is rewritten (else lib/load/copy_digest.ts). */
+  hash?: boolean;
   refuseImports: string[];
   refuseNodeInitFini: boolean;
   refuseNodeInterposition: boolean;

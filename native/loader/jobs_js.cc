@@ -154,6 +154,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   }
   spec.isolation = static_cast<Isolation>(iso);
   if (o.Get("sha256").IsString()) spec.expect_sha256 = o.Get("sha256").As<Napi::String>().Utf8Value();
+  if (o.Get("hash").IsBoolean()) spec.hash = o.Get("hash").As<Napi::Boolean>().Value();
   spec.refuse_imports = Strings(o.Get("refuseImports"));
   spec.refuse_node_init_fini = o.Get("refuseNodeInitFini").ToBoolean();
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();

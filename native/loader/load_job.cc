@@ -77,8 +77,8 @@ bool LoaderFree(const LoadSpec &spec, LoadResult &out) {
   return hung.empty() || Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
 }
 
-// The user's file copied into the private area (made on the first load), hashed in the same pass,
-// and checked against a sha256 pin. Fills out.real_path, size, sha256 and mtime_ms. On failure the
+// The user's file copied into the private area (made on the first load), hashed in the same pass
+// when the digest is read (LoadSpec::hash, a pin), and checked against a sha256 pin. Fills out.real_path, size, sha256 and mtime_ms. On failure the
 // source is closed; a copy made is in `copy`.
 bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   SourceFile src;
@@ -93,7 +93,7 @@ bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     return false;
   }
   out.real_path = src.real_path;
-  const bool copied = CopyToPrivate(src, spec.path, copy, out.error);
+  const bool copied = CopyToPrivate(src, spec.path, copy, out.error, spec.hash || !spec.expect_sha256.empty());
   CloseSource(src);
   if (!copied) return false;
   out.size = copy.size;
@@ -146,6 +146,15 @@ bool CopyDependencies(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) 
       out.refused_in_registry = n.registry;
       return false;
     }
+  }
+  // Renaming its dependencies and redirecting its origin imports write into the copy: a digest
+  // not taken while copying is taken now, of the bytes as copied (lib/ would read the copy).
+  const bool rewritten =
+      ImportsOriginFunctions(out.elf.imports) || std::any_of(out.plan.nodes.begin(), out.plan.nodes.end(),
+                                                             [](const DependencyNode &n) { return n.kind == DependencyKind::Private; });
+  if (copy.sha256.empty() && rewritten) {
+    if (!HashCopy(copy, out.error)) return false;
+    out.sha256 = copy.sha256;
   }
   if (!CopyClosure(out.plan, copy, out.closure, out.error)) return false;
   RedirectOriginImports(spec.isolation, copy.fd, out.elf.imports, spec.path, out.origin_note);
