@@ -315,8 +315,8 @@ export interface Addon {
    * at the threads for all): one result per entry. Does not keep the event loop alive.
    */
   retireHeldAsync(entries: [lib: NativeLibrary, deps: NativeLibrary[], keepMapped: boolean][], finiTimeoutMs: number): LoaderJob<RetireResult[]>;
-  /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal. */
-  threadScanStats(): { scans: number; threads: number; sampled: number };
+  /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal, threads skipped as not run since the image was loaded. */
+  threadScanStats(): { scans: number; threads: number; sampled: number; quiet: number };
   /**
    * Timings of the loader jobs that ended since the last call, recorded only while on (`on` turns them
    * on or off): for bench/reload.mjs's breakdown of a reload. Times are ms of process.hrtime's clock.

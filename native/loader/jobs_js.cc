@@ -358,6 +358,7 @@ Napi::Value ThreadScanStatsJs(const Napi::CallbackInfo &info) {
   o.Set("scans", static_cast<double>(c.scans));
   o.Set("threads", static_cast<double>(c.threads));
   o.Set("sampled", static_cast<double>(c.sampled));
+  o.Set("quiet", static_cast<double>(c.quiet));
   return o;
 }
 

@@ -169,7 +169,8 @@ bool CopyDependencies(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) 
 
 // The namespace modes' namespace (the anchor, or a fresh one) made ready for the load's code: `ns`
 // holds the caller's reference, which it releases (NamespaceHold). Then, in every mode, the process
-// hooks as they were before any of the library's code ran (out.hooks). On failure nothing is held.
+// hooks as they were before any of the library's code ran (out.hooks), and every thread's CPU time
+// (out.clocks: the holders check skips threads that have not run since). On failure nothing is held.
 bool EnterNamespace(const LoadSpec &spec, LoadResult &out, NamespaceRecord *&ns) {
   if (spec.isolation == Isolation::Namespace || spec.isolation == Isolation::FreshNamespace) {
     std::string why;
@@ -185,6 +186,7 @@ bool EnterNamespace(const LoadSpec &spec, LoadResult &out, NamespaceRecord *&ns)
   }
   ReleaseExitedThreadPins();
   out.hooks = ProcessHooks::Capture();
+  out.clocks = std::make_shared<const ThreadClocks>(TakeThreadClocks());
   return true;
 }
 
@@ -269,6 +271,7 @@ bool OpenLibrary(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy, Names
   out.lib = MakeHandle(h, spec.isolation, ns, MappedName(h, PrivateDirPath() + "/" + copy.name));
   out.lib->copy_name = copy.name;
   out.lib->hooks = out.hooks;
+  out.lib->clocks_before_load = out.clocks;
   if (!out.closure.root_soname.empty()) out.lib->private_names.push_back(out.closure.root_soname);
   out.lib->private_names.insert(out.lib->private_names.end(), out.closure.root_aliases.begin(), out.closure.root_aliases.end());
   // Mapped: the copy's file stays as long as the image (the name in the link map and in

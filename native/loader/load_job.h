@@ -86,6 +86,7 @@ struct LoadResult {
 
   LibraryRef lib;                    // success: the image, its namespace retained
   std::shared_ptr<ProcessHooks> hooks;  // the dispositions before any of its code ran (lib->hooks once opened)
+  std::shared_ptr<const ThreadClocks> clocks;  // the threads' CPU times then (lib->clocks_before_load)
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, for whoever retires `lib` unseen
   // Its dependencies as planned (nodes[0] is the library), the private copies made of them, and the
   // images loaded before it: private copies and shared dependencies, in the plan's load order.
