@@ -193,6 +193,8 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number, 
  * unless `giveUp`: then it resolves false at that moment.
  */
 export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean, stop?: Promise<void>): Promise<boolean> {
+  // Already idle (the usual retirement): no timer to arm and clear.
+  if (!gen.busy(false)) return true;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => {

@@ -16,7 +16,7 @@ import { deepbindUnsafeSymbols } from '../elf/node_symbols';
 import { isolationCode, preloadedRuntime, type Isolation } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
-import { tempBase } from './temp_area';
+import { baseForLoad, notePrivateAreaOpen } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
 import { checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
@@ -101,7 +101,7 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
   watchProcessExit();
   const spec: LoadSpec = {
     path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/load/search.ts)
-    tempBase: tempBase(),
+    tempBase: baseForLoad(),
     // What the loader thread needs of process-wide state, read here (lib/load/process_state.ts).
     cwd: currentDirectory(),
     environment: mode === 'namespace' || mode === 'fresh-namespace' ? environmentEntries() : undefined,
@@ -137,6 +137,7 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
 
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
 export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types: TypeRegistry<D> | undefined, finiTimeoutMs: number): Library<D> {
+  notePrivateAreaOpen();
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
   // A load that took no digest (PluginLoad.hash false) leaves it to be taken on first read.

@@ -41,7 +41,7 @@ function load(path: string, mode: Isolation, hash: boolean) {
   };
   const result = addon.loadSync(spec);
   if (!result.ok) throw new Error(`${result.code}: ${result.message}`);
-  return { result, lib: libraryFromResult(result, path, mode) };
+  return { result, lib: libraryFromResult(result, path, mode, undefined, 1000) };
 }
 
 // A first open() sets up what every load needs (the namespace runtime, the exit hooks).
