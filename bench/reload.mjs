@@ -83,7 +83,11 @@ function startFloor() {
         waiting = { resolve, reject };
         child.stdin.write(`${n}\n`);
       }),
-    stop: () => new Promise((r) => (child.once('exit', r), child.stdin.end())),
+    stop: () =>
+      new Promise((r) => {
+        child.once('exit', r);
+        child.stdin.end();
+      }),
   };
 }
 
@@ -113,7 +117,10 @@ async function dlswapReload(hot, i, into) {
     ...retire.steps.map(([name, ms]) => [`  retire: ${name}`, ms]),
     ['JS: retire job answered to report.retired (trip back, close result)', tEnd - retire.endedAt],
   ];
-  for (const [name, ms] of parts) (into.parts[name] ??= []).push(ms);
+  for (const [name, ms] of parts) {
+    into.parts[name] ??= [];
+    into.parts[name].push(ms);
+  }
 }
 
 async function againstFloor(rounds, perRound) {
@@ -401,7 +408,8 @@ let ok = true;
 
 if (wanted('floor')) {
   const per = 40;
-  const f = (result.floor = await againstFloor(Math.max(2, Math.round(FLOOR_RELOADS / per)), per));
+  result.floor = await againstFloor(Math.max(2, Math.round(FLOOR_RELOADS / per)), per);
+  const f = result.floor;
   log(`namespace-mode reload of the tiny plugin against the C floor (bench/floor/reload_floor.c: copy with sendfile,`);
   log(`dlmopen into one anchor namespace, dlsym, a call, unlink, dlclose of the previous copy), ${f.reloads} reloads each, interleaved`);
   log(`  whole reload p50:   C floor ${f.floorP50Ms.toFixed(3)} ms   dlswap ${f.dlswapP50Ms.toFixed(3)} ms   ratio ${f.wholeRatio.toFixed(2)} (target <= 3)`);
@@ -449,7 +457,8 @@ if (wanted('throughput')) {
 }
 
 if (wanted('closure')) {
-  const c = (result.closure = await closureLatency(10, Math.max(10, Math.round(RELOADS / 10))));
+  result.closure = await closureLatency(10, Math.max(10, Math.round(RELOADS / 10)));
+  const c = result.closure;
   log(`\nreload latency with a private closure (seed001: libhelper.so.1 + libinner.so.1 copied and renamed per generation)`);
   log(`against the dependency-free plugin, namespace mode, ${c.reloads} reloads each, interleaved`);
   log(`  whole reload p50: plugin ${c.pluginP50Ms.toFixed(3)} ms   closure ${c.closureP50Ms.toFixed(3)} ms   ratio ${c.ratio.toFixed(2)} (target <= 2)`);
@@ -458,7 +467,8 @@ if (wanted('closure')) {
 }
 
 if (wanted('nodelete')) {
-  const nd = (result.nodelete = await nodeleteCost(200));
+  result.nodelete = await nodeleteCost(200);
+  const nd = result.nodelete;
   log(`\na private dependency linked -z nodelete (libnd.so.1, ${nd.depFileKiB.toFixed(0)} KiB), ${nd.reloads} reloads: its copy stays mapped each time (${nd.depKept} kept)`);
   log(`  per reload: ${nd.mappingsPerReload.toFixed(1)} mappings, ${nd.rssKiBPerReload.toFixed(0)} KiB RSS, and the copy's blocks in the private area while mapped`);
 }

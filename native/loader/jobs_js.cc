@@ -280,9 +280,7 @@ Napi::Value RunOnLoader(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env,
         timer.End();
         reply->Answer(std::move(r));
       },
-      [first_step](std::shared_ptr<Reply> reply) {
-        reply->Answer(TimedOut<Result>(first_step, "abandoned before it started"));
-      });
+      [first_step](std::shared_ptr<Reply> reply) { reply->Answer(TimedOut<Result>(first_step, "abandoned before it started")); });
 }
 
 Napi::Value LoadSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseLoadSpec, RunLoad); }
@@ -400,11 +398,18 @@ Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
-                        {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
-                        {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
-                        {"abandonedLoaderThreads", AbandonedThreadsJs}, {"retireHeldAsync", RetireHeldAsyncJs},
-                        {"threadScanStats", ThreadScanStatsJs}, {"jobTimings", JobTimingsJs}});
+  Export(env, exports,
+         {{"loadSync", LoadSyncJs},
+          {"loadAsync", LoadAsyncJs},
+          {"retireSync", RetireSyncJs},
+          {"retireAsync", RetireAsyncJs},
+          {"handoverSync", HandoverSyncJs},
+          {"handoverAsync", HandoverAsyncJs},
+          {"abandonJob", AbandonJobJs},
+          {"abandonedLoaderThreads", AbandonedThreadsJs},
+          {"retireHeldAsync", RetireHeldAsyncJs},
+          {"threadScanStats", ThreadScanStatsJs},
+          {"jobTimings", JobTimingsJs}});
 }
 
 }  // namespace dlswap

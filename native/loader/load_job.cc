@@ -78,8 +78,9 @@ bool LoaderFree(const LoadSpec &spec, LoadResult &out) {
 }
 
 // The user's file copied into the private area (made on the first load), hashed in the same pass
-// when the digest is read (LoadSpec::hash, a pin), and checked against a sha256 pin. Fills out.real_path, size, sha256 and mtime_ms. On failure the
-// source is closed; a copy made is in `copy`.
+// when the digest is read (LoadSpec::hash, a pin), and checked against a sha256 pin. Fills
+// out.real_path, size, sha256 and mtime_ms. On failure the source is closed; a copy made is in
+// `copy`.
 bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   SourceFile src;
   if (!OpenSource(spec.path, src, out.error, spec.cwd)) return false;
@@ -150,8 +151,8 @@ bool CopyDependencies(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) 
   // Renaming its dependencies and redirecting its origin imports write into the copy: a digest
   // not taken while copying is taken now, of the bytes as copied (lib/ would read the copy).
   const bool rewritten =
-      ImportsOriginFunctions(out.elf.imports) || std::any_of(out.plan.nodes.begin(), out.plan.nodes.end(),
-                                                             [](const DependencyNode &n) { return n.kind == DependencyKind::Private; });
+      ImportsOriginFunctions(out.elf.imports) ||
+      std::any_of(out.plan.nodes.begin(), out.plan.nodes.end(), [](const DependencyNode &n) { return n.kind == DependencyKind::Private; });
   if (copy.sha256.empty() && rewritten) {
     if (!HashCopy(copy, out.error)) return false;
     out.sha256 = copy.sha256;

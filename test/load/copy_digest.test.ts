@@ -49,7 +49,7 @@ beforeAll(() => open(P1, { isolation: 'namespace' }).close());
 afterEach(() => expect(strayPrivateFiles()).toEqual([]));
 
 describe.each(['namespace', 'local'] as const)('a copy made without its digest (%s)', (mode) => {
-  it('is not hashed at load; info.sha256 is the source bytes\' digest, taken from the mapped copy on first read', async () => {
+  it("is not hashed at load; info.sha256 is the source bytes' digest, taken from the mapped copy on first read", async () => {
     const { result, lib } = load(P1, mode, false);
     expect(result.sha256).toBe('');
     expect(lib.info.sha256).toBe(sha256(fs.readFileSync(P1)));
