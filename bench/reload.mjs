@@ -449,7 +449,7 @@ if (wanted('throughput')) {
   log(`\nasync throughput, ${IN_FLIGHT} in flight (plugin_slow(${CALL_MS})), namespace mode, against the quiet windows around each ${WINDOW_MS} ms window`);
   log(`(median of ${CYCLES} windows each; quiet: ${Math.round(tp.quietCallsPerSec)} calls/s)`);
   log(`  a reload every ${INTERVAL_MS} ms                        ${tp.ratios.reload.toFixed(3)}  (${tp.reloads} reloads, failed calls ${tp.failures})`);
-  log(`  control, no dlswap: the C floor's reload        ${tp.ratios['C floor'].toFixed(3)}  (a thread of its own, every ${INTERVAL_MS} ms)`);
+  log(`  control, no dlswap: the C floor's reload       ${tp.ratios['C floor'].toFixed(3)}  (a thread of its own, every ${INTERVAL_MS} ms)`);
   log(`  control, no dlswap: load and close one file     ${tp.ratios.load.toFixed(3)}`);
   log(`  nothing (the method's noise)                    ${tp.ratios.nothing.toFixed(3)}`);
   log(`  reloads against the C floor                     ${result.throughput.againstFloor.toFixed(3)}  (target >= 0.95)`);
