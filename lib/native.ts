@@ -67,6 +67,8 @@ export interface LoadSpec {
   keepCopies: boolean;
   isolation: IsolationCode;
   sha256?: string;
+  /** The copy's digest is read (a pin, info.sha256 at once): taken while copying. False: only if the copy is rewritten (else lib/load/copy_digest.ts). */
+  hash?: boolean;
   refuseImports: string[];
   refuseNodeInitFini: boolean;
   refuseNodeInterposition: boolean;
@@ -313,8 +315,13 @@ export interface Addon {
    * at the threads for all): one result per entry. Does not keep the event loop alive.
    */
   retireHeldAsync(entries: [lib: NativeLibrary, deps: NativeLibrary[], keepMapped: boolean][], finiTimeoutMs: number): LoaderJob<RetireResult[]>;
-  /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal. */
-  threadScanStats(): { scans: number; threads: number; sampled: number };
+  /** What the scans for threads in an image cost so far: calls, threads looked at, threads asked with the signal, threads skipped as not run since the image was loaded. */
+  threadScanStats(): { scans: number; threads: number; sampled: number; quiet: number };
+  /**
+   * Timings of the loader jobs that ended since the last call, recorded only while on (`on` turns them
+   * on or off): for bench/reload.mjs's breakdown of a reload. Times are ms of process.hrtime's clock.
+   */
+  jobTimings(on?: boolean): { kind: string; queuedAt: number; startedAt: number; endedAt: number; steps: [string, number][] }[];
   /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
   privateArea(base: string): { root: string; dir: string };
   privateFiles(): string[];
@@ -423,6 +430,7 @@ export const ADDON_EXPORTS = [
   'abandonedLoaderThreads',
   'retireHeldAsync',
   'threadScanStats',
+  'jobTimings',
   'privateArea',
   'privateFiles',
   'sweepStale',

@@ -75,7 +75,11 @@ export async function loadGeneration(
     (dropped, total) => onLog({ name: 'log-dropped', event: { generation: gen.id, dropped, total } }),
   );
   try {
-    const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host };
+    // The digest is taken while copying only when something reads it: a pin, the watcher (it
+    // compares the serving generation's), a hook (it sees the Library, and may keep it past its
+    // close). Otherwise info.sha256 is taken on first read (lib/load/copy_digest.ts).
+    const hash = sha256 !== undefined || options.watch !== null || options.setup !== undefined || options.teardown !== undefined;
+    const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host, hash };
     const open = { ...options, sha256 };
     const loaded = options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
     // What dlswap_init logged reaches onLog before the generation goes on: its lines are not left
@@ -189,6 +193,8 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number, 
  * unless `giveUp`: then it resolves false at that moment.
  */
 export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean, stop?: Promise<void>): Promise<boolean> {
+  // Already idle (the usual retirement): no timer to arm and clear.
+  if (!gen.busy(false)) return true;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => {

@@ -16,7 +16,7 @@ import { deepbindUnsafeSymbols } from '../elf/node_symbols';
 import { isolationCode, preloadedRuntime, type Isolation } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
 import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
-import { tempBase } from './temp_area';
+import { baseForLoad, notePrivateAreaOpen } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
 import { checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
@@ -30,6 +30,7 @@ import { liveNamespaces, noteAnchor } from './namespace_budget';
 import type { CloseResult, ElfSummary, HoldingThread, LibraryCloseOptions, LibraryInfo, OpenAsyncOptions, OpenOptions } from './library_types';
 import { abortedError, raceAbort } from '../abort';
 import { resolveLibrary } from './search';
+import { lazyCopyDigest } from './copy_digest';
 import { watchHeldImage } from './pinned_images';
 import { debug } from '../debug';
 import { traceRuntimeNotes } from './runtime_notes';
@@ -70,6 +71,11 @@ export interface PluginLoad {
   hostObject?: unknown;
   /** dlswap_init's bound on the loader thread (0 or absent: none). */
   initTimeoutMs?: number;
+  /**
+   * Whether anything reads the digest of the copy (a pin, the watcher, a hook that sees the Library):
+   * false leaves `info.sha256` to be taken on first read (lib/load/copy_digest.ts). Default true.
+   */
+  hash?: boolean;
 }
 
 /**
@@ -95,13 +101,14 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
   watchProcessExit();
   const spec: LoadSpec = {
     path: resolveLibrary(file), // a bare soname is searched for, as dlopen does (lib/load/search.ts)
-    tempBase: tempBase(),
+    tempBase: baseForLoad(),
     // What the loader thread needs of process-wide state, read here (lib/load/process_state.ts).
     cwd: currentDirectory(),
     environment: mode === 'namespace' || mode === 'fresh-namespace' ? environmentEntries() : undefined,
     keepCopies: keepCopiesRequested(),
     isolation: isolationCode(mode),
     sha256: options.sha256,
+    hash: plugin?.hash ?? true,
     // deepbind: node's copy-relocated state that a library would bind to its own, never-initialised
     // copy of (std::cerr...). local: constructors and destructors that would run node's code.
     refuseImports: mode === 'deepbind' && !options.force ? deepbindUnsafeSymbols() : [],
@@ -130,8 +137,11 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
 
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
 export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types: TypeRegistry<D> | undefined, finiTimeoutMs: number): Library<D> {
+  notePrivateAreaOpen();
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
+  // A load that took no digest (PluginLoad.hash false) leaves it to be taken on first read.
+  const digest = r.sha256 ? () => r.sha256! : lazyCopyDigest(ninfo.mappedPath, file);
   const info: LibraryInfo = Object.freeze({
     path: file,
     realPath: r.realPath!,
@@ -140,7 +150,9 @@ export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: 
     isolation: mode,
     buildId: r.elf!.buildId,
     size: r.size,
-    sha256: r.sha256!,
+    get sha256() {
+      return digest();
+    },
     soname: r.elf!.soname,
     dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
   });

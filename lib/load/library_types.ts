@@ -103,7 +103,10 @@ export interface LibraryInfo {
   buildId: string | null;
   /** Size in bytes of the file that was loaded. */
   size: number;
-  /** sha256 of the bytes that were loaded, hex. */
+  /**
+   * sha256 of the bytes that were loaded, hex. A HotLibrary generation that nothing read it of at
+   * load (no pin, watch or hook) has it taken from its mapped copy on first read (docs/isolation.md).
+   */
   sha256: string;
   soname: string | null;
   /**

@@ -16,10 +16,13 @@ export function shownName(text: string): string {
 
 let atExit = false;
 
-/** Prints (or, debugging off, drops) the notes made since the last call; and, debugging, at exit. */
+/**
+ * Prints the notes made since the last call; and at exit. Debugging off (NODE_DEBUG is read once),
+ * they are not even taken: the native queue keeps at most 256 and counts the rest.
+ */
 export function traceRuntimeNotes(): void {
-  const { notes, dropped } = addon.takeRuntimeNotes();
   if (!debug.enabled) return;
+  const { notes, dropped } = addon.takeRuntimeNotes();
   if (!atExit) {
     atExit = true;
     process.once('exit', traceRuntimeNotes);

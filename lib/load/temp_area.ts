@@ -28,6 +28,21 @@ export function userRoot(): string {
 }
 
 let area: { root: string; dir: string } | null = null;
+let opened = false;
+
+/**
+ * The base a load hands the loader: the first load that succeeds fixes the private area for the
+ * process (native/loader/private_area.h), after which the base is not read again (a load of a
+ * small plugin would spend ~10 us in the environment reads of os.tmpdir() for nothing).
+ */
+export function baseForLoad(): string {
+  return opened || area ? '' : tempBase();
+}
+
+/** A load succeeded: the private area is open for good. */
+export function notePrivateAreaOpen(): void {
+  opened = true;
+}
 
 /**
  * Opens the private area on first use (native: through descriptors, refusing anything another user

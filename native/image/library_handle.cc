@@ -119,7 +119,9 @@ std::vector<LibraryHandle::HolderScan> ScanHoldersOf(const std::vector<const Lib
       }
     }
   });
-  const MultiScanResult found = ScanThreadsFor(ranges, maps, patience);
+  std::vector<const ThreadClocks *> quiet;
+  for (const LibraryHandle *h : images) quiet.push_back(h->clocks_before_load.get());
+  const MultiScanResult found = ScanThreadsFor(ranges, maps, patience, quiet);
   for (size_t i = 0; i < images.size(); ++i) {
     if (!images[i]->handle || !images[i]->map) continue;
     std::vector<ThreadNote> &n = out[i].threads;

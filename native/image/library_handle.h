@@ -27,6 +27,7 @@
 
 #include "image/image_closure.h"
 #include "image/process_hooks.h"
+#include "image/thread_scan.h"
 #include "namespace/runtime_host.h"
 
 namespace dlswap {
@@ -52,6 +53,10 @@ struct LibraryHandle {
   // The signal dispositions from before this image (and the private dependencies loaded with it)
   // first ran: what its retirement restores (image/process_hooks.h). Null for a dependency's handle.
   std::shared_ptr<ProcessHooks> hooks;
+  // The threads' CPU times from before this image (and the private dependencies loaded with it) was
+  // mapped: the holders check skips threads that have not run since (image/thread_scan.h). Null
+  // for a dependency's handle; then every thread is looked at.
+  std::shared_ptr<const ThreadClocks> clocks_before_load;
 
   // Resolved in the library's own namespace: its libc's errno, free and fflush. In the namespace
   // modes these are a different libc from node's; using node's would read the wrong errno, corrupt

@@ -131,7 +131,30 @@ std::mutex g_counted_mutex;
 std::set<pid_t> *g_counted = new std::set<pid_t>();  // never destroyed: read by late threads at exit
 thread_local bool tl_counted = false;
 
-std::atomic<uint64_t> g_scans{0}, g_threads{0}, g_sampled{0};
+std::atomic<uint64_t> g_scans{0}, g_threads{0}, g_sampled{0}, g_quiet{0};
+
+// The CPU-time clock of another thread of this process (the kernel's thread CPU clock id:
+// CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED, in ns of time on a CPU). False when it is gone.
+bool ThreadCpuNs(pid_t tid, uint64_t &ns) {
+  const clockid_t id = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6u);
+  struct timespec t;
+  if (clock_gettime(id, &t) != 0) return false;
+  ns = uint64_t(t.tv_sec) * 1000000000u + uint64_t(t.tv_nsec);
+  return true;
+}
+
+// Whether `tid` has not run since every one of `quiet` was taken.
+bool QuietSince(pid_t tid, const std::vector<const ThreadClocks *> &quiet) {
+  if (quiet.empty()) return false;
+  uint64_t now = 0;
+  if (!ThreadCpuNs(tid, now)) return false;  // gone meanwhile: the read below says so
+  for (const ThreadClocks *c : quiet) {
+    if (!c) return false;
+    auto it = std::lower_bound(c->cpu_ns.begin(), c->cpu_ns.end(), std::make_pair(tid, uint64_t(0)));
+    if (it == c->cpu_ns.end() || it->first != tid || it->second != now) return false;
+  }
+  return true;
+}
 
 // ---- samples of running threads (signals/thread_sample.h) ---------------------------------------
 //
@@ -347,9 +370,26 @@ void PrepareThreadSamples() {
   ThreadSampleSignal(&Receive);
 }
 
-ScanCounters ScanCountersNow() { return {g_scans.load(), g_threads.load(), g_sampled.load()}; }
+ScanCounters ScanCountersNow() { return {g_scans.load(), g_threads.load(), g_sampled.load(), g_quiet.load()}; }
 
-MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps, std::chrono::milliseconds patience) {
+ThreadClocks TakeThreadClocks() {
+  ThreadClocks out;
+  const pid_t self = Gettid();
+  DIR *dir = opendir("/proc/self/task");
+  if (!dir) return out;
+  while (struct dirent *e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
+    uint64_t ns = 0;
+    if (tid != self && ThreadCpuNs(tid, ns)) out.cpu_ns.emplace_back(tid, ns);
+  }
+  closedir(dir);
+  std::sort(out.cpu_ns.begin(), out.cpu_ns.end());
+  return out;
+}
+
+MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps, std::chrono::milliseconds patience,
+                               const std::vector<const ThreadClocks *> &quiet) {
   MultiScanResult out;
   out.executing.resize(images.size());
   const RangeIndex index = IndexOf(images);
@@ -376,6 +416,10 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
     {
       std::lock_guard<std::mutex> lock(g_counted_mutex);
       if (g_counted->count(tid)) continue;
+    }
+    if (QuietSince(tid, quiet)) {
+      g_quiet.fetch_add(1, std::memory_order_relaxed);
+      continue;
     }
     g_threads.fetch_add(1, std::memory_order_relaxed);
     bool is_running = false;

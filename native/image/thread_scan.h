@@ -29,6 +29,16 @@ struct ScanResult {
 // earlier call would otherwise look like live frames. One thread-local test after the first call.
 void NoteCountedThread();
 
+// The CPU time of each thread of the process but the calling one, taken before a load maps anything
+// (LibraryHandle::clocks_before_load). A thread whose CPU time is the same when the image is retired
+// has not run since (every run adds to it): it cannot have entered the image's code, nor have a
+// frame in it, and the scan does not look at it. Threads that ran since, or started since, are
+// looked at as before. One clock_gettime per thread, no file of /proc but the listing.
+struct ThreadClocks {
+  std::vector<std::pair<pid_t, uint64_t>> cpu_ns;  // sorted by thread id
+};
+ThreadClocks TakeThreadClocks();
+
 // How long threads running in user space have, in all, to answer the request for their registers:
 // one that is runnable but not scheduled answers when it next runs, which on a busy machine can take
 // a while. Paid only while one has not answered; past it, it is reported unknown.
@@ -44,8 +54,10 @@ struct MultiScanResult {
   std::vector<std::vector<pid_t>> executing;
   std::vector<std::pair<pid_t, std::string>> unknown;
 };
+// `quiet`: per image, the thread clocks from before it was loaded (all given, or none): a thread that
+// has not run since any of them is not looked at.
 MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps,
-                               std::chrono::milliseconds patience = kScanPatience);
+                               std::chrono::milliseconds patience = kScanPatience, const std::vector<const ThreadClocks *> &quiet = {});
 
 // Installs the sampling signal's handler (signals/thread_sample.h) if it is not yet: with the addon, so
 // that it is there before any library is loaded. Idempotent.
@@ -56,6 +68,7 @@ struct ScanCounters {
   uint64_t scans = 0;     // ScanThreads/ScanThreadsFor calls that looked at threads
   uint64_t threads = 0;   // threads looked at in them
   uint64_t sampled = 0;   // of which asked for their registers with the signal
+  uint64_t quiet = 0;     // threads not looked at: they had not run since the image was loaded
 };
 ScanCounters ScanCountersNow();
 

@@ -15,6 +15,7 @@
 #include "image/process_hooks.h"
 #include "loader/dependencies_js.h"
 #include "loader/job_channel.h"
+#include "loader/job_timings.h"
 #include "loader/load_job.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
@@ -153,6 +154,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   }
   spec.isolation = static_cast<Isolation>(iso);
   if (o.Get("sha256").IsString()) spec.expect_sha256 = o.Get("sha256").As<Napi::String>().Utf8Value();
+  if (o.Get("hash").IsBoolean()) spec.hash = o.Get("hash").As<Napi::Boolean>().Value();
   spec.refuse_imports = Strings(o.Get("refuseImports"));
   spec.refuse_node_init_fini = o.Get("refuseNodeInitFini").ToBoolean();
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
@@ -270,15 +272,15 @@ Napi::Value RunOnLoader(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env,
   Spec spec = parse(env, info);
   return Submit(
       env,
-      [spec, run](std::shared_ptr<Reply> reply) mutable {
+      [spec, run, first_step, queued = MonotonicMs()](std::shared_ptr<Reply> reply) mutable {
+        JobTimer timer(first_step, queued);
         ArmDeadline(spec, reply);
         auto r = std::make_unique<Result>();
         run(spec, *r);
+        timer.End();
         reply->Answer(std::move(r));
       },
-      [first_step](std::shared_ptr<Reply> reply) {
-        reply->Answer(TimedOut<Result>(first_step, "abandoned before it started"));
-      });
+      [first_step](std::shared_ptr<Reply> reply) { reply->Answer(TimedOut<Result>(first_step, "abandoned before it started")); });
 }
 
 Napi::Value LoadSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseLoadSpec, RunLoad); }
@@ -354,7 +356,35 @@ Napi::Value ThreadScanStatsJs(const Napi::CallbackInfo &info) {
   o.Set("scans", static_cast<double>(c.scans));
   o.Set("threads", static_cast<double>(c.threads));
   o.Set("sampled", static_cast<double>(c.sampled));
+  o.Set("quiet", static_cast<double>(c.quiet));
   return o;
+}
+
+// jobTimings(on?): turns the loader jobs' timings on or off (loader/job_timings.h) when given a
+// boolean, and returns those of the jobs that ended since the last call, for bench/reload.mjs:
+// [{ kind, queuedAt, startedAt, endedAt (ms, the clock of process.hrtime), steps: [[name, ms]...] }].
+Napi::Value JobTimingsJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && info[0].IsBoolean()) SetJobTimings(info[0].As<Napi::Boolean>().Value());
+  const std::vector<JobTiming> jobs = TakeJobTimings();
+  Napi::Array out = Napi::Array::New(env, jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", jobs[i].kind);
+    o.Set("queuedAt", jobs[i].queued_at);
+    o.Set("startedAt", jobs[i].started_at);
+    o.Set("endedAt", jobs[i].ended_at);
+    Napi::Array steps = Napi::Array::New(env, jobs[i].steps.size());
+    for (size_t j = 0; j < jobs[i].steps.size(); ++j) {
+      Napi::Array step = Napi::Array::New(env, 2);
+      step.Set(0u, jobs[i].steps[j].first);
+      step.Set(1u, jobs[i].steps[j].second);
+      steps.Set(static_cast<uint32_t>(j), step);
+    }
+    o.Set("steps", steps);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
 }
 
 Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
@@ -368,11 +398,18 @@ Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"loadSync", LoadSyncJs}, {"loadAsync", LoadAsyncJs}, {"retireSync", RetireSyncJs},
-                        {"retireAsync", RetireAsyncJs}, {"handoverSync", HandoverSyncJs},
-                        {"handoverAsync", HandoverAsyncJs}, {"abandonJob", AbandonJobJs},
-                        {"abandonedLoaderThreads", AbandonedThreadsJs}, {"retireHeldAsync", RetireHeldAsyncJs},
-                        {"threadScanStats", ThreadScanStatsJs}});
+  Export(env, exports,
+         {{"loadSync", LoadSyncJs},
+          {"loadAsync", LoadAsyncJs},
+          {"retireSync", RetireSyncJs},
+          {"retireAsync", RetireAsyncJs},
+          {"handoverSync", HandoverSyncJs},
+          {"handoverAsync", HandoverAsyncJs},
+          {"abandonJob", AbandonJobJs},
+          {"abandonedLoaderThreads", AbandonedThreadsJs},
+          {"retireHeldAsync", RetireHeldAsyncJs},
+          {"threadScanStats", ThreadScanStatsJs},
+          {"jobTimings", JobTimingsJs}});
 }
 
 }  // namespace dlswap

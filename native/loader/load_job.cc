@@ -17,6 +17,7 @@
 #include "common/loader_lock.h"
 #include "image/thread_scan.h"
 #include "loader/load_steps.h"
+#include "loader/job_timings.h"
 #include "loader/loader_pool.h"
 #include "loader/origin_step.h"
 #include "loader/private_area.h"
@@ -76,9 +77,10 @@ bool LoaderFree(const LoadSpec &spec, LoadResult &out) {
   return hung.empty() || Fail(out.error, "ERR_DLSWAP_LOADER_HUNG", hung);
 }
 
-// The user's file copied into the private area (made on the first load), hashed in the same pass,
-// and checked against a sha256 pin. Fills out.real_path, size, sha256 and mtime_ms. On failure the
-// source is closed; a copy made is in `copy`.
+// The user's file copied into the private area (made on the first load), hashed in the same pass
+// when the digest is read (LoadSpec::hash, a pin), and checked against a sha256 pin. Fills
+// out.real_path, size, sha256 and mtime_ms. On failure the source is closed; a copy made is in
+// `copy`.
 bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   SourceFile src;
   if (!OpenSource(spec.path, src, out.error, spec.cwd)) return false;
@@ -92,7 +94,7 @@ bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
     return false;
   }
   out.real_path = src.real_path;
-  const bool copied = CopyToPrivate(src, spec.path, copy, out.error);
+  const bool copied = CopyToPrivate(src, spec.path, copy, out.error, spec.hash || !spec.expect_sha256.empty());
   CloseSource(src);
   if (!copied) return false;
   out.size = copy.size;
@@ -146,6 +148,15 @@ bool CopyDependencies(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) 
       return false;
     }
   }
+  // Renaming its dependencies and redirecting its origin imports write into the copy: a digest
+  // not taken while copying is taken now, of the bytes as copied (lib/ would read the copy).
+  const bool rewritten =
+      ImportsOriginFunctions(out.elf.imports) ||
+      std::any_of(out.plan.nodes.begin(), out.plan.nodes.end(), [](const DependencyNode &n) { return n.kind == DependencyKind::Private; });
+  if (copy.sha256.empty() && rewritten) {
+    if (!HashCopy(copy, out.error)) return false;
+    out.sha256 = copy.sha256;
+  }
   if (!CopyClosure(out.plan, copy, out.closure, out.error)) return false;
   RedirectOriginImports(spec.isolation, copy.fd, out.elf.imports, spec.path, out.origin_note);
   for (ClosureCopy &c : out.closure.copies) {
@@ -159,7 +170,8 @@ bool CopyDependencies(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) 
 
 // The namespace modes' namespace (the anchor, or a fresh one) made ready for the load's code: `ns`
 // holds the caller's reference, which it releases (NamespaceHold). Then, in every mode, the process
-// hooks as they were before any of the library's code ran (out.hooks). On failure nothing is held.
+// hooks as they were before any of the library's code ran (out.hooks), and every thread's CPU time
+// (out.clocks: the holders check skips threads that have not run since). On failure nothing is held.
 bool EnterNamespace(const LoadSpec &spec, LoadResult &out, NamespaceRecord *&ns) {
   if (spec.isolation == Isolation::Namespace || spec.isolation == Isolation::FreshNamespace) {
     std::string why;
@@ -175,6 +187,7 @@ bool EnterNamespace(const LoadSpec &spec, LoadResult &out, NamespaceRecord *&ns)
   }
   ReleaseExitedThreadPins();
   out.hooks = ProcessHooks::Capture();
+  out.clocks = std::make_shared<const ThreadClocks>(TakeThreadClocks());
   return true;
 }
 
@@ -259,6 +272,7 @@ bool OpenLibrary(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy, Names
   out.lib = MakeHandle(h, spec.isolation, ns, MappedName(h, PrivateDirPath() + "/" + copy.name));
   out.lib->copy_name = copy.name;
   out.lib->hooks = out.hooks;
+  out.lib->clocks_before_load = out.clocks;
   if (!out.closure.root_soname.empty()) out.lib->private_names.push_back(out.closure.root_soname);
   out.lib->private_names.insert(out.lib->private_names.end(), out.closure.root_aliases.begin(), out.closure.root_aliases.end());
   // Mapped: the copy's file stays as long as the image (the name in the link map and in
@@ -376,21 +390,29 @@ bool Verify(const LoadSpec &spec, LoadResult &out) {
 
 // The steps up to a mapped, verified image. Leaves what it made in `out` and `copy` for the caller
 // (RunLoad) to undo.
+// `ok`, the result of the step `name` that just ended; its time goes to the job's timings
+// (loader/job_timings.h, for bench/reload.mjs's breakdown of a reload).
+bool Timed(const char *name, bool ok) {
+  StepDone(name);
+  return ok;
+}
+
 bool Load(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
   // A fault in a constructor (inside the dynamic loader) is reported with this name (docs/faults.md).
   LoadingNote loading(spec.path.c_str());
   const auto t = std::chrono::steady_clock::now();
-  if (!LoaderFree(spec, out) || !CopySource(spec, out, copy) || !CheckHeaders(spec, out, copy) || !CopyDependencies(spec, out, copy)) {
+  if (!Timed("loader-free", LoaderFree(spec, out)) || !Timed("copy", CopySource(spec, out, copy)) ||
+      !Timed("headers", CheckHeaders(spec, out, copy)) || !Timed("dependencies", CopyDependencies(spec, out, copy))) {
     return false;
   }
   NamespaceRecord *ns = nullptr;
-  if (!EnterNamespace(spec, out, ns)) return false;
+  if (!Timed("namespace", EnterNamespace(spec, out, ns))) return false;
   NamespaceHold hold{ns};
   for (int i : out.plan.load_order) {
-    if (!OpenDependency(spec, out, ns, i)) return false;
+    if (!Timed("open-dependency", OpenDependency(spec, out, ns, i))) return false;
   }
   out.copy_ms = Ms(t);  // up to here: the copies, the plan and the dependencies' mappings
-  return OpenLibrary(spec, out, copy, ns) && Verify(spec, out);
+  return Timed("dlopen", OpenLibrary(spec, out, copy, ns)) && Timed("verify", Verify(spec, out));
 }
 }  // namespace
 
@@ -413,6 +435,7 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
   out.host_keepalive = spec.host_keepalive;
   if (Load(spec, out, copy)) {
     DropSymbolLists(out);
+    StepDone("drop-symbol-lists");
     return;
   }
   // Undo: the plugin's fini if its init succeeded, then every image, as a retirement would.

@@ -44,6 +44,10 @@ struct LoadSpec {
   bool keep_copies = false;          // from this load on, no copy is ever removed (DLSWAP_KEEP_COPIES)
   Isolation isolation = Isolation::Namespace;
   std::string expect_sha256;         // lowercase hex; empty: not pinned
+  // The copy's digest is read (LoadResult::sha256): taken as it is copied. When false (and not
+  // pinned) it is taken only if the copy is about to be rewritten; otherwise lib/ takes it from the
+  // mapped copy if it is ever asked for (lib/load/library.ts).
+  bool hash = true;
   // Refusals decided by lib/ before the library runs any code (the policy and its wording are
   // there; this only finds the symbols):
   std::vector<std::string> refuse_imports;   // imports that break this mode (deepbind's copy relocations)
@@ -82,6 +86,7 @@ struct LoadResult {
 
   LibraryRef lib;                    // success: the image, its namespace retained
   std::shared_ptr<ProcessHooks> hooks;  // the dispositions before any of its code ran (lib->hooks once opened)
+  std::shared_ptr<const ThreadClocks> clocks;  // the threads' CPU times then (lib->clocks_before_load)
   std::shared_ptr<void> host_keepalive;  // the plugin's dlswap_host, for whoever retires `lib` unseen
   // Its dependencies as planned (nodes[0] is the library), the private copies made of them, and the
   // images loaded before it: private copies and shared dependencies, in the plan's load order.

@@ -40,6 +40,10 @@ void RedirectOriginImports(Isolation iso, int fd, const std::vector<std::string>
   if (!RewriteDynamicNames(fd, label, edit, why)) note = label + ": dladdr, dlopen and the like answer with its private copy (" + why + ")";
 }
 
+bool ImportsOriginFunctions(const std::vector<std::string> &imports) {
+  return std::any_of(imports.begin(), imports.end(), [](const std::string &name) { return OriginRenames().count(name) > 0; });
+}
+
 void NoteMapped(const LibraryHandle &image, const MappedSource &from, std::string &note) {
   if (image.copy_name.empty() || !image.map) return;
   HoldCopy(image.copy_name);

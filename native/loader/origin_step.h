@@ -13,6 +13,8 @@ namespace dlswap {
 // them) to the origin functions' names, which the mode makes bindable. When that cannot be done the
 // load goes on with glibc's answers, and `note` says why.
 void RedirectOriginImports(Isolation iso, int fd, const std::vector<std::string> &imports, const std::string &label, std::string &note);
+// Whether RedirectOriginImports may write into a copy with these imports.
+bool ImportsOriginFunctions(const std::vector<std::string> &imports);
 
 struct MappedSource {
   std::string source;          // realpath of the file the copy was made from

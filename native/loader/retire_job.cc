@@ -13,6 +13,7 @@
 #include "image/process_hooks.h"
 #include "image/thread_keys.h"
 #include "loader/closure_copy.h"
+#include "loader/job_timings.h"
 #include "loader/load_steps.h"
 #include "loader/loader_pool.h"
 #include "signals/plugin_code.h"
@@ -180,10 +181,13 @@ bool StopOwnThreads(const RetireSpec &spec, LibraryHandle::HolderScan &held, Ret
 // holds it (or the destructors overran) and it must stay mapped for now.
 bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<AddressRange> &going_code) {
   LibraryHandle::HolderScan held = spec.lib->ScanHolders(ClosedWith(spec));
+  StepDone("thread-check");
   if (!StopOwnThreads(spec, held, out)) return false;
   out.holders = std::move(held.threads);
   if (!out.holders.empty()) return false;
-  return NothingElseHolds(spec, held.objects, out, going_code);
+  const bool free = NothingElseHolds(spec, held.objects, out, going_code);
+  StepDone("other-holders");
+  return free;
 }
 
 // Refuses at once while library code that hung holds the dynamic loader's lock (everything below
@@ -251,6 +255,7 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
     lib_span = SpanOf(lib, before);
     for (const LibraryRef &d : spec.deps) dep_spans.push_back(SpanOf(*d, before));
   }
+  StepDone("spans");
   const Lmid_t lmid = lib.lmid;
   const bool fresh = lib.isolation == Isolation::FreshNamespace;
   const std::string loader_name = lib.loader_name;
@@ -258,11 +263,13 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
   // its namespace shares with other libraries goes with it (a fresh namespace goes whole).
   if (lib.hooks) out.restored_signals = lib.hooks->Release(going_code);
   if (lib.ns && lib.isolation == Isolation::Namespace) out.restored_locale = RestoreLocaleOf(lib.ns, going_code);
+  StepDone("hooks-and-locale");
   std::string error;
   out.rc = CloseBounded(spec, lib, &error);
   out.dlclose_error = error;
   out.closed = lib.closed;
   for (auto it = spec.deps.rbegin(); it != spec.deps.rend(); ++it) CloseBounded(spec, **it, nullptr);
+  StepDone("dlclose");
   if (!out.closed) {
     out.step = "dlclose";
     Fail(out.error, "ERR_DLSWAP_BUSY", error);
@@ -290,6 +297,7 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
   ReleaseUnmapped(images, mapped);
   if (fresh) out.namespace_freed = !NamespaceAlive(lmid);
   out.close_ms = Ms(t);
+  StepDone("unload-check");
   if (HitFault("after-dlclose") == FaultAction::Throw) {
     out.step = "after-dlclose";
     Fail(out.error, "ERR_DLSWAP_INTERNAL", "injected fault at 'after-dlclose'");
@@ -329,6 +337,7 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
     out.finalized = true;
     out.fini_ms = Ms(t);
   }
+  StepDone("fini");
   t = clock::now();
   if (spec.keep_mapped) {
     KeepMapped(spec, out);

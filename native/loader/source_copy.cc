@@ -214,6 +214,22 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
   return true;
 }
 
+bool HashCopy(PrivateCopy &copy, NativeError &err) {
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kChunk, copy.size)));
+  Sha256 hash;
+  for (uint64_t off = 0; off < copy.size;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), copy.size - off));
+    size_t got = 0;
+    if (!ReadFull(copy.fd, buf.data(), want, off, got) || got != want) {
+      return Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot read back a copy in " + PrivateDirPath() + ": " + ErrnoText(errno));
+    }
+    hash.Update(buf.data(), got);
+    off += got;
+  }
+  copy.sha256 = hash.HexDigest();
+  return true;
+}
+
 void DiscardCopy(PrivateCopy &copy) {
   if (copy.fd >= 0) close(copy.fd);
   copy.fd = -1;

@@ -34,7 +34,7 @@ struct PrivateCopy {
   std::string name;     // file name in the private directory
   int fd = -1;          // the copy, open read-write (for patching before it is loaded)
   uint64_t size = 0;
-  std::string sha256;   // of the bytes copied
+  std::string sha256;   // of the bytes copied ("" when not taken: CopyToPrivate's with_hash)
   double mtime_ms = 0;  // of the source
   bool mapped = false;  // its image is loaded: the file is the image's now (HoldCopy), not the copy step's
 };
@@ -43,6 +43,10 @@ struct PrivateCopy {
 // the same pass unless `with_hash` is false (then the kernel copies it: copy_file_range). On failure
 // the copy is removed.
 bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, NativeError &err, bool with_hash = true);
+
+// Takes the digest of a copy made without one, from the copy itself: before anything is written
+// into it, so that it is of the bytes that were copied. False (err set) if the copy cannot be read.
+bool HashCopy(PrivateCopy &copy, NativeError &err);
 
 // Closes the copy's descriptor and removes it from the private directory, unless its image was
 // mapped (then the file stays with the image: private_area.h, HoldCopy).

@@ -96,6 +96,47 @@ describe('a thread of the image running in user space in another library (a call
   });
 });
 
+describe('a thread older than the image that enters its code later', () => {
+  // The holders check skips threads that have not run since the image was loaded (their CPU time is
+  // unchanged: image/thread_scan.h TakeThreadClocks). libparked.so's thread is older than libnap.so
+  // and then sleeps in its code: it ran since, so it must be looked at, found, and hold the image.
+  it.each(MODES)('%s: close() keeps it mapped while the thread sleeps in it, the idle threads are not looked at, and it is unmapped once the thread left', (mode) => {
+    const r = runChild(
+      `const parked = dlswap.open(${JSON.stringify(fixture('libparked.so'))}, { isolation: 'local' });
+       (async () => {
+         const started = parked.func('int parked_start(void)')();
+         await new Promise((res) => setTimeout(res, 50));
+         const nap = dlswap.open(${JSON.stringify(fixture('libnap.so'))}, { isolation: ${JSON.stringify(mode)} });
+         parked.func('void parked_run(void *fn)')(nap.symbol('nap_while_set'));
+         await new Promise((res) => setTimeout(res, 100));
+         const { addon } = require(${native});
+         const before = addon.threadScanStats();
+         const first = await nap.close();
+         const after = addon.threadScanStats();
+         const released = parked.func('int parked_release(void)')();
+         const keepAlive = setInterval(() => {}, 1000);
+         const final = first.unmapped ? await first.unmapped : first;
+         clearInterval(keepAlive);
+         await new Promise((res) => setTimeout(res, 200));
+         console.log(JSON.stringify({ started, released, first: { unloaded: first.unloaded, threads: (first.threads ?? []).map((t) => t.why) },
+           final: final.unloaded, quiet: after.quiet - before.quiet, looked: after.threads - before.threads }));
+       })();`,
+      { timeout: 60_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const out = lastJson(r) as { started: number; released: number; first: { unloaded: boolean; threads: string[] }; final: boolean; quiet: number; looked: number };
+    expect(out.started).toBe(0);
+    expect(out.first.unloaded).toBe(false);
+    expect(out.first.threads).toEqual(['running its code']);
+    expect(out.released).toBe(0);
+    expect(out.final).toBe(true);
+    // node's own threads were idle since the load: not looked at. The parked one was.
+    expect(out.looked).toBeGreaterThanOrEqual(1);
+    expect(out.quiet).toBeGreaterThan(0);
+  });
+});
+
 describe('in this process (where test:valgrind and test:asan look at the sampling itself)', () => {
   it('local: a thread spinning in another library, with the image on its stack, holds it until it returns', async () => {
     const callee = open(fixture('libspin_callee.so'), { isolation: 'local' });
