@@ -110,7 +110,6 @@ function nsPerCall(loop, fn, n) {
   return Number(process.hrtime.bigint() - t0) / n;
 }
 
-
 // --- sync ---------------------------------------------------------------------------------------
 const sync = {};
 const started = Date.now();
@@ -241,7 +240,13 @@ for (const c of ffiCases) {
     }
   }
   const med = Object.fromEntries(FFI_CONTENDERS.map((who) => [who, median(samples[who])]));
-  ffi[c.name] = { title: c.title, ns: med, best: Object.fromEntries(FFI_CONTENDERS.map((who) => [who, Math.min(...samples[who])])), samples, ratio: med.dlswap / med.koffi };
+  ffi[c.name] = {
+    title: c.title,
+    ns: med,
+    best: Object.fromEntries(FFI_CONTENDERS.map((who) => [who, Math.min(...samples[who])])),
+    samples,
+    ratio: med.dlswap / med.koffi,
+  };
 }
 
 // A callback from a thread the library starts: the C caller waits for the JS thread each time. The
@@ -364,7 +369,9 @@ if (json) {
   log(`dlswap call benchmark: node ${process.version}, koffi ${koffi.version}, median of ${ROUNDS} rounds`);
   log('');
   const base = (s) => (blib ? `${lpad(s.ns.baseline.toFixed(1), 10)}${lpad(s.ratios['baseline/raw'].toFixed(3), 14)}` : '');
-  log(`${pad('sync, ns per call', 34)}${lpad('raw N-API', 10)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/raw', 12)}${lpad('dlswap/koffi', 14)}${blib ? `${lpad('baseline', 10)}${lpad('baseline/raw', 14)}` : ''}`);
+  log(
+    `${pad('sync, ns per call', 34)}${lpad('raw N-API', 10)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/raw', 12)}${lpad('dlswap/koffi', 14)}${blib ? `${lpad('baseline', 10)}${lpad('baseline/raw', 14)}` : ''}`,
+  );
   for (const c of cases) {
     const s = sync[c.name];
     log(
@@ -379,7 +386,7 @@ if (json) {
     `add: dlswap/raw ${a.ratios['dlswap/raw'].toFixed(3)} (goal <= 1.10; median of ${ROUNDS} rounds), within each round ${a.roundRatios['dlswap/raw'].toFixed(3)}` +
       (blib ? `; baseline/raw ${a.ratios['baseline/raw'].toFixed(3)}, within each round ${a.roundRatios['baseline/raw'].toFixed(3)}` : ''),
   );
-  log('  instructions per call, exact and independent of the machine\'s load: npm run bench:instructions');
+  log("  instructions per call, exact and independent of the machine's load: npm run bench:instructions");
   log('');
   log(`${pad('structs and callbacks, ns per call', 44)}${lpad('dlswap', 10)}${lpad('koffi', 10)}${lpad('dlswap/koffi', 14)}`);
   for (const s of Object.values(ffi)) {
@@ -388,7 +395,9 @@ if (json) {
   log('');
   log(`async add: ${ASYNC_CALLS} calls, ${ASYNC_IN_FLIGHT} in flight, calls per second`);
   for (const who of asyncNames) log(`  ${pad(who, 20)}${lpad(Math.round(asyncMed[who]).toLocaleString('en-US'), 12)}`);
-  log(`  dlswap/koffi (callback) ${asyncResult.ratios['dlswap/koffi (callback)'].toFixed(3)}, dlswap/koffi (promise) ${asyncResult.ratios['dlswap/koffi (promise)'].toFixed(3)}`);
+  log(
+    `  dlswap/koffi (callback) ${asyncResult.ratios['dlswap/koffi (callback)'].toFixed(3)}, dlswap/koffi (promise) ${asyncResult.ratios['dlswap/koffi (promise)'].toFixed(3)}`,
+  );
   log('');
   log(`(${report.seconds.toFixed(1)} s)`);
 }

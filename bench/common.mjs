@@ -61,7 +61,21 @@ export function buildRawBinding() {
   const addon = join(dir, 'raw_binding.node');
   if (!existsSync(addon)) {
     const headers = require('node-api-headers').include_dir;
-    run('cmake', ['-S', join(root, 'bench', 'raw'), '-B', dir, '-G', 'Ninja', `-DNODE_API_HEADERS_DIR=${headers}`, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${dir}`], 'configuring bench/raw');
+    run(
+      'cmake',
+      [
+        '-S',
+        join(root, 'bench', 'raw'),
+        '-B',
+        dir,
+        '-G',
+        'Ninja',
+        `-DNODE_API_HEADERS_DIR=${headers}`,
+        '-DCMAKE_BUILD_TYPE=Release',
+        `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${dir}`,
+      ],
+      'configuring bench/raw',
+    );
     run('cmake', ['--build', dir], 'building bench/raw');
   }
   return addon;

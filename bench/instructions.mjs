@@ -50,7 +50,17 @@ buildRawBinding();
 function instructions(dir, n) {
   const r = spawnSync(
     'valgrind',
-    ['--tool=callgrind', '--callgrind-out-file=/dev/null', `--toggle-collect=${ENTRY}`, process.execPath, '--single-threaded', new URL(import.meta.url).pathname, '--child', dir, String(n)],
+    [
+      '--tool=callgrind',
+      '--callgrind-out-file=/dev/null',
+      `--toggle-collect=${ENTRY}`,
+      process.execPath,
+      '--single-threaded',
+      new URL(import.meta.url).pathname,
+      '--child',
+      dir,
+      String(n),
+    ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   const m = /Collected : (\d+)/.exec(r.stderr ?? '');

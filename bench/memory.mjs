@@ -75,16 +75,36 @@ async function child(mode, work) {
 
 function runDlswap(mode, work) {
   const v8Flags = Number.isFinite(SEMI_SPACE) ? [`--max-semi-space-size=${SEMI_SPACE}`] : [];
-  const r = spawnSync(process.execPath, [...v8Flags, new URL(import.meta.url).pathname, '--child', mode, work, '--reloads', String(RELOADS), '--warmup', String(WARMUP), '--samples', String(SAMPLES)], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      ...v8Flags,
+      new URL(import.meta.url).pathname,
+      '--child',
+      mode,
+      work,
+      '--reloads',
+      String(RELOADS),
+      '--warmup',
+      String(WARMUP),
+      '--samples',
+      String(SAMPLES),
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
   if (r.status !== 0) throw new Error(`the dlswap side failed in ${mode}: ${r.stderr || r.signal}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
 function runFloor(mode, work) {
-  const r = spawnSync(fixture('load_floor'), [mode, join(work, 'libplugin_v1.so'), join(work, 'libplugin_v2.so'), work, String(WARMUP), String(RELOADS), String(every)], { encoding: 'utf8' });
+  const r = spawnSync(
+    fixture('load_floor'),
+    [mode, join(work, 'libplugin_v1.so'), join(work, 'libplugin_v2.so'), work, String(WARMUP), String(RELOADS), String(every)],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`the floor failed in ${mode}: ${r.stderr || r.signal}`);
   return r.stdout
     .trim()
@@ -93,7 +113,13 @@ function runFloor(mode, work) {
     .map(([reloads, rssAnonKiB]) => ({ reloads, rssAnonKiB }));
 }
 
-const perThousandMiB = (samples) => (slope(samples.map((s) => s.reloads), samples.map((s) => s.rssAnonKiB)) * 1000) / 1024;
+const perThousandMiB = (samples) =>
+  (slope(
+    samples.map((s) => s.reloads),
+    samples.map((s) => s.rssAnonKiB),
+  ) *
+    1000) /
+  1024;
 
 if (args[0] === '--child') {
   await child(args[1], args[2]);
@@ -105,7 +131,9 @@ if (args[0] === '--child') {
   process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
   for (const f of ['libplugin_v1.so', 'libplugin_v2.so']) fs.copyFileSync(fixture(f), join(work, f));
   const results = [];
-  log(`memory: ${WARMUP} reloads of warm-up, then ${RELOADS} measured, per mode; RssAnon slope per 1,000 reloads${Number.isFinite(SEMI_SPACE) ? ` (dlswap side: --max-semi-space-size=${SEMI_SPACE})` : ''}`);
+  log(
+    `memory: ${WARMUP} reloads of warm-up, then ${RELOADS} measured, per mode; RssAnon slope per 1,000 reloads${Number.isFinite(SEMI_SPACE) ? ` (dlswap side: --max-semi-space-size=${SEMI_SPACE})` : ''}`,
+  );
   log('mode          dlswap MiB/1k   floor MiB/1k   dlswap RssAnon MiB   floor RssAnon MiB   V8 heapTotal MiB');
   for (const mode of MODES) {
     const dlswap = runDlswap(mode, work);

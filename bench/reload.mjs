@@ -222,7 +222,10 @@ async function reloadLatency(mode, reloads) {
     if (hot.fn.v() !== (i % 2 ? 1 : 2)) throw new Error(`${mode}: wrong generation serving after reload ${i}`);
     await tick();
   }
-  const unloaded = hot.generations().slice(0, -1).every((g) => g.unloaded === true);
+  const unloaded = hot
+    .generations()
+    .slice(0, -1)
+    .every((g) => g.unloaded === true);
   await hot.close();
   return {
     mode,
@@ -277,7 +280,19 @@ async function throughput() {
        setTimeout(tick, interval);
      };
      tick();`,
-    { eval: true, workerData: { cell, dist: join(root, 'dist', 'index.js'), lib: fixture('libload_cycle.so'), floorLib: FLOOR.library, plugin: P1, plugin2: P2, dir, interval: INTERVAL_MS } },
+    {
+      eval: true,
+      workerData: {
+        cell,
+        dist: join(root, 'dist', 'index.js'),
+        lib: fixture('libload_cycle.so'),
+        floorLib: FLOOR.library,
+        plugin: P1,
+        plugin2: P2,
+        dir,
+        interval: INTERVAL_MS,
+      },
+    },
   );
   const controlFailed = new Promise((_, reject) => control.once('error', reject));
   const hot = await HotLibrary.open(P1, { isolation: 'namespace', functions: { slow: 'int plugin_slow(int ms)' } });
@@ -364,7 +379,12 @@ async function closureLatency(rounds, perRound) {
   }
   const answer = service.fn.v();
   if (answer !== 1232323 && answer !== 1242424) throw new Error(`closure: wrong answer ${answer}`);
-  const unloaded = [plugin, service].every((h) => h.generations().slice(0, -1).every((g) => g.unloaded === true));
+  const unloaded = [plugin, service].every((h) =>
+    h
+      .generations()
+      .slice(0, -1)
+      .every((g) => g.unloaded === true),
+  );
   await plugin.close();
   await service.close();
   const p50 = (k, what) => pct(samples[k][what], 50);
@@ -397,7 +417,13 @@ async function nodeleteCost(reloads) {
     const r = await hot.reload(i % 2 ? A : B);
     kept += (r.dependencies ?? []).filter((d) => !d.unloaded).length;
   }
-  const out = { reloads, depKept: kept, mappingsPerReload: (maps() - m0) / reloads, rssKiBPerReload: (rss() - r0) / reloads / 1024, depFileKiB: statSync(fixture('closure_v1/libnd.so.1')).size / 1024 };
+  const out = {
+    reloads,
+    depKept: kept,
+    mappingsPerReload: (maps() - m0) / reloads,
+    rssKiBPerReload: (rss() - r0) / reloads / 1024,
+    depFileKiB: statSync(fixture('closure_v1/libnd.so.1')).size / 1024,
+  };
   await hot.close();
   return out;
 }
@@ -413,17 +439,29 @@ if (wanted('floor')) {
   log(`namespace-mode reload of the tiny plugin against the C floor (bench/floor/reload_floor.c: copy with sendfile,`);
   log(`dlmopen into one anchor namespace, dlsym, a call, unlink, dlclose of the previous copy), ${f.reloads} reloads each, interleaved`);
   log(`  whole reload p50:   C floor ${f.floorP50Ms.toFixed(3)} ms   dlswap ${f.dlswapP50Ms.toFixed(3)} ms   ratio ${f.wholeRatio.toFixed(2)} (target <= 3)`);
-  log(`  up to the swap p50: C floor ${f.floorSwapP50Ms.toFixed(3)} ms   dlswap ${f.dlswapSwapP50Ms.toFixed(3)} ms   ratio ${f.swapRatio.toFixed(2)} (target <= 2)`);
+  log(
+    `  up to the swap p50: C floor ${f.floorSwapP50Ms.toFixed(3)} ms   dlswap ${f.dlswapSwapP50Ms.toFixed(3)} ms   ratio ${f.swapRatio.toFixed(2)} (target <= 2)`,
+  );
   log(`  a dlswap reload, step by step (ms; the loader jobs' own timings; the means add up to the mean reload):`);
   log(`    ${'step'.padEnd(68)} ${'p50'.padStart(7)} ${'mean'.padStart(7)}`);
   for (const b of f.breakdown) log(`    ${b.step.padEnd(68)} ${b.p50Ms.toFixed(3).padStart(7)} ${b.meanMs.toFixed(3).padStart(7)}`);
-  log(`    ${'sum'.padEnd(68)} ${f.breakdown.reduce((a, b) => a + b.p50Ms, 0).toFixed(3).padStart(7)} ${f.breakdown.reduce((a, b) => a + b.meanMs, 0).toFixed(3).padStart(7)}   (whole reload mean ${f.dlswapMeanMs.toFixed(3)})`);
+  log(
+    `    ${'sum'.padEnd(68)} ${f.breakdown
+      .reduce((a, b) => a + b.p50Ms, 0)
+      .toFixed(3)
+      .padStart(7)} ${f.breakdown
+      .reduce((a, b) => a + b.meanMs, 0)
+      .toFixed(3)
+      .padStart(7)}   (whole reload mean ${f.dlswapMeanMs.toFixed(3)})`,
+  );
 }
 
 if (wanted('calls')) {
   result.callCost = await callCost();
   log('\nhot.fn vs lib.func (int plugin_version(void), namespace mode, median of', ROUNDS, 'rounds)');
-  log(`  lib.func ${result.callCost.libFuncNs.toFixed(1)} ns   hot.fn ${result.callCost.hotFnNs.toFixed(1)} ns   ratio ${result.callCost.ratio.toFixed(3)} (target <= 1.05)`);
+  log(
+    `  lib.func ${result.callCost.libFuncNs.toFixed(1)} ns   hot.fn ${result.callCost.hotFnNs.toFixed(1)} ns   ratio ${result.callCost.ratio.toFixed(3)} (target <= 1.05)`,
+  );
 }
 
 if (wanted('latency')) {
@@ -445,7 +483,15 @@ if (wanted('latency')) {
 
 if (wanted('throughput')) {
   const tp = await throughput();
-  result.throughput = { inFlight: IN_FLIGHT, intervalMs: INTERVAL_MS, windowMs: WINDOW_MS, cycles: CYCLES, ...tp, againstFloor: tp.ratios.reload / tp.ratios['C floor'], target: 0.95 };
+  result.throughput = {
+    inFlight: IN_FLIGHT,
+    intervalMs: INTERVAL_MS,
+    windowMs: WINDOW_MS,
+    cycles: CYCLES,
+    ...tp,
+    againstFloor: tp.ratios.reload / tp.ratios['C floor'],
+    target: 0.95,
+  };
   log(`\nasync throughput, ${IN_FLIGHT} in flight (plugin_slow(${CALL_MS})), namespace mode, against the quiet windows around each ${WINDOW_MS} ms window`);
   log(`(median of ${CYCLES} windows each; quiet: ${Math.round(tp.quietCallsPerSec)} calls/s)`);
   log(`  a reload every ${INTERVAL_MS} ms                        ${tp.ratios.reload.toFixed(3)}  (${tp.reloads} reloads, failed calls ${tp.failures})`);
@@ -462,15 +508,21 @@ if (wanted('closure')) {
   log(`\nreload latency with a private closure (seed001: libhelper.so.1 + libinner.so.1 copied and renamed per generation)`);
   log(`against the dependency-free plugin, namespace mode, ${c.reloads} reloads each, interleaved`);
   log(`  whole reload p50: plugin ${c.pluginP50Ms.toFixed(3)} ms   closure ${c.closureP50Ms.toFixed(3)} ms   ratio ${c.ratio.toFixed(2)} (target <= 2)`);
-  log(`  up to the swap p50: plugin ${c.pluginSwapP50Ms.toFixed(3)} ms   closure ${c.closureSwapP50Ms.toFixed(3)} ms   ratio ${c.swapRatio.toFixed(2)}   all unloaded ${c.allUnloaded}`);
+  log(
+    `  up to the swap p50: plugin ${c.pluginSwapP50Ms.toFixed(3)} ms   closure ${c.closureSwapP50Ms.toFixed(3)} ms   ratio ${c.swapRatio.toFixed(2)}   all unloaded ${c.allUnloaded}`,
+  );
   ok = ok && c.allUnloaded;
 }
 
 if (wanted('nodelete')) {
   result.nodelete = await nodeleteCost(200);
   const nd = result.nodelete;
-  log(`\na private dependency linked -z nodelete (libnd.so.1, ${nd.depFileKiB.toFixed(0)} KiB), ${nd.reloads} reloads: its copy stays mapped each time (${nd.depKept} kept)`);
-  log(`  per reload: ${nd.mappingsPerReload.toFixed(1)} mappings, ${nd.rssKiBPerReload.toFixed(0)} KiB RSS, and the copy's blocks in the private area while mapped`);
+  log(
+    `\na private dependency linked -z nodelete (libnd.so.1, ${nd.depFileKiB.toFixed(0)} KiB), ${nd.reloads} reloads: its copy stays mapped each time (${nd.depKept} kept)`,
+  );
+  log(
+    `  per reload: ${nd.mappingsPerReload.toFixed(1)} mappings, ${nd.rssKiBPerReload.toFixed(0)} KiB RSS, and the copy's blocks in the private area while mapped`,
+  );
 }
 if (json) console.log(JSON.stringify(result, null, 2));
 process.exitCode = ok ? 0 : 1;

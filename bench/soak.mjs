@@ -183,10 +183,22 @@ async function soak(mode, reloads) {
   if (pinned > 0) fail(`${pinned} closed generations stayed mapped`);
   if (errors > 0) fail(`${errors} calls failed inside the call machinery`);
 
-  const per1k = (key) => slope(points.map((p) => p.reloads), points.map((p) => p[key])) * 1000;
-  const slopes = { rssMiBPer1k: per1k('rssMiB'), rssAnonMiBPer1k: per1k('rssAnonMiB'), heapUsedMiBPer1k: per1k('heapUsedMiB'), mappingsPer1k: per1k('mappings'), fdsPer1k: per1k('fds') };
+  const per1k = (key) =>
+    slope(
+      points.map((p) => p.reloads),
+      points.map((p) => p[key]),
+    ) * 1000;
+  const slopes = {
+    rssMiBPer1k: per1k('rssMiB'),
+    rssAnonMiBPer1k: per1k('rssAnonMiB'),
+    heapUsedMiBPer1k: per1k('heapUsedMiB'),
+    mappingsPer1k: per1k('mappings'),
+    fdsPer1k: per1k('fds'),
+  };
   // Shrinking is fine; only growth is a leak.
-  const over = Object.entries(THRESHOLDS).filter(([k, max]) => slopes[k] > max).map(([k]) => k);
+  const over = Object.entries(THRESHOLDS)
+    .filter(([k, max]) => slopes[k] > max)
+    .map(([k]) => k);
   const last = points.at(-1);
   // A generation's image left mapped after its close is a leak whatever the slope says.
   if (last.privateMappings > points[0].privateMappings) over.push('privateMappings');
@@ -211,7 +223,7 @@ async function soak(mode, reloads) {
 }
 
 const plan = modesGiven.length
-  ? modesGiven.map((m) => [m, Number.isFinite(RELOADS) ? RELOADS : DEFAULT_PLAN[m] ?? 1_000])
+  ? modesGiven.map((m) => [m, Number.isFinite(RELOADS) ? RELOADS : (DEFAULT_PLAN[m] ?? 1_000)])
   : Object.entries(DEFAULT_PLAN).map(([m, n]) => [m, Number.isFinite(RELOADS) ? RELOADS : n]);
 
 const results = [];

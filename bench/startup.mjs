@@ -43,4 +43,3 @@ log(`require() of the package, median of ${runs} fresh processes each (alternati
 log(`  dlswap  ${result.dlswapMs.toFixed(1)} ms  (${modules.dlswap} modules)`);
 log(`  koffi   ${result.koffiMs.toFixed(1)} ms  (${modules.koffi} modules)`);
 log(`  dlswap/koffi ${result.ratio.toFixed(2)} (goal: at most 1.5)`);
-

@@ -131,7 +131,10 @@ const result = {
 if (json) console.log(JSON.stringify(result, null, 2));
 log(`edit -> new code serving, ms (${ROUNDS} edits each, interleaved; debounce ${DEBOUNCE} ms; compiler: ${CC})`);
 log('  variant                          p50       p90    p50 / own loop + reload()   compiler exit -> serving, p50');
-const row = (name, r) => log(`  ${name.padEnd(31)} ${r.p50.toFixed(1).padStart(6)}  ${r.p90.toFixed(1).padStart(8)}    ${(r.p50 / own.p50).toFixed(2).padEnd(27)} ${r.afterBuildP50.toFixed(1).padStart(6)}`);
+const row = (name, r) =>
+  log(
+    `  ${name.padEnd(31)} ${r.p50.toFixed(1).padStart(6)}  ${r.p90.toFixed(1).padStart(8)}    ${(r.p50 / own.p50).toFixed(2).padEnd(27)} ${r.afterBuildP50.toFixed(1).padStart(6)}`,
+  );
 row('own loop + reload()', own);
 row('own loop + watch: true', watch);
 row('watch: { build, sources }', build);

@@ -30,12 +30,7 @@ extern "C" {
 #define DLSWAP_EXPORT
 #endif
 
-typedef enum dlswap_log_level {
-  DLSWAP_LOG_DEBUG = 10,
-  DLSWAP_LOG_INFO = 20,
-  DLSWAP_LOG_WARN = 30,
-  DLSWAP_LOG_ERROR = 40
-} dlswap_log_level;
+typedef enum dlswap_log_level { DLSWAP_LOG_DEBUG = 10, DLSWAP_LOG_INFO = 20, DLSWAP_LOG_WARN = 30, DLSWAP_LOG_ERROR = 40 } dlswap_log_level;
 
 typedef struct dlswap_host {
   /* Size of this struct as the host built it: fields are only ever appended. */

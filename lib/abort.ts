@@ -21,7 +21,10 @@ export function abortedError(signal: AbortSignal, message: string): DlswapError 
 export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, onAbort: () => Error, discard?: (late: T) => void): Promise<T> {
   if (!signal) return p;
   if (signal.aborted) {
-    p.then((v) => discard?.(v), () => undefined);
+    p.then(
+      (v) => discard?.(v),
+      () => undefined,
+    );
     return Promise.reject(onAbort());
   }
   return new Promise<T>((resolve, reject) => {

@@ -89,7 +89,14 @@ function hear(library: bigint, error: FaultError): void {
  * build-id of the mapped copy, and a label when it is not the library itself), and `listener`, told
  * of a fault in one of its calls before the caller gets the error. Called again, it replaces both.
  */
-export function describeImage<T extends object>(native: NativeLibrary, path: string, generation: number, buildId: string | null, label?: string, listener?: FaultListener<T>): bigint {
+export function describeImage<T extends object>(
+  native: NativeLibrary,
+  path: string,
+  generation: number,
+  buildId: string | null,
+  label?: string,
+  listener?: FaultListener<T>,
+): bigint {
   const id = addon.describeLibrary(native, path, generation, buildId, label);
   if (listener) {
     if (!installed) {

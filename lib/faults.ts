@@ -80,7 +80,10 @@ export function armFaults(spec: string | undefined): void {
     .map((item) => {
       const m = SPEC_ENTRY.exec(item);
       if (!m || !(FAULT_POINTS as readonly string[]).includes(m[1]) || (m[3] !== undefined && Number(m[3]) < 1)) {
-        throw new DlswapError('ERR_DLSWAP_ARG', `armFaults(spec): '${item}' is not point[:throw|kill|hang|terminate][@n] with point one of ${FAULT_POINTS.join(', ')}`);
+        throw new DlswapError(
+          'ERR_DLSWAP_ARG',
+          `armFaults(spec): '${item}' is not point[:throw|kill|hang|terminate][@n] with point one of ${FAULT_POINTS.join(', ')}`,
+        );
       }
       return { point: m[1], action: (m[2] ?? 'throw') as FaultAction, skip: Number(m[3] ?? 1) - 1 };
     });

@@ -81,9 +81,27 @@ export type { FunctionOf, FunctionOfObject, PointerArg, StringArg, Int64Arg, Unk
 export const HotLibrary = lazyClass('HotLibrary', () => hot().HotLibrary);
 export const Handle = lazyClass('Handle', () => hot().Handle);
 export type Handle<T extends string = string> = HandleModule.Handle<T>;
-export type HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}, H extends HotModule.HandleDeclarations = {}> = HotModule.HotLibrary<F, D, H>;
+export type HotLibrary<
+  F extends Record<string, string> = Record<string, string>,
+  D extends TypeDefs = {},
+  H extends HotModule.HandleDeclarations = {},
+> = HotModule.HotLibrary<F, D, H>;
 export type { HandleDeclarations, WithHandles } from './hot/hot_library';
-export type { HotOptions, HotWatchOptions, HotFunctions, ReloadOptions, CloseOptions, ReloadReport, ReloadPhase, SwapPolicy, Lease, LogEvent, LogDroppedEvent, GenerationSetup, GenerationTeardown } from './hot/hot_library';
+export type {
+  HotOptions,
+  HotWatchOptions,
+  HotFunctions,
+  ReloadOptions,
+  CloseOptions,
+  ReloadReport,
+  ReloadPhase,
+  SwapPolicy,
+  Lease,
+  LogEvent,
+  LogDroppedEvent,
+  GenerationSetup,
+  GenerationTeardown,
+} from './hot/hot_library';
 export type { HotLibraryEvents, HotWatchSkip, ReloadFailedSkip } from './hot/events';
 export type { WatcherEvents } from './watch/watch';
 export type { GenerationInfo, GenerationState } from './hot/generation';

@@ -302,10 +302,33 @@ export interface Addon {
   loadAsync(spec: LoadSpec): LoaderJob<LoadResult>;
   /** Marks the image closed (no call can start), then runs the retirement. */
   retireSync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown, keepMapped?: boolean): RetireResult;
-  retireAsync(lib: NativeLibrary, deps: NativeLibrary[], runFini: boolean, finiTimeoutMs?: number, host?: unknown, keepMapped?: boolean): LoaderJob<RetireResult>;
+  retireAsync(
+    lib: NativeLibrary,
+    deps: NativeLibrary[],
+    runFini: boolean,
+    finiTimeoutMs?: number,
+    host?: unknown,
+    keepMapped?: boolean,
+  ): LoaderJob<RetireResult>;
   /** The handover's state transfer: old generation's export into the new one's import. */
-  handoverSync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number, fromHost?: unknown, toHost?: unknown): HandoverResult;
-  handoverAsync(from: NativeLibrary, to: NativeLibrary, path: string, exportTimeoutMs: number, importTimeoutMs: number, fromHost?: unknown, toHost?: unknown): LoaderJob<HandoverResult>;
+  handoverSync(
+    from: NativeLibrary,
+    to: NativeLibrary,
+    path: string,
+    exportTimeoutMs: number,
+    importTimeoutMs: number,
+    fromHost?: unknown,
+    toHost?: unknown,
+  ): HandoverResult;
+  handoverAsync(
+    from: NativeLibrary,
+    to: NativeLibrary,
+    path: string,
+    exportTimeoutMs: number,
+    importTimeoutMs: number,
+    fromHost?: unknown,
+    toHost?: unknown,
+  ): LoaderJob<HandoverResult>;
   /** Gives a loader job up (its thread, if it is running, is never reused). */
   abandonJob(id: number): boolean;
   /** Loader threads given up that are still running their job. */

@@ -165,7 +165,8 @@ export const sha256: Check<string> = (v, label) => {
 };
 
 export const signal: Check<AbortSignal> = (v, label) => {
-  if (!(v instanceof AbortSignal)) throw argError(`${label} must be an AbortSignal (from an AbortController, or AbortSignal.timeout(ms)), not ${describeValue(v)}`);
+  if (!(v instanceof AbortSignal))
+    throw argError(`${label} must be an AbortSignal (from an AbortController, or AbortSignal.timeout(ms)), not ${describeValue(v)}`);
   return v;
 };
 
@@ -197,7 +198,9 @@ export const u64: Check<bigint> = (v, label) => {
 export function checkSymbolName(v: unknown, label: string): string {
   if (typeof v !== 'string' || v.length === 0) throw argError(`${label} must be a non-empty string, not ${describeValue(v)}`);
   if (v.includes('\0')) {
-    throw argError(`${label} contains a NUL character at index ${v.indexOf('\0')}; C would see only ${JSON.stringify(v.slice(0, v.indexOf('\0')))}. Pass the symbol's name alone.`);
+    throw argError(
+      `${label} contains a NUL character at index ${v.indexOf('\0')}; C would see only ${JSON.stringify(v.slice(0, v.indexOf('\0')))}. Pass the symbol's name alone.`,
+    );
   }
   return v;
 }

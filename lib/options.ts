@@ -106,7 +106,10 @@ const functions: Check<Readonly<Record<string, Prototype>>> = (v, label) => {
   for (const [name, proto] of entries(v, label)) {
     if (typeof proto === 'string') out[name] = proto;
     else if (proto !== null && typeof proto === 'object') out[name] = copySignatureObject(proto, `${label}.${name}`);
-    else throw argError(`${label.replace(/option 'functions'$/, '')}functions.${name} must be a C prototype string (or { name, returns, args }), not ${describeValue(proto)}`);
+    else
+      throw argError(
+        `${label.replace(/option 'functions'$/, '')}functions.${name} must be a C prototype string (or { name, returns, args }), not ${describeValue(proto)}`,
+      );
   }
   return Object.freeze(out);
 };
@@ -267,7 +270,8 @@ export function resolveWatchOptions(options: unknown, where = 'LibraryWatcher(pa
 /** A non-empty string without NUL (the OS would see only the part before it). */
 function nonEmptyText(what: string): Check<string> {
   return (v, label) => {
-    if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw argError(`${label} must be ${what}: a non-empty string without NUL, not ${describeValue(v)}`);
+    if (typeof v !== 'string' || v.length === 0 || v.includes('\0'))
+      throw argError(`${label} must be ${what}: a non-empty string without NUL, not ${describeValue(v)}`);
     return v;
   };
 }

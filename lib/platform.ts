@@ -25,7 +25,6 @@ export interface PrebuildManifest {
   files: Record<string, { size: number; sha256: string }>;
 }
 
-
 export const SUPPORTED_ARCHES = ['x64', 'arm64'] as const;
 
 /** Whether this is a checkout of the repository (lib/*.ts beside dist/), not an installed package. */
@@ -47,7 +46,9 @@ export const TOOLCHAIN_PACKAGES = {
 /** What a build from source needs, in one sentence for an error message. */
 export const TOOLCHAIN_HINT =
   'A build from source needs cmake (>= 3.15), a C++17 compiler, make or ninja, and the libffi headers: ' +
-  `${Object.entries(TOOLCHAIN_PACKAGES).map(([distro, cmd]) => `${distro}: ${cmd}`).join('; ')}. Then run: ${BUILD_COMMAND}`;
+  `${Object.entries(TOOLCHAIN_PACKAGES)
+    .map(([distro, cmd]) => `${distro}: ${cmd}`)
+    .join('; ')}. Then run: ${BUILD_COMMAND}`;
 
 /** glibc's version as this process runs it, or null (musl, or not Linux). */
 export function runtimeGlibc(): string | null {

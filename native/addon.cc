@@ -11,23 +11,23 @@
 
 namespace dlswap {
 
-void RegisterWire(Napi::Env env, Napi::Object exports);            // wire.cc: WIRE, the numbers lib/ shares
-void RegisterNativeLibrary(Napi::Env env, Napi::Object exports);   // image/: NativeLibrary, a loaded image
-void RegisterImageOrigins(Napi::Env env, Napi::Object exports);    // image/: mappedImages, where each image lives
-void RegisterNamespaces(Napi::Env env, Napi::Object exports);      // namespace/: the runtime, the anchor, stats
-void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports);  // namespace/: probeNamespaces (doctor)
-void RegisterLoaderJobs(Napi::Env env, Napi::Object exports);      // loader/: load, retire, handover
-void RegisterPrivateArea(Napi::Env env, Napi::Object exports);     // loader/: the private area
-void RegisterDependencies(Napi::Env env, Napi::Object exports);    // loader/: dependency plans
-void RegisterFaults(Napi::Env env, Napi::Object exports);          // common/: the fault table
-void RegisterProcMaps(Napi::Env env, Napi::Object exports);        // common/: mappingRun (tests)
-void RegisterElf(Napi::Env env, Napi::Object exports);             // elf/: readElf, readElfBytes
-void RegisterCalls(Napi::Env env, Napi::Object exports);           // call/: makeFunction and its kin
-void RegisterMemory(Napi::Env env, Napi::Object exports);          // call/: addresses, copies, alloc
-void RegisterCallbacks(Napi::Env env, Napi::Object exports);       // callback/: JS functions as C pointers
-void RegisterHandles(Napi::Env env, Napi::Object exports);         // call/: handles, pointers of one image
-void RegisterPluginHost(Napi::Env env, Napi::Object exports);      // plugin/: PluginHost, PLUGIN_ABI_VERSION
-void PrepareThreadSamples();                                        // image/thread_scan.cc: the sampling signal
+void RegisterWire(Napi::Env env, Napi::Object exports);              // wire.cc: WIRE, the numbers lib/ shares
+void RegisterNativeLibrary(Napi::Env env, Napi::Object exports);     // image/: NativeLibrary, a loaded image
+void RegisterImageOrigins(Napi::Env env, Napi::Object exports);      // image/: mappedImages, where each image lives
+void RegisterNamespaces(Napi::Env env, Napi::Object exports);        // namespace/: the runtime, the anchor, stats
+void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports);    // namespace/: probeNamespaces (doctor)
+void RegisterLoaderJobs(Napi::Env env, Napi::Object exports);        // loader/: load, retire, handover
+void RegisterPrivateArea(Napi::Env env, Napi::Object exports);       // loader/: the private area
+void RegisterDependencies(Napi::Env env, Napi::Object exports);      // loader/: dependency plans
+void RegisterFaults(Napi::Env env, Napi::Object exports);            // common/: the fault table
+void RegisterProcMaps(Napi::Env env, Napi::Object exports);          // common/: mappingRun (tests)
+void RegisterElf(Napi::Env env, Napi::Object exports);               // elf/: readElf, readElfBytes
+void RegisterCalls(Napi::Env env, Napi::Object exports);             // call/: makeFunction and its kin
+void RegisterMemory(Napi::Env env, Napi::Object exports);            // call/: addresses, copies, alloc
+void RegisterCallbacks(Napi::Env env, Napi::Object exports);         // callback/: JS functions as C pointers
+void RegisterHandles(Napi::Env env, Napi::Object exports);           // call/: handles, pointers of one image
+void RegisterPluginHost(Napi::Env env, Napi::Object exports);        // plugin/: PluginHost, PLUGIN_ABI_VERSION
+void PrepareThreadSamples();                                         // image/thread_scan.cc: the sampling signal
 void RegisterFaultContainment(Napi::Env env, Napi::Object exports);  // signals/: fault handlers, describe, listener
 
 }  // namespace dlswap

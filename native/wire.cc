@@ -26,10 +26,9 @@ Napi::Object KindCodes(Napi::Env env) {
   static constexpr struct {
     const char *name;
     Kind kind;
-  } kKinds[] = {{"void", kVoid}, {"bool", kBool},   {"i8", kI8},   {"u8", kU8},          {"i16", kI16},
-                {"u16", kU16},   {"i32", kI32},     {"u32", kU32}, {"i64", kI64},        {"u64", kU64},
-                {"f32", kF32},   {"f64", kF64},     {"pointer", kPointer}, {"string", kString},
-                {"aggregate", kAggregate}};
+  } kKinds[] = {{"void", kVoid}, {"bool", kBool}, {"i8", kI8},           {"u8", kU8},         {"i16", kI16},
+                {"u16", kU16},   {"i32", kI32},   {"u32", kU32},         {"i64", kI64},       {"u64", kU64},
+                {"f32", kF32},   {"f64", kF64},   {"pointer", kPointer}, {"string", kString}, {"aggregate", kAggregate}};
   static_assert(sizeof kKinds / sizeof kKinds[0] == kKindCount, "every kind has its name");
   Napi::Object o = Napi::Object::New(env);
   for (const auto &k : kKinds) o.Set(k.name, static_cast<double>(k.kind));

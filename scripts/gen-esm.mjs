@@ -15,7 +15,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const exportsOf = (entry) => Object.keys(createRequire(import.meta.url)(join(root, 'dist', `${entry}.js`))).filter((n) => n !== 'default' && n !== '__esModule');
+const exportsOf = (entry) =>
+  Object.keys(createRequire(import.meta.url)(join(root, 'dist', `${entry}.js`))).filter((n) => n !== 'default' && n !== '__esModule');
 const values = exportsOf('index');
 
 // Every name dist/index.d.ts exports, types included: `export { a, b as c } from`, `export type {...}`,
@@ -24,7 +25,10 @@ const declarations = readFileSync(join(root, 'dist', 'index.d.ts'), 'utf8');
 const exported = new Set(values);
 for (const m of declarations.matchAll(/export (?:type )?\{([^}]*)\}/g)) {
   for (const part of m[1].split(',')) {
-    const name = part.trim().split(/\s+as\s+/).pop();
+    const name = part
+      .trim()
+      .split(/\s+as\s+/)
+      .pop();
     if (name) exported.add(name);
   }
 }
@@ -50,14 +54,26 @@ export default dlswap;
 });
 
 const files = {
-  ...esmEntry('index', values, 'ESM entry: re-exports the CommonJS build, so that ESM and CommonJS consumers share one instance\n// of the addon and of dlswap\'s process-wide state (temp area, namespaces).'),
-  ...esmEntry('testing', exportsOf('testing/index'), 'ESM entry of dlswap/testing (the test-only entry point): re-exports the CommonJS build.', 'testing/index'),
+  ...esmEntry(
+    'index',
+    values,
+    "ESM entry: re-exports the CommonJS build, so that ESM and CommonJS consumers share one instance\n// of the addon and of dlswap's process-wide state (temp area, namespaces).",
+  ),
+  ...esmEntry(
+    'testing',
+    exportsOf('testing/index'),
+    'ESM entry of dlswap/testing (the test-only entry point): re-exports the CommonJS build.',
+    'testing/index',
+  ),
   'dist/typescript-too-old.d.ts': `${header("What TypeScript < 5.0 reads instead of dlswap's declarations, which need TypeScript 5.0 or newer\n// (const type parameters infer the C prototypes' literal types). Every export is a value and a type\n// of one shape, so that using any of them says what to do: install typescript@5 or newer.")}declare const dlswapNeedsTypeScript5: unique symbol;
 /** dlswap's declarations need TypeScript 5.0 or newer: npm install --save-dev typescript@5 */
 type DlswapNeedsTypeScript5OrNewer = { [dlswapNeedsTypeScript5]: 'dlswap needs TypeScript >= 5.0: npm install --save-dev typescript@5' };
 ${[...exported]
   .sort()
-  .map((n) => `${values.includes(n) ? `export declare const ${n}: DlswapNeedsTypeScript5OrNewer;\n` : ''}export type ${n}<A = any, B = any, C = any, D = any> = DlswapNeedsTypeScript5OrNewer;`)
+  .map(
+    (n) =>
+      `${values.includes(n) ? `export declare const ${n}: DlswapNeedsTypeScript5OrNewer;\n` : ''}export type ${n}<A = any, B = any, C = any, D = any> = DlswapNeedsTypeScript5OrNewer;`,
+  )
   .join('\n')}
 `,
 };
@@ -71,7 +87,9 @@ if (process.argv.includes('--check')) {
     }
   });
   if (stale.length) {
-    process.stderr.write(`${stale.map(([f]) => f).join(', ')} ${stale.length === 1 ? 'is' : 'are'} not what dist/index.js exports: run \`node scripts/gen-esm.mjs\` after tsc.\n`);
+    process.stderr.write(
+      `${stale.map(([f]) => f).join(', ')} ${stale.length === 1 ? 'is' : 'are'} not what dist/index.js exports: run \`node scripts/gen-esm.mjs\` after tsc.\n`,
+    );
     process.exit(1);
   }
 } else {

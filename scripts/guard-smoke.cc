@@ -40,14 +40,16 @@ __attribute__((noinline)) static void ClobberThenFault(void *) {
 #if defined(__x86_64__)
   __asm__ volatile(
       "mov $0x1111, %%rbx\n mov $0x2222, %%rbp\n mov $0x3333, %%r12\n mov $0x4444, %%r13\n"
-      "mov $0x5555, %%r14\n mov $0x6666, %%r15\n movq $0, (%%rbx)\n" ::: "rbx", "r12", "r13", "r14", "r15", "memory");
+      "mov $0x5555, %%r14\n mov $0x6666, %%r15\n movq $0, (%%rbx)\n" ::
+          : "rbx", "r12", "r13", "r14", "r15", "memory");
 #elif defined(__aarch64__)
   __asm__ volatile(
       "mov x19, #0x11\n mov x20, #0x22\n mov x21, #0x33\n mov x22, #0x44\n mov x23, #0x55\n mov x24, #0x66\n"
       "mov x25, #0x77\n mov x26, #0x88\n mov x27, #0x99\n mov x28, #0xaa\n fmov d8, x19\n fmov d9, x20\n"
       "fmov d10, x21\n fmov d11, x22\n fmov d12, x23\n fmov d13, x24\n fmov d14, x25\n fmov d15, x26\n"
-      "mov x29, #0x10\n str xzr, [x29]\n" ::: "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28",
-      "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", "memory");
+      "mov x29, #0x10\n str xzr, [x29]\n" ::
+          : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
+            "memory");
 #endif
 }
 
@@ -83,8 +85,7 @@ __attribute__((noinline)) static bool KeepsCalleeSaved(ThreadFaults *tf) {
   uint64_t a = seed * 3, b = seed * 5, c = seed * 7, d = seed * 11, e = seed * 13, f = seed * 17;
   double x = static_cast<double>(seed) * 1.5, y = static_cast<double>(seed) * 2.5, z = static_cast<double>(seed) * 3.5;
   const int32_t outcome = GuardedRun(tf, &ClobberThenFault, nullptr);
-  return outcome == SIGSEGV && a == 9 && b == 15 && c == 21 && d == 33 && e == 39 && f == 51 && x == 4.5 && y == 7.5 &&
-         z == 10.5;
+  return outcome == SIGSEGV && a == 9 && b == 15 && c == 21 && d == 33 && e == 39 && f == 51 && x == 4.5 && y == 7.5 && z == 10.5;
 }
 
 // The guard's entries per count K of integer arguments (fn and frame right after them, in

@@ -81,5 +81,7 @@ if (cf.cmd) {
 }
 
 if (!biomeOk && !write) console.error('lint: Biome found the problems above (format: npm run format; lint: fix them, see CONTRIBUTING.md)');
-console.log(`lint: ${write ? 'format' : 'check'} of TS/JS/JSON ${biomeOk ? 'ok' : 'FAILED'}, of ${files.length} C/C++ files ${cf.cmd ? (clangOk ? 'ok' : 'FAILED') : 'skipped'}`);
+console.log(
+  `lint: ${write ? 'format' : 'check'} of TS/JS/JSON ${biomeOk ? 'ok' : 'FAILED'}, of ${files.length} C/C++ files ${cf.cmd ? (clangOk ? 'ok' : 'FAILED') : 'skipped'}`,
+);
 process.exit(biomeOk && clangOk ? 0 : 1);

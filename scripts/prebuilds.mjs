@@ -132,7 +132,10 @@ for (const arch of arches) {
     run(tool('strip', arch), ['--strip-unneeded', to]);
     manifest.files[name] = { size: statSync(to).size, sha256: sha256(to) };
   }
-  manifest.glibc = glibcFloor(arch, Object.keys(files).map((n) => join(dest, n)));
+  manifest.glibc = glibcFloor(
+    arch,
+    Object.keys(files).map((n) => join(dest, n)),
+  );
   writeFileSync(join(dest, 'dlswap.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const total = Object.values(manifest.files).reduce((n, f) => n + f.size, 0);
   process.stdout.write(`prebuilds: linux-${arch}: ${Object.keys(files).length} files, ${(total / 1024).toFixed(0)} KiB, needs glibc >= ${manifest.glibc}\n`);

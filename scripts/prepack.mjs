@@ -15,7 +15,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const required = new Set((process.env.DLSWAP_REQUIRE_PREBUILDS ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const required = new Set(
+  (process.env.DLSWAP_REQUIRE_PREBUILDS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 function node(args) {
   // Everything goes to stderr: `npm pack --json` prints its report on stdout.
@@ -37,7 +42,9 @@ for (const a of ['x64', 'arm64']) {
   const manifest = join(root, 'prebuilds', `linux-${a}`, 'dlswap.json');
   if (existsSync(manifest)) present.push(`linux-${a} (glibc >= ${JSON.parse(readFileSync(manifest, 'utf8')).glibc})`);
   else if (required.has(a) || a === host) {
-    process.stderr.write(`prepack: prebuilds/linux-${a} is missing: run \`node scripts/prebuilds.mjs --arch ${a}\` (or \`npm run build:prebuilds\` for all) before packing.\n`);
+    process.stderr.write(
+      `prepack: prebuilds/linux-${a} is missing: run \`node scripts/prebuilds.mjs --arch ${a}\` (or \`npm run build:prebuilds\` for all) before packing.\n`,
+    );
     process.exit(1);
   }
 }

@@ -29,9 +29,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
 // Test names (vitest matches "file-level describe > ... > test" joined with spaces) left out, and why.
-export const EXCLUDED = [
-  ['deepbind', "isolation 'deepbind' is refused under ASan (ERR_DLSWAP_MODE_UNSUPPORTED)"],
-];
+export const EXCLUDED = [['deepbind', "isolation 'deepbind' is refused under ASan (ERR_DLSWAP_MODE_UNSUPPORTED)"]];
 
 // The subset `npm test` runs under ASan (posttest): files that drive the addon's memory handling in
 // process, a few minutes in all on two cores. The whole suite under ASan takes far longer: run it

@@ -60,8 +60,18 @@ try {
   // since the addon keeps it hidden.
   const signals = ['containment', 'code_ranges', 'image_registry', 'outside_report', 'signal_text', 'signals', 'thread_faults'];
   const asm = arch === 'arm64' ? 'guard_aarch64.S' : 'guard_x86_64_sysv.S';
-  run(tool('g++'), ['-std=c++17', '-O2', `-I${join(root, 'native')}`, '-o', join(work, 'guard-smoke'), join(root, 'scripts', 'guard-smoke.cc'),
-    ...signals.map((f) => join(root, 'native', 'signals', `${f}.cc`)), join(root, 'native', 'abi', asm), '-lpthread', '-ldl']);
+  run(tool('g++'), [
+    '-std=c++17',
+    '-O2',
+    `-I${join(root, 'native')}`,
+    '-o',
+    join(work, 'guard-smoke'),
+    join(root, 'scripts', 'guard-smoke.cc'),
+    ...signals.map((f) => join(root, 'native', 'signals', `${f}.cc`)),
+    join(root, 'native', 'abi', asm),
+    '-lpthread',
+    '-ldl',
+  ]);
   const gcmd = native ? join(work, 'guard-smoke') : cmd;
   const gargs = native ? [] : ['-L', `/usr/${triple}`, join(work, 'guard-smoke'), '--no-threads'];
   const g = spawnSync(gcmd, gargs, { encoding: 'utf8', timeout: 120_000 });

@@ -38,7 +38,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-const DEFAULT_FILES = ['test/load/loader.test.ts', 'test/call/calls.test.ts', 'test/call/calls_async.test.ts', 'test/call/calls_errors.test.ts', 'test/call/calls_memory.test.ts'];
+const DEFAULT_FILES = [
+  'test/load/loader.test.ts',
+  'test/call/calls.test.ts',
+  'test/call/calls_async.test.ts',
+  'test/call/calls_errors.test.ts',
+  'test/call/calls_memory.test.ts',
+];
 // Tests that cannot run in a worker thread, which is where the vitest 'threads' pool runs them.
 export const EXCLUDED = [
   ['getenv inside the namespace survives process.env changes', "a worker thread's process.env is its own copy: the real environment never changes"],
@@ -150,10 +156,15 @@ const summary = /ERROR SUMMARY: (\d+) errors from (\d+) contexts \(suppressed: (
 const errors = summary ? Number(summary[1]) : NaN;
 if (errors !== 0) {
   // valgrind's log without its notes about large address ranges (V8 reserves a lot of them).
-  console.error(text.split('\n').filter((l) => !/Warning: set address range perms/.test(l)).join('\n'));
+  console.error(
+    text
+      .split('\n')
+      .filter((l) => !/Warning: set address range perms/.test(l))
+      .join('\n'),
+  );
 }
 console.log(
-  `test:valgrind: memcheck ${summary ? `${summary[1]} errors from ${summary[2]} contexts (${summary[3]} suppressed)` : 'did not finish'}; vitest ${r.status === 0 ? 'passed' : r.status === VALGRIND_ERRORS ? 'exit status replaced by memcheck\'s' : 'failed'}; ${Math.round((Date.now() - t0) / 1000)} s`,
+  `test:valgrind: memcheck ${summary ? `${summary[1]} errors from ${summary[2]} contexts (${summary[3]} suppressed)` : 'did not finish'}; vitest ${r.status === 0 ? 'passed' : r.status === VALGRIND_ERRORS ? "exit status replaced by memcheck's" : 'failed'}; ${Math.round((Date.now() - t0) / 1000)} s`,
 );
 fs.rmSync(work, { recursive: true, force: true });
 const pass = r.status === 0 && errors === 0;

@@ -17,11 +17,7 @@ export interface ChildRun {
  * Runs `node <script> ...args` without blocking the test process (unlike helpers.ts runChild, which
  * is synchronous), and SIGKILLs it at `timeoutMs`. A crash is an outcome to report, never a throw.
  */
-export function runNode(
-  script: string,
-  args: string[],
-  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; stderrTail?: number },
-): Promise<ChildRun> {
+export function runNode(script: string, args: string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; stderrTail?: number }): Promise<ChildRun> {
   const tail = opts.stderrTail ?? 6000;
   const t0 = performance.now();
   return new Promise((resolve) => {

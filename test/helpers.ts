@@ -37,10 +37,7 @@ export function privateMappings(dir: string): string[] {
  * lib/: test/setup/compiled_dist.ts compiles it before the run). For hazards that crash the process,
  * and for tests that need a process of their own (namespace budgets, exit).
  */
-export function runChild(
-  script: string,
-  opts: { env?: NodeJS.ProcessEnv; as?: readonly string[]; timeout?: number } = {},
-): SpawnSyncReturns<string> {
+export function runChild(script: string, opts: { env?: NodeJS.ProcessEnv; as?: readonly string[]; timeout?: number } = {}): SpawnSyncReturns<string> {
   const prelude = `const dlswap = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});\n`;
   const node = [process.execPath, '-e', prelude + script];
   const [cmd, ...args] = opts.as ? ['setpriv', ...opts.as, ...node] : node;
@@ -60,13 +57,7 @@ export const ROOT_WITHOUT_BYPASS = ['--bounding-set=-dac_override,-dac_read_sear
  * User `nobody` (65534), which may read and search every directory (CAP_DAC_READ_SEARCH, so the
  * checkout is reachable) and write nothing it does not own: for checks of who owns what.
  */
-export const NOBODY_READING = [
-  '--reuid=65534',
-  '--regid=65534',
-  '--clear-groups',
-  '--inh-caps=+dac_read_search',
-  '--ambient-caps=+dac_read_search',
-] as const;
+export const NOBODY_READING = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'] as const;
 
 /**
  * True when the suite runs under AddressSanitizer (scripts/test-asan.mjs preloads libasan). dlswap

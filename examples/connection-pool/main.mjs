@@ -58,7 +58,9 @@ for (let i = 1; i <= RELOADS; i++) {
   const report = await sqlite.reload();
   reports.push(report);
   const swap = report.durations.loading + report.durations.verifying + report.durations.swap;
-  console.log(`reload ${String(i).padStart(2)}: generation ${report.from} -> ${report.to} in ${swap.toFixed(1)} ms; ${inUse.get(report.to)} connections in use stayed on generation ${report.from}`);
+  console.log(
+    `reload ${String(i).padStart(2)}: generation ${report.from} -> ${report.to} in ${swap.toFixed(1)} ms; ${inUse.get(report.to)} connections in use stayed on generation ${report.from}`,
+  );
 }
 await new Promise((r) => setTimeout(r, 50));
 stop = true;

@@ -37,7 +37,10 @@ export class PluginRegistry extends EventEmitter {
   /** The compiler command for one plugin: every .c file of its folder, into one library. */
   command(name) {
     const { pluginsDir, buildDir, cc = process.env.CC ?? 'cc' } = this.#options;
-    const sources = fs.readdirSync(path.join(pluginsDir, name)).filter((f) => f.endsWith('.c')).sort();
+    const sources = fs
+      .readdirSync(path.join(pluginsDir, name))
+      .filter((f) => f.endsWith('.c'))
+      .sort();
     return [cc, '-shared', '-fPIC', '-O2', '-Wall', `-I${include}`, '-o', path.join(buildDir, `lib${name}.so`), ...sources.map((f) => path.join(name, f))];
   }
 
@@ -45,7 +48,11 @@ export class PluginRegistry extends EventEmitter {
   async start() {
     const { pluginsDir, buildDir } = this.#options;
     fs.mkdirSync(buildDir, { recursive: true });
-    const names = fs.readdirSync(pluginsDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const names = fs
+      .readdirSync(pluginsDir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     for (const name of names) {
       const command = this.command(name);
       try {
@@ -71,7 +78,8 @@ export class PluginRegistry extends EventEmitter {
     hot.on('watch-build', (b) => this.emit('built', { name, durationMs: b.durationMs, output: b.output }));
     hot.on('watch-reload', (report) => this.emit('serving', { name, generation: report.to, report }));
     hot.on('watch-skip', (s) => {
-      if (s.reason === 'build-failed' || s.reason === 'build-timeout') this.emit('build-failed', { name, exitCode: s.exitCode, output: s.output, message: s.message });
+      if (s.reason === 'build-failed' || s.reason === 'build-timeout')
+        this.emit('build-failed', { name, exitCode: s.exitCode, output: s.output, message: s.message });
       else if (s.reason === 'reload-failed') this.emit('reload-failed', { name, error: s.error });
       else this.emit('skipped', { name, reason: s.reason, message: s.message });
     });

@@ -27,7 +27,9 @@ registry.on('broken', (e) => console.log(`[${e.name}] does not build; not served
 registry.on('building', (e) => console.log(`[${e.name}] building (${e.changed.join(', ')} changed)`));
 registry.on('built', (e) => console.log(`[${e.name}] built in ${(e.durationMs / 1000).toFixed(2)} s`));
 registry.on('serving', (e) => console.log(`[${e.name}] generation ${e.generation} serving (swapped in ${e.report.durations.swap.toFixed(2)} ms)`));
-registry.on('build-failed', (e) => console.log(`[${e.name}] build failed (exit ${e.exitCode}); the running build keeps serving:\n${indent(e.output || e.message)}`));
+registry.on('build-failed', (e) =>
+  console.log(`[${e.name}] build failed (exit ${e.exitCode}); the running build keeps serving:\n${indent(e.output || e.message)}`),
+);
 registry.on('reload-failed', (e) => console.log(`[${e.name}] reload failed (${e.error.causeCode}); the running build keeps serving: ${e.error.message}`));
 registry.on('skipped', (e) => console.log(`[${e.name}] build skipped (${e.reason}): ${e.message}`));
 registry.on('log', (e) => console.log(`[${e.name} generation ${e.generation}] ${e.message}`));
@@ -73,7 +75,12 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 1_000;
 server.listen(port, host, () => {
   const a = server.address();
-  console.log(`listening on http://${a.address}:${a.port}/ (plugins: ${registry.list().map((p) => p.name).join(', ')})`);
+  console.log(
+    `listening on http://${a.address}:${a.port}/ (plugins: ${registry
+      .list()
+      .map((p) => p.name)
+      .join(', ')})`,
+  );
 });
 
 async function shutdown() {

@@ -65,7 +65,9 @@ await new Promise((r) => setTimeout(r, 100));
 stop = true;
 await traffic;
 
-console.log(`upgraded the app's SQLite in ${(report.durations.loading + report.durations.verifying + report.durations.swap).toFixed(1)} ms; generation ${report.from} unloaded: ${report.unloaded}`);
+console.log(
+  `upgraded the app's SQLite in ${(report.durations.loading + report.durations.verifying + report.durations.swap).toFixed(1)} ms; generation ${report.from} unloaded: ${report.unloaded}`,
+);
 console.log(`queries during the upgrade: app ${counts.app} (versions ${[...versions].join(' then ')}), bundled ${counts.bundled}, failed ${counts.failed}`);
 table(`after (app generation ${app.current}):`);
 

@@ -34,8 +34,7 @@ int basic_slow(int ms) {
   if (ms > 0) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     /* Restart after a signal so the call really lasts ms. */
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   }
   return version();
 }

@@ -5,6 +5,6 @@ struct Base {
   virtual ~Base();
   virtual int value() const = 0;
 };
-extern "C" void base_keep(Base *b);     // the registry takes ownership
-extern "C" int base_kept_value(void);   // calls the kept object's virtual function
-extern "C" void base_release(void);     // deletes the kept object (virtual destructor)
+extern "C" void base_keep(Base *b);    // the registry takes ownership
+extern "C" int base_kept_value(void);  // calls the kept object's virtual function
+extern "C" void base_release(void);    // deletes the kept object (virtual destructor)

@@ -83,8 +83,7 @@ int conn_pair(conn *x, conn *y) {
 int conn_slow(conn *c, int ms) {
   if (ms > 0) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   }
   return conn_query(c);
 }

@@ -48,10 +48,10 @@ const dlswap_host *host = nullptr;
 std::thread auditor;
 bool auditor_running = false;
 bool stopping = false;
-uint64_t requests = 0;      // handled by core_handle
-uint64_t pending = 0;       // handed to the auditor, not yet audited
-uint64_t audited = 0;       // audited by the auditor thread
-uint64_t request_bytes = 0; // total size of the requests handed to the auditor
+uint64_t requests = 0;       // handled by core_handle
+uint64_t pending = 0;        // handed to the auditor, not yet audited
+uint64_t audited = 0;        // audited by the auditor thread
+uint64_t request_bytes = 0;  // total size of the requests handed to the auditor
 
 void host_log(int level, const char *message) {
   const dlswap_host *h = host;
@@ -150,8 +150,8 @@ int dlswap_init(const dlswap_host *h) {
 void dlswap_fini(void) {
   stop_auditor();
   std::lock_guard<std::mutex> lock(mu);
-  std::cerr << "core v" CORE_STR(CORE_VERSION) ": fini after " << requests << " requests (" << audited
-            << " audited, " << request_bytes << " bytes)\n";
+  std::cerr << "core v" CORE_STR(CORE_VERSION) ": fini after " << requests << " requests (" << audited << " audited, " << request_bytes
+            << " bytes)\n";
   host = nullptr;
 }
 

@@ -20,9 +20,7 @@ struct ring {
   int len;
 };
 
-__attribute__((noinline)) int ring_len(const struct ring *r) {
-  return r->len; /* DEBUGGEE_FAULT_LINE: reads through NULL */
-}
+__attribute__((noinline)) int ring_len(const struct ring *r) { return r->len; /* DEBUGGEE_FAULT_LINE: reads through NULL */ }
 
 /* Faults: a NULL ring, as a bug would pass one. In a call through dlswap, the fault is contained
  * (docs/faults.md): the call throws ERR_DLSWAP_FAULT and the process goes on. */

@@ -27,8 +27,7 @@ static volatile long short_lived;
 
 static void sleep_ms(long ms) {
   struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&t, &t) != 0) {
-  }
+  while (nanosleep(&t, &t) != 0) {}
 }
 
 static void drop_value(void *v) { (void)v; }

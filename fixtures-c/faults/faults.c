@@ -83,9 +83,7 @@ int faults(int kind, int x) {
 }
 
 /* The same, through libffi: more arguments than registers (dlswap's libffi path). */
-int faults_many(int kind, int a, int b, int c, int d, int e, int f, int g, int h) {
-  return faults(kind, a + b + c + d + e + f + g + h);
-}
+int faults_many(int kind, int a, int b, int c, int d, int e, int f, int g, int h) { return faults(kind, a + b + c + d + e + f + g + h); }
 
 /* Calls back into JS: the test's callback makes its own faulting call from there. */
 int call_back(int (*cb)(int), int x) { return cb(x) + 1; }

@@ -19,10 +19,25 @@
 int ffi_version(void) { return FFI_VERSION; }
 
 /* --- structs by pointer ------------------------------------------------------------------------ */
-struct point { int32_t x, y; };
-struct rect { int32_t x, y, w, h; };
-struct frame { uint32_t w; uint32_t h; uint8_t pix[16]; struct point origin; char name[12]; double scale; };
-struct person { const char *name; int age; struct person *friend_; };
+struct point {
+  int32_t x, y;
+};
+struct rect {
+  int32_t x, y, w, h;
+};
+struct frame {
+  uint32_t w;
+  uint32_t h;
+  uint8_t pix[16];
+  struct point origin;
+  char name[12];
+  double scale;
+};
+struct person {
+  const char *name;
+  int age;
+  struct person *friend_;
+};
 
 int rect_area(const struct rect *r) { return r ? r->w * r->h : -1; }
 
@@ -87,10 +102,18 @@ struct frame *frame_new(uint32_t w, uint32_t h) {
 }
 
 /* --- packed and unions ------------------------------------------------------------------------ */
-struct __attribute__((packed)) pk { uint8_t a; uint32_t b; uint16_t c; };
+struct __attribute__((packed)) pk {
+  uint8_t a;
+  uint32_t b;
+  uint16_t c;
+};
 uint32_t packed_sum(const struct pk *p) { return p->a + p->b + p->c; }
 
-union val { int64_t i; double d; char s[12]; };
+union val {
+  int64_t i;
+  double d;
+  char s[12];
+};
 double val_read(const union val *v, int kind) {
   switch (kind) {
     case 0: return (double)v->i;
@@ -115,13 +138,20 @@ struct rect rect_make(int32_t x, int32_t y, int32_t w, int32_t h) {
 int rect_area_v(struct rect r) { return r.w * r.h; }
 
 /* Bigger than 16 bytes: in memory on both ABIs. */
-struct big { double a, b, c; int64_t d; };
+struct big {
+  double a, b, c;
+  int64_t d;
+};
 struct big big_scale(struct big v, double k) {
   struct big r = {v.a * k, v.b * k, v.c * k, v.d * 2};
   return r;
 }
 /* One SSE and one INTEGER eightbyte on x86-64. */
-struct mixed { float f; int32_t i; double d; };
+struct mixed {
+  float f;
+  int32_t i;
+  double d;
+};
 struct mixed mixed_bump(struct mixed m) {
   m.f += 1.5f;
   m.i += 1;
@@ -129,13 +159,19 @@ struct mixed mixed_bump(struct mixed m) {
   return m;
 }
 /* A homogeneous float aggregate on aarch64; two SSE eightbytes on x86-64. */
-struct hfa { float a, b, c, d; };
+struct hfa {
+  float a, b, c, d;
+};
 float hfa_sum(struct hfa h) { return h.a + h.b + h.c + h.d; }
 struct hfa hfa_rev(struct hfa h) {
   struct hfa r = {h.d, h.c, h.b, h.a};
   return r;
 }
-struct nested { struct point p; uint8_t tag[3]; double w; };
+struct nested {
+  struct point p;
+  uint8_t tag[3];
+  double w;
+};
 struct nested nested_shift(struct nested n, int32_t dx) {
   n.p.x += dx;
   n.tag[0]++;
@@ -184,7 +220,9 @@ int call_with_struct(int (*cb)(struct point), int32_t x, int32_t y) {
   return cb(p);
 }
 
-struct point call_returning_struct(struct point (*cb)(int32_t, int32_t), int32_t a, int32_t b) { return cb(a, b); }
+struct point call_returning_struct(struct point (*cb)(int32_t, int32_t), int32_t a, int32_t b) {
+  return cb(a, b);
+}
 
 /* A callback as a struct member. */
 struct ops {

@@ -6,8 +6,7 @@ namespace google {
 class FlagRegisterer {
  public:
   template <typename FlagType>
-  FlagRegisterer(const char *name, const char *help, const char *filename, FlagType *current_storage,
-                 FlagType *defvalue_storage);
+  FlagRegisterer(const char *name, const char *help, const char *filename, FlagType *current_storage, FlagType *defvalue_storage);
 };
 }  // namespace google
 

@@ -9,8 +9,7 @@ namespace google {
 class FlagRegisterer {
  public:
   template <typename FlagType>
-  FlagRegisterer(const char *name, const char *help, const char *filename, FlagType *current_storage,
-                 FlagType *defvalue_storage);
+  FlagRegisterer(const char *name, const char *help, const char *filename, FlagType *current_storage, FlagType *defvalue_storage);
 };
 bool GetCommandLineOption(const char *name, std::string *value);
 const char *GetLogSeverityName(int severity);

@@ -83,8 +83,7 @@ int dlswap_init(const dlswap_host *host) {
     long ms = strtol(slow, NULL, 10);
     if (ms > 0 && ms <= 60000) {
       struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-      while (nanosleep(&t, &t) != 0) {
-      }
+      while (nanosleep(&t, &t) != 0) {}
     }
   }
 
@@ -155,8 +154,7 @@ int plugin_version(void) { return PLUGIN_VERSION; }
 int plugin_slow(int ms) {
   if (ms > 0) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   }
   return plugin_version();
 }

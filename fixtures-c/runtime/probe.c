@@ -131,8 +131,7 @@ static void *linger_thread(void *arg) {
   }
   pthread_mutex_lock(&linger_mu);
   /* Waits in this library's code (a frame of it is live on the stack) until the deadline. */
-  while (pthread_cond_timedwait(&linger_cv, &linger_mu, &until) == 0) {
-  }
+  while (pthread_cond_timedwait(&linger_cv, &linger_mu, &until) == 0) {}
   linger_running--;
   pthread_mutex_unlock(&linger_mu);
   return NULL;

@@ -4,8 +4,7 @@
 static volatile int spinning;
 
 void spin_while_set(void) {
-  while (__atomic_load_n(&spinning, __ATOMIC_ACQUIRE)) {
-  }
+  while (__atomic_load_n(&spinning, __ATOMIC_ACQUIRE)) {}
 }
 
 void spin_set(int on) { __atomic_store_n(&spinning, on, __ATOMIC_RELEASE); }

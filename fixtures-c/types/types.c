@@ -60,20 +60,15 @@ double hypot_d(double x, double y) { return hypot(x, y); }
 int sum6(int a, int b, int c, int d, int e, int f) { return a + b + c + d + e + f; }
 
 /* Two more than fit in registers: g and h are passed on the stack. */
-long sum8(long a, long b, long c, long d, long e, long f, long g, long h) {
-  return a + b + c + d + e + f + g + h;
-}
+long sum8(long a, long b, long c, long d, long e, long f, long g, long h) { return a + b + c + d + e + f + g + h; }
 
 /* Eight vector registers, then the stack for i and j. */
-double sum10d(double a, double b, double c, double d, double e, double f, double g, double h,
-              double i, double j) {
+double sum10d(double a, double b, double c, double d, double e, double f, double g, double h, double i, double j) {
   return a + b + c + d + e + f + g + h + i + j;
 }
 
 /* Integer and floating arguments interleaved: each class fills its own registers in order. */
-double mix(int a, double b, float c, int64_t d, uint8_t e, double f) {
-  return (double)a + b + (double)c + (double)d + (double)e + f;
-}
+double mix(int a, double b, float c, int64_t d, uint8_t e, double f) { return (double)a + b + (double)c + (double)d + (double)e + f; }
 
 /* A float return comes back in the low lane of xmm0 as single precision, not as a double. */
 float scale_f(float x, float k) { return x * k; }
@@ -164,8 +159,7 @@ __attribute__((format(printf, 3, 4))) int fmt(char *out, size_t cap, const char 
 int slow_add(int a, int b, int ms) {
   if (ms > 0) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   }
   return a + b;
 }
@@ -189,8 +183,7 @@ int meet(int n, int ms) {
   pthread_mutex_lock(&meet_lock);
   if (++meet_inside > meet_most) meet_most = meet_inside;
   pthread_cond_broadcast(&meet_cond);
-  while (meet_most < n && pthread_cond_timedwait(&meet_cond, &meet_lock, &deadline) == 0) {
-  }
+  while (meet_most < n && pthread_cond_timedwait(&meet_cond, &meet_lock, &deadline) == 0) {}
   int most = meet_most;
   if (--meet_inside == 0) meet_most = 0;
   pthread_mutex_unlock(&meet_lock);

@@ -16,7 +16,6 @@ import { BUILD_COMMAND, damagedPrebuildError, packageRoot, prebuildDamage, runti
 import { parseTunables, RECOMMENDED_TUNABLES, rtldTunables, staticTlsSurplus } from '../load/tunables';
 import { MAX_CREATED_NAMESPACES } from '../wire';
 
-
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'error';
 
 export interface DoctorCheck {
@@ -117,7 +116,8 @@ async function loadAddon(): Promise<{ mods: AddonModules | null; error: string |
   // A damaged prebuild is never mapped here (a wrong byte can crash the process that maps it):
   // doctor hashes it first, which require('dlswap') does only after a failed load.
   const prebuild = path.join(packageRoot, 'prebuilds', `linux-${process.arch}`);
-  const damage = process.env.DLSWAP_ADDON_DIR || fs.existsSync(path.join(packageRoot, 'build', 'Release', 'dlswap.node')) ? null : prebuildDamage(prebuild, true);
+  const damage =
+    process.env.DLSWAP_ADDON_DIR || fs.existsSync(path.join(packageRoot, 'build', 'Release', 'dlswap.node')) ? null : prebuildDamage(prebuild, true);
   if (damage !== null) return { mods: null, error: damagedPrebuildError(damage).message };
   try {
     const native = await import('../native');
@@ -142,11 +142,22 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   checks.push(
     glibc
       ? { id: 'glibc', status: 'ok', message: `glibc ${glibc}` }
-      : { id: 'glibc', status: 'error', message: 'this process does not run on glibc (no glibcVersionRuntime): dlmopen namespaces and RTLD_DEEPBIND need glibc.' },
+      : {
+          id: 'glibc',
+          status: 'error',
+          message: 'this process does not run on glibc (no glibcVersionRuntime): dlmopen namespaces and RTLD_DEEPBIND need glibc.',
+        },
   );
 
   const { mods, error: addonError } = await loadAddon();
-  const addonInfo: DoctorReport['addon'] = { loaded: Boolean(mods), path: mods?.addonPath ?? null, napiVersion: null, asan: null, buildId: null, error: addonError };
+  const addonInfo: DoctorReport['addon'] = {
+    loaded: Boolean(mods),
+    path: mods?.addonPath ?? null,
+    napiVersion: null,
+    asan: null,
+    buildId: null,
+    error: addonError,
+  };
   try {
     const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { binary?: { napi_versions?: number[] } };
     addonInfo.napiVersion = pkg.binary?.napi_versions?.[0] ?? null;
@@ -253,7 +264,10 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     try {
       // Not libc's: its own entry points (dlswap_*) and what dlswap's copies call instead of dladdr,
       // dlopen... (dlsw*, native/runtime/origin_abi.h).
-      runtime.forwards = mods.readElf(runtime.library).exports.filter((e) => !e.startsWith('dlswap_') && !/^dlsw[A-Z_]/.test(e)).sort();
+      runtime.forwards = mods
+        .readElf(runtime.library)
+        .exports.filter((e) => !e.startsWith('dlswap_') && !/^dlsw[A-Z_]/.test(e))
+        .sort();
     } catch (e) {
       runtime.error = `cannot read ${runtime.library}: ${(e as Error).message}`;
     }
@@ -273,7 +287,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
         ? `the namespace runtime does not work here: ${runtime.error}. Rebuild dlswap: ${BUILD_COMMAND}.`
         : !healthy
           ? `on this glibc the namespace runtime ${runtime.keysFromNodeTable === false ? "did not give a namespace node's key table" : 'left ctype uninitialised on a pool thread'}: libraries that use pthread keys or ctype in a namespace may crash. Use 'local' or 'deepbind' for them, and report this with the output of dlswap doctor --json.`
-          : `shares ${runtime.forwards.length} libc functions with node's libc inside every namespace (pthread keys, thread creation, thread_local destructors)${measured ? '; measured: keys come from node\'s table, ctype works on pool threads' : ''}`,
+          : `shares ${runtime.forwards.length} libc functions with node's libc inside every namespace (pthread keys, thread creation, thread_local destructors)${measured ? "; measured: keys come from node's table, ctype works on pool threads" : ''}`,
     });
   }
 

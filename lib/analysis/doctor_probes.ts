@@ -8,14 +8,20 @@ import path from 'node:path';
 
 import { packageRoot } from '../platform';
 
-
 /** A plain C library the probes can load: the basic fixture in a checkout, else libz. */
 export function findProbeLibrary(): string | null {
   const candidates = [
     path.join(packageRoot, 'build', 'fixtures', 'libbasic_v1.so'),
-    ...['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib'].map(
-      (d) => path.join(d, 'libz.so.1'),
-    ),
+    ...[
+      '/usr/lib/x86_64-linux-gnu',
+      '/lib/x86_64-linux-gnu',
+      '/usr/lib/aarch64-linux-gnu',
+      '/lib/aarch64-linux-gnu',
+      '/usr/lib64',
+      '/lib64',
+      '/usr/lib',
+      '/lib',
+    ].map((d) => path.join(d, 'libz.so.1')),
   ];
   return candidates.find((p) => fs.existsSync(p)) ?? null;
 }
@@ -59,7 +65,12 @@ function lastLines(text: string): string {
  * given back, and a namespace that loaded libstdc++ is never freed, so the probe must not spend
  * this process's budget.
  */
-export async function probeInChild(addonPath: string, library: string, max: number, timeoutMs: number): Promise<{ opened: number | null; error: string | null; ms: number }> {
+export async function probeInChild(
+  addonPath: string,
+  library: string,
+  max: number,
+  timeoutMs: number,
+): Promise<{ opened: number | null; error: string | null; ms: number }> {
   const script =
     'const a = require(process.argv[1]);' +
     'const r = a.probeNamespaces(process.argv[2], Number(process.argv[3]));' +

@@ -42,7 +42,13 @@ export function checkTempDir(): TempDirCheck {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   const userRoot = path.join(base, `dlswap-${uid}`);
   const r: TempDirCheck = {
-    base, source: fromEnv ? 'DLSWAP_TMPDIR' : 'os.tmpdir()', userRoot, writable: false, private: false, noexec: false, problem: null,
+    base,
+    source: fromEnv ? 'DLSWAP_TMPDIR' : 'os.tmpdir()',
+    userRoot,
+    writable: false,
+    private: false,
+    noexec: false,
+    problem: null,
   };
   let st: fs.Stats;
   try {

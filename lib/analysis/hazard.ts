@@ -32,12 +32,30 @@ export type HazardId =
 
 /** The order of the report's hazards: the table of docs/inspect.md. */
 export const HAZARD_ORDER: readonly HazardId[] = [
-  'wrong-arch', 'not-shared-library', 'missing-dependency', 'unresolved-import', 'needs-node-symbols',
-  'gnu-unique', 'nodelete', 'thread-local-dtor', 'tls',
-  'copy-reloc-import', 'node-export-collision', 'node-import-interposition', 'init-fini-node-binding', 'pthread-key-destructors',
-  'starts-threads', 'threads-stopped-by-destructor',
-  'loads-modules', 'shared-registry', 'signal-handlers', 'exit-handlers', 'global-locale',
-  'private-dependencies', 'textrel', 'execstack',
+  'wrong-arch',
+  'not-shared-library',
+  'missing-dependency',
+  'unresolved-import',
+  'needs-node-symbols',
+  'gnu-unique',
+  'nodelete',
+  'thread-local-dtor',
+  'tls',
+  'copy-reloc-import',
+  'node-export-collision',
+  'node-import-interposition',
+  'init-fini-node-binding',
+  'pthread-key-destructors',
+  'starts-threads',
+  'threads-stopped-by-destructor',
+  'loads-modules',
+  'shared-registry',
+  'signal-handlers',
+  'exit-handlers',
+  'global-locale',
+  'private-dependencies',
+  'textrel',
+  'execstack',
 ];
 
 export type HazardSeverity = 'info' | 'warn' | 'error';

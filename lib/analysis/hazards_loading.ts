@@ -70,7 +70,8 @@ export function mappingHazards(info: ElfInfo): Hazard[] {
     hazards.push({
       id: 'textrel',
       severity: 'warn',
-      message: 'has text relocations: the loader must make its code writable, which hardened systems (SELinux, PaX) refuse, and each copy gets private code pages. Rebuild it with -fPIC.',
+      message:
+        'has text relocations: the loader must make its code writable, which hardened systems (SELinux, PaX) refuse, and each copy gets private code pages. Rebuild it with -fPIC.',
       affects: [...ISOLATION_MODES],
     });
   }

@@ -32,19 +32,22 @@ const EXIT_HOOKS = /^(atexit|on_exit|at_quick_exit|__cxa_at_quick_exit)$/;
 const LOCALE_SETTERS = /^(setlocale|uselocale)$/;
 
 const CRASH =
-  "glibc (2.36, measured) crashes with SIGSEGV in add_to_global_resize when code inside a dlmopen namespace calls dlopen with RTLD_GLOBAL (the same call with RTLD_LOCAL works)";
+  'glibc (2.36, measured) crashes with SIGSEGV in add_to_global_resize when code inside a dlmopen namespace calls dlopen with RTLD_GLOBAL (the same call with RTLD_LOCAL works)';
 
 /** What a library that loads libraries at run time meets in each mode; `dependency`: it is one of the closure's. */
 function moduleHazard(info: ElfInfo, dependency: boolean): Hazard | null {
   const loaders = info.imports.filter((s) => MODULE_LOADERS.test(s));
   if (!loaders.length) return null;
   const global = [
-    ...info.imports.filter((s) => GLOBAL_REQUESTS.test(s)).map((s) => (s === 'g_module_open' ? 'g_module_open (RTLD_GLOBAL unless G_MODULE_BIND_LOCAL)' : `${s} (RTLD_GLOBAL)`)),
+    ...info.imports
+      .filter((s) => GLOBAL_REQUESTS.test(s))
+      .map((s) => (s === 'g_module_open' ? 'g_module_open (RTLD_GLOBAL unless G_MODULE_BIND_LOCAL)' : `${s} (RTLD_GLOBAL)`)),
     ...GLOBAL_LOADERS.filter((l) => info.soname && l.soname.test(info.soname) && (l.byItself || !dependency)).map((l) => l.what),
   ];
   const symbols = [...new Set([...loaders, ...info.imports.filter((s) => GLOBAL_REQUESTS.test(s))])];
   const base = `loads libraries at run time (${list(loaders)})`;
-  const global_ = 'In local and deepbind a module loaded with RTLD_GLOBAL joins node\'s global scope, where every later lookup of the process finds its symbols.';
+  const global_ =
+    "In local and deepbind a module loaded with RTLD_GLOBAL joins node's global scope, where every later lookup of the process finds its symbols.";
   // dlswap's namespace runtime (the first object of every namespace) serves dlopen when it defines it.
   if (runtimeInterposes('dlopen')) {
     return {

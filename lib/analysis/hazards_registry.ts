@@ -50,7 +50,7 @@ function findRegistrations(info: ElfInfo, closure: Closure, planned: readonly De
   return found;
 }
 
-const MODES = "local, deepbind and namespace (the modes where generations share system libraries)";
+const MODES = 'local, deepbind and namespace (the modes where generations share system libraries)';
 
 export function registryHazards(info: ElfInfo, closure: Closure, planned: readonly DependencyInfo[]): Hazard[] {
   const found = findRegistrations(info, closure, planned);
@@ -68,10 +68,15 @@ export function registryHazards(info: ElfInfo, closure: Closure, planned: readon
       message:
         `registers in a process-wide registry of a system library: ${copied.map(each).join('; ')}. Shared by every generation, as it would be in ${MODES}, ` +
         `a second generation would register the same names again, where ${copied.map((f) => f.registry.second).join('; ')}. ` +
-        `So a load gives each generation its own copy of ${list(copied.map((f) => f.dep), 3)}` +
+        `So a load gives each generation its own copy of ${list(
+          copied.map((f) => f.dep),
+          3,
+        )}` +
         (users.length ? ` and of ${list(users, 3)}, which needs it` : '') +
         `, as of a private dependency: reloads work, and each generation maps its own copy` +
-        (nodelete.length ? ` (${list(nodelete, 3)} ${nodelete.length === 1 ? 'is' : 'are'} linked -z nodelete: every copy stays mapped for the life of the process, its size per reload)` : '') +
+        (nodelete.length
+          ? ` (${list(nodelete, 3)} ${nodelete.length === 1 ? 'is' : 'are'} linked -z nodelete: every copy stays mapped for the life of the process, its size per reload)`
+          : '') +
         `. Listing it in shareDependencies brings the second registration back; fresh-namespace gives each generation its own copy of every dependency.`,
       symbols: copied.flatMap((f) => f.symbols),
       affects: ['local', 'deepbind', 'namespace'],

@@ -32,7 +32,8 @@ export function reloadHazards(info: ElfInfo): Hazard[] {
     hazards.push({
       id: 'thread-local-dtor',
       severity: 'warn',
-      message: 'registers thread_local destructors: while any thread that touched them is alive, glibc keeps the library loaded. Join the threads (dlswap_fini) or avoid thread_local objects with destructors.',
+      message:
+        'registers thread_local destructors: while any thread that touched them is alive, glibc keeps the library loaded. Join the threads (dlswap_fini) or avoid thread_local objects with destructors.',
       symbols: tlsDtor,
       affects: ['unload'],
     });

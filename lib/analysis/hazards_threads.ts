@@ -11,8 +11,7 @@ const THREAD_STARTERS =
 
 // Exported functions that stop a library's own thread pool without unloading it, as its
 // documentation names them: what a user calls before close() (or in HotLibrary's teardown hook).
-const POOL_SHUTDOWNS =
-  /^(blas_shutdown|fftw[flq]?_cleanup_threads|rocksdb_env_join_all_threads|omp_pause_resource_all|_ZN3tbb6detail2r18finalizeE.*)$/;
+const POOL_SHUTDOWNS = /^(blas_shutdown|fftw[flq]?_cleanup_threads|rocksdb_env_join_all_threads|omp_pause_resource_all|_ZN3tbb6detail2r18finalizeE.*)$/;
 
 /** The imports of `info` that start threads. */
 export function threadStarters(info: ElfInfo): string[] {

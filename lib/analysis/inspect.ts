@@ -86,9 +86,7 @@ interface Facts extends IsolationFacts {
  */
 function collectHazards(info: ElfInfo, dependencies: DependencyInfo[], closure: Closure | null): { hazards: Hazard[]; facts: Facts } {
   // Symbol resolution only means something for a file this process could load.
-  const scope: SymbolScope = closure
-    ? symbolScope(info, closure)
-    : { interposed: [], interposingDeps: [], nodeOnly: [], unresolved: [], missingDeps: [] };
+  const scope: SymbolScope = closure ? symbolScope(info, closure) : { interposed: [], interposingDeps: [], nodeOnly: [], unresolved: [], missingDeps: [] };
   const isolation = isolationHazards(info, scope);
   const own = [
     ...loadingHazards(info, scope),
@@ -151,11 +149,11 @@ function baseRecommendation(facts: Facts, hazards: Hazard[]): Recommendation {
     ? `under local its constructors or destructors would run node's ${list(facts.initFiniNode, 3)}`
     : facts.ownCallsInterposed.length
       ? `under local its own calls to ${list(facts.ownCallsInterposed, 3)} would run node's`
-    : interposed.length > 0
-      ? `under local node would interpose ${list(interposed, 3)}`
-      : localTraps.length
-        ? `node exports none of its symbols today, but under local it would meet ${list(localTraps, 4)} (see the hazards)`
-        : 'node exports none of its symbols today, so local would work too (and share node\'s heap)';
+      : interposed.length > 0
+        ? `under local node would interpose ${list(interposed, 3)}`
+        : localTraps.length
+          ? `node exports none of its symbols today, but under local it would meet ${list(localTraps, 4)} (see the hazards)`
+          : "node exports none of its symbols today, so local would work too (and share node's heap)";
   return {
     isolation: 'namespace',
     reason: `the default: the library sees none of node's ~${Math.round(nodeExports().size / 1000)}k exports, whatever node version runs it; ${alternatives}. Memory it allocates must be freed by the library (lib.free).`,
@@ -188,7 +186,12 @@ function recommend(facts: Facts, hazards: Hazard[]): Recommendation {
   const next = FALLBACKS.find(allowed);
   const not = `not ${first.isolation}: ${why(ruledOut)} (see the hazards)`;
   if (!next) {
-    return { isolation: null, reason: `${not}, and every other mode is ruled out too (${FALLBACKS.filter((m) => m !== first.isolation).map((m) => `${m}: ${why(against(m)) || 'see above'}`).join('; ')}): no mode can serve it safely as it is.` };
+    return {
+      isolation: null,
+      reason: `${not}, and every other mode is ruled out too (${FALLBACKS.filter((m) => m !== first.isolation)
+        .map((m) => `${m}: ${why(against(m)) || 'see above'}`)
+        .join('; ')}): no mode can serve it safely as it is.`,
+    };
   }
   const cost =
     next === 'fresh-namespace'

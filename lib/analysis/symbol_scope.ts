@@ -74,7 +74,15 @@ export function dependencyClosure(file: string): Closure {
       missing.push(d.name);
       continue;
     }
-    deps.push({ needed: d.name, realPath: d.file, exports: new Set(dep.exports), info: dep, kind: d.kind, requiredBy: d.requiredBy, runtime: RUNTIME_SONAME.test(d.name) });
+    deps.push({
+      needed: d.name,
+      realPath: d.file,
+      exports: new Set(dep.exports),
+      info: dep,
+      kind: d.kind,
+      requiredBy: d.requiredBy,
+      runtime: RUNTIME_SONAME.test(d.name),
+    });
   }
   return { deps, missing, complete: missing.length === 0 && !plan.truncated };
 }

@@ -172,7 +172,10 @@ class Runtime {
     const value = p.t.members.get(v);
     if (value === undefined) {
       const names = [...p.t.members.keys()];
-      throw argError(true, `${this.plan.labels[i]} expects a number or one of ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; got ${describe(v)}`);
+      throw argError(
+        true,
+        `${this.plan.labels[i]} expects a number or one of ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; got ${describe(v)}`,
+      );
     }
     return p.t.kind === 'i64' || p.t.kind === 'u64' ? value : Number(value);
   }

@@ -121,7 +121,10 @@ export function prepareCallback(sig: Signature): PreparedCallback {
 
 function fallbackToBits(t: TypeInfo, v: unknown, where: string): bigint {
   const bad = (): never => {
-    throw new DlswapError('ERR_DLSWAP_ARG', `${where}: fallback ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v) ?? String(v)} does not fit the callback's return type '${t.c}'`);
+    throw new DlswapError(
+      'ERR_DLSWAP_ARG',
+      `${where}: fallback ${typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? String(v))} does not fit the callback's return type '${t.c}'`,
+    );
   };
   const buf = new DataView(new ArrayBuffer(8));
   switch (t.kind) {
@@ -168,7 +171,10 @@ export function callbackSignatureOf(type: string | CType, scope: TypeScope | und
     const t = lookupType ? lookupType(type) : parseType(type, 'param', scope).ctype;
     const sig = callbackSignature(t);
     if (sig) return sig;
-    firstError = new DlswapError('ERR_DLSWAP_SIGNATURE', `'${type}' is not a function pointer type; write one as 'int (*)(int)', a typedef of one, or a prototype 'int cb(int x)'`);
+    firstError = new DlswapError(
+      'ERR_DLSWAP_SIGNATURE',
+      `'${type}' is not a function pointer type; write one as 'int (*)(int)', a typedef of one, or a prototype 'int cb(int x)'`,
+    );
   } catch (e) {
     firstError = e;
   }
@@ -310,8 +316,7 @@ export function makeRegisteredCallback<F>(
   const fallback = p.fallbackBits(o.fallback, `callback ${label}`);
   return new Callback<F>(
     p.c,
-    (target) =>
-      native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, timeoutMs: o.timeoutMs, fallback, onError: o.onError }),
+    (target) => native.makeCallback(target, p.spec, p.wrap(fn), { state: 'live', label, timeoutMs: o.timeoutMs, fallback, onError: o.onError }),
     owner,
   );
 }

@@ -47,7 +47,10 @@ export const H = {
     const v = e.members.get(name);
     if (v === undefined) {
       const names = [...e.members.keys()];
-      throw argError(true, `${where(ctx, path)} (${e.c}) expects a number or one of ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; got ${describe(name)}`);
+      throw argError(
+        true,
+        `${where(ctx, path)} (${e.c}) expects a number or one of ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; got ${describe(name)}`,
+      );
     }
     return big ? v : Number(v);
   },
@@ -71,7 +74,8 @@ export const H = {
     if ((Array.isArray(v) || v instanceof Uint8Array || v instanceof Int8Array) && v.length === n) {
       for (let i = 0; i < n; i++) {
         const x = (v as ArrayLike<unknown>)[i];
-        if (typeof x !== 'number' || !(x >= -128 && x <= 255) || Math.trunc(x) !== x) H.bad(ctx, `${path}[${i}]`, 'char', 'an integer in [-128, 255]', x, typeof x === 'number');
+        if (typeof x !== 'number' || !(x >= -128 && x <= 255) || Math.trunc(x) !== x)
+          H.bad(ctx, `${path}[${i}]`, 'char', 'an integer in [-128, 255]', x, typeof x === 'number');
         u8[i] = x as number;
       }
       return;
@@ -86,7 +90,10 @@ export const H = {
   },
   arrayBad(ctx: EncodeCtx, path: string, t: ArrayCType, v: unknown): never {
     const len = Array.isArray(v) || ArrayBuffer.isView(v) ? ` of length ${(v as ArrayLike<unknown>).length}` : '';
-    throw argError(len !== '', `${where(ctx, path)} (${t.c}) expects an array of exactly ${t.length} elements; got ${describe(v)}${len && !Array.isArray(v) ? len : ''}`);
+    throw argError(
+      len !== '',
+      `${where(ctx, path)} (${t.c}) expects an array of exactly ${t.length} elements; got ${describe(v)}${len && !Array.isArray(v) ? len : ''}`,
+    );
   },
   union(ctx: EncodeCtx, path: string, t: RecordCType, names: string[], count: number): never {
     throw argError(false, `${where(ctx, path)} (${t.c}) is a union: give exactly one of its members (${names.join(', ')}); got ${count}`);

@@ -23,7 +23,6 @@ import { recordShape, TempCallback } from './callbacks';
 import { callbackSignature } from '../signature/ctype_model';
 import { typesOf } from '../signature/ctypes';
 
-
 export interface FuncOptions {
   /** Bind the prototype to this exported symbol instead of the prototype's function name. */
   symbol?: string;
@@ -237,7 +236,11 @@ export function bindSignature(lib: Library, sig: Signature, opts: ResolvedFuncOp
  * For variadic functions: splits `(fixed..., type, value, type, value...)` into the native call's
  * `(shape id, fixed..., value...)`, preparing (once per distinct type list) a libffi call shape.
  */
-function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeScope | undefined): (args: unknown[]) => { args: unknown[]; temps: TempCallback[] } {
+function variadicShapes(
+  sig: Signature,
+  nativeSync: NativeCallable,
+  scope: TypeScope | undefined,
+): (args: unknown[]) => { args: unknown[]; temps: TempCallback[] } {
   const fixed = sig.params.length;
   const ids = new Map<string, number>();
   // Per type list: which values are function pointers (a JS function there is a temporary callback).
@@ -275,7 +278,8 @@ function variadicShapes(sig: Signature, nativeSync: NativeCallable, scope: TypeS
           // Parsed as a parameter type: the value is range-checked against the declared type, and
           // the native side applies C's default argument promotions (float -> double, small -> int).
           const info = parseType(t, 'param', scope);
-          if (info.kind === 'aggregate') throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t}' is a struct: structs cannot be passed through '...'; pass a pointer`);
+          if (info.kind === 'aggregate')
+            throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t}' is a struct: structs cannot be passed through '...'; pass a pointer`);
           kinds.push(kindCode(info.kind));
           fps.push(callbackSignature(info.ctype));
         } catch (e) {
@@ -369,4 +373,3 @@ export function readCString(address: bigint | null, maxBytes?: number): string |
   }
   return addon.readCString(address, maxBytes);
 }
-

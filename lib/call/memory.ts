@@ -34,7 +34,10 @@ function resolve(registry: TypeRegistry | undefined, type: string | CType, what:
   }
   const t = typeof type === 'string' ? (registry ?? builtins).type(type) : type;
   if (t.tag === 'void' || t.tag === 'function' || ((t.tag === 'struct' || t.tag === 'union') && t.fields === null)) {
-    throw new DlswapError('ERR_DLSWAP_ARG', `${what}: '${t.c}' has no size (${t.tag === 'void' ? 'void' : t.tag === 'function' ? 'a function type' : 'declared without its members'})`);
+    throw new DlswapError(
+      'ERR_DLSWAP_ARG',
+      `${what}: '${t.c}' has no size (${t.tag === 'void' ? 'void' : t.tag === 'function' ? 'a function type' : 'declared without its members'})`,
+    );
   }
   return t;
 }
@@ -148,7 +151,10 @@ export class Allocations {
       return;
     }
     if (live.start !== address) {
-      throw new DlswapError('ERR_DLSWAP_ARG', `free(ptr): 0x${address.toString(16)} is ${address - live.start} bytes into a block of lib.alloc; free the address lib.alloc returned`);
+      throw new DlswapError(
+        'ERR_DLSWAP_ARG',
+        `free(ptr): 0x${address.toString(16)} is ${address - live.start} bytes into a block of lib.alloc; free the address lib.alloc returned`,
+      );
     }
     this.#live.remove(address);
     if (live.size >= DISCARD_FROM) addon.discardPages(address, live.size);
@@ -182,7 +188,8 @@ export class Allocations {
   check(address: bigint, length: number, what: string): void {
     const a = this.#live.find(address);
     if (!a) {
-      if (this.#held.count > 0 && this.#held.find(address)) throw freedError(`${what}: 0x${address.toString(16)} is in a block that lib.free freed (a use after free)`);
+      if (this.#held.count > 0 && this.#held.find(address))
+        throw freedError(`${what}: 0x${address.toString(16)} is in a block that lib.free freed (a use after free)`);
       return;
     }
     const end = address + BigInt(length);
@@ -207,7 +214,13 @@ function viewBytes(v: ArrayBuffer | ArrayBufferView, what: string): Uint8Array {
  * Reads a value of `type` (count of them: an array) from an address or a buffer.
  * `decode(p, 'struct frame')`, `decode(buf, 'uint32_t', 4)`, `decode(p, 'const char *')`.
  */
-export function decodeValue(registry: TypeRegistry | undefined, source: MemorySource, type: string | CType, count?: number, allocations?: Allocations): unknown {
+export function decodeValue(
+  registry: TypeRegistry | undefined,
+  source: MemorySource,
+  type: string | CType,
+  count?: number,
+  allocations?: Allocations,
+): unknown {
   const what = label('decode', type);
   const t = resolve(registry, type, what);
   const n = checkCount(count, what);
@@ -284,7 +297,13 @@ export function encodeToBuffer(registry: TypeRegistry | undefined, type: string 
 }
 
 /** Zeroed memory from the library's own allocator (its namespace's libc): free it with lib.free. */
-export function allocIn(native: NativeLibrary, registry: TypeRegistry | undefined, typeOrSize: string | number, count: number | undefined, allocations: Allocations): bigint {
+export function allocIn(
+  native: NativeLibrary,
+  registry: TypeRegistry | undefined,
+  typeOrSize: string | number,
+  count: number | undefined,
+  allocations: Allocations,
+): bigint {
   const what = label('alloc', typeOrSize);
   const n = checkCount(count, what);
   let size: number;

@@ -56,7 +56,10 @@ export function readBytes(address: bigint, length: number | bigint): Buffer {
     throw new DlswapError('ERR_DLSWAP_ARG', `readBytes(address, length): length must be a non-negative integer, not ${describeValue(length)}`);
   }
   if (n > bufferConstants.MAX_LENGTH) {
-    throw new DlswapError('ERR_DLSWAP_TOO_LARGE', `readBytes(address, length): ${n} bytes is more than a Buffer can hold (${bufferConstants.MAX_LENGTH}); read it in parts`);
+    throw new DlswapError(
+      'ERR_DLSWAP_TOO_LARGE',
+      `readBytes(address, length): ${n} bytes is more than a Buffer can hold (${bufferConstants.MAX_LENGTH}); read it in parts`,
+    );
   }
   let out: Buffer;
   try {

@@ -74,11 +74,18 @@ function buildTools(err: NodeJS.WritableStream): BuildTools | null {
   say(err, `2/5 fetching ${tools.join(', ')} from the npm registry into build/tools`);
   const npmCli = process.env.npm_execpath;
   const [cmd, args] = npmCli && /npm-cli\.js$/.test(npmCli) ? [process.execPath, [npmCli]] : ['npm', []];
-  const r = spawnSync(cmd, [...args, 'install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', prefix, ...tools], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const r = spawnSync(
+    cmd,
+    [...args, 'install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', prefix, ...tools],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   if (r.status !== 0) {
-    say(err, `could not fetch ${tools.join(', ')} (npm exited with ${r.status ?? r.signal ?? r.error?.message}); check the registry is reachable, then run: ${BUILD_COMMAND}`);
+    say(
+      err,
+      `could not fetch ${tools.join(', ')} (npm exited with ${r.status ?? r.signal ?? r.error?.message}); check the registry is reachable, then run: ${BUILD_COMMAND}`,
+    );
     return null;
   }
   // CMakeLists.txt asks node for node-addon-api's include directory: NODE_PATH lets it find this copy.

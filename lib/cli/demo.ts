@@ -255,11 +255,7 @@ async function runMode(mode: Isolation, plan: Plan, v1: string, v2: string, live
     }
   };
 
-  const workers = [
-    syncLoop,
-    ...Array.from({ length: plan.asyncWorkers }, asyncWorker),
-    ...Array.from({ length: plan.leaseWorkers }, leaseWorker),
-  ];
+  const workers = [syncLoop, ...Array.from({ length: plan.asyncWorkers }, asyncWorker), ...Array.from({ length: plan.leaseWorkers }, leaseWorker)];
 
   const sampleDraining = () => {
     const n = hot.generations().filter((g) => g.state === 'draining' || g.state === 'finalizing').length;

@@ -17,10 +17,14 @@ link-map namespaces a process can create (measured in a child process).
 
 function statusLabel(s: CheckStatus, c: Colors): string {
   switch (s) {
-    case 'ok': return c.green('ok');
-    case 'info': return c.cyan('info');
-    case 'warn': return c.yellow('warn');
-    default: return c.red(c.bold('error'));
+    case 'ok':
+      return c.green('ok');
+    case 'info':
+      return c.cyan('info');
+    case 'warn':
+      return c.yellow('warn');
+    default:
+      return c.red(c.bold('error'));
   }
 }
 
@@ -31,12 +35,7 @@ export function formatDoctor(r: DoctorReport, c: Colors, width = 100): string {
   const rows: string[][] = [
     ['node', `${r.node.version} (${r.node.arch}, N-API ${r.node.napiVersion ?? '?'}) ${r.node.execPath}`],
     ['glibc', r.glibc.version ?? c.red('not glibc')],
-    [
-      'tunables',
-      t.raw
-        ? `GLIBC_TUNABLES=${t.raw}`
-        : `GLIBC_TUNABLES not set (glibc.rtld.nns=${t.nns}, glibc.rtld.optional_static_tls=${t.optionalStaticTls})`,
-    ],
+    ['tunables', t.raw ? `GLIBC_TUNABLES=${t.raw}` : `GLIBC_TUNABLES not set (glibc.rtld.nns=${t.nns}, glibc.rtld.optional_static_tls=${t.optionalStaticTls})`],
     [
       'static TLS',
       `surplus about ${r.staticTls.surplusEstimate} bytes` +
@@ -45,16 +44,14 @@ export function formatDoctor(r: DoctorReport, c: Colors, width = 100): string {
     [
       'namespaces',
       !ns.probed
-        ? ns.error ?? c.dim('not probed')
+        ? (ns.error ?? c.dim('not probed'))
         : ns.opened === null
           ? c.red(ns.error ?? 'probe failed')
           : `${ns.opened} created in a child process (${ns.library}${ns.ms !== null ? `, ${ns.ms} ms` : ''})${ns.error ? `, then: ${ns.error}` : ''}`,
     ],
     [
       'copy relocs',
-      r.copyRelocations
-        ? `${r.copyRelocations.count} in node; unsafe under deepbind: ${r.copyRelocations.deepbindUnsafe.join(', ') || 'none'}`
-        : none,
+      r.copyRelocations ? `${r.copyRelocations.count} in node; unsafe under deepbind: ${r.copyRelocations.deepbindUnsafe.join(', ') || 'none'}` : none,
     ],
     [
       'temp dir',
@@ -67,7 +64,9 @@ export function formatDoctor(r: DoctorReport, c: Colors, width = 100): string {
       r.runtime.error
         ? c.red(r.runtime.error)
         : `${r.runtime.forwards.length} libc functions shared with node's libc${
-            r.runtime.keysFromNodeTable === null ? '' : `; keys from node's table: ${r.runtime.keysFromNodeTable ? 'yes' : c.red('no')}, ctype on pool threads: ${r.runtime.ctypeOnPoolThreads ? 'yes' : c.red('no')}`
+            r.runtime.keysFromNodeTable === null
+              ? ''
+              : `; keys from node's table: ${r.runtime.keysFromNodeTable ? 'yes' : c.red('no')}, ctype on pool threads: ${r.runtime.ctypeOnPoolThreads ? 'yes' : c.red('no')}`
           }`,
     ],
     [
@@ -97,12 +96,7 @@ export function formatDoctor(r: DoctorReport, c: Colors, width = 100): string {
   return `${out.join('\n')}\n`;
 }
 
-export async function runDoctor(
-  argv: string[],
-  out: NodeJS.WritableStream,
-  isTTY: boolean,
-  err: NodeJS.WritableStream = process.stderr,
-): Promise<number> {
+export async function runDoctor(argv: string[], out: NodeJS.WritableStream, isTTY: boolean, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const args = commandArgs('doctor', USAGE, argv, { json: { type: 'boolean' }, 'no-probe': { type: 'boolean' } }, 0, out, err);
   if (typeof args === 'number') return args;
   const report = await doctor({ probe: !args.values['no-probe'] });

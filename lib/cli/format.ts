@@ -86,7 +86,14 @@ export function table(rows: string[][], options: { header?: string[]; indent?: n
   for (let c = 0; c < ncol; c++) widths[c] = Math.max(0, ...all.map((r) => visibleLength(r[c] ?? '')));
   const indent = ' '.repeat(options.indent ?? 0);
   return all
-    .map((r) => indent + r.map((cell, c) => (c === r.length - 1 ? cell : pad(cell, widths[c]))).join('  ').trimEnd())
+    .map(
+      (r) =>
+        indent +
+        r
+          .map((cell, c) => (c === r.length - 1 ? cell : pad(cell, widths[c])))
+          .join('  ')
+          .trimEnd(),
+    )
     .join('\n');
 }
 

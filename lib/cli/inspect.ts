@@ -37,9 +37,12 @@ function affectsLabel(h: Hazard): string {
 
 function severityLabel(h: Hazard, c: Colors): string {
   switch (h.severity) {
-    case 'error': return c.red(c.bold('error'));
-    case 'warn': return c.yellow('warn');
-    default: return c.cyan('info');
+    case 'error':
+      return c.red(c.bold('error'));
+    case 'warn':
+      return c.yellow('warn');
+    default:
+      return c.cyan('info');
   }
 }
 
@@ -96,12 +99,7 @@ export function formatReport(r: InspectReport, c: Colors, width = 100): string {
   return `${out.join('\n')}\n`;
 }
 
-export function runInspect(
-  argv: string[],
-  out: NodeJS.WritableStream,
-  isTTY: boolean,
-  err: NodeJS.WritableStream = process.stderr,
-): number {
+export function runInspect(argv: string[], out: NodeJS.WritableStream, isTTY: boolean, err: NodeJS.WritableStream = process.stderr): number {
   const args = commandArgs('inspect', USAGE, argv, { json: { type: 'boolean' } }, 1, out, err);
   if (typeof args === 'number') return args;
   const positionals = args.positionals;

@@ -42,6 +42,8 @@ export function missingToolchain(): string[] {
 export function toolchainMessage(missing: string[], retry: string): string {
   return (
     `cannot build dlswap's addon from source: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing.\n` +
-    `Install them:\n${Object.entries(TOOLCHAIN_PACKAGES).map(([distro, cmd]) => `  ${`${distro}:`.padEnd(15)} ${cmd}\n`).join('')}then run: ${retry}\n`
+    `Install them:\n${Object.entries(TOOLCHAIN_PACKAGES)
+      .map(([distro, cmd]) => `  ${`${distro}:`.padEnd(15)} ${cmd}\n`)
+      .join('')}then run: ${retry}\n`
   );
 }

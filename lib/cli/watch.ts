@@ -73,7 +73,9 @@ function parse(argv: string[]): Args | { help: true } | string {
     const value = v[name];
     if (value === undefined) return undefined;
     const n = Number(value);
-    return Number.isFinite(n) && n >= 0 && n <= MAX_TIMER_MS && value.trim() !== '' ? n : `option '--${name}' takes a number of milliseconds from 0 to ${MAX_TIMER_MS}, not '${value}'`;
+    return Number.isFinite(n) && n >= 0 && n <= MAX_TIMER_MS && value.trim() !== ''
+      ? n
+      : `option '--${name}' takes a number of milliseconds from 0 to ${MAX_TIMER_MS}, not '${value}'`;
   };
   const interval = millis('interval');
   const poll = millis('poll');
@@ -83,10 +85,20 @@ function parse(argv: string[]): Args | { help: true } | string {
   if (typeof buildTimeout === 'string') return buildTimeout;
   const sources = v.source as string[] | undefined;
   if (v.build !== undefined && !sources?.length) return `--build needs at least one --source: the files whose changes start the build`;
-  if (v.build === undefined && (sources?.length || buildTimeout !== undefined)) return `--source and --build-timeout need --build, the command that rebuilds the library`;
+  if (v.build === undefined && (sources?.length || buildTimeout !== undefined))
+    return `--source and --build-timeout need --build, the command that rebuilds the library`;
   const positionals = args.positionals;
   if (positionals.length !== 1) return positionals.length === 0 ? 'missing the library path' : 'expected exactly one library path';
-  return { file: positionals[0], isolation: (v.isolation as Isolation | undefined) ?? 'namespace', call: v.call, interval, poll, build: v.build, sources, buildTimeout };
+  return {
+    file: positionals[0],
+    isolation: (v.isolation as Isolation | undefined) ?? 'namespace',
+    call: v.call,
+    interval,
+    poll,
+    build: v.build,
+    sources,
+    buildTimeout,
+  };
 }
 
 function clock(): string {
@@ -184,12 +196,22 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
         .filter((p) => d[p] !== undefined)
         .map((p) => `${p} ${ms(d[p])}`)
         .join(', ');
-      const old = r.unloaded === undefined ? '' : r.unloaded ? `; generation ${r.from} unloaded` : `; generation ${r.from} ${c.yellow('still mapped')}: ${r.pinnedReason}`;
+      const old =
+        r.unloaded === undefined
+          ? ''
+          : r.unloaded
+            ? `; generation ${r.from} unloaded`
+            : `; generation ${r.from} ${c.yellow('still mapped')}: ${r.pinnedReason}`;
       line.write(c.dim(`  ${phases}${old}\n`));
     });
   });
   const relative = (f: string) => path.relative(process.cwd(), f) || f;
-  const indent = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+  const indent = (text: string) =>
+    text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => `    ${l}`)
+      .join('\n');
   hot.on('watch-build-start', (b) => {
     line.write(`${clock()}  ${c.bold('building')} (${b.changed.map(relative).join(', ')} changed): ${b.command}\n`);
   });
@@ -206,7 +228,14 @@ export async function runWatch(argv: string[], out: NodeJS.WritableStream, isTTY
     }
     if (s.reason === 'build-failed' || s.reason === 'build-timeout') {
       const b = s as BuildFailure;
-      const how = b.reason === 'build-timeout' ? 'build timed out' : b.exitCode !== null ? `build failed (exit ${b.exitCode})` : b.signal ? `build killed (${b.signal})` : 'build failed';
+      const how =
+        b.reason === 'build-timeout'
+          ? 'build timed out'
+          : b.exitCode !== null
+            ? `build failed (exit ${b.exitCode})`
+            : b.signal
+              ? `build killed (${b.signal})`
+              : 'build failed';
       line.write(`${clock()}  ${c.red(how)} after ${ms(b.durationMs)}; generation ${hot.current} keeps serving\n`);
       line.write(`${indent(b.output.trim() ? b.output : b.message)}\n`);
       return;

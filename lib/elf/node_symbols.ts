@@ -8,8 +8,20 @@ import { selfElf, type ElfInfo } from './elf';
 // Symbols the static linker defines in every executable and shared object. Node exports them too, but
 // each object's references to them are resolved at link time, so they never interpose.
 const LINKER_SYMBOLS = new Set([
-  '_edata', '_end', '__bss_start', '_init', '_fini', '__data_start', 'data_start', '_IO_stdin_used',
-  '__dso_handle', '__TMC_END__', '_DYNAMIC', '_GLOBAL_OFFSET_TABLE_', '__libc_csu_init', '__libc_csu_fini',
+  '_edata',
+  '_end',
+  '__bss_start',
+  '_init',
+  '_fini',
+  '__data_start',
+  'data_start',
+  '_IO_stdin_used',
+  '__dso_handle',
+  '__TMC_END__',
+  '_DYNAMIC',
+  '_GLOBAL_OFFSET_TABLE_',
+  '__libc_csu_init',
+  '__libc_csu_fini',
 ]);
 
 // glibc exports some copy-relocated variables under several names that share one storage location:

@@ -53,6 +53,15 @@ export function onGenerationFault(gen: Generation, error: FaultError, host: Faul
     host.events.reportError(e);
     return;
   }
-  const report: ReloadReport = { from: to.id, to: gen.id, path: gen.path, policy: host.swapPolicy, durations: {}, error, fault: error.fault, retired: gen.retired };
+  const report: ReloadReport = {
+    from: to.id,
+    to: gen.id,
+    path: gen.path,
+    policy: host.swapPolicy,
+    durations: {},
+    error,
+    fault: error.fault,
+    retired: gen.retired,
+  };
   host.events.emit('rollback', report);
 }

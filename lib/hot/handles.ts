@@ -59,7 +59,14 @@ function argError(message: string): DlswapError {
 }
 
 /** A function object shaped as lib.func's (`async`, `signature`, `address`), calling `call`. */
-function boundShape(name: string, sig: () => Signature, address: () => bigint, call: (args: unknown[]) => unknown, callAsync: (args: unknown[]) => Promise<unknown>, length: number): AnyBound {
+function boundShape(
+  name: string,
+  sig: () => Signature,
+  address: () => bigint,
+  call: (args: unknown[]) => unknown,
+  callAsync: (args: unknown[]) => Promise<unknown>,
+  length: number,
+): AnyBound {
   const f = {
     [name](...args: unknown[]): unknown {
       return call(args);
@@ -174,7 +181,9 @@ export class HandleRegistry {
       const state = handleState(args[i]);
       if (!state || state.owner !== this || state.status !== 'live') continue; // refused by the call, with the reason
       if (gen && state.gen !== gen) {
-        throw stale(`hot.fn.${name}(): given handles of generations ${gen.id} and ${state.gen.id}; one call runs on one generation, and each generation's handles go only to its own code`);
+        throw stale(
+          `hot.fn.${name}(): given handles of generations ${gen.id} and ${state.gen.id}; one call runs on one generation, and each generation's handles go only to its own code`,
+        );
       }
       gen = state.gen;
     }
@@ -192,7 +201,9 @@ export class HandleRegistry {
       if (p === null || v === null) continue; // NULL goes to C as NULL
       if (p.out) {
         if (!Array.isArray(v)) {
-          throw argError(`${argLabel(sig, i)} is where a ${p.type.name} handle comes back: pass an array (its element 0 is set to the handle, or to null), or null; got ${describeValue(v)}`);
+          throw argError(
+            `${argLabel(sig, i)} is where a ${p.type.name} handle comes back: pass an array (its element 0 is set to the handle, or to null), or null; got ${describeValue(v)}`,
+          );
         }
         const slot = new BigUint64Array(1);
         out[i] = slot;

@@ -18,7 +18,15 @@ import type { HotLibraryEvents } from './events';
 import { faultPoint } from '../faults';
 import { LibraryWatcher } from '../watch/watch';
 import { Rebuilder, resolveBuildStep, type ResolvedBuildStep } from '../watch/rebuilder';
-import { checkPath, resolveCloseOptions, resolveHotOptions, resolveReloadOptions, type ResolvedHotOptions, type ResolvedHotWatchOptions, type ResolvedReloadOptions } from '../options';
+import {
+  checkPath,
+  resolveCloseOptions,
+  resolveHotOptions,
+  resolveReloadOptions,
+  type ResolvedHotOptions,
+  type ResolvedHotWatchOptions,
+  type ResolvedReloadOptions,
+} from '../options';
 import { abortedError, raceAbort } from '../abort';
 import { debug } from '../debug';
 import { resolveLibrary } from '../load/search';
@@ -50,14 +58,32 @@ import type {
 
 export { Handle } from '../signature/handle';
 export type { HandleDeclarations, WithHandles } from './hot_types';
-export type { SwapPolicy, HotOptions, HotWatchOptions, GenerationSetup, GenerationTeardown, ReloadOptions, CloseOptions, ReloadPhase, ReloadReport, LogEvent, LogDroppedEvent, Lease, HotFunctions } from './hot_types';
+export type {
+  SwapPolicy,
+  HotOptions,
+  HotWatchOptions,
+  GenerationSetup,
+  GenerationTeardown,
+  ReloadOptions,
+  CloseOptions,
+  ReloadPhase,
+  ReloadReport,
+  LogEvent,
+  LogDroppedEvent,
+  Lease,
+  HotFunctions,
+} from './hot_types';
 
 // A service that reloads for months must not keep every generation it ever loaded: finished ones
 // are kept as their final GenerationInfo only (their Library and ELF tables dropped), and only the
 // most recent of them.
 const FINISHED_HISTORY = 1_000;
 
-export class HotLibrary<F extends Record<string, string> = Record<string, string>, D extends TypeDefs = {}, H extends HandleDeclarations = {}> extends TypedEventEmitter<HotLibraryEvents> {
+export class HotLibrary<
+  F extends Record<string, string> = Record<string, string>,
+  D extends TypeDefs = {},
+  H extends HandleDeclarations = {},
+> extends TypedEventEmitter<HotLibraryEvents> {
   /** The declared functions, on the current generation; a call given a handle runs on the handle's (docs/hot-reload.md#handles-and-generations). */
   readonly fn: HotFunctions<F, WithHandles<D, H>>;
   /** The options in force, checked once and with every default filled in (lib/options.ts). */
@@ -127,7 +153,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       guard.release();
       return made;
     });
-    hot = await raceAbort(opening, signal, () => abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`));
+    hot = await raceAbort(opening, signal, () =>
+      abortedError(signal!, `HotLibrary.open(${path}) was aborted; the generation being loaded is undone once its load returns`),
+    );
     const opened = hot;
     if (early.length) {
       setImmediate(() => {
@@ -269,14 +297,20 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     w.on('skip', (skip: unknown) => this.#emit('watch-skip', skip));
     this.#watcher = w;
     if (!buildStep) return;
-    this.#rebuilder = new Rebuilder(w.path, buildStep, w, { debounceMs: w.options.debounceMs, persistent: w.options.persistent }, {
-      start: (e) => this.#emit('watch-build-start', e),
-      success: (e) => this.#emit('watch-build', e),
-      failure: (e) => this.#emit('watch-skip', e),
-      watchError: (message) => this.#emit('watch-skip', { path: w.path, reason: 'watch-error', message }),
-      // The reload a change asked for is on the chain by the time the watcher is idle.
-      settled: () => this.#chain.then(() => undefined),
-    });
+    this.#rebuilder = new Rebuilder(
+      w.path,
+      buildStep,
+      w,
+      { debounceMs: w.options.debounceMs, persistent: w.options.persistent },
+      {
+        start: (e) => this.#emit('watch-build-start', e),
+        success: (e) => this.#emit('watch-build', e),
+        failure: (e) => this.#emit('watch-skip', e),
+        watchError: (message) => this.#emit('watch-skip', { path: w.path, reason: 'watch-error', message }),
+        // The reload a change asked for is on the chain by the time the watcher is idle.
+        settled: () => this.#chain.then(() => undefined),
+      },
+    );
   }
 
   /**
@@ -291,7 +325,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
       return Promise.reject(e);
     }
     if (!this.#closing) this.#closing = this.#close();
-    return raceAbort(this.#closing, signal, () => abortedError(signal!, 'close() was aborted: it stopped waiting, and the generations go on draining and closing'));
+    return raceAbort(this.#closing, signal, () =>
+      abortedError(signal!, 'close() was aborted: it stopped waiting, and the generations go on draining and closing'),
+    );
   }
 
   /** `await using hot = await HotLibrary.open(...)`: close() at the end of the scope. */
@@ -372,7 +408,9 @@ export class HotLibrary<F extends Record<string, string> = Record<string, string
     debug('reload %s: generation %d loading (generation %d serves)', path, gen.id, old.id);
     const report: ReloadReport = { from: old.id, to: gen.id, path, policy: this.policy, durations: {}, retired: old.retired };
     try {
-      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, this.#handles, (guard, timer) => this.#board.swapIn(old, gen, options, report, guard, timer));
+      await HotLibrary.#bringUp(gen, this.#options, options.sha256, report, this.#emitPluginLog, this.#handles, (guard, timer) =>
+        this.#board.swapIn(old, gen, options, report, guard, timer),
+      );
     } catch (e) {
       debug('reload %s: generation %d rejected while %s, rolled back', path, gen.id, report.failedPhase);
       this.#emit('rollback', report);

@@ -45,7 +45,9 @@ export interface Loaded {
 /** The ERR_DLSWAP_RELOAD a failed phase rejects with: the report, and the cause's code. */
 export function reloadError(report: ReloadReport): DlswapError {
   const cause = report.error as DlswapError | undefined;
-  const err = new DlswapError('ERR_DLSWAP_RELOAD', `reload of ${report.path} failed in phase '${report.failedPhase}': ${cause?.message ?? 'unknown error'}`, { cause });
+  const err = new DlswapError('ERR_DLSWAP_RELOAD', `reload of ${report.path} failed in phase '${report.failedPhase}': ${cause?.message ?? 'unknown error'}`, {
+    cause,
+  });
   err.report = report;
   err.causeCode = cause?.code;
   return err;
@@ -81,14 +83,23 @@ export async function loadGeneration(
     const hash = sha256 !== undefined || options.watch !== null || options.setup !== undefined || options.teardown !== undefined;
     const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host, hash };
     const open = { ...options, sha256 };
-    const loaded = options.loadOn === 'main' ? loadNow(gen.path, open, plugin) : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
+    const loaded =
+      options.loadOn === 'main'
+        ? loadNow(gen.path, open, plugin)
+        : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
     // What dlswap_init logged reaches onLog before the generation goes on: its lines are not left
     // in the queue (they would count against its bound), nor arrive after open() resolved.
     await host.delivered();
     return { ...loaded, host };
   } catch (e) {
-    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & { phase?: ReloadPhase; opened?: boolean; unloaded?: boolean; fault?: FaultInfo };
-    if (err.opened) gen.recordClose(err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' });
+    const err = asDlswapError(e, 'ERR_DLSWAP_LOAD_FAILED', `cannot load ${gen.path}`) as DlswapError & {
+      phase?: ReloadPhase;
+      opened?: boolean;
+      unloaded?: boolean;
+      fault?: FaultInfo;
+    };
+    if (err.opened)
+      gen.recordClose(err.unloaded ? { unloaded: true } : { unloaded: false, reason: 'its image stayed mapped after the failed load was undone' });
     if (err.code === 'ERR_DLSWAP_FAULT' && err.fault) {
       // A plugin entry point (dlswap_init...) faulted: the image is quarantined, never unmapped.
       gen.recordClose({ unloaded: false, quarantined: true, fault: err.fault, reason: `quarantined after a fault, so never unmapped: ${err.message}` });
@@ -113,7 +124,14 @@ export async function loadGeneration(
  * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a table that cannot be bound
  * ERR_DLSWAP_INTERNAL). Leaves behind: whatever it adopted, for the guard to discard.
  */
-export async function verifyGeneration(gen: Generation, loaded: Loaded, options: ResolvedHotOptions, report: ReloadReport, timer: PhaseTimer, handles: HandleRegistry): Promise<void> {
+export async function verifyGeneration(
+  gen: Generation,
+  loaded: Loaded,
+  options: ResolvedHotOptions,
+  report: ReloadReport,
+  timer: PhaseTimer,
+  handles: HandleRegistry,
+): Promise<void> {
   const { result, mode, host } = loaded;
   report.size = result.size;
   timer.record('loading', result.copyMs + result.openMs);
@@ -192,7 +210,14 @@ export async function discardGeneration(gen: Generation, finiTimeoutMs: number, 
  * drainGeneration). After `timeoutMs`, 'drain-timeout' is emitted (once) and the wait goes on,
  * unless `giveUp`: then it resolves false at that moment.
  */
-export async function waitIdle(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, giveUp: boolean, stop?: Promise<void>): Promise<boolean> {
+export async function waitIdle(
+  gen: Generation,
+  timeoutMs: number,
+  events: PhaseEvents,
+  report: ReloadReport | undefined,
+  giveUp: boolean,
+  stop?: Promise<void>,
+): Promise<boolean> {
   // Already idle (the usual retirement): no timer to arm and clear.
   if (!gen.busy(false)) return true;
   let timer: NodeJS.Timeout | undefined;
@@ -222,7 +247,13 @@ export async function waitIdle(gen: Generation, timeoutMs: number, events: Phase
  * ends here. Fails only by an injected fault ('during-drain'), before waiting. Leaves behind: the
  * generation serving its leases, calls and handles, undrained.
  */
-export async function drainGeneration(gen: Generation, timeoutMs: number, events: PhaseEvents, report: ReloadReport | undefined, timer: PhaseTimer): Promise<void> {
+export async function drainGeneration(
+  gen: Generation,
+  timeoutMs: number,
+  events: PhaseEvents,
+  report: ReloadReport | undefined,
+  timer: PhaseTimer,
+): Promise<void> {
   faultPoint('during-drain');
   const revived = gen.whenRevived();
   await waitIdle(gen, timeoutMs, events, report, false, revived);

@@ -26,7 +26,13 @@ export interface RetireHooks {
  * Resolves once the generation is closed, whatever that came to; never rejects (failures go to
  * 'error', and to the reason the image stays mapped).
  */
-export function retireGeneration(gen: Generation, report: ReloadReport | undefined, timeouts: RetireTimeouts, events: PhaseEvents, hooks: RetireHooks = {}): Promise<void> {
+export function retireGeneration(
+  gen: Generation,
+  report: ReloadReport | undefined,
+  timeouts: RetireTimeouts,
+  events: PhaseEvents,
+  hooks: RetireHooks = {},
+): Promise<void> {
   return gen.retireWith(() => retireOnce(gen, report, timeouts, events, hooks));
 }
 

@@ -48,7 +48,13 @@ export class Switchboard {
     this.#closing = closing;
     const fns: Record<string, AnyBound> = {};
     for (const [name, sig] of Object.entries(options.signatures)) {
-      fns[name] = handles.meets(name) ? handles.route(name, () => this.#current, () => this.#gate) : this.#bindDirect(first, name, sig);
+      fns[name] = handles.meets(name)
+        ? handles.route(
+            name,
+            () => this.#current,
+            () => this.#gate,
+          )
+        : this.#bindDirect(first, name, sig);
     }
     this.fn = Object.freeze(fns);
   }
@@ -76,7 +82,14 @@ export class Switchboard {
    * guard discards `gen`) on the fault point 'before-swap', an abort, close(), or the handover's
    * drain or state transfer. Leaves behind: the old generation serving as before.
    */
-  async swapIn(old: Generation, gen: Generation, reload: ResolvedReloadOptions, report: ReloadReport, guard: GenerationGuard, timer: PhaseTimer): Promise<void> {
+  async swapIn(
+    old: Generation,
+    gen: Generation,
+    reload: ResolvedReloadOptions,
+    report: ReloadReport,
+    guard: GenerationGuard,
+    timer: PhaseTimer,
+  ): Promise<void> {
     const d = report.durations;
     debug('reload %s: generation %d verified (%s ms loading, %s ms verifying)', gen.path, gen.id, d.loading?.toFixed(2), d.verifying?.toFixed(2));
     faultPoint('before-swap');

@@ -26,7 +26,10 @@ export function pinReason(elf: ElfSummary): string {
  * unloading"), and these threads outlived them.
  */
 export function holdersReason(threads: HoldingThread[], destructorsRan = false): string {
-  const list = threads.slice(0, 5).map((t) => `tid ${t.tid} '${t.name}' (${t.why})`).join(', ');
+  const list = threads
+    .slice(0, 5)
+    .map((t) => `tid ${t.tid} '${t.name}' (${t.why})`)
+    .join(', ');
   const more = threads.length > 5 ? `, and ${threads.length - 5} more` : '';
   const ran = destructorsRan ? ' Its destructors were run first, to stop the threads it started, and these did not exit.' : '';
   return (

@@ -19,7 +19,16 @@ import { dependencyCloseResults, dependencyInfos, warnShadowed } from './depende
 import { baseForLoad, notePrivateAreaOpen } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
-import { checkFunctionTable, checkPath, checkSymbolName, resolveLibraryCloseOptions, resolveOpenAsyncOptions, resolveOpenOptions, type ResolvedLibraryCloseOptions, type ResolvedOpenOptions } from '../options';
+import {
+  checkFunctionTable,
+  checkPath,
+  checkSymbolName,
+  resolveLibraryCloseOptions,
+  resolveOpenAsyncOptions,
+  resolveOpenOptions,
+  type ResolvedLibraryCloseOptions,
+  type ResolvedOpenOptions,
+} from '../options';
 import { rtldTunables } from './tunables';
 import { registryRules } from './registries';
 import { loadFailure } from './load_failure';
@@ -86,7 +95,10 @@ export interface PluginLoad {
 function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoad): { spec: LoadSpec; mode: Isolation } {
   const mode = options.isolation;
   if (mode === 'deepbind' && preloadedRuntime()) {
-    throw new DlswapError('ERR_DLSWAP_MODE_UNSUPPORTED', "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.");
+    throw new DlswapError(
+      'ERR_DLSWAP_MODE_UNSUPPORTED',
+      "isolation 'deepbind' does not work under AddressSanitizer or an LD_PRELOADed allocator; use 'namespace'.",
+    );
   }
   if (mode === 'fresh-namespace') {
     const live = liveNamespaces();
@@ -134,9 +146,14 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
   return { spec, mode };
 }
 
-
 /** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
-export function libraryFromResult<D extends TypeDefs = {}>(r: LoadResult, file: string, mode: Isolation, types: TypeRegistry<D> | undefined, finiTimeoutMs: number): Library<D> {
+export function libraryFromResult<D extends TypeDefs = {}>(
+  r: LoadResult,
+  file: string,
+  mode: Isolation,
+  types: TypeRegistry<D> | undefined,
+  finiTimeoutMs: number,
+): Library<D> {
   notePrivateAreaOpen();
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
@@ -187,7 +204,11 @@ export function loadNow(file: string, options: ResolvedOpenOptions, plugin?: Plu
 }
 
 /** @internal A load on the loader thread: `promise` settles with the result, `abandon` gives the job up. */
-export function loadLater(file: string, options: ResolvedOpenOptions, plugin?: PluginLoad): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
+export function loadLater(
+  file: string,
+  options: ResolvedOpenOptions,
+  plugin?: PluginLoad,
+): { promise: Promise<{ result: LoadResult; mode: Isolation }>; abandon(): void } {
   const { spec, mode } = loadSpec(file, options, plugin);
   debug('open %s (%s) on the loader thread', spec.path, mode);
   const job = addon.loadAsync(spec);
@@ -248,7 +269,8 @@ export async function openAsync<D extends TypeDefs = {}>(file: string, options: 
     signal,
     () => abortedError(signal!, `openAsync(${file}) was aborted; the library being loaded is closed as soon as its load returns`),
     // Loaded for nobody: closed on the loader thread (a failure to close is only worth a trace).
-    ({ result: late }) => void Promise.resolve(undoLoad(late, true)).catch((e) => debug('openAsync %s: closing the library loaded after the abort failed: %s', file, e)),
+    ({ result: late }) =>
+      void Promise.resolve(undoLoad(late, true)).catch((e) => debug('openAsync %s: closing the library loaded after the abort failed: %s', file, e)),
   );
   try {
     return libraryFromResult(result, file, mode, o.types as TypeRegistry<D> | undefined, o.finiTimeoutMs);
@@ -286,7 +308,15 @@ export class Library<D extends TypeDefs = {}> {
   #faultListener: ((error: FaultError) => void) | null = null;
 
   /** @internal use open() */
-  constructor(native: NativeLibrary, info: LibraryInfo, elf: ElfSummary, deps: NativeLibrary[], plan: NativeDependency[], keepMapped: string, finiTimeoutMs: number) {
+  constructor(
+    native: NativeLibrary,
+    info: LibraryInfo,
+    elf: ElfSummary,
+    deps: NativeLibrary[],
+    plan: NativeDependency[],
+    keepMapped: string,
+    finiTimeoutMs: number,
+  ) {
     this.native = native;
     this.info = info;
     this.elf = elf;
@@ -346,7 +376,10 @@ export class Library<D extends TypeDefs = {}> {
     checkSymbolName(name, 'symbol(name): name');
     const addr = this.native.symbol(name);
     if (addr === undefined) {
-      throw new DlswapError('ERR_DLSWAP_SYMBOL_NOT_FOUND', `symbol '${name}' not found in ${this.info.path}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported.`);
+      throw new DlswapError(
+        'ERR_DLSWAP_SYMBOL_NOT_FOUND',
+        `symbol '${name}' not found in ${this.info.path}. Check the name (C++ names are mangled unless declared extern "C") and that it is exported.`,
+      );
     }
     return addr;
   }
@@ -433,7 +466,10 @@ export class Library<D extends TypeDefs = {}> {
   func<const O extends SignatureObject>(prototype: O, options: FuncOptions & { errno: true }): ErrnoFunction<FunctionOfObject<O, D>>;
   // A prototype whose text is not known at compile time (a `string`, or a Prototype union); a
   // literal with an unknown type name is refused by the first overload and not let through here.
-  func<const Q extends Prototype>(prototype: string extends Q ? Q : Q extends string ? never : Q, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
+  func<const Q extends Prototype>(
+    prototype: string extends Q ? Q : Q extends string ? never : Q,
+    options?: FuncOptions,
+  ): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction>;
   func(prototype: Prototype, options?: FuncOptions): BoundFunction<AnyFunction> | ErrnoFunction<AnyFunction> {
     return makeFunc(this, prototype, options);
   }
@@ -582,7 +618,12 @@ export class Library<D extends TypeDefs = {}> {
     forgetImage(this.#faultId);
     if (r.quarantined) {
       const fault = this.fault;
-      return { unloaded: false, quarantined: true, reason: `quarantined after a fault, so never unmapped: ${fault?.message ?? 'a call faulted'}`, ...(fault ? { fault } : {}) };
+      return {
+        unloaded: false,
+        quarantined: true,
+        reason: `quarantined after a fault, so never unmapped: ${fault?.message ?? 'a call faulted'}`,
+        ...(fault ? { fault } : {}),
+      };
     }
     if (!r.ok && !r.closed && r.threads.length === 0 && r.heldSignals.length === 0) {
       // A step overran (its code may still run in the image) or could not start: it stays mapped.

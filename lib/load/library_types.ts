@@ -10,7 +10,6 @@ import type { Library } from './library';
 import type { RestoredHooks } from './process_hooks';
 import type { FaultInfo } from '../containment';
 
-
 export interface OpenOptions<D extends TypeDefs = TypeDefs> {
   /** How the library is isolated from node and from other libraries. Default `'namespace'`. */
   isolation?: Isolation;

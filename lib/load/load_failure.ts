@@ -15,7 +15,9 @@ export function loadFailure(r: LoadResult, file: string, mode: Isolation): Dlswa
   const err = loadFailureOf(r, file, mode);
   // A refusal found in a private dependency is about that file: the library itself was fine.
   if (r.refusedIn) {
-    const why = r.refusedInRegistry ? ` (a system library each generation gets its own copy of: it holds ${r.refusedInRegistry}, which the library registers in; docs/isolation.md, "Process-wide registries")` : '';
+    const why = r.refusedInRegistry
+      ? ` (a system library each generation gets its own copy of: it holds ${r.refusedInRegistry}, which the library registers in; docs/isolation.md, "Process-wide registries")`
+      : '';
     err.message = `its private dependency ${r.refusedIn}${why} is refused: ${err.message.split(file).join(r.refusedIn)}`;
   }
   return err;
@@ -45,14 +47,11 @@ function endedFailure(r: LoadResult, file: string, mode: Isolation): DlswapError
   const by = !e.by || e.by === copy ? file : shownName(e.by);
   const image = e.image === r.loaderPath ? file : e.image;
   const entry = e.in === 'constructor' ? 'a constructor' : e.in;
-  const what =
-    by === image
-      ? `${entry} of ${image} called ${e.call}`
-      : `${by} called ${e.call} in ${entry} of ${image}`;
+  const what = by === image ? `${entry} of ${image} called ${e.call}` : `${by} called ${e.call} in ${entry} of ${image}`;
   const whileLoading = image === file ? 'while it was being loaded' : `while ${file} was being loaded`;
   const advice =
     mode === 'namespace'
-      ? "A library that ends the process when it is loaded a second time has usually found itself already registered in a process-wide registry that a dependency keeps, shared by every generation in the namespace (gflags: \"flag ... defined more than once\"; GObject: \"cannot register existing type\"; protobuf descriptors). dlswap gives each generation its own copy of the registries it knows (docs/isolation.md, \"Process-wide registries\"), unless the dependency is listed in shareDependencies: take it out of that list, or open the library with isolation 'fresh-namespace', which gives each generation its own copy of every dependency. A lock that code held stays held: the serving generation's calls that take it wait for ever (gflags' registry: GetCommandLineOption). Its own message, on stderr, says why."
+      ? 'A library that ends the process when it is loaded a second time has usually found itself already registered in a process-wide registry that a dependency keeps, shared by every generation in the namespace (gflags: "flag ... defined more than once"; GObject: "cannot register existing type"; protobuf descriptors). dlswap gives each generation its own copy of the registries it knows (docs/isolation.md, "Process-wide registries"), unless the dependency is listed in shareDependencies: take it out of that list, or open the library with isolation \'fresh-namespace\', which gives each generation its own copy of every dependency. A lock that code held stays held: the serving generation\'s calls that take it wait for ever (gflags\' registry: GetCommandLineOption). Its own message, on stderr, says why.'
       : 'Its own message, on stderr, says why.';
   return new DlswapError(
     'ERR_DLSWAP_EXIT_DURING_LOAD',

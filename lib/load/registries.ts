@@ -44,9 +44,17 @@ export const PROCESS_REGISTRIES: readonly ProcessRegistry[] = Object.freeze([
   {
     sonames: ['libgobject-2.0.so*'],
     registers: [
-      'g_type_register_static', 'g_type_register_static_simple', 'g_type_register_dynamic', 'g_type_register_fundamental',
-      'g_boxed_type_register_static', 'g_pointer_type_register_static', 'g_param_type_register_static',
-      'g_enum_register_static', 'g_flags_register_static', 'g_type_add_interface_static', 'g_type_add_interface_dynamic',
+      'g_type_register_static',
+      'g_type_register_static_simple',
+      'g_type_register_dynamic',
+      'g_type_register_fundamental',
+      'g_boxed_type_register_static',
+      'g_pointer_type_register_static',
+      'g_param_type_register_static',
+      'g_enum_register_static',
+      'g_flags_register_static',
+      'g_type_add_interface_static',
+      'g_type_add_interface_dynamic',
     ],
     what: "GObject's type system",
     second: 'GObject refuses it ("cannot register existing type") and the generation goes on with an invalid type: a hang or a crash',
@@ -55,14 +63,16 @@ export const PROCESS_REGISTRIES: readonly ProcessRegistry[] = Object.freeze([
     sonames: ['libglib-2.0.so*'],
     registers: ['g_quark_from_static_string', 'g_intern_static_string'],
     what: "GLib's quark table",
-    second: "the table keeps pointers to strings in the generation's image: once that is unmapped, the next lookup of an equal string reads unmapped memory (SIGSEGV)",
+    second:
+      "the table keeps pointers to strings in the generation's image: once that is unmapped, the next lookup of an equal string reads unmapped memory (SIGSEGV)",
     pointsIntoImage: true,
   },
   {
     sonames: ['libfftw3.so*', 'libfftw3f.so*', 'libfftw3l.so*', 'libfftw3q.so*'],
     registers: ['fftw*_solver_register', 'fftw*_mksolver_ct_hook', 'fftw*_mksolver_hc2hc_hook', 'fftw*_threads_register_planner_hooks'],
     what: "FFTW's planner (the threads and OpenMP libraries register their solvers and hooks there)",
-    second: "the planner keeps the old generation's solvers and hooks, which point into its unmapped image (measured: SIGSEGV at the next plan), and the old generation's cleanup resets the new one's thread count",
+    second:
+      "the planner keeps the old generation's solvers and hooks, which point into its unmapped image (measured: SIGSEGV at the next plan), and the old generation's cleanup resets the new one's thread count",
   },
   {
     sonames: ['libprotobuf.so*', 'libprotobuf-lite.so*'],
@@ -91,7 +101,14 @@ export const PROCESS_REGISTRIES: readonly ProcessRegistry[] = Object.freeze([
   },
   {
     sonames: ['libgstreamer-1.0.so*'],
-    registers: ['gst_element_register', 'gst_device_provider_register', 'gst_dynamic_type_register', 'gst_type_find_register', 'gst_tracer_register', 'gst_plugin_register_static*'],
+    registers: [
+      'gst_element_register',
+      'gst_device_provider_register',
+      'gst_dynamic_type_register',
+      'gst_type_find_register',
+      'gst_tracer_register',
+      'gst_plugin_register_static*',
+    ],
     what: "GStreamer's plugin registry",
     second: "the names are taken by the old generation's factories, whose code is unmapped once it is closed",
   },

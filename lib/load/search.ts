@@ -117,7 +117,9 @@ export function resolveLibrary(file: string): string {
   const found = findLibrary(file);
   debug('resolve %s: %s (looked at %d places)', file, found.path ?? 'not found', found.searched.length);
   if (found.path) return found.path;
-  const here = fs.existsSync(file) ? ` There is a ${file} in the current directory: open './${file}' to load it (a name without '/' is searched for, as dlopen does, never in the current directory).` : '';
+  const here = fs.existsSync(file)
+    ? ` There is a ${file} in the current directory: open './${file}' to load it (a name without '/' is searched for, as dlopen does, never in the current directory).`
+    : '';
   throw new DlswapError(
     'ERR_DLSWAP_NOT_FOUND',
     `${file} was not found where the dynamic loader looks for a name without '/': LD_LIBRARY_PATH${process.env.LD_LIBRARY_PATH ? ` (${process.env.LD_LIBRARY_PATH})` : ' (not set)'}, /etc/ld.so.cache, and ${defaultDirs().join(', ')}. Install the library (then run ldconfig), add its directory to LD_LIBRARY_PATH, or give its path.${here}`,

@@ -91,7 +91,17 @@ export interface TypeScope {
 // Constructors
 
 const SCALAR_SIZES: Record<ScalarKind, number> = {
-  bool: 1, i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, i64: 8, u64: 8, f32: 4, f64: 8, 
+  bool: 1,
+  i8: 1,
+  u8: 1,
+  i16: 2,
+  u16: 2,
+  i32: 4,
+  u32: 4,
+  i64: 8,
+  u64: 8,
+  f32: 4,
+  f64: 8,
 };
 
 export function scalarType(kind: ScalarKind, c: string, plainChar = false): ScalarCType {

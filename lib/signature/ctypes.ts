@@ -54,7 +54,8 @@ export class TypeRegistry<D extends TypeDefs = {}> {
   declare<const S extends string>(text: S): TypeRegistry<Declared<S, D>>;
   declare(text: string): TypeRegistry<TypeDefs>;
   declare(text: string): TypeRegistry<TypeDefs> {
-    if (typeof text !== 'string') throw new DlswapError('ERR_DLSWAP_SIGNATURE', `declare(text): text must be a string of C declarations, got ${text === null ? 'null' : typeof text}`);
+    if (typeof text !== 'string')
+      throw new DlswapError('ERR_DLSWAP_SIGNATURE', `declare(text): text must be a string of C declarations, got ${text === null ? 'null' : typeof text}`);
     const staging: Staging = { tags: new Map(), typedefs: new Map(), constants: new Map(), completed: [] };
     const parser = new DeclParser({ text, what: 'C declaration', declarations: true, maxLength: MAX_DECLARATION_LENGTH }, this.state, staging);
     try {
@@ -77,7 +78,8 @@ export class TypeRegistry<D extends TypeDefs = {}> {
 
   /** The C type a type name denotes: 'struct frame', 'frame_t', 'uint8_t[16]', 'int (*)(int)'. */
   type(name: string): CType {
-    if (typeof name !== 'string') throw new DlswapError('ERR_DLSWAP_SIGNATURE', `expected a C type name (a string), got ${name === null ? 'null' : typeof name}`);
+    if (typeof name !== 'string')
+      throw new DlswapError('ERR_DLSWAP_SIGNATURE', `expected a C type name (a string), got ${name === null ? 'null' : typeof name}`);
     const cached = this.#typeCache.get(name);
     if (cached) return cached;
     const staging: Staging = { tags: new Map(), typedefs: new Map(), constants: new Map(), completed: [] };
@@ -94,7 +96,10 @@ export class TypeRegistry<D extends TypeDefs = {}> {
   sizeof(name: string): number {
     const t = this.type(name);
     if (t.tag === 'void' || t.tag === 'function' || ((t.tag === 'struct' || t.tag === 'union') && t.fields === null)) {
-      throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t.c}' has no size: it is ${t.tag === 'void' ? 'void' : t.tag === 'function' ? 'a function type' : 'declared without its members'}`);
+      throw new DlswapError(
+        'ERR_DLSWAP_SIGNATURE',
+        `'${t.c}' has no size: it is ${t.tag === 'void' ? 'void' : t.tag === 'function' ? 'a function type' : 'declared without its members'}`,
+      );
     }
     return t.size;
   }

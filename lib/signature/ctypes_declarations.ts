@@ -5,7 +5,20 @@
  * one declare() adds is staged and only lands in the registry (lib/signature/ctypes.ts) once the whole text
  * parsed.
  */
-import { arrayOf, type CType, type EnumCType, enumKind, enumType, functionType, incompleteRecord, layoutRecord, MAX_TYPE_SIZE, type RecordCType, scalarType, VOID } from './ctype_model';
+import {
+  arrayOf,
+  type CType,
+  type EnumCType,
+  enumKind,
+  enumType,
+  functionType,
+  incompleteRecord,
+  layoutRecord,
+  MAX_TYPE_SIZE,
+  type RecordCType,
+  scalarType,
+  VOID,
+} from './ctype_model';
 import { ConstantParser } from './ctypes_constants';
 import type { Param } from './signature_kinds';
 import { buildSignature } from './signature_parser';
@@ -17,8 +30,25 @@ import { type Qualifier, RESERVED } from './signature_vocabulary';
 export const MAX_MEMBERS = 4096;
 
 const BUILTIN_NAMES = new Set([
-  'void', 'bool', '_Bool', 'float', 'double', 'int8_t', 'uint8_t', 'int16_t', 'uint16_t', 'int32_t', 'uint32_t',
-  'int64_t', 'uint64_t', 'size_t', 'ssize_t', 'intptr_t', 'uintptr_t', 'ptrdiff_t', 'wchar_t',
+  'void',
+  'bool',
+  '_Bool',
+  'float',
+  'double',
+  'int8_t',
+  'uint8_t',
+  'int16_t',
+  'uint16_t',
+  'int32_t',
+  'uint32_t',
+  'int64_t',
+  'uint64_t',
+  'size_t',
+  'ssize_t',
+  'intptr_t',
+  'uintptr_t',
+  'ptrdiff_t',
+  'wchar_t',
 ]);
 
 /** What one declare() adds, kept apart until the whole text has parsed. */
@@ -88,7 +118,8 @@ export class DeclParser extends ConstantParser {
     let rec: RecordCType;
     const existing = key !== null ? this.lookup.tag(word, name!) : undefined;
     if (existing) {
-      if (existing.tag !== word || existing.fields !== null) this.fail(t.col, `'${key}' is already ${existing.tag === word ? 'defined' : `declared as a ${existing.tag}`}`);
+      if (existing.tag !== word || existing.fields !== null)
+        this.fail(t.col, `'${key}' is already ${existing.tag === word ? 'defined' : `declared as a ${existing.tag}`}`);
       rec = existing;
       if (this.registry.tags.get(key!) === existing) this.staging.completed.push(existing);
     } else {
@@ -210,7 +241,12 @@ export class DeclParser extends ConstantParser {
     if (t.tag === 'function') this.fail(col, `member '${name}' has a function type; a member can only point to a function ('R (*${name})(...)')`);
     if (t.tag === 'void') this.fail(col, `member '${name}' has type void`);
     if ((t.tag === 'struct' || t.tag === 'union') && t.fields === null) {
-      this.fail(col, t === rec ? `member '${name}' contains '${rec.c}' itself; use a pointer` : `member '${name}' has the incomplete type '${t.c}': declare its members first, or use a pointer`);
+      this.fail(
+        col,
+        t === rec
+          ? `member '${name}' contains '${rec.c}' itself; use a pointer`
+          : `member '${name}' has the incomplete type '${t.c}': declare its members first, or use a pointer`,
+      );
     }
     if (type.size > MAX_TYPE_SIZE) this.fail(col, `member '${name}' is ${type.size} bytes; the limit is ${MAX_TYPE_SIZE}`);
   }
@@ -288,7 +324,11 @@ export class DeclParser extends ConstantParser {
       const t = this.peek();
       if (this.isPunct('[')) {
         this.next();
-        if (this.isPunct(']')) this.fail(this.peek().col, 'arrays without a length (flexible array members) are not supported; declare the fixed part and read the rest through a pointer');
+        if (this.isPunct(']'))
+          this.fail(
+            this.peek().col,
+            'arrays without a length (flexible array members) are not supported; declare the fixed part and read the rest through a pointer',
+          );
         const lenCol = this.peek().col;
         const len = this.parseConstant();
         if (len < 1n || len > BigInt(MAX_TYPE_SIZE)) this.fail(lenCol, `array length ${len} is out of range (1 to ${MAX_TYPE_SIZE})`);
@@ -347,14 +387,18 @@ export class DeclParser extends ConstantParser {
         if (!ct || !(ct.tag === 'struct' || ct.tag === 'union' || ct.tag === 'enum')) {
           this.fail(base.col, `this declaration declares nothing: declare a struct, union or enum (with its tag), or a typedef`);
         }
-        if (ct.tag !== 'enum' && ct.name === null) this.fail(base.col, `an anonymous ${ct.tag} declared alone cannot be named later: give it a tag or a typedef name`);
+        if (ct.tag !== 'enum' && ct.name === null)
+          this.fail(base.col, `an anonymous ${ct.tag} declared alone cannot be named later: give it a tag or a typedef name`);
         continue;
       }
       for (;;) {
         const d = this.parseFullDeclarator(base, true);
         if (d.name === null) this.fail(d.col, isTypedef ? 'expected the typedef name' : 'expected a declaration');
         if (!isTypedef) {
-          this.fail(d.nameCol, `'${d.name}' would declare a variable or function; only types can be declared here (put 'typedef' before it to name a type, and pass functions to lib.func)`);
+          this.fail(
+            d.nameCol,
+            `'${d.name}' would declare a variable or function; only types can be declared here (put 'typedef' before it to name a type, and pass functions to lib.func)`,
+          );
         }
         if (BUILTIN_NAMES.has(d.name)) this.fail(d.nameCol, `'${d.name}' is a built-in type name and cannot be redefined`);
         const type = d.build(this.baseCType(base));

@@ -27,12 +27,32 @@ export interface Def {
   raw: unknown;
 }
 
-export interface NumDef extends Def { k: 'num'; in: number; out: number; raw: number }
+export interface NumDef extends Def {
+  k: 'num';
+  in: number;
+  out: number;
+  raw: number;
+}
 /** 64-bit integers: a safe-integer number is accepted where one is given, a bigint always comes back. */
-export interface BigDef extends Def { k: 'big'; in: bigint | number; out: bigint; raw: bigint }
-export interface BoolDef extends Def { k: 'bool'; in: boolean; out: boolean; raw: boolean }
+export interface BigDef extends Def {
+  k: 'big';
+  in: bigint | number;
+  out: bigint;
+  raw: bigint;
+}
+export interface BoolDef extends Def {
+  k: 'bool';
+  in: boolean;
+  out: boolean;
+  raw: boolean;
+}
 /** Plain char: a number, except that arrays of it are strings and pointers to it are strings. */
-export interface CharDef extends Def { k: 'char'; in: number; out: number; raw: number }
+export interface CharDef extends Def {
+  k: 'char';
+  in: number;
+  out: number;
+  raw: number;
+}
 export interface VoidDef extends Def {
   k: 'void';
   in: never;
@@ -40,16 +60,49 @@ export interface VoidDef extends Def {
   out: void;
   raw: never;
 }
-export interface UnknownDef extends Def { k: 'unknown'; in: unknown; out: unknown; raw: unknown }
-export interface EnumDef<N extends string> extends Def { k: 'enum'; names: N; in: number | N; out: number; raw: number }
-export interface RecordDef<In, Out, Raw> extends Def { k: 'record'; in: In; out: Out; raw: Raw }
-export interface UnionDef<In, Out> extends Def { k: 'union'; in: In; out: Out; raw: Out }
-export interface FnDef<F> extends Def { k: 'fn'; fn: F; in: never; out: never; raw: never }
+export interface UnknownDef extends Def {
+  k: 'unknown';
+  in: unknown;
+  out: unknown;
+  raw: unknown;
+}
+export interface EnumDef<N extends string> extends Def {
+  k: 'enum';
+  names: N;
+  in: number | N;
+  out: number;
+  raw: number;
+}
+export interface RecordDef<In, Out, Raw> extends Def {
+  k: 'record';
+  in: In;
+  out: Out;
+  raw: Raw;
+}
+export interface UnionDef<In, Out> extends Def {
+  k: 'union';
+  in: In;
+  out: Out;
+  raw: Out;
+}
+export interface FnDef<F> extends Def {
+  k: 'fn';
+  fn: F;
+  in: never;
+  out: never;
+  raw: never;
+}
 /**
  * A handle type of a HotLibrary (its `handles` option, lib/hot/hot_types.ts WithHandles): a pointer
  * to it is a Handle<N>, a pointer to that pointer an out-parameter a Handle<N> comes back in.
  */
-export interface HandleDef<N extends string> extends Def { k: 'handle'; name: N; in: never; out: never; raw: never }
+export interface HandleDef<N extends string> extends Def {
+  k: 'handle';
+  name: N;
+  in: never;
+  out: never;
+  raw: never;
+}
 /** What a `T **` parameter of a handle type T takes: an array whose element 0 gets the handle (or null). */
 export type HandleOut<N extends string> = (Handle<N> | null)[] | null;
 export interface PtrDef<To extends Def, C extends boolean> extends Def {
@@ -93,50 +146,52 @@ type PtrIn<To extends Def> = To['k'] extends 'char'
       : PointerArg;
 
 /** A function parameter of this type. */
-export type DefParam<T extends Def> = T extends PtrDef<infer To, infer C>
-  ? To extends HandleDef<infer N>
-    ? Handle<N> | null
-    : To extends PtrDef<HandleDef<infer N>, boolean>
-      ? HandleOut<N>
-  : To['k'] extends 'char'
-    ? C extends true ? StringArg : PointerArg
-    : To['k'] extends 'record' | 'union'
-      ? To['in'] | readonly To['in'][] | PointerArg
-      : To extends FnDef<infer F>
-        ? CallbackArg<F>
-        : PointerArg
-  : T extends FnDef<infer F>
-    ? CallbackArg<F>
-    : T['k'] extends 'void' | 'union'
-      ? Invalid
-      : T['k'] extends 'big'
-        ? bigint
-        : T['in'];
+export type DefParam<T extends Def> =
+  T extends PtrDef<infer To, infer C>
+    ? To extends HandleDef<infer N>
+      ? Handle<N> | null
+      : To extends PtrDef<HandleDef<infer N>, boolean>
+        ? HandleOut<N>
+        : To['k'] extends 'char'
+          ? C extends true
+            ? StringArg
+            : PointerArg
+          : To['k'] extends 'record' | 'union'
+            ? To['in'] | readonly To['in'][] | PointerArg
+            : To extends FnDef<infer F>
+              ? CallbackArg<F>
+              : PointerArg
+    : T extends FnDef<infer F>
+      ? CallbackArg<F>
+      : T['k'] extends 'void' | 'union'
+        ? Invalid
+        : T['k'] extends 'big'
+          ? bigint
+          : T['in'];
 
 /** A function result of this type. */
-export type DefReturn<T extends Def> = T extends PtrDef<infer To, boolean>
-  ? To extends HandleDef<infer N>
-    ? Handle<N> | null
-    : To['k'] extends 'char' ? string | null : bigint
-  : T['k'] extends 'fn' | 'union'
-    ? Invalid
-    : T['out'];
+export type DefReturn<T extends Def> =
+  T extends PtrDef<infer To, boolean>
+    ? To extends HandleDef<infer N>
+      ? Handle<N> | null
+      : To['k'] extends 'char'
+        ? string | null
+        : bigint
+    : T['k'] extends 'fn' | 'union'
+      ? Invalid
+      : T['out'];
 
 /** A value C passes to a callback, as the JS function receives it. */
-export type CallbackArgJs<T extends Def> = T extends PtrDef<infer To, infer C>
-  ? To['k'] extends 'char'
-    ? C extends true ? string | null : bigint
-    : bigint
-  : T['k'] extends 'fn'
-    ? bigint
-    : T['out'];
+export type CallbackArgJs<T extends Def> =
+  T extends PtrDef<infer To, infer C> ? (To['k'] extends 'char' ? (C extends true ? string | null : bigint) : bigint) : T['k'] extends 'fn' ? bigint : T['out'];
 
 /** What a callback's JS function may return for this C type. */
-export type CallbackReturnJs<T extends Def> = T extends PtrDef<Def, boolean>
-  ? bigint | null | CallbackRef<AnyFunction>
-  : T['k'] extends 'void'
-    // biome-ignore lint/suspicious/noConfusingVoidType: a C function returning void returns JS's void
-    ? void
-    : T['k'] extends 'big'
-      ? bigint | number
-      : T['in'];
+export type CallbackReturnJs<T extends Def> =
+  T extends PtrDef<Def, boolean>
+    ? bigint | null | CallbackRef<AnyFunction>
+    : T['k'] extends 'void'
+      ? // biome-ignore lint/suspicious/noConfusingVoidType: a C function returning void returns JS's void
+        void
+      : T['k'] extends 'big'
+        ? bigint | number
+        : T['in'];

@@ -13,7 +13,24 @@
  *
  * What the names denote (Defs, and the JS types of parameters and results): lib/signature/ctypes_defs_types.ts.
  */
-import type { AnyCallback, ArrDef, BigDef, BoolDef, CallbackArgJs, CallbackReturnJs, CharDef, Def, EnumDef, FnDef, NumDef, PtrDef, RecordDef, TypeDefs, UnknownDef, VoidDef } from './ctypes_defs_types';
+import type {
+  AnyCallback,
+  ArrDef,
+  BigDef,
+  BoolDef,
+  CallbackArgJs,
+  CallbackReturnJs,
+  CharDef,
+  Def,
+  EnumDef,
+  FnDef,
+  NumDef,
+  PtrDef,
+  RecordDef,
+  TypeDefs,
+  UnknownDef,
+  VoidDef,
+} from './ctypes_defs_types';
 import type { Groups, Invalid, IsName, Qualifier, SplitClose, TagWord } from './prototype_lex_types';
 import type { CategoryOf, DefOf, LexOf, ShapeOf, WithoutQualifiers } from './prototype_types';
 
@@ -52,7 +69,11 @@ type Pointers<T extends Def, Stars extends string[], C extends boolean> = Stars 
   : T;
 
 /** `[N]` suffixes: tokens '[', N, ']' repeated. C's `a[2][3]` is an array of 2 arrays of 3. */
-type Arrays<T extends Def, Dims extends string[]> = Dims extends ['[', string, ']', ...infer R extends string[]] ? ArrDef<Arrays<T, R>> : Dims extends [] ? T : UnknownDef;
+type Arrays<T extends Def, Dims extends string[]> = Dims extends ['[', string, ']', ...infer R extends string[]]
+  ? ArrDef<Arrays<T, R>>
+  : Dims extends []
+    ? T
+    : UnknownDef;
 
 /** Splits tokens at the first token that is not a specifier (a qualifier, type word or the type name). */
 type SplitSpecs<T extends string[], D extends TypeDefs, Acc extends string[] = []> = T extends [infer H extends string, ...infer R extends string[]]
@@ -99,16 +120,16 @@ type SplitName<T extends string[], Stars extends string[] = []> = T extends [inf
   : Invalid;
 
 /** `(params)` after `(*name)`: a pointer to a function returning `Ret`. */
-type FunctionPointer<Ret extends Def, Inner extends string[]> = SplitClose<Inner> extends [infer Params extends string[], []]
-  ? PtrDef<FnDef<CallbackFromDefs<Ret, Params>>, false>
-  : UnknownDef;
+type FunctionPointer<Ret extends Def, Inner extends string[]> =
+  SplitClose<Inner> extends [infer Params extends string[], []] ? PtrDef<FnDef<CallbackFromDefs<Ret, Params>>, false> : UnknownDef;
 
 /** The JS function type of a callback returning `Ret` with these parameter tokens (no registry names inside). */
-type CallbackFromDefs<Ret extends Def, Params extends string[]> = CallbackParams<Params extends [] | ['void'] ? [] : Groups<Params>, {}> extends infer A
-  ? A extends unknown[]
-    ? (...args: A) => CallbackReturnJs<Ret>
-    : AnyCallback
-  : AnyCallback;
+type CallbackFromDefs<Ret extends Def, Params extends string[]> =
+  CallbackParams<Params extends [] | ['void'] ? [] : Groups<Params>, {}> extends infer A
+    ? A extends unknown[]
+      ? (...args: A) => CallbackReturnJs<Ret>
+      : AnyCallback
+    : AnyCallback;
 
 /** A callback's parameters (C -> JS). */
 type CallbackParams<G extends string[][], D extends TypeDefs, Acc extends unknown[] = []> = G extends [infer P extends string[], ...infer R extends string[][]]
@@ -136,13 +157,14 @@ type NameOptional<T extends string[], Stars extends string[] = []> = T extends [
   : Stars;
 
 /** A callback type (from a prototype's function pointer parameter): JS function type. */
-export type CallbackFunction<Ret extends string[], Params extends string[], D extends TypeDefs> = ShapeOf<Ret, D> extends infer S
-  ? [S] extends [Invalid]
-    ? Invalid
-    : CallbackParams<Params extends [] | ['void'] ? [] : Groups<Params>, D> extends infer A extends unknown[]
-      ? (...args: A) => CallbackReturnJs<ParamDefOf<Ret, D> extends infer R extends Def ? R : UnknownDef>
-      : Invalid
-  : Invalid;
+export type CallbackFunction<Ret extends string[], Params extends string[], D extends TypeDefs> =
+  ShapeOf<Ret, D> extends infer S
+    ? [S] extends [Invalid]
+      ? Invalid
+      : CallbackParams<Params extends [] | ['void'] ? [] : Groups<Params>, D> extends infer A extends unknown[]
+        ? (...args: A) => CallbackReturnJs<ParamDefOf<Ret, D> extends infer R extends Def ? R : UnknownDef>
+        : Invalid
+    : Invalid;
 
 // ---- the declaration lexer: a token at a time ------------------------------------------------
 
@@ -150,8 +172,35 @@ type ReplaceAll<S extends string, From extends string, To extends string, Acc ex
   ? ReplaceAll<B, From, To, `${Acc}${A}${To}`>
   : `${Acc}${S}`;
 
-type Spaced<S extends string> = ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<S,
-  '\n', ' '>, '\t', ' '>, '\r', ' '>, '{', ' { '>, '}', ' } '>, '[', ' [ '>, ']', ' ] '>, '(', ' ( '>, ')', ' ) '>, ';', ' ; '>, ',', ' , '>, '*', ' * '>, '=', ' = '>;
+type Spaced<S extends string> = ReplaceAll<
+  ReplaceAll<
+    ReplaceAll<
+      ReplaceAll<
+        ReplaceAll<
+          ReplaceAll<
+            ReplaceAll<
+              ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<ReplaceAll<S, '\n', ' '>, '\t', ' '>, '\r', ' '>, '{', ' { '>, '}', ' } '>, '[', ' [ '>,
+              ']',
+              ' ] '
+            >,
+            '(',
+            ' ( '
+          >,
+          ')',
+          ' ) '
+        >,
+        ';',
+        ' ; '
+      >,
+      ',',
+      ' , '
+    >,
+    '*',
+    ' * '
+  >,
+  '=',
+  ' = '
+>;
 
 type Words<S extends string, Acc extends string[] = []> = S extends `${infer W} ${infer R}`
   ? Words<R, W extends '' ? Acc : [...Acc, W]>
@@ -163,7 +212,10 @@ type Words<S extends string, Acc extends string[] = []> = S extends `${infer W} 
 export type DeclTokens<S extends string> = string extends S ? Invalid : Words<Spaced<S>>;
 
 /** Tokens up to the first `Sep` outside braces, brackets and parentheses: [before, after]. */
-type TakeUntil<T extends string[], Sep extends string, Acc extends string[] = [], Depth extends 0[] = []> = T extends [infer H extends string, ...infer R extends string[]]
+type TakeUntil<T extends string[], Sep extends string, Acc extends string[] = [], Depth extends 0[] = []> = T extends [
+  infer H extends string,
+  ...infer R extends string[],
+]
   ? Depth extends []
     ? H extends Sep
       ? [Acc, R]
@@ -214,31 +266,34 @@ type Members<Decls extends string[][], D extends TypeDefs, Acc extends Entry[] =
   : Acc;
 
 /** One member declaration: `int32_t x, y`, `struct point p`, `union { ... }`, `int (*cb)(int)`. */
-type MemberEntries<M extends string[], D extends TypeDefs> =
-  M extends [infer W extends 'struct' | 'union', '{', ...infer R extends string[]]
+type MemberEntries<M extends string[], D extends TypeDefs> = M extends [infer W extends 'struct' | 'union', '{', ...infer R extends string[]]
+  ? NestedEntries<W, R, D>
+  : M extends [infer W extends 'struct' | 'union', string, '{', ...infer R extends string[]]
     ? NestedEntries<W, R, D>
-    : M extends [infer W extends 'struct' | 'union', string, '{', ...infer R extends string[]]
-      ? NestedEntries<W, R, D>
-      : M extends ['enum', ...infer R extends string[]]
-        ? '{' extends R[number] ? EnumMember<M> : DeclaratorEntries<SplitAll<SplitSpecs<M, D>[1], ','>, BaseDef<SplitSpecs<M, D>[0], D>, false>
-        : SplitSpecs<M, D> extends [infer Specs extends string[], infer Rest extends string[]]
-          ? DeclaratorEntries<SplitAll<Rest, ','>, BaseDef<Specs, D>, 'const' extends Specs[number] ? true : false>
-          : [];
+    : M extends ['enum', ...infer R extends string[]]
+      ? '{' extends R[number]
+        ? EnumMember<M>
+        : DeclaratorEntries<SplitAll<SplitSpecs<M, D>[1], ','>, BaseDef<SplitSpecs<M, D>[0], D>, false>
+      : SplitSpecs<M, D> extends [infer Specs extends string[], infer Rest extends string[]]
+        ? DeclaratorEntries<SplitAll<Rest, ','>, BaseDef<Specs, D>, 'const' extends Specs[number] ? true : false>
+        : [];
 
 /** A member whose type is a struct or union body: `struct { ... } name;`, or anonymous `union { ... };`. */
-type NestedEntries<W extends 'struct' | 'union', R extends string[], D extends TypeDefs> = Body<R> extends [infer B extends string[], infer After extends string[]]
-  ? RecordFromBody<W, B, D> extends infer Rec extends Def
-    ? After extends []
-      ? Flatten<Rec, W>
-      : DeclaratorEntries<SplitAll<After, ','>, Rec, false>
-    : []
-  : [];
+type NestedEntries<W extends 'struct' | 'union', R extends string[], D extends TypeDefs> =
+  Body<R> extends [infer B extends string[], infer After extends string[]]
+    ? RecordFromBody<W, B, D> extends infer Rec extends Def
+      ? After extends []
+        ? Flatten<Rec, W>
+        : DeclaratorEntries<SplitAll<After, ','>, Rec, false>
+      : []
+    : [];
 
-type EnumMember<M extends string[]> = SplitAtToken<M, '{'> extends [string[], infer R extends string[]]
-  ? Body<R> extends [infer B extends string[], infer After extends string[]]
-    ? DeclaratorEntries<SplitAll<After, ','>, EnumFromBody<B>, false>
-    : []
-  : [];
+type EnumMember<M extends string[]> =
+  SplitAtToken<M, '{'> extends [string[], infer R extends string[]]
+    ? Body<R> extends [infer B extends string[], infer After extends string[]]
+      ? DeclaratorEntries<SplitAll<After, ','>, EnumFromBody<B>, false>
+      : []
+    : [];
 
 /** The members an anonymous struct or union member contributes to the enclosing record. */
 type Flatten<R extends Def, W> = W extends 'union'
@@ -247,7 +302,10 @@ type Flatten<R extends Def, W> = W extends 'union'
 
 type UnionAll<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never;
 
-type DeclaratorEntries<Ds extends string[][], Base extends Def, C extends boolean, Acc extends Entry[] = []> = Ds extends [infer T extends string[], ...infer R extends string[][]]
+type DeclaratorEntries<Ds extends string[][], Base extends Def, C extends boolean, Acc extends Entry[] = []> = Ds extends [
+  infer T extends string[],
+  ...infer R extends string[][],
+]
   ? Declarator<T, Base, C> extends infer E extends Entry
     ? DeclaratorEntries<R, Base, C, [...Acc, E]>
     : DeclaratorEntries<R, Base, C, Acc>
@@ -313,7 +371,12 @@ type DeclDefs<T extends string[], D extends TypeDefs> = T extends ['typedef', ..
         : {}
       : {};
 
-type TypedefDefs<T extends string[], D extends TypeDefs> = T extends [infer W extends 'struct' | 'union', infer Tag extends string, '{', ...infer R extends string[]]
+type TypedefDefs<T extends string[], D extends TypeDefs> = T extends [
+  infer W extends 'struct' | 'union',
+  infer Tag extends string,
+  '{',
+  ...infer R extends string[],
+]
   ? Body<R> extends [infer B extends string[], infer After extends string[]]
     ? TaggedRecord<W, Tag, B, D> extends infer Rec extends Def
       ? { [K in `${W} ${Tag}`]: Rec } & NamesOf<DeclaratorEntries<SplitAll<After, ','>, Rec, false>>
@@ -331,28 +394,24 @@ type FoldDecls<Ds extends string[][], D extends TypeDefs> = Ds extends [infer T 
   : D;
 
 /** The Defs a declaration text adds to `D` (nothing, when the text cannot be read). */
-export type Declared<S extends string, D extends TypeDefs> = DeclTokens<S> extends infer T
-  ? [T] extends [Invalid]
-    ? D
-    : T extends string[]
-      ? FoldDecls<SplitAll<StripAttributes<T>, ';'>, D>
-      : D
-  : D;
+export type Declared<S extends string, D extends TypeDefs> =
+  DeclTokens<S> extends infer T ? ([T] extends [Invalid] ? D : T extends string[] ? FoldDecls<SplitAll<StripAttributes<T>, ';'>, D> : D) : D;
 
 // ---- type names: decode, encode, callbacks ------------------------------------------------------
 
 /** The Def of a type name: 'struct point', 'uint8_t[16]', 'const char *', 'frame_t'. */
-export type TypeNameDef<S extends string, D extends TypeDefs> = DeclTokens<S> extends infer T
-  ? [T] extends [Invalid]
-    ? UnknownDef
-    : T extends string[]
-      ? SplitSpecs<T, D> extends [infer Specs extends string[], infer Rest extends string[]]
-        ? NameOptionalArrays<Rest> extends [infer Stars extends string[], infer Dims extends string[]]
-          ? Arrays<Pointers<BaseDef<Specs, D>, Stars, 'const' extends Specs[number] ? true : false>, Dims>
+export type TypeNameDef<S extends string, D extends TypeDefs> =
+  DeclTokens<S> extends infer T
+    ? [T] extends [Invalid]
+      ? UnknownDef
+      : T extends string[]
+        ? SplitSpecs<T, D> extends [infer Specs extends string[], infer Rest extends string[]]
+          ? NameOptionalArrays<Rest> extends [infer Stars extends string[], infer Dims extends string[]]
+            ? Arrays<Pointers<BaseDef<Specs, D>, Stars, 'const' extends Specs[number] ? true : false>, Dims>
+            : UnknownDef
           : UnknownDef
         : UnknownDef
-      : UnknownDef
-  : UnknownDef;
+    : UnknownDef;
 
 type NameOptionalArrays<T extends string[], Stars extends string[] = []> = T extends [infer H extends string, ...infer R extends string[]]
   ? H extends '*' | Qualifier
@@ -383,24 +442,26 @@ export type CallbackOf<S extends string, D extends TypeDefs> = string extends S
       ? CallbackFromTokens<T, D>
       : AnyCallback;
 
-type CallbackFromTokens<T extends string[], D extends TypeDefs> = SplitAtToken<T, '('> extends [infer Ret extends string[], infer After extends string[]]
-  ? After extends ['*', ')', '(', ...infer Inner extends string[]]
-    ? Close<Ret, Inner, D>
-    : After extends [...infer Inner extends string[]]
-      ? Ret extends [...infer R2 extends string[], infer Name extends string]
-        ? IsName<Name> extends true
-          ? R2 extends []
-            ? Close<Ret, Inner, D>
-            : Close<R2, Inner, D>
+type CallbackFromTokens<T extends string[], D extends TypeDefs> =
+  SplitAtToken<T, '('> extends [infer Ret extends string[], infer After extends string[]]
+    ? After extends ['*', ')', '(', ...infer Inner extends string[]]
+      ? Close<Ret, Inner, D>
+      : After extends [...infer Inner extends string[]]
+        ? Ret extends [...infer R2 extends string[], infer Name extends string]
+          ? IsName<Name> extends true
+            ? R2 extends []
+              ? Close<Ret, Inner, D>
+              : Close<R2, Inner, D>
+            : Close<Ret, Inner, D>
           : Close<Ret, Inner, D>
-        : Close<Ret, Inner, D>
-      : AnyCallback
-  : AnyCallback;
+        : AnyCallback
+    : AnyCallback;
 
-type Close<Ret extends string[], Inner extends string[], D extends TypeDefs> = SplitClose<Inner> extends [infer Params extends string[], []]
-  ? CallbackFunction<Ret, Params, D> extends infer F
-    ? [F] extends [Invalid]
-      ? AnyCallback
-      : F
-    : AnyCallback
-  : AnyCallback;
+type Close<Ret extends string[], Inner extends string[], D extends TypeDefs> =
+  SplitClose<Inner> extends [infer Params extends string[], []]
+    ? CallbackFunction<Ret, Params, D> extends infer F
+      ? [F] extends [Invalid]
+        ? AnyCallback
+        : F
+      : AnyCallback
+    : AnyCallback;

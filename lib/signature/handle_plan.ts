@@ -54,12 +54,16 @@ export const NO_HANDLES: ResolvedHandles = Object.freeze({ types: Object.freeze(
 /** The `handles` option's own shape: handle type names to function names, read once. */
 export function handleDeclarations(v: unknown, label: string): Readonly<Record<string, string>> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw argError(`${label} must be an object that names, for each handle type, the function of 'functions' that releases it ({ sqlite3: 'close' }), not ${describeValue(v)}`);
+    throw argError(
+      `${label} must be an object that names, for each handle type, the function of 'functions' that releases it ({ sqlite3: 'close' }), not ${describeValue(v)}`,
+    );
   }
   const out: Record<string, string> = {};
   for (const [name, destructor] of entries(v, label)) {
     if (typeof destructor !== 'string' || destructor.length === 0) {
-      throw argError(`${label.replace(/option 'handles'$/, '')}handles.${name} must name the function of 'functions' that releases a '${name}' (a string), not ${describeValue(destructor)}`);
+      throw argError(
+        `${label.replace(/option 'handles'$/, '')}handles.${name} must name the function of 'functions' that releases a '${name}' (a string), not ${describeValue(destructor)}`,
+      );
     }
     out[name] = destructor;
   }
@@ -72,7 +76,10 @@ function handleRecord(registry: TypeRegistry, name: string, label: string): Reco
   try {
     t = registry.type(name);
   } catch (e) {
-    throw argError(`${label}: '${name}' is not a type of option 'types' (${(e as Error).message}); declare it there as an opaque struct: types('typedef struct ${name} ${name};')`, e);
+    throw argError(
+      `${label}: '${name}' is not a type of option 'types' (${(e as Error).message}); declare it there as an opaque struct: types('typedef struct ${name} ${name};')`,
+      e,
+    );
   }
   const record = t.tag === 'pointer' ? t.to : t;
   if ((record.tag !== 'struct' && record.tag !== 'union') || record.fields !== null) {
@@ -114,7 +121,8 @@ export function resolveHandles(
 ): ResolvedHandles {
   const names = Object.keys(declared);
   if (names.length === 0) return NO_HANDLES;
-  if (!registry) throw argError(`${where}: option 'handles' names types that option 'types' declares: give 'types' too (types('typedef struct ${names[0]} ${names[0]};'))`);
+  if (!registry)
+    throw argError(`${where}: option 'handles' names types that option 'types' declares: give 'types' too (types('typedef struct ${names[0]} ${names[0]};'))`);
   const byRecord = new Map<RecordCType, HandleType>();
   for (const name of names) {
     const label = `${where}: handles.${name}`;
@@ -123,7 +131,9 @@ export function resolveHandles(
     if (twin) throw argError(`${label}: '${name}' is the same type as '${twin.name}', already a handle type; declare each once`);
     const destructor = declared[name];
     if (!Object.hasOwn(signatures, destructor)) {
-      throw argError(`${label}: its destructor '${destructor}' is not one of option 'functions' (${Object.keys(signatures).join(', ') || 'none'}); declare it there ('${destructor}: "int close_it(${name} *h)"')`);
+      throw argError(
+        `${label}: its destructor '${destructor}' is not one of option 'functions' (${Object.keys(signatures).join(', ') || 'none'}); declare it there ('${destructor}: "int close_it(${name} *h)"')`,
+      );
     }
     byRecord.set(record, Object.freeze({ name, record, destructor }));
   }

@@ -7,11 +7,7 @@ import type { TypeDefs } from './ctypes_defs_types';
 import type { Groups, IsName, Lex, NamedCategory, Qualifier, SplitAt, SplitClose } from './prototype_lex_types';
 
 /** The first word of a declaration, past its qualifiers. */
-type FirstWord<G extends string[]> = G extends [infer H extends string, ...infer R extends string[]]
-  ? H extends Qualifier
-    ? FirstWord<R>
-    : H
-  : never;
+type FirstWord<G extends string[]> = G extends [infer H extends string, ...infer R extends string[]] ? (H extends Qualifier ? FirstWord<R> : H) : never;
 
 /** W, if it is an identifier in a type's place that is no type the parser knows nor one D declares. */
 type UnknownWord<W, D extends TypeDefs> = W extends string
@@ -74,5 +70,6 @@ type BadFunctions<F, D extends TypeDefs> = {
 export type CheckFunctions<F, D extends TypeDefs = {}> = [BadFunctions<F, D>] extends [never]
   ? unknown
   : {
-      [K in BadFunctions<F, D> & string as `functions.${K}: unknown C type '${UnknownTypeName<F[K] & string, D>}' (a typo? declare structs and typedefs with types())`]: never;
+      [K in BadFunctions<F, D> &
+        string as `functions.${K}: unknown C type '${UnknownTypeName<F[K] & string, D>}' (a typo? declare structs and typedefs with types())`]: never;
     };

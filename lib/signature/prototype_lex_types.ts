@@ -22,55 +22,57 @@ type Punct = '*' | '(' | ')' | ',' | ';';
 type Push<Acc extends string[], Word extends string> = Word extends '' ? Acc : [...Acc, Word];
 
 /** Characters to words: whitespace separates, punctuation stands alone, `...` stays one word. */
-export type Lex<S extends string, Word extends string = '', Acc extends string[] = [], N extends string = ''> =
-  N extends Budget
-    ? Invalid
-    : S extends `${infer C}${infer Rest}`
-      ? string extends C
-        ? Invalid // a `${string}` hole: the text is not fully known
-        : C extends Whitespace
-          ? Lex<Rest, '', Push<Acc, Word>, `${N}x`>
-          : C extends Punct
-            ? Lex<Rest, '', [...Push<Acc, Word>, C], `${N}x`>
-            : Lex<Rest, `${Word}${C}`, Acc, `${N}x`>
-      : S extends ''
-        ? Push<Acc, Word>
-        : Invalid;
+export type Lex<S extends string, Word extends string = '', Acc extends string[] = [], N extends string = ''> = N extends Budget
+  ? Invalid
+  : S extends `${infer C}${infer Rest}`
+    ? string extends C
+      ? Invalid // a `${string}` hole: the text is not fully known
+      : C extends Whitespace
+        ? Lex<Rest, '', Push<Acc, Word>, `${N}x`>
+        : C extends Punct
+          ? Lex<Rest, '', [...Push<Acc, Word>, C], `${N}x`>
+          : Lex<Rest, `${Word}${C}`, Acc, `${N}x`>
+    : S extends ''
+      ? Push<Acc, Word>
+      : Invalid;
 
 /** [before, after] the first `D`, or Invalid if there is none. */
-export type SplitAt<T extends string[], D extends string, Before extends string[] = []> =
-  T extends [infer H extends string, ...infer R extends string[]]
-    ? H extends D
-      ? [Before, R]
-      : SplitAt<R, D, [...Before, H]>
-    : Invalid;
+export type SplitAt<T extends string[], D extends string, Before extends string[] = []> = T extends [infer H extends string, ...infer R extends string[]]
+  ? H extends D
+    ? [Before, R]
+    : SplitAt<R, D, [...Before, H]>
+  : Invalid;
 
 /**
  * Comma-separated groups; an empty group (as in `f(int,)`) is kept so it can be rejected. Commas
  * inside parentheses (a function pointer's parameters) do not separate. @internal
  */
-export type Groups<T extends string[], Cur extends string[] = [], Acc extends string[][] = [], Depth extends 0[] = []> =
-  T extends [infer H extends string, ...infer R extends string[]]
-    ? H extends ','
-      ? Depth extends []
-        ? Groups<R, [], [...Acc, Cur], Depth>
+export type Groups<T extends string[], Cur extends string[] = [], Acc extends string[][] = [], Depth extends 0[] = []> = T extends [
+  infer H extends string,
+  ...infer R extends string[],
+]
+  ? H extends ','
+    ? Depth extends []
+      ? Groups<R, [], [...Acc, Cur], Depth>
+      : Groups<R, [...Cur, H], Acc, Depth>
+    : H extends '('
+      ? Groups<R, [...Cur, H], Acc, [...Depth, 0]>
+      : H extends ')'
+        ? Groups<R, [...Cur, H], Acc, Depth extends [0, ...infer Less extends 0[]] ? Less : Depth>
         : Groups<R, [...Cur, H], Acc, Depth>
-      : H extends '('
-        ? Groups<R, [...Cur, H], Acc, [...Depth, 0]>
-        : H extends ')'
-          ? Groups<R, [...Cur, H], Acc, Depth extends [0, ...infer Less extends 0[]] ? Less : Depth>
-          : Groups<R, [...Cur, H], Acc, Depth>
-    : [...Acc, Cur];
+  : [...Acc, Cur];
 
 /** [inside, after] the ')' that closes a '(' already consumed, or Invalid. @internal */
-export type SplitClose<T extends string[], Inside extends string[] = [], Depth extends 0[] = []> =
-  T extends [infer H extends string, ...infer R extends string[]]
-    ? H extends ')'
-      ? Depth extends [0, ...infer Less extends 0[]]
-        ? SplitClose<R, [...Inside, H], Less>
-        : [Inside, R]
-      : SplitClose<R, [...Inside, H], H extends '(' ? [...Depth, 0] : Depth>
-    : Invalid;
+export type SplitClose<T extends string[], Inside extends string[] = [], Depth extends 0[] = []> = T extends [
+  infer H extends string,
+  ...infer R extends string[],
+]
+  ? H extends ')'
+    ? Depth extends [0, ...infer Less extends 0[]]
+      ? SplitClose<R, [...Inside, H], Less>
+      : [Inside, R]
+    : SplitClose<R, [...Inside, H], H extends '(' ? [...Depth, 0] : Depth>
+  : Invalid;
 
 // ---------------------------------------------------------------------------------------------------
 // Vocabulary
@@ -146,22 +148,65 @@ type Reserved =
   | Qualifier
   | TagWord
   | IntegerWord
-  | 'void' | 'bool' | '_Bool' | 'float' | 'double'
-  | 'extern' | 'static' | 'register' | 'auto' | 'typedef' | 'inline' | '__inline' | '__inline__'
-  | '_Noreturn' | '__attribute__' | '__extension__' | '__declspec' | '_Atomic' | '_Complex'
-  | '_Imaginary' | '__int128' | '__int128_t' | '__uint128_t' | '_Float16' | '_Float128'
-  | '__float128' | '_Alignas' | 'alignas' | 'typeof' | '__typeof__' | '_BitInt'
-  | 'break' | 'case' | 'continue' | 'default' | 'do' | 'else' | 'for' | 'goto' | 'if' | 'return'
-  | 'sizeof' | 'switch' | 'while' | 'true' | 'false' | 'nullptr' | 'constexpr' | 'static_assert'
-  | '_Static_assert' | 'thread_local' | '_Thread_local' | '_Generic' | 'alignof' | '_Alignof'
+  | 'void'
+  | 'bool'
+  | '_Bool'
+  | 'float'
+  | 'double'
+  | 'extern'
+  | 'static'
+  | 'register'
+  | 'auto'
+  | 'typedef'
+  | 'inline'
+  | '__inline'
+  | '__inline__'
+  | '_Noreturn'
+  | '__attribute__'
+  | '__extension__'
+  | '__declspec'
+  | '_Atomic'
+  | '_Complex'
+  | '_Imaginary'
+  | '__int128'
+  | '__int128_t'
+  | '__uint128_t'
+  | '_Float16'
+  | '_Float128'
+  | '__float128'
+  | '_Alignas'
+  | 'alignas'
+  | 'typeof'
+  | '__typeof__'
+  | '_BitInt'
+  | 'break'
+  | 'case'
+  | 'continue'
+  | 'default'
+  | 'do'
+  | 'else'
+  | 'for'
+  | 'goto'
+  | 'if'
+  | 'return'
+  | 'sizeof'
+  | 'switch'
+  | 'while'
+  | 'true'
+  | 'false'
+  | 'nullptr'
+  | 'constexpr'
+  | 'static_assert'
+  | '_Static_assert'
+  | 'thread_local'
+  | '_Thread_local'
+  | '_Generic'
+  | 'alignof'
+  | '_Alignof'
   | 'typeof_unqual';
 
 /** Characters no identifier contains; catches arrays, bit-fields, stray dots and the like. */
 type Foreign = '[' | ']' | ':' | '.' | '/' | '=' | '{' | '}' | '&' | '#' | '"' | "'";
 
 /** @internal */
-export type IsName<W extends string> = W extends Reserved | Punct | '...' | ''
-  ? false
-  : W extends `${string}${Foreign}${string}`
-    ? false
-    : true;
+export type IsName<W extends string> = W extends Reserved | Punct | '...' | '' ? false : W extends `${string}${Foreign}${string}` ? false : true;

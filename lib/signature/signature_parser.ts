@@ -34,7 +34,6 @@ export interface Declarator {
 /** How deeply function pointer parameters may nest (`int f(void (*cb)(int (*)(int)))` is 2). */
 export const MAX_FUNCTION_NESTING = 8;
 
-
 /**
  * @internal The recursive-descent parser of declarators, prototypes and lone types;
  * lib/signature/ctypes_declarations.ts extends it for declarations.
@@ -60,9 +59,7 @@ export class Parser extends SpecifierParser {
     if (!allowName) this.fail(t.col, `unexpected ${describeToken(t)}: expected the end of the type`);
     if (RESERVED.has(t.value)) {
       const message =
-        QUALIFIERS[t.value] && levels.length === 0
-          ? `'${t.value}' must follow a type or '*'`
-          : `'${t.value}' is a keyword and cannot be used as a name`;
+        QUALIFIERS[t.value] && levels.length === 0 ? `'${t.value}' must follow a type or '*'` : `'${t.value}' is a keyword and cannot be used as a name`;
       this.fail(t.col, message);
     }
     this.next();
@@ -136,7 +133,7 @@ export class Parser extends SpecifierParser {
       if (t.type === 'punct' && t.value === '(') {
         const message = this.isPunct('*', 1)
           ? "expected a function name; function pointers are not supported (declare callbacks as 'void *')"
-          : 'expected a function name before \'(\'';
+          : "expected a function name before '('";
         this.fail(t.col, message);
       }
       this.fail(t.col, `expected a function name, found ${describeToken(t)}`);
@@ -176,7 +173,10 @@ export class Parser extends SpecifierParser {
         variadic = true;
         const close = this.peek();
         if (!this.isPunct(')')) {
-          this.fail(close.col, close.type === 'punct' && close.value === ',' ? "'...' must be the last parameter" : `expected ')' after '...', found ${describeToken(close)}`);
+          this.fail(
+            close.col,
+            close.type === 'punct' && close.value === ',' ? "'...' must be the last parameter" : `expected ')' after '...', found ${describeToken(close)}`,
+          );
         }
         this.next();
         break;
@@ -242,8 +242,7 @@ export class Parser extends SpecifierParser {
       if (position === 'variadic') kind = promote(kind);
       return { kind, c, pointerDepth: 0 };
     }
-    const stringy =
-      depth === 1 && d.base.plainChar && (position === 'return' || d.base.quals.has('const'));
+    const stringy = depth === 1 && d.base.plainChar && (position === 'return' || d.base.quals.has('const'));
     return { kind: stringy ? 'string' : 'pointer', c, pointerDepth: depth };
   }
 
@@ -281,7 +280,8 @@ export class Parser extends SpecifierParser {
   classify(t: CType, position: TypePosition, c: string, col: number): TypeInfo {
     switch (t.tag) {
       case 'void':
-        if (position !== 'return') this.fail(col, `'${c}' is void: it is not a ${position === 'variadic' ? 'variadic argument' : 'parameter'} type (only a return type)`);
+        if (position !== 'return')
+          this.fail(col, `'${c}' is void: it is not a ${position === 'variadic' ? 'variadic argument' : 'parameter'} type (only a return type)`);
         return { kind: 'void', c, pointerDepth: 0 };
       case 'scalar':
         return { kind: position === 'variadic' ? promote(t.kind) : t.kind, c, pointerDepth: 0 };

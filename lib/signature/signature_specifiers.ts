@@ -190,7 +190,7 @@ export class SpecifierParser {
         this.fail(t.col, `expected a return type before the function name '${w}'`);
       }
       if (RESERVED.has(w)) this.fail(t.col, `${expectationText(expect)}, found keyword '${w}'`);
-      this.fail(t.col, `unknown type '${w}'; ${SUPPORTED_HINT}${this.scope ? '; or declare it in the library\'s types (docs/types.md)' : ''}`);
+      this.fail(t.col, `unknown type '${w}'; ${SUPPORTED_HINT}${this.scope ? "; or declare it in the library's types (docs/types.md)" : ''}`);
     }
 
     if (!anySpecifier()) {

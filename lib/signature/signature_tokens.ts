@@ -37,10 +37,7 @@ export interface Source {
 /** @internal */
 export function fail(src: Source, col: number, message: string): never {
   const where = src.where ? ` (${src.where})` : '';
-  throw new DlswapError(
-    'ERR_DLSWAP_SIGNATURE',
-    `Invalid ${src.what} ${quote(src.text, col)}${where} at column ${col}: ${message}`,
-  );
+  throw new DlswapError('ERR_DLSWAP_SIGNATURE', `Invalid ${src.what} ${quote(src.text, col)}${where} at column ${col}: ${message}`);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -29,10 +29,15 @@ function tooLarge(message: string): DlswapError {
 export function checkByValue(t: CType, what: string): void {
   if (t.tag !== 'struct' && t.tag !== 'union') return;
   if (t.tag === 'union' || t.packed || t.fields === null) {
-    throw new DlswapError('ERR_DLSWAP_SIGNATURE', `'${t.c}' cannot be passed by value (${t.tag === 'union' ? 'a union' : t.packed ? 'packed' : 'incomplete'}); pass a pointer`);
+    throw new DlswapError(
+      'ERR_DLSWAP_SIGNATURE',
+      `'${t.c}' cannot be passed by value (${t.tag === 'union' ? 'a union' : t.packed ? 'packed' : 'incomplete'}); pass a pointer`,
+    );
   }
   if (t.size > MAX_BY_VALUE_SIZE) {
-    throw tooLarge(`${what}: '${t.c}' is ${t.size} bytes, and a struct passed or returned by value may have at most ${MAX_BY_VALUE_SIZE}; pass a pointer to it`);
+    throw tooLarge(
+      `${what}: '${t.c}' is ${t.size} bytes, and a struct passed or returned by value may have at most ${MAX_BY_VALUE_SIZE}; pass a pointer to it`,
+    );
   }
 }
 
@@ -57,6 +62,8 @@ export function checkCallable(sig: Signature, what = `${sig.name || 'the functio
 /** Throws unless `bytes` may be converted between C memory and JS values in one go. */
 export function checkValueSize(bytes: number, what: string): void {
   if (bytes > MAX_VALUE_SIZE) {
-    throw tooLarge(`${what}: ${bytes} bytes, and at most ${MAX_VALUE_SIZE} are converted to or from JS values at once; read large memory with readBytes, or decode it in slices or member by member`);
+    throw tooLarge(
+      `${what}: ${bytes} bytes, and at most ${MAX_VALUE_SIZE} are converted to or from JS values at once; read large memory with readBytes, or decode it in slices or member by member`,
+    );
   }
 }

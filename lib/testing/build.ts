@@ -53,7 +53,8 @@ function commandOf(options: NativeBuildOptions, library: string): string[] {
     }
     return options.command;
   }
-  if (!options.sources?.length) throw new DlswapError('ERR_DLSWAP_ARG', 'nativeBuild(options): give command (the build command) or sources (C files to compile)');
+  if (!options.sources?.length)
+    throw new DlswapError('ERR_DLSWAP_ARG', 'nativeBuild(options): give command (the build command) or sources (C files to compile)');
   return [process.env.CC || 'cc', '-shared', '-fPIC', '-g', ...(options.cflags ?? []), '-o', library, ...options.sources];
 }
 
@@ -64,7 +65,8 @@ function commandOf(options: NativeBuildOptions, library: string): string[] {
  * keeps the old file from being used.
  */
 export function buildNative(options: NativeBuildOptions, root: string): BuildResult {
-  if (typeof options?.library !== 'string' || options.library === '') throw new DlswapError('ERR_DLSWAP_ARG', 'nativeBuild(options): library (the path of the built .so) is required');
+  if (typeof options?.library !== 'string' || options.library === '')
+    throw new DlswapError('ERR_DLSWAP_ARG', 'nativeBuild(options): library (the path of the built .so) is required');
   const library = path.resolve(root, options.library);
   const command = commandOf(options, library);
   if (options.sources) {

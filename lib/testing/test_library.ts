@@ -58,7 +58,9 @@ function withSources<D extends TypeDefs>(lib: Library<D>, file: string): Library
       if (typeof value !== 'function') return value;
       if (prop !== 'func') return (value as (...a: unknown[]) => unknown).bind(target);
       return (...args: unknown[]) => {
-        const f = (value as (...a: unknown[]) => (...a: unknown[]) => unknown).apply(target, args) as ((...a: unknown[]) => unknown) & { async: (...a: unknown[]) => Promise<unknown> };
+        const f = (value as (...a: unknown[]) => (...a: unknown[]) => unknown).apply(target, args) as ((...a: unknown[]) => unknown) & {
+          async: (...a: unknown[]) => Promise<unknown>;
+        };
         const call = (...a: unknown[]) => {
           try {
             return f(...a);

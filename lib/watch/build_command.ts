@@ -72,7 +72,11 @@ export function startBuild(cmd: BuildCommand): RunningBuild {
     child = spawn(argv[0], argv.slice(1), { cwd: cmd.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const startError = `cannot run ${describeCommand(cmd.command)}: ${(e as Error).message}`;
-    return { pid: undefined, done: Promise.resolve({ ok: false, exitCode: null, signal: null, timedOut: false, output: '', durationMs: 0, startError }), stop: async () => {} };
+    return {
+      pid: undefined,
+      done: Promise.resolve({ ok: false, exitCode: null, signal: null, timedOut: false, output: '', durationMs: 0, startError }),
+      stop: async () => {},
+    };
   }
   const pid = child.pid;
   if (pid !== undefined) {

@@ -81,7 +81,12 @@ export interface ResolvedBuildStep {
 export function resolveBuildStep(options: BuildStepOptions | undefined): ResolvedBuildStep | null {
   if (!options?.build) return null;
   const cwd = path.resolve(options.cwd ?? '.');
-  return { command: options.build, cwd, timeoutMs: options.buildTimeoutMs ?? BUILD_STEP_DEFAULTS.buildTimeoutMs, patterns: sourcePatterns(options.sources ?? [], cwd) };
+  return {
+    command: options.build,
+    cwd,
+    timeoutMs: options.buildTimeoutMs ?? BUILD_STEP_DEFAULTS.buildTimeoutMs,
+    patterns: sourcePatterns(options.sources ?? [], cwd),
+  };
 }
 
 export class Rebuilder {
@@ -177,10 +182,20 @@ export class Rebuilder {
       return;
     }
     this.#watcher.release();
-    const how = r.startError ?? (r.timedOut ? `was killed after ${this.#step.timeoutMs} ms (buildTimeoutMs)` : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exitCode}`);
+    const how =
+      r.startError ??
+      (r.timedOut ? `was killed after ${this.#step.timeoutMs} ms (buildTimeoutMs)` : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exitCode}`);
     const message = r.startError
       ? `${r.startError}. Nothing was loaded, and the current generation keeps serving.`
       : `the build (${this.#command}) ${how}; nothing was loaded and the current generation keeps serving. The next change to a source builds again.`;
-    this.#events.failure({ ...start, reason: r.timedOut ? 'build-timeout' : 'build-failed', message, exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs, output: r.output });
+    this.#events.failure({
+      ...start,
+      reason: r.timedOut ? 'build-timeout' : 'build-failed',
+      message,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      durationMs: r.durationMs,
+      output: r.output,
+    });
   }
 }

@@ -71,7 +71,10 @@ function requireDirectory(dir: string, pattern: string): void {
     // reported below
   }
   if (!ok) {
-    throw new DlswapError('ERR_DLSWAP_NOT_FOUND', `watch.sources: '${pattern}' is in ${dir}, which is not a directory that exists. Give paths (or patterns) of the source files the build reads, relative to watch.cwd.`);
+    throw new DlswapError(
+      'ERR_DLSWAP_NOT_FOUND',
+      `watch.sources: '${pattern}' is in ${dir}, which is not a directory that exists. Give paths (or patterns) of the source files the build reads, relative to watch.cwd.`,
+    );
   }
 }
 

@@ -71,7 +71,8 @@ export class SourceWatcher {
   #watchDir(dir: string): void {
     if (this.#closed || this.#watchers.has(dir)) return;
     if (this.#watchers.size >= MAX_DIRECTORIES) {
-      if (!this.#tooMany) this.#o.onError(`watch.sources span more than ${MAX_DIRECTORIES} directories; ${dir} and the rest are not watched. Narrow the patterns.`);
+      if (!this.#tooMany)
+        this.#o.onError(`watch.sources span more than ${MAX_DIRECTORIES} directories; ${dir} and the rest are not watched. Narrow the patterns.`);
       this.#tooMany = true;
       return;
     }

@@ -236,7 +236,10 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
         if (filename === null || names.has(filename.toString())) this.#schedule(this.#debounceMs);
       });
     } catch (e) {
-      this.#skip({ reason: 'watch-error', message: `cannot watch ${dir}: ${(e as Error).message}. Reload by hand (hot.reload()) or fix the directory and watch again.` });
+      this.#skip({
+        reason: 'watch-error',
+        message: `cannot watch ${dir}: ${(e as Error).message}. Reload by hand (hot.reload()) or fix the directory and watch again.`,
+      });
       return;
     }
     w.on('error', (e) => {
@@ -397,7 +400,11 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
       return;
     }
     if (sha256 === this.#lastSha256) {
-      this.#skip({ reason: 'unchanged', message: `${file} was rewritten with the same content (sha256 ${sha256.slice(0, 12)}...); nothing to reload.`, ...where });
+      this.#skip({
+        reason: 'unchanged',
+        message: `${file} was rewritten with the same content (sha256 ${sha256.slice(0, 12)}...); nothing to reload.`,
+        ...where,
+      });
       return;
     }
     this.#lastSha256 = sha256;
@@ -419,7 +426,10 @@ export class LibraryWatcher extends TypedEventEmitter<WatcherEvents> {
     this.#lastSig = null;
     if (this.#vanishedReported) return;
     this.#vanishedReported = true;
-    this.#skip({ reason: 'vanished', message: `${this.path} was removed; the current generation keeps serving, and the file is picked up again when it comes back.` });
+    this.#skip({
+      reason: 'vanished',
+      message: `${this.path} was removed; the current generation keeps serving, and the file is picked up again when it comes back.`,
+    });
   }
 
   #skip(skip: Omit<WatchSkip, 'path'>): void {

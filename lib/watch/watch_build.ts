@@ -11,7 +11,11 @@ export type BuildSkip = Pick<WatchSkip, 'reason' | 'code' | 'message'>;
 
 export function buildSkip(bytes: Buffer, file: string): BuildSkip | null {
   if (bytes.length === 0) {
-    return { reason: 'incomplete', code: 'ERR_DLSWAP_EMPTY_FILE', message: `${file} is empty (a build that has not written it yet?); the current generation keeps serving.` };
+    return {
+      reason: 'incomplete',
+      code: 'ERR_DLSWAP_EMPTY_FILE',
+      message: `${file} is empty (a build that has not written it yet?); the current generation keeps serving.`,
+    };
   }
   const extent = elfExtent(bytes);
   if (extent !== null && extent > bytes.length) {
@@ -28,18 +32,28 @@ export function buildSkip(bytes: Buffer, file: string): BuildSkip | null {
   } catch (e) {
     const err = e as Error & { code?: string };
     const reason: WatchSkipReason =
-      err.code === 'ERR_DLSWAP_NOT_ELF' ? 'not-elf'
-      : err.code === 'ERR_DLSWAP_BAD_ELF' ? (startsWithElfMagic(bytes) && bytes.length < 64 ? 'incomplete' : 'bad-elf')
-      : err.code === 'ERR_DLSWAP_EMPTY_FILE' ? 'incomplete'
-      : err.code === 'ERR_DLSWAP_NOT_FOUND' ? 'vanished'
-      : 'unreadable';
+      err.code === 'ERR_DLSWAP_NOT_ELF'
+        ? 'not-elf'
+        : err.code === 'ERR_DLSWAP_BAD_ELF'
+          ? startsWithElfMagic(bytes) && bytes.length < 64
+            ? 'incomplete'
+            : 'bad-elf'
+          : err.code === 'ERR_DLSWAP_EMPTY_FILE'
+            ? 'incomplete'
+            : err.code === 'ERR_DLSWAP_NOT_FOUND'
+              ? 'vanished'
+              : 'unreadable';
     return { reason, code: err.code, message: `${err.message} The current generation keeps serving.` };
   }
   // What the load would refuse before the dynamic loader sees the file; a PIE is dlopen's to
   // refuse, and the reload says so in its words.
   const refusal = loadRefusals(elf).find((r) => r.checkedBy === 'dlswap');
   if (refusal?.id === 'truncated') {
-    return { reason: 'incomplete', code: 'ERR_DLSWAP_BAD_ELF', message: `${file} is truncated or corrupt: its tables point past the end of the file. The current generation keeps serving.` };
+    return {
+      reason: 'incomplete',
+      code: 'ERR_DLSWAP_BAD_ELF',
+      message: `${file} is truncated or corrupt: its tables point past the end of the file. The current generation keeps serving.`,
+    };
   }
   if (refusal?.id === 'wrong-arch') {
     const host = refusal.host;
@@ -50,7 +64,11 @@ export function buildSkip(bytes: Buffer, file: string): BuildSkip | null {
     };
   }
   if (refusal?.id === 'not-shared-library') {
-    return { reason: 'bad-elf', code: 'ERR_DLSWAP_BAD_ELF', message: `${file} is an ELF of type '${elf.type}', not a shared library (build it with -shared). The current generation keeps serving.` };
+    return {
+      reason: 'bad-elf',
+      code: 'ERR_DLSWAP_BAD_ELF',
+      message: `${file} is an ELF of type '${elf.type}', not a shared library (build it with -shared). The current generation keeps serving.`,
+    };
   }
   return null;
 }

@@ -17,7 +17,7 @@ struct FfiAggregate {
   ffi_type type{};
   std::vector<ffi_type *> elements;  // null-terminated
   std::vector<std::unique_ptr<FfiAggregate>> children;
-  size_t size = 0;   // what the JS layout says
+  size_t size = 0;  // what the JS layout says
   size_t align = 0;
 };
 

@@ -14,9 +14,8 @@ namespace dlswap {
 namespace {
 
 const char *KindName(uint8_t kind) {
-  static const char *const names[kKindCount] = {"void",  "bool",   "int8",  "uint8",   "int16",   "uint16",
-                                                "int32", "uint32", "int64", "uint64",  "float",   "double",
-                                                "pointer", "string", "struct"};
+  static const char *const names[kKindCount] = {"void",  "bool",   "int8",  "uint8",  "int16",   "uint16", "int32", "uint32",
+                                                "int64", "uint64", "float", "double", "pointer", "string", "struct"};
   return kind < kKindCount ? names[kind] : "?";
 }
 
@@ -31,36 +30,26 @@ std::string IntegerIn(uint8_t kind) {
 // A bigint's bounds, from the C type.
 template <typename T>
 std::string BigintIn() {
-  return "a bigint in [" + std::to_string(std::numeric_limits<T>::min()) + "n, " +
-         std::to_string(std::numeric_limits<T>::max()) + "n]";
+  return "a bigint in [" + std::to_string(std::numeric_limits<T>::min()) + "n, " + std::to_string(std::numeric_limits<T>::max()) + "n]";
 }
 
 std::string Expectation(uint8_t kind) {
   switch (kind) {
-    case kBool:
-      return "a boolean (or the number 0 or 1)";
+    case kBool: return "a boolean (or the number 0 or 1)";
     case kI8:
     case kU8:
     case kI16:
     case kU16:
     case kI32:
-    case kU32:
-      return IntegerIn(kind);
-    case kI64:
-      return BigintIn<int64_t>() + " (or a safe-integer number)";
-    case kU64:
-      return BigintIn<uint64_t>() + " (or a non-negative safe-integer number)";
+    case kU32: return IntegerIn(kind);
+    case kI64: return BigintIn<int64_t>() + " (or a safe-integer number)";
+    case kU64: return BigintIn<uint64_t>() + " (or a non-negative safe-integer number)";
     case kF32:
-    case kF64:
-      return "a number";
-    case kPointer:
-      return "a bigint address, null, or a Buffer, TypedArray, DataView or ArrayBuffer";
-    case kString:
-      return "a string, null, a Buffer or TypedArray, or a bigint address";
-    case kAggregate:
-      return "the address of the struct's bytes (a bigint or a Buffer)";
-    default:
-      return "nothing (void)";
+    case kF64: return "a number";
+    case kPointer: return "a bigint address, null, or a Buffer, TypedArray, DataView or ArrayBuffer";
+    case kString: return "a string, null, a Buffer or TypedArray, or a bigint address";
+    case kAggregate: return "the address of the struct's bytes (a bigint or a Buffer)";
+    default: return "nothing (void)";
   }
 }
 
@@ -71,8 +60,7 @@ std::string Describe(napi_env env, napi_value v) {
     napi_value s;
     char buf[64];
     size_t len = 0;
-    if (napi_coerce_to_string(env, v, &s) != napi_ok ||
-        napi_get_value_string_utf8(env, s, buf, sizeof buf, &len) != napi_ok) {
+    if (napi_coerce_to_string(env, v, &s) != napi_ok || napi_get_value_string_utf8(env, s, buf, sizeof buf, &len) != napi_ok) {
       bool pending = false;
       napi_is_exception_pending(env, &pending);
       if (pending) {
@@ -84,15 +72,11 @@ std::string Describe(napi_env env, napi_value v) {
     return std::string(buf, len);
   };
   switch (t) {
-    case napi_undefined:
-      return "undefined";
-    case napi_null:
-      return "null";
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
     case napi_boolean:
-    case napi_number:
-      return coerced();
-    case napi_bigint:
-      return coerced() + "n";
+    case napi_number: return coerced();
+    case napi_bigint: return coerced() + "n";
     case napi_string: {
       char buf[40];
       size_t len = 0;
@@ -100,12 +84,9 @@ std::string Describe(napi_env env, napi_value v) {
       std::string out = "the string \"" + std::string(buf, len);
       return out + (len >= sizeof buf - 5 ? "...\"" : "\"");
     }
-    case napi_symbol:
-      return "a symbol";
-    case napi_function:
-      return "a function";
-    case napi_external:
-      return "an external";
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_external: return "an external";
     case napi_object: {
       bool is = false;
       if (napi_is_array(env, v, &is) == napi_ok && is) return "an array";
@@ -132,8 +113,7 @@ std::string ArgLabel(const FunctionRecord &rec, size_t index, uint8_t kind) {
 
 bool IsNumericKind(uint8_t kind) { return kind >= kI8 && kind <= kF64; }
 
-napi_value ThrowArgErrorImpl(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value value,
-                             const char *detail) {
+napi_value ThrowArgErrorImpl(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value value, const char *detail) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) return nullptr;  // a getter or coercion already threw: that is the better error
@@ -157,8 +137,7 @@ napi_value ThrowArgErrorImpl(napi_env env, const FunctionRecord &rec, size_t ind
 }  // namespace
 
 // Called from raw Node-API callbacks: nothing may escape as a C++ exception.
-napi_value ThrowArgError(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value value,
-                         const char *detail) {
+napi_value ThrowArgError(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value value, const char *detail) {
   try {
     return ThrowArgErrorImpl(env, rec, index, kind, value, detail);
   } catch (...) {
@@ -178,8 +157,7 @@ napi_value ThrowStaleHandle(napi_env env, const FunctionRecord &rec, size_t inde
 
 napi_value ThrowArgCount(napi_env env, const FunctionRecord &rec, size_t got, size_t want, bool variadic) {
   char msg[96];
-  snprintf(msg, sizeof msg, "() takes %s%zu argument%s, got %zu", variadic ? "at least " : "", want, want == 1 ? "" : "s",
-           got);
+  snprintf(msg, sizeof msg, "() takes %s%zu argument%s, got %zu", variadic ? "at least " : "", want, want == 1 ? "" : "s", got);
   try {
     return ThrowCode(env, "ERR_DLSWAP_ARG", rec.name + msg, true);
   } catch (...) {
@@ -193,11 +171,11 @@ napi_value ThrowClosed(napi_env env, const FunctionRecord &rec) {
     if (rec.lib && rec.lib->faulted.load(std::memory_order_acquire)) return ThrowFaulted(env, rec.name, *rec.lib);
     if (rec.lib && rec.lib->gated) {
       return ThrowCode(env, "ERR_DLSWAP_BUSY",
-                       rec.name + "(): a handover is moving this library's state to its next generation; call again "
-                                  "when the reload resolves, or use .async(), which waits for it");
+                       rec.name +
+                           "(): a handover is moving this library's state to its next generation; call again "
+                           "when the reload resolves, or use .async(), which waits for it");
     }
-    return ThrowCode(env, "ERR_DLSWAP_CLOSED",
-                     rec.name + "(): its library is closed; open the library again and make the function anew");
+    return ThrowCode(env, "ERR_DLSWAP_CLOSED", rec.name + "(): its library is closed; open the library again and make the function anew");
   } catch (...) {
     napi_throw_error(env, "ERR_DLSWAP_CLOSED", "the library is closed");
     return nullptr;

@@ -28,9 +28,9 @@ struct AsyncCall {
   std::shared_ptr<VariadicCif> variadic;
   uint8_t ret_kind = kVoid;
   bool errno_result = false;
-  bool floats = false;   // trampoline: some argument is in a vector register
-  bool counted = false;  // in_flight was incremented
-  bool refused = false;  // the library was quarantined before the call could start
+  bool floats = false;                       // trampoline: some argument is in a vector register
+  bool counted = false;                      // in_flight was incremented
+  bool refused = false;                      // the library was quarantined before the call could start
   std::shared_ptr<const FaultRecord> fault;  // the call faulted (contained)
 
   int err = 0;
@@ -70,8 +70,7 @@ void Execute(napi_env, void *data) {
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
   int32_t outcome;
   if (call.cif) {
-    FfiInvocation ffi{const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.rvalue ? call.rvalue : call.ret,
-                      call.avalues.get()};
+    FfiInvocation ffi{const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.rvalue ? call.rvalue : call.ret, call.avalues.get()};
     outcome = GuardedRun(tf, &InvokeFfi, &ffi);
   } else {
     RecoveryFrame frame;
@@ -119,12 +118,12 @@ void Complete(napi_env env, napi_status status, void *data) {
 
 // Converts `n` JS arguments (argv) with `kinds` into the call, then queues it. The first
 // `rec.nparams` are fixed params; any further ones are variadic values, promoted.
-napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
-                      const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic);
+napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv, const ffi_cif *cif,
+                      std::shared_ptr<VariadicCif> variadic);
 
 // Called from raw Node-API callbacks: an allocation failure must become a JS error, not escape.
-napi_value Submit(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
-                  const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic) {
+napi_value Submit(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv, const ffi_cif *cif,
+                  std::shared_ptr<VariadicCif> variadic) {
   try {
     return SubmitImpl(env, rec, kinds, n, argv, cif, std::move(variadic));
   } catch (...) {
@@ -135,8 +134,8 @@ napi_value Submit(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_
   }
 }
 
-napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
-                      const ffi_cif *cif, std::shared_ptr<VariadicCif> variadic) {
+napi_value SubmitImpl(napi_env env, FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv, const ffi_cif *cif,
+                      std::shared_ptr<VariadicCif> variadic) {
   LibraryHandle *lib = rec.lib.get();
   if (lib->closed || lib->faulted.load(std::memory_order_acquire)) return ThrowClosed(env, rec);
   auto call = std::make_unique<AsyncCall>();

@@ -59,8 +59,7 @@ ArgBits ConvertWideArg(napi_env env, const FunctionRecord &rec, size_t index, ui
   return {0, false};
 }
 
-ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
-                          KeepAlive *keep) {
+ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, KeepAlive *keep) {
   uint64_t addr;
   bool lossless = false;
   if (napi_get_value_bigint_uint64(env, v, &addr, &lossless) == napi_ok) {
@@ -123,8 +122,7 @@ ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index,
   return {0, false};
 }
 
-ArgBits ConvertStringArg(napi_env env, const FunctionRecord &rec, size_t index, napi_value v, StringStore *strings,
-                         KeepAlive *keep) {
+ArgBits ConvertStringArg(napi_env env, const FunctionRecord &rec, size_t index, napi_value v, StringStore *strings, KeepAlive *keep) {
   size_t cap = strings->remaining();
   size_t len = 0;
   if (cap >= 16) {

@@ -31,8 +31,7 @@ namespace dlswap {
 // trampolines and libffi (which reads `*(T *)slot`) depend on that, i.e. on little-endian.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dlswap's argument slots assume little-endian");
 // float params take any JS number: out-of-range values become +-Infinity as IEEE 754 rounds them.
-static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559,
-              "IEEE 754 floating point required");
+static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559, "IEEE 754 floating point required");
 
 // A converted argument: its 64-bit slot, or !ok with a JS exception pending. Returned by value (in
 // two registers) so that the fast path can keep arguments in registers rather than memory.
@@ -46,10 +45,8 @@ struct ArgBits {
 bool CallbackHandleAddress(napi_env env, napi_value v, uint64_t *address, bool *ok);
 
 // Pointer and string arguments and the 64-bit kinds: the rarer and costlier conversions, out of line.
-ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
-                          KeepAlive *keep);
-ArgBits ConvertStringArg(napi_env env, const FunctionRecord &rec, size_t index, napi_value v, StringStore *strings,
-                         KeepAlive *keep);
+ArgBits ConvertPointerArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, KeepAlive *keep);
+ArgBits ConvertStringArg(napi_env env, const FunctionRecord &rec, size_t index, napi_value v, StringStore *strings, KeepAlive *keep);
 ArgBits ConvertWideArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v);
 
 // { value, errno } for functions made with options.errno.
@@ -137,15 +134,14 @@ DLSWAP_HOT const char *FindNul(const char *p, size_t len) {
 // A string argument, when it is short and clean: copied straight into the stack buffer. Everything
 // else (not a string, too long for the buffer, a NUL inside) takes ConvertStringArg, which also
 // produces the error.
-DLSWAP_HOT ArgBits StringFast(napi_env env, const FunctionRecord &rec, size_t index, napi_value v,
-                              StringStore *strings) {
+DLSWAP_HOT ArgBits StringFast(napi_env env, const FunctionRecord &rec, size_t index, napi_value v, StringStore *strings) {
   size_t cap = strings->remaining();
   char *dst = strings->cursor();
   size_t len = 0;
   // Node copies whole characters only: with room for 4 more bytes (the longest UTF-8 character)
   // left over, the copy is complete.
-  if (cap >= 16 && DLSWAP_LIKELY(napi_get_value_string_utf8(env, v, dst, cap, &len) == napi_ok) &&
-      DLSWAP_LIKELY(len + 5 <= cap) && DLSWAP_LIKELY(FindNul(dst, len) == nullptr)) {
+  if (cap >= 16 && DLSWAP_LIKELY(napi_get_value_string_utf8(env, v, dst, cap, &len) == napi_ok) && DLSWAP_LIKELY(len + 5 <= cap) &&
+      DLSWAP_LIKELY(FindNul(dst, len) == nullptr)) {
     strings->commit(len + 1);
     return {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(dst)), true};
   }
@@ -153,8 +149,8 @@ DLSWAP_HOT ArgBits StringFast(napi_env env, const FunctionRecord &rec, size_t in
 }
 
 // Converts argument `index` of kind `kind`. On failure a JS exception is pending.
-DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
-                          StringStore *strings, KeepAlive *keep) {
+DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, StringStore *strings,
+                              KeepAlive *keep) {
   // The two commonest kinds skip the switch: a compare is cheaper than its indirect jump.
   if (DLSWAP_LIKELY(kind == kI32)) return Checked(env, rec, index, kind, v, IntArg<kI32>(env, v));
   if (DLSWAP_LIKELY(kind == kF64)) {
@@ -165,16 +161,11 @@ DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t in
     return Checked(env, rec, index, kind, v, {ok ? bits : 0, ok});
   }
   switch (kind) {
-    case kU32:
-      return Checked(env, rec, index, kind, v, IntArg<kU32>(env, v));
-    case kI8:
-      return Checked(env, rec, index, kind, v, IntArg<kI8>(env, v));
-    case kU8:
-      return Checked(env, rec, index, kind, v, IntArg<kU8>(env, v));
-    case kI16:
-      return Checked(env, rec, index, kind, v, IntArg<kI16>(env, v));
-    case kU16:
-      return Checked(env, rec, index, kind, v, IntArg<kU16>(env, v));
+    case kU32: return Checked(env, rec, index, kind, v, IntArg<kU32>(env, v));
+    case kI8: return Checked(env, rec, index, kind, v, IntArg<kI8>(env, v));
+    case kU8: return Checked(env, rec, index, kind, v, IntArg<kU8>(env, v));
+    case kI16: return Checked(env, rec, index, kind, v, IntArg<kI16>(env, v));
+    case kU16: return Checked(env, rec, index, kind, v, IntArg<kU16>(env, v));
     case kF32: {
       double d;
       bool ok = napi_get_value_double(env, v, &d) == napi_ok;
@@ -183,8 +174,7 @@ DLSWAP_HOT ArgBits ConvertArg(napi_env env, const FunctionRecord &rec, size_t in
       std::memcpy(&bits, &f, sizeof f);
       return Checked(env, rec, index, kind, v, {bits, ok});
     }
-    case kString:
-      return ConvertStringArg(env, rec, index, v, strings, keep);
+    case kString: return ConvertStringArg(env, rec, index, v, strings, keep);
     case kPointer:
     case kAggregate:  // the address of the struct's bytes
       return ConvertPointerArg(env, rec, index, kind, v, keep);
@@ -216,28 +206,14 @@ DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
     case kBool:
       napi_get_boolean(env, (r & 0xff) != 0, &out);  // a C bool occupies only the low byte
       break;
-    case kI8:
-      napi_create_int32(env, static_cast<int8_t>(static_cast<uint8_t>(r)), &out);
-      break;
-    case kU8:
-      napi_create_uint32(env, static_cast<uint8_t>(r), &out);
-      break;
-    case kI16:
-      napi_create_int32(env, static_cast<int16_t>(static_cast<uint16_t>(r)), &out);
-      break;
-    case kU16:
-      napi_create_uint32(env, static_cast<uint16_t>(r), &out);
-      break;
-    case kU32:
-      napi_create_uint32(env, static_cast<uint32_t>(r), &out);
-      break;
-    case kI64:
-      napi_create_bigint_int64(env, static_cast<int64_t>(r), &out);
-      break;
+    case kI8: napi_create_int32(env, static_cast<int8_t>(static_cast<uint8_t>(r)), &out); break;
+    case kU8: napi_create_uint32(env, static_cast<uint8_t>(r), &out); break;
+    case kI16: napi_create_int32(env, static_cast<int16_t>(static_cast<uint16_t>(r)), &out); break;
+    case kU16: napi_create_uint32(env, static_cast<uint16_t>(r), &out); break;
+    case kU32: napi_create_uint32(env, static_cast<uint32_t>(r), &out); break;
+    case kI64: napi_create_bigint_int64(env, static_cast<int64_t>(r), &out); break;
     case kU64:
-    case kPointer:
-      napi_create_bigint_uint64(env, r, &out);
-      break;
+    case kPointer: napi_create_bigint_uint64(env, r, &out); break;
     case kF32: {
       uint32_t bits = static_cast<uint32_t>(r);
       float f;
@@ -249,8 +225,7 @@ DLSWAP_HOT napi_value ConvertResult(napi_env env, uint8_t kind, uint64_t r) {
       if (r == 0) {
         napi_get_null(env, &out);
       } else {
-        napi_create_string_utf8(env, reinterpret_cast<const char *>(static_cast<uintptr_t>(r)), NAPI_AUTO_LENGTH,
-                                &out);
+        napi_create_string_utf8(env, reinterpret_cast<const char *>(static_cast<uintptr_t>(r)), NAPI_AUTO_LENGTH, &out);
       }
       break;
   }

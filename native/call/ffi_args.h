@@ -43,8 +43,7 @@ inline void PromoteVariadic(uint8_t kind, uint64_t *slot) {
 
 // A variadic call's first JS argument is the id prepareVariadic gave its list of value types; the
 // arguments after it must match that list. Null, with a JS exception pending, if they do not.
-DLSWAP_HOT const std::shared_ptr<VariadicCif> *VariadicOf(napi_env env, const FunctionRecord &rec, const napi_value *argv,
-                                                          size_t argc) {
+DLSWAP_HOT const std::shared_ptr<VariadicCif> *VariadicOf(napi_env env, const FunctionRecord &rec, const napi_value *argv, size_t argc) {
   uint32_t id = 0;
   if (argc == 0 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || id >= rec.variadic.size()) {
     ThrowCode(env, "ERR_DLSWAP_INTERNAL", rec.name + "(): variadic call without a prepared type list", true);

@@ -28,9 +28,9 @@ struct VariadicCif {
 enum FunctionFlags : uint8_t {
   kFlagErrnoResult = 1,  // options.errno: errno zeroed before the call, result is { value, errno }
   kFlagHasStrings = 2,
-  kFlagFast = 4,         // every argument fits a register: the trampoline, not libffi
+  kFlagFast = 4,  // every argument fits a register: the trampoline, not libffi
   kFlagVariadic = 8,
-  kFlagFloatArgs = 16,   // some argument goes in a vector register
+  kFlagFloatArgs = 16,  // some argument goes in a vector register
 };
 
 // One per lib.func(). Owned jointly by the JS function objects made for it (each holds a reference

@@ -89,8 +89,7 @@ Napi::Value SetHandleLiveJs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-bool HandleArgAddress(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
-                      uint64_t *address, bool *ok) {
+bool HandleArgAddress(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, uint64_t *address, bool *ok) {
   HandleRecord *r = RecordOf(env, v);
   if (!r) return false;
   *ok = false;
@@ -98,8 +97,7 @@ bool HandleArgAddress(napi_env env, const FunctionRecord &rec, size_t index, uin
     const std::string made_by = Describe(r->owner_path, r->owner_generation);
     if (!r->live) {
       ThrowStaleHandle(env, rec, index, kind,
-                       "is a handle that was released (made by " + made_by +
-                           "): what it pointed to is gone. Open a new one");
+                       "is a handle that was released (made by " + made_by + "): what it pointed to is gone. Open a new one");
       return true;
     }
     const bool same = rec.lib && !r->owner.owner_before(rec.lib) && !rec.lib.owner_before(r->owner);

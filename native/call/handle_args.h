@@ -15,7 +15,6 @@ namespace dlswap {
 // False if `v` is not a handle. True with *ok set if it is: *address is its pointer when the call
 // may pass it (*ok true), else a JS exception (ERR_DLSWAP_STALE_HANDLE) is pending (*ok false).
 // On the pointer conversion's slow path only (after bigints, null, buffers and callbacks).
-bool HandleArgAddress(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v,
-                      uint64_t *address, bool *ok);
+bool HandleArgAddress(napi_env env, const FunctionRecord &rec, size_t index, uint8_t kind, napi_value v, uint64_t *address, bool *ok);
 
 }  // namespace dlswap

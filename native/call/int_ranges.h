@@ -26,24 +26,15 @@ constexpr IntRange RangeOf() {
 // {0, 0} for a kind that is not an integer.
 constexpr IntRange NumberRangeOf(uint8_t kind) {
   switch (kind) {
-    case kI8:
-      return RangeOf<int8_t>();
-    case kU8:
-      return RangeOf<uint8_t>();
-    case kI16:
-      return RangeOf<int16_t>();
-    case kU16:
-      return RangeOf<uint16_t>();
-    case kI32:
-      return RangeOf<int32_t>();
-    case kU32:
-      return RangeOf<uint32_t>();
-    case kI64:
-      return {-kMaxSafeInteger, kMaxSafeInteger};
-    case kU64:
-      return {0.0, kMaxSafeInteger};
-    default:
-      return {0.0, 0.0};
+    case kI8: return RangeOf<int8_t>();
+    case kU8: return RangeOf<uint8_t>();
+    case kI16: return RangeOf<int16_t>();
+    case kU16: return RangeOf<uint16_t>();
+    case kI32: return RangeOf<int32_t>();
+    case kU32: return RangeOf<uint32_t>();
+    case kI64: return {-kMaxSafeInteger, kMaxSafeInteger};
+    case kU64: return {0.0, kMaxSafeInteger};
+    default: return {0.0, 0.0};
   }
 }
 

@@ -17,32 +17,19 @@ uint8_t KindFromJs(Napi::Env env, Napi::Value v, bool allow_void, const char *wh
 
 ffi_type *FfiType(uint8_t kind, bool promoted) {
   switch (kind) {
-    case kVoid:
-      return &ffi_type_void;
-    case kBool:
-      return promoted ? &ffi_type_sint32 : &ffi_type_uint8;
-    case kI8:
-      return promoted ? &ffi_type_sint32 : &ffi_type_sint8;
-    case kU8:
-      return promoted ? &ffi_type_sint32 : &ffi_type_uint8;
-    case kI16:
-      return promoted ? &ffi_type_sint32 : &ffi_type_sint16;
-    case kU16:
-      return promoted ? &ffi_type_sint32 : &ffi_type_uint16;
-    case kI32:
-      return &ffi_type_sint32;
-    case kU32:
-      return &ffi_type_uint32;
-    case kI64:
-      return &ffi_type_sint64;
-    case kU64:
-      return &ffi_type_uint64;
-    case kF32:
-      return promoted ? &ffi_type_double : &ffi_type_float;
-    case kF64:
-      return &ffi_type_double;
-    default:
-      return &ffi_type_pointer;
+    case kVoid: return &ffi_type_void;
+    case kBool: return promoted ? &ffi_type_sint32 : &ffi_type_uint8;
+    case kI8: return promoted ? &ffi_type_sint32 : &ffi_type_sint8;
+    case kU8: return promoted ? &ffi_type_sint32 : &ffi_type_uint8;
+    case kI16: return promoted ? &ffi_type_sint32 : &ffi_type_sint16;
+    case kU16: return promoted ? &ffi_type_sint32 : &ffi_type_uint16;
+    case kI32: return &ffi_type_sint32;
+    case kU32: return &ffi_type_uint32;
+    case kI64: return &ffi_type_sint64;
+    case kU64: return &ffi_type_uint64;
+    case kF32: return promoted ? &ffi_type_double : &ffi_type_float;
+    case kF64: return &ffi_type_double;
+    default: return &ffi_type_pointer;
   }
 }
 

@@ -74,8 +74,8 @@ Napi::Value MakeFunctionJs(const Napi::CallbackInfo &info) {
   }
   Napi::Array params = params_v.As<Napi::Array>(), names = names_v.As<Napi::Array>(), types = types_v.As<Napi::Array>();
   if (params.Length() > kMaxFixedParams || names.Length() != params.Length() || types.Length() != params.Length()) {
-    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "makeFunction: at most " + std::to_string(kMaxFixedParams) +
-                                                     " parameters, with one name and type each");
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG",
+                         "makeFunction: at most " + std::to_string(kMaxFixedParams) + " parameters, with one name and type each");
   }
 
   // Sync calls run on this JS thread: give it the namespace libc's per-thread state now, not on
@@ -217,8 +217,8 @@ Napi::Value PrepareVariadicJs(const Napi::CallbackInfo &info) {
     vc->kinds.push_back(static_cast<uint8_t>(c));
     vc->types.push_back(FfiType(static_cast<uint8_t>(c), true));
   }
-  if (ffi_prep_cif_var(&vc->cif, FFI_DEFAULT_ABI, rec->nparams, static_cast<unsigned>(vc->types.size()),
-                       FfiType(rec->ret_kind, false), vc->types.data()) != FFI_OK) {
+  if (ffi_prep_cif_var(&vc->cif, FFI_DEFAULT_ABI, rec->nparams, static_cast<unsigned>(vc->types.size()), FfiType(rec->ret_kind, false),
+                       vc->types.data()) != FFI_OK) {
     throw CodedError(env, "ERR_DLSWAP_SIGNATURE", "libffi cannot prepare this variadic call of " + rec->name);
   }
   uint32_t id = static_cast<uint32_t>(rec->variadic.size());
@@ -239,8 +239,11 @@ void ReleaseRecord(FunctionRecord *rec) {
 }
 
 void RegisterCalls(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"makeFunction", MakeFunctionJs}, {"rebindFunction", RebindFunctionJs},
-                        {"functionAddress", FunctionAddressJs}, {"prepareVariadic", PrepareVariadicJs}});
+  Export(env, exports,
+         {{"makeFunction", MakeFunctionJs},
+          {"rebindFunction", RebindFunctionJs},
+          {"functionAddress", FunctionAddressJs},
+          {"prepareVariadic", PrepareVariadicJs}});
 }
 
 }  // namespace dlswap

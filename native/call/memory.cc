@@ -32,9 +32,9 @@ void RefuseNeverMapped(Napi::Env env, uint64_t a, const char *what) {
   if (a == 0 || !NeverMapped(a)) return;
   char hex[24];
   std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(a));
-  throw CodedError(env, "ERR_DLSWAP_ARG",
-                   std::string(what) + ": " + hex +
-                       " is not an address this process can have memory at (below 64 KiB, or past the user address space)");
+  throw CodedError(
+      env, "ERR_DLSWAP_ARG",
+      std::string(what) + ": " + hex + " is not an address this process can have memory at (below 64 KiB, or past the user address space)");
 }
 
 uint64_t AddressArg(Napi::Env env, Napi::Value v, const char *what) {
@@ -61,21 +61,14 @@ bool BufferOf(Napi::Env env, Napi::Value v, uint8_t **data, size_t *length, bool
     size_t elem = 1;
     switch (type) {
       case napi_int16_array:
-      case napi_uint16_array:
-        elem = 2;
-        break;
+      case napi_uint16_array: elem = 2; break;
       case napi_int32_array:
       case napi_uint32_array:
-      case napi_float32_array:
-        elem = 4;
-        break;
+      case napi_float32_array: elem = 4; break;
       case napi_float64_array:
       case napi_bigint64_array:
-      case napi_biguint64_array:
-        elem = 8;
-        break;
-      default:
-        break;
+      case napi_biguint64_array: elem = 8; break;
+      default: break;
     }
     len = count * elem;
   } else if (napi_is_dataview(env, raw, &is) == napi_ok && is) {
@@ -196,7 +189,6 @@ Napi::Value ReadCStringJs(const Napi::CallbackInfo &info) {
   return Napi::String::New(env, p, len);
 }
 
-
 // The library's own calloc, found the way the loader finds its free: through the image's scope (the
 // global scope in 'local', where an allocator node was started with is the one the library uses),
 // else the namespace runtime's libc.
@@ -228,7 +220,10 @@ Napi::Value AllocInJs(const Napi::CallbackInfo &info) {
   }
   if (lib->ns) EnsureThreadReady(lib->ns);
   void *p = calloc_fn(count, size);
-  if (!p) throw CodedError(env, "ERR_DLSWAP_NO_MEMORY", "alloc: the library's allocator is out of memory (" + std::to_string(count) + " x " + std::to_string(size) + " bytes)");
+  if (!p)
+    throw CodedError(
+        env, "ERR_DLSWAP_NO_MEMORY",
+        "alloc: the library's allocator is out of memory (" + std::to_string(count) + " x " + std::to_string(size) + " bytes)");
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
 }
 
@@ -256,9 +251,13 @@ Napi::Value DiscardPagesJs(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void RegisterMemory(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"addressOf", AddressOfJs}, {"copyFromAddress", CopyFromAddressJs},
-                        {"copyToAddress", CopyToAddressJs}, {"readCString", ReadCStringJs}, {"allocIn", AllocInJs},
-                        {"discardPages", DiscardPagesJs}});
+  Export(env, exports,
+         {{"addressOf", AddressOfJs},
+          {"copyFromAddress", CopyFromAddressJs},
+          {"copyToAddress", CopyToAddressJs},
+          {"readCString", ReadCStringJs},
+          {"allocIn", AllocInJs},
+          {"discardPages", DiscardPagesJs}});
 }
 
 }  // namespace dlswap

@@ -71,9 +71,8 @@ DLSWAP_HOT ArgBits ConvertFast(napi_env env, const FunctionRecord &rec, size_t i
 constexpr Class ClassOf(uint32_t mask, size_t i) { return ((mask >> i) & 1) ? Class::kFloat : Class::kInt; }
 
 template <bool kStrings, uint32_t kMask, size_t... I>
-DLSWAP_HOT bool ConvertMasked([[maybe_unused]] napi_env env, const FunctionRecord &rec,
-                              [[maybe_unused]] const napi_value *argv, [[maybe_unused]] uint64_t *regs,
-                              [[maybe_unused]] StringStore *store, std::index_sequence<I...>) {
+DLSWAP_HOT bool ConvertMasked([[maybe_unused]] napi_env env, const FunctionRecord &rec, [[maybe_unused]] const napi_value *argv,
+                              [[maybe_unused]] uint64_t *regs, [[maybe_unused]] StringStore *store, std::index_sequence<I...>) {
   // Left to right, stopping at the first failure (&& short-circuits across the fold).
   return ([&] {
     ArgBits a = ConvertFast<kStrings, ClassOf(kMask, I)>(env, rec, I, argv[I], store);

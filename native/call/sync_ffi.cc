@@ -11,8 +11,8 @@ namespace {
 
 // Converts the arguments into arrays on this stack and makes the call. A struct result is written
 // where the caller said (`with_result`: its address follows the arguments).
-napi_value Call(napi_env env, const FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv,
-                const ffi_cif *cif, bool with_result) {
+napi_value Call(napi_env env, const FunctionRecord &rec, const uint8_t *kinds, size_t n, const napi_value *argv, const ffi_cif *cif,
+                bool with_result) {
   LibraryHandle *lib = rec.lib.get();
   if (lib->closed || lib->faulted.load(std::memory_order_relaxed)) return ThrowClosed(env, rec);
   uint64_t slots[kMaxArgs];

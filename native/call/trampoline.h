@@ -13,10 +13,10 @@ namespace dlswap {
 
 #if defined(__x86_64__)
 constexpr int kGprSlots = kGuardGprArgs;  // rdi rsi rdx rcx r8 r9
-constexpr int kFprSlots = 8;  // xmm0-xmm7
+constexpr int kFprSlots = 8;              // xmm0-xmm7
 #elif defined(__aarch64__)
 constexpr int kGprSlots = kGuardGprArgs;  // x0-x7
-constexpr int kFprSlots = 8;  // d0-d7 (s0-s7 for floats: the same registers' low lanes)
+constexpr int kFprSlots = 8;              // d0-d7 (s0-s7 for floats: the same registers' low lanes)
 #else
 #error "dlswap's call trampolines exist for x86-64 SysV and AAPCS64 only"
 #endif
@@ -49,7 +49,7 @@ DLSWAP_HOT double BitsAsDouble(uint64_t bits) {
 
 template <size_t... G, size_t... F>
 DLSWAP_HOT uint64_t CallUnpacked(const void *fn, const uint64_t *r, bool floats, bool vec_result, std::index_sequence<G...>,
-                             std::index_sequence<F...>) {
+                                 std::index_sequence<F...>) {
   if (floats) {
     if (vec_result) return dlswap_call_mv(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn)[0];
     return dlswap_call_m(r[G]..., BitsAsDouble(r[kGprSlots + F])..., fn);
@@ -83,8 +83,7 @@ DLSWAP_HOT uint64_t GuardedUnpacked(const void *fn, const uint64_t *r, bool floa
 // of the integer slots the target takes (regs[0..kInts)), when the caller knows at compile time;
 // only those are loaded into registers.
 template <int kInts = kGprSlots>
-DLSWAP_HOT uint64_t GuardedCallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind,
-                                        RecoveryFrame *frame) {
+DLSWAP_HOT uint64_t GuardedCallWithRegs(const void *fn, const uint64_t *regs, bool floats, uint8_t ret_kind, RecoveryFrame *frame) {
   static_assert(kInts >= 0 && kInts <= kGprSlots, "integer argument registers");
   return GuardedUnpacked<kInts>(fn, regs, floats, IsFloatKind(ret_kind), frame, std::make_index_sequence<kInts>(),
                                 std::make_index_sequence<kFprSlots>());

@@ -81,17 +81,17 @@ struct Slot {
   // Fixed when the slot is made: every callback that reuses it has this signature.
   ffi_closure *closure = nullptr;  // null for a slot served by a fixed stub
   void *code = nullptr;
-  int32_t stub = -1;               // the fixed stub's index, or -1
+  int32_t stub = -1;                   // the fixed stub's index, or -1
   uint8_t regs[kMaxFixedParams] = {};  // stub slots: where each argument is in the stub's frame
   ffi_cif cif{};
   std::vector<ffi_type *> types;
   std::vector<std::unique_ptr<FfiAggregate>> aggregates;
   std::string key;
   uint8_t ret_kind = kVoid;
-  uint32_t ret_size = 0;           // struct results
+  uint32_t ret_size = 0;  // struct results
   std::vector<uint8_t> kinds;
-  std::vector<uint32_t> sizes;     // struct parameters (0 for the others)
-  CallbackEnv *cenv = nullptr;     // never freed
+  std::vector<uint32_t> sizes;  // struct parameters (0 for the others)
+  CallbackEnv *cenv = nullptr;  // never freed
 
   std::atomic<uint32_t> state{kSlotFree};
   std::atomic<int32_t> running{0};
@@ -100,8 +100,8 @@ struct Slot {
   // caller saw a callable state (or, for messages, at any time: bounded and always terminated).
   uint64_t serial = 0;
   Rec *rec = nullptr;
-  uint64_t fallback[2] = {0, 0};   // returned when refused or when the function fails
-  uint32_t timeout_ms = 0;         // how long a call from another thread waits for the JS thread
+  uint64_t fallback[2] = {0, 0};  // returned when refused or when the function fails
+  uint32_t timeout_ms = 0;        // how long a call from another thread waits for the JS thread
   char label[kLabelBytes] = {};
   std::atomic<uint64_t> timed_out{0};   // calls that gave up at the deadline
   std::atomic<uint64_t> deadlocked{0};  // calls given up because the JS thread was joining the caller
@@ -112,13 +112,13 @@ struct Pending;
 struct CallbackEnv {
   napi_env env = nullptr;
   pthread_t js_thread{};
-  pid_t js_tid = 0;     // the JS thread's kernel id, to see what it is blocked in
+  pid_t js_tid = 0;  // the JS thread's kernel id, to see what it is blocked in
   napi_threadsafe_function tsfn = nullptr;
-  std::mutex mutex;     // guards `alive` against the environment's teardown racing a queued call
+  std::mutex mutex;  // guards `alive` against the environment's teardown racing a queued call
   bool alive = true;
   std::atomic<bool> alive_fast{true};
-  std::vector<Slot *> slots;                          // JS thread
-  std::map<std::string, std::deque<Slot *>> released; // JS thread: by signature, oldest first
+  std::vector<Slot *> slots;                           // JS thread
+  std::map<std::string, std::deque<Slot *>> released;  // JS thread: by signature, oldest first
   std::atomic<uint64_t> refused{0};
   std::atomic<uint64_t> timed_out{0};
   std::atomic<uint64_t> deadlocked{0};
@@ -127,9 +127,9 @@ struct CallbackEnv {
   // Calls from other threads (callback/cross_thread.cc).
   std::mutex qmutex;
   std::deque<Pending *> queue;
-  bool js_active = false;    // the JS thread is running queued calls: no wakeup needed
-  bool wake_posted = false;  // a wakeup is on its way through the threadsafe function
-  bool queue_open = true;    // false once the environment shuts down (or the process exits)
+  bool js_active = false;      // the JS thread is running queued calls: no wakeup needed
+  bool wake_posted = false;    // a wakeup is on its way through the threadsafe function
+  bool queue_open = true;      // false once the environment shuts down (or the process exits)
   Pending *current = nullptr;  // the queued call the JS thread is running now
   std::atomic<uint64_t> pushed{0};
 };

@@ -191,9 +191,13 @@ bool CallbackHandleAddress(napi_env env, napi_value v, uint64_t *address, bool *
 
 void RegisterCallbacks(Napi::Env env, Napi::Object exports) {
   using namespace callback;
-  Export(env, exports, {{"makeCallback", MakeCallbackJs}, {"setCallbackState", SetCallbackStateJs},
-                        {"releaseCallback", ReleaseCallbackJs}, {"callbackInfo", CallbackInfoJs},
-                        {"callbackStats", CallbackStatsJs}, {"releaseCallbacksAtExit", ReleaseCallbacksAtExitJs}});
+  Export(env, exports,
+         {{"makeCallback", MakeCallbackJs},
+          {"setCallbackState", SetCallbackStateJs},
+          {"releaseCallback", ReleaseCallbackJs},
+          {"callbackInfo", CallbackInfoJs},
+          {"callbackStats", CallbackStatsJs},
+          {"releaseCallbacksAtExit", ReleaseCallbacksAtExitJs}});
 }
 
 }  // namespace dlswap

@@ -29,11 +29,10 @@ const char *WhyRefused(uint32_t st) {
       return "was called from another thread during the synchronous call it was passed to: the JS thread is "
              "blocked in that call and could never run it (use .async, or lib.callback())";
     case kSlotDead:
-    case kSlotFree:
-      return "was called after it was released";
+    case kSlotFree: return "was called after it was released";
     default:
       return g_process_exiting.load(std::memory_order_relaxed) ? "was called from another thread while the process exits"
-                                                                 : "was called after its JS environment shut down";
+                                                               : "was called after its JS environment shut down";
   }
 }
 
@@ -47,8 +46,7 @@ void Refuse(Slot *s, const char *why) {
     std::memcpy(label, s->label, sizeof label);
     label[kLabelBytes - 1] = 0;
     std::fprintf(stderr, "dlswap: callback %s %s; no JS ran and C got %s (refused %llu time%s)\n", label, why,
-                 s->ret_kind == kVoid ? "nothing" : "the fallback value", static_cast<unsigned long long>(n),
-                 n == 1 ? "" : "s");
+                 s->ret_kind == kVoid ? "nothing" : "the fallback value", static_cast<unsigned long long>(n), n == 1 ? "" : "s");
   }
 }
 
@@ -64,18 +62,14 @@ void AfterJsThreadRun(CallbackEnv *cenv, Slot *s) {
 
 void WriteFallback(const Slot *s, void *ret) {
   switch (s->ret_kind) {
-    case kVoid:
-      return;
-    case kAggregate:
-      std::memset(ret, 0, s->ret_size);
-      return;
+    case kVoid: return;
+    case kAggregate: std::memset(ret, 0, s->ret_size); return;
     case kF32: {
       uint32_t bits = static_cast<uint32_t>(s->fallback[0]);
       std::memcpy(ret, &bits, sizeof bits);
       return;
     }
-    default:
-      std::memcpy(ret, &s->fallback[0], sizeof(uint64_t));
+    default: std::memcpy(ret, &s->fallback[0], sizeof(uint64_t));
   }
 }
 
@@ -137,8 +131,8 @@ void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, Pending *
   const size_t n = s->kinds.size();
   napi_value argv[kMaxFixedParams];
   napi_value fn = nullptr, recv = nullptr, result = nullptr;
-  bool ok = s->rec && napi_get_reference_value(env, s->rec->fn, &fn) == napi_ok && fn != nullptr &&
-            napi_get_undefined(env, &recv) == napi_ok;
+  bool ok =
+      s->rec && napi_get_reference_value(env, s->rec->fn, &fn) == napi_ok && fn != nullptr && napi_get_undefined(env, &recv) == napi_ok;
   for (size_t i = 0; ok && i < n; i++) {
     argv[i] = ArgToJs(env, s->kinds[i], args[i], s->sizes[i]);
     ok = argv[i] != nullptr;
@@ -150,8 +144,7 @@ void RunOnJsThread(CallbackEnv *cenv, Slot *s, void *ret, void **args, Pending *
   if (st == napi_ok) {
     const char *why = nullptr;
     if (!RetFromJs(env, s, result, ret, &why)) {
-      error = MakeCodedError(env, "ERR_DLSWAP_CALLBACK", std::string("callback ") + s->label + " " + why,
-                             ErrorClass::kTypeError);
+      error = MakeCodedError(env, "ERR_DLSWAP_CALLBACK", std::string("callback ") + s->label + " " + why, ErrorClass::kTypeError);
       WriteFallback(s, ret);
     }
   } else {

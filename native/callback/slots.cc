@@ -87,8 +87,7 @@ CallbackEnv *EnvFor(Napi::Env env) {
   cenv->js_tid = static_cast<pid_t>(syscall(SYS_gettid));
   napi_value name;
   napi_create_string_utf8(env, "dlswap:callback", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, cenv, CallJs, &cenv->tsfn) !=
-      napi_ok) {
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, cenv, CallJs, &cenv->tsfn) != napi_ok) {
     delete cenv;
     throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the threadsafe function callbacks from other threads use");
   }
@@ -137,8 +136,7 @@ Slot *NewSlot(Napi::Env env, CallbackEnv *cenv, Napi::Object spec, const std::st
     rtype = &slot->aggregates.back()->type;
     slot->ret_size = static_cast<uint32_t>(slot->aggregates.back()->size);
   }
-  if (ffi_prep_cif(&slot->cif, FFI_DEFAULT_ABI, static_cast<unsigned>(slot->kinds.size()), rtype, slot->types.data()) !=
-      FFI_OK) {
+  if (ffi_prep_cif(&slot->cif, FFI_DEFAULT_ABI, static_cast<unsigned>(slot->kinds.size()), rtype, slot->types.data()) != FFI_OK) {
     throw CodedError(env, "ERR_DLSWAP_SIGNATURE", "libffi cannot prepare this callback's signature");
   }
   for (const auto &agg : slot->aggregates) {

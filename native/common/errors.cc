@@ -7,15 +7,9 @@ napi_value MakeCodedError(napi_env env, const char *code, const std::string &mes
   napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
   napi_create_string_utf8(env, message.c_str(), message.size(), &m);
   switch (cls) {
-    case ErrorClass::kError:
-      napi_create_error(env, c, m, &err);
-      break;
-    case ErrorClass::kTypeError:
-      napi_create_type_error(env, c, m, &err);
-      break;
-    case ErrorClass::kRangeError:
-      napi_create_range_error(env, c, m, &err);
-      break;
+    case ErrorClass::kError: napi_create_error(env, c, m, &err); break;
+    case ErrorClass::kTypeError: napi_create_type_error(env, c, m, &err); break;
+    case ErrorClass::kRangeError: napi_create_range_error(env, c, m, &err); break;
   }
   return err;
 }

@@ -38,8 +38,7 @@ inline Napi::Error CodedTypeError(Napi::Env env, const char *code, const std::st
 enum class ErrorClass { kError, kTypeError, kRangeError };
 
 // An error object with a code, not thrown: for promise rejections, or to throw later.
-napi_value MakeCodedError(napi_env env, const char *code, const std::string &message,
-                          ErrorClass cls = ErrorClass::kError);
+napi_value MakeCodedError(napi_env env, const char *code, const std::string &message, ErrorClass cls = ErrorClass::kError);
 // Throws it and returns nullptr, so that a callback can `return ThrowCode(...)`.
 napi_value ThrowCode(napi_env env, const char *code, const std::string &message, bool type_error = false);
 

@@ -98,8 +98,7 @@ FaultAction HitFault(const char *point) {
       lock.unlock();
       (*tl_terminate)();
       return FaultAction::None;
-    default:
-      return action;
+    default: return action;
   }
 }
 

@@ -35,9 +35,7 @@ Napi::Value SetTerminatorJs(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-Napi::Value ArmedFaultsJs(const Napi::CallbackInfo &info) {
-  return ToArray(info.Env(), ArmedFaults(static_cast<napi_env>(info.Env())));
-}
+Napi::Value ArmedFaultsJs(const Napi::CallbackInfo &info) { return ToArray(info.Env(), ArmedFaults(static_cast<napi_env>(info.Env()))); }
 
 // A point reached on the JS thread: 'throw' for the caller to raise; kill and hang act here.
 Napi::Value HitFaultJs(const Napi::CallbackInfo &info) {
@@ -50,8 +48,12 @@ Napi::Value HitFaultJs(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void RegisterFaults(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"armFault", ArmFaultJs}, {"clearFaults", ClearFaultsJs}, {"setTerminator", SetTerminatorJs},
-                        {"armedFaults", ArmedFaultsJs}, {"hitFault", HitFaultJs}});
+  Export(env, exports,
+         {{"armFault", ArmFaultJs},
+          {"clearFaults", ClearFaultsJs},
+          {"setTerminator", SetTerminatorJs},
+          {"armedFaults", ArmedFaultsJs},
+          {"hitFault", HitFaultJs}});
 }
 
 }  // namespace dlswap

@@ -71,7 +71,8 @@ std::string LoaderLockRefusal(const std::string &what) {
   if (holder.empty()) return "";
   return what + ": the dynamic loader's lock is held by " + holder +
          " and still runs on a loader thread dlswap gave up. Until it returns, no library can be loaded or unloaded in this process "
-         "(dlswap refuses at once rather than wait), and exit ends the process without running library destructors. Restart the process, and fix or remove that library.";
+         "(dlswap refuses at once rather than wait), and exit ends the process without running library destructors. Restart the process, "
+         "and fix or remove that library.";
 }
 
 }  // namespace dlswap

@@ -51,7 +51,8 @@ bool TrustedDirectory(const std::string &path, std::string &why, int *out_fd) {
     }
     const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0) {
-      why = walked + (errno == ELOOP || errno == ENOTDIR ? " is not a directory (a symbolic link?)" : ": " + std::string(std::strerror(errno)));
+      why = walked +
+            (errno == ELOOP || errno == ENOTDIR ? " is not a directory (a symbolic link?)" : ": " + std::string(std::strerror(errno)));
       break;
     }
     close(fd);

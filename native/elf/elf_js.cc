@@ -77,7 +77,8 @@ Napi::Value ReadElfBytesJs(const Napi::CallbackInfo &cb) {
     throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readElfBytes(bytes: Uint8Array, name: string)");
   }
   Napi::TypedArray ta = cb[0].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_uint8_array) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readElfBytes: bytes must be a Uint8Array or Buffer");
+  if (ta.TypedArrayType() != napi_uint8_array)
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "readElfBytes: bytes must be a Uint8Array or Buffer");
   Napi::Uint8Array bytes = cb[0].As<Napi::Uint8Array>();
   const std::string name = cb[1].As<Napi::String>().Utf8Value();
   ElfInfoStruct s;
@@ -88,8 +89,6 @@ Napi::Value ReadElfBytesJs(const Napi::CallbackInfo &cb) {
 
 }  // namespace
 
-void RegisterElf(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"readElf", ReadElfJs}, {"readElfBytes", ReadElfBytesJs}});
-}
+void RegisterElf(Napi::Env env, Napi::Object exports) { Export(env, exports, {{"readElf", ReadElfJs}, {"readElfBytes", ReadElfBytesJs}}); }
 
 }  // namespace dlswap

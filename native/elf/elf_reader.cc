@@ -101,8 +101,7 @@ uint64_t Load(const uint8_t *p, bool be) {
   return v;
 }
 
-#define ELF_FIELD(ptr, Struct, member) \
-  Load<decltype(std::declval<Struct>().member)>((ptr) + offsetof(Struct, member), be_)
+#define ELF_FIELD(ptr, Struct, member) Load<decltype(std::declval<Struct>().member)>((ptr) + offsetof(Struct, member), be_)
 
 struct Elf64Types {
   using Ehdr = Elf64_Ehdr;
@@ -243,8 +242,8 @@ class Parser {
   void ReadHeader() {
     std::vector<uint8_t> h;
     if (!f_.Read(0, sizeof(Ehdr), h)) {
-      throw BadElf{"truncated ELF header (" + std::to_string(f_.size()) + " bytes, the " +
-                   std::to_string(E::kWord * 8) + "-bit header needs " + std::to_string(sizeof(Ehdr)) + ")"};
+      throw BadElf{"truncated ELF header (" + std::to_string(f_.size()) + " bytes, the " + std::to_string(E::kWord * 8) +
+                   "-bit header needs " + std::to_string(sizeof(Ehdr)) + ")"};
     }
     const uint8_t *p = h.data();
     type_ = static_cast<uint16_t>(ELF_FIELD(p, Ehdr, e_type));
@@ -266,8 +265,7 @@ class Parser {
     shstrndx_ = ELF_FIELD(p, Ehdr, e_shstrndx);
     const uint64_t ehsize = ELF_FIELD(p, Ehdr, e_ehsize);
     if (ehsize != sizeof(Ehdr)) {
-      throw BadElf{"inconsistent ELF header: e_ehsize is " + std::to_string(ehsize) + ", expected " +
-                   std::to_string(sizeof(Ehdr))};
+      throw BadElf{"inconsistent ELF header: e_ehsize is " + std::to_string(ehsize) + ", expected " + std::to_string(sizeof(Ehdr))};
     }
   }
 
@@ -326,13 +324,12 @@ class Parser {
     }
     if (phnum_ == 0) return;
     if (phentsize_ != sizeof(Phdr)) {
-      throw BadElf{"inconsistent ELF header: e_phentsize is " + std::to_string(phentsize_) + ", expected " +
-                   std::to_string(sizeof(Phdr))};
+      throw BadElf{"inconsistent ELF header: e_phentsize is " + std::to_string(phentsize_) + ", expected " + std::to_string(sizeof(Phdr))};
     }
     std::vector<uint8_t> buf;
     if (phnum_ > kMaxTableBytes / sizeof(Phdr) || !f_.InFile(phoff_, phnum_ * sizeof(Phdr))) {
-      throw BadElf{"the program header table (" + std::to_string(phnum_) + " entries at offset " +
-                   std::to_string(phoff_) + ") lies outside the file (" + std::to_string(f_.size()) + " bytes)"};
+      throw BadElf{"the program header table (" + std::to_string(phnum_) + " entries at offset " + std::to_string(phoff_) +
+                   ") lies outside the file (" + std::to_string(f_.size()) + " bytes)"};
     }
     if (!f_.Read(phoff_, phnum_ * sizeof(Phdr), buf)) {
       throw BadElf{"the program header table could not be read (was the file truncated while being read?)"};
@@ -616,8 +613,7 @@ class Parser {
       // Version definitions appear as absolute zero-sized objects (GLIBC_2.2.5 in libc); they are
       // not callable or readable symbols.
       if (s.shndx == SHN_ABS && s.value == 0 && s.size == 0 && s.type == STT_OBJECT) continue;
-      const bool kind = s.type == STT_FUNC || s.type == STT_OBJECT || s.type == STT_TLS ||
-                        s.type == STT_GNU_IFUNC || s.type == STT_NOTYPE;
+      const bool kind = s.type == STT_FUNC || s.type == STT_OBJECT || s.type == STT_TLS || s.type == STT_GNU_IFUNC || s.type == STT_NOTYPE;
       const bool visible = s.vis == STV_DEFAULT || s.vis == STV_PROTECTED;
       if (!kind || !visible) continue;
       if (seen_exp.insert(s.name).second) {
@@ -686,8 +682,7 @@ class Parser {
       }
       return;
     }
-    auto table = [&](const std::optional<uint64_t> &addr, const std::optional<uint64_t> &size, bool rela,
-                     uint64_t entsize) {
+    auto table = [&](const std::optional<uint64_t> &addr, const std::optional<uint64_t> &size, bool rela, uint64_t entsize) {
       if (!addr || !size || *size == 0) return;
       if (!ReadVaddr(*addr, *size, buf)) {
         info_.truncated = true;
@@ -811,13 +806,9 @@ bool ReadElfFile(const std::string &path, ElfInfoStruct &info, NativeError &err)
                     path + ": " + why + ". Check the path (relative paths resolve against the current directory).");
       case EACCES:
       case EPERM:
-        return Fail(err, "ERR_DLSWAP_ACCESS",
-                    path + ": " + why + ". Make the file (and its directories) readable by this process.");
-      case EISDIR:
-        return Fail(err, "ERR_DLSWAP_NOT_A_FILE",
-                    path + " is a directory. Pass the path of a shared library file (.so).");
-      default:
-        return Fail(err, "ERR_DLSWAP_ACCESS", path + ": cannot open: " + why + ".");
+        return Fail(err, "ERR_DLSWAP_ACCESS", path + ": " + why + ". Make the file (and its directories) readable by this process.");
+      case EISDIR: return Fail(err, "ERR_DLSWAP_NOT_A_FILE", path + " is a directory. Pass the path of a shared library file (.so).");
+      default: return Fail(err, "ERR_DLSWAP_ACCESS", path + ": cannot open: " + why + ".");
     }
   }
   return ReadElfFd(fd.get(), path, info, err);
@@ -830,8 +821,7 @@ bool ReadElfFd(int fd_num, const std::string &path, ElfInfoStruct &info, NativeE
     return Fail(err, "ERR_DLSWAP_ACCESS", path + ": cannot stat: " + ErrnoText(errno) + ".");
   }
   if (S_ISDIR(st.st_mode)) {
-    return Fail(err, "ERR_DLSWAP_NOT_A_FILE",
-                path + " is a directory. Pass the path of a shared library file (.so).");
+    return Fail(err, "ERR_DLSWAP_NOT_A_FILE", path + " is a directory. Pass the path of a shared library file (.so).");
   }
   if (!S_ISREG(st.st_mode)) {
     return Fail(err, "ERR_DLSWAP_NOT_A_FILE",
@@ -870,17 +860,14 @@ bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, Nativ
     return Fail(err, "ERR_DLSWAP_NOT_ELF", path + " is not an ELF file: " + DescribeNonElf(ident) + ".");
   }
   if (ident.size() < EI_NIDENT) {
-    return Fail(err, "ERR_DLSWAP_BAD_ELF",
-                path + ": truncated ELF header (" + std::to_string(ident.size()) + " bytes)." + damaged);
+    return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": truncated ELF header (" + std::to_string(ident.size()) + " bytes)." + damaged);
   }
   const uint8_t cls = ident[EI_CLASS], data = ident[EI_DATA];
   if (cls != ELFCLASS32 && cls != ELFCLASS64) {
-    return Fail(err, "ERR_DLSWAP_BAD_ELF",
-                path + ": invalid ELF class " + std::to_string(cls) + " (expected 1 or 2)." + damaged);
+    return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": invalid ELF class " + std::to_string(cls) + " (expected 1 or 2)." + damaged);
   }
   if (data != ELFDATA2LSB && data != ELFDATA2MSB) {
-    return Fail(err, "ERR_DLSWAP_BAD_ELF",
-                path + ": invalid ELF byte order " + std::to_string(data) + " (expected 1 or 2)." + damaged);
+    return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": invalid ELF byte order " + std::to_string(data) + " (expected 1 or 2)." + damaged);
   }
   info.elf_class = cls == ELFCLASS64 ? 64 : 32;
   info.big_endian = data == ELFDATA2MSB;
@@ -893,8 +880,7 @@ bool ParseElf(FileReader &f, const std::string &path, ElfInfoStruct &info, Nativ
   } catch (const BadElf &e) {
     return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": " + e.what + "." + damaged);
   } catch (const std::bad_alloc &) {
-    return Fail(err, "ERR_DLSWAP_BAD_ELF",
-                path + ": its tables are too large to read into memory." + damaged);
+    return Fail(err, "ERR_DLSWAP_BAD_ELF", path + ": its tables are too large to read into memory." + damaged);
   }
   return true;
 }

@@ -21,24 +21,24 @@ struct ElfTlsInfo {
 };
 
 struct ElfInfoStruct {
-  int elf_class = 0;            // 32 or 64
+  int elf_class = 0;  // 32 or 64
   bool big_endian = false;
-  uint16_t machine = 0;         // e_machine
-  std::string machine_name;     // 'x86_64', 'aarch64', ... or 'unknown-<n>'
-  std::string type;             // 'dyn' | 'exec' | 'rel' | 'core' | 'other'
+  uint16_t machine = 0;      // e_machine
+  std::string machine_name;  // 'x86_64', 'aarch64', ... or 'unknown-<n>'
+  std::string type;          // 'dyn' | 'exec' | 'rel' | 'core' | 'other'
   uint64_t file_size = 0;
 
   std::optional<std::string> soname;
   std::vector<std::string> needed;
   std::optional<std::string> rpath;
   std::optional<std::string> runpath;
-  std::optional<std::string> build_id;   // lowercase hex
+  std::optional<std::string> build_id;  // lowercase hex
 
-  uint64_t flags = 0;           // DT_FLAGS
-  uint64_t flags1 = 0;          // DT_FLAGS_1
+  uint64_t flags = 0;   // DT_FLAGS
+  uint64_t flags1 = 0;  // DT_FLAGS_1
   bool nodelete = false;
   bool textrel = false;
-  std::optional<bool> execstack;          // absent PT_GNU_STACK: the loader's arch default decides
+  std::optional<bool> execstack;  // absent PT_GNU_STACK: the loader's arch default decides
   std::optional<ElfTlsInfo> tls;
   bool static_tls_model = false;
   // Entries of DT_FINI_ARRAY (the compiler's own __do_global_dtors_aux is one of them): more than
@@ -47,7 +47,7 @@ struct ElfInfoStruct {
 
   std::vector<std::string> exports;
   std::vector<std::string> imports;
-  std::vector<std::string> weak_imports;   // the STB_WEAK subset of imports: may stay unresolved
+  std::vector<std::string> weak_imports;  // the STB_WEAK subset of imports: may stay unresolved
   std::vector<std::string> unique_symbols;
   std::vector<std::string> copy_relocs;
   // Symbols that constructor/destructor array entries (DT_INIT_ARRAY, DT_FINI_ARRAY,
@@ -57,7 +57,7 @@ struct ElfInfoStruct {
   // references to them can be interposed by an earlier definition in the lookup scope.
   std::vector<std::string> self_bound_symbols;
 
-  bool truncated = false;       // a table pointed outside the file (or above the size cap) and was skipped
+  bool truncated = false;  // a table pointed outside the file (or above the size cap) and was skipped
 };
 
 // Codes match lib/errors.ts (ERR_DLSWAP_NOT_FOUND, _NOT_A_FILE, _ACCESS, _EMPTY_FILE, _NOT_ELF,
@@ -69,7 +69,6 @@ bool ReadElfFd(int fd, const std::string &path, ElfInfoStruct &info, NativeError
 
 // The same checks on bytes already in memory; `name` stands for the file in messages. A detached or
 // empty buffer is ERR_DLSWAP_EMPTY_FILE.
-bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info,
-                  NativeError &err);
+bool ReadElfBytes(const uint8_t *data, size_t size, const std::string &name, ElfInfoStruct &info, NativeError &err);
 
 }  // namespace dlswap

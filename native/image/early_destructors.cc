@@ -47,9 +47,7 @@ FiniArray ArrayOf(const struct link_map *m) {
   return out;
 }
 
-int ProtOf(const Mapping &m) {
-  return (m.readable ? PROT_READ : 0) | (m.writable ? PROT_WRITE : 0) | (m.exec ? PROT_EXEC : 0);
-}
+int ProtOf(const Mapping &m) { return (m.readable ? PROT_READ : 0) | (m.writable ? PROT_WRITE : 0) | (m.exec ? PROT_EXEC : 0); }
 
 // A page range made writable for a moment, and the protection to give it back.
 struct Unprotected {

@@ -33,7 +33,10 @@ DynamicInfo ReadDynamic(const struct link_map *m) {
     switch (d->d_tag) {
       case DT_STRTAB: strtab = d->d_un.d_ptr; break;
       case DT_NEEDED: needed.push_back(d->d_un.d_val); break;
-      case DT_SONAME: soname = d->d_un.d_val; has_soname = true; break;
+      case DT_SONAME:
+        soname = d->d_un.d_val;
+        has_soname = true;
+        break;
       case DT_FLAGS_1: out.nodelete = (d->d_un.d_val & DF_1_NODELETE) != 0; break;
       default: break;
     }

@@ -28,7 +28,8 @@ ObjectList UnmappableWith(const struct link_map *image, const ObjectList &keeper
 // and the keepers' closures (not in their product): each image's unmappable objects, as if it were
 // the only one closed. An image that is also a keeper does not keep its own closure, nor do the
 // keepers of `not_keeping[i]` keep image i's (its private dependencies, closed with it).
-std::vector<ObjectList> UnmappableEach(const ObjectList &images, const ObjectList &keepers, const std::vector<ObjectList> &not_keeping = {});
+std::vector<ObjectList> UnmappableEach(const ObjectList &images, const ObjectList &keepers,
+                                       const std::vector<ObjectList> &not_keeping = {});
 
 // `objects` in the order glibc runs destructors when they are unloaded together: each object
 // before the objects of the list it needs.

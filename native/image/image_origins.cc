@@ -38,7 +38,7 @@ struct Record {
   char rpath[2048] = "";
   char runpath[2048] = "";
   char build_id[129] = "";
-  Record *next = nullptr;                  // fixed once the record is published
+  Record *next = nullptr;  // fixed once the record is published
 };
 
 std::atomic<Record *> g_head{nullptr};
@@ -200,8 +200,8 @@ std::vector<ImageOrigin> RegisteredImages() {
 const dlswap_origin_host *OriginHost() {
   // Immortal: the runtime of a namespace reads it from library code, at exit too.
   static Immortal<const std::string> library_path(JoinedLibraryPath());
-  static const dlswap_origin_host host = {DLSWAP_ORIGIN_ABI, sizeof(dlswap_origin_host), ImageAtC, ImageOfC, TrustedDirC,
-                                          library_path->c_str()};
+  static const dlswap_origin_host host = {DLSWAP_ORIGIN_ABI, sizeof(dlswap_origin_host), ImageAtC, ImageOfC,
+                                          TrustedDirC,       library_path->c_str()};
   return &host;
 }
 

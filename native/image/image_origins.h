@@ -19,17 +19,17 @@
 namespace dlswap {
 
 struct ImageOrigin {
-  const void *map = nullptr;    // its link map (the handle dlopen returned)
-  uintptr_t start = 0, end = 0; // the span its file is mapped in
-  std::string loaded_as;        // l_name: the copy, as the dynamic loader was given it
-  std::string mapped_path;      // the copy as /proc/<pid>/maps names it
-  std::string source;           // realpath of the file it was copied from
-  std::string rpath, runpath;   // its own DT_RPATH / DT_RUNPATH as built ("" when absent)
-  std::string build_id;         // hex, "" when it has none
-  std::string dependency_of;    // a private dependency: the source of the library that brought it
-  int isolation = 0;            // Isolation as a number
+  const void *map = nullptr;     // its link map (the handle dlopen returned)
+  uintptr_t start = 0, end = 0;  // the span its file is mapped in
+  std::string loaded_as;         // l_name: the copy, as the dynamic loader was given it
+  std::string mapped_path;       // the copy as /proc/<pid>/maps names it
+  std::string source;            // realpath of the file it was copied from
+  std::string rpath, runpath;    // its own DT_RPATH / DT_RUNPATH as built ("" when absent)
+  std::string build_id;          // hex, "" when it has none
+  std::string dependency_of;     // a private dependency: the source of the library that brought it
+  int isolation = 0;             // Isolation as a number
   long lmid = 0;
-  bool redirect = false;        // its directory is trusted: its questions get the source's answers
+  bool redirect = false;  // its directory is trusted: its questions get the source's answers
 };
 
 // From the load (the image is mapped) until UnregisterImage. Registering a map again replaces it.

@@ -77,7 +77,8 @@ std::vector<LibraryHandle::HolderScan> ScanHoldersOf(const std::vector<const Lib
   static const struct link_map *addon = [] {
     Dl_info info;
     void *self = nullptr;
-    return dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP) ? static_cast<const struct link_map *>(self) : nullptr;
+    return dladdr1(reinterpret_cast<void *>(&AddonMarker), &info, &self, RTLD_DL_LINKMAP) ? static_cast<const struct link_map *>(self)
+                                                                                          : nullptr;
   }();
   // Per image, the keeper its namespace adds: the runtime of a namespace, the addon in node's.
   std::vector<const struct link_map *> own_keeper(images.size(), nullptr);

@@ -40,12 +40,12 @@ enum class Isolation : int { Local = 0, DeepBind = 1, Namespace = 2, FreshNamesp
 struct LibraryHandle {
   std::atomic<void *> handle{nullptr};  // from dlopen/dlmopen; null once closed
   Isolation isolation = Isolation::Local;
-  long lmid = 0;                // link-map namespace (0 = base)
-  std::string mapped_path;      // the file that is mapped: the private copy's path in the private area
-  std::string loader_name;      // l_name: the name the dynamic loader knows it by (RTLD_NOLOAD probes)
+  long lmid = 0;            // link-map namespace (0 = base)
+  std::string mapped_path;  // the file that is mapped: the private copy's path in the private area
+  std::string loader_name;  // l_name: the name the dynamic loader knows it by (RTLD_NOLOAD probes)
   const struct link_map *map = nullptr;
-  NamespaceRecord *ns = nullptr;  // the namespace dlswap made for it (null in local and deepbind)
-  std::string copy_name;          // its file in the private area ("" for a file loaded as it is)
+  NamespaceRecord *ns = nullptr;           // the namespace dlswap made for it (null in local and deepbind)
+  std::string copy_name;                   // its file in the private area ("" for a file loaded as it is)
   std::vector<std::string> private_names;  // names reserved for it (a private dependency's new SONAME...)
   // Retired but deliberately never closed (objects of its classes may live on in a shared library):
   // calls are refused, the mapping stays for the life of the process.
@@ -66,9 +66,9 @@ struct LibraryHandle {
   void *(*malloc_fn)(size_t) = nullptr;
   int (*fflush_fn)(void *) = nullptr;
 
-  std::atomic<int64_t> in_flight{0};   // async calls running or queued on this image
-  std::atomic<uint64_t> calls{0};      // completed calls (sync + async), for observability
-  std::atomic<uint64_t> errors{0};     // calls that raised (argument errors excluded)
+  std::atomic<int64_t> in_flight{0};  // async calls running or queued on this image
+  std::atomic<uint64_t> calls{0};     // completed calls (sync + async), for observability
+  std::atomic<uint64_t> errors{0};    // calls that raised (argument errors excluded)
   // No call may start: raised by the JS thread when a retirement or a handover's gate begins, and by
   // Close (on the thread that dlcloses).
   std::atomic<bool> closed{false};

@@ -87,8 +87,9 @@ Napi::Value NativeLibrary::Free(const Napi::CallbackInfo &info) {
   // Every allocator returns blocks aligned to 8 bytes at least, where memory can be: anything else
   // would make free() abort the process.
   if (addr != 0 && (NeverMapped(addr) || addr % 8 != 0)) {
-    throw CodedError(env, "ERR_DLSWAP_ARG", "free(ptr): " + std::to_string(addr) + " cannot be a block an allocator returned (" +
-                                                (addr % 8 != 0 ? "not aligned to 8 bytes" : "no memory can be there") + ")");
+    throw CodedError(env, "ERR_DLSWAP_ARG",
+                     "free(ptr): " + std::to_string(addr) + " cannot be a block an allocator returned (" +
+                         (addr % 8 != 0 ? "not aligned to 8 bytes" : "no memory can be there") + ")");
   }
   if (!ref_->free_fn) {
     throw CodedError(env, "ERR_DLSWAP_MODE_UNSUPPORTED",
@@ -113,8 +114,7 @@ Napi::Value NativeLibrary::Close(const Napi::CallbackInfo &info) {
   }
   int64_t busy = ref_->in_flight.load();
   if (busy > 0) {
-    throw CodedError(env, "ERR_DLSWAP_BUSY",
-                     std::to_string(busy) + " call(s) still running in this library; wait for them before closing");
+    throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(busy) + " call(s) still running in this library; wait for them before closing");
   }
   std::string error;
   int rc = ref_->Close(&error);
@@ -158,9 +158,7 @@ Napi::Value NativeLibrary::Stats(const Napi::CallbackInfo &info) {
   return o;
 }
 
-Napi::Value NativeLibrary::Errno(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), ref_->last_errno);
-}
+Napi::Value NativeLibrary::Errno(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), ref_->last_errno); }
 
 void RegisterNativeLibrary(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = NativeLibrary::Define(env);

@@ -60,7 +60,8 @@ Disposition Read(int sig) {
 
 // Installs `d` with node's libc (whose restorer never goes away), returning what was there.
 Disposition Install(int sig, const Disposition &d) {
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sigemptyset(&sa.sa_mask);
   for (int s = 1; s < kSignalCount; ++s) {
     if (d.mask & (uint64_t{1} << (s - 1))) sigaddset(&sa.sa_mask, s);
@@ -85,7 +86,9 @@ Disposition Install(int sig, const Disposition &d) {
 
 // A process memory read that fails instead of faulting.
 bool ReadBytes(uintptr_t at, void *out, size_t n) {
-  struct iovec local{out, n}, remote{reinterpret_cast<void *>(at), n};
+  struct iovec local {
+    out, n
+  }, remote{reinterpret_cast<void *>(at), n};
   return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
 }
 
@@ -98,7 +101,7 @@ bool ObjectExtent(const struct link_map *m, AddressRange *out) {
   std::vector<ElfW(Phdr)> ph(eh.e_phnum);
   if (!ReadBytes(m->l_addr + eh.e_phoff, ph.data(), ph.size() * sizeof(ElfW(Phdr)))) return false;
   uintptr_t lo = UINTPTR_MAX, hi = 0;
-  for (const ElfW(Phdr) &p : ph) {
+  for (const ElfW(Phdr) & p : ph) {
     if (p.p_type != PT_LOAD) continue;
     lo = std::min<uintptr_t>(lo, m->l_addr + p.p_vaddr);
     hi = std::max<uintptr_t>(hi, m->l_addr + p.p_vaddr + p.p_memsz);
@@ -179,13 +182,13 @@ std::vector<int> ProcessHooks::Release(const std::vector<AddressRange> &code) {
 }
 
 bool DisableAltStackIn(const ObjectList &objects) {
-  stack_t ss {};
+  stack_t ss{};
   if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_DISABLE)) return false;
   const uintptr_t lo = reinterpret_cast<uintptr_t>(ss.ss_sp), hi = lo + ss.ss_size;
   for (const struct link_map *m : objects) {
     AddressRange r;
     if (!ObjectExtent(m, &r) || hi <= r.start || lo >= r.end) continue;
-    stack_t off {};
+    stack_t off{};
     off.ss_flags = SS_DISABLE;
     return sigaltstack(&off, nullptr) == 0;
   }

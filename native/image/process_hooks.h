@@ -39,7 +39,7 @@ struct Disposition {
   uintptr_t restorer = 0;  // sa_restorer, where the handler returns to (the installing libc's)
   uint64_t mask = 0;       // sa_mask: the kernel's 64 signals
   int flags = 0;
-  bool known = false;      // could be read (glibc refuses its own two real-time signals)
+  bool known = false;  // could be read (glibc refuses its own two real-time signals)
 };
 
 // One loaded unit's record: made before its code first runs, kept until its code is unmapped.

@@ -19,7 +19,7 @@ struct GlibcKey {
 
 // The table, or null when the symbol is not there or not of the layout above.
 const GlibcKey *KeyTable() {
-  static const GlibcKey *table = [] () -> const GlibcKey * {
+  static const GlibcKey *table = []() -> const GlibcKey * {
     void *p = dlvsym(RTLD_DEFAULT, "__pthread_keys", "GLIBC_PRIVATE");
     if (!p) return nullptr;
     Dl_info info;

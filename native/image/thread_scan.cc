@@ -63,7 +63,9 @@ const Owned *Find(uintptr_t a, const RangeIndex &index) {
 // Copies another thread's memory through the kernel, which fails instead of faulting on a page
 // that is gone.
 bool ReadBytes(uintptr_t at, void *out, size_t n) {
-  struct iovec local{out, n}, remote{reinterpret_cast<void *>(at), n};
+  struct iovec local {
+    out, n
+  }, remote{reinterpret_cast<void *>(at), n};
   return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
 }
 
@@ -75,7 +77,7 @@ bool FollowsCall(uintptr_t a, const Owned &r) {
   if (a < r.start + 7) return false;
   uint8_t code[7];
   if (!ReadBytes(a - 7, code, sizeof code)) return false;
-  const uint8_t *b = code + 7;  // b[-k] is the byte k before the return address
+  const uint8_t *b = code + 7;                          // b[-k] is the byte k before the return address
   return b[-5] == 0xE8                                  // call rel32
          || (b[-2] == 0xFF && (b[-1] & 0xF8) == 0xD0)   // call reg
          || (b[-6] == 0xFF && b[-5] == 0x15)            // call [rip+disp32]
@@ -102,7 +104,9 @@ void StackHits(uintptr_t sp, uintptr_t end, const RangeIndex &index, std::vector
   std::vector<uintptr_t> buf(16 * 1024 / sizeof(uintptr_t));
   for (uintptr_t at = sp; at < end;) {
     size_t want = std::min<size_t>(buf.size() * sizeof(uintptr_t), end - at);
-    struct iovec local{buf.data(), want}, remote{reinterpret_cast<void *>(at), want};
+    struct iovec local {
+      buf.data(), want
+    }, remote{reinterpret_cast<void *>(at), want};
     ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
     if (n <= 0) return;
     for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uintptr_t); ++i) {
@@ -349,7 +353,9 @@ std::vector<Sampled> Sample(int dir, const std::vector<pid_t> &tids, std::chrono
         }
         continue;
       }
-      struct timespec ts{0, 5 * 1000 * 1000};
+      struct timespec ts {
+        0, 5 * 1000 * 1000
+      };
       syscall(SYS_futex, reinterpret_cast<int *>(&g_answers), FUTEX_WAIT_PRIVATE, seen, &ts, nullptr, 0);
     }
   }

@@ -18,7 +18,7 @@
 namespace dlswap {
 
 struct ScanResult {
-  std::vector<pid_t> executing;                       // threads with the PC or a live frame in `ranges`
+  std::vector<pid_t> executing;                        // threads with the PC or a live frame in `ranges`
   std::vector<std::pair<pid_t, std::string>> unknown;  // threads that could not be looked at, and why
 };
 
@@ -65,10 +65,10 @@ void PrepareThreadSamples();
 
 // What the scans cost since the process started: for tests and benchmarks that count work.
 struct ScanCounters {
-  uint64_t scans = 0;     // ScanThreads/ScanThreadsFor calls that looked at threads
-  uint64_t threads = 0;   // threads looked at in them
-  uint64_t sampled = 0;   // of which asked for their registers with the signal
-  uint64_t quiet = 0;     // threads not looked at: they had not run since the image was loaded
+  uint64_t scans = 0;    // ScanThreads/ScanThreadsFor calls that looked at threads
+  uint64_t threads = 0;  // threads looked at in them
+  uint64_t sampled = 0;  // of which asked for their registers with the signal
+  uint64_t quiet = 0;    // threads not looked at: they had not run since the image was loaded
 };
 ScanCounters ScanCountersNow();
 

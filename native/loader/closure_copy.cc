@@ -107,11 +107,16 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     if (cycle != cycle_of.end()) {
       return Fail(err, "ERR_DLSWAP_DEPENDENCY",
                   n.path + " is in a dependency cycle (" + cycle->second +
-                      "). dlswap loads private copies one at a time, so the first one loaded must find the other in dlswap's private directory through its search path, and " +
-                      n.path + " has no RUNPATH or RPATH that dlswap could point there. Link it with one (-Wl,-rpath,'$ORIGIN' -Wl,--enable-new-dtags), or list the libraries of the cycle in shareDependencies to load them as they are.");
+                      "). dlswap loads private copies one at a time, so the first one loaded must find the other in dlswap's private "
+                      "directory through its search path, and " +
+                      n.path +
+                      " has no RUNPATH or RPATH that dlswap could point there. Link it with one (-Wl,-rpath,'$ORIGIN' "
+                      "-Wl,--enable-new-dtags), or list the libraries of the cycle in shareDependencies to load them as they are.");
     }
     return Fail(err, "ERR_DLSWAP_DEPENDENCY",
-                n.path + " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. Give the dependency a SONAME (-Wl,-soname,...).");
+                n.path +
+                    " finds a dependency without a SONAME by file name, and has no RUNPATH that dlswap could point at the private copies. "
+                    "Give the dependency a SONAME (-Wl,-soname,...).");
   };
 
   // Where each node is loaded: private and shared nodes in the plan's order, the library last.
@@ -157,7 +162,9 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     }
     if (e.needed.find('/') != std::string::npos) {
       return Fail(err, "ERR_DLSWAP_DEPENDENCY",
-                  nodes[e.from].path + " needs " + e.needed + " by path and it has no SONAME of that name, so a private copy cannot stand in for it. Give it a SONAME (-Wl,-soname,...) and link against that, or list it in shareDependencies.");
+                  nodes[e.from].path + " needs " + e.needed +
+                      " by path and it has no SONAME of that name, so a private copy cannot stand in for it. Give it a SONAME "
+                      "(-Wl,-soname,...) and link against that, or list it in shareDependencies.");
     }
     std::string alias;
     if (!reserve(e.needed, n, alias)) return false;
@@ -197,7 +204,8 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     if (n.soname) edit.renames[*n.soname] = c.new_soname;
     if (edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(c.node);
     std::string why;
-    if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why)) return Fail(err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
+    if (!RewriteDynamicNames(c.copy.fd, n.path, edit, why))
+      return Fail(err, "ERR_DLSWAP_DEPENDENCY", why + ". List it in shareDependencies to load it as it is.");
     if (!link_aliases(c.copy.name, c.aliases)) return false;
     NoteCopySource(c.copy.name, n.file);
   }
@@ -207,7 +215,8 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     const DependencyNode &n = nodes[0];
     if (root_edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(0);
     std::string why;
-    if (!RewriteDynamicNames(root.fd, n.path, root_edit, why)) return Fail(err, "ERR_DLSWAP_DEPENDENCY", why + ". List its private dependencies in shareDependencies to load them as they are.");
+    if (!RewriteDynamicNames(root.fd, n.path, root_edit, why))
+      return Fail(err, "ERR_DLSWAP_DEPENDENCY", why + ". List its private dependencies in shareDependencies to load them as they are.");
   }
   if (!link_aliases(root.name, out.root_aliases)) return false;
   undo.done = true;

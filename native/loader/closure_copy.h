@@ -30,9 +30,9 @@ struct ClosureCopy {
 };
 
 struct ClosureCopies {
-  std::vector<ClosureCopy> copies;                  // in the plan's load order (private nodes only)
+  std::vector<ClosureCopy> copies;                                // in the plan's load order (private nodes only)
   std::map<std::pair<int, std::string>, std::string> edge_names;  // (from, needed) -> new name
-  std::vector<std::string> names;                   // every private name reserved for this load
+  std::vector<std::string> names;                                 // every private name reserved for this load
   // A dependency that needs the library back (a cycle through it): the library's copy gets a new
   // SONAME and further names too, like a private dependency's.
   std::string root_soname;

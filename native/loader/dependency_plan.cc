@@ -71,9 +71,10 @@ enum class Probe { Absent, Skipped, Loadable, Stops };
 Probe ProbeCandidate(const std::string &p, std::string *what = nullptr) {
   struct stat st;
   if (stat(p.c_str(), &st) != 0) return Probe::Absent;
-  const char *kind = S_ISFIFO(st.st_mode)
-                         ? "a FIFO: opening it waits for a writer, for ever, and the loader would wait holding its lock, so that no other load and no exit could go on"
-                     : S_ISCHR(st.st_mode) ? "a character device: it would read the device as if it were a library (and may block there, holding its lock)"
+  const char *kind = S_ISFIFO(st.st_mode) ? "a FIFO: opening it waits for a writer, for ever, and the loader would wait holding its lock, "
+                                            "so that no other load and no exit could go on"
+                     : S_ISCHR(st.st_mode)
+                         ? "a character device: it would read the device as if it were a library (and may block there, holding its lock)"
                      : S_ISBLK(st.st_mode) ? "a block device: it would read the device as if it were a library"
                      : S_ISDIR(st.st_mode) ? "a directory: the load would fail there"
                                            : nullptr;
@@ -95,7 +96,9 @@ Probe ProbeCandidate(const std::string &p, std::string *what = nullptr) {
     return Probe::Stops;
   }
   if (n < static_cast<ssize_t>(sizeof h) || std::memcmp(h.e_ident, ELFMAG, SELFMAG) != 0) {
-    if (what) *what = n < static_cast<ssize_t>(sizeof h) ? "too short to be a library: the load would fail there" : "not an ELF file: the load would fail there";
+    if (what)
+      *what = n < static_cast<ssize_t>(sizeof h) ? "too short to be a library: the load would fail there"
+                                                 : "not an ELF file: the load would fail there";
     return Probe::Stops;
   }
   return h.e_ident[EI_CLASS] == ELFCLASS64 && h.e_machine == kMachine ? Probe::Loadable : Probe::Skipped;
@@ -120,8 +123,8 @@ const std::string &LibToken() {
 std::string Expand(std::string entry, const std::string &origin) {
   const char *platform = reinterpret_cast<const char *>(getauxval(AT_PLATFORM));
   const std::pair<const char *, std::string> tokens[] = {
-      {"${ORIGIN}", origin}, {"$ORIGIN", origin}, {"${PLATFORM}", platform ? platform : ""},
-      {"$PLATFORM", platform ? platform : ""}, {"${LIB}", LibToken()}, {"$LIB", LibToken()},
+      {"${ORIGIN}", origin},  {"$ORIGIN", origin},  {"${PLATFORM}", platform ? platform : ""}, {"$PLATFORM", platform ? platform : ""},
+      {"${LIB}", LibToken()}, {"$LIB", LibToken()},
   };
   for (const auto &[tok, value] : tokens) {
     for (size_t at = 0; (at = entry.find(tok, at)) != std::string::npos; at += value.size()) entry.replace(at, std::strlen(tok), value);
@@ -255,7 +258,8 @@ using Privatized = std::map<std::string, RegistryCopy>;
 class Planner {
  public:
   // `privatize`: system dependencies to plan as private, by DT_NEEDED name (registry_plan.h).
-  Planner(const PlanOptions &options, const Privatized &privatize, DependencyPlan &out) : options_(options), privatize_(privatize), out_(out) {}
+  Planner(const PlanOptions &options, const Privatized &privatize, DependencyPlan &out)
+      : options_(options), privatize_(privatize), out_(out) {}
 
   bool Run(const std::string &path, const ElfInfoStruct &elf, NativeError &err) {
     DependencyNode root;
@@ -330,7 +334,9 @@ class Planner {
     const std::string file = f.path.empty() ? std::string() : RealPath(f.path);
     for (size_t i = 0; i < out_.nodes.size(); ++i) {
       const DependencyNode &n = out_.nodes[i];
-      if (i == 0 ? (!file.empty() && n.file == file) : file.empty() ? (n.file.empty() && n.needed == name && n.blocked == f.blocked) : n.file == file) {
+      if (i == 0         ? (!file.empty() && n.file == file)
+          : file.empty() ? (n.file.empty() && n.needed == name && n.blocked == f.blocked)
+                         : n.file == file) {
         return static_cast<int>(i);
       }
     }
@@ -367,7 +373,8 @@ class Planner {
     }
     if (n.file.empty() && n.found_via == "system" && !ShareListed(n)) {
       n.kind = DependencyKind::System;
-      n.reason = "not in its own search paths: the dynamic loader takes it from the system library directories, one copy for the whole process";
+      n.reason =
+          "not in its own search paths: the dynamic loader takes it from the system library directories, one copy for the whole process";
       return;
     }
     if (ShareListed(n)) {
@@ -409,7 +416,9 @@ class Planner {
         case Probe::Loadable: f = {candidate, via, entry, "", ""}; return true;
         case Probe::Stops:
           f = {};
-          f.blocked = candidate + (entry.empty() ? std::string(" (named by path)") : std::string(" (in ") + via + " entry '" + entry + "')") + ", which is " + what;
+          f.blocked = candidate +
+                      (entry.empty() ? std::string(" (named by path)") : std::string(" (in ") + via + " entry '" + entry + "')") +
+                      ", which is " + what;
           return true;
         default: return false;
       }

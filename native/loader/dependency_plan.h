@@ -35,8 +35,8 @@ struct DependencyNode {
   std::string search_entry;  // the search-path entry as written ($ORIGIN kept), "" for system
   std::string shadowed;      // a file its requester's RUNPATH has, hidden by LD_LIBRARY_PATH
   DependencyKind kind = DependencyKind::Missing;
-  std::string reason;        // why it is private, shared, system or missing: for inspect and info
-  int requester = -1;        // the node whose DT_NEEDED first named it (0 is the library itself)
+  std::string reason;  // why it is private, shared, system or missing: for inspect and info
+  int requester = -1;  // the node whose DT_NEEDED first named it (0 is the library itself)
   // Read from the file (private and shared nodes, and every node when the plan follows system ones).
   std::optional<std::string> soname, build_id, rpath, runpath;
   std::vector<std::string> needed_names;
@@ -67,9 +67,9 @@ struct DependencyPlan {
   std::vector<DependencyNode> nodes;  // nodes[0] is the library itself
   // Edges may point back at the library (to 0) and form cycles, as DT_NEEDED entries may.
   std::vector<DependencyEdge> edges;
-  std::vector<int> load_order;        // private and shared nodes, dependencies before what needs them
-  bool truncated = false;             // more than kMaxPlanNodes: the rest was not looked at
-  std::string first_left_out;         // the first name not planned when truncated
+  std::vector<int> load_order;  // private and shared nodes, dependencies before what needs them
+  bool truncated = false;       // more than kMaxPlanNodes: the rest was not looked at
+  std::string first_left_out;   // the first name not planned when truncated
   // Why every generation must stay mapped once retired: it registers pointers into its own image in
   // a registry that outlives it (registry_plan.h); "" when nothing says so.
   std::string keep_mapped;
@@ -92,7 +92,7 @@ struct RegistryRule {
 };
 
 struct PlanOptions {
-  std::vector<std::string> share;     // needed names, sonames or file names to share on purpose
+  std::vector<std::string> share;  // needed names, sonames or file names to share on purpose
   // Registries each generation gets its own copy of, when it registers in one (registry_plan.h).
   // Empty: none (fresh-namespace loads every dependency anew anyway).
   std::vector<RegistryRule> registries;
@@ -113,8 +113,8 @@ bool PlanDependencies(const std::string &path, const ElfInfoStruct &root, const 
 
 // realpaths of the system library directories, in the loader's order (ld.so.conf, then defaults).
 const std::vector<std::string> &SystemLibraryDirs();
-bool InSystemDir(const std::string &file);       // `file` is a realpath
-bool InSystemDirectory(const std::string &path); // any path: its directory, resolved (and remembered)
+bool InSystemDir(const std::string &file);        // `file` is a realpath
+bool InSystemDirectory(const std::string &path);  // any path: its directory, resolved (and remembered)
 // The first loadable file of that name in the system directories, or "".
 std::string FindInSystemDirs(const std::string &name);
 

@@ -302,7 +302,7 @@ class Editor {
   // whole pages) and, when nothing else of the file is there (-z separate-code leaves padding),
   // free. Returns the index in loads_, or -1.
   int Room(uint64_t bytes) {
-    constexpr uint64_t kPage = 4096;  // the smallest page size of the machines dlswap runs on
+    constexpr uint64_t kPage = 4096;                  // the smallest page size of the machines dlswap runs on
     std::vector<std::pair<uint64_t, uint64_t>> used;  // file ranges of the segments and sections
     for (const Elf64_Phdr &s : loads_) used.push_back({s.p_offset, s.p_offset + s.p_filesz});
     if (eh_.e_shoff && eh_.e_shentsize == sizeof(Elf64_Shdr) && eh_.e_shnum < kMaxChain) {

@@ -1,7 +1,7 @@
 // Renames, in a private copy before it is loaded, the names its dynamic section finds dependencies
-// and is found by (and, on request, the names of some of its imports): DT_SONAME, every DT_NEEDED, the vn_file of every DT_VERNEED entry (the loader
-// asserts that each names a loaded dependency: a NEEDED renamed without its vn_file aborts the
-// process) and the base name of DT_VERDEF. Optionally points its search path at its own directory.
+// and is found by (and, on request, the names of some of its imports): DT_SONAME, every DT_NEEDED, the vn_file of every DT_VERNEED entry
+// (the loader asserts that each names a loaded dependency: a NEEDED renamed without its vn_file aborts the process) and the base name of
+// DT_VERDEF. Optionally points its search path at its own directory.
 //
 // A new name has the length of the old one and is written over it in .dynstr: nothing moves, so the
 // file stays a valid ELF. A string the linker shares with another reference (tail merging: a symbol

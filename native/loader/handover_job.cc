@@ -32,8 +32,11 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
   };
   std::vector<uint8_t> buf;
   {
-    LoaderPool::Deadline bound(spec.export_timeout_ms, [cb = spec.on_timeout] { if (cb) cb("export"); });
-    if (HitFault("in-state-export") == FaultAction::Throw) return fail("export", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-export'");
+    LoaderPool::Deadline bound(spec.export_timeout_ms, [cb = spec.on_timeout] {
+      if (cb) cb("export");
+    });
+    if (HitFault("in-state-export") == FaultAction::Throw)
+      return fail("export", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-export'");
     size_t size = 0;
     if ((out.fault = RunPluginCode(*spec.from, "dlswap_state_export", [&] { size = exp(nullptr, 0); }))) {
       return fail("export", "ERR_DLSWAP_FAULT", out.fault->message);
@@ -57,8 +60,11 @@ void RunHandover(const HandoverSpec &spec, HandoverResult &out) {
     }
   }
   {
-    LoaderPool::Deadline bound(spec.import_timeout_ms, [cb = spec.on_timeout] { if (cb) cb("import"); });
-    if (HitFault("in-state-import") == FaultAction::Throw) return fail("import", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-import'");
+    LoaderPool::Deadline bound(spec.import_timeout_ms, [cb = spec.on_timeout] {
+      if (cb) cb("import");
+    });
+    if (HitFault("in-state-import") == FaultAction::Throw)
+      return fail("import", "ERR_DLSWAP_INTERNAL", "injected fault at 'in-state-import'");
     int rc = 0;
     if ((out.fault = RunPluginCode(*spec.to, "dlswap_state_import", [&] { rc = imp(buf.data(), buf.size()); }))) {
       return fail("import", "ERR_DLSWAP_FAULT", out.fault->message);

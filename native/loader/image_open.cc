@@ -16,12 +16,9 @@ std::string TakeDlerror() {
 
 void *OpenImage(Isolation iso, NamespaceRecord *ns, const std::string &file) {
   switch (iso) {
-    case Isolation::Local:
-      return dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-    case Isolation::DeepBind:
-      return dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    default:
-      return dlmopen(ns->lmid, file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    case Isolation::Local: return dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    case Isolation::DeepBind: return dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    default: return dlmopen(ns->lmid, file.c_str(), RTLD_NOW | RTLD_LOCAL);
   }
 }
 

@@ -14,8 +14,8 @@ namespace dlswap {
 namespace {
 
 struct Completion {
-  bool terminate = false;  // the 'terminate' fault: stop this environment's thread (a worker)
-  bool keeps_alive = true; // counted in EnvLink::pending
+  bool terminate = false;   // the 'terminate' fault: stop this environment's thread (a worker)
+  bool keeps_alive = true;  // counted in EnvLink::pending
   napi_deferred deferred = nullptr;
   std::unique_ptr<LoadResult> load;
   std::unique_ptr<RetireResult> retire;
@@ -122,10 +122,10 @@ void CallJs(napi_env env, napi_value, void *context, void *data) {
     }
     if (c->keeps_alive && --link->pending == 0) napi_unref_threadsafe_function(env, link->tsfn);
     try {
-      Napi::Value v = c->load        ? Napi::Value(ResultToJs(e, *c->load))
-                       : c->retire   ? Napi::Value(ResultToJs(e, *c->retire))
-                       : c->handover ? Napi::Value(ResultToJs(e, *c->handover))
-                                     : Napi::Value(ResultToJs(e, *c->batch));
+      Napi::Value v = c->load       ? Napi::Value(ResultToJs(e, *c->load))
+                      : c->retire   ? Napi::Value(ResultToJs(e, *c->retire))
+                      : c->handover ? Napi::Value(ResultToJs(e, *c->handover))
+                                    : Napi::Value(ResultToJs(e, *c->batch));
       napi_resolve_deferred(env, c->deferred, v);
     } catch (const Napi::Error &err) {
       napi_reject_deferred(env, c->deferred, err.Value());

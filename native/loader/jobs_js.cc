@@ -192,8 +192,8 @@ RetireSpec ParseRetireSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   if (info.Length() > 4) spec.host_keepalive = HostKeepAlive(env, info[4]);
   if (info.Length() > 5) spec.keep_mapped = info[5].ToBoolean();
   if (spec.lib->in_flight.load() > 0) {
-    throw CodedError(env, "ERR_DLSWAP_BUSY", std::to_string(spec.lib->in_flight.load()) +
-                                                 " call(s) still running in this library; wait for them before closing");
+    throw CodedError(env, "ERR_DLSWAP_BUSY",
+                     std::to_string(spec.lib->in_flight.load()) + " call(s) still running in this library; wait for them before closing");
   }
   // This (JS) thread made the sync calls: an alternate signal stack the library gave it is seen here.
   ObjectList mine;
@@ -211,7 +211,8 @@ HandoverSpec ParseHandoverSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   HandoverSpec spec;
   spec.from = NativeLibrary::From(env, info[0]);
   spec.to = NativeLibrary::From(env, info[1]);
-  if ((spec.from->closed && !spec.from->gated) || spec.to->closed) throw CodedError(env, "ERR_DLSWAP_CLOSED", "handover between closed libraries");
+  if ((spec.from->closed && !spec.from->gated) || spec.to->closed)
+    throw CodedError(env, "ERR_DLSWAP_CLOSED", "handover between closed libraries");
   spec.path = info[2].ToString().Utf8Value();
   spec.export_timeout_ms = info[3].ToNumber().DoubleValue();
   spec.import_timeout_ms = info[4].ToNumber().DoubleValue();
@@ -288,9 +289,7 @@ Napi::Value LoadAsyncJs(const Napi::CallbackInfo &info) { return RunOnLoader(inf
 Napi::Value RetireSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseRetireSpec, RunRetire); }
 Napi::Value RetireAsyncJs(const Napi::CallbackInfo &info) { return RunOnLoader(info, ParseRetireSpec, RunRetire, "fini"); }
 Napi::Value HandoverSyncJs(const Napi::CallbackInfo &info) { return RunHere(info, ParseHandoverSpec, RunHandover); }
-Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) {
-  return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export");
-}
+Napi::Value HandoverAsyncJs(const Napi::CallbackInfo &info) { return RunOnLoader(info, ParseHandoverSpec, RunHandover, "export"); }
 
 // A batch of `n` retirements none of which went on, each failed at `step` with `error_of(i)`.
 template <typename ErrorOf>
@@ -391,9 +390,7 @@ Napi::Value AbandonJobJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), LoaderPool::Abandon(static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
 }
 
-Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), LoaderPool::AbandonedRunning());
-}
+Napi::Value AbandonedThreadsJs(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), LoaderPool::AbandonedRunning()); }
 
 }  // namespace
 

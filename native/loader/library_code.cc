@@ -11,8 +11,8 @@ bool FailEnded(LoadResult &out, const LibraryEnd &end, const std::string &entry,
   return Fail(out.error, "ERR_DLSWAP_EXIT_DURING_LOAD", "library-ended-process");
 }
 
-bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const std::string &file, const std::string &shown,
-                             LoadResult &out, void *&handle) {
+bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const std::string &file, const std::string &shown, LoadResult &out,
+                             void *&handle) {
   handle = nullptr;
   LibraryEnd end;
   void *opened = nullptr;
@@ -21,7 +21,8 @@ bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const st
   site.lmid = ns ? ns->lmid : 0;
   site.file = file;
   site.constructors_in_node_libc = ns == nullptr;
-  if (CallLibraryCode(site, [&] { opened = OpenImage(spec.isolation, ns, file); }, end)) {
+  if (CallLibraryCode(
+          site, [&] { opened = OpenImage(spec.isolation, ns, file); }, end)) {
     handle = opened;
     return true;
   }

@@ -80,24 +80,27 @@ bool PlanRefused(const LoadSpec &spec, LoadResult &out) {
   const DependencyPlan &plan = out.plan;
   if (plan.truncated) {
     return !Fail(out.error, "ERR_DLSWAP_DEPENDENCY",
-                 spec.path + " needs more than " + std::to_string(kMaxPlanNodes - 1) + " libraries in all (its dependencies, theirs, and so on; " +
-                     plan.first_left_out + " was the first beyond the limit), the most dlswap plans for one load. List the dependencies that need no private copy in shareDependencies: they are loaded as they are, and what they need is left to them.");
+                 spec.path + " needs more than " + std::to_string(kMaxPlanNodes - 1) +
+                     " libraries in all (its dependencies, theirs, and so on; " + plan.first_left_out +
+                     " was the first beyond the limit), the most dlswap plans for one load. List the dependencies that need no private "
+                     "copy in shareDependencies: they are loaded as they are, and what they need is left to them.");
   }
   for (const DependencyNode &n : plan.nodes) {
     if (n.blocked.empty()) continue;
     const std::string who = n.requester <= 0 ? spec.path : plan.nodes[n.requester].path + " (a dependency of " + spec.path + ")";
     return !Fail(out.error, "ERR_DLSWAP_NOT_A_FILE",
-                 "cannot load " + spec.path + ": looking for " + n.needed + ", which " + who + " needs, the dynamic loader would stop at " + n.blocked +
-                     ". Remove or rename that file, or fix the search path.");
+                 "cannot load " + spec.path + ": looking for " + n.needed + ", which " + who + " needs, the dynamic loader would stop at " +
+                     n.blocked + ". Remove or rename that file, or fix the search path.");
   }
   if (spec.allow_replaceable) return false;
   for (const DependencyNode &n : plan.nodes) {
     if (n.replaceable.empty()) continue;
     const bool root = &n == &plan.nodes[0];
     return !Fail(out.error, "ERR_DLSWAP_UNSAFE_DIRECTORY",
-                 "refusing to load " + spec.path + (root ? std::string() : ", whose dependency " + n.needed + " is " + n.path) + ": " + n.replaceable +
-                     ", so the code loaded could be theirs. Move " + (root ? "the library" : "it") +
-                     " to a directory only you (or root) can write, as dlswap requires of its own temp area, or pass { force: true } to load it anyway.");
+                 "refusing to load " + spec.path + (root ? std::string() : ", whose dependency " + n.needed + " is " + n.path) + ": " +
+                     n.replaceable + ", so the code loaded could be theirs. Move " + (root ? "the library" : "it") +
+                     " to a directory only you (or root) can write, as dlswap requires of its own temp area, or pass { force: true } to "
+                     "load it anyway.");
   }
   return false;
 }
@@ -166,33 +169,35 @@ bool CheckBindings(LoadResult &out) {
       ok = false;
     }
     if (ok) switch (n.kind) {
-      case DependencyKind::Private: {
-        auto d = std::find(out.dep_nodes.begin(), out.dep_nodes.end(), e.to);
-        ok = d != out.dep_nodes.end() && out.deps[d - out.dep_nodes.begin()]->map == b->map;
-        break;
-      }
-      case DependencyKind::Shared: break;
-      case DependencyKind::System: {
-        // Not looked up before the load (the loader searches the system directories itself): what it
-        // bound must be a file of those directories.
-        ok = n.file.empty() ? InSystemDirectory(source) : source == n.file || SameFile(source, n.file);
-        if (ok && n.file.empty()) {
-          DependencyNode &m = out.plan.nodes[e.to];
-          m.path = source;
-          m.file = source;
+        case DependencyKind::Private: {
+          auto d = std::find(out.dep_nodes.begin(), out.dep_nodes.end(), e.to);
+          ok = d != out.dep_nodes.end() && out.deps[d - out.dep_nodes.begin()]->map == b->map;
+          break;
         }
-        break;
+        case DependencyKind::Shared: break;
+        case DependencyKind::System: {
+          // Not looked up before the load (the loader searches the system directories itself): what it
+          // bound must be a file of those directories.
+          ok = n.file.empty() ? InSystemDirectory(source) : source == n.file || SameFile(source, n.file);
+          if (ok && n.file.empty()) {
+            DependencyNode &m = out.plan.nodes[e.to];
+            m.path = source;
+            m.file = source;
+          }
+          break;
+        }
+        case DependencyKind::Missing: ok = false; break;
       }
-      case DependencyKind::Missing: ok = false; break;
-    }
     if (ok) continue;
-    const std::string who = e.from == 0 ? out.plan.nodes[0].path : out.plan.nodes[e.from].path + " (a private dependency of " + out.plan.nodes[0].path + ")";
+    const std::string who =
+        e.from == 0 ? out.plan.nodes[0].path : out.plan.nodes[e.from].path + " (a private dependency of " + out.plan.nodes[0].path + ")";
     std::string own = n.path.empty() && n.kind == DependencyKind::System ? FindInSystemDirs(e.needed) : n.path;
     own = own.empty() ? "no file of that name in the directories it searches" : own + (n.found_via.empty() ? "" : " (" + n.found_via + ")");
     return Fail(out.error, "ERR_DLSWAP_DEPENDENCY_MISMATCH",
                 who + " needs " + e.needed + ": on its own it would load " + own + ", but the dynamic loader bound it to " + source +
                     ", already loaded under that name. A different file must not serve it unannounced, so the load was refused. "
-                    "Close whatever loaded the other file, or list " + e.needed + " in shareDependencies to accept the loaded one.");
+                    "Close whatever loaded the other file, or list " +
+                    e.needed + " in shareDependencies to accept the loaded one.");
   }
   return true;
 }

@@ -56,7 +56,11 @@ template <typename Step>
 bool Bounded(const LoadSpec &spec, LoadResult &out, double ms, const std::string &what, const char *phase, bool holds_lock, Step step) {
   const std::string message = Overran(what, ms, holds_lock);
   LoaderPool::Deadline bound(
-      ms, [cb = spec.on_timeout, message, phase = std::string(phase)] { if (cb) cb(message, phase); }, holds_lock ? what : std::string());
+      ms,
+      [cb = spec.on_timeout, message, phase = std::string(phase)] {
+        if (cb) cb(message, phase);
+      },
+      holds_lock ? what : std::string());
   step();
   if (!bound.Expired()) return true;
   out.phase = phase;
@@ -115,7 +119,8 @@ bool CheckHeaders(const LoadSpec &spec, LoadResult &out, const PrivateCopy &copy
   if (!ReadElfFd(copy.fd, spec.path, out.elf, out.error)) return false;
   const ElfInfoStruct &elf = out.elf;
   if (elf.truncated) {
-    return Fail(out.error, "ERR_DLSWAP_BAD_ELF", spec.path + " is truncated or corrupt: its tables point past the end of the file. Rebuild it.");
+    return Fail(out.error, "ERR_DLSWAP_BAD_ELF",
+                spec.path + " is truncated or corrupt: its tables point past the end of the file. Rebuild it.");
   }
   if (elf.elf_class != 64 || elf.machine != kHostMachine) {
     return Fail(out.error, "ERR_DLSWAP_WRONG_ARCH",
@@ -123,7 +128,8 @@ bool CheckHeaders(const LoadSpec &spec, LoadResult &out, const PrivateCopy &copy
                     kHostMachineName + ". Build the library for this machine.");
   }
   if (elf.type != "dyn") {
-    return Fail(out.error, "ERR_DLSWAP_BAD_ELF", spec.path + " is an ELF of type '" + elf.type + "', not a shared library; build it with -shared.");
+    return Fail(out.error, "ERR_DLSWAP_BAD_ELF",
+                spec.path + " is an ELF of type '" + elf.type + "', not a shared library; build it with -shared.");
   }
   return !Refused(spec, elf, out);
 }
@@ -207,7 +213,8 @@ bool OpenBounded(const LoadSpec &spec, LoadResult &out, NamespaceRecord *ns, con
                  const std::string &what, void *&h, bool &in_time) {
   dlerror();
   bool ran = true;
-  in_time = Bounded(spec, out, spec.init_timeout_ms, what, "loading", true, [&] { ran = OpenRunningConstructors(spec, ns, file, from, out, h); });
+  in_time =
+      Bounded(spec, out, spec.init_timeout_ms, what, "loading", true, [&] { ran = OpenRunningConstructors(spec, ns, file, from, out, h); });
   if (!ran) return false;
   if (h) return true;
   if (!in_time) return false;
@@ -345,15 +352,17 @@ bool InitPlugin(const LoadSpec &spec, LoadResult &out, void *h, const dlswap_hos
   }
   // The bound covers init and the 'in-verify' point right after it, where a test makes an init that
   // never returns ('hang').
-  LoaderPool::Deadline bound(spec.init_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_init of " + spec.path, spec.init_timeout_ms, false)] {
-    if (cb) cb(message, "verifying");
-  });
+  LoaderPool::Deadline bound(spec.init_timeout_ms,
+                             [cb = spec.on_timeout, message = Overran("dlswap_init of " + spec.path, spec.init_timeout_ms, false)] {
+                               if (cb) cb(message, "verifying");
+                             });
   int rc = -1;
   if (!RunPluginEntry(spec, out, "dlswap_init", [&] { rc = init(host); })) return false;
   out.initialized = rc == 0;
   if (rc != 0) {
     return Fail(out.error, "ERR_DLSWAP_INIT_FAILED",
-                "dlswap_init of " + spec.path + " returned " + std::to_string(rc) + "; the generation was rejected and the previous one keeps serving.");
+                "dlswap_init of " + spec.path + " returned " + std::to_string(rc) +
+                    "; the generation was rejected and the previous one keeps serving.");
   }
   const bool fault = Faulted(out, "in-verify");
   if (bound.Expired()) return Fail(out.error, "ERR_DLSWAP_TIMEOUT", "dlswap_init of " + spec.path + " returned only after its timeout");
@@ -482,12 +491,15 @@ void RunLoad(const LoadSpec &spec, LoadResult &out) {
   }
   // Names reserved for copies that were never loaded, or that are gone.
   for (const std::string &n : out.closure.names) {
-    auto holds = [&](const LibraryRef &d) { return d && std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end(); };
+    auto holds = [&](const LibraryRef &d) {
+      return d && std::find(d->private_names.begin(), d->private_names.end(), n) != d->private_names.end();
+    };
     const bool held = holds(out.lib) || std::any_of(out.deps.begin(), out.deps.end(), holds);
     if (!held) ReleasePrivateName(n);
   }
   for (const ClosureCopy &c : out.closure.copies) {
-    if (std::none_of(out.deps.begin(), out.deps.end(), [&](const LibraryRef &d) { return d->copy_name == c.copy.name; })) ForgetCopySource(c.copy.name);
+    if (std::none_of(out.deps.begin(), out.deps.end(), [&](const LibraryRef &d) { return d->copy_name == c.copy.name; }))
+      ForgetCopySource(c.copy.name);
   }
   if (!out.lib) ForgetCopySource(copy.name);
   out.initialized = false;

@@ -45,8 +45,8 @@ std::string TakeDlerror();
 //
 // OpenImage, constructors included; `shown` names the image in messages. false: a constructor tried
 // to end the process, and `handle` is null.
-bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const std::string &file, const std::string &shown,
-                             LoadResult &out, void *&handle);
+bool OpenRunningConstructors(const LoadSpec &spec, NamespaceRecord *ns, const std::string &file, const std::string &shown, LoadResult &out,
+                             void *&handle);
 // Records in `out` that `entry` (a constructor, dlswap_init...) of `image` tried to end the process.
 bool FailEnded(LoadResult &out, const LibraryEnd &end, const std::string &entry, const std::string &image);
 // A plugin entry point of the library (out.lib), the same way: false, and out.lib kept mapped, if it

@@ -71,7 +71,8 @@ void NoteMapped(const LibraryHandle &image, const MappedSource &from, std::strin
   o.redirect = !from.source.empty() && TrustedDirectory(dir, why);
   if (!o.redirect && !from.source.empty()) {
     note = from.source + ": its directory can be changed by other users (" + why +
-           "), so what it looks for beside itself ($ORIGIN, dladdr) is not looked for there. Move it to a directory only you (or root) can write.";
+           "), so what it looks for beside itself ($ORIGIN, dladdr) is not looked for there. Move it to a directory only you (or root) can "
+           "write.";
   }
   RegisterImage(o);
 }

@@ -20,7 +20,7 @@ struct MappedSource {
   std::string source;          // realpath of the file the copy was made from
   std::string rpath, runpath;  // its DT_RPATH / DT_RUNPATH as built
   std::string build_id;
-  std::string dependency_of;   // a private dependency: the source of the library it came with
+  std::string dependency_of;  // a private dependency: the source of the library it came with
 };
 
 // From the moment an image of a copy is mapped: its file stays (private_area.h HoldCopy) and it is

@@ -171,8 +171,8 @@ bool EnsurePrivateArea(const std::string &base, NativeError &err) {
 
   int base_fd = open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (base_fd < 0) {
-    Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot use " + base + " for dlswap's private copies: " + Errno(errno) +
-                  ". Set DLSWAP_TMPDIR to a writable directory.");
+    Fail(err, "ERR_DLSWAP_TEMP_AREA",
+         "cannot use " + base + " for dlswap's private copies: " + Errno(errno) + ". Set DLSWAP_TMPDIR to a writable directory.");
     return false;
   }
   struct stat bst;
@@ -181,18 +181,20 @@ bool EnsurePrivateArea(const std::string &base, NativeError &err) {
   // uses: only a base nobody else can write, or a sticky one (like /tmp), is safe.
   if ((WritableByOthers(bst) && !(bst.st_mode & S_ISVTX)) || (bst.st_uid != uid && bst.st_uid != 0)) {
     close(base_fd);
-    Fail(err, "ERR_DLSWAP_TEMP_AREA", base + (bst.st_uid != uid && bst.st_uid != 0
-                              ? " belongs to uid " + std::to_string(bst.st_uid) + ", who could replace dlswap's directory in it"
-                              : " is writable by other users and not sticky: another user could replace dlswap's directory in it") +
-                  ". Set DLSWAP_TMPDIR to a directory only you can write (or a sticky one, like /tmp).");
+    Fail(err, "ERR_DLSWAP_TEMP_AREA",
+         base +
+             (bst.st_uid != uid && bst.st_uid != 0
+                  ? " belongs to uid " + std::to_string(bst.st_uid) + ", who could replace dlswap's directory in it"
+                  : " is writable by other users and not sticky: another user could replace dlswap's directory in it") +
+             ". Set DLSWAP_TMPDIR to a directory only you can write (or a sticky one, like /tmp).");
     return false;
   }
 
   int root_fd = openat(base_fd, root_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root_fd < 0 && errno == ENOENT) {
     if (mkdirat(base_fd, root_name.c_str(), 0700) != 0 && errno != EEXIST) {
-      Fail(err, "ERR_DLSWAP_TEMP_AREA", "cannot create dlswap's private directory " + root_path + ": " + Errno(errno) +
-                    ". Set DLSWAP_TMPDIR to a writable directory.");
+      Fail(err, "ERR_DLSWAP_TEMP_AREA",
+           "cannot create dlswap's private directory " + root_path + ": " + Errno(errno) + ". Set DLSWAP_TMPDIR to a writable directory.");
       close(base_fd);
       return false;
     }
@@ -217,8 +219,9 @@ bool EnsurePrivateArea(const std::string &base, NativeError &err) {
   fstat(root_fd, &rst);
   if (rst.st_uid != uid) {
     close(root_fd);
-    Fail(err, "ERR_DLSWAP_TEMP_AREA", root_path + " is owned by uid " + std::to_string(rst.st_uid) + ", not by this user (" + std::to_string(uid) +
-                  "); someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.");
+    Fail(err, "ERR_DLSWAP_TEMP_AREA",
+         root_path + " is owned by uid " + std::to_string(rst.st_uid) + ", not by this user (" + std::to_string(uid) +
+             "); someone else could swap the libraries dlswap loads. Remove it, or set DLSWAP_TMPDIR.");
     return false;
   }
   // Ours, but too open or too closed (an umask, a copied directory): set it rather than refuse.

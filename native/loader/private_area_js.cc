@@ -63,9 +63,14 @@ Napi::Value LoaderPathNoteJs(const Napi::CallbackInfo &info) { return Napi::Stri
 }  // namespace
 
 void RegisterPrivateArea(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"privateArea", PrivateAreaJs}, {"privateFiles", PrivateFilesJs}, {"sweepStale", SweepStaleJs},
-                        {"copyForTest", CopyForTestJs}, {"removePrivateFile", RemovePrivateFileJs},
-                        {"processExiting", ProcessExitingJs}, {"loaderPathNote", LoaderPathNoteJs}});
+  Export(env, exports,
+         {{"privateArea", PrivateAreaJs},
+          {"privateFiles", PrivateFilesJs},
+          {"sweepStale", SweepStaleJs},
+          {"copyForTest", CopyForTestJs},
+          {"removePrivateFile", RemovePrivateFileJs},
+          {"processExiting", ProcessExitingJs},
+          {"loaderPathNote", LoaderPathNoteJs}});
 }
 
 }  // namespace dlswap

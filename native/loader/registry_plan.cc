@@ -106,9 +106,10 @@ RegistryChoice ChooseRegistryCopies(const DependencyPlan &plan, const ElfInfoStr
       for (const DependencyEdge &e : plan.edges) {
         if (e.from == 0 || copied[e.from] || !copied[e.to] || plan.nodes[e.from].kind != DependencyKind::System) continue;
         const DependencyNode &user = plan.nodes[e.from];
-        out.copies[user.needed] = {
-            "needs " + plan.nodes[e.to].needed + ", of which each generation gets its own copy (a process-wide registry): copied too, so that it binds to its generation's copy",
-            ""};
+        out.copies[user.needed] = {"needs " + plan.nodes[e.to].needed +
+                                       ", of which each generation gets its own copy (a process-wide registry): copied too, so that it "
+                                       "binds to its generation's copy",
+                                   ""};
         copied[e.from] = per_generation[e.from] = grew = changed = true;
       }
     }
@@ -123,8 +124,9 @@ RegistryChoice ChooseRegistryCopies(const DependencyPlan &plan, const ElfInfoStr
       if (!per_generation[j] || NodeleteOf(plan, root, j)) continue;
       const std::string *sym = Registers(ImportsOf(plan, root, j), *rule);
       if (!sym) continue;
-      out.keep_mapped = (j == 0 ? std::string("it") : NameOf(plan, j) + ", loaded with it,") + " registers in " + rule->what + " (" + *sym + ", in " +
-                        reg.needed + "), which keeps pointers into its image and outlives it: its code and data stay, so that those pointers stay valid";
+      out.keep_mapped = (j == 0 ? std::string("it") : NameOf(plan, j) + ", loaded with it,") + " registers in " + rule->what + " (" + *sym +
+                        ", in " + reg.needed +
+                        "), which keeps pointers into its image and outlives it: its code and data stay, so that those pointers stay valid";
       break;
     }
   }

@@ -205,7 +205,11 @@ bool RefusedWhileHung(const RetireSpec &spec, RetireResult &out) {
 int CloseBounded(const RetireSpec &spec, LibraryHandle &image, std::string *error) {
   const std::string what = "the destructors of " + SourceName(image);
   LoaderPool::Deadline bound(
-      spec.fini_timeout_ms, [cb = spec.on_timeout, message = Overran(what, spec.fini_timeout_ms, true)] { if (cb) cb(message, "dlclose"); }, what);
+      spec.fini_timeout_ms,
+      [cb = spec.on_timeout, message = Overran(what, spec.fini_timeout_ms, true)] {
+        if (cb) cb(message, "dlclose");
+      },
+      what);
   return image.Close(error);
 }
 
@@ -219,8 +223,9 @@ std::string SourceName(const LibraryHandle &image) {
 std::string Overran(const std::string &what, double ms, bool holds_loader_lock) {
   std::string text = what + " did not return within " + std::to_string(static_cast<long>(ms)) + " ms";
   if (holds_loader_lock) {
-    text += "; they hold the dynamic loader's lock, so until they return dlswap refuses every load and unload in this process at once "
-            "(ERR_DLSWAP_LOADER_HUNG), and exit ends the process without running library destructors";
+    text +=
+        "; they hold the dynamic loader's lock, so until they return dlswap refuses every load and unload in this process at once "
+        "(ERR_DLSWAP_LOADER_HUNG), and exit ends the process without running library destructors";
   }
   return text;
 }
@@ -241,7 +246,8 @@ namespace {
 // The close itself, once nothing holds the image (`going_code`: what it unmaps): its signal
 // handlers and locale changes given back, dlclose of the library and then of its dependencies
 // (their destructors bounded), and whether the image is really gone.
-void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector<AddressRange> &going_code, std::chrono::steady_clock::time_point t) {
+void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector<AddressRange> &going_code,
+                    std::chrono::steady_clock::time_point t) {
   LibraryHandle &lib = *spec.lib;
   if (HitFault("before-dlclose") == FaultAction::Throw) {
     out.step = "dlclose";
@@ -321,9 +327,10 @@ void RunRetire(const RetireSpec &spec, RetireResult &out) {
   if (spec.run_fini) {
     if (auto fini = ResolveSymbol<void (*)()>(lib.handle, "dlswap_fini")) {
       // The bound covers the 'in-fini' point too, where a test makes a fini that never returns.
-      LoaderPool::Deadline bound(spec.fini_timeout_ms, [cb = spec.on_timeout, message = Overran("dlswap_fini", spec.fini_timeout_ms, false)] {
-        if (cb) cb(message, "fini");
-      });
+      LoaderPool::Deadline bound(spec.fini_timeout_ms,
+                                 [cb = spec.on_timeout, message = Overran("dlswap_fini", spec.fini_timeout_ms, false)] {
+                                   if (cb) cb(message, "fini");
+                                 });
       if (HitFault("in-fini") == FaultAction::Throw) {
         out.step = "fini";
         Fail(out.error, "ERR_DLSWAP_INTERNAL", "injected fault at 'in-fini'");

@@ -101,7 +101,8 @@ bool OpenSource(const std::string &path, SourceFile &out, NativeError &err, cons
     if (e == ENOENT || e == ENOTDIR) {
       err = {"ERR_DLSWAP_NOT_FOUND", path + " does not exist. Check the path (relative paths resolve against the current directory)."};
     } else if (e == EACCES || e == EPERM) {
-      err = {"ERR_DLSWAP_ACCESS", path + " cannot be read (" + ErrnoText(e) + "). Give this user read permission on it and its directories."};
+      err = {"ERR_DLSWAP_ACCESS",
+             path + " cannot be read (" + ErrnoText(e) + "). Give this user read permission on it and its directories."};
     } else if (e == EISDIR) {
       err = {"ERR_DLSWAP_NOT_A_FILE", path + " is a directory; give the path of a shared library (.so)."};
     } else {
@@ -113,8 +114,8 @@ bool OpenSource(const std::string &path, SourceFile &out, NativeError &err, cons
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const bool dir = S_ISDIR(st.st_mode);
     close(fd);
-    err = {"ERR_DLSWAP_NOT_A_FILE",
-           path + (dir ? " is a directory" : " is not a regular file (a FIFO, a device, a socket?)") + "; give the path of a shared library (.so)."};
+    err = {"ERR_DLSWAP_NOT_A_FILE", path + (dir ? " is a directory" : " is not a regular file (a FIFO, a device, a socket?)") +
+                                        "; give the path of a shared library (.so)."};
     return false;
   }
   if (st.st_size == 0) {
@@ -206,7 +207,9 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
   bool held = SameStat(before, after) && static_cast<uint64_t>(copied.st_size) == size;
   if (held && Ns(before.st_mtim) > Ns(now) - kRecentNs) held = SameContent(src.fd, out.fd, size, buf);
   if (!held) {
-    return fail("ERR_DLSWAP_INTEGRITY", label + " changed while it was being copied (a build still writing it?). Wait until the write has finished and open it again.");
+    return fail(
+        "ERR_DLSWAP_INTEGRITY",
+        label + " changed while it was being copied (a build still writing it?). Wait until the write has finished and open it again.");
   }
   out.size = size;
   if (with_hash) out.sha256 = hash.HexDigest();

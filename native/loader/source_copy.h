@@ -31,8 +31,8 @@ bool OpenSource(const std::string &path, SourceFile &out, NativeError &err, cons
 void CloseSource(SourceFile &src);
 
 struct PrivateCopy {
-  std::string name;     // file name in the private directory
-  int fd = -1;          // the copy, open read-write (for patching before it is loaded)
+  std::string name;  // file name in the private directory
+  int fd = -1;       // the copy, open read-write (for patching before it is loaded)
   uint64_t size = 0;
   std::string sha256;   // of the bytes copied ("" when not taken: CopyToPrivate's with_hash)
   double mtime_ms = 0;  // of the source

@@ -17,7 +17,7 @@ namespace {
 // whenever it is replaced. A namespace keeps its copy while the environment it is asked to have
 // does not change, so copies accumulate with changes of the environment, never with loads.
 struct Snapshot {
-  std::string flat;              // the entries as given, each NUL-terminated: what it was made from
+  std::string flat;  // the entries as given, each NUL-terminated: what it was made from
   std::vector<std::string> strings;
   std::vector<char *> pointers;  // NULL-terminated, into `strings`: what __environ points at
 };

@@ -53,9 +53,7 @@ Napi::Value RuntimeStatsJs(const Napi::CallbackInfo &info) {
   return o;
 }
 
-Napi::Value FreshNamespaceCountJs(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), LiveFreshNamespaces());
-}
+Napi::Value FreshNamespaceCountJs(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), LiveFreshNamespaces()); }
 
 // namespacesCreated(): how many namespaces dlswap made in this process (anchor included, freed or
 // not), and the static TLS each new one's libc takes.
@@ -89,10 +87,15 @@ Napi::Value InterruptedImagesJs(const Napi::CallbackInfo &info) { return Napi::N
 }  // namespace
 
 void RegisterNamespaces(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"configureRuntime", ConfigureRuntimeJs}, {"anchorNamespace", AnchorNamespaceJs},
-                        {"runtimeStats", RuntimeStatsJs}, {"freshNamespaceCount", FreshNamespaceCountJs},
-                        {"namespaceAlive", NamespaceAliveJs}, {"namespacesCreated", NamespacesCreatedJs},
-                        {"takeRuntimeNotes", TakeRuntimeNotesJs}, {"interruptedImages", InterruptedImagesJs}});
+  Export(env, exports,
+         {{"configureRuntime", ConfigureRuntimeJs},
+          {"anchorNamespace", AnchorNamespaceJs},
+          {"runtimeStats", RuntimeStatsJs},
+          {"freshNamespaceCount", FreshNamespaceCountJs},
+          {"namespaceAlive", NamespaceAliveJs},
+          {"namespacesCreated", NamespacesCreatedJs},
+          {"takeRuntimeNotes", TakeRuntimeNotesJs},
+          {"interruptedImages", InterruptedImagesJs}});
 }
 
 }  // namespace dlswap

@@ -22,17 +22,17 @@ constexpr int kMaxNamespaces = 16;
 // (glibc reuses lmids).
 struct NamespaceRecord {
   Lmid_t lmid = -1;
-  bool shared = false;           // the anchor namespace: lives as long as the process
-  void *runtime = nullptr;       // libdlswap_runtime.so in this namespace; null once closed
-  dlswap_runtime_host host{};    // handed to the runtime; its address must stay stable
+  bool shared = false;         // the anchor namespace: lives as long as the process
+  void *runtime = nullptr;     // libdlswap_runtime.so in this namespace; null once closed
+  dlswap_runtime_host host{};  // handed to the runtime; its address must stay stable
   void (*thread_init)() = nullptr;
   void (*free_fn)(void *) = nullptr;
   int (*fflush_all)() = nullptr;
   int *(*errno_location)() = nullptr;
   char *(*setlocale_fn)(int, const char *) = nullptr;  // the namespace libc's own (the runtime's interposes)
-  char ***environ_slot = nullptr;  // the namespace libc's __environ
-  int users = 0;                 // open images in it, guarded by the pool's mutex
-  std::string runtime_name;      // the runtime's l_name (host.runtime_path points into it)
+  char ***environ_slot = nullptr;                      // the namespace libc's __environ
+  int users = 0;                                       // open images in it, guarded by the pool's mutex
+  std::string runtime_name;                            // the runtime's l_name (host.runtime_path points into it)
   // Its global scope (namespace_scope.h): the search list RTLD_GLOBAL extends (null: RTLD_GLOBAL is
   // withheld inside it), and the array glibc allocated for it, noted as the namespace is torn down.
   struct RtldScope *global_scope_list = nullptr;

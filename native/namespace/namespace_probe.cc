@@ -57,8 +57,6 @@ Napi::Value ProbeNamespaces(const Napi::CallbackInfo &cb) {
 
 }  // namespace
 
-void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, {{"probeNamespaces", ProbeNamespaces}});
-}
+void RegisterNamespaceProbe(Napi::Env env, Napi::Object exports) { Export(env, exports, {{"probeNamespaces", ProbeNamespaces}}); }
 
 }  // namespace dlswap

@@ -24,10 +24,10 @@ namespace dlswap {
 // glibc's struct link_namespaces, up to the fields dlswap touches (sysdeps/generic/ldsodefs.h: these
 // are the same from glibc 2.35 to 2.42; what follows them is not, see rtld_layout.cc).
 struct RtldNamespaceHead {
-  struct link_map *loaded;              // _ns_loaded: first object, the namespace's global scope
-  unsigned int nloaded;                 // _ns_nloaded
-  struct RtldScope *main_searchlist;    // _ns_main_searchlist: what RTLD_GLOBAL extends
-  unsigned int global_scope_alloc;      // _ns_global_scope_alloc: 0 = the list is not malloc'ed
+  struct link_map *loaded;            // _ns_loaded: first object, the namespace's global scope
+  unsigned int nloaded;               // _ns_nloaded
+  struct RtldScope *main_searchlist;  // _ns_main_searchlist: what RTLD_GLOBAL extends
+  unsigned int global_scope_alloc;    // _ns_global_scope_alloc: 0 = the list is not malloc'ed
   unsigned int global_scope_pending_adds;
 };
 
@@ -39,12 +39,12 @@ struct RtldScope {
 
 struct RtldLayout {
   bool ok = false;
-  std::string why;                      // when !ok: which check failed
+  std::string why;  // when !ok: which check failed
   char *rtld_global = nullptr;
-  size_t searchlist_offset = 0;         // of l_searchlist in struct link_map
-  pthread_mutex_t *load_lock = nullptr;       // GL(dl_load_lock): held by dlopen/dlclose
-  pthread_mutex_t *load_write_lock = nullptr; // GL(dl_load_write_lock)
-  pthread_mutex_t *load_tls_lock = nullptr;   // GL(dl_load_tls_lock): held while objects are mapped and relocated
+  size_t searchlist_offset = 0;                // of l_searchlist in struct link_map
+  pthread_mutex_t *load_lock = nullptr;        // GL(dl_load_lock): held by dlopen/dlclose
+  pthread_mutex_t *load_write_lock = nullptr;  // GL(dl_load_write_lock)
+  pthread_mutex_t *load_tls_lock = nullptr;    // GL(dl_load_tls_lock): held while objects are mapped and relocated
 };
 
 // Found and checked once, on first use; the same answer for the life of the process.

@@ -41,21 +41,20 @@ int DlCall(void *p, int call, const char *file, int mode, const void *caller) {
              ": opened in that namespace, the library's base namespace; node's stays untouched";
       break;
     case DLSWAP_DL_OWN:
-      what = who + " called dlmopen(its own namespace, " + shown + ", " + ModeText(mode) + ") in " + Where(ns) +
-             ": opened as dlopen would";
+      what = who + " called dlmopen(its own namespace, " + shown + ", " + ModeText(mode) + ") in " + Where(ns) + ": opened as dlopen would";
       break;
-    default:
-      what = who + " called dlopen(" + shown + ", " + ModeText(mode) + ") in " + Where(ns);
-      break;
+    default: what = who + " called dlopen(" + shown + ", " + ModeText(mode) + ") in " + Where(ns); break;
   }
   if (mode & RTLD_GLOBAL) {
     if (ns->host.global_scope) {
-      what += "; RTLD_GLOBAL adds it to that namespace's global scope: dlsym(RTLD_DEFAULT) there and libraries "
-              "loaded there later find its symbols first";
+      what +=
+          "; RTLD_GLOBAL adds it to that namespace's global scope: dlsym(RTLD_DEFAULT) there and libraries "
+          "loaded there later find its symbols first";
     } else {
       mode &= ~RTLD_GLOBAL;
-      what += "; RTLD_GLOBAL withheld (glibc would crash, and dlswap could not give this namespace a global scope): "
-              "its symbols are found through the handle only";
+      what +=
+          "; RTLD_GLOBAL withheld (glibc would crash, and dlswap could not give this namespace a global scope): "
+          "its symbols are found through the handle only";
     }
   }
   AddRuntimeNote(what);

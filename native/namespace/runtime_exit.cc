@@ -59,8 +59,8 @@ bool UnwinderOf(void *image, Unwinder &u) {
   const struct link_map *libgcc = ObjectAt(find("__gcc_personality_v0"));
   if (!libgcc) return false;
   void *fns[6];
-  const char *names[6] = {"_Unwind_ForcedUnwind", "_Unwind_Backtrace", "_Unwind_GetCFA", "_Unwind_GetLanguageSpecificData",
-                          "_Unwind_GetIPInfo", "_Unwind_GetRegionStart"};
+  const char *names[6] = {"_Unwind_ForcedUnwind", "_Unwind_Backtrace",     "_Unwind_GetCFA", "_Unwind_GetLanguageSpecificData",
+                          "_Unwind_GetIPInfo",    "_Unwind_GetRegionStart"};
   for (int i = 0; i < 6; ++i) {
     fns[i] = find(names[i]);
     if (!fns[i] || ObjectAt(fns[i]) != libgcc) return false;
@@ -85,7 +85,7 @@ struct Landing {
   bool active = false;
   bool unwinding = false;
   bool reachable = false;
-  uintptr_t mark = 0;  // an address in the landing frame: a frame whose CFA is above it is the caller's
+  uintptr_t mark = 0;                                    // an address in the landing frame: a frame whose CFA is above it is the caller's
   unsigned load_lock = 0, write_lock = 0, tls_lock = 0;  // the loader locks this thread held before
   int how = 0, status = 0;
   const void *caller = nullptr;
@@ -120,9 +120,12 @@ bool ReadEncoded(uint8_t enc, const uint8_t *&p, const uint8_t *end, uintptr_t &
       return ReadULEB(p, end, out);
     }
     case 0x00: size = sizeof(void *); break;  // absptr
-    case 0x02: case 0x0a: size = 2; break;
-    case 0x03: case 0x0b: size = 4; break;
-    case 0x04: case 0x0c: size = 8; break;
+    case 0x02:
+    case 0x0a: size = 2; break;
+    case 0x03:
+    case 0x0b: size = 4; break;
+    case 0x04:
+    case 0x0c: size = 8; break;
     default: return false;
   }
   if (static_cast<size_t>(end - p) < size) return false;
@@ -160,8 +163,8 @@ bool OnlyCleanups(const Unwinder &u, _Unwind_Context *ctx) {
   const uint8_t *const cs_end = p + cs_length;
   while (p < cs_end) {
     uintptr_t cs_start = 0, cs_len = 0, cs_lp = 0, cs_action = 0;
-    if (!ReadEncoded(cs_enc, p, cs_end, cs_start) || !ReadEncoded(cs_enc, p, cs_end, cs_len) ||
-        !ReadEncoded(cs_enc, p, cs_end, cs_lp) || !ReadULEB(p, cs_end, cs_action)) {
+    if (!ReadEncoded(cs_enc, p, cs_end, cs_start) || !ReadEncoded(cs_enc, p, cs_end, cs_len) || !ReadEncoded(cs_enc, p, cs_end, cs_lp) ||
+        !ReadULEB(p, cs_end, cs_action)) {
       return false;
     }
     if (ip < start + cs_start) return false;  // sorted table: past the instruction, not in it
@@ -170,8 +173,7 @@ bool OnlyCleanups(const Unwinder &u, _Unwind_Context *ctx) {
   return false;
 }
 
-_Unwind_Reason_Code Stop(int, _Unwind_Action actions, _Unwind_Exception_Class, _Unwind_Exception *, _Unwind_Context *ctx,
-                         void *param) {
+_Unwind_Reason_Code Stop(int, _Unwind_Action actions, _Unwind_Exception_Class, _Unwind_Exception *, _Unwind_Context *ctx, void *param) {
   auto *l = static_cast<Landing *>(param);
   if ((actions & _UA_END_OF_STACK) || l->unwinder.get_cfa(ctx) > l->mark || !OnlyCleanups(l->unwinder, ctx)) siglongjmp(l->env, 1);
   return _URC_NO_REASON;
@@ -307,8 +309,8 @@ __attribute__((noinline)) bool CallLibraryCode(const LibraryCodeSite &site, void
   end.how = l.how;
   end.status = l.status;
   end.object = ObjectNameAt(l.caller);
-  AddRuntimeNote((end.object.empty() ? std::string("library code") : end.object) + " called " + EndCallText(end) +
-                 " while " + site.doing + ": the call was unwound and the load fails instead");
+  AddRuntimeNote((end.object.empty() ? std::string("library code") : end.object) + " called " + EndCallText(end) + " while " + site.doing +
+                 ": the call was unwound and the load fails instead");
   return false;
 }
 

@@ -31,14 +31,14 @@
 namespace dlswap {
 
 struct LibraryEnd {
-  int how = 0;          // runtime_abi.h DLSWAP_END_*; 0 if nothing ended
-  int status = 0;       // exit's argument
-  std::string object;   // the file name of the object whose code made the call
+  int how = 0;         // runtime_abi.h DLSWAP_END_*; 0 if nothing ended
+  int status = 0;      // exit's argument
+  std::string object;  // the file name of the object whose code made the call
 };
 
 // Where library code of a load runs.
 struct LibraryCodeSite {
-  std::string doing;       // for the message printed if the process ends anyway: "loading /x/liby.so"
+  std::string doing;  // for the message printed if the process ends anyway: "loading /x/liby.so"
   // The image whose code runs: its handle once it is open, else its namespace and the name the
   // loader was given (an image whose constructors are running). The unwinder of the image's own C++
   // runtime (its libgcc_s) unwinds its frames: one that never ran has state its personality routines
@@ -57,7 +57,8 @@ bool CallLibraryCode(const LibraryCodeSite &site, void (*fn)(void *), void *arg,
 
 template <typename F>
 bool CallLibraryCode(const LibraryCodeSite &site, F &&f, LibraryEnd &end) {
-  return CallLibraryCode(site, [](void *p) { (*static_cast<F *>(p))(); }, &f, end);
+  return CallLibraryCode(
+      site, [](void *p) { (*static_cast<F *>(p))(); }, &f, end);
 }
 
 // "exit(1)", "_exit(3)", "abort()", "a failed assert()".

@@ -51,8 +51,8 @@ void NoteImageClosed(const struct link_map *image);
 std::vector<const struct link_map *> OpenImages();
 struct ThreadNote {
   pid_t tid = 0;
-  std::string name;    // /proc comm
-  std::string why;     // "started by it", "running its code"...
+  std::string name;       // /proc comm
+  std::string why;        // "started by it", "running its code"...
   bool recorded = false;  // started through the runtime: its exit is seen (WaitForRuntimeThreadsToExit)
 };
 // Threads started through the runtime that are alive and whose creator or start routine is in one

@@ -74,10 +74,10 @@ struct KeyRecord {
   std::atomic<NamespaceRecord *> owner{nullptr};  // read without the lock by get and set
   // The rest guarded by g_mutex.
   uint64_t serial = 0;
-  const void *caller = nullptr;             // return address in the code that created it
-  void (*destructor)(void *) = nullptr;     // the library's, or null
-  int slot = -1;                            // its destructor's trampoline slot
-  bool resolved = false;                    // caller_at and destructor_at are known
+  const void *caller = nullptr;          // return address in the code that created it
+  void (*destructor)(void *) = nullptr;  // the library's, or null
+  int slot = -1;                         // its destructor's trampoline slot
+  bool resolved = false;                 // caller_at and destructor_at are known
   Place caller_at, destructor_at;
 };
 
@@ -149,9 +149,7 @@ void ForgetKeyLocked(pthread_key_t k) {
   r.resolved = false;
 }
 
-bool OwnedBy(pthread_key_t key, const void *ns) {
-  return key < kKeys && g_keys[key].owner.load(std::memory_order_acquire) == ns;
-}
+bool OwnedBy(pthread_key_t key, const void *ns) { return key < kKeys && g_keys[key].owner.load(std::memory_order_acquire) == ns; }
 
 int KeyCreate(void *ns_ptr, pthread_key_t *key, void (*destructor)(void *), const void *caller) {
   if (key == nullptr) return EINVAL;
@@ -204,9 +202,7 @@ int KeyDelete(void *ns, pthread_key_t key) {
 
 void *GetSpecific(void *ns, pthread_key_t key) { return OwnedBy(key, ns) ? pthread_getspecific(key) : nullptr; }
 
-int SetSpecific(void *ns, pthread_key_t key, const void *value) {
-  return OwnedBy(key, ns) ? pthread_setspecific(key, value) : EINVAL;
-}
+int SetSpecific(void *ns, pthread_key_t key, const void *value) { return OwnedBy(key, ns) ? pthread_setspecific(key, value) : EINVAL; }
 
 // Finds the objects of the namespace's keys created since the last look (their creator and their
 // destructor), while those are still mapped: before a dlclose in the namespace.
@@ -309,8 +305,7 @@ int LiveNamespaceKeys(NamespaceRecord *ns) {
 }
 
 // Defined in runtime_threads.cc.
-int ThreadCreate(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
-                 const void *caller);
+int ThreadCreate(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg, const void *caller);
 int C11ThreadCreate(void *ns, unsigned long *thread, int (*start)(void *), void *arg, const void *caller);
 
 extern "C" int __cxa_thread_atexit_impl(void (*)(void *), void *, void *);

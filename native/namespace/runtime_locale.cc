@@ -24,8 +24,8 @@ namespace {
 
 // glibc's categories: LC_CTYPE (0) to LC_IDENTIFICATION (12); LC_ALL (6) names all of them.
 constexpr int kCategories = 13;
-constexpr const char *kNames[kCategories] = {"LC_CTYPE",   "LC_NUMERIC", "LC_TIME",    "LC_COLLATE",     "LC_MONETARY",
-                                             "LC_MESSAGES", "LC_ALL",    "LC_PAPER",   "LC_NAME",        "LC_ADDRESS",
+constexpr const char *kNames[kCategories] = {"LC_CTYPE",     "LC_NUMERIC",     "LC_TIME",          "LC_COLLATE", "LC_MONETARY",
+                                             "LC_MESSAGES",  "LC_ALL",         "LC_PAPER",         "LC_NAME",    "LC_ADDRESS",
                                              "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION"};
 
 struct Change {

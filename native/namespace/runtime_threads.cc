@@ -37,18 +37,18 @@ namespace dlswap {
 namespace {
 
 struct ThreadRecord {
-  uint64_t serial = 0;                          // identifies the record (pointers are reused)
+  uint64_t serial = 0;  // identifies the record (pointers are reused)
   NamespaceRecord *ns = nullptr;
   void *(*start)(void *) = nullptr;
   int (*c11_start)(void *) = nullptr;
   void *arg = nullptr;
-  const void *caller = nullptr;                 // return address in the code that called pthread_create
+  const void *caller = nullptr;  // return address in the code that called pthread_create
   // Set by ResolveRuntimeThreads, never by the thread or its creator:
   bool resolved = false;
-  const struct link_map *creator = nullptr;     // object `caller` is in
+  const struct link_map *creator = nullptr;  // object `caller` is in
   const struct link_map *start_object = nullptr;
-  void *pin = nullptr;                          // dlmopen handle keeping `creator` mapped, or null
-  pid_t tid = 0;                                // set by the thread itself
+  void *pin = nullptr;  // dlmopen handle keeping `creator` mapped, or null
+  pid_t tid = 0;        // set by the thread itself
 };
 
 // Everything here is reached from exiting threads (OnThreadExit), possibly after exit() began:
@@ -98,8 +98,8 @@ std::string ObjectName(const struct link_map *m) {
 }
 
 // Records the thread and starts it. Calls nothing of the dynamic linker (see the top of the file).
-int Create(NamespaceRecord *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
-           int (*c11_start)(void *), void *arg, const void *caller) {
+int Create(NamespaceRecord *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), int (*c11_start)(void *), void *arg,
+           const void *caller) {
   std::call_once(g_exit_key_once, [] { pthread_key_create(&g_exit_key, &OnThreadExit); });
   auto *rec = new (std::nothrow) ThreadRecord();
   if (!rec) return EAGAIN;
@@ -130,8 +130,7 @@ const void *StartAddress(const ThreadRecord &r) {
 
 }  // namespace
 
-int ThreadCreate(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
-                 const void *caller) {
+int ThreadCreate(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg, const void *caller) {
   return Create(static_cast<NamespaceRecord *>(ns), thread, attr, start, nullptr, arg, caller);
 }
 
@@ -255,9 +254,8 @@ bool WaitForRuntimeThreadsToExit(const std::vector<pid_t> &tids, int timeout_ms)
   for (int pause_us = 100;; pause_us = std::min(pause_us * 2, 20'000)) {
     {
       std::lock_guard<std::mutex> lock(g_mutex);
-      const bool alive = std::any_of(g_threads->begin(), g_threads->end(), [&](const ThreadRecord *r) {
-        return std::find(tids.begin(), tids.end(), r->tid) != tids.end();
-      });
+      const bool alive = std::any_of(g_threads->begin(), g_threads->end(),
+                                     [&](const ThreadRecord *r) { return std::find(tids.begin(), tids.end(), r->tid) != tids.end(); });
       if (!alive) return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;

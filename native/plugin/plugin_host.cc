@@ -67,7 +67,7 @@ struct HostPrivate {
   bool open = false;
   std::atomic<uint64_t> dropped{0};  // every line not delivered: over the bound, or after the channel closed
   size_t queued_lines = 0, queued_bytes = 0;
-  uint64_t overflow = 0;             // dropped over the bound and not yet reported
+  uint64_t overflow = 0;  // dropped over the bound and not yet reported
   bool notice_queued = false;
   // delivered() markers in the queue: the channel keeps node alive while one is (JS thread only).
   size_t markers = 0;
@@ -200,12 +200,9 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PluginHost",
-                       {InstanceAccessor("address", &PluginHost::Address, nullptr),
-                        InstanceMethod("adopt", &PluginHost::Adopt),
-                        InstanceMethod("disown", &PluginHost::Disown),
-                        InstanceMethod("release", &PluginHost::Release),
-                        InstanceMethod("delivered", &PluginHost::Delivered),
-                        InstanceAccessor("finiOwed", &PluginHost::FiniOwed, nullptr),
+                       {InstanceAccessor("address", &PluginHost::Address, nullptr), InstanceMethod("adopt", &PluginHost::Adopt),
+                        InstanceMethod("disown", &PluginHost::Disown), InstanceMethod("release", &PluginHost::Release),
+                        InstanceMethod("delivered", &PluginHost::Delivered), InstanceAccessor("finiOwed", &PluginHost::FiniOwed, nullptr),
                         InstanceAccessor("dropped", &PluginHost::Dropped, nullptr)});
   }
 
@@ -227,8 +224,8 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
     napi_value name;
     napi_create_string_utf8(env, "dlswap.log", NAPI_AUTO_LENGTH, &name);
     auto *shared = new BoxRef(box_);
-    napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, shared, ChannelFinalized,
-                                                     &box_->priv, CallLogJs, &box_->priv.tsfn);
+    napi_status st = napi_create_threadsafe_function(env, info[3], nullptr, name, 0, 1, shared, ChannelFinalized, &box_->priv, CallLogJs,
+                                                     &box_->priv.tsfn);
     if (st != napi_ok) {
       delete shared;
       throw CodedError(env, "ERR_DLSWAP_INTERNAL", "cannot create the plugin log channel");
@@ -266,9 +263,7 @@ class PluginHost : public Napi::ObjectWrap<PluginHost> {
   Napi::Value Dropped(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), static_cast<double>(box_->priv.dropped.load()));
   }
-  Napi::Value FiniOwed(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), box_->fini != nullptr);
-  }
+  Napi::Value FiniOwed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), box_->fini != nullptr); }
 
   // adopt(library, finiTimeoutMs): the plugin's dlswap_init (run by the loader) returned 0, so
   // dlswap_fini is owed from here: it runs exactly once, in the generation's retirement (which

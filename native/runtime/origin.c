@@ -218,9 +218,7 @@ static void *served_open(int use_lmid, Lmid_t lmid, const char *file, int mode, 
 
 EXPORT void *dlswOp(const char *file, int mode) { return served_open(0, 0, file, mode, __builtin_return_address(0)); }
 
-EXPORT void *dlswMop(Lmid_t lmid, const char *file, int mode) {
-  return served_open(1, lmid, file, mode, __builtin_return_address(0));
-}
+EXPORT void *dlswMop(Lmid_t lmid, const char *file, int mode) { return served_open(1, lmid, file, mode, __builtin_return_address(0)); }
 
 EXPORT int dlswAa(const void *address, Dl_info *info) {
   const int r = dladdr(address, info);

@@ -28,12 +28,12 @@ extern "C" {
 
 /* One image dlswap mapped from a copy. The strings stay valid while the image is mapped. */
 typedef struct dlswap_origin_image {
-  const char *loaded_as;  /* the name the dynamic loader knows it by (l_name): its copy */
-  const char *source;     /* the real path of the file it was copied from */
-  size_t source_dir_len;  /* source[0, source_dir_len) is that file's directory */
-  const char *rpath;      /* its own DT_RPATH and DT_RUNPATH as built ("" when absent) */
+  const char *loaded_as; /* the name the dynamic loader knows it by (l_name): its copy */
+  const char *source;    /* the real path of the file it was copied from */
+  size_t source_dir_len; /* source[0, source_dir_len) is that file's directory */
+  const char *rpath;     /* its own DT_RPATH and DT_RUNPATH as built ("" when absent) */
   const char *runpath;
-  const void *handle;     /* its link map, as dlopen returns it */
+  const void *handle; /* its link map, as dlopen returns it */
   /* 0 when its directory is not one to load from (someone else could change what is in it): then
    * the dynamic loader's own answers stand, and "$ORIGIN" is refused. */
   int redirect;
@@ -54,12 +54,12 @@ typedef struct dlswap_origin_host {
 } dlswap_origin_host;
 
 /* What a copy's imports are renamed to: each the length of the original, defined only by origin.c. */
-#define DLSWAP_ORIGIN_RENAMES(X)        \
-  X(dladdr, dlswAa)                     \
-  X(dladdr1, dlswAa1)                   \
-  X(dlinfo, dlswIn)                     \
-  X(dl_iterate_phdr, dlsw_iter_phdrs)   \
-  X(dlopen, dlswOp)                     \
+#define DLSWAP_ORIGIN_RENAMES(X)      \
+  X(dladdr, dlswAa)                   \
+  X(dladdr1, dlswAa1)                 \
+  X(dlinfo, dlswIn)                   \
+  X(dl_iterate_phdr, dlsw_iter_phdrs) \
+  X(dlopen, dlswOp)                   \
   X(dlmopen, dlswMop)
 
 #ifdef __cplusplus

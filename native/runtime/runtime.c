@@ -66,9 +66,7 @@ EXPORT void *__pthread_getspecific(pthread_key_t key) { return pthread_getspecif
  * it on may read an uninitialised object; passing a pointer on is all this does. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-EXPORT int pthread_setspecific(pthread_key_t key, const void *value) {
-  return host ? host->setspecific(host->ns, key, value) : EINVAL;
-}
+EXPORT int pthread_setspecific(pthread_key_t key, const void *value) { return host ? host->setspecific(host->ns, key, value) : EINVAL; }
 #pragma GCC diagnostic pop
 EXPORT int __pthread_setspecific(pthread_key_t key, const void *value) { return pthread_setspecific(key, value); }
 

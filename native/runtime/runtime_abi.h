@@ -38,8 +38,7 @@ typedef struct dlswap_runtime_host {
   void *(*getspecific)(void *ns, pthread_key_t key);
   int (*setspecific)(void *ns, pthread_key_t key, const void *value);
   /* Threads, created by node's libc. `caller` is the return address in the code that asked. */
-  int (*thread_create)(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
-                       const void *caller);
+  int (*thread_create)(void *ns, pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg, const void *caller);
   int (*c11_thread_create)(void *ns, unsigned long *thread, int (*start)(void *), void *arg, const void *caller);
   void (*thread_exit)(void *value) __attribute__((noreturn));
   /* thread_local destructors, in node's libc: they run when the thread node's libc created exits. */
@@ -77,10 +76,10 @@ typedef struct dlswap_runtime_host {
 
 /* dl_call's `call`. */
 enum {
-  DLSWAP_DL_GLOBAL = 1,   /* dlopen(file, ...|RTLD_GLOBAL) */
-  DLSWAP_DL_SELF = 2,     /* dlopen(NULL, ...) or dlmopen(LM_ID_BASE, NULL, ...) */
-  DLSWAP_DL_BASE = 3,     /* dlmopen(LM_ID_BASE, file, ...) */
-  DLSWAP_DL_OWN = 4       /* dlmopen(<this namespace>, file, ...|RTLD_GLOBAL) */
+  DLSWAP_DL_GLOBAL = 1, /* dlopen(file, ...|RTLD_GLOBAL) */
+  DLSWAP_DL_SELF = 2,   /* dlopen(NULL, ...) or dlmopen(LM_ID_BASE, NULL, ...) */
+  DLSWAP_DL_BASE = 3,   /* dlmopen(LM_ID_BASE, file, ...) */
+  DLSWAP_DL_OWN = 4     /* dlmopen(<this namespace>, file, ...|RTLD_GLOBAL) */
 };
 
 /* process_end's `how`. */
@@ -90,7 +89,7 @@ enum {
   DLSWAP_END_QUICK_EXIT = 3,
   DLSWAP_END_ABORT = 4,
   DLSWAP_END_ASSERT = 5,
-  DLSWAP_END__EXIT_C99 = 6, /* _Exit */
+  DLSWAP_END__EXIT_C99 = 6,  /* _Exit */
   DLSWAP_END_THREAD_EXIT = 7 /* pthread_exit, thrd_exit: the thread, not the process */
 };
 

@@ -46,7 +46,7 @@ static inline dlswap_dl_request serve(dlswap_dl_request r, const void *caller) {
     const int call = !r.use_lmid ? DLSWAP_DL_GLOBAL : r.lmid == LM_ID_BASE ? DLSWAP_DL_BASE : DLSWAP_DL_OWN;
     if (call == DLSWAP_DL_BASE || (r.mode & RTLD_GLOBAL)) r.mode = host->dl_call(host->ns, call, r.file, r.mode, caller);
   } else {
-    return r;  /* another namespace, or dlmopen(<this lmid>, NULL): glibc's answer */
+    return r; /* another namespace, or dlmopen(<this lmid>, NULL): glibc's answer */
   }
   r.use_lmid = 0;
   return r;
@@ -54,7 +54,9 @@ static inline dlswap_dl_request serve(dlswap_dl_request r, const void *caller) {
 
 dlswap_dl_request dlswap_runtime_dl_serve(dlswap_dl_request r, const void *caller) { return host ? serve(r, caller) : r; }
 
-void *dlswap_runtime_dl_open(dlswap_dl_request r) { return r.use_lmid ? next_dlmopen(r.lmid, r.file, r.mode) : next_dlopen(r.file, r.mode); }
+void *dlswap_runtime_dl_open(dlswap_dl_request r) {
+  return r.use_lmid ? next_dlmopen(r.lmid, r.file, r.mode) : next_dlopen(r.file, r.mode);
+}
 
 EXPORT void *dlopen(const char *file, int mode) {
   dlswap_dl_request r = {0, 0, file, mode};

@@ -74,8 +74,8 @@ EXPORT void abort(void) {
  * message is printed here, as glibc prints it, when the host will take the abort over. */
 EXPORT void __assert_fail(const char *assertion, const char *file, unsigned int line, const char *function) {
   if (host && host->in_load()) {
-    fprintf(stderr, "%s%s%s:%u: %s%sAssertion `%s' failed.\n", program_invocation_short_name,
-            program_invocation_short_name[0] ? ": " : "", file, line, function ? function : "", function ? ": " : "", assertion);
+    fprintf(stderr, "%s%s%s:%u: %s%sAssertion `%s' failed.\n", program_invocation_short_name, program_invocation_short_name[0] ? ": " : "",
+            file, line, function ? function : "", function ? ": " : "", assertion);
     fflush(stderr);
     host->process_end(host->ns, DLSWAP_END_ASSERT, 0, __builtin_return_address(0));
     next_abort();

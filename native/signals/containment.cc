@@ -45,7 +45,9 @@ uintptr_t PcOf(const ucontext_t *uc) {
 #if defined(__x86_64__)
 // Reads a word without faulting if it is not mapped (the kernel copies it or fails).
 bool SafeRead(uintptr_t at, uintptr_t *out) {
-  struct iovec local{out, sizeof *out}, remote{reinterpret_cast<void *>(at), sizeof *out};
+  struct iovec local {
+    out, sizeof *out
+  }, remote{reinterpret_cast<void *>(at), sizeof *out};
   return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof *out);
 }
 #endif
@@ -148,14 +150,11 @@ bool Containable(const FaultDetails &d) {
     const uintptr_t ret = d.trace[i];
     // A return address is just past its call: the call instruction is what belongs to an owner.
     switch (OwnerOf(ret - 1)) {
-      case CodeOwner::kDlswap:
-        seen_dlswap = true;
-        break;
+      case CodeOwner::kDlswap: seen_dlswap = true; break;
       case CodeOwner::kOther:
         if (seen_dlswap) return false;  // dlswap's code ran under the library's: not the call path
         break;
-      default:
-        return false;  // node's, the loader's
+      default: return false;  // node's, the loader's
     }
   }
   // Reached the call site: dlswap's frames on the way were the call path's own (libffi, a thunk).

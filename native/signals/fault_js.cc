@@ -187,8 +187,9 @@ void RegisterFaultContainment(Napi::Env env, Napi::Object exports) {
     ComputeCodeRanges();
     InstallFaultHandlers();
   });
-  Export(env, exports, {{"describeLibrary", Describe}, {"setFaultListener", SetFaultListener}, {"libraryFault", FaultOf},
-                        {"faultHandlers", FaultHandlers}});
+  Export(
+      env, exports,
+      {{"describeLibrary", Describe}, {"setFaultListener", SetFaultListener}, {"libraryFault", FaultOf}, {"faultHandlers", FaultHandlers}});
 }
 
 }  // namespace dlswap

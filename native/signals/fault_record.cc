@@ -82,17 +82,10 @@ std::string FrameText(const FaultFrame &f) {
 std::string ThreadText(const FaultRecord &r) {
   std::string t;
   switch (r.role) {
-    case ThreadRole::kJs:
-      t = r.main_thread ? "the main JS thread" : "a worker_thread's JS thread";
-      break;
-    case ThreadRole::kPool:
-      t = "a libuv pool thread (.async)";
-      break;
-    case ThreadRole::kLoader:
-      t = "dlswap's loader thread";
-      break;
-    default:
-      t = "a thread of the library";
+    case ThreadRole::kJs: t = r.main_thread ? "the main JS thread" : "a worker_thread's JS thread"; break;
+    case ThreadRole::kPool: t = "a libuv pool thread (.async)"; break;
+    case ThreadRole::kLoader: t = "dlswap's loader thread"; break;
+    default: t = "a thread of the library";
   }
   return t + " (tid " + std::to_string(r.tid) + ")";
 }
@@ -141,8 +134,7 @@ std::shared_ptr<const FaultRecord> MakeFaultRecord(const FaultDetails &d, const 
     if (d.signo == SIGSEGV || d.signo == SIGBUS) what += std::string(" ") + AccessText(d.access) + " address " + HexOf(d.address);
   }
   std::string gen = r->generation > 0 ? " generation " + std::to_string(r->generation) + " of" : "";
-  r->message = function + "() " + what + " at " + r->Where() + ", in a call into" + gen + " " + r->library + " on " +
-               ThreadText(*r) +
+  r->message = function + "() " + what + " at " + r->Where() + ", in a call into" + gen + " " + r->library + " on " + ThreadText(*r) +
                ". The call was ended and the process goes on; the library is quarantined: every later call is refused "
                "(ERR_DLSWAP_FAULTED) and it is never unmapped, since its locks and memory may be inconsistent.";
   return r;
@@ -164,11 +156,11 @@ std::shared_ptr<const FaultRecord> FirstFault(const LibraryHandle &lib) {
 std::string FaultedMessage(const std::string &function, const FaultRecord *first) {
   std::string lib = first ? first->library : "its library";
   std::string gen = first && first->generation > 0 ? "generation " + std::to_string(first->generation) + " of " : "";
-  std::string why = first ? first->function + "() " +
-                                (first->signo == kThreadExit ? std::string("called pthread_exit()")
-                                                             : std::string("raised ") + SignalName(first->signo)) +
-                                " at " + first->Where()
-                          : std::string("a call faulted");
+  std::string why =
+      first ? first->function + "() " +
+                  (first->signo == kThreadExit ? std::string("called pthread_exit()") : std::string("raised ") + SignalName(first->signo)) +
+                  " at " + first->Where()
+            : std::string("a call faulted");
   return function + "(): " + gen + lib + " is quarantined since a fault (" + why +
          "): it refuses every call and stays mapped. Open the library again (or reload the HotLibrary) to use a fresh copy.";
 }

@@ -20,27 +20,27 @@ namespace dlswap {
 struct LibraryHandle;
 
 struct FaultFrame {
-  uintptr_t pc = 0;         // the fault's pc (frame 0), or a return address
-  std::string object;       // the library's path as the user gave it, or the object's file name
-  std::string symbol;       // "" when unknown
-  uint64_t offset = 0;      // of pc in `symbol`, or in `object` when there is no symbol
+  uintptr_t pc = 0;             // the fault's pc (frame 0), or a return address
+  std::string object;           // the library's path as the user gave it, or the object's file name
+  std::string symbol;           // "" when unknown
+  uint64_t offset = 0;          // of pc in `symbol`, or in `object` when there is no symbol
   uint64_t object_address = 0;  // pc in the object's link-time addresses (what addr2line takes)
-  bool in_library = false;  // the called library or one of its dependencies that dlswap loaded
+  bool in_library = false;      // the called library or one of its dependencies that dlswap loaded
 };
 
 struct FaultRecord {
-  int signo = 0;            // or kThreadExit
+  int signo = 0;  // or kThreadExit
   int code = 0;
   FaultAccess access = FaultAccess::kUnknown;
   uintptr_t address = 0;
-  std::string function;     // the C function the call entered ("dlswap_init"...)
-  std::string library;      // the library's path as the user gave it
-  int generation = 0;       // 0: not a HotLibrary generation
+  std::string function;  // the C function the call entered ("dlswap_init"...)
+  std::string library;   // the library's path as the user gave it
+  int generation = 0;    // 0: not a HotLibrary generation
   pid_t tid = 0;
   ThreadRole role = ThreadRole::kOther;
   bool main_thread = false;
   std::vector<FaultFrame> frames;
-  std::string message;      // the sentence ERR_DLSWAP_FAULT carries
+  std::string message;        // the sentence ERR_DLSWAP_FAULT carries
   std::string Where() const;  // "crash+0x11 in ./libx.so" (the library's innermost frame if any)
 };
 

@@ -24,15 +24,15 @@ using VecBits = uint64_t __attribute__((vector_size(16)));
 // GuardForms<K> names them for templates.
 template <int K>
 struct GuardForms;
-#define DLSWAP_GUARD_FORMS(K, ...)                                                                               \
-  extern "C" uint64_t dlswap_guard_i##K(__VA_ARGS__ const void *fn, RecoveryFrame *frame);                        \
-  extern "C" VecBits dlswap_guard_iv##K(__VA_ARGS__ const void *fn, RecoveryFrame *frame);                        \
-  extern "C" uint64_t dlswap_guard_m##K(__VA_ARGS__ DLSWAP_GUARD_FPR, const void *fn, RecoveryFrame *frame);      \
-  extern "C" VecBits dlswap_guard_mv##K(__VA_ARGS__ DLSWAP_GUARD_FPR, const void *fn, RecoveryFrame *frame);      \
-  template <>                                                                                                     \
-  struct GuardForms<K> {                                                                                          \
-    static constexpr auto i = &dlswap_guard_i##K, iv = &dlswap_guard_iv##K;                                       \
-    static constexpr auto m = &dlswap_guard_m##K, mv = &dlswap_guard_mv##K;                                       \
+#define DLSWAP_GUARD_FORMS(K, ...)                                                                           \
+  extern "C" uint64_t dlswap_guard_i##K(__VA_ARGS__ const void *fn, RecoveryFrame *frame);                   \
+  extern "C" VecBits dlswap_guard_iv##K(__VA_ARGS__ const void *fn, RecoveryFrame *frame);                   \
+  extern "C" uint64_t dlswap_guard_m##K(__VA_ARGS__ DLSWAP_GUARD_FPR, const void *fn, RecoveryFrame *frame); \
+  extern "C" VecBits dlswap_guard_mv##K(__VA_ARGS__ DLSWAP_GUARD_FPR, const void *fn, RecoveryFrame *frame); \
+  template <>                                                                                                \
+  struct GuardForms<K> {                                                                                     \
+    static constexpr auto i = &dlswap_guard_i##K, iv = &dlswap_guard_iv##K;                                  \
+    static constexpr auto m = &dlswap_guard_m##K, mv = &dlswap_guard_mv##K;                                  \
   };
 #define DLSWAP_U64 uint64_t,
 DLSWAP_GUARD_FORMS(0)

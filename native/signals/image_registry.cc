@@ -27,7 +27,7 @@ struct Entry {
 Entry g_entries[kMaxEntries];
 std::mutex g_writer;  // one writer at a time
 
-uint32_t CountSymbols(const ElfW(Dyn) *dyn, uintptr_t base) {
+uint32_t CountSymbols(const ElfW(Dyn) * dyn, uintptr_t base) {
   const uint32_t *hash = nullptr, *gnu = nullptr;
   for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; ++d) {
     if (d->d_tag == DT_HASH) hash = reinterpret_cast<const uint32_t *>(DynamicAddress(d->d_un.d_ptr, base));

@@ -15,9 +15,9 @@ namespace dlswap {
 // What the handler gets for an address: copies, consistent with each other.
 struct ImageHit {
   const struct link_map *map = nullptr;
-  uintptr_t base = 0;        // the load bias (link_map l_addr)
-  int32_t generation = 0;    // 0: not a HotLibrary generation
-  char name[256] = {};       // the library's path as the user gave it, and what the image is to it
+  uintptr_t base = 0;      // the load bias (link_map l_addr)
+  int32_t generation = 0;  // 0: not a HotLibrary generation
+  char name[256] = {};     // the library's path as the user gave it, and what the image is to it
   const ElfW(Sym) *symtab = nullptr;
   const char *strtab = nullptr;
   uint32_t nsyms = 0;

@@ -17,7 +17,7 @@ inline uintptr_t DynamicAddress(ElfW(Addr) a, uintptr_t base) { return base != 0
 // The program headers of a loaded shared library: its first segment maps the ELF header at the load
 // bias, and the headers after it (the loader keeps its own pointer to them private). Null, with
 // *count 0, when that is not so.
-inline const ElfW(Phdr) *ProgramHeaders(const struct link_map *map, int *count) {
+inline const ElfW(Phdr) * ProgramHeaders(const struct link_map *map, int *count) {
   *count = 0;
   if (!map || map->l_addr == 0) return nullptr;
   const auto *eh = reinterpret_cast<const ElfW(Ehdr) *>(map->l_addr);

@@ -87,8 +87,9 @@ void ReportDuringLoad(int sig, const siginfo_t *info, uintptr_t pc, const Thread
   uintptr_t base = 0;
   if (ObjectAt(pc, &object, &base)) l.Str(" at offset ").Hex(pc - base).Str(" of ").Str(object);
   l.Str(" while dlswap was loading ").Str(tf->loading).Str(", thread ").Dec(syscall(SYS_gettid));
-  l.Str(": a fault in a constructor happens inside the dynamic loader and cannot be contained; the signal goes on "
-        "to its previous handler (by default the process ends with it).");
+  l.Str(
+      ": a fault in a constructor happens inside the dynamic loader and cannot be contained; the signal goes on "
+      "to its previous handler (by default the process ends with it).");
   l.Write(2);
 }
 

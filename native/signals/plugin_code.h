@@ -17,7 +17,9 @@ template <typename F>
 std::shared_ptr<const FaultRecord> RunPluginCode(LibraryHandle &lib, const char *function, F &&body) {
   ThreadFaults *tf = ThisThreadFaults(ThreadRole::kLoader);
   using Body = std::remove_reference_t<F>;
-  if (GuardedRun(tf, [](void *p) { (*static_cast<Body *>(p))(); }, &body) == kReturned) return nullptr;
+  if (GuardedRun(
+          tf, [](void *p) { (*static_cast<Body *>(p))(); }, &body) == kReturned)
+    return nullptr;
   std::shared_ptr<const FaultRecord> record = MakeFaultRecord(tf->last, lib, function, *tf);
   Quarantine(lib, record);
   return record;

@@ -63,13 +63,13 @@ enum class FaultAccess : uint8_t { kUnknown, kRead, kWrite, kExecute };
 // Written by the fault path (signal handler or pthread_exit) on the faulting thread, read on the
 // same thread right after the resume: no other thread touches it.
 struct FaultDetails {
-  int32_t signo = 0;       // or kThreadExit
-  int32_t code = 0;        // si_code
-  uintptr_t address = 0;   // si_addr
+  int32_t signo = 0;      // or kThreadExit
+  int32_t code = 0;       // si_code
+  uintptr_t address = 0;  // si_addr
   uintptr_t pc = 0;
   FaultAccess access = FaultAccess::kUnknown;
   bool reached_call = false;  // the walk reached the armed frame's call site (where it stops)
-  int32_t depth = 0;       // trace[0] is pc
+  int32_t depth = 0;          // trace[0] is pc
   uintptr_t trace[kMaxTrace] = {};
 };
 

@@ -4,8 +4,8 @@
 
 namespace dlswap {
 
-const char *SignalName(int sig);           // "SIGSEGV", or "thread exit" for kThreadExit
-const char *SignalCodeName(int sig, int code);   // "SEGV_MAPERR", or "" when the code is not one of the signal's own
-const char *SignalCodeText(int sig, int code);   // "address not mapped", ...
+const char *SignalName(int sig);                // "SIGSEGV", or "thread exit" for kThreadExit
+const char *SignalCodeName(int sig, int code);  // "SEGV_MAPERR", or "" when the code is not one of the signal's own
+const char *SignalCodeText(int sig, int code);  // "address not mapped", ...
 
 }  // namespace dlswap

@@ -42,7 +42,7 @@ describe('helpers', () => {
     expect(parseTunables('garbage::=x:glibc.malloc.check=3')).toEqual({ 'glibc.malloc.check': '3' });
   });
 
-  it('staticTlsSurplus keeps glibc\'s historic 1664 bytes for the defaults', () => {
+  it("staticTlsSurplus keeps glibc's historic 1664 bytes for the defaults", () => {
     expect(staticTlsSurplus(4, 512)).toBe(1664);
     expect(staticTlsSurplus(16, 16384)).toBeGreaterThan(16384);
     expect(staticTlsSurplus(99, 0)).toBe(staticTlsSurplus(16, 0));
@@ -91,7 +91,9 @@ describe('doctor()', () => {
     const r = await doctor();
     expect(r.runtime.error).toBeNull();
     expect(r.runtime.library).toMatch(/libdlswap_runtime\.so$/);
-    expect(r.runtime.forwards).toEqual(expect.arrayContaining(['pthread_key_create', 'pthread_setspecific', 'pthread_create', '__cxa_thread_atexit_impl', 'tss_create']));
+    expect(r.runtime.forwards).toEqual(
+      expect.arrayContaining(['pthread_key_create', 'pthread_setspecific', 'pthread_create', '__cxa_thread_atexit_impl', 'tss_create']),
+    );
     expect(r.runtime.forwards.filter((f) => f.startsWith('dlsw'))).toEqual([]);
     expect(r.runtime.keysFromNodeTable).toBe(true);
     expect(r.runtime.ctypeOnPoolThreads).toBe(true);
@@ -101,7 +103,7 @@ describe('doctor()', () => {
     expect(check(quick, 'namespace-runtime')!.status).toBe('ok');
   }, 60_000);
 
-  it('GLIBC_TUNABLES raise the capacity to glibc\'s hard limit', async () => {
+  it("GLIBC_TUNABLES raise the capacity to glibc's hard limit", async () => {
     process.env.GLIBC_TUNABLES = 'glibc.rtld.nns=16:glibc.rtld.optional_static_tls=16384';
     const r = await doctor();
     expect(r.tunables.values['glibc.rtld.nns']).toBe('16');
@@ -167,7 +169,8 @@ describe('doctor()', () => {
 
 describe('CLI', () => {
   it('--json', async () => {
-    const out = new Capture(), err = new Capture();
+    const out = new Capture(),
+      err = new Capture();
     const code = await runDoctor(['--json', '--no-probe'], out, false, err);
     expect(code).toBe(0);
     expect(err.text).toBe('');

@@ -5,7 +5,15 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostMachine, readElf } from '../../lib/elf/elf';
-import { deepbindHazards, inspect, nodeExportCollisions, nodeInterposedOwnCalls, type Hazard, type HazardId, type InspectReport } from '../../lib/analysis/inspect';
+import {
+  deepbindHazards,
+  inspect,
+  nodeExportCollisions,
+  nodeInterposedOwnCalls,
+  type Hazard,
+  type HazardId,
+  type InspectReport,
+} from '../../lib/analysis/inspect';
 import { runInspect } from '../../lib/cli/inspect';
 import { colorEnabled, stripAnsi, table, wrap } from '../../lib/cli/format';
 import { buildElf, type SynthOptions } from '../fuzz/elf_builder';
@@ -17,7 +25,16 @@ const fixture = (name: string): string => path.join(fixtures, name);
 const haveFixtures = fs.existsSync(fixture('libbasic_v1.so'));
 
 function findSystemLib(name: string): string | null {
-  for (const d of ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib']) {
+  for (const d of [
+    '/usr/lib/x86_64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/lib64',
+    '/usr/lib',
+    '/lib',
+  ]) {
     const p = path.join(d, name);
     if (fs.existsSync(p)) return p;
   }
@@ -28,15 +45,54 @@ const libstdcxx = findSystemLib('libstdc++.so.6');
 const preload = /libasan|libtsan|libhwasan|jemalloc|tcmalloc|mimalloc/.test(process.env.LD_PRELOAD ?? '');
 
 const HAZARD_IDS: HazardId[] = [
-  'wrong-arch', 'not-shared-library', 'missing-dependency', 'unresolved-import', 'needs-node-symbols', 'gnu-unique', 'nodelete', 'thread-local-dtor', 'tls', 'copy-reloc-import',
-  'node-export-collision', 'node-import-interposition', 'private-dependencies', 'textrel', 'execstack', 'init-fini-node-binding',
-  'pthread-key-destructors', 'starts-threads', 'threads-stopped-by-destructor', 'loads-modules', 'signal-handlers', 'exit-handlers',
-  'global-locale', 'shared-registry',
+  'wrong-arch',
+  'not-shared-library',
+  'missing-dependency',
+  'unresolved-import',
+  'needs-node-symbols',
+  'gnu-unique',
+  'nodelete',
+  'thread-local-dtor',
+  'tls',
+  'copy-reloc-import',
+  'node-export-collision',
+  'node-import-interposition',
+  'private-dependencies',
+  'textrel',
+  'execstack',
+  'init-fini-node-binding',
+  'pthread-key-destructors',
+  'starts-threads',
+  'threads-stopped-by-destructor',
+  'loads-modules',
+  'signal-handlers',
+  'exit-handlers',
+  'global-locale',
+  'shared-registry',
 ];
 const SCOPES = ['local', 'deepbind', 'namespace', 'fresh-namespace', 'unload'];
 const REPORT_KEYS = [
-  'schema', 'path', 'realPath', 'size', 'class', 'endian', 'machine', 'machineCode', 'type', 'matchesHost', 'soname',
-  'needed', 'rpath', 'runpath', 'buildId', 'dependencies', 'exports', 'imports', 'truncated', 'hazards', 'recommendation',
+  'schema',
+  'path',
+  'realPath',
+  'size',
+  'class',
+  'endian',
+  'machine',
+  'machineCode',
+  'type',
+  'matchesHost',
+  'soname',
+  'needed',
+  'rpath',
+  'runpath',
+  'buildId',
+  'dependencies',
+  'exports',
+  'imports',
+  'truncated',
+  'hazards',
+  'recommendation',
 ];
 
 let tmp: string;
@@ -250,17 +306,29 @@ describe.skipIf(!haveFixtures)('agreement with the loader', () => {
   // Which copy-relocated imports are hazards under deepbind was measured, so it is checked here by
   // loading under RTLD_DEEPBIND in a child node process (a crash must not take the test runner down).
   it.skipIf(!gcc || underAsan)('copy-reloc-import lists exactly what breaks under RTLD_DEEPBIND (deepbind is refused under ASan)', () => {
-    const benign = compile('libdeepbind_ok', [
-      '#include <cstdio>', '#include <new>', '#include <streambuf>', '#include <ostream>', '#include <stdexcept>',
-      'struct Buf : std::streambuf { char d[64]; Buf() { setp(d, d + 63); } const char *str() { *pptr() = 0; return d; } };',
-      '__attribute__((constructor)) static void init() {',
-      '  Buf b; std::ostream os(&b); os << "ok " << 1;',
-      '  int *p = new (std::nothrow) int(2);',
-      '  try { throw std::runtime_error("x"); } catch (const std::exception &) {}',
-      '  std::fprintf(stderr, "%s %d\\n", b.str(), *p); std::fflush(stderr); delete p;',
-      '}',
-    ].join('\n'), 'c++');
-    const crash = compile('libdeepbind_cout', '#include <iostream>\n__attribute__((constructor)) static void init() { std::cout << "x" << std::endl; }\n', 'c++');
+    const benign = compile(
+      'libdeepbind_ok',
+      [
+        '#include <cstdio>',
+        '#include <new>',
+        '#include <streambuf>',
+        '#include <ostream>',
+        '#include <stdexcept>',
+        'struct Buf : std::streambuf { char d[64]; Buf() { setp(d, d + 63); } const char *str() { *pptr() = 0; return d; } };',
+        '__attribute__((constructor)) static void init() {',
+        '  Buf b; std::ostream os(&b); os << "ok " << 1;',
+        '  int *p = new (std::nothrow) int(2);',
+        '  try { throw std::runtime_error("x"); } catch (const std::exception &) {}',
+        '  std::fprintf(stderr, "%s %d\\n", b.str(), *p); std::fflush(stderr); delete p;',
+        '}',
+      ].join('\n'),
+      'c++',
+    );
+    const crash = compile(
+      'libdeepbind_cout',
+      '#include <iostream>\n__attribute__((constructor)) static void init() { std::cout << "x" << std::endl; }\n',
+      'c++',
+    );
     const benignInfo = readElf(benign);
     const copied = new Set(readElf('/proc/self/exe').copyRelocs);
     expect(benignInfo.imports.filter((s) => copied.has(s)).length).toBeGreaterThan(0);
@@ -301,7 +369,7 @@ describe('threads and keys', () => {
 });
 
 describe('system libraries', () => {
-  it.skipIf(!libz)('libz collides with node\'s zlib', () => {
+  it.skipIf(!libz)("libz collides with node's zlib", () => {
     const r = inspect(libz!);
     checkShape(r);
     expect(r.soname).toBe('libz.so.1');
@@ -400,7 +468,9 @@ describe('synthetic libraries for each hazard', () => {
   });
 
   it.skipIf(!libz)('node-import-interposition: imports from libz that node also exports', () => {
-    const r = inspect(synth('usesz.so', { needed: ['libz.so.1', 'libc.so.6'], symbols: [{ name: 'f' }, { name: 'deflate', shndx: 0 }, { name: 'malloc', shndx: 0 }] }));
+    const r = inspect(
+      synth('usesz.so', { needed: ['libz.so.1', 'libc.so.6'], symbols: [{ name: 'f' }, { name: 'deflate', shndx: 0 }, { name: 'malloc', shndx: 0 }] }),
+    );
     const h = hazard(r, 'node-import-interposition')!;
     expect(h.symbols).toEqual(['deflate']);
     expect(h.message).toContain('libz.so.1');
@@ -424,7 +494,10 @@ describe('synthetic libraries for each hazard', () => {
 
   it('a private NODELETE dependency: copied per generation, and each copy stays mapped', () => {
     fs.mkdirSync(path.join(tmp, 'deps'), { recursive: true });
-    fs.writeFileSync(path.join(tmp, 'deps', 'libpinned.so'), buildElf({ cls: 64, be: false, machine: hostMachine().machine, soname: 'libpinned.so', flags1: 0x8 }));
+    fs.writeFileSync(
+      path.join(tmp, 'deps', 'libpinned.so'),
+      buildElf({ cls: 64, be: false, machine: hostMachine().machine, soname: 'libpinned.so', flags1: 0x8 }),
+    );
     const r = inspect(synth('privpinned.so', { runpath: '$ORIGIN/deps', needed: ['libpinned.so', 'libstdc++.so.6'] }));
     expect(r.recommendation.isolation).toBe('namespace');
     expect(hazard(r, 'private-dependencies')!.symbols).toEqual(['libpinned.so']);
@@ -441,7 +514,9 @@ describe('synthetic libraries for each hazard', () => {
   });
 
   it('needs-node-symbols: imports only node defines rule out the namespaces', () => {
-    const r = inspect(synth('needsnode.so', { needed: ['libc.so.6'], symbols: [{ name: 'f' }, { name: 'uv_version', shndx: 0 }, { name: 'malloc', shndx: 0 }] }));
+    const r = inspect(
+      synth('needsnode.so', { needed: ['libc.so.6'], symbols: [{ name: 'f' }, { name: 'uv_version', shndx: 0 }, { name: 'malloc', shndx: 0 }] }),
+    );
     const h = hazard(r, 'needs-node-symbols')!;
     expect(h.symbols).toEqual(['uv_version']);
     expect(h.affects).toEqual(['namespace', 'fresh-namespace']);
@@ -491,11 +566,15 @@ describe.skipIf(!haveFixtures)('hazards of the closure and of the process', () =
   const dist = path.join(root, 'dist', 'index.js');
   /** Runs `body` in a child node with dlswap as `d` and the fixture directory as `F`. */
   const child = (body: string) =>
-    spawnSync(process.execPath, ['-e', `const d = require(${JSON.stringify(dist)}); const F = ${JSON.stringify(path.join(fixtures, 'hazards'))} + '/';\n${body}`], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, LD_PRELOAD: '' },
-    });
+    spawnSync(
+      process.execPath,
+      ['-e', `const d = require(${JSON.stringify(dist)}); const F = ${JSON.stringify(path.join(fixtures, 'hazards'))} + '/';\n${body}`],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, LD_PRELOAD: '' },
+      },
+    );
 
   it('a plugin that links a dependency starting threads is told so, with the dependency named', () => {
     const r = inspect(hz('libhz_pool_user.so'));
@@ -511,7 +590,7 @@ describe.skipIf(!haveFixtures)('hazards of the closure and of the process', () =
     expect(hazard(r, 'threads-stopped-by-destructor')!.message).toMatch(/teardown hook/);
   });
 
-  it('a hazard of the library and of its dependencies is one entry: the library\'s words, the dependencies added', () => {
+  it("a hazard of the library and of its dependencies is one entry: the library's words, the dependencies added", () => {
     const r = inspect(hz('libhz_pool.so.1'));
     expect(hazard(r, 'starts-threads')!.from).toBeUndefined();
     const ids = r.hazards.map((h) => h.id);
@@ -546,7 +625,10 @@ describe.skipIf(!haveFixtures)('hazards of the closure and of the process', () =
   });
 
   it('loads-modules is an error in the namespace modes for a caller that asks GModule or libltdl for RTLD_GLOBAL', () => {
-    const cases = [['gmodule-user.so', ['g_module_open']], ['ltdl-user.so', ['lt_dlopenadvise', 'lt_dladvise_global']]] as const;
+    const cases = [
+      ['gmodule-user.so', ['g_module_open']],
+      ['ltdl-user.so', ['lt_dlopenadvise', 'lt_dladvise_global']],
+    ] as const;
     for (const [name, imports] of cases) {
       const sym = imports[imports.length - 1];
       const r = inspect(synth(name, { needed: ['libc.so.6'], symbols: [{ name: 'f' }, ...imports.map((i) => ({ name: i, shndx: 0, bind: 2 }))] }));
@@ -575,7 +657,11 @@ describe.skipIf(!haveFixtures)('hazards of the closure and of the process', () =
   it('signal-handlers: every mode; the remedy it names (restore before close) leaves node its signals', () => {
     const r = inspect(hz('libhz_signal_user.so'));
     checkShape(r);
-    expect(hazard(r, 'signal-handlers')).toMatchObject({ severity: 'warn', symbols: ['sigaction'], affects: ['local', 'deepbind', 'namespace', 'fresh-namespace'] });
+    expect(hazard(r, 'signal-handlers')).toMatchObject({
+      severity: 'warn',
+      symbols: ['sigaction'],
+      affects: ['local', 'deepbind', 'namespace', 'fresh-namespace'],
+    });
     const run = child(
       `process.on('SIGUSR2', () => { console.log('node got SIGUSR2'); process.exit(0); });
        const lib = d.open(F + 'libhz_signal_user.so', { isolation: 'namespace' });
@@ -666,7 +752,8 @@ describe('CLI', () => {
     }
   });
   const run = (argv: string[], isTTY = false): { code: number; out: string; err: string } => {
-    const out = new Capture(), err = new Capture();
+    const out = new Capture(),
+      err = new Capture();
     const code = runInspect(argv, out, isTTY, err);
     return { code, out: out.text, err: err.text };
   };
@@ -755,7 +842,13 @@ describe('format helpers', () => {
   });
 
   it('table aligns columns ignoring colour codes', () => {
-    const t = table([['\x1b[31ma\x1b[39m', 'bb', 'x'], ['ccc', 'd', 'y']], { header: ['H1', 'H2', 'H3'] });
+    const t = table(
+      [
+        ['\x1b[31ma\x1b[39m', 'bb', 'x'],
+        ['ccc', 'd', 'y'],
+      ],
+      { header: ['H1', 'H2', 'H3'] },
+    );
     const lines = stripAnsi(t).split('\n');
     expect(lines).toEqual(['H1   H2  H3', 'a    bb  x', 'ccc  d   y']);
   });

@@ -25,7 +25,10 @@ describe('lib.bind(functions)', () => {
     lib = open(fixture('libbasic_v1.so'));
     const l = lib;
     expect(() => l.bind({ add: 'int add(int a, int b)', gone: 'int no_such_function(void)' } as Record<string, string>)).toThrow(
-      expect.objectContaining({ code: 'ERR_DLSWAP_SYMBOL_NOT_FOUND', message: expect.stringMatching(/^bind\(functions\): functions\.gone: symbol 'no_such_function' not found/) }),
+      expect.objectContaining({
+        code: 'ERR_DLSWAP_SYMBOL_NOT_FOUND',
+        message: expect.stringMatching(/^bind\(functions\): functions\.gone: symbol 'no_such_function' not found/),
+      }),
     );
   });
 
@@ -34,7 +37,9 @@ describe('lib.bind(functions)', () => {
     const l = lib;
     const bind = (v: unknown) => () => l.bind(v as Record<string, string>);
     // The missing symbol comes first, the syntax error second: the syntax error is what is reported.
-    expect(bind({ gone: 'int no_such_function(void)', bad: 'int add(int a,' })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_SIGNATURE', message: expect.stringContaining('functions.bad') }));
+    expect(bind({ gone: 'int no_such_function(void)', bad: 'int add(int a,' })).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_SIGNATURE', message: expect.stringContaining('functions.bad') }),
+    );
     expect(bind(null)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
     expect(bind(['int add(int a, int b)'])).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
     expect(bind({ add: 42 })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringContaining('functions.add') }));

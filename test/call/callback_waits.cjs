@@ -37,9 +37,16 @@ const scenarios = {
     process.exit(7);
   },
   // A registered callback, from the pool thread.
-  'exit-inside-registered': () => fpCall.async(lib.callback('int (*)(int)', () => process.exit(7)), 1),
+  'exit-inside-registered': () =>
+    fpCall.async(
+      lib.callback('int (*)(int)', () => process.exit(7)),
+      1,
+    ),
   'exit-while-registered-waits': () => {
-    fpCall.async(lib.callback('int (*)(int)', (x) => x), 1);
+    fpCall.async(
+      lib.callback('int (*)(int)', (x) => x),
+      1,
+    );
     busy(300);
     process.exit(7);
   },
@@ -58,7 +65,10 @@ const scenarios = {
   },
   // A pool thread joining a library thread that waits for the JS thread.
   'exit-while-joined-thread-waits': () => {
-    lib.func('int run_in_thread(int (*cb)(int), int x)').async(lib.callback('int (*)(int)', (x) => x), 1);
+    lib.func('int run_in_thread(int (*cb)(int), int x)').async(
+      lib.callback('int (*)(int)', (x) => x),
+      1,
+    );
     busy(300);
     process.exit(7);
   },

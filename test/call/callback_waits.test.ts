@@ -41,7 +41,7 @@ describe('exit while a call from another thread waits for the JS thread', () => 
     }
   });
 
-  it('exit() called by C while an .async call returns: its pool thread finishes before node\'s statics go', async () => {
+  it("exit() called by C while an .async call returns: its pool thread finishes before node's statics go", async () => {
     const r = await run('exit-from-c-while-call-returns');
     expect(r.timedOut, `hung: ${r.stderr}`).toBe(false);
     expect(r.signal, r.stderr).toBeNull();
@@ -78,6 +78,8 @@ describe('a deadline, and deadlocks found at once', () => {
     expect(r.code, r.stderr).toBe(0);
     // Synchronously: the deadlock is seen and C gets -5; through .async the same call is served.
     expect(lastJsonLine(r.stdout, 'v')).toMatchObject({ v: -5, async: 42, deadlocked: 1, stats: { deadlocked: 1, timedOut: 0 } });
-    expect(r.stderr).toMatch(/while the JS thread was joining that very thread .* C got the fallback value at once \(deadlock 1\)\. Make that call with \.async\./);
+    expect(r.stderr).toMatch(
+      /while the JS thread was joining that very thread .* C got the fallback value at once \(deadlock 1\)\. Make that call with \.async\./,
+    );
   });
 });

@@ -60,12 +60,24 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     lib.func('void each_word(const char *text, void (*cb)(const char *word, int index))')('one two  three', (w, i) => {
       words.push([w as string, i]);
     });
-    expect(words).toEqual([['one', 0], ['two', 1], ['three', 2]]);
+    expect(words).toEqual([
+      ['one', 0],
+      ['two', 1],
+      ['three', 2],
+    ]);
   });
 
   it('structs by value in and out of callbacks; callbacks as struct members', () => {
-    expect(lib.func('int call_with_struct(int (*cb)(struct point), int32_t x, int32_t y)')((p) => (p as { x: number; y: number }).x * 100 + (p as { y: number }).y, 3, 4)).toBe(304);
-    expect(lib.func('struct point call_returning_struct(struct point (*cb)(int32_t, int32_t), int32_t a, int32_t b)')((a, b) => ({ x: b, y: a }), 1, 2)).toEqual({ x: 2, y: 1 });
+    expect(
+      lib.func('int call_with_struct(int (*cb)(struct point), int32_t x, int32_t y)')(
+        (p) => (p as { x: number; y: number }).x * 100 + (p as { y: number }).y,
+        3,
+        4,
+      ),
+    ).toBe(304);
+    expect(
+      lib.func('struct point call_returning_struct(struct point (*cb)(int32_t, int32_t), int32_t a, int32_t b)')((a, b) => ({ x: b, y: a }), 1, 2),
+    ).toEqual({ x: 2, y: 1 });
     const apply = lib.func('int apply_ops(const struct ops *ops, int a, int b)');
     expect(apply({ add: (a, b) => a + b, mul: (a, b) => a * b, name: 'js' }, 3, 4)).toBe(14);
     const add = lib.callback('int (*)(int, int)', (a: number, b: number) => a - b);
@@ -97,7 +109,9 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     // After the exception no more JS ran for that call.
     expect(calls).toBe(1);
     // A result of the wrong type is an error of its own.
-    expect(() => twice(() => 'x' as unknown as number)).toThrow(/callback 'anonymous' \(int \(\*\)\(int\)\) passed to call_twice\(\) must return an integer in its C type's range/);
+    expect(() => twice(() => 'x' as unknown as number)).toThrow(
+      /callback 'anonymous' \(int \(\*\)\(int\)\) passed to call_twice\(\) must return an integer in its C type's range/,
+    );
     expect(() => twice(() => 2 ** 40)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_CALLBACK' }));
   });
 
@@ -164,7 +178,9 @@ describe.each(modes)('callbacks with isolation %s', (isolation) => {
     expect(() => lib.callback('int', () => 0)).toThrow(/'int' is not a function pointer type/);
     expect(() => lib.callback('char *f(void)', () => 0)).toThrow(/a callback cannot return a string/);
     expect(() => lib.callback('int f(int, ...)', () => 0)).toThrow(/a callback cannot be variadic/);
-    expect(() => lib.callback('int (*)(int)', () => 0, { fallback: 'x' as never })).toThrow(/option 'fallback' must be a number, a bigint, a boolean or null, not "x"/);
+    expect(() => lib.callback('int (*)(int)', () => 0, { fallback: 'x' as never })).toThrow(
+      /option 'fallback' must be a number, a bigint, a boolean or null, not "x"/,
+    );
     expect(() => lib.callback('int (*)(int)', () => 0, { fallback: 2 ** 40 })).toThrow(/fallback 1099511627776 does not fit/);
   });
 
@@ -339,7 +355,12 @@ describe('refusals are logged', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ out: [-7, -7], refused: 2 });
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('dlswap: callback'));
-    expect(lines).toEqual([1, 2].map((n) => `dlswap: callback 'anonymous' (int (*)(int)) of libffi_v1.so was called after it was released; no JS ran and C got the fallback value (refused ${n} time${n === 1 ? '' : 's'})`));
+    expect(lines).toEqual(
+      [1, 2].map(
+        (n) =>
+          `dlswap: callback 'anonymous' (int (*)(int)) of libffi_v1.so was called after it was released; no JS ran and C got the fallback value (refused ${n} time${n === 1 ? '' : 's'})`,
+      ),
+    );
   });
 
   it('a JS function passed straight to a call and kept by C prints one line to stderr when C calls it later', () => {
@@ -351,7 +372,8 @@ describe('refusals are logged', () => {
     `);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ out: 0, stats: expect.objectContaining({ refused: 1 }) });
-    expect(r.stderr).toMatch(/dlswap: callback '.*' \(int \(\*\)\(int\)\) passed to set_handler\(\) was called after the call it was passed to had returned .*; no JS ran and C got the fallback value/);
+    expect(r.stderr).toMatch(
+      /dlswap: callback '.*' \(int \(\*\)\(int\)\) passed to set_handler\(\) was called after the call it was passed to had returned .*; no JS ran and C got the fallback value/,
+    );
   });
 });
-

@@ -128,9 +128,7 @@ describe.each(['namespace', 'local'] as const)('memory with isolation %s', (isol
 
     it('a string with an embedded NUL is refused: C would silently truncate it', () => {
       const len = lib.func('int str_len(const char *s)');
-      expect(() => len('ab\0cd')).toThrow(
-        expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/'s'.*NUL character at byte 2/) }),
-      );
+      expect(() => len('ab\0cd')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/'s'.*NUL character at byte 2/) }));
       expect(() => len('\0')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
       expect(() => len(`${'x'.repeat(600)}\0`)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
       // The bytes, NUL included, can still be passed as a Buffer.

@@ -29,9 +29,32 @@ const T = types(`
   struct strs { const char *s; struct small *p; };
 `);
 const TYPE_NAMES = [
-  'int8_t', 'uint16_t', 'int32_t', 'uint64_t', 'double', 'float', 'bool', 'char', 'void *', 'const char *',
-  'struct small', 'struct huge', 'struct big', 'struct edge', 'struct over', 'struct wide', 'struct strs',
-  'uint8_t[16]', 'char[8]', 'int[3]', 'void', 'struct nope', 'int (*)(int)', '', 'int[', 'uint8_t[0x7fffffff]',
+  'int8_t',
+  'uint16_t',
+  'int32_t',
+  'uint64_t',
+  'double',
+  'float',
+  'bool',
+  'char',
+  'void *',
+  'const char *',
+  'struct small',
+  'struct huge',
+  'struct big',
+  'struct edge',
+  'struct over',
+  'struct wide',
+  'struct strs',
+  'uint8_t[16]',
+  'char[8]',
+  'int[3]',
+  'void',
+  'struct nope',
+  'int (*)(int)',
+  '',
+  'int[',
+  'uint8_t[0x7fffffff]',
 ];
 
 function expectTyped(what: string, run: () => unknown): { ok: boolean; code?: string } {
@@ -149,7 +172,35 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
       return pick([null, undefined, 0, 'buf', {}, [], Symbol('s'), -1n]);
     };
     const numbers = (): unknown =>
-      pick([0, 1, 2, 3, 7, 16, 64, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 40, 2 ** 53, 2 ** 60, Number.MAX_SAFE_INTEGER, 1e308, '4', null, undefined, 4n, -4n, 2n ** 64n, 2n ** 70n, {}]);
+      pick([
+        0,
+        1,
+        2,
+        3,
+        7,
+        16,
+        64,
+        -1,
+        1.5,
+        NaN,
+        Infinity,
+        -Infinity,
+        2 ** 31,
+        2 ** 32,
+        2 ** 40,
+        2 ** 53,
+        2 ** 60,
+        Number.MAX_SAFE_INTEGER,
+        1e308,
+        '4',
+        null,
+        undefined,
+        4n,
+        -4n,
+        2n ** 64n,
+        2n ** 70n,
+        {},
+      ]);
     const addresses = (): unknown => {
       const r = int(6);
       if (r === 0 && live.length) return pick(live).p;
@@ -162,7 +213,8 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
       // Addresses no mapping can hold (below 64 KiB, past the user address space) are refused, not read.
       return pick([0n, 1n, 0x1000n, 12345n, 2n ** 63n, 0xffff_8000_0000_0000n, -1n, 2n ** 64n, 2n ** 64n + 1n, 1, 'p', null, undefined]);
     };
-    const values = (): unknown => pick([0, 1, -1, 255, 256, 2 ** 31, NaN, 1n, -1n, 2n ** 64n, 'text', '', null, {}, { a: 1, b: [1, 2, 3], d: 1.5 }, [1, 2, 3], true, new Uint8Array(16)]);
+    const values = (): unknown =>
+      pick([0, 1, -1, 255, 256, 2 ** 31, NaN, 1n, -1n, 2n ** 64n, 'text', '', null, {}, { a: 1, b: [1, 2, 3], d: 1.5 }, [1, 2, 3], true, new Uint8Array(16)]);
     const counts: Record<string, number> = {};
     for (let i = 0; i < ITERATIONS; i++) {
       const op = int(11);
@@ -177,7 +229,12 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
           // Sizes the allocator can quickly give (up to 1 MiB: an instrumented calloc zeroes what it
           // gives) or certainly cannot (2^50 and up); between them, overcommit decides, and a test
           // should not take gigabytes to find out.
-          const unit = typeof typeOrSize === 'number' ? typeOrSize : (expectTyped('', () => lib.types!.sizeof(typeOrSize as string)).ok ? lib.types!.sizeof(typeOrSize as string) : 1);
+          const unit =
+            typeof typeOrSize === 'number'
+              ? typeOrSize
+              : expectTyped('', () => lib.types!.sizeof(typeOrSize as string)).ok
+                ? lib.types!.sizeof(typeOrSize as string)
+                : 1;
           const total = unit * (typeof count === 'number' ? count : 1);
           if (total > 2 ** 20 && total < 2 ** 50) count = typeof count === 'number' ? 1 : count;
           if (unit > 2 ** 20 && unit < 2 ** 50) {
@@ -201,7 +258,8 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
             target = live[index].p;
           } else if (k === 1 && freed.length) target = pick(freed);
           else if (k === 2 && live.some((b) => b.size > 1)) target = pick(live.filter((b) => b.size > 1)).p + 1n;
-          if (process.env.FUZZ_TRACE) fs.writeSync(2, `free ${String(target)} k=${k} live=${live.map((b) => `${b.p}+${b.size}`).join(',')} freed=${freed.join(',')}\n`);
+          if (process.env.FUZZ_TRACE)
+            fs.writeSync(2, `free ${String(target)} k=${k} live=${live.map((b) => `${b.p}+${b.size}`).join(',')} freed=${freed.join(',')}\n`);
           r = expectTyped(what, () => lib.free(target as never));
           if (r.ok && index >= 0) freed.push(...live.splice(index, 1).map((b) => b.p));
           break;
@@ -213,7 +271,9 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
           r = expectTyped(what, () => lib.encode(pick([addresses, buffers])() as never, pick(TYPE_NAMES), values()));
           break;
         case 4:
-          r = expectTyped(what, () => decode(buffers() as never, pick(TYPE_NAMES), rand() < 0.5 ? undefined : (numbers() as never), rand() < 0.8 ? { types: T } : (values() as never)));
+          r = expectTyped(what, () =>
+            decode(buffers() as never, pick(TYPE_NAMES), rand() < 0.5 ? undefined : (numbers() as never), rand() < 0.8 ? { types: T } : (values() as never)),
+          );
           break;
         case 5:
           r = expectTyped(what, () => encodeToBuffer(pick(TYPE_NAMES), values(), { types: T }));
@@ -222,14 +282,20 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
           // Reads only inside the walk's live blocks (or at non-addresses).
           const a = addresses();
           const inLive = typeof a === 'bigint' && live.some((b) => b.p === a);
-          r = expectTyped(what, () => readBytes(inLive ? a : (pick([0n, 1n, 2n ** 63n, 'x']) as never), inLive ? pick([0, 1, -1, NaN, 2 ** 40, 2n ** 64n, 1n]) : (numbers() as never)));
+          r = expectTyped(what, () =>
+            readBytes(inLive ? a : (pick([0n, 1n, 2n ** 63n, 'x']) as never), inLive ? pick([0, 1, -1, NaN, 2 ** 40, 2n ** 64n, 1n]) : (numbers() as never)),
+          );
           break;
         }
         case 7:
           r = expectTyped(what, () => addressOf(buffers() as never));
           break;
         case 8:
-          r = expectTyped(what, () => [sizeof(pick(TYPE_NAMES), { types: T }), alignof(pick(TYPE_NAMES), { types: T }), offsetof(pick(TYPE_NAMES), pick(['a', 'b', 'd', 'a.x', '', 's']), { types: T })]);
+          r = expectTyped(what, () => [
+            sizeof(pick(TYPE_NAMES), { types: T }),
+            alignof(pick(TYPE_NAMES), { types: T }),
+            offsetof(pick(TYPE_NAMES), pick(['a', 'b', 'd', 'a.x', '', 's']), { types: T }),
+          ]);
           break;
         case 9: {
           const a = addresses();
@@ -246,7 +312,8 @@ describe.each(['namespace', 'local'] as const)('typed memory under bad input (%s
     for (const b of live) lib.free(b.p);
     // The walk reached both outcomes and the interesting refusals.
     expect(counts.ok).toBeGreaterThan(100);
-    for (const code of ['ERR_DLSWAP_ARG', 'ERR_DLSWAP_TOO_LARGE', 'ERR_DLSWAP_FREED', 'ERR_DLSWAP_SIGNATURE', 'ERR_DLSWAP_OUT_OF_BOUNDS']) expect(counts[code], `${code} in ${JSON.stringify(counts)}`).toBeGreaterThan(0);
+    for (const code of ['ERR_DLSWAP_ARG', 'ERR_DLSWAP_TOO_LARGE', 'ERR_DLSWAP_FREED', 'ERR_DLSWAP_SIGNATURE', 'ERR_DLSWAP_OUT_OF_BOUNDS'])
+      expect(counts[code], `${code} in ${JSON.stringify(counts)}`).toBeGreaterThan(0);
     // Nothing of the process's own was touched: its descriptors are all still there.
     expect(fs.readdirSync('/proc/self/fd').length).toBeGreaterThan(0);
   }, 900_000); // a hang guard: the walk is bounded by its iterations (seconds; minutes under valgrind)

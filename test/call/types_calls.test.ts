@@ -81,11 +81,26 @@ describe.each(modes)('structs, unions and enums with isolation %s', (isolation) 
 
   it('an array of structs for a struct pointer, updated in place when not const', () => {
     const sum = lib.func('int sum_points(const struct point *pts, int n)');
-    expect(sum([{ x: 1, y: 2 }, { x: 3, y: 4 }, { x: 5, y: 6 }], 3)).toBe(12 + 34 + 56);
+    expect(
+      sum(
+        [
+          { x: 1, y: 2 },
+          { x: 3, y: 4 },
+          { x: 5, y: 6 },
+        ],
+        3,
+      ),
+    ).toBe(12 + 34 + 56);
     const swap = lib.func('void points_swap(struct point *pts, int n)');
-    const pts = [{ x: 1, y: 2 }, { x: 3, y: 4 }];
+    const pts = [
+      { x: 1, y: 2 },
+      { x: 3, y: 4 },
+    ];
     swap(pts, 2);
-    expect(pts).toEqual([{ x: 2, y: 1 }, { x: 4, y: 3 }]);
+    expect(pts).toEqual([
+      { x: 2, y: 1 },
+      { x: 4, y: 3 },
+    ]);
   });
 
   it('pointer members: strings and nested structs live as long as the call', () => {
@@ -112,9 +127,7 @@ describe.each(modes)('structs, unions and enums with isolation %s', (isolation) 
       tag: [8, 8, 9],
       w: 3.5,
     });
-    const many = lib.func(
-      'double many_structs(struct point a, struct hfa b, struct point c, struct mixed d, struct point e, struct big f, int g)',
-    );
+    const many = lib.func('double many_structs(struct point a, struct hfa b, struct point c, struct mixed d, struct point e, struct big f, int g)');
     const pt = { x: 1, y: 2 };
     expect(many(pt, { a: 1, b: 0, c: 0, d: 2 }, pt, { f: 0.5, i: 1, d: 2 }, pt, { a: 3, b: 0, c: 0, d: 4n }, 5)).toBe(3 + 3 + 3 + 3 + 3.5 + 3 + 4 + 5);
   });
@@ -122,7 +135,10 @@ describe.each(modes)('structs, unions and enums with isolation %s', (isolation) 
   it('struct results and struct arguments of async calls', async () => {
     const add = lib.func('struct point point_add(struct point a, struct point b)');
     const rs = await Promise.all([add.async({ x: 1, y: 1 }, { x: 2, y: 2 }), add.async({ x: 5, y: 5 }, { x: -5, y: 1 })]);
-    expect(rs).toEqual([{ x: 3, y: 3 }, { x: 0, y: 6 }]);
+    expect(rs).toEqual([
+      { x: 3, y: 3 },
+      { x: 0, y: 6 },
+    ]);
     const grow = lib.func('void rect_grow(struct rect *r, int by)');
     const r = { x: 0, y: 0, w: 1, h: 1 };
     await grow.async(r, 1);
@@ -271,7 +287,9 @@ describe('bad values', () => {
   });
 
   it('unions and packed structs by value are refused (pass a pointer)', () => {
-    expect(rejection(() => lib.func('double val_read(union val v, int kind)')).message).toMatch(/'union val' \(a union\) by value is not supported; pass a pointer/);
+    expect(rejection(() => lib.func('double val_read(union val v, int kind)')).message).toMatch(
+      /'union val' \(a union\) by value is not supported; pass a pointer/,
+    );
     expect(rejection(() => lib.func('uint32_t packed_sum(struct pk p)')).message).toMatch(/'struct pk' is packed: packed structs by value are not supported/);
     expect(rejection(() => lib.func('int snprintf(char *out, size_t cap, const char *f, ...)')('' as never, 0n, '', 'struct point', {})).message).toMatch(
       /structs cannot be passed through '...'/,

@@ -132,12 +132,19 @@ const mul32 = (a, b) => Math.imul(a, b) >>> 0;
 
 /** XXH32, as xxhash's specification (doc/xxhash_spec.md) defines it. */
 function xxh32(buf, seed = 0) {
-  const P1 = 0x9e3779b1, P2 = 0x85ebca77, P3 = 0xc2b2ae3d, P4 = 0x27d4eb2f, P5 = 0x165667b1;
+  const P1 = 0x9e3779b1,
+    P2 = 0x85ebca77,
+    P3 = 0xc2b2ae3d,
+    P4 = 0x27d4eb2f,
+    P5 = 0x165667b1;
   const round = (acc, lane) => mul32(rotl32((acc + mul32(lane, P2)) >>> 0, 13), P1);
   let i = 0;
   let acc;
   if (buf.length >= 16) {
-    let v1 = (seed + P1 + P2) >>> 0, v2 = (seed + P2) >>> 0, v3 = seed >>> 0, v4 = (seed - P1) >>> 0;
+    let v1 = (seed + P1 + P2) >>> 0,
+      v2 = (seed + P2) >>> 0,
+      v3 = seed >>> 0,
+      v4 = (seed - P1) >>> 0;
     for (; i + 16 <= buf.length; i += 16) {
       v1 = round(v1, buf.readUInt32LE(i));
       v2 = round(v2, buf.readUInt32LE(i + 4));
@@ -159,15 +166,21 @@ function xxh32(buf, seed = 0) {
 /** XXH64, as xxhash's specification (doc/xxhash_spec.md) defines it. */
 function xxh64(buf, seed = 0n) {
   const M = (1n << 64n) - 1n;
-  const P1 = 0x9e3779b185ebca87n, P2 = 0xc2b2ae3d27d4eb4fn, P3 = 0x165667b19e3779f9n;
-  const P4 = 0x85ebca77c2b2ae63n, P5 = 0x27d4eb2f165667c5n;
+  const P1 = 0x9e3779b185ebca87n,
+    P2 = 0xc2b2ae3d27d4eb4fn,
+    P3 = 0x165667b19e3779f9n;
+  const P4 = 0x85ebca77c2b2ae63n,
+    P5 = 0x27d4eb2f165667c5n;
   const rotl = (x, r) => ((x << r) | (x >> (64n - r))) & M;
   const round = (acc, lane) => (rotl((acc + lane * P2) & M, 31n) * P1) & M;
-  const merge = (acc, v) => (((acc ^ round(0n, v)) * P1) + P4) & M;
+  const merge = (acc, v) => ((acc ^ round(0n, v)) * P1 + P4) & M;
   let i = 0;
   let acc;
   if (buf.length >= 32) {
-    let v1 = (seed + P1 + P2) & M, v2 = (seed + P2) & M, v3 = seed & M, v4 = (seed - P1) & M;
+    let v1 = (seed + P1 + P2) & M,
+      v2 = (seed + P2) & M,
+      v3 = seed & M,
+      v4 = (seed - P1) & M;
     for (; i + 32 <= buf.length; i += 32) {
       v1 = round(v1, buf.readBigUInt64LE(i));
       v2 = round(v2, buf.readBigUInt64LE(i + 8));
@@ -180,8 +193,8 @@ function xxh64(buf, seed = 0n) {
     acc = (seed + P5) & M;
   }
   acc = (acc + BigInt(buf.length)) & M;
-  for (; i + 8 <= buf.length; i += 8) acc = ((rotl(acc ^ round(0n, buf.readBigUInt64LE(i)), 27n) * P1) + P4) & M;
-  for (; i + 4 <= buf.length; i += 4) acc = ((rotl(acc ^ ((BigInt(buf.readUInt32LE(i)) * P1) & M), 23n) * P2) + P3) & M;
+  for (; i + 8 <= buf.length; i += 8) acc = (rotl(acc ^ round(0n, buf.readBigUInt64LE(i)), 27n) * P1 + P4) & M;
+  for (; i + 4 <= buf.length; i += 4) acc = (rotl(acc ^ ((BigInt(buf.readUInt32LE(i)) * P1) & M), 23n) * P2 + P3) & M;
   for (; i < buf.length; i++) acc = (rotl(acc ^ ((BigInt(buf[i]) * P5) & M), 11n) * P1) & M;
   acc = ((acc ^ (acc >> 33n)) * P2) & M;
   acc = ((acc ^ (acc >> 29n)) * P3) & M;
@@ -296,7 +309,6 @@ function bytes(n, seed = 1) {
   }
   return out;
 }
-
 
 // ---- numerics and the process, for the thread-pool and plugin-loader libraries -----------------
 

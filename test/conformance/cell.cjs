@@ -207,7 +207,10 @@ async function nodeStillWorks(closed) {
     const deflated = await within(util.promisify(zlib.deflate)(data), 5000, "node's zlib on the pool (zlib.deflate)");
     eq("node's deflate (async) then inflate", zlib.inflateSync(deflated), data);
     // A worker thread: a new V8 isolate and event loop, its own OpenSSL use.
-    const worker = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:crypto').createHash('sha256').update('abc').digest('hex'))", { eval: true });
+    const worker = new Worker(
+      "require('node:worker_threads').parentPort.postMessage(require('node:crypto').createHash('sha256').update('abc').digest('hex'))",
+      { eval: true },
+    );
     try {
       const answer = await within(
         new Promise((resolve, reject) => {

@@ -82,11 +82,16 @@ type Scenario = (typeof SCENARIOS)[number];
  * default mode, which must serve every library.
  */
 const EXPECTED_REFUSALS: Record<string, Partial<Record<Isolation, { code: DlswapErrorCode; why: string }>>> = {
-  glib: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ, which node copy-relocates: under RTLD_DEEPBIND it reads libc\'s never-set copy (NULL)' } },
+  glib: {
+    deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "imports environ, which node copy-relocates: under RTLD_DEEPBIND it reads libc's never-set copy (NULL)" },
+  },
   libpython: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
   libuv: {
     deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' },
-    local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its destructor is bound to uv_library_shutdown, which node exports: closing it would shut node's thread pool down" },
+    local: {
+      code: 'ERR_DLSWAP_UNSAFE_MODE',
+      why: "its destructor is bound to uv_library_shutdown, which node exports: closing it would shut node's thread pool down",
+    },
   },
   // In 'local' node's exports come first in the lookup: a library that calls its own exported
   // functions through the PLT, under names node exports too (node bundles OpenSSL, zlib, brotli),
@@ -95,7 +100,12 @@ const EXPECTED_REFUSALS: Record<string, Partial<Record<Isolation, { code: Dlswap
   libssl: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to SSL_SESSION_free and 150 more would run node's bundled OpenSSL" } },
   zlib: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to crc32_z, inflate and 28 more would run node's bundled zlib" } },
   brotlienc: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to BrotliEncoderCompressStream and 6 more would run node's bundled brotli" } },
-  brotlidec: { local: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: "its own calls to BrotliDecoderDecompressStream would run node's bundled brotli (a different version: it crashed)" } },
+  brotlidec: {
+    local: {
+      code: 'ERR_DLSWAP_UNSAFE_MODE',
+      why: "its own calls to BrotliDecoderDecompressStream would run node's bundled brotli (a different version: it crashed)",
+    },
+  },
   icuuc: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports tzname and timezone (node copy-relocates them): stale under RTLD_DEEPBIND' } },
   llvm: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports environ (node copy-relocates it)' } },
   rocksdb: { deepbind: { code: 'ERR_DLSWAP_UNSAFE_MODE', why: 'imports std::cout and std::cerr (node copy-relocates them)' } },
@@ -134,7 +144,13 @@ function pinned(result: CellResult | null): boolean {
 }
 
 /** Why a cell failed and how, or null when it passed. Also records the cell in the matrix. */
-function judge(entry: LibraryEntry, mode: Isolation, scenario: Scenario, child: ChildRun, result: CellResult | null): { why: string; kind: FailureKind } | null {
+function judge(
+  entry: LibraryEntry,
+  mode: Isolation,
+  scenario: Scenario,
+  child: ChildRun,
+  result: CellResult | null,
+): { why: string; kind: FailureKind } | null {
   const key = `${entry.name}\t${mode}\t${scenario}`;
   const expected = EXPECTED_REFUSALS[entry.name]?.[mode];
   const fail = (cell: string, kind: FailureKind, why: string) => {
@@ -162,8 +178,14 @@ function judge(entry: LibraryEntry, mode: Isolation, scenario: Scenario, child: 
       return null;
     case 'refused': {
       const cell = `refused ${result.code}${result.refusedAt === 'open' ? '' : ` at ${result.refusedAt}`}`;
-      if (mode === 'namespace') return fail(cell, 'refused', `refused with ${result.code} in the default mode, which must serve every library: ${result.message}`);
-      if (!expected) return fail(cell, 'refused', `refused with ${result.code} at ${result.refusedAt}, and no refusal is expected for ${entry.name} in '${mode}': ${result.message}`);
+      if (mode === 'namespace')
+        return fail(cell, 'refused', `refused with ${result.code} in the default mode, which must serve every library: ${result.message}`);
+      if (!expected)
+        return fail(
+          cell,
+          'refused',
+          `refused with ${result.code} at ${result.refusedAt}, and no refusal is expected for ${entry.name} in '${mode}': ${result.message}`,
+        );
       matrix.set(key, cell);
       if (expected.code !== result.code || result.refusedAt !== 'open') {
         return { why: `refused with ${result.code} at ${result.refusedAt}; expected ${expected.code} at open: ${result.message}`, kind: 'refused' };
@@ -183,7 +205,10 @@ function judge(entry: LibraryEntry, mode: Isolation, scenario: Scenario, child: 
 }
 
 function report(why: string, child: ChildRun, result: CellResult | null): string {
-  const lastPhase = [...child.stderr.matchAll(/^\[cell [^\]]+\] (.*)$/gm)].map((m) => m[1]).filter((l) => !l.startsWith('FAIL')).at(-1);
+  const lastPhase = [...child.stderr.matchAll(/^\[cell [^\]]+\] (.*)$/gm)]
+    .map((m) => m[1])
+    .filter((l) => !l.startsWith('FAIL'))
+    .at(-1);
   const parts = [why];
   if (child.signal || child.timedOut) parts.push(`last phase: ${lastPhase ?? '(none)'}`);
   if (result) {
@@ -212,7 +237,10 @@ describe('the conformance table', () => {
     const kinds: FailureKind[] = ['crash', 'crash-at-exit', 'hang', 'exit', 'wrong', 'error', 'refused'];
     const cells = new Set<string>();
     for (const k of KNOWN_FAILURES) {
-      expect(libraries.some((l) => l.name === k.library), k.library).toBe(true);
+      expect(
+        libraries.some((l) => l.name === k.library),
+        k.library,
+      ).toBe(true);
       expect(k.modes.length, k.library).toBeGreaterThan(0);
       for (const m of k.modes) expect(ISOLATION_MODES).toContain(m);
       for (const sc of k.scenarios) expect(SCENARIOS).toContain(sc);
@@ -234,7 +262,10 @@ describe('the conformance table', () => {
 
   it('expects refusals only of known libraries, never in the default mode', () => {
     for (const [name, modes] of Object.entries(EXPECTED_REFUSALS)) {
-      expect(libraries.some((l) => l.name === name), name).toBe(true);
+      expect(
+        libraries.some((l) => l.name === name),
+        name,
+      ).toBe(true);
       expect(Object.keys(modes), name).not.toContain('namespace');
       for (const r of Object.values(modes)) expect(r!.code).toMatch(/^ERR_DLSWAP_/);
     }
@@ -287,7 +318,9 @@ describe.concurrent('cells', () => {
                 return;
               }
               if (known) {
-                expect.fail(`listed in known_failures.cjs as ${known.kinds.join(' or ')}${known.match ? ` matching ${known.match}` : ''} (${known.issue}: ${known.what}), but it failed as ${failed.kind}:\n${text}`);
+                expect.fail(
+                  `listed in known_failures.cjs as ${known.kinds.join(' or ')}${known.match ? ` matching ${known.match}` : ''} (${known.issue}: ${known.what}), but it failed as ${failed.kind}:\n${text}`,
+                );
               }
               expect.fail(text);
             },
@@ -345,7 +378,21 @@ afterAll(() => {
   }
   const kinds = ['ok', 'pinned', 'refused', 'wrong', 'error', 'crash', 'crash at exit', 'hang'];
   const kindOf = (c: string): string =>
-    c === 'ok' ? 'ok' : c === 'ok (pinned)' ? 'pinned' : c.startsWith('refused') ? 'refused' : c === 'WRONG' ? 'wrong' : /^CRASH .* at exit$|^EXIT .* at exit$/.test(c) ? 'crash at exit' : c.startsWith('CRASH') || c.startsWith('EXIT') ? 'crash' : c.startsWith('TIMEOUT') ? 'hang' : 'error';
+    c === 'ok'
+      ? 'ok'
+      : c === 'ok (pinned)'
+        ? 'pinned'
+        : c.startsWith('refused')
+          ? 'refused'
+          : c === 'WRONG'
+            ? 'wrong'
+            : /^CRASH .* at exit$|^EXIT .* at exit$/.test(c)
+              ? 'crash at exit'
+              : c.startsWith('CRASH') || c.startsWith('EXIT')
+                ? 'crash'
+                : c.startsWith('TIMEOUT')
+                  ? 'hang'
+                  : 'error';
   lines.push('', `| mode | ${kinds.join(' | ')} |`, `|---|${kinds.map(() => '---').join('|')}|`);
   for (const m of ISOLATION_MODES) {
     const counts = kinds.map((k) => [...matrix].filter(([key, c]) => key.split('\t')[1] === m && kindOf(c) === k).length);

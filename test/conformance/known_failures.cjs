@@ -19,5 +19,4 @@
  *   intermittent  (optional) a race, seen in some runs only ('1 of 6 runs'): the cell may also pass
  */
 
-module.exports = [
-];
+module.exports = [];

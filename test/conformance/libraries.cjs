@@ -356,7 +356,12 @@ module.exports = [
     checks: {
       'Py_GetVersion = dpkg'(fn) {
         const v = fn.Py_GetVersion();
-        check('Py_GetVersion starts with the dpkg version', typeof v === 'string' && v.startsWith(`${upstreamVersion('libpython3.11')} `), v, `${upstreamVersion('libpython3.11')} ...`);
+        check(
+          'Py_GetVersion starts with the dpkg version',
+          typeof v === 'string' && v.startsWith(`${upstreamVersion('libpython3.11')} `),
+          v,
+          `${upstreamVersion('libpython3.11')} ...`,
+        );
       },
       'PyRun_SimpleString: import hashlib; assert sha256 = node'(fn) {
         const data = 'dlswap conformance: python';
@@ -455,7 +460,12 @@ module.exports = [
           await sleep(50);
           alive = alive.filter((t) => fs.existsSync(`/proc/self/task/${t}`));
         }
-        check(`generation ${g.gen}: libgomp pool threads gone once libgomp is unloaded`, alive.length === 0, `${alive.length} still alive 1 s after close`, 'none');
+        check(
+          `generation ${g.gen}: libgomp pool threads gone once libgomp is unloaded`,
+          alive.length === 0,
+          `${alive.length} still alive 1 s after close`,
+          'none',
+        );
       }
     },
   },
@@ -572,10 +582,10 @@ module.exports = [
         eq('sqlite3_libversion', fn.sqlite3_libversion(), upstreamVersion('libsqlite3-0'));
         eq('sqlite3_libversion_number', fn.sqlite3_libversion_number(), M * 1000000 + m * 1000 + p);
       },
-      'sqlite3_complete'(fn) {
+      sqlite3_complete(fn) {
         eq("complete('select 1;')", fn.sqlite3_complete('select 1;'), 1);
         eq("complete('select 1')", fn.sqlite3_complete('select 1'), 0);
-        eq("complete(\"select ';'\")", fn.sqlite3_complete("select ';'"), 0);
+        eq('complete("select \';\'")', fn.sqlite3_complete("select ';'"), 0);
       },
       'a query on an in-memory database'(fn) {
         const row = withDb(fn, (db) =>
@@ -754,13 +764,19 @@ module.exports = [
     soname: 'libbz2.so.1.0',
     functions: {
       BZ2_bzlibVersion: 'const char *BZ2_bzlibVersion(void)',
-      BZ2_bzBuffToBuffCompress: 'int BZ2_bzBuffToBuffCompress(char *dest, unsigned *destLen, char *source, unsigned sourceLen, int blockSize100k, int verbosity, int workFactor)',
+      BZ2_bzBuffToBuffCompress:
+        'int BZ2_bzBuffToBuffCompress(char *dest, unsigned *destLen, char *source, unsigned sourceLen, int blockSize100k, int verbosity, int workFactor)',
       BZ2_bzBuffToBuffDecompress: 'int BZ2_bzBuffToBuffDecompress(char *dest, unsigned *destLen, char *source, unsigned sourceLen, int small, int verbosity)',
     },
     checks: {
       'BZ2_bzlibVersion = dpkg'(fn) {
         const v = fn.BZ2_bzlibVersion();
-        check('starts with the dpkg version', typeof v === 'string' && v.startsWith(`${upstreamVersion('libbz2-1.0')},`), v, `${upstreamVersion('libbz2-1.0')}, ...`);
+        check(
+          'starts with the dpkg version',
+          typeof v === 'string' && v.startsWith(`${upstreamVersion('libbz2-1.0')},`),
+          v,
+          `${upstreamVersion('libbz2-1.0')}, ...`,
+        );
       },
       'compress: stream magic, then decompress round trip'(fn) {
         const src = Buffer.concat([Buffer.from('bzip2 '.repeat(300)), bytes(2000, 41)]);
@@ -995,7 +1011,11 @@ module.exports = [
       },
       'read a .tar.gz made by node'(fn) {
         const { entries, filter, format } = readArchive(fn, zlib.gzipSync(a.makeTar(TAR_FILES)), false);
-        eq('entries', entries, TAR_FILES.map(([n, c]) => [n, BigInt(Buffer.byteLength(c)), c]));
+        eq(
+          'entries',
+          entries,
+          TAR_FILES.map(([n, c]) => [n, BigInt(Buffer.byteLength(c)), c]),
+        );
         eq('archive_filter_code (ARCHIVE_FILTER_GZIP)', filter, 1);
         eq('archive_format (ARCHIVE_FORMAT_TAR_USTAR)', format, 0x30001);
       },
@@ -1004,7 +1024,11 @@ module.exports = [
       name: 'archive_read_next_header.async',
       async run(fn) {
         const { entries } = await readArchive(fn, a.makeTar(TAR_FILES), true);
-        eq('entries', entries, TAR_FILES.map(([n, c]) => [n, BigInt(Buffer.byteLength(c)), c]));
+        eq(
+          'entries',
+          entries,
+          TAR_FILES.map(([n, c]) => [n, BigInt(Buffer.byteLength(c)), c]),
+        );
       },
     },
   },
@@ -1017,7 +1041,8 @@ module.exports = [
     functions: {
       u_getVersion_72: 'void u_getVersion_72(uint8_t *versionArray)',
       u_toupper_72: 'int32_t u_toupper_72(int32_t c)',
-      u_strToUpper_72: 'int32_t u_strToUpper_72(uint16_t *dest, int32_t destCapacity, const uint16_t *src, int32_t srcLength, const char *locale, int32_t *pErrorCode)',
+      u_strToUpper_72:
+        'int32_t u_strToUpper_72(uint16_t *dest, int32_t destCapacity, const uint16_t *src, int32_t srcLength, const char *locale, int32_t *pErrorCode)',
       u_errorName_72: 'const char *u_errorName_72(int32_t code)',
     },
     checks: {
@@ -1076,7 +1101,14 @@ module.exports = [
         const t = Date.UTC(2024, 1, 29, 13, 45, 30, 250);
         const d = new Date(t);
         // ucal.h: UCAL_YEAR 1, MONTH 2 (0-based), DATE 5, DAY_OF_WEEK 7 (Sunday = 1), HOUR_OF_DAY 11, MINUTE 12.
-        eq('fields', calendarFields(fn, 'UTC', t, [1, 2, 5, 7, 11, 12]), [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCDay() + 1, d.getUTCHours(), d.getUTCMinutes()]);
+        eq('fields', calendarFields(fn, 'UTC', t, [1, 2, 5, 7, 11, 12]), [
+          d.getUTCFullYear(),
+          d.getUTCMonth(),
+          d.getUTCDate(),
+          d.getUTCDay() + 1,
+          d.getUTCHours(),
+          d.getUTCMinutes(),
+        ]);
       },
       'Asia/Tokyo is UTC+9 without DST'(fn) {
         const t = Date.UTC(2024, 6, 1, 20, 0, 0);
@@ -1137,7 +1169,7 @@ module.exports = [
             const p = fn.LLVMPrintModuleToString(m);
             const ir = ctx.readCString(p);
             fn.LLVMDisposeMessage(p);
-            check("IR starts with \"; ModuleID = 'dlswap_module'\"", ir.startsWith("; ModuleID = 'dlswap_module'"), ir, "; ModuleID = 'dlswap_module' ...");
+            check('IR starts with "; ModuleID = \'dlswap_module\'"', ir.startsWith("; ModuleID = 'dlswap_module'"), ir, "; ModuleID = 'dlswap_module' ...");
           } finally {
             fn.LLVMDisposeModule(m);
           }
@@ -1166,7 +1198,7 @@ module.exports = [
           const p = await fn.LLVMPrintModuleToString.async(m);
           const ir = ctx.readCString(p);
           fn.LLVMDisposeMessage(p);
-          check("IR starts with \"; ModuleID = 'async_module'\"", ir.startsWith("; ModuleID = 'async_module'"), ir, "; ModuleID = 'async_module' ...");
+          check('IR starts with "; ModuleID = \'async_module\'"', ir.startsWith("; ModuleID = 'async_module'"), ir, "; ModuleID = 'async_module' ...");
         } finally {
           fn.LLVMDisposeModule(m);
           fn.LLVMContextDispose(c);
@@ -1221,7 +1253,8 @@ module.exports = [
       pcre2_config_8: 'int pcre2_config_8(uint32_t what, void *where)',
       pcre2_compile_8: 'void *pcre2_compile_8(const char *pattern, size_t length, uint32_t options, int *errorcode, size_t *erroroffset, void *ccontext)',
       pcre2_match_data_create_from_pattern_8: 'void *pcre2_match_data_create_from_pattern_8(const void *code, void *gcontext)',
-      pcre2_match_8: 'int pcre2_match_8(const void *code, const char *subject, size_t length, size_t startoffset, uint32_t options, void *match_data, void *mcontext)',
+      pcre2_match_8:
+        'int pcre2_match_8(const void *code, const char *subject, size_t length, size_t startoffset, uint32_t options, void *match_data, void *mcontext)',
       pcre2_substring_copy_bynumber_8: 'int pcre2_substring_copy_bynumber_8(void *match_data, uint32_t number, uint8_t *buffer, size_t *bufflen)',
       pcre2_match_data_free_8: 'void pcre2_match_data_free_8(void *match_data)',
       pcre2_code_free_8: 'void pcre2_code_free_8(void *code)',
@@ -1468,7 +1501,11 @@ module.exports = [
       },
       'SHA-256, SHA-512, SHA3-256 = node'(fn) {
         const d = bytes(1500, 83);
-        for (const [name, node] of [['SHA256', 'sha256'], ['SHA512', 'sha512'], ['SHA3-256', 'sha3-256']]) {
+        for (const [name, node] of [
+          ['SHA256', 'sha256'],
+          ['SHA512', 'sha512'],
+          ['SHA3-256', 'sha3-256'],
+        ]) {
           const algo = fn.gcry_md_map_name(name);
           check(`gcry_md_map_name(${name})`, algo > 0, algo, '> 0');
           const want = a.hash(node, d);
@@ -1552,12 +1589,20 @@ module.exports = [
         eq('XXH_versionNumber', fn.XXH_versionNumber(), M * 10000 + m * 100 + p);
       },
       'XXH32 = the xxHash specification'(fn) {
-        for (const [d, seed] of [[Buffer.alloc(0), 0], [Buffer.from('abc'), 0], [bytes(1001, 109), 0x9747b28c]]) {
+        for (const [d, seed] of [
+          [Buffer.alloc(0), 0],
+          [Buffer.from('abc'), 0],
+          [bytes(1001, 109), 0x9747b28c],
+        ]) {
           eq(`XXH32(${d.length} bytes, seed ${seed})`, fn.XXH32(d, BigInt(d.length), seed), a.xxh32(d, seed));
         }
       },
       'XXH64 = the xxHash specification'(fn) {
-        for (const [d, seed] of [[Buffer.alloc(0), 0n], [Buffer.from('abc'), 0n], [bytes(1003, 113), 0x123456789abcdefn]]) {
+        for (const [d, seed] of [
+          [Buffer.alloc(0), 0n],
+          [Buffer.from('abc'), 0n],
+          [bytes(1003, 113), 0x123456789abcdefn],
+        ]) {
           eq(`XXH64(${d.length} bytes, seed ${seed})`, fn.XXH64(d, BigInt(d.length), seed), a.xxh64(d, seed));
         }
       },
@@ -1589,19 +1634,27 @@ module.exports = [
       'mpz_mul = BigInt'(fn, ctx) {
         const x = 123456789012345678901234567890123456789n;
         const y = 987654321098765432109876543210987654321n;
-        eq('x * y', withMpz(fn, 3, ([r, p, q]) => {
-          eq('set_str', fn.__gmpz_set_str(p, x.toString(), 10), 0);
-          eq('set_str', fn.__gmpz_set_str(q, y.toString(), 10), 0);
-          fn.__gmpz_mul(r, p, q);
-          return mpzString(fn, ctx, r, 10);
-        }), (x * y).toString());
+        eq(
+          'x * y',
+          withMpz(fn, 3, ([r, p, q]) => {
+            eq('set_str', fn.__gmpz_set_str(p, x.toString(), 10), 0);
+            eq('set_str', fn.__gmpz_set_str(q, y.toString(), 10), 0);
+            fn.__gmpz_mul(r, p, q);
+            return mpzString(fn, ctx, r, 10);
+          }),
+          (x * y).toString(),
+        );
       },
       'mpz_pow_ui in base 16 = BigInt'(fn, ctx) {
-        eq('3^200', withMpz(fn, 2, ([r, b]) => {
-          fn.__gmpz_set_str(b, '3', 10);
-          fn.__gmpz_pow_ui(r, b, 200n);
-          return mpzString(fn, ctx, r, 16);
-        }), (3n ** 200n).toString(16));
+        eq(
+          '3^200',
+          withMpz(fn, 2, ([r, b]) => {
+            fn.__gmpz_set_str(b, '3', 10);
+            fn.__gmpz_pow_ui(r, b, 200n);
+            return mpzString(fn, ctx, r, 16);
+          }),
+          (3n ** 200n).toString(16),
+        );
       },
       'mpz_probab_prime_p: 2^61-1 is prime, 2^61+1 is not'(fn) {
         withMpz(fn, 1, ([n]) => {
@@ -1706,7 +1759,12 @@ function parseXml(fn, ctx, xml, async = false) {
         ctx.free(p); // xmlFree is free() unless an application replaced it
         return s;
       };
-      return { id: take(fn.xmlGetProp(root, 'id')), lang: take(fn.xmlGetProp(root, 'lang')), children: fn.xmlChildElementCount(root), text: take(fn.xmlNodeGetContent(root)) };
+      return {
+        id: take(fn.xmlGetProp(root, 'id')),
+        lang: take(fn.xmlGetProp(root, 'lang')),
+        children: fn.xmlChildElementCount(root),
+        text: take(fn.xmlNodeGetContent(root)),
+      };
     } finally {
       fn.xmlFreeDoc(doc);
     }

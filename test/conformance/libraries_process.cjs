@@ -30,7 +30,12 @@ function emptyStdString() {
 /** The text of a short std::string made by emptyStdString (its data is still the local buffer). */
 function stdStringText(s) {
   const len = Number(s.readBigUInt64LE(8));
-  check('the std::string stayed in its local buffer (short value)', s.readBigUInt64LE(0) === dlswap().addressOf(s) + 16n, s.readBigUInt64LE(0), 'its own buffer');
+  check(
+    'the std::string stayed in its local buffer (short value)',
+    s.readBigUInt64LE(0) === dlswap().addressOf(s) + 16n,
+    s.readBigUInt64LE(0),
+    'its own buffer',
+  );
   return s.subarray(16, 16 + len).toString('utf8');
 }
 
@@ -229,7 +234,11 @@ module.exports = [
       'cblas_ddot = the dot product'(fn) {
         const x = matA.subarray(0, 1000);
         const y = matB.subarray(0, 1000);
-        eq('cblas_ddot', fn.cblas_ddot(1000, x, 1, y, 1), x.reduce((s, v, i) => s + v * y[i], 0));
+        eq(
+          'cblas_ddot',
+          fn.cblas_ddot(1000, x, 1, y, 1),
+          x.reduce((s, v, i) => s + v * y[i], 0),
+        );
       },
       [`cblas_dgemm ${N}x${N} on its thread pool = the product`](fn) {
         const c = new Float64Array(N * N);
@@ -333,7 +342,12 @@ module.exports = [
         }
         const pause = new Int32Array(new SharedArrayBuffer(4));
         for (let i = 0; i < 100 && !threadNames().some((t) => t.startsWith('rocksdb:high')); i++) Atomics.wait(pause, 0, 0, 10);
-        check('a thread named rocksdb:high* runs', threadNames().some((t) => t.startsWith('rocksdb:high')), threadNames(), 'rocksdb:high0');
+        check(
+          'a thread named rocksdb:high* runs',
+          threadNames().some((t) => t.startsWith('rocksdb:high')),
+          threadNames(),
+          'rocksdb:high0',
+        );
       },
     },
     async: {
@@ -481,7 +495,11 @@ module.exports = [
         fn.SetArgv(args.length, argv);
         void keep;
         eq('GetArgv', fn.GetArgv(), args.join(' '));
-        eq('GetArgvSum', fn.GetArgvSum(), [...Buffer.from(args.join(' '))].reduce((s, b) => s + b, 0));
+        eq(
+          'GetArgvSum',
+          fn.GetArgvSum(),
+          [...Buffer.from(args.join(' '))].reduce((s, b) => s + b, 0),
+        );
         eq('ProgramInvocationShortName', fn.ProgramInvocationShortName(), 'conformance-tool');
       },
       // Flags gflags defines itself (gflags_completions.cc: tab_completion_columns = 80; gflags.cc:
@@ -501,7 +519,11 @@ module.exports = [
         const { argv, keep } = argvOf(args);
         fn.SetArgv(args.length, argv);
         void keep;
-        eq('GetArgvSum.async', await fn.GetArgvSum.async(), [...Buffer.from(args.join(' '))].reduce((s, b) => s + b, 0));
+        eq(
+          'GetArgvSum.async',
+          await fn.GetArgvSum.async(),
+          [...Buffer.from(args.join(' '))].reduce((s, b) => s + b, 0),
+        );
       },
     },
   },
@@ -527,8 +549,12 @@ module.exports = [
     },
     checks: {
       // log_severity.h: INFO 0, WARNING 1, ERROR 2, FATAL 3.
-      'GetLogSeverityName'(fn) {
-        eq('severity names', [0, 1, 2, 3].map((s) => fn.GetLogSeverityName(s)), ['INFO', 'WARNING', 'ERROR', 'FATAL']);
+      GetLogSeverityName(fn) {
+        eq(
+          'severity names',
+          [0, 1, 2, 3].map((s) => fn.GetLogSeverityName(s)),
+          ['INFO', 'WARNING', 'ERROR', 'FATAL'],
+        );
       },
       // glog's documented defaults: logtostderr false, minloglevel 0, v 0.
       'its flags, as libgflags holds them'(fn) {
@@ -570,7 +596,13 @@ module.exports = [
         const o = fn.g_object_new(t, null);
         nonNull('g_object_new', o);
         // gobject.h: GObject is { GTypeInstance (a class pointer), guint ref_count, GData *qdata }.
-        eq('ref_count of a new object', dlswap().readBytes(o + 8n, 4).readUInt32LE(0), 1);
+        eq(
+          'ref_count of a new object',
+          dlswap()
+            .readBytes(o + 8n, 4)
+            .readUInt32LE(0),
+          1,
+        );
         fn.g_object_unref(o);
       },
     },
@@ -680,7 +712,10 @@ module.exports = [
       },
       // gmodule.h: flags 0 is RTLD_GLOBAL (issue 22 H2), G_MODULE_BIND_LOCAL (1 << 1) RTLD_LOCAL.
       'g_module_open of libz, global and local: its symbol is in libz'(fn) {
-        for (const [how, flags] of [['G_MODULE_BIND_LOCAL', 2], ['default flags (RTLD_GLOBAL)', 0]]) {
+        for (const [how, flags] of [
+          ['G_MODULE_BIND_LOCAL', 2],
+          ['default flags (RTLD_GLOBAL)', 0],
+        ]) {
           const m = fn.g_module_open(realLib('libz.so.1'), flags);
           nonNull(`g_module_open(libz, ${how})`, m);
           const sym = Buffer.alloc(8);
@@ -773,7 +808,8 @@ module.exports = [
       DestroyExceptionInfo: 'void *DestroyExceptionInfo(void *exception)',
       ConstituteImage: 'void *ConstituteImage(size_t columns, size_t rows, const char *map, int storage, const uint8_t *pixels, void *exception)',
       ResizeImage: 'void *ResizeImage(const void *image, size_t columns, size_t rows, int filter, double blur, void *exception)',
-      ExportImagePixels: 'int ExportImagePixels(const void *image, ssize_t x, ssize_t y, size_t columns, size_t rows, const char *map, int storage, uint8_t *pixels, void *exception)',
+      ExportImagePixels:
+        'int ExportImagePixels(const void *image, ssize_t x, ssize_t y, size_t columns, size_t rows, const char *map, int storage, uint8_t *pixels, void *exception)',
       DestroyImage: 'void *DestroyImage(void *image)',
     },
     init(fn) {

@@ -56,7 +56,10 @@ function missingPackages(names) {
   return names.filter((name) => {
     const qualified = DEB_ARCH[process.arch] && !name.includes(':') ? `${name}:${DEB_ARCH[process.arch]}` : name;
     try {
-      return execFileSync('dpkg-query', ['-W', STATUS_FORMAT, qualified], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== 'install ok installed';
+      return (
+        execFileSync('dpkg-query', ['-W', STATUS_FORMAT, qualified], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !==
+        'install ok installed'
+      );
     } catch {
       return true;
     }

@@ -81,7 +81,8 @@ const ANSWER = /^core-v(\d+) ([0-9a-f]{64}) kind=(text|num|big)$/;
 async function main() {
   if (!fs.existsSync(v1) || !fs.existsSync(v2)) {
     result.outcome = 'missing';
-    result.message = 'build/fixtures/libcore_v1.so / libcore_v2.so are not built: install OpenSSL headers (Debian: libssl-dev), then run npm run build:fixtures';
+    result.message =
+      'build/fixtures/libcore_v1.so / libcore_v2.so are not built: install OpenSSL headers (Debian: libssl-dev), then run npm run build:fixtures';
     finish();
     return;
   }
@@ -207,7 +208,9 @@ async function main() {
 
   result.answers = answers;
   result.straddled = straddled;
-  result.generations = hot.generations().map((g) => ({ id: g.id, state: g.state, version: g.version, calls: g.calls, unloaded: g.unloaded, pinnedReason: g.pinnedReason }));
+  result.generations = hot
+    .generations()
+    .map((g) => ({ id: g.id, state: g.state, version: g.version, calls: g.calls, unloaded: g.unloaded, pinnedReason: g.pinnedReason }));
   // Every generation said it was ready through the host's log, from its own init.
   result.readyLogs = logs.filter((e) => /^core v\d ready$/.test(e.message)).map((e) => [e.generation, e.message]);
   // dlswap_fini joined each generation's auditor before it was unloaded.

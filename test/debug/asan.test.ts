@@ -18,14 +18,18 @@ describe(title('AddressSanitizer (node run with libasan preloaded)', asanMissing
   // ASan's, which reports the fault.
   const asanEnv = { LD_PRELOAD: libasan, ASAN_OPTIONS: 'detect_leaks=0:allow_user_segv_handler=0' };
 
-  it.skipIf(asanMissing)('local: the report names the function and its file:line', () => {
-    withTempBase((_dir, env) => {
-      const r = run(process.execPath, [APP, 'local', 'fault', 'old'], { env: { ...env, ...asanEnv } });
-      expect(r.stderr).toMatch(/AddressSanitizer: SEGV on unknown address/);
-      expect(r.stderr).toMatch(new RegExp(`#0 0x[0-9a-f]+ in ring_len \\S*debuggee\\.c:${FAULT_LINE}`));
-      expect(r.stderr).toMatch(/#1 0x[0-9a-f]+ in debuggee_fault \S*debuggee\.c:\d+/);
-    });
-  }, TOOL_MS);
+  it.skipIf(asanMissing)(
+    'local: the report names the function and its file:line',
+    () => {
+      withTempBase((_dir, env) => {
+        const r = run(process.execPath, [APP, 'local', 'fault', 'old'], { env: { ...env, ...asanEnv } });
+        expect(r.stderr).toMatch(/AddressSanitizer: SEGV on unknown address/);
+        expect(r.stderr).toMatch(new RegExp(`#0 0x[0-9a-f]+ in ring_len \\S*debuggee\\.c:${FAULT_LINE}`));
+        expect(r.stderr).toMatch(/#1 0x[0-9a-f]+ in debuggee_fault \S*debuggee\.c:\d+/);
+      });
+    },
+    TOOL_MS,
+  );
 
   // ASan lists modules with dl_iterate_phdr, which reports its caller's namespace only: a frame in
   // another namespace is printed as (file+offset), and the file is there to symbolize it.
@@ -44,8 +48,12 @@ describe(title('AddressSanitizer (node run with libasan preloaded)', asanMissing
     TOOL_MS,
   );
 
-  it.skipIf(asanMissing)('deepbind: refused under ASan, with the mode to use', () => {
-    const r = run(process.execPath, [APP, 'deepbind', 'fault', 'old'], { env: asanEnv });
-    expect(r.stderr).toMatch(/ERR_DLSWAP_MODE_UNSUPPORTED/);
-  }, TOOL_MS);
+  it.skipIf(asanMissing)(
+    'deepbind: refused under ASan, with the mode to use',
+    () => {
+      const r = run(process.execPath, [APP, 'deepbind', 'fault', 'old'], { env: asanEnv });
+      expect(r.stderr).toMatch(/ERR_DLSWAP_MODE_UNSUPPORTED/);
+    },
+    TOOL_MS,
+  );
 });

@@ -9,7 +9,21 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ISOLATION_MODES } from '../../lib/load/isolation';
 import { fixture } from '../helpers';
-import { APP, FAULT_LINE, GDB, PARK_LINE, THREAD_LINE, TOOL_MS, attachUntilParked, gdbOutput, parked, run, title, unavailable, withTempBaseAsync } from './tools';
+import {
+  APP,
+  FAULT_LINE,
+  GDB,
+  PARK_LINE,
+  THREAD_LINE,
+  TOOL_MS,
+  attachUntilParked,
+  gdbOutput,
+  parked,
+  run,
+  title,
+  unavailable,
+  withTempBaseAsync,
+} from './tools';
 
 const gdbMissing = unavailable('gdb', ['-batch', '-nx', '-ex', 'echo']);
 
@@ -119,7 +133,11 @@ describe(title(`gdb node core, after the process died (core files written by ${c
 
         const core = path.join(dir, 'core.contained');
         try {
-          const g = gdbOutput(run('gdb', [...GDB, '-ex', 'run', '-ex', `generate-core-file ${core}`, '-ex', 'kill', '--args', process.execPath, APP, 'local', 'fault', 'old'], { env }));
+          const g = gdbOutput(
+            run('gdb', [...GDB, '-ex', 'run', '-ex', `generate-core-file ${core}`, '-ex', 'kill', '--args', process.execPath, APP, 'local', 'fault', 'old'], {
+              env,
+            }),
+          );
           expect(g).toMatch(/received signal SIGSEGV/);
           expect(g).toMatch(/Saved corefile/);
           const out = readCore(core);

@@ -1,7 +1,21 @@
 // gdb --args node app.js and gdb -p <pid> name the code dlswap loaded (docs/debugging.md, "gdb").
 import { describe, expect, it } from 'vitest';
 import { ISOLATION_MODES } from '../../lib/load/isolation';
-import { APP, GDB, PARK_LINE, TOOL_MS, attachUntilParked, expectFaultNamed, gdbOutput, parked, run, title, unavailable, withTempBase, withTempBaseAsync } from './tools';
+import {
+  APP,
+  GDB,
+  PARK_LINE,
+  TOOL_MS,
+  attachUntilParked,
+  expectFaultNamed,
+  gdbOutput,
+  parked,
+  run,
+  title,
+  unavailable,
+  withTempBase,
+  withTempBaseAsync,
+} from './tools';
 
 const gdbMissing = unavailable('gdb', ['-batch', '-nx', '-ex', 'echo']);
 
@@ -13,9 +27,33 @@ describe(title('gdb', gdbMissing), () => {
         gdbOutput(
           run(
             'gdb',
-            [...GDB, '-ex', 'set breakpoint pending on', '-ex', 'break debuggee_version', '-ex', 'run', '-ex', 'info symbol $pc',
-              '-ex', 'continue', '-ex', 'info symbol $pc', '-ex', 'continue', '-ex', 'bt 3', '-ex', 'info symbol $pc',
-              '--args', process.execPath, APP, mode, 'fault', 'old'],
+            [
+              ...GDB,
+              '-ex',
+              'set breakpoint pending on',
+              '-ex',
+              'break debuggee_version',
+              '-ex',
+              'run',
+              '-ex',
+              'info symbol $pc',
+              '-ex',
+              'continue',
+              '-ex',
+              'info symbol $pc',
+              '-ex',
+              'continue',
+              '-ex',
+              'bt 3',
+              '-ex',
+              'info symbol $pc',
+              '--args',
+              process.execPath,
+              APP,
+              mode,
+              'fault',
+              'old',
+            ],
             { env },
           ),
         ),
@@ -50,4 +88,3 @@ describe(title('gdb', gdbMissing), () => {
     },
   );
 });
-

@@ -24,4 +24,3 @@ describe(title('perf record + perf report', perfMissing), () => {
     TOOL_MS,
   );
 });
-

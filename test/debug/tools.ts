@@ -12,7 +12,11 @@ import { root, underAsan } from '../helpers';
 
 export const APP = path.join(__dirname, 'debuggee_app.cjs');
 export const SOURCE = path.join(root, 'fixtures-c', 'debuggee', 'debuggee.c');
-const sourceLine = (marker: string): number => fs.readFileSync(SOURCE, 'utf8').split('\n').findIndex((l) => l.includes(marker)) + 1;
+const sourceLine = (marker: string): number =>
+  fs
+    .readFileSync(SOURCE, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(marker)) + 1;
 export const FAULT_LINE = sourceLine('DEBUGGEE_FAULT_LINE');
 export const THREAD_LINE = sourceLine('DEBUGGEE_THREAD_LINE');
 export const PARK_LINE = sourceLine('DEBUGGEE_PARK_LINE');
@@ -104,4 +108,3 @@ export function attachUntilParked(pid: number): string {
   }
   return out;
 }
-

@@ -10,7 +10,7 @@ describe(title('valgrind', valgrindMissing), () => {
   // node's namespace (deepbind too), `namespace` for a namespace of dlswap's (fresh-namespace too).
   // Each run takes a minute or more; two keep the suite's time down.
   it.skipIf(valgrindMissing).each(['local', 'namespace'] as Isolation[])(
-    '%s: the invalid read is reported in the old generation\'s function, with its file:line',
+    "%s: the invalid read is reported in the old generation's function, with its file:line",
     (mode) => {
       withTempBase((_dir, env) => {
         const r = run('valgrind', ['-q', process.execPath, APP, mode, 'fault', 'old'], { env, timeout: TOOL_MS * 2 });
@@ -24,4 +24,3 @@ describe(title('valgrind', valgrindMissing), () => {
     TOOL_MS * 2,
   );
 });
-

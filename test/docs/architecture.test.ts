@@ -36,7 +36,8 @@ const repoFiles = walk('.', () => true);
 
 // Not paths of the repository: absolute ones (/proc/self/maps), relative ones of an example
 // (./libplugin_v2.so), and the package's own entry points (dlswap/testing: package.json "exports").
-const looksLikePath = (s: string) => !/\s/.test(s) && (s.includes('/') || /\.(ts|cc|h|c|S|md|mjs|cjs|json|so)$/.test(s)) && !/^\.?\//.test(s) && !/^dlswap\//.test(s);
+const looksLikePath = (s: string) =>
+  !/\s/.test(s) && (s.includes('/') || /\.(ts|cc|h|c|S|md|mjs|cjs|json|so)$/.test(s)) && !/^\.?\//.test(s) && !/^dlswap\//.test(s);
 const packageEntries = spans.map((s) => s.code).filter((c) => /^dlswap\/[\w-]+$/.test(c));
 const IDENTIFIER = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(\([\w, ]*\))?$/;
 
@@ -44,12 +45,16 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(\([\w, ]*\))?$/;
  *  diagram's folders), or a file name found once under lib/ or native/. Globs (`guard_*.S`) match. */
 function resolvePath(p: string): string[] {
   const clean = p.replace(/\/$/, '');
-  const pattern = new RegExp(`^(|lib/|native/)${clean.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}(\\.[a-z]+)?(/.*)?$`);
+  const pattern = new RegExp(
+    `^(|lib/|native/)${clean
+      .split('*')
+      .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}(\\.[a-z]+)?(/.*)?$`,
+  );
   const hits = repoFiles.filter((f) => pattern.test(f));
   if (hits.length) return hits;
   return sources.filter((f) => path.posix.basename(f) === clean);
 }
-
 
 describe(`${DOC} is true`, () => {
   it('every file and folder it names exists', () => {
@@ -84,7 +89,13 @@ describe(`${DOC} is true`, () => {
     const documented = table![1]
       .split('\n')
       .filter((l) => /^\| [^-]/.test(l) && !/^\| from /.test(l))
-      .map((l) => l.split('|').slice(1, 4).map((c) => c.trim()).join(' -> '))
+      .map((l) =>
+        l
+          .split('|')
+          .slice(1, 4)
+          .map((c) => c.trim())
+          .join(' -> '),
+      )
       .sort();
     expect(libEdges()).toEqual(documented);
   });
@@ -97,7 +108,7 @@ describe(`${DOC} is true`, () => {
     expect(includes('namespace', 'image')).toEqual([]);
   });
 
-  it("its row for changing an isolation mode names every file that decides something per mode", () => {
+  it('its row for changing an isolation mode names every file that decides something per mode', () => {
     const row = doc.split('\n').find((l) => l.startsWith('| an isolation mode |'));
     expect(row, 'the "Where to look" table has its isolation mode row').toBeDefined();
     const cited = new Set([...row!.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
@@ -122,7 +133,14 @@ function libEdges(): string[] {
     const imports: { spec: string; typeOnly: boolean }[] = [];
     for (const m of src.matchAll(/^\s*(import|export)\s+(type\s+)?([^;]*?)\s+from\s+'(\.[^']*)'/gm)) {
       const names = m[3].trim();
-      const allTypes = /^\{[\s\S]*\}$/.test(names) && names.slice(1, -1).split(',').map((n) => n.trim()).filter(Boolean).every((n) => n.startsWith('type '));
+      const allTypes =
+        /^\{[\s\S]*\}$/.test(names) &&
+        names
+          .slice(1, -1)
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean)
+          .every((n) => n.startsWith('type '));
       imports.push({ spec: m[4], typeOnly: Boolean(m[2]) || allTypes });
     }
     for (const m of src.matchAll(/(typeof\s+)?(?:import|require)\(\s*'(\.[^']*)'\s*\)/g)) imports.push({ spec: m[2], typeOnly: Boolean(m[1]) });

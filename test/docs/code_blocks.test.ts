@@ -16,7 +16,8 @@ function moduleSystems(code: string): { require: boolean; esm: string[] } {
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'require') require = true;
     if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node) || ts.isExportAssignment(node)) esm.add('import/export');
     if (!inFunction && (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier))) esm.add('top-level await');
-    if (!inFunction && ts.isVariableDeclarationList(node) && (node.flags & ts.NodeFlags.AwaitUsing) === ts.NodeFlags.AwaitUsing) esm.add('top-level await using');
+    if (!inFunction && ts.isVariableDeclarationList(node) && (node.flags & ts.NodeFlags.AwaitUsing) === ts.NodeFlags.AwaitUsing)
+      esm.add('top-level await using');
     const fn = inFunction || ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
     ts.forEachChild(node, (c) => visit(c, fn));
   };
@@ -51,8 +52,10 @@ describe('the code blocks of README.md and docs/', () => {
       const program = programs.find((p) => p.doc === b.doc && p.name === m.name && p.blocks[0].line <= b.line);
       if (m.kind === 'example' && b.lang !== 'js') wrong.push(`${where(b)}: an example must be a js block`);
       if (m.kind === 'typecheck' && b.lang !== 'ts') wrong.push(`${where(b)}: a typecheck block must be a ts block`);
-      if (m.kind === 'output' && (b.lang !== 'text' || program?.kind !== 'example')) wrong.push(`${where(b)}: an output is a text block after the example '${m.name}'`);
-      if (m.kind === 'continues' && (!program || b.lang !== program.blocks[0].lang)) wrong.push(`${where(b)}: continues no ${b.lang} program '${m.name}' above it on this page`);
+      if (m.kind === 'output' && (b.lang !== 'text' || program?.kind !== 'example'))
+        wrong.push(`${where(b)}: an output is a text block after the example '${m.name}'`);
+      if (m.kind === 'continues' && (!program || b.lang !== program.blocks[0].lang))
+        wrong.push(`${where(b)}: continues no ${b.lang} program '${m.name}' above it on this page`);
     }
     expect(wrong).toEqual([]);
   });
@@ -67,7 +70,12 @@ describe('the code blocks of README.md and docs/', () => {
 
   it('every example is run by one of the two runners', () => {
     const run = [...examplesRunHere(), ...ffiExamples()].map((p) => p.name).sort();
-    expect(run).toEqual(programs.filter((p) => p.kind === 'example').map((p) => p.name).sort());
+    expect(run).toEqual(
+      programs
+        .filter((p) => p.kind === 'example')
+        .map((p) => p.name)
+        .sort(),
+    );
   });
 
   it('none mixes module systems (require() with import or top-level await)', () => {

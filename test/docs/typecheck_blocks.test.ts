@@ -25,8 +25,13 @@ let errors: Map<string, string> | undefined;
 function errorsByFile(): Map<string, string> {
   if (errors) return errors;
   // `export {}`: a block without an import is still a module of its own, not a script sharing globals.
-  const program = typeProgram([], programs.map((p) => ({ file: fileOf(p.name), source: `${asConsumer(p.code)}\nexport {};\n` })), ESM_CONSUMER);
-  const format = (d: readonly ts.Diagnostic[]) => ts.formatDiagnostics(d, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' });
+  const program = typeProgram(
+    [],
+    programs.map((p) => ({ file: fileOf(p.name), source: `${asConsumer(p.code)}\nexport {};\n` })),
+    ESM_CONSUMER,
+  );
+  const format = (d: readonly ts.Diagnostic[]) =>
+    ts.formatDiagnostics(d, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' });
   errors = new Map(programs.map((p) => [p.name, format(ts.getPreEmitDiagnostics(program, program.getSourceFile(fileOf(p.name))))]));
   const global = format([...program.getGlobalDiagnostics(), ...program.getOptionsDiagnostics()]);
   if (global) errors.set('(global)', global);
@@ -35,23 +40,33 @@ function errorsByFile(): Map<string, string> {
 
 describe('typed docs blocks', () => {
   it('include the watch examples of docs/watch.md and the API of README.md', () => {
-    expect(programs.map((b) => `${b.doc}#${b.name}`)).toEqual(expect.arrayContaining(['docs/watch.md#watch-events', 'docs/watch.md#watch-build-step', 'README.md#api-in-brief']));
+    expect(programs.map((b) => `${b.doc}#${b.name}`)).toEqual(
+      expect.arrayContaining(['docs/watch.md#watch-events', 'docs/watch.md#watch-build-step', 'README.md#api-in-brief']),
+    );
   });
 
   it('compile in one program without global errors', () => {
     expect(errorsByFile().get('(global)') ?? '').toBe('');
   }, 120_000);
 
-  it.each(programs.map((p) => [`${p.doc}#${p.name}`, p] as const))('%s compiles under strict', (_, p) => {
-    expect(errorsByFile().get(p.name)).toBe('');
-  }, 120_000);
+  it.each(programs.map((p) => [`${p.doc}#${p.name}`, p] as const))(
+    '%s compiles under strict',
+    (_, p) => {
+      expect(errorsByFile().get(p.name)).toBe('');
+    },
+    120_000,
+  );
 
   it('a mistake in a block is reported against that block only (the control)', () => {
     const file = fileOf('control');
-    const program = typeProgram([], [
-      { file, source: `${asConsumer("import { open } from 'dlswap';\nopen('x').func('int f(int a)')('not a number');")}\nexport {};\n` },
-      { file: fileOf('control-ok'), source: `${asConsumer("import { open } from 'dlswap';\nopen('x').func('int f(int a)')(1);")}\nexport {};\n` },
-    ], ESM_CONSUMER);
+    const program = typeProgram(
+      [],
+      [
+        { file, source: `${asConsumer("import { open } from 'dlswap';\nopen('x').func('int f(int a)')('not a number');")}\nexport {};\n` },
+        { file: fileOf('control-ok'), source: `${asConsumer("import { open } from 'dlswap';\nopen('x').func('int f(int a)')(1);")}\nexport {};\n` },
+      ],
+      ESM_CONSUMER,
+    );
     expect(ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => d.code)).toEqual([2345]);
     expect(ts.getPreEmitDiagnostics(program, program.getSourceFile(fileOf('control-ok')))).toEqual([]);
   }, 120_000);

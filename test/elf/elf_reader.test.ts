@@ -12,7 +12,16 @@ const fixtures = path.join(root, 'build', 'fixtures');
 const fixture = (name: string): string => path.join(fixtures, name);
 
 function findSystemLib(name: string): string | null {
-  const dirs = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib'];
+  const dirs = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/lib64',
+    '/usr/lib',
+    '/lib',
+  ];
   for (const d of dirs) {
     const p = path.join(d, name);
     if (fs.existsSync(p)) return p;
@@ -119,7 +128,9 @@ describe('system libraries', () => {
   function readelfSymbols(file: string): { exports: Set<string>; imports: Set<string>; unique: Set<string> } | null {
     const text = readelfTool(['-W', '--dyn-syms', file]);
     if (text === null) return null;
-    const exports = new Set<string>(), imports = new Set<string>(), unique = new Set<string>();
+    const exports = new Set<string>(),
+      imports = new Set<string>(),
+      unique = new Set<string>();
     for (const line of text.split('\n')) {
       const f = line.trim().split(/\s+/);
       if (f.length < 8 || !/^\d+:$/.test(f[0])) continue;
@@ -245,8 +256,13 @@ describe('synthetic ELF files, every class and byte order', () => {
   function options(cls: 32 | 64, be: boolean, extra: Partial<SynthOptions> = {}): SynthOptions {
     const m = machines[`${cls}${be ? 'be' : 'le'}`];
     return {
-      cls, be, machine: m.machine, copyRelocType: m.copy,
-      soname: 'libsynth.so.1', needed: ['libc.so.6', 'libdep.so'], runpath: '$ORIGIN/lib',
+      cls,
+      be,
+      machine: m.machine,
+      copyRelocType: m.copy,
+      soname: 'libsynth.so.1',
+      needed: ['libc.so.6', 'libdep.so'],
+      runpath: '$ORIGIN/lib',
       symbols: [
         { name: 'exported_fn' },
         { name: 'exported_obj', type: 1 },
@@ -304,9 +320,16 @@ describe('synthetic ELF files, every class and byte order', () => {
 
   it('a GNU hash table with no hashed symbol does not hide the imports', () => {
     // GNU ld writes symoffset 1 and empty buckets for a library that defines no dynamic symbol.
-    const imports = [{ name: 'environ', shndx: 0, type: 1 }, { name: 'puts', shndx: 0 }, { name: 'stderr', shndx: 0, type: 1 }];
+    const imports = [
+      { name: 'environ', shndx: 0, type: 1 },
+      { name: 'puts', shndx: 0 },
+      { name: 'stderr', shndx: 0, type: 1 },
+    ];
     for (const cls of [64, 32] as const) {
-      const p = write(`onlyimports-${cls}.so`, buildElf({ cls, be: false, machine: cls === 64 ? 62 : 3, hash: 'gnu', emptyGnuHash: true, sections: true, symbols: imports }));
+      const p = write(
+        `onlyimports-${cls}.so`,
+        buildElf({ cls, be: false, machine: cls === 64 ? 62 : 3, hash: 'gnu', emptyGnuHash: true, sections: true, symbols: imports }),
+      );
       const info = readElf(p);
       expect(info.imports.sort()).toEqual(['environ', 'puts', 'stderr']);
       expect(info.exports).toEqual([]);
@@ -331,11 +354,20 @@ describe('synthetic ELF files, every class and byte order', () => {
   });
 
   it('header-only 32-bit and big-endian files report class and machine', () => {
-    for (const [cls, be, machine, name] of [[32, false, 40, 'arm'], [64, true, 21, 'ppc64'], [64, false, 243, 'riscv64'], [64, false, 183, 'aarch64'], [64, false, 0x7777, 'unknown-30583']] as const) {
+    for (const [cls, be, machine, name] of [
+      [32, false, 40, 'arm'],
+      [64, true, 21, 'ppc64'],
+      [64, false, 243, 'riscv64'],
+      [64, false, 183, 'aarch64'],
+      [64, false, 0x7777, 'unknown-30583'],
+    ] as const) {
       const ehsize = cls === 64 ? 64 : 52;
       const b = Buffer.alloc(ehsize);
       b.set([0x7f, 0x45, 0x4c, 0x46, cls === 64 ? 2 : 1, be ? 2 : 1, 1]);
-      const w16 = (off: number, val: number): void => { if (be) b.writeUInt16BE(val, off); else b.writeUInt16LE(val, off); };
+      const w16 = (off: number, val: number): void => {
+        if (be) b.writeUInt16BE(val, off);
+        else b.writeUInt16LE(val, off);
+      };
       w16(16, 3);
       w16(18, machine);
       w16(cls === 64 ? 52 : 40, ehsize);
@@ -423,7 +455,14 @@ describe('bad input', () => {
 
   it('garbage section headers never crash and never change what the dynamic section says', () => {
     for (const cls of [64, 32] as const) {
-      const base = buildElf({ cls, be: false, machine: cls === 64 ? 62 : 3, soname: 'libg.so', symbols: [{ name: 'f' }, { name: 'g', shndx: 0 }], sections: true });
+      const base = buildElf({
+        cls,
+        be: false,
+        machine: cls === 64 ? 62 : 3,
+        soname: 'libg.so',
+        symbols: [{ name: 'f' }, { name: 'g', shndx: 0 }],
+        sections: true,
+      });
       const good = readElf(write(`sect-${cls}.so`, base));
       expect(good.exports).toEqual(['f']);
       const values: (bigint | number)[] = [0, 1, 7, base.length - 1, base.length, base.length + 1000, 0xffffffff, 0x7fffffffffffffffn, 0xffffffffffffffffn];
@@ -544,45 +583,79 @@ describe('bad input', () => {
 
 describe('fuzzing under AddressSanitizer', () => {
   const gxx = spawnSync('g++', ['--version']).status === 0;
-  it.skipIf(!gxx)('mutated fixtures and synthetic files', () => {
-    const exe = path.join(tmp, 'elf_fuzz');
-    const build = spawnSync(
-      'g++',
-      ['-std=c++17', '-g', '-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=all',
-        `-I${path.join(root, 'native')}`, path.join(root, 'native', 'elf', 'elf_reader.cc'), path.join(root, 'native', 'loader', 'dynamic_names.cc'),
-        path.join(root, 'test', 'fuzz', 'elf_fuzz.cc'), '-o', exe],
-      { encoding: 'utf8' },
-    );
-    expect(build.stderr).toBe('');
-    expect(build.status).toBe(0);
-    const seeds: string[] = [];
-    for (const [cls, be, machine] of [[64, false, 62], [64, true, 22], [32, false, 3], [32, true, 20]] as const) {
-      for (const hash of ['sysv', 'gnu'] as const) {
-        seeds.push(write(`seed-${cls}-${be}-${hash}.so`, buildElf({
-          cls, be, machine, hash, sections: true, soname: 'libseed.so', needed: ['libc.so.6'], rpath: '$ORIGIN',
-          symbols: [{ name: 'a' }, { name: 'b', shndx: 0 }, { name: 'u', bind: 10, type: 1 }], copyRelocs: [1],
-          buildId: Buffer.alloc(20, 0xab), tls: { memsz: 8, filesz: 8, align: 8 }, execstack: false,
-        })));
+  it.skipIf(!gxx)(
+    'mutated fixtures and synthetic files',
+    () => {
+      const exe = path.join(tmp, 'elf_fuzz');
+      const build = spawnSync(
+        'g++',
+        [
+          '-std=c++17',
+          '-g',
+          '-O1',
+          '-fsanitize=address,undefined',
+          '-fno-sanitize-recover=all',
+          `-I${path.join(root, 'native')}`,
+          path.join(root, 'native', 'elf', 'elf_reader.cc'),
+          path.join(root, 'native', 'loader', 'dynamic_names.cc'),
+          path.join(root, 'test', 'fuzz', 'elf_fuzz.cc'),
+          '-o',
+          exe,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(build.stderr).toBe('');
+      expect(build.status).toBe(0);
+      const seeds: string[] = [];
+      for (const [cls, be, machine] of [
+        [64, false, 62],
+        [64, true, 22],
+        [32, false, 3],
+        [32, true, 20],
+      ] as const) {
+        for (const hash of ['sysv', 'gnu'] as const) {
+          seeds.push(
+            write(
+              `seed-${cls}-${be}-${hash}.so`,
+              buildElf({
+                cls,
+                be,
+                machine,
+                hash,
+                sections: true,
+                soname: 'libseed.so',
+                needed: ['libc.so.6'],
+                rpath: '$ORIGIN',
+                symbols: [{ name: 'a' }, { name: 'b', shndx: 0 }, { name: 'u', bind: 10, type: 1 }],
+                copyRelocs: [1],
+                buildId: Buffer.alloc(20, 0xab),
+                tls: { memsz: 8, filesz: 8, align: 8 },
+                execstack: false,
+              }),
+            ),
+          );
+        }
       }
-    }
-    if (haveFixtures) {
-      seeds.push(fixture('libbasic_v1.so'), fixture('libunique.so'), fixture('libcerr.so'), fixture('libpriv_v1.so'));
-      seeds.push(fixture('seed001/v1/libmyservice.so'), fixture('seed001/v1/libhelper.so.1'), fixture('closure_v1/q'));
-    }
-    if (libz) seeds.push(libz);
-    const iterations = process.env.DLSWAP_FUZZ_ITERATIONS ?? '5000';
-    const run = spawnSync(exe, [iterations, String(Date.now() % 1_000_000), tmp, ...seeds], {
-      encoding: 'utf8',
-      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
-      timeout: 120_000,
-    });
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(0);
-    const outcome = JSON.parse(run.stdout) as Record<string, number>;
-    expect(outcome.iterations).toBe(Number(iterations));
-    // The private-copy rename ran on every file that read, and succeeded on some of them.
-    expect(outcome['rename-ok']).toBeGreaterThan(0);
-  }, 180_000);
+      if (haveFixtures) {
+        seeds.push(fixture('libbasic_v1.so'), fixture('libunique.so'), fixture('libcerr.so'), fixture('libpriv_v1.so'));
+        seeds.push(fixture('seed001/v1/libmyservice.so'), fixture('seed001/v1/libhelper.so.1'), fixture('closure_v1/q'));
+      }
+      if (libz) seeds.push(libz);
+      const iterations = process.env.DLSWAP_FUZZ_ITERATIONS ?? '5000';
+      const run = spawnSync(exe, [iterations, String(Date.now() % 1_000_000), tmp, ...seeds], {
+        encoding: 'utf8',
+        env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
+        timeout: 120_000,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const outcome = JSON.parse(run.stdout) as Record<string, number>;
+      expect(outcome.iterations).toBe(Number(iterations));
+      // The private-copy rename ran on every file that read, and succeeded on some of them.
+      expect(outcome['rename-ok']).toBeGreaterThan(0);
+    },
+    180_000,
+  );
 });
 
 describe('readElfBytes', () => {
@@ -592,8 +665,12 @@ describe('readElfBytes', () => {
       expect(readElfBytes(fs.readFileSync(file), file)).toEqual(readElf(file));
     }
     const v1 = fs.readFileSync(fixture('libplugin_v1.so'));
-    expect(() => readElfBytes(Buffer.alloc(0), 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_EMPTY_FILE', message: expect.stringMatching(/^x\.so is empty/) }));
-    expect(() => readElfBytes(Buffer.from('INPUT(-lc)'), 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_NOT_ELF', message: expect.stringMatching(/linker script/) }));
+    expect(() => readElfBytes(Buffer.alloc(0), 'x.so')).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_EMPTY_FILE', message: expect.stringMatching(/^x\.so is empty/) }),
+    );
+    expect(() => readElfBytes(Buffer.from('INPUT(-lc)'), 'x.so')).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_NOT_ELF', message: expect.stringMatching(/linker script/) }),
+    );
     expect(() => readElfBytes(v1.subarray(0, 20), 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_BAD_ELF' }));
     expect(readElfBytes(v1.subarray(0, 2000), 'half.so').truncated).toBe(true);
     expect(() => readElfBytes('not bytes' as never, 'x.so')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));

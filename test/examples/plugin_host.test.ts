@@ -95,7 +95,12 @@ describe('examples/plugin-host', () => {
     const summary = JSON.parse(load.io.out) as { requests: number; failed: number; failures: string[]; bodies: Record<string, number> };
     expect(summary.failures).toEqual([]);
     expect(summary.failed).toBe(0);
-    const good = new Set([`${base}/hello/ada "Hello, ada!\\n"`, `${base}/hello/ada "Howdy, ada!\\n"`, `${base}/hello/ada "Hi, ada!\\n"`, `${base}/reverse/abc "cba\\n"`]);
+    const good = new Set([
+      `${base}/hello/ada "Hello, ada!\\n"`,
+      `${base}/hello/ada "Howdy, ada!\\n"`,
+      `${base}/hello/ada "Hi, ada!\\n"`,
+      `${base}/reverse/abc "cba\\n"`,
+    ]);
     expect(Object.keys(summary.bodies).filter((k) => !good.has(k))).toEqual([]);
     expect(summary.bodies[`${base}/reverse/abc "cba\\n"`]).toBeGreaterThan(0);
     expect(summary.requests).toBeGreaterThan(20);

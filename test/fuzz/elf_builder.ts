@@ -52,16 +52,40 @@ export interface SynthOptions {
   sections?: boolean;
 }
 
-const PT_LOAD = 1, PT_DYNAMIC = 2, PT_NOTE = 4, PT_TLS = 7, PT_GNU_STACK = 0x6474e551;
+const PT_LOAD = 1,
+  PT_DYNAMIC = 2,
+  PT_NOTE = 4,
+  PT_TLS = 7,
+  PT_GNU_STACK = 0x6474e551;
 const DT = {
-  NULL: 0, NEEDED: 1, HASH: 4, STRTAB: 5, SYMTAB: 6, RELA: 7, RELASZ: 8, RELAENT: 9, STRSZ: 10, SYMENT: 11,
-  SONAME: 14, RPATH: 15, REL: 17, RELSZ: 18, RELENT: 19, TEXTREL: 22, FLAGS: 30, RUNPATH: 29,
-  GNU_HASH: 0x6ffffef5, FLAGS_1: 0x6ffffffb,
+  NULL: 0,
+  NEEDED: 1,
+  HASH: 4,
+  STRTAB: 5,
+  SYMTAB: 6,
+  RELA: 7,
+  RELASZ: 8,
+  RELAENT: 9,
+  STRSZ: 10,
+  SYMENT: 11,
+  SONAME: 14,
+  RPATH: 15,
+  REL: 17,
+  RELSZ: 18,
+  RELENT: 19,
+  TEXTREL: 22,
+  FLAGS: 30,
+  RUNPATH: 29,
+  GNU_HASH: 0x6ffffef5,
+  FLAGS_1: 0x6ffffffb,
 };
 
 class Writer {
   buf = Buffer.alloc(0);
-  constructor(private readonly be: boolean, private readonly cls: 32 | 64) {}
+  constructor(
+    private readonly be: boolean,
+    private readonly cls: 32 | 64,
+  ) {}
   get pos(): number {
     return this.buf.length;
   }
@@ -73,21 +97,25 @@ class Writer {
   }
   u16(v: number): void {
     const b = Buffer.alloc(2);
-    if (this.be) b.writeUInt16BE(v); else b.writeUInt16LE(v);
+    if (this.be) b.writeUInt16BE(v);
+    else b.writeUInt16LE(v);
     this.push(b);
   }
   u32(v: number): void {
     const b = Buffer.alloc(4);
-    if (this.be) b.writeUInt32BE(v >>> 0); else b.writeUInt32LE(v >>> 0);
+    if (this.be) b.writeUInt32BE(v >>> 0);
+    else b.writeUInt32LE(v >>> 0);
     this.push(b);
   }
   u64(v: bigint | number): void {
     const b = Buffer.alloc(8);
-    if (this.be) b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(v))); else b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)));
+    if (this.be) b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(v)));
+    else b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)));
     this.push(b);
   }
   word(v: bigint | number): void {
-    if (this.cls === 64) this.u64(v); else this.u32(Number(v));
+    if (this.cls === 64) this.u64(v);
+    else this.u32(Number(v));
   }
   bytes(b: Buffer): void {
     this.push(b);
@@ -145,9 +173,19 @@ export function buildElf(o: SynthOptions): Buffer {
     const info = ((s.bind ?? 1) << 4) | (s.type ?? 2);
     const shndx = s.shndx ?? 1;
     if (is64) {
-      w.u32(str(s.name)); w.u8(info); w.u8(s.vis ?? 0); w.u16(shndx); w.u64(s.value ?? 0x100); w.u64(s.size ?? 8);
+      w.u32(str(s.name));
+      w.u8(info);
+      w.u8(s.vis ?? 0);
+      w.u16(shndx);
+      w.u64(s.value ?? 0x100);
+      w.u64(s.size ?? 8);
     } else {
-      w.u32(str(s.name)); w.u32(s.value ?? 0x100); w.u32(s.size ?? 8); w.u8(info); w.u8(s.vis ?? 0); w.u16(shndx);
+      w.u32(str(s.name));
+      w.u32(s.value ?? 0x100);
+      w.u32(s.size ?? 8);
+      w.u8(info);
+      w.u8(s.vis ?? 0);
+      w.u16(shndx);
     }
   }
   const nsyms = symbols.length + 1;
@@ -157,13 +195,18 @@ export function buildElf(o: SynthOptions): Buffer {
   if (hash === 'sysv') {
     w.align(4);
     hashOff = w.pos;
-    w.u32(1); w.u32(nsyms); w.u32(0);
+    w.u32(1);
+    w.u32(nsyms);
+    w.u32(0);
     for (let i = 0; i < nsyms; i++) w.u32(0);
   } else if (hash === 'gnu') {
     // Every symbol from index 1 in one bucket: the chain ends at the last symbol.
     w.align(8);
     hashOff = w.pos;
-    w.u32(1); w.u32(1); w.u32(1); w.u32(6);
+    w.u32(1);
+    w.u32(1);
+    w.u32(1);
+    w.u32(6);
     w.word(0); // bloom
     if (o.emptyGnuHash) {
       w.u32(0);
@@ -179,18 +222,24 @@ export function buildElf(o: SynthOptions): Buffer {
   for (const idx of o.copyRelocs ?? []) {
     const sym = idx + 1;
     if (is64) {
-      w.u64(0x2000); w.u64((BigInt(sym) << 32n) | BigInt(copyType)); w.u64(0);
+      w.u64(0x2000);
+      w.u64((BigInt(sym) << 32n) | BigInt(copyType));
+      w.u64(0);
     } else {
-      w.u32(0x2000); w.u32((sym << 8) | copyType);
+      w.u32(0x2000);
+      w.u32((sym << 8) | copyType);
     }
   }
   const relSz = w.pos - relOff;
 
-  let noteOff = 0, noteSz = 0;
+  let noteOff = 0,
+    noteSz = 0;
   if (o.buildId) {
     w.align(4);
     noteOff = w.pos;
-    w.u32(4); w.u32(o.buildId.length); w.u32(3);
+    w.u32(4);
+    w.u32(o.buildId.length);
+    w.u32(3);
     w.bytes(Buffer.from('GNU\0'));
     w.bytes(o.buildId);
     w.align(4);
@@ -200,7 +249,13 @@ export function buildElf(o: SynthOptions): Buffer {
   w.align(8);
   const dynOff = w.pos;
   const dyn = (tag: number, val: number): void => {
-    if (is64) { w.u64(tag); w.u64(val); } else { w.u32(tag); w.u32(val); }
+    if (is64) {
+      w.u64(tag);
+      w.u64(val);
+    } else {
+      w.u32(tag);
+      w.u32(val);
+    }
   };
   for (const n of o.needed ?? []) dyn(DT.NEEDED, str(n));
   if (o.soname) dyn(DT.SONAME, str(o.soname));
@@ -213,8 +268,15 @@ export function buildElf(o: SynthOptions): Buffer {
   if (hash === 'sysv') dyn(DT.HASH, hashOff);
   if (hash === 'gnu') dyn(DT.GNU_HASH, hashOff);
   if (relSz) {
-    if (is64) { dyn(DT.RELA, relOff); dyn(DT.RELASZ, relSz); dyn(DT.RELAENT, relsize); }
-    else { dyn(DT.REL, relOff); dyn(DT.RELSZ, relSz); dyn(DT.RELENT, relsize); }
+    if (is64) {
+      dyn(DT.RELA, relOff);
+      dyn(DT.RELASZ, relSz);
+      dyn(DT.RELAENT, relsize);
+    } else {
+      dyn(DT.REL, relOff);
+      dyn(DT.RELSZ, relSz);
+      dyn(DT.RELENT, relsize);
+    }
   }
   if (o.flags !== undefined) dyn(DT.FLAGS, o.flags);
   if (o.flags1 !== undefined) dyn(DT.FLAGS_1, o.flags1);
@@ -222,7 +284,9 @@ export function buildElf(o: SynthOptions): Buffer {
   dyn(DT.NULL, 0);
   const dynSz = w.pos - dynOff;
 
-  let shoff = 0, shnum = 0, shstrndx = 0;
+  let shoff = 0,
+    shnum = 0,
+    shstrndx = 0;
   if (o.sections) {
     const names = Buffer.from('\0.dynstr\0.dynsym\0.dynamic\0.shstrtab\0');
     w.align(8);
@@ -232,9 +296,27 @@ export function buildElf(o: SynthOptions): Buffer {
     shoff = w.pos;
     const sh = (name: number, type: number, off: number, size: number, link: number, entsize: number): void => {
       if (is64) {
-        w.u32(name); w.u32(type); w.u64(2); w.u64(off); w.u64(off); w.u64(size); w.u32(link); w.u32(0); w.u64(8); w.u64(entsize);
+        w.u32(name);
+        w.u32(type);
+        w.u64(2);
+        w.u64(off);
+        w.u64(off);
+        w.u64(size);
+        w.u32(link);
+        w.u32(0);
+        w.u64(8);
+        w.u64(entsize);
       } else {
-        w.u32(name); w.u32(type); w.u32(2); w.u32(off); w.u32(off); w.u32(size); w.u32(link); w.u32(0); w.u32(4); w.u32(entsize);
+        w.u32(name);
+        w.u32(type);
+        w.u32(2);
+        w.u32(off);
+        w.u32(off);
+        w.u32(size);
+        w.u32(link);
+        w.u32(0);
+        w.u32(4);
+        w.u32(entsize);
       }
     };
     sh(0, 0, 0, 0, 0, 0);
@@ -255,14 +337,38 @@ export function buildElf(o: SynthOptions): Buffer {
 
   const h = new Writer(o.be, o.cls);
   h.bytes(Buffer.from([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, o.be ? 2 : 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
-  h.u16(o.type ?? 3); h.u16(o.machine); h.u32(1);
-  h.word(0); h.word(ehsize); h.word(shoff);
-  h.u32(0); h.u16(ehsize); h.u16(phentsize); h.u16(phdrs.length); h.u16(is64 ? 64 : 40); h.u16(shnum); h.u16(shstrndx);
+  h.u16(o.type ?? 3);
+  h.u16(o.machine);
+  h.u32(1);
+  h.word(0);
+  h.word(ehsize);
+  h.word(shoff);
+  h.u32(0);
+  h.u16(ehsize);
+  h.u16(phentsize);
+  h.u16(phdrs.length);
+  h.u16(is64 ? 64 : 40);
+  h.u16(shnum);
+  h.u16(shstrndx);
   for (const p of phdrs) {
     if (is64) {
-      h.u32(p.type); h.u32(p.flags); h.u64(p.off); h.u64(p.off); h.u64(p.off); h.u64(p.filesz); h.u64(p.memsz); h.u64(p.align);
+      h.u32(p.type);
+      h.u32(p.flags);
+      h.u64(p.off);
+      h.u64(p.off);
+      h.u64(p.off);
+      h.u64(p.filesz);
+      h.u64(p.memsz);
+      h.u64(p.align);
     } else {
-      h.u32(p.type); h.u32(p.off); h.u32(p.off); h.u32(p.off); h.u32(p.filesz); h.u32(p.memsz); h.u32(p.flags); h.u32(p.align);
+      h.u32(p.type);
+      h.u32(p.off);
+      h.u32(p.off);
+      h.u32(p.off);
+      h.u32(p.filesz);
+      h.u32(p.memsz);
+      h.u32(p.flags);
+      h.u32(p.align);
     }
   }
   const out = Buffer.from(w.buf);
@@ -271,9 +377,30 @@ export function buildElf(o: SynthOptions): Buffer {
 }
 
 /** Field offsets of the ELF header, for tests that plant one bad value. */
-export function ehdrField(cls: 32 | 64, field: 'e_phoff' | 'e_shoff' | 'e_ehsize' | 'e_phentsize' | 'e_phnum' | 'e_shentsize' | 'e_shnum' | 'e_shstrndx'): { off: number; size: number } {
-  const f64 = { e_phoff: [32, 8], e_shoff: [40, 8], e_ehsize: [52, 2], e_phentsize: [54, 2], e_phnum: [56, 2], e_shentsize: [58, 2], e_shnum: [60, 2], e_shstrndx: [62, 2] } as const;
-  const f32 = { e_phoff: [28, 4], e_shoff: [32, 4], e_ehsize: [40, 2], e_phentsize: [42, 2], e_phnum: [44, 2], e_shentsize: [46, 2], e_shnum: [48, 2], e_shstrndx: [50, 2] } as const;
+export function ehdrField(
+  cls: 32 | 64,
+  field: 'e_phoff' | 'e_shoff' | 'e_ehsize' | 'e_phentsize' | 'e_phnum' | 'e_shentsize' | 'e_shnum' | 'e_shstrndx',
+): { off: number; size: number } {
+  const f64 = {
+    e_phoff: [32, 8],
+    e_shoff: [40, 8],
+    e_ehsize: [52, 2],
+    e_phentsize: [54, 2],
+    e_phnum: [56, 2],
+    e_shentsize: [58, 2],
+    e_shnum: [60, 2],
+    e_shstrndx: [62, 2],
+  } as const;
+  const f32 = {
+    e_phoff: [28, 4],
+    e_shoff: [32, 4],
+    e_ehsize: [40, 2],
+    e_phentsize: [42, 2],
+    e_phnum: [44, 2],
+    e_shentsize: [46, 2],
+    e_shnum: [48, 2],
+    e_shstrndx: [50, 2],
+  } as const;
   const [off, size] = (cls === 64 ? f64 : f32)[field];
   return { off, size };
 }

@@ -128,8 +128,8 @@ void Mutate(std::vector<uint8_t> &d, Rng &r) {
   if (d.empty()) return;
   const uint64_t hot = std::min<uint64_t>(d.size(), 8192);
   auto pos = [&]() { return static_cast<size_t>(r.Below(4) ? r.Below(hot) : r.Below(d.size())); };
-  const uint64_t interesting[] = {0, 1, 2, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0xffffffff,
-                                  0x8000000000000000ull, ~0ull, d.size(), d.size() - 1, d.size() + 1};
+  const uint64_t interesting[] = {
+      0, 1, 2, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0xffffffff, 0x8000000000000000ull, ~0ull, d.size(), d.size() - 1, d.size() + 1};
   switch (r.Below(7)) {
     case 0: d[pos()] = static_cast<uint8_t>(r.Next()); break;
     case 1: d[pos()] ^= static_cast<uint8_t>(1u << r.Below(8)); break;

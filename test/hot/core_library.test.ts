@@ -55,52 +55,69 @@ describe('the core fixture', () => {
 
 describe.each(ISOLATION_MODES.filter((m) => m !== 'deepbind' || !underAsan))('core library in %s', (mode) => {
   if (mode === 'deepbind') {
-    it('is refused with ERR_DLSWAP_UNSAFE_MODE: it uses std::cerr, which node copy-relocates', async () => {
-      const r = await swapIn(mode);
-      expect(r.outcome).toBe('refused');
-      expect(r.code).toBe('ERR_DLSWAP_RELOAD');
-      expect(r.causeCode).toBe('ERR_DLSWAP_UNSAFE_MODE');
-      expect(r.message).toMatch(/_ZSt4cerr/);
-      expect(r.plainOpen).toBe('ERR_DLSWAP_UNSAFE_MODE');
-    }, TIMEOUT_MS + 10_000);
+    it(
+      'is refused with ERR_DLSWAP_UNSAFE_MODE: it uses std::cerr, which node copy-relocates',
+      async () => {
+        const r = await swapIn(mode);
+        expect(r.outcome).toBe('refused');
+        expect(r.code).toBe('ERR_DLSWAP_RELOAD');
+        expect(r.causeCode).toBe('ERR_DLSWAP_UNSAFE_MODE');
+        expect(r.message).toMatch(/_ZSt4cerr/);
+        expect(r.plainOpen).toBe('ERR_DLSWAP_UNSAFE_MODE');
+      },
+      TIMEOUT_MS + 10_000,
+    );
     return;
   }
 
-  it('swaps v1 -> v2 -> v1 -> v2 -> v1 under sync and async load; every answer comes from the generation it started on', async () => {
-    const r = await swapIn(mode);
-    const context = JSON.stringify(r);
-    expect(r.outcome, context).toBe('ok');
-    expect(r.failureCount, context).toBe(0);
-    expect(r.swaps!.map((s) => [s.from, s.to, s.version]), context).toEqual([
-      [1, 2, 2],
-      [2, 3, 1],
-      [3, 4, 2],
-      [4, 5, 1],
-    ]);
-    // Both versions answered, sync and async, with the right version and sha256 (checked per call
-    // by the child against node's crypto), and some async calls were in flight across a swap.
-    for (const kind of ['sync', 'async'] as const) {
-      expect(r.answers![kind]['1'], `${kind} answers of v1: ${context}`).toBeGreaterThan(0);
-      expect(r.answers![kind]['2'], `${kind} answers of v2: ${context}`).toBeGreaterThan(0);
-    }
-    expect(r.straddled, context).toBeGreaterThan(0);
-    // Each generation ran its dlswap_init (log through the host) and reported its version.
-    expect(r.readyLogs, context).toEqual([
-      [1, 'core v1 ready'],
-      [2, 'core v2 ready'],
-      [3, 'core v1 ready'],
-      [4, 'core v2 ready'],
-      [5, 'core v1 ready'],
-    ]);
-    expect(r.generations!.map((g) => [g.id, g.state, g.version]), context).toEqual([
-      [1, 'closed', 'core-1'],
-      [2, 'closed', 'core-2'],
-      [3, 'closed', 'core-1'],
-      [4, 'closed', 'core-2'],
-      [5, 'closed', 'core-1'],
-    ]);
-    // Built with -fno-gnu-unique and joining its thread in dlswap_fini, every generation unloads.
-    expect(r.generations!.map((g) => g.unloaded), context).toEqual([true, true, true, true, true]);
-    expect(r.auditorThreadsLeft, context).toBe(0);
-  }, TIMEOUT_MS + 10_000);
+  it(
+    'swaps v1 -> v2 -> v1 -> v2 -> v1 under sync and async load; every answer comes from the generation it started on',
+    async () => {
+      const r = await swapIn(mode);
+      const context = JSON.stringify(r);
+      expect(r.outcome, context).toBe('ok');
+      expect(r.failureCount, context).toBe(0);
+      expect(
+        r.swaps!.map((s) => [s.from, s.to, s.version]),
+        context,
+      ).toEqual([
+        [1, 2, 2],
+        [2, 3, 1],
+        [3, 4, 2],
+        [4, 5, 1],
+      ]);
+      // Both versions answered, sync and async, with the right version and sha256 (checked per call
+      // by the child against node's crypto), and some async calls were in flight across a swap.
+      for (const kind of ['sync', 'async'] as const) {
+        expect(r.answers![kind]['1'], `${kind} answers of v1: ${context}`).toBeGreaterThan(0);
+        expect(r.answers![kind]['2'], `${kind} answers of v2: ${context}`).toBeGreaterThan(0);
+      }
+      expect(r.straddled, context).toBeGreaterThan(0);
+      // Each generation ran its dlswap_init (log through the host) and reported its version.
+      expect(r.readyLogs, context).toEqual([
+        [1, 'core v1 ready'],
+        [2, 'core v2 ready'],
+        [3, 'core v1 ready'],
+        [4, 'core v2 ready'],
+        [5, 'core v1 ready'],
+      ]);
+      expect(
+        r.generations!.map((g) => [g.id, g.state, g.version]),
+        context,
+      ).toEqual([
+        [1, 'closed', 'core-1'],
+        [2, 'closed', 'core-2'],
+        [3, 'closed', 'core-1'],
+        [4, 'closed', 'core-2'],
+        [5, 'closed', 'core-1'],
+      ]);
+      // Built with -fno-gnu-unique and joining its thread in dlswap_fini, every generation unloads.
+      expect(
+        r.generations!.map((g) => g.unloaded),
+        context,
+      ).toEqual([true, true, true, true, true]);
+      expect(r.auditorThreadsLeft, context).toBe(0);
+    },
+    TIMEOUT_MS + 10_000,
+  );
 });

@@ -14,7 +14,9 @@ const cc = process.env.CC ?? 'cc';
 /** Compiles the handler and returns its bytes. */
 function build(scratch: string, defines: string[] = []): Buffer {
   const out = path.join(scratch, 'libhandler.so');
-  const r = spawnSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', `-I${path.join(root, 'include')}`, ...defines, '-o', out, path.join(example, 'handler.c')], { encoding: 'utf8' });
+  const r = spawnSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', `-I${path.join(root, 'include')}`, ...defines, '-o', out, path.join(example, 'handler.c')], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`${cc} failed: ${r.stderr}`);
   return fs.readFileSync(out);
 }

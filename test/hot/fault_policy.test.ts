@@ -13,7 +13,12 @@ const V2 = fixture('libfaults_v2.so');
 const FUNCTIONS = { faults: 'int faults(int kind, int x)', version: 'int faults_version(void)' } as const;
 const SEGV = 1;
 const FPE = 3;
-const MODES = ['local', 'deepbind', 'namespace', 'fresh-namespace'].filter((m) => !(underAsan && m === 'deepbind')) as ('local' | 'deepbind' | 'namespace' | 'fresh-namespace')[];
+const MODES = ['local', 'deepbind', 'namespace', 'fresh-namespace'].filter((m) => !(underAsan && m === 'deepbind')) as (
+  | 'local'
+  | 'deepbind'
+  | 'namespace'
+  | 'fresh-namespace'
+)[];
 
 const open: HotLibrary<typeof FUNCTIONS>[] = [];
 async function hotOpen(path: string, options: Omit<Parameters<typeof HotLibrary.open>[1] & object, 'functions'> = {}) {

@@ -38,7 +38,10 @@ const pinnedOnPurpose = new Set<string>();
 /** Distinct files of the private directory that are mapped in this process. */
 function mappedCopies(): string[] {
   const dir = privateDir();
-  const lines = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(dir));
+  const lines = fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
   return [...new Set(lines.map((l) => l.slice(l.indexOf('/'))))].filter((p) => !pinnedOnPurpose.has(p));
 }
 

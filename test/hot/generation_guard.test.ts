@@ -66,8 +66,12 @@ function expectFiniPerInit(r: Result): void {
   const finis = counts('fini');
   expect(finis, `${r.kind} '${r.name}': fini per generation`).toEqual(inits);
   for (const n of Object.values(inits)) expect(n).toBe(1);
-  const ctors = Object.entries(r.record).filter(([k]) => k.startsWith('ctor ')).reduce((a, [, n]) => a + n, 0);
-  const dtors = Object.entries(r.record).filter(([k]) => k.startsWith('dtor ')).reduce((a, [, n]) => a + n, 0);
+  const ctors = Object.entries(r.record)
+    .filter(([k]) => k.startsWith('ctor '))
+    .reduce((a, [, n]) => a + n, 0);
+  const dtors = Object.entries(r.record)
+    .filter(([k]) => k.startsWith('dtor '))
+    .reduce((a, [, n]) => a + n, 0);
   expect(dtors, `${r.kind} '${r.name}': a destructor per constructor`).toBe(ctors);
 }
 

@@ -63,7 +63,20 @@ describe('Generation.transition', () => {
 describe('Generation is changed only through its own methods', () => {
   // Everything a phase, the swap or the retirement records about a generation: read from outside,
   // written by the generation's own methods (adoptLibrary, recordClose, retireWith...).
-  const FIELDS = ['state', 'lib', 'plugin', 'functions', 'host', 'quarantined', 'closeResult', 'rejectedReason', 'leases', 'handles', 'onlyHandlesLeft', 'retired'];
+  const FIELDS = [
+    'state',
+    'lib',
+    'plugin',
+    'functions',
+    'host',
+    'quarantined',
+    'closeResult',
+    'rejectedReason',
+    'leases',
+    'handles',
+    'onlyHandlesLeft',
+    'retired',
+  ];
 
   it('no field can be assigned from outside', () => {
     const gen = new Generation(1, 'x');

@@ -34,7 +34,10 @@ process.on('uncaughtException', (e) => uncaught.push(String(e?.message)));
 /** Distinct private copies mapped in this process. */
 function mappedCopies() {
   const dir = privateDir();
-  const lines = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(dir));
+  const lines = fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
   return [...new Set(lines.map((l) => l.slice(l.indexOf('/')).replace(/ \(deleted\)$/, '')))];
 }
 
@@ -69,13 +72,41 @@ const OPEN = {
   'fault after-copy': { fault: 'after-copy' },
   'fault after-open': { fault: 'after-open' },
   'fault in-verify': { fault: 'in-verify' },
-  'setup throws': { options: { setup() { throw new Error('setup says no'); } } },
-  'setup rejects': { options: { async setup() { await tick(); throw new RangeError('later'); } } },
-  'setup throws a value that cannot be printed': { options: { setup() { throw { toString() { throw new Error('no'); } }; } } },
+  'setup throws': {
+    options: {
+      setup() {
+        throw new Error('setup says no');
+      },
+    },
+  },
+  'setup rejects': {
+    options: {
+      async setup() {
+        await tick();
+        throw new RangeError('later');
+      },
+    },
+  },
+  'setup throws a value that cannot be printed': {
+    options: {
+      setup() {
+        throw {
+          toString() {
+            throw new Error('no');
+          },
+        };
+      },
+    },
+  },
   'aborted while the load runs': {
     options: (() => {
       const ac = new AbortController();
-      return { signal: ac.signal, setup() { ac.abort(new Error('user gave up')); } };
+      return {
+        signal: ac.signal,
+        setup() {
+          ac.abort(new Error('user gave up'));
+        },
+      };
     })(),
   },
 };
@@ -86,8 +117,16 @@ const RELOAD = {
   'fault after-open': { fault: 'after-open' },
   'fault in-verify': { fault: 'in-verify' },
   'fault before-swap': { fault: 'before-swap' },
-  'setup throws': { setup: (gen) => { if (gen.id > 1) throw new TypeError('generation 2 refused'); } },
-  'setup throws a non-Error': { setup: (gen) => { if (gen.id > 1) throw Symbol('odd'); } },
+  'setup throws': {
+    setup: (gen) => {
+      if (gen.id > 1) throw new TypeError('generation 2 refused');
+    },
+  },
+  'setup throws a non-Error': {
+    setup: (gen) => {
+      if (gen.id > 1) throw Symbol('odd');
+    },
+  },
   'aborted before the swap': { abortInSetup: true },
   'close() during the reload': { closeInSetup: true },
   'handover: fault in-state-export': { policy: 'handover', fault: 'in-state-export' },
@@ -130,7 +169,10 @@ async function reloadScenario(name, s) {
   };
   hot = await dlswap.HotLibrary.open(LIB, options);
   const lease = s.lease ? hot.pin() : null;
-  if (s.lease) hot.on('drain-timeout', () => { throw new Error('listener threw'); });
+  if (s.lease)
+    hot.on('drain-timeout', () => {
+      throw new Error('listener threw');
+    });
   ac = new AbortController();
   if (s.fault) testing.injectFault(s.fault);
   let error;
@@ -164,8 +206,16 @@ async function reloadScenario(name, s) {
 }
 
 const SCENARIOS = [
-  ...Object.entries(OPEN).map(([name, s]) => () => openScenario(name, s)),
-  ...Object.entries(RELOAD).map(([name, s]) => () => reloadScenario(name, s)),
+  ...Object.entries(OPEN).map(
+    ([name, s]) =>
+      () =>
+        openScenario(name, s),
+  ),
+  ...Object.entries(RELOAD).map(
+    ([name, s]) =>
+      () =>
+        reloadScenario(name, s),
+  ),
 ];
 
 (async () => {

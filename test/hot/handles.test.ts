@@ -50,10 +50,21 @@ afterEach(async () => {
  */
 async function openConn(isolation: (typeof MODES)[number], options: Options = {}) {
   const gens = new Map<number, Gen>();
-  const hot = await HotLibrary.open(V1, { isolation, ...options, types: TYPES, functions: FUNCTIONS, handles: HANDLES, setup: (gen) => void gens.set(gen.id, gen) });
+  const hot = await HotLibrary.open(V1, {
+    isolation,
+    ...options,
+    types: TYPES,
+    functions: FUNCTIONS,
+    handles: HANDLES,
+    setup: (gen) => void gens.set(gen.id, gen),
+  });
   opened.push(hot);
   // Per generation still serving (active or draining): the calls its C code refused.
-  const foreign = () => hot.generations().filter((g) => g.state === 'active' || g.state === 'draining').map((g) => gens.get(g.id)!.fn.foreign());
+  const foreign = () =>
+    hot
+      .generations()
+      .filter((g) => g.state === 'active' || g.state === 'draining')
+      .map((g) => gens.get(g.id)!.fn.foreign());
   return { hot, gens, foreign };
 }
 
@@ -190,7 +201,14 @@ describe.each(MODES)('handles in %s', (isolation) => {
     expect(await codeOf(() => gens.get(2)!.fn.query(b))).toBe('ERR_DLSWAP_STALE_HANDLE');
     expect(await codeOf(() => gens.get(1)!.fn.query(c))).toBe('ERR_DLSWAP_STALE_HANDLE');
     expect(await codeOf(() => gens.get(2)!.lib.func('int conn_query(conn *c)')(b as never))).toBe('ERR_DLSWAP_STALE_HANDLE');
-    expect(await codeOf(() => gens.get(2)!.lib.func('int conn_query(void *c)').async(b as never))).toBe('ERR_DLSWAP_STALE_HANDLE');
+    expect(
+      await codeOf(() =>
+        gens
+          .get(2)!
+          .lib.func('int conn_query(void *c)')
+          .async(b as never),
+      ),
+    ).toBe('ERR_DLSWAP_STALE_HANDLE');
     expect(gens.get(1)!.fn.query(b)).toBe(1001);
     expect(gens.get(1)!.lib.func('int conn_query(void *c)')(b as never)).toBe(1002);
     expect(hot.fn.query(b)).toBe(1003);
@@ -323,11 +341,35 @@ describe('handles: the API', () => {
   it.each<[string, Record<string, unknown>, RegExp]>([
     ['no types', { functions: { close: 'int conn_close(void *c)' }, handles: { conn: 'close' } }, /give 'types' too/],
     ['an undeclared type', { types: TYPES, functions: FUNCTIONS, handles: { sock: 'close' } }, /'sock' is not a type of option 'types'/],
-    ['a struct with members', { types: types('struct full { int x; }; typedef struct conn conn;'), functions: { close: 'int conn_close(conn *c)' }, handles: { 'struct full': 'close' } }, /opaque struct/],
+    [
+      'a struct with members',
+      {
+        types: types('struct full { int x; }; typedef struct conn conn;'),
+        functions: { close: 'int conn_close(conn *c)' },
+        handles: { 'struct full': 'close' },
+      },
+      /opaque struct/,
+    ],
     ['a destructor not in functions', { types: TYPES, functions: FUNCTIONS, handles: { conn: 'conn_close' } }, /'conn_close' is not one of option 'functions'/],
-    ['a destructor with two parameters', { types: TYPES, functions: { slow: FUNCTIONS.slow }, handles: { conn: 'slow' } }, /must take the handle as its one parameter/],
-    ['a destructor of another type', { types: TYPES, functions: { next: FUNCTIONS.next }, handles: { conn: 'next' } }, /must take the handle as its one parameter/],
-    ['one type under two names', { types: types('typedef struct conn conn; typedef struct conn conn_t;'), functions: { close: 'int conn_close(conn *c)' }, handles: { conn: 'close', conn_t: 'close' } }, /the same type as 'conn'/],
+    [
+      'a destructor with two parameters',
+      { types: TYPES, functions: { slow: FUNCTIONS.slow }, handles: { conn: 'slow' } },
+      /must take the handle as its one parameter/,
+    ],
+    [
+      'a destructor of another type',
+      { types: TYPES, functions: { next: FUNCTIONS.next }, handles: { conn: 'next' } },
+      /must take the handle as its one parameter/,
+    ],
+    [
+      'one type under two names',
+      {
+        types: types('typedef struct conn conn; typedef struct conn conn_t;'),
+        functions: { close: 'int conn_close(conn *c)' },
+        handles: { conn: 'close', conn_t: 'close' },
+      },
+      /the same type as 'conn'/,
+    ],
   ])('%s: ERR_DLSWAP_ARG naming the entry of handles, before anything loads', async (_, options, message) => {
     const e = await HotLibrary.open(V1, options as never).then(
       () => null,

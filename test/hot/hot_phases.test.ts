@@ -33,7 +33,11 @@ describe('the plugin ABI', () => {
 
   it('resolvePluginAbi reads what the loader found', () => {
     const base = { ok: true, symbols: [] } as unknown as LoadResult;
-    expect(resolvePluginAbi({ ...base, abi: 1, hasVersion: true, version: '1.2', initialized: true })).toEqual({ abiVersion: 1, version: '1.2', initialized: true });
+    expect(resolvePluginAbi({ ...base, abi: 1, hasVersion: true, version: '1.2', initialized: true })).toEqual({
+      abiVersion: 1,
+      version: '1.2',
+      initialized: true,
+    });
     expect(resolvePluginAbi({ ...base, hasVersion: false, version: '', initialized: false })).toEqual({ abiVersion: 0, version: null, initialized: false });
   });
 });

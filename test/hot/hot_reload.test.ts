@@ -297,7 +297,7 @@ describe('plugin ABI', () => {
     expect(logs.some((l) => l.generation === 2 && l.message === 'init generation 2')).toBe(true);
   });
 
-  it("has delivered what dlswap_init logged when open() and reload() resolve", async () => {
+  it('has delivered what dlswap_init logged when open() and reload() resolve', async () => {
     // open(): the lines are kept for the caller and emitted on a later turn, once it listens.
     const hot = await hotOpen(P1);
     const logs: LogEvent[] = [];

@@ -40,7 +40,7 @@ function hotChild(file: string, mode: Isolation, options: string, body: string) 
 const shutdown = `teardown: async (g) => { seen.push({ id: g.id, before: g.fn.dbl(5), async: await g.fn.dbl.async(6), stopped: g.lib.func('int pool_shutdown(void)')() }); }`;
 
 describe.each(modes)('%s', (mode) => {
-  it("the hook runs on each drained generation with its library and functions, stops its pool, and every generation unloads", () => {
+  it('the hook runs on each drained generation with its library and functions, stops its pool, and every generation unloads', () => {
     const r = hotChild(
       POOL,
       mode,
@@ -100,7 +100,7 @@ describe('teardown failures', () => {
     expect(r.out.events).toContainEqual(expect.objectContaining({ error: 'ERR_DLSWAP_TEARDOWN_FAILED' }));
   });
 
-  it("a teardown option that is not a function is refused before anything is loaded", () => {
+  it('a teardown option that is not a function is refused before anything is loaded', () => {
     const r = runChild(
       `dlswap.HotLibrary.open(${JSON.stringify(POOL)}, { teardown: 'pool_shutdown' }).then(
          () => console.log('opened'),
@@ -108,7 +108,7 @@ describe('teardown failures', () => {
     );
     expect(JSON.parse(r.stdout.trim())).toEqual({
       code: 'ERR_DLSWAP_ARG',
-      message: "HotLibrary.open(path, options): option 'teardown' must be a function, not \"pool_shutdown\"",
+      message: 'HotLibrary.open(path, options): option \'teardown\' must be a function, not "pool_shutdown"',
     });
     expect(r.stderr).not.toMatch(/threadpool: destructor/); // never loaded
   });

@@ -19,7 +19,13 @@ const MODES = ISOLATION_MODES.filter((m) => m !== 'deepbind' || !underAsan);
 async function cell(mode: string, how: 'open' | 'hot', dir = DIR, force = false): Promise<{ answers: Record<string, unknown>[]; stderr: string }> {
   const r = await runNode(APP, [mode, how, dir, ...(force ? ['force'] : [])], { timeoutMs: 120_000 });
   expect(r.code, `${r.stderr}`).toBe(0);
-  return { answers: r.stdout.trim().split('\n').map((l) => JSON.parse(l)), stderr: r.stderr };
+  return {
+    answers: r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)),
+    stderr: r.stderr,
+  };
 }
 
 /** What the library of generation `version` finds when it looks beside itself in `dir`. */

@@ -96,7 +96,9 @@ describe('how many dependencies one load plans', () => {
     expect(() => open(file, { isolation: 'namespace' })).toThrow(
       expect.objectContaining({
         code: 'ERR_DLSWAP_DEPENDENCY',
-        message: expect.stringMatching(new RegExp(`more than ${MAX_DEPENDENCIES} libraries .*libd${MAX_DEPENDENCIES}\\.so was the first beyond the limit.*shareDependencies`)),
+        message: expect.stringMatching(
+          new RegExp(`more than ${MAX_DEPENDENCIES} libraries .*libd${MAX_DEPENDENCIES}\\.so was the first beyond the limit.*shareDependencies`),
+        ),
       }),
     );
     expect(privateFiles()).toEqual([]);

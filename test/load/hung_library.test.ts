@@ -58,7 +58,10 @@ describe('a constructor that never returns (it holds the dynamic loader lock)', 
       })();`);
     expect(r.status).toBe(3);
     expect(r.signal).toBeNull();
-    expect(out.first).toMatchObject({ code: 'ERR_DLSWAP_TIMEOUT', message: expect.stringMatching(/constructors of .*libhang_ctor\.so did not return within 300 ms/) });
+    expect(out.first).toMatchObject({
+      code: 'ERR_DLSWAP_TIMEOUT',
+      message: expect.stringMatching(/constructors of .*libhang_ctor\.so did not return within 300 ms/),
+    });
     for (const later of [out.later, out.sync]) {
       expect(later.code).toBe('ERR_DLSWAP_LOADER_HUNG');
       expect(later.message).toMatch(/libbasic_v1\.so.*lock is held by the constructors of .*libhang_ctor\.so/);
@@ -103,8 +106,10 @@ describe('a constructor that never returns (it holds the dynamic loader lock)', 
 });
 
 describe('a destructor that never returns (dlclose holds the lock)', () => {
-  it.each(['namespace', 'local'])('%s: close() settles at finiTimeoutMs with the image pinned; later loads are refused at once; process.exit(3) exits 3', (mode) => {
-    const { r, out } = run(`
+  it.each(['namespace', 'local'])(
+    '%s: close() settles at finiTimeoutMs with the image pinned; later loads are refused at once; process.exit(3) exits 3',
+    (mode) => {
+      const { r, out } = run(`
       (async () => {
         const lib = await dlswap.openAsync(${JSON.stringify(HANG_DTOR)}, { isolation: '${mode}', finiTimeoutMs: 300 });
         const value = lib.func('int hang_value(void)')();
@@ -113,12 +118,13 @@ describe('a destructor that never returns (dlclose holds the lock)', () => {
         console.log(JSON.stringify({ value, closed: closed.value, later }));
         process.exit(3);
       })();`);
-    expect(r.status).toBe(3);
-    expect(out.value).toBe(77);
-    expect(out.closed).toMatchObject({ unloaded: false, reason: expect.stringMatching(/destructors of .*libhang_dtor\.so did not return within 300 ms/) });
-    expect(out.later.code).toBe('ERR_DLSWAP_LOADER_HUNG');
-    expect(out.later.message).toMatch(/destructors of .*libhang_dtor\.so/);
-  });
+      expect(r.status).toBe(3);
+      expect(out.value).toBe(77);
+      expect(out.closed).toMatchObject({ unloaded: false, reason: expect.stringMatching(/destructors of .*libhang_dtor\.so did not return within 300 ms/) });
+      expect(out.later.code).toBe('ERR_DLSWAP_LOADER_HUNG');
+      expect(out.later.message).toMatch(/destructors of .*libhang_dtor\.so/);
+    },
+  );
 });
 
 describe('plugin entry points that never return (no lock held)', () => {

@@ -27,10 +27,9 @@ afterEach(() => expect(strayPrivateFiles()).toEqual([]));
 
 /** Runs `open(P1)` in a fresh process whose temp base is `base`; returns the code or 'opened'. */
 function openIn(base: string): { out: string; stderr: string } {
-  const r = runChild(
-    `try { dlswap.open(${JSON.stringify(P1)}); console.log('opened'); } catch (e) { console.log(e.code + ' ' + e.message); }`,
-    { env: { DLSWAP_TMPDIR: base } },
-  );
+  const r = runChild(`try { dlswap.open(${JSON.stringify(P1)}); console.log('opened'); } catch (e) { console.log(e.code + ' ' + e.message); }`, {
+    env: { DLSWAP_TMPDIR: base },
+  });
   return { out: r.stdout.trim(), stderr: r.stderr };
 }
 
@@ -77,16 +76,16 @@ describe('the temp area', () => {
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
-  it.skipIf(!asRoot)('refuses another user\'s root as that user sees it (run as nobody against a root-owned one)', () => {
+  it.skipIf(!asRoot)("refuses another user's root as that user sees it (run as nobody against a root-owned one)", () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-nobody-'));
     try {
       // Sticky, as /tmp is: a safe base, so the check that fires is the one on the root.
       fs.chmodSync(base, 0o1777);
       fs.mkdirSync(path.join(base, 'dlswap-65534'), { mode: 0o777 });
-      const r = runChild(
-        `try { dlswap.open(${JSON.stringify(P1)}); console.log('opened'); } catch (e) { console.log(e.code + ' ' + e.message); }`,
-        { as: NOBODY_READING, env: { DLSWAP_TMPDIR: base } },
-      );
+      const r = runChild(`try { dlswap.open(${JSON.stringify(P1)}); console.log('opened'); } catch (e) { console.log(e.code + ' ' + e.message); }`, {
+        as: NOBODY_READING,
+        env: { DLSWAP_TMPDIR: base },
+      });
       expect(r.stderr).toBe('');
       expect(r.stdout.trim()).toMatch(/^ERR_DLSWAP_TEMP_AREA .*owned by uid 0/);
     } finally {
@@ -348,7 +347,8 @@ describe('a source path that is not a regular file, or is swapped for one that i
     const { counts, wrong } = JSON.parse(r.stdout) as { counts: Record<string, number>; wrong: number; ms: number };
     expect(wrong).toBe(0);
     // Anything but a load of the real library or a coded refusal of the file it found is a bug.
-    for (const code of Object.keys(counts)) expect(['opened', 'ERR_DLSWAP_NOT_A_FILE', 'ERR_DLSWAP_NOT_FOUND', 'ERR_DLSWAP_EMPTY_FILE', 'ERR_DLSWAP_NOT_ELF']).toContain(code);
+    for (const code of Object.keys(counts))
+      expect(['opened', 'ERR_DLSWAP_NOT_A_FILE', 'ERR_DLSWAP_NOT_FOUND', 'ERR_DLSWAP_EMPTY_FILE', 'ERR_DLSWAP_NOT_ELF']).toContain(code);
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(300);
   });
 });

@@ -228,9 +228,7 @@ describe('bad files', () => {
   });
 
   it('refuses a file whose content differs from the pinned sha256', () => {
-    expect(() => open(fixture('libbasic_v1.so'), { sha256: '0'.repeat(64) })).toThrow(
-      expect.objectContaining({ code: 'ERR_DLSWAP_INTEGRITY' }),
-    );
+    expect(() => open(fixture('libbasic_v1.so'), { sha256: '0'.repeat(64) })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_INTEGRITY' }));
     expect(leftFiles()).toEqual([]);
   });
 });
@@ -414,7 +412,9 @@ describe('temp area', () => {
     try {
       const userRoot = path.join(tmp, `dlswap-${process.getuid!()}`);
       // Closed before exit: nothing is left.
-      const closed = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, { env: { DLSWAP_TMPDIR: tmp } });
+      const closed = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, {
+        env: { DLSWAP_TMPDIR: tmp },
+      });
       expect(closed.stdout.trim()).toBe('ok');
       expect(fs.readdirSync(userRoot)).toEqual([]);
       // Open at exit: its copy stays (perf reads the files it sampled once the program has exited).
@@ -424,7 +424,9 @@ describe('temp area', () => {
       expect(fs.readdirSync(userRoot)).toEqual([path.basename(path.dirname(copy))]);
       expect(fs.readdirSync(path.dirname(copy))).toEqual([path.basename(copy)]);
       // The next process removes it, as it removes what a killed process left.
-      const next = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, { env: { DLSWAP_TMPDIR: tmp } });
+      const next = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, {
+        env: { DLSWAP_TMPDIR: tmp },
+      });
       expect(next.stdout.trim()).toBe('ok');
       expect(fs.readdirSync(userRoot)).toEqual([]);
     } finally {
@@ -435,10 +437,9 @@ describe('temp area', () => {
   it('the next process removes what a killed process left', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-kill-'));
     try {
-      const killed = runChild(
-        `dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}); process.kill(process.pid, 'SIGKILL');`,
-        { env: { DLSWAP_TMPDIR: tmp } },
-      );
+      const killed = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}); process.kill(process.pid, 'SIGKILL');`, {
+        env: { DLSWAP_TMPDIR: tmp },
+      });
       expect(killed.signal).toBe('SIGKILL');
       const userRoot = path.join(tmp, `dlswap-${process.getuid!()}`);
       expect(fs.readdirSync(userRoot)).toHaveLength(1);

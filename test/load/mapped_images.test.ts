@@ -54,7 +54,7 @@ it('lists private dependencies with the library they came with', () => {
 });
 
 describe('DLSWAP_KEEP_COPIES', () => {
-  it('keeps every copy, closed ones included, past exit and past the next process\'s sweep', () => {
+  it("keeps every copy, closed ones included, past exit and past the next process's sweep", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-keep-'));
     try {
       const kept = runChild(
@@ -67,7 +67,9 @@ describe('DLSWAP_KEEP_COPIES', () => {
       expect(unloaded).toBe(true);
       expect(fs.existsSync(copy)).toBe(true);
       // Another process, without the variable: its sweep leaves the kept directory alone.
-      const next = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, { env: { DLSWAP_TMPDIR: tmp } });
+      const next = runChild(`dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}).close().then(() => console.log('ok'));`, {
+        env: { DLSWAP_TMPDIR: tmp },
+      });
       expect(next.stdout.trim()).toBe('ok');
       expect(fs.existsSync(copy)).toBe(true);
       expect(fs.readdirSync(path.dirname(copy)).sort()).toEqual(['.dlswap-keep', path.basename(copy)]);
@@ -76,7 +78,7 @@ describe('DLSWAP_KEEP_COPIES', () => {
     }
   });
 
-  it('without it, a closed library\'s copy goes at once', () => {
+  it("without it, a closed library's copy goes at once", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-keep-'));
     try {
       const r = runChild(

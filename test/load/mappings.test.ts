@@ -8,7 +8,10 @@ import { open, type Library } from '../../lib/load/library';
 import { addon } from '../../lib/native';
 import { fixture } from '../helpers';
 
-const [major, minor] = os.release().split('.').map((n) => parseInt(n, 10));
+const [major, minor] = os
+  .release()
+  .split('.')
+  .map((n) => parseInt(n, 10));
 const kernelHasQuery = major > 6 || (major === 6 && minor >= 11);
 
 const opened: Library[] = [];

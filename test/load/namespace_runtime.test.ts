@@ -248,7 +248,7 @@ describe('a key destructor after its library was unmapped', () => {
     expect(JSON.parse(r.stdout)).toEqual({ unloaded: true });
   });
 
-  it('local: node\'s libc would call it in unmapped code, so the image stays mapped (in a child)', () => {
+  it("local: node's libc would call it in unmapped code, so the image stays mapped (in a child)", () => {
     // The hazard inspect reports (pthread-key-destructors); close() sees the key in node's libc and
     // keeps the image mapped rather than unmap its destructor (native/image/thread_keys.cc).
     const r = runChild(script('local'));
@@ -309,7 +309,9 @@ describe('dependencies that keep threads (libgomp)', () => {
 });
 
 describe("constructors and destructors bound to node's exports", () => {
-  const libuv = ['/usr/lib/x86_64-linux-gnu/libuv.so.1', '/usr/lib/aarch64-linux-gnu/libuv.so.1', '/lib/x86_64-linux-gnu/libuv.so.1'].find((p) => fs.existsSync(p));
+  const libuv = ['/usr/lib/x86_64-linux-gnu/libuv.so.1', '/usr/lib/aarch64-linux-gnu/libuv.so.1', '/lib/x86_64-linux-gnu/libuv.so.1'].find((p) =>
+    fs.existsSync(p),
+  );
 
   it('libuv in local is refused with the symbol named, and works in namespace', async () => {
     expect(libuv, 'libuv.so.1 (Debian package libuv1) must be installed').toBeDefined();

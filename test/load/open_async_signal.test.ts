@@ -98,7 +98,7 @@ describe('openAsync(path, { signal })', () => {
     expect(addon.freshNamespaceCount()).toBe(namespacesBefore);
   });
 
-  it('aborted after the load returned: the library is the caller\'s, and the signal keeps no listener', async () => {
+  it("aborted after the load returned: the library is the caller's, and the signal keeps no listener", async () => {
     const controller = new AbortController();
     const lib = await openAsync<{}>(LIB, { isolation: 'local', signal: controller.signal });
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
@@ -111,7 +111,7 @@ describe('openAsync(path, { signal })', () => {
     }
   });
 
-  it('a load that fails with a signal that never aborts rejects with the load\'s own error', async () => {
+  it("a load that fails with a signal that never aborts rejects with the load's own error", async () => {
     const controller = new AbortController();
     injectFault('after-open', 'throw');
     await expect(openAsync(LIB, { isolation: 'namespace', signal: controller.signal })).rejects.toMatchObject({ code: 'ERR_DLSWAP_INTERNAL' });

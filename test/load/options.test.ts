@@ -55,7 +55,10 @@ describe('open(path, options)', () => {
   });
 
   it('unknown keys are refused, with the closest known one', async () => {
-    await refused(() => open(P1, { isolaton: 'local' } as never), /unknown option 'isolaton' \(did you mean 'isolation'\?\)\. Known options: isolation, force, shareDependencies, sha256/);
+    await refused(
+      () => open(P1, { isolaton: 'local' } as never),
+      /unknown option 'isolaton' \(did you mean 'isolation'\?\)\. Known options: isolation, force, shareDependencies, sha256/,
+    );
     await refused(() => open(P1, { Force: true } as never), /did you mean 'force'/);
   });
 
@@ -69,7 +72,15 @@ describe('open(path, options)', () => {
 
   it('a getter that throws is an ERR_DLSWAP_ARG with the thrown error as its cause; each getter runs once', async () => {
     const boom = new Error('boom');
-    const err = await refused(() => open(P1, { get isolation(): never { throw boom; } }), /reading option 'isolation' threw: boom/);
+    const err = await refused(
+      () =>
+        open(P1, {
+          get isolation(): never {
+            throw boom;
+          },
+        }),
+      /reading option 'isolation' threw: boom/,
+    );
     expect(err.cause).toBe(boom);
     let reads = 0;
     const lib = open(P1, {
@@ -84,7 +95,14 @@ describe('open(path, options)', () => {
   });
 
   it('a Proxy whose keys cannot be listed', async () => {
-    const p = new Proxy({}, { ownKeys: () => { throw new Error('no keys'); } });
+    const p = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('no keys');
+        },
+      },
+    );
     await refused(() => open(P1, p), /the options object could not be read: no keys/);
   });
 });
@@ -93,14 +111,20 @@ describe('lib.func(prototype, options) and lib.symbol(name)', () => {
   it('refuses unknown keys, wrong types and a NUL inside a symbol name', async () => {
     const lib = open(P1);
     try {
-      expect(() => lib.func('int plugin_version(void)', { symbl: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/unknown option 'symbl' \(did you mean 'symbol'\?\)/) }));
-      expect(() => lib.func('int plugin_version(void)', { symbol: 5 } as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/option 'symbol' must be a non-empty string, not 5/) }));
+      expect(() => lib.func('int plugin_version(void)', { symbl: 'x' } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/unknown option 'symbl' \(did you mean 'symbol'\?\)/) }),
+      );
+      expect(() => lib.func('int plugin_version(void)', { symbol: 5 } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/option 'symbol' must be a non-empty string, not 5/) }),
+      );
       expect(() => lib.func('int plugin_version(void)', { errno: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
       expect(() => lib.func('int plugin_version(void)', null as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
       // C would see only 'plugin_version': the call used to bind to it.
       const nul = /contains a NUL character at index 14; C would see only "plugin_version"/;
       expect(() => lib.symbol('plugin_version\0evil')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(nul) }));
-      expect(() => lib.func('int f(void)', { symbol: 'plugin_version\0evil' })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(nul) }));
+      expect(() => lib.func('int f(void)', { symbol: 'plugin_version\0evil' })).toThrow(
+        expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(nul) }),
+      );
       expect(lib.symbol('plugin_version')).toBeTypeOf('bigint');
     } finally {
       await lib.close();
@@ -166,7 +190,15 @@ describe('hot.reload(path, options)', () => {
 
   it('an options getter that throws: ERR_DLSWAP_ARG, nothing loading, close() resolves', async () => {
     const hot = await opened();
-    const err = await refused(() => hot.reload(P2, { get wait(): never { throw new TypeError('bad getter'); } }), /reading option 'wait' threw: bad getter/);
+    const err = await refused(
+      () =>
+        hot.reload(P2, {
+          get wait(): never {
+            throw new TypeError('bad getter');
+          },
+        }),
+      /reading option 'wait' threw: bad getter/,
+    );
     expect(err.cause).toBeInstanceOf(TypeError);
     expect(hot.generations().every((g) => g.state !== 'loading')).toBe(true);
     await withTimeout(hot.close());
@@ -186,9 +218,13 @@ describe('hot.reload(path, options)', () => {
 
 describe('LibraryWatcher(path, options)', () => {
   it('refuses bad options with ERR_DLSWAP_ARG', () => {
-    expect(() => new LibraryWatcher(P1, { debounceMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/option 'debounceMs'/) }));
+    expect(() => new LibraryWatcher(P1, { debounceMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/option 'debounceMs'/) }),
+    );
     expect(() => new LibraryWatcher(P1, { pollIntervalMs: Infinity })).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
-    expect(() => new LibraryWatcher(P1, { persistant: false } as never)).toThrow(expect.objectContaining({ message: expect.stringMatching(/did you mean 'persistent'/) }));
+    expect(() => new LibraryWatcher(P1, { persistant: false } as never)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/did you mean 'persistent'/) }),
+    );
     expect(() => new LibraryWatcher(null as never)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG' }));
   });
 });
@@ -196,7 +232,9 @@ describe('LibraryWatcher(path, options)', () => {
 describe('other entry points', () => {
   it('open() with a NUL in the path, func() and rebind() on something that is not a Library, readCString with a bad maxBytes', async () => {
     await refused(() => open(`${P1}\0x`), /open\(path, options\): path contains a NUL character/);
-    expect(() => func({} as never, 'int f(void)')).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/expected a Library returned by open\(\)/) }));
+    expect(() => func({} as never, 'int f(void)')).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/expected a Library returned by open\(\)/) }),
+    );
     const lib = open(P1);
     try {
       const f = lib.func('int plugin_version(void)');

@@ -22,7 +22,13 @@ const LIB = fixture('librecord.so');
 const functions = { gen: 'int record_generation(void)' };
 
 // A getter that throws, and one that is not an own enumerable key (never read, so not refused).
-const throwingGetter = (key: string) => Object.defineProperty({}, key, { enumerable: true, get: () => { throw new Error(`getter of ${key}`); } });
+const throwingGetter = (key: string) =>
+  Object.defineProperty({}, key, {
+    enumerable: true,
+    get: () => {
+      throw new Error(`getter of ${key}`);
+    },
+  });
 
 /** Bad values of each option, by name. Each must be refused wherever the option is taken. */
 const BAD: Record<string, unknown[]> = {
@@ -73,7 +79,11 @@ const BAD_OBJECTS: unknown[] = [null, [], 'options', 5, { nope: 1 }, throwingGet
 let record: string;
 let dir: string;
 const lines = () => (fs.existsSync(record) ? fs.readFileSync(record, 'utf8').split('\n').filter(Boolean) : []);
-const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(privateDir())).length;
+const mapped = () =>
+  fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(privateDir())).length;
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-options-'));
@@ -144,11 +154,16 @@ describe('one check per option, before anything is loaded', () => {
     for (const o of BAD_OBJECTS) await refusedBeforeLoad(`HotLibrary.open options ${String(o)}`, () => HotLibrary.open(LIB, o as never));
     // The watcher's options and the build step's, inside `watch`.
     for (const name of OPTION_NAMES.hotWatch) {
-      for (const v of BAD[name]) await refusedBeforeLoad(`HotLibrary.open watch.${name}: ${String(v)}`, () => HotLibrary.open(LIB, { functions, watch: { [name]: v } } as never));
+      for (const v of BAD[name])
+        await refusedBeforeLoad(`HotLibrary.open watch.${name}: ${String(v)}`, () => HotLibrary.open(LIB, { functions, watch: { [name]: v } } as never));
     }
     // A struct too large to pass by value: refused from the prototype, before the load.
     const big = types('struct big { char a[0x7fffffff]; }');
-    await refusedBeforeLoad('HotLibrary.open: a 2 GiB struct by value', () => HotLibrary.open(LIB, { types: big, functions: { f: 'int record_generation(struct big b)' } } as never), ['ERR_DLSWAP_TOO_LARGE']);
+    await refusedBeforeLoad(
+      'HotLibrary.open: a 2 GiB struct by value',
+      () => HotLibrary.open(LIB, { types: big, functions: { f: 'int record_generation(struct big b)' } } as never),
+      ['ERR_DLSWAP_TOO_LARGE'],
+    );
   });
 
   it('reload, close and lib.close', async () => {
@@ -188,7 +203,8 @@ describe('one check per option, before anything is loaded', () => {
         }
       }
       for (const name of OPTION_NAMES.callback) {
-        for (const v of BAD[name]) await refusedBeforeLoad(`lib.callback ${name}: ${String(v)}`, () => lib.callback('int (*)(int)', (x: number) => x, { [name]: v } as never));
+        for (const v of BAD[name])
+          await refusedBeforeLoad(`lib.callback ${name}: ${String(v)}`, () => lib.callback('int (*)(int)', (x: number) => x, { [name]: v } as never));
       }
       for (const o of BAD_OBJECTS) {
         await refusedBeforeLoad(`lib.func options ${String(o)}`, () => lib.func('int record_generation(void)', o as never));

@@ -126,7 +126,7 @@ describe.each(NAMESPACE_MODES)('inside a namespace (%s)', (mode) => {
     expect(r.stdout).toBe('closed\n');
     const lines = r.stderr.split('\n').filter((l) => l.includes('runtime:'));
     const base = path.basename(LOADER);
-    expect(lines.some((l) => l.includes(`${base} called dlopen("${MODULE}", RTLD_NOW|RTLD_GLOBAL)`) && l.includes("global scope"))).toBe(true);
+    expect(lines.some((l) => l.includes(`${base} called dlopen("${MODULE}", RTLD_NOW|RTLD_GLOBAL)`) && l.includes('global scope'))).toBe(true);
     expect(lines.some((l) => l.includes(`${base} called dlopen(NULL)`) && l.includes("not node's executable"))).toBe(true);
     expect(lines.some((l) => l.includes(`${base} called dlmopen(LM_ID_BASE, "${DEPENDENT}"`))).toBe(true);
     expect(lines.some((l) => l.includes(`${base} called dlopen("libpl_rp_module.so", RTLD_NOW|RTLD_GLOBAL)`))).toBe(true);

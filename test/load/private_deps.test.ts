@@ -68,45 +68,45 @@ describe('seed-001: a C++ core whose versions ship dependencies of the same SONA
   // The issue's "done when": 1,000 reloads in namespace under sync and async load, 0 wrong answers,
   // every generation retired, flat maps and descriptors. A child process per mode: a crash fails the
   // mode, not the suite.
-  it.each([
-    ['namespace', 1000],
-    ['local', 300],
-    ...(underAsan ? [] : [['deepbind', 300]]),
-  ] as [Isolation, number][])('%s: %i alternating reloads under sync and async load, every answer from its own generation', async (mode, reloads) => {
-    const child = await runNode(path.join(__dirname, '..', 'private_deps', 'reloads.cjs'), [mode, String(reloads)], { timeoutMs: 150_000 });
-    const r = lastJsonLine<{
-      reloads: number;
-      sync: number;
-      async: number;
-      wrong: number;
-      wrongSamples: unknown[];
-      answers: Record<string, number>;
-      notUnloaded: unknown[];
-      depsNotUnloaded: unknown[];
-      samples: [number, number, number, number][];
-      mapsSlopePer1000: number;
-      fdsSlopePer1000: number;
-      privateMapsSlopePer1000: number;
-      error?: unknown;
-    }>(child.stdout, 'mode');
-    const context = `${mode}: exit ${child.code} ${child.signal ?? ''}\n${JSON.stringify(r)}\n${child.stderr.slice(-3000)}`;
-    expect(r, context).not.toBeNull();
-    expect(r!.error, context).toBeUndefined();
-    expect(r!.reloads, context).toBe(reloads);
-    expect(r!.wrong, context).toBe(0);
-    expect(r!.answers[RIGHT[1]], context).toBeGreaterThan(0);
-    expect(r!.answers[RIGHT[2]], context).toBeGreaterThan(0);
-    expect(r!.async, context).toBeGreaterThan(reloads);
-    expect(r!.notUnloaded, context).toEqual([]);
-    expect(r!.depsNotUnloaded, context).toEqual([]);
-    // The serving generation's three files, five mappings each, at every sample; no descriptor kept.
-    expect(new Set(r!.samples.map((s) => s[3])).size, context).toBe(1);
-    expect(r!.fdsSlopePer1000, context).toBe(0);
-    // A leaked generation would add ~15 mappings per reload (15,000 per 1,000); V8's and malloc's own
-    // growth under millions of calls stays far below one per reload.
-    expect(r!.mapsSlopePer1000, context).toBeLessThan(500);
-    expect(child.code, context).toBe(0);
-  }, 160_000);
+  it.each([['namespace', 1000], ['local', 300], ...(underAsan ? [] : [['deepbind', 300]])] as [Isolation, number][])(
+    '%s: %i alternating reloads under sync and async load, every answer from its own generation',
+    async (mode, reloads) => {
+      const child = await runNode(path.join(__dirname, '..', 'private_deps', 'reloads.cjs'), [mode, String(reloads)], { timeoutMs: 150_000 });
+      const r = lastJsonLine<{
+        reloads: number;
+        sync: number;
+        async: number;
+        wrong: number;
+        wrongSamples: unknown[];
+        answers: Record<string, number>;
+        notUnloaded: unknown[];
+        depsNotUnloaded: unknown[];
+        samples: [number, number, number, number][];
+        mapsSlopePer1000: number;
+        fdsSlopePer1000: number;
+        privateMapsSlopePer1000: number;
+        error?: unknown;
+      }>(child.stdout, 'mode');
+      const context = `${mode}: exit ${child.code} ${child.signal ?? ''}\n${JSON.stringify(r)}\n${child.stderr.slice(-3000)}`;
+      expect(r, context).not.toBeNull();
+      expect(r!.error, context).toBeUndefined();
+      expect(r!.reloads, context).toBe(reloads);
+      expect(r!.wrong, context).toBe(0);
+      expect(r!.answers[RIGHT[1]], context).toBeGreaterThan(0);
+      expect(r!.answers[RIGHT[2]], context).toBeGreaterThan(0);
+      expect(r!.async, context).toBeGreaterThan(reloads);
+      expect(r!.notUnloaded, context).toEqual([]);
+      expect(r!.depsNotUnloaded, context).toEqual([]);
+      // The serving generation's three files, five mappings each, at every sample; no descriptor kept.
+      expect(new Set(r!.samples.map((s) => s[3])).size, context).toBe(1);
+      expect(r!.fdsSlopePer1000, context).toBe(0);
+      // A leaked generation would add ~15 mappings per reload (15,000 per 1,000); V8's and malloc's own
+      // growth under millions of calls stays far below one per reload.
+      expect(r!.mapsSlopePer1000, context).toBeLessThan(500);
+      expect(child.code, context).toBe(0);
+    },
+    160_000,
+  );
 });
 
 describe('closures', () => {
@@ -192,7 +192,9 @@ describe('sharing on purpose', () => {
     expect(v2.info.dependencies.find((d) => d.name === 'libinner.so.1')).toBeUndefined();
     const first = await v1.close();
     opened.splice(opened.indexOf(v1), 1);
-    expect(first.dependencies).toEqual([expect.objectContaining({ name: 'libhelper.so.1', kind: 'shared', unloaded: false, reason: expect.stringMatching(/another library/) })]);
+    expect(first.dependencies).toEqual([
+      expect.objectContaining({ name: 'libhelper.so.1', kind: 'shared', unloaded: false, reason: expect.stringMatching(/another library/) }),
+    ]);
   });
 });
 
@@ -242,7 +244,7 @@ describe('never silent', () => {
     expect(r.stderr).toContain(path.join(v2dir, 'libhelper.so.1'));
   });
 
-  it('a C++ class derived from a shared library\'s keeps its generation mapped, with the reason', async () => {
+  it("a C++ class derived from a shared library's keeps its generation mapped, with the reason", async () => {
     const base = fixture('derive/libbase.so.1');
     for (const mode of ['namespace', 'local'] as const) {
       const owner = load(base, mode); // libbase is shared: another library of the process has it
@@ -297,6 +299,8 @@ describe('renaming in place', () => {
     expect(readElf(file).runpath).toBe('$ORIGIN');
     const short = path.join(tmp, 'short.so');
     fs.writeFileSync(short, buildElf({ cls: 64, be: false, machine: hostMachine().machine, runpath: '/x', needed: ['libc.so.6'] }));
-    expect(() => addon.renameForTest(short, {}, true)).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_DEPENDENCY', message: expect.stringMatching(/too short/) }));
+    expect(() => addon.renameForTest(short, {}, true)).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_DEPENDENCY', message: expect.stringMatching(/too short/) }),
+    );
   });
 });

@@ -75,7 +75,7 @@ describe.each(modes)('%s: signal handlers left in a closed library', (mode) => {
     expect(res.warnings).toEqual(['DLSWAP_PROCESS_HOOKS']);
   });
 
-  it('with no handler of node\'s before it, SIGUSR2 after close() has its default action: the process dies of SIGUSR2, not SIGSEGV', () => {
+  it("with no handler of node's before it, SIGUSR2 after close() has its default action: the process dies of SIGUSR2, not SIGSEGV", () => {
     const r = child(`
       const lib = dlswap.open(${JSON.stringify(SIGNALS)}, { isolation: ${JSON.stringify(mode)} });
       lib.func('int sig_install_usr2(void)')();
@@ -88,7 +88,7 @@ describe.each(modes)('%s: signal handlers left in a closed library', (mode) => {
     expect(r.signal).toBe('SIGUSR2');
   });
 
-  it('a handler installed after the library\'s, by someone else, is left alone', () => {
+  it("a handler installed after the library's, by someone else, is left alone", () => {
     const r = child(`
       const lib = dlswap.open(${JSON.stringify(SIGNALS)}, { isolation: ${JSON.stringify(mode)} });
       lib.func('int sig_install_usr2(void)')();
@@ -104,7 +104,7 @@ describe.each(modes)('%s: signal handlers left in a closed library', (mode) => {
 });
 
 describe('a hot library whose every generation installs chaining handlers at load', () => {
-  it('each generation stays mapped while the next one may call its handler, then all unload; node\'s handlers come back', () => {
+  it("each generation stays mapped while the next one may call its handler, then all unload; node's handlers come back", () => {
     const r = child(`
       let js = 0;
       process.on('SIGUSR2', () => js++);
@@ -133,7 +133,10 @@ describe('a hot library whose every generation installs chaining handlers at loa
     expect(res.during).toEqual(Array(4).fill(['RuntimeError', 1]));
     const pinned = res.events.filter((e: unknown[]) => e[0] === 'pinned');
     expect(pinned.map((e: unknown[]) => e[1])).toEqual([1, 2, 3]);
-    for (const e of pinned) expect(e[2]).toMatch(/a library loaded after it, while its handlers for SIGUSR2 and SIGSEGV were installed|while its handlers for SIGSEGV and SIGUSR2 were installed/);
+    for (const e of pinned)
+      expect(e[2]).toMatch(
+        /a library loaded after it, while its handlers for SIGUSR2 and SIGSEGV were installed|while its handlers for SIGSEGV and SIGUSR2 were installed/,
+      );
     expect(res.unloaded).toEqual([true, true, true, true]);
     expect(res.after).toBe('RuntimeError');
     expect(res.js).toBe(1);
@@ -237,7 +240,7 @@ describe('the locale of the anchor namespace', () => {
     });
   });
 
-  it('a change made by a library loaded later, and still loaded, is kept; the first library\'s record goes to it', (ctx) => {
+  it("a change made by a library loaded later, and still loaded, is kept; the first library's record goes to it", (ctx) => {
     if (!locpath) return ctx.skip();
     const r = child(
       `const a = dlswap.open(${JSON.stringify(LOCALE)}, { isolation: 'namespace' });

@@ -18,7 +18,8 @@ const GLOG_V2 = fixture('libglog_user_v2.so');
 const COPYING: Isolation[] = ['local', 'namespace'];
 
 it('the fixtures are built (Debian: libgflags2.2, libgoogle-glog0v6 and libglib2.0-0, which .ci/run installs)', () => {
-  for (const f of [GFLAGS_V1, GLOG_V1, fixture('libquark_user_v1.so')]) expect(fs.existsSync(f), `${f} missing: install the packages and rebuild the fixtures`).toBe(true);
+  for (const f of [GFLAGS_V1, GLOG_V1, fixture('libquark_user_v1.so')])
+    expect(fs.existsSync(f), `${f} missing: install the packages and rebuild the fixtures`).toBe(true);
 });
 
 /** Mappings of libgflags or libglog in the child, whatever their file (the system's or a copy). */
@@ -103,7 +104,7 @@ it('fresh-namespace: every dependency is loaded anew anyway, so nothing is copie
   expect(JSON.parse(r.stdout)).toEqual({ own: 2, glog: 0, kinds: ['system', 'system'] });
 });
 
-it.skipIf(underAsan)("deepbind: refused up front, naming the copy, the registry and the mode that works (libgflags imports std::cerr)", () => {
+it.skipIf(underAsan)('deepbind: refused up front, naming the copy, the registry and the mode that works (libgflags imports std::cerr)', () => {
   const r = runChild(
     `const before = dlswap.open(${JSON.stringify(fixture('libbasic_v1.so'))}, { isolation: 'local' });
      try { dlswap.open(${JSON.stringify(GFLAGS_V1)}, { isolation: 'deepbind' }); console.log(JSON.stringify({ opened: true })); }
@@ -115,7 +116,9 @@ it.skipIf(underAsan)("deepbind: refused up front, naming the copy, the registry 
   expect(r.status, r.stderr).toBe(0);
   const out = JSON.parse(r.stdout);
   expect(out.code).toBe('ERR_DLSWAP_UNSAFE_MODE');
-  expect(out.message).toMatch(/its private dependency \S+libgflags\.so\.2\.2 \(a system library each generation gets its own copy of: it holds gflags' flag registry/);
+  expect(out.message).toMatch(
+    /its private dependency \S+libgflags\.so\.2\.2 \(a system library each generation gets its own copy of: it holds gflags' flag registry/,
+  );
   expect(out.message).toMatch(/Use isolation 'namespace'/);
   expect(out.mapped).toBe(0);
 });
@@ -146,7 +149,12 @@ describe.each(COPYING)('%s: a registry that keeps pointers into the registrant',
 describe('the plan, in this process (where test:valgrind and test:asan look at it)', () => {
   it('a registry and what needs it are private; with shareDependencies, or no registries, they stay system', () => {
     const kinds = (share: string[], rules = registryRules()) =>
-      Object.fromEntries(addon.planDependencies(GLOG_V1, share, false, rules).dependencies.filter((d) => /gflags|glog/.test(d.name)).map((d) => [d.name, [d.kind, d.registry]]));
+      Object.fromEntries(
+        addon
+          .planDependencies(GLOG_V1, share, false, rules)
+          .dependencies.filter((d) => /gflags|glog/.test(d.name))
+          .map((d) => [d.name, [d.kind, d.registry]]),
+      );
     expect(kinds([])).toEqual({ 'libglog.so.1': ['private', null], 'libgflags.so.2.2': ['private', "gflags' flag registry"] });
     expect(kinds(['libgflags.so.2.2'])).toEqual({ 'libglog.so.1': ['system', null], 'libgflags.so.2.2': ['shared', null] });
     expect(kinds([], [])).toEqual({ 'libglog.so.1': ['system', null], 'libgflags.so.2.2': ['system', null] });

@@ -100,9 +100,11 @@ describe('a thread older than the image that enters its code later', () => {
   // The holders check skips threads that have not run since the image was loaded (their CPU time is
   // unchanged: image/thread_scan.h TakeThreadClocks). libparked.so's thread is older than libnap.so
   // and then sleeps in its code: it ran since, so it must be looked at, found, and hold the image.
-  it.each(MODES)('%s: close() keeps it mapped while the thread sleeps in it, the idle threads are not looked at, and it is unmapped once the thread left', (mode) => {
-    const r = runChild(
-      `const parked = dlswap.open(${JSON.stringify(fixture('libparked.so'))}, { isolation: 'local' });
+  it.each(MODES)(
+    '%s: close() keeps it mapped while the thread sleeps in it, the idle threads are not looked at, and it is unmapped once the thread left',
+    (mode) => {
+      const r = runChild(
+        `const parked = dlswap.open(${JSON.stringify(fixture('libparked.so'))}, { isolation: 'local' });
        (async () => {
          const started = parked.func('int parked_start(void)')();
          await new Promise((res) => setTimeout(res, 50));
@@ -121,20 +123,28 @@ describe('a thread older than the image that enters its code later', () => {
          console.log(JSON.stringify({ started, released, first: { unloaded: first.unloaded, threads: (first.threads ?? []).map((t) => t.why) },
            final: final.unloaded, quiet: after.quiet - before.quiet, looked: after.threads - before.threads }));
        })();`,
-      { timeout: 60_000 },
-    );
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(0);
-    const out = lastJson(r) as { started: number; released: number; first: { unloaded: boolean; threads: string[] }; final: boolean; quiet: number; looked: number };
-    expect(out.started).toBe(0);
-    expect(out.first.unloaded).toBe(false);
-    expect(out.first.threads).toEqual(['running its code']);
-    expect(out.released).toBe(0);
-    expect(out.final).toBe(true);
-    // node's own threads were idle since the load: not looked at. The parked one was.
-    expect(out.looked).toBeGreaterThanOrEqual(1);
-    expect(out.quiet).toBeGreaterThan(0);
-  });
+        { timeout: 60_000 },
+      );
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(0);
+      const out = lastJson(r) as {
+        started: number;
+        released: number;
+        first: { unloaded: boolean; threads: string[] };
+        final: boolean;
+        quiet: number;
+        looked: number;
+      };
+      expect(out.started).toBe(0);
+      expect(out.first.unloaded).toBe(false);
+      expect(out.first.threads).toEqual(['running its code']);
+      expect(out.released).toBe(0);
+      expect(out.final).toBe(true);
+      // node's own threads were idle since the load: not looked at. The parked one was.
+      expect(out.looked).toBeGreaterThanOrEqual(1);
+      expect(out.quiet).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('in this process (where test:valgrind and test:asan look at the sampling itself)', () => {
@@ -178,7 +188,11 @@ describe("dlswap's sampling signal", () => {
         process.kill(process.pid, 64);
         setTimeout(() => console.log('survived'), 1000);
       }, 100);`;
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" -e "$SCRIPT"; echo "exit $?"`], { encoding: 'utf8', env: { ...process.env, SCRIPT: script }, timeout: 60_000 });
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" -e "$SCRIPT"; echo "exit $?"`], {
+      encoding: 'utf8',
+      env: { ...process.env, SCRIPT: script },
+      timeout: 60_000,
+    });
     expect(r.stdout).toMatch(/sampled [1-9]/);
     expect(r.stdout).not.toContain('survived');
     expect(r.stdout).toContain(`exit ${128 + 64}`);

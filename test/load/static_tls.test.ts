@@ -68,7 +68,11 @@ describe.each(modes)('jemalloc, %s', (mode) => {
 
 describe("deepbind's copy-relocated imports", () => {
   const refused = (symbols: string[]) =>
-    loadFailure({ ok: false, code: 'ERR_DLSWAP_UNSAFE_MODE', message: 'refused-imports', symbols } as unknown as LoadResult, '/x/liby.so', 'deepbind' as Isolation);
+    loadFailure(
+      { ok: false, code: 'ERR_DLSWAP_UNSAFE_MODE', message: 'refused-imports', symbols } as unknown as LoadResult,
+      '/x/liby.so',
+      'deepbind' as Isolation,
+    );
 
   it("environ is libc's copy, std::cout libstdc++'s", () => {
     const e = refused(['environ', '_ZSt4cout']);

@@ -186,7 +186,9 @@ describe.skipIf(!haveOpenblas).each(modes)('%s: OpenBLAS', (mode) => {
     } else {
       expect(without.unloaded).toBe(false);
       expect(without.reason).toMatch(/still running or waiting in its code/);
-      expect(without.reason).toMatch(/blas_thread_shutdown_\), call that cleanup in a teardown hook \(HotLibrary's 'teardown' option, or lib\.close\(\{ teardown \}\)\)/);
+      expect(without.reason).toMatch(
+        /blas_thread_shutdown_\), call that cleanup in a teardown hook \(HotLibrary's 'teardown' option, or lib\.close\(\{ teardown \}\)\)/,
+      );
     }
   });
 

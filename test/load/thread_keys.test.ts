@@ -70,7 +70,7 @@ describe.each(MODES)('%s', (mode) => {
   });
 });
 
-it('namespace: the keys are the namespace\'s, whose destructors dlswap withholds once the code is gone: unloaded', () => {
+it("namespace: the keys are the namespace's, whose destructors dlswap withholds once the code is gone: unloaded", () => {
   const r = setThenClose('libkey_dtor.so', 'namespace');
   expect(r.signal, r.stderr).toBeNull();
   expect(r.status, r.stderr).toBe(0);

@@ -63,7 +63,14 @@ describe('bare sonames', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlswap-cwd-'));
     fs.copyFileSync(fixture('libbasic_v1.so'), path.join(dir, 'libcwd_only.so'));
     const r = runChild(`try { dlswap.open('libcwd_only.so') } catch (e) { console.log(e.code + ' ' + e.message) }`, {});
-    const inDir = spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).open('libcwd_only.so') } catch (e) { console.log(e.code + ' ' + e.message) }`], { cwd: dir, encoding: 'utf8' });
+    const inDir = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `try { require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).open('libcwd_only.so') } catch (e) { console.log(e.code + ' ' + e.message) }`,
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    );
     fs.rmSync(dir, { recursive: true, force: true });
     expect(r.stdout).toMatch(/^ERR_DLSWAP_NOT_FOUND/);
     expect(inDir.stdout).toMatch(/open '\.\/libcwd_only\.so' to load it/);
@@ -265,7 +272,11 @@ describe('the dlswap command', () => {
   });
 
   it.each(['inspect', 'doctor', 'demo', 'watch'])('%s --help, -h and `help %s` print its usage, exit 0', (cmd) => {
-    for (const args of [[cmd, '--help'], [cmd, '-h'], ['help', cmd]]) {
+    for (const args of [
+      [cmd, '--help'],
+      [cmd, '-h'],
+      ['help', cmd],
+    ]) {
       const r = cli(...args);
       expect(r.status, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: dlswap ${cmd}`));
@@ -307,7 +318,10 @@ describe('colour', () => {
 
   it('FORCE_COLOR colours a pipe, NO_COLOR does not', () => {
     const doctor = (env: Record<string, string>) =>
-      spawnSync(process.execPath, [path.join(root, 'bin', 'dlswap.js'), 'doctor', '--no-probe'], { encoding: 'utf8', env: { ...without(process.env, 'FORCE_COLOR', 'NO_COLOR'), ...env } }).stdout;
+      spawnSync(process.execPath, [path.join(root, 'bin', 'dlswap.js'), 'doctor', '--no-probe'], {
+        encoding: 'utf8',
+        env: { ...without(process.env, 'FORCE_COLOR', 'NO_COLOR'), ...env },
+      }).stdout;
     expect(doctor({ FORCE_COLOR: '1' })).toContain('\x1b[');
     expect(doctor({ NO_COLOR: '1' })).not.toContain('\x1b[');
   });
@@ -325,7 +339,10 @@ describe('a binary that is missing or refused', () => {
   });
 
   it('a glibc too old for the prebuild: ERR_DLSWAP_UNSUPPORTED_PLATFORM naming both versions', () => {
-    const e = addonLoadError(new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.99' not found (required by x.node)"), '/pkg/prebuilds/linux-x64/node.napi.glibc.node');
+    const e = addonLoadError(
+      new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.99' not found (required by x.node)"),
+      '/pkg/prebuilds/linux-x64/node.napi.glibc.node',
+    );
     expect(e.code).toBe('ERR_DLSWAP_UNSUPPORTED_PLATFORM');
     expect(e.message).toMatch(/needs glibc >= 2\.99 and this system has glibc \d+\.\d+/);
   });

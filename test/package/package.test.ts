@@ -52,7 +52,13 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd: options.cwd ?? app, env: options.env ?? userEnv(), encoding: 'utf8', timeout: options.timeout ?? 120_000, maxBuffer: 64 * 1024 * 1024 });
+  return spawnSync(cmd, args, {
+    cwd: options.cwd ?? app,
+    env: options.env ?? userEnv(),
+    encoding: 'utf8',
+    timeout: options.timeout ?? 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 function ok(r: SpawnSyncReturns<string>, what: string): string {
@@ -72,12 +78,24 @@ let packed: { size: number; unpackedSize: number; entryCount: number } = { size:
 
 beforeAll(() => {
   toolchainFreePath();
-  ok(run(process.execPath, [path.join(root, 'scripts', 'prebuilds.mjs'), '--from-build'], { cwd: root, env: process.env }), 'scripts/prebuilds.mjs --from-build');
+  ok(
+    run(process.execPath, [path.join(root, 'scripts', 'prebuilds.mjs'), '--from-build'], { cwd: root, env: process.env }),
+    'scripts/prebuilds.mjs --from-build',
+  );
   // What `npm pack` runs first, prepack, without its tsc: this test run's pretest already compiled,
   // and a compile must not rewrite dist/ under the other test files.
   ok(run(process.execPath, [path.join(root, 'scripts', 'prepack.mjs'), '--no-compile'], { cwd: root, env: process.env }), 'scripts/prepack.mjs');
-  const pack = ok(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, env: { ...userEnv(), PATH: process.env.PATH } }), 'npm pack');
-  const report = JSON.parse(pack.slice(pack.indexOf('['))) as { filename: string; files: { path: string; size: number }[]; size: number; unpackedSize: number; entryCount: number }[];
+  const pack = ok(
+    npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, env: { ...userEnv(), PATH: process.env.PATH } }),
+    'npm pack',
+  );
+  const report = JSON.parse(pack.slice(pack.indexOf('['))) as {
+    filename: string;
+    files: { path: string; size: number }[];
+    size: number;
+    unpackedSize: number;
+    entryCount: number;
+  }[];
   tarball = path.join(work, report[0].filename);
   files = report[0].files;
   packed = report[0];
@@ -110,10 +128,34 @@ describe('the tarball', () => {
     const names = files.map((f) => f.path);
     expect(names.filter((n) => !PACKED.some((p) => p.test(n)))).toEqual([]);
     expect(PACKED.filter((p) => !names.some((n) => p.test(n)))).toEqual([]);
-    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'SECURITY.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/typescript-too-old.d.ts', 'esm/index.mjs', 'esm/index.d.mts', 'esm/testing.mjs', 'dist/testing/index.js', 'bin/dlswap.js', 'dist/cli/build.js', 'docs/hot-reload.md', 'include/dlswap.h']) {
+    for (const f of [
+      'LICENSE',
+      'README.md',
+      'CHANGELOG.md',
+      'SECURITY.md',
+      'package.json',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/typescript-too-old.d.ts',
+      'esm/index.mjs',
+      'esm/index.d.mts',
+      'esm/testing.mjs',
+      'dist/testing/index.js',
+      'bin/dlswap.js',
+      'dist/cli/build.js',
+      'docs/hot-reload.md',
+      'include/dlswap.h',
+    ]) {
       expect(names, f).toContain(f);
     }
-    for (const f of ['node.napi.glibc.node', 'libdlswap_runtime.so', 'dlswap.json', 'plugins/libplugin_v1.so', 'plugins/libplugin_v2.so', 'plugins/libhandler.so']) {
+    for (const f of [
+      'node.napi.glibc.node',
+      'libdlswap_runtime.so',
+      'dlswap.json',
+      'plugins/libplugin_v1.so',
+      'plugins/libplugin_v2.so',
+      'plugins/libhandler.so',
+    ]) {
       expect(names, f).toContain(`prebuilds/${tag}/${f}`);
     }
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
@@ -371,14 +413,34 @@ void main();
     // The last TypeScript before 5.0, from the registry (the one download this file makes beyond node-gyp-build).
     const old = path.join(work, 'ts49');
     fs.mkdirSync(old);
-    ok(npm(['install', '--prefix', old, 'typescript@4.9.5', '--no-audit', '--no-fund', '--no-package-lock', '--prefer-offline']), 'npm install typescript@4.9.5');
+    ok(
+      npm(['install', '--prefix', old, 'typescript@4.9.5', '--no-audit', '--no-fund', '--no-package-lock', '--prefer-offline']),
+      'npm install typescript@4.9.5',
+    );
     const tsc49 = path.join(old, 'node_modules', 'typescript', 'bin', 'tsc');
     fs.writeFileSync(path.join(app, 'old.ts'), `import { open } from 'dlswap';\nopen('libz.so.1');\n`);
     for (const resolution of ['node', 'node16']) {
-      const r = run(process.execPath, [tsc49, '--noEmit', '--strict', '--skipLibCheck', '--module', resolution === 'node' ? 'commonjs' : 'node16', '--moduleResolution', resolution, '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), 'old.ts']);
+      const r = run(process.execPath, [
+        tsc49,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--module',
+        resolution === 'node' ? 'commonjs' : 'node16',
+        '--moduleResolution',
+        resolution,
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(root, 'node_modules', '@types'),
+        'old.ts',
+      ]);
       expect(r.status, resolution).not.toBe(0);
       expect(r.stdout, resolution).toContain("Type 'DlswapNeedsTypeScript5OrNewer' has no call signatures");
-      expect(r.stdout.split('\n').filter((l) => /error TS/.test(l)), resolution).toHaveLength(1);
+      expect(
+        r.stdout.split('\n').filter((l) => /error TS/.test(l)),
+        resolution,
+      ).toHaveLength(1);
     }
   });
 
@@ -386,8 +448,29 @@ void main();
     fs.writeFileSync(path.join(app, 'types.mts'), `import dlswap, { open } from 'dlswap';\nexport const same: boolean = dlswap.open === open;\n`);
     fs.writeFileSync(path.join(app, 'types.cts'), `import { open } from 'dlswap';\nexport const f: typeof open = open;\n`);
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), '--traceResolution', 'types.mts', 'types.cts']);
-    expect(r.status, r.stdout.split('\n').filter((l) => /error/.test(l)).join('\n')).toBe(0);
+    const r = run(process.execPath, [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(root, 'node_modules', '@types'),
+      '--traceResolution',
+      'types.mts',
+      'types.cts',
+    ]);
+    expect(
+      r.status,
+      r.stdout
+        .split('\n')
+        .filter((l) => /error/.test(l))
+        .join('\n'),
+    ).toBe(0);
     expect(r.stdout).toMatch(/Module name 'dlswap' was successfully resolved to '[^']*esm\/index\.d\.mts'/);
     expect(r.stdout).toMatch(/Module name 'dlswap' was successfully resolved to '[^']*dist\/index\.d\.ts'/);
   });

@@ -49,7 +49,9 @@ export async function unknownTypeNamesAreErrors(): Promise<void> {
   // @ts-expect-error: a typedef nobody declared
   lib.func('frame_t *decode(const char *path)');
   // The message names the word and the prototype.
-  expectTypeOf<CheckedPrototype<'itn add(int a)'>>().toEqualTypeOf<`dlswap: unknown C type 'itn' in 'itn add(int a)' (a typo? a struct or typedef must be declared with types(), docs/types.md)`>();
+  expectTypeOf<
+    CheckedPrototype<'itn add(int a)'>
+  >().toEqualTypeOf<`dlswap: unknown C type 'itn' in 'itn add(int a)' (a typo? a struct or typedef must be declared with types(), docs/types.md)`>();
   expectTypeOf<UnknownTypeName<'int f(uint8_t *p, size_t n, struct point *q, bool b)'>>().toEqualTypeOf<never>();
   expectTypeOf<UnknownTypeName<'const foo_t *f(int)'>>().toEqualTypeOf<'foo_t'>();
   expectTypeOf<UnknownTypeName<string>>().toEqualTypeOf<never>();

@@ -67,7 +67,17 @@ const d = await import(${JSON.stringify(path.join(root, 'esm', 'index.mjs'))});`
         true,
       ),
     ) as Record<string, unknown>;
-    const expected = { libraryIsReal: true, notInstance: false, registry: true, staticOpen: 'function', name: 'HotLibrary', subclassStatic: true, protoIsReal: true, error: true, fn: 'open' };
+    const expected = {
+      libraryIsReal: true,
+      notInstance: false,
+      registry: true,
+      staticOpen: 'function',
+      name: 'HotLibrary',
+      subclassStatic: true,
+      protoIsReal: true,
+      error: true,
+      fn: 'open',
+    };
     expect(cjs).toEqual(expected);
     expect(esm).toEqual(expected);
   });

@@ -54,14 +54,16 @@ describe.each(MODES)('isolation %s: not contained', (mode) => {
     expect(r.stderr).toMatch(/log_bad_pointer\+0x[0-9a-f]+ in .*libfaults_v1\.so \(generation 1\)/);
   });
 
-  it("a fault in a constructor while dlswap loads the library (inside the dynamic loader): one report naming it", () => {
+  it('a fault in a constructor while dlswap loads the library (inside the dynamic loader): one report naming it', () => {
     const r = runChild(`dlswap.openAsync(${CTOR}, { isolation: ${JSON.stringify(mode)} }).then(() => console.log('survived'));`);
     expect(r.stdout).not.toContain('survived');
     expect(r.signal).toBe('SIGSEGV');
-    expect(r.stderr).toMatch(/^dlswap: SIGSEGV .* while dlswap was loading .*libctor_fault\.so, thread \d+: a fault in a constructor happens inside the dynamic loader/m);
+    expect(r.stderr).toMatch(
+      /^dlswap: SIGSEGV .* while dlswap was loading .*libctor_fault\.so, thread \d+: a fault in a constructor happens inside the dynamic loader/m,
+    );
   });
 
-  it("a fault in a thread the library started, outside any call: one report, then the process ends with SIGSEGV", () => {
+  it('a fault in a thread the library started, outside any call: one report, then the process ends with SIGSEGV', () => {
     const r = runChild(`${open} lib.func('int start_crashing_thread(int ms)')(20); setTimeout(() => console.log('survived'), 5000);`);
     expect(r.stdout).not.toContain('survived');
     expect(r.signal).toBe('SIGSEGV');
@@ -111,7 +113,7 @@ describe("node's and V8's own handlers", () => {
   // turns core dumps off in every process it runs in (its disable_coredump default).
   const corePattern = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
   it.skipIf(corePattern.startsWith('|') || corePattern.includes('/') || underAsan)(
-    'a fault dlswap does not contain still dumps core: a library thread\'s crash, and node\'s own',
+    "a fault dlswap does not contain still dumps core: a library thread's crash, and node's own",
     () => {
       for (const body of [
         `const lib = dlswap.open(${LIB}); lib.func('int start_crashing_thread(int ms)')(10); setTimeout(() => {}, 5000);`,
@@ -121,9 +123,16 @@ describe("node's and V8's own handlers", () => {
         try {
           const script = path.join(dir, 'crash.js');
           fs.writeFileSync(script, `const dlswap = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'index.js'))});\n${body}`);
-          const r = spawnSync('bash', ['-c', `ulimit -c unlimited; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+          const r = spawnSync('bash', ['-c', `ulimit -c unlimited; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`], {
+            cwd: dir,
+            encoding: 'utf8',
+            timeout: 120_000,
+          });
           expect(r.signal).toBe('SIGSEGV');
-          expect(fs.readdirSync(dir).some((f) => f === 'core' || f.startsWith('core.')), body).toBe(true);
+          expect(
+            fs.readdirSync(dir).some((f) => f === 'core' || f.startsWith('core.')),
+            body,
+          ).toBe(true);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }

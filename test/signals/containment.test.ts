@@ -49,7 +49,12 @@ describe.each(MODES)('isolation %s', (mode) => {
       // The frame named is the library's (faults.c's static functions, by their .symtab names).
       expect(cell.where, what).toMatch(/libfaults_v1\.so/);
       // Quarantined: the next call is refused, close() leaves it mapped and says why.
-      expect({ what, after: cell.after, quarantined: cell.quarantined, unloaded: cell.unloaded }).toEqual({ what, after: 'ERR_DLSWAP_FAULTED', quarantined: true, unloaded: false });
+      expect({ what, after: cell.after, quarantined: cell.quarantined, unloaded: cell.unloaded }).toEqual({
+        what,
+        after: 'ERR_DLSWAP_FAULTED',
+        quarantined: true,
+        unloaded: false,
+      });
     }
   });
 });

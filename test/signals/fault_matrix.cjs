@@ -11,7 +11,9 @@ const { Worker, isMainThread, parentPort, workerData } = require('node:worker_th
 const PROTO = 'int faults(int kind, int x)';
 
 function describe(e) {
-  return e?.code ? { code: e.code, signal: e.fault?.signal ?? null, role: e.fault?.thread?.role ?? null, where: e.fault?.where ?? null, generation: e.fault?.generation } : { code: 'none', message: String(e) };
+  return e?.code
+    ? { code: e.code, signal: e.fault?.signal ?? null, role: e.fault?.thread?.role ?? null, where: e.fault?.where ?? null, generation: e.fault?.generation }
+    : { code: 'none', message: String(e) };
 }
 
 async function one(dlswap, path, mode, context, kind) {

@@ -16,8 +16,22 @@ it('the guard trampoline and the context rewrite restore what a return needs, fo
     const exe = path.join(dir, 'guard-smoke');
     const signals = ['containment', 'code_ranges', 'image_registry', 'outside_report', 'signal_text', 'signals', 'thread_faults'];
     const asm = process.arch === 'arm64' ? 'guard_aarch64.S' : 'guard_x86_64_sysv.S';
-    const build = spawnSync('g++', ['-std=c++17', '-O2', `-I${path.join(root, 'native')}`, '-o', exe, path.join(root, 'scripts', 'guard-smoke.cc'),
-      ...signals.map((f) => path.join(root, 'native', 'signals', `${f}.cc`)), path.join(root, 'native', 'abi', asm), '-lpthread', '-ldl'], { encoding: 'utf8' });
+    const build = spawnSync(
+      'g++',
+      [
+        '-std=c++17',
+        '-O2',
+        `-I${path.join(root, 'native')}`,
+        '-o',
+        exe,
+        path.join(root, 'scripts', 'guard-smoke.cc'),
+        ...signals.map((f) => path.join(root, 'native', 'signals', `${f}.cc`)),
+        path.join(root, 'native', 'abi', asm),
+        '-lpthread',
+        '-ldl',
+      ],
+      { encoding: 'utf8' },
+    );
     expect(build.stderr).toBe('');
     expect(build.status).toBe(0);
     const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });

@@ -55,9 +55,7 @@ expectTypeOf<D['union val']['out']>().toEqualTypeOf<{ i: bigint; d: number; s: s
 expectTypeOf<D['struct person']['out']>().toEqualTypeOf<{ name: string | null; age: number; friend_: bigint; ok: boolean }>();
 expectTypeOf<D['struct person']['in']['name']>().toEqualTypeOf<string | null | bigint | ArrayBufferView>();
 // A struct that points to its own type: nested objects all the way down.
-expectTypeOf<D['struct person']['in']['friend_']>().toEqualTypeOf<
-  D['struct person']['in'] | readonly D['struct person']['in'][] | Ptr
->();
+expectTypeOf<D['struct person']['in']['friend_']>().toEqualTypeOf<D['struct person']['in'] | readonly D['struct person']['in'][] | Ptr>();
 // Callbacks as members: a JS function, a Callback, an address or NULL.
 type Ops = D['struct ops']['in'];
 expectTypeOf<Ops['add']>().toEqualTypeOf<((a: number, b: number) => number) | CallbackRef<(a: number, b: number) => number> | bigint | null>();
@@ -91,10 +89,7 @@ expectTypeOf<FunctionOf<'int f(struct other *o)', D>>().toEqualTypeOf<(o: Ptr) =
 type IntCb = (a: number) => number;
 expectTypeOf<FunctionOf<'int fp_call(int (*cb)(int), int x)'>>().toEqualTypeOf<(cb: IntCb | CallbackRef<IntCb> | bigint | null, x: number) => number>();
 expectTypeOf<FunctionOf<'void each(const char *text, void (*cb)(const char *word, int index))'>>().toEqualTypeOf<
-  (
-    text: StringArg,
-    cb: ((word: string | null, index: number) => void) | CallbackRef<(word: string | null, index: number) => void> | bigint | null,
-  ) => void
+  (text: StringArg, cb: ((word: string | null, index: number) => void) | CallbackRef<(word: string | null, index: number) => void> | bigint | null) => void
 >();
 expectTypeOf<FunctionOf<'double f(double (*cb)(double, float, int64_t, bool, char *), double x)'>>().toEqualTypeOf<
   (

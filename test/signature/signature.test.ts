@@ -284,9 +284,7 @@ describe('prototypes', () => {
 describe('object form', () => {
   it('builds the same Signature as the prototype', () => {
     expect(signatureFromObject({ name: 'add', returns: 'int', args: ['int', 'int'] })).toEqual(parsePrototype('int add(int, int)'));
-    expect(signatureFromObject({ name: 'strlen', returns: 'size_t', args: ['const char *s'] })).toEqual(
-      parsePrototype('size_t strlen(const char *s)'),
-    );
+    expect(signatureFromObject({ name: 'strlen', returns: 'size_t', args: ['const char *s'] })).toEqual(parsePrototype('size_t strlen(const char *s)'));
     expect(signatureFromObject({ name: 'printf', returns: 'int', args: ['const char *'], variadic: true })).toEqual(
       parsePrototype('int printf(const char *, ...)'),
     );
@@ -320,8 +318,21 @@ describe('object form', () => {
 describe('kind codes', () => {
   it('maps every kind to its wire code', () => {
     expect(KIND_CODES).toEqual({
-      void: 0, bool: 1, i8: 2, u8: 3, i16: 4, u16: 5, i32: 6, u32: 7,
-      i64: 8, u64: 9, f32: 10, f64: 11, pointer: 12, string: 13, aggregate: 14,
+      void: 0,
+      bool: 1,
+      i8: 2,
+      u8: 3,
+      i16: 4,
+      u16: 5,
+      i32: 6,
+      u32: 7,
+      i64: 8,
+      u64: 9,
+      f32: 10,
+      f64: 11,
+      pointer: 12,
+      string: 13,
+      aggregate: 14,
     });
     for (const [k, code] of Object.entries(KIND_CODES)) expect(kindCode(k as Kind)).toBe(code);
     expect(Object.isFrozen(KIND_CODES)).toBe(true);

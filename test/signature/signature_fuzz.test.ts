@@ -155,7 +155,9 @@ interface Generated {
 }
 
 function genPrototype(rng: Rng): Generated {
-  const ret = rng.chance(0.15) ? { pieces: [{ text: 'void', word: true }], depth: 0, base: 'void' as const, plainChar: false, constBase: false } : genType(rng, 'return');
+  const ret = rng.chance(0.15)
+    ? { pieces: [{ text: 'void', word: true }], depth: 0, base: 'void' as const, plainChar: false, constBase: false }
+    : genType(rng, 'return');
   const count = rng.chance(0.2) ? 0 : 1 + rng.int(rng.chance(0.1) ? 20 : 6);
   const pieces: Piece[] = [...ret.pieces, { text: rng.pick(['f', 'add', 'strlen', 'size_t', 'do_it2']), word: true }, { text: '(', word: false }];
   const params: Generated['params'] = [];
@@ -187,15 +189,101 @@ function genPrototype(rng: Rng): Generated {
 // Random inputs and mutations
 
 const VOCAB = [
-  'void', 'bool', '_Bool', 'char', 'short', 'int', 'long', 'signed', 'unsigned', 'float', 'double',
-  'int8_t', 'uint64_t', 'size_t', 'ssize_t', 'ptrdiff_t', 'const', 'volatile', 'restrict', '__restrict',
-  'struct', 'union', 'enum', 'extern', 'static', 'return', 'foo_t', 'f', 'x', 'y', 'argv',
-  '*', '*', '*', '(', '(', ')', ')', ',', ',', '...', ';', '[', ']', ':', '3', '0x10', '.', '/', '/*', '//',
-  '=', '{', '}', '&', '#', '@', '$', '\\', '"', "'", 'é', '😀', '\u0000', '\u00a0', '\u2028', '\ufeff',
-  '\ud800', '\udc00', '\u007f', '\t', '\n',
+  'void',
+  'bool',
+  '_Bool',
+  'char',
+  'short',
+  'int',
+  'long',
+  'signed',
+  'unsigned',
+  'float',
+  'double',
+  'int8_t',
+  'uint64_t',
+  'size_t',
+  'ssize_t',
+  'ptrdiff_t',
+  'const',
+  'volatile',
+  'restrict',
+  '__restrict',
+  'struct',
+  'union',
+  'enum',
+  'extern',
+  'static',
+  'return',
+  'foo_t',
+  'f',
+  'x',
+  'y',
+  'argv',
+  '*',
+  '*',
+  '*',
+  '(',
+  '(',
+  ')',
+  ')',
+  ',',
+  ',',
+  '...',
+  ';',
+  '[',
+  ']',
+  ':',
+  '3',
+  '0x10',
+  '.',
+  '/',
+  '/*',
+  '//',
+  '=',
+  '{',
+  '}',
+  '&',
+  '#',
+  '@',
+  '$',
+  '\\',
+  '"',
+  "'",
+  'é',
+  '😀',
+  '\u0000',
+  '\u00a0',
+  '\u2028',
+  '\ufeff',
+  '\ud800',
+  '\udc00',
+  '\u007f',
+  '\t',
+  '\n',
 ];
-const CHARS = [...' \t\n\r\v\f*(),;.[]:/={}&#@$\\"\'`~!%^+-<>?|', 'a', 'z', '_', '0', '9', 'é', '😀', '\u0000',
-  '\u0001', '\u001f', '\u007f', '\u0085', '\u00a0', '\u2028', '\u200b', '\ufeff', '\ud800', '\udfff', '\uffff'];
+const CHARS = [
+  ...' \t\n\r\v\f*(),;.[]:/={}&#@$\\"\'`~!%^+-<>?|',
+  'a',
+  'z',
+  '_',
+  '0',
+  '9',
+  'é',
+  '😀',
+  '\u0000',
+  '\u0001',
+  '\u001f',
+  '\u007f',
+  '\u0085',
+  '\u00a0',
+  '\u2028',
+  '\u200b',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '\uffff',
+];
 
 function randomTokens(rng: Rng): string {
   const n = rng.int(30);
@@ -223,7 +311,8 @@ function mutate(rng: Rng, input: string): string {
       case 2: // replace a character
         s = s.slice(0, pos) + rng.pick(CHARS) + s.slice(pos + 1);
         break;
-      case 3: { // duplicate a slice
+      case 3: {
+        // duplicate a slice
         const end = Math.min(s.length, pos + 1 + rng.int(12));
         s = s.slice(0, end) + s.slice(pos, end) + s.slice(end);
         break;
@@ -231,7 +320,8 @@ function mutate(rng: Rng, input: string): string {
       case 4: // swap adjacent characters
         if (pos + 1 < s.length) s = s.slice(0, pos) + s[pos + 1] + s[pos] + s.slice(pos + 2);
         break;
-      default: { // token-level: insert, delete, duplicate, swap
+      default: {
+        // token-level: insert, delete, duplicate, swap
         const toks = splitTokens(s);
         const i = rng.int(toks.length + 1);
         const j = rng.int(toks.length + 1);
@@ -324,9 +414,21 @@ describe('fuzz', () => {
     for (let i = 0; i < 5_000; i++) {
       const g = genPrototype(rng);
       const out = run(g.text);
-      if (!out.ok) throw new Error(`rejected a valid prototype: ${JSON.stringify(g.text)}: ${(() => { try { parsePrototype(g.text); } catch (e) { return String(e); } })()}`);
+      if (!out.ok)
+        throw new Error(
+          `rejected a valid prototype: ${JSON.stringify(g.text)}: ${(() => {
+            try {
+              parsePrototype(g.text);
+            } catch (e) {
+              return String(e);
+            }
+          })()}`,
+        );
       expect(out.sig.returns.kind, g.text).toBe(g.returns);
-      expect(out.sig.params.map((p) => ({ name: p.name, kind: p.type.kind })), g.text).toEqual(g.params);
+      expect(
+        out.sig.params.map((p) => ({ name: p.name, kind: p.type.kind })),
+        g.text,
+      ).toEqual(g.params);
       expect(out.sig.variadic, g.text).toBe(g.variadic);
     }
   });
@@ -371,8 +473,20 @@ describe('fuzz', () => {
 // The type-level inference must agree with the parser on whatever the parser accepts
 
 const JS_PARAM: Record<Kind, string> = {
-  void: 'never', bool: 'boolean', i8: 'number', u8: 'number', i16: 'number', u16: 'number', i32: 'number',
-  u32: 'number', i64: 'number | bigint', u64: 'number | bigint', f32: 'number', f64: 'number', pointer: 'Ptr', string: 'Str',
+  void: 'never',
+  bool: 'boolean',
+  i8: 'number',
+  u8: 'number',
+  i16: 'number',
+  u16: 'number',
+  i32: 'number',
+  u32: 'number',
+  i64: 'number | bigint',
+  u64: 'number | bigint',
+  f32: 'number',
+  f64: 'number',
+  pointer: 'Ptr',
+  string: 'Str',
 };
 const JS_RETURN: Record<Kind, string> = { ...JS_PARAM, i64: 'bigint', u64: 'bigint', void: 'void', pointer: 'bigint', string: 'string | null' };
 
@@ -405,9 +519,7 @@ describe('type-level agreement', () => {
       'type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;',
       'type Assert<T extends true> = T;',
     ];
-    const lines = accepted.map(
-      (sig, i) => `export type T${i} = Assert<Equal<FunctionOf<${JSON.stringify(inputs[i])}>, ${expectedFunctionType(sig)}>>;`,
-    );
+    const lines = accepted.map((sig, i) => `export type T${i} = Assert<Equal<FunctionOf<${JSON.stringify(inputs[i])}>, ${expectedFunctionType(sig)}>>;`);
     const source = [...header, ...lines].join('\n');
     const virtualFile = path.join(__dirname, '__type_agreement__.ts');
     const options: ts.CompilerOptions = {
@@ -425,14 +537,17 @@ describe('type-level agreement', () => {
     // Only the agreement file's own diagnostics: the library's sources are tsc's to check (npm test's
     // pretest compiles them with the project's options), not this program's.
     const ownFile = (d: ts.Diagnostic) => d.file !== undefined && path.resolve(d.file.fileName) === virtualFile;
-    const problems = ts.getPreEmitDiagnostics(program).filter(ownFile).map((d) => {
-      const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-      if (d.file && path.resolve(d.file.fileName) === virtualFile && d.start !== undefined) {
-        const line = d.file.getLineAndCharacterOfPosition(d.start).line - header.length;
-        if (line >= 0) return `${JSON.stringify(inputs[line])}: expected ${expectedFunctionType(accepted[line])}: ${message}`;
-      }
-      return message;
-    });
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .filter(ownFile)
+      .map((d) => {
+        const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+        if (d.file && path.resolve(d.file.fileName) === virtualFile && d.start !== undefined) {
+          const line = d.file.getLineAndCharacterOfPosition(d.start).line - header.length;
+          if (line >= 0) return `${JSON.stringify(inputs[line])}: expected ${expectedFunctionType(accepted[line])}: ${message}`;
+        }
+        return message;
+      });
     expect(problems).toEqual([]);
   }, 120_000); // a hang guard: one tsc program of 300 types takes 3-11 s on this 2-core machine
 });

@@ -43,9 +43,7 @@ describe('type-level inference of C declarations', () => {
         const t = runtime.type(c.type);
         if (t.tag !== 'struct' && t.tag !== 'union') return;
         const names = flatNames(t);
-        lines.push(
-          `export type C${i} = Assert<Equal<keyof D${i + 1}[${JSON.stringify(c.type)}]['out'], ${names.map((n) => JSON.stringify(n)).join(' | ')}>>;`,
-        );
+        lines.push(`export type C${i} = Assert<Equal<keyof D${i + 1}[${JSON.stringify(c.type)}]['out'], ${names.map((n) => JSON.stringify(n)).join(' | ')}>>;`);
         checked.push(c.id);
       });
       expect(checked.length).toBeGreaterThan(15);

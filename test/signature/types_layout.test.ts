@@ -97,8 +97,16 @@ describe('layouts agree with the C compiler', () => {
     for (const c of cases) {
       const type = t.type(c.type);
       if (type.tag !== 'struct' && type.tag !== 'union') continue;
-      const listed = members.filter((m) => m.type === c.type).map((m) => m.path).sort();
-      expect(memberPaths(type).map((p) => p.path).sort(), c.id).toEqual(listed);
+      const listed = members
+        .filter((m) => m.type === c.type)
+        .map((m) => m.path)
+        .sort();
+      expect(
+        memberPaths(type)
+          .map((p) => p.path)
+          .sort(),
+        c.id,
+      ).toEqual(listed);
     }
   });
 

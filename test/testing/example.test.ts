@@ -42,16 +42,20 @@ function vitestRun(dir: string, args: string[] = []) {
 const hasAddr2line = spawnSync('addr2line', ['--version']).status === 0;
 
 describe('examples/c-testing', () => {
-  it.each(['forks', 'threads'])('pool %s: the faulting test fails with the fault report, the four others pass, exit 1', (pool) => {
-    const dir = project();
-    const r = vitestRun(dir, [`--pool=${pool}`]);
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(1);
-    expect(r.out).toMatch(/Tests\s+1 failed \| 4 passed \(5\)/);
-    expect(r.out).toMatch(/FAIL\s+test\/stack\.test\.ts > stack > returns -1 when popping an empty stack/);
-    expect(r.out).toMatch(/stack_pop\(\) raised SIGSEGV \(address not mapped\) reading address 0x0 at stack_pop\+0x[0-9a-f]+ in .*libstack\.so/);
-    if (hasAddr2line) expect(r.out).toMatch(/stack_pop \(.*src\/stack\.c:\d+\)/);
-  }, 400_000); // above vitestRun's hang guard
+  it.each(['forks', 'threads'])(
+    'pool %s: the faulting test fails with the fault report, the four others pass, exit 1',
+    (pool) => {
+      const dir = project();
+      const r = vitestRun(dir, [`--pool=${pool}`]);
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(1);
+      expect(r.out).toMatch(/Tests\s+1 failed \| 4 passed \(5\)/);
+      expect(r.out).toMatch(/FAIL\s+test\/stack\.test\.ts > stack > returns -1 when popping an empty stack/);
+      expect(r.out).toMatch(/stack_pop\(\) raised SIGSEGV \(address not mapped\) reading address 0x0 at stack_pop\+0x[0-9a-f]+ in .*libstack\.so/);
+      if (hasAddr2line) expect(r.out).toMatch(/stack_pop \(.*src\/stack\.c:\d+\)/);
+    },
+    400_000,
+  ); // above vitestRun's hang guard
 
   it('a compile error is a failed run that shows the compiler output; no test runs the previous build', () => {
     const dir = project();

@@ -57,7 +57,9 @@ describe('the build', () => {
     let rerun: (() => void | Promise<void>) | undefined;
     setup({ config: { root: dir }, vitest: { config: { watch: true } }, onTestsRerun: (cb) => (rerun = cb) });
     expect(JSON.parse(process.env[VARIABLE]!)).toMatchObject({ ok: false });
-    expect(() => testLibrary({ name: VARIABLE }).path).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_BUILD_FAILED', message: expect.stringMatching(/error:/) }));
+    expect(() => testLibrary({ name: VARIABLE }).path).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_BUILD_FAILED', message: expect.stringMatching(/error:/) }),
+    );
     fs.writeFileSync(path.join(dir, 'counter.c'), COUNTER);
     void rerun!();
     expect(JSON.parse(process.env[VARIABLE]!)).toMatchObject({ ok: true });
@@ -65,7 +67,9 @@ describe('the build', () => {
   });
 
   it('testLibrary() without a setup says what to add', () => {
-    expect(() => testLibrary({ name: VARIABLE }).path).toThrow(expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/globalSetup/) }));
+    expect(() => testLibrary({ name: VARIABLE }).path).toThrow(
+      expect.objectContaining({ code: 'ERR_DLSWAP_ARG', message: expect.stringMatching(/globalSetup/) }),
+    );
   });
 });
 

@@ -28,7 +28,10 @@ const cleanup: (() => unknown)[] = [];
 
 /** A plugin whose version() returns `n`; `init` is what its dlswap_init returns (absent: no init). */
 function source(n: number | string, init?: number): string {
-  const initFn = init === undefined ? '' : `#include "dlswap.h"\nuint32_t dlswap_abi_version(void) { return DLSWAP_ABI_VERSION; }\nint dlswap_init(const dlswap_host *h) { (void)h; return ${init}; }\n`;
+  const initFn =
+    init === undefined
+      ? ''
+      : `#include "dlswap.h"\nuint32_t dlswap_abi_version(void) { return DLSWAP_ABI_VERSION; }\nint dlswap_init(const dlswap_host *h) { (void)h; return ${init}; }\n`;
   return `${initFn}int version(void) { return ${n}; }\n`;
 }
 
@@ -274,19 +277,29 @@ describe('the build queue (Rebuilder)', () => {
   it('runs one build at a time; changes during a build queue exactly one more, with all their files', async () => {
     for (const f of ['a.c', 'b.c', 'c.c']) fs.writeFileSync(path.join(dir, f), '');
     // Each build waits for its gate file, and fails if another build is running (a lock directory).
-    const build = 'mkdir lock || { echo concurrent; exit 9; }; n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; while [ ! -e go$n ]; do sleep 0.02; done; rmdir lock';
+    const build =
+      'mkdir lock || { echo concurrent; exit 9; }; n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; while [ ! -e go$n ]; do sleep 0.02; done; rmdir lock';
     const file = path.join(dir, 'libv.so');
     const watcher = new LibraryWatcher(file, { ...FAST, persistent: false });
     const starts: BuildStart[] = [];
     const outcomes: (BuildSuccess | BuildFailure)[] = [];
-    const rebuilder = new Rebuilder(file, resolveBuildStep({ build, sources: ['*.c'], cwd: dir })!, watcher, { debounceMs: 30, persistent: false }, {
-      start: (e) => starts.push(e),
-      success: (e) => outcomes.push(e),
-      failure: (e) => outcomes.push(e),
-      watchError: (m) => outcomes.push({ reason: 'build-failed', message: m } as BuildFailure),
-      settled: async () => {},
-    });
-    cleanup.push(() => watcher.close(), () => rebuilder.close());
+    const rebuilder = new Rebuilder(
+      file,
+      resolveBuildStep({ build, sources: ['*.c'], cwd: dir })!,
+      watcher,
+      { debounceMs: 30, persistent: false },
+      {
+        start: (e) => starts.push(e),
+        success: (e) => outcomes.push(e),
+        failure: (e) => outcomes.push(e),
+        watchError: (m) => outcomes.push({ reason: 'build-failed', message: m } as BuildFailure),
+        settled: async () => {},
+      },
+    );
+    cleanup.push(
+      () => watcher.close(),
+      () => rebuilder.close(),
+    );
 
     fs.writeFileSync(path.join(dir, 'a.c'), '1');
     await waitFor('build 1 to start', () => fs.existsSync(path.join(dir, 'n')));
@@ -333,7 +346,9 @@ describe('dlswap watch --build', () => {
     const cwd = process.cwd();
     process.chdir(dir);
     cleanup.push(() => process.chdir(cwd));
-    const done = runWatch(['./libv.so', '--call', 'int version(void)', '--interval', '30', '--build', BUILD, '--source', '*.c'], out, false, { signal: ac.signal });
+    const done = runWatch(['./libv.so', '--call', 'int version(void)', '--interval', '30', '--build', BUILD, '--source', '*.c'], out, false, {
+      signal: ac.signal,
+    });
     await waitFor('the watch to start', () => /version\(\) = 1/.test(text));
     save(path.join(dir, 'v.c'), 'int version(void) { return }\n');
     await waitFor('the failed build', () => /build failed \(exit \d+\)/.test(text));

@@ -351,10 +351,9 @@ describe('LibraryWatcher', () => {
   });
 
   it('persistent: false does not keep the process alive', () => {
-    const r = runChild(
-      `dlswap.HotLibrary.open(${JSON.stringify(lib)}, { watch: { persistent: false } }).then(() => console.log('opened'));`,
-      { timeout: 30_000 },
-    );
+    const r = runChild(`dlswap.HotLibrary.open(${JSON.stringify(lib)}, { watch: { persistent: false } }).then(() => console.log('opened'));`, {
+      timeout: 30_000,
+    });
     expect(r.stdout).toContain('opened');
     expect(r.status).toBe(0);
   });
@@ -398,7 +397,9 @@ describe('a FIFO at the watched path', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ reason: 'unreadable', code: 'ERR_DLSWAP_NOT_A_FILE', to: 2, v: 2 });
-    expect(out.message).toMatch(/is a FIFO \(named pipe\), not a regular file: the watcher loads only a library file written at this path\. The current generation keeps serving/);
+    expect(out.message).toMatch(
+      /is a FIFO \(named pipe\), not a regular file: the watcher loads only a library file written at this path\. The current generation keeps serving/,
+    );
   });
 
   it('dlswap watch reports it, loads the next build, and stops on its signal', () => {

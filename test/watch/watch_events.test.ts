@@ -69,7 +69,10 @@ describe('when watch events fire', () => {
   });
 
   it("a build that fails verification: 'rollback' first, then 'watch-skip' with reason 'reload-failed', path, message and the error", async () => {
-    hot = await HotLibrary.open(lib, { functions: { ...plugin, handle: 'int handle(const char *req, char *out, size_t cap)' }, watch: { debounceMs: 30, stableMs: 40, persistent: false } });
+    hot = await HotLibrary.open(lib, {
+      functions: { ...plugin, handle: 'int handle(const char *req, char *out, size_t cap)' },
+      watch: { debounceMs: 30, stableMs: 40, persistent: false },
+    });
     const h = hot;
     const order: string[] = [];
     h.on('rollback', (r) => order.push(`rollback ${r.to}`));
