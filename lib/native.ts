@@ -421,6 +421,8 @@ export interface Addon {
   callbackStats(): { slots: number; live: number; refused: number; timedOut: number; deadlocked: number };
   /** This environment's JS thread is exiting (the whole process, on the main thread): every call waiting for it gets its fallback now. */
   releaseCallbacksAtExit(processExits: boolean): void;
+  /** process.exit(code), before node joins its thread pool: waits at most 2 s for dlswap's `.async` calls in library code, then ends the process with `code` (native/common/pool_exit.cc). */
+  endStuckPoolCallsAtExit(code: number): void;
 
   /** Makes `target` the handle of `address`, a pointer the image of `lib` made (native/call/handle_args.cc). */
   tagHandle(target: object, lib: NativeLibrary, address: bigint): void;
@@ -497,6 +499,7 @@ export const ADDON_EXPORTS = [
   'callbackInfo',
   'callbackStats',
   'releaseCallbacksAtExit',
+  'endStuckPoolCallsAtExit',
   'tagHandle',
   'setHandleLive',
   'describeLibrary',

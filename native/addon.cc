@@ -56,6 +56,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   RegisterCallbacks(env, exports);
   RegisterHandles(env, exports);
   RegisterPluginHost(env, exports);
+  RegisterPoolExit(env, exports);
   // Installed with the addon, before any library is loaded: its handler is dlswap's own, there
   // before every library (which the checks of what a closed library leaves behind rely on).
   PrepareThreadSamples();

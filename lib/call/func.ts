@@ -20,6 +20,7 @@ import type { TypeScope } from '../signature/ctype_model';
 import { kindCode, parsePrototype, parseType, signatureFromObject, type Signature, type SignatureObject } from '../signature/signature';
 import { needsWrapper, wrapRich } from './call_wrapper';
 import { recordShape, TempCallback } from './callbacks';
+import { armPoolExit } from './pool_exit';
 import { callbackSignature } from '../signature/ctype_model';
 import { typesOf } from '../signature/ctypes';
 
@@ -183,6 +184,7 @@ export function bindSignature(lib: Library, sig: Signature, opts: ResolvedFuncOp
   const asyncCall = (...args: unknown[]): Promise<unknown> => {
     const current = fnState.trackedOn;
     if (current.closed) return Promise.reject(closedError(sig, current));
+    armPoolExit();
     let p: Promise<unknown>;
     try {
       if (rich) {

@@ -69,6 +69,7 @@ void Execute(napi_env, void *data) {
   // errno is per thread: this thread's, in the library's own libc.
   if (call.errno_result && lib.errno_location) *lib.errno_location() = 0;
   int32_t outcome;
+  PoolCallStarts();  // an exit waits for it, bounded (common/pool_exit.h)
   if (call.cif) {
     FfiInvocation ffi{const_cast<ffi_cif *>(call.cif), FfiTarget(call.address), call.rvalue ? call.rvalue : call.ret, call.avalues.get()};
     outcome = GuardedRun(tf, &InvokeFfi, &ffi);
@@ -79,6 +80,7 @@ void Execute(napi_env, void *data) {
     PopFrame(tf, &frame);
     outcome = frame.outcome;
   }
+  PoolCallEnds();
   if (outcome != kReturned) {
     // Quarantined at once, from this thread: calls queued behind this one are refused as they start.
     call.fault = MakeFaultRecord(tf->last, lib, call.rec->name, *tf);
