@@ -50,6 +50,14 @@ export const EXCLUDED = [
   ['getenv inside the namespace survives process.env changes', "a worker thread's process.env is its own copy: the real environment never changes"],
   ['on an init failure', "sets DLSWAP_FIXTURE_INIT_FAIL in a worker thread's own process.env, which the fixture's getenv never sees"],
   ['DLSWAP_FIXTURE_STATE_', "sets the fixture's DLSWAP_FIXTURE_STATE_* in a worker thread's own process.env, which its getenv never sees"],
+  [
+    'the fixture writes its constructor down when it is loaded',
+    "sets DLSWAP_FIXTURE_RECORD in a worker thread's own process.env, which the fixture's getenv never sees",
+  ],
+  [
+    'local: a thread spinning in another library, with the image on its stack',
+    'valgrind runs client threads with every signal blocked in the kernel and delivers signals itself, so /proc shows the spinning thread blocking the sampling signal, which dlswap reports as the reason instead of "running its code"',
+  ],
 ];
 
 const SUPPRESSIONS = `
