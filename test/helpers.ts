@@ -1,11 +1,21 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { defaultDirs } from '../lib/load/search';
 import { privateFiles } from '../lib/load/temp_area';
 
 export const root = path.resolve(__dirname, '..');
 export const fixturesDir = path.join(root, 'build', 'fixtures');
 export const fixture = (name: string): string => path.join(fixturesDir, name);
+
+/** A system library by file name, in the dynamic loader's default directories (lib/load/search.ts), or null. */
+export function findSystemLib(name: string): string | null {
+  for (const d of defaultDirs()) {
+    const p = path.join(d, name);
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
 
 /**
  * Files of this process's private directory that no mapping of the process is of: a finished test

@@ -6,23 +6,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { defaultDirs } from '../load/search';
 import { packageRoot } from '../platform';
 
 /** A plain C library the probes can load: the basic fixture in a checkout, else libz. */
 export function findProbeLibrary(): string | null {
-  const candidates = [
-    path.join(packageRoot, 'build', 'fixtures', 'libbasic_v1.so'),
-    ...[
-      '/usr/lib/x86_64-linux-gnu',
-      '/lib/x86_64-linux-gnu',
-      '/usr/lib/aarch64-linux-gnu',
-      '/lib/aarch64-linux-gnu',
-      '/usr/lib64',
-      '/lib64',
-      '/usr/lib',
-      '/lib',
-    ].map((d) => path.join(d, 'libz.so.1')),
-  ];
+  const candidates = [path.join(packageRoot, 'build', 'fixtures', 'libbasic_v1.so'), ...defaultDirs().map((d) => path.join(d, 'libz.so.1'))];
   return candidates.find((p) => fs.existsSync(p)) ?? null;
 }
 

@@ -17,29 +17,13 @@ import {
 import { runInspect } from '../../lib/cli/inspect';
 import { colorEnabled, stripAnsi, table, wrap } from '../../lib/cli/format';
 import { buildElf, type SynthOptions } from '../fuzz/elf_builder';
-import { underAsan } from '../helpers';
+import { findSystemLib, underAsan } from '../helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(root, 'build', 'fixtures');
 const fixture = (name: string): string => path.join(fixtures, name);
 const haveFixtures = fs.existsSync(fixture('libbasic_v1.so'));
 
-function findSystemLib(name: string): string | null {
-  for (const d of [
-    '/usr/lib/x86_64-linux-gnu',
-    '/lib/x86_64-linux-gnu',
-    '/usr/lib/aarch64-linux-gnu',
-    '/lib/aarch64-linux-gnu',
-    '/usr/lib64',
-    '/lib64',
-    '/usr/lib',
-    '/lib',
-  ]) {
-    const p = path.join(d, name);
-    if (fs.existsSync(p)) return p;
-  }
-  return null;
-}
 const libz = findSystemLib('libz.so.1');
 const libstdcxx = findSystemLib('libstdc++.so.6');
 const preload = /libasan|libtsan|libhwasan|jemalloc|tcmalloc|mimalloc/.test(process.env.LD_PRELOAD ?? '');

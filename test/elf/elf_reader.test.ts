@@ -5,29 +5,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostMachine, nodeCopyRelocatedSymbols, readElf, readElfBytes, type ElfInfo } from '../../lib/elf/elf';
 import { buildElf, ehdrField, writeField, type SynthOptions } from '../fuzz/elf_builder';
-import { cpuMs, ROOT_WITHOUT_BYPASS, runChild } from '../helpers';
+import { cpuMs, findSystemLib, ROOT_WITHOUT_BYPASS, runChild } from '../helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(root, 'build', 'fixtures');
 const fixture = (name: string): string => path.join(fixtures, name);
-
-function findSystemLib(name: string): string | null {
-  const dirs = [
-    '/usr/lib/x86_64-linux-gnu',
-    '/lib/x86_64-linux-gnu',
-    '/usr/lib/aarch64-linux-gnu',
-    '/lib/aarch64-linux-gnu',
-    '/usr/lib64',
-    '/lib64',
-    '/usr/lib',
-    '/lib',
-  ];
-  for (const d of dirs) {
-    const p = path.join(d, name);
-    if (fs.existsSync(p)) return p;
-  }
-  return null;
-}
 
 const libz = findSystemLib('libz.so.1');
 const libstdcxx = findSystemLib('libstdc++.so.6');
