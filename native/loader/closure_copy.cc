@@ -200,6 +200,7 @@ bool CopyClosure(const DependencyPlan &plan, PrivateCopy &root, ClosureCopies &o
     const bool copied = CopyToPrivate(src, n.path, c.copy, cerr, false);
     CloseSource(src);
     if (!copied) return Fail(err, cerr.code, "dependency " + n.needed + ": " + cerr.message);
+    std::vector<uint8_t>().swap(c.copy.bytes);  // its headers were read by the plan, from the source
     NameEdit edit = edit_for(c.node);
     if (n.soname) edit.renames[*n.soname] = c.new_soname;
     if (edit.search_own_directory && !n.runpath && !n.rpath) return no_search_path(c.node);

@@ -115,8 +115,13 @@ bool CopySource(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
 // The copy's headers (not the source's: the source could change under us, the copy cannot) read
 // into out.elf and checked: a whole 64-bit shared library of this machine, not refused by the mode.
 // Makes nothing.
-bool CheckHeaders(const LoadSpec &spec, LoadResult &out, const PrivateCopy &copy) {
-  if (!ReadElfFd(copy.fd, spec.path, out.elf, out.error)) return false;
+bool CheckHeaders(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy) {
+  // The copy's bytes as written, when CopyToPrivate kept them: nothing has written into it since.
+  const std::vector<uint8_t> bytes = std::move(copy.bytes);
+  copy.bytes.clear();
+  const bool read = bytes.empty() ? ReadElfFd(copy.fd, spec.path, out.elf, out.error)
+                                  : ReadElfBytes(bytes.data(), bytes.size(), spec.path, out.elf, out.error);
+  if (!read) return false;
   const ElfInfoStruct &elf = out.elf;
   if (elf.truncated) {
     return Fail(out.error, "ERR_DLSWAP_BAD_ELF",

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/errno_text.h"
@@ -171,13 +172,17 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
 
   const uint64_t size = static_cast<uint64_t>(before.st_size);
   std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kChunk, size)));
-  Sha256 hash;
+  std::optional<Sha256> hash;
+  if (with_hash) hash.emplace();
   // A reflink shares the source's extents copy-on-write where the file system can (btrfs, XFS);
   // the copy is then hashed from itself, which is what will be mapped.
   const bool cloned = ioctl(out.fd, FICLONE, src.fd) == 0;
-  // Unhashed and not cloned: the kernel copies (copy_file_range), nothing passes through here.
+  // A file of one chunk passes through `buf` in one read and one write, and the bytes written are
+  // kept for the header check (PrivateCopy::bytes); a larger one, unhashed and not cloned, the
+  // kernel copies (copy_file_range), nothing passes through here.
+  const bool whole_in_buf = !cloned && size <= kChunk;
   uint64_t off = 0;
-  if (!with_hash && !cloned) {
+  if (!with_hash && !cloned && !whole_in_buf) {
     while (off < size) {
       loff_t in = static_cast<loff_t>(off), at = static_cast<loff_t>(off);
       const ssize_t n = copy_file_range(src.fd, &in, out.fd, &at, static_cast<size_t>(size - off), 0);
@@ -193,7 +198,7 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
       return fail("ERR_DLSWAP_ACCESS", "cannot read " + label + ": " + ErrnoText(errno));
     }
     if (got == 0) break;  // shrank: caught below
-    if (with_hash) hash.Update(buf.data(), got);
+    if (hash) hash->Update(buf.data(), got);
     if (!cloned && !WriteFull(out.fd, buf.data(), got, off)) {
       return fail("ERR_DLSWAP_TEMP_AREA", "cannot write a copy in " + PrivateDirPath() + ": " + ErrnoText(errno) +
                                               ". Set DLSWAP_TMPDIR to a directory with free space.");
@@ -205,14 +210,18 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
   fstat(src.fd, &after);
   fstat(out.fd, &copied);
   bool held = SameStat(before, after) && static_cast<uint64_t>(copied.st_size) == size;
-  if (held && Ns(before.st_mtim) > Ns(now) - kRecentNs) held = SameContent(src.fd, out.fd, size, buf);
+  if (held && whole_in_buf && off == size) out.bytes = std::move(buf);
+  if (held && Ns(before.st_mtim) > Ns(now) - kRecentNs) {
+    std::vector<uint8_t> scratch(static_cast<size_t>(std::min<uint64_t>(kChunk, size)));
+    held = SameContent(src.fd, out.fd, size, scratch);
+  }
   if (!held) {
     return fail(
         "ERR_DLSWAP_INTEGRITY",
         label + " changed while it was being copied (a build still writing it?). Wait until the write has finished and open it again.");
   }
   out.size = size;
-  if (with_hash) out.sha256 = hash.HexDigest();
+  if (hash) out.sha256 = hash->HexDigest();
   out.mtime_ms = double(Ns(before.st_mtim)) / 1e6;
   return true;
 }

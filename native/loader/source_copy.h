@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/native_error.h"
 
@@ -37,6 +38,10 @@ struct PrivateCopy {
   std::string sha256;   // of the bytes copied ("" when not taken: CopyToPrivate's with_hash)
   double mtime_ms = 0;  // of the source
   bool mapped = false;  // its image is loaded: the file is the image's now (HoldCopy), not the copy step's
+  // The bytes written, when the file was small enough to pass through memory in one piece (empty
+  // otherwise): the copy's content until something is written into it, so its headers are read
+  // from here rather than from the file again. Taken (and freed) by the header check.
+  std::vector<uint8_t> bytes;
 };
 
 // Copies the source into a new file of the private directory, named after `label`, hashing it in
