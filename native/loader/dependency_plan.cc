@@ -247,6 +247,13 @@ struct Found {
 // Why another user could replace the file a search found: as it is named (its directory, resolved)
 // and, when that is a link, what it points to.
 std::string Replaceable(const std::string &path, const std::string &file) {
+  // When the last component is no link, `file` (its realpath) is the resolved directory and the
+  // name: one walk answers both questions.
+  const std::string base = BaseName(path);
+  struct stat st;
+  if (!file.empty() && !base.empty() && base != "." && base != ".." && lstat(path.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+    return ReplaceableBy(file);
+  }
   const std::string dir = RealPath(DirName(path));
   std::string why = dir.empty() ? std::string() : ReplaceableBy(dir + (dir == "/" ? "" : "/") + BaseName(path));
   if (why.empty() && !file.empty()) why = ReplaceableBy(file);
