@@ -44,6 +44,15 @@ bool Reinstalled(const Disposition &now, const Disposition &before) {
   return (now.flags & ~kSaRestorer) != (before.flags & ~kSaRestorer) || now.mask != before.mask;
 }
 
+// Signals 1..64 of `set` as bits 0..63: on Linux the first word of a sigset_t is the kernel's mask
+// with exactly that layout (what 64 sigismember calls per disposition would read, one by one).
+uint64_t MaskOf(const sigset_t &set) {
+  static_assert(sizeof(sigset_t) >= sizeof(uint64_t) && kSignalCount - 1 <= 64, "signals 1..64 in the first word");
+  uint64_t mask = 0;
+  std::memcpy(&mask, &set, sizeof mask);
+  return kSignalCount - 1 == 64 ? mask : mask & ((uint64_t{1} << (kSignalCount - 1)) - 1);
+}
+
 Disposition Read(int sig) {
   Disposition d;
   struct sigaction sa {};
@@ -52,9 +61,7 @@ Disposition Read(int sig) {
   d.handler = (sa.sa_flags & SA_SIGINFO) ? reinterpret_cast<uintptr_t>(sa.sa_sigaction) : reinterpret_cast<uintptr_t>(sa.sa_handler);
   d.restorer = reinterpret_cast<uintptr_t>(sa.sa_restorer);
   d.flags = sa.sa_flags;
-  for (int s = 1; s < kSignalCount; ++s) {
-    if (sigismember(&sa.sa_mask, s) == 1) d.mask |= uint64_t{1} << (s - 1);
-  }
+  d.mask = MaskOf(sa.sa_mask);
   return d;
 }
 
@@ -78,9 +85,7 @@ Disposition Install(int sig, const Disposition &d) {
   was.handler = (old.sa_flags & SA_SIGINFO) ? reinterpret_cast<uintptr_t>(old.sa_sigaction) : reinterpret_cast<uintptr_t>(old.sa_handler);
   was.restorer = reinterpret_cast<uintptr_t>(old.sa_restorer);
   was.flags = old.sa_flags;
-  for (int s = 1; s < kSignalCount; ++s) {
-    if (sigismember(&old.sa_mask, s) == 1) was.mask |= uint64_t{1} << (s - 1);
-  }
+  was.mask = MaskOf(old.sa_mask);
   return was;
 }
 
