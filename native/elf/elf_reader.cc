@@ -559,8 +559,10 @@ class Parser {
     const uint64_t max_symbols = kMaxTableBytes / sizeof(Sym);
     uint64_t idx = last;
     uint64_t pos = buckets_off + nbuckets * 4 + (last - symoffset) * 4;
-    while (idx < max_symbols) {
-      const uint64_t want = std::min<uint64_t>(kChunkBytes, (f_.size() > pos ? f_.size() - pos : 0) & ~3ull);
+    // A chain is a few entries long: read a little first, more only while it goes on (reading up
+    // to kChunkBytes at once copied most of a small library for a dozen bytes).
+    for (uint64_t step = 256; idx < max_symbols; step = std::min<uint64_t>(step * 2, kChunkBytes)) {
+      const uint64_t want = std::min<uint64_t>(step, (f_.size() > pos ? f_.size() - pos : 0) & ~3ull);
       if (want == 0 || !f_.Read(pos, want, buf)) return std::nullopt;
       for (uint64_t i = 0; i < want; i += 4, ++idx) {
         if (Load<uint32_t>(buf.data() + i, be_) & 1) return idx + 1;
