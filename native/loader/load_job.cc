@@ -248,7 +248,6 @@ bool OpenDependency(const LoadSpec &spec, LoadResult &out, NamespaceRecord *ns, 
     shown = PrivateDirPath() + "/" + copy_name;
     if (!c->new_soname.empty()) names.push_back(c->new_soname);
     names.insert(names.end(), c->aliases.begin(), c->aliases.end());
-    fchmod(c->copy.fd, 0500);  // read-only from here: nothing may write into a mapped file
     file = LoaderPathOf(copy_name);
     from = n.path.empty() ? n.needed : n.path;
   }
@@ -276,7 +275,6 @@ bool OpenDependency(const LoadSpec &spec, LoadResult &out, NamespaceRecord *ns, 
 bool OpenLibrary(const LoadSpec &spec, LoadResult &out, PrivateCopy &copy, NamespaceRecord *ns) {
   const auto t = std::chrono::steady_clock::now();
   out.loader_path = LoaderPathOf(copy.name);
-  fchmod(copy.fd, 0500);
   void *h = nullptr;
   bool in_time = true;
   if (!OpenBounded(spec, out, ns, out.loader_path, spec.path, "the constructors of " + spec.path, h, in_time)) return false;

@@ -156,14 +156,16 @@ bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy 
   std::snprintf(prefix, sizeof prefix, "%llu-%02x%02x%02x-", static_cast<unsigned long long>(++g_counter), rnd[0], rnd[1], rnd[2]);
   out.name = prefix + SafeLabel(label);
   // O_EXCL: never write into a file that exists (it could be mapped).
-  out.fd = openat(dir, out.name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+  out.fd = openat(dir, out.name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0500);
   if (out.fd < 0) {
     err = {"ERR_DLSWAP_TEMP_AREA", "cannot create a copy in dlswap's private directory " + PrivateDirPath() + ": " + ErrnoText(errno) +
                                        ". Set DLSWAP_TMPDIR to a writable directory with free space."};
     return false;
   }
-  // The mode asked for, whatever the umask (which the JS thread may be changing).
-  fchmod(out.fd, 0700);
+  // Read-only for every later open, whatever the umask (which the JS thread may be changing): the
+  // copy is written only through this descriptor, before it is mapped, and nothing may write into a
+  // mapped file.
+  fchmod(out.fd, 0500);
   auto fail = [&](const std::string &code, const std::string &message) {
     DiscardCopy(out);
     err = {code, message};

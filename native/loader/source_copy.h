@@ -33,7 +33,7 @@ void CloseSource(SourceFile &src);
 
 struct PrivateCopy {
   std::string name;  // file name in the private directory
-  int fd = -1;       // the copy, open read-write (for patching before it is loaded)
+  int fd = -1;       // the copy, open read-write (for patching before it is loaded); its mode is 0500
   uint64_t size = 0;
   std::string sha256;   // of the bytes copied ("" when not taken: CopyToPrivate's with_hash)
   double mtime_ms = 0;  // of the source
@@ -45,8 +45,9 @@ struct PrivateCopy {
 };
 
 // Copies the source into a new file of the private directory, named after `label`, hashing it in
-// the same pass unless `with_hash` is false (then the kernel copies it: copy_file_range). On failure
-// the copy is removed.
+// the same pass unless `with_hash` is false (then a file of more than one chunk is copied by the
+// kernel: copy_file_range). The file is read-only (0500) from its creation: only `fd` writes it. On
+// failure the copy is removed.
 bool CopyToPrivate(const SourceFile &src, const std::string &label, PrivateCopy &out, NativeError &err, bool with_hash = true);
 
 // Takes the digest of a copy made without one, from the copy itself: before anything is written
