@@ -1,6 +1,8 @@
 #include "image/image_closure.h"
 
 #include <elf.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -225,6 +227,52 @@ ObjectList DestructorOrder(const ObjectList &objects) {
     }
   }
   return ObjectList(needed_first.rbegin(), needed_first.rend());
+}
+
+namespace {
+
+// Copies process memory through the kernel, which fails instead of faulting on a page that is gone.
+size_t ReadMemory(uintptr_t at, void *out, size_t n) {
+  struct iovec local {
+    out, n
+  }, remote{reinterpret_cast<void *>(at), n};
+  const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  return got > 0 ? static_cast<size_t>(got) : 0;
+}
+
+// An object's extent from its program headers (mapped with its ELF header at the start of its first
+// segment, in its first page as a rule: one read).
+AddressRange ExtentOf(const struct link_map *m) {
+  if (!m) return {};
+  alignas(ElfW(Ehdr)) unsigned char page[4096];
+  const size_t got = ReadMemory(m->l_addr, page, sizeof page);
+  ElfW(Ehdr) eh;
+  if (got < sizeof eh) return {};
+  std::memcpy(&eh, page, sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 512)
+    return {};
+  std::vector<ElfW(Phdr)> ph(eh.e_phnum);
+  const size_t bytes = ph.size() * sizeof(ElfW(Phdr));
+  if (eh.e_phoff + bytes <= got) {
+    std::memcpy(ph.data(), page + eh.e_phoff, bytes);
+  } else if (ReadMemory(m->l_addr + eh.e_phoff, ph.data(), bytes) != bytes) {
+    return {};
+  }
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  for (const ElfW(Phdr) & p : ph) {
+    if (p.p_type != PT_LOAD) continue;
+    lo = std::min<uintptr_t>(lo, m->l_addr + p.p_vaddr);
+    hi = std::max<uintptr_t>(hi, m->l_addr + p.p_vaddr + p.p_memsz);
+  }
+  return hi > lo ? AddressRange{lo, hi} : AddressRange{};
+}
+
+}  // namespace
+
+std::vector<AddressRange> ObjectExtents(const ObjectList &objects) {
+  std::vector<AddressRange> out;
+  for (const struct link_map *m : objects) out.push_back(ExtentOf(m));
+  return out;
 }
 
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps) {

@@ -38,6 +38,11 @@ ObjectList DestructorOrder(const ObjectList &objects);
 // The executable mappings of these objects.
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps);
 
+// Each object's whole extent in memory, .bss included, from its program headers (what the dynamic
+// loader reserved for it and unmaps with it), read through the kernel; {0, 0} for one whose
+// headers cannot be read. About one system call per object, whatever its namespace.
+std::vector<AddressRange> ObjectExtents(const ObjectList &objects);
+
 std::string ObjectFileName(const struct link_map *m);  // basename of l_name
 
 // `obj`'s DT_NEEDED names, each with the object of its namespace the loader matched it with (the first

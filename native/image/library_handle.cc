@@ -126,6 +126,7 @@ std::vector<LibraryHandle::HolderScan> ScanHoldersOf(const std::vector<const Lib
   for (size_t i = 0; i < images.size(); ++i) {
     if (!images[i]->handle || !images[i]->map) continue;
     std::vector<ThreadNote> &n = out[i].threads;
+    out[i].code = std::move(ranges[i]);
     n = RuntimeThreadsIn(out[i].objects, images[i]->ns);
     auto note = [&](pid_t tid, const std::string &why) {
       if (std::none_of(n.begin(), n.end(), [&](const ThreadNote &x) { return x.tid == tid; })) n.push_back({tid, ThreadName(tid), why});

@@ -102,7 +102,8 @@ struct LibraryHandle {
 
   struct HolderScan {
     std::vector<ThreadNote> threads;
-    ObjectList objects;  // what the close would unmap: the code that was looked for
+    ObjectList objects;              // what the close would unmap
+    std::vector<AddressRange> code;  // their executable mappings: the code that was looked for
   };
   // Holders() of closing this image together with `closed_with` (its private dependencies, closed
   // right after it: they are not counted as keeping anything), and the objects that would go.

@@ -44,13 +44,14 @@ bool Reinstalled(const Disposition &now, const Disposition &before) {
   return (now.flags & ~kSaRestorer) != (before.flags & ~kSaRestorer) || now.mask != before.mask;
 }
 
-// Signals 1..64 of `set` as bits 0..63: on Linux the first word of a sigset_t is the kernel's mask
-// with exactly that layout (what 64 sigismember calls per disposition would read, one by one).
-uint64_t MaskOf(const sigset_t &set) {
-  static_assert(sizeof(sigset_t) >= sizeof(uint64_t) && kSignalCount - 1 <= 64, "signals 1..64 in the first word");
-  uint64_t mask = 0;
-  std::memcpy(&mask, &set, sizeof mask);
-  return kSignalCount - 1 == 64 ? mask : mask & ((uint64_t{1} << (kSignalCount - 1)) - 1);
+// glibc's sigset_t holds signal s in bit s-1 of its first (64-bit) word, as the kernel's mask
+// does: the 64 signals are that word, copied whole (sigismember over all 64, per signal, was most
+// of a capture's time).
+static_assert(sizeof(sigset_t) >= sizeof(uint64_t) && sizeof(unsigned long) == sizeof(uint64_t), "an LP64 glibc sigset_t");
+uint64_t MaskBits(const sigset_t &set) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &set, sizeof bits);
+  return bits;
 }
 
 Disposition Read(int sig) {
@@ -61,7 +62,7 @@ Disposition Read(int sig) {
   d.handler = (sa.sa_flags & SA_SIGINFO) ? reinterpret_cast<uintptr_t>(sa.sa_sigaction) : reinterpret_cast<uintptr_t>(sa.sa_handler);
   d.restorer = reinterpret_cast<uintptr_t>(sa.sa_restorer);
   d.flags = sa.sa_flags;
-  d.mask = MaskOf(sa.sa_mask);
+  d.mask = MaskBits(sa.sa_mask);
   return d;
 }
 
@@ -70,9 +71,9 @@ Disposition Install(int sig, const Disposition &d) {
   struct sigaction sa {
   }, old{};
   sigemptyset(&sa.sa_mask);
-  for (int s = 1; s < kSignalCount; ++s) {
-    if (d.mask & (uint64_t{1} << (s - 1))) sigaddset(&sa.sa_mask, s);
-  }
+  // Without glibc's own two signals (32 and 33), which sigaddset refuses to put in a mask.
+  const uint64_t mask = d.mask & ~(uint64_t{3} << 31);
+  std::memcpy(&sa.sa_mask, &mask, sizeof mask);
   sa.sa_flags = d.flags & ~kSaRestorer;  // glibc sets its own
   if (d.flags & SA_SIGINFO) {
     sa.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t *, void *)>(d.handler);
@@ -85,35 +86,8 @@ Disposition Install(int sig, const Disposition &d) {
   was.handler = (old.sa_flags & SA_SIGINFO) ? reinterpret_cast<uintptr_t>(old.sa_sigaction) : reinterpret_cast<uintptr_t>(old.sa_handler);
   was.restorer = reinterpret_cast<uintptr_t>(old.sa_restorer);
   was.flags = old.sa_flags;
-  was.mask = MaskOf(old.sa_mask);
+  was.mask = MaskBits(old.sa_mask);
   return was;
-}
-
-// A process memory read that fails instead of faulting.
-bool ReadBytes(uintptr_t at, void *out, size_t n) {
-  struct iovec local {
-    out, n
-  }, remote{reinterpret_cast<void *>(at), n};
-  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
-}
-
-// An object's whole extent, .bss included, from its program headers (mapped with its ELF header at
-// the start of its first segment); false if they cannot be read.
-bool ObjectExtent(const struct link_map *m, AddressRange *out) {
-  ElfW(Ehdr) eh;
-  if (!m || !ReadBytes(m->l_addr, &eh, sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) return false;
-  if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 512) return false;
-  std::vector<ElfW(Phdr)> ph(eh.e_phnum);
-  if (!ReadBytes(m->l_addr + eh.e_phoff, ph.data(), ph.size() * sizeof(ElfW(Phdr)))) return false;
-  uintptr_t lo = UINTPTR_MAX, hi = 0;
-  for (const ElfW(Phdr) & p : ph) {
-    if (p.p_type != PT_LOAD) continue;
-    lo = std::min<uintptr_t>(lo, m->l_addr + p.p_vaddr);
-    hi = std::max<uintptr_t>(hi, m->l_addr + p.p_vaddr + p.p_memsz);
-  }
-  if (hi <= lo) return false;
-  *out = {lo, hi};
-  return true;
 }
 
 }  // namespace
@@ -190,9 +164,8 @@ bool DisableAltStackIn(const ObjectList &objects) {
   stack_t ss{};
   if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_DISABLE)) return false;
   const uintptr_t lo = reinterpret_cast<uintptr_t>(ss.ss_sp), hi = lo + ss.ss_size;
-  for (const struct link_map *m : objects) {
-    AddressRange r;
-    if (!ObjectExtent(m, &r) || hi <= r.start || lo >= r.end) continue;
+  for (const AddressRange &r : ObjectExtents(objects)) {
+    if (r.end == 0 || hi <= r.start || lo >= r.end) continue;
     stack_t off{};
     off.ss_flags = SS_DISABLE;
     return sigaltstack(&off, nullptr) == 0;

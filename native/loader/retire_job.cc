@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "common/dl_symbol.h"
 #include "common/faults.h"
@@ -29,11 +30,25 @@ struct Span {
   uintptr_t start = 0, end = 0;
 };
 
-Span SpanOf(const LibraryHandle &image, ProcMaps &maps) {
-  if (!image.handle || !image.map) return {};
-  const std::vector<Mapping> run = maps.FileRun(reinterpret_cast<uintptr_t>(image.map->l_ld));
-  if (run.empty()) return {};
-  return {run.front().start, run.back().end};
+// From the program headers of each (image/image_closure.h); the mappings of the file around its
+// dynamic section for one whose headers cannot be read.
+std::vector<Span> SpansOf(const std::vector<const LibraryHandle *> &images) {
+  ObjectList objects;
+  for (const LibraryHandle *i : images) objects.push_back(i->handle ? i->map : nullptr);
+  const std::vector<AddressRange> extents = ObjectExtents(objects);
+  std::vector<Span> out(images.size());
+  std::optional<ProcMaps> maps;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (!objects[i]) continue;
+    if (extents[i].end) {
+      out[i] = {extents[i].start, extents[i].end};
+      continue;
+    }
+    if (!maps) maps.emplace();
+    const std::vector<Mapping> run = maps->FileRun(reinterpret_cast<uintptr_t>(objects[i]->l_ld));
+    if (!run.empty()) out[i] = {run.front().start, run.back().end};
+  }
+  return out;
 }
 
 // Whether the image's file is still mapped. The dynamic loader maps an object in one reservation
@@ -42,11 +57,13 @@ bool StillMapped(const LibraryHandle &image, const Span &span, ProcMaps &maps) {
   return span.end ? maps.MapsIn(span.start, span.end, image.mapped_path) : maps.Maps(image.mapped_path);
 }
 
+bool WholeNamespaceGoes(const LibraryHandle &lib) { return lib.isolation == Isolation::FreshNamespace && lib.map; }
+
 // What closing `lib` will unmap: the objects the holders check looked at and, in a fresh
 // namespace (freed with its one library), everything in it, its libc included (where the handlers
 // that libc installed return to).
 ObjectList CodeThatGoes(const LibraryHandle &lib, const ObjectList &unmappable) {
-  if (lib.isolation != Isolation::FreshNamespace || !lib.map) return unmappable;
+  if (!WholeNamespaceGoes(lib)) return unmappable;
   ObjectList all;
   WithLinkMapsLocked([&] { all = NamespaceObjects(lib.map); });
   return all;
@@ -146,12 +163,16 @@ bool KeysHold(const RetireSpec &spec, const ObjectList &objects, const std::vect
 // The rest of the holders check once no thread holds it: the code the close unmaps
 // (`going_code`), a later library that may call one of its signal handlers (`out.held_signals`),
 // an alternate signal stack in its memory. False when it must stay mapped for now.
-bool NothingElseHolds(const RetireSpec &spec, const ObjectList &objects, RetireResult &out, std::vector<AddressRange> &going_code) {
+bool NothingElseHolds(const RetireSpec &spec, const LibraryHandle::HolderScan &held, RetireResult &out,
+                      std::vector<AddressRange> &going_code) {
   LibraryHandle &lib = *spec.lib;
+  const ObjectList &objects = held.objects;
   const ObjectList going = CodeThatGoes(lib, objects);
-  {
+  if (WholeNamespaceGoes(lib)) {
     ProcMaps maps;
     going_code = ExecutableRanges(going, maps);
+  } else {
+    going_code = held.code;  // the code the holders check looked for, found by it a moment ago
   }
   if (KeysHold(spec, objects, going_code, out)) return false;
   if (lib.hooks) {
@@ -185,7 +206,7 @@ bool NothingHolds(const RetireSpec &spec, RetireResult &out, std::vector<Address
   if (!StopOwnThreads(spec, held, out)) return false;
   out.holders = std::move(held.threads);
   if (!out.holders.empty()) return false;
-  const bool free = NothingElseHolds(spec, held.objects, out, going_code);
+  const bool free = NothingElseHolds(spec, held, out, going_code);
   StepDone("other-holders");
   return free;
 }
@@ -254,13 +275,12 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
     Fail(out.error, "ERR_DLSWAP_INTERNAL", "injected fault at 'before-dlclose'");
     return;
   }
-  Span lib_span;
-  std::vector<Span> dep_spans;
-  {
-    ProcMaps before;
-    lib_span = SpanOf(lib, before);
-    for (const LibraryRef &d : spec.deps) dep_spans.push_back(SpanOf(*d, before));
-  }
+  std::vector<const LibraryHandle *> spanned;
+  for (const LibraryRef &d : spec.deps) spanned.push_back(d.get());
+  spanned.push_back(&lib);
+  std::vector<Span> dep_spans = SpansOf(spanned);
+  const Span lib_span = dep_spans.back();
+  dep_spans.pop_back();
   StepDone("spans");
   const Lmid_t lmid = lib.lmid;
   const bool fresh = lib.isolation == Isolation::FreshNamespace;
@@ -281,20 +301,27 @@ void CloseAndVerify(const RetireSpec &spec, RetireResult &out, const std::vector
     Fail(out.error, "ERR_DLSWAP_BUSY", error);
     return;
   }
-  // Is it really gone? An RTLD_NOLOAD probe of the name it was loaded under, in its namespace, and
-  // the mappings of the process.
-  void *probe = nullptr;
-  dlerror();
-  if (lib.isolation == Isolation::Local || lib.isolation == Isolation::DeepBind) {
-    probe = dlopen(loader_name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
-  } else if (NamespaceAlive(lmid)) {
-    probe = dlmopen(lmid, loader_name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+  // Is it really gone? The dynamic loader knows it by no name (a private copy: by its own name, in
+  // its namespace's link map; another file: an RTLD_NOLOAD probe of the name it was loaded under, in its
+  // namespace, which also finds the same file under another name), and the mappings of the process.
+  bool known = false;
+  if (!lib.copy_name.empty()) {
+    known = (!fresh || NamespaceAlive(lmid)) && NamespaceHasName(lmid, loader_name);
+  } else {
+    void *probe = nullptr;
+    dlerror();
+    if (lib.isolation == Isolation::Local || lib.isolation == Isolation::DeepBind) {
+      probe = dlopen(loader_name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    } else if (NamespaceAlive(lmid)) {
+      probe = dlmopen(lmid, loader_name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    }
+    dlerror();
+    if (probe) dlclose(probe);
+    known = probe != nullptr;
   }
-  dlerror();
-  if (probe) dlclose(probe);
   ProcMaps after;
   const bool lib_mapped = StillMapped(lib, lib_span, after);
-  out.still_loaded = probe != nullptr || lib_mapped;
+  out.still_loaded = known || lib_mapped;
   for (size_t i = 0; i < spec.deps.size(); ++i) out.deps_mapped.push_back(StillMapped(*spec.deps[i], dep_spans[i], after));
   std::vector<LibraryRef> images = spec.deps;
   images.push_back(spec.lib);
@@ -382,7 +409,7 @@ void RunRetireHeld(const std::vector<RetireSpec> &specs, std::vector<RetireResul
     r.holders = std::move(held[i].threads);
     if (!r.holders.empty()) continue;
     std::vector<AddressRange> going_code;
-    if (!NothingElseHolds(spec, held[i].objects, r, going_code)) continue;
+    if (!NothingElseHolds(spec, held[i], r, going_code)) continue;
     CloseAndVerify(spec, r, going_code, t);
     closed_one = true;
   }

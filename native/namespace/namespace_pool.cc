@@ -199,6 +199,29 @@ bool NamespaceAlive(Lmid_t lmid) {
   return false;
 }
 
+bool NamespaceHasName(Lmid_t lmid, const std::string &name) {
+  struct Look {
+    Lmid_t lmid;
+    const std::string *name;
+    bool found;
+  } look{lmid, &name, false};
+  // Read inside a dl_iterate_phdr callback: glibc holds its link-map lock there, so no dlopen or
+  // dlclose changes the list meanwhile.
+  dl_iterate_phdr(
+      [](struct dl_phdr_info *, size_t, void *data) -> int {
+        auto *l = static_cast<Look *>(data);
+        if (_r_debug.r_version < 2 && l->lmid != LM_ID_BASE) return 1;
+        const auto *r = reinterpret_cast<const struct r_debug_extended *>(&_r_debug);
+        for (Lmid_t i = 0; r != nullptr && i < l->lmid; ++i) r = r->r_next;
+        for (const struct link_map *m = r ? r->base.r_map : nullptr; m && !l->found; m = m->l_next) {
+          l->found = m->l_name && *l->name == m->l_name;
+        }
+        return 1;
+      },
+      &look);
+  return look.found;
+}
+
 int CreatedNamespaces() {
   std::lock_guard<std::mutex> lock(g_mutex);
   return static_cast<int>(g_fresh->size()) + (g_anchor ? 1 : 0);

@@ -78,6 +78,9 @@ void GiveNamespaceEnvironment(NamespaceRecord *ns, const std::vector<std::string
 
 // True while namespace `lmid` still holds at least one object.
 bool NamespaceAlive(Lmid_t lmid);
+// Whether an object of namespace `lmid` has l_name `name`: the link maps read in memory, no file
+// opened (a RTLD_NOLOAD probe opens the file to compare it with every object).
+bool NamespaceHasName(Lmid_t lmid, const std::string &name);
 
 // Live namespaces created for fresh-namespace opens.
 int LiveFreshNamespaces();
