@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "common/addon_data.h"
 #include "common/errors.h"
 #include "common/faults.h"
 #include "common/js_values.h"
@@ -134,6 +135,26 @@ Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
 
 namespace {
 
+// `v` parsed by `parse`, or, when `v` is the very array the last spec of this environment gave
+// (lib/ freezes what it hands over, and hands the same array over while it does not change), what
+// that one was parsed into: a reload of a small plugin would otherwise convert ~100 strings again.
+// Only a frozen array is kept: one that can change is parsed each time.
+bool IsFrozen(Napi::Env env, Napi::Value v) {
+  Napi::Value is_frozen = env.Global().Get("Object").As<Napi::Object>().Get("isFrozen");
+  return is_frozen.IsFunction() && is_frozen.As<Napi::Function>().Call({v}).ToBoolean();
+}
+
+template <typename T>
+T Reparsed(Napi::Env env, AddonData::SpecPart &last, Napi::Value v, T (*parse)(Napi::Value)) {
+  if (!last.given.IsEmpty() && v.IsObject() && last.given.Value().StrictEquals(v)) return *static_cast<const T *>(last.parsed.get());
+  auto parsed = std::make_shared<const T>(parse(v));
+  if (v.IsArray() && IsFrozen(env, v)) {
+    last.given = Napi::Persistent(v.As<Napi::Object>());
+    last.parsed = parsed;
+  }
+  return *parsed;
+}
+
 LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   Napi::Value v = info[0];
   if (!v.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec must be an object");
@@ -143,8 +164,10 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.path = o.Get("path").As<Napi::String>().Utf8Value();
   if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
   if (o.Get("cwd").IsString()) spec.cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
-  if (o.Get("environment").IsArray()) {
-    spec.environment = Strings(o.Get("environment"));
+  AddonData &data = Data(env);
+  Napi::Value environment = o.Get("environment");
+  if (environment.IsArray()) {
+    spec.environment = Reparsed(env, data.environment, environment, Strings);
     spec.has_environment = true;
   }
   spec.keep_copies = o.Get("keepCopies").ToBoolean();
@@ -160,7 +183,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.share_dependencies = Strings(o.Get("shareDependencies"));
-  spec.registries = RegistryRules(o.Get("registries"));
+  spec.registries = Reparsed(env, data.registries, o.Get("registries"), RegistryRules);
   spec.allow_replaceable = o.Get("allowReplaceable").ToBoolean();
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
