@@ -118,10 +118,10 @@ export async function loadGeneration(
 
 /**
  * verifying, this side: adopts what the loader verified (its Library, its plugin ABI, its host),
- * builds the generation's function table (each declared function bound once, those that meet a
- * handle wrapped by the HotLibrary's handle registry), then runs the user's
+ * makes the generation's function table (each declared function's address; the functions, those
+ * that meet a handle wrapped by the HotLibrary's handle registry, bound on first use), then runs the user's
  * `setup` hook. Runs under the generation's guard (lib/hot/generation_guard.ts). Fails with the step's
- * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a table that cannot be bound
+ * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a function that cannot be resolved
  * ERR_DLSWAP_INTERNAL). Leaves behind: whatever it adopted, for the guard to discard.
  */
 export async function verifyGeneration(
@@ -139,7 +139,7 @@ export async function verifyGeneration(
   gen.recordPlugin(resolvePluginAbi(result));
   // The plugin holds the host only if its init ran; otherwise nothing will log through it.
   if (!gen.initialized) host.release();
-  const lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
+  const lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs, gen.id);
   gen.adoptLibrary(lib);
   // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
   lib.describeGeneration(gen.id, (e) => gen.reportFault(e));
