@@ -30,7 +30,8 @@ export function environmentEntries(): readonly string[] {
   const env = process.env;
   const out: string[] = [];
   let same = true;
-  for (const name in env) {
+  // Object.keys, not for-in: for-in asks node once more per name whether it is enumerable.
+  for (const name of Object.keys(env)) {
     const value = env[name];
     if (value === undefined) continue;
     const entry = `${name}=${value}`;

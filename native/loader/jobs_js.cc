@@ -296,7 +296,8 @@ Napi::Value RunOnLoader(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env,
   Spec spec = parse(env, info);
   return Submit(
       env,
-      [spec, run, first_step, queued = MonotonicMs()](std::shared_ptr<Reply> reply) mutable {
+      // Moved, not copied: a load spec holds the environment and the registry rules.
+      [spec = std::move(spec), run, first_step, queued = MonotonicMs()](std::shared_ptr<Reply> reply) mutable {
         JobTimer timer(first_step, queued);
         ArmDeadline(spec, reply);
         auto r = std::make_unique<Result>();
