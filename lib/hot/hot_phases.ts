@@ -81,12 +81,19 @@ export async function loadGeneration(
     // compares the serving generation's), a hook (it sees the Library, and may keep it past its
     // close). Otherwise info.sha256 is taken on first read (lib/load/copy_digest.ts).
     const hash = sha256 !== undefined || options.watch !== null || options.setup !== undefined || options.teardown !== undefined;
-    const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host, hash };
-    const open = { ...options, sha256 };
-    const loaded =
-      options.loadOn === 'main'
-        ? loadNow(gen.path, open, plugin)
-        : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
+    const onLoader = options.loadOn !== 'main';
+    const plugin = {
+      functions: [...options.functionNames],
+      abiMin: options.abi.min,
+      abiMax: options.abi.max,
+      host: host.address,
+      hostObject: host,
+      hash,
+      initTimeoutMs: onLoader ? options.initTimeoutMs : undefined,
+    };
+    // The options as they are unless this load is pinned otherwise (a reload's own sha256).
+    const open = sha256 === options.sha256 ? options : { ...options, sha256 };
+    const loaded = onLoader ? await loadLater(gen.path, open, plugin).promise : loadNow(gen.path, open, plugin);
     // What dlswap_init logged reaches onLog before the generation goes on: its lines are not left
     // in the queue (they would count against its bound), nor arrive after open() resolved.
     await host.delivered();

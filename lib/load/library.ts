@@ -645,8 +645,7 @@ export class Library<D extends TypeDefs = {}> {
       const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
       return { unloaded: false, reason, threads, unmapped };
     }
-    const reason = r.heldKeys.length > 0 ? keyHoldReason(r.heldKeys) : r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
-    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
+    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason: this.#stillLoadedReason(r) } : { unloaded: true };
     const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, r.restoredLocale);
     if (restored) {
       result.restored = restored;
@@ -656,6 +655,12 @@ export class Library<D extends TypeDefs = {}> {
     if (this.#deps.length > 0) result.dependencies = dependencyCloseResults(this.#plan, r.depsMapped, r.keptMapped);
     if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = r.namespaceFreed;
     return result;
+  }
+
+  /** Why a retirement that ran dlclose left the image mapped. */
+  #stillLoadedReason(r: RetireResult): string {
+    if (r.heldKeys.length > 0) return keyHoldReason(r.heldKeys);
+    return r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
   }
 
   #named(threads: HoldingThread[]): HoldingThread[] {
