@@ -61,8 +61,8 @@ export interface LoadSpec {
   tempBase: string;
   /** The current directory, read on the JS thread: what a relative path resolves against (lib/load/process_state.ts). */
   cwd: string;
-  /** The namespace modes: the environment the namespace's libc is given, read on the JS thread. */
-  environment?: string[];
+  /** The namespace modes: the environment the namespace's libc is given, read on the JS thread (frozen: the same array again is not parsed again). */
+  environment?: readonly string[];
   /** DLSWAP_KEEP_COPIES: from this load on, no copy is removed (at unload, at exit, by a sweep). */
   keepCopies: boolean;
   isolation: IsolationCode;
@@ -86,7 +86,7 @@ export interface LoadSpec {
   /** Dependencies (needed names, sonames or file names) loaded as they are and shared by every generation. */
   shareDependencies: string[];
   /** Process-wide registries a generation gets its own copy of when it registers in one (lib/load/registries.ts); empty in fresh-namespace. */
-  registries: RegistryRuleWire[];
+  registries: readonly RegistryRuleWire[];
   /** Load even from files another user could replace (the user's `force`). */
   allowReplaceable: boolean;
 }
@@ -363,7 +363,7 @@ export interface Addon {
     path: string,
     share: string[],
     followSystem: boolean,
-    registries?: RegistryRuleWire[],
+    registries?: readonly RegistryRuleWire[],
   ): { dependencies: NativeDependency[]; truncated: boolean; systemDirs: string[]; keepMapped: string };
   /** The private-copy rename alone, on a file a test made. */
   renameForTest(file: string, renames: Record<string, string>, searchOwnDirectory: boolean): void;

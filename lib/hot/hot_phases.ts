@@ -81,12 +81,19 @@ export async function loadGeneration(
     // compares the serving generation's), a hook (it sees the Library, and may keep it past its
     // close). Otherwise info.sha256 is taken on first read (lib/load/copy_digest.ts).
     const hash = sha256 !== undefined || options.watch !== null || options.setup !== undefined || options.teardown !== undefined;
-    const plugin = { functions: [...options.functionNames], abiMin: options.abi.min, abiMax: options.abi.max, host: host.address, hostObject: host, hash };
-    const open = { ...options, sha256 };
-    const loaded =
-      options.loadOn === 'main'
-        ? loadNow(gen.path, open, plugin)
-        : await loadLater(gen.path, open, { ...plugin, initTimeoutMs: options.initTimeoutMs }).promise;
+    const onLoader = options.loadOn !== 'main';
+    const plugin = {
+      functions: [...options.functionNames],
+      abiMin: options.abi.min,
+      abiMax: options.abi.max,
+      host: host.address,
+      hostObject: host,
+      hash,
+      initTimeoutMs: onLoader ? options.initTimeoutMs : undefined,
+    };
+    // The options as they are unless this load is pinned otherwise (a reload's own sha256).
+    const open = sha256 === options.sha256 ? options : { ...options, sha256 };
+    const loaded = onLoader ? await loadLater(gen.path, open, plugin).promise : loadNow(gen.path, open, plugin);
     // What dlswap_init logged reaches onLog before the generation goes on: its lines are not left
     // in the queue (they would count against its bound), nor arrive after open() resolved.
     await host.delivered();
@@ -118,10 +125,10 @@ export async function loadGeneration(
 
 /**
  * verifying, this side: adopts what the loader verified (its Library, its plugin ABI, its host),
- * builds the generation's function table (each declared function bound once, those that meet a
- * handle wrapped by the HotLibrary's handle registry), then runs the user's
+ * makes the generation's function table (each declared function's address; the functions, those
+ * that meet a handle wrapped by the HotLibrary's handle registry, bound on first use), then runs the user's
  * `setup` hook. Runs under the generation's guard (lib/hot/generation_guard.ts). Fails with the step's
- * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a table that cannot be bound
+ * error (a throwing hook is ERR_DLSWAP_INIT_FAILED, a function that cannot be resolved
  * ERR_DLSWAP_INTERNAL). Leaves behind: whatever it adopted, for the guard to discard.
  */
 export async function verifyGeneration(
@@ -139,7 +146,7 @@ export async function verifyGeneration(
   gen.recordPlugin(resolvePluginAbi(result));
   // The plugin holds the host only if its init ran; otherwise nothing will log through it.
   if (!gen.initialized) host.release();
-  const lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs);
+  const lib = libraryFromResult(result, gen.path, mode, options.types as TypeRegistry | undefined, options.finiTimeoutMs, gen.id);
   gen.adoptLibrary(lib);
   // Fault reports name the generation; a fault in its calls (setup's included) goes to the policy.
   lib.describeGeneration(gen.id, (e) => gen.reportFault(e));

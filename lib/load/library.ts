@@ -146,13 +146,17 @@ function loadSpec(file: string, options: ResolvedOpenOptions, plugin?: PluginLoa
   return { spec, mode };
 }
 
-/** @internal The Library of a successful load, with the type registry its prototypes resolve names in. */
+/**
+ * @internal The Library of a successful load, with the type registry its prototypes resolve names
+ * in; `generation`: its HotLibrary generation, what fault reports call it (0: a plain library).
+ */
 export function libraryFromResult<D extends TypeDefs = {}>(
   r: LoadResult,
   file: string,
   mode: Isolation,
   types: TypeRegistry<D> | undefined,
   finiTimeoutMs: number,
+  generation = 0,
 ): Library<D> {
   notePrivateAreaOpen();
   const ninfo = r.lib!.info();
@@ -175,7 +179,7 @@ export function libraryFromResult<D extends TypeDefs = {}>(
   });
   warnShadowed(file, info.dependencies);
   warnOriginNote(r.originNote);
-  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs);
+  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs, generation);
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
@@ -306,6 +310,8 @@ export class Library<D extends TypeDefs = {}> {
   /** Its id for the fault listener (lib/containment.ts), and who hears of a fault in its calls. */
   readonly #faultId: bigint;
   #faultListener: ((error: FaultError) => void) | null = null;
+  /** What fault reports call it: its HotLibrary generation, or 0. */
+  #generation: number;
 
   /** @internal use open() */
   constructor(
@@ -316,6 +322,7 @@ export class Library<D extends TypeDefs = {}> {
     plan: NativeDependency[],
     keepMapped: string,
     finiTimeoutMs: number,
+    generation = 0,
   ) {
     this.native = native;
     this.info = info;
@@ -324,8 +331,9 @@ export class Library<D extends TypeDefs = {}> {
     this.#plan = plan;
     this.#keepMapped = keepMapped;
     this.#finiTimeoutMs = finiTimeoutMs;
-    this.#faultId = describeImage(native, info.path, 0, info.buildId, undefined, { owner: this, onFault: Library.#hearFault });
-    this.#describeDependencies(0);
+    this.#generation = generation;
+    this.#faultId = describeImage(native, info.path, generation, info.buildId, undefined, { owner: this, onFault: Library.#hearFault });
+    this.#describeDependencies(generation);
   }
 
   // Static, so that the fault listener's registry does not keep this library alive (lib/containment.ts).
@@ -347,6 +355,8 @@ export class Library<D extends TypeDefs = {}> {
    */
   describeGeneration(generation: number, onFault: ((error: FaultError) => void) | null): void {
     this.#faultListener = onFault;
+    if (generation === this.#generation) return; // described so when it was made
+    this.#generation = generation;
     describeImage(this.native, this.info.path, generation, this.info.buildId);
     this.#describeDependencies(generation);
   }
@@ -635,8 +645,7 @@ export class Library<D extends TypeDefs = {}> {
       const reason = r.threads.length > 0 ? holdersReason(threads, r.destructorsRan) : signalHoldReason(r.heldSignals);
       return { unloaded: false, reason, threads, unmapped };
     }
-    const reason = r.heldKeys.length > 0 ? keyHoldReason(r.heldKeys) : r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
-    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason } : { unloaded: true };
+    const result: CloseResult = r.stillLoaded ? { unloaded: false, reason: this.#stillLoadedReason(r) } : { unloaded: true };
     const restored = restoredHooks(r.restoredSignals, r.altstackDisabled, r.restoredLocale);
     if (restored) {
       result.restored = restored;
@@ -646,6 +655,12 @@ export class Library<D extends TypeDefs = {}> {
     if (this.#deps.length > 0) result.dependencies = dependencyCloseResults(this.#plan, r.depsMapped, r.keptMapped);
     if (this.info.isolation === 'fresh-namespace') result.namespaceFreed = r.namespaceFreed;
     return result;
+  }
+
+  /** Why a retirement that ran dlclose left the image mapped. */
+  #stillLoadedReason(r: RetireResult): string {
+    if (r.heldKeys.length > 0) return keyHoldReason(r.heldKeys);
+    return r.keptMapped ? `kept mapped on purpose: ${this.#keepMapped}` : pinReason(this.elf);
   }
 
   #named(threads: HoldingThread[]): HoldingThread[] {

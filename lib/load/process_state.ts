@@ -16,17 +16,29 @@ export function currentDirectory(): string {
   return process.cwd();
 }
 
+// The entries handed over last (frozen). While process.env reads the same, the same array is handed
+// over again, and the loader does not convert it again (native/loader/jobs_js.cc).
+let last: readonly string[] = Object.freeze([]);
+
 /**
  * `process.env` as NAME=value entries: what a namespace's libc reads through getenv (its own copy:
  * native/namespace/namespace_environ.cc). In a worker, its own `process.env` (a copy of the
- * parent's unless the worker shares it).
+ * parent's unless the worker shares it). Read in full on every call; the array is the last one
+ * when nothing changed.
  */
-export function environmentEntries(): string[] {
+export function environmentEntries(): readonly string[] {
   const env = process.env;
   const out: string[] = [];
-  for (const name in env) {
+  let same = true;
+  // Object.keys, not for-in: for-in asks node once more per name whether it is enumerable.
+  for (const name of Object.keys(env)) {
     const value = env[name];
-    if (value !== undefined) out.push(`${name}=${value}`);
+    if (value === undefined) continue;
+    const entry = `${name}=${value}`;
+    if (same && last[out.length] !== entry) same = false;
+    out.push(entry);
   }
-  return out;
+  if (same && out.length === last.length) return last;
+  last = Object.freeze(out);
+  return last;
 }

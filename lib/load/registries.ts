@@ -162,10 +162,22 @@ export interface RegistryRuleWire {
   pointsIntoImage: boolean;
 }
 
-let wire: RegistryRuleWire[] | undefined;
+let wire: readonly RegistryRuleWire[] | undefined;
 
-/** What a load hands the loader: every registry, in the loader's form (made once). */
-export function registryRules(): RegistryRuleWire[] {
-  wire ??= PROCESS_REGISTRIES.map((r) => ({ what: r.what, sonames: [...r.sonames], registers: [...r.registers], pointsIntoImage: r.pointsIntoImage === true }));
+/**
+ * What a load hands the loader: every registry, in the loader's form. Made once and frozen through:
+ * the loader parses a frozen array it was given before only once (native/loader/jobs_js.cc).
+ */
+export function registryRules(): readonly RegistryRuleWire[] {
+  wire ??= Object.freeze(
+    PROCESS_REGISTRIES.map((r) =>
+      Object.freeze({
+        what: r.what,
+        sonames: Object.freeze([...r.sonames]) as string[],
+        registers: Object.freeze([...r.registers]) as string[],
+        pointsIntoImage: r.pointsIntoImage === true,
+      }),
+    ),
+  );
   return wire;
 }

@@ -4,6 +4,8 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace dlswap {
 
@@ -16,6 +18,15 @@ struct AddonData {
   Napi::FunctionReference terminator;
   // Told of every fault contained in a call made in this environment (signals/fault_js.h).
   Napi::FunctionReference fault_listener;
+  // The last load spec's registry rules and environment, as parsed (loader/jobs_js.cc): lib/ hands
+  // over the same frozen array while they do not change, and a spec that repeats it is not parsed
+  // again. Opaque here (common/ knows no loader type): the parser owns what `parsed` holds.
+  struct SpecPart {
+    Napi::ObjectReference given;
+    std::shared_ptr<const void> parsed;
+  };
+  SpecPart registries;
+  SpecPart environment;
 };
 
 inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -22,38 +22,42 @@ Napi::Array DependenciesToJs(Napi::Env env, const DependencyPlan &plan, const Cl
   Napi::Array a = Napi::Array::New(env);
   for (size_t i = 1; i < plan.nodes.size(); ++i) {
     const DependencyNode &n = plan.nodes[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", n.needed);
-    o.Set("kind", KindName(n.kind));
-    o.Set("reason", n.reason);
-    o.Set("path", StringOrNull(env, n.path));
-    o.Set("file", StringOrNull(env, n.file));
-    o.Set("foundVia", StringOrNull(env, n.found_via));
-    o.Set("searchEntry", StringOrNull(env, n.search_entry));
-    o.Set("shadowed", StringOrNull(env, n.shadowed));
-    o.Set("requiredBy", n.requester <= 0 ? env.Null() : Napi::Value(Napi::String::New(env, plan.nodes[n.requester].needed)));
-    o.Set("soname", OptString(env, n.soname));
-    o.Set("buildId", OptString(env, n.build_id));
-    o.Set("nodelete", n.nodelete);
-    o.Set("uniqueSymbols", static_cast<double>(n.unique_symbols));
-    o.Set("registry", StringOrNull(env, n.registry));
     Napi::Array needs = Napi::Array::New(env);
     for (const DependencyEdge &e : plan.edges) {
       if (e.from == static_cast<int>(i)) needs.Set(needs.Length(), plan.nodes[e.to].needed);
     }
-    o.Set("needs", needs);
-    o.Set("copy", env.Null());
-    o.Set("privateName", env.Null());
+    Napi::Value copy = env.Null();
+    Napi::Value private_name = env.Null();
     if (closure) {
       for (const ClosureCopy &c : closure->copies) {
         if (c.node != static_cast<int>(i)) continue;
-        o.Set("copy", PrivateDirPath() + "/" + c.copy.name);
-        o.Set("privateName", c.new_soname.empty() ? (c.aliases.empty() ? std::string() : c.aliases[0]) : c.new_soname);
+        copy = Napi::String::New(env, PrivateDirPath() + "/" + c.copy.name);
+        private_name = Napi::String::New(env, c.new_soname.empty() ? (c.aliases.empty() ? std::string() : c.aliases[0]) : c.new_soname);
       }
     }
-    if (bound_to) o.Set("boundTo", StringOrNull(env, (*bound_to)[i]));
+    // One define for all fields (common/js_values.h Fields): a load's answer carries one per node.
+    Fields f(env);
+    f.Add("name", n.needed)
+        .Add("kind", KindName(n.kind))
+        .Add("reason", n.reason)
+        .Add("path", StringOrNull(env, n.path))
+        .Add("file", StringOrNull(env, n.file))
+        .Add("foundVia", StringOrNull(env, n.found_via))
+        .Add("searchEntry", StringOrNull(env, n.search_entry))
+        .Add("shadowed", StringOrNull(env, n.shadowed))
+        .Add("requiredBy", n.requester <= 0 ? env.Null() : Napi::Value(Napi::String::New(env, plan.nodes[n.requester].needed)))
+        .Add("soname", OptString(env, n.soname))
+        .Add("buildId", OptString(env, n.build_id))
+        .Add("nodelete", n.nodelete)
+        .Add("uniqueSymbols", static_cast<double>(n.unique_symbols))
+        .Add("registry", StringOrNull(env, n.registry))
+        .Add("needs", needs)
+        .Add("copy", copy)
+        .Add("privateName", private_name);
+    if (bound_to) f.Add("boundTo", StringOrNull(env, (*bound_to)[i]));
     auto d = std::find(dep_nodes.begin(), dep_nodes.end(), static_cast<int>(i));
-    o.Set("image", d == dep_nodes.end() ? env.Null() : Napi::Value(Napi::Number::New(env, double(d - dep_nodes.begin()))));
+    f.Add("image", d == dep_nodes.end() ? env.Null() : Napi::Value(Napi::Number::New(env, double(d - dep_nodes.begin()))));
+    Napi::Object o = f.Make();
     a.Set(a.Length(), o);
   }
   return a;

@@ -178,7 +178,7 @@ Napi::Value Submit(Napi::Env env, Job run, Job cancelled, bool keeps_alive) {
   if (keeps_alive && reply->link->pending++ == 0) napi_ref_threadsafe_function(env, reply->link->tsfn);
   const void *owner = static_cast<napi_env>(env);
   const uint64_t id = LoaderPool::Submit(
-      [run, reply, owner]() {
+      [run = std::move(run), reply, owner]() {
         FaultScope scope(owner);
         SetTerminateHandler([reply] { reply->link->TerminateAndWait(); });
         run(reply);

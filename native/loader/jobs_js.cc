@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "common/addon_data.h"
 #include "common/errors.h"
 #include "common/faults.h"
 #include "common/js_values.h"
@@ -27,53 +28,54 @@ namespace dlswap {
 Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   Napi::Object o = Napi::Object::New(env);
   SetOutcome(o, r.error);
-  o.Set("phase", r.phase);
-  o.Set("copyMs", r.copy_ms);
-  o.Set("openMs", r.open_ms);
-  o.Set("verifyMs", r.verify_ms);
-  o.Set("depsMs", r.deps_ms);
-  o.Set("size", static_cast<double>(r.size));
+  Fields f(env);
+  f.Add("phase", r.phase)
+      .Add("copyMs", r.copy_ms)
+      .Add("openMs", r.open_ms)
+      .Add("verifyMs", r.verify_ms)
+      .Add("depsMs", r.deps_ms)
+      .Add("size", static_cast<double>(r.size));
   if (r.error.failed()) {
-    o.Set("dlerror", r.dlerror);
-    o.Set("symbols", ToArray(env, r.symbols));
-    o.Set("loaderPath", r.loader_path);
-    o.Set("opened", r.opened);
-    o.Set("unloaded", r.undone_unloaded);
-    o.Set("refusedIn", r.refused_in);
-    o.Set("refusedInRegistry", r.refused_in_registry);
+    f.Add("dlerror", r.dlerror)
+        .Add("symbols", ToArray(env, r.symbols))
+        .Add("loaderPath", r.loader_path)
+        .Add("opened", r.opened)
+        .Add("unloaded", r.undone_unloaded)
+        .Add("refusedIn", r.refused_in)
+        .Add("refusedInRegistry", r.refused_in_registry);
     if (!r.ended_call.empty()) {
-      Napi::Object ended = Napi::Object::New(env);
-      ended.Set("call", r.ended_call);
-      ended.Set("by", r.ended_by);
-      ended.Set("in", r.ended_in);
-      ended.Set("image", r.ended_image);
-      o.Set("ended", ended);
+      f.Add("ended", Fields(env).Add("call", r.ended_call).Add("by", r.ended_by).Add("in", r.ended_in).Add("image", r.ended_image).Make());
     }
-    if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
+    if (r.fault) f.Add("fault", FaultToJs(env, *r.fault));
+    f.Into(o);
     return o;
   }
-  o.Set("lib", NativeLibrary::Wrap(env, r.lib));
+  Napi::Value lib = NativeLibrary::Wrap(env, r.lib);
   Napi::Array deps = Napi::Array::New(env, r.deps.size());
   for (size_t i = 0; i < r.deps.size(); ++i) deps.Set(static_cast<uint32_t>(i), NativeLibrary::Wrap(env, r.deps[i]));
-  o.Set("deps", deps);
-  o.Set("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes));
-  o.Set("keepMapped", r.keep_mapped);
-  o.Set("originNote", r.origin_note);
-  o.Set("loaderPath", r.loader_path);
-  o.Set("realPath", r.real_path);
-  o.Set("sha256", r.sha256);
-  o.Set("mtimeMs", r.mtime_ms);
-  o.Set("hasVersion", r.has_version);
-  o.Set("version", r.version);
-  o.Set("initialized", r.initialized);
-  o.Set("abi", r.abi);
   const ElfInfoStruct &e = r.elf;
   Napi::Object elf = Napi::Object::New(env);
   SetDynamicNames(env, elf, e);
-  elf.Set("nodelete", e.nodelete);
-  elf.Set("uniqueSymbols", ToArray(env, e.unique_symbols));
-  elf.Set("threadLocalDestructors", r.thread_local_destructors);
-  o.Set("elf", elf);
+  Fields(env)
+      .Add("nodelete", e.nodelete)
+      .Add("uniqueSymbols", ToArray(env, e.unique_symbols))
+      .Add("threadLocalDestructors", r.thread_local_destructors)
+      .Into(elf);
+  f.Add("lib", lib)
+      .Add("deps", deps)
+      .Add("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes))
+      .Add("keepMapped", r.keep_mapped)
+      .Add("originNote", r.origin_note)
+      .Add("loaderPath", r.loader_path)
+      .Add("realPath", r.real_path)
+      .Add("sha256", r.sha256)
+      .Add("mtimeMs", r.mtime_ms)
+      .Add("hasVersion", r.has_version)
+      .Add("version", r.version)
+      .Add("initialized", r.initialized)
+      .Add("abi", r.abi)
+      .Add("elf", elf)
+      .Into(o);
   return o;
 }
 
@@ -92,28 +94,30 @@ Napi::Object Outcome(Napi::Env env, const Result &r) {
 
 Napi::Object ResultToJs(Napi::Env env, const RetireResult &r) {
   Napi::Object o = Outcome(env, r);
-  o.Set("finalized", r.finalized);
-  o.Set("destructorsRan", r.destructors_ran);
-  o.Set("destructorsError", r.destructors_error);
-  o.Set("closed", r.closed);
-  o.Set("rc", r.rc);
-  o.Set("dlcloseError", r.dlclose_error);
-  o.Set("threads", ThreadNotesToJs(env, r.holders));
-  o.Set("heldSignals", ToArray(env, r.held_signals));
-  o.Set("heldKeys", ToArray(env, std::vector<int>(r.held_keys.begin(), r.held_keys.end())));
-  o.Set("restoredSignals", ToArray(env, r.restored_signals));
-  o.Set("restoredLocale", ToArray(env, r.restored_locale));
-  o.Set("altstackDisabled", r.altstack_disabled);
-  o.Set("stillLoaded", r.still_loaded);
-  o.Set("keptMapped", r.kept_mapped);
   Napi::Array deps_mapped = Napi::Array::New(env, r.deps_mapped.size());
   for (size_t i = 0; i < r.deps_mapped.size(); ++i) deps_mapped.Set(static_cast<uint32_t>(i), Napi::Boolean::New(env, r.deps_mapped[i]));
-  o.Set("depsMapped", deps_mapped);
-  o.Set("namespaceFreed", r.namespace_freed);
-  o.Set("finiMs", r.fini_ms);
-  o.Set("closeMs", r.close_ms);
-  o.Set("quarantined", r.quarantined);
-  if (r.fault) o.Set("fault", FaultToJs(env, *r.fault));
+  Fields f(env);
+  f.Add("finalized", r.finalized)
+      .Add("destructorsRan", r.destructors_ran)
+      .Add("destructorsError", r.destructors_error)
+      .Add("closed", r.closed)
+      .Add("rc", r.rc)
+      .Add("dlcloseError", r.dlclose_error)
+      .Add("threads", ThreadNotesToJs(env, r.holders))
+      .Add("heldSignals", ToArray(env, r.held_signals))
+      .Add("heldKeys", ToArray(env, std::vector<int>(r.held_keys.begin(), r.held_keys.end())))
+      .Add("restoredSignals", ToArray(env, r.restored_signals))
+      .Add("restoredLocale", ToArray(env, r.restored_locale))
+      .Add("altstackDisabled", r.altstack_disabled)
+      .Add("stillLoaded", r.still_loaded)
+      .Add("keptMapped", r.kept_mapped)
+      .Add("depsMapped", deps_mapped)
+      .Add("namespaceFreed", r.namespace_freed)
+      .Add("finiMs", r.fini_ms)
+      .Add("closeMs", r.close_ms)
+      .Add("quarantined", r.quarantined);
+  if (r.fault) f.Add("fault", FaultToJs(env, *r.fault));
+  f.Into(o);
   return o;
 }
 
@@ -134,6 +138,26 @@ Napi::Object ResultToJs(Napi::Env env, const HandoverResult &r) {
 
 namespace {
 
+// `v` parsed by `parse`, or, when `v` is the very array the last spec of this environment gave
+// (lib/ freezes what it hands over, and hands the same array over while it does not change), what
+// that one was parsed into: a reload of a small plugin would otherwise convert ~100 strings again.
+// Only a frozen array is kept: one that can change is parsed each time.
+bool IsFrozen(Napi::Env env, Napi::Value v) {
+  Napi::Value is_frozen = env.Global().Get("Object").As<Napi::Object>().Get("isFrozen");
+  return is_frozen.IsFunction() && is_frozen.As<Napi::Function>().Call({v}).ToBoolean();
+}
+
+template <typename T>
+T Reparsed(Napi::Env env, AddonData::SpecPart &last, Napi::Value v, T (*parse)(Napi::Value)) {
+  if (!last.given.IsEmpty() && v.IsObject() && last.given.Value().StrictEquals(v)) return *static_cast<const T *>(last.parsed.get());
+  auto parsed = std::make_shared<const T>(parse(v));
+  if (v.IsArray() && IsFrozen(env, v)) {
+    last.given = Napi::Persistent(v.As<Napi::Object>());
+    last.parsed = parsed;
+  }
+  return *parsed;
+}
+
 LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   Napi::Value v = info[0];
   if (!v.IsObject()) throw CodedTypeError(env, "ERR_DLSWAP_ARG", "load(spec): spec must be an object");
@@ -143,8 +167,10 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.path = o.Get("path").As<Napi::String>().Utf8Value();
   if (o.Get("tempBase").IsString()) spec.temp_base = o.Get("tempBase").As<Napi::String>().Utf8Value();
   if (o.Get("cwd").IsString()) spec.cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
-  if (o.Get("environment").IsArray()) {
-    spec.environment = Strings(o.Get("environment"));
+  AddonData &data = Data(env);
+  Napi::Value environment = o.Get("environment");
+  if (environment.IsArray()) {
+    spec.environment = Reparsed(env, data.environment, environment, Strings);
     spec.has_environment = true;
   }
   spec.keep_copies = o.Get("keepCopies").ToBoolean();
@@ -160,7 +186,7 @@ LoadSpec ParseLoadSpec(Napi::Env env, const Napi::CallbackInfo &info) {
   spec.refuse_node_interposition = o.Get("refuseNodeInterposition").ToBoolean();
   spec.functions = Strings(o.Get("functions"));
   spec.share_dependencies = Strings(o.Get("shareDependencies"));
-  spec.registries = RegistryRules(o.Get("registries"));
+  spec.registries = Reparsed(env, data.registries, o.Get("registries"), RegistryRules);
   spec.allow_replaceable = o.Get("allowReplaceable").ToBoolean();
   spec.plugin = o.Get("plugin").ToBoolean();
   spec.abi_min = o.Get("abiMin").ToNumber().Uint32Value();
@@ -273,7 +299,8 @@ Napi::Value RunOnLoader(const Napi::CallbackInfo &info, Spec (*parse)(Napi::Env,
   Spec spec = parse(env, info);
   return Submit(
       env,
-      [spec, run, first_step, queued = MonotonicMs()](std::shared_ptr<Reply> reply) mutable {
+      // Moved, not copied: a load spec holds the environment and the registry rules.
+      [spec = std::move(spec), run, first_step, queued = MonotonicMs()](std::shared_ptr<Reply> reply) mutable {
         JobTimer timer(first_step, queued);
         ArmDeadline(spec, reply);
         auto r = std::make_unique<Result>();

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ISOLATION_MODES } from '../../lib/load/isolation';
+import { environmentEntries } from '../../lib/load/process_state';
 import { fixture, root, runChild, underAsan } from '../helpers';
 
 const V1 = fixture('libbasic_v1.so');
@@ -88,6 +89,77 @@ describe('the environment a namespace library reads', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ inWorker: 'worker', inMain: 'main' });
+  });
+});
+
+describe('the environment handed over unchanged', () => {
+  it('environmentEntries gives the same frozen array while process.env reads the same, a new one after any change', () => {
+    const name = `DLSWAP_ENTRIES_${process.pid}`;
+    delete process.env[name];
+    const first = environmentEntries();
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(environmentEntries()).toBe(first);
+    try {
+      process.env[name] = 'a';
+      const added = environmentEntries();
+      expect(added).not.toBe(first);
+      expect(added).toContain(`${name}=a`);
+      expect(environmentEntries()).toBe(added);
+      process.env[name] = 'b';
+      const changed = environmentEntries();
+      expect(changed).not.toBe(added);
+      expect(changed).toContain(`${name}=b`);
+      delete process.env[name];
+      const removed = environmentEntries();
+      expect(removed).not.toBe(changed);
+      expect(removed).toEqual(first);
+    } finally {
+      delete process.env[name];
+    }
+  });
+
+  it.each(['namespace', 'fresh-namespace'])('%s: each load sees process.env as it is, across changes, repeats, and a worker loading in between', (mode) => {
+    // The loader keeps the last environment it parsed per JS environment (native/loader/jobs_js.cc):
+    // a load after another thread's loads, with this thread's environment unchanged, must still get
+    // this thread's environment, and a change must reach the very next load.
+    const r = runChild(
+      `const { Worker } = require('node:worker_threads');
+         const mode = ${JSON.stringify(mode)};
+         const seen = [];
+         const look = async (file) => {
+           const lib = await dlswap.openAsync(file, { isolation: mode });
+           seen.push(lib.func('const char *getenv(const char *name)')('DLSWAP_SEEN'));
+           await lib.close();
+         };
+         (async () => {
+           process.env.DLSWAP_SEEN = 'a';
+           await look(${JSON.stringify(V1)});
+           await look(${JSON.stringify(V2)});
+           process.env.DLSWAP_SEEN = 'b';
+           await look(${JSON.stringify(V1)});
+           delete process.env.DLSWAP_SEEN;
+           await look(${JSON.stringify(V2)});
+           process.env.DLSWAP_SEEN = 'main';
+           await look(${JSON.stringify(V1)});
+           const w = new Worker(\`
+             const dlswap = require(${JSON.stringify(dist)});
+             process.env.DLSWAP_SEEN = 'worker';
+             (async () => {
+               const lib = await dlswap.openAsync(${JSON.stringify(V2)}, { isolation: ${JSON.stringify(mode)} });
+               const got = lib.func('const char *getenv(const char *name)')('DLSWAP_SEEN');
+               await lib.close();
+               require('node:worker_threads').parentPort.postMessage(got);
+             })();\`, { eval: true });
+           const inWorker = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+           await w.terminate();
+           seen.push(inWorker);
+           await look(${JSON.stringify(V1)});
+           console.log(JSON.stringify(seen));
+         })().catch((e) => { console.error(e); process.exit(2); });`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(['a', 'a', 'b', null, 'main', 'worker', 'main']);
   });
 });
 
