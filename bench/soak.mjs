@@ -100,11 +100,17 @@ async function soak(mode, reloads) {
   // Which version each generation serves, recorded synchronously at the swap (the 'reload' event
   // fires in the same synchronous step), so a call issued right after a swap is checked correctly.
   const versionOfGen = new Map([[hot.current, 1]]);
+  // Calls in flight per generation they were issued on: an entry is dropped only once its
+  // generation is 100 reloads old and no call issued on it is still out, so the soak's own
+  // bookkeeping stays bounded (it would show up as growth) whatever the calls' latency (on a loaded
+  // machine one can span more than 100 fast reloads). A missing entry still counts as a failure.
+  const outstanding = new Map();
+  const forget = (gen) => {
+    if (gen < hot.current - 100 && !outstanding.get(gen)) versionOfGen.delete(gen);
+  };
   hot.on('reload', (r) => {
     versionOfGen.set(r.to, versionOf(r.path));
-    // Bounded, so that the soak's own bookkeeping does not show up as growth; no call stays in
-    // flight across 100 reloads here (a missing entry would count as a failure, not pass silently).
-    versionOfGen.delete(r.to - 100);
+    forget(r.to - 101);
   });
   const { privateDir } = require(join(root, 'dist', 'load', 'temp_area.js'));
   const dir = privateDir();
@@ -119,11 +125,18 @@ async function soak(mode, reloads) {
   const worker = async () => {
     while (!stop) {
       const gen = hot.current;
+      outstanding.set(gen, (outstanding.get(gen) ?? 0) + 1);
       try {
         const v = await hot.fn.plugin_slow.async(0);
         if (v !== versionOfGen.get(gen)) fail(`async call issued on generation ${gen} returned version ${v}`);
       } catch (e) {
         fail(`async call issued on generation ${gen} rejected: ${e.code ?? ''} ${e.message}`);
+      }
+      const left = outstanding.get(gen) - 1;
+      if (left) outstanding.set(gen, left);
+      else {
+        outstanding.delete(gen);
+        forget(gen);
       }
       calls++;
     }
