@@ -214,19 +214,18 @@ napi_value CallInt32s(napi_env env, napi_callback_info info) {
       DLSWAP_UNLIKELY(!ExactInt32s<N>(d, regs))) {
     return CallRegsAgain<N>(env, argc, argv, rec);
   }
-  {
-    const LibraryHandle &lib = *rec.lib;
-    if (DLSWAP_UNLIKELY(lib.closed.load() | lib.faulted.load(std::memory_order_relaxed))) {
-      return CallRegsAgain<N>(env, argc, argv, rec);
-    }
+  // The library the call runs in, as the call starts: a JS callback during the call may rebind the
+  // function (a swap), and the count, the errno and a fault belong to this one.
+  LibraryHandle *lib = rec.lib.get();
+  if (DLSWAP_UNLIKELY(lib->closed.load() | lib->faulted.load(std::memory_order_relaxed))) {
+    return CallRegsAgain<N>(env, argc, argv, rec);
   }
   RecoveryFrame frame;
   PushFrame(rec.faults, &frame, FrameKind::kCall);
   uint64_t r = GuardedInts<kRet>(rec.address, regs, &frame, std::make_index_sequence<N>());
   PopFrame(rec.faults, &frame);
-  // The library is read from the record again rather than kept in a register across the call.
-  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *rec.lib, *rec.faults);
-  AfterSyncCall(rec, rec.lib.get());
+  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *rec.faults);
+  AfterSyncCall(rec, lib);
   return ConvertResult(env, kRet, r);
 }
 
