@@ -83,9 +83,9 @@ DLSWAP_HOT bool ConvertMasked([[maybe_unused]] napi_env env, const FunctionRecor
   }() && ...);
 }
 
+// The call once its JS arguments are fetched: argc of them passed, the first min(argc, N) in argv.
 // kErrno: the function was made with { errno: true } (only the dynamic variants, which serve any
 // placement of arguments: the option is rare, and not worth doubling every other variant for).
-// The call once its JS arguments are fetched: argc of them passed, the first min(argc, N) in argv.
 template <size_t N, bool kStrings, uint32_t kMask, bool kErrno = false>
 DLSWAP_HOT napi_value CallRegsWith(napi_env env, size_t argc, const napi_value *argv, const FunctionRecord &rec) {
   if (DLSWAP_UNLIKELY(argc != N)) return ThrowArgCount(env, rec, argc, N, false);
