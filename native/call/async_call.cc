@@ -112,7 +112,7 @@ void Complete(napi_env env, napi_status status, void *data) {
     return;
   }
   lib.last_errno = call->err;
-  lib.calls.store(lib.calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  lib.calls++;
   napi_value result = ConvertResult(env, call->ret_kind, call->ret[0]);
   if (call->errno_result) result = WithErrno(env, result, call->err);
   napi_resolve_deferred(env, call->deferred, result);

@@ -35,9 +35,7 @@ struct JsArgs {
 DLSWAP_HOT int AfterSyncCall(const FunctionRecord &rec, LibraryHandle *lib) {
   int err = *rec.errno_ptr;
   lib->last_errno = err;
-  // Only JS threads count calls (async completions run there too), so a plain load+store suffices
-  // and avoids a locked read-modify-write on every call.
-  lib->calls.store(lib->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  lib->calls++;
   return err;
 }
 

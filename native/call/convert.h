@@ -64,6 +64,21 @@ DLSWAP_HOT ArgBits IntFromNumber(napi_env env, napi_value v, double lo, double h
   return {static_cast<uint64_t>(i), static_cast<double>(i) == d};
 }
 
+// An int32_t argument from a JS number: true if `d` is an exact integer in int32_t's range. On
+// x86-64 the truncating conversion instruction is defined for every double (NaN and out-of-range
+// values give the "integer indefinite", -2^31, which does not convert back to them), so "converts
+// back to the same double" alone is the test; -2^31 itself comes back as itself, correctly.
+DLSWAP_HOT bool ExactInt32(double d, int32_t *out) {
+#if defined(__x86_64__)
+  *out = _mm_cvttsd_si32(_mm_set_sd(d));
+  return static_cast<double>(*out) == d;
+#else
+  // The range test first, so that the cast is defined (NaN fails it too).
+  *out = (d >= -2147483648.0 && d <= 2147483647.0) ? static_cast<int32_t>(d) : 0;
+  return static_cast<double>(*out) == d;
+#endif
+}
+
 // IntFromNumber over the kind's range (call/int_ranges.h), with the bounds as compile-time constants.
 // On x86-64 the kinds of 32 bits and less take a shorter test with the same answer: the truncating
 // conversion instruction is defined for every double (NaN and out-of-range values give the
@@ -78,9 +93,9 @@ DLSWAP_HOT ArgBits IntArg(napi_env env, napi_value v) {
   if constexpr (K == kI32) {
     double d;
     if (DLSWAP_UNLIKELY(napi_get_value_double(env, v, &d) != napi_ok)) return {0, false};
-    // -2^31 comes back as itself, correctly: it is in range.
-    const int32_t i = _mm_cvttsd_si32(_mm_set_sd(d));
-    return {static_cast<uint64_t>(static_cast<int64_t>(i)), static_cast<double>(i) == d};
+    int32_t i;
+    const bool exact = ExactInt32(d, &i);
+    return {static_cast<uint64_t>(static_cast<int64_t>(i)), exact};
   } else if constexpr (r.hi <= 4294967295.0) {
     double d;
     if (DLSWAP_UNLIKELY(napi_get_value_double(env, v, &d) != napi_ok)) return {0, false};

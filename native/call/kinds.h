@@ -30,7 +30,7 @@ enum Kind : uint8_t {
   kKindCount = 15,
 };
 
-inline bool IsFloatKind(uint8_t k) { return k == kF32 || k == kF64; }
+constexpr bool IsFloatKind(uint8_t k) { return k == kF32 || k == kF64; }
 
 // Fixed parameters a prototype can have (lib/signature/signature.ts MAX_PARAMS).
 constexpr size_t kMaxFixedParams = 64;

@@ -1,7 +1,8 @@
 // The sync fast path: functions whose arguments all fit in argument registers. One callback per
 // arity, per "has string params" and, for short signatures, per placement of float parameters, so
 // that argv is exactly as long as the call needs, the conversion loop is unrolled and the arguments
-// stay in registers; the target is reached through the trampoline of native/abi/.
+// stay in registers; the target is reached through the guard trampoline of native/abi/. Functions
+// of int32_t parameters with an int32_t or void result have callbacks of their own (CallInt32s).
 #include <array>
 #include <utility>
 
@@ -82,15 +83,11 @@ DLSWAP_HOT bool ConvertMasked([[maybe_unused]] napi_env env, const FunctionRecor
   }() && ...);
 }
 
+// The call once its JS arguments are fetched: argc of them passed, the first min(argc, N) in argv.
 // kErrno: the function was made with { errno: true } (only the dynamic variants, which serve any
 // placement of arguments: the option is rare, and not worth doubling every other variant for).
 template <size_t N, bool kStrings, uint32_t kMask, bool kErrno = false>
-napi_value CallRegs(napi_env env, napi_callback_info info) {
-  napi_value argv[N > 0 ? N : 1];
-  size_t argc = N;
-  void *data = nullptr;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
-  const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
+DLSWAP_HOT napi_value CallRegsWith(napi_env env, size_t argc, const napi_value *argv, const FunctionRecord &rec) {
   if (DLSWAP_UNLIKELY(argc != N)) return ThrowArgCount(env, rec, argc, N, false);
   LibraryHandle *lib = rec.lib.get();
   // A closed library's code is unmapped: calling into it would be a SIGSEGV.
@@ -143,6 +140,95 @@ napi_value CallRegs(napi_env env, napi_callback_info info) {
   return kErrno ? WithErrno(env, result, err) : result;
 }
 
+template <size_t N, bool kStrings, uint32_t kMask, bool kErrno = false>
+napi_value CallRegs(napi_env env, napi_callback_info info) {
+  napi_value argv[N > 0 ? N : 1];
+  size_t argc = N;
+  void *data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  return CallRegsWith<N, kStrings, kMask, kErrno>(env, argc, argv, *static_cast<const FunctionRecord *>(data));
+}
+
+// CallRegs for the arguments CallInt32s fetched: its way out when anything is amiss. Out of line,
+// and the arguments come by value, so that the fast path keeps nothing alive for it.
+template <size_t N>
+__attribute__((noinline, cold)) napi_value CallRegsAgain(napi_env env, size_t argc, std::array<napi_value, N> argv,
+                                                         const FunctionRecord &rec) {
+  return CallRegsWith<N, false, 0>(env, argc, argv.data(), rec);
+}
+
+template <size_t... I>
+DLSWAP_HOT bool FetchNumbers([[maybe_unused]] napi_env env, [[maybe_unused]] const napi_value *argv, [[maybe_unused]] double *d,
+                             std::index_sequence<I...>) {
+  // Stops at the first failure, so that no status has to live across the next call.
+  return ((napi_get_value_double(env, argv[I], &d[I]) == napi_ok) && ... && true);
+}
+
+// Each d[i] an exact int32 (ExactInt32), into regs[i] zero-extended, as a C compiler passes an
+// int (the callee reads the low 32 bits only).
+template <size_t N>
+DLSWAP_HOT bool ExactInt32s([[maybe_unused]] const double *d, [[maybe_unused]] uint64_t *regs) {
+  size_t i = 0;
+#if defined(__x86_64__)
+  // Two at a time: ExactInt32's test on both lanes of a vector register, one branch per pair.
+  for (; i + 2 <= N; i += 2) {
+    const __m128d v = _mm_loadu_pd(d + i);
+    const __m128i ints = _mm_cvttpd_epi32(v);
+    if (DLSWAP_UNLIKELY(_mm_movemask_pd(_mm_cmpneq_pd(_mm_cvtepi32_pd(ints), v)) != 0)) return false;
+    regs[i] = static_cast<uint32_t>(_mm_cvtsi128_si32(ints));
+    regs[i + 1] = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_shuffle_epi32(ints, 1)));
+  }
+#endif
+  for (; i < N; i++) {
+    int32_t v;
+    if (DLSWAP_UNLIKELY(!ExactInt32(d[i], &v))) return false;
+    regs[i] = static_cast<uint32_t>(v);
+  }
+  return true;
+}
+
+template <uint8_t kRet, size_t... I>
+DLSWAP_HOT uint64_t GuardedInts(const void *fn, [[maybe_unused]] const uint64_t *regs, RecoveryFrame *frame, std::index_sequence<I...>) {
+  using Guard = GuardForms<static_cast<int>(sizeof...(I))>;
+  static_assert(!IsFloatKind(kRet), "an integer or void result");
+  return Guard::i(regs[I]..., fn, frame);
+}
+
+// `int f(int, ...)` and `void f(int, ...)`, the commonest C shape: every parameter an int32_t and
+// the kinds known at compile time, so there is no kind to test. Every argument is fetched before any
+// is checked, so that no converted value has to live across a Node-API call (a callee-saved
+// register costs a save and a restore). Anything amiss (a bad argument or count, a closed or
+// quarantined library) is left to the general path, which checks again in its own order and
+// reports exactly as it does for every other function. The fault guard, the call count and errno
+// are as in CallRegs.
+template <size_t N, uint8_t kRet>
+napi_value CallInt32s(napi_env env, napi_callback_info info) {
+  std::array<napi_value, N> argv;
+  size_t argc = N;
+  void *data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, &data);
+  const FunctionRecord &rec = *static_cast<const FunctionRecord *>(data);
+  [[maybe_unused]] double d[N > 0 ? N : 1];
+  uint64_t regs[N > 0 ? N : 1];
+  if (DLSWAP_UNLIKELY(argc != N) || DLSWAP_UNLIKELY(!FetchNumbers(env, argv.data(), d, std::make_index_sequence<N>())) ||
+      DLSWAP_UNLIKELY(!ExactInt32s<N>(d, regs))) {
+    return CallRegsAgain<N>(env, argc, argv, rec);
+  }
+  // The library the call runs in, as the call starts: a JS callback during the call may rebind the
+  // function (a swap), and the count, the errno and a fault belong to this one.
+  LibraryHandle *lib = rec.lib.get();
+  if (DLSWAP_UNLIKELY(lib->closed.load() | lib->faulted.load(std::memory_order_relaxed))) {
+    return CallRegsAgain<N>(env, argc, argv, rec);
+  }
+  RecoveryFrame frame;
+  PushFrame(rec.faults, &frame, FrameKind::kCall);
+  uint64_t r = GuardedInts<kRet>(rec.address, regs, &frame, std::make_index_sequence<N>());
+  PopFrame(rec.faults, &frame);
+  if (DLSWAP_UNLIKELY(frame.outcome != kReturned)) return HandleSyncFault(env, rec.name, *lib, *rec.faults);
+  AfterSyncCall(rec, lib);
+  return ConvertResult(env, kRet, r);
+}
+
 template <size_t N, bool kStrings, size_t... M>
 constexpr std::array<napi_callback, (1u << kMaskedMaxParams)> MaskRow(std::index_sequence<M...>) {
   return {{&CallRegs<N, kStrings, static_cast<uint32_t>(M & ((1u << N) - 1))>...}};
@@ -169,6 +255,20 @@ constexpr auto kMixedStrings = ArityTable<true, kDynamic, false>(std::make_index
 constexpr auto kErrnoMixed = ArityTable<false, kDynamic, true>(std::make_index_sequence<kRegSlots + 1>());
 constexpr auto kErrnoMixedStrings = ArityTable<true, kDynamic, true>(std::make_index_sequence<kRegSlots + 1>());
 
+template <uint8_t kRet, size_t... N>
+constexpr auto Int32Table(std::index_sequence<N...>) {
+  return std::array<napi_callback, sizeof...(N)>{{&CallInt32s<N, kRet>...}};
+}
+constexpr auto kInt32sToInt32 = Int32Table<kI32>(std::make_index_sequence<kGprSlots + 1>());
+constexpr auto kInt32sToVoid = Int32Table<kVoid>(std::make_index_sequence<kGprSlots + 1>());
+
+bool AllInt32(const FunctionRecord &rec) {
+  for (size_t i = 0; i < rec.nparams; i++) {
+    if (rec.kinds[i] != kI32) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 napi_callback FastCallback(const FunctionRecord &rec) {
@@ -177,6 +277,10 @@ napi_callback FastCallback(const FunctionRecord &rec) {
   uint32_t mask = 0;
   for (size_t i = 0; i < n; i++) mask |= static_cast<uint32_t>(IsFloatKind(rec.kinds[i])) << i;
   if (rec.errno_result()) return strings ? kErrnoMixedStrings[n] : kErrnoMixed[n];
+  if (!strings && n <= kGprSlots && AllInt32(rec)) {
+    if (rec.ret_kind == kI32) return kInt32sToInt32[n];
+    if (rec.ret_kind == kVoid) return kInt32sToVoid[n];
+  }
   if (n <= kMaskedMaxParams) return strings ? kMaskedStrings[n][mask] : kMasked[n][mask];
   if (mask == 0) return strings ? kIntsStrings[n] : kInts[n];
   return strings ? kMixedStrings[n] : kMixed[n];

@@ -151,7 +151,7 @@ Napi::Value NativeLibrary::Gate(const Napi::CallbackInfo &info) {
 Napi::Value NativeLibrary::Stats(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("calls", Napi::Number::New(env, static_cast<double>(ref_->calls.load())));
+  o.Set("calls", Napi::Number::New(env, static_cast<double>(ref_->calls)));
   o.Set("errors", Napi::Number::New(env, static_cast<double>(ref_->errors.load())));
   o.Set("inFlight", Napi::Number::New(env, static_cast<double>(ref_->in_flight.load())));
   o.Set("closed", Napi::Boolean::New(env, ref_->closed));

@@ -47,6 +47,32 @@ describe('argument checking', () => {
     for (const v of wrongForNumbers) argError(() => id(v), /argument 'v' \(#1, \w+\) expects an integer/, 'TypeError');
   });
 
+  it('int-only functions check every argument in its own place, and report the first bad one', () => {
+    // `int f(int...)` has a path of its own that checks two arguments at a time (call/sync_fast.cc).
+    const add = lib.func('int add(int a, int b)') as Fn;
+    const sum6 = lib.func('int sum6(int a, int b, int c, int d, int e, int f)') as Fn;
+    const addVoid = lib.func('void add(int a, int b)') as Fn;
+    expect(add(-2147483648, 2147483647)).toBe(-1);
+    expect(add(-0, 2147483647)).toBe(2147483647);
+    expect(sum6(-2147483648, 1, 2, 3, 4, 2147483647)).toBe(9);
+    expect(addVoid(1, 2)).toBeUndefined();
+    const before = lib.native.stats().calls;
+    for (const bad of [2147483648, -2147483649, 0.5, -1e-300, NaN, Infinity, -Infinity, 2 ** 53]) {
+      argError(() => add(bad, 1), /argument 'a' \(#1, int\) expects an integer in \[-2147483648, 2147483647\]/, 'RangeError');
+      argError(() => add(1, bad), /argument 'b' \(#2, int\)/, 'RangeError');
+      argError(() => addVoid(1, bad), /argument 'b' \(#2, int\)/, 'RangeError');
+      for (let i = 0; i < 6; i++) {
+        const args = [1, 2, 3, 4, 5, 6];
+        args[i] = bad;
+        argError(() => sum6(...args), new RegExp(`argument '${'abcdef'[i]}' \\(#${i + 1}, int\\)`), 'RangeError');
+      }
+    }
+    for (const v of wrongForNumbers) argError(() => sum6(1, 2, 3, 4, 5, v), /argument 'f' \(#6, int\) expects an integer/, 'TypeError');
+    argError(() => sum6(1, 0.5, 3, 'x', 5, 6), /argument 'b' \(#2, int\)/, 'RangeError');
+    argError(() => sum6(1, 2, 3, 'x', 5, 0.5), /argument 'd' \(#4, int\)/, 'TypeError');
+    expect(lib.native.stats().calls).toBe(before);
+  });
+
   it('a bigint for a 32-bit parameter is refused with a hint', () => {
     argError(() => (lib.func('int add(int a, int b)') as Fn)(1n, 2), /argument 'a'.*got 1n \(pass a number, not a bigint\)/);
   });
