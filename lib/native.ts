@@ -132,6 +132,7 @@ export interface LoadResult {
   // success
   lib?: NativeLibrary;
   deps?: NativeLibrary[];
+  /** Made from `details` on first read. */
   dependencies?: NativeDependency[];
   /** Why the generation must stay mapped when retired ('' when it may be unmapped). */
   keepMapped?: string;
@@ -144,8 +145,19 @@ export interface LoadResult {
   version?: string;
   initialized?: boolean;
   abi?: number;
+  /** The mapped copy's SONAME and build-id: what the Library's info and fault reports name at once. */
+  soname?: string | null;
+  buildId?: string | null;
+  /** A dependency's file was hidden by LD_LIBRARY_PATH (lib/load/dependencies.ts warnShadowed). */
+  shadowed?: boolean;
+  /** Holds `elf` and `dependencies` until they are read (lib/load/load_details.ts). */
+  details?: LoadDetailsHolder;
+  /** Made from `details` on first read. */
   elf?: ElfSummary;
 }
+
+/** A successful load's ELF summary and dependency plan, kept natively until read (addon.loadDetails). */
+export type LoadDetailsHolder = { readonly __loadDetails: unique symbol };
 
 /** What a retirement did (native/loader/load_job.h RetireResult). */
 export interface RetireResult {
@@ -345,6 +357,8 @@ export interface Addon {
    * on or off): for bench/reload.mjs's breakdown of a reload. Times are ms of process.hrtime's clock.
    */
   jobTimings(on?: boolean): { kind: string; queuedAt: number; startedAt: number; endedAt: number; steps: [string, number][] }[];
+  /** What a successful load's `details` holds, made into objects (lib/load/load_details.ts). */
+  loadDetails(holder: LoadDetailsHolder): { elf: ElfSummary; dependencies: NativeDependency[] };
   /** Opens (creating) the private area under `base`; the first success fixes it for the process. */
   privateArea(base: string): { root: string; dir: string };
   privateFiles(): string[];
@@ -456,6 +470,7 @@ export const ADDON_EXPORTS = [
   'retireHeldAsync',
   'threadScanStats',
   'jobTimings',
+  'loadDetails',
   'privateArea',
   'privateFiles',
   'sweepStale',

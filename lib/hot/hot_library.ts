@@ -97,6 +97,8 @@ export class HotLibrary<
   #all: Generation[] = [];
   /** Final info of retired and rejected generations, oldest first, at most FINISHED_HISTORY. */
   #finished: GenerationInfo[] = [];
+  /** Retired generations whose final info is not taken yet (#recordFinished): on a later turn. */
+  #unrecorded: Generation[] = [];
   #nextId = 1;
   #chain: Promise<unknown> = Promise.resolve();
   #queued: { path: string; promise: Promise<ReloadReport> } | null = null;
@@ -196,6 +198,7 @@ export class HotLibrary<
 
   /** Every live generation, and the last 1,000 this HotLibrary closed or rejected, oldest first. */
   generations(): GenerationInfo[] {
+    this.#recordFinished();
     return [...this.#finished, ...this.#all.map((g) => g.info())].sort((a, b) => a.id - b.id);
   }
 
@@ -205,17 +208,27 @@ export class HotLibrary<
     void gen.retired.then(() => {
       // Handles kept past its close (made by a teardown hook, or before it was rejected) go with it.
       this.#handles.drop(gen, 'was dropped when its generation closed');
+      this.#all = this.#all.filter((g) => g !== gen);
+      // Its final info is taken on a later turn (or by generations() before it), not between the
+      // retirement's end and report.retired: a retired generation's info no longer changes, but for
+      // the unmapping that threads delayed, which the entry follows.
+      if (this.#unrecorded.push(gen) === 1) setImmediate(() => this.#recordFinished()).unref();
+    });
+  }
+
+  /** Takes the final info of the generations retired since the last call into the history. */
+  #recordFinished(): void {
+    for (const gen of this.#unrecorded.splice(0)) {
       const info = gen.info();
       this.#finished.push(info);
       if (this.#finished.length > FINISHED_HISTORY) this.#finished.shift();
-      this.#all = this.#all.filter((g) => g !== gen);
       // Held for now (threads in its code, a later library that may call its signal handlers):
       // unloaded later, and its entry says so then.
       void gen.closeResult?.unmapped?.then((final) => {
         info.unloaded = final.unloaded;
         if (final.unloaded) delete info.pinnedReason;
       });
-    });
+    }
   }
 
   /**

@@ -15,7 +15,8 @@ import { DlswapError, asDlswapError } from '../errors';
 import { deepbindUnsafeSymbols } from '../elf/node_symbols';
 import { isolationCode, preloadedRuntime, type Isolation } from './isolation';
 import { addon, addonDir, type LoadResult, type LoadSpec, type NativeDependency, type NativeLibrary, type RetireResult } from '../native';
-import { dependencyCloseResults, dependencyInfos, warnShadowed } from './dependencies';
+import { dependencyCloseResults, dependencyInfos, warnShadowed, type DependencyInfo } from './dependencies';
+import { withLoadDetails } from './load_details';
 import { baseForLoad, notePrivateAreaOpen } from './temp_area';
 import { currentDirectory, environmentEntries } from './process_state';
 import { keepCopiesRequested, warnOriginNote, watchProcessExit } from './mapped_images';
@@ -159,27 +160,32 @@ export function libraryFromResult<D extends TypeDefs = {}>(
   generation = 0,
 ): Library<D> {
   notePrivateAreaOpen();
+  withLoadDetails(r);
   const ninfo = r.lib!.info();
   if (mode === 'namespace') noteAnchor(Number(ninfo.lmid));
   // A load that took no digest (PluginLoad.hash false) leaves it to be taken on first read.
   const digest = r.sha256 ? () => r.sha256! : lazyCopyDigest(ninfo.mappedPath, file);
+  // The plan is made into objects on first read (lib/load/load_details.ts), and frozen then.
+  let dependencies: readonly DependencyInfo[] | undefined;
   const info: LibraryInfo = Object.freeze({
     path: file,
     realPath: r.realPath!,
     mappedPath: ninfo.mappedPath,
     lmid: Number(ninfo.lmid),
     isolation: mode,
-    buildId: r.elf!.buildId,
+    buildId: r.buildId ?? null,
     size: r.size,
     get sha256() {
       return digest();
     },
-    soname: r.elf!.soname,
-    dependencies: Object.freeze(dependencyInfos(r.dependencies!)),
+    soname: r.soname ?? null,
+    get dependencies() {
+      return (dependencies ??= Object.freeze(dependencyInfos(r.dependencies!)));
+    },
   });
-  warnShadowed(file, info.dependencies);
+  if (r.shadowed) warnShadowed(file, info.dependencies);
   warnOriginNote(r.originNote);
-  const lib = new Library<D>(r.lib!, info, r.elf!, r.deps!, r.dependencies!, r.keepMapped ?? '', finiTimeoutMs, generation);
+  const lib = new Library<D>(r.lib!, info, r, r.deps!, r.keepMapped ?? '', finiTimeoutMs, generation);
   attachTypes(lib, types as TypeRegistry<TypeDefs> | undefined);
   return lib;
 }
@@ -201,7 +207,7 @@ function traceLoad(file: string, r: LoadResult): void {
 export function loadNow(file: string, options: ResolvedOpenOptions, plugin?: PluginLoad): { result: LoadResult; mode: Isolation } {
   const { spec, mode } = loadSpec(file, options, plugin);
   debug('open %s (%s) on the JS thread', spec.path, mode);
-  const result = addon.loadSync(spec);
+  const result = withLoadDetails(addon.loadSync(spec));
   traceLoad(file, result);
   if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
   return { result, mode };
@@ -217,7 +223,8 @@ export function loadLater(
   debug('open %s (%s) on the loader thread', spec.path, mode);
   const job = addon.loadAsync(spec);
   return {
-    promise: job.promise.then((result) => {
+    promise: job.promise.then((answer) => {
+      const result = withLoadDetails(answer);
       traceLoad(file, result);
       if (!result.ok) throw Object.assign(loadFailure(result, file, mode), { phase: result.phase, opened: result.opened, unloaded: result.unloaded });
       return { result, mode };
@@ -287,9 +294,9 @@ export async function openAsync<D extends TypeDefs = {}>(file: string, options: 
 export class Library<D extends TypeDefs = {}> {
   readonly info: LibraryInfo;
   /** @internal */ readonly native: NativeLibrary;
-  /** @internal */ readonly elf: ElfSummary;
+  /** The load's answer: its ELF summary and dependency plan, made on first read (lib/load/load_details.ts). */
+  readonly #loaded: Pick<LoadResult, 'elf' | 'dependencies'>;
   readonly #deps: NativeLibrary[];
-  readonly #plan: NativeDependency[];
   /** Why a retirement must leave it mapped ('' when it may be unmapped). */
   #keepMapped: string;
   /** close()'s teardown hook is running: the library still takes calls (the hook's). */
@@ -317,23 +324,30 @@ export class Library<D extends TypeDefs = {}> {
   constructor(
     native: NativeLibrary,
     info: LibraryInfo,
-    elf: ElfSummary,
+    loaded: Pick<LoadResult, 'elf' | 'dependencies'>,
     deps: NativeLibrary[],
-    plan: NativeDependency[],
     keepMapped: string,
     finiTimeoutMs: number,
     generation = 0,
   ) {
     this.native = native;
     this.info = info;
-    this.elf = elf;
+    this.#loaded = loaded;
     this.#deps = deps;
-    this.#plan = plan;
     this.#keepMapped = keepMapped;
     this.#finiTimeoutMs = finiTimeoutMs;
     this.#generation = generation;
     this.#faultId = describeImage(native, info.path, generation, info.buildId, undefined, { owner: this, onFault: Library.#hearFault });
     this.#describeDependencies(generation);
+  }
+
+  /** @internal What the loader read of the mapped copy's ELF (what close() explains a pinned image with). */
+  get elf(): ElfSummary {
+    return this.#loaded.elf!;
+  }
+
+  get #plan(): NativeDependency[] {
+    return this.#loaded.dependencies!;
   }
 
   // Static, so that the fault listener's registry does not keep this library alive (lib/containment.ts).

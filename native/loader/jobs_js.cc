@@ -4,6 +4,7 @@
 // leave as plain objects that lib/ turns into Library, reports and coded errors.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/addon_data.h"
 #include "common/errors.h"
@@ -25,6 +26,61 @@
 
 namespace dlswap {
 
+namespace {
+
+// What a load's answer leaves to be read later (lib/load/load_details.ts): the ELF summary and the
+// dependency plan, kept here and made into JS objects on their first read. A reload of a small plugin
+// reads neither before its swap, and converting them was a fifth of its answer's cost.
+struct LoadDetails {
+  ElfInfoStruct elf;
+  bool thread_local_destructors = false;
+  DependencyPlan plan;
+  ClosureCopies closure;
+  std::vector<std::string> bound_to;
+  std::vector<int> dep_nodes;
+};
+
+// Marks the externals this file made, so that loadDetails() refuses any other value.
+constexpr napi_type_tag kLoadDetailsTag = {0x6c6f616464657461ULL, 0x696c73646c737770ULL};
+
+Napi::Value DetailsHolder(Napi::Env env, LoadResult &r) {
+  auto *d = new LoadDetails{std::move(r.elf), r.thread_local_destructors, std::move(r.plan), std::move(r.closure), std::move(r.bound_to),
+                            r.dep_nodes};
+  auto holder = Napi::External<LoadDetails>::New(env, d, [](Napi::Env, LoadDetails *p) { delete p; });
+  if (napi_type_tag_object(env, holder, &kLoadDetailsTag) != napi_ok) throw Napi::Error::New(env);
+  return holder;
+}
+
+// Whether a node of the plan has a file that LD_LIBRARY_PATH hid (lib/load/dependencies.ts warns).
+bool AnyShadowed(const DependencyPlan &plan) {
+  for (size_t i = 1; i < plan.nodes.size(); ++i) {
+    if (!plan.nodes[i].shadowed.empty()) return true;
+  }
+  return false;
+}
+
+// loadDetails(holder) -> { elf, dependencies }: what a successful load's `details` holds.
+Napi::Value LoadDetailsJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  bool ours = false;
+  if (info[0].Type() != napi_external || napi_check_object_type_tag(env, info[0], &kLoadDetailsTag, &ours) != napi_ok || !ours) {
+    throw CodedTypeError(env, "ERR_DLSWAP_ARG", "loadDetails(holder): holder must be a load answer's details");
+  }
+  const LoadDetails &d = *info[0].As<Napi::External<LoadDetails>>().Data();
+  Napi::Object elf = Napi::Object::New(env);
+  SetDynamicNames(env, elf, d.elf);
+  Fields(env)
+      .Add("nodelete", d.elf.nodelete)
+      .Add("uniqueSymbols", ToArray(env, d.elf.unique_symbols))
+      .Add("threadLocalDestructors", d.thread_local_destructors)
+      .Into(elf);
+  return Fields(env).Add("elf", elf).Add("dependencies", DependenciesToJs(env, d.plan, &d.closure, &d.bound_to, d.dep_nodes)).Make();
+}
+
+}  // namespace
+
+// A failure carries everything at once (it is read when it is reported). A success carries what the
+// swap and the report read at once; the ELF summary and the plan stay here, in `details`.
 Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   Napi::Object o = Napi::Object::New(env);
   SetOutcome(o, r.error);
@@ -53,17 +109,13 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
   Napi::Value lib = NativeLibrary::Wrap(env, r.lib);
   Napi::Array deps = Napi::Array::New(env, r.deps.size());
   for (size_t i = 0; i < r.deps.size(); ++i) deps.Set(static_cast<uint32_t>(i), NativeLibrary::Wrap(env, r.deps[i]));
-  const ElfInfoStruct &e = r.elf;
-  Napi::Object elf = Napi::Object::New(env);
-  SetDynamicNames(env, elf, e);
-  Fields(env)
-      .Add("nodelete", e.nodelete)
-      .Add("uniqueSymbols", ToArray(env, e.unique_symbols))
-      .Add("threadLocalDestructors", r.thread_local_destructors)
-      .Into(elf);
+  // Read before the holder takes the ELF summary and the plan.
+  Napi::Value soname = OptString(env, r.elf.soname);
+  Napi::Value build_id = OptString(env, r.elf.build_id);
+  const bool shadowed = AnyShadowed(r.plan);
+  Napi::Value details = DetailsHolder(env, r);
   f.Add("lib", lib)
       .Add("deps", deps)
-      .Add("dependencies", DependenciesToJs(env, r.plan, &r.closure, &r.bound_to, r.dep_nodes))
       .Add("keepMapped", r.keep_mapped)
       .Add("originNote", r.origin_note)
       .Add("loaderPath", r.loader_path)
@@ -74,7 +126,10 @@ Napi::Object ResultToJs(Napi::Env env, LoadResult &r) {
       .Add("version", r.version)
       .Add("initialized", r.initialized)
       .Add("abi", r.abi)
-      .Add("elf", elf)
+      .Add("soname", soname)
+      .Add("buildId", build_id)
+      .Add("shadowed", shadowed)
+      .Add("details", details)
       .Into(o);
   return o;
 }
@@ -433,7 +488,8 @@ void RegisterLoaderJobs(Napi::Env env, Napi::Object exports) {
           {"abandonedLoaderThreads", AbandonedThreadsJs},
           {"retireHeldAsync", RetireHeldAsyncJs},
           {"threadScanStats", ThreadScanStatsJs},
-          {"jobTimings", JobTimingsJs}});
+          {"jobTimings", JobTimingsJs},
+          {"loadDetails", LoadDetailsJs}});
 }
 
 }  // namespace dlswap
