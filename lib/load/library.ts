@@ -616,14 +616,24 @@ export class Library<D extends TypeDefs = {}> {
     this.#releaseHeld();
     let id: number | null = null;
     let abandoned = false;
-    // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
-    // returns into this image's code).
-    const promise = releaseOwnedCallbacks(this).then(() => {
+    const submit = () => {
       const job = addon.retireAsync(this.native, this.#deps, runFini, finiTimeoutMs, host, this.#keepMapped !== '');
       id = job.id;
       if (abandoned) addon.abandonJob(job.id);
       return job.promise;
-    });
+    };
+    // Callbacks it owns first: refused from now on, and waited for while one still runs (its caller
+    // returns into this image's code). Owning none (the usual retirement), the job is queued now,
+    // not a turn later; a refusal still rejects the promise.
+    let promise: Promise<RetireResult>;
+    if (ownedCallbacks(this).size > 0) promise = releaseOwnedCallbacks(this).then(submit);
+    else {
+      try {
+        promise = submit();
+      } catch (e) {
+        promise = Promise.reject(e);
+      }
+    }
     return {
       promise,
       abandon: () => {
