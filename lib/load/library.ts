@@ -180,7 +180,8 @@ export function libraryFromResult<D extends TypeDefs = {}>(
     },
     soname: r.soname ?? null,
     get dependencies() {
-      return (dependencies ??= Object.freeze(dependencyInfos(r.dependencies!)));
+      dependencies ??= Object.freeze(dependencyInfos(r.dependencies!));
+      return dependencies;
     },
   });
   if (r.shadowed) warnShadowed(file, info.dependencies);

@@ -44,8 +44,8 @@ struct LoadDetails {
 constexpr napi_type_tag kLoadDetailsTag = {0x6c6f616464657461ULL, 0x696c73646c737770ULL};
 
 Napi::Value DetailsHolder(Napi::Env env, LoadResult &r) {
-  auto *d = new LoadDetails{std::move(r.elf), r.thread_local_destructors, std::move(r.plan), std::move(r.closure), std::move(r.bound_to),
-                            r.dep_nodes};
+  auto *d = new LoadDetails{std::move(r.elf),     r.thread_local_destructors, std::move(r.plan),
+                            std::move(r.closure), std::move(r.bound_to),      r.dep_nodes};
   auto holder = Napi::External<LoadDetails>::New(env, d, [](Napi::Env, LoadDetails *p) { delete p; });
   if (napi_type_tag_object(env, holder, &kLoadDetailsTag) != napi_ok) throw Napi::Error::New(env);
   return holder;
