@@ -1,10 +1,12 @@
 #include "image/image_closure.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -240,25 +242,47 @@ size_t ReadMemory(uintptr_t at, void *out, size_t n) {
   return got > 0 ? static_cast<size_t>(got) : 0;
 }
 
-// An object's program headers, read where the dynamic loader mapped them (with its ELF header at
-// the start of its first segment, in its first page as a rule: one read). Empty when they cannot
-// be read, or when what is read is not this object's: its PT_DYNAMIC must be where l_ld points (an
-// object whose first segment does not start at its load address would have us read a neighbour).
+// An object's program headers as the dynamic loader keeps them (RTLD_DI_PHDR, glibc 2.36: a link
+// map is the handle dlinfo takes, whatever its namespace; no system call). Empty when this glibc
+// does not know the request.
+std::vector<ElfW(Phdr)> LoaderProgramHeaders(const struct link_map *m) {
+  // An enumerator in <dlfcn.h>, fixed by the ABI; spelled out so that older headers build.
+  constexpr int kRtldDiPhdr = 11;
+  static std::atomic<bool> unsupported{false};
+  if (unsupported.load(std::memory_order_relaxed)) return {};
+  const ElfW(Phdr) *ph = nullptr;
+  const int n = dlinfo(const_cast<struct link_map *>(m), kRtldDiPhdr, &ph);
+  if (n > 0 && ph) return std::vector<ElfW(Phdr)>(ph, ph + n);
+  if (n < 0) {
+    dlerror();  // an older glibc's "unsupported dlinfo request" is not left for the next dlerror
+    unsupported.store(true, std::memory_order_relaxed);
+  }
+  return {};
+}
+
+// An object's program headers: the dynamic loader's, or read through the kernel where it mapped
+// them (with its ELF header at the start of its first segment, in its first page as a rule: one
+// read). Empty when they cannot be had, or when what was found is not this object's: its
+// PT_DYNAMIC must be where l_ld points (an object whose first segment does not start at its load
+// address would have us read a neighbour).
 std::vector<ElfW(Phdr)> ProgramHeaders(const struct link_map *m) {
   if (!m || !m->l_ld) return {};
-  alignas(ElfW(Ehdr)) unsigned char page[4096];
-  const size_t got = ReadMemory(m->l_addr, page, sizeof page);
-  ElfW(Ehdr) eh;
-  if (got < sizeof eh) return {};
-  std::memcpy(&eh, page, sizeof eh);
-  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 512)
-    return {};
-  std::vector<ElfW(Phdr)> ph(eh.e_phnum);
-  const size_t bytes = ph.size() * sizeof(ElfW(Phdr));
-  if (eh.e_phoff + bytes <= got) {
-    std::memcpy(ph.data(), page + eh.e_phoff, bytes);
-  } else if (ReadMemory(m->l_addr + eh.e_phoff, ph.data(), bytes) != bytes) {
-    return {};
+  std::vector<ElfW(Phdr)> ph = LoaderProgramHeaders(m);
+  if (ph.empty()) {
+    alignas(ElfW(Ehdr)) unsigned char page[4096];
+    const size_t got = ReadMemory(m->l_addr, page, sizeof page);
+    ElfW(Ehdr) eh;
+    if (got < sizeof eh) return {};
+    std::memcpy(&eh, page, sizeof eh);
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 512)
+      return {};
+    ph.resize(eh.e_phnum);
+    const size_t bytes = ph.size() * sizeof(ElfW(Phdr));
+    if (eh.e_phoff + bytes <= got) {
+      std::memcpy(ph.data(), page + eh.e_phoff, bytes);
+    } else if (ReadMemory(m->l_addr + eh.e_phoff, ph.data(), bytes) != bytes) {
+      return {};
+    }
   }
   const auto ld = reinterpret_cast<uintptr_t>(m->l_ld);
   const bool own = std::any_of(ph.begin(), ph.end(), [&](const ElfW(Phdr) & p) { return p.p_type == PT_DYNAMIC && m->l_addr + p.p_vaddr == ld; });
