@@ -430,6 +430,7 @@ void PrepareThreadSamples() {
     std::lock_guard<std::mutex> lock(g_task_mutex);
     TaskDirectoryLocked();
   }
+  PrepareProcMaps();
   std::lock_guard<std::mutex> lock(g_sample_mutex);
   ThreadSampleSignal(&Receive);
 }
