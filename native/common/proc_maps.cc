@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 
 namespace dlswap {
 
@@ -49,7 +50,30 @@ uintptr_t Hex(std::string_view s, size_t &i) {
   return v;
 }
 
+// The descriptor of /proc/self/maps the queries go to: one per process, opened once and kept (a
+// query needs no file position, so threads share it), reopened in a forked child (the inherited
+// one answers for the parent). -1 when it cannot be opened.
+std::mutex g_query_mutex;
+int g_query_fd = -1;    // under g_query_mutex; never closed but in a forked child
+pid_t g_query_pid = 0;  // the process it answers for
+
+int QueryDescriptor() {
+  std::lock_guard<std::mutex> lock(g_query_mutex);
+  const pid_t pid = getpid();
+  if (g_query_fd >= 0 && g_query_pid != pid) {
+    close(g_query_fd);
+    g_query_fd = -1;
+  }
+  if (g_query_fd < 0) {
+    g_query_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    g_query_pid = pid;
+  }
+  return g_query_fd;
+}
+
 }  // namespace
+
+void PrepareProcMaps() { QueryDescriptor(); }
 
 bool NamesPath(std::string_view file, const std::string &path) {
   static constexpr std::string_view kDeleted = " (deleted)";
@@ -60,9 +84,7 @@ bool NamesPath(std::string_view file, const std::string &path) {
 
 ProcMaps::ProcMaps(Source source) : mode_(source == Source::Text ? Mode::Text : Mode::Unknown) {}
 
-ProcMaps::~ProcMaps() {
-  if (fd_ >= 0) close(fd_);
-}
+ProcMaps::~ProcMaps() = default;
 
 void ProcMaps::ReadText() {
   if (read_) return;
@@ -113,7 +135,7 @@ bool ProcMaps::AskText(uintptr_t address, bool or_next, Mapping *out) {
 bool ProcMaps::Ask(uintptr_t address, bool or_next, Mapping *out) {
   if (mode_ == Mode::Text) return AskText(address, or_next, out);
   if (fd_ < 0) {
-    fd_ = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    fd_ = QueryDescriptor();
     if (fd_ < 0) {
       mode_ = Mode::Text;
       return AskText(address, or_next, out);

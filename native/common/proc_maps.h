@@ -2,9 +2,10 @@
 // retirement (which objects' code a thread could be in, where a thread's stack ends, whether an
 // image is gone), so each question must cost microseconds whatever the size of the process.
 //
-// Linux 6.11 and later answer each question with one PROCMAP_QUERY ioctl on /proc/self/maps. Older
-// kernels (the ioctl fails with ENOTTY) get the whole text, read once per ProcMaps on its first
-// question and parsed without streams: about 100 us for node's ~150 mappings.
+// Linux 6.11 and later answer each question with one PROCMAP_QUERY ioctl on /proc/self/maps, through
+// one descriptor kept for the process. Older kernels (the ioctl fails with ENOTTY) get the whole
+// text, read once per ProcMaps on its first question and parsed without streams: about 100 us for
+// node's ~150 mappings.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -58,10 +59,14 @@ class ProcMaps {
   void ReadText();
 
   Mode mode_;
-  int fd_ = -1;
+  int fd_ = -1;  // the process's query descriptor (not ours to close)
   bool read_ = false;
   std::vector<Mapping> maps_;
 };
+
+// Opens the descriptor every ProcMaps queries through (kept for the life of the process): with the
+// addon, so that the process's descriptors are the same before and after its first close.
+void PrepareProcMaps();
 
 // Whether a mapping's `file` is `path` (or `path` removed: " (deleted)" appended).
 bool NamesPath(std::string_view file, const std::string &path);

@@ -1,10 +1,12 @@
 #include "image/image_closure.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -240,26 +242,68 @@ size_t ReadMemory(uintptr_t at, void *out, size_t n) {
   return got > 0 ? static_cast<size_t>(got) : 0;
 }
 
-// An object's extent from its program headers (mapped with its ELF header at the start of its first
-// segment, in its first page as a rule: one read).
-AddressRange ExtentOf(const struct link_map *m) {
-  if (!m) return {};
-  alignas(ElfW(Ehdr)) unsigned char page[4096];
-  const size_t got = ReadMemory(m->l_addr, page, sizeof page);
-  ElfW(Ehdr) eh;
-  if (got < sizeof eh) return {};
-  std::memcpy(&eh, page, sizeof eh);
-  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 512)
-    return {};
-  std::vector<ElfW(Phdr)> ph(eh.e_phnum);
-  const size_t bytes = ph.size() * sizeof(ElfW(Phdr));
-  if (eh.e_phoff + bytes <= got) {
-    std::memcpy(ph.data(), page + eh.e_phoff, bytes);
-  } else if (ReadMemory(m->l_addr + eh.e_phoff, ph.data(), bytes) != bytes) {
-    return {};
+// An object's program headers as the dynamic loader keeps them (RTLD_DI_PHDR, glibc 2.36: a link
+// map is the handle dlinfo takes, whatever its namespace; no system call). Empty when this glibc
+// does not know the request.
+std::vector<ElfW(Phdr)> LoaderProgramHeaders(const struct link_map *m) {
+  // An enumerator in <dlfcn.h>, fixed by the ABI; spelled out so that older headers build.
+  constexpr int kRtldDiPhdr = 11;
+  static std::atomic<bool> unsupported{false};
+  if (unsupported.load(std::memory_order_relaxed)) return {};
+  const ElfW(Phdr) *ph = nullptr;
+  const int n = dlinfo(const_cast<struct link_map *>(m), kRtldDiPhdr, &ph);
+  if (n > 0 && ph) return std::vector<ElfW(Phdr)>(ph, ph + n);
+  if (n < 0) {
+    dlerror();  // an older glibc's "unsupported dlinfo request" is not left for the next dlerror
+    unsupported.store(true, std::memory_order_relaxed);
   }
+  return {};
+}
+
+// An object's program headers: the dynamic loader's, or read through the kernel where it mapped
+// them (with its ELF header at the start of its first segment, in its first page as a rule: one
+// read). Empty when they cannot be had, or when what was found is not this object's: its
+// PT_DYNAMIC must be where l_ld points (an object whose first segment does not start at its load
+// address would have us read a neighbour).
+std::vector<ElfW(Phdr)> ProgramHeaders(const struct link_map *m) {
+  if (!m || !m->l_ld) return {};
+  std::vector<ElfW(Phdr)> ph = LoaderProgramHeaders(m);
+  if (ph.empty()) {
+    alignas(ElfW(Ehdr)) unsigned char page[4096];
+    const size_t got = ReadMemory(m->l_addr, page, sizeof page);
+    ElfW(Ehdr) eh;
+    if (got < sizeof eh) return {};
+    std::memcpy(&eh, page, sizeof eh);
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 512)
+      return {};
+    ph.resize(eh.e_phnum);
+    const size_t bytes = ph.size() * sizeof(ElfW(Phdr));
+    if (eh.e_phoff + bytes <= got) {
+      std::memcpy(ph.data(), page + eh.e_phoff, bytes);
+    } else if (ReadMemory(m->l_addr + eh.e_phoff, ph.data(), bytes) != bytes) {
+      return {};
+    }
+  }
+  const auto ld = reinterpret_cast<uintptr_t>(m->l_ld);
+  const bool own = std::any_of(ph.begin(), ph.end(), [&](const ElfW(Phdr) & p) { return p.p_type == PT_DYNAMIC && m->l_addr + p.p_vaddr == ld; });
+  return own ? ph : std::vector<ElfW(Phdr)>{};
+}
+
+uintptr_t PageSize() {
+  static const uintptr_t size = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+// [start, end) of a segment widened to whole pages, as the kernel maps it.
+AddressRange SegmentPages(const struct link_map *m, const ElfW(Phdr) & p) {
+  const uintptr_t page = PageSize();
+  const uintptr_t start = m->l_addr + p.p_vaddr, end = start + p.p_memsz;
+  return {start & ~(page - 1), (end + page - 1) & ~(page - 1)};
+}
+
+AddressRange ExtentOf(const struct link_map *m) {
   uintptr_t lo = UINTPTR_MAX, hi = 0;
-  for (const ElfW(Phdr) & p : ph) {
+  for (const ElfW(Phdr) & p : ProgramHeaders(m)) {
     if (p.p_type != PT_LOAD) continue;
     lo = std::min<uintptr_t>(lo, m->l_addr + p.p_vaddr);
     hi = std::max<uintptr_t>(hi, m->l_addr + p.p_vaddr + p.p_memsz);
@@ -276,16 +320,32 @@ std::vector<AddressRange> ObjectExtents(const ObjectList &objects) {
 }
 
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps) {
-  // An object is one contiguous run of mappings of one file around its dynamic section. Names are
-  // no use for finding it: l_name is the name it was opened by (a symlink, a soname), and two
-  // namespaces may map the same file.
   std::vector<AddressRange> out;
   for (const struct link_map *m : objects) {
+    // Its executable PT_LOAD segments, in whole pages: where the dynamic loader mapped code for it
+    // (a page it shares with a neighbouring segment of its own is counted as code, never less).
+    bool found = false;
+    for (const ElfW(Phdr) & p : ProgramHeaders(m)) {
+      if (p.p_type != PT_LOAD) continue;
+      found = true;
+      if ((p.p_flags & PF_X) && p.p_memsz > 0) out.push_back(SegmentPages(m, p));
+    }
+    if (found) continue;
+    // Headers that cannot be read: the run of mappings of one file around its dynamic section.
+    // Names are no use for finding it: l_name is the name it was opened by (a symlink, a soname),
+    // and two namespaces may map the same file.
     for (const Mapping &piece : maps.FileRun(reinterpret_cast<uintptr_t>(m->l_ld))) {
       if (piece.exec) out.push_back({piece.start, piece.end});
     }
   }
   return out;
+}
+
+AddressRange MappedExtent(const struct link_map *m) {
+  const AddressRange e = ExtentOf(m);
+  if (!e.end) return e;
+  const uintptr_t page = PageSize();
+  return {e.start & ~(page - 1), (e.end + page - 1) & ~(page - 1)};
 }
 
 }  // namespace dlswap

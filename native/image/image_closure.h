@@ -35,13 +35,19 @@ std::vector<ObjectList> UnmappableEach(const ObjectList &images, const ObjectLis
 // before the objects of the list it needs.
 ObjectList DestructorOrder(const ObjectList &objects);
 
-// The executable mappings of these objects.
+// Program headers, below, are the dynamic loader's own copy (dlinfo RTLD_DI_PHDR: no system call,
+// whatever the object's namespace), or on a glibc older than 2.36 read through the kernel (about one
+// system call per object). The objects must stay loaded meanwhile.
+
+// The code of these objects: their executable PT_LOAD segments in whole pages, from their program
+// headers; for one whose headers cannot be had, its executable mappings, asked of `maps`.
 std::vector<AddressRange> ExecutableRanges(const ObjectList &objects, ProcMaps &maps);
 
 // Each object's whole extent in memory, .bss included, from its program headers (what the dynamic
-// loader reserved for it and unmaps with it), read through the kernel; {0, 0} for one whose
-// headers cannot be read. About one system call per object, whatever its namespace.
+// loader reserved for it and unmaps with it); {0, 0} for one whose headers cannot be had.
 std::vector<AddressRange> ObjectExtents(const ObjectList &objects);
+// One object's extent widened to whole pages: the span the kernel maps it in; {0, 0} as above.
+AddressRange MappedExtent(const struct link_map *m);
 
 std::string ObjectFileName(const struct link_map *m);  // basename of l_name
 

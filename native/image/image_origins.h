@@ -20,7 +20,7 @@ namespace dlswap {
 
 struct ImageOrigin {
   const void *map = nullptr;     // its link map (the handle dlopen returned)
-  uintptr_t start = 0, end = 0;  // the span its file is mapped in
+  uintptr_t start = 0, end = 0;  // the pages it is mapped in, .bss included
   std::string loaded_as;         // l_name: the copy, as the dynamic loader was given it
   std::string mapped_path;       // the copy as /proc/<pid>/maps names it
   std::string source;            // realpath of the file it was copied from

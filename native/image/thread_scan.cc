@@ -147,6 +147,59 @@ bool ThreadCpuNs(pid_t tid, uint64_t &ns) {
   return true;
 }
 
+// ---- the listing of the process's threads ----------------------------------------------------
+//
+// From one descriptor of /proc/self/task kept open for the life of the process: a listing is an
+// lseek and a getdents64, without an opendir's open, stat and buffer each time. A forked child
+// opens its own (the inherited one lists the parent's threads).
+std::mutex g_task_mutex;
+int g_task_fd = -1;     // under g_task_mutex; never closed but in a forked child
+pid_t g_task_pid = 0;   // the process g_task_fd lists
+
+// The descriptor, opened if this process has none yet; -1 when /proc cannot be read.
+int TaskDirectoryLocked() {
+  const pid_t pid = getpid();
+  if (g_task_fd >= 0 && g_task_pid != pid) {
+    close(g_task_fd);
+    g_task_fd = -1;
+  }
+  if (g_task_fd < 0) {
+    g_task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g_task_pid = pid;
+  }
+  return g_task_fd;
+}
+
+// Fills `tids` with the ids of the process's threads but `except` and the counted ones (their
+// clocks and stacks are never looked at), and returns the descriptor of /proc/self/task, to open
+// a thread's files relative to (it stays valid); -1 when the listing cannot be read.
+int ListThreads(pid_t except, std::vector<pid_t> &tids) {
+  tids.clear();
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> lock(g_task_mutex);
+    if (TaskDirectoryLocked() < 0 || lseek(g_task_fd, 0, SEEK_SET) != 0) return -1;
+    alignas(struct dirent64) char buf[4096];
+    for (;;) {
+      const ssize_t n = getdents64(g_task_fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return -1;
+      if (n == 0) break;
+      for (ssize_t off = 0; off < n;) {
+        const auto *e = reinterpret_cast<const struct dirent64 *>(buf + off);
+        off += e->d_reclen;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        const pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (tid != except) tids.push_back(tid);
+      }
+    }
+    fd = g_task_fd;
+  }
+  std::lock_guard<std::mutex> lock(g_counted_mutex);
+  tids.erase(std::remove_if(tids.begin(), tids.end(), [](pid_t t) { return g_counted->count(t) > 0; }), tids.end());
+  return fd;
+}
+
 // Whether `tid` has not run since every one of `quiet` was taken.
 bool QuietSince(pid_t tid, const std::vector<const ThreadClocks *> &quiet) {
   if (quiet.empty()) return false;
@@ -372,6 +425,12 @@ void NoteCountedThread() {
 }
 
 void PrepareThreadSamples() {
+  {
+    // With the addon too: the process's descriptors are then the same before and after its first load.
+    std::lock_guard<std::mutex> lock(g_task_mutex);
+    TaskDirectoryLocked();
+  }
+  PrepareProcMaps();
   std::lock_guard<std::mutex> lock(g_sample_mutex);
   ThreadSampleSignal(&Receive);
 }
@@ -380,16 +439,13 @@ ScanCounters ScanCountersNow() { return {g_scans.load(), g_threads.load(), g_sam
 
 ThreadClocks TakeThreadClocks() {
   ThreadClocks out;
-  const pid_t self = Gettid();
-  DIR *dir = opendir("/proc/self/task");
-  if (!dir) return out;
-  while (struct dirent *e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    const pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
+  std::vector<pid_t> tids;
+  if (ListThreads(Gettid(), tids) < 0) return out;
+  out.cpu_ns.reserve(tids.size());
+  for (pid_t tid : tids) {
     uint64_t ns = 0;
-    if (tid != self && ThreadCpuNs(tid, ns)) out.cpu_ns.emplace_back(tid, ns);
+    if (ThreadCpuNs(tid, ns)) out.cpu_ns.emplace_back(tid, ns);
   }
-  closedir(dir);
   std::sort(out.cpu_ns.begin(), out.cpu_ns.end());
   return out;
 }
@@ -401,9 +457,9 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
   const RangeIndex index = IndexOf(images);
   if (index.empty()) return out;
   g_scans.fetch_add(1, std::memory_order_relaxed);
-  const pid_t self = Gettid();
-  DIR *dir = opendir("/proc/self/task");
-  if (!dir) return out;
+  std::vector<pid_t> tids;
+  const int dir = ListThreads(Gettid(), tids);
+  if (dir < 0) return out;
   std::vector<pid_t> running;
   auto record = [&](pid_t tid, const std::vector<bool> &hit) {
     for (size_t i = 0; i < hit.size(); ++i) {
@@ -415,14 +471,7 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
     RegisterHits(pc, sp, 0, index, maps, hit);
     record(tid, hit);
   };
-  while (struct dirent *e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    const pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (tid == self) continue;
-    {
-      std::lock_guard<std::mutex> lock(g_counted_mutex);
-      if (g_counted->count(tid)) continue;
-    }
+  for (const pid_t tid : tids) {
     if (QuietSince(tid, quiet)) {
       g_quiet.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -430,7 +479,7 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
     g_threads.fetch_add(1, std::memory_order_relaxed);
     bool is_running = false;
     uintptr_t sp = 0, pc = 0;
-    if (!ReadSyscall(dirfd(dir), tid, is_running, sp, pc)) continue;  // exited meanwhile
+    if (!ReadSyscall(dir, tid, is_running, sp, pc)) continue;  // exited meanwhile
     if (is_running) {
       running.push_back(tid);
       continue;
@@ -442,7 +491,7 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
   const auto until = std::chrono::steady_clock::now() + patience;
   for (int round = 0; round < 3 && !running.empty(); ++round) {
     std::vector<pid_t> again;
-    for (const Sampled &s : Sample(dirfd(dir), running, until)) {
+    for (const Sampled &s : Sample(dir, running, until)) {
       if (s.regs) {
         std::vector<bool> hit(images.size(), false);
         RegisterHits(s.regs->pc, s.regs->sp, s.regs->lr, index, maps, hit);
@@ -450,7 +499,7 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
       } else if (s.now_blocked) {
         bool is_running = false;
         uintptr_t sp = 0, pc = 0;
-        if (!ReadSyscall(dirfd(dir), s.tid, is_running, sp, pc)) continue;  // exited
+        if (!ReadSyscall(dir, s.tid, is_running, sp, pc)) continue;  // exited
         if (!is_running) {
           look_at_blocked(s.tid, sp, pc);
         } else if (round < 2) {
@@ -464,7 +513,6 @@ MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &ima
     }
     running.swap(again);
   }
-  closedir(dir);
   return out;
 }
 

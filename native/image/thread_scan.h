@@ -33,7 +33,8 @@ void NoteCountedThread();
 // (LibraryHandle::clocks_before_load). A thread whose CPU time is the same when the image is retired
 // has not run since (every run adds to it): it cannot have entered the image's code, nor have a
 // frame in it, and the scan does not look at it. Threads that ran since, or started since, are
-// looked at as before. One clock_gettime per thread, no file of /proc but the listing.
+// looked at as before. Counted threads (NoteCountedThread) are left out: no scan looks at them.
+// One clock_gettime per thread, no file of /proc but the listing.
 struct ThreadClocks {
   std::vector<std::pair<pid_t, uint64_t>> cpu_ns;  // sorted by thread id
 };
@@ -59,8 +60,9 @@ struct MultiScanResult {
 MultiScanResult ScanThreadsFor(const std::vector<std::vector<AddressRange>> &images, ProcMaps &maps,
                                std::chrono::milliseconds patience = kScanPatience, const std::vector<const ThreadClocks *> &quiet = {});
 
-// Installs the sampling signal's handler (signals/thread_sample.h) if it is not yet: with the addon, so
-// that it is there before any library is loaded. Idempotent.
+// Installs the sampling signal's handler (signals/thread_sample.h) if it is not yet, and opens the
+// descriptor threads are listed from: with the addon, so that both are there before any library is
+// loaded. Idempotent.
 void PrepareThreadSamples();
 
 // What the scans cost since the process started: for tests and benchmarks that count work.

@@ -6,6 +6,7 @@
 
 #include "common/proc_maps.h"
 #include "common/trusted_path.h"
+#include "image/image_closure.h"
 #include "image/image_origins.h"
 #include "loader/dynamic_names.h"
 #include "loader/private_area.h"
@@ -49,7 +50,12 @@ void NoteMapped(const LibraryHandle &image, const MappedSource &from, std::strin
   HoldCopy(image.copy_name);
   ImageOrigin o;
   o.map = image.map;
-  {
+  // Its span from its program headers; from the mappings around its dynamic section when they
+  // cannot be read.
+  const AddressRange extent = MappedExtent(image.map);
+  o.start = extent.start;
+  o.end = extent.end;
+  if (!extent.end) {
     ProcMaps maps;
     const std::vector<Mapping> run = maps.FileRun(reinterpret_cast<uintptr_t>(image.map->l_ld));
     if (!run.empty()) {
