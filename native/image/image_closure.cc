@@ -285,7 +285,8 @@ std::vector<ElfW(Phdr)> ProgramHeaders(const struct link_map *m) {
     }
   }
   const auto ld = reinterpret_cast<uintptr_t>(m->l_ld);
-  const bool own = std::any_of(ph.begin(), ph.end(), [&](const ElfW(Phdr) & p) { return p.p_type == PT_DYNAMIC && m->l_addr + p.p_vaddr == ld; });
+  const bool own =
+      std::any_of(ph.begin(), ph.end(), [&](const ElfW(Phdr) & p) { return p.p_type == PT_DYNAMIC && m->l_addr + p.p_vaddr == ld; });
   return own ? ph : std::vector<ElfW(Phdr)>{};
 }
 

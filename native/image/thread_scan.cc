@@ -153,8 +153,8 @@ bool ThreadCpuNs(pid_t tid, uint64_t &ns) {
 // lseek and a getdents64, without an opendir's open, stat and buffer each time. A forked child
 // opens its own (the inherited one lists the parent's threads).
 std::mutex g_task_mutex;
-int g_task_fd = -1;     // under g_task_mutex; never closed but in a forked child
-pid_t g_task_pid = 0;   // the process g_task_fd lists
+int g_task_fd = -1;    // under g_task_mutex; never closed but in a forked child
+pid_t g_task_pid = 0;  // the process g_task_fd lists
 
 // The descriptor, opened if this process has none yet; -1 when /proc cannot be read.
 int TaskDirectoryLocked() {
