@@ -125,12 +125,14 @@ describe('the temp area', () => {
 });
 
 describe('the sha256 pin', () => {
-  it.each(['namespace', 'local'] as const)('open in %s: loads a matching file (any case), refuses another with ERR_DLSWAP_INTEGRITY', (isolation) => {
+  it.each(['namespace', 'local'] as const)('open in %s: loads a matching file (any case), refuses another with ERR_DLSWAP_INTEGRITY', async (isolation) => {
     const good = sha256(P1);
     const lib = open(P1, { isolation, sha256: good.toUpperCase() });
     expect(lib.info.sha256).toBe(good);
     expect(lib.func('int plugin_version(void)')()).toBe(1);
-    void lib.close();
+    // Awaited: the copy is removed after its image is unmapped, and the check below (and the one
+    // after each test) would otherwise race the close on a loaded machine.
+    await lib.close();
     let err: (Error & { code?: string }) | undefined;
     try {
       open(P1, { isolation, sha256: sha256(P2) });
